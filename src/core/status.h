@@ -7,6 +7,7 @@
 #include <expected>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <utility>
 
 namespace fastid::core {
@@ -70,5 +71,14 @@ using Result = std::expected<T, Status>;
 
 // Shorthand for returning an error from a function returning Result<T>.
 inline std::unexpected<Status> error(Status s) { return std::unexpected<Status>(std::move(s)); }
+
+// is_result_v<T>: true when T is some Result<U>. Generic code (deadlines, offload,
+// coalescing) uses it to report timeouts and cancellation inside the value.
+template <typename T>
+struct is_result : std::false_type {};
+template <typename T>
+struct is_result<std::expected<T, Status>> : std::true_type {};
+template <typename T>
+inline constexpr bool is_result_v = is_result<T>::value;
 
 }  // namespace fastid::core

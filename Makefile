@@ -1,0 +1,44 @@
+# fastid — the two commands of the README, and a few more.
+#   make demo    install dependencies, build, start fastidd on this host's
+#                /etc/passwd and /etc/group, and show lookups through glibc
+#   make test    install dependencies, build (plain, ASan+UBSan, TSan) and run every test
+#   make bench   build and run the benchmarks (docs/benchmarks.md)
+JOBS ?= $(shell nproc)
+CMAKE_FLAGS ?=
+
+.PHONY: all deps build build-asan build-tsan test demo demo-stop bench clean
+
+all: build
+
+deps:
+	@if [ "$$(id -u)" -eq 0 ]; then scripts/install-deps; \
+	 else scripts/install-deps || { echo "make: run 'sudo scripts/install-deps' once, then make again" >&2; exit 1; }; fi
+
+build: deps
+	cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo $(CMAKE_FLAGS) >/dev/null
+	cmake --build build -j$(JOBS)
+
+build-asan: deps
+	cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DFASTID_SANITIZE=address,undefined $(CMAKE_FLAGS) >/dev/null
+	cmake --build build-asan -j$(JOBS)
+
+# TSan is for the concurrent pieces: the core (and later the pool and the fast
+# cache). Only the targets labelled "tsan" are built.
+build-tsan: deps
+	cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DFASTID_SANITIZE=thread $(CMAKE_FLAGS) >/dev/null
+	cmake --build build-tsan -j$(JOBS) --target tsan_tests
+
+test: build build-asan build-tsan
+	scripts/run-tests
+
+demo: build
+	scripts/demo
+
+demo-stop:
+	scripts/demo stop
+
+bench: build
+	bench/run-nss-bench
+
+clean:
+	rm -rf build build-asan build-tsan .demo

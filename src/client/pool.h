@@ -1,0 +1,51 @@
+// The process-wide pool of connections to the daemon's lookup socket: a few
+// persistent connections that threads take, use alone, and give back.
+// Promises: every fd is O_CLOEXEC, non-blocking and >= 3; an fd is only ever
+// used or closed after fstat() shows it is still the socket we opened (the
+// application may have closed and reused the number); connections inherited
+// across fork() are forgotten by the child. Thread-safe; never starts a thread.
+#pragma once
+
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "fastid/fastid.h"
+
+namespace fastid::client {
+
+// One connection while a thread owns it.
+struct Conn {
+  int fd = -1;
+  int slot = -1;        // index in the pool, or -1 for an untracked one-shot connection
+  uint32_t gen = 0;     // pool generation when taken (a flush makes it stale)
+  dev_t dev = 0;        // identity of the socket we opened
+  ino_t ino = 0;
+  bool reused = false;  // came from the pool (may have been closed by the daemon meanwhile)
+};
+
+// Takes a connection: a verified idle one when allow_pooled, else a new one
+// connected before deadline_ns (CLOCK_MONOTONIC). On failure sets the thread's
+// message and returns FASTID_UNAVAILABLE, FASTID_TIMEOUT or FASTID_INTERNAL.
+fastid_status pool_acquire(Conn* c, int64_t deadline_ns, bool allow_pooled);
+
+// Gives a connection back: kept for reuse when healthy, else closed (only if
+// it is still ours). Leaves c->fd == -1.
+void pool_release(Conn* c, bool healthy);
+
+// Closes every idle connection and makes busy ones close on release. For
+// tests, and for programs that change FASTID_SOCKET_DIR at run time.
+void pool_flush();
+
+// Copies the fds of the pooled (idle or busy) connections; returns how many. Tests only.
+int pool_debug_fds(int* out, int max);
+
+// True when fd is open and is the socket identified by dev/ino.
+bool same_socket(int fd, dev_t dev, ino_t ino);
+
+// CLOCK_MONOTONIC in nanoseconds.
+int64_t now_ns();
+
+// Milliseconds left until deadline_ns, rounded up, for poll(); 0 once it passed.
+int poll_ms(int64_t deadline_ns);
+
+}  // namespace fastid::client

@@ -1,0 +1,176 @@
+// Offloader: a worker's small thread pool for blocking calls (file reads, crypt(3),
+// synchronous libraries), so that the loop thread never blocks. offload(fn) runs
+// fn, moved into the pool task with the inputs it captured by value, on a pool
+// thread and resumes the awaiting coroutine on that coroutine's own executor (the
+// loop). Owned by the worker; offload() is awaited on the loop thread, join() is
+// called by the owner at shutdown: after the loop has stopped, before it is destroyed.
+#pragma once
+
+#include <asio/associated_cancellation_slot.hpp>
+#include <asio/associated_executor.hpp>
+#include <asio/async_result.hpp>
+#include <asio/awaitable.hpp>
+#include <asio/cancellation_type.hpp>
+#include <asio/executor_work_guard.hpp>
+#include <asio/post.hpp>
+#include <asio/thread_pool.hpp>
+#include <asio/use_awaitable.hpp>
+
+#include <atomic>
+#include <cstddef>
+#include <exception>
+#include <memory>
+#include <optional>
+#include <string>
+#include <type_traits>
+#include <utility>
+
+#include "core/status.h"
+
+namespace fastid::core {
+
+namespace detail {
+
+// Calls fn on the pool thread. Exceptions must not escape onto the pool (it would
+// terminate) nor onto the loop: an offloaded call returns its errors as values.
+// For a Result-returning fn a stray exception becomes Status internal; any other
+// fn must not throw (it is called from a noexcept function, so a throw terminates).
+template <typename R, typename F>
+R call_offloaded(F& fn) noexcept(!is_result_v<R>) {
+  if constexpr (is_result_v<R>) {
+    try {
+      return fn();
+    } catch (const std::exception& e) {
+      return error(Status::internal(std::string("offloaded call threw: ") + e.what()));
+    } catch (...) {
+      return error(Status::internal("offloaded call threw a non-standard exception"));
+    }
+  } else {
+    return fn();
+  }
+}
+
+// The awaiting side of one offloaded call. Touched only on the awaiting
+// coroutine's executor (the loop), except the immutable `executor`; the pool thread
+// only carries the shared_ptr that owns it.
+template <typename Handler, typename R>
+struct OffloadWait {
+  using Executor = asio::associated_executor_t<Handler>;
+
+  explicit OffloadWait(Handler h)
+      : executor(asio::get_associated_executor(h)),
+        work(asio::make_work_guard(executor)),
+        slot(asio::get_associated_cancellation_slot(h)),
+        handler(std::move(h)) {}
+
+  // Delivers the first outcome (the value, or cancellation) and drops the rest.
+  template <typename... V>
+  void complete(V&&... value) {
+    if (!handler) return;
+    Handler h = std::move(*handler);
+    handler.reset();
+    if (slot.is_connected()) slot.clear();
+    // The awaiting coroutine holds nothing of the pool any more: the loop need
+    // not wait for a call whose result nobody will read.
+    work.reset();
+    std::move(h)(std::forward<V>(value)...);
+  }
+
+  const Executor executor;
+  asio::executor_work_guard<Executor> work;  // the loop keeps running while we wait
+  asio::cancellation_slot slot;
+  std::optional<Handler> handler;
+};
+
+// Installed in the awaiting coroutine's cancellation slot (Result calls only). A
+// weak reference: the wait owns no cycle back through the coroutine it resumes.
+template <typename Wait>
+struct OffloadCancel {
+  std::weak_ptr<Wait> wait;
+
+  void operator()(asio::cancellation_type_t type) {
+    if (type == asio::cancellation_type::none) return;
+    std::shared_ptr<Wait> w = wait.lock();
+    if (!w) return;
+    // Post rather than complete here: we are inside whoever emitted the
+    // signal, and resuming a coroutine from there would re-enter it.
+    asio::post(w->executor, [w] { w->complete(error(Status::cancelled("offloaded call abandoned"))); });
+  }
+};
+
+template <typename R, typename Handler, typename F>
+void start_offload(asio::thread_pool& pool, bool shut_down, Handler handler, F fn) {
+  using Wait = OffloadWait<Handler, R>;
+  auto wait = std::make_shared<Wait>(std::move(handler));
+  if constexpr (is_result_v<R>) {
+    if (shut_down) {
+      asio::post(wait->executor, [wait] { wait->complete(error(Status::unavailable("offload pool shut down"))); });
+      return;
+    }
+    // A Result call can be abandoned: the coroutine stops waiting at once (for
+    // a deadline or shutdown); the call still runs to its end on the pool, on
+    // its own copies, and its value is dropped.
+    if (wait->slot.is_connected()) wait->slot.template emplace<OffloadCancel<Wait>>(OffloadCancel<Wait>{wait});
+  }
+  auto executor = wait->executor;  // the pool's own copy: Wait's members stay loop-only
+  asio::post(pool, [wait = std::move(wait), executor = std::move(executor), fn = std::move(fn)]() mutable {
+    if constexpr (std::is_void_v<R>) {
+      call_offloaded<R>(fn);
+      asio::post(executor, [wait = std::move(wait)] { wait->complete(); });
+    } else {
+      R value = call_offloaded<R>(fn);
+      asio::post(executor, [wait = std::move(wait), value = std::move(value)]() mutable {
+        wait->complete(std::move(value));
+      });
+    }
+  });
+}
+
+}  // namespace detail
+
+class Offloader {
+ public:
+  explicit Offloader(std::size_t threads = 2) : pool_(threads) {}
+  ~Offloader() { join(); }
+  Offloader(const Offloader&) = delete;
+  Offloader& operator=(const Offloader&) = delete;
+
+  // Runs fn() on the pool and returns its value on the awaiting coroutine's
+  // executor. fn is taken by value: it must own its inputs (capture by value),
+  // since the awaiting coroutine may stop waiting before fn finishes.
+  //
+  // fn should return Result<T>: then a thrown exception becomes Status internal,
+  // cancelling the awaiting coroutine (with_deadline, shutdown) resumes it at
+  // once with Status cancelled while fn runs to its end with the result dropped,
+  // and offload() after join() yields Status unavailable. Any other return type
+  // is supported but not cancellable, and fn must not throw (std::terminate).
+  template <typename F>
+  asio::awaitable<std::invoke_result_t<F&>> offload(F fn) {
+    using R = std::invoke_result_t<F&>;
+    using Signature = std::conditional_t<std::is_void_v<R>, void(), void(R)>;
+    return asio::async_initiate<const asio::use_awaitable_t<>&, Signature>(
+        [this](auto handler, F f) {
+          detail::start_offload<R>(pool_, joined_.load(), std::move(handler), std::move(f));
+        },
+        asio::use_awaitable, std::move(fn));
+  }
+
+  // Waits until every queued call has run, then stops the threads. Calls are
+  // never abandoned, so a call that never returns blocks join().
+  void join() {
+    joined_.store(true);
+    pool_.join();
+  }
+
+ private:
+  asio::thread_pool pool_;
+  std::atomic<bool> joined_{false};
+};
+
+// offload(offloader, fn): the same as offloader.offload(fn).
+template <typename F>
+asio::awaitable<std::invoke_result_t<F&>> offload(Offloader& offloader, F fn) {
+  return offloader.offload(std::move(fn));
+}
+
+}  // namespace fastid::core

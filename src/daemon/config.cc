@@ -1,0 +1,327 @@
+#include "daemon/config.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <map>
+#include <utility>
+
+// The one translation unit that includes toml++ (several seconds of compile
+// time each): everything that can live without it is in settings.cc.
+#include <toml++/toml.h>
+
+#include "daemon/settings.h"
+
+namespace fastid::daemon {
+namespace {
+
+// A config file is a page of text; anything much larger is a mistake (or a
+// device), and reading it whole must stay cheap.
+constexpr std::size_t kMaxConfigBytes = 1 << 20;
+
+std::string_view node_kind(const toml::node& node) {
+  switch (node.type()) {
+    case toml::node_type::string: return "a string";
+    case toml::node_type::integer: return "an integer";
+    case toml::node_type::floating_point: return "a float";
+    case toml::node_type::boolean: return "a boolean";
+    case toml::node_type::date: return "a date";
+    case toml::node_type::time: return "a time";
+    case toml::node_type::date_time: return "a date-time";
+    case toml::node_type::array: return "an array";
+    case toml::node_type::table: return "a table";
+    case toml::node_type::none: break;
+  }
+  return "nothing";
+}
+
+// Keys are shown bare when they could be written bare, quoted otherwise, so a
+// key full of control characters cannot garble the message.
+std::string display_key(std::string_view key) {
+  const bool bare = !key.empty() && std::all_of(key.begin(), key.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+           c == '_' || c == '-';
+  });
+  return bare ? std::string(key) : toml_quote(key);
+}
+
+using Entry = std::pair<const toml::key*, const toml::node*>;
+
+// toml::table is ordered by key; errors are reported in the order the file
+// has them, so that fixing the first one always moves forward.
+std::vector<Entry> in_file_order(const toml::table& table) {
+  std::vector<Entry> entries;
+  for (const auto& [key, node] : table) entries.emplace_back(&key, &node);
+  std::stable_sort(entries.begin(), entries.end(), [](const Entry& a, const Entry& b) {
+    const auto& pa = a.first->source().begin;
+    const auto& pb = b.first->source().begin;
+    return std::pair(pa.line, pa.column) < std::pair(pb.line, pb.column);
+  });
+  return entries;
+}
+
+// Converts the TOML value of one key into the setting's type and checks it.
+// Strings go through parse_setting_text, the same path as the defaults.
+Result<SettingValue> value_from_node(const Setting& s, const toml::node& node) {
+  auto wrong = [&](std::string_view expected) {
+    return core::error(Status::invalid_argument("expected " + std::string(expected) + ", got " +
+                                                std::string(node_kind(node))));
+  };
+  auto checked = [&](SettingValue v) -> Result<SettingValue> {
+    if (Status st = check_setting(s, v); !st) return core::error(st);
+    return v;
+  };
+  switch (s.type) {
+    case SettingType::kString:
+      if (const auto* v = node.as_string()) return parse_setting_text(s, v->get());
+      return wrong("a string");
+    case SettingType::kInt:
+      if (const auto* v = node.as_integer()) return checked(v->get());
+      return wrong("an integer");
+    case SettingType::kBool:
+      if (const auto* v = node.as_boolean()) return checked(v->get());
+      return wrong("true or false");
+    case SettingType::kDuration:
+      if (const auto* v = node.as_string()) return parse_setting_text(s, v->get());
+      return wrong("a duration string with a unit, such as \"15s\",");
+    case SettingType::kSize:
+      if (const auto* v = node.as_string()) return parse_setting_text(s, v->get());
+      if (const auto* v = node.as_integer()) {
+        if (v->get() < 0) return core::error(Status::invalid_argument("negative size is not allowed"));
+        return checked(ByteSize{static_cast<std::uint64_t>(v->get())});
+      }
+      return wrong("a size such as \"8MiB\" or a number of bytes");
+    case SettingType::kLogLevel:
+      if (const auto* v = node.as_string()) return parse_setting_text(s, v->get());
+      return wrong("a log level string (debug, info, warning or error)");
+    case SettingType::kStringList: {
+      const auto* array = node.as_array();
+      if (array == nullptr) return wrong("a list of strings");
+      std::vector<std::string> items;
+      for (const toml::node& item : *array) {
+        const auto* str = item.as_string();
+        if (str == nullptr) return wrong("a list of strings, with only strings in it");
+        items.push_back(str->get());
+      }
+      return checked(std::move(items));
+    }
+  }
+  return core::error(Status::internal("setting of unknown type"));
+}
+
+class Parser {
+ public:
+  explicit Parser(std::string source) : source_(std::move(source)) {}
+
+  Result<Config> run(const toml::table& root) {
+    Config config;
+    config.source = source_;
+    apply_defaults(config.daemon);
+    for (const auto& [key, node] : in_file_order(root)) {
+      const std::string_view k = key->str();
+      const auto& where = key->source();
+      if (k == "daemon") {
+        const toml::table* table = node->as_table();
+        if (table == nullptr) {
+          return core::error(fail(where, "", k, "must be a section: write [daemon], got " +
+                                                    std::string(node_kind(*node))));
+        }
+        if (Status st = parse_daemon(*table, config.daemon); !st) return core::error(st);
+      } else if (k == "provider") {
+        const toml::array* array = node->as_array();
+        if (array == nullptr || !array->is_array_of_tables()) {
+          return core::error(
+              fail(where, "", k, "must be an array of tables: write [[provider]] for each provider"));
+        }
+        for (const toml::node& element : *array) {
+          auto provider = parse_provider(*element.as_table(), config.providers.size() + 1);
+          if (!provider) return core::error(provider.error());
+          config.providers.push_back(std::move(*provider));
+        }
+      } else if (std::ranges::find(unsupported_sections(), k) != unsupported_sections().end()) {
+        return core::error(fail(where, "", "",
+                                "[" + std::string(k) + "] is not supported by this version of fastidd"));
+      } else if (node->is_table() || node->is_array_of_tables()) {
+        static constexpr std::string_view kSections[] = {"daemon", "provider"};
+        std::string problem = "unknown section [" + display_key(k) + "]";
+        if (auto hint = closest_match(k, kSections); !hint.empty()) {
+          problem += " (did you mean [" + std::string(hint) + "]?)";
+        }
+        return core::error(fail(where, "", "", problem));
+      } else {
+        std::string problem = "unknown key outside any section";
+        if (find_setting(Section::kDaemon, k) != nullptr) {
+          problem += " (did you mean to put it under [daemon]?)";
+        }
+        return core::error(fail(where, "", k, problem));
+      }
+    }
+    if (config.providers.empty()) {
+      return core::error(Status::invalid_argument(
+          source_ + ": no [[provider]] section: at least one provider is required"));
+    }
+    return config;
+  }
+
+ private:
+  // "FILE:LINE: LABEL KEY: PROBLEM", with LABEL and KEY left out when empty.
+  Status fail(const toml::source_region& where, std::string_view label, std::string_view key,
+              std::string_view problem) const {
+    std::string m = source_ + ":" + std::to_string(where.begin.line) + ": ";
+    if (!label.empty()) {
+      m += label;
+      m += ' ';
+    }
+    if (!key.empty()) {
+      m += display_key(key);
+      m += ": ";
+    }
+    m += problem;
+    return Status::invalid_argument(std::move(m));
+  }
+
+  static std::string unknown_key(Section section, std::string_view key) {
+    std::string problem = "unknown key";
+    if (auto hint = closest_key(section, key); !hint.empty()) {
+      problem += " (did you mean \"" + std::string(hint) + "\"?)";
+    }
+    return problem;
+  }
+
+  Status parse_daemon(const toml::table& table, DaemonConfig& daemon) const {
+    const std::string_view label = section_header(Section::kDaemon);
+    for (const auto& [key, node] : in_file_order(table)) {
+      const std::string_view k = key->str();
+      const Setting* s = find_setting(Section::kDaemon, k);
+      if (s == nullptr) return fail(key->source(), label, k, unknown_key(Section::kDaemon, k));
+      auto value = value_from_node(*s, *node);
+      if (!value) return fail(node->source(), label, k, value.error().message());
+      s->apply_daemon(daemon, *value);
+    }
+    return Status::ok();
+  }
+
+  Result<ProviderConfig> parse_provider(const toml::table& table, std::size_t number) {
+    const std::string label = std::string(section_header(Section::kProvider)) + " #" +
+                              std::to_string(number);
+    ProviderConfig provider;
+    apply_defaults(provider);
+
+    // The type decides which other keys exist, so it is read first: an "ldap"
+    // provider is refused for its type, not for its first ldap-only key.
+    const toml::node* type_node = table.get("type");
+    if (type_node == nullptr) {
+      std::string available;
+      for (std::string_view t : available_provider_types()) {
+        available += available.empty() ? "" : ", ";
+        available += t;
+      }
+      return core::error(fail(table.source(), label, "",
+                              "missing required key \"type\" (available: " + available + ")"));
+    }
+    const Setting* type_setting = find_setting(Section::kProvider, "type");
+    auto type = value_from_node(*type_setting, *type_node);
+    if (!type) return core::error(fail(type_node->source(), label, "type", type.error().message()));
+    type_setting->apply_provider(provider, *type);
+
+    std::vector<std::string_view> seen;
+    for (const auto& [key, node] : in_file_order(table)) {
+      const std::string_view k = key->str();
+      seen.push_back(k);
+      if (k == "type") continue;
+      const Setting* s = find_setting(Section::kProvider, k);
+      if (s == nullptr) {
+        return core::error(fail(key->source(), label, k, unknown_key(Section::kProvider, k)));
+      }
+      if (!s->provider_type.empty() && s->provider_type != provider.type) {
+        return core::error(fail(key->source(), label, k,
+                                "does not apply to providers of type " + toml_quote(provider.type)));
+      }
+      auto value = value_from_node(*s, *node);
+      if (!value) return core::error(fail(node->source(), label, k, value.error().message()));
+      s->apply_provider(provider, *value);
+      if (k == "name") {
+        auto [it, inserted] = names_.emplace(provider.name, node->source().begin.line);
+        if (!inserted) {
+          return core::error(fail(node->source(), label, k,
+                                  "duplicate provider name " + toml_quote(provider.name) +
+                                      " (first used at line " + std::to_string(it->second) + ")"));
+        }
+      }
+    }
+    for (const Setting& s : settings()) {
+      if (s.section != Section::kProvider || !s.required) continue;
+      if (std::ranges::find(seen, s.key) == seen.end()) {
+        return core::error(fail(table.source(), label, "",
+                                "missing required key \"" + std::string(s.key) + "\""));
+      }
+    }
+    return provider;
+  }
+
+  std::string source_;
+  std::map<std::string, std::uint32_t, std::less<>> names_;  // provider name -> line
+};
+
+}  // namespace
+
+Result<Config> parse_config(std::string_view text, std::string source_name) {
+  toml::table root;
+  try {
+    root = toml::parse(text, std::string(source_name));
+  } catch (const toml::parse_error& e) {
+    const auto& at = e.source().begin;
+    return core::error(Status::invalid_argument(source_name + ":" + std::to_string(at.line) + ":" +
+                                                std::to_string(at.column) +
+                                                ": TOML syntax error: " + std::string(e.description())));
+  }
+  return Parser(std::move(source_name)).run(root);
+}
+
+Result<Config> load_config(const std::string& path) {
+  // O_NONBLOCK: a FIFO named as config must not hang start-up; it is refused
+  // below as not a regular file. Regular files ignore the flag.
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+  if (fd < 0) return core::error(core::status_from_errno(errno, "config file " + path));
+  struct Closer {
+    int fd;
+    ~Closer() { ::close(fd); }
+  } closer{fd};
+  struct stat st;
+  if (::fstat(fd, &st) != 0) return core::error(core::status_from_errno(errno, "config file " + path));
+  if (!S_ISREG(st.st_mode)) {
+    return core::error(Status::invalid_argument("config file " + path + ": not a regular file"));
+  }
+  std::string text;
+  char buf[16384];
+  for (;;) {
+    const ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return core::error(core::status_from_errno(errno, "config file " + path));
+    }
+    if (n == 0) break;
+    text.append(buf, static_cast<std::size_t>(n));
+    if (text.size() > kMaxConfigBytes) {
+      return core::error(Status::invalid_argument("config file " + path + ": larger than " +
+                                                  format_size(kMaxConfigBytes)));
+    }
+  }
+  return parse_config(text, path);
+}
+
+Result<Config> find_config(std::string_view explicit_path) {
+  if (!explicit_path.empty()) return load_config(std::string(explicit_path));
+  const std::string path(kDefaultConfigPath);
+  struct stat st;
+  if (::stat(path.c_str(), &st) == 0) return load_config(path);
+  // Only a file that is truly absent means "use the default": one we may not
+  // read must not be replaced silently by something else.
+  if (errno != ENOENT) return core::error(core::status_from_errno(errno, "config file " + path));
+  return default_config();
+}
+
+}  // namespace fastid::daemon

@@ -1,0 +1,80 @@
+// Config: the daemon's configuration as plain values, read from fastid.toml.
+// A Config returned by load_config/parse_config has passed every check in the
+// settings table (settings.h); it holds no parser types and is safe to copy.
+#pragma once
+
+#include <chrono>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/log.h"
+#include "core/status.h"
+
+namespace fastid::daemon {
+
+using core::Result;
+using core::Status;
+
+// The defaults written here must equal the defaults in the settings table;
+// config_test checks that they do (the table is what parsing applies).
+struct DaemonConfig {
+  std::string socket_dir = "/run/fastid";
+  std::string state_dir = "/var/lib/fastid";
+  int workers = 1;
+  core::LogLevel log_level = core::LogLevel::kInfo;
+  std::string pid_file;  // "" = none
+  std::chrono::milliseconds idle_timeout{60000};
+  std::chrono::milliseconds shutdown_grace{5000};
+  int max_connections = 4096;
+
+  bool operator==(const DaemonConfig&) const = default;
+};
+
+struct ProviderConfig {
+  std::string name;
+  std::string type;  // "files" for now
+  std::string passwd = "/etc/passwd";
+  std::string group = "/etc/group";
+  std::string shadow = "/etc/shadow";
+  std::chrono::milliseconds refresh_interval{1000};
+
+  bool operator==(const ProviderConfig&) const = default;
+};
+
+struct Config {
+  std::string source;  // file path or "<embedded default>"
+  DaemonConfig daemon;
+  std::vector<ProviderConfig> providers;  // in the order they are asked; never empty
+
+  bool operator==(const Config&) const = default;
+};
+
+// Where fastidd looks when --config is not given, and the name the embedded
+// default reports as its source.
+inline constexpr std::string_view kDefaultConfigPath = "/etc/fastid.toml";
+inline constexpr std::string_view kEmbeddedSource = "<embedded default>";
+
+// Reads, parses and validates one file. I/O errors keep their errno code and
+// name the path; content errors are kInvalidArgument with "file:line: ...".
+Result<Config> load_config(const std::string& path);
+
+// Parses and validates TOML text; `source_name` prefixes every error message.
+Result<Config> parse_config(std::string_view text, std::string source_name);
+
+// The configuration the daemon runs with: `explicit_path` if given (it must
+// exist), else kDefaultConfigPath if that file exists, else default_config().
+Result<Config> find_config(std::string_view explicit_path);
+
+// The embedded default: the table's defaults and one files provider "local"
+// over /etc/passwd and /etc/group.
+Config default_config();
+
+// The effective configuration as TOML, every setting spelled out (what
+// `fastidd --check-config` prints); parse_config() of it gives `config` back.
+std::string render_config(const Config& config);
+
+// The whole text of docs/configuration.md, generated from the settings table.
+std::string config_reference_markdown();
+
+}  // namespace fastid::daemon

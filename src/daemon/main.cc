@@ -1,0 +1,129 @@
+// fastidd: the identity daemon. Reads and checks its configuration, opens its
+// listeners and providers once (so a misconfiguration fails here, clearly),
+// then serves. Foreground by default, logging to stderr, as systemd expects.
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <cstring>
+#include <iostream>
+
+#include "core/log.h"
+#include "daemon/config.h"
+#include "daemon/worker.h"
+#include "server/unix_listener.h"
+#include "supervisor/daemonize.h"
+#include "supervisor/pid_file.h"
+
+using namespace fastid;
+
+namespace {
+
+int fail(const std::string& message) {
+  core::log_error(message);
+  return 1;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"fastidd — identity daemon: NSS lookups from files, LDAP and winbind"};
+  std::string config_path;
+  bool check_only = false;
+  bool daemonize = false;
+  bool print_reference = false;
+  std::string log_file;
+  std::string log_level_text;
+  daemon::Overrides overrides;
+
+  app.add_option("-c,--config", config_path,
+                 "configuration file (default: /etc/fastid.toml if it exists, else the embedded default)");
+  app.add_flag("--check-config", check_only, "validate the configuration and the providers, then exit");
+  app.add_flag("-d,--daemonize", daemonize, "detach into the background once ready");
+  app.add_option("-w,--workers", overrides.workers, "front worker processes (overrides [daemon] workers)")
+      ->check(CLI::Range(1, 256));
+  app.add_option("--socket-dir", overrides.socket_dir, "overrides [daemon] socket_dir");
+  app.add_option("--state-dir", overrides.state_dir, "overrides [daemon] state_dir");
+  app.add_option("--pid-file", overrides.pid_file, "overrides [daemon] pid_file");
+  app.add_option("--log-level", log_level_text, "debug, info, warning or error");
+  app.add_option("--log-file", log_file, "append log lines to this file instead of stderr");
+  app.add_flag("--config-reference", print_reference,
+               "print the configuration reference (docs/configuration.md) and exit");
+  app.set_version_flag("--version", "fastidd " FASTID_VERSION);
+  CLI11_PARSE(app, argc, argv);
+
+  core::set_log_role("fastidd");
+  if (print_reference) {
+    std::fputs(daemon::config_reference_markdown().c_str(), stdout);
+    return 0;
+  }
+  if (!log_level_text.empty()) {
+    core::LogLevel level;
+    if (!core::parse_log_level(log_level_text, &level)) {
+      return fail("--log-level: \"" + log_level_text + "\" is not one of debug, info, warning, error");
+    }
+    overrides.log_level = level;
+  }
+  if (!log_file.empty()) {
+    int fd = ::open(log_file.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+    if (fd < 0) return fail("--log-file " + log_file + ": " + std::strerror(errno));
+    ::dup2(fd, 2);  // stderr itself, so that library messages land there too
+    ::close(fd);
+  }
+
+  auto config = daemon::read_config(config_path, overrides);
+  if (!config) return fail(config.error().to_string());
+  core::set_log_level(config->daemon.log_level);
+  if (config->daemon.workers != 1) {
+    core::log_warning("workers = " + std::to_string(config->daemon.workers) +
+                      ": this version runs one front worker");
+  }
+
+  // Open and close every provider once: a wrong path fails now, not at the
+  // first lookup.
+  {
+    auto providers = daemon::open_providers(*config);
+    if (!providers) return fail(providers.error().to_string());
+    for (auto& p : *providers) p->close();
+  }
+  if (check_only) {
+    std::printf("configuration %s is valid (%zu provider(s))\n", config->source.c_str(),
+                config->providers.size());
+    return 0;
+  }
+
+  ::signal(SIGPIPE, SIG_IGN);  // a peer that leaves mid-reply is an error value, not a signal
+  ::umask(022);
+
+  const auto& d = config->daemon;
+  if (auto st = server::ensure_directory(d.socket_dir, 0755); !st) return fail(st.to_string());
+  if (auto st = server::ensure_directory(d.state_dir, 0755); !st) return fail(st.to_string());
+
+  supervisor::PidFile pid_file;
+  if (!d.pid_file.empty()) {
+    if (auto st = pid_file.acquire(d.pid_file); !st) return fail(st.to_string());
+  }
+
+  std::string nss_path = d.socket_dir + "/nss";
+  auto nss_fd = server::open_unix_listener(nss_path, 0666);
+  if (!nss_fd) return fail(nss_fd.error().to_string());
+
+  supervisor::Daemonizer daemonizer;
+  if (daemonize) {
+    if (auto st = daemonizer.detach(!log_file.empty()); !st) return fail(st.to_string());
+    if (auto st = pid_file.update(); !st) return fail(st.to_string());
+  }
+
+  daemon::WorkerSetup setup;
+  setup.config = std::move(*config);
+  setup.config_path = config_path;
+  setup.overrides = overrides;
+  setup.unix_listeners.emplace_back(*nss_fd, "nss");
+  setup.on_ready = [&daemonizer] { daemonizer.notify_ready(); };
+  int rc = daemon::run_worker(std::move(setup));
+  ::unlink(nss_path.c_str());
+  return rc;
+}

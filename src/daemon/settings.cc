@@ -1,0 +1,872 @@
+#include "daemon/settings.h"
+
+#include <algorithm>
+#include <array>
+#include <charconv>
+#include <limits>
+#include <string>
+
+// This file holds everything about settings that does not need the TOML
+// parser: the table, the value syntaxes, defaults, rendering and the docs
+// generator. Only config.cc includes toml++ (it costs seconds per translation
+// unit), so editing the table or the docs never recompiles the parser.
+
+namespace fastid::daemon {
+namespace {
+
+using std::chrono::milliseconds;
+using Ms = std::int64_t;  // limits of durations are kept in milliseconds
+
+constexpr Ms kSecond = 1000;
+constexpr Ms kMinute = 60 * kSecond;
+constexpr Ms kHour = 60 * kMinute;
+constexpr Ms kDay = 24 * kHour;
+
+Status invalid(std::string message) { return Status::invalid_argument(std::move(message)); }
+
+// ---- From a typed value to a Config field and back --------------------------
+// One template per field instead of a hand-written lambda per setting: the
+// table names the member and the field's C++ type picks the conversion.
+
+void assign(std::string& field, const SettingValue& v) { field = std::get<std::string>(v); }
+void assign(int& field, const SettingValue& v) {
+  field = static_cast<int>(std::get<std::int64_t>(v));  // limits are checked before
+}
+// Types no setting uses yet (bool, size, list) are ready for the first one.
+[[maybe_unused]] void assign(bool& field, const SettingValue& v) { field = std::get<bool>(v); }
+void assign(milliseconds& field, const SettingValue& v) { field = std::get<milliseconds>(v); }
+void assign(core::LogLevel& field, const SettingValue& v) { field = std::get<core::LogLevel>(v); }
+[[maybe_unused]] void assign(std::uint64_t& field, const SettingValue& v) { field = std::get<ByteSize>(v).bytes; }
+[[maybe_unused]] void assign(std::vector<std::string>& field, const SettingValue& v) {
+  field = std::get<std::vector<std::string>>(v);
+}
+
+SettingValue to_value(const std::string& f) { return f; }
+SettingValue to_value(int f) { return static_cast<std::int64_t>(f); }
+[[maybe_unused]] SettingValue to_value(bool f) { return f; }
+SettingValue to_value(milliseconds f) { return f; }
+SettingValue to_value(core::LogLevel f) { return f; }
+[[maybe_unused]] SettingValue to_value(std::uint64_t f) { return ByteSize{f}; }
+[[maybe_unused]] SettingValue to_value(const std::vector<std::string>& f) { return f; }
+
+template <auto Member>
+struct Field;
+template <class C, class T, T C::*Member>
+struct Field<Member> {
+  static void apply(C& c, const SettingValue& v) { assign(c.*Member, v); }
+  static SettingValue read(const C& c) { return to_value(c.*Member); }
+};
+
+template <auto Member>
+constexpr Setting daemon_key(Setting s) {
+  s.section = Section::kDaemon;
+  s.apply_daemon = &Field<Member>::apply;
+  s.read_daemon = &Field<Member>::read;
+  return s;
+}
+
+template <auto Member>
+constexpr Setting provider_key(Setting s) {
+  s.section = Section::kProvider;
+  s.apply_provider = &Field<Member>::apply;
+  s.read_provider = &Field<Member>::read;
+  return s;
+}
+
+// ---- The table ---------------------------------------------------------------
+// Every key the daemon understands. Adding a key here is all it takes for it to
+// be parsed, checked, rendered by --check-config and documented.
+
+const Setting kSettings[] = {
+    daemon_key<&DaemonConfig::socket_dir>({
+        .key = "socket_dir",
+        .type = SettingType::kString,
+        .default_text = "/run/fastid",
+        .rule = StringRule::kAbsolutePath,
+        .description = "Directory of the sockets: `nss` (lookups, mode 0666), `pam` "
+                       "(authentication) and `admin` (root only).",
+    }),
+    daemon_key<&DaemonConfig::state_dir>({
+        .key = "state_dir",
+        .type = SettingType::kString,
+        .default_text = "/var/lib/fastid",
+        .rule = StringRule::kAbsolutePath,
+        .description = "Directory of persistent state: `store/` (LMDB) and `mc/` (fast cache maps).",
+    }),
+    daemon_key<&DaemonConfig::workers>({
+        .key = "workers",
+        .type = SettingType::kInt,
+        .default_text = "1",
+        .min = 1,
+        .max = 256,
+        .description = "Front worker processes sharing the listeners; `fastidd -w N` overrides it.",
+    }),
+    daemon_key<&DaemonConfig::log_level>({
+        .key = "log_level",
+        .type = SettingType::kLogLevel,
+        .default_text = "info",
+        .description = "Lowest level of the messages written to the log (stderr).",
+    }),
+    daemon_key<&DaemonConfig::pid_file>({
+        .key = "pid_file",
+        .type = SettingType::kString,
+        .default_text = "",
+        .rule = StringRule::kAbsolutePathOrEmpty,
+        .description = "Where `--daemonize` writes the daemon's pid; empty: no pid file.",
+    }),
+    daemon_key<&DaemonConfig::idle_timeout>({
+        .key = "idle_timeout",
+        .type = SettingType::kDuration,
+        .default_text = "60s",
+        .min = 1 * kSecond,
+        .max = 1 * kDay,
+        .description = "A client connection idle this long is closed; re-armed after each request.",
+    }),
+    daemon_key<&DaemonConfig::shutdown_grace>({
+        .key = "shutdown_grace",
+        .type = SettingType::kDuration,
+        .default_text = "5s",
+        .min = 0,
+        .max = 10 * kMinute,
+        .description = "On SIGTERM, how long requests in flight may take to finish before "
+                       "the daemon exits anyway.",
+    }),
+    daemon_key<&DaemonConfig::max_connections>({
+        .key = "max_connections",
+        .type = SettingType::kInt,
+        .default_text = "4096",
+        .min = 1,
+        .max = 1048576,
+        .description = "Open client connections per worker; past it, new connections are closed "
+                       "at once and the daemon keeps serving the others.",
+    }),
+
+    provider_key<&ProviderConfig::name>({
+        .key = "name",
+        .type = SettingType::kString,
+        .required = true,
+        .rule = StringRule::kName,
+        .description = "Names the provider in logs and status; unique among providers.",
+    }),
+    provider_key<&ProviderConfig::type>({
+        .key = "type",
+        .type = SettingType::kString,
+        .required = true,
+        .rule = StringRule::kProviderType,
+        .description = "The backend that answers; the keys below depend on it.",
+    }),
+    provider_key<&ProviderConfig::passwd>({
+        .key = "passwd",
+        .type = SettingType::kString,
+        .default_text = "/etc/passwd",
+        .rule = StringRule::kAbsolutePath,
+        .provider_type = "files",
+        .description = "File of users in passwd(5) format.",
+    }),
+    provider_key<&ProviderConfig::group>({
+        .key = "group",
+        .type = SettingType::kString,
+        .default_text = "/etc/group",
+        .rule = StringRule::kAbsolutePath,
+        .provider_type = "files",
+        .description = "File of groups and their members in group(5) format.",
+    }),
+    provider_key<&ProviderConfig::shadow>({
+        .key = "shadow",
+        .type = SettingType::kString,
+        .default_text = "/etc/shadow",
+        .rule = StringRule::kAbsolutePath,
+        .provider_type = "files",
+        .description = "File of password hashes in shadow(5) format, for authentication and "
+                       "account checks; never published. Not read by this version.",
+    }),
+    provider_key<&ProviderConfig::refresh_interval>({
+        .key = "refresh_interval",
+        .type = SettingType::kDuration,
+        .default_text = "1s",
+        .min = 10,
+        .max = 1 * kHour,
+        .provider_type = "files",
+        .description = "How often the files are checked for changes (modification time, size, "
+                       "inode); a changed file is read again whole.",
+    }),
+};
+
+constexpr std::string_view kUnsupportedSections[] = {"fastcache", "store", "pool", "pam",
+                                                     "listen"};
+constexpr std::string_view kAvailableTypes[] = {"files"};
+constexpr std::string_view kPlannedTypes[] = {"ldap", "winbind", "slow"};
+
+// ---- Small helpers -------------------------------------------------------------
+
+bool is_digit(char c) { return c >= '0' && c <= '9'; }
+bool is_alpha(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
+
+std::string_view log_level_text(core::LogLevel level) {
+  switch (level) {
+    case core::LogLevel::kDebug: return "debug";
+    case core::LogLevel::kInfo: return "info";
+    case core::LogLevel::kWarning: return "warning";
+    case core::LogLevel::kError: return "error";
+  }
+  return "info";
+}
+
+std::string join(std::span<const std::string_view> words, std::string_view sep) {
+  std::string out;
+  for (std::size_t i = 0; i < words.size(); ++i) {
+    if (i > 0) out += sep;
+    out += words[i];
+  }
+  return out;
+}
+
+// Multiplies or adds with a check: values come from files people type.
+bool mul_overflows(std::uint64_t a, std::uint64_t b, std::uint64_t* out) {
+  return __builtin_mul_overflow(a, b, out);
+}
+
+std::string limit_text(const Setting& s, std::int64_t v) {
+  switch (s.type) {
+    case SettingType::kDuration: return format_duration(milliseconds(v));
+    case SettingType::kSize: return format_size(static_cast<std::uint64_t>(v));
+    default: return std::to_string(v);
+  }
+}
+
+std::string out_of_range(const Setting& s, std::int64_t v) {
+  return "must be between " + limit_text(s, s.min) + " and " + limit_text(s, s.max) + ", got " +
+         limit_text(s, v);
+}
+
+}  // namespace
+
+// ---- Table access ----------------------------------------------------------------
+
+std::span<const Setting> settings() { return kSettings; }
+
+const Setting* find_setting(Section section, std::string_view key) {
+  for (const Setting& s : kSettings) {
+    if (s.section == section && s.key == key) return &s;
+  }
+  return nullptr;
+}
+
+std::string_view closest_match(std::string_view word, std::span<const std::string_view> candidates) {
+  // Optimal string alignment distance: insertions, deletions, substitutions
+  // and adjacent transpositions ("wokrers") each cost 1. Words are short.
+  auto distance = [](std::string_view a, std::string_view b) {
+    const std::size_t n = a.size(), m = b.size();
+    std::vector<std::size_t> d((n + 1) * (m + 1));
+    auto at = [&](std::size_t i, std::size_t j) -> std::size_t& { return d[i * (m + 1) + j]; };
+    for (std::size_t i = 0; i <= n; ++i) at(i, 0) = i;
+    for (std::size_t j = 0; j <= m; ++j) at(0, j) = j;
+    for (std::size_t i = 1; i <= n; ++i) {
+      for (std::size_t j = 1; j <= m; ++j) {
+        auto lower = [](char c) { return (c >= 'A' && c <= 'Z') ? char(c - 'A' + 'a') : c; };
+        std::size_t cost = lower(a[i - 1]) == lower(b[j - 1]) ? 0 : 1;
+        if (a[i - 1] == '-' && b[j - 1] == '_') cost = 0;  // "log-level" means log_level
+        at(i, j) = std::min({at(i - 1, j) + 1, at(i, j - 1) + 1, at(i - 1, j - 1) + cost});
+        if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1]) {
+          at(i, j) = std::min(at(i, j), at(i - 2, j - 2) + 1);
+        }
+      }
+    }
+    return at(n, m);
+  };
+  if (word.size() > 64) return {};
+  std::string_view best;
+  std::size_t best_distance = std::numeric_limits<std::size_t>::max();
+  for (std::string_view c : candidates) {
+    std::size_t dist = distance(word, c);
+    if (dist < best_distance) {
+      best_distance = dist;
+      best = c;
+    }
+  }
+  // A short word with two edits could be anything; only plausible typos count.
+  const std::size_t allowed = word.size() <= 4 ? 1 : 2;
+  if (best.empty() || best_distance > allowed || best == word) return {};
+  return best;
+}
+
+std::string_view closest_key(Section section, std::string_view key) {
+  std::vector<std::string_view> keys;
+  for (const Setting& s : kSettings) {
+    if (s.section == section) keys.push_back(s.key);
+  }
+  return closest_match(key, keys);
+}
+
+std::span<const std::string_view> unsupported_sections() { return kUnsupportedSections; }
+std::span<const std::string_view> available_provider_types() { return kAvailableTypes; }
+std::span<const std::string_view> planned_provider_types() { return kPlannedTypes; }
+
+std::string_view section_header(Section section) {
+  return section == Section::kDaemon ? "[daemon]" : "[[provider]]";
+}
+
+std::string_view setting_type_name(SettingType type) {
+  switch (type) {
+    case SettingType::kString: return "string";
+    case SettingType::kInt: return "integer";
+    case SettingType::kBool: return "boolean";
+    case SettingType::kDuration: return "duration";
+    case SettingType::kSize: return "size";
+    case SettingType::kLogLevel: return "log level";
+    case SettingType::kStringList: return "list of strings";
+  }
+  return "?";
+}
+
+// ---- Value syntaxes -----------------------------------------------------------------
+
+Result<milliseconds> parse_duration(std::string_view text) {
+  struct Unit {
+    std::string_view name;
+    std::uint64_t ms;
+  };
+  // Largest first: the order a duration must be written in.
+  static constexpr Unit kUnits[] = {
+      {"d", kDay}, {"h", kHour}, {"m", kMinute}, {"s", kSecond}, {"ms", 1}};
+  const std::string q = toml_quote(text);
+  if (text.empty()) return core::error(invalid("empty duration: write a number and a unit, e.g. \"15s\""));
+  if (text[0] == '-') return core::error(invalid("negative duration " + q + " is not allowed"));
+  if (text == "0") return milliseconds(0);
+
+  std::uint64_t total = 0;
+  int last_rank = -1;
+  std::size_t i = 0;
+  while (i < text.size()) {
+    const std::size_t start = i;
+    while (i < text.size() && is_digit(text[i])) ++i;
+    if (i == start) {
+      return core::error(invalid("malformed duration " + q +
+                                 ": expected a number and a unit (ms, s, m, h, d), e.g. \"1h30m\""));
+    }
+    const std::string_view digits = text.substr(start, i - start);
+    if (i < text.size() && (text[i] == '.' || text[i] == ',')) {
+      return core::error(invalid("fractions are not supported in duration " + q +
+                                 ": use a smaller unit, e.g. \"1500ms\""));
+    }
+    const std::size_t unit_start = i;
+    while (i < text.size() && is_alpha(text[i])) ++i;
+    const std::string_view unit = text.substr(unit_start, i - unit_start);
+    if (unit.empty()) {
+      if (i == text.size()) {
+        return core::error(invalid("duration " + q + " has no unit: add one of ms, s, m, h, d (\"" +
+                                   std::string(digits) + "s\")"));
+      }
+      return core::error(invalid("malformed duration " + q + ": unexpected character " +
+                                 toml_quote(text.substr(i, 1))));
+    }
+    int rank = -1;
+    for (int r = 0; r < static_cast<int>(std::size(kUnits)); ++r) {
+      if (kUnits[r].name == unit) rank = r;
+    }
+    if (rank < 0) {
+      return core::error(invalid("unknown unit " + toml_quote(unit) + " in duration " + q +
+                                 ": use ms, s, m, h or d"));
+    }
+    if (rank <= last_rank) {
+      return core::error(invalid("malformed duration " + q +
+                                 ": each unit once, largest first, as in \"1h30m\""));
+    }
+    last_rank = rank;
+    std::uint64_t n = 0;
+    auto [ptr, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), n);
+    std::uint64_t part = 0;
+    if (ec != std::errc() || ptr != digits.data() + digits.size() ||
+        mul_overflows(n, kUnits[rank].ms, &part) || __builtin_add_overflow(total, part, &total)) {
+      return core::error(invalid("duration " + q + " is too large"));
+    }
+  }
+  if (total > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())) {
+    return core::error(invalid("duration " + q + " is too large"));
+  }
+  return milliseconds(static_cast<std::int64_t>(total));
+}
+
+std::string format_duration(milliseconds d) {
+  std::int64_t left = d.count();
+  if (left == 0) return "0s";
+  std::string out;
+  if (left < 0) {  // not produced by the parser; printed honestly anyway
+    out = "-";
+    left = -left;
+  }
+  struct Unit {
+    const char* name;
+    std::int64_t ms;
+  };
+  static constexpr Unit kUnits[] = {
+      {"d", kDay}, {"h", kHour}, {"m", kMinute}, {"s", kSecond}, {"ms", 1}};
+  for (const Unit& u : kUnits) {
+    if (left >= u.ms) {
+      out += std::to_string(left / u.ms);
+      out += u.name;
+      left %= u.ms;
+    }
+  }
+  return out;
+}
+
+Result<std::uint64_t> parse_size(std::string_view text) {
+  struct Unit {
+    std::string_view name;
+    std::uint64_t bytes;
+  };
+  static constexpr Unit kUnits[] = {{"", 1},          {"B", 1},           {"KiB", 1ull << 10},
+                                    {"MiB", 1ull << 20}, {"GiB", 1ull << 30}, {"TiB", 1ull << 40}};
+  const std::string q = toml_quote(text);
+  if (text.empty()) return core::error(invalid("empty size: write e.g. \"8MiB\""));
+  if (text[0] == '-') return core::error(invalid("negative size " + q + " is not allowed"));
+  std::size_t i = 0;
+  while (i < text.size() && is_digit(text[i])) ++i;
+  if (i == 0) {
+    return core::error(invalid("malformed size " + q + ": expected a number and a unit, e.g. \"512KiB\""));
+  }
+  if (i < text.size() && (text[i] == '.' || text[i] == ',')) {
+    return core::error(invalid("fractions are not supported in size " + q +
+                               ": use a smaller unit, e.g. \"1536KiB\""));
+  }
+  const std::string_view digits = text.substr(0, i);
+  const std::string_view unit = text.substr(i);
+  const Unit* found = nullptr;
+  for (const Unit& u : kUnits) {
+    if (u.name == unit) found = &u;
+  }
+  if (found == nullptr) {
+    return core::error(invalid("unknown unit " + toml_quote(unit) + " in size " + q +
+                               ": use B, KiB, MiB, GiB or TiB (powers of 1024)"));
+  }
+  std::uint64_t n = 0, bytes = 0;
+  auto [ptr, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), n);
+  if (ec != std::errc() || ptr != digits.data() + digits.size() ||
+      mul_overflows(n, found->bytes, &bytes) ||
+      bytes > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())) {
+    return core::error(invalid("size " + q + " is too large"));
+  }
+  return bytes;
+}
+
+std::string format_size(std::uint64_t bytes) {
+  static constexpr std::pair<const char*, std::uint64_t> kUnits[] = {
+      {"TiB", 1ull << 40}, {"GiB", 1ull << 30}, {"MiB", 1ull << 20}, {"KiB", 1ull << 10}};
+  if (bytes != 0) {
+    for (auto [name, unit] : kUnits) {
+      if (bytes % unit == 0) return std::to_string(bytes / unit) + name;
+    }
+  }
+  return std::to_string(bytes) + "B";
+}
+
+std::string toml_quote(std::string_view text) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string out = "\"";
+  for (char ch : text) {
+    const auto c = static_cast<unsigned char>(ch);
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\n': out += "\\n"; break;
+      case '\t': out += "\\t"; break;
+      case '\r': out += "\\r"; break;
+      default:
+        if (c < 0x20 || c == 0x7f) {
+          out += "\\u00";
+          out += kHex[c >> 4];
+          out += kHex[c & 0xf];
+        } else {
+          out += ch;
+        }
+    }
+  }
+  out += '"';
+  return out;
+}
+
+// ---- Checking and applying ---------------------------------------------------------
+
+Status check_setting(const Setting& s, const SettingValue& value) {
+  switch (s.type) {
+    case SettingType::kInt: {
+      const std::int64_t v = std::get<std::int64_t>(value);
+      if (v < s.min || v > s.max) return invalid(out_of_range(s, v));
+      return Status::ok();
+    }
+    case SettingType::kDuration: {
+      const std::int64_t v = std::get<milliseconds>(value).count();
+      if (v < 0) return invalid("negative duration " + format_duration(milliseconds(v)) + " is not allowed");
+      if (v < s.min || v > s.max) return invalid(out_of_range(s, v));
+      return Status::ok();
+    }
+    case SettingType::kSize: {
+      const std::uint64_t v = std::get<ByteSize>(value).bytes;
+      if (v < static_cast<std::uint64_t>(s.min) || v > static_cast<std::uint64_t>(s.max)) {
+        return invalid(out_of_range(s, static_cast<std::int64_t>(v)));
+      }
+      return Status::ok();
+    }
+    case SettingType::kString: {
+      const std::string& v = std::get<std::string>(value);
+      // Strings become paths, names in logs and argv: no byte that could
+      // truncate (NUL) or forge (newline) anything downstream.
+      for (char ch : v) {
+        const auto c = static_cast<unsigned char>(ch);
+        if (c < 0x20 || c == 0x7f) {
+          return invalid("control characters are not allowed, got " + toml_quote(v));
+        }
+      }
+      switch (s.rule) {
+        case StringRule::kAny: break;
+        case StringRule::kAbsolutePathOrEmpty:
+          if (v.empty()) break;
+          [[fallthrough]];
+        case StringRule::kAbsolutePath:
+          if (v.empty() || v[0] != '/') {
+            return invalid("must be an absolute path, got " + toml_quote(v));
+          }
+          break;
+        case StringRule::kName: {
+          if (v.empty()) return invalid("must not be empty");
+          const bool ok = v.size() <= 64 && std::all_of(v.begin(), v.end(), [](char c) {
+                            return is_alpha(c) || is_digit(c) || c == '_' || c == '.' || c == '-';
+                          });
+          if (!ok) {
+            return invalid("must be 1 to 64 letters, digits, '_', '.' or '-', got " + toml_quote(v));
+          }
+          break;
+        }
+        case StringRule::kProviderType: {
+          const auto has = [&](std::span<const std::string_view> list) {
+            return std::find(list.begin(), list.end(), v) != list.end();
+          };
+          if (has(kAvailableTypes)) break;
+          const std::string available = " (available: " + join(kAvailableTypes, ", ") + ")";
+          if (has(kPlannedTypes)) {
+            return invalid("provider type " + toml_quote(v) + " is not available in this build" +
+                           available);
+          }
+          if (v.empty()) return invalid("must not be empty" + available);
+          return invalid("unknown provider type " + toml_quote(v) + available);
+        }
+      }
+      return Status::ok();
+    }
+    case SettingType::kStringList:
+      for (const std::string& item : std::get<std::vector<std::string>>(value)) {
+        for (char ch : item) {
+          const auto c = static_cast<unsigned char>(ch);
+          if (c < 0x20 || c == 0x7f) {
+            return invalid("control characters are not allowed, got " + toml_quote(item));
+          }
+        }
+      }
+      return Status::ok();
+    case SettingType::kBool:
+    case SettingType::kLogLevel:
+      return Status::ok();
+  }
+  return Status::internal("setting of unknown type");
+}
+
+Result<SettingValue> parse_setting_text(const Setting& s, std::string_view text) {
+  SettingValue value;
+  switch (s.type) {
+    case SettingType::kString:
+      value = std::string(text);
+      break;
+    case SettingType::kInt: {
+      std::int64_t n = 0;
+      auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
+      if (text.empty() || ec != std::errc() || ptr != text.data() + text.size()) {
+        return core::error(invalid("expected an integer, got " + toml_quote(text)));
+      }
+      value = n;
+      break;
+    }
+    case SettingType::kBool:
+      if (text == "true") value = true;
+      else if (text == "false") value = false;
+      else return core::error(invalid("expected true or false, got " + toml_quote(text)));
+      break;
+    case SettingType::kDuration: {
+      auto d = parse_duration(text);
+      if (!d) return core::error(d.error());
+      value = *d;
+      break;
+    }
+    case SettingType::kSize: {
+      auto n = parse_size(text);
+      if (!n) return core::error(n.error());
+      value = ByteSize{*n};
+      break;
+    }
+    case SettingType::kLogLevel: {
+      core::LogLevel level;
+      if (!core::parse_log_level(text, &level)) {
+        return core::error(invalid("unknown log level " + toml_quote(text) +
+                                   " (expected debug, info, warning or error)"));
+      }
+      value = level;
+      break;
+    }
+    case SettingType::kStringList: {
+      // The text form (defaults, command-line overrides) separates items with commas.
+      std::vector<std::string> items;
+      std::size_t start = 0;
+      while (!text.empty() && start <= text.size()) {
+        std::size_t comma = text.find(',', start);
+        if (comma == std::string_view::npos) comma = text.size();
+        items.emplace_back(text.substr(start, comma - start));
+        start = comma + 1;
+      }
+      value = std::move(items);
+      break;
+    }
+  }
+  if (Status st = check_setting(s, value); !st) return core::error(st);
+  return value;
+}
+
+std::string format_setting_value(const Setting& s, const SettingValue& value) {
+  (void)s;
+  return std::visit(
+      [](const auto& v) -> std::string {
+        using T = std::decay_t<decltype(v)>;
+        if constexpr (std::is_same_v<T, std::string>) {
+          return toml_quote(v);
+        } else if constexpr (std::is_same_v<T, std::int64_t>) {
+          return std::to_string(v);
+        } else if constexpr (std::is_same_v<T, bool>) {
+          return v ? "true" : "false";
+        } else if constexpr (std::is_same_v<T, milliseconds>) {
+          return toml_quote(format_duration(v));
+        } else if constexpr (std::is_same_v<T, ByteSize>) {
+          return toml_quote(format_size(v.bytes));
+        } else if constexpr (std::is_same_v<T, core::LogLevel>) {
+          return toml_quote(log_level_text(v));
+        } else {
+          std::string out = "[";
+          for (std::size_t i = 0; i < v.size(); ++i) {
+            if (i > 0) out += ", ";
+            out += toml_quote(v[i]);
+          }
+          return out + "]";
+        }
+      },
+      value);
+}
+
+namespace {
+
+// A default that does not parse is a bug in the table, caught by config_test
+// (every default is parsed there); at run time it is skipped, never fatal.
+template <class C>
+void apply_section_defaults(Section section, C& target) {
+  for (const Setting& s : kSettings) {
+    if (s.section != section || s.required) continue;
+    auto value = parse_setting_text(s, s.default_text);
+    if (!value) continue;
+    if constexpr (std::is_same_v<C, DaemonConfig>) {
+      s.apply_daemon(target, *value);
+    } else {
+      s.apply_provider(target, *value);
+    }
+  }
+}
+
+}  // namespace
+
+void apply_defaults(DaemonConfig& daemon) { apply_section_defaults(Section::kDaemon, daemon); }
+void apply_defaults(ProviderConfig& provider) { apply_section_defaults(Section::kProvider, provider); }
+
+// ---- config.h functions that need no TOML parser ------------------------------------
+
+Config default_config() {
+  Config config;
+  config.source = std::string(kEmbeddedSource);
+  apply_defaults(config.daemon);
+  ProviderConfig local;
+  apply_defaults(local);
+  local.name = "local";
+  local.type = "files";
+  config.providers.push_back(std::move(local));
+  return config;
+}
+
+std::string render_config(const Config& config) {
+  std::string out = "# fastidd configuration from ";
+  // The source is a path or a marker; quoted so that no byte of it can end the comment.
+  out += toml_quote(config.source);
+  out += "\n\n[daemon]\n";
+  for (const Setting& s : kSettings) {
+    if (s.section != Section::kDaemon) continue;
+    out += std::string(s.key) + " = " + format_setting_value(s, s.read_daemon(config.daemon)) + "\n";
+  }
+  for (const ProviderConfig& p : config.providers) {
+    out += "\n[[provider]]\n";
+    for (const Setting& s : kSettings) {
+      if (s.section != Section::kProvider) continue;
+      if (!s.provider_type.empty() && s.provider_type != p.type) continue;
+      out += std::string(s.key) + " = " + format_setting_value(s, s.read_provider(p)) + "\n";
+    }
+  }
+  return out;
+}
+
+namespace {
+
+std::string md_cell(std::string_view text) {
+  std::string out;
+  for (char c : text) {
+    if (c == '|') out += "\\|";
+    else out += c;
+  }
+  return out;
+}
+
+std::string doc_default(const Setting& s) {
+  if (s.required) return "required";
+  auto value = parse_setting_text(s, s.default_text);
+  if (!value) return "?";
+  return "`" + format_setting_value(s, *value) + "`";
+}
+
+std::string doc_limits(const Setting& s) {
+  auto code_list = [](std::span<const std::string_view> words) {
+    std::string out;
+    for (std::size_t i = 0; i < words.size(); ++i) {
+      if (i > 0) out += ", ";
+      out += "`" + std::string(words[i]) + "`";
+    }
+    return out;
+  };
+  switch (s.type) {
+    case SettingType::kInt:
+    case SettingType::kDuration:
+    case SettingType::kSize:
+      return limit_text(s, s.min) + " to " + limit_text(s, s.max);
+    case SettingType::kBool: return "`true`, `false`";
+    case SettingType::kLogLevel: {
+      static constexpr std::string_view kLevels[] = {"debug", "info", "warning", "error"};
+      return code_list(kLevels);
+    }
+    case SettingType::kStringList: return "";
+    case SettingType::kString:
+      switch (s.rule) {
+        case StringRule::kAny: return "";
+        case StringRule::kAbsolutePath: return "absolute path";
+        case StringRule::kAbsolutePathOrEmpty: return "absolute path, or empty";
+        case StringRule::kName: return "1 to 64 of `A-Z a-z 0-9 _ . -`";
+        case StringRule::kProviderType: return code_list(kAvailableTypes);
+      }
+  }
+  return "";
+}
+
+void doc_table(std::string& out, Section section, std::string_view provider_type) {
+  out += "| key | type | default | limits | description |\n";
+  out += "|---|---|---|---|---|\n";
+  for (const Setting& s : kSettings) {
+    if (s.section != section || s.provider_type != provider_type) continue;
+    out += "| `" + std::string(s.key) + "` | " + std::string(setting_type_name(s.type)) + " | " +
+           md_cell(doc_default(s)) + " | " + md_cell(doc_limits(s)) + " | " +
+           md_cell(s.description) + " |\n";
+  }
+}
+
+}  // namespace
+
+std::string config_reference_markdown() {
+  std::string out;
+  out +=
+      "# Configuration\n"
+      "\n"
+      "<!-- Generated by config_reference_markdown() from the settings table in\n"
+      "     src/daemon/settings.cc. Do not edit by hand: config_test fails when this\n"
+      "     file differs. Regenerate with FASTID_UPDATE_DOCS=1 build/bin/config_test. -->\n"
+      "\n"
+      "`fastidd` reads one [TOML](https://toml.io) file. Every key is described below,\n"
+      "with its type, default and limits.\n"
+      "\n"
+      "## Where the file is found\n"
+      "\n"
+      "1. `fastidd --config FILE` reads `FILE`; it must exist.\n"
+      "2. Without `--config`, `fastidd` reads `" +
+      std::string(kDefaultConfigPath) +
+      "` if that file exists.\n"
+      "3. Otherwise it runs with the embedded default: the defaults below and one\n"
+      "   `files` provider named `local` over `/etc/passwd` and `/etc/group`.\n"
+      "\n"
+      "`fastidd --check-config` reads the configuration the same way, checks it,\n"
+      "prints it with every setting spelled out and exits: 0 when it is valid.\n"
+      "\n"
+      "## Errors\n"
+      "\n"
+      "An unknown key, a value of the wrong type or an impossible value stops start-up\n"
+      "with the file, line and key named, for example:\n"
+      "\n"
+      "```\n"
+      "/etc/fastid.toml:12: [daemon] worker: unknown key (did you mean \"workers\"?)\n"
+      "```\n"
+      "\n"
+      "Sections that the design describes but this version does not implement yet\n"
+      "(";
+  for (std::size_t i = 0; i < std::size(kUnsupportedSections); ++i) {
+    if (i > 0) out += ", ";
+    out += "`[" + std::string(kUnsupportedSections[i]) + "]`";
+  }
+  out +=
+      ") are refused with an error rather than ignored: a setting never silently has\n"
+      "no effect.\n"
+      "\n"
+      "## Value syntax\n"
+      "\n"
+      "- **duration**: a string of one or more numbers each followed by a unit, largest\n"
+      "  unit first, each unit at most once: `\"300ms\"`, `\"15s\"`, `\"90m\"`, `\"7d\"`,\n"
+      "  `\"1h30m\"`. Units: `ms`, `s`, `m` (minutes), `h`, `d`. `\"0\"` is zero. No sign,\n"
+      "  fraction or space: write `\"1500ms\"`, not `\"1.5s\"`.\n"
+      "- **size**: a string, a number followed by `B`, `KiB`, `MiB`, `GiB` or `TiB`\n"
+      "  (powers of 1024): `\"8MiB\"`, `\"512KiB\"`, `\"1GiB\"`; or a plain number of bytes\n"
+      "  (`4096` or `\"4096\"`). `KB`, `MB` and friends are refused as ambiguous.\n"
+      "- **log level**: `\"debug\"`, `\"info\"`, `\"warning\"` or `\"error\"`.\n"
+      "- **integer**, **boolean**, **string**, **list of strings**: TOML's own.\n"
+      "\n"
+      "## [daemon]\n"
+      "\n"
+      "The daemon process and its front workers. Every key is optional.\n"
+      "\n";
+  doc_table(out, Section::kDaemon, "");
+  out +=
+      "\n"
+      "## [[provider]]\n"
+      "\n"
+      "The backends that answer, asked in the order they appear. At least one is\n"
+      "required; each has a unique `name` and a `type`.\n"
+      "\n";
+  doc_table(out, Section::kProvider, "");
+  for (std::string_view type : kAvailableTypes) {
+    out += "\n### type = \"" + std::string(type) + "\"\n\n";
+    doc_table(out, Section::kProvider, type);
+  }
+  out += "\nProvider types described in the design but not available in this build: ";
+  for (std::size_t i = 0; i < std::size(kPlannedTypes); ++i) {
+    if (i > 0) out += ", ";
+    out += "`" + std::string(kPlannedTypes[i]) + "`";
+  }
+  out +=
+      ".\n"
+      "\n"
+      "## Example\n"
+      "\n"
+      "The embedded default, spelled out as `fastidd --check-config` prints it:\n"
+      "\n"
+      "```toml\n";
+  out += render_config(default_config());
+  out += "```\n";
+  return out;
+}
+
+}  // namespace fastid::daemon

@@ -1,0 +1,135 @@
+// Settings: the one table that defines every configuration key — section, type,
+// default, limits, description and how it reaches Config — plus the parsers for
+// the human value syntaxes (durations, sizes, log levels). Parsing, validation,
+// render_config() and docs/configuration.md are all derived from it.
+// Everything here is immutable or pure: safe to call from any thread.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+#include "core/log.h"
+#include "core/status.h"
+#include "daemon/config.h"
+
+namespace fastid::daemon {
+
+enum class Section : std::uint8_t {
+  kDaemon,    // [daemon]: one table, every key optional
+  kProvider,  // [[provider]]: an array of tables, at least one
+};
+
+enum class SettingType : std::uint8_t {
+  kString,
+  kInt,
+  kBool,
+  kDuration,    // "300ms", "15s", "90m", "7d", "1h30m"
+  kSize,        // "8MiB", "512KiB", "1GiB", plain bytes
+  kLogLevel,    // "debug", "info", "warning", "error"
+  kStringList,  // ["a", "b"]
+};
+
+// Extra rules on string values; each has one line of documentation.
+enum class StringRule : std::uint8_t {
+  kAny,
+  kAbsolutePath,         // starts with '/'
+  kAbsolutePathOrEmpty,  // "" or starts with '/'
+  kName,                 // 1-64 of [A-Za-z0-9_.-]: safe in logs, paths and status
+  kProviderType,         // one of the provider types built into this fastidd
+};
+
+// A size in bytes: a type of its own so that it never mixes with kInt values.
+struct ByteSize {
+  std::uint64_t bytes = 0;
+  bool operator==(const ByteSize&) const = default;
+};
+
+// A parsed, typed value on its way from the file to a Config. The alternative
+// held always matches the Setting's type.
+using SettingValue = std::variant<std::string, std::int64_t, bool, std::chrono::milliseconds,
+                                  ByteSize, core::LogLevel, std::vector<std::string>>;
+
+struct Setting {
+  Section section = Section::kDaemon;
+  std::string_view key = {};
+  SettingType type = SettingType::kString;
+  // The default in the setting's own syntax ("60s", "info", "/run/fastid"),
+  // parsed by parse_setting_text like any other value. Unused when `required`.
+  std::string_view default_text = {};
+  bool required = false;
+  // Inclusive limits for kInt (the value), kDuration (milliseconds) and kSize
+  // (bytes); ignored for other types.
+  std::int64_t min = 0;
+  std::int64_t max = 0;
+  StringRule rule = StringRule::kAny;
+  std::string_view provider_type = {};  // [[provider]] keys: "" = every type, else only that type
+  std::string_view description = {};
+  // How the value reaches Config and back: the pair for the setting's section is
+  // set, the other pair is null.
+  void (*apply_daemon)(DaemonConfig&, const SettingValue&) = nullptr;
+  SettingValue (*read_daemon)(const DaemonConfig&) = nullptr;
+  void (*apply_provider)(ProviderConfig&, const SettingValue&) = nullptr;
+  SettingValue (*read_provider)(const ProviderConfig&) = nullptr;
+};
+
+// The table, in documentation order.
+std::span<const Setting> settings();
+
+// nullptr when `key` is not a setting of `section`.
+const Setting* find_setting(Section section, std::string_view key);
+
+// The candidate closest to a misspelt `word`, for "did you mean"; "" when none
+// is close enough to be a plausible typo (edit distance, transpositions count 1).
+std::string_view closest_match(std::string_view word, std::span<const std::string_view> candidates);
+// closest_match over the keys of `section`.
+std::string_view closest_key(Section section, std::string_view key);
+
+// Top-level sections that DESIGN.md describes but this version refuses
+// ("fastcache", "store", "pool", "pam", "listen").
+std::span<const std::string_view> unsupported_sections();
+
+// "[daemon]" or "[[provider]]"; "integer", "duration", ... as the docs say it.
+std::string_view section_header(Section section);
+std::string_view setting_type_name(SettingType type);
+
+// Provider types: those this build can run, and those DESIGN.md names that
+// are not built yet (refused with "not available in this build").
+std::span<const std::string_view> available_provider_types();
+std::span<const std::string_view> planned_provider_types();
+
+// Human syntaxes. Durations: one or more <digits><unit> in decreasing unit
+// order, units d, h, m, s, ms ("1h30m"), or "0"; no sign, fraction or space.
+// Sizes: <digits> followed by nothing or B (bytes), KiB, MiB, GiB or TiB.
+// Errors are kInvalidArgument with a message that says what to write instead.
+Result<std::chrono::milliseconds> parse_duration(std::string_view text);
+Result<std::uint64_t> parse_size(std::string_view text);
+// Canonical spellings that parse back to the same value: "1h30m", "8MiB", "1000B".
+std::string format_duration(std::chrono::milliseconds d);
+std::string format_size(std::uint64_t bytes);
+
+// Parses `text` as the value of `setting` (a string in the setting's own
+// syntax: "15s", "info", "4", "true") and checks it. The path taken by
+// defaults and by string values in the file.
+Result<SettingValue> parse_setting_text(const Setting& setting, std::string_view text);
+
+// Checks a typed value against the setting's limits and rules. The message
+// says what is wrong without the location; the caller adds file:line: key.
+Status check_setting(const Setting& setting, const SettingValue& value);
+
+// The value as a TOML literal: "60s" (quoted), 4, true, ["a", "b"].
+std::string format_setting_value(const Setting& setting, const SettingValue& value);
+
+// Apply the table's defaults to every setting of the section that has one.
+void apply_defaults(DaemonConfig& daemon);
+void apply_defaults(ProviderConfig& provider);
+
+// A TOML basic string literal for any text (quotes, backslashes and control
+// characters escaped); also used to quote untrusted names in messages.
+std::string toml_quote(std::string_view text);
+
+}  // namespace fastid::daemon

@@ -1,0 +1,192 @@
+#include "daemon/worker.h"
+
+#include <asio/io_context.hpp>
+#include <asio/signal_set.hpp>
+#include <asio/steady_timer.hpp>
+
+#include <csignal>
+
+#include "core/log.h"
+#include "providers/registry.h"
+#include "server/nss_handler.h"
+#include "server/server.h"
+
+namespace fastid::daemon {
+
+void apply_overrides(Config& config, const Overrides& o) {
+  if (o.socket_dir) config.daemon.socket_dir = *o.socket_dir;
+  if (o.state_dir) config.daemon.state_dir = *o.state_dir;
+  if (o.pid_file) config.daemon.pid_file = *o.pid_file;
+  if (o.log_level) config.daemon.log_level = *o.log_level;
+  if (o.workers) config.daemon.workers = *o.workers;
+}
+
+core::Result<Config> read_config(const std::string& explicit_path, const Overrides& overrides) {
+  auto config = find_config(explicit_path);
+  if (!config) return config;
+  apply_overrides(*config, overrides);
+  return config;
+}
+
+core::Result<std::vector<std::shared_ptr<providers::Provider>>> open_providers(const Config& config) {
+  std::vector<std::shared_ptr<providers::Provider>> out;
+  for (const auto& pc : config.providers) {
+    auto made = providers::make_provider(pc);
+    if (!made) return core::error(made.error().with_context("provider " + pc.name));
+    std::shared_ptr<providers::Provider> p = std::move(*made);
+    core::Status st = p->open();
+    if (!st) return core::error(st.with_context("provider " + pc.name));
+    out.push_back(std::move(p));
+  }
+  return out;
+}
+
+namespace {
+
+server::ServerLimits limits_of(const Config& c) {
+  server::ServerLimits l;
+  l.idle_timeout = c.daemon.idle_timeout;
+  l.max_connections = static_cast<std::size_t>(c.daemon.max_connections);
+  return l;
+}
+
+// The worker's state, alive for the whole loop. Every member is used on the
+// loop thread only.
+class Worker {
+ public:
+  explicit Worker(WorkerSetup setup)
+      : setup_(std::move(setup)),
+        io_(1),
+        signals_(io_, SIGTERM, SIGINT, SIGHUP),
+        refresh_timer_(io_),
+        handler_({}),
+        server_(io_, limits_of(setup_.config), handler_) {}
+
+  int run() {
+    auto opened = open_providers(setup_.config);
+    if (!opened) {
+      core::log_error(opened.error().to_string());
+      return 1;
+    }
+    handler_.set_providers(std::move(*opened));
+    handler_.set_status_source([this] {
+      auto items = server_.status_items();
+      items.emplace_back("config", setup_.config.source);
+      items.emplace_back("pid", std::to_string(::getpid()));
+      return items;
+    });
+    for (auto& [fd, name] : setup_.unix_listeners) server_.add_unix_listener(fd, name);
+    wait_for_signal();
+    arm_refresh();
+    core::log_info("serving lookups on " + setup_.config.daemon.socket_dir + "/nss with " +
+                   std::to_string(handler_.providers().size()) + " provider(s), config " +
+                   setup_.config.source);
+    if (setup_.on_ready) setup_.on_ready();
+    // run() returns when no work is left: the fixed shutdown order below
+    // removes every source of work, so there is nothing to force.
+    io_.run();
+    for (auto& p : handler_.providers()) p->close();
+    core::log_info("stopped");
+    return exit_code_;
+  }
+
+ private:
+  void wait_for_signal() {
+    signals_.async_wait([this](const asio::error_code& ec, int signo) {
+      if (ec) return;
+      if (signo == SIGHUP) {
+        reload();
+        wait_for_signal();
+        return;
+      }
+      core::log_info(std::string("received ") + (signo == SIGTERM ? "SIGTERM" : "SIGINT") +
+                     ": stopping");
+      stop();
+    });
+  }
+
+  // Shutdown order: stop accepting, close idle connections, let in-flight
+  // requests finish (up to the grace period), then stop timers and signals so
+  // that the loop runs dry.
+  void stop() {
+    stopping_ = true;
+    refresh_timer_.cancel();
+    server_.stop(setup_.config.daemon.shutdown_grace, [this] {
+      asio::error_code ignored;
+      signals_.cancel(ignored);
+      refresh_timer_.cancel();
+    });
+  }
+
+  // SIGHUP: read the configuration again. An invalid one is refused and the
+  // running configuration kept; settings that need a restart are reported.
+  void reload() {
+    auto next = read_config(setup_.config_path, setup_.overrides);
+    if (!next) {
+      core::log_error("reload refused, keeping the running configuration: " +
+                      next.error().to_string());
+      return;
+    }
+    auto opened = open_providers(*next);
+    if (!opened) {
+      core::log_error("reload refused, keeping the running configuration: " +
+                      opened.error().to_string());
+      return;
+    }
+    const auto& old_d = setup_.config.daemon;
+    const auto& new_d = next->daemon;
+    if (old_d.socket_dir != new_d.socket_dir || old_d.state_dir != new_d.state_dir ||
+        old_d.workers != new_d.workers || old_d.pid_file != new_d.pid_file) {
+      core::log_warning("socket_dir, state_dir, workers and pid_file take effect at restart only");
+    }
+    for (auto& p : handler_.providers()) p->close();
+    handler_.set_providers(std::move(*opened));
+    core::set_log_level(new_d.log_level);
+    server_.set_limits(limits_of(*next));
+    Config kept = std::move(*next);
+    // Restart-only settings stay as they are in the running process.
+    kept.daemon.socket_dir = old_d.socket_dir;
+    kept.daemon.state_dir = old_d.state_dir;
+    kept.daemon.workers = old_d.workers;
+    kept.daemon.pid_file = old_d.pid_file;
+    setup_.config = std::move(kept);
+    core::log_info("reloaded configuration from " + setup_.config.source);
+  }
+
+  // Sources are checked for changes on a timer that re-arms itself. Reading a
+  // changed file happens here, on the loop: the files provider loads 10,000
+  // entries in a few milliseconds.
+  void arm_refresh() {
+    if (stopping_) return;
+    auto interval = std::chrono::milliseconds(1000);
+    for (const auto& pc : setup_.config.providers) interval = std::min(interval, pc.refresh_interval);
+    if (interval.count() <= 0) interval = std::chrono::milliseconds(1000);
+    refresh_timer_.expires_after(interval);
+    refresh_timer_.async_wait([this](const asio::error_code& ec) {
+      if (ec || stopping_) return;
+      for (auto& p : handler_.providers()) {
+        core::Status st = p->refresh();
+        if (!st) core::log_warning("provider " + p->name() + ": " + st.to_string());
+      }
+      arm_refresh();
+    });
+  }
+
+  WorkerSetup setup_;
+  asio::io_context io_;
+  asio::signal_set signals_;
+  asio::steady_timer refresh_timer_;
+  server::NssHandler handler_;
+  server::Server server_;
+  bool stopping_ = false;
+  int exit_code_ = 0;
+};
+
+}  // namespace
+
+int run_worker(WorkerSetup setup) {
+  Worker worker(std::move(setup));
+  return worker.run();
+}
+
+}  // namespace fastid::daemon

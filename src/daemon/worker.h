@@ -1,0 +1,48 @@
+// The front worker: one event loop that serves lookups from inherited
+// listeners, reloads on SIGHUP and stops gracefully on SIGTERM/SIGINT.
+// Everything it owns (loop, providers, timers) is created inside the process
+// that runs it, never before a fork.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "core/status.h"
+#include "daemon/config.h"
+#include "providers/provider.h"
+
+namespace fastid::daemon {
+
+// Command-line settings that win over the configuration file, also on reload.
+struct Overrides {
+  std::optional<std::string> socket_dir;
+  std::optional<std::string> state_dir;
+  std::optional<std::string> pid_file;
+  std::optional<core::LogLevel> log_level;
+  std::optional<int> workers;
+};
+void apply_overrides(Config& config, const Overrides& overrides);
+
+// Reads the configuration the way start-up and reload both do.
+core::Result<Config> read_config(const std::string& explicit_path, const Overrides& overrides);
+
+// Creates and opens every configured provider, in order. The first failure
+// names the provider and what is wrong with it.
+core::Result<std::vector<std::shared_ptr<providers::Provider>>> open_providers(const Config& config);
+
+struct WorkerSetup {
+  Config config;
+  std::string config_path;  // "" = found by find_config(""); used again on reload
+  Overrides overrides;
+  std::vector<std::pair<int, std::string>> unix_listeners;  // fd, name ("nss")
+  std::function<void()> on_ready;  // called once, when the loop is about to run
+};
+
+// Runs until stopped. Returns the process exit code (0 after a graceful stop).
+int run_worker(WorkerSetup setup);
+
+}  // namespace fastid::daemon

@@ -1,0 +1,320 @@
+#include "proto/messages.h"
+
+#include <algorithm>
+
+namespace fastid::proto {
+namespace {
+
+// Encodes a frame whose payload is produced by `fill` into a WireWriter. The
+// buffer starts at a size that fits typical records and doubles until it fits
+// (up to kMaxPayload); a payload that cannot fit becomes a kInternal error.
+template <typename Fill>
+Bytes encode_frame(std::uint16_t opcode, std::uint32_t request_id, WireStatus status, Fill fill) {
+  std::size_t cap = 512;
+  for (;;) {
+    Bytes out(kHeaderSize + cap);
+    WireWriter w(out.data() + kHeaderSize, cap);
+    fill(w);
+    if (!w.overflow) {
+      out.resize(kHeaderSize + w.len);
+      FrameHeader h{kVersion, kFlagReply, opcode, request_id, static_cast<std::uint32_t>(status),
+                    static_cast<std::uint32_t>(w.len)};
+      encode_header(h, out.data());
+      return out;
+    }
+    if (cap >= kMaxPayload) break;
+    cap = std::min<std::size_t>(cap * 2, kMaxPayload);
+  }
+  return encode_error_reply(opcode, request_id, WireStatus::kInternal,
+                            "reply larger than the protocol's frame limit");
+}
+
+bool is_name_lookup(Opcode op) {
+  return op == Opcode::kGetpwnam || op == Opcode::kGetgrnam || op == Opcode::kInitgroups;
+}
+
+}  // namespace
+
+std::expected<Request, DecodeError> decode_request(const FrameHeader& header,
+                                                   std::span<const std::uint8_t> payload) {
+  if (!opcode_known(header.opcode)) {
+    return std::unexpected(DecodeError{WireStatus::kUnknownOpcode,
+                                       "unknown opcode " + std::to_string(header.opcode)});
+  }
+  if ((header.flags & kFlagReply) != 0) {
+    return std::unexpected(DecodeError{WireStatus::kBadRequest, "a reply frame sent as a request"});
+  }
+  if (payload.size() != header.length) {
+    return std::unexpected(DecodeError{WireStatus::kBadRequest, "payload length mismatch"});
+  }
+  if (header.length > kMaxRequestPayload) {
+    return std::unexpected(DecodeError{WireStatus::kTooLarge, "request payload of " +
+                                                                  std::to_string(header.length) +
+                                                                  " bytes is over the limit"});
+  }
+  Request req;
+  req.opcode = static_cast<Opcode>(header.opcode);
+  req.request_id = header.request_id;
+  WireReader r(payload.data(), payload.size());
+  if (is_name_lookup(req.opcode)) {
+    std::uint32_t n = 0;
+    const char* s = r.str(kMaxNameLength, &n);
+    if (!r.bad && n == 0) {
+      return std::unexpected(DecodeError{WireStatus::kBadRequest, "empty name"});
+    }
+    req.name.assign(s, n);
+  } else if (req.opcode == Opcode::kGetpwuid || req.opcode == Opcode::kGetgrgid) {
+    req.id = r.u32();
+  } else if (req.opcode == Opcode::kPwentPage || req.opcode == Opcode::kGrentPage) {
+    req.cursor = r.u32();
+    req.max = r.u32();
+    if (!r.bad && (req.max == 0 || req.max > kMaxPageRecords)) req.max = kMaxPageRecords;
+  }
+  if (r.bad) {
+    return std::unexpected(DecodeError{WireStatus::kBadRequest,
+                                       std::string("malformed ") +
+                                           std::string(opcode_name(header.opcode)) + " request"});
+  }
+  if (!r.at_end()) {
+    return std::unexpected(DecodeError{WireStatus::kBadRequest, "trailing bytes after request"});
+  }
+  return req;
+}
+
+Bytes encode_request(const Request& req) {
+  Bytes out(kHeaderSize + 16 + req.name.size());
+  WireWriter w(out.data() + kHeaderSize, out.size() - kHeaderSize);
+  if (is_name_lookup(req.opcode)) {
+    w.str(req.name.data(), req.name.size());
+  } else if (req.opcode == Opcode::kGetpwuid || req.opcode == Opcode::kGetgrgid) {
+    w.u32(req.id);
+  } else if (req.opcode == Opcode::kPwentPage || req.opcode == Opcode::kGrentPage) {
+    w.u32(req.cursor);
+    w.u32(req.max);
+  }
+  out.resize(kHeaderSize + w.len);
+  FrameHeader h{kVersion, 0, static_cast<std::uint16_t>(req.opcode), req.request_id, 0,
+                static_cast<std::uint32_t>(w.len)};
+  encode_header(h, out.data());
+  return out;
+}
+
+void put_user(WireWriter& w, const User& u) {
+  w.str(u.name.data(), u.name.size());
+  w.str(u.passwd.data(), u.passwd.size());
+  w.u32(u.uid);
+  w.u32(u.gid);
+  w.str(u.gecos.data(), u.gecos.size());
+  w.str(u.dir.data(), u.dir.size());
+  w.str(u.shell.data(), u.shell.size());
+}
+
+void put_group(WireWriter& w, const Group& g) {
+  w.str(g.name.data(), g.name.size());
+  w.str(g.passwd.data(), g.passwd.size());
+  w.u32(g.gid);
+  w.u32(static_cast<std::uint32_t>(g.members.size()));
+  for (const auto& m : g.members) w.str(m.data(), m.size());
+}
+
+namespace {
+bool get_field(WireReader& r, std::uint32_t max, std::string* out) {
+  std::uint32_t n = 0;
+  const char* s = r.str(max, &n);
+  if (r.bad) return false;
+  out->assign(s, n);
+  return true;
+}
+}  // namespace
+
+bool get_user(WireReader& r, User* u) {
+  return get_field(r, kMaxNameLength, &u->name) && get_field(r, kMaxFieldLength, &u->passwd) &&
+         ((u->uid = r.u32()), (u->gid = r.u32()), !r.bad) &&
+         get_field(r, kMaxFieldLength, &u->gecos) && get_field(r, kMaxFieldLength, &u->dir) &&
+         get_field(r, kMaxFieldLength, &u->shell);
+}
+
+bool get_group(WireReader& r, Group* g) {
+  if (!get_field(r, kMaxNameLength, &g->name) || !get_field(r, kMaxFieldLength, &g->passwd)) {
+    return false;
+  }
+  g->gid = r.u32();
+  std::uint32_t n = r.u32();
+  // Each member needs at least its 4-byte length: a count the payload cannot
+  // hold is rejected before anything is reserved.
+  if (r.bad || n > kMaxGroupMembers || n > r.remaining() / 4) {
+    r.bad = true;
+    return false;
+  }
+  g->members.clear();
+  g->members.reserve(n);
+  for (std::uint32_t i = 0; i < n; ++i) {
+    std::string m;
+    if (!get_field(r, kMaxNameLength, &m)) return false;
+    g->members.push_back(std::move(m));
+  }
+  return true;
+}
+
+Bytes encode_error_reply(std::uint16_t opcode, std::uint32_t request_id, WireStatus status,
+                         std::string_view message) {
+  std::string_view msg = message.substr(0, 1024);
+  Bytes out(kHeaderSize + 4 + msg.size());
+  WireWriter w(out.data() + kHeaderSize, out.size() - kHeaderSize);
+  w.str(msg.data(), msg.size());
+  FrameHeader h{kVersion, kFlagReply, opcode, request_id, static_cast<std::uint32_t>(status),
+                static_cast<std::uint32_t>(w.len)};
+  encode_header(h, out.data());
+  return out;
+}
+
+Bytes encode_user_reply(std::uint32_t request_id, Opcode opcode, const User& user) {
+  return encode_frame(static_cast<std::uint16_t>(opcode), request_id, WireStatus::kOk,
+                      [&](WireWriter& w) { put_user(w, user); });
+}
+
+Bytes encode_group_reply(std::uint32_t request_id, Opcode opcode, const Group& group) {
+  return encode_frame(static_cast<std::uint16_t>(opcode), request_id, WireStatus::kOk,
+                      [&](WireWriter& w) { put_group(w, group); });
+}
+
+Bytes encode_gids_reply(std::uint32_t request_id, const std::vector<std::uint32_t>& gids) {
+  return encode_frame(static_cast<std::uint16_t>(Opcode::kInitgroups), request_id, WireStatus::kOk,
+                      [&](WireWriter& w) {
+                        w.u32(static_cast<std::uint32_t>(gids.size()));
+                        for (auto g : gids) w.u32(g);
+                      });
+}
+
+Bytes encode_users_page_reply(std::uint32_t request_id, const Page<User>& page) {
+  return encode_frame(static_cast<std::uint16_t>(Opcode::kPwentPage), request_id, WireStatus::kOk,
+                      [&](WireWriter& w) {
+                        w.u32(page.next_cursor);
+                        w.u32(page.more ? 1 : 0);
+                        w.u32(static_cast<std::uint32_t>(page.records.size()));
+                        for (const auto& u : page.records) put_user(w, u);
+                      });
+}
+
+Bytes encode_groups_page_reply(std::uint32_t request_id, const Page<Group>& page) {
+  return encode_frame(static_cast<std::uint16_t>(Opcode::kGrentPage), request_id, WireStatus::kOk,
+                      [&](WireWriter& w) {
+                        w.u32(page.next_cursor);
+                        w.u32(page.more ? 1 : 0);
+                        w.u32(static_cast<std::uint32_t>(page.records.size()));
+                        for (const auto& g : page.records) put_group(w, g);
+                      });
+}
+
+Bytes encode_ping_reply(std::uint32_t request_id, std::string_view version) {
+  return encode_frame(static_cast<std::uint16_t>(Opcode::kPing), request_id, WireStatus::kOk,
+                      [&](WireWriter& w) { w.str(version.data(), version.size()); });
+}
+
+Bytes encode_status_reply(std::uint32_t request_id,
+                          const std::vector<std::pair<std::string, std::string>>& items) {
+  return encode_frame(static_cast<std::uint16_t>(Opcode::kStatus), request_id, WireStatus::kOk,
+                      [&](WireWriter& w) {
+                        w.u32(static_cast<std::uint32_t>(items.size()));
+                        for (const auto& [k, v] : items) {
+                          w.str(k.data(), k.size());
+                          w.str(v.data(), v.size());
+                        }
+                      });
+}
+
+namespace {
+template <typename T, typename Get>
+core::Result<T> decode_record_reply(const Reply& reply, Get get) {
+  auto st = static_cast<WireStatus>(reply.header.status);
+  WireReader r(reply.payload.data(), reply.payload.size());
+  if (st != WireStatus::kOk) {
+    std::uint32_t n = 0;
+    const char* s = r.str(1024, &n);
+    return core::error(core::Status(from_wire(st), std::string(s, n)));
+  }
+  T rec;
+  if (!get(r, &rec) || !r.at_end()) {
+    return core::error(core::Status::corruption("malformed reply payload"));
+  }
+  return rec;
+}
+}  // namespace
+
+core::Result<User> decode_user_reply(const Reply& reply) {
+  return decode_record_reply<User>(reply, get_user);
+}
+
+core::Result<Group> decode_group_reply(const Reply& reply) {
+  return decode_record_reply<Group>(reply, get_group);
+}
+
+WireStatus to_wire(core::Code code) {
+  using core::Code;
+  switch (code) {
+    case Code::kOk: return WireStatus::kOk;
+    case Code::kNotFound: return WireStatus::kNotFound;
+    case Code::kUnavailable: return WireStatus::kUnavailable;
+    case Code::kBusy: return WireStatus::kBusy;
+    case Code::kTimeout: return WireStatus::kTimeout;
+    case Code::kCancelled: return WireStatus::kUnavailable;
+    case Code::kInvalidArgument: return WireStatus::kBadRequest;
+    case Code::kPermissionDenied: return WireStatus::kPermissionDenied;
+    case Code::kIoError: return WireStatus::kUnavailable;
+    case Code::kCorruption: return WireStatus::kInternal;
+    case Code::kInternal: return WireStatus::kInternal;
+  }
+  return WireStatus::kInternal;
+}
+
+core::Code from_wire(WireStatus status) {
+  using core::Code;
+  switch (status) {
+    case WireStatus::kOk: return Code::kOk;
+    case WireStatus::kNotFound: return Code::kNotFound;
+    case WireStatus::kUnavailable: return Code::kUnavailable;
+    case WireStatus::kBusy: return Code::kBusy;
+    case WireStatus::kTimeout: return Code::kTimeout;
+    case WireStatus::kBadRequest:
+    case WireStatus::kUnknownOpcode:
+    case WireStatus::kTooLarge:
+    case WireStatus::kUnsupportedVersion: return Code::kInvalidArgument;
+    case WireStatus::kPermissionDenied: return Code::kPermissionDenied;
+    case WireStatus::kInternal: return Code::kInternal;
+  }
+  return Code::kInternal;
+}
+
+std::string_view wire_status_name(WireStatus status) {
+  switch (status) {
+    case WireStatus::kOk: return "ok";
+    case WireStatus::kNotFound: return "not found";
+    case WireStatus::kUnavailable: return "unavailable";
+    case WireStatus::kBusy: return "busy";
+    case WireStatus::kTimeout: return "timeout";
+    case WireStatus::kBadRequest: return "bad request";
+    case WireStatus::kUnknownOpcode: return "unknown opcode";
+    case WireStatus::kTooLarge: return "too large";
+    case WireStatus::kPermissionDenied: return "permission denied";
+    case WireStatus::kInternal: return "internal error";
+    case WireStatus::kUnsupportedVersion: return "unsupported version";
+  }
+  return "unknown status";
+}
+
+std::string_view opcode_name(std::uint16_t opcode) {
+  switch (static_cast<Opcode>(opcode)) {
+    case Opcode::kPing: return "ping";
+    case Opcode::kStatus: return "status";
+    case Opcode::kGetpwnam: return "getpwnam";
+    case Opcode::kGetpwuid: return "getpwuid";
+    case Opcode::kGetgrnam: return "getgrnam";
+    case Opcode::kGetgrgid: return "getgrgid";
+    case Opcode::kInitgroups: return "initgroups";
+    case Opcode::kPwentPage: return "pwent-page";
+    case Opcode::kGrentPage: return "grent-page";
+  }
+  return "unknown";
+}
+
+}  // namespace fastid::proto

@@ -1,0 +1,91 @@
+// FilesProvider: answers passwd, group and initgroups from a passwd(5)-format
+// and a group(5)-format file, with glibc "files" semantics, from an in-memory index.
+// The index is immutable once built and replaced whole on reload, so lookups,
+// stats() and install() are safe from any thread at once; open, close and
+// refresh are called by one thread at a time (the Provider contract).
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "providers/provider.h"
+
+namespace fastid::providers {
+
+class FilesProvider final : public Provider {
+ public:
+  struct Options {
+    std::string name;                       // "local": logs, status, error messages
+    std::string passwd_path = "/etc/passwd";
+    std::string group_path = "/etc/group";
+    std::string shadow_path;                // kept for authentication; not read yet
+  };
+
+  // Both files parsed and indexed, plus what the files were when read
+  // (device, inode, size, mtime). Defined in the .cc: callers only pass it on.
+  class Index;
+
+  explicit FilesProvider(Options options);
+  ~FilesProvider() override;
+  FilesProvider(const FilesProvider&) = delete;
+  FilesProvider& operator=(const FilesProvider&) = delete;
+
+  const std::string& name() const override { return options_.name; }
+
+  // Loads both files; fails naming the path that cannot be read (the daemon
+  // refuses to start on it). Malformed lines never fail it: they are skipped.
+  Status open() override;
+  // Drops the index: lookups answer kUnavailable until the next open().
+  void close() override;
+  // Reloads when either file changed (device, inode, size or mtime in ns).
+  // A failed reload keeps the previous index in service and returns the error.
+  Status refresh() override;
+
+  Result<User> user_by_name(std::string_view name) override;
+  Result<User> user_by_uid(std::uint32_t uid) override;
+  Result<Group> group_by_name(std::string_view name) override;
+  Result<Group> group_by_gid(std::uint32_t gid) override;
+  // Gids of the groups listing `user`, in group-file order, without repeats.
+  // A user is known if it is in the passwd file or listed in any group (local
+  // groups may list directory users, as with glibc's files module).
+  Result<std::vector<std::uint32_t>> initgroups(std::string_view user) override;
+  // Cursor = position in file order. A cursor is valid for the index it came
+  // from; across a reload a page may repeat or miss records, never fail.
+  Result<Page<User>> users_page(std::uint32_t cursor, std::uint32_t max) override;
+  Result<Page<Group>> groups_page(std::uint32_t cursor, std::uint32_t max) override;
+
+  // users, groups, malformed and skipped line counts, reloads, last error.
+  std::vector<std::pair<std::string, std::string>> stats() const override;
+
+  // The reload in three steps, for a daemon that reads files on a thread pool
+  // and swaps on its event loop (refresh() is the three in a row):
+  //   changed()  stat(2) both files and compare with the installed index;
+  //   load()     read and parse both files; touches no provider state;
+  //   install()  make an index the one lookups see (atomic swap).
+  // changed() and load() may run on any thread; install() too, but two
+  // installs racing each other leave whichever came last.
+  Result<bool> changed() const;
+  Result<std::shared_ptr<const Index>> load() const;
+  void install(std::shared_ptr<const Index> index);
+
+ private:
+  std::shared_ptr<const Index> current() const { return index_.load(std::memory_order_acquire); }
+  Status not_open() const;
+  void note_failure(const Status& status);
+
+  const Options options_;
+  std::atomic<std::shared_ptr<const Index>> index_;
+
+  mutable std::mutex mu_;  // guards the reload history below (stats() reads it)
+  std::uint64_t reloads_ = 0;
+  std::uint64_t failed_reloads_ = 0;
+  std::string last_error_;
+};
+
+}  // namespace fastid::providers

@@ -1,0 +1,103 @@
+#include "server/connection.h"
+
+#include <asio/experimental/as_tuple.hpp>
+#include <asio/read.hpp>
+#include <asio/use_awaitable.hpp>
+#include <asio/write.hpp>
+
+#include <array>
+#include <vector>
+
+#include "core/log.h"
+#include "proto/messages.h"
+#include "proto/wire.h"
+
+namespace fastid::server {
+namespace {
+
+constexpr auto kUseTuple = asio::experimental::as_tuple(asio::use_awaitable);
+using Clock = std::chrono::steady_clock;
+
+}  // namespace
+
+asio::awaitable<void> watch_connection(std::shared_ptr<Server::Connection> conn) {
+  while (conn->socket.is_open()) {
+    auto deadline = conn->deadline;
+    if (deadline <= Clock::now()) {
+      conn->timed_out = true;
+      conn->close();
+      co_return;
+    }
+    conn->watchdog.expires_at(deadline);
+    co_await conn->watchdog.async_wait(kUseTuple);
+  }
+}
+
+asio::awaitable<void> serve_connection(Server& server, std::shared_ptr<Server::Connection> conn,
+                                       NssHandler& handler) {
+  std::array<std::uint8_t, proto::kHeaderSize> head{};
+  std::vector<std::uint8_t> payload;
+  bool protocol_error = false;
+
+  while (!server.stopping()) {
+    conn->busy = false;
+    conn->deadline = Clock::now() + server.limits().idle_timeout;
+    auto [rerr, rn] = co_await asio::async_read(conn->socket, asio::buffer(head), kUseTuple);
+    if (rerr) break;  // peer gone, idle timeout or shutdown closed the socket
+    conn->busy = true;
+    conn->deadline = Clock::now() + server.limits().stall_timeout;
+
+    proto::FrameHeader h{};
+    proto::HeaderCheck check = proto::decode_header(head.data(), &h);
+    if (check == proto::HeaderCheck::kBadVersion) {
+      // Tell the peer why, then close: we cannot know how to frame what follows.
+      auto reply = proto::encode_error_reply(h.opcode, h.request_id,
+                                             proto::WireStatus::kUnsupportedVersion,
+                                             "protocol version not supported");
+      co_await asio::async_write(conn->socket, asio::buffer(reply), kUseTuple);
+      protocol_error = true;
+      break;
+    }
+    if (check != proto::HeaderCheck::kOk) {
+      // An oversized length or unknown flags: the stream cannot be trusted.
+      protocol_error = true;
+      break;
+    }
+    payload.resize(h.length);
+    if (h.length > 0) {
+      auto [perr, pn] = co_await asio::async_read(conn->socket, asio::buffer(payload), kUseTuple);
+      if (perr) {
+        protocol_error = conn->timed_out;
+        break;
+      }
+    }
+
+    ++server.mutable_stats().requests;
+    proto::Bytes reply;
+    auto request = proto::decode_request(h, payload);
+    if (request) {
+      reply = handler.handle(*request, conn->peer);
+    } else {
+      reply = proto::encode_error_reply(h.opcode, h.request_id, request.error().status,
+                                        request.error().message);
+    }
+    // A large payload buffer is not kept for the connection's whole life.
+    if (payload.capacity() > 64 * 1024) payload = {};
+
+    auto [werr, wn] = co_await asio::async_write(conn->socket, asio::buffer(reply), kUseTuple);
+    if (werr) {
+      protocol_error = conn->timed_out;
+      break;
+    }
+  }
+
+  if (conn->timed_out && !conn->busy) {
+    ++server.mutable_stats().closed_idle;
+  } else if (protocol_error) {
+    ++server.mutable_stats().closed_protocol;
+  }
+  conn->close();
+  server.on_connection_closed(conn->id);
+}
+
+}  // namespace fastid::server

@@ -1,0 +1,51 @@
+// Server::Connection: one client connection on the worker's loop. Owned jointly
+// by the registry and the two coroutines that serve it (the request loop and
+// its watchdog); never destroyed from inside its own callbacks. Internal to
+// src/server: includes Asio.
+#pragma once
+
+#include <asio/awaitable.hpp>
+#include <asio/local/stream_protocol.hpp>
+#include <asio/steady_timer.hpp>
+
+#include <chrono>
+#include <memory>
+
+#include "core/peer_cred.h"
+#include "server/server.h"
+
+namespace fastid::server {
+
+struct Server::Connection {
+  Connection(asio::local::stream_protocol::socket s, std::uint64_t conn_id, core::PeerCred cred)
+      : socket(std::move(s)), watchdog(socket.get_executor()), id(conn_id), peer(cred) {}
+
+  // Closes the socket: any pending read or write completes with an error and
+  // the request loop ends by itself.
+  void close() {
+    asio::error_code ignored;
+    socket.close(ignored);
+    watchdog.cancel();
+  }
+
+  asio::local::stream_protocol::socket socket;
+  asio::steady_timer watchdog;
+  // When the current phase must be over: waiting for a request (idle timeout)
+  // or reading/writing a frame (stall timeout). The watchdog closes the socket
+  // once it passes; moving it later is just an assignment.
+  std::chrono::steady_clock::time_point deadline;
+  std::uint64_t id;
+  core::PeerCred peer;
+  bool busy = false;       // between a complete request header and its reply written
+  bool timed_out = false;  // closed by the watchdog
+};
+
+// The request loop: read a frame, handle it, write the reply, until the peer
+// leaves, breaks the protocol, stalls or the server stops.
+asio::awaitable<void> serve_connection(Server& server, std::shared_ptr<Server::Connection> conn,
+                                       NssHandler& handler);
+
+// Closes the connection's socket when its deadline passes.
+asio::awaitable<void> watch_connection(std::shared_ptr<Server::Connection> conn);
+
+}  // namespace fastid::server

@@ -1,0 +1,88 @@
+// Server: the front worker's listeners and connections on one event loop
+// (DESIGN idea 4). It accepts from inherited non-blocking listeners, runs one
+// coroutine per connection, keeps the live connections in an ordered registry
+// (for status and shutdown, never polled for work) and stops in one fixed order.
+// Loop-thread only; the io_context must outlive it.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "server/nss_handler.h"
+
+namespace asio {
+class io_context;
+}
+
+namespace fastid::server {
+
+struct ServerLimits {
+  std::chrono::milliseconds idle_timeout{60000};   // no request for this long: close
+  std::chrono::milliseconds stall_timeout{5000};   // a frame half-read/half-written this long: close
+  std::size_t max_connections = 4096;              // per worker; past it new peers are closed at once
+};
+
+struct ServerStats {
+  std::uint64_t accepted = 0;
+  std::uint64_t rejected = 0;        // closed at once: over max_connections
+  std::uint64_t closed_idle = 0;
+  std::uint64_t closed_protocol = 0; // bad header, oversized frame, stall
+  std::uint64_t requests = 0;
+  std::size_t open = 0;
+};
+
+class Server {
+ public:
+  Server(asio::io_context& io, ServerLimits limits, NssHandler& handler);
+  ~Server();
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  // Starts accepting on an already listening Unix stream socket. The server
+  // takes ownership of `fd`.
+  void add_unix_listener(int fd, std::string name);
+
+  void set_limits(ServerLimits limits) { limits_ = limits; }
+
+  // Graceful stop, in this order: stop accepting; close idle connections;
+  // let in-flight requests finish and close their connections after the
+  // reply; after `grace`, close whatever is left; then call `done` (once).
+  void stop(std::chrono::milliseconds grace, std::function<void()> done);
+
+  const ServerStats& stats() const { return stats_; }
+  ServerStats& mutable_stats() { return stats_; }
+  bool stopping() const { return stopping_; }
+  const ServerLimits& limits() const { return limits_; }
+  StatusItems status_items() const;
+
+  struct Connection;  // defined in connection.cc
+
+ private:
+  struct Listener;
+  void start_accepting(Listener* listener);
+  void maybe_finish_stop();
+
+ public:
+  // Called by a connection's request loop as its very last step.
+  void on_connection_closed(std::uint64_t id);
+
+ private:
+  asio::io_context& io_;
+  ServerLimits limits_;
+  NssHandler& handler_;
+  std::vector<std::unique_ptr<Listener>> listeners_;
+  std::map<std::uint64_t, std::shared_ptr<Connection>> connections_;
+  std::uint64_t next_id_ = 1;
+  bool stopping_ = false;
+  std::function<void()> stop_done_;
+  std::unique_ptr<struct StopTimer> stop_timer_;
+  ServerStats stats_;
+  std::chrono::steady_clock::time_point started_;
+};
+
+}  // namespace fastid::server

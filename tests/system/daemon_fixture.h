@@ -1,0 +1,219 @@
+// A real fastidd for system tests: a private temporary folder with a generated
+// dataset and a config, the daemon started from build/bin and stopped (and the
+// folder removed) at the end. Helpers run real programs (getent, the glibc
+// test programs) against it with LD_LIBRARY_PATH and FASTID_SOCKET_DIR set.
+#pragma once
+
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <set>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace fastid::testing {
+
+namespace fs = std::filesystem;
+
+inline std::string bin_dir() { return FASTID_BIN_DIR; }
+inline std::string lib_dir() { return FASTID_LIB_DIR; }
+inline std::string source_dir() { return FASTID_SOURCE_DIR; }
+
+struct CommandResult {
+  int exit_code = -1;
+  std::string out;
+  double seconds = 0;
+};
+
+// Runs `command` through /bin/sh, capturing stdout (stderr goes to ours).
+inline CommandResult run(const std::string& command) {
+  CommandResult r;
+  auto start = std::chrono::steady_clock::now();
+  FILE* p = ::popen(command.c_str(), "r");
+  if (p == nullptr) return r;
+  char buf[65536];
+  size_t n;
+  while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) r.out.append(buf, n);
+  int status = ::pclose(p);
+  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return r;
+}
+
+inline std::string read_file(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+inline void write_file(const std::string& path, const std::string& text) {
+  std::ofstream out(path, std::ios::trunc);
+  out << text;
+}
+
+inline std::vector<std::string> split(const std::string& s, char sep) {
+  std::vector<std::string> out;
+  std::string cur;
+  for (char c : s) {
+    if (c == sep) {
+      out.push_back(cur);
+      cur.clear();
+    } else {
+      cur.push_back(c);
+    }
+  }
+  out.push_back(cur);
+  return out;
+}
+
+// The generated dataset, parsed: what every answer is checked against.
+struct Dataset {
+  std::map<std::string, std::string> passwd_by_name;  // name -> whole line
+  std::map<unsigned, std::string> passwd_by_uid;
+  std::map<std::string, std::string> group_by_name;
+  std::map<unsigned, std::string> group_by_gid;
+  std::map<std::string, std::set<unsigned>> groups_of;  // supplementary gids
+  std::map<std::string, unsigned> primary_gid;
+
+  void load(const std::string& dir) {
+    std::istringstream pw(read_file(dir + "/passwd"));
+    for (std::string line; std::getline(pw, line);) {
+      auto f = split(line, ':');
+      passwd_by_name[f[0]] = line;
+      passwd_by_uid[static_cast<unsigned>(std::stoul(f[2]))] = line;
+      primary_gid[f[0]] = static_cast<unsigned>(std::stoul(f[3]));
+    }
+    std::istringstream gr(read_file(dir + "/group"));
+    for (std::string line; std::getline(gr, line);) {
+      auto f = split(line, ':');
+      unsigned gid = static_cast<unsigned>(std::stoul(f[2]));
+      group_by_name[f[0]] = line;
+      group_by_gid[gid] = line;
+      if (!f[3].empty()) {
+        for (const auto& m : split(f[3], ',')) groups_of[m].insert(gid);
+      }
+    }
+  }
+};
+
+class Daemon {
+ public:
+  // Makes the folder and dataset; does not start anything.
+  explicit Daemon(int users = 10000, int groups = 1000) {
+    char tmpl[] = "/tmp/fastid-systest-XXXXXX";
+    dir_ = ::mkdtemp(tmpl);
+    fs::create_directories(dir_ + "/data");
+    std::string cmd = source_dir() + "/scripts/gen-dataset " + dir_ + "/data " +
+                      std::to_string(users) + " " + std::to_string(groups) + " 3";
+    if (std::system(cmd.c_str()) != 0) std::abort();
+    dataset.load(dir_ + "/data");
+    write_config(default_config_text());
+  }
+
+  ~Daemon() {
+    stop(SIGKILL);
+    std::error_code ec;
+    fs::remove_all(dir_, ec);
+  }
+
+  std::string default_config_text() const {
+    return "[daemon]\nsocket_dir = \"" + dir_ + "/run\"\nstate_dir = \"" + dir_ +
+           "/state\"\nlog_level = \"info\"\n\n[[provider]]\nname = \"test\"\ntype = \"files\"\n"
+           "passwd = \"" + dir_ + "/data/passwd\"\ngroup = \"" + dir_ + "/data/group\"\n"
+           "refresh_interval = \"200ms\"\n";
+  }
+
+  void write_config(const std::string& text) { write_file(config_path(), text); }
+
+  const std::string& dir() const { return dir_; }
+  std::string config_path() const { return dir_ + "/fastid.toml"; }
+  std::string socket_dir() const { return dir_ + "/run"; }
+  std::string log_path() const { return dir_ + "/fastidd.log"; }
+  std::string log() const { return read_file(log_path()); }
+  pid_t pid() const { return pid_; }
+
+  // Starts fastidd in the foreground (a child of the test) and waits until
+  // its socket answers. Returns false if it exited or did not answer in 10 s.
+  bool start(const std::vector<std::string>& extra_args = {}) {
+    pid_ = ::fork();
+    if (pid_ == 0) {
+      std::string log = log_path();
+      std::vector<std::string> args = {bin_dir() + "/fastidd", "--config", config_path(),
+                                       "--log-file", log};
+      args.insert(args.end(), extra_args.begin(), extra_args.end());
+      std::vector<char*> argv;
+      for (auto& a : args) argv.push_back(a.data());
+      argv.push_back(nullptr);
+      ::execv(argv[0], argv.data());
+      ::_exit(127);
+    }
+    auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (std::chrono::steady_clock::now() < until) {
+      int status;
+      if (::waitpid(pid_, &status, WNOHANG) == pid_) {
+        pid_ = -1;
+        return false;
+      }
+      if (answers()) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    return false;
+  }
+
+  // Sends `sig` and waits for the exit; returns the exit status as from
+  // waitpid (or -1 if it was not running).
+  int stop(int sig = SIGTERM) {
+    if (pid_ <= 0) return -1;
+    ::kill(pid_, sig);
+    int status = 0;
+    ::waitpid(pid_, &status, 0);
+    pid_ = -1;
+    return status;
+  }
+
+  bool answers() const {
+    int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    std::string path = socket_dir() + "/nss";
+    std::snprintf(addr.sun_path, sizeof addr.sun_path, "%s", path.c_str());
+    bool ok = ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
+    ::close(fd);
+    return ok;
+  }
+
+  // The environment prefix that points glibc and libfastid at this daemon.
+  // In a sanitizer build the module needs its runtime preloaded into the
+  // uninstrumented program that loads it (getent).
+  std::string env() const {
+    std::string e = "LD_LIBRARY_PATH=" + lib_dir() + " FASTID_SOCKET_DIR=" + socket_dir() + " ";
+#ifdef FASTID_ASAN_RUNTIME
+    e += "LD_PRELOAD=" FASTID_ASAN_RUNTIME " ASAN_OPTIONS=detect_leaks=0 ";
+#endif
+    return e;
+  }
+
+  CommandResult getent(const std::string& args) const {
+    return run(env() + "getent -s fastid " + args + " 2>&1");
+  }
+
+  Dataset dataset;
+
+ private:
+  std::string dir_;
+  pid_t pid_ = -1;
+};
+
+}  // namespace fastid::testing

@@ -1,0 +1,265 @@
+// fastidd as an operator sees it: start, reload, stop, bad configurations,
+// hostile clients — each through the real binary and real glibc.
+#include <gtest/gtest.h>
+
+#include <fcntl.h>
+
+#include "daemon_fixture.h"
+#include "proto/messages.h"
+#include "proto/wire.h"
+
+namespace fastid::testing {
+namespace {
+
+// A raw connection to the daemon's socket, for sending what no honest client sends.
+class RawClient {
+ public:
+  explicit RawClient(const std::string& path) {
+    fd_ = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    std::snprintf(addr.sun_path, sizeof addr.sun_path, "%s", path.c_str());
+    connected_ = ::connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
+    timeval tv{5, 0};
+    ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  }
+  ~RawClient() { ::close(fd_); }
+  bool connected() const { return connected_; }
+  void send(const std::vector<std::uint8_t>& bytes) {
+    ASSERT_EQ(::send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL),
+              static_cast<ssize_t>(bytes.size()));
+  }
+  // Reads one reply frame; false on EOF (the daemon closed the connection).
+  bool read_reply(proto::FrameHeader* h, std::vector<std::uint8_t>* payload) {
+    std::uint8_t head[proto::kHeaderSize];
+    if (!read_exact(head, sizeof head)) return false;
+    if (proto::decode_header(head, h) != proto::HeaderCheck::kOk) return false;
+    payload->resize(h->length);
+    return h->length == 0 || read_exact(payload->data(), h->length);
+  }
+  bool closed_by_peer() {
+    char c;
+    return ::recv(fd_, &c, 1, 0) == 0;
+  }
+
+ private:
+  bool read_exact(std::uint8_t* p, size_t n) {
+    while (n > 0) {
+      ssize_t r = ::recv(fd_, p, n, 0);
+      if (r <= 0) return false;
+      p += r;
+      n -= static_cast<size_t>(r);
+    }
+    return true;
+  }
+  int fd_ = -1;
+  bool connected_ = false;
+};
+
+std::vector<std::uint8_t> header_bytes(proto::FrameHeader h) {
+  std::vector<std::uint8_t> out(proto::kHeaderSize);
+  proto::encode_header(h, out.data());
+  return out;
+}
+
+TEST(DaemonSystemTest, StoppedDaemonMakesLookupsFailWithinOneSecond) {
+  Daemon d(100, 10);
+  ASSERT_TRUE(d.start());
+  ASSERT_EQ(d.getent("passwd user00001").exit_code, 0);
+  int status = d.stop(SIGTERM);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  EXPECT_FALSE(std::filesystem::exists(d.socket_dir() + "/nss")) << "socket removed at exit";
+  auto r = d.getent("passwd user00001");
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_LT(r.seconds, 1.0);
+  auto cli = run("FASTID_SOCKET_DIR=" + d.socket_dir() + " " + bin_dir() + "/fastid user user00001 2>&1");
+  EXPECT_EQ(cli.exit_code, 1) << "unavailable is an error, not 'not found': " << cli.out;
+}
+
+TEST(DaemonSystemTest, AHungDaemonMakesLookupsFailAfterTheClientTimeoutNotHang) {
+  Daemon d(100, 10);
+  ASSERT_TRUE(d.start());
+  ::kill(d.pid(), SIGSTOP);
+  auto r = run("FASTID_TIMEOUT_MS=500 " + d.env() + "getent -s fastid passwd user00001");
+  ::kill(d.pid(), SIGCONT);
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_LT(r.seconds, 3.0);
+  EXPECT_EQ(d.getent("passwd user00001").exit_code, 0) << "serves again after SIGCONT";
+}
+
+TEST(DaemonSystemTest, ChangedSourceFilesAreReloadedWithoutASignal) {
+  Daemon d(100, 10);
+  ASSERT_TRUE(d.start());
+  EXPECT_EQ(d.getent("passwd newcomer").exit_code, 2);
+  {
+    std::ofstream out(d.dir() + "/data/passwd", std::ios::app);
+    out << "newcomer:x:4242:4242:New Comer:/home/newcomer:/bin/sh\n";
+  }
+  CommandResult r;
+  for (int i = 0; i < 50; ++i) {
+    r = d.getent("passwd newcomer");
+    if (r.exit_code == 0) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_EQ(r.exit_code, 0);
+  EXPECT_EQ(r.out, "newcomer:x:4242:4242:New Comer:/home/newcomer:/bin/sh\n");
+}
+
+TEST(DaemonSystemTest, SighupReloadsAndAnInvalidConfigIsRefusedKeepingTheRunningOne) {
+  Daemon d(100, 10);
+  ASSERT_TRUE(d.start());
+  // A second source file, switched to by a reload.
+  write_file(d.dir() + "/data/passwd2", "solo:x:7:7:Solo:/home/solo:/bin/sh\n");
+  std::string cfg = d.default_config_text();
+  std::string next = cfg;
+  next.replace(next.find("/data/passwd\""), 13, "/data/passwd2\"");
+  d.write_config(next);
+  ::kill(d.pid(), SIGHUP);
+  CommandResult r;
+  for (int i = 0; i < 50; ++i) {
+    r = d.getent("passwd solo");
+    if (r.exit_code == 0) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_EQ(r.exit_code, 0) << d.log();
+  EXPECT_EQ(d.getent("passwd user00001").exit_code, 2);
+
+  // Now a typo: refused, logged, and the running configuration stays.
+  d.write_config(next + "\n[daemon2]\nworkers = 1\n");
+  ::kill(d.pid(), SIGHUP);
+  bool refused = false;
+  for (int i = 0; i < 50 && !refused; ++i) {
+    refused = d.log().find("reload refused") != std::string::npos;
+    if (!refused) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_TRUE(refused) << d.log();
+  EXPECT_NE(d.log().find("fastid.toml"), std::string::npos) << "the error names the file";
+  EXPECT_EQ(d.getent("passwd solo").exit_code, 0) << "still serving the running config";
+  int status = d.stop(SIGTERM);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
+TEST(DaemonSystemTest, CheckConfigAcceptsAGoodFileAndNamesFileLineAndKeyOfABadOne) {
+  Daemon d(10, 2);
+  auto ok = run(bin_dir() + "/fastidd --check-config --config " + d.config_path() + " 2>&1");
+  EXPECT_EQ(ok.exit_code, 0) << ok.out;
+  std::string bad = d.default_config_text();
+  bad.insert(bad.find("log_level"), "wrokers = 2\n");
+  d.write_config(bad);
+  auto r = run(bin_dir() + "/fastidd --check-config --config " + d.config_path() + " 2>&1");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.out.find(d.config_path() + ":4"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("wrokers"), std::string::npos) << r.out;
+
+  // A provider whose file does not exist fails at start, naming the path.
+  std::string missing = d.default_config_text();
+  missing.replace(missing.find("/data/group\""), 12, "/data/nope\"");
+  d.write_config(missing);
+  auto m = run(bin_dir() + "/fastidd --check-config --config " + d.config_path() + " 2>&1");
+  EXPECT_EQ(m.exit_code, 1);
+  EXPECT_NE(m.out.find("/data/nope"), std::string::npos) << m.out;
+}
+
+TEST(DaemonSystemTest, DaemonizeReturnsWhenReadyAndThePidFileTracksTheDaemon) {
+  Daemon d(10, 2);
+  std::string pidfile = d.dir() + "/fastidd.pid";
+  auto r = run(bin_dir() + "/fastidd --daemonize --config " + d.config_path() + " --pid-file " +
+               pidfile + " --log-file " + d.log_path());
+  ASSERT_EQ(r.exit_code, 0) << d.log();
+  ASSERT_TRUE(d.answers()) << "ready when --daemonize returns";
+  pid_t pid = static_cast<pid_t>(std::stol(read_file(pidfile)));
+  EXPECT_EQ(::kill(pid, 0), 0);
+  EXPECT_EQ(d.getent("passwd user00001").exit_code, 0);
+  // A second daemon on the same pid file refuses to start, clearly.
+  auto second = run(bin_dir() + "/fastidd --config " + d.config_path() + " --pid-file " + pidfile +
+                    " 2>&1");
+  EXPECT_EQ(second.exit_code, 1);
+  EXPECT_NE(second.out.find("another fastidd"), std::string::npos) << second.out;
+  ::kill(pid, SIGTERM);
+  for (int i = 0; i < 100 && ::kill(pid, 0) == 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_NE(::kill(pid, 0), 0) << "stopped";
+  EXPECT_FALSE(std::filesystem::exists(pidfile));
+}
+
+TEST(DaemonSystemTest, HostileFramesGetErrorsOrAClosedConnectionAndTheDaemonCarriesOn) {
+  Daemon d(10, 2);
+  ASSERT_TRUE(d.start());
+  std::string path = d.socket_dir() + "/nss";
+  proto::FrameHeader h{};
+  std::vector<std::uint8_t> payload;
+
+  {  // unknown opcode: an error reply, and the connection stays usable
+    RawClient c(path);
+    c.send(header_bytes({proto::kVersion, 0, 0x7777, 11, 0, 0}));
+    ASSERT_TRUE(c.read_reply(&h, &payload));
+    EXPECT_EQ(h.request_id, 11u);
+    EXPECT_EQ(h.status, static_cast<std::uint32_t>(proto::WireStatus::kUnknownOpcode));
+    c.send(proto::encode_request({proto::Opcode::kGetpwnam, 12, "user00001", 0, 0, 0}));
+    ASSERT_TRUE(c.read_reply(&h, &payload));
+    EXPECT_EQ(h.status, 0u);
+  }
+  {  // a length past the limit: the connection is closed
+    RawClient c(path);
+    c.send(header_bytes({proto::kVersion, 0, 0x10, 1, 0, proto::kMaxPayload + 1}));
+    EXPECT_TRUE(c.closed_by_peer());
+  }
+  {  // a wrong version: told so, then closed
+    RawClient c(path);
+    c.send(header_bytes({9, 0, 0x10, 1, 0, 0}));
+    ASSERT_TRUE(c.read_reply(&h, &payload));
+    EXPECT_EQ(h.status, static_cast<std::uint32_t>(proto::WireStatus::kUnsupportedVersion));
+    EXPECT_TRUE(c.closed_by_peer());
+  }
+  {  // a malformed payload: bad request, connection usable
+    RawClient c(path);
+    auto f = header_bytes({proto::kVersion, 0, 0x10, 5, 0, 4});
+    f.insert(f.end(), {0xff, 0xff, 0xff, 0x7f});  // a string length far past the payload
+    c.send(f);
+    ASSERT_TRUE(c.read_reply(&h, &payload));
+    EXPECT_EQ(h.status, static_cast<std::uint32_t>(proto::WireStatus::kBadRequest));
+  }
+  {  // an oversized request within the frame limit: too large, connection usable
+    RawClient c(path);
+    std::vector<std::uint8_t> big(proto::kMaxRequestPayload + 100, 'a');
+    auto f = header_bytes({proto::kVersion, 0, 0x10, 6, 0, static_cast<std::uint32_t>(big.size())});
+    f.insert(f.end(), big.begin(), big.end());
+    c.send(f);
+    ASSERT_TRUE(c.read_reply(&h, &payload));
+    EXPECT_EQ(h.status, static_cast<std::uint32_t>(proto::WireStatus::kTooLarge));
+  }
+  {  // a truncated frame and then the client vanishes
+    RawClient c(path);
+    auto f = header_bytes({proto::kVersion, 0, 0x10, 7, 0, 100});
+    f.resize(f.size() + 10, 'x');
+    c.send(f);
+  }
+  {  // garbage bytes
+    RawClient c(path);
+    std::vector<std::uint8_t> junk(64);
+    for (size_t i = 0; i < junk.size(); ++i) junk[i] = static_cast<std::uint8_t>(i * 37 + 11);
+    c.send(junk);
+  }
+  // Through all of it the daemon answers honest clients.
+  EXPECT_EQ(d.getent("passwd user00002").exit_code, 0);
+  EXPECT_EQ(::kill(d.pid(), 0), 0);
+  int status = d.stop(SIGTERM);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
+TEST(DaemonSystemTest, IdleConnectionsAreClosedAfterTheIdleTimeout) {
+  Daemon d(10, 2);
+  std::string cfg = d.default_config_text();
+  cfg.insert(cfg.find("log_level"), "idle_timeout = \"300ms\"\n");
+  d.write_config(cfg);
+  ASSERT_TRUE(d.start());
+  RawClient c(d.socket_dir() + "/nss");
+  ASSERT_TRUE(c.connected());
+  auto start = std::chrono::steady_clock::now();
+  EXPECT_TRUE(c.closed_by_peer());
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(3));
+}
+
+}  // namespace
+}  // namespace fastid::testing

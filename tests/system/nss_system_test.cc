@@ -1,0 +1,138 @@
+// fastidd end to end through real glibc: getent -s fastid, getgrouplist and
+// getpwnam_r from many threads, against a generated dataset of 10,000 users
+// and 1,000 groups served by the files provider.
+#include <gtest/gtest.h>
+
+#include "daemon_fixture.h"
+
+namespace fastid::testing {
+namespace {
+
+class NssSystemTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    daemon_ = new Daemon();
+    ASSERT_TRUE(daemon_->start()) << daemon_->log();
+  }
+  static void TearDownTestSuite() {
+    int status = daemon_->stop(SIGTERM);
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "status " << status;
+    delete daemon_;
+    daemon_ = nullptr;
+  }
+  static Daemon* daemon_;
+};
+Daemon* NssSystemTest::daemon_ = nullptr;
+
+TEST_F(NssSystemTest, GetentPasswdByNameAndUidMatchesTheDataset) {
+  for (int i : {1, 2, 42, 999, 5000, 9999, 10000}) {
+    char name[16];
+    std::snprintf(name, sizeof name, "user%05d", i);
+    auto r = daemon_->getent(std::string("passwd ") + name);
+    ASSERT_EQ(r.exit_code, 0) << r.out;
+    EXPECT_EQ(r.out, daemon_->dataset.passwd_by_name.at(name) + "\n");
+    auto byuid = daemon_->getent("passwd " + std::to_string(100000 + i));
+    ASSERT_EQ(byuid.exit_code, 0);
+    EXPECT_EQ(byuid.out, r.out);
+  }
+}
+
+TEST_F(NssSystemTest, GetentGroupByNameAndGidMatchesTheDatasetWithMembers) {
+  for (int g : {1, 7, 500, 1000}) {
+    char name[16];
+    std::snprintf(name, sizeof name, "group%04d", g);
+    auto r = daemon_->getent(std::string("group ") + name);
+    ASSERT_EQ(r.exit_code, 0) << r.out;
+    EXPECT_EQ(r.out, daemon_->dataset.group_by_name.at(name) + "\n");
+    EXPECT_NE(r.out.find("user"), std::string::npos) << "members are listed";
+    auto bygid = daemon_->getent("group " + std::to_string(200000 + g));
+    EXPECT_EQ(bygid.out, r.out);
+  }
+}
+
+TEST_F(NssSystemTest, InitgroupsThroughGetgrouplistMatchesTheDatasetMemberships) {
+  for (const char* user : {"user00001", "user00123", "user07777", "user10000"}) {
+    auto r = run(daemon_->env() + bin_dir() + "/nss_query groups " + user);
+    ASSERT_EQ(r.exit_code, 0) << r.out;
+    std::set<unsigned> got;
+    std::istringstream in(r.out);
+    for (unsigned g; in >> g;) got.insert(g);
+    std::set<unsigned> expect = daemon_->dataset.groups_of.at(user);
+    expect.insert(daemon_->dataset.primary_gid.at(user));
+    EXPECT_EQ(got, expect) << "getgrouplist output: " << r.out;
+  }
+}
+
+TEST_F(NssSystemTest, InitgroupsThroughGetentMatches) {
+  auto r = daemon_->getent("initgroups user00042");
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  for (unsigned gid : daemon_->dataset.groups_of.at("user00042")) {
+    EXPECT_NE(r.out.find(std::to_string(gid)), std::string::npos) << r.out;
+  }
+}
+
+TEST_F(NssSystemTest, EnumerationReturnsEveryUserAndGroupExactlyOnce) {
+  auto users = daemon_->getent("passwd");
+  ASSERT_EQ(users.exit_code, 0);
+  std::istringstream in(users.out);
+  std::set<std::string> seen;
+  size_t lines = 0;
+  for (std::string line; std::getline(in, line);) {
+    ++lines;
+    seen.insert(line);
+  }
+  EXPECT_EQ(lines, daemon_->dataset.passwd_by_name.size());
+  EXPECT_EQ(seen.size(), lines) << "no record twice";
+  for (const auto& [name, line] : daemon_->dataset.passwd_by_name) {
+    ASSERT_TRUE(seen.count(line)) << name;
+  }
+
+  auto groups = daemon_->getent("group");
+  ASSERT_EQ(groups.exit_code, 0);
+  std::istringstream gin(groups.out);
+  std::set<std::string> gseen;
+  for (std::string line; std::getline(gin, line);) gseen.insert(line);
+  EXPECT_EQ(gseen.size(), daemon_->dataset.group_by_name.size());
+}
+
+TEST_F(NssSystemTest, UnknownNamesAndIdsAreNotFound) {
+  EXPECT_EQ(daemon_->getent("passwd nosuchuser").exit_code, 2);
+  EXPECT_EQ(daemon_->getent("passwd 99999999").exit_code, 2);
+  EXPECT_EQ(daemon_->getent("group nosuchgroup").exit_code, 2);
+  EXPECT_EQ(daemon_->getent("group 4000000000").exit_code, 2);
+  auto r = run(daemon_->env() + bin_dir() + "/nss_query passwd nosuchuser");
+  EXPECT_EQ(r.exit_code, 2);
+}
+
+TEST_F(NssSystemTest, SixtyFourThreadsTenThousandLookupsEachAllCorrect) {
+  auto r = run(daemon_->env() + bin_dir() + "/nss_stress " + daemon_->dir() + "/data/passwd " +
+               daemon_->dir() + "/data/group 64 10000 2>&1");
+  EXPECT_EQ(r.exit_code, 0) << r.out;
+  std::printf("%s", r.out.c_str());
+}
+
+TEST_F(NssSystemTest, TheCliAnswersWithGetentExitCodes) {
+  std::string env = "FASTID_SOCKET_DIR=" + daemon_->socket_dir() + " ";
+  auto u = run(env + bin_dir() + "/fastid user user00005");
+  EXPECT_EQ(u.exit_code, 0);
+  EXPECT_EQ(u.out, daemon_->dataset.passwd_by_name.at("user00005") + "\n");
+  EXPECT_EQ(run(env + bin_dir() + "/fastid user 100005").out, u.out);
+  EXPECT_EQ(run(env + bin_dir() + "/fastid user nosuch 2>/dev/null").exit_code, 2);
+  auto g = run(env + bin_dir() + "/fastid group 200003");
+  EXPECT_EQ(g.out, daemon_->dataset.group_by_gid.at(200003) + "\n");
+  auto gs = run(env + bin_dir() + "/fastid groups user00005");
+  EXPECT_EQ(gs.exit_code, 0);
+  for (unsigned gid : daemon_->dataset.groups_of.at("user00005")) {
+    EXPECT_NE(gs.out.find(std::to_string(gid)), std::string::npos);
+  }
+  auto ping = run(env + bin_dir() + "/fastid ping");
+  EXPECT_EQ(ping.exit_code, 0);
+  EXPECT_NE(ping.out.find("fastidd"), std::string::npos);
+  auto status = run(env + bin_dir() + "/fastid status");
+  EXPECT_EQ(status.exit_code, 0);
+  EXPECT_NE(status.out.find("provider.test.users"), std::string::npos) << status.out;
+  EXPECT_NE(status.out.find("connections.open"), std::string::npos) << status.out;
+}
+
+}  // namespace
+}  // namespace fastid::testing
