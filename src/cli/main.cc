@@ -115,7 +115,7 @@ int cmd_ping() {
 }
 
 int cmd_status() {
-  auto print = [](const char* key, const char* value, void*) { std::printf("%-32s %s\n", key, value); };
+  auto print = [](const char* key, const char* value, void*) { std::printf("%-44s %s\n", key, value); };
   fastid_status st = fastid_daemon_status(print, nullptr);
   if (st != FASTID_OK) return report(st, "status");
   return kFound;

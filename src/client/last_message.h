@@ -7,7 +7,7 @@
 
 namespace fastid::client {
 
-inline constexpr size_t kMaxMessage = 256;  // bytes kept, including the NUL
+inline constexpr size_t kMaxMessage = 1025;  // the daemon sends at most 1024 bytes; + NUL
 
 void clear_message();
 // printf-style; the result is sanitized like set_message_bytes.

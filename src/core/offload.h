@@ -98,6 +98,16 @@ struct OffloadCancel {
   }
 };
 
+// The completion signature: the call's value, or nothing for a void call.
+template <typename R>
+struct OffloadSignature {
+  using type = void(R);
+};
+template <>
+struct OffloadSignature<void> {
+  using type = void();
+};
+
 template <typename R, typename Handler, typename F>
 void start_offload(asio::thread_pool& pool, bool shut_down, Handler handler, F fn) {
   using Wait = OffloadWait<Handler, R>;
@@ -147,7 +157,7 @@ class Offloader {
   template <typename F>
   asio::awaitable<std::invoke_result_t<F&>> offload(F fn) {
     using R = std::invoke_result_t<F&>;
-    using Signature = std::conditional_t<std::is_void_v<R>, void(), void(R)>;
+    using Signature = typename detail::OffloadSignature<R>::type;
     return asio::async_initiate<const asio::use_awaitable_t<>&, Signature>(
         [this](auto handler, F f) {
           detail::start_offload<R>(pool_, joined_.load(), std::move(handler), std::move(f));

@@ -86,7 +86,7 @@ Result<SettingValue> value_from_node(const Setting& s, const toml::node& node) {
       return wrong("true or false");
     case SettingType::kDuration:
       if (const auto* v = node.as_string()) return parse_setting_text(s, v->get());
-      return wrong("a duration string with a unit, such as \"15s\",");
+      return wrong("a duration string such as \"15s\"");
     case SettingType::kSize:
       if (const auto* v = node.as_string()) return parse_setting_text(s, v->get());
       if (const auto* v = node.as_integer()) {
@@ -233,6 +233,12 @@ class Parser {
       seen.push_back(k);
       if (k == "type") continue;
       const Setting* s = find_setting(Section::kProvider, k);
+      if (s == nullptr && std::ranges::find(unsupported_sections(), k) != unsupported_sections().end()) {
+        // DESIGN.md's per-provider override ("pool = { max_workers = 32 }").
+        return core::error(fail(key->source(), label, k,
+                                "per-provider [" + std::string(k) +
+                                    "] settings are not supported by this version of fastidd"));
+      }
       if (s == nullptr) {
         return core::error(fail(key->source(), label, k, unknown_key(Section::kProvider, k)));
       }

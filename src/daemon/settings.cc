@@ -819,8 +819,9 @@ std::string config_reference_markdown() {
     out += "`[" + std::string(kUnsupportedSections[i]) + "]`";
   }
   out +=
-      ") are refused with an error rather than ignored: a setting never silently has\n"
-      "no effect.\n"
+      ")\n"
+      "are refused with an error rather than ignored: a setting never silently has no\n"
+      "effect.\n"
       "\n"
       "## Value syntax\n"
       "\n"

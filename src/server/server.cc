@@ -45,10 +45,13 @@ void Server::start_accepting(Listener* listener) {
   // The accept loop. The listener is non-blocking and may be shared with other
   // worker processes: losing the race for a connection is EAGAIN inside Asio's
   // reactor, which simply waits again — silent, as it should be.
-  auto loop = [this, listener]() -> asio::awaitable<void> {
-    while (!stopping_) {
+  // Everything the coroutine uses arrives as a parameter: a lambda's captures
+  // would die with the lambda object while the coroutine still runs.
+  auto loop = [](Server* self, Listener* listener) -> asio::awaitable<void> {
+    Server& s = *self;
+    while (!s.stopping_) {
       auto [ec, socket] = co_await listener->acceptor.async_accept(kUseTuple);
-      if (stopping_) co_return;
+      if (s.stopping_) co_return;
       if (ec) {
         if (ec == asio::error::operation_aborted) co_return;
         // Out of descriptors (EMFILE/ENFILE) or a transient error: pause
@@ -58,10 +61,10 @@ void Server::start_accepting(Listener* listener) {
         co_await listener->pause.async_wait(kUseTuple);
         continue;
       }
-      if (connections_.size() >= limits_.max_connections) {
+      if (s.connections_.size() >= s.limits_.max_connections) {
         // Over the per-worker limit: the peer sees EOF at once and its client
         // library reports "try again"; connections already open are unaffected.
-        ++stats_.rejected;
+        ++s.stats_.rejected;
         asio::error_code ignored;
         socket.close(ignored);
         continue;
@@ -73,16 +76,16 @@ void Server::start_accepting(Listener* listener) {
         socket.close(ignored);
         continue;
       }
-      ++stats_.accepted;
-      std::uint64_t id = next_id_++;
+      ++s.stats_.accepted;
+      std::uint64_t id = s.next_id_++;
       auto conn = std::make_shared<Connection>(std::move(socket), id, *cred);
-      conn->deadline = std::chrono::steady_clock::now() + limits_.idle_timeout;
-      connections_.emplace(id, conn);
-      asio::co_spawn(io_, serve_connection(*this, conn, handler_), asio::detached);
-      asio::co_spawn(io_, watch_connection(conn), asio::detached);
+      conn->deadline = std::chrono::steady_clock::now() + s.limits_.idle_timeout;
+      s.connections_.emplace(id, conn);
+      asio::co_spawn(s.io_, serve_connection(s, conn, s.handler_), asio::detached);
+      asio::co_spawn(s.io_, watch_connection(conn), asio::detached);
     }
   };
-  asio::co_spawn(io_, loop(), asio::detached);
+  asio::co_spawn(io_, loop(this, listener), asio::detached);
 }
 
 void Server::on_connection_closed(std::uint64_t id) {

@@ -21,10 +21,10 @@ namespace fastid::providers {
 class FilesProvider final : public Provider {
  public:
   struct Options {
-    std::string name;                       // "local": logs, status, error messages
+    std::string name = {};                  // "local": logs, status, error messages
     std::string passwd_path = "/etc/passwd";
     std::string group_path = "/etc/group";
-    std::string shadow_path;                // kept for authentication; not read yet
+    std::string shadow_path = {};           // kept for authentication; not read yet
   };
 
   // Both files parsed and indexed, plus what the files were when read

@@ -1,0 +1,359 @@
+// The public C API (include/fastid/fastid.h) on top of Call and unpack.
+// Every entry point keeps the caller's errno, resets the thread's message, and
+// validates its arguments before any I/O.
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "client/call.h"
+#include "client/last_message.h"
+#include "client/unpack.h"
+#include "fastid/fastid.h"
+#include "proto/wire.h"
+
+#define FASTID_PUBLIC extern "C" __attribute__((visibility("default")))
+
+using fastid::client::Call;
+using fastid::client::clear_message;
+using fastid::client::GroupView;
+using fastid::client::PasswdView;
+using fastid::client::set_message;
+using fastid::proto::Opcode;
+using fastid::proto::WireReader;
+
+struct fastid_enum {
+  int kind;
+  bool started;      // a page was fetched
+  bool more;         // the daemon has pages after the current one
+  uint32_t cursor;   // to send for the next page
+  uint8_t* page;     // payload of the current page (malloc'd, validated)
+  uint32_t page_len;
+  size_t pos;        // reader position of the next record in page
+  uint32_t left;     // records left in page
+};
+
+namespace {
+
+constexpr uint32_t kPageRecords = 256;     // records asked per enumeration page
+constexpr uint32_t kMaxStatusPairs = 4096;
+constexpr int kMaxEmptyPages = 64;
+
+// Restores the caller's errno on return: the library's system calls are its own business.
+struct ErrnoKeeper {
+  int saved = errno;
+  ~ErrnoKeeper() { errno = saved; }
+};
+
+fastid_status begin(bool args_ok) {
+  clear_message();
+  if (!args_ok) {
+    set_message("invalid argument");
+    return FASTID_INVALID_ARGUMENT;
+  }
+  return FASTID_OK;
+}
+
+bool buffer_ok(const char* buf, size_t buflen) { return buf != nullptr || buflen == 0; }
+
+// Checks a name argument: at most kMaxNameLength bytes. Sets *len.
+fastid_status check_name(const char* name, size_t* len) {
+  *len = strnlen(name, fastid::proto::kMaxNameLength + 1);
+  if (*len > fastid::proto::kMaxNameLength) {
+    set_message("name longer than %u bytes", fastid::proto::kMaxNameLength);
+    return FASTID_INVALID_ARGUMENT;
+  }
+  return FASTID_OK;
+}
+
+fastid_status fetch_passwd(Call& call, const uint32_t* want_uid, struct passwd* pw, char* buf,
+                           size_t buflen) {
+  fastid_status st = call.run();
+  if (st != FASTID_OK) return st;
+  WireReader r(call.payload(), call.length());
+  PasswdView v;
+  if (!decode_passwd(&r, &v) || !r.at_end()) return call.bad_payload("passwd record does not decode");
+  if (want_uid != nullptr && v.uid != *want_uid) return call.bad_payload("uid is not the one asked for");
+  st = copy_passwd(v, pw, buf, buflen);
+  if (st == FASTID_ERANGE) set_message("buffer too small: %zu bytes needed", passwd_size(v));
+  return st;
+}
+
+fastid_status fetch_group(Call& call, const uint32_t* want_gid, struct group* gr, char* buf,
+                          size_t buflen) {
+  fastid_status st = call.run();
+  if (st != FASTID_OK) return st;
+  WireReader r(call.payload(), call.length());
+  GroupView v;
+  if (!decode_group(&r, &v) || !r.at_end()) return call.bad_payload("group record does not decode");
+  if (want_gid != nullptr && v.gid != *want_gid) return call.bad_payload("gid is not the one asked for");
+  st = copy_group(v, gr, buf, buflen);
+  if (st == FASTID_ERANGE) set_message("buffer too small: %zu bytes needed", group_size(v, buf));
+  return st;
+}
+
+// Fetches enumeration pages until one has records. Precondition: e->left == 0.
+fastid_status enum_fill(fastid_enum* e) {
+  for (int empty = 0;; ++empty) {
+    if (e->started && !e->more) {
+      set_message("end of enumeration");
+      return FASTID_NOT_FOUND;
+    }
+    if (empty == kMaxEmptyPages) {
+      set_message("malformed reply from the daemon: %d empty pages in a row", kMaxEmptyPages);
+      return FASTID_PROTOCOL_ERROR;
+    }
+    bool users = e->kind == FASTID_ENUM_USERS;
+    Call call(users ? Opcode::kPwentPage : Opcode::kGrentPage);
+    call.request().u32(e->cursor);
+    call.request().u32(kPageRecords);
+    fastid_status st = call.run();
+    if (st != FASTID_OK) return st;
+    WireReader r(call.payload(), call.length());
+    uint32_t next = r.u32();
+    uint32_t more = r.u32();
+    uint32_t n = r.u32();
+    if (r.bad || more > 1 || n > kPageRecords || n > fastid::proto::kMaxPageRecords)
+      return call.bad_payload("page header does not decode");
+    if (more && next == e->cursor && e->started) return call.bad_payload("page cursor does not advance");
+    size_t first = r.pos;
+    for (uint32_t i = 0; i < n; ++i) {
+      bool ok;
+      if (users) {
+        PasswdView v;
+        ok = decode_passwd(&r, &v);
+      } else {
+        GroupView v;
+        ok = decode_group(&r, &v);
+      }
+      if (!ok) return call.bad_payload("page record does not decode");
+    }
+    if (!r.at_end()) return call.bad_payload("bytes after the page records");
+    uint8_t* copy = call.copy_payload();
+    if (copy == nullptr) {
+      set_message("out of memory for an enumeration page");
+      return FASTID_INTERNAL;
+    }
+    free(e->page);
+    e->page = copy;
+    e->page_len = call.length();
+    e->pos = first;
+    e->left = n;
+    e->cursor = next;
+    e->more = more != 0;
+    e->started = true;
+    if (n > 0) return FASTID_OK;
+  }
+}
+
+}  // namespace
+
+FASTID_PUBLIC const char* fastid_strerror(fastid_status s) {
+  switch (s) {
+    case FASTID_OK: return "success";
+    case FASTID_NOT_FOUND: return "not found";
+    case FASTID_UNAVAILABLE: return "fastid daemon unavailable";
+    case FASTID_BUSY: return "fastid daemon busy";
+    case FASTID_TIMEOUT: return "timed out waiting for the fastid daemon";
+    case FASTID_ERANGE: return "buffer too small";
+    case FASTID_PROTOCOL_ERROR: return "malformed reply from the fastid daemon";
+    case FASTID_INVALID_ARGUMENT: return "invalid argument";
+    case FASTID_PERMISSION_DENIED: return "permission denied";
+    case FASTID_INTERNAL: return "internal error";
+  }
+  return "unknown fastid status";
+}
+
+FASTID_PUBLIC const char* fastid_last_message(void) { return fastid::client::message(); }
+
+FASTID_PUBLIC fastid_status fastid_getpwnam(const char* name, struct passwd* pw, char* buf,
+                                            size_t buflen) {
+  ErrnoKeeper keep;
+  fastid_status st = begin(name != nullptr && pw != nullptr && buffer_ok(buf, buflen));
+  size_t len = 0;
+  if (st == FASTID_OK) st = check_name(name, &len);
+  if (st != FASTID_OK) return st;
+  Call call(Opcode::kGetpwnam);
+  call.request().str(name, len);
+  return fetch_passwd(call, nullptr, pw, buf, buflen);
+}
+
+FASTID_PUBLIC fastid_status fastid_getpwuid(uid_t uid, struct passwd* pw, char* buf, size_t buflen) {
+  ErrnoKeeper keep;
+  fastid_status st = begin(pw != nullptr && buffer_ok(buf, buflen));
+  if (st != FASTID_OK) return st;
+  Call call(Opcode::kGetpwuid);
+  call.request().u32(uid);
+  uint32_t want = uid;
+  return fetch_passwd(call, &want, pw, buf, buflen);
+}
+
+FASTID_PUBLIC fastid_status fastid_getgrnam(const char* name, struct group* gr, char* buf,
+                                            size_t buflen) {
+  ErrnoKeeper keep;
+  fastid_status st = begin(name != nullptr && gr != nullptr && buffer_ok(buf, buflen));
+  size_t len = 0;
+  if (st == FASTID_OK) st = check_name(name, &len);
+  if (st != FASTID_OK) return st;
+  Call call(Opcode::kGetgrnam);
+  call.request().str(name, len);
+  return fetch_group(call, nullptr, gr, buf, buflen);
+}
+
+FASTID_PUBLIC fastid_status fastid_getgrgid(gid_t gid, struct group* gr, char* buf, size_t buflen) {
+  ErrnoKeeper keep;
+  fastid_status st = begin(gr != nullptr && buffer_ok(buf, buflen));
+  if (st != FASTID_OK) return st;
+  Call call(Opcode::kGetgrgid);
+  call.request().u32(gid);
+  uint32_t want = gid;
+  return fetch_group(call, &want, gr, buf, buflen);
+}
+
+FASTID_PUBLIC fastid_status fastid_initgroups(const char* user, gid_t* gids, size_t* ngids) {
+  ErrnoKeeper keep;
+  fastid_status st = begin(user != nullptr && ngids != nullptr && (gids != nullptr || *ngids == 0));
+  size_t len = 0;
+  if (st == FASTID_OK) st = check_name(user, &len);
+  if (st != FASTID_OK) return st;
+  Call call(Opcode::kInitgroups);
+  call.request().str(user, len);
+  st = call.run();
+  if (st != FASTID_OK) return st;
+  WireReader r(call.payload(), call.length());
+  uint32_t n = r.u32();
+  if (r.bad || n > fastid::proto::kMaxInitgroups || r.remaining() != size_t{n} * 4)
+    return call.bad_payload("group list does not decode");
+  size_t cap = *ngids;
+  for (uint32_t i = 0; i < n && i < cap; ++i) gids[i] = r.u32();
+  *ngids = n;
+  if (n > cap) {
+    set_message("buffer too small: %u groups", n);
+    return FASTID_ERANGE;
+  }
+  return FASTID_OK;
+}
+
+FASTID_PUBLIC fastid_status fastid_enum_open(fastid_enum** e, int kind) {
+  ErrnoKeeper keep;
+  fastid_status st =
+      begin(e != nullptr && (kind == FASTID_ENUM_USERS || kind == FASTID_ENUM_GROUPS));
+  if (st != FASTID_OK) return st;
+  auto* h = static_cast<fastid_enum*>(calloc(1, sizeof(fastid_enum)));
+  if (h == nullptr) {
+    set_message("out of memory");
+    return FASTID_INTERNAL;
+  }
+  h->kind = kind;
+  *e = h;
+  return FASTID_OK;
+}
+
+FASTID_PUBLIC fastid_status fastid_enum_next_user(fastid_enum* e, struct passwd* pw, char* buf,
+                                                  size_t buflen) {
+  ErrnoKeeper keep;
+  fastid_status st = begin(e != nullptr && e->kind == FASTID_ENUM_USERS && pw != nullptr &&
+                           buffer_ok(buf, buflen));
+  if (st == FASTID_OK && e->left == 0) st = enum_fill(e);
+  if (st != FASTID_OK) return st;
+  WireReader r(e->page, e->page_len);
+  r.pos = e->pos;
+  PasswdView v;
+  if (!decode_passwd(&r, &v)) return FASTID_INTERNAL;  // validated when the page came
+  st = copy_passwd(v, pw, buf, buflen);
+  if (st == FASTID_ERANGE) {
+    set_message("buffer too small: %zu bytes needed", passwd_size(v));
+    return st;  // same record next time
+  }
+  e->pos = r.pos;
+  e->left--;
+  return FASTID_OK;
+}
+
+FASTID_PUBLIC fastid_status fastid_enum_next_group(fastid_enum* e, struct group* gr, char* buf,
+                                                   size_t buflen) {
+  ErrnoKeeper keep;
+  fastid_status st = begin(e != nullptr && e->kind == FASTID_ENUM_GROUPS && gr != nullptr &&
+                           buffer_ok(buf, buflen));
+  if (st == FASTID_OK && e->left == 0) st = enum_fill(e);
+  if (st != FASTID_OK) return st;
+  WireReader r(e->page, e->page_len);
+  r.pos = e->pos;
+  GroupView v;
+  if (!decode_group(&r, &v)) return FASTID_INTERNAL;  // validated when the page came
+  st = copy_group(v, gr, buf, buflen);
+  if (st == FASTID_ERANGE) {
+    set_message("buffer too small: %zu bytes needed", group_size(v, buf));
+    return st;
+  }
+  e->pos = r.pos;
+  e->left--;
+  return FASTID_OK;
+}
+
+FASTID_PUBLIC void fastid_enum_close(fastid_enum* e) {
+  if (e == nullptr) return;
+  ErrnoKeeper keep;
+  free(e->page);
+  free(e);
+}
+
+FASTID_PUBLIC fastid_status fastid_ping(char* version, size_t len) {
+  ErrnoKeeper keep;
+  fastid_status st = begin(version != nullptr || len == 0);
+  if (st != FASTID_OK) return st;
+  Call call(Opcode::kPing);
+  st = call.run();
+  if (st != FASTID_OK) return st;
+  WireReader r(call.payload(), call.length());
+  uint32_t n = 0;
+  const char* s = r.str(fastid::proto::kMaxFieldLength, &n);
+  if (!r.at_end()) return call.bad_payload("version does not decode");
+  if (version == nullptr) return FASTID_OK;
+  if (len < size_t{n} + 1) {
+    set_message("buffer too small: %u bytes needed", n + 1);
+    return FASTID_ERANGE;
+  }
+  memcpy(version, s, n);
+  version[n] = '\0';
+  return FASTID_OK;
+}
+
+FASTID_PUBLIC fastid_status fastid_daemon_status(fastid_status_cb cb, void* ctx) {
+  ErrnoKeeper keep;
+  fastid_status st = begin(cb != nullptr);
+  if (st != FASTID_OK) return st;
+  Call call(Opcode::kStatus);
+  st = call.run();
+  if (st != FASTID_OK) return st;
+  using fastid::proto::kMaxFieldLength;
+  // Validate everything first, so that a bad reply makes no callback at all.
+  WireReader r(call.payload(), call.length());
+  uint32_t n = r.u32();
+  if (r.bad || n > kMaxStatusPairs) return call.bad_payload("status count does not decode");
+  for (uint32_t i = 0; i < n && !r.bad; ++i) {
+    uint32_t kl = 0, vl = 0;
+    r.str(kMaxFieldLength, &kl);
+    r.str(kMaxFieldLength, &vl);
+  }
+  if (!r.at_end()) return call.bad_payload("status pairs do not decode");
+  char* key = static_cast<char*>(malloc(2 * (kMaxFieldLength + 1)));
+  if (key == nullptr) {
+    set_message("out of memory");
+    return FASTID_INTERNAL;
+  }
+  char* value = key + kMaxFieldLength + 1;
+  WireReader again(call.payload(), call.length());
+  again.u32();
+  for (uint32_t i = 0; i < n; ++i) {
+    uint32_t kl = 0, vl = 0;
+    const char* k = again.str(kMaxFieldLength, &kl);
+    const char* v = again.str(kMaxFieldLength, &vl);
+    memcpy(key, k, kl);
+    key[kl] = '\0';
+    memcpy(value, v, vl);
+    value[vl] = '\0';
+    cb(key, value, ctx);
+  }
+  free(key);
+  return FASTID_OK;
+}

@@ -1,0 +1,520 @@
+// Tests for the configuration: the settings table, the value syntaxes, every
+// class of error (each must name file, line and key) and the generated docs.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include "daemon/config.h"
+#include "daemon/settings.h"
+
+namespace fastid::daemon {
+namespace {
+
+using namespace std::chrono_literals;
+using ::testing::HasSubstr;
+
+constexpr const char* kFile = "/etc/fastid.toml";
+
+const char* kMinimal =
+    "[[provider]]\n"
+    "name = \"local\"\n"
+    "type = \"files\"\n";
+
+// The error message of parsing `text`, which must fail with kInvalidArgument.
+std::string error_of(const std::string& text) {
+  auto config = parse_config(text, kFile);
+  EXPECT_FALSE(config.has_value()) << "parsed but should not:\n" << text;
+  if (config) return {};
+  EXPECT_EQ(config.error().code(), core::Code::kInvalidArgument) << config.error().to_string();
+  return config.error().message();
+}
+
+// ---- The table --------------------------------------------------------------------
+
+TEST(SettingsTable, EveryEntryIsComplete) {
+  std::set<std::pair<int, std::string_view>> keys;
+  for (const Setting& s : settings()) {
+    SCOPED_TRACE(std::string(s.key));
+    EXPECT_TRUE(keys.insert({static_cast<int>(s.section), s.key}).second) << "duplicate key";
+    EXPECT_FALSE(s.description.empty());
+    if (s.section == Section::kDaemon) {
+      EXPECT_NE(s.apply_daemon, nullptr);
+      EXPECT_NE(s.read_daemon, nullptr);
+      EXPECT_EQ(s.apply_provider, nullptr);
+    } else {
+      EXPECT_NE(s.apply_provider, nullptr);
+      EXPECT_NE(s.read_provider, nullptr);
+      EXPECT_EQ(s.apply_daemon, nullptr);
+    }
+    if (!s.required) {
+      auto value = parse_setting_text(s, s.default_text);
+      EXPECT_TRUE(value.has_value()) << "default does not parse: " << value.error().to_string();
+    }
+    if (s.type == SettingType::kInt || s.type == SettingType::kDuration) {
+      EXPECT_LE(s.min, s.max);
+    }
+  }
+}
+
+// The struct initializers in config.h and the table must agree: parsing starts
+// from the table, code that builds a Config by hand starts from the structs.
+TEST(SettingsTable, DefaultsMatchTheStructs) {
+  DaemonConfig scribbled;
+  scribbled.socket_dir = "/x";
+  scribbled.state_dir = "/y";
+  scribbled.workers = 77;
+  scribbled.log_level = core::LogLevel::kError;
+  scribbled.pid_file = "/z";
+  scribbled.idle_timeout = 1ms;
+  scribbled.shutdown_grace = 2ms;
+  scribbled.max_connections = 3;
+  apply_defaults(scribbled);
+  EXPECT_EQ(scribbled, DaemonConfig{});
+
+  ProviderConfig p;
+  p.passwd = "/a";
+  p.group = "/b";
+  p.shadow = "/c";
+  p.refresh_interval = 5ms;
+  apply_defaults(p);
+  EXPECT_EQ(p, ProviderConfig{});
+}
+
+TEST(SettingsTable, ClosestMatch) {
+  EXPECT_EQ(closest_key(Section::kDaemon, "worker"), "workers");
+  EXPECT_EQ(closest_key(Section::kDaemon, "wokrers"), "workers");
+  EXPECT_EQ(closest_key(Section::kDaemon, "log-level"), "log_level");
+  EXPECT_EQ(closest_key(Section::kDaemon, "Socket_Dir"), "socket_dir");
+  EXPECT_EQ(closest_key(Section::kProvider, "passwd_file"), "");
+  EXPECT_EQ(closest_key(Section::kDaemon, "completely_else"), "");
+  EXPECT_EQ(closest_key(Section::kDaemon, "workers"), "");
+}
+
+// ---- Durations and sizes ----------------------------------------------------------
+
+TEST(Duration, Parses) {
+  EXPECT_EQ(parse_duration("300ms").value(), 300ms);
+  EXPECT_EQ(parse_duration("15s").value(), 15s);
+  EXPECT_EQ(parse_duration("90m").value(), 90min);
+  EXPECT_EQ(parse_duration("7d").value(), std::chrono::hours(7 * 24));
+  EXPECT_EQ(parse_duration("1h30m").value(), 90min);
+  EXPECT_EQ(parse_duration("1d2h3m4s5ms").value(), 26h + 3min + 4s + 5ms);
+  EXPECT_EQ(parse_duration("0").value(), 0ms);
+  EXPECT_EQ(parse_duration("0s").value(), 0ms);
+  EXPECT_EQ(parse_duration("007s").value(), 7s);
+}
+
+TEST(Duration, RefusesWithAReason) {
+  struct Case {
+    const char* text;
+    const char* says;
+  };
+  const Case cases[] = {
+      {"", "empty duration"},
+      {"-5s", "negative duration"},
+      {"15", "has no unit"},
+      {"1.5s", "fractions are not supported"},
+      {"5x", "unknown unit \"x\""},
+      {"5sec", "unknown unit \"sec\""},
+      {"30m1h", "largest first"},
+      {"1s1s", "largest first"},
+      {" 5s", "malformed duration"},
+      {"5s ", "malformed duration"},
+      {"5 s", "unexpected character \" \""},
+      {"s", "malformed duration"},
+      {"+5s", "malformed duration"},
+      {"99999999999999999999d", "too large"},
+      {"9999999999999999d", "too large"},
+  };
+  for (const Case& c : cases) {
+    auto d = parse_duration(c.text);
+    ASSERT_FALSE(d.has_value()) << c.text;
+    EXPECT_EQ(d.error().code(), core::Code::kInvalidArgument);
+    EXPECT_THAT(d.error().message(), HasSubstr(c.says)) << c.text;
+  }
+}
+
+TEST(Duration, FormatsCanonicallyAndRoundTrips) {
+  EXPECT_EQ(format_duration(0ms), "0s");
+  EXPECT_EQ(format_duration(90min), "1h30m");
+  EXPECT_EQ(format_duration(1500ms), "1s500ms");
+  EXPECT_EQ(format_duration(std::chrono::hours(7 * 24)), "7d");
+  for (std::int64_t ms : {1LL, 999LL, 1000LL, 61001LL, 86400000LL * 3 + 7, 123456789LL}) {
+    EXPECT_EQ(parse_duration(format_duration(std::chrono::milliseconds(ms))).value().count(), ms);
+  }
+}
+
+TEST(Size, Parses) {
+  EXPECT_EQ(parse_size("8MiB").value(), 8u << 20);
+  EXPECT_EQ(parse_size("512KiB").value(), 512u << 10);
+  EXPECT_EQ(parse_size("1GiB").value(), 1u << 30);
+  EXPECT_EQ(parse_size("2TiB").value(), 2ull << 40);
+  EXPECT_EQ(parse_size("4096").value(), 4096u);
+  EXPECT_EQ(parse_size("4096B").value(), 4096u);
+  EXPECT_EQ(parse_size("0").value(), 0u);
+}
+
+TEST(Size, RefusesWithAReason) {
+  struct Case {
+    const char* text;
+    const char* says;
+  };
+  const Case cases[] = {
+      {"", "empty size"},
+      {"-1", "negative size"},
+      {"8MB", "unknown unit \"MB\""},
+      {"8M", "unknown unit \"M\""},
+      {"8 MiB", "unknown unit \" MiB\""},
+      {"1.5GiB", "fractions are not supported"},
+      {"MiB", "malformed size"},
+      {"99999999TiB", "too large"},
+      {"99999999999999999999", "too large"},
+  };
+  for (const Case& c : cases) {
+    auto n = parse_size(c.text);
+    ASSERT_FALSE(n.has_value()) << c.text;
+    EXPECT_THAT(n.error().message(), HasSubstr(c.says)) << c.text;
+  }
+  EXPECT_EQ(format_size(8u << 20), "8MiB");
+  EXPECT_EQ(format_size(1000), "1000B");
+  EXPECT_EQ(format_size(0), "0B");
+  EXPECT_EQ(parse_size(format_size(1536u << 10)).value(), 1536u << 10);
+}
+
+TEST(SettingText, EveryTypeHasAParser) {
+  // Types no key uses yet still parse, so the first key of that type works.
+  Setting flag{.key = "enabled", .type = SettingType::kBool, .description = "x"};
+  EXPECT_EQ(std::get<bool>(parse_setting_text(flag, "true").value()), true);
+  EXPECT_FALSE(parse_setting_text(flag, "yes").has_value());
+  Setting size{.key = "size", .type = SettingType::kSize, .min = 4096, .max = 1 << 30, .description = "x"};
+  EXPECT_EQ(std::get<ByteSize>(parse_setting_text(size, "8MiB").value()).bytes, 8u << 20);
+  EXPECT_THAT(parse_setting_text(size, "1KiB").error().message(),
+              HasSubstr("must be between 4KiB and 1GiB, got 1KiB"));
+  Setting list{.key = "names", .type = SettingType::kStringList, .description = "x"};
+  EXPECT_EQ(std::get<std::vector<std::string>>(parse_setting_text(list, "a,b").value()),
+            (std::vector<std::string>{"a", "b"}));
+  EXPECT_EQ(format_setting_value(list, std::vector<std::string>{"a", "b\""}), "[\"a\", \"b\\\"\"]");
+}
+
+// ---- Parsing a file ---------------------------------------------------------------
+
+TEST(Parse, MinimalFileGetsEveryDefault) {
+  auto config = parse_config(kMinimal, kFile);
+  ASSERT_TRUE(config.has_value()) << config.error().to_string();
+  EXPECT_EQ(config->source, kFile);
+  EXPECT_EQ(config->daemon, DaemonConfig{});
+  ASSERT_EQ(config->providers.size(), 1u);
+  EXPECT_EQ(config->providers[0].name, "local");
+  EXPECT_EQ(config->providers[0].type, "files");
+  EXPECT_EQ(config->providers[0].passwd, "/etc/passwd");
+  EXPECT_EQ(config->providers[0].group, "/etc/group");
+  EXPECT_EQ(config->providers[0].shadow, "/etc/shadow");
+  EXPECT_EQ(config->providers[0].refresh_interval, 1s);
+}
+
+TEST(Parse, EveryKeyIsApplied) {
+  auto config = parse_config(
+      "[daemon]\n"
+      "socket_dir = \"/tmp/s\"\n"
+      "state_dir = \"/tmp/st\"\n"
+      "workers = 4\n"
+      "log_level = \"debug\"\n"
+      "pid_file = \"/run/fastidd.pid\"\n"
+      "idle_timeout = \"2m\"\n"
+      "shutdown_grace = \"1s500ms\"\n"
+      "max_connections = 100\n"
+      "\n"
+      "[[provider]]\n"
+      "name = \"a\"\n"
+      "type = \"files\"\n"
+      "passwd = \"/srv/passwd\"\n"
+      "group = \"/srv/group\"\n"
+      "shadow = \"/srv/shadow\"\n"
+      "refresh_interval = \"250ms\"\n"
+      "\n"
+      "[[provider]]\n"
+      "name = \"b\"\n"
+      "type = \"files\"\n",
+      kFile);
+  ASSERT_TRUE(config.has_value()) << config.error().to_string();
+  const DaemonConfig& d = config->daemon;
+  EXPECT_EQ(d.socket_dir, "/tmp/s");
+  EXPECT_EQ(d.state_dir, "/tmp/st");
+  EXPECT_EQ(d.workers, 4);
+  EXPECT_EQ(d.log_level, core::LogLevel::kDebug);
+  EXPECT_EQ(d.pid_file, "/run/fastidd.pid");
+  EXPECT_EQ(d.idle_timeout, 2min);
+  EXPECT_EQ(d.shutdown_grace, 1500ms);
+  EXPECT_EQ(d.max_connections, 100);
+  ASSERT_EQ(config->providers.size(), 2u);
+  EXPECT_EQ(config->providers[0], (ProviderConfig{.name = "a", .type = "files", .passwd = "/srv/passwd",
+                                                  .group = "/srv/group", .shadow = "/srv/shadow",
+                                                  .refresh_interval = 250ms}));
+  EXPECT_EQ(config->providers[1].name, "b");  // order kept: providers are asked in order
+  EXPECT_EQ(config->providers[1].passwd, "/etc/passwd");
+}
+
+TEST(Parse, DottedKeysAreTheSameKeys) {
+  auto config = parse_config(std::string("daemon.workers = 3\n") + kMinimal, kFile);
+  ASSERT_TRUE(config.has_value()) << config.error().to_string();
+  EXPECT_EQ(config->daemon.workers, 3);
+}
+
+// ---- Every class of error names file, line and key ---------------------------------
+
+TEST(Errors, UnknownKeySuggestsTheNearest) {
+  EXPECT_EQ(error_of(std::string(kMinimal) + "\n[daemon]\n# comment\nworker = 2\n"),
+            "/etc/fastid.toml:7: [daemon] worker: unknown key (did you mean \"workers\"?)");
+  EXPECT_EQ(error_of("[daemon]\nfrobnicate = 1\n"),
+            "/etc/fastid.toml:2: [daemon] frobnicate: unknown key");
+  EXPECT_EQ(error_of(std::string(kMinimal) + "passwd_file = \"/x\"\n"),
+            "/etc/fastid.toml:4: [[provider]] #1 passwd_file: unknown key");
+  EXPECT_EQ(error_of(std::string(kMinimal) + "grup = \"/x\"\n"),
+            "/etc/fastid.toml:4: [[provider]] #1 grup: unknown key (did you mean \"group\"?)");
+  // A key that is not a bare word is quoted, control characters escaped.
+  EXPECT_EQ(error_of("[daemon]\n\"a\\nb\" = 1\n"),
+            "/etc/fastid.toml:2: [daemon] \"a\\nb\": unknown key");
+}
+
+TEST(Errors, FirstErrorInFileOrder) {
+  // toml::table sorts keys; the report must follow the file.
+  EXPECT_THAT(error_of("[daemon]\nzzz = 1\naaa = 2\n"), HasSubstr(":2: [daemon] zzz:"));
+}
+
+TEST(Errors, WrongType) {
+  EXPECT_EQ(error_of("[daemon]\nworkers = \"two\"\n"),
+            "/etc/fastid.toml:2: [daemon] workers: expected an integer, got a string");
+  EXPECT_EQ(error_of("[daemon]\nworkers = 2.5\n"),
+            "/etc/fastid.toml:2: [daemon] workers: expected an integer, got a float");
+  EXPECT_EQ(error_of("[daemon]\nidle_timeout = 60\n"),
+            "/etc/fastid.toml:2: [daemon] idle_timeout: expected a duration string such as \"15s\", "
+            "got an integer");
+  EXPECT_EQ(error_of("[daemon]\nsocket_dir = [\"/a\"]\n"),
+            "/etc/fastid.toml:2: [daemon] socket_dir: expected a string, got an array");
+  EXPECT_EQ(error_of("[daemon]\nlog_level = 1\n"),
+            "/etc/fastid.toml:2: [daemon] log_level: expected a log level string (debug, info, "
+            "warning or error), got an integer");
+  EXPECT_EQ(error_of("daemon = 1\n"),
+            "/etc/fastid.toml:1: daemon: must be a section: write [daemon], got an integer");
+  EXPECT_EQ(error_of("[provider]\nname = \"x\"\n"),
+            "/etc/fastid.toml:1: provider: must be an array of tables: write [[provider]] for each "
+            "provider");
+}
+
+TEST(Errors, ImpossibleValues) {
+  EXPECT_EQ(error_of("[daemon]\nworkers = 0\n"),
+            "/etc/fastid.toml:2: [daemon] workers: must be between 1 and 256, got 0");
+  EXPECT_EQ(error_of("[daemon]\nmax_connections = 99999999999\n"),
+            "/etc/fastid.toml:2: [daemon] max_connections: must be between 1 and 1048576, got "
+            "99999999999");
+  EXPECT_EQ(error_of("[daemon]\nidle_timeout = \"-5s\"\n"),
+            "/etc/fastid.toml:2: [daemon] idle_timeout: negative duration \"-5s\" is not allowed");
+  EXPECT_EQ(error_of("[daemon]\nidle_timeout = \"10ms\"\n"),
+            "/etc/fastid.toml:2: [daemon] idle_timeout: must be between 1s and 1d, got 10ms");
+  EXPECT_EQ(error_of("[daemon]\nshutdown_grace = \"1.5s\"\n"),
+            "/etc/fastid.toml:2: [daemon] shutdown_grace: fractions are not supported in duration "
+            "\"1.5s\": use a smaller unit, e.g. \"1500ms\"");
+  EXPECT_EQ(error_of("[daemon]\nlog_level = \"verbose\"\n"),
+            "/etc/fastid.toml:2: [daemon] log_level: unknown log level \"verbose\" (expected debug, "
+            "info, warning or error)");
+  EXPECT_EQ(error_of("[daemon]\nsocket_dir = \"run/fastid\"\n"),
+            "/etc/fastid.toml:2: [daemon] socket_dir: must be an absolute path, got \"run/fastid\"");
+  EXPECT_EQ(error_of("[daemon]\nstate_dir = \"/var/\\u0000x\"\n"),
+            "/etc/fastid.toml:2: [daemon] state_dir: control characters are not allowed, got "
+            "\"/var/\\u0000x\"");
+  // pid_file may be empty (no pid file) but not relative.
+  EXPECT_TRUE(parse_config(std::string("[daemon]\npid_file = \"\"\n") + kMinimal, kFile).has_value());
+  EXPECT_THAT(error_of("[daemon]\npid_file = \"x.pid\"\n"), HasSubstr("must be an absolute path"));
+}
+
+TEST(Errors, ProviderTypes) {
+  EXPECT_EQ(error_of("[[provider]]\nname = \"corp\"\ntype = \"ldap\"\nuri = [\"ldap://x\"]\n"),
+            "/etc/fastid.toml:3: [[provider]] #1 type: provider type \"ldap\" is not available in "
+            "this build (available: files)");
+  EXPECT_EQ(error_of("[[provider]]\nname = \"x\"\ntype = \"nis\"\n"),
+            "/etc/fastid.toml:3: [[provider]] #1 type: unknown provider type \"nis\" (available: "
+            "files)");
+  EXPECT_EQ(error_of("[[provider]]\nname = \"x\"\ntype = \"\"\n"),
+            "/etc/fastid.toml:3: [[provider]] #1 type: must not be empty (available: files)");
+  EXPECT_EQ(error_of("[[provider]]\nname = \"x\"\n"),
+            "/etc/fastid.toml:1: [[provider]] #1 missing required key \"type\" (available: files)");
+}
+
+TEST(Errors, ProviderNames) {
+  EXPECT_EQ(error_of(std::string(kMinimal) + "\n" + kMinimal),
+            "/etc/fastid.toml:6: [[provider]] #2 name: duplicate provider name \"local\" (first used "
+            "at line 2)");
+  EXPECT_EQ(error_of("[[provider]]\nname = \"\"\ntype = \"files\"\n"),
+            "/etc/fastid.toml:2: [[provider]] #1 name: must not be empty");
+  EXPECT_EQ(error_of("[[provider]]\nname = \"a b\"\ntype = \"files\"\n"),
+            "/etc/fastid.toml:2: [[provider]] #1 name: must be 1 to 64 letters, digits, '_', '.' or "
+            "'-', got \"a b\"");
+  EXPECT_EQ(error_of(std::string(kMinimal) + "\n[[provider]]\ntype = \"files\"\n"),
+            "/etc/fastid.toml:5: [[provider]] #2 missing required key \"name\"");
+}
+
+TEST(Errors, AtLeastOneProvider) {
+  EXPECT_EQ(error_of(""), "/etc/fastid.toml: no [[provider]] section: at least one provider is required");
+  EXPECT_EQ(error_of("[daemon]\nworkers = 2\n"),
+            "/etc/fastid.toml: no [[provider]] section: at least one provider is required");
+}
+
+TEST(Errors, SectionsOfLaterVersionsAreRefused) {
+  for (std::string_view section : unsupported_sections()) {
+    const std::string text = std::string(kMinimal) + "\n[" + std::string(section) + "]\nx = 1\n";
+    EXPECT_EQ(error_of(text), "/etc/fastid.toml:5: [" + std::string(section) +
+                                  "] is not supported by this version of fastidd");
+  }
+  EXPECT_EQ(error_of(std::string(kMinimal) + "pool = { max_workers = 32 }\n"),
+            "/etc/fastid.toml:4: [[provider]] #1 pool: per-provider [pool] settings are not "
+            "supported by this version of fastidd");
+  // The inline-table spelling of DESIGN.md is refused just the same.
+  EXPECT_EQ(error_of("fastcache = { passwd = { enabled = true } }\n"),
+            "/etc/fastid.toml:1: [fastcache] is not supported by this version of fastidd");
+}
+
+TEST(Errors, UnknownSectionsAndStrayKeys) {
+  EXPECT_EQ(error_of("[deamon]\nworkers = 2\n"),
+            "/etc/fastid.toml:1: unknown section [deamon] (did you mean [daemon]?)");
+  EXPECT_EQ(error_of("[[providers]]\nname = \"x\"\n"),
+            "/etc/fastid.toml:1: unknown section [providers] (did you mean [provider]?)");
+  EXPECT_EQ(error_of("workers = 2\n"),
+            "/etc/fastid.toml:1: workers: unknown key outside any section (did you mean to put it "
+            "under [daemon]?)");
+}
+
+TEST(Errors, SyntaxErrorsNameLineAndColumn) {
+  const std::string msg = error_of("[daemon]\nworkers = = 2\n");
+  EXPECT_THAT(msg, HasSubstr("/etc/fastid.toml:2:"));
+  EXPECT_THAT(msg, HasSubstr("TOML syntax error"));
+  const std::string dup = error_of("[daemon]\nworkers = 1\nworkers = 2\n");
+  EXPECT_THAT(dup, HasSubstr("/etc/fastid.toml:3:"));
+  EXPECT_THAT(error_of("[daemon\n"), HasSubstr("/etc/fastid.toml:1:"));
+}
+
+// ---- Defaults, files, rendering -----------------------------------------------------
+
+TEST(Default, EmbeddedDefault) {
+  const Config config = default_config();
+  EXPECT_EQ(config.source, "<embedded default>");
+  EXPECT_EQ(config.daemon, DaemonConfig{});
+  ASSERT_EQ(config.providers.size(), 1u);
+  EXPECT_EQ(config.providers[0].name, "local");
+  EXPECT_EQ(config.providers[0].type, "files");
+  EXPECT_EQ(config.providers[0].passwd, "/etc/passwd");
+  EXPECT_EQ(config.providers[0].group, "/etc/group");
+}
+
+TEST(Default, RenderedConfigParsesBackTheSame) {
+  Config config = default_config();
+  config.daemon.workers = 3;
+  config.daemon.idle_timeout = 90min;
+  config.daemon.pid_file = "/run/x \"quoted\".pid";
+  ProviderConfig second = config.providers[0];
+  second.name = "second";
+  second.refresh_interval = 1500ms;
+  config.providers.push_back(second);
+  const std::string text = render_config(config);
+  auto back = parse_config(text, "rendered");
+  ASSERT_TRUE(back.has_value()) << back.error().to_string() << "\n" << text;
+  config.source = "rendered";
+  EXPECT_EQ(*back, config);
+  // Every key of the table is spelled out.
+  for (const Setting& s : settings()) {
+    EXPECT_THAT(text, HasSubstr("\n" + std::string(s.key) + " = "));
+  }
+}
+
+class TempDir : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/fastid-config-test.XXXXXX";
+    ASSERT_NE(::mkdtemp(tmpl), nullptr);
+    dir_ = tmpl;
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+  std::string write(const std::string& name, const std::string& text) {
+    const std::string path = dir_ + "/" + name;
+    std::ofstream(path) << text;
+    return path;
+  }
+  std::string dir_;
+};
+
+using LoadConfig = TempDir;
+
+TEST_F(LoadConfig, ReadsAFile) {
+  const std::string path = write("fastid.toml", std::string("[daemon]\nworkers = 2\n") + kMinimal);
+  auto config = load_config(path);
+  ASSERT_TRUE(config.has_value()) << config.error().to_string();
+  EXPECT_EQ(config->source, path);
+  EXPECT_EQ(config->daemon.workers, 2);
+  auto found = find_config(path);
+  ASSERT_TRUE(found.has_value());
+  EXPECT_EQ(*found, *config);
+}
+
+TEST_F(LoadConfig, ErrorsNameThePath) {
+  const std::string missing = dir_ + "/missing.toml";
+  auto config = load_config(missing);
+  ASSERT_FALSE(config.has_value());
+  EXPECT_EQ(config.error().code(), core::Code::kNotFound);
+  EXPECT_THAT(config.error().message(), HasSubstr(missing));
+  EXPECT_FALSE(find_config(missing).has_value()) << "an explicit path must exist";
+
+  auto dir = load_config(dir_);
+  ASSERT_FALSE(dir.has_value());
+  EXPECT_THAT(dir.error().message(), HasSubstr("not a regular file"));
+
+  const std::string bad = write("bad.toml", std::string(kMinimal) + "\n[daemon]\nworker = 2\n");
+  auto parsed = load_config(bad);
+  ASSERT_FALSE(parsed.has_value());
+  EXPECT_EQ(parsed.error().message(),
+            bad + ":6: [daemon] worker: unknown key (did you mean \"workers\"?)");
+}
+
+TEST_F(LoadConfig, RefusesHugeFiles) {
+  const std::string path = write("huge.toml", std::string(2 << 20, '#'));
+  auto config = load_config(path);
+  ASSERT_FALSE(config.has_value());
+  EXPECT_THAT(config.error().message(), HasSubstr("larger than 1MiB"));
+}
+
+// ---- docs/configuration.md is the generator's output --------------------------------
+
+TEST(Docs, ReferenceIsInSync) {
+  const std::string generated = config_reference_markdown();
+  const std::filesystem::path path = std::filesystem::path(FASTID_SOURCE_DIR) / "docs" / "configuration.md";
+  if (const char* update = std::getenv("FASTID_UPDATE_DOCS"); update != nullptr && *update == '1') {
+    std::filesystem::create_directories(path.parent_path());
+    std::ofstream(path, std::ios::binary | std::ios::trunc) << generated;
+  }
+  std::ifstream in(path, std::ios::binary);
+  ASSERT_TRUE(in) << path << " is missing; run FASTID_UPDATE_DOCS=1 config_test";
+  std::stringstream text;
+  text << in.rdbuf();
+  EXPECT_TRUE(text.str() == generated)
+      << path << " differs from config_reference_markdown(); regenerate it with "
+      << "FASTID_UPDATE_DOCS=1 build/bin/config_test";
+}
+
+TEST(Docs, ReferenceDescribesEveryKeyAndSection) {
+  const std::string doc = config_reference_markdown();
+  for (const Setting& s : settings()) {
+    EXPECT_THAT(doc, HasSubstr("| `" + std::string(s.key) + "` |"));
+  }
+  for (std::string_view s : unsupported_sections()) {
+    EXPECT_THAT(doc, HasSubstr("`[" + std::string(s) + "]`"));
+  }
+  EXPECT_THAT(doc, HasSubstr("\"1h30m\""));
+  EXPECT_THAT(doc, HasSubstr("\"8MiB\""));
+}
+
+}  // namespace
+}  // namespace fastid::daemon

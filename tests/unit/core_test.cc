@@ -1,0 +1,706 @@
+// Specification of fastid::core's asynchronous layer: the event loop, peer
+// credentials, deadlines and cancellation, signals, offloading blocking calls, and
+// coalescing identical requests. Every wait is short: each test takes well under 1 s.
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <asio/bind_cancellation_slot.hpp>
+#include <asio/cancellation_signal.hpp>
+#include <asio/co_spawn.hpp>
+#include <asio/executor_work_guard.hpp>
+#include <asio/io_context.hpp>
+#include <asio/post.hpp>
+#include <asio/steady_timer.hpp>
+#include <asio/this_coro.hpp>
+#include <asio/use_awaitable.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <exception>
+#include <future>
+#include <map>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <system_error>
+#include <thread>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "core/coalescer.h"
+#include "core/deadline.h"
+#include "core/event_loop.h"
+#include "core/offload.h"
+#include "core/peer_cred.h"
+#include "core/signals.h"
+#include "core/status.h"
+
+namespace fastid::core {
+namespace {
+
+using namespace std::chrono_literals;
+using Clock = std::chrono::steady_clock;
+
+// Counts live instances. Put in a coroutine's frame, it tells whether that frame
+// still exists. Only touched on the loop thread.
+struct Tracked {
+  static inline int live = 0;
+  Tracked() { ++live; }
+  Tracked(const Tracked&) { ++live; }
+  ~Tracked() { --live; }
+};
+
+class Core : public ::testing::Test {
+ protected:
+  void SetUp() override { Tracked::live = 0; }
+};
+
+// Completion handler for co_spawn: a coroutine's exception fails the test
+// (it propagates out of run()).
+void rethrow(std::exception_ptr e) {
+  if (e) std::rethrow_exception(e);
+}
+
+// Runs make() as a coroutine on `loop`, on this thread, until the loop has no
+// work left, and returns the coroutine's value.
+template <typename F>
+auto run_on(EventLoop& loop, F make) {
+  using T = typename std::invoke_result_t<F>::value_type;
+  std::optional<T> out;
+  std::exception_ptr thrown;
+  asio::co_spawn(loop.context(), std::move(make), [&](std::exception_ptr e, T value) {
+    thrown = e;
+    if (!e) out.emplace(std::move(value));
+  });
+  loop.run();
+  loop.restart();
+  if (thrown) std::rethrow_exception(thrown);
+  return std::move(out.value());
+}
+
+bool is_asio_cancellation(std::exception_ptr e) {
+  try {
+    if (e) std::rethrow_exception(e);
+  } catch (const std::system_error& error) {
+    return error.code() == asio::error::operation_aborted;
+  }
+  return false;
+}
+
+// A sub-request waiting on a slow backend: an Asio wait, which throws
+// operation_aborted when cancelled.
+asio::awaitable<Result<int>> slow_lookup(std::chrono::milliseconds delay, int answer) {
+  Tracked in_frame;
+  asio::steady_timer timer(co_await asio::this_coro::executor, delay);
+  co_await timer.async_wait(asio::use_awaitable);
+  co_return answer;
+}
+
+// ---- EventLoop ------------------------------------------------------------------
+
+TEST_F(Core, EventLoopKnowsItsThreadOnlyWhileRunning) {
+  EventLoop loop;
+  bool inside = false;
+  std::thread::id handler_thread;
+  asio::post(loop.context(), [&] {
+    inside = loop.in_loop_thread();
+    handler_thread = std::this_thread::get_id();
+  });
+  EXPECT_FALSE(loop.in_loop_thread());
+  std::thread runner([&] { loop.run(); });
+  const std::thread::id runner_id = runner.get_id();
+  runner.join();
+  EXPECT_TRUE(inside);
+  EXPECT_EQ(handler_thread, runner_id);
+  EXPECT_FALSE(loop.in_loop_thread());
+}
+
+TEST_F(Core, EventLoopStopFromAnotherThreadEndsRun) {
+  EventLoop loop;
+  auto work = asio::make_work_guard(loop.context());  // run() would never run out of work
+  std::promise<void> ran;
+  std::future<void> returned = ran.get_future();
+  std::thread runner([&] {
+    loop.run();
+    ran.set_value();
+  });
+  std::this_thread::sleep_for(10ms);
+  EXPECT_EQ(returned.wait_for(0ms), std::future_status::timeout);
+  loop.stop();
+  EXPECT_EQ(returned.wait_for(1s), std::future_status::ready);
+  runner.join();
+  EXPECT_TRUE(loop.stopped());
+}
+
+// ---- PeerCred -------------------------------------------------------------------
+
+TEST_F(Core, PeerCredOfASocketpairIsThisProcess) {
+  int fds[2];
+  ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds), 0);
+  Result<PeerCred> cred = peer_cred_of(fds[0]);
+  ::close(fds[0]);
+  ::close(fds[1]);
+  ASSERT_TRUE(cred.has_value()) << cred.error().to_string();
+  EXPECT_EQ(cred->pid, ::getpid());
+  EXPECT_EQ(cred->uid, ::getuid());
+  EXPECT_EQ(cred->gid, ::getgid());
+  EXPECT_EQ(cred->is_root(), ::getuid() == 0);
+}
+
+TEST_F(Core, PeerCredOfANonSocketIsAnIoErrorWithItsErrno) {
+  int fds[2];
+  ASSERT_EQ(::pipe2(fds, O_CLOEXEC), 0);
+  Result<PeerCred> cred = peer_cred_of(fds[0]);
+  ::close(fds[0]);
+  ::close(fds[1]);
+  ASSERT_FALSE(cred.has_value());
+  EXPECT_EQ(cred.error().code(), Code::kIoError);
+  EXPECT_EQ(cred.error().sys_errno(), ENOTSOCK);
+  EXPECT_NE(cred.error().message().find("SO_PEERCRED"), std::string::npos);
+}
+
+TEST_F(Core, PeerCredOfAnUnconnectedSocketIsNoCallerAtAll) {
+  int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  ASSERT_GE(fd, 0);
+  Result<PeerCred> cred = peer_cred_of(fd);
+  ::close(fd);
+  ASSERT_FALSE(cred.has_value()) << "uid " << cred->uid;
+  EXPECT_EQ(cred.error().code(), Code::kInvalidArgument);
+}
+
+TEST_F(Core, PeerCredIsAnImmutableValue) {
+  static_assert(!std::is_copy_assignable_v<PeerCred>);
+  static_assert(std::is_trivially_copyable_v<PeerCred>);
+  PeerCred root{1, 0, 0};
+  PeerCred user{2, 1000, 1000};
+  PeerCred copy = user;
+  EXPECT_TRUE(root.is_root());
+  EXPECT_FALSE(user.is_root());
+  EXPECT_EQ(copy, user);
+  EXPECT_FALSE(copy == root);
+}
+
+// ---- deadlines and cancellation -------------------------------------------------
+
+TEST_F(Core, DeadlineFiresWhileASubRequestWaits) {
+  EventLoop loop;
+  const auto started = Clock::now();
+  Result<int> result = run_on(loop, []() -> asio::awaitable<Result<int>> {
+    Result<int> r = co_await with_deadline(slow_lookup(10s, 42), 20ms);
+    // The answer comes only after the timed-out sub-request's frame is gone.
+    EXPECT_EQ(Tracked::live, 0);
+    co_return r;
+  });
+  const auto took = Clock::now() - started;
+  ASSERT_FALSE(result.has_value());
+  EXPECT_EQ(result.error().code(), Code::kTimeout);
+  EXPECT_NE(result.error().message().find("20 ms"), std::string::npos) << result.error().message();
+  EXPECT_GE(took, 20ms);
+  EXPECT_LT(took, 1s);
+  EXPECT_EQ(Tracked::live, 0);
+}
+
+TEST_F(Core, DeadlineGivesTheValueAndCancelsItsTimerWhenTheOpWins) {
+  EventLoop loop;
+  const auto started = Clock::now();
+  Result<int> result = run_on(loop, []() -> asio::awaitable<Result<int>> {
+    co_return co_await with_deadline(slow_lookup(5ms, 7), 10s);
+  });
+  // run() returned at once: no 10 s timer was left pending on the loop.
+  EXPECT_LT(Clock::now() - started, 1s);
+  ASSERT_TRUE(result.has_value()) << result.error().to_string();
+  EXPECT_EQ(*result, 7);
+}
+
+TEST_F(Core, DeadlineKeepsAResultOpsOwnErrorsFlat) {
+  EventLoop loop;
+  auto not_found = []() -> asio::awaitable<Result<int>> { co_return error(Status::not_found("user bob")); };
+  static_assert(std::is_same_v<DeadlineResult<Result<int>>, Result<int>>);
+  Result<int> result = run_on(loop, [&]() -> asio::awaitable<Result<int>> {
+    co_return co_await with_deadline(not_found(), 1s);
+  });
+  ASSERT_FALSE(result.has_value());
+  EXPECT_EQ(result.error().code(), Code::kNotFound);
+  EXPECT_EQ(result.error().message(), "user bob");
+}
+
+TEST_F(Core, DeadlineWrapsPlainAndVoidOpsInResults) {
+  static_assert(std::is_same_v<DeadlineResult<int>, Result<int>>);
+  static_assert(std::is_same_v<DeadlineResult<void>, Result<void>>);
+  EventLoop loop;
+  auto five = []() -> asio::awaitable<int> { co_return 5; };
+  auto nothing = []() -> asio::awaitable<void> { co_return; };
+  Result<int> n = run_on(loop, [&]() -> asio::awaitable<Result<int>> { co_return co_await with_deadline(five(), 1s); });
+  ASSERT_TRUE(n.has_value());
+  EXPECT_EQ(*n, 5);
+  Result<void> v = run_on(loop, [&]() -> asio::awaitable<Result<void>> {
+    co_return co_await with_deadline(nothing(), 1s);
+  });
+  EXPECT_TRUE(v.has_value());
+}
+
+TEST_F(Core, DeadlineReportsTheCallersOwnCancellationAsCancelledNotTimeout) {
+  EventLoop loop;
+  asio::cancellation_signal cancel;
+  std::optional<Result<int>> result;
+  asio::co_spawn(
+      loop.context(), []() -> asio::awaitable<Result<int>> { co_return co_await with_deadline(slow_lookup(10s, 1), 5s); },
+      asio::bind_cancellation_slot(cancel.slot(), [&](std::exception_ptr e, Result<int> r) {
+        rethrow(e);
+        result = std::move(r);
+      }));
+  asio::steady_timer trigger(loop.context(), 10ms);
+  trigger.async_wait([&](const asio::error_code&) { cancel.emit(asio::cancellation_type::terminal); });
+  const auto started = Clock::now();
+  loop.run();
+  EXPECT_LT(Clock::now() - started, 1s);
+  ASSERT_TRUE(result.has_value());
+  ASSERT_FALSE(result->has_value());
+  EXPECT_EQ(result->error().code(), Code::kCancelled);
+  EXPECT_EQ(Tracked::live, 0);
+}
+
+TEST_F(Core, DeadlineRethrowsABugsException) {
+  EventLoop loop;
+  auto broken = []() -> asio::awaitable<Result<int>> {
+    throw std::logic_error("invariant broken");
+    co_return 0;
+  };
+  EXPECT_THROW(run_on(loop, [&]() -> asio::awaitable<Result<int>> { co_return co_await with_deadline(broken(), 1s); }),
+               std::logic_error);
+}
+
+TEST_F(Core, SleepForIsOkWhenItElapsesAndTimesOutUnderADeadline) {
+  EventLoop loop;
+  const auto started = Clock::now();
+  Result<void> slept = run_on(loop, []() -> asio::awaitable<Result<void>> { co_return co_await sleep_for(5ms); });
+  EXPECT_TRUE(slept.has_value());
+  EXPECT_GE(Clock::now() - started, 5ms);
+  Result<void> cut = run_on(loop, []() -> asio::awaitable<Result<void>> {
+    co_return co_await with_deadline(sleep_for(10s), 10ms);
+  });
+  ASSERT_FALSE(cut.has_value());
+  EXPECT_EQ(cut.error().code(), Code::kTimeout);
+  EXPECT_LT(Clock::now() - started, 1s);
+}
+
+// A request awaiting a sub-request, each with state in its frame.
+asio::awaitable<void> sub_request() {
+  Tracked in_frame;
+  asio::steady_timer timer(co_await asio::this_coro::executor, 10s);
+  co_await timer.async_wait(asio::use_awaitable);
+}
+
+asio::awaitable<void> request() {
+  Tracked in_frame;
+  co_await sub_request();
+  ADD_FAILURE() << "the request went on past its cancelled wait";
+}
+
+TEST_F(Core, CancelledRequestLeaksNothing) {
+  EventLoop loop;
+  asio::cancellation_signal cancel;
+  bool completed = false;
+  std::exception_ptr outcome;
+  asio::co_spawn(loop.context(), request(), asio::bind_cancellation_slot(cancel.slot(), [&](std::exception_ptr e) {
+                   completed = true;
+                   outcome = e;
+                 }));
+  asio::steady_timer trigger(loop.context(), 10ms);
+  trigger.async_wait([&](const asio::error_code&) {
+    EXPECT_EQ(Tracked::live, 2);  // both frames suspended, alive
+    cancel.emit(asio::cancellation_type::terminal);
+  });
+  const auto started = Clock::now();
+  loop.run();  // drains: returns once nothing is left on the loop
+  EXPECT_LT(Clock::now() - started, 1s);
+  EXPECT_TRUE(completed);
+  EXPECT_TRUE(is_asio_cancellation(outcome));
+  EXPECT_EQ(Tracked::live, 0);
+}
+
+TEST_F(Core, DestroyingTheLoopDestroysSuspendedRequests) {
+  int completions = 0;
+  {
+    EventLoop loop;
+    asio::co_spawn(loop.context(), request(), [&](std::exception_ptr) { ++completions; });
+    loop.context().poll();  // starts the request; it suspends on its timer
+    EXPECT_EQ(Tracked::live, 2);
+  }
+  EXPECT_EQ(Tracked::live, 0);
+  EXPECT_EQ(completions, 0);
+}
+
+// ---- signals --------------------------------------------------------------------
+
+TEST_F(Core, SignalArrivingWhileARequestWaitsIsHandledOnTheLoop) {
+  EventLoop loop;
+  std::atomic<bool> waiting{false};
+  int handled = 0;
+  bool handled_on_loop = false;
+  bool request_done = false;
+  bool handled_while_waiting = false;
+  Result<void> request_result = error(Status::internal("never ran"));
+  auto request_took = Clock::duration::zero();
+
+  SignalWatcher watcher(
+      loop,
+      [&](int signo) {
+        ++handled;
+        EXPECT_EQ(signo, SIGUSR1);
+        handled_on_loop = loop.in_loop_thread();
+        handled_while_waiting = !request_done;
+      },
+      {SIGUSR1});
+  asio::co_spawn(
+      loop.context(),
+      [&]() -> asio::awaitable<void> {
+        const auto started = Clock::now();
+        waiting = true;
+        request_result = co_await sleep_for(150ms);
+        request_took = Clock::now() - started;
+        request_done = true;
+        watcher.stop();  // lets the loop run out of work
+      },
+      rethrow);
+
+  std::thread runner([&] { loop.run(); });
+  while (!waiting) std::this_thread::yield();
+  ASSERT_EQ(::kill(::getpid(), SIGUSR1), 0);
+  runner.join();
+
+  EXPECT_EQ(handled, 1);
+  EXPECT_TRUE(handled_on_loop);
+  EXPECT_TRUE(handled_while_waiting);
+  // The request neither failed nor woke early because of the signal.
+  EXPECT_TRUE(request_result.has_value());
+  EXPECT_GE(request_took, 150ms);
+}
+
+TEST_F(Core, SighupCancelsAWaitingRequestThroughTheLoop) {
+  EventLoop loop;
+  std::atomic<bool> waiting{false};
+  asio::cancellation_signal cancel_request;
+  int handled = 0;
+  std::optional<Result<void>> request_result;
+
+  SignalWatcher watcher(loop, [&](int signo) {  // default set: SIGTERM, SIGINT, SIGHUP
+    ++handled;
+    EXPECT_EQ(signo, SIGHUP);
+    EXPECT_TRUE(loop.in_loop_thread());
+    cancel_request.emit(asio::cancellation_type::terminal);
+  });
+  asio::co_spawn(
+      loop.context(),
+      [&]() -> asio::awaitable<void> {
+        Tracked in_frame;
+        waiting = true;
+        request_result = co_await sleep_for(10s);
+        watcher.stop();
+      },
+      asio::bind_cancellation_slot(cancel_request.slot(), rethrow));
+
+  const auto started = Clock::now();
+  std::thread runner([&] { loop.run(); });
+  while (!waiting) std::this_thread::yield();
+  ASSERT_EQ(::kill(::getpid(), SIGHUP), 0);
+  runner.join();
+
+  EXPECT_LT(Clock::now() - started, 1s);
+  EXPECT_EQ(handled, 1);
+  ASSERT_TRUE(request_result.has_value());
+  ASSERT_FALSE(request_result->has_value());
+  EXPECT_EQ(request_result->error().code(), Code::kCancelled);
+  EXPECT_EQ(Tracked::live, 0);
+}
+
+TEST_F(Core, StoppedSignalWatcherLetsTheLoopRunOutOfWork) {
+  EventLoop loop;
+  SignalWatcher watcher(loop, [](int) { ADD_FAILURE() << "no signal was sent"; }, {SIGUSR2});
+  watcher.stop();
+  watcher.stop();  // idempotent
+  const auto started = Clock::now();
+  loop.run();
+  EXPECT_LT(Clock::now() - started, 1s);
+}
+
+// ---- offload --------------------------------------------------------------------
+
+TEST_F(Core, OffloadedResultResumesOnTheLoopThread) {
+  EventLoop loop;
+  Offloader offloader(2);
+  std::thread::id loop_id, pool_id, resumed_id;
+  bool resumed_in_loop = false;
+  asio::co_spawn(
+      loop.context(),
+      [&]() -> asio::awaitable<void> {
+        loop_id = std::this_thread::get_id();
+        Result<std::thread::id> r = co_await offloader.offload(
+            []() -> Result<std::thread::id> { return std::this_thread::get_id(); });
+        resumed_id = std::this_thread::get_id();
+        resumed_in_loop = loop.in_loop_thread();
+        pool_id = r.value();
+      },
+      rethrow);
+  std::thread runner([&] { loop.run(); });
+  runner.join();
+
+  EXPECT_NE(loop_id, std::thread::id{});
+  EXPECT_NE(pool_id, std::thread::id{});
+  EXPECT_NE(pool_id, loop_id);
+  EXPECT_NE(pool_id, std::this_thread::get_id());
+  EXPECT_EQ(resumed_id, loop_id);
+  EXPECT_TRUE(resumed_in_loop);
+}
+
+TEST_F(Core, OffloadRunsPlainAndVoidCallsOnThePool) {
+  EventLoop loop;
+  Offloader offloader(1);
+  const std::thread::id loop_id = std::this_thread::get_id();
+  std::thread::id void_call_thread;
+  int value = run_on(loop, [&]() -> asio::awaitable<int> {
+    co_await offload(offloader, [&void_call_thread] { void_call_thread = std::this_thread::get_id(); });
+    EXPECT_EQ(std::this_thread::get_id(), loop_id);
+    co_return co_await offload(offloader, [] { return 6 * 7; });
+  });
+  EXPECT_EQ(value, 42);
+  EXPECT_NE(void_call_thread, std::thread::id{});
+  EXPECT_NE(void_call_thread, loop_id);
+}
+
+TEST_F(Core, OffloadedExceptionBecomesAnInternalStatusNotALoopException) {
+  EventLoop loop;
+  Offloader offloader(1);
+  Result<int> r = run_on(loop, [&]() -> asio::awaitable<Result<int>> {
+    co_return co_await offloader.offload([]() -> Result<int> { throw std::runtime_error("crypt exploded"); });
+  });
+  ASSERT_FALSE(r.has_value());
+  EXPECT_EQ(r.error().code(), Code::kInternal);
+  EXPECT_NE(r.error().message().find("crypt exploded"), std::string::npos);
+}
+
+TEST_F(Core, DeadlineAbandonsASlowOffloadedCallWithoutWaitingForIt) {
+  EventLoop loop;
+  Offloader offloader(1);
+  auto call_finished = std::make_shared<std::atomic<bool>>(false);
+  const auto started = Clock::now();
+  Result<int> r = run_on(loop, [&]() -> asio::awaitable<Result<int>> {
+    co_return co_await with_deadline(offloader.offload([call_finished]() -> Result<int> {
+                                       std::this_thread::sleep_for(300ms);
+                                       call_finished->store(true);
+                                       return 7;
+                                     }),
+                                     20ms);
+  });
+  const auto took = Clock::now() - started;
+  ASSERT_FALSE(r.has_value());
+  EXPECT_EQ(r.error().code(), Code::kTimeout);
+  EXPECT_LT(took, 250ms);            // the loop was not held by the pool
+  EXPECT_FALSE(call_finished->load());  // the call was still running on its own copies
+  offloader.join();                  // shutdown waits for it; its value is dropped
+  EXPECT_TRUE(call_finished->load());
+}
+
+TEST_F(Core, OffloadAfterJoinIsUnavailable) {
+  EventLoop loop;
+  Offloader offloader(1);
+  offloader.join();
+  Result<int> r = run_on(loop, [&]() -> asio::awaitable<Result<int>> {
+    co_return co_await offloader.offload([]() -> Result<int> { return 1; });
+  });
+  ASSERT_FALSE(r.has_value());
+  EXPECT_EQ(r.error().code(), Code::kUnavailable);
+}
+
+// ---- coalescing -----------------------------------------------------------------
+
+using NameCoalescer = Coalescer<std::string, Result<std::string>>;
+
+// A backend lookup that counts its calls and takes a while, so that requests overlap.
+NameCoalescer::Make counted_lookup(std::string key, std::map<std::string, int>& calls) {
+  return [key, &calls]() -> asio::awaitable<Result<std::string>> {
+    const int call = ++calls[key];
+    co_await sleep_for(20ms);
+    co_return key + "#" + std::to_string(call);
+  };
+}
+
+TEST_F(Core, ThousandIdenticalConcurrentRequestsMakeOneCall) {
+  EventLoop loop;
+  NameCoalescer coalescer;
+  std::map<std::string, int> calls;
+  std::vector<Result<std::string>> results;
+  for (int i = 0; i < 1000; ++i) {
+    asio::co_spawn(loop.context(), coalescer.run("alice", counted_lookup("alice", calls)),
+                   [&](std::exception_ptr e, Result<std::string> r) {
+                     rethrow(e);
+                     results.push_back(std::move(r));
+                   });
+  }
+  const auto started = Clock::now();
+  loop.run();
+  EXPECT_LT(Clock::now() - started, 1s);
+  EXPECT_EQ(calls["alice"], 1);
+  ASSERT_EQ(results.size(), 1000u);
+  for (const auto& r : results) {
+    ASSERT_TRUE(r.has_value()) << r.error().to_string();
+    EXPECT_EQ(*r, "alice#1");
+  }
+  EXPECT_EQ(coalescer.in_flight(), 0u);
+}
+
+TEST_F(Core, DifferentKeysMakeSeparateCalls) {
+  EventLoop loop;
+  NameCoalescer coalescer;
+  std::map<std::string, int> calls;
+  std::map<std::string, std::vector<std::string>> answers;
+  for (const char* name : {"alice", "bob", "alice", "carol", "bob"}) {
+    asio::co_spawn(loop.context(), coalescer.run(name, counted_lookup(name, calls)),
+                   [&answers, name = std::string(name)](std::exception_ptr e, Result<std::string> r) {
+                     rethrow(e);
+                     answers[name].push_back(r.value_or("error"));
+                   });
+  }
+  loop.run();
+  EXPECT_EQ(calls, (std::map<std::string, int>{{"alice", 1}, {"bob", 1}, {"carol", 1}}));
+  EXPECT_EQ(answers["alice"], (std::vector<std::string>{"alice#1", "alice#1"}));
+  EXPECT_EQ(answers["bob"], (std::vector<std::string>{"bob#1", "bob#1"}));
+  EXPECT_EQ(answers["carol"], (std::vector<std::string>{"carol#1"}));
+}
+
+TEST_F(Core, CoalescedEntryIsRemovedWhenItsCallCompletes) {
+  EventLoop loop;
+  NameCoalescer coalescer;
+  std::map<std::string, int> calls;
+  auto twice = [&]() -> asio::awaitable<Result<std::string>> {
+    Result<std::string> first = co_await coalescer.run("alice", counted_lookup("alice", calls));
+    EXPECT_EQ(first.value_or(""), "alice#1");
+    EXPECT_EQ(coalescer.in_flight(), 0u);
+    co_return co_await coalescer.run("alice", counted_lookup("alice", calls));
+  };
+  Result<std::string> second = run_on(loop, twice);
+  EXPECT_EQ(calls["alice"], 2);  // a finished call is not a cache
+  EXPECT_EQ(second.value_or(""), "alice#2");
+}
+
+TEST_F(Core, CancelledLeaderStillAnswersEveryWaiter) {
+  EventLoop loop;
+  Coalescer<std::string, Result<int>> coalescer;
+  int calls = 0;
+  auto hanging = [&calls]() -> asio::awaitable<Result<int>> {
+    ++calls;
+    Tracked in_frame;
+    asio::steady_timer timer(co_await asio::this_coro::executor, 10s);
+    co_await timer.async_wait(asio::use_awaitable);  // throws when cancelled
+    co_return 1;
+  };
+  std::vector<Result<int>> results;
+  auto collect = [&](std::exception_ptr e, Result<int> r) {
+    rethrow(e);
+    results.push_back(std::move(r));
+  };
+  asio::cancellation_signal cancel_leader;
+  asio::co_spawn(loop.context(), coalescer.run("alice", hanging), asio::bind_cancellation_slot(cancel_leader.slot(), collect));
+  for (int i = 0; i < 3; ++i) asio::co_spawn(loop.context(), coalescer.run("alice", hanging), collect);
+  asio::steady_timer trigger(loop.context(), 10ms);
+  trigger.async_wait([&](const asio::error_code&) {
+    EXPECT_EQ(coalescer.in_flight(), 1u);
+    cancel_leader.emit(asio::cancellation_type::terminal);
+  });
+  const auto started = Clock::now();
+  loop.run();
+  EXPECT_LT(Clock::now() - started, 1s);
+  EXPECT_EQ(calls, 1);
+  ASSERT_EQ(results.size(), 4u);
+  for (const auto& r : results) {
+    ASSERT_FALSE(r.has_value());
+    EXPECT_EQ(r.error().code(), Code::kCancelled);
+  }
+  EXPECT_EQ(coalescer.in_flight(), 0u);
+  EXPECT_EQ(Tracked::live, 0);
+}
+
+TEST_F(Core, CancelledWaiterLeavesTheOthersAlone) {
+  EventLoop loop;
+  NameCoalescer coalescer;
+  std::map<std::string, int> calls;
+  std::vector<std::pair<std::string, Result<std::string>>> finished;  // in completion order
+  auto collect = [&](std::string who) {
+    return [&finished, who](std::exception_ptr e, Result<std::string> r) {
+      rethrow(e);
+      finished.emplace_back(who, std::move(r));
+    };
+  };
+  asio::cancellation_signal cancel_waiter;
+  asio::co_spawn(loop.context(), coalescer.run("alice", counted_lookup("alice", calls)), collect("leader"));
+  asio::co_spawn(loop.context(), coalescer.run("alice", counted_lookup("alice", calls)), collect("waiter"));
+  asio::co_spawn(loop.context(), coalescer.run("alice", counted_lookup("alice", calls)),
+                 asio::bind_cancellation_slot(cancel_waiter.slot(), collect("cancelled")));
+  asio::steady_timer trigger(loop.context(), 5ms);
+  trigger.async_wait([&](const asio::error_code&) { cancel_waiter.emit(asio::cancellation_type::terminal); });
+  loop.run();
+  EXPECT_EQ(calls["alice"], 1);
+  ASSERT_EQ(finished.size(), 3u);
+  EXPECT_EQ(finished[0].first, "cancelled");  // at once, not when the call ended
+  ASSERT_FALSE(finished[0].second.has_value());
+  EXPECT_EQ(finished[0].second.error().code(), Code::kCancelled);
+  for (std::size_t i = 1; i < 3; ++i) {
+    EXPECT_NE(finished[i].first, "cancelled");
+    EXPECT_EQ(finished[i].second.value_or("error"), "alice#1");
+  }
+}
+
+TEST_F(Core, ThrowingCallGivesEveryCallerAnInternalStatus) {
+  EventLoop loop;
+  NameCoalescer coalescer;
+  auto broken = []() -> asio::awaitable<Result<std::string>> {
+    co_await sleep_for(5ms);
+    throw std::runtime_error("directory returned garbage");
+  };
+  std::vector<Result<std::string>> results;
+  for (int i = 0; i < 3; ++i) {
+    asio::co_spawn(loop.context(), coalescer.run("alice", broken), [&](std::exception_ptr e, Result<std::string> r) {
+      rethrow(e);
+      results.push_back(std::move(r));
+    });
+  }
+  loop.run();
+  ASSERT_EQ(results.size(), 3u);
+  for (const auto& r : results) {
+    ASSERT_FALSE(r.has_value());
+    EXPECT_EQ(r.error().code(), Code::kInternal);
+    EXPECT_NE(r.error().message().find("garbage"), std::string::npos);
+  }
+  EXPECT_EQ(coalescer.in_flight(), 0u);
+}
+
+TEST_F(Core, DestroyingTheLoopMidCallLeavesNoEntryAndNoFrame) {
+  Coalescer<std::string, Result<int>> coalescer;  // outlives the loop, as required
+  auto hanging = []() -> asio::awaitable<Result<int>> {
+    Tracked in_frame;
+    asio::steady_timer timer(co_await asio::this_coro::executor, 10s);
+    co_await timer.async_wait(asio::use_awaitable);
+    co_return 1;
+  };
+  int completions = 0;
+  {
+    EventLoop loop;
+    for (int i = 0; i < 4; ++i) {
+      asio::co_spawn(loop.context(), coalescer.run("alice", hanging), [&](std::exception_ptr, Result<int>) { ++completions; });
+    }
+    loop.context().poll();  // all four start: one call, three waiters
+    EXPECT_EQ(coalescer.in_flight(), 1u);
+    EXPECT_EQ(Tracked::live, 1);
+  }
+  EXPECT_EQ(coalescer.in_flight(), 0u);
+  EXPECT_EQ(Tracked::live, 0);
+  EXPECT_EQ(completions, 0);
+}
+
+}  // namespace
+}  // namespace fastid::core
