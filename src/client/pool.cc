@@ -18,7 +18,12 @@
 namespace fastid::client {
 namespace {
 
-constexpr int kSlots = 8;  // connections kept per process at most
+// Connections tracked at once (busy or idle); past that a thread uses a
+// one-shot connection. Idle ones are kept only up to kMaxIdle: a process keeps
+// a few connections at rest, yet 64 threads at full speed do not reconnect for
+// every request.
+constexpr int kSlots = 64;
+constexpr int kMaxIdle = 8;
 constexpr const char* kDefaultSocketDir = "/run/fastid";
 constexpr const char* kSocketName = "/nss";
 
@@ -252,8 +257,12 @@ void pool_release(Conn* c, bool healthy) {
     Lock lock;
     bool tracked = c->slot >= 0 && c->gen == g_gen;
     if (tracked && healthy) {
+      int idle = 0;
+      for (const Slot& s : g_slots) idle += s.state == kIdle;
+      keep = idle < kMaxIdle;
+    }
+    if (keep) {
       g_slots[c->slot].state = kIdle;
-      keep = true;
     } else if (tracked) {
       g_slots[c->slot] = Slot{-1, kEmpty, 0, 0};
     }

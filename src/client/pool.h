@@ -1,5 +1,5 @@
-// The process-wide pool of connections to the daemon's lookup socket: a few
-// persistent connections that threads take, use alone, and give back.
+// The process-wide pool of connections to the daemon's lookup socket: persistent
+// connections that threads take, use alone, and give back (at most 8 kept idle).
 // Promises: every fd is O_CLOEXEC, non-blocking and >= 3; an fd is only ever
 // used or closed after fstat() shows it is still the socket we opened (the
 // application may have closed and reused the number); connections inherited

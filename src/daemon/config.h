@@ -70,8 +70,8 @@ Result<Config> find_config(std::string_view explicit_path);
 // over /etc/passwd and /etc/group.
 Config default_config();
 
-// The effective configuration as TOML, every setting spelled out (what
-// `fastidd --check-config` prints); parse_config() of it gives `config` back.
+// The effective configuration as TOML with every setting spelled out (meant
+// for --check-config); parse_config() of it gives `config` back.
 std::string render_config(const Config& config);
 
 // The whole text of docs/configuration.md, generated from the settings table.

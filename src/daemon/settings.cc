@@ -801,7 +801,8 @@ std::string config_reference_markdown() {
       "   `files` provider named `local` over `/etc/passwd` and `/etc/group`.\n"
       "\n"
       "`fastidd --check-config` reads the configuration the same way, checks it,\n"
-      "prints it with every setting spelled out and exits: 0 when it is valid.\n"
+      "opens and closes each provider once, and exits: 0 when all is valid.\n"
+      "`fastidd --config-reference` prints this document.\n"
       "\n"
       "## Errors\n"
       "\n"
@@ -862,7 +863,7 @@ std::string config_reference_markdown() {
       "\n"
       "## Example\n"
       "\n"
-      "The embedded default, spelled out as `fastidd --check-config` prints it:\n"
+      "The embedded default, with every setting spelled out:\n"
       "\n"
       "```toml\n";
   out += render_config(default_config());

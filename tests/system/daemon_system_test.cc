@@ -251,7 +251,7 @@ TEST(DaemonSystemTest, HostileFramesGetErrorsOrAClosedConnectionAndTheDaemonCarr
 TEST(DaemonSystemTest, IdleConnectionsAreClosedAfterTheIdleTimeout) {
   Daemon d(10, 2);
   std::string cfg = d.default_config_text();
-  cfg.insert(cfg.find("log_level"), "idle_timeout = \"300ms\"\n");
+  cfg.insert(cfg.find("log_level"), "idle_timeout = \"1s\"\n");
   d.write_config(cfg);
   ASSERT_TRUE(d.start());
   RawClient c(d.socket_dir() + "/nss");

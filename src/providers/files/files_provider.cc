@@ -304,7 +304,7 @@ Status FilesProvider::open() {
   return Status::ok();
 }
 
-void FilesProvider::close() { index_.store(nullptr, std::memory_order_release); }
+void FilesProvider::close() { install(nullptr); }
 
 Status FilesProvider::refresh() {
   if (!current()) return not_open();
@@ -368,7 +368,12 @@ Result<std::shared_ptr<const FilesProvider::Index>> FilesProvider::load() const 
 }
 
 void FilesProvider::install(std::shared_ptr<const Index> index) {
-  index_.store(std::move(index), std::memory_order_release);
+  // The old index is released outside the lock: freeing 10,000 records must
+  // not hold up a lookup on another thread.
+  {
+    std::lock_guard lock(index_mu_);
+    index_.swap(index);
+  }
 }
 
 Result<User> FilesProvider::user_by_name(std::string_view name) {

@@ -5,7 +5,6 @@
 // refresh are called by one thread at a time (the Provider contract).
 #pragma once
 
-#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -67,7 +66,7 @@ class FilesProvider final : public Provider {
   // and swaps on its event loop (refresh() is the three in a row):
   //   changed()  stat(2) both files and compare with the installed index;
   //   load()     read and parse both files; touches no provider state;
-  //   install()  make an index the one lookups see (atomic swap).
+  //   install()  make an index the one lookups see (a pointer swap).
   // changed() and load() may run on any thread; install() too, but two
   // installs racing each other leave whichever came last.
   Result<bool> changed() const;
@@ -75,12 +74,19 @@ class FilesProvider final : public Provider {
   void install(std::shared_ptr<const Index> index);
 
  private:
-  std::shared_ptr<const Index> current() const { return index_.load(std::memory_order_acquire); }
+  std::shared_ptr<const Index> current() const {
+    std::lock_guard lock(index_mu_);
+    return index_;
+  }
   Status not_open() const;
   void note_failure(const Status& status);
 
   const Options options_;
-  std::atomic<std::shared_ptr<const Index>> index_;
+  // A mutex, not std::atomic<std::shared_ptr>: libstdc++ 12's load() releases
+  // its internal lock with relaxed order, a race ThreadSanitizer reports, and
+  // the mutex is held only to copy the pointer (one refcount increment).
+  mutable std::mutex index_mu_;
+  std::shared_ptr<const Index> index_;  // null while not open
 
   mutable std::mutex mu_;  // guards the reload history below (stats() reads it)
   std::uint64_t reloads_ = 0;

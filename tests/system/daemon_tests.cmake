@@ -1,0 +1,24 @@
+# System tests of the whole daemon: each starts its own fastidd (build/bin) on
+# a private temporary folder with a generated dataset and stops it.
+set(FASTID_SYSTEM_DEFS
+  FASTID_BIN_DIR="${CMAKE_BINARY_DIR}/bin"
+  FASTID_LIB_DIR="${CMAKE_BINARY_DIR}/lib"
+  FASTID_SOURCE_DIR="${CMAKE_SOURCE_DIR}")
+# Sanitizer builds: getent is not instrumented, so the module it loads needs
+# the ASan runtime preloaded.
+if(FASTID_SANITIZE MATCHES "address")
+  execute_process(COMMAND ${CMAKE_CXX_COMPILER} -print-file-name=libasan.so
+                  OUTPUT_VARIABLE ASAN_RUNTIME OUTPUT_STRIP_TRAILING_WHITESPACE)
+  list(APPEND FASTID_SYSTEM_DEFS FASTID_ASAN_RUNTIME="${ASAN_RUNTIME}")
+endif()
+
+foreach(t nss_system_test daemon_system_test)
+  add_executable(${t} ${t}.cc)
+  fastid_warnings(${t})
+  target_compile_definitions(${t} PRIVATE ${FASTID_SYSTEM_DEFS})
+  target_link_libraries(${t} PRIVATE fastid_proto GTest::gtest GTest::gtest_main Threads::Threads)
+  # What the tests run: the daemon, the CLI, the module and the glibc programs.
+  add_dependencies(${t} fastidd fastid_cli nss_fastid nss_query nss_stress)
+  add_test(NAME ${t} COMMAND ${t})
+  set_tests_properties(${t} PROPERTIES LABELS "system" TIMEOUT 600)
+endforeach()
