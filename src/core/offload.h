@@ -1,9 +1,9 @@
 // Offloader: a worker's small thread pool for blocking calls (file reads, crypt(3),
-// synchronous libraries), so that the loop thread never blocks. offload(fn) runs
-// fn, moved into the pool task with the inputs it captured by value, on a pool
-// thread and resumes the awaiting coroutine on that coroutine's own executor (the
-// loop). Owned by the worker; offload() is awaited on the loop thread, join() is
-// called by the owner at shutdown: after the loop has stopped, before it is destroyed.
+// synchronous libraries), so that the loop thread never blocks. offload(fn, args...)
+// runs fn on a pool thread with its own copies of its inputs and resumes the awaiting
+// coroutine on that coroutine's own executor (the loop). Owned by the worker; offload()
+// is awaited on the loop thread; join() is called by the owner at shutdown, after the
+// loop has stopped and before it is destroyed.
 #pragma once
 
 #include <asio/associated_cancellation_slot.hpp>
@@ -19,6 +19,7 @@
 #include <atomic>
 #include <cstddef>
 #include <exception>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -50,9 +51,9 @@ R call_offloaded(F& fn) noexcept(!is_result_v<R>) {
   }
 }
 
-// The awaiting side of one offloaded call. Touched only on the awaiting
-// coroutine's executor (the loop), except the immutable `executor`; the pool thread
-// only carries the shared_ptr that owns it.
+// The awaiting side of one offloaded call. Its members are touched only on the
+// awaiting coroutine's executor (the loop); the pool thread merely carries the
+// shared_ptr that owns it, with its own copy of the executor to post back to.
 template <typename Handler, typename R>
 struct OffloadWait {
   using Executor = asio::associated_executor_t<Handler>;
@@ -145,24 +146,35 @@ class Offloader {
   Offloader(const Offloader&) = delete;
   Offloader& operator=(const Offloader&) = delete;
 
-  // Runs fn() on the pool and returns its value on the awaiting coroutine's
-  // executor. fn is taken by value: it must own its inputs (capture by value),
-  // since the awaiting coroutine may stop waiting before fn finishes.
+  // Runs fn(args...) on the pool and returns its value on the awaiting
+  // coroutine's executor. fn and args are taken by value: the call owns its
+  // inputs, since the awaiting coroutine may stop waiting before it finishes.
   //
   // fn should return Result<T>: then a thrown exception becomes Status internal,
   // cancelling the awaiting coroutine (with_deadline, shutdown) resumes it at
   // once with Status cancelled while fn runs to its end with the result dropped,
   // and offload() after join() yields Status unavailable. Any other return type
   // is supported but not cancellable, and fn must not throw (std::terminate).
-  template <typename F>
-  asio::awaitable<std::invoke_result_t<F&>> offload(F fn) {
-    using R = std::invoke_result_t<F&>;
+  //
+  // GCC 12 destroys a lambda with captures (or any aggregate temporary) twice
+  // when it is written inside a co_await expression. Name the lambda first
+  //   auto read = [path] { return read_file(path); };
+  //   co_await offloader.offload(std::move(read));
+  // or pass the inputs as arguments: co_await offloader.offload(read_file, path).
+  template <typename F, typename... Args>
+  asio::awaitable<std::invoke_result_t<F&, Args&...>> offload(F fn, Args... args) {
+    using R = std::invoke_result_t<F&, Args&...>;
     using Signature = typename detail::OffloadSignature<R>::type;
+    // Built here, in a plain function, so no closure lives in the caller's
+    // co_await expression.
+    auto call = [fn = std::move(fn), ... args = std::move(args)]() mutable -> R {
+      return std::invoke(fn, args...);
+    };
     return asio::async_initiate<const asio::use_awaitable_t<>&, Signature>(
-        [this](auto handler, F f) {
-          detail::start_offload<R>(pool_, joined_.load(), std::move(handler), std::move(f));
+        [this](auto handler, decltype(call) c) {
+          detail::start_offload<R>(pool_, joined_.load(), std::move(handler), std::move(c));
         },
-        asio::use_awaitable, std::move(fn));
+        asio::use_awaitable, std::move(call));
   }
 
   // Waits until every queued call has run, then stops the threads. Calls are
@@ -177,10 +189,10 @@ class Offloader {
   std::atomic<bool> joined_{false};
 };
 
-// offload(offloader, fn): the same as offloader.offload(fn).
-template <typename F>
-asio::awaitable<std::invoke_result_t<F&>> offload(Offloader& offloader, F fn) {
-  return offloader.offload(std::move(fn));
+// offload(offloader, fn, args...): the same as offloader.offload(fn, args...).
+template <typename F, typename... Args>
+asio::awaitable<std::invoke_result_t<F&, Args&...>> offload(Offloader& offloader, F fn, Args... args) {
+  return offloader.offload(std::move(fn), std::move(args)...);
 }
 
 }  // namespace fastid::core
