@@ -17,6 +17,7 @@
 #include "server/unix_listener.h"
 #include "supervisor/daemonize.h"
 #include "supervisor/pid_file.h"
+#include "supervisor/supervisor.h"
 
 using namespace fastid;
 
@@ -77,10 +78,6 @@ int main(int argc, char** argv) {
   auto config = daemon::read_config(config_path, overrides);
   if (!config) return fail(config.error().to_string());
   core::set_log_level(config->daemon.log_level);
-  if (config->daemon.workers != 1) {
-    core::log_warning("workers = " + std::to_string(config->daemon.workers) +
-                      ": this version runs one front worker");
-  }
 
   // Open and close every provider once: a wrong path fails now, not at the
   // first lookup.
@@ -118,12 +115,28 @@ int main(int argc, char** argv) {
   }
 
   daemon::WorkerSetup setup;
+  const int workers = config->daemon.workers;
+  const auto grace = config->daemon.shutdown_grace;
   setup.config = std::move(*config);
   setup.config_path = config_path;
   setup.overrides = overrides;
   setup.unix_listeners.emplace_back(*nss_fd, "nss");
   setup.on_ready = [&daemonizer] { daemonizer.notify_ready(); };
-  int rc = daemon::run_worker(std::move(setup));
+
+  int rc;
+  if (workers == 1) {
+    // One front worker: it runs in this process, with nothing to supervise.
+    rc = daemon::run_worker(std::move(setup));
+  } else {
+    // Several: a supervisor forks them after everything above was opened and
+    // checked; each worker builds its own loop and providers after the fork.
+    // Every worker tells the waiting parent it is ready; the first word counts.
+    supervisor::SupervisorOptions options;
+    options.workers = workers;
+    options.shutdown_grace = grace;
+    supervisor::Supervisor sup(options, [&setup](int) { return daemon::run_worker(setup); });
+    rc = sup.run();
+  }
   ::unlink(nss_path.c_str());
   return rc;
 }

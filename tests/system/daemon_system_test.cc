@@ -263,3 +263,57 @@ TEST(DaemonSystemTest, IdleConnectionsAreClosedAfterTheIdleTimeout) {
 
 }  // namespace
 }  // namespace fastid::testing
+
+namespace fastid::testing {
+namespace {
+
+std::set<pid_t> serving_pids(const Daemon& d, int calls) {
+  std::set<pid_t> pids;
+  for (int i = 0; i < calls; ++i) {
+    auto r = run("FASTID_SOCKET_DIR=" + d.socket_dir() + " " + bin_dir() + "/fastid status");
+    auto at = r.out.find("\npid ");
+    if (at == std::string::npos) continue;
+    pids.insert(static_cast<pid_t>(std::stol(r.out.substr(at + 5))));
+  }
+  return pids;
+}
+
+TEST(WorkersSystemTest, TwoWorkersBothServeAndAKilledOneIsReplacedWithoutFailedLookups) {
+  Daemon d(10000, 1000);
+  ASSERT_TRUE(d.start({"-w", "2"})) << d.log();
+  std::string stress = d.env() + bin_dir() + "/nss_stress " + d.dir() + "/data/passwd " + d.dir() +
+                       "/data/group 8 20000 2>&1";
+  // Under load, both workers take connections from the shared listener.
+  FILE* load = ::popen(stress.c_str(), "r");
+  ASSERT_NE(load, nullptr);
+  std::set<pid_t> pids;
+  for (int round = 0; round < 20 && pids.size() < 2; ++round) {
+    auto more = serving_pids(d, 10);
+    pids.insert(more.begin(), more.end());
+  }
+  ASSERT_EQ(pids.size(), 2u) << "both workers answer";
+  // Kill one under load: it is replaced, and the load sees no failure
+  // (libfastid retries a request whose kept connection died once).
+  pid_t victim = *pids.begin();
+  ASSERT_EQ(::kill(victim, SIGKILL), 0);
+  bool replaced = false;
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(1);
+  while (!replaced && std::chrono::steady_clock::now() < deadline) {
+    replaced = d.log().find("replaced") != std::string::npos;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_TRUE(replaced) << "replaced within 1 s\n" << d.log();
+  std::string out;
+  char buf[4096];
+  size_t n;
+  while ((n = std::fread(buf, 1, sizeof buf, load)) > 0) out.append(buf, n);
+  int status = ::pclose(load);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << out;
+  std::printf("%s", out.c_str());
+  EXPECT_EQ(d.getent("passwd user00001").exit_code, 0);
+  int st = d.stop(SIGTERM);
+  EXPECT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0) << st;
+}
+
+}  // namespace
+}  // namespace fastid::testing

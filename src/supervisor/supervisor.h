@@ -1,0 +1,53 @@
+// Supervisor: forks the front workers that share the listeners it opened, and
+// keeps them alive (DESIGN idea 3). It owns no thread, loop or database handle:
+// it waits for signals synchronously and only forks, forwards and reaps.
+// Use from the main thread of a single-threaded process, once.
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <functional>
+#include <vector>
+
+namespace fastid::supervisor {
+
+enum class OnWorkerExit {
+  kRestart,  // replace a dead worker, paced; a crash loop stops everything
+  kExit,     // the first death ends everything (MIT krb5's KDC policy)
+};
+
+struct SupervisorOptions {
+  int workers = 1;
+  OnWorkerExit on_worker_exit = OnWorkerExit::kRestart;
+  // Time the workers get after SIGTERM before they are killed.
+  std::chrono::milliseconds shutdown_grace{5000};
+  // A crash loop: this many deaths within `crash_window` stop everything.
+  int crash_limit = 5;
+  std::chrono::milliseconds crash_window{10000};
+};
+
+class Supervisor {
+ public:
+  // `run_worker(index)` runs in each forked child and returns its exit code.
+  Supervisor(SupervisorOptions options, std::function<int(int)> run_worker);
+
+  // Forks the workers and supervises them until SIGTERM/SIGINT (exit code 0
+  // once all workers have stopped) or a fatal policy decision (non-zero).
+  int run();
+
+  // The live worker pids (for tests and logs).
+  std::vector<pid_t> worker_pids() const;
+
+ private:
+  pid_t spawn(int index);
+  void forward(int signo);
+  int stop_all(int exit_code);
+
+  SupervisorOptions options_;
+  std::function<int(int)> run_worker_;
+  std::vector<pid_t> pids_;  // by worker index; 0 = not running
+  std::vector<std::chrono::steady_clock::time_point> deaths_;
+};
+
+}  // namespace fastid::supervisor
