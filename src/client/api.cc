@@ -5,9 +5,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <atomic>
+
 #include "client/call.h"
 #include "client/last_message.h"
 #include "client/unpack.h"
+#include "fastcache/reader.h"
 #include "fastid/fastid.h"
 #include "proto/wire.h"
 
@@ -43,6 +46,41 @@ struct ErrnoKeeper {
   int saved = errno;
   ~ErrnoKeeper() { errno = saved; }
 };
+
+// The fast cache, consulted before the socket. A constant-initialised global:
+// no constructor, no exit handler. Its directory is set once, by the first
+// lookup: FASTID_CACHE_DIR (ignored in setuid programs), else the default.
+// While one thread sets it, the others simply go to the socket.
+constinit fastid::fastcache::FastCacheReader g_cache;
+std::atomic<int> g_cache_state{0};  // 0 unset, 1 being set, 2 ready
+
+fastid::fastcache::FastCacheReader* cache() {
+  int state = g_cache_state.load(std::memory_order_acquire);
+  if (state == 2) return &g_cache;
+  int expected = 0;
+  if (state == 0 && g_cache_state.compare_exchange_strong(expected, 1)) {
+    const char* dir = secure_getenv("FASTID_CACHE_DIR");
+    g_cache.set_directory(dir != nullptr && *dir != '\0' ? dir : fastid::fastcache::kDefaultCacheDir);
+    g_cache_state.store(2, std::memory_order_release);
+    return &g_cache;
+  }
+  return nullptr;
+}
+
+// A cache answer as a status; kMiss is FASTID_UNAVAILABLE here, meaning "ask the daemon".
+bool cache_answered(fastid::fastcache::LookupResult r, fastid_status* st) {
+  using fastid::fastcache::LookupResult;
+  switch (r) {
+    case LookupResult::kHit: *st = FASTID_OK; return true;
+    case LookupResult::kNegativeHit: *st = FASTID_NOT_FOUND; return true;
+    case LookupResult::kErange:
+      set_message("buffer too small");
+      *st = FASTID_ERANGE;
+      return true;
+    case LookupResult::kMiss: break;
+  }
+  return false;
+}
 
 fastid_status begin(bool args_ok) {
   clear_message();
@@ -172,6 +210,7 @@ FASTID_PUBLIC fastid_status fastid_getpwnam(const char* name, struct passwd* pw,
   size_t len = 0;
   if (st == FASTID_OK) st = check_name(name, &len);
   if (st != FASTID_OK) return st;
+  if (auto* c = cache(); c && cache_answered(c->passwd_by_name(name, pw, buf, buflen), &st)) return st;
   Call call(Opcode::kGetpwnam);
   call.request().str(name, len);
   return fetch_passwd(call, nullptr, pw, buf, buflen);
@@ -181,6 +220,7 @@ FASTID_PUBLIC fastid_status fastid_getpwuid(uid_t uid, struct passwd* pw, char* 
   ErrnoKeeper keep;
   fastid_status st = begin(pw != nullptr && buffer_ok(buf, buflen));
   if (st != FASTID_OK) return st;
+  if (auto* c = cache(); c && cache_answered(c->passwd_by_uid(uid, pw, buf, buflen), &st)) return st;
   Call call(Opcode::kGetpwuid);
   call.request().u32(uid);
   uint32_t want = uid;
@@ -194,6 +234,7 @@ FASTID_PUBLIC fastid_status fastid_getgrnam(const char* name, struct group* gr, 
   size_t len = 0;
   if (st == FASTID_OK) st = check_name(name, &len);
   if (st != FASTID_OK) return st;
+  if (auto* c = cache(); c && cache_answered(c->group_by_name(name, gr, buf, buflen), &st)) return st;
   Call call(Opcode::kGetgrnam);
   call.request().str(name, len);
   return fetch_group(call, nullptr, gr, buf, buflen);
@@ -203,6 +244,7 @@ FASTID_PUBLIC fastid_status fastid_getgrgid(gid_t gid, struct group* gr, char* b
   ErrnoKeeper keep;
   fastid_status st = begin(gr != nullptr && buffer_ok(buf, buflen));
   if (st != FASTID_OK) return st;
+  if (auto* c = cache(); c && cache_answered(c->group_by_gid(gid, gr, buf, buflen), &st)) return st;
   Call call(Opcode::kGetgrgid);
   call.request().u32(gid);
   uint32_t want = gid;
@@ -215,6 +257,7 @@ FASTID_PUBLIC fastid_status fastid_initgroups(const char* user, gid_t* gids, siz
   size_t len = 0;
   if (st == FASTID_OK) st = check_name(user, &len);
   if (st != FASTID_OK) return st;
+  if (auto* c = cache(); c && cache_answered(c->initgroups(user, gids, ngids), &st)) return st;
   Call call(Opcode::kInitgroups);
   call.request().str(user, len);
   st = call.run();

@@ -8,6 +8,7 @@
 
 #include "core/log.h"
 #include "providers/registry.h"
+#include "server/cache_publisher.h"
 #include "server/nss_handler.h"
 #include "server/server.h"
 
@@ -69,6 +70,7 @@ class Worker {
       return 1;
     }
     handler_.set_providers(std::move(*opened));
+    open_fast_cache();
     handler_.set_status_source([this] {
       auto items = server_.status_items();
       items.emplace_back("config", setup_.config.source);
@@ -85,6 +87,9 @@ class Worker {
     // run() returns when no work is left: the fixed shutdown order below
     // removes every source of work, so there is nothing to force.
     io_.run();
+    // A daemon that stopped must not keep answering through its maps: clients
+    // then go to the socket, find nobody, and move on to the next NSS source.
+    if (publisher_) (void)publisher_->invalidate_all();
     for (auto& p : handler_.providers()) p->close();
     core::log_info("stopped");
     return exit_code_;
@@ -141,6 +146,8 @@ class Worker {
     }
     for (auto& p : handler_.providers()) p->close();
     handler_.set_providers(std::move(*opened));
+    // New providers: what was published from the old ones may be wrong now.
+    invalidate_fast_cache("configuration reloaded");
     core::set_log_level(new_d.log_level);
     server_.set_limits(limits_of(*next));
     Config kept = std::move(*next);
@@ -164,13 +171,54 @@ class Worker {
     refresh_timer_.expires_after(interval);
     refresh_timer_.async_wait([this](const asio::error_code& ec) {
       if (ec || stopping_) return;
-      for (auto& p : handler_.providers()) {
-        core::Status st = p->refresh();
-        if (!st) core::log_warning("provider " + p->name() + ": " + st.to_string());
+      // A failed refresh keeps the previous data; the provider logs it once.
+      for (auto& p : handler_.providers()) (void)p->refresh();
+      if (data_generation() != published_generation_) invalidate_fast_cache("a source changed");
+      if (publisher_ && std::chrono::steady_clock::now() >= next_heartbeat_) {
+        publisher_->heartbeat();
+        next_heartbeat_ = std::chrono::steady_clock::now() + kHeartbeatInterval;
       }
       arm_refresh();
     });
   }
+
+  // The fast cache maps live in state_dir/mc. A map that cannot be opened is
+  // logged and the worker serves through the socket only: lookups must not
+  // depend on the cache. Published answers from before this start may come
+  // from older data, so the maps start empty.
+  void open_fast_cache() {
+    server::CachePublisherOptions options;
+    options.dir = setup_.config.daemon.state_dir + "/mc";
+    auto p = server::CachePublisher::open(options);
+    if (!p) {
+      core::log_error("fast cache disabled: " + p.error().to_string());
+      return;
+    }
+    publisher_ = std::move(*p);
+    handler_.set_publisher(publisher_.get());
+    invalidate_fast_cache("");
+    publisher_->heartbeat();
+    next_heartbeat_ = std::chrono::steady_clock::now() + kHeartbeatInterval;
+  }
+
+  void invalidate_fast_cache(const std::string& why) {
+    published_generation_ = data_generation();
+    if (!publisher_) return;
+    core::Status st = publisher_->invalidate_all();
+    if (!st) {
+      core::log_warning("fast cache invalidation failed: " + st.to_string());
+    } else if (!why.empty()) {
+      core::log_info("fast cache invalidated: " + why);
+    }
+  }
+
+  std::uint64_t data_generation() const {
+    std::uint64_t sum = 0;
+    for (const auto& p : handler_.providers()) sum += p->data_generation();
+    return sum;
+  }
+
+  static constexpr std::chrono::seconds kHeartbeatInterval{5};
 
   WorkerSetup setup_;
   asio::io_context io_;
@@ -178,6 +226,9 @@ class Worker {
   asio::steady_timer refresh_timer_;
   server::NssHandler handler_;
   server::Server server_;
+  std::unique_ptr<server::CachePublisher> publisher_;
+  std::uint64_t published_generation_ = 0;
+  std::chrono::steady_clock::time_point next_heartbeat_{};
   bool stopping_ = false;
   int exit_code_ = 0;
 };

@@ -54,6 +54,11 @@ class Provider {
   virtual Result<Page<User>> users_page(std::uint32_t cursor, std::uint32_t max) = 0;
   virtual Result<Page<Group>> groups_page(std::uint32_t cursor, std::uint32_t max) = 0;
 
+  // A number that changes whenever the data this provider serves may have
+  // changed (a reload): the daemon then invalidates what it published from it.
+  // 0 = the provider cannot tell (its answers expire by their TTL only).
+  virtual std::uint64_t data_generation() const { return 0; }
+
   // Figures for `fastid status` (key, value) — entries loaded, last reload …
   virtual std::vector<std::pair<std::string, std::string>> stats() const { return {}; }
 };

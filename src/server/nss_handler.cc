@@ -75,9 +75,15 @@ proto::Bytes NssHandler::user_lookup(const proto::Request& req) {
     return req.opcode == Opcode::kGetpwnam ? p.user_by_name(req.name) : p.user_by_uid(req.id);
   });
   if (!r) {
-    (r.error().code() == core::Code::kNotFound ? not_found_ : errors_)++;
+    bool absent = r.error().code() == core::Code::kNotFound;
+    (absent ? not_found_ : errors_)++;
+    // Only a definite "no such user" is published; "try again" never is.
+    if (absent && publisher_) {
+      req.opcode == Opcode::kGetpwnam ? publisher_->no_user_name(req.name) : publisher_->no_uid(req.id);
+    }
     return error_reply(req, r.error());
   }
+  if (publisher_) publisher_->user(*r);
   return proto::encode_user_reply(req.request_id, req.opcode, *r);
 }
 
@@ -86,9 +92,14 @@ proto::Bytes NssHandler::group_lookup(const proto::Request& req) {
     return req.opcode == Opcode::kGetgrnam ? p.group_by_name(req.name) : p.group_by_gid(req.id);
   });
   if (!r) {
-    (r.error().code() == core::Code::kNotFound ? not_found_ : errors_)++;
+    bool absent = r.error().code() == core::Code::kNotFound;
+    (absent ? not_found_ : errors_)++;
+    if (absent && publisher_) {
+      req.opcode == Opcode::kGetgrnam ? publisher_->no_group_name(req.name) : publisher_->no_gid(req.id);
+    }
     return error_reply(req, r.error());
   }
+  if (publisher_) publisher_->group(*r);
   return proto::encode_group_reply(req.request_id, req.opcode, *r);
 }
 
@@ -117,8 +128,10 @@ proto::Bytes NssHandler::initgroups(const proto::Request& req) {
       return error_reply(req, failure);
     }
     ++not_found_;
+    if (publisher_) publisher_->no_initgroups(req.name);
     return error_reply(req, core::Status::not_found(""));
   }
+  if (publisher_) publisher_->initgroups(req.name, gids);
   return proto::encode_gids_reply(req.request_id, gids);
 }
 
@@ -178,6 +191,9 @@ proto::Bytes NssHandler::status(const proto::Request& req) {
   items.emplace_back("requests", std::to_string(requests_));
   items.emplace_back("requests.not_found", std::to_string(not_found_));
   items.emplace_back("requests.errors", std::to_string(errors_));
+  if (publisher_) {
+    for (auto& kv : publisher_->stats()) items.push_back(std::move(kv));
+  }
   for (const auto& p : providers_) {
     for (auto& [k, v] : p->stats()) items.emplace_back("provider." + p->name() + "." + k, v);
   }

@@ -14,6 +14,7 @@
 #include "core/peer_cred.h"
 #include "proto/messages.h"
 #include "providers/provider.h"
+#include "server/cache_publisher.h"
 
 namespace fastid::server {
 
@@ -27,6 +28,10 @@ class NssHandler {
   // enumeration cursors issued before are no longer meaningful.
   void set_providers(std::vector<std::shared_ptr<providers::Provider>> providers);
   const std::vector<std::shared_ptr<providers::Provider>>& providers() const { return providers_; }
+
+  // Where answers are published for clients to read without the socket
+  // (nullptr: nowhere). Not owned; must outlive the handler's use of it.
+  void set_publisher(CachePublisher* publisher) { publisher_ = publisher; }
 
   // Extra lines for the status reply (server figures: connections, uptime…).
   void set_status_source(std::function<StatusItems()> source) { status_source_ = std::move(source); }
@@ -47,6 +52,7 @@ class NssHandler {
 
   std::vector<std::shared_ptr<providers::Provider>> providers_;
   std::function<StatusItems()> status_source_;
+  CachePublisher* publisher_ = nullptr;
   std::uint64_t requests_ = 0;
   std::uint64_t not_found_ = 0;
   std::uint64_t errors_ = 0;

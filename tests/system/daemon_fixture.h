@@ -140,6 +140,7 @@ class Daemon {
   const std::string& dir() const { return dir_; }
   std::string config_path() const { return dir_ + "/fastid.toml"; }
   std::string socket_dir() const { return dir_ + "/run"; }
+  std::string cache_dir() const { return dir_ + "/state/mc"; }
   std::string log_path() const { return dir_ + "/fastidd.log"; }
   std::string log() const { return read_file(log_path()); }
   pid_t pid() const { return pid_; }
@@ -198,7 +199,8 @@ class Daemon {
   // In a sanitizer build the module needs its runtime preloaded into the
   // uninstrumented program that loads it (getent).
   std::string env() const {
-    std::string e = "LD_LIBRARY_PATH=" + lib_dir() + " FASTID_SOCKET_DIR=" + socket_dir() + " ";
+    std::string e = "LD_LIBRARY_PATH=" + lib_dir() + " FASTID_SOCKET_DIR=" + socket_dir() +
+                    " FASTID_CACHE_DIR=" + cache_dir() + " ";
 #ifdef FASTID_ASAN_RUNTIME
     e += "LD_PRELOAD=" FASTID_ASAN_RUNTIME " ASAN_OPTIONS=detect_leaks=0 ";
 #endif

@@ -80,11 +80,79 @@ TEST(DaemonSystemTest, AHungDaemonMakesLookupsFailAfterTheClientTimeoutNotHang) 
   Daemon d(100, 10);
   ASSERT_TRUE(d.start());
   ::kill(d.pid(), SIGSTOP);
-  auto r = run("FASTID_TIMEOUT_MS=500 " + d.env() + "getent -s fastid passwd user00001");
+  // user00050 was never asked for: the fast cache cannot answer it.
+  auto r = run("FASTID_TIMEOUT_MS=500 " + d.env() + "getent -s fastid passwd user00050");
   ::kill(d.pid(), SIGCONT);
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_LT(r.seconds, 3.0);
-  EXPECT_EQ(d.getent("passwd user00001").exit_code, 0) << "serves again after SIGCONT";
+  EXPECT_EQ(d.getent("passwd user00050").exit_code, 0) << "serves again after SIGCONT";
+}
+
+TEST(FastCacheSystemTest, WarmEntriesAnswerWhileTheDaemonIsStoppedAndChangesAreSeenAfterInvalidation) {
+  Daemon d(100, 10);
+  ASSERT_TRUE(d.start());
+  auto warm = d.getent("passwd user00007");
+  ASSERT_EQ(warm.exit_code, 0);
+  auto warm_group = d.getent("group group0003");
+  ASSERT_EQ(warm_group.exit_code, 0);
+  ASSERT_EQ(d.getent("initgroups user00007").exit_code, 0);
+  EXPECT_EQ(d.getent("passwd nobody-here").exit_code, 2);
+
+  // Stopped, the daemon cannot answer: whatever answers is the map.
+  ::kill(d.pid(), SIGSTOP);
+  auto r = run("FASTID_TIMEOUT_MS=300 " + d.env() + "getent -s fastid passwd user00007");
+  auto g = run("FASTID_TIMEOUT_MS=300 " + d.env() + "getent -s fastid group group0003");
+  auto byuid = run("FASTID_TIMEOUT_MS=300 " + d.env() + "getent -s fastid passwd 100007");
+  auto neg = run("FASTID_TIMEOUT_MS=300 " + d.env() + "getent -s fastid passwd nobody-here");
+  auto cold = run("FASTID_TIMEOUT_MS=300 " + d.env() + "getent -s fastid passwd user00008");
+  ::kill(d.pid(), SIGCONT);
+  EXPECT_EQ(r.exit_code, 0);
+  EXPECT_EQ(r.out, warm.out);
+  EXPECT_EQ(g.out, warm_group.out);
+  EXPECT_EQ(byuid.out, warm.out);
+  EXPECT_EQ(neg.exit_code, 2) << "a published negative answer";
+  EXPECT_LT(neg.seconds, 0.25) << "answered by the map, not by the client timeout";
+  EXPECT_EQ(cold.exit_code, 2) << "never asked: only the socket could answer";
+
+  // The source changes: the daemon reloads it and invalidates the maps, so the
+  // next lookup sees the new value.
+  std::string passwd = read_file(d.dir() + "/data/passwd");
+  auto at = passwd.find("user00007:x:100007:");
+  ASSERT_NE(at, std::string::npos);
+  passwd.replace(passwd.find("/bin/sh", at), 7, "/bin/zsh");
+  write_file(d.dir() + "/data/passwd.new", passwd);
+  std::filesystem::rename(d.dir() + "/data/passwd.new", d.dir() + "/data/passwd");
+  CommandResult changed;
+  for (int i = 0; i < 50; ++i) {
+    changed = d.getent("passwd user00007");
+    if (changed.out.find("/bin/zsh") != std::string::npos) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_NE(changed.out.find("/bin/zsh"), std::string::npos) << changed.out << d.log();
+  auto status = run("FASTID_SOCKET_DIR=" + d.socket_dir() + " " + bin_dir() + "/fastid status");
+  EXPECT_NE(status.out.find("fastcache.passwd.generation"), std::string::npos) << status.out;
+}
+
+TEST(FastCacheSystemTest, GarbageOrTruncatedMapFilesMakeClientsFallBackToTheSocket) {
+  Daemon d(100, 10);
+  ASSERT_TRUE(d.start());
+  ASSERT_EQ(d.getent("passwd user00009").exit_code, 0);
+  std::string map = d.cache_dir() + "/passwd";
+  ASSERT_TRUE(std::filesystem::exists(map));
+  // Garbage over the whole header, written in place (as a broken disk would).
+  {
+    std::fstream f(map, std::ios::in | std::ios::out | std::ios::binary);
+    std::string junk(4096, '\xA5');
+    f.write(junk.data(), static_cast<std::streamsize>(junk.size()));
+  }
+  auto r = d.getent("passwd user00009");
+  EXPECT_EQ(r.exit_code, 0) << "served by the socket";
+  EXPECT_EQ(r.out, d.dataset.passwd_by_name.at("user00009") + "\n");
+  // A truncated file in place of the map.
+  ::truncate(map.c_str(), 100);
+  auto t = d.getent("passwd user00010");
+  EXPECT_EQ(t.exit_code, 0);
+  EXPECT_EQ(::kill(d.pid(), 0), 0) << "the daemon is unharmed";
 }
 
 TEST(DaemonSystemTest, ChangedSourceFilesAreReloadedWithoutASignal) {

@@ -104,7 +104,15 @@ TEST_F(NssSystemTest, UnknownNamesAndIdsAreNotFound) {
   EXPECT_EQ(r.exit_code, 2);
 }
 
-TEST_F(NssSystemTest, SixtyFourThreadsTenThousandLookupsEachAllCorrect) {
+TEST_F(NssSystemTest, SixtyFourThreadsTenThousandLookupsEachAllCorrectThroughTheSocket) {
+  // No fast cache on the client side: every lookup is a socket round trip.
+  auto r = run(daemon_->env() + "FASTID_CACHE_DIR=/nonexistent " + bin_dir() + "/nss_stress " +
+               daemon_->dir() + "/data/passwd " + daemon_->dir() + "/data/group 64 10000 2>&1");
+  EXPECT_EQ(r.exit_code, 0) << r.out;
+  std::printf("%s", r.out.c_str());
+}
+
+TEST_F(NssSystemTest, SixtyFourThreadsTenThousandLookupsEachAllCorrectWithTheFastCache) {
   auto r = run(daemon_->env() + bin_dir() + "/nss_stress " + daemon_->dir() + "/data/passwd " +
                daemon_->dir() + "/data/group 64 10000 2>&1");
   EXPECT_EQ(r.exit_code, 0) << r.out;

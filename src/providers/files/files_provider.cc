@@ -429,6 +429,11 @@ Result<Page<Group>> FilesProvider::groups_page(std::uint32_t cursor, std::uint32
   return page_of(index->groups, cursor, max);
 }
 
+std::uint64_t FilesProvider::data_generation() const {
+  std::lock_guard lock(mu_);
+  return reloads_;
+}
+
 std::vector<std::pair<std::string, std::string>> FilesProvider::stats() const {
   std::vector<std::pair<std::string, std::string>> out;
   auto add = [&](std::string key, auto value) {

@@ -61,6 +61,8 @@ class FilesProvider final : public Provider {
 
   // users, groups, malformed and skipped line counts, reloads, last error.
   std::vector<std::pair<std::string, std::string>> stats() const override;
+  // The number of successful loads: +1 on open() and on every reload.
+  std::uint64_t data_generation() const override;
 
   // The reload in three steps, for a daemon that reads files on a thread pool
   // and swaps on its event loop (refresh() is the three in a row):

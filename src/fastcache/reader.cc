@@ -1,0 +1,522 @@
+#include "fastcache/reader.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+namespace fastid::fastcache {
+
+using Mapping = FastCacheReader::Mapping;
+using MapState = FastCacheReader::MapState;
+using Probe = FastCacheReader::Probe;
+
+// What a lookup asks for: a name in table 0 or an id in table 1.
+struct FastCacheReader::Key {
+  uint32_t table;
+  const char* name;
+  size_t name_len;
+  uint32_t id;
+};
+
+// Where a found record goes: the caller's struct and buffer, or gid array.
+struct FastCacheReader::Sink {
+  enum Kind { kPasswd, kGroup, kGids } kind;
+  struct passwd* pw = nullptr;
+  struct group* gr = nullptr;
+  char* buf = nullptr;
+  size_t buflen = 0;
+  gid_t* gids = nullptr;
+  size_t cap = 0;
+  size_t count_out = 0;
+};
+
+namespace {
+
+// A lookup that finds a torn copy starts again at most this many times; a
+// writer that keeps overwriting the same spot makes a miss, not a livelock.
+constexpr int kMaxAttempts = 4;
+// How soon the slow path may look at the file again after it found nothing new.
+constexpr uint64_t kRecheckAbsentNs = 1000000000ull;    // no file, stale heartbeat
+constexpr uint64_t kRecheckSupersededNs = 50000000ull;  // replaced, new one not there yet
+
+int map_index(MapKind k) { return static_cast<int>(k) - 1; }
+
+// The stripe of this lookup's reader counter: the CPU (rseq/vDSO in glibc, no
+// system call), so that threads on different CPUs never share a cache line.
+int stripe_index() {
+  int cpu = sched_getcpu();
+  return cpu < 0 ? 0 : cpu % FastCacheReader::kStripes;
+}
+
+// Copies n bytes from an 8-aligned shared address into private memory with
+// relaxed 8-byte atomic loads. The last word may extend past n: callers only
+// copy ranges whose word-rounded end lies inside the record (records are
+// zero-padded to 8).
+inline __attribute__((always_inline)) void copy_out(char* dst, const unsigned char* src, uint64_t n) {
+  uint64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    uint64_t w = load_relaxed(src, i);
+    memcpy(dst + i, &w, 8);
+  }
+  if (i < n) {
+    uint64_t w = load_relaxed(src, i);
+    memcpy(dst + i, &w, n - i);
+  }
+}
+
+// Splits a private string area into exactly `n` NUL-terminated strings that
+// end exactly at `len`: calls out(i, str) for each, false if the area is not
+// that. One pass, a word at a time (the strings are short: a call to memchr
+// per string costs more than the scan), never reading past len.
+template <typename Out>
+inline bool split_strings(char* area, uint64_t len, uint64_t n, Out out) {
+  if (len == 0 || area[len - 1] != '\0') return false;
+  constexpr uint64_t k7f = 0x7f7f7f7f7f7f7f7full;
+  uint64_t found = 0;  // strings ended so far
+  uint64_t start = 0;  // where the current string starts
+  uint64_t i = 0;
+  auto nul_at = [&](uint64_t pos) {
+    if (found == n) return false;  // more strings than expected
+    out(found++, area + start);
+    start = pos + 1;
+    return true;
+  };
+  for (; i + 8 <= len; i += 8) {
+    uint64_t v;
+    memcpy(&v, area + i, 8);
+    // High bit set exactly in the bytes of v that are zero.
+    uint64_t z = ~(((v & k7f) + k7f) | v | k7f);
+    while (z != 0) {
+      if (!nul_at(i + static_cast<uint64_t>(__builtin_ctzll(z)) / 8)) return false;
+      z &= z - 1;
+    }
+  }
+  for (; i < len; ++i) {
+    if (area[i] == '\0' && !nul_at(i)) return false;
+  }
+  return found == n && start == len;
+}
+
+size_t align_pad(const char* buf) {
+  constexpr size_t kAlign = alignof(char*);
+  return (kAlign - reinterpret_cast<uintptr_t>(buf) % kAlign) % kAlign;
+}
+
+}  // namespace
+
+// ---- Mapping handles ---------------------------------------------------------------
+
+Mapping* FastCacheReader::acquire(MapState& ms, int* stripe) {
+  for (int i = 0; i < 4; ++i) {
+    Mapping* m = ms.current.load(std::memory_order_acquire);
+    if (m == nullptr) return nullptr;
+    int s = stripe_index();
+    // Announce, then check the mapping is still current: with the retirer's
+    // exchange-then-read of the counters (all seq_cst) one of us sees the other.
+    m->active[s].readers.fetch_add(1, std::memory_order_seq_cst);
+    if (ms.current.load(std::memory_order_seq_cst) == m) {
+      *stripe = s;
+      return m;
+    }
+    m->active[s].readers.fetch_sub(1, std::memory_order_release);
+  }
+  return nullptr;
+}
+
+bool FastCacheReader::slow_lock() {
+  int me = static_cast<int>(getpid());
+  int cur = 0;
+  if (slow_owner_.compare_exchange_strong(cur, me, std::memory_order_acquire)) return true;
+  // Held by the process we were forked from: its thread does not exist here.
+  if (cur != me && slow_owner_.compare_exchange_strong(cur, me, std::memory_order_acquire)) return true;
+  return false;  // another thread of ours is at it: do not wait, miss
+}
+
+void FastCacheReader::slow_unlock() { slow_owner_.store(0, std::memory_order_release); }
+
+void FastCacheReader::retire_locked(MapState& ms) {
+  Mapping* old = ms.current.exchange(nullptr, std::memory_order_seq_cst);
+  if (old != nullptr) old->state = Mapping::kRetired;
+}
+
+void FastCacheReader::reclaim_locked(MapState& ms) {
+  for (Mapping& m : ms.slots) {
+    if (m.state != Mapping::kRetired) continue;
+    int64_t sum = 0;
+    for (const Stripe& s : m.active) sum += s.readers.load(std::memory_order_seq_cst);
+    if (sum != 0) continue;  // a lookup may still be reading it
+    if (m.base != nullptr) munmap(const_cast<unsigned char*>(m.base), m.length);
+    m.base = nullptr;
+    m.length = 0;
+    m.state = Mapping::kFree;
+  }
+}
+
+bool FastCacheReader::refresh(MapKind kind, const Mapping* seen, bool superseded) {
+  MapState& ms = maps_[map_index(kind)];
+  uint64_t now = realtime_coarse_ns();
+  if (now < ms.next_check_ns.load(std::memory_order_relaxed) &&
+      ms.current.load(std::memory_order_acquire) == seen)
+    return false;
+  if (!slow_lock()) return false;
+  Mapping* cur = ms.current.load(std::memory_order_relaxed);
+  if (cur != seen) {  // another thread got here first: use what it mapped
+    slow_unlock();
+    return cur != nullptr;
+  }
+  if (now < ms.next_check_ns.load(std::memory_order_relaxed)) {
+    slow_unlock();
+    return false;
+  }
+  reclaim_locked(ms);
+  bool changed = false;
+  char path[sizeof dir_ + 32];
+  size_t dl = strnlen(dir_, sizeof dir_);
+  const char* name = map_file_name(kind);
+  size_t nl = strlen(name);
+  int fd = -1;
+  if (dl > 0 && dl + 1 + nl + 1 <= sizeof path) {
+    memcpy(path, dir_, dl);
+    path[dl] = '/';
+    memcpy(path + dl + 1, name, nl + 1);
+    // O_NONBLOCK: a FIFO planted at the path must not hang the caller.
+    fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+  }
+  if (fd >= 0 && fd < 3) {  // never hold 0-2, even briefly
+    int nfd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+    close(fd);
+    fd = nfd;
+  }
+  struct stat st;
+  if (fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && (st.st_mode & 022) == 0 &&
+      static_cast<uint64_t>(st.st_size) >= kHeaderSize && static_cast<uint64_t>(st.st_size) <= kMaxFileSize) {
+    uint64_t dev = st.st_dev, ino = st.st_ino;
+    bool same = cur != nullptr && cur->dev == dev && cur->ino == ino;
+    Mapping* slot = nullptr;
+    for (Mapping& m : ms.slots) {
+      if (m.state == Mapping::kFree) {
+        slot = &m;
+        break;
+      }
+    }
+    if (!same && slot != nullptr) {
+      uint64_t size = static_cast<uint64_t>(st.st_size);
+      void* p = mmap(nullptr, size, PROT_READ, MAP_SHARED, fd, 0);
+      if (p != MAP_FAILED) {
+        const unsigned char* base = static_cast<const unsigned char*>(p);
+        MapParams params;
+        if (parse_header(base, size, kind, &params) && load_acquire(base, kOffState) == 0) {
+          slot->base = base;
+          slot->length = size;
+          slot->dev = dev;
+          slot->ino = ino;
+          slot->params = params;
+          slot->state = Mapping::kCurrent;
+          Mapping* old = ms.current.exchange(slot, std::memory_order_seq_cst);
+          if (old != nullptr) old->state = Mapping::kRetired;
+          changed = true;
+          remaps_.fetch_add(1, std::memory_order_relaxed);
+        } else {
+          munmap(p, size);
+        }
+      }
+    }
+  }
+  if (fd >= 0) close(fd);
+  if (!changed && superseded) retire_locked(ms);  // stop answering from it at all
+  reclaim_locked(ms);
+  ms.next_check_ns.store(changed ? 0 : now + (superseded ? kRecheckSupersededNs : kRecheckAbsentNs),
+                         std::memory_order_relaxed);
+  slow_unlock();
+  return changed;
+}
+
+void FastCacheReader::set_directory(const char* dir) {
+  while (!slow_lock()) sched_yield();
+  size_t n = dir == nullptr ? 0 : strnlen(dir, sizeof dir_);
+  if (n >= sizeof dir_ - 32) n = 0;  // too long: no maps
+  if (n) memcpy(dir_, dir, n);
+  dir_[n] = '\0';
+  for (MapState& ms : maps_) {
+    retire_locked(ms);
+    reclaim_locked(ms);
+    ms.next_check_ns.store(0, std::memory_order_relaxed);
+  }
+  slow_unlock();
+}
+
+void FastCacheReader::reset() {
+  while (!slow_lock()) sched_yield();
+  for (MapState& ms : maps_) {
+    ms.current.store(nullptr, std::memory_order_seq_cst);
+    for (Mapping& m : ms.slots) {
+      if (m.base != nullptr) munmap(const_cast<unsigned char*>(m.base), m.length);
+      m.base = nullptr;
+      m.length = 0;
+      m.state = Mapping::kFree;
+    }
+    ms.next_check_ns.store(0, std::memory_order_relaxed);
+  }
+  slow_unlock();
+}
+
+// ---- Lookups ----------------------------------------------------------------------
+
+LookupResult FastCacheReader::lookup(MapKind kind, const Key& key, Sink* sink) {
+  MapState& ms = maps_[map_index(kind)];
+  for (int round = 0; round < 2; ++round) {
+    int stripe = 0;
+    Mapping* m = acquire(ms, &stripe);
+    if (m == nullptr) {
+      if (round == 0 && refresh(kind, nullptr, false)) continue;
+      return LookupResult::kMiss;
+    }
+    const unsigned char* base = m->base;
+    if (load_acquire(base, kOffState) != 0) {  // replaced: map the new file
+      m->active[stripe].readers.fetch_sub(1, std::memory_order_release);
+      if (round == 0 && refresh(kind, m, true)) continue;
+      return LookupResult::kMiss;
+    }
+    uint64_t now = realtime_coarse_ns();
+    uint64_t hb = load_relaxed(base, kOffHeartbeatNs);
+    uint64_t age = now > hb ? now - hb : hb - now;
+    if (age > m->params.stale_after_ns) {
+      // The daemon is gone (or replaced the file without marking it, e.g. the
+      // directory was wiped): a rate-limited look at the path, then miss.
+      m->active[stripe].readers.fetch_sub(1, std::memory_order_release);
+      if (round == 0 && refresh(kind, m, false)) continue;
+      return LookupResult::kMiss;
+    }
+    Probe r = Probe::kRetry;
+    for (int attempt = 0; attempt < kMaxAttempts && r == Probe::kRetry; ++attempt) {
+      r = probe(*m, key, sink, now);
+    }
+    m->active[stripe].readers.fetch_sub(1, std::memory_order_release);
+    switch (r) {
+      case Probe::kHit:
+        return LookupResult::kHit;
+      case Probe::kNegativeHit:
+        return LookupResult::kNegativeHit;
+      case Probe::kErange:
+        return LookupResult::kErange;
+      case Probe::kMiss:
+      case Probe::kRetry:
+        return LookupResult::kMiss;
+    }
+  }
+  return LookupResult::kMiss;
+}
+
+// One pass over the key's probe window. Every candidate is copied out, then
+// checked against the ring's tail after an acquire fence: if the writer moved
+// the tail past the record, some word of the copy may come from the record
+// that overwrote it, and the whole lookup starts again (kRetry).
+Probe FastCacheReader::probe(const Mapping& m, const Key& key, Sink* sink, uint64_t now) {
+  const MapParams& p = m.params;
+  const unsigned char* base = m.base;
+  const unsigned char* data = base + p.data_offset;
+  uint64_t h = key.table == kTableByName ? hash_name(key.name, key.name_len, p.seed) : hash_id(key.id, p.seed);
+  uint16_t tag = hash_tag(h);
+  uint64_t mask = p.index_entries - 1;
+  uint64_t table = p.index_offset + uint64_t{key.table} * p.index_entries * 8;
+  uint8_t want_type = record_type(p.kind);
+  char keybuf[pad8(kMaxNameLength + 1)];
+
+  for (uint32_t n = 0; n < p.probe_limit; ++n) {
+    // Acquire: the record an entry points to was complete before the entry was stored.
+    uint64_t e = load_acquire(base, table + ((h + n) & mask) * 8);
+    if (e == 0) return Probe::kMiss;  // never used: the key is not further on
+    if (entry_tag(e) != tag) continue;
+    uint64_t pos = entry_pos(e);
+    if (pos < load_relaxed(base, kOffTail)) continue;  // evicted: a tombstone
+    uint64_t off = pos & kOffsetMask;
+    if (off > p.data_size - kRecordHeaderSize) return Probe::kMiss;  // corrupt entry
+    const unsigned char* rec = data + off;
+
+    // Copy phase: nothing below is trusted until the tail check passes.
+    uint64_t w0 = load_relaxed(rec, 0), w1 = load_relaxed(rec, 8), w2 = load_relaxed(rec, 16),
+             w3 = load_relaxed(rec, 24), w4 = load_relaxed(rec, 32);
+    uint8_t type = static_cast<uint8_t>(w0);
+    uint8_t flags = static_cast<uint8_t>(w0 >> 8);
+    uint64_t length = hi32(w0);
+    uint64_t expires = w1;
+    uint32_t id = lo32(w2), gid = hi32(w2);
+    uint64_t count = lo32(w3), strings = hi32(w3);
+    uint64_t name_len = w4 & 0xffff, len1 = (w4 >> 16) & 0xffff, len2 = (w4 >> 32) & 0xffff, len3 = w4 >> 48;
+    bool negative = (flags & (kFlagNegativeByName | kFlagNegativeById)) != 0;
+    uint64_t extra = sink->kind == Sink::kGids ? pad8(count * 4) : 0;
+    bool bad = type != want_type || length < kRecordHeaderSize || length % 8 != 0 || length > p.max_record ||
+               length > p.data_size - off || count > kMaxCount || name_len > kMaxNameLength ||
+               strings > length - kRecordHeaderSize || pad8(strings) + extra > length - kRecordHeaderSize;
+    bool match = false;
+    bool fits = false;
+    char* area = nullptr;  // private copy of the string area, when copied
+    if (!bad) {
+      const unsigned char* str = rec + kRecordHeaderSize;
+      if (key.table == kTableById) {
+        match = id == key.id && (flags & kFlagNegativeByName) == 0;
+      } else {
+        match = name_len == key.name_len && strings > name_len && (flags & kFlagNegativeById) == 0;
+      }
+      if (match && !negative && sink->kind != Sink::kGids) {
+        size_t need = 0;
+        char* dst = nullptr;
+        if (sink->kind == Sink::kPasswd) {
+          need = strings;
+          dst = sink->buf;
+        } else if (sink->buf != nullptr) {
+          size_t pad = align_pad(sink->buf);
+          need = pad + (count + 1) * sizeof(char*) + strings;
+          dst = sink->buf + pad + (count + 1) * sizeof(char*);
+        }
+        fits = sink->buf != nullptr && need <= sink->buflen;
+        if (fits) {
+          copy_out(dst, str, strings);
+          area = dst;
+        }
+      }
+      if (match && key.table == kTableByName) {
+        const char* name_copy = area;
+        if (name_copy == nullptr) {
+          copy_out(keybuf, str, name_len + 1);
+          name_copy = keybuf;
+        }
+        match = memcmp(name_copy, key.name, name_len) == 0 && name_copy[name_len] == '\0';
+      }
+      if (match && !negative && sink->kind == Sink::kGids) {
+        const unsigned char* g = str + pad8(strings);
+        uint64_t k = count < sink->cap ? count : sink->cap;
+        for (uint64_t i = 0; i < k; i += 2) {
+          uint64_t w = load_relaxed(g, i * 2 * 2);  // gids i and i+1
+          sink->gids[i] = lo32(w);
+          if (i + 1 < k) sink->gids[i + 1] = hi32(w);
+        }
+        fits = count <= sink->cap;
+      }
+    }
+
+    // Check phase. Fence: every load above is ordered before the tail load;
+    // a load that saw a word written after the writer moved the tail therefore
+    // makes this tail load see the moved tail (docs/fastcache.md).
+    fence_acquire();
+    uint64_t tail = load_relaxed(base, kOffTail);
+    uint64_t state = load_relaxed(base, kOffState);
+    if (tail > pos) {
+      torn_copies_.fetch_add(1, std::memory_order_relaxed);
+      return Probe::kRetry;
+    }
+    if (state != 0) return Probe::kMiss;  // invalidated while we copied
+    if (bad) return Probe::kMiss;         // consistent, yet not a valid record: corrupt
+    if (!match) continue;
+
+    if (now >= expires || expires - now > p.max_ttl_ns) return Probe::kMiss;
+    if (negative) return Probe::kNegativeHit;
+    if (sink->kind == Sink::kGids) {
+      sink->count_out = count;
+      return fits ? Probe::kHit : Probe::kErange;
+    }
+    if (!fits) return Probe::kErange;
+
+    // The copy is consistent; now its structure (validated in private memory only).
+    if (sink->kind == Sink::kPasswd) {
+      // The lengths in the header place the five strings; each must end with
+      // the NUL where they say, the last one at the end of the area. (A NUL
+      // inside a field would only shorten it: still in bounds.)
+      uint64_t o1 = name_len + 1, o2 = o1 + len1 + 1, o3 = o2 + len2 + 1, o4 = o3 + len3 + 1;
+      if (o4 >= strings || area[name_len] != '\0' || area[o2 - 1] != '\0' || area[o3 - 1] != '\0' ||
+          area[o4 - 1] != '\0' || area[strings - 1] != '\0')
+        return Probe::kMiss;
+      struct passwd* pw = sink->pw;
+      pw->pw_name = area;
+      pw->pw_passwd = area + o1;
+      pw->pw_gecos = area + o2;
+      pw->pw_dir = area + o3;
+      pw->pw_shell = area + o4;
+      pw->pw_uid = id;
+      pw->pw_gid = gid;
+      return Probe::kHit;
+    }
+    char** mem = reinterpret_cast<char**>(area) - (count + 1);
+    struct group* gr = sink->gr;
+    if (!split_strings(area, strings, count + 2, [&](uint64_t i, char* s) {
+          if (i == 0) {
+            gr->gr_name = s;
+          } else if (i == 1) {
+            gr->gr_passwd = s;
+          } else {
+            mem[i - 2] = s;
+          }
+        }))
+      return Probe::kMiss;
+    if (gr->gr_passwd != gr->gr_name + name_len + 1) return Probe::kMiss;
+    mem[count] = nullptr;
+    gr->gr_mem = mem;
+    gr->gr_gid = id;
+    return Probe::kHit;
+  }
+  return Probe::kMiss;
+}
+
+LookupResult FastCacheReader::passwd_by_name(const char* name, struct passwd* pw, char* buf, size_t buflen) {
+  if (name == nullptr || pw == nullptr) return LookupResult::kMiss;
+  size_t n = strnlen(name, kMaxNameLength + 1);
+  if (n == 0 || n > kMaxNameLength) return LookupResult::kMiss;
+  Key key{kTableByName, name, n, 0};
+  Sink sink{Sink::kPasswd};
+  sink.pw = pw;
+  sink.buf = buf;
+  sink.buflen = buflen;
+  return lookup(MapKind::kPasswd, key, &sink);
+}
+
+LookupResult FastCacheReader::passwd_by_uid(uid_t uid, struct passwd* pw, char* buf, size_t buflen) {
+  if (pw == nullptr) return LookupResult::kMiss;
+  Key key{kTableById, nullptr, 0, static_cast<uint32_t>(uid)};
+  Sink sink{Sink::kPasswd};
+  sink.pw = pw;
+  sink.buf = buf;
+  sink.buflen = buflen;
+  return lookup(MapKind::kPasswd, key, &sink);
+}
+
+LookupResult FastCacheReader::group_by_name(const char* name, struct group* gr, char* buf, size_t buflen) {
+  if (name == nullptr || gr == nullptr) return LookupResult::kMiss;
+  size_t n = strnlen(name, kMaxNameLength + 1);
+  if (n == 0 || n > kMaxNameLength) return LookupResult::kMiss;
+  Key key{kTableByName, name, n, 0};
+  Sink sink{Sink::kGroup};
+  sink.gr = gr;
+  sink.buf = buf;
+  sink.buflen = buflen;
+  return lookup(MapKind::kGroup, key, &sink);
+}
+
+LookupResult FastCacheReader::group_by_gid(gid_t gid, struct group* gr, char* buf, size_t buflen) {
+  if (gr == nullptr) return LookupResult::kMiss;
+  Key key{kTableById, nullptr, 0, static_cast<uint32_t>(gid)};
+  Sink sink{Sink::kGroup};
+  sink.gr = gr;
+  sink.buf = buf;
+  sink.buflen = buflen;
+  return lookup(MapKind::kGroup, key, &sink);
+}
+
+LookupResult FastCacheReader::initgroups(const char* user, gid_t* gids, size_t* ngids) {
+  if (user == nullptr || ngids == nullptr) return LookupResult::kMiss;
+  size_t n = strnlen(user, kMaxNameLength + 1);
+  if (n == 0 || n > kMaxNameLength) return LookupResult::kMiss;
+  static_assert(sizeof(gid_t) == sizeof(uint32_t));
+  Key key{kTableByName, user, n, 0};
+  Sink sink{Sink::kGids};
+  sink.gids = gids;
+  sink.cap = gids == nullptr ? 0 : *ngids;
+  LookupResult r = lookup(MapKind::kInitgroups, key, &sink);
+  if (r == LookupResult::kHit || r == LookupResult::kErange) *ngids = sink.count_out;
+  return r;
+}
+
+}  // namespace fastid::fastcache

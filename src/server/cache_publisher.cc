@@ -1,0 +1,129 @@
+#include "server/cache_publisher.h"
+
+#include "core/log.h"
+#include "fastcache/writer.h"
+
+namespace fastid::server {
+
+using fastcache::FastCacheWriter;
+using fastcache::MapKind;
+
+core::Result<std::unique_ptr<CachePublisher>> CachePublisher::open(CachePublisherOptions options) {
+  std::unique_ptr<CachePublisher> p(new CachePublisher(std::move(options)));
+  auto open_map = [&](const CacheMapOptions& m, MapKind kind, const char* name,
+                      std::unique_ptr<FastCacheWriter>* out) -> core::Status {
+    if (!m.enabled) return core::Status::ok();
+    fastcache::FastCacheOptions fo;
+    fo.size_bytes = m.size_bytes;
+    auto w = FastCacheWriter::open(p->options_.dir, kind, fo);
+    if (!w) return w.error().with_context(std::string("fast cache map ") + name);
+    *out = std::move(*w);
+    return core::Status::ok();
+  };
+  if (auto st = open_map(p->options_.passwd, MapKind::kPasswd, "passwd", &p->passwd_); !st) {
+    return core::error(st);
+  }
+  if (auto st = open_map(p->options_.group, MapKind::kGroup, "group", &p->group_); !st) {
+    return core::error(st);
+  }
+  if (auto st = open_map(p->options_.initgroups, MapKind::kInitgroups, "initgroups", &p->initgroups_);
+      !st) {
+    return core::error(st);
+  }
+  return p;
+}
+
+CachePublisher::CachePublisher(CachePublisherOptions options) : options_(std::move(options)) {}
+
+CachePublisher::~CachePublisher() = default;
+
+void CachePublisher::note(const core::Status& st, const char* what) {
+  if (st.is_ok()) return;
+  // A record the map will not take (too large, a name the client would
+  // refuse) is normal: the socket still serves it. Anything else is said once.
+  if (st.code() == core::Code::kInvalidArgument) return;
+  ++failures_;
+  if (!failure_logged_) {
+    failure_logged_ = true;
+    core::log_warning(std::string("fast cache: publishing ") + what + " failed: " + st.to_string() +
+                      " (the socket keeps answering; further failures are counted in status)");
+  }
+}
+
+void CachePublisher::user(const proto::User& u) {
+  if (passwd_) note(passwd_->put_user(u, options_.passwd.ttl), "a user");
+}
+void CachePublisher::group(const proto::Group& g) {
+  if (group_) note(group_->put_group(g, options_.group.ttl), "a group");
+}
+void CachePublisher::initgroups(std::string_view user, const std::vector<std::uint32_t>& gids) {
+  if (initgroups_) note(initgroups_->put_initgroups(user, gids, options_.initgroups.ttl), "groups");
+}
+void CachePublisher::no_user_name(std::string_view name) {
+  if (passwd_ && options_.negative_ttl.count() > 0) {
+    note(passwd_->put_negative_user_name(name, options_.negative_ttl), "a negative answer");
+  }
+}
+void CachePublisher::no_uid(std::uint32_t uid) {
+  if (passwd_ && options_.negative_ttl.count() > 0) {
+    note(passwd_->put_negative_uid(uid, options_.negative_ttl), "a negative answer");
+  }
+}
+void CachePublisher::no_group_name(std::string_view name) {
+  if (group_ && options_.negative_ttl.count() > 0) {
+    note(group_->put_negative_group_name(name, options_.negative_ttl), "a negative answer");
+  }
+}
+void CachePublisher::no_gid(std::uint32_t gid) {
+  if (group_ && options_.negative_ttl.count() > 0) {
+    note(group_->put_negative_gid(gid, options_.negative_ttl), "a negative answer");
+  }
+}
+void CachePublisher::no_initgroups(std::string_view user) {
+  if (initgroups_ && options_.negative_ttl.count() > 0) {
+    note(initgroups_->put_negative_initgroups(user, options_.negative_ttl), "a negative answer");
+  }
+}
+
+core::Status CachePublisher::invalidate_all() {
+  core::Status first;
+  for (auto* w : {passwd_.get(), group_.get(), initgroups_.get()}) {
+    if (w == nullptr) continue;
+    core::Status st = w->invalidate();
+    if (!st && first.is_ok()) first = st;
+  }
+  return first;
+}
+
+void CachePublisher::heartbeat() {
+  for (auto* w : {passwd_.get(), group_.get(), initgroups_.get()}) {
+    if (w != nullptr) note(w->heartbeat(), "the heartbeat");
+  }
+}
+
+std::vector<std::pair<std::string, std::string>> CachePublisher::stats() const {
+  std::vector<std::pair<std::string, std::string>> out;
+  auto add = [&](const char* name, FastCacheWriter* w) {
+    std::string prefix = std::string("fastcache.") + name + ".";
+    if (w == nullptr) {
+      out.emplace_back(prefix + "enabled", "no");
+      return;
+    }
+    auto s = w->stats();
+    if (!s) {
+      out.emplace_back(prefix + "error", s.error().to_string());
+      return;
+    }
+    out.emplace_back(prefix + "size", std::to_string(s->size_bytes));
+    out.emplace_back(prefix + "entries", std::to_string(s->entries));
+    out.emplace_back(prefix + "evictions", std::to_string(s->evictions));
+    out.emplace_back(prefix + "generation", std::to_string(s->generation));
+  };
+  add("passwd", passwd_.get());
+  add("group", group_.get());
+  add("initgroups", initgroups_.get());
+  out.emplace_back("fastcache.publish_failures", std::to_string(failures_));
+  return out;
+}
+
+}  // namespace fastid::server

@@ -1,0 +1,70 @@
+// CachePublisher: puts the answers the daemon serves into the fast cache maps
+// (passwd, group, initgroups) that clients read without a socket. Owns one
+// FastCacheWriter per enabled map; failures to publish are counted and logged
+// once, never fail a request. Loop-thread only.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "core/status.h"
+#include "proto/records.h"
+
+namespace fastid::fastcache {
+class FastCacheWriter;
+}
+
+namespace fastid::server {
+
+struct CacheMapOptions {
+  bool enabled = true;
+  std::uint64_t size_bytes = 8u << 20;
+  std::chrono::milliseconds ttl{300000};
+};
+
+struct CachePublisherOptions {
+  std::string dir;  // state_dir/mc
+  CacheMapOptions passwd, group, initgroups;
+  std::chrono::milliseconds negative_ttl{15000};  // 0 = publish no negative answers
+};
+
+class CachePublisher {
+ public:
+  // Opens (or adopts) the enabled maps in options.dir. A map that cannot be
+  // opened is an error naming it: the daemon would otherwise run without it silently.
+  static core::Result<std::unique_ptr<CachePublisher>> open(CachePublisherOptions options);
+  ~CachePublisher();
+
+  void user(const proto::User& user);
+  void group(const proto::Group& group);
+  void initgroups(std::string_view user, const std::vector<std::uint32_t>& gids);
+  void no_user_name(std::string_view name);
+  void no_uid(std::uint32_t uid);
+  void no_group_name(std::string_view name);
+  void no_gid(std::uint32_t gid);
+  void no_initgroups(std::string_view user);
+
+  // Drops everything published (a source changed, or an administrator asked).
+  core::Status invalidate_all();
+  // Tells readers the daemon is alive; call every few seconds.
+  void heartbeat();
+
+  // size, entries, evictions, generation per map, for `fastid status`.
+  std::vector<std::pair<std::string, std::string>> stats() const;
+
+ private:
+  explicit CachePublisher(CachePublisherOptions options);
+  void note(const core::Status& st, const char* what);
+
+  CachePublisherOptions options_;
+  std::unique_ptr<fastcache::FastCacheWriter> passwd_, group_, initgroups_;
+  std::uint64_t failures_ = 0;
+  bool failure_logged_ = false;
+};
+
+}  // namespace fastid::server
