@@ -3,10 +3,11 @@
 #                /etc/passwd and /etc/group, and show lookups through glibc
 #   make test    install dependencies, build (plain, ASan+UBSan, TSan) and run every test
 #   make bench   build and run the benchmarks (docs/benchmarks.md)
+#   make fuzz    fuzz the fast cache reader for FUZZ_SECONDS (default 60)
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
 
-.PHONY: all deps build build-asan build-tsan test demo demo-stop bench clean
+.PHONY: all deps build build-asan build-tsan test demo demo-stop bench fuzz clean
 
 all: build
 
@@ -40,5 +41,10 @@ demo-stop:
 bench: build
 	bench/run-nss-bench
 
+# libFuzzer (clang-14) on the fast cache reader: arbitrary bytes as a map file.
+FUZZ_SECONDS ?= 60
+fuzz: deps
+	tests/fuzz/run-fuzz $(FUZZ_SECONDS)
+
 clean:
-	rm -rf build build-asan build-tsan .demo
+	rm -rf build build-asan build-tsan build-fuzz .demo
