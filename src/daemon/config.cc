@@ -130,6 +130,13 @@ class Parser {
                                                     std::string(node_kind(*node))));
         }
         if (Status st = parse_daemon(*table, config.daemon); !st) return core::error(st);
+      } else if (k == "pool") {
+        const toml::table* table = node->as_table();
+        if (table == nullptr) {
+          return core::error(fail(where, "", k, "must be a section: write [pool], got " +
+                                                    std::string(node_kind(*node))));
+        }
+        if (Status st = parse_pool(*table, config.pool); !st) return core::error(st);
       } else if (k == "provider") {
         const toml::array* array = node->as_array();
         if (array == nullptr || !array->is_array_of_tables()) {
@@ -163,6 +170,7 @@ class Parser {
       return core::error(Status::invalid_argument(
           source_ + ": no [[provider]] section: at least one provider is required"));
     }
+    if (Status st = resolve_pools(config); !st) return core::error(st);
     return config;
   }
 
@@ -170,13 +178,18 @@ class Parser {
   // "FILE:LINE: LABEL KEY: PROBLEM", with LABEL and KEY left out when empty.
   Status fail(const toml::source_region& where, std::string_view label, std::string_view key,
               std::string_view problem) const {
-    std::string m = source_ + ":" + std::to_string(where.begin.line) + ": ";
+    return fail_at(where.begin.line, label, key.empty() ? std::string() : display_key(key), problem);
+  }
+  // The same with a line number and a key already fit for display ("pool.max_workers").
+  Status fail_at(std::uint32_t line, std::string_view label, std::string_view shown_key,
+                 std::string_view problem) const {
+    std::string m = source_ + ":" + std::to_string(line) + ": ";
     if (!label.empty()) {
       m += label;
       m += ' ';
     }
-    if (!key.empty()) {
-      m += display_key(key);
+    if (!shown_key.empty()) {
+      m += shown_key;
       m += ": ";
     }
     m += problem;
@@ -200,6 +213,62 @@ class Parser {
       auto value = value_from_node(*s, *node);
       if (!value) return fail(node->source(), label, k, value.error().message());
       s->apply_daemon(daemon, *value);
+    }
+    return Status::ok();
+  }
+
+  Status parse_pool(const toml::table& table, PoolConfig& pool) const {
+    const std::string_view label = section_header(Section::kPool);
+    for (const auto& [key, node] : in_file_order(table)) {
+      const std::string_view k = key->str();
+      const Setting* s = find_setting(Section::kPool, k);
+      if (s == nullptr) return fail(key->source(), label, k, unknown_key(Section::kPool, k));
+      auto value = value_from_node(*s, *node);
+      if (!value) return fail(node->source(), label, k, value.error().message());
+      s->apply_pool(pool, *value);
+    }
+    if (Status st = check_pool_config(pool); !st) return fail(table.source(), label, "", st.message());
+    return Status::ok();
+  }
+
+  // A provider's `pool = { ... }`: checked here, key by key, and applied by
+  // resolve_pools() once [pool] is known (it may come later in the file).
+  Status parse_pool_overrides(const toml::node& node, std::string_view label, std::size_t number) {
+    const toml::table* table = node.as_table();
+    if (table == nullptr) {
+      return fail(node.source(), label, "pool",
+                  "must be a table of [pool] keys, as in pool = { max_workers = 32 }, got " +
+                      std::string(node_kind(node)));
+    }
+    PoolOverrides& out = overrides_[number];
+    out.line = node.source().begin.line;
+    for (const auto& [key, value_node] : in_file_order(*table)) {
+      const std::string_view k = key->str();
+      const std::string shown = "pool." + display_key(k);
+      const Setting* s = find_setting(Section::kPool, k);
+      if (s == nullptr) return fail_at(key->source().begin.line, label, shown, unknown_key(Section::kPool, k));
+      auto value = value_from_node(*s, *value_node);
+      if (!value) return fail_at(value_node->source().begin.line, label, shown, value.error().message());
+      out.values.emplace_back(s, std::move(*value));
+    }
+    return Status::ok();
+  }
+
+  // Every provider's pool: [pool], then its own overrides, then the rules
+  // between keys, reported where the provider overrides them.
+  Status resolve_pools(Config& config) {
+    for (std::size_t i = 0; i < config.providers.size(); ++i) {
+      ProviderConfig& p = config.providers[i];
+      p.pool = config.pool;
+      auto found = overrides_.find(i + 1);
+      if (found == overrides_.end()) continue;
+      for (const auto& [s, value] : found->second.values) s->apply_provider(p, value);
+      if (Status st = check_pool_config(p.pool); !st) {
+        const std::string label = std::string(section_header(Section::kProvider)) + " #" +
+                                  std::to_string(i + 1);
+        // The values named may come from [pool]: the message says both.
+        return fail_at(found->second.line, label, "pool", st.message() + " once [pool] is applied");
+      }
     }
     return Status::ok();
   }
@@ -232,6 +301,10 @@ class Parser {
       const std::string_view k = key->str();
       seen.push_back(k);
       if (k == "type") continue;
+      if (k == "pool") {
+        if (Status st = parse_pool_overrides(*node, label, number); !st) return core::error(st);
+        continue;
+      }
       const Setting* s = find_setting(Section::kProvider, k);
       if (s == nullptr && std::ranges::find(unsupported_sections(), k) != unsupported_sections().end()) {
         // DESIGN.md's per-provider override ("pool = { max_workers = 32 }").
@@ -268,8 +341,14 @@ class Parser {
     return provider;
   }
 
+  struct PoolOverrides {
+    std::uint32_t line = 0;  // of the provider's `pool` key
+    std::vector<std::pair<const Setting*, SettingValue>> values;
+  };
+
   std::string source_;
   std::map<std::string, std::uint32_t, std::less<>> names_;  // provider name -> line
+  std::map<std::size_t, PoolOverrides> overrides_;           // provider number (from 1) -> its pool keys
 };
 
 }  // namespace

@@ -31,13 +31,41 @@ struct DaemonConfig {
   bool operator==(const DaemonConfig&) const = default;
 };
 
+// A provider's pool of worker processes ([pool], and per provider `pool = { ... }`).
+// Limits between keys (min_workers <= max_workers, ...) hold in a parsed Config.
+struct PoolConfig {
+  int min_workers = 1;
+  int max_workers = 16;
+  int min_spare_workers = 1;
+  std::chrono::milliseconds spare_idle_timeout{60000};
+  std::chrono::milliseconds request_timeout{10000};
+  int max_requests_per_worker = 100000;  // 0 = never recycle
+  int max_queue = 1024;
+
+  bool operator==(const PoolConfig&) const = default;
+};
+
 struct ProviderConfig {
   std::string name;
-  std::string type;  // "files" for now
+  std::string type;  // "files" or "slow"
   std::string passwd = "/etc/passwd";
   std::string group = "/etc/group";
   std::string shadow = "/etc/shadow";
   std::chrono::milliseconds refresh_interval{1000};
+
+  // type "slow": a generated dataset for tests and benchmarks (scripts/gen-dataset's).
+  int users = 10000;
+  int groups = 1000;
+  std::chrono::milliseconds delay{0};
+  std::vector<std::string> slow_names = {};
+  std::chrono::milliseconds slow_delay{1000};
+  std::vector<std::string> hang_names = {};
+  std::vector<std::string> crash_names = {};
+  std::string password = {};
+
+  // The effective pool settings: Config::pool with this provider's own
+  // `pool = { ... }` keys applied on top (parse_config resolves them).
+  PoolConfig pool = {};
 
   bool operator==(const ProviderConfig&) const = default;
 };
@@ -45,6 +73,7 @@ struct ProviderConfig {
 struct Config {
   std::string source;  // file path or "<embedded default>"
   DaemonConfig daemon;
+  PoolConfig pool;  // [pool]: the defaults of every provider's pool
   std::vector<ProviderConfig> providers;  // in the order they are asked; never empty
 
   bool operator==(const Config&) const = default;

@@ -32,12 +32,12 @@ void assign(std::string& field, const SettingValue& v) { field = std::get<std::s
 void assign(int& field, const SettingValue& v) {
   field = static_cast<int>(std::get<std::int64_t>(v));  // limits are checked before
 }
-// Types no setting uses yet (bool, size, list) are ready for the first one.
+// Types no setting uses yet (bool, size) are ready for the first one.
 [[maybe_unused]] void assign(bool& field, const SettingValue& v) { field = std::get<bool>(v); }
 void assign(milliseconds& field, const SettingValue& v) { field = std::get<milliseconds>(v); }
 void assign(core::LogLevel& field, const SettingValue& v) { field = std::get<core::LogLevel>(v); }
 [[maybe_unused]] void assign(std::uint64_t& field, const SettingValue& v) { field = std::get<ByteSize>(v).bytes; }
-[[maybe_unused]] void assign(std::vector<std::string>& field, const SettingValue& v) {
+void assign(std::vector<std::string>& field, const SettingValue& v) {
   field = std::get<std::vector<std::string>>(v);
 }
 
@@ -47,7 +47,7 @@ SettingValue to_value(int f) { return static_cast<std::int64_t>(f); }
 SettingValue to_value(milliseconds f) { return f; }
 SettingValue to_value(core::LogLevel f) { return f; }
 [[maybe_unused]] SettingValue to_value(std::uint64_t f) { return ByteSize{f}; }
-[[maybe_unused]] SettingValue to_value(const std::vector<std::string>& f) { return f; }
+SettingValue to_value(const std::vector<std::string>& f) { return f; }
 
 template <auto Member>
 struct Field;
@@ -70,6 +70,26 @@ constexpr Setting provider_key(Setting s) {
   s.section = Section::kProvider;
   s.apply_provider = &Field<Member>::apply;
   s.read_provider = &Field<Member>::read;
+  return s;
+}
+
+// A pool key reaches both Config::pool ([pool]) and a provider's own effective
+// pool (its `pool = { ... }`), so it gets a pair of each.
+template <auto Member>
+struct ProviderPoolField;
+template <class T, T PoolConfig::*Member>
+struct ProviderPoolField<Member> {
+  static void apply(ProviderConfig& p, const SettingValue& v) { assign(p.pool.*Member, v); }
+  static SettingValue read(const ProviderConfig& p) { return to_value(p.pool.*Member); }
+};
+
+template <auto Member>
+constexpr Setting pool_key(Setting s) {
+  s.section = Section::kPool;
+  s.apply_pool = &Field<Member>::apply;
+  s.read_pool = &Field<Member>::read;
+  s.apply_provider = &ProviderPoolField<Member>::apply;
+  s.read_provider = &ProviderPoolField<Member>::read;
   return s;
 }
 
@@ -190,12 +210,146 @@ const Setting kSettings[] = {
         .description = "How often the files are checked for changes (modification time, size, "
                        "inode); a changed file is read again whole.",
     }),
+    provider_key<&ProviderConfig::users>({
+        .key = "users",
+        .type = SettingType::kInt,
+        .default_text = "10000",
+        .min = 0,
+        .max = 1000000,
+        .provider_type = "slow",
+        .description = "Users in the generated dataset: `user00001`.. with uid 100001.., as "
+                       "`scripts/gen-dataset` writes them.",
+    }),
+    provider_key<&ProviderConfig::groups>({
+        .key = "groups",
+        .type = SettingType::kInt,
+        .default_text = "1000",
+        .min = 1,
+        .max = 100000,
+        .provider_type = "slow",
+        .description = "Groups in the generated dataset: `group0001`.. with gid 200001..; each "
+                       "user is a member of 3 of them.",
+    }),
+    provider_key<&ProviderConfig::delay>({
+        .key = "delay",
+        .type = SettingType::kDuration,
+        .default_text = "0",
+        .min = 0,
+        .max = 1 * kHour,
+        .provider_type = "slow",
+        .description = "Added to every lookup (the call blocks, as a synchronous directory "
+                       "library does).",
+    }),
+    provider_key<&ProviderConfig::slow_names>({
+        .key = "slow_names",
+        .type = SettingType::kStringList,
+        .default_text = "",
+        .provider_type = "slow",
+        .description = "Names whose lookups take `slow_delay` instead of `delay`.",
+    }),
+    provider_key<&ProviderConfig::slow_delay>({
+        .key = "slow_delay",
+        .type = SettingType::kDuration,
+        .default_text = "1s",
+        .min = 0,
+        .max = 1 * kDay,
+        .provider_type = "slow",
+        .description = "How long lookups of `slow_names` take.",
+    }),
+    provider_key<&ProviderConfig::hang_names>({
+        .key = "hang_names",
+        .type = SettingType::kStringList,
+        .default_text = "",
+        .provider_type = "slow",
+        .description = "Names whose lookups never answer: the call sleeps until its process "
+                       "is killed.",
+    }),
+    provider_key<&ProviderConfig::crash_names>({
+        .key = "crash_names",
+        .type = SettingType::kStringList,
+        .default_text = "",
+        .provider_type = "slow",
+        .description = "Names whose lookups make the process die (abort): for the worker "
+                       "pool's failure tests, never in the daemon itself.",
+    }),
+    provider_key<&ProviderConfig::password>({
+        .key = "password",
+        .type = SettingType::kString,
+        .default_text = "",
+        .provider_type = "slow",
+        .description = "Every user's password, for authentication tests; empty: no password "
+                       "matches. Test data, never a real secret.",
+    }),
+
+    pool_key<&PoolConfig::min_workers>({
+        .key = "min_workers",
+        .type = SettingType::kInt,
+        .default_text = "1",
+        .min = 0,
+        .max = 1024,
+        .description = "Worker processes started with the pool and always kept; 0 starts them "
+                       "on demand.",
+    }),
+    pool_key<&PoolConfig::max_workers>({
+        .key = "max_workers",
+        .type = SettingType::kInt,
+        .default_text = "16",
+        .min = 1,
+        .max = 1024,
+        .description = "Most worker processes at once; past them, requests queue on the least "
+                       "busy worker.",
+    }),
+    pool_key<&PoolConfig::min_spare_workers>({
+        .key = "min_spare_workers",
+        .type = SettingType::kInt,
+        .default_text = "1",
+        .min = 0,
+        .max = 1024,
+        .description = "Idle workers kept ready: after each dispatch, workers are started ahead "
+                       "of need until this many are idle (within `max_workers`).",
+    }),
+    pool_key<&PoolConfig::spare_idle_timeout>({
+        .key = "spare_idle_timeout",
+        .type = SettingType::kDuration,
+        .default_text = "60s",
+        .min = 100,
+        .max = 1 * kDay,
+        .description = "Idle workers beyond `min_workers` and `min_spare_workers` that stay "
+                       "idle this long are stopped.",
+    }),
+    pool_key<&PoolConfig::request_timeout>({
+        .key = "request_timeout",
+        .type = SettingType::kDuration,
+        .default_text = "10s",
+        .min = 100,
+        .max = 1 * kHour,
+        .description = "Longest a request waits in a queue, and longest a worker may take to "
+                       "answer it: a worker past it is killed and replaced, and the request "
+                       "retried once on another worker, then answered with an error.",
+    }),
+    pool_key<&PoolConfig::max_requests_per_worker>({
+        .key = "max_requests_per_worker",
+        .type = SettingType::kInt,
+        .default_text = "100000",
+        .min = 0,
+        .max = 2147483647,
+        .description = "A worker is replaced after answering this many requests, which bounds "
+                       "what a leaking backend library can hold; 0: never.",
+    }),
+    pool_key<&PoolConfig::max_queue>({
+        .key = "max_queue",
+        .type = SettingType::kInt,
+        .default_text = "1024",
+        .min = 0,
+        .max = 1048576,
+        .description = "Requests waiting for a busy worker, over the whole pool; past it a "
+                       "request is answered \"busy\" at once.",
+    }),
 };
 
-constexpr std::string_view kUnsupportedSections[] = {"fastcache", "store", "pool", "pam",
-                                                     "listen"};
-constexpr std::string_view kAvailableTypes[] = {"files"};
-constexpr std::string_view kPlannedTypes[] = {"ldap", "winbind", "slow"};
+constexpr std::string_view kUnsupportedSections[] = {"fastcache", "store", "pam", "listen"};
+constexpr std::string_view kAvailableTypes[] = {"files", "slow"};
+constexpr std::string_view kPlannedTypes[] = {"ldap", "winbind"};
 
 // ---- Small helpers -------------------------------------------------------------
 
@@ -303,7 +457,12 @@ std::span<const std::string_view> available_provider_types() { return kAvailable
 std::span<const std::string_view> planned_provider_types() { return kPlannedTypes; }
 
 std::string_view section_header(Section section) {
-  return section == Section::kDaemon ? "[daemon]" : "[[provider]]";
+  switch (section) {
+    case Section::kDaemon: return "[daemon]";
+    case Section::kProvider: return "[[provider]]";
+    case Section::kPool: return "[pool]";
+  }
+  return "?";
 }
 
 std::string_view setting_type_name(SettingType type) {
@@ -671,6 +830,8 @@ void apply_section_defaults(Section section, C& target) {
     if (!value) continue;
     if constexpr (std::is_same_v<C, DaemonConfig>) {
       s.apply_daemon(target, *value);
+    } else if constexpr (std::is_same_v<C, PoolConfig>) {
+      s.apply_pool(target, *value);
     } else {
       s.apply_provider(target, *value);
     }
@@ -680,7 +841,23 @@ void apply_section_defaults(Section section, C& target) {
 }  // namespace
 
 void apply_defaults(DaemonConfig& daemon) { apply_section_defaults(Section::kDaemon, daemon); }
-void apply_defaults(ProviderConfig& provider) { apply_section_defaults(Section::kProvider, provider); }
+void apply_defaults(ProviderConfig& provider) {
+  apply_section_defaults(Section::kProvider, provider);
+  apply_defaults(provider.pool);
+}
+void apply_defaults(PoolConfig& pool) { apply_section_defaults(Section::kPool, pool); }
+
+Status check_pool_config(const PoolConfig& pool) {
+  if (pool.min_workers > pool.max_workers) {
+    return invalid("min_workers (" + std::to_string(pool.min_workers) + ") is more than max_workers (" +
+                   std::to_string(pool.max_workers) + ")");
+  }
+  if (pool.min_spare_workers > pool.max_workers) {
+    return invalid("min_spare_workers (" + std::to_string(pool.min_spare_workers) +
+                   ") is more than max_workers (" + std::to_string(pool.max_workers) + ")");
+  }
+  return Status::ok();
+}
 
 // ---- config.h functions that need no TOML parser ------------------------------------
 
@@ -705,6 +882,11 @@ std::string render_config(const Config& config) {
     if (s.section != Section::kDaemon) continue;
     out += std::string(s.key) + " = " + format_setting_value(s, s.read_daemon(config.daemon)) + "\n";
   }
+  out += "\n[pool]\n";
+  for (const Setting& s : kSettings) {
+    if (s.section != Section::kPool) continue;
+    out += std::string(s.key) + " = " + format_setting_value(s, s.read_pool(config.pool)) + "\n";
+  }
   for (const ProviderConfig& p : config.providers) {
     out += "\n[[provider]]\n";
     for (const Setting& s : kSettings) {
@@ -712,6 +894,16 @@ std::string render_config(const Config& config) {
       if (!s.provider_type.empty() && s.provider_type != p.type) continue;
       out += std::string(s.key) + " = " + format_setting_value(s, s.read_provider(p)) + "\n";
     }
+    // Only what differs from [pool]: that is what the provider overrides.
+    std::string overrides;
+    for (const Setting& s : kSettings) {
+      if (s.section != Section::kPool) continue;
+      const SettingValue own = s.read_provider(p);
+      if (own == s.read_pool(config.pool)) continue;
+      overrides += overrides.empty() ? "" : ", ";
+      overrides += std::string(s.key) + " = " + format_setting_value(s, own);
+    }
+    if (!overrides.empty()) out += "pool = { " + overrides + " }\n";
   }
   return out;
 }
@@ -849,6 +1041,10 @@ std::string config_reference_markdown() {
       "required; each has a unique `name` and a `type`.\n"
       "\n";
   doc_table(out, Section::kProvider, "");
+  out +=
+      "\n"
+      "A provider may override any key of `[pool]` for its own pool, in a table named\n"
+      "`pool`: `pool = { max_workers = 32 }`. Keys it leaves out keep the `[pool]` value.\n";
   for (std::string_view type : kAvailableTypes) {
     out += "\n### type = \"" + std::string(type) + "\"\n\n";
     doc_table(out, Section::kProvider, type);
@@ -860,6 +1056,16 @@ std::string config_reference_markdown() {
   }
   out +=
       ".\n"
+      "\n"
+      "## [pool]\n"
+      "\n"
+      "Backends whose client libraries block run in pools of worker processes that the\n"
+      "daemon feeds requests to, one pool per provider. These keys are the defaults of\n"
+      "every pool; a provider's `pool = { ... }` overrides them for its own. Every key is\n"
+      "optional; `min_workers` and `min_spare_workers` may not exceed `max_workers`.\n"
+      "\n";
+  doc_table(out, Section::kPool, "");
+  out +=
       "\n"
       "## Example\n"
       "\n"

@@ -22,6 +22,7 @@ namespace fastid::daemon {
 enum class Section : std::uint8_t {
   kDaemon,    // [daemon]: one table, every key optional
   kProvider,  // [[provider]]: an array of tables, at least one
+  kPool,      // [pool]: one table, every key optional; also `pool = { ... }` in a [[provider]]
 };
 
 enum class SettingType : std::uint8_t {
@@ -70,11 +71,15 @@ struct Setting {
   std::string_view provider_type = {};  // [[provider]] keys: "" = every type, else only that type
   std::string_view description = {};
   // How the value reaches Config and back: the pair for the setting's section is
-  // set, the other pair is null.
+  // set, the others are null. A [pool] setting has two pairs: apply_pool/read_pool
+  // for Config::pool, and apply_provider/read_provider for a provider's own
+  // effective pool (ProviderConfig::pool), where its `pool = { ... }` lands.
   void (*apply_daemon)(DaemonConfig&, const SettingValue&) = nullptr;
   SettingValue (*read_daemon)(const DaemonConfig&) = nullptr;
   void (*apply_provider)(ProviderConfig&, const SettingValue&) = nullptr;
   SettingValue (*read_provider)(const ProviderConfig&) = nullptr;
+  void (*apply_pool)(PoolConfig&, const SettingValue&) = nullptr;
+  SettingValue (*read_pool)(const PoolConfig&) = nullptr;
 };
 
 // The table, in documentation order.
@@ -90,10 +95,10 @@ std::string_view closest_match(std::string_view word, std::span<const std::strin
 std::string_view closest_key(Section section, std::string_view key);
 
 // Top-level sections that DESIGN.md describes but this version refuses
-// ("fastcache", "store", "pool", "pam", "listen").
+// ("fastcache", "store", "pam", "listen").
 std::span<const std::string_view> unsupported_sections();
 
-// "[daemon]" or "[[provider]]"; "integer", "duration", ... as the docs say it.
+// "[daemon]", "[[provider]]" or "[pool]"; "integer", "duration", ... as the docs say it.
 std::string_view section_header(Section section);
 std::string_view setting_type_name(SettingType type);
 
@@ -124,9 +129,16 @@ Status check_setting(const Setting& setting, const SettingValue& value);
 // The value as a TOML literal: "60s" (quoted), 4, true, ["a", "b"].
 std::string format_setting_value(const Setting& setting, const SettingValue& value);
 
-// Apply the table's defaults to every setting of the section that has one.
+// Apply the table's defaults to every setting of the section that has one
+// (a provider's defaults include its pool's).
 void apply_defaults(DaemonConfig& daemon);
 void apply_defaults(ProviderConfig& provider);
+void apply_defaults(PoolConfig& pool);
+
+// The rules between pool keys that no single key's limits can say:
+// min_workers and min_spare_workers at most max_workers. The message names the
+// keys and values, without the location; the caller adds it.
+Status check_pool_config(const PoolConfig& pool);
 
 // A TOML basic string literal for any text (quotes, backslashes and control
 // characters escaped); also used to quote untrusted names in messages.

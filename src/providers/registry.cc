@@ -1,6 +1,7 @@
 #include "providers/registry.h"
 
 #include "providers/files/files_provider.h"
+#include "providers/slow/slow_provider.h"
 
 namespace fastid::providers {
 
@@ -11,6 +12,19 @@ Result<std::unique_ptr<Provider>> make_provider(const daemon::ProviderConfig& co
         .passwd_path = config.passwd,
         .group_path = config.group,
         .shadow_path = config.shadow,
+    });
+  }
+  if (config.type == "slow") {
+    return std::make_unique<SlowProvider>(SlowProvider::Options{
+        .name = config.name,
+        .users = static_cast<std::uint32_t>(config.users),  // the settings table keeps both >= 0
+        .groups = static_cast<std::uint32_t>(config.groups),
+        .delay = config.delay,
+        .slow_names = config.slow_names,
+        .slow_delay = config.slow_delay,
+        .hang_names = config.hang_names,
+        .crash_names = config.crash_names,
+        .password = config.password,
     });
   }
   // A validated config never gets here; a hand-built one (tests, tools) may.

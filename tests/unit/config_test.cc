@@ -82,8 +82,28 @@ TEST(SettingsTable, DefaultsMatchTheStructs) {
   p.group = "/b";
   p.shadow = "/c";
   p.refresh_interval = 5ms;
+  p.users = 1;
+  p.groups = 2;
+  p.delay = 3ms;
+  p.slow_names = {"x"};
+  p.slow_delay = 4ms;
+  p.hang_names = {"y"};
+  p.crash_names = {"z"};
+  p.password = "pw";
+  p.pool.max_workers = 99;
   apply_defaults(p);
   EXPECT_EQ(p, ProviderConfig{});
+
+  PoolConfig pool;
+  pool.min_workers = 5;
+  pool.max_workers = 6;
+  pool.min_spare_workers = 7;
+  pool.spare_idle_timeout = 8ms;
+  pool.request_timeout = 9ms;
+  pool.max_requests_per_worker = 10;
+  pool.max_queue = 11;
+  apply_defaults(pool);
+  EXPECT_EQ(pool, PoolConfig{});
 }
 
 TEST(SettingsTable, ClosestMatch) {
@@ -336,14 +356,18 @@ TEST(Errors, ImpossibleValues) {
 TEST(Errors, ProviderTypes) {
   EXPECT_EQ(error_of("[[provider]]\nname = \"corp\"\ntype = \"ldap\"\nuri = [\"ldap://x\"]\n"),
             "/etc/fastid.toml:3: [[provider]] #1 type: provider type \"ldap\" is not available in "
-            "this build (available: files)");
+            "this build (available: files, slow)");
   EXPECT_EQ(error_of("[[provider]]\nname = \"x\"\ntype = \"nis\"\n"),
             "/etc/fastid.toml:3: [[provider]] #1 type: unknown provider type \"nis\" (available: "
-            "files)");
+            "files, slow)");
   EXPECT_EQ(error_of("[[provider]]\nname = \"x\"\ntype = \"\"\n"),
-            "/etc/fastid.toml:3: [[provider]] #1 type: must not be empty (available: files)");
+            "/etc/fastid.toml:3: [[provider]] #1 type: must not be empty (available: files, slow)");
   EXPECT_EQ(error_of("[[provider]]\nname = \"x\"\n"),
-            "/etc/fastid.toml:1: [[provider]] #1 missing required key \"type\" (available: files)");
+            "/etc/fastid.toml:1: [[provider]] #1 missing required key \"type\" (available: files, "
+            "slow)");
+  // Keys of one type are refused for another.
+  EXPECT_EQ(error_of(std::string(kMinimal) + "delay = \"20ms\"\n"),
+            "/etc/fastid.toml:4: [[provider]] #1 delay: does not apply to providers of type \"files\"");
 }
 
 TEST(Errors, ProviderNames) {
@@ -371,8 +395,8 @@ TEST(Errors, SectionsOfLaterVersionsAreRefused) {
     EXPECT_EQ(error_of(text), "/etc/fastid.toml:5: [" + std::string(section) +
                                   "] is not supported by this version of fastidd");
   }
-  EXPECT_EQ(error_of(std::string(kMinimal) + "pool = { max_workers = 32 }\n"),
-            "/etc/fastid.toml:4: [[provider]] #1 pool: per-provider [pool] settings are not "
+  EXPECT_EQ(error_of(std::string(kMinimal) + "store = { entry_ttl = \"1m\" }\n"),
+            "/etc/fastid.toml:4: [[provider]] #1 store: per-provider [store] settings are not "
             "supported by this version of fastidd");
   // The inline-table spelling of DESIGN.md is refused just the same.
   EXPECT_EQ(error_of("fastcache = { passwd = { enabled = true } }\n"),
@@ -398,6 +422,108 @@ TEST(Errors, SyntaxErrorsNameLineAndColumn) {
   EXPECT_THAT(error_of("[daemon\n"), HasSubstr("/etc/fastid.toml:1:"));
 }
 
+// ---- The worker pool and the slow provider -----------------------------------------
+
+TEST(Pool, SectionSetsEveryProvidersPoolAndEachMayOverrideIt) {
+  auto config = parse_config(
+      "[[provider]]\n"
+      "name = \"local\"\n"
+      "type = \"files\"\n"
+      "\n"
+      "[[provider]]\n"
+      "name = \"test\"\n"
+      "type = \"slow\"\n"
+      "pool = { max_workers = 32, request_timeout = \"2s\" }\n"
+      "\n"
+      "[pool]\n"  // after the providers: it still applies to them
+      "min_workers = 2\n"
+      "max_workers = 8\n"
+      "min_spare_workers = 0\n"
+      "spare_idle_timeout = \"30s\"\n"
+      "request_timeout = \"5s\"\n"
+      "max_requests_per_worker = 0\n"
+      "max_queue = 64\n",
+      kFile);
+  ASSERT_TRUE(config.has_value()) << config.error().to_string();
+  const PoolConfig want{.min_workers = 2,
+                        .max_workers = 8,
+                        .min_spare_workers = 0,
+                        .spare_idle_timeout = 30s,
+                        .request_timeout = 5s,
+                        .max_requests_per_worker = 0,
+                        .max_queue = 64};
+  EXPECT_EQ(config->pool, want);
+  EXPECT_EQ(config->providers[0].pool, want);
+  PoolConfig overridden = want;
+  overridden.max_workers = 32;
+  overridden.request_timeout = 2s;
+  EXPECT_EQ(config->providers[1].pool, overridden);
+}
+
+TEST(Pool, WithoutASectionEveryPoolHasTheDefaults) {
+  auto config = parse_config(std::string(kMinimal) + "pool = { min_spare_workers = 0 }\n", kFile);
+  ASSERT_TRUE(config.has_value()) << config.error().to_string();
+  EXPECT_EQ(config->pool, PoolConfig{});
+  PoolConfig want;
+  want.min_spare_workers = 0;
+  EXPECT_EQ(config->providers[0].pool, want);
+}
+
+TEST(Pool, ErrorsNameFileLineAndKey) {
+  EXPECT_EQ(error_of(std::string(kMinimal) + "[pool]\nmax_worker = 4\n"),
+            "/etc/fastid.toml:5: [pool] max_worker: unknown key (did you mean \"max_workers\"?)");
+  EXPECT_EQ(error_of(std::string(kMinimal) + "[pool]\nmax_workers = 0\n"),
+            "/etc/fastid.toml:5: [pool] max_workers: must be between 1 and 1024, got 0");
+  EXPECT_EQ(error_of(std::string(kMinimal) + "[pool]\nrequest_timeout = 5\n"),
+            "/etc/fastid.toml:5: [pool] request_timeout: expected a duration string such as \"15s\", "
+            "got an integer");
+  EXPECT_EQ(error_of(std::string(kMinimal) + "[pool]\nmin_workers = 20\n"),
+            "/etc/fastid.toml:4: [pool] min_workers (20) is more than max_workers (16)");
+  EXPECT_EQ(error_of(std::string(kMinimal) + "pool = { max_workers = 0 }\n"),
+            "/etc/fastid.toml:4: [[provider]] #1 pool.max_workers: must be between 1 and 1024, got 0");
+  EXPECT_EQ(error_of(std::string(kMinimal) + "pool = { max_wrokers = 3 }\n"),
+            "/etc/fastid.toml:4: [[provider]] #1 pool.max_wrokers: unknown key (did you mean "
+            "\"max_workers\"?)");
+  EXPECT_EQ(error_of(std::string(kMinimal) + "pool = 4\n"),
+            "/etc/fastid.toml:4: [[provider]] #1 pool: must be a table of [pool] keys, as in pool = "
+            "{ max_workers = 32 }, got an integer");
+  // The rule between keys holds for the values a provider ends up with.
+  EXPECT_EQ(error_of(std::string(kMinimal) + "pool = { max_workers = 2 }\n[pool]\nmin_workers = 3\n"),
+            "/etc/fastid.toml:4: [[provider]] #1 pool: min_workers (3) is more than max_workers (2) once "
+            "[pool] is applied");
+  EXPECT_EQ(error_of("pool = 1\n"), "/etc/fastid.toml:1: pool: must be a section: write [pool], got an integer");
+}
+
+TEST(Pool, SlowProviderKeys) {
+  auto config = parse_config(
+      "[[provider]]\n"
+      "name = \"test\"\n"
+      "type = \"slow\"\n"
+      "users = 500\n"
+      "groups = 20\n"
+      "delay = \"20ms\"\n"
+      "slow_names = [\"slowuser\"]\n"
+      "slow_delay = \"60s\"\n"
+      "hang_names = [\"hanguser\"]\n"
+      "crash_names = [\"crashuser\", \"other\"]\n"
+      "password = \"secret\"\n",
+      kFile);
+  ASSERT_TRUE(config.has_value()) << config.error().to_string();
+  const ProviderConfig& p = config->providers[0];
+  EXPECT_EQ(p.users, 500);
+  EXPECT_EQ(p.groups, 20);
+  EXPECT_EQ(p.delay, 20ms);
+  EXPECT_EQ(p.slow_names, std::vector<std::string>{"slowuser"});
+  EXPECT_EQ(p.slow_delay, 60s);
+  EXPECT_EQ(p.hang_names, std::vector<std::string>{"hanguser"});
+  EXPECT_EQ(p.crash_names, (std::vector<std::string>{"crashuser", "other"}));
+  EXPECT_EQ(p.password, "secret");
+  EXPECT_EQ(error_of("[[provider]]\nname = \"t\"\ntype = \"slow\"\ngroups = 0\n"),
+            "/etc/fastid.toml:4: [[provider]] #1 groups: must be between 1 and 100000, got 0");
+  EXPECT_EQ(error_of("[[provider]]\nname = \"t\"\ntype = \"slow\"\nslow_names = \"x\"\n"),
+            "/etc/fastid.toml:4: [[provider]] #1 slow_names: expected a list of strings, got a string");
+}
+
 // ---- Defaults, files, rendering -----------------------------------------------------
 
 TEST(Default, EmbeddedDefault) {
@@ -416,10 +542,26 @@ TEST(Default, RenderedConfigParsesBackTheSame) {
   config.daemon.workers = 3;
   config.daemon.idle_timeout = 90min;
   config.daemon.pid_file = "/run/x \"quoted\".pid";
+  config.pool.max_workers = 8;
+  config.pool.spare_idle_timeout = 2min;
   ProviderConfig second = config.providers[0];
   second.name = "second";
   second.refresh_interval = 1500ms;
   config.providers.push_back(second);
+  for (ProviderConfig& p : config.providers) p.pool = config.pool;
+  ProviderConfig slow;
+  apply_defaults(slow);
+  slow.name = "test";
+  slow.type = "slow";
+  slow.users = 500;
+  slow.delay = 20ms;
+  slow.slow_names = {"slowuser", "with \"quote\""};
+  slow.hang_names = {"hanguser"};
+  slow.password = "secret";
+  slow.pool = config.pool;
+  slow.pool.max_workers = 32;  // its own override
+  slow.pool.request_timeout = 3s;
+  config.providers.push_back(slow);
   const std::string text = render_config(config);
   auto back = parse_config(text, "rendered");
   ASSERT_TRUE(back.has_value()) << back.error().to_string() << "\n" << text;

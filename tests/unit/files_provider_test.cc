@@ -506,7 +506,10 @@ TEST_F(FilesProviderTest, RegistryBuildsEveryAvailableType) {
     ASSERT_TRUE(provider.has_value()) << type << ": " << provider.error().to_string();
     EXPECT_EQ((*provider)->name(), "reg");
     ASSERT_TRUE((*provider)->open());
-    EXPECT_EQ((*provider)->user_by_name("alice")->uid, 1000u);
+    // The files it was given are the files type's answer; others have their own data.
+    if (type == "files") {
+      EXPECT_EQ((*provider)->user_by_name("alice")->uid, 1000u);
+    }
   }
   daemon::ProviderConfig ldap;
   ldap.name = "corp";

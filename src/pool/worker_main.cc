@@ -1,0 +1,218 @@
+// fastid-provider-worker: one auxiliary process of a provider's pool. It opens
+// its own instance of one provider (never a state cloned across fork), then answers
+// the daemon's request frames one at a time, calling the provider synchronously.
+//
+//   fastid-provider-worker --fd 3 --config-fd 4 --provider NAME --parent PID
+//
+// fd 3 is its end of the socketpair; fd 4 a sealed memfd holding a fastid.toml
+// with the provider (what the daemon validated, rendered again). The protocol is
+// pool/worker_protocol.h's: a ready frame, then one reply per request, until the
+// daemon closes the socket. Started by the pool only; not a tool for people.
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <array>
+#include <cerrno>
+#include <charconv>
+#include <chrono>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "core/log.h"
+#include "daemon/config.h"
+#include "pool/worker_protocol.h"
+#include "proto/messages.h"
+#include "providers/registry.h"
+
+namespace fastid::pool {
+namespace {
+
+// Exit codes, for the daemon's log ("exited with status 3").
+constexpr int kExitUsage = 2;
+constexpr int kExitConfig = 3;
+constexpr int kExitOpen = 4;
+constexpr int kExitProtocol = 5;
+constexpr int kExitOrphan = 6;
+
+constexpr std::size_t kMaxConfigBytes = 1 << 20;
+
+struct Args {
+  int fd = -1;
+  int config_fd = -1;
+  std::string provider;
+  pid_t parent = 0;
+};
+
+bool parse_int(std::string_view text, int* out) {
+  auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), *out);
+  return ec == std::errc() && ptr == text.data() + text.size();
+}
+
+bool parse_args(int argc, char** argv, Args* args) {
+  for (int i = 1; i + 1 < argc; i += 2) {
+    const std::string_view flag = argv[i];
+    const std::string_view value = argv[i + 1];
+    int n = 0;
+    if (flag == "--fd" && parse_int(value, &n))
+      args->fd = n;
+    else if (flag == "--config-fd" && parse_int(value, &n))
+      args->config_fd = n;
+    else if (flag == "--provider")
+      args->provider = value;
+    else if (flag == "--parent" && parse_int(value, &n))
+      args->parent = n;
+    else
+      return false;
+  }
+  return argc % 2 == 1 && args->fd >= 0 && args->config_fd >= 0 && !args->provider.empty() &&
+         args->parent > 0;
+}
+
+// Reads exactly n bytes; false on end of file or error (errno says which; 0 at EOF).
+bool read_exact(int fd, std::uint8_t* p, std::size_t n) {
+  while (n > 0) {
+    const ssize_t r = ::read(fd, p, n);
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) {
+      if (r == 0) errno = 0;
+      return false;
+    }
+    p += r;
+    n -= static_cast<std::size_t>(r);
+  }
+  return true;
+}
+
+bool write_all(int fd, const proto::Bytes& frame) {
+  std::size_t done = 0;
+  while (done < frame.size()) {
+    // MSG_NOSIGNAL: a daemon that went away is an error to handle, not a signal.
+    const ssize_t n = ::send(fd, frame.data() + done, frame.size() - done, MSG_NOSIGNAL);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return false;
+    done += static_cast<std::size_t>(n);
+  }
+  return true;
+}
+
+core::Result<std::string> read_config(int fd) {
+  std::string text;
+  char buf[16384];
+  for (;;) {
+    const ssize_t n = ::pread(fd, buf, sizeof buf, static_cast<off_t>(text.size()));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return core::error(core::status_from_errno(errno, "read provider config"));
+    if (n == 0) break;
+    text.append(buf, static_cast<std::size_t>(n));
+    if (text.size() > kMaxConfigBytes)
+      return core::error(core::Status::invalid_argument("provider config too large"));
+  }
+  return text;
+}
+
+int serve(int fd, providers::Provider& provider, std::chrono::milliseconds refresh_interval) {
+  auto last_refresh = std::chrono::steady_clock::now();
+  proto::Bytes payload;
+  for (;;) {
+    std::array<std::uint8_t, proto::kHeaderSize> head;
+    if (!read_exact(fd, head.data(), head.size())) {
+      if (errno == 0) return 0;  // the daemon closed our socket: stop
+      core::log_error("provider " + provider.name() + ": reading a request: " + std::strerror(errno));
+      return kExitProtocol;
+    }
+    proto::FrameHeader h;
+    if (proto::decode_header(head.data(), &h) != proto::HeaderCheck::kOk) {
+      core::log_error("provider " + provider.name() + ": malformed frame header from the daemon");
+      return kExitProtocol;
+    }
+    payload.resize(h.length);
+    if (!read_exact(fd, payload.data(), payload.size())) {
+      core::log_error("provider " + provider.name() + ": request frame cut short");
+      return kExitProtocol;
+    }
+    // Sources that change (the files provider's) are checked between
+    // requests, at most once per refresh_interval, as the daemon does.
+    const auto now = std::chrono::steady_clock::now();
+    if (now - last_refresh >= refresh_interval) {
+      last_refresh = now;
+      if (core::Status st = provider.refresh(); !st) {
+        core::log_warning("provider " + provider.name() + ": " + st.to_string());
+      }
+    }
+    auto request = proto::decode_request(h, payload);
+    proto::Bytes reply = request ? serve_request(provider, *request)
+                                 : proto::encode_error_reply(h.opcode, h.request_id, request.error().status,
+                                                             request.error().message);
+    if (!write_all(fd, reply)) {
+      core::log_error("provider " + provider.name() + ": writing a reply: " + std::strerror(errno));
+      return kExitProtocol;
+    }
+  }
+}
+
+int run(int argc, char** argv) {
+  core::set_log_role("provider-worker");
+  Args args;
+  if (!parse_args(argc, argv, &args)) {
+    core::log_error(
+        "usage: fastid-provider-worker --fd N --config-fd N --provider NAME --parent PID "
+        "(started by fastidd's provider pool)");
+    return kExitUsage;
+  }
+  // Die with the daemon. If it died before this line, we were re-parented
+  // already and the signal will never come: leave now.
+  ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+  if (::getppid() != args.parent) return kExitOrphan;
+  // A worker may hold directory credentials: no core files, no ptrace by
+  // other processes of the same user.
+  ::prctl(PR_SET_DUMPABLE, 0);
+
+  auto text = read_config(args.config_fd);
+  ::close(args.config_fd);
+  if (!text) {
+    core::log_error("provider " + args.provider + ": " + text.error().to_string());
+    (void)write_all(args.fd, encode_start_failure(text.error()));
+    return kExitConfig;
+  }
+  auto config = daemon::parse_config(*text, "<provider " + args.provider + " config from fastidd>");
+  const daemon::ProviderConfig* mine = nullptr;
+  if (config) {
+    core::set_log_level(config->daemon.log_level);
+    for (const auto& p : config->providers) {
+      if (p.name == args.provider) mine = &p;
+    }
+  }
+  if (mine == nullptr) {
+    const core::Status st =
+        config ? core::Status::invalid_argument("no provider " + args.provider + " in its config")
+               : config.error();
+    core::log_error(st.to_string());
+    (void)write_all(args.fd, encode_start_failure(st));
+    return kExitConfig;
+  }
+
+  auto made = providers::make_provider(*mine);
+  // Providers name themselves in their errors ("provider corp: ...").
+  const core::Status opened = made ? (*made)->open() : made.error();
+  if (!opened) {
+    core::log_error(opened.to_string());
+    (void)write_all(args.fd, encode_start_failure(opened));
+    return kExitOpen;
+  }
+  std::unique_ptr<providers::Provider> provider = std::move(*made);
+  if (!write_all(args.fd, encode_ready("fastid-provider-worker " FASTID_VERSION))) return kExitProtocol;
+  core::log_debug("provider " + args.provider + ": worker ready");
+  const int code = serve(args.fd, *provider, mine->refresh_interval);
+  provider->close();
+  return code;
+}
+
+}  // namespace
+}  // namespace fastid::pool
+
+int main(int argc, char** argv) { return fastid::pool::run(argc, argv); }

@@ -1,0 +1,220 @@
+#include "providers/slow/slow_provider.h"
+
+#include <algorithm>
+#include <charconv>
+#include <cstdio>
+#include <cstdlib>
+#include <thread>
+
+#include "core/log.h"
+
+namespace fastid::providers {
+namespace {
+
+constexpr std::uint32_t kFirstUid = 100000;
+constexpr std::uint32_t kFirstGid = 200000;
+
+// The checksum gen-dataset puts in the gecos field (djb2, modulo 2^32), so that
+// readers can verify that a record was copied whole.
+std::uint32_t checksum(std::string_view text) {
+  std::uint64_t h = 5381;
+  for (char c : text) h = (h * 33 + static_cast<unsigned char>(c)) % 4294967296ull;
+  return static_cast<std::uint32_t>(h);
+}
+
+std::string numbered(const char* prefix, int width, std::uint32_t n) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%s%0*u", prefix, width, n);
+  return buf;
+}
+
+// The index n when `name` is exactly prefix + n printed with `width` digits
+// (so "user1" and "user000001" are not user00001), else 0.
+std::uint32_t parse_numbered(std::string_view name, std::string_view prefix, int width, std::uint32_t count) {
+  if (!name.starts_with(prefix)) return 0;
+  const std::string_view digits = name.substr(prefix.size());
+  std::uint32_t n = 0;
+  auto [ptr, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), n);
+  if (ec != std::errc() || ptr != digits.data() + digits.size() || n == 0 || n > count) return 0;
+  if (numbered(std::string(prefix).c_str(), width, n) != name) return 0;
+  return n;
+}
+
+bool listed(const std::vector<std::string>& names, std::string_view name) {
+  return std::find(names.begin(), names.end(), name) != names.end();
+}
+
+}  // namespace
+
+SlowProvider::SlowProvider(Options options) : options_(std::move(options)) {}
+
+SlowProvider::~SlowProvider() = default;
+
+Status SlowProvider::open() {
+  if (options_.groups == 0) {
+    return Status::invalid_argument("provider " + options_.name + ": groups must be at least 1");
+  }
+  members_.assign(options_.groups, {});
+  // Users are visited in uid order, so every member list is in uid order, as
+  // gen-dataset appends them.
+  for (std::uint32_t i = 1; i <= options_.users; ++i) {
+    for (std::uint32_t g : groups_of(i)) members_[g - 1].push_back(i);
+  }
+  open_ = true;
+  return Status::ok();
+}
+
+void SlowProvider::close() {
+  open_ = false;
+  members_.clear();
+}
+
+Status SlowProvider::not_open() const {
+  return Status::unavailable("provider " + options_.name + " is not open");
+}
+
+// gen-dataset's choice of supplementary groups: kGroupsPerUser distinct groups
+// spread over the range by a fixed formula (fewer when there are fewer groups).
+std::vector<std::uint32_t> SlowProvider::groups_of(std::uint32_t i) const {
+  std::vector<std::uint32_t> out;
+  const std::uint64_t count = options_.groups;
+  for (std::uint64_t k = 1; out.size() < kGroupsPerUser && k <= count; ++k) {
+    const auto g = static_cast<std::uint32_t>((std::uint64_t{i} * 7 + k * 131) % count + 1);
+    if (std::find(out.begin(), out.end(), g) == out.end()) out.push_back(g);
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+std::uint32_t SlowProvider::user_index(std::string_view name) const {
+  return parse_numbered(name, "user", 5, options_.users);
+}
+
+std::uint32_t SlowProvider::group_index(std::string_view name) const {
+  return parse_numbered(name, "group", 4, options_.groups);
+}
+
+User SlowProvider::make_user(std::uint32_t i) const {
+  User u;
+  u.name = numbered("user", 5, i);
+  u.uid = kFirstUid + i;
+  u.gid = kFirstGid + (i - 1) % options_.groups + 1;
+  u.dir = "/home/" + u.name;
+  u.shell = "/bin/sh";
+  const std::string body =
+      u.name + ":" + std::to_string(u.uid) + ":" + std::to_string(u.gid) + ":" + u.dir + ":" + u.shell;
+  u.gecos = "User " + std::to_string(i) + ";ck=" + std::to_string(checksum(body));
+  return u;
+}
+
+Group SlowProvider::make_group(std::uint32_t g) const {
+  Group out;
+  out.name = numbered("group", 4, g);
+  out.gid = kFirstGid + g;
+  out.members.reserve(members_[g - 1].size());
+  for (std::uint32_t i : members_[g - 1]) out.members.push_back(numbered("user", 5, i));
+  return out;
+}
+
+void SlowProvider::behave(std::string_view name) {
+  calls_.fetch_add(1, std::memory_order_relaxed);
+  if (!name.empty() && listed(options_.crash_names, name)) {
+    core::log_warning("provider " + options_.name + ": " + std::string(name) +
+                      " is in crash_names: aborting this process");
+    std::abort();
+  }
+  if (!name.empty() && listed(options_.hang_names, name)) {
+    // A backend that never answers: only a kill ends this call.
+    for (;;) std::this_thread::sleep_for(std::chrono::hours(1));
+  }
+  const bool slow = !name.empty() && listed(options_.slow_names, name);
+  const auto pause = slow ? options_.slow_delay : options_.delay;
+  if (pause.count() > 0) std::this_thread::sleep_for(pause);
+}
+
+Result<User> SlowProvider::user_by_name(std::string_view name) {
+  if (!open_) return core::error(not_open());
+  behave(name);
+  const std::uint32_t i = user_index(name);
+  if (i == 0) return core::error(Status::not_found("user " + std::string(name)));
+  return make_user(i);
+}
+
+Result<User> SlowProvider::user_by_uid(std::uint32_t uid) {
+  if (!open_) return core::error(not_open());
+  const bool known = uid > kFirstUid && uid - kFirstUid <= options_.users;
+  behave(known ? numbered("user", 5, uid - kFirstUid) : std::string());
+  if (!known) return core::error(Status::not_found("uid " + std::to_string(uid)));
+  return make_user(uid - kFirstUid);
+}
+
+Result<Group> SlowProvider::group_by_name(std::string_view name) {
+  if (!open_) return core::error(not_open());
+  behave(name);
+  const std::uint32_t g = group_index(name);
+  if (g == 0) return core::error(Status::not_found("group " + std::string(name)));
+  return make_group(g);
+}
+
+Result<Group> SlowProvider::group_by_gid(std::uint32_t gid) {
+  if (!open_) return core::error(not_open());
+  const bool known = gid > kFirstGid && gid - kFirstGid <= options_.groups;
+  behave(known ? numbered("group", 4, gid - kFirstGid) : std::string());
+  if (!known) return core::error(Status::not_found("gid " + std::to_string(gid)));
+  return make_group(gid - kFirstGid);
+}
+
+Result<std::vector<std::uint32_t>> SlowProvider::initgroups(std::string_view user) {
+  if (!open_) return core::error(not_open());
+  behave(user);
+  const std::uint32_t i = user_index(user);
+  if (i == 0) return core::error(Status::not_found("user " + std::string(user)));
+  std::vector<std::uint32_t> gids;
+  for (std::uint32_t g : groups_of(i)) gids.push_back(kFirstGid + g);
+  return gids;
+}
+
+Result<Page<User>> SlowProvider::users_page(std::uint32_t cursor, std::uint32_t max) {
+  if (!open_) return core::error(not_open());
+  behave({});
+  Page<User> page;
+  const std::uint64_t end = std::min<std::uint64_t>(std::uint64_t{cursor} + max, options_.users);
+  for (std::uint64_t i = cursor; i < end; ++i)
+    page.records.push_back(make_user(static_cast<std::uint32_t>(i + 1)));
+  page.next_cursor = static_cast<std::uint32_t>(std::max<std::uint64_t>(end, cursor));
+  page.more = page.next_cursor < options_.users;
+  return page;
+}
+
+Result<Page<Group>> SlowProvider::groups_page(std::uint32_t cursor, std::uint32_t max) {
+  if (!open_) return core::error(not_open());
+  behave({});
+  Page<Group> page;
+  const std::uint64_t end = std::min<std::uint64_t>(std::uint64_t{cursor} + max, options_.groups);
+  for (std::uint64_t g = cursor; g < end; ++g)
+    page.records.push_back(make_group(static_cast<std::uint32_t>(g + 1)));
+  page.next_cursor = static_cast<std::uint32_t>(std::max<std::uint64_t>(end, cursor));
+  page.more = page.next_cursor < options_.groups;
+  return page;
+}
+
+std::vector<std::pair<std::string, std::string>> SlowProvider::stats() const {
+  return {{"users", std::to_string(options_.users)},
+          {"groups", std::to_string(options_.groups)},
+          {"calls", std::to_string(calls())}};
+}
+
+bool SlowProvider::password_matches(std::string_view user, std::string_view password) const {
+  if (options_.password.empty() || user_index(user) == 0) return false;
+  // Every byte compared whatever the first difference, so the time taken
+  // does not tell how much of a guess was right.
+  const std::string& want = options_.password;
+  unsigned diff = want.size() == password.size() ? 0u : 1u;
+  for (std::size_t k = 0; k < want.size(); ++k) {
+    const char got = k < password.size() ? password[k] : '\0';
+    diff |= static_cast<unsigned char>(want[k] ^ got);
+  }
+  return diff == 0;
+}
+
+}  // namespace fastid::providers

@@ -1,0 +1,89 @@
+// SlowProvider: a test and benchmark backend that answers from a generated dataset
+// (the records scripts/gen-dataset writes) and blocks, hangs or crashes on demand.
+// Immutable once open(): lookups and stats() are safe from any thread at once; open
+// and close are called by one thread at a time. A crash name ends the whole process.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "providers/provider.h"
+
+namespace fastid::providers {
+
+class SlowProvider final : public Provider {
+ public:
+  struct Options {
+    std::string name = {};
+    std::uint32_t users = 10000;               // user00001.. uid 100001..
+    std::uint32_t groups = 1000;               // group0001.. gid 200001..; at least 1
+    std::chrono::milliseconds delay{0};        // added to every call
+    std::vector<std::string> slow_names = {};  // these take slow_delay instead
+    std::chrono::milliseconds slow_delay{1000};
+    std::vector<std::string> hang_names = {};   // these never answer
+    std::vector<std::string> crash_names = {};  // these abort the process
+    std::string password = {};                  // every user's; "" matches nothing
+  };
+
+  // Supplementary groups per user, as gen-dataset's default.
+  static constexpr std::uint32_t kGroupsPerUser = 3;
+
+  explicit SlowProvider(Options options);
+  ~SlowProvider() override;
+  SlowProvider(const SlowProvider&) = delete;
+  SlowProvider& operator=(const SlowProvider&) = delete;
+
+  const std::string& name() const override { return options_.name; }
+
+  // Builds the group membership index (the only state); never fails for a
+  // valid Options, refuses groups == 0.
+  Status open() override;
+  void close() override;
+  Status refresh() override { return Status::ok(); }  // nothing changes
+
+  // Every call, answered or not, counts once in calls() and first sleeps:
+  // `delay`, or `slow_delay` for slow names; hang names sleep forever and crash
+  // names abort(). A by-id lookup is judged by the name it resolves to.
+  Result<User> user_by_name(std::string_view name) override;
+  Result<User> user_by_uid(std::uint32_t uid) override;
+  Result<Group> group_by_name(std::string_view name) override;
+  Result<Group> group_by_gid(std::uint32_t gid) override;
+  // Gids of the user's supplementary groups, ascending (group-file order).
+  Result<std::vector<std::uint32_t>> initgroups(std::string_view user) override;
+  // Cursor = index of the first record; pages in uid / gid order.
+  Result<Page<User>> users_page(std::uint32_t cursor, std::uint32_t max) override;
+  Result<Page<Group>> groups_page(std::uint32_t cursor, std::uint32_t max) override;
+
+  // users, groups, calls.
+  std::vector<std::pair<std::string, std::string>> stats() const override;
+
+  // Calls made on this instance (in this process) since it was created.
+  std::uint64_t calls() const noexcept { return calls_.load(std::memory_order_relaxed); }
+
+  // For authentication tests (the PAM side comes later): true when `user` is in
+  // the dataset and `password` is the configured one (compared in constant time).
+  bool password_matches(std::string_view user, std::string_view password) const;
+
+ private:
+  // The blocking part of every call: counts it, then sleeps, hangs or aborts.
+  void behave(std::string_view name);
+  // 1-based index of a dataset user/group from its canonical name, or 0.
+  std::uint32_t user_index(std::string_view name) const;
+  std::uint32_t group_index(std::string_view name) const;
+  User make_user(std::uint32_t i) const;
+  Group make_group(std::uint32_t g) const;
+  std::vector<std::uint32_t> groups_of(std::uint32_t i) const;  // 1-based, ascending
+  Status not_open() const;
+
+  const Options options_;
+  bool open_ = false;
+  std::vector<std::vector<std::uint32_t>> members_;  // group index - 1 -> user indices
+  std::atomic<std::uint64_t> calls_{0};
+};
+
+}  // namespace fastid::providers
