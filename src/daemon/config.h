@@ -48,6 +48,7 @@ struct PoolConfig {
 struct ProviderConfig {
   std::string name;
   std::string type;  // "files" or "slow"
+  std::string isolation = "auto";  // "auto", "process" (provider pool) or "none" (in the daemon)
   std::string passwd = "/etc/passwd";
   std::string group = "/etc/group";
   std::string shadow = "/etc/shadow";
@@ -66,6 +67,9 @@ struct ProviderConfig {
   // The effective pool settings: Config::pool with this provider's own
   // `pool = { ... }` keys applied on top (parse_config resolves them).
   PoolConfig pool = {};
+
+  // Whether this provider runs in a pool of worker processes ("auto" resolved).
+  bool in_pool() const { return isolation == "process" || (isolation == "auto" && type != "files"); }
 
   bool operator==(const ProviderConfig&) const = default;
 };

@@ -175,6 +175,16 @@ const Setting kSettings[] = {
         .rule = StringRule::kProviderType,
         .description = "The backend that answers; the keys below depend on it.",
     }),
+    provider_key<&ProviderConfig::isolation>({
+        .key = "isolation",
+        .type = SettingType::kString,
+        .default_text = "auto",
+        .rule = StringRule::kIsolation,
+        .description = "Where the provider runs: `process` in a pool of fastid-provider-worker "
+                       "processes (a slow or crashing backend never stalls the daemon), `none` "
+                       "inside the daemon's worker on its loop (only for backends that never "
+                       "block), `auto` = `none` for files, `process` for every other type.",
+    }),
     provider_key<&ProviderConfig::passwd>({
         .key = "passwd",
         .type = SettingType::kString,
@@ -697,6 +707,12 @@ Status check_setting(const Setting& s, const SettingValue& value) {
           }
           break;
         }
+        case StringRule::kIsolation: {
+          if (v != "auto" && v != "process" && v != "none") {
+            return invalid("must be \"auto\", \"process\" or \"none\", got " + toml_quote(v));
+          }
+          break;
+        }
         case StringRule::kProviderType: {
           const auto has = [&](std::span<const std::string_view> list) {
             return std::find(list.begin(), list.end(), v) != list.end();
@@ -953,6 +969,7 @@ std::string doc_limits(const Setting& s) {
         case StringRule::kAbsolutePathOrEmpty: return "absolute path, or empty";
         case StringRule::kName: return "1 to 64 of `A-Z a-z 0-9 _ . -`";
         case StringRule::kProviderType: return code_list(kAvailableTypes);
+        case StringRule::kIsolation: return "`auto`, `process`, `none`";
       }
   }
   return "";

@@ -42,6 +42,7 @@ enum class StringRule : std::uint8_t {
   kAbsolutePathOrEmpty,  // "" or starts with '/'
   kName,                 // 1-64 of [A-Za-z0-9_.-]: safe in logs, paths and status
   kProviderType,         // one of the provider types built into this fastidd
+  kIsolation,            // "auto", "process" or "none"
 };
 
 // A size in bytes: a type of its own so that it never mixes with kInt values.

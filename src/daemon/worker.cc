@@ -44,6 +44,41 @@ core::Result<std::vector<std::shared_ptr<providers::Provider>>> open_providers(c
 
 namespace {
 
+// The backends of a worker: in-process providers opened here, pooled ones as
+// pools of worker processes started here (on the loop's thread, which their
+// death signal is tied to).
+core::Result<std::vector<server::Backend>> open_backends(const Config& config,
+                                                         asio::any_io_executor executor) {
+  std::vector<server::Backend> out;
+  for (const auto& pc : config.providers) {
+    if (pc.in_pool()) {
+      pool::ProviderPool::Options options;
+      options.worker_log_level = config.daemon.log_level;
+      auto pool = std::make_shared<pool::ProviderPool>(executor, pc, options);
+      core::Status st = pool->start();
+      if (!st) return core::error(st.with_context("provider " + pc.name));
+      out.push_back(server::Backend::pooled(std::move(pool)));
+      continue;
+    }
+    auto made = providers::make_provider(pc);
+    if (!made) return core::error(made.error().with_context("provider " + pc.name));
+    std::shared_ptr<providers::Provider> p = std::move(*made);
+    core::Status st = p->open();
+    if (!st) return core::error(st.with_context("provider " + pc.name));
+    out.push_back(server::Backend::in_process(std::move(p)));
+  }
+  return out;
+}
+
+// Ends what a set of backends runs: providers closed, pools asked to stop
+// (their workers finish and exit; the loop runs dry once they have).
+void close_backends(const std::vector<server::Backend>& backends) {
+  for (const auto& b : backends) {
+    if (b.local()) b.local()->close();
+    if (b.pool()) b.pool()->stop();
+  }
+}
+
 server::ServerLimits limits_of(const Config& c) {
   server::ServerLimits l;
   l.idle_timeout = c.daemon.idle_timeout;
@@ -60,16 +95,15 @@ class Worker {
         io_(1),
         signals_(io_, SIGTERM, SIGINT, SIGHUP),
         refresh_timer_(io_),
-        handler_({}),
         server_(io_, limits_of(setup_.config), handler_) {}
 
   int run() {
-    auto opened = open_providers(setup_.config);
+    auto opened = open_backends(setup_.config, io_.get_executor());
     if (!opened) {
       core::log_error(opened.error().to_string());
       return 1;
     }
-    handler_.set_providers(std::move(*opened));
+    handler_.set_backends(std::move(*opened));
     open_fast_cache();
     handler_.set_status_source([this] {
       auto items = server_.status_items();
@@ -81,7 +115,7 @@ class Worker {
     wait_for_signal();
     arm_refresh();
     core::log_info("serving lookups on " + setup_.config.daemon.socket_dir + "/nss with " +
-                   std::to_string(handler_.providers().size()) + " provider(s), config " +
+                   std::to_string(handler_.backends().size()) + " provider(s), config " +
                    setup_.config.source);
     if (setup_.on_ready) setup_.on_ready();
     // run() returns when no work is left: the fixed shutdown order below
@@ -90,7 +124,6 @@ class Worker {
     // A daemon that stopped must not keep answering through its maps: clients
     // then go to the socket, find nobody, and move on to the next NSS source.
     if (publisher_) (void)publisher_->invalidate_all();
-    for (auto& p : handler_.providers()) p->close();
     core::log_info("stopped");
     return exit_code_;
   }
@@ -120,6 +153,8 @@ class Worker {
       asio::error_code ignored;
       signals_.cancel(ignored);
       refresh_timer_.cancel();
+      close_backends(handler_.backends());
+      close_backends(retired_);
     });
   }
 
@@ -132,7 +167,7 @@ class Worker {
                       next.error().to_string());
       return;
     }
-    auto opened = open_providers(*next);
+    auto opened = open_backends(*next, io_.get_executor());
     if (!opened) {
       core::log_error("reload refused, keeping the running configuration: " +
                       opened.error().to_string());
@@ -144,8 +179,11 @@ class Worker {
         old_d.workers != new_d.workers || old_d.pid_file != new_d.pid_file) {
       core::log_warning("socket_dir, state_dir, workers and pid_file take effect at restart only");
     }
-    for (auto& p : handler_.providers()) p->close();
-    handler_.set_providers(std::move(*opened));
+    // Requests in flight keep the old backends alive; their pools stop once
+    // those finish, and are kept here until the worker ends.
+    close_backends(handler_.backends());
+    for (const auto& b : handler_.backends()) retired_.push_back(b);
+    handler_.set_backends(std::move(*opened));
     // New providers: what was published from the old ones may be wrong now.
     invalidate_fast_cache("configuration reloaded");
     core::set_log_level(new_d.log_level);
@@ -172,7 +210,9 @@ class Worker {
     refresh_timer_.async_wait([this](const asio::error_code& ec) {
       if (ec || stopping_) return;
       // A failed refresh keeps the previous data; the provider logs it once.
-      for (auto& p : handler_.providers()) (void)p->refresh();
+      for (auto& b : handler_.backends()) {
+        if (b.local()) (void)b.local()->refresh();
+      }
       if (data_generation() != published_generation_) invalidate_fast_cache("a source changed");
       if (publisher_ && std::chrono::steady_clock::now() >= next_heartbeat_) {
         publisher_->heartbeat();
@@ -214,7 +254,9 @@ class Worker {
 
   std::uint64_t data_generation() const {
     std::uint64_t sum = 0;
-    for (const auto& p : handler_.providers()) sum += p->data_generation();
+    for (const auto& b : handler_.backends()) {
+      if (b.local()) sum += b.local()->data_generation();
+    }
     return sum;
   }
 
@@ -227,6 +269,7 @@ class Worker {
   server::NssHandler handler_;
   server::Server server_;
   std::unique_ptr<server::CachePublisher> publisher_;
+  std::vector<server::Backend> retired_;  // replaced by a reload, stopping
   std::uint64_t published_generation_ = 0;
   std::chrono::steady_clock::time_point next_heartbeat_{};
   bool stopping_ = false;

@@ -28,6 +28,7 @@ asio::awaitable<void> watch_connection(std::shared_ptr<Server::Connection> conn)
       conn->close();
       co_return;
     }
+    conn->armed = deadline;
     conn->watchdog.expires_at(deadline);
     co_await conn->watchdog.async_wait(kUseTuple);
   }
@@ -41,11 +42,11 @@ asio::awaitable<void> serve_connection(Server& server, std::shared_ptr<Server::C
 
   while (!server.stopping()) {
     conn->busy = false;
-    conn->deadline = Clock::now() + server.limits().idle_timeout;
+    conn->set_deadline(Clock::now() + server.limits().idle_timeout);
     auto [rerr, rn] = co_await asio::async_read(conn->socket, asio::buffer(head), kUseTuple);
     if (rerr) break;  // peer gone, idle timeout or shutdown closed the socket
     conn->busy = true;
-    conn->deadline = Clock::now() + server.limits().stall_timeout;
+    conn->set_deadline(Clock::now() + server.limits().stall_timeout);
 
     proto::FrameHeader h{};
     proto::HeaderCheck check = proto::decode_header(head.data(), &h);
@@ -76,7 +77,12 @@ asio::awaitable<void> serve_connection(Server& server, std::shared_ptr<Server::C
     proto::Bytes reply;
     auto request = proto::decode_request(h, payload);
     if (request) {
-      reply = handler.handle(*request, conn->peer);
+      // A pooled provider may take up to its request_timeout: the stall limit
+      // is for the peer's reading and writing, not for our backends.
+      conn->set_deadline(Clock::time_point::max());
+      // Built in its own statement, then awaited (GCC 12 coroutine temporaries).
+      auto op = handler.handle(std::move(*request), conn->peer);
+      reply = co_await std::move(op);
     } else {
       reply = proto::encode_error_reply(h.opcode, h.request_id, request.error().status,
                                         request.error().message);
@@ -84,6 +90,7 @@ asio::awaitable<void> serve_connection(Server& server, std::shared_ptr<Server::C
     // A large payload buffer is not kept for the connection's whole life.
     if (payload.capacity() > 64 * 1024) payload = {};
 
+    conn->set_deadline(Clock::now() + server.limits().stall_timeout);
     auto [werr, wn] = co_await asio::async_write(conn->socket, asio::buffer(reply), kUseTuple);
     if (werr) {
       protocol_error = conn->timed_out;

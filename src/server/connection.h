@@ -28,8 +28,17 @@ struct Server::Connection {
     watchdog.cancel();
   }
 
+  // Moves the deadline. The watchdog sleeps until the deadline it last saw:
+  // moving it later needs nothing (it re-reads on waking), moving it earlier
+  // wakes it so that it re-arms.
+  void set_deadline(std::chrono::steady_clock::time_point when) {
+    deadline = when;
+    if (when < armed) watchdog.cancel();
+  }
+
   asio::local::stream_protocol::socket socket;
   asio::steady_timer watchdog;
+  std::chrono::steady_clock::time_point armed = std::chrono::steady_clock::time_point::max();
   // When the current phase must be over: waiting for a request (idle timeout)
   // or reading/writing a frame (stall timeout). The watchdog closes the socket
   // once it passes; moving it later is just an assignment.

@@ -1,5 +1,7 @@
 #include "server/nss_handler.h"
 
+#include <algorithm>
+
 #include "core/log.h"
 
 namespace fastid::server {
@@ -7,10 +9,13 @@ namespace fastid::server {
 using proto::Opcode;
 using proto::WireStatus;
 
+// Every awaitable below is created in its own statement and then awaited:
+// GCC 12 destroys some temporaries of a co_await full-expression twice.
+
 namespace {
 
-// Enumeration cursors carry the provider's index in their top byte and the
-// provider's own cursor below it, so paging walks the providers in order.
+// Enumeration cursors carry the backend's index in their top byte and the
+// provider's own cursor below it, so paging walks the backends in order.
 constexpr std::uint32_t kCursorShift = 24;
 constexpr std::uint32_t kInnerMask = (1u << kCursorShift) - 1;
 
@@ -19,131 +24,142 @@ proto::Bytes error_reply(const proto::Request& req, const core::Status& st) {
                                    proto::to_wire(st.code()), st.message());
 }
 
-// Walks providers in order: the first answer wins; "not found" asks the next;
-// an unavailable provider is remembered so that a name no provider knows is
-// reported as "try again", not as "no such user", while one of them is down.
-template <typename T, typename Ask>
-core::Result<T> first_answer(const std::vector<std::shared_ptr<providers::Provider>>& providers,
-                             Ask ask) {
-  core::Status failure;
-  for (const auto& p : providers) {
-    core::Result<T> r = ask(*p);
-    if (r) return r;
-    if (r.error().code() == core::Code::kNotFound) continue;
-    if (failure.is_ok()) failure = r.error().with_context("provider " + p->name());
-  }
-  if (!failure.is_ok()) return core::error(failure);
-  return core::error(core::Status::not_found(""));
+// The pool's own errors already name the provider; an in-process provider's do not.
+core::Status in_context(const Backend& b, const core::Status& st) {
+  return b.pool() ? st : st.with_context("provider " + b.name());
 }
 
 }  // namespace
 
-NssHandler::NssHandler(std::vector<std::shared_ptr<providers::Provider>> providers)
-    : providers_(std::move(providers)) {}
-
-void NssHandler::set_providers(std::vector<std::shared_ptr<providers::Provider>> providers) {
-  providers_ = std::move(providers);
-}
-
-proto::Bytes NssHandler::handle(const proto::Request& req, core::PeerCred /*peer*/) {
+asio::awaitable<proto::Bytes> NssHandler::handle(proto::Request req, core::PeerCred /*peer*/) {
   ++requests_;
   switch (req.opcode) {
     case Opcode::kPing:
-      return proto::encode_ping_reply(req.request_id, "fastidd " FASTID_VERSION);
+      co_return proto::encode_ping_reply(req.request_id, "fastidd " FASTID_VERSION);
     case Opcode::kStatus:
-      return status(req);
+      co_return status(req);
     case Opcode::kGetpwnam:
-    case Opcode::kGetpwuid:
-      return user_lookup(req);
+    case Opcode::kGetpwuid: {
+      auto op = user_lookup(std::move(req));
+      co_return co_await std::move(op);
+    }
     case Opcode::kGetgrnam:
-    case Opcode::kGetgrgid:
-      return group_lookup(req);
-    case Opcode::kInitgroups:
-      return initgroups(req);
-    case Opcode::kPwentPage:
-      return users_page(req);
-    case Opcode::kGrentPage:
-      return groups_page(req);
+    case Opcode::kGetgrgid: {
+      auto op = group_lookup(std::move(req));
+      co_return co_await std::move(op);
+    }
+    case Opcode::kInitgroups: {
+      auto op = initgroups(std::move(req));
+      co_return co_await std::move(op);
+    }
+    case Opcode::kPwentPage: {
+      auto op = users_page(std::move(req));
+      co_return co_await std::move(op);
+    }
+    case Opcode::kGrentPage: {
+      auto op = groups_page(std::move(req));
+      co_return co_await std::move(op);
+    }
   }
   ++errors_;
-  return proto::encode_error_reply(static_cast<std::uint16_t>(req.opcode), req.request_id,
-                                   WireStatus::kUnknownOpcode, "unknown opcode");
+  co_return proto::encode_error_reply(static_cast<std::uint16_t>(req.opcode), req.request_id,
+                                      WireStatus::kUnknownOpcode, "unknown opcode");
 }
 
-proto::Bytes NssHandler::user_lookup(const proto::Request& req) {
-  auto r = first_answer<proto::User>(providers_, [&](providers::Provider& p) {
-    return req.opcode == Opcode::kGetpwnam ? p.user_by_name(req.name) : p.user_by_uid(req.id);
-  });
-  if (!r) {
-    bool absent = r.error().code() == core::Code::kNotFound;
-    (absent ? not_found_ : errors_)++;
-    // Only a definite "no such user" is published; "try again" never is.
-    if (absent && publisher_) {
-      req.opcode == Opcode::kGetpwnam ? publisher_->no_user_name(req.name) : publisher_->no_uid(req.id);
+// Backends are asked in order: the first answer wins; "not found" asks the
+// next; an unavailable backend is remembered so that a name nobody knows is
+// reported as "try again", not as "no such user", while one of them is down.
+asio::awaitable<proto::Bytes> NssHandler::user_lookup(proto::Request req) {
+  std::vector<Backend> backends = backends_;  // kept alive across the awaits
+  core::Status failure;
+  for (auto& b : backends) {
+    auto op = req.opcode == Opcode::kGetpwnam ? b.user_by_name(req.name) : b.user_by_uid(req.id);
+    core::Result<proto::User> r = co_await std::move(op);
+    if (r) {
+      if (publisher_) publisher_->user(*r);
+      co_return proto::encode_user_reply(req.request_id, req.opcode, *r);
     }
-    return error_reply(req, r.error());
+    if (r.error().code() != core::Code::kNotFound && failure.is_ok()) failure = in_context(b, r.error());
   }
-  if (publisher_) publisher_->user(*r);
-  return proto::encode_user_reply(req.request_id, req.opcode, *r);
+  if (!failure.is_ok()) {
+    ++errors_;
+    co_return error_reply(req, failure);
+  }
+  ++not_found_;
+  // Only a definite "no such user" is published; "try again" never is.
+  if (publisher_) {
+    req.opcode == Opcode::kGetpwnam ? publisher_->no_user_name(req.name) : publisher_->no_uid(req.id);
+  }
+  co_return error_reply(req, core::Status::not_found(""));
 }
 
-proto::Bytes NssHandler::group_lookup(const proto::Request& req) {
-  auto r = first_answer<proto::Group>(providers_, [&](providers::Provider& p) {
-    return req.opcode == Opcode::kGetgrnam ? p.group_by_name(req.name) : p.group_by_gid(req.id);
-  });
-  if (!r) {
-    bool absent = r.error().code() == core::Code::kNotFound;
-    (absent ? not_found_ : errors_)++;
-    if (absent && publisher_) {
-      req.opcode == Opcode::kGetgrnam ? publisher_->no_group_name(req.name) : publisher_->no_gid(req.id);
+asio::awaitable<proto::Bytes> NssHandler::group_lookup(proto::Request req) {
+  std::vector<Backend> backends = backends_;
+  core::Status failure;
+  for (auto& b : backends) {
+    auto op = req.opcode == Opcode::kGetgrnam ? b.group_by_name(req.name) : b.group_by_gid(req.id);
+    core::Result<proto::Group> r = co_await std::move(op);
+    if (r) {
+      if (publisher_) publisher_->group(*r);
+      co_return proto::encode_group_reply(req.request_id, req.opcode, *r);
     }
-    return error_reply(req, r.error());
+    if (r.error().code() != core::Code::kNotFound && failure.is_ok()) failure = in_context(b, r.error());
   }
-  if (publisher_) publisher_->group(*r);
-  return proto::encode_group_reply(req.request_id, req.opcode, *r);
+  if (!failure.is_ok()) {
+    ++errors_;
+    co_return error_reply(req, failure);
+  }
+  ++not_found_;
+  if (publisher_) {
+    req.opcode == Opcode::kGetgrnam ? publisher_->no_group_name(req.name) : publisher_->no_gid(req.id);
+  }
+  co_return error_reply(req, core::Status::not_found(""));
 }
 
-proto::Bytes NssHandler::initgroups(const proto::Request& req) {
-  // Memberships are the union over every provider that knows the user: a
+asio::awaitable<proto::Bytes> NssHandler::initgroups(proto::Request req) {
+  // Memberships are the union over every backend that knows the user: a
   // local group may list a directory user.
+  std::vector<Backend> backends = backends_;
   std::vector<std::uint32_t> gids;
   bool known = false;
   core::Status failure;
-  for (const auto& p : providers_) {
-    auto r = p->initgroups(req.name);
+  for (auto& b : backends) {
+    auto op = b.initgroups(req.name);
+    auto r = co_await std::move(op);
     if (r) {
       known = true;
       for (auto g : *r) {
-        bool dup = false;
-        for (auto have : gids) dup = dup || have == g;
-        if (!dup) gids.push_back(g);
+        if (std::find(gids.begin(), gids.end(), g) == gids.end()) gids.push_back(g);
       }
     } else if (r.error().code() != core::Code::kNotFound && failure.is_ok()) {
-      failure = r.error().with_context("provider " + p->name());
+      failure = in_context(b, r.error());
     }
+  }
+  if (!failure.is_ok()) {
+    // A partial list would silently drop a user's groups: say "try again".
+    ++errors_;
+    co_return error_reply(req, failure);
   }
   if (!known) {
-    if (!failure.is_ok()) {
-      ++errors_;
-      return error_reply(req, failure);
-    }
     ++not_found_;
     if (publisher_) publisher_->no_initgroups(req.name);
-    return error_reply(req, core::Status::not_found(""));
+    co_return error_reply(req, core::Status::not_found(""));
   }
   if (publisher_) publisher_->initgroups(req.name, gids);
-  return proto::encode_gids_reply(req.request_id, gids);
+  co_return proto::encode_gids_reply(req.request_id, gids);
 }
 
-proto::Bytes NssHandler::users_page(const proto::Request& req) {
+asio::awaitable<proto::Bytes> NssHandler::users_page(proto::Request req) {
+  std::vector<Backend> backends = backends_;
   std::uint32_t index = req.cursor >> kCursorShift;
   std::uint32_t inner = req.cursor & kInnerMask;
   proto::Page<proto::User> out;
-  while (index < providers_.size()) {
-    auto r = providers_[index]->users_page(inner, req.max);
+  while (index < backends.size()) {
+    auto op = backends[index].users_page(inner, req.max);
+    auto r = co_await std::move(op);
     if (!r) {
       ++errors_;
-      return error_reply(req, r.error().with_context("provider " + providers_[index]->name()));
+      co_return error_reply(req, in_context(backends[index], r.error()));
     }
     out.records = std::move(r->records);
     if (r->more) {
@@ -154,21 +170,23 @@ proto::Bytes NssHandler::users_page(const proto::Request& req) {
     ++index;
     inner = 0;
     out.next_cursor = index << kCursorShift;
-    out.more = index < providers_.size();
+    out.more = index < backends.size();
     if (!out.records.empty()) break;
   }
-  return proto::encode_users_page_reply(req.request_id, out);
+  co_return proto::encode_users_page_reply(req.request_id, out);
 }
 
-proto::Bytes NssHandler::groups_page(const proto::Request& req) {
+asio::awaitable<proto::Bytes> NssHandler::groups_page(proto::Request req) {
+  std::vector<Backend> backends = backends_;
   std::uint32_t index = req.cursor >> kCursorShift;
   std::uint32_t inner = req.cursor & kInnerMask;
   proto::Page<proto::Group> out;
-  while (index < providers_.size()) {
-    auto r = providers_[index]->groups_page(inner, req.max);
+  while (index < backends.size()) {
+    auto op = backends[index].groups_page(inner, req.max);
+    auto r = co_await std::move(op);
     if (!r) {
       ++errors_;
-      return error_reply(req, r.error().with_context("provider " + providers_[index]->name()));
+      co_return error_reply(req, in_context(backends[index], r.error()));
     }
     out.records = std::move(r->records);
     if (r->more) {
@@ -179,10 +197,10 @@ proto::Bytes NssHandler::groups_page(const proto::Request& req) {
     ++index;
     inner = 0;
     out.next_cursor = index << kCursorShift;
-    out.more = index < providers_.size();
+    out.more = index < backends.size();
     if (!out.records.empty()) break;
   }
-  return proto::encode_groups_page_reply(req.request_id, out);
+  co_return proto::encode_groups_page_reply(req.request_id, out);
 }
 
 proto::Bytes NssHandler::status(const proto::Request& req) {
@@ -194,8 +212,8 @@ proto::Bytes NssHandler::status(const proto::Request& req) {
   if (publisher_) {
     for (auto& kv : publisher_->stats()) items.push_back(std::move(kv));
   }
-  for (const auto& p : providers_) {
-    for (auto& [k, v] : p->stats()) items.emplace_back("provider." + p->name() + "." + k, v);
+  for (const auto& b : backends_) {
+    for (auto& kv : b.status_items()) items.push_back(std::move(kv));
   }
   return proto::encode_status_reply(req.request_id, items);
 }

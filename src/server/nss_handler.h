@@ -1,8 +1,11 @@
 // NssHandler: answers the lookup opcodes (passwd, group, initgroups,
-// enumeration, ping, status) from the configured providers, asked in order.
-// Loop-thread only: it calls providers synchronously, which is right for the
-// in-memory files provider; blocking backends go through the provider pool.
+// enumeration, ping, status) from the configured backends, asked in order,
+// and publishes what it answers to the fast cache. Each request is a coroutine:
+// in-process providers answer at once, pooled ones are awaited, so one slow
+// directory never holds up the loop. Loop-thread only.
 #pragma once
+
+#include <asio/awaitable.hpp>
 
 #include <cstdint>
 #include <functional>
@@ -13,7 +16,7 @@
 
 #include "core/peer_cred.h"
 #include "proto/messages.h"
-#include "providers/provider.h"
+#include "server/backend.h"
 #include "server/cache_publisher.h"
 
 namespace fastid::server {
@@ -22,12 +25,12 @@ using StatusItems = std::vector<std::pair<std::string, std::string>>;
 
 class NssHandler {
  public:
-  explicit NssHandler(std::vector<std::shared_ptr<providers::Provider>> providers);
+  NssHandler() = default;
 
-  // Replaces the providers (reload). Requests already answered are unaffected;
-  // enumeration cursors issued before are no longer meaningful.
-  void set_providers(std::vector<std::shared_ptr<providers::Provider>> providers);
-  const std::vector<std::shared_ptr<providers::Provider>>& providers() const { return providers_; }
+  // Replaces the backends (reload). Requests in flight keep the backends they
+  // started with; enumeration cursors issued before are no longer meaningful.
+  void set_backends(std::vector<Backend> backends) { backends_ = std::move(backends); }
+  const std::vector<Backend>& backends() const { return backends_; }
 
   // Where answers are published for clients to read without the socket
   // (nullptr: nowhere). Not owned; must outlive the handler's use of it.
@@ -36,23 +39,23 @@ class NssHandler {
   // Extra lines for the status reply (server figures: connections, uptime…).
   void set_status_source(std::function<StatusItems()> source) { status_source_ = std::move(source); }
 
-  // One whole reply frame for a decoded request. Never throws; any provider
+  // One whole reply frame for a decoded request. Never throws; any backend
   // failure becomes an error reply that says which provider and why.
-  proto::Bytes handle(const proto::Request& request, core::PeerCred peer);
+  asio::awaitable<proto::Bytes> handle(proto::Request request, core::PeerCred peer);
 
   std::uint64_t requests() const { return requests_; }
 
  private:
-  proto::Bytes user_lookup(const proto::Request& req);
-  proto::Bytes group_lookup(const proto::Request& req);
-  proto::Bytes initgroups(const proto::Request& req);
-  proto::Bytes users_page(const proto::Request& req);
-  proto::Bytes groups_page(const proto::Request& req);
+  asio::awaitable<proto::Bytes> user_lookup(proto::Request req);
+  asio::awaitable<proto::Bytes> group_lookup(proto::Request req);
+  asio::awaitable<proto::Bytes> initgroups(proto::Request req);
+  asio::awaitable<proto::Bytes> users_page(proto::Request req);
+  asio::awaitable<proto::Bytes> groups_page(proto::Request req);
   proto::Bytes status(const proto::Request& req);
 
-  std::vector<std::shared_ptr<providers::Provider>> providers_;
-  std::function<StatusItems()> status_source_;
+  std::vector<Backend> backends_;
   CachePublisher* publisher_ = nullptr;
+  std::function<StatusItems()> status_source_;
   std::uint64_t requests_ = 0;
   std::uint64_t not_found_ = 0;
   std::uint64_t errors_ = 0;

@@ -385,3 +385,54 @@ TEST(WorkersSystemTest, TwoWorkersBothServeAndAKilledOneIsReplacedWithoutFailedL
 
 }  // namespace
 }  // namespace fastid::testing
+
+namespace fastid::testing {
+namespace {
+
+// The slow provider runs in a pool of fastid-provider-worker processes: a
+// hanging or crashing name costs its worker, never the daemon.
+TEST(PoolSystemTest, HangingAndCrashingNamesFailClearlyWhileOthersAreServed) {
+  Daemon d(10, 2);
+  d.write_config("[daemon]\nsocket_dir = \"" + d.socket_dir() + "\"\nstate_dir = \"" + d.dir() +
+                 "/state\"\n\n[pool]\nrequest_timeout = \"500ms\"\nmax_workers = 4\n\n"
+                 "[[provider]]\nname = \"slow\"\ntype = \"slow\"\nusers = 100\ngroups = 10\n"
+                 "hang_names = [\"hanguser\"]\ncrash_names = [\"crashuser\"]\n");
+  ASSERT_TRUE(d.start()) << d.log();
+  std::string cli = "FASTID_SOCKET_DIR=" + d.socket_dir() + " " + bin_dir() + "/fastid ";
+  EXPECT_EQ(run(cli + "user user00001").exit_code, 0);
+
+  auto hang = run(cli + "user hanguser 2>&1");
+  EXPECT_EQ(hang.exit_code, 1) << hang.out;
+  EXPECT_NE(hang.out.find("timed out"), std::string::npos) << hang.out;
+  EXPECT_LT(hang.seconds, 3.0) << "request_timeout, retried once";
+
+  auto crash = run(cli + "user crashuser 2>&1");
+  EXPECT_EQ(crash.exit_code, 1) << crash.out;
+  EXPECT_NE(crash.out.find("died"), std::string::npos) << crash.out;
+
+  // Meanwhile and afterwards, everything else is answered through glibc too.
+  EXPECT_EQ(d.getent("passwd user00042").exit_code, 0);
+  EXPECT_EQ(d.getent("group group0002").exit_code, 0);
+  auto status = run(cli + "status");
+  EXPECT_NE(status.out.find("pool.slow.crashed"), std::string::npos) << status.out;
+  EXPECT_NE(status.out.find("pool.slow.timed_out"), std::string::npos) << status.out;
+
+  // A clean stop leaves no worker process behind.
+  std::vector<pid_t> workers;
+  std::istringstream in(status.out);
+  for (std::string line; std::getline(in, line);) {
+    auto at = line.find(" pid ");
+    if (line.rfind("pool.slow.worker.", 0) == 0 && at != std::string::npos) {
+      pid_t p = static_cast<pid_t>(std::stol(line.substr(at + 5)));
+      if (p > 0) workers.push_back(p);
+    }
+  }
+  EXPECT_FALSE(workers.empty()) << status.out;
+  int st = d.stop(SIGTERM);
+  EXPECT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0) << st;
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  for (pid_t p : workers) EXPECT_NE(::kill(p, 0), 0) << "worker " << p << " still running";
+}
+
+}  // namespace
+}  // namespace fastid::testing

@@ -18,7 +18,7 @@ foreach(t nss_system_test daemon_system_test)
   target_compile_definitions(${t} PRIVATE ${FASTID_SYSTEM_DEFS})
   target_link_libraries(${t} PRIVATE fastid_proto GTest::gtest GTest::gtest_main Threads::Threads)
   # What the tests run: the daemon, the CLI, the module and the glibc programs.
-  add_dependencies(${t} fastidd fastid_cli nss_fastid nss_query nss_stress)
+  add_dependencies(${t} fastidd fastid_cli nss_fastid nss_query nss_stress fastid-provider-worker)
   add_test(NAME ${t} COMMAND ${t})
   set_tests_properties(${t} PROPERTIES LABELS "system" TIMEOUT 600)
 endforeach()

@@ -1,0 +1,73 @@
+#include "server/backend.h"
+
+namespace fastid::server {
+
+// Each awaitable is created in its own statement and then awaited: GCC 12
+// destroys some temporaries of a co_await full-expression twice.
+
+Backend Backend::in_process(std::shared_ptr<providers::Provider> provider) {
+  Backend b;
+  b.local_ = std::move(provider);
+  return b;
+}
+
+Backend Backend::pooled(std::shared_ptr<pool::ProviderPool> pool) {
+  Backend b;
+  b.pool_ = std::move(pool);
+  return b;
+}
+
+const std::string& Backend::name() const { return local_ ? local_->name() : pool_->name(); }
+
+asio::awaitable<core::Result<proto::User>> Backend::user_by_name(std::string name) {
+  if (local_) co_return local_->user_by_name(name);
+  auto op = pool_->user_by_name(std::move(name));
+  co_return co_await std::move(op);
+}
+
+asio::awaitable<core::Result<proto::User>> Backend::user_by_uid(std::uint32_t uid) {
+  if (local_) co_return local_->user_by_uid(uid);
+  auto op = pool_->user_by_uid(uid);
+  co_return co_await std::move(op);
+}
+
+asio::awaitable<core::Result<proto::Group>> Backend::group_by_name(std::string name) {
+  if (local_) co_return local_->group_by_name(name);
+  auto op = pool_->group_by_name(std::move(name));
+  co_return co_await std::move(op);
+}
+
+asio::awaitable<core::Result<proto::Group>> Backend::group_by_gid(std::uint32_t gid) {
+  if (local_) co_return local_->group_by_gid(gid);
+  auto op = pool_->group_by_gid(gid);
+  co_return co_await std::move(op);
+}
+
+asio::awaitable<core::Result<std::vector<std::uint32_t>>> Backend::initgroups(std::string user) {
+  if (local_) co_return local_->initgroups(user);
+  auto op = pool_->initgroups(std::move(user));
+  co_return co_await std::move(op);
+}
+
+asio::awaitable<core::Result<proto::Page<proto::User>>> Backend::users_page(std::uint32_t cursor,
+                                                                            std::uint32_t max) {
+  if (local_) co_return local_->users_page(cursor, max);
+  auto op = pool_->users_page(cursor, max);
+  co_return co_await std::move(op);
+}
+
+asio::awaitable<core::Result<proto::Page<proto::Group>>> Backend::groups_page(std::uint32_t cursor,
+                                                                              std::uint32_t max) {
+  if (local_) co_return local_->groups_page(cursor, max);
+  auto op = pool_->groups_page(cursor, max);
+  co_return co_await std::move(op);
+}
+
+std::vector<std::pair<std::string, std::string>> Backend::status_items() const {
+  if (pool_) return pool_->status_items();
+  std::vector<std::pair<std::string, std::string>> out;
+  for (auto& [k, v] : local_->stats()) out.emplace_back("provider." + local_->name() + "." + k, v);
+  return out;
+}
+
+}  // namespace fastid::server

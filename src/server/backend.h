@@ -1,0 +1,48 @@
+// Backend: one configured provider as the NSS handler asks it — either inside
+// this process (a provider that never blocks, called on the loop) or in its
+// pool of worker processes (co_await). Cheap to copy: copies share the provider
+// or pool, so a request in flight keeps what it uses alive across a reload.
+// Loop-thread only.
+#pragma once
+
+#include <asio/awaitable.hpp>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "core/status.h"
+#include "pool/provider_pool.h"
+#include "providers/provider.h"
+
+namespace fastid::server {
+
+class Backend {
+ public:
+  static Backend in_process(std::shared_ptr<providers::Provider> provider);
+  static Backend pooled(std::shared_ptr<pool::ProviderPool> pool);
+
+  const std::string& name() const;
+  providers::Provider* local() const { return local_.get(); }
+  pool::ProviderPool* pool() const { return pool_.get(); }
+
+  asio::awaitable<core::Result<proto::User>> user_by_name(std::string name);
+  asio::awaitable<core::Result<proto::User>> user_by_uid(std::uint32_t uid);
+  asio::awaitable<core::Result<proto::Group>> group_by_name(std::string name);
+  asio::awaitable<core::Result<proto::Group>> group_by_gid(std::uint32_t gid);
+  asio::awaitable<core::Result<std::vector<std::uint32_t>>> initgroups(std::string user);
+  asio::awaitable<core::Result<proto::Page<proto::User>>> users_page(std::uint32_t cursor, std::uint32_t max);
+  asio::awaitable<core::Result<proto::Page<proto::Group>>> groups_page(std::uint32_t cursor,
+                                                                       std::uint32_t max);
+
+  // Figures for `fastid status` that need no I/O.
+  std::vector<std::pair<std::string, std::string>> status_items() const;
+
+ private:
+  std::shared_ptr<providers::Provider> local_;
+  std::shared_ptr<pool::ProviderPool> pool_;
+};
+
+}  // namespace fastid::server
