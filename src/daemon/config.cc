@@ -120,6 +120,7 @@ class Parser {
     Config config;
     config.source = source_;
     apply_defaults(config.daemon);
+    apply_defaults(config.fastcache);
     for (const auto& [key, node] : in_file_order(root)) {
       const std::string_view k = key->str();
       const auto& where = key->source();
@@ -137,6 +138,13 @@ class Parser {
                                                     std::string(node_kind(*node))));
         }
         if (Status st = parse_pool(*table, config.pool); !st) return core::error(st);
+      } else if (k == "fastcache") {
+        const toml::table* table = node->as_table();
+        if (table == nullptr) {
+          return core::error(fail(where, "", k, "must be a section: write [fastcache], got " +
+                                                    std::string(node_kind(*node))));
+        }
+        if (Status st = parse_fastcache(*table, config.fastcache); !st) return core::error(st);
       } else if (k == "provider") {
         const toml::array* array = node->as_array();
         if (array == nullptr || !array->is_array_of_tables()) {
@@ -152,7 +160,7 @@ class Parser {
         return core::error(fail(where, "", "",
                                 "[" + std::string(k) + "] is not supported by this version of fastidd"));
       } else if (node->is_table() || node->is_array_of_tables()) {
-        static constexpr std::string_view kSections[] = {"daemon", "provider"};
+        static constexpr std::string_view kSections[] = {"daemon", "provider", "pool", "fastcache"};
         std::string problem = "unknown section [" + display_key(k) + "]";
         if (auto hint = closest_match(k, kSections); !hint.empty()) {
           problem += " (did you mean [" + std::string(hint) + "]?)";
@@ -228,6 +236,66 @@ class Parser {
       s->apply_pool(pool, *value);
     }
     if (Status st = check_pool_config(pool); !st) return fail(table.source(), label, "", st.message());
+    return Status::ok();
+  }
+
+  // [fastcache]: its own keys, and one table of kFastcacheMap keys per map.
+  Status parse_fastcache(const toml::table& table, FastCacheConfig& fastcache) const {
+    const std::string_view label = section_header(Section::kFastcache);
+    for (const auto& [key, node] : in_file_order(table)) {
+      const std::string_view k = key->str();
+      if (const FastCacheMap* map = find_fastcache_map(k)) {
+        if (Status st = parse_fastcache_map(*node, k, fastcache.*map->member); !st) return st;
+        continue;
+      }
+      const Setting* s = find_setting(Section::kFastcache, k);
+      if (s == nullptr) {
+        std::vector<std::string_view> candidates;
+        std::string expected;
+        for (const FastCacheMap& m : fastcache_maps()) candidates.push_back(m.name);
+        for (const Setting& other : settings()) {
+          if (other.section == Section::kFastcache) candidates.push_back(other.key);
+        }
+        for (std::size_t i = 0; i < candidates.size(); ++i) {
+          expected += i == 0 ? "" : (i + 1 == candidates.size() ? " or " : ", ");
+          expected += candidates[i];
+        }
+        std::string problem = "unknown key";
+        if (auto hint = closest_match(k, candidates); !hint.empty()) {
+          problem += " (did you mean \"" + std::string(hint) + "\"?)";
+        } else {
+          problem += ": expected " + expected;
+        }
+        return fail(key->source(), label, k, problem);
+      }
+      auto value = value_from_node(*s, *node);
+      if (!value) return fail(node->source(), label, k, value.error().message());
+      s->apply_fastcache(fastcache, *value);
+    }
+    return Status::ok();
+  }
+
+  // One map of [fastcache]: `passwd = { enabled = true, size = "8MiB", ttl = "300s" }`.
+  Status parse_fastcache_map(const toml::node& node, std::string_view name, FastCacheMapConfig& map) const {
+    const std::string_view label = section_header(Section::kFastcache);
+    const toml::table* table = node.as_table();
+    if (table == nullptr) {
+      return fail(node.source(), label, name,
+                  "must be a table, as in " + std::string(name) +
+                      " = { enabled = true, size = \"8MiB\", ttl = \"300s\" }, got " +
+                      std::string(node_kind(node)));
+    }
+    for (const auto& [key, value_node] : in_file_order(*table)) {
+      const std::string_view k = key->str();
+      const std::string shown = display_key(name) + "." + display_key(k);
+      const Setting* s = find_setting(Section::kFastcacheMap, k);
+      if (s == nullptr) {
+        return fail_at(key->source().begin.line, label, shown, unknown_key(Section::kFastcacheMap, k));
+      }
+      auto value = value_from_node(*s, *value_node);
+      if (!value) return fail_at(value_node->source().begin.line, label, shown, value.error().message());
+      s->apply_fastcache_map(map, *value);
+    }
     return Status::ok();
   }
 

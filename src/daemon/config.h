@@ -4,6 +4,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -74,10 +75,27 @@ struct ProviderConfig {
   bool operator==(const ProviderConfig&) const = default;
 };
 
+// One map of the fast cache ([fastcache]: passwd, group, initgroups).
+struct FastCacheMapConfig {
+  bool enabled = true;
+  std::uint64_t size_bytes = 8u << 20;
+  std::chrono::milliseconds ttl{300000};
+
+  bool operator==(const FastCacheMapConfig&) const = default;
+};
+
+struct FastCacheConfig {
+  FastCacheMapConfig passwd, group, initgroups;
+  std::chrono::milliseconds negative_ttl{15000};  // 0 = negative answers are not published
+
+  bool operator==(const FastCacheConfig&) const = default;
+};
+
 struct Config {
   std::string source;  // file path or "<embedded default>"
   DaemonConfig daemon;
   PoolConfig pool;  // [pool]: the defaults of every provider's pool
+  FastCacheConfig fastcache;
   std::vector<ProviderConfig> providers;  // in the order they are asked; never empty
 
   bool operator==(const Config&) const = default;

@@ -32,21 +32,20 @@ void assign(std::string& field, const SettingValue& v) { field = std::get<std::s
 void assign(int& field, const SettingValue& v) {
   field = static_cast<int>(std::get<std::int64_t>(v));  // limits are checked before
 }
-// Types no setting uses yet (bool, size) are ready for the first one.
-[[maybe_unused]] void assign(bool& field, const SettingValue& v) { field = std::get<bool>(v); }
+void assign(bool& field, const SettingValue& v) { field = std::get<bool>(v); }
 void assign(milliseconds& field, const SettingValue& v) { field = std::get<milliseconds>(v); }
 void assign(core::LogLevel& field, const SettingValue& v) { field = std::get<core::LogLevel>(v); }
-[[maybe_unused]] void assign(std::uint64_t& field, const SettingValue& v) { field = std::get<ByteSize>(v).bytes; }
+void assign(std::uint64_t& field, const SettingValue& v) { field = std::get<ByteSize>(v).bytes; }
 void assign(std::vector<std::string>& field, const SettingValue& v) {
   field = std::get<std::vector<std::string>>(v);
 }
 
 SettingValue to_value(const std::string& f) { return f; }
 SettingValue to_value(int f) { return static_cast<std::int64_t>(f); }
-[[maybe_unused]] SettingValue to_value(bool f) { return f; }
+SettingValue to_value(bool f) { return f; }
 SettingValue to_value(milliseconds f) { return f; }
 SettingValue to_value(core::LogLevel f) { return f; }
-[[maybe_unused]] SettingValue to_value(std::uint64_t f) { return ByteSize{f}; }
+SettingValue to_value(std::uint64_t f) { return ByteSize{f}; }
 SettingValue to_value(const std::vector<std::string>& f) { return f; }
 
 template <auto Member>
@@ -92,6 +91,26 @@ constexpr Setting pool_key(Setting s) {
   s.read_provider = &ProviderPoolField<Member>::read;
   return s;
 }
+
+template <auto Member>
+constexpr Setting fastcache_key(Setting s) {
+  s.section = Section::kFastcache;
+  s.apply_fastcache = &Field<Member>::apply;
+  s.read_fastcache = &Field<Member>::read;
+  return s;
+}
+
+// A key of each map of [fastcache]: the same setting for passwd, group and initgroups.
+template <auto Member>
+constexpr Setting fastcache_map_key(Setting s) {
+  s.section = Section::kFastcacheMap;
+  s.apply_fastcache_map = &Field<Member>::apply;
+  s.read_fastcache_map = &Field<Member>::read;
+  return s;
+}
+
+constexpr std::int64_t kKiB = 1 << 10;
+constexpr std::int64_t kGiB = 1 << 30;
 
 // ---- The table ---------------------------------------------------------------
 // Every key the daemon understands. Adding a key here is all it takes for it to
@@ -355,9 +374,48 @@ const Setting kSettings[] = {
         .description = "Requests waiting for a busy worker, over the whole pool; past it a "
                        "request is answered \"busy\" at once.",
     }),
+
+    fastcache_key<&FastCacheConfig::negative_ttl>({
+        .key = "negative_ttl",
+        .type = SettingType::kDuration,
+        .default_text = "15s",
+        .min = 0,
+        .max = 1 * kHour,
+        .description = "Negative answers (no such user or group) are published with this ttl; "
+                       "`\"0\"`: they are not published.",
+    }),
+
+    fastcache_map_key<&FastCacheMapConfig::enabled>({
+        .key = "enabled",
+        .type = SettingType::kBool,
+        .default_text = "true",
+        .description = "Whether the daemon publishes this map; when not, clients ask the socket.",
+    }),
+    fastcache_map_key<&FastCacheMapConfig::size_bytes>({
+        .key = "size",
+        .type = SettingType::kSize,
+        .default_text = "8MiB",
+        .min = 64 * kKiB,
+        .max = 1 * kGiB,
+        .description = "Size of the map's file; when full, the oldest entries are overwritten.",
+    }),
+    fastcache_map_key<&FastCacheMapConfig::ttl>({
+        .key = "ttl",
+        .type = SettingType::kDuration,
+        .default_text = "300s",
+        .min = 1 * kSecond,
+        .max = 1 * kDay,
+        .description = "How long clients may use a published answer before asking the daemon.",
+    }),
 };
 
-constexpr std::string_view kUnsupportedSections[] = {"fastcache", "store", "pam", "listen"};
+constexpr FastCacheMap kFastcacheMaps[] = {
+    {"passwd", &FastCacheConfig::passwd},
+    {"group", &FastCacheConfig::group},
+    {"initgroups", &FastCacheConfig::initgroups},
+};
+
+constexpr std::string_view kUnsupportedSections[] = {"store", "pam", "listen"};
 constexpr std::string_view kAvailableTypes[] = {"files", "slow"};
 constexpr std::string_view kPlannedTypes[] = {"ldap", "winbind"};
 
@@ -463,6 +521,15 @@ std::string_view closest_key(Section section, std::string_view key) {
 }
 
 std::span<const std::string_view> unsupported_sections() { return kUnsupportedSections; }
+
+std::span<const FastCacheMap> fastcache_maps() { return kFastcacheMaps; }
+
+const FastCacheMap* find_fastcache_map(std::string_view name) {
+  for (const FastCacheMap& m : kFastcacheMaps) {
+    if (m.name == name) return &m;
+  }
+  return nullptr;
+}
 std::span<const std::string_view> available_provider_types() { return kAvailableTypes; }
 std::span<const std::string_view> planned_provider_types() { return kPlannedTypes; }
 
@@ -471,6 +538,8 @@ std::string_view section_header(Section section) {
     case Section::kDaemon: return "[daemon]";
     case Section::kProvider: return "[[provider]]";
     case Section::kPool: return "[pool]";
+    case Section::kFastcache: return "[fastcache]";
+    case Section::kFastcacheMap: return "[fastcache] map";
   }
   return "?";
 }
@@ -848,6 +917,10 @@ void apply_section_defaults(Section section, C& target) {
       s.apply_daemon(target, *value);
     } else if constexpr (std::is_same_v<C, PoolConfig>) {
       s.apply_pool(target, *value);
+    } else if constexpr (std::is_same_v<C, FastCacheConfig>) {
+      s.apply_fastcache(target, *value);
+    } else if constexpr (std::is_same_v<C, FastCacheMapConfig>) {
+      s.apply_fastcache_map(target, *value);
     } else {
       s.apply_provider(target, *value);
     }
@@ -862,6 +935,11 @@ void apply_defaults(ProviderConfig& provider) {
   apply_defaults(provider.pool);
 }
 void apply_defaults(PoolConfig& pool) { apply_section_defaults(Section::kPool, pool); }
+void apply_defaults(FastCacheConfig& fastcache) {
+  apply_section_defaults(Section::kFastcache, fastcache);
+  for (const FastCacheMap& m : kFastcacheMaps) apply_defaults(fastcache.*m.member);
+}
+void apply_defaults(FastCacheMapConfig& map) { apply_section_defaults(Section::kFastcacheMap, map); }
 
 Status check_pool_config(const PoolConfig& pool) {
   if (pool.min_workers > pool.max_workers) {
@@ -881,6 +959,7 @@ Config default_config() {
   Config config;
   config.source = std::string(kEmbeddedSource);
   apply_defaults(config.daemon);
+  apply_defaults(config.fastcache);
   ProviderConfig local;
   apply_defaults(local);
   local.name = "local";
@@ -902,6 +981,20 @@ std::string render_config(const Config& config) {
   for (const Setting& s : kSettings) {
     if (s.section != Section::kPool) continue;
     out += std::string(s.key) + " = " + format_setting_value(s, s.read_pool(config.pool)) + "\n";
+  }
+  out += "\n[fastcache]\n";
+  for (const Setting& s : kSettings) {
+    if (s.section != Section::kFastcache) continue;
+    out += std::string(s.key) + " = " + format_setting_value(s, s.read_fastcache(config.fastcache)) + "\n";
+  }
+  for (const FastCacheMap& m : kFastcacheMaps) {
+    std::string keys;
+    for (const Setting& s : kSettings) {
+      if (s.section != Section::kFastcacheMap) continue;
+      keys += keys.empty() ? "" : ", ";
+      keys += std::string(s.key) + " = " + format_setting_value(s, s.read_fastcache_map(config.fastcache.*m.member));
+    }
+    out += std::string(m.name) + " = { " + keys + " }\n";
   }
   for (const ProviderConfig& p : config.providers) {
     out += "\n[[provider]]\n";
@@ -1082,6 +1175,27 @@ std::string config_reference_markdown() {
       "optional; `min_workers` and `min_spare_workers` may not exceed `max_workers`.\n"
       "\n";
   doc_table(out, Section::kPool, "");
+  out +=
+      "\n"
+      "## [fastcache]\n"
+      "\n"
+      "The daemon publishes public answers in memory-mapped files that clients read\n"
+      "without a system call, one per map: ";
+  for (std::size_t i = 0; i < std::size(kFastcacheMaps); ++i) {
+    if (i > 0) out += ", ";
+    out += "`" + std::string(kFastcacheMaps[i].name) + "`";
+  }
+  out +=
+      ". Every key is optional.\n"
+      "\n";
+  doc_table(out, Section::kFastcache, "");
+  out +=
+      "\n"
+      "Each map is a table of these keys, e.g.\n"
+      "`passwd = { enabled = true, size = \"8MiB\", ttl = \"300s\" }`; keys it leaves out\n"
+      "keep their default.\n"
+      "\n";
+  doc_table(out, Section::kFastcacheMap, "");
   out +=
       "\n"
       "## Example\n"

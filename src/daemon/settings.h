@@ -23,6 +23,8 @@ enum class Section : std::uint8_t {
   kDaemon,    // [daemon]: one table, every key optional
   kProvider,  // [[provider]]: an array of tables, at least one
   kPool,      // [pool]: one table, every key optional; also `pool = { ... }` in a [[provider]]
+  kFastcache,     // [fastcache]: one table, every key optional
+  kFastcacheMap,  // [fastcache] passwd/group/initgroups = { ... }: the keys of each map
 };
 
 enum class SettingType : std::uint8_t {
@@ -81,7 +83,20 @@ struct Setting {
   SettingValue (*read_provider)(const ProviderConfig&) = nullptr;
   void (*apply_pool)(PoolConfig&, const SettingValue&) = nullptr;
   SettingValue (*read_pool)(const PoolConfig&) = nullptr;
+  void (*apply_fastcache)(FastCacheConfig&, const SettingValue&) = nullptr;
+  SettingValue (*read_fastcache)(const FastCacheConfig&) = nullptr;
+  void (*apply_fastcache_map)(FastCacheMapConfig&, const SettingValue&) = nullptr;
+  SettingValue (*read_fastcache_map)(const FastCacheMapConfig&) = nullptr;
 };
+
+// The maps of [fastcache], each a table of the kFastcacheMap settings.
+struct FastCacheMap {
+  std::string_view name;
+  FastCacheMapConfig FastCacheConfig::*member;
+};
+std::span<const FastCacheMap> fastcache_maps();
+// nullptr when `name` is not a map of [fastcache].
+const FastCacheMap* find_fastcache_map(std::string_view name);
 
 // The table, in documentation order.
 std::span<const Setting> settings();
@@ -96,10 +111,10 @@ std::string_view closest_match(std::string_view word, std::span<const std::strin
 std::string_view closest_key(Section section, std::string_view key);
 
 // Top-level sections that DESIGN.md describes but this version refuses
-// ("fastcache", "store", "pam", "listen").
+// ("store", "pam", "listen").
 std::span<const std::string_view> unsupported_sections();
 
-// "[daemon]", "[[provider]]" or "[pool]"; "integer", "duration", ... as the docs say it.
+// "[daemon]", "[[provider]]", "[pool]", "[fastcache]"; "integer", "duration", ... as the docs say it.
 std::string_view section_header(Section section);
 std::string_view setting_type_name(SettingType type);
 
@@ -135,6 +150,8 @@ std::string format_setting_value(const Setting& setting, const SettingValue& val
 void apply_defaults(DaemonConfig& daemon);
 void apply_defaults(ProviderConfig& provider);
 void apply_defaults(PoolConfig& pool);
+void apply_defaults(FastCacheConfig& fastcache);  // every map's too
+void apply_defaults(FastCacheMapConfig& map);
 
 // The rules between pool keys that no single key's limits can say:
 // min_workers and min_spare_workers at most max_workers. The message names the

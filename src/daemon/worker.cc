@@ -176,8 +176,10 @@ class Worker {
     const auto& old_d = setup_.config.daemon;
     const auto& new_d = next->daemon;
     if (old_d.socket_dir != new_d.socket_dir || old_d.state_dir != new_d.state_dir ||
-        old_d.workers != new_d.workers || old_d.pid_file != new_d.pid_file) {
-      core::log_warning("socket_dir, state_dir, workers and pid_file take effect at restart only");
+        old_d.workers != new_d.workers || old_d.pid_file != new_d.pid_file ||
+        !(setup_.config.fastcache == next->fastcache)) {
+      core::log_warning(
+          "socket_dir, state_dir, workers, pid_file and [fastcache] take effect at restart only");
     }
     // Requests in flight keep the old backends alive; their pools stop once
     // those finish, and are kept here until the worker ends.
@@ -194,6 +196,7 @@ class Worker {
     kept.daemon.state_dir = old_d.state_dir;
     kept.daemon.workers = old_d.workers;
     kept.daemon.pid_file = old_d.pid_file;
+    kept.fastcache = setup_.config.fastcache;
     setup_.config = std::move(kept);
     core::log_info("reloaded configuration from " + setup_.config.source);
   }
@@ -227,8 +230,17 @@ class Worker {
   // depend on the cache. Published answers from before this start may come
   // from older data, so the maps start empty.
   void open_fast_cache() {
+    const auto& fc = setup_.config.fastcache;
+    if (!fc.passwd.enabled && !fc.group.enabled && !fc.initgroups.enabled) return;
     server::CachePublisherOptions options;
     options.dir = setup_.config.daemon.state_dir + "/mc";
+    auto map = [](const FastCacheMapConfig& m) {
+      return server::CacheMapOptions{m.enabled, m.size_bytes, m.ttl};
+    };
+    options.passwd = map(fc.passwd);
+    options.group = map(fc.group);
+    options.initgroups = map(fc.initgroups);
+    options.negative_ttl = fc.negative_ttl;
     auto p = server::CachePublisher::open(options);
     if (!p) {
       core::log_error("fast cache disabled: " + p.error().to_string());

@@ -436,3 +436,38 @@ TEST(PoolSystemTest, HangingAndCrashingNamesFailClearlyWhileOthersAreServed) {
 
 }  // namespace
 }  // namespace fastid::testing
+
+namespace fastid::testing {
+namespace {
+
+TEST(PoolSystemTest, AFullQueueAnswersBusyAtOnceAndTheCliSaysSo) {
+  Daemon d(10, 2);
+  d.write_config("[daemon]\nsocket_dir = \"" + d.socket_dir() + "\"\nstate_dir = \"" + d.dir() +
+                 "/state\"\n\n[pool]\nmax_workers = 1\nmin_spare_workers = 0\nmax_queue = 1\n"
+                 "request_timeout = \"5s\"\n\n[[provider]]\nname = \"slow\"\ntype = \"slow\"\n"
+                 "users = 100\ngroups = 10\ndelay = \"800ms\"\n");
+  ASSERT_TRUE(d.start()) << d.log();
+  // One request first, so that the pool's worker is up and idle.
+  ASSERT_EQ(run("FASTID_SOCKET_DIR=" + d.socket_dir() + " " + bin_dir() + "/fastid user user00009")
+                .exit_code, 0);
+  // Six different names at once (identical ones would be coalesced): one runs,
+  // one waits in the queue, the others are shed at once.
+  std::string cmd = "cd " + d.dir() + " && for i in 1 2 3 4 5 6; do ( FASTID_SOCKET_DIR=" + d.socket_dir() +
+                    " " + bin_dir() + "/fastid user user0000$i > out.$i 2>&1; echo $? > rc.$i ) & done; wait";
+  auto r = run(cmd);
+  int ok = 0, busy = 0;
+  for (int i = 1; i <= 6; ++i) {
+    std::string out = read_file(d.dir() + "/out." + std::to_string(i));
+    int rc = std::stoi(read_file(d.dir() + "/rc." + std::to_string(i)));
+    if (rc == 0) ++ok;
+    if (rc == 1 && out.find("busy") != std::string::npos && out.find("queue full") != std::string::npos) ++busy;
+  }
+  EXPECT_GE(ok, 1);
+  EXPECT_GE(busy, 3) << "shed with a clear message";
+  EXPECT_EQ(ok + busy, 6);
+  EXPECT_LT(r.seconds, 4.0) << "the shed ones did not wait";
+  EXPECT_EQ(d.getent("passwd user00008").exit_code, 0) << "and the daemon serves on";
+}
+
+}  // namespace
+}  // namespace fastid::testing

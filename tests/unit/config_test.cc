@@ -47,6 +47,14 @@ TEST(SettingsTable, EveryEntryIsComplete) {
       EXPECT_NE(s.apply_daemon, nullptr);
       EXPECT_NE(s.read_daemon, nullptr);
       EXPECT_EQ(s.apply_provider, nullptr);
+    } else if (s.section == Section::kFastcache) {
+      EXPECT_NE(s.apply_fastcache, nullptr);
+      EXPECT_NE(s.read_fastcache, nullptr);
+      EXPECT_EQ(s.apply_provider, nullptr);
+    } else if (s.section == Section::kFastcacheMap) {
+      EXPECT_NE(s.apply_fastcache_map, nullptr);
+      EXPECT_NE(s.read_fastcache_map, nullptr);
+      EXPECT_EQ(s.apply_provider, nullptr);
     } else {
       EXPECT_NE(s.apply_provider, nullptr);
       EXPECT_NE(s.read_provider, nullptr);
@@ -104,6 +112,14 @@ TEST(SettingsTable, DefaultsMatchTheStructs) {
   pool.max_queue = 11;
   apply_defaults(pool);
   EXPECT_EQ(pool, PoolConfig{});
+
+  FastCacheConfig fc;
+  fc.negative_ttl = 1ms;
+  fc.passwd = {.enabled = false, .size_bytes = 1, .ttl = 2ms};
+  fc.group.size_bytes = 3;
+  fc.initgroups.ttl = 4ms;
+  apply_defaults(fc);
+  EXPECT_EQ(fc, FastCacheConfig{});
 }
 
 TEST(SettingsTable, ClosestMatch) {
@@ -399,8 +415,8 @@ TEST(Errors, SectionsOfLaterVersionsAreRefused) {
             "/etc/fastid.toml:4: [[provider]] #1 store: per-provider [store] settings are not "
             "supported by this version of fastidd");
   // The inline-table spelling of DESIGN.md is refused just the same.
-  EXPECT_EQ(error_of("fastcache = { passwd = { enabled = true } }\n"),
-            "/etc/fastid.toml:1: [fastcache] is not supported by this version of fastidd");
+  EXPECT_EQ(error_of("store = { entry_ttl = \"90m\" }\n"),
+            "/etc/fastid.toml:1: [store] is not supported by this version of fastidd");
 }
 
 TEST(Errors, UnknownSectionsAndStrayKeys) {
@@ -524,6 +540,73 @@ TEST(Pool, SlowProviderKeys) {
             "/etc/fastid.toml:4: [[provider]] #1 slow_names: expected a list of strings, got a string");
 }
 
+// ---- The fast cache ------------------------------------------------------------------
+
+TEST(Fastcache, WithoutASectionEveryMapHasTheDefaults) {
+  auto config = parse_config(kMinimal, kFile);
+  ASSERT_TRUE(config.has_value()) << config.error().to_string();
+  EXPECT_EQ(config->fastcache, FastCacheConfig{});
+  EXPECT_TRUE(config->fastcache.passwd.enabled);
+  EXPECT_EQ(config->fastcache.group.size_bytes, 8u << 20);
+  EXPECT_EQ(config->fastcache.initgroups.ttl, 300s);
+  EXPECT_EQ(config->fastcache.negative_ttl, 15s);
+  EXPECT_EQ(default_config().fastcache, FastCacheConfig{});
+}
+
+TEST(Fastcache, SectionSetsEachMap) {
+  auto config = parse_config(std::string(kMinimal) +
+                                 "\n"
+                                 "[fastcache]\n"
+                                 "passwd     = { enabled = true, size = \"16MiB\", ttl = \"10m\" }\n"
+                                 "group      = { enabled = false }\n"
+                                 "initgroups = { size = 131072, ttl = \"1s\" }\n"
+                                 "negative_ttl = \"0\"\n",
+                             kFile);
+  ASSERT_TRUE(config.has_value()) << config.error().to_string();
+  const FastCacheConfig& fc = config->fastcache;
+  EXPECT_EQ(fc.passwd, (FastCacheMapConfig{.enabled = true, .size_bytes = 16u << 20, .ttl = 10min}));
+  EXPECT_EQ(fc.group, (FastCacheMapConfig{.enabled = false, .size_bytes = 8u << 20, .ttl = 300s}));
+  EXPECT_EQ(fc.initgroups, (FastCacheMapConfig{.enabled = true, .size_bytes = 128u << 10, .ttl = 1s}));
+  EXPECT_EQ(fc.negative_ttl, 0ms);
+  // Sub-table headers are the same tables.
+  auto headers = parse_config(std::string(kMinimal) + "[fastcache.passwd]\nenabled = false\n", kFile);
+  ASSERT_TRUE(headers.has_value()) << headers.error().to_string();
+  EXPECT_FALSE(headers->fastcache.passwd.enabled);
+}
+
+TEST(Fastcache, UnknownKeysAndMapsNameFileLineAndKey) {
+  const std::string head = std::string(kMinimal) + "[fastcache]\n";
+  EXPECT_EQ(error_of(head + "passwd = { enabled = true, sise = \"8MiB\" }\n"),
+            "/etc/fastid.toml:5: [fastcache] passwd.sise: unknown key (did you mean \"size\"?)");
+  EXPECT_EQ(error_of(head + "pwd = { enabled = true }\n"),
+            "/etc/fastid.toml:5: [fastcache] pwd: unknown key: expected passwd, group, initgroups or "
+            "negative_ttl");
+  EXPECT_EQ(error_of(head + "groups = { enabled = true }\n"),
+            "/etc/fastid.toml:5: [fastcache] groups: unknown key (did you mean \"group\"?)");
+  EXPECT_EQ(error_of(head + "group = true\n"),
+            "/etc/fastid.toml:5: [fastcache] group: must be a table, as in group = { enabled = true, "
+            "size = \"8MiB\", ttl = \"300s\" }, got a boolean");
+  EXPECT_EQ(error_of(head + "\ninitgroups = { enabled = \"yes\" }\n"),
+            "/etc/fastid.toml:6: [fastcache] initgroups.enabled: expected true or false, got a string");
+  EXPECT_EQ(error_of(head + "negative_ttl = 15\n"),
+            "/etc/fastid.toml:5: [fastcache] negative_ttl: expected a duration string such as \"15s\", "
+            "got an integer");
+  EXPECT_EQ(error_of("fastcache = 1\n"),
+            "/etc/fastid.toml:1: fastcache: must be a section: write [fastcache], got an integer");
+}
+
+TEST(Fastcache, OutOfRangeValues) {
+  const std::string head = std::string(kMinimal) + "[fastcache]\n";
+  EXPECT_EQ(error_of(head + "passwd = { size = \"32KiB\" }\n"),
+            "/etc/fastid.toml:5: [fastcache] passwd.size: must be between 64KiB and 1GiB, got 32KiB");
+  EXPECT_EQ(error_of(head + "group = { size = \"2GiB\" }\n"),
+            "/etc/fastid.toml:5: [fastcache] group.size: must be between 64KiB and 1GiB, got 2GiB");
+  EXPECT_EQ(error_of(head + "group = { ttl = \"2d\" }\n"),
+            "/etc/fastid.toml:5: [fastcache] group.ttl: must be between 1s and 1d, got 2d");
+  EXPECT_EQ(error_of(head + "negative_ttl = \"2h\"\n"),
+            "/etc/fastid.toml:5: [fastcache] negative_ttl: must be between 0s and 1h, got 2h");
+}
+
 // ---- Defaults, files, rendering -----------------------------------------------------
 
 TEST(Default, EmbeddedDefault) {
@@ -544,6 +627,9 @@ TEST(Default, RenderedConfigParsesBackTheSame) {
   config.daemon.pid_file = "/run/x \"quoted\".pid";
   config.pool.max_workers = 8;
   config.pool.spare_idle_timeout = 2min;
+  config.fastcache.negative_ttl = 0ms;
+  config.fastcache.group = {.enabled = false, .size_bytes = 64 << 10, .ttl = 90min};
+  config.fastcache.initgroups.size_bytes = 1000 * 1024 + 7;
   ProviderConfig second = config.providers[0];
   second.name = "second";
   second.refresh_interval = 1500ms;
@@ -567,9 +653,13 @@ TEST(Default, RenderedConfigParsesBackTheSame) {
   ASSERT_TRUE(back.has_value()) << back.error().to_string() << "\n" << text;
   config.source = "rendered";
   EXPECT_EQ(*back, config);
-  // Every key of the table is spelled out.
+  // Every key of the table is spelled out (a map's keys inside its inline table).
   for (const Setting& s : settings()) {
-    EXPECT_THAT(text, HasSubstr("\n" + std::string(s.key) + " = "));
+    const std::string before = s.section == Section::kFastcacheMap ? " " : "\n";
+    EXPECT_THAT(text, HasSubstr(before + std::string(s.key) + " = "));
+  }
+  for (const FastCacheMap& m : fastcache_maps()) {
+    EXPECT_THAT(text, HasSubstr("\n" + std::string(m.name) + " = { "));
   }
 }
 
