@@ -1,19 +1,26 @@
-/* nss_bench: load generator for getpwnam_r through glibc, against one NSS
- * service chosen with __nss_configure_lookup ("fastid", "files", "sss", ...).
+/* nss_bench: load generator for getpwnam_r or getgrouplist through glibc,
+ * against one NSS service chosen with __nss_configure_lookup ("fastid",
+ * "fastidfloor", "files", "sss", ...).
  *
- *   nss_bench [-s SERVICE] [-w hot|distinct] [-t THREADS] [-d SECONDS] [-n OPS]
- *             [-u USERS] [-H HOT_USERS]
+ *   nss_bench [-s SERVICE] [-o getpwnam|getgrouplist] [-w hot|distinct]
+ *             [-t THREADS] [-d SECONDS] [-n OPS] [-u USERS] [-H HOT_USERS]
+ *
+ * Operations: "getpwnam" (default) calls getpwnam_r (the module's getpwnam_r);
+ * "getgrouplist" calls getgrouplist (the module's initgroups_dyn), with the
+ * user's primary gid as gen-dataset assigns it.
  *
  * Workloads: "hot" repeats the first HOT_USERS (1,000) users of the dataset
  * (user00001..); "distinct" walks all USERS (10,000) in turn, each thread from
  * its own offset. Runs for SECONDS (default 5) or OPS operations in total.
  * Every call is timed with clock_gettime into a per-thread log-linear
  * histogram (~3% resolution); prints one line:
- *   service=.. workload=.. threads=.. ops=.. seconds=.. ops_per_sec=.. p50_us=.. p99_us=.. errors=..
- * Exits 1 if any lookup failed or returned nothing.
+ *   service=.. op=.. workload=.. threads=.. ops=.. seconds=.. ops_per_sec=.. p50_us=.. p99_us=.. errors=..
+ * Exits 1 if any lookup failed or returned nothing (for getgrouplist: no group
+ * beyond the primary one, i.e. the module did not know the user).
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <grp.h>
 #include <pthread.h>
 #include <pwd.h>
 #include <stdatomic.h>
@@ -39,6 +46,7 @@ struct thread_state {
 };
 
 static const char *workload = "hot";
+static int op_grouplist; /* -o getgrouplist */
 static unsigned users = 10000, hot_users = 1000, nthreads = 1;
 static double seconds = 5;
 static uint64_t total_ops;      /* 0: run for `seconds` */
@@ -64,10 +72,33 @@ static uint64_t now_ns(void) {
   return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
+/* gen-dataset's primary gid of user N (1-based): 200000 + (N-1) % GROUPS + 1,
+ * with its default 1,000 groups. Only its position in the answer depends on
+ * it (glibc puts it first, modules skip it), not the work. */
+#define DATASET_GID_BASE 200000u
+#define DATASET_GROUPS 1000u
+
+/* One lookup of user N (1-based); returns 0 or an errno-style code, ENOENT
+ * for "not found". */
+static int lookup(unsigned n, const char *name, char *buf, size_t buflen) {
+  if (op_grouplist) {
+    gid_t groups[64];
+    int ngroups = (int)(sizeof groups / sizeof groups[0]);
+    int got = getgrouplist(name, DATASET_GID_BASE + (n - 1) % DATASET_GROUPS + 1, groups, &ngroups);
+    /* -1: more than 64 groups, not expected of the dataset; 1: only the
+     * primary gid we passed, i.e. no module answered for the user. */
+    if (got < 0) return ERANGE;
+    return got > 1 ? 0 : ENOENT;
+  }
+  struct passwd pw, *res;
+  int rc = getpwnam_r(name, &pw, buf, buflen, &res);
+  if (rc != 0) return rc;
+  return res != NULL ? 0 : ENOENT;
+}
+
 static void *worker(void *arg) {
   struct thread_state *st = arg;
   char buf[4096], name[32];
-  struct passwd pw, *res;
   int distinct = strcmp(workload, "distinct") == 0;
   unsigned span = distinct ? users : hot_users;
   unsigned i = (unsigned)((uint64_t)st->index * span / nthreads);
@@ -76,13 +107,16 @@ static void *worker(void *arg) {
   while (atomic_load_explicit(&started, memory_order_acquire) < nthreads) {
   }
   while (st->ops < quota && !atomic_load_explicit(&stop, memory_order_relaxed)) {
-    snprintf(name, sizeof name, "user%05u", i % span + 1);
+    unsigned n = i % span + 1;
+    snprintf(name, sizeof name, "user%05u", n);
     i += distinct ? 1 : 7; /* hot: a stride that visits all 1,000 in a mixed order */
     uint64_t t0 = now_ns();
-    int rc = getpwnam_r(name, &pw, buf, sizeof buf, &res);
+    int rc = lookup(n, name, buf, sizeof buf);
     uint64_t t1 = now_ns();
-    if (rc != 0 || res == NULL) {
-      if (st->errors++ == 0) fprintf(stderr, "nss_bench: getpwnam_r(%s): %s\n", name, rc ? strerror(rc) : "not found");
+    if (rc != 0) {
+      if (st->errors++ == 0)
+        fprintf(stderr, "nss_bench: %s(%s): %s\n", op_grouplist ? "getgrouplist" : "getpwnam_r", name,
+                rc == ENOENT ? "not found" : strerror(rc));
     }
     st->hist[bucket_of(t1 - t0)]++;
     st->ops++;
@@ -106,17 +140,18 @@ static double percentile(const uint64_t *hist, uint64_t n, double p) {
 }
 
 static int usage(void) {
-  fprintf(stderr, "usage: nss_bench [-s SERVICE] [-w hot|distinct] [-t THREADS] [-d SECONDS] [-n OPS] "
-                  "[-u USERS] [-H HOT_USERS]\n");
+  fprintf(stderr, "usage: nss_bench [-s SERVICE] [-o getpwnam|getgrouplist] [-w hot|distinct] "
+                  "[-t THREADS] [-d SECONDS] [-n OPS] [-u USERS] [-H HOT_USERS]\n");
   return 2;
 }
 
 int main(int argc, char **argv) {
-  const char *service = "fastid";
+  const char *service = "fastid", *op = "getpwnam";
   int c;
-  while ((c = getopt(argc, argv, "s:w:t:d:n:u:H:")) != -1) {
+  while ((c = getopt(argc, argv, "s:o:w:t:d:n:u:H:")) != -1) {
     switch (c) {
       case 's': service = optarg; break;
+      case 'o': op = optarg; break;
       case 'w': workload = optarg; break;
       case 't': nthreads = (unsigned)strtoul(optarg, NULL, 10); break;
       case 'd': seconds = strtod(optarg, NULL); break;
@@ -127,12 +162,22 @@ int main(int argc, char **argv) {
     }
   }
   if (nthreads < 1 || nthreads > 1024 || users < 1 || hot_users < 1 || seconds <= 0 ||
-      (strcmp(workload, "hot") != 0 && strcmp(workload, "distinct") != 0))
+      (strcmp(workload, "hot") != 0 && strcmp(workload, "distinct") != 0) ||
+      (strcmp(op, "getpwnam") != 0 && strcmp(op, "getgrouplist") != 0))
     return usage();
+  op_grouplist = strcmp(op, "getgrouplist") == 0;
   if (hot_users > users) hot_users = users;
-  if (__nss_configure_lookup("passwd", service) != 0) {
-    fprintf(stderr, "nss_bench: __nss_configure_lookup(passwd, %s) failed\n", service);
-    return 2;
+  /* getgrouplist reads the "initgroups" database. "group" is configured too:
+   * glibc consults nscd for getgrouplist unless "group" was configured this
+   * way (every 100th call it would retry nscd's socket), and getgrouplist
+   * falls back to "group" if the module has no initgroups_dyn. */
+  static const char *const pw_dbs[] = {"passwd", NULL};
+  static const char *const gl_dbs[] = {"initgroups", "group", NULL};
+  for (const char *const *db = op_grouplist ? gl_dbs : pw_dbs; *db != NULL; ++db) {
+    if (__nss_configure_lookup(*db, service) != 0) {
+      fprintf(stderr, "nss_bench: __nss_configure_lookup(%s, %s) failed\n", *db, service);
+      return 2;
+    }
   }
   struct thread_state *ts = calloc(nthreads, sizeof *ts);
   if (ts == NULL) return 2;
@@ -160,9 +205,9 @@ int main(int argc, char **argv) {
     errors += ts[t].errors;
     for (unsigned b = 0; b < BUCKETS; ++b) hist[b] += ts[t].hist[b];
   }
-  printf("service=%s workload=%s threads=%u ops=%llu seconds=%.2f ops_per_sec=%.0f p50_us=%.2f "
+  printf("service=%s op=%s workload=%s threads=%u ops=%llu seconds=%.2f ops_per_sec=%.0f p50_us=%.2f "
          "p99_us=%.2f errors=%llu\n",
-         service, workload, nthreads, (unsigned long long)ops, secs, ops ? (double)ops / secs : 0.0,
+         service, op, workload, nthreads, (unsigned long long)ops, secs, ops ? (double)ops / secs : 0.0,
          ops ? percentile(hist, ops, 0.50) : 0.0, ops ? percentile(hist, ops, 0.99) : 0.0,
          (unsigned long long)errors);
   free(ts);

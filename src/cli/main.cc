@@ -9,10 +9,17 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <string>
 #include <vector>
 
 #include "fastid/fastid.h"
+#include "proto/messages.h"
+#include "proto/wire.h"
+
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
 
 namespace {
 
@@ -142,6 +149,87 @@ int cmd_enumerate(bool users) {
   return st == FASTID_NOT_FOUND ? kFound : report(st, users ? "users" : "groups");
 }
 
+// Admin requests go to the admin socket (root only), which libfastid — made
+// for lookups inside other processes — does not talk to: the tool speaks the
+// protocol itself, with a plain blocking socket and a receive timeout.
+int admin_request(fastid::proto::Request req, const std::string& what) {
+  const char* dir = std::getenv("FASTID_SOCKET_DIR");
+  std::string path = std::string(dir && *dir ? dir : "/run/fastid") + "/admin";
+  int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  if (fd < 0 || path.size() >= sizeof addr.sun_path) {
+    std::fprintf(stderr, "fastid: %s: cannot use %s\n", what.c_str(), path.c_str());
+    if (fd >= 0) ::close(fd);
+    return kError;
+  }
+  std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
+  timeval tv{10, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+    int e = errno;
+    std::fprintf(stderr, "fastid: %s: cannot connect to %s: %s%s\n", what.c_str(), path.c_str(),
+                 std::strerror(e), e == EACCES ? " (the admin socket is for root)" : "");
+    ::close(fd);
+    return kError;
+  }
+  auto frame = fastid::proto::encode_request(req);
+  bool ok = ::send(fd, frame.data(), frame.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(frame.size());
+  std::uint8_t head[fastid::proto::kHeaderSize];
+  fastid::proto::FrameHeader h{};
+  std::vector<std::uint8_t> payload;
+  auto read_exact = [fd](std::uint8_t* p, size_t n) {
+    while (n > 0) {
+      ssize_t r = ::recv(fd, p, n, 0);
+      if (r <= 0) return false;
+      p += r;
+      n -= static_cast<size_t>(r);
+    }
+    return true;
+  };
+  ok = ok && read_exact(head, sizeof head) &&
+       fastid::proto::decode_header(head, &h) == fastid::proto::HeaderCheck::kOk;
+  if (ok) {
+    payload.resize(h.length);
+    ok = h.length == 0 || read_exact(payload.data(), h.length);
+  }
+  ::close(fd);
+  if (!ok) {
+    std::fprintf(stderr, "fastid: %s: no valid reply from %s\n", what.c_str(), path.c_str());
+    return kError;
+  }
+  fastid::proto::WireReader r(payload.data(), payload.size());
+  std::uint32_t n = 0;
+  const char* msg = r.str(1024, &n);
+  auto st = static_cast<fastid::proto::WireStatus>(h.status);
+  if (st != fastid::proto::WireStatus::kOk) {
+    std::fprintf(stderr, "fastid: %s: %s: %.*s\n", what.c_str(),
+                 std::string(fastid::proto::wire_status_name(st)).c_str(), static_cast<int>(n), msg);
+    return kError;
+  }
+  std::printf("%s: %.*s\n", what.c_str(), static_cast<int>(n), msg);
+  return kFound;
+}
+
+int cmd_cache_invalidate(const std::string& map) {
+  using namespace fastid::proto;
+  std::uint32_t mask = map == "passwd"       ? kMapPasswd
+                       : map == "group"      ? kMapGroup
+                       : map == "initgroups" ? kMapInitgroups
+                       : map == "all"        ? kMapAll
+                                             : 0;
+  if (mask == 0) {
+    std::fprintf(stderr, "fastid: cache invalidate: unknown map \"%s\" (passwd, group, initgroups or all)\n",
+                 map.c_str());
+    return kError;
+  }
+  Request req;
+  req.opcode = Opcode::kCacheInvalidate;
+  req.request_id = 1;
+  req.id = mask;
+  return admin_request(req, "cache invalidate " + map);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -167,6 +255,13 @@ int main(int argc, char** argv) {
   users->callback([&] { rc = cmd_enumerate(true); });
   auto* allgroups = app.add_subcommand("all-groups", "enumerate every group");
   allgroups->callback([&] { rc = cmd_enumerate(false); });
+
+  std::string map = "all";
+  auto* cache = app.add_subcommand("cache", "fast cache control (root)");
+  cache->require_subcommand(1);
+  auto* inval = cache->add_subcommand("invalidate", "drop published answers: clients ask the daemon again");
+  inval->add_option("MAP", map, "passwd, group, initgroups or all (default)");
+  inval->callback([&] { rc = cmd_cache_invalidate(map); });
 
   app.add_subcommand("ping", "check that fastidd answers")->callback([&] { rc = cmd_ping(); });
   app.add_subcommand("status", "show the daemon's figures")->callback([&] { rc = cmd_status(); });

@@ -108,6 +108,11 @@ int main(int argc, char** argv) {
   auto nss_fd = server::open_unix_listener(nss_path, 0666);
   if (!nss_fd) return fail(nss_fd.error().to_string());
 
+  // The admin socket: root only, by its mode and by the peer's uid.
+  std::string admin_path = d.socket_dir + "/admin";
+  auto admin_fd = server::open_unix_listener(admin_path, 0600);
+  if (!admin_fd) return fail(admin_fd.error().to_string());
+
   supervisor::Daemonizer daemonizer;
   if (daemonize) {
     if (auto st = daemonizer.detach(!log_file.empty()); !st) return fail(st.to_string());
@@ -121,6 +126,7 @@ int main(int argc, char** argv) {
   setup.config_path = config_path;
   setup.overrides = overrides;
   setup.unix_listeners.emplace_back(*nss_fd, "nss");
+  setup.unix_listeners.emplace_back(*admin_fd, "admin");
   setup.on_ready = [&daemonizer] { daemonizer.notify_ready(); };
 
   int rc;
@@ -138,5 +144,6 @@ int main(int argc, char** argv) {
     rc = sup.run();
   }
   ::unlink(nss_path.c_str());
+  ::unlink(admin_path.c_str());
   return rc;
 }

@@ -111,7 +111,7 @@ class Worker {
       items.emplace_back("pid", std::to_string(::getpid()));
       return items;
     });
-    for (auto& [fd, name] : setup_.unix_listeners) server_.add_unix_listener(fd, name);
+    for (auto& [fd, name] : setup_.unix_listeners) server_.add_unix_listener(fd, name, name == "admin");
     wait_for_signal();
     arm_refresh();
     core::log_info("serving lookups on " + setup_.config.daemon.socket_dir + "/nss with " +

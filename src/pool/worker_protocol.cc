@@ -85,6 +85,8 @@ proto::Bytes serve_request(providers::Provider& provider, const proto::Request& 
       auto r = provider.groups_page(req.cursor, req.max);
       return r ? proto::encode_groups_page_reply(id, *r) : error_frame(req, r.error());
     }
+    case Opcode::kCacheInvalidate:
+      break;  // the daemon's business, never a provider's
   }
   return proto::encode_error_reply(static_cast<std::uint16_t>(req.opcode), id, WireStatus::kUnknownOpcode,
                                    "unknown opcode");

@@ -69,6 +69,11 @@ std::expected<Request, DecodeError> decode_request(const FrameHeader& header,
     req.cursor = r.u32();
     req.max = r.u32();
     if (!r.bad && (req.max == 0 || req.max > kMaxPageRecords)) req.max = kMaxPageRecords;
+  } else if (req.opcode == Opcode::kCacheInvalidate) {
+    req.id = r.u32();  // the map mask
+    if (!r.bad && (req.id == 0 || (req.id & ~kMapAll) != 0)) {
+      return std::unexpected(DecodeError{WireStatus::kBadRequest, "unknown map in the mask"});
+    }
   }
   if (r.bad) {
     return std::unexpected(DecodeError{WireStatus::kBadRequest,
@@ -86,7 +91,8 @@ Bytes encode_request(const Request& req) {
   WireWriter w(out.data() + kHeaderSize, out.size() - kHeaderSize);
   if (is_name_lookup(req.opcode)) {
     w.str(req.name.data(), req.name.size());
-  } else if (req.opcode == Opcode::kGetpwuid || req.opcode == Opcode::kGetgrgid) {
+  } else if (req.opcode == Opcode::kGetpwuid || req.opcode == Opcode::kGetgrgid ||
+             req.opcode == Opcode::kCacheInvalidate) {
     w.u32(req.id);
   } else if (req.opcode == Opcode::kPwentPage || req.opcode == Opcode::kGrentPage) {
     w.u32(req.cursor);
@@ -313,6 +319,7 @@ std::string_view opcode_name(std::uint16_t opcode) {
     case Opcode::kInitgroups: return "initgroups";
     case Opcode::kPwentPage: return "pwent-page";
     case Opcode::kGrentPage: return "grent-page";
+    case Opcode::kCacheInvalidate: return "cache-invalidate";
   }
   return "unknown";
 }

@@ -47,7 +47,14 @@ enum class Opcode : uint16_t {
   kInitgroups = 0x0014,  // str user -> u32 n, n x u32 gid
   kPwentPage = 0x0015,   // u32 cursor, u32 max -> u32 next, u32 more, u32 n, n x passwd
   kGrentPage = 0x0016,   // u32 cursor, u32 max -> u32 next, u32 more, u32 n, n x group
+  // Admin: accepted only on the admin socket, from root.
+  kCacheInvalidate = 0x0030,  // u32 map mask (kMapPasswd|kMapGroup|kMapInitgroups) -> str message
 };
+
+inline constexpr uint32_t kMapPasswd = 1;
+inline constexpr uint32_t kMapGroup = 2;
+inline constexpr uint32_t kMapInitgroups = 4;
+inline constexpr uint32_t kMapAll = kMapPasswd | kMapGroup | kMapInitgroups;
 
 inline bool opcode_known(uint16_t op) {
   switch (static_cast<Opcode>(op)) {
@@ -60,10 +67,13 @@ inline bool opcode_known(uint16_t op) {
     case Opcode::kInitgroups:
     case Opcode::kPwentPage:
     case Opcode::kGrentPage:
+    case Opcode::kCacheInvalidate:
       return true;
   }
   return false;
 }
+
+inline bool opcode_is_admin(uint16_t op) { return op == static_cast<uint16_t>(Opcode::kCacheInvalidate); }
 
 // Status of a reply. An error reply's payload is one str: a message for humans.
 enum class WireStatus : uint32_t {

@@ -85,10 +85,14 @@ void CachePublisher::no_initgroups(std::string_view user) {
   }
 }
 
-core::Status CachePublisher::invalidate_all() {
+core::Status CachePublisher::invalidate_all() { return invalidate(7); }
+
+core::Status CachePublisher::invalidate(std::uint32_t mask) {
   core::Status first;
-  for (auto* w : {passwd_.get(), group_.get(), initgroups_.get()}) {
-    if (w == nullptr) continue;
+  FastCacheWriter* maps[] = {passwd_.get(), group_.get(), initgroups_.get()};
+  for (int i = 0; i < 3; ++i) {
+    FastCacheWriter* w = maps[i];
+    if (w == nullptr || (mask & (1u << i)) == 0) continue;
     core::Status st = w->invalidate();
     if (!st && first.is_ok()) first = st;
   }

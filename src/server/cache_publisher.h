@@ -51,6 +51,8 @@ class CachePublisher {
 
   // Drops everything published (a source changed, or an administrator asked).
   core::Status invalidate_all();
+  // Drops the maps in `mask` (proto::kMapPasswd | kMapGroup | kMapInitgroups).
+  core::Status invalidate(std::uint32_t mask);
   // Tells readers the daemon is alive; call every few seconds.
   void heartbeat();
 

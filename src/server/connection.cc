@@ -76,7 +76,12 @@ asio::awaitable<void> serve_connection(Server& server, std::shared_ptr<Server::C
     ++server.mutable_stats().requests;
     proto::Bytes reply;
     auto request = proto::decode_request(h, payload);
-    if (request) {
+    if (request && proto::opcode_is_admin(h.opcode) && !(conn->admin && conn->peer.is_root())) {
+      // Checked here, where the listener and the peer are known: the
+      // socket's file mode is the first gate, the peer's uid the second.
+      reply = proto::encode_error_reply(h.opcode, h.request_id, proto::WireStatus::kPermissionDenied,
+                                        "admin requests are accepted on the admin socket, from root only");
+    } else if (request) {
       // A pooled provider may take up to its request_timeout: the stall limit
       // is for the peer's reading and writing, not for our backends.
       conn->set_deadline(Clock::time_point::max());

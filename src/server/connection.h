@@ -45,6 +45,7 @@ struct Server::Connection {
   std::chrono::steady_clock::time_point deadline;
   std::uint64_t id;
   core::PeerCred peer;
+  bool admin = false;      // accepted on the admin socket
   bool busy = false;       // between a complete request header and its reply written
   bool timed_out = false;  // closed by the watchdog
 };

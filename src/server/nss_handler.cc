@@ -31,7 +31,7 @@ core::Status in_context(const Backend& b, const core::Status& st) {
 
 }  // namespace
 
-asio::awaitable<proto::Bytes> NssHandler::handle(proto::Request req, core::PeerCred /*peer*/) {
+asio::awaitable<proto::Bytes> NssHandler::handle(proto::Request req, core::PeerCred peer) {
   ++requests_;
   switch (req.opcode) {
     case Opcode::kPing:
@@ -59,6 +59,18 @@ asio::awaitable<proto::Bytes> NssHandler::handle(proto::Request req, core::PeerC
     case Opcode::kGrentPage: {
       auto op = groups_page(std::move(req));
       co_return co_await std::move(op);
+    }
+    case Opcode::kCacheInvalidate: {
+      // The connection let it through: admin socket, root peer.
+      if (!publisher_) {
+        co_return proto::encode_error_reply(static_cast<std::uint16_t>(req.opcode), req.request_id,
+                                            WireStatus::kUnavailable, "the fast cache is disabled");
+      }
+      core::Status st = publisher_->invalidate(req.id);
+      if (!st) co_return error_reply(req, st);
+      core::log_info("fast cache invalidated by an administrator (pid " + std::to_string(peer.pid) + ")");
+      co_return proto::encode_error_reply(static_cast<std::uint16_t>(req.opcode), req.request_id,
+                                          WireStatus::kOk, "invalidated");
     }
   }
   ++errors_;

@@ -45,7 +45,9 @@ class Server {
 
   // Starts accepting on an already listening Unix stream socket. The server
   // takes ownership of `fd`.
-  void add_unix_listener(int fd, std::string name);
+  // `admin`: the admin socket, where root may send admin requests (which are
+  // refused on every other listener).
+  void add_unix_listener(int fd, std::string name, bool admin = false);
 
   void set_limits(ServerLimits limits) { limits_ = limits; }
 

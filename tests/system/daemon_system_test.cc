@@ -471,3 +471,58 @@ TEST(PoolSystemTest, AFullQueueAnswersBusyAtOnceAndTheCliSaysSo) {
 
 }  // namespace
 }  // namespace fastid::testing
+
+namespace fastid::testing {
+namespace {
+
+std::string status_value(const std::string& status, const std::string& key) {
+  std::istringstream in(status);
+  for (std::string line; std::getline(in, line);) {
+    if (line.rfind(key + " ", 0) == 0) {
+      auto v = line.substr(key.size());
+      return v.substr(v.find_first_not_of(' '));
+    }
+  }
+  return "";
+}
+
+TEST(AdminSystemTest, RootInvalidatesTheFastCacheOnTheAdminSocketAndNobodyElseCan) {
+  Daemon d(100, 10);
+  ASSERT_TRUE(d.start()) << d.log();
+  ASSERT_EQ(d.getent("passwd user00003").exit_code, 0);  // now in the map
+  std::string cli = "FASTID_SOCKET_DIR=" + d.socket_dir() + " " + bin_dir() + "/fastid ";
+  std::string before = status_value(run(cli + "status").out, "fastcache.passwd.generation");
+  ASSERT_FALSE(before.empty());
+
+  // Not root: the admin socket's mode keeps the caller out.
+  auto denied = run("setpriv --reuid=65534 --regid=65534 --clear-groups env " + cli +
+                    "cache invalidate passwd 2>&1");
+  EXPECT_EQ(denied.exit_code, 1) << denied.out;
+  EXPECT_NE(denied.out.find("Permission denied"), std::string::npos) << denied.out;
+
+  // Root, but on the lookup socket: refused by the daemon itself.
+  {
+    RawClient c(d.socket_dir() + "/nss");
+    c.send(proto::encode_request({proto::Opcode::kCacheInvalidate, 3, "", proto::kMapAll, 0, 0}));
+    proto::FrameHeader h{};
+    std::vector<std::uint8_t> payload;
+    ASSERT_TRUE(c.read_reply(&h, &payload));
+    EXPECT_EQ(h.status, static_cast<std::uint32_t>(proto::WireStatus::kPermissionDenied));
+  }
+  EXPECT_EQ(status_value(run(cli + "status").out, "fastcache.passwd.generation"), before);
+
+  // Root on the admin socket: a new generation, and the old answer is gone
+  // from the map (with the daemon stopped, only the map could answer).
+  auto ok = run(cli + "cache invalidate passwd 2>&1");
+  EXPECT_EQ(ok.exit_code, 0) << ok.out;
+  EXPECT_NE(status_value(run(cli + "status").out, "fastcache.passwd.generation"), before);
+  ::kill(d.pid(), SIGSTOP);
+  auto r = run("FASTID_TIMEOUT_MS=300 " + d.env() + "getent -s fastid passwd user00003");
+  ::kill(d.pid(), SIGCONT);
+  EXPECT_EQ(r.exit_code, 2) << "invalidated: the map no longer answers";
+  EXPECT_EQ(run(cli + "cache invalidate bogus 2>&1").exit_code, 1);
+  EXPECT_EQ(d.getent("passwd user00003").exit_code, 0);
+}
+
+}  // namespace
+}  // namespace fastid::testing
