@@ -2,6 +2,7 @@
 
 #include "core/log.h"
 #include "fastcache/writer.h"
+#include "proto/wire.h"
 
 namespace fastid::server {
 
@@ -85,14 +86,16 @@ void CachePublisher::no_initgroups(std::string_view user) {
   }
 }
 
-core::Status CachePublisher::invalidate_all() { return invalidate(7); }
+core::Status CachePublisher::invalidate_all() { return invalidate(proto::kMapAll); }
 
 core::Status CachePublisher::invalidate(std::uint32_t mask) {
   core::Status first;
-  FastCacheWriter* maps[] = {passwd_.get(), group_.get(), initgroups_.get()};
-  for (int i = 0; i < 3; ++i) {
-    FastCacheWriter* w = maps[i];
-    if (w == nullptr || (mask & (1u << i)) == 0) continue;
+  const std::pair<FastCacheWriter*, std::uint32_t> maps[] = {
+      {passwd_.get(), proto::kMapPasswd},
+      {group_.get(), proto::kMapGroup},
+      {initgroups_.get(), proto::kMapInitgroups}};
+  for (auto [w, bit] : maps) {
+    if (w == nullptr || (mask & bit) == 0) continue;
     core::Status st = w->invalidate();
     if (!st && first.is_ok()) first = st;
   }

@@ -161,18 +161,22 @@ asio::awaitable<proto::Bytes> NssHandler::initgroups(proto::Request req) {
   co_return proto::encode_gids_reply(req.request_id, gids);
 }
 
-asio::awaitable<proto::Bytes> NssHandler::users_page(proto::Request req) {
-  std::vector<Backend> backends = backends_;
-  std::uint32_t index = req.cursor >> kCursorShift;
-  std::uint32_t inner = req.cursor & kInnerMask;
-  proto::Page<proto::User> out;
+namespace {
+
+// One page of an enumeration across the backends, in order: the cursor names
+// the backend and that backend's own cursor; an empty last page of one
+// backend moves on to the next. Errors come back already naming the provider.
+template <typename T>
+asio::awaitable<core::Result<proto::Page<T>>> walk_page(
+    std::vector<Backend> backends, std::uint32_t cursor, std::uint32_t max,
+    asio::awaitable<core::Result<proto::Page<T>>> (Backend::*ask)(std::uint32_t, std::uint32_t)) {
+  std::uint32_t index = cursor >> kCursorShift;
+  std::uint32_t inner = cursor & kInnerMask;
+  proto::Page<T> out;
   while (index < backends.size()) {
-    auto op = backends[index].users_page(inner, req.max);
+    auto op = (backends[index].*ask)(inner, max);
     auto r = co_await std::move(op);
-    if (!r) {
-      ++errors_;
-      co_return error_reply(req, in_context(backends[index], r.error()));
-    }
+    if (!r) co_return core::error(in_context(backends[index], r.error()));
     out.records = std::move(r->records);
     if (r->more) {
       out.next_cursor = (index << kCursorShift) | (r->next_cursor & kInnerMask);
@@ -185,34 +189,29 @@ asio::awaitable<proto::Bytes> NssHandler::users_page(proto::Request req) {
     out.more = index < backends.size();
     if (!out.records.empty()) break;
   }
-  co_return proto::encode_users_page_reply(req.request_id, out);
+  co_return out;
+}
+
+}  // namespace
+
+asio::awaitable<proto::Bytes> NssHandler::users_page(proto::Request req) {
+  auto op = walk_page<proto::User>(backends_, req.cursor, req.max, &Backend::users_page);
+  auto page = co_await std::move(op);
+  if (!page) {
+    ++errors_;
+    co_return error_reply(req, page.error());
+  }
+  co_return proto::encode_users_page_reply(req.request_id, *page);
 }
 
 asio::awaitable<proto::Bytes> NssHandler::groups_page(proto::Request req) {
-  std::vector<Backend> backends = backends_;
-  std::uint32_t index = req.cursor >> kCursorShift;
-  std::uint32_t inner = req.cursor & kInnerMask;
-  proto::Page<proto::Group> out;
-  while (index < backends.size()) {
-    auto op = backends[index].groups_page(inner, req.max);
-    auto r = co_await std::move(op);
-    if (!r) {
-      ++errors_;
-      co_return error_reply(req, in_context(backends[index], r.error()));
-    }
-    out.records = std::move(r->records);
-    if (r->more) {
-      out.next_cursor = (index << kCursorShift) | (r->next_cursor & kInnerMask);
-      out.more = true;
-      break;
-    }
-    ++index;
-    inner = 0;
-    out.next_cursor = index << kCursorShift;
-    out.more = index < backends.size();
-    if (!out.records.empty()) break;
+  auto op = walk_page<proto::Group>(backends_, req.cursor, req.max, &Backend::groups_page);
+  auto page = co_await std::move(op);
+  if (!page) {
+    ++errors_;
+    co_return error_reply(req, page.error());
   }
-  co_return proto::encode_groups_page_reply(req.request_id, out);
+  co_return proto::encode_groups_page_reply(req.request_id, *page);
 }
 
 proto::Bytes NssHandler::status(const proto::Request& req) {
