@@ -37,4 +37,20 @@ struct Page {
   bool more = false;
 };
 
+// The verdict of an account check (PAM acct_mgmt): from shadow aging fields
+// (files) or shadowAccount attributes (LDAP). `message` is for the user
+// ("account expired on 2026-01-01"), never a secret.
+enum class AccountVerdict : std::uint8_t {
+  kOk = 0,
+  kExpired,          // the account has expired        -> PAM_ACCT_EXPIRED
+  kPasswordExpired,  // the password must be changed   -> PAM_NEW_AUTHTOK_REQD
+  kDenied,           // locked or otherwise not allowed -> PAM_PERM_DENIED
+};
+
+struct Account {
+  AccountVerdict verdict = AccountVerdict::kOk;
+  std::string message;
+  bool operator==(const Account&) const = default;
+};
+
 }  // namespace fastid::proto

@@ -54,6 +54,24 @@ class Provider {
   virtual Result<Page<User>> users_page(std::uint32_t cursor, std::uint32_t max) = 0;
   virtual Result<Page<Group>> groups_page(std::uint32_t cursor, std::uint32_t max) = 0;
 
+  // Authentication (PAM). Ok when `password` is the user's. kNotFound: the
+  // user is unknown to this provider. kPermissionDenied: the source rejected
+  // the password (a rejection, never an outage). kUnavailable: the source could
+  // not be reached. kInvalidArgument: this provider does not authenticate.
+  // The password is never logged, copied into long-lived memory or kept.
+  virtual Status authenticate(std::string_view user, std::string_view password) {
+    (void)user;
+    (void)password;
+    return Status::invalid_argument(name() + ": this provider does not authenticate");
+  }
+
+  // The account check after authentication (PAM acct_mgmt): same error codes
+  // as authenticate; a verdict other than kOk is an answer, not an error.
+  virtual Result<proto::Account> account(std::string_view user) {
+    (void)user;
+    return core::error(Status::invalid_argument(name() + ": this provider has no account checks"));
+  }
+
   // A number that changes whenever the data this provider serves may have
   // changed (a reload): the daemon then invalidates what it published from it.
   // 0 = the provider cannot tell (its answers expire by their TTL only).
