@@ -6,6 +6,7 @@
 // so every lookup reaches the daemon and its store.
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <chrono>
 #include <regex>
 #include <thread>
@@ -250,6 +251,74 @@ TEST_F(StoreSystemTest, WorkersShareOneStore) {
     for (const auto& q : sample_queries()) EXPECT_EQ(query(q).exit_code, 0) << q;
   }
   EXPECT_EQ(d_.log().find("moving it aside"), std::string::npos) << d_.log();
+}
+
+// The processes a daemon started (its provider workers), from /proc.
+std::vector<pid_t> children_of(pid_t pid) {
+  std::vector<pid_t> out;
+  std::error_code ec;
+  for (const auto& task : fs::directory_iterator("/proc/" + std::to_string(pid) + "/task", ec)) {
+    std::istringstream in(read_file(task.path().string() + "/children"));
+    for (long child; in >> child;) out.push_back(static_cast<pid_t>(child));
+  }
+  return out;
+}
+
+long field(const std::string& text, const std::string& name) {
+  std::smatch m;
+  if (!std::regex_search(text, m, std::regex(name + "=([0-9]+)"))) return -1;
+  return std::stol(m[1]);
+}
+
+// 10,000 lookups through glibc while the directory goes down, its provider
+// processes are SIGKILLed, it comes back and goes down again. Every entry
+// the load asks for is in the store (an earlier identical load put it there;
+// nss_stress's sequence is fixed) but expired, so lookups go to the directory
+// while it answers and to the store while it does not: none may fail.
+TEST_F(StoreSystemTest, EveryStoredEntryAnswersThroughOutagesInTheMiddleOfALoad) {
+  Daemon d(300, 30);  // gen-dataset files equal to the slow provider's answers
+  d.write_config("[daemon]\nsocket_dir = \"" + d.socket_dir() + "\"\nstate_dir = \"" + d.dir() +
+                 "/state\"\n\n[store]\nttl = \"1s\"\nrefresh_ahead = \"300ms\"\nprobe_interval = \"300ms\"\n"
+                 "\n[fastcache]\npasswd = { enabled = false }\ngroup = { enabled = false }\n"
+                 "initgroups = { enabled = false }\n\n[[provider]]\nname = \"dir\"\ntype = \"slow\"\n"
+                 "users = 300\ngroups = 30\ndelay = \"1ms\"\ndown_file = \"" + d.dir() + "/down\"\n");
+  ASSERT_TRUE(d.start()) << d.log();
+  const std::string load = d.env() + bin_dir() + "/nss_stress " + d.dir() + "/data/passwd " + d.dir() +
+                           "/data/group 1 10000 2>&1";
+  auto warm = run(load);
+  ASSERT_EQ(warm.exit_code, 0) << warm.out << d.log();
+  std::this_thread::sleep_for(1200ms);  // every stored entry has expired
+
+  CommandResult r;
+  std::atomic<bool> done{false};
+  std::thread loader([&] {
+    r = run(load);
+    done = true;
+  });
+  // Outage cycles until the load ends: the directory stops, comes back, its
+  // provider processes are SIGKILLed.
+  int killed = 0, cycles = 0;
+  while (!done) {
+    write_file(d.dir() + "/down", "");
+    std::this_thread::sleep_for(60ms);
+    fs::remove(d.dir() + "/down");
+    std::this_thread::sleep_for(60ms);
+    for (pid_t child : children_of(d.pid())) killed += ::kill(child, SIGKILL) == 0;
+    std::this_thread::sleep_for(60ms);
+    if (!done) ++cycles;
+  }
+  loader.join();
+  std::printf("load of 10,000 lookups through %d outage cycles: %s(%d provider processes SIGKILLed)\n",
+              cycles, r.out.c_str(), killed);
+  EXPECT_EQ(field(r.out, "lookups"), 10000) << r.out;
+  EXPECT_EQ(field(r.out, "error"), 0) << r.out;
+  EXPECT_EQ(field(r.out, "notfound"), 0) << r.out;
+  EXPECT_EQ(field(r.out, "ok"), 10000) << r.out;
+  EXPECT_EQ(r.exit_code, 0) << r.out;
+  EXPECT_GT(killed, 0);
+  EXPECT_GE(cycles, 1) << "the load ended before a whole outage cycle";
+  const std::string log = d.log();
+  EXPECT_GE(occurrences(log, "provider dir is offline"), 1) << log;
 }
 
 }  // namespace
