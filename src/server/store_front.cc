@@ -111,10 +111,11 @@ asio::awaitable<core::Result<T>> StoreFront::lookup(Query q) {
     write_negative(q, after);
     co_return r;
   }
-  if (means_offline(r.error())) {
-    go_offline(r.error());
-    co_return offline_answer(rec, q, after);
-  }
+  // The provider could not answer this one: one entry that hangs or crashes
+  // its worker, or the whole directory gone? A probe tells (suspect). Either
+  // way this request gets an expired record if one is young enough, else the
+  // provider's own error.
+  if (means_offline(r.error())) suspect();
   // Busy or another failure of the moment: an expired record is still a
   // better answer than an error, within offline_max_age.
   if (rec && !rec->negative && after - rec->fetched <= ms(options_.offline_max_age)) {
@@ -229,6 +230,13 @@ void StoreFront::go_online() {
   offline_cause_.clear();
 }
 
+void StoreFront::suspect() {
+  if (stopping_ || offline_ || probing_) return;
+  probing_ = true;
+  auto op = probe(shared_from_this());
+  asio::co_spawn(executor_, std::move(op), asio::detached);
+}
+
 void StoreFront::arm_probe() {
   if (stopping_ || !offline_) return;
   probe_timer_.expires_after(options_.probe_interval);
@@ -243,7 +251,10 @@ void StoreFront::arm_probe() {
 }
 
 // One question the provider can answer whatever its data: any answer, "no
-// such uid" included, means it is reachable again.
+// such uid" included, means it is reachable. Online, a probe confirms a
+// suspicion (a failed lookup) before the provider is declared offline, so
+// one entry that hangs or crashes a worker does not take the others down;
+// offline, it is the timer's periodic try.
 asio::awaitable<void> StoreFront::probe(std::shared_ptr<StoreFront> self) {
   ++self->counters_.probes;
   auto op = self->pool_->user_by_uid(0);
@@ -251,6 +262,10 @@ asio::awaitable<void> StoreFront::probe(std::shared_ptr<StoreFront> self) {
   self->probing_ = false;
   if (r || r.error().code() == core::Code::kNotFound) {
     self->go_online();
+  } else if (!means_offline(r.error())) {
+    self->arm_probe();  // busy or stopping: no verdict; offline stays offline
+  } else if (!self->offline_) {
+    self->go_offline(r.error());
   } else {
     self->arm_probe();
   }
@@ -306,7 +321,7 @@ asio::awaitable<core::Status> StoreFront::refresh_one(Query q) {
       write_negative(q, now);
       return core::Status::ok();
     }
-    if (means_offline(r.error())) go_offline(r.error());
+    if (means_offline(r.error())) suspect();
     return r.error();
   };
   if (q.map == Map::kUserByName || q.map == Map::kUserByUid) {

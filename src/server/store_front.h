@@ -7,8 +7,11 @@
 // on a refresh queue that a self re-arming timer drains in the background:
 // the request never waits for the refresh.
 //
-// When the provider cannot answer (kUnavailable or kTimeout from the pool),
-// the provider is offline: expired records fetched at most offline_max_age
+// When a lookup fails with kUnavailable or kTimeout from the pool, a probe
+// (a lookup any reachable provider answers at once) decides between one bad
+// entry (a name that hangs or crashes a worker: the provider stays online)
+// and an outage; when the probe fails too, the provider is offline: expired
+// records fetched at most offline_max_age
 // ago are answered, a name with no such record fails at once with
 // kUnavailable (the NSS module's "try again", never "no such user"), no
 // lookup goes to the provider, and a probe timer asks it every
@@ -106,6 +109,7 @@ class StoreFront : public std::enable_shared_from_this<StoreFront> {
                                  store::Millis now);
   std::string describe(const Query& q) const;
 
+  void suspect();  // a lookup failed as if offline: probe now to decide
   void go_offline(const core::Status& cause);
   void go_online();
   void arm_probe();

@@ -148,6 +148,24 @@ TEST_F(StoreSystemTest, OfflineAnswersStoredEntriesFailsFastForOthersAndComesBac
   EXPECT_EQ(occurrences(log, "provider dir is back online"), 1) << log;
 }
 
+TEST_F(StoreSystemTest, OneEntryThatHangsDoesNotTakeTheProviderOffline) {
+  configure("");
+  std::string config = read_file(d_.config_path());
+  config += "hang_names = [\"user00007\"]\npool = { request_timeout = \"300ms\" }\n";
+  d_.write_config(config);
+  ASSERT_TRUE(d_.start()) << d_.log();
+  auto hung = query("passwd user00007");
+  EXPECT_EQ(hung.exit_code, 1) << hung.out;  // "try again": the directory did not answer it
+  EXPECT_NE(hung.out.find("Resource temporarily unavailable"), std::string::npos) << hung.out;
+  // The probe finds the directory answering: still online, others served.
+  std::this_thread::sleep_for(500ms);
+  EXPECT_EQ(status_value("store.dir.state"), "online");
+  EXPECT_GE(counter("store.dir.probes"), 1);
+  auto other = query("passwd user00008");
+  EXPECT_EQ(other.exit_code, 0) << other.out;
+  EXPECT_EQ(d_.log().find("is offline"), std::string::npos) << d_.log();
+}
+
 TEST_F(StoreSystemTest, RestartedWhileTheDirectoryIsDownStillAnswersStoredEntries) {
   configure("probe_interval = \"300ms\"\n");
   ASSERT_TRUE(d_.start()) << d_.log();
