@@ -237,6 +237,27 @@ TEST_F(StoreSystemTest, NegativeAnswersRefreshAheadExpiryAndOfflineMaxAge) {
   EXPECT_NE(too_old.out.find("Resource temporarily unavailable"), std::string::npos) << too_old.out;
 }
 
+TEST_F(StoreSystemTest, RefreshAheadNeverMakesTheRequestWait) {
+  configure("ttl = \"3s\"\nrefresh_ahead = \"2500ms\"\n");
+  std::string config = read_file(d_.config_path());
+  config += "delay = \"400ms\"\n";  // every directory call takes 400 ms
+  d_.write_config(config);
+  ASSERT_TRUE(d_.start()) << d_.log();
+  auto miss = query("passwd user00011");
+  ASSERT_EQ(miss.exit_code, 0) << miss.out;
+  EXPECT_GE(miss.seconds, 0.4);  // went to the directory
+  std::this_thread::sleep_for(700ms);  // now less than refresh_ahead is left
+  auto hit = query("passwd user00011");
+  ASSERT_EQ(hit.exit_code, 0) << hit.out;
+  EXPECT_EQ(hit.out, miss.out);
+  EXPECT_LT(hit.seconds, 0.3 * kSlowdown) << "the hit waited for its refresh";
+  // The refresh happens behind it: the timer ticks every second, the call takes 400 ms.
+  const auto deadline = Clock::now() + std::chrono::milliseconds(static_cast<int>(4000 * kSlowdown));
+  while (counter("store.dir.refreshed") < 1 && Clock::now() < deadline) std::this_thread::sleep_for(100ms);
+  EXPECT_EQ(counter("store.dir.refreshed"), 1);
+  EXPECT_EQ(counter("store.dir.misses"), 1);
+}
+
 TEST_F(StoreSystemTest, ReadyWithinHalfASecondWithAStoreOf100000Entries) {
   configure("");
   // 50,000 users stored by name and by uid, written as fastidd writes them.
