@@ -34,10 +34,11 @@ using ldap::printable;
 
 namespace {
 
-// OR-ed filters are sent in chunks of this many terms: a few kilobytes each,
-// far below any server's request size limit, and still a bounded number of
-// searches (a user in 2,000 groups costs ceil(2000 / 200) per nesting level).
-constexpr std::size_t kTermsPerSearch = 200;
+// OR-ed filters are sent in chunks of this many terms: about 30 KB of filter
+// each, well below slapd's default limit on an anonymous request (256 KiB),
+// and a bounded number of searches (a user in 2,000 groups costs
+// ceil(2000 / 500) = 4 per nesting level).
+constexpr std::size_t kTermsPerSearch = 500;
 // Enumeration cursors share 32 bits with the daemon's backend index (24 left).
 constexpr std::uint32_t kMaxCursor = (1u << 24) - 1;
 
