@@ -3,9 +3,11 @@
 // expected passwd/group files and what ldapsearch shows, for both group
 // schemas; hostile entries never come out; paging, TLS, failover, reconnect,
 // authentication and account checks work against the real server.
+#include <fcntl.h>
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <filesystem>
 #include <chrono>
 #include <cstdio>
 #include <fstream>
@@ -496,6 +498,25 @@ TEST_F(LdapTest, AnonymousBindReadsButNeverSeesPasswordHashes) {
   });
   EXPECT_TRUE(p->user_by_name("user00002"));
   EXPECT_EQ(rfc2307->ldapsearch("'(uid=user00002)' userPassword").find("userPassword"), std::string::npos);
+}
+
+TEST_F(LdapTest, EveryConnectionIsCloseOnExec) {
+  auto plain = open(*rfc2307, "rfc2307");
+  auto tls = open(*rfc2307, "rfc2307", [](LdapProvider::Options& o) {
+    o.uris = {LdapTest::rfc2307->ldaps_uri()};
+    o.tls_ca_file = LdapTest::rfc2307->ca_file();
+  });
+  ASSERT_TRUE(plain->user_by_name("user00001") && tls->user_by_name("user00001"));
+  int sockets = 0;
+  for (const auto& entry : std::filesystem::directory_iterator("/proc/self/fd")) {
+    std::error_code ec;
+    const auto target = std::filesystem::read_symlink(entry.path(), ec);
+    if (ec || target.string().rfind("socket:", 0) != 0) continue;
+    const int fd = std::stoi(entry.path().filename().string());
+    ++sockets;
+    EXPECT_TRUE(::fcntl(fd, F_GETFD) & FD_CLOEXEC) << "socket fd " << fd << " lacks FD_CLOEXEC";
+  }
+  EXPECT_GE(sockets, 2);
 }
 
 TEST_F(LdapTest, FailsOverToTheNextUriAndStaysThere) {
