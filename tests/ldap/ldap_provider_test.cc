@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "providers/ldap/ldap_provider.h"
+#include "providers/registry.h"
 #include "slapd_fixture.h"
 
 namespace fastid::providers {
@@ -542,6 +543,27 @@ TEST_F(LdapTest, AttributeMapsChooseTheAttributes) {
   auto q = open(*rfc2307, "rfc2307", [](LdapProvider::Options& o) { o.user_filter = "(&(objectClass=posixAccount)(uidNumber<=100010))"; });
   EXPECT_TRUE(q->user_by_name("user00010"));
   EXPECT_EQ(q->user_by_name("user00011").error().code(), Code::kNotFound);
+}
+
+TEST_F(LdapTest, TheRegistryBuildsItFromConfigAndItRunsInThePool) {
+  daemon::ProviderConfig config;
+  config.name = "corp";
+  config.type = "ldap";
+  config.uri = {rfc2307->uri()};
+  config.base = rfc2307->base();
+  config.bind_dn = rfc2307->bind_dn();
+  config.bind_password_file = rfc2307->bind_password_file();
+  config.group_attributes = {"name=cn"};
+  config.page_size = 10;
+  EXPECT_TRUE(config.in_pool()) << "isolation auto means process for ldap";
+  auto made = make_provider(config);
+  ASSERT_TRUE(made) << made.error().to_string();
+  ASSERT_TRUE((*made)->open().ok());
+  EXPECT_TRUE((*made)->user_by_name("user00009"));
+  auto page = (*made)->users_page(0, 1000);
+  ASSERT_TRUE(page);
+  EXPECT_EQ(page->records.size(), 1000u);
+  EXPECT_TRUE(page->more);
 }
 
 // ---- Authentication and account checks ------------------------------------------------
