@@ -91,11 +91,26 @@ struct FastCacheConfig {
   bool operator==(const FastCacheConfig&) const = default;
 };
 
+// [pam]: the daemon's authentication path (docs/pam.md).
+struct PamConfig {
+  int max_failures = 5;
+  std::chrono::milliseconds failure_window{900000};
+  std::chrono::milliseconds lockout_time{900000};
+  int caller_rate = 5;
+  int caller_burst = 10;
+  bool offline = false;
+  std::string offline_file;  // "" = state_dir/pam-offline
+  std::chrono::milliseconds offline_max_age{604800000};
+
+  bool operator==(const PamConfig&) const = default;
+};
+
 struct Config {
   std::string source;  // file path or "<embedded default>"
   DaemonConfig daemon;
   PoolConfig pool;  // [pool]: the defaults of every provider's pool
   FastCacheConfig fastcache;
+  PamConfig pam;
   std::vector<ProviderConfig> providers;  // in the order they are asked; never empty
 
   bool operator==(const Config&) const = default;

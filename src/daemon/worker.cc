@@ -10,6 +10,7 @@
 #include "providers/registry.h"
 #include "server/cache_publisher.h"
 #include "server/nss_handler.h"
+#include "server/pam_handler.h"
 #include "server/server.h"
 
 namespace fastid::daemon {
@@ -95,7 +96,10 @@ class Worker {
         io_(1),
         signals_(io_, SIGTERM, SIGINT, SIGHUP),
         refresh_timer_(io_),
-        server_(io_, limits_of(setup_.config), handler_) {}
+        server_(io_, limits_of(setup_.config), handler_),
+        pam_(handler_, setup_.config.pam, setup_.config.daemon.state_dir) {
+    server_.set_pam_handler(&pam_);
+  }
 
   int run() {
     auto opened = open_backends(setup_.config, io_.get_executor());
@@ -109,9 +113,12 @@ class Worker {
       auto items = server_.status_items();
       items.emplace_back("config", setup_.config.source);
       items.emplace_back("pid", std::to_string(::getpid()));
+      for (auto& kv : pam_.status_items()) items.push_back(std::move(kv));
       return items;
     });
-    for (auto& [fd, name] : setup_.unix_listeners) server_.add_unix_listener(fd, name, name == "admin");
+    for (auto& [fd, name] : setup_.unix_listeners) {
+      server_.add_unix_listener(fd, name, name == "admin", name == "pam");
+    }
     wait_for_signal();
     arm_refresh();
     core::log_info("serving lookups on " + setup_.config.daemon.socket_dir + "/nss with " +
@@ -124,6 +131,7 @@ class Worker {
     // A daemon that stopped must not keep answering through its maps: clients
     // then go to the socket, find nobody, and move on to the next NSS source.
     if (publisher_) (void)publisher_->invalidate_all();
+    pam_.join();
     core::log_info("stopped");
     return exit_code_;
   }
@@ -190,6 +198,7 @@ class Worker {
     invalidate_fast_cache("configuration reloaded");
     core::set_log_level(new_d.log_level);
     server_.set_limits(limits_of(*next));
+    pam_.set_config(next->pam);
     Config kept = std::move(*next);
     // Restart-only settings stay as they are in the running process.
     kept.daemon.socket_dir = old_d.socket_dir;
@@ -280,6 +289,7 @@ class Worker {
   asio::steady_timer refresh_timer_;
   server::NssHandler handler_;
   server::Server server_;
+  server::PamHandler pam_;
   std::unique_ptr<server::CachePublisher> publisher_;
   std::vector<server::Backend> retired_;  // replaced by a reload, stopping
   std::uint64_t published_generation_ = 0;
