@@ -134,10 +134,23 @@ core::Status check_shadow_password(const ShadowEntry& entry, std::string_view pa
   return match ? core::Status::ok() : core::Status::permission_denied("wrong password");
 }
 
+namespace {
+// "2026-01-01" for a day number of the shadow file.
+std::string day_text(std::int64_t day) {
+  const time_t t = static_cast<time_t>(day) * 86400;
+  struct tm tm{};
+  char buf[32];
+  if (::gmtime_r(&t, &tm) == nullptr || ::strftime(buf, sizeof buf, "%Y-%m-%d", &tm) == 0) {
+    return "day " + std::to_string(day);
+  }
+  return buf;
+}
+}  // namespace
+
 proto::Account shadow_account_verdict(const ShadowEntry& e, std::int64_t today) {
   using proto::AccountVerdict;
   if (e.expire_day >= 0 && today >= e.expire_day) {
-    return {AccountVerdict::kExpired, "the account expired (day " + std::to_string(e.expire_day) + ")"};
+    return {AccountVerdict::kExpired, "the account expired on " + day_text(e.expire_day)};
   }
   if (e.last_change == 0) return {AccountVerdict::kPasswordExpired, "the password must be changed"};
   if (e.last_change > 0 && e.max_days >= 0) {
