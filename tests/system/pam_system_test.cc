@@ -10,7 +10,10 @@
 #include <sys/stat.h>
 
 #include <cstring>
+#include <atomic>
 #include <fstream>
+#include <future>
+#include <memory>
 
 #include "daemon_fixture.h"
 #include "proto/messages.h"
@@ -90,14 +93,19 @@ class PamDaemon : public Daemon {
   // where /etc/pam.d and /etc/nsswitch.conf are this test's, as root or as
   // `uid`; `input` is its stdin. Output is stdout and stderr together.
   CommandResult in_namespace(const std::string& program, const std::string& input, int uid = 0) const {
-    write_file(dir() + "/stdin", input);
+    // One stdin file per call: calls may run at once.
+    static std::atomic<int> calls{0};
+    const std::string in = dir() + "/stdin." + std::to_string(calls.fetch_add(1));
+    write_file(in, input);
     std::string drop;
     if (uid != 0) {
       drop = "setpriv --reuid=" + std::to_string(uid) + " --regid=" + std::to_string(uid) + " --clear-groups ";
     }
     std::string inner = "mount --bind " + dir() + "/pam.d /etc/pam.d && mount --bind " + dir() +
                         "/nsswitch.conf /etc/nsswitch.conf && exec " + drop + "env " + env() + program;
-    return run("unshare -m sh -c '" + inner + "' < " + dir() + "/stdin 2>&1");
+    CommandResult r = run("unshare -m sh -c '" + inner + "' < " + in + " 2>&1");
+    ::unlink(in.c_str());
+    return r;
   }
 
   CommandResult pamtester(const std::string& service, const std::string& user, const std::string& password,
@@ -440,6 +448,84 @@ TEST_F(PamSystemTest, ZzPasswordsAppearNowhereInTheLogOrStateFiles) {
     }
   }
   EXPECT_NE(daemon_->log().find("pam: authenticated by provider test"), std::string::npos);
+  EXPECT_FALSE(fs::exists(daemon_->dir() + "/state/pam-offline")) << "offline authentication is off by default";
+}
+
+// Offline authentication: the files provider's shadow file made unreadable is
+// an outage (kUnavailable), as an unreachable directory would be.
+class PamOfflineTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (::geteuid() != 0) GTEST_SKIP() << "needs root: unshare -m";
+    daemon_ = std::make_unique<PamDaemon>("offline = true\noffline_max_age = \"1h\"\n");
+    ASSERT_TRUE(daemon_->start()) << daemon_->log();
+  }
+  std::unique_ptr<PamDaemon> daemon_;
+};
+
+TEST_F(PamOfflineTest, CachedCredentialsServeOnlyWhileTheSourceIsUnreachableAndNeverAfterARejection) {
+  PamDaemon& d = *daemon_;
+  const std::string offline = d.dir() + "/state/pam-offline";
+  const std::string hidden = d.shadow_path() + ".away";
+  // No online login yet: nothing to fall back on.
+  ASSERT_EQ(::rename(d.shadow_path().c_str(), hidden.c_str()), 0);
+  EXPECT_TRUE(has(d.pamtester("fastid-test", "user00001", "Yes-crypt.pw1"), kUnavail));
+  ASSERT_EQ(::rename(hidden.c_str(), d.shadow_path().c_str()), 0);
+
+  // Online success: a salted hash is kept, root-only, without the password.
+  EXPECT_TRUE(has(d.pamtester("fastid-test", "user00001", "Yes-crypt.pw1"), kSuccess));
+  struct stat st{};
+  ASSERT_EQ(::stat(offline.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  EXPECT_EQ(st.st_uid, 0u);
+  const std::string stored = read_file(offline);
+  EXPECT_EQ(stored.rfind("user00001:$y$", 0), 0u) << stored;
+  EXPECT_EQ(stored.find("Yes-crypt.pw1"), std::string::npos);
+
+  // The source goes away: the cached credential answers, right and wrong.
+  ASSERT_EQ(::rename(d.shadow_path().c_str(), hidden.c_str()), 0);
+  auto offline_ok = d.pamtester("fastid-test", "user00001", "Yes-crypt.pw1", "authenticate acct_mgmt");
+  EXPECT_EQ(offline_ok.exit_code, 0) << offline_ok.out;
+  EXPECT_TRUE(has(offline_ok, kSuccess)) << offline_ok.out;
+  EXPECT_TRUE(has(d.pamtester("fastid-test", "user00001", kWrong), kAuthErr));
+  EXPECT_TRUE(has(d.pamtester("fastid-test", "user00002", "Sha512-pw.two"), kUnavail)) << "never logged in online";
+  EXPECT_NE(d.log().find("pam: authenticated offline (sources unreachable): user user00001"), std::string::npos);
+
+  // Back online, the password was changed: the old one is rejected by the
+  // source, and that rejection removes the cached credential...
+  std::string shadow = read_file(hidden);
+  ::unlink(hidden.c_str());
+  const std::string line_end = shadow.substr(shadow.find('\n'));
+  shadow = "user00001:" + hash_of("New-pw.12", "$y$") + ":" + std::to_string(today() - 1) + ":0:99999:7:::" + line_end;
+  write_file(d.shadow_path(), shadow);
+  EXPECT_TRUE(has(d.pamtester("fastid-test", "user00001", "Yes-crypt.pw1"), kAuthErr));
+  // ...so when the source goes away again, the old password does not get in.
+  ASSERT_EQ(::rename(d.shadow_path().c_str(), hidden.c_str()), 0);
+  auto after = d.pamtester("fastid-test", "user00001", "Yes-crypt.pw1");
+  EXPECT_TRUE(has(after, kUnavail)) << after.out;
+  EXPECT_EQ(read_file(offline).find("user00001:"), std::string::npos);
+}
+
+// A pooled provider (slow, in fastid-provider-worker processes): passwords
+// travel to the worker and back as a verdict; a hung backend is an outage.
+TEST(PamPooledProviderTest, SlowProviderPasswordsThroughTheWorkerPool) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root: unshare -m";
+  PamDaemon d("");
+  d.write_config("[daemon]\nsocket_dir = \"" + d.socket_dir() + "\"\nstate_dir = \"" + d.dir() +
+                 "/state\"\n\n[[provider]]\nname = \"slow\"\ntype = \"slow\"\nusers = 100\ngroups = 10\n"
+                 "password = \"Slow-pw.11\"\nhang_names = [\"user00066\"]\npool = { request_timeout = \"500ms\" }\n");
+  ASSERT_TRUE(d.start()) << d.log();
+  EXPECT_TRUE(has(d.pamtester("fastid-test", "user00042", "Slow-pw.11", "authenticate acct_mgmt"), kSuccess));
+  EXPECT_TRUE(has(d.pamtester("fastid-test", "user00042", kWrong), kAuthErr));
+  EXPECT_TRUE(has(d.pamtester("fastid-test", "user99999", "Slow-pw.11"), kUnknown));
+  auto hung = d.pamtester("fastid-test", "user00066", "Slow-pw.11");
+  EXPECT_TRUE(has(hung, kUnavail)) << hung.out;
+  // Two logins at once with different passwords are never merged into one call.
+  auto a = std::async(std::launch::async, [&] { return d.pamtester("fastid-test", "user00043", "Slow-pw.11"); });
+  auto b = d.pamtester("fastid-test", "user00043", kWrong);
+  EXPECT_TRUE(has(a.get(), kSuccess));
+  EXPECT_TRUE(has(b, kAuthErr)) << b.out;
+  EXPECT_EQ(d.log().find("Slow-pw.11"), std::string::npos);
 }
 
 }  // namespace
