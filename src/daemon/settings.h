@@ -26,6 +26,7 @@ enum class Section : std::uint8_t {
   kFastcache,     // [fastcache]: one table, every key optional
   kFastcacheMap,  // [fastcache] passwd/group/initgroups = { ... }: the keys of each map
   kPam,           // [pam]: one table, every key optional
+  kStore,         // [store]: one table, every key optional
 };
 
 enum class SettingType : std::uint8_t {
@@ -90,6 +91,8 @@ struct Setting {
   SettingValue (*read_fastcache_map)(const FastCacheMapConfig&) = nullptr;
   void (*apply_pam)(PamConfig&, const SettingValue&) = nullptr;
   SettingValue (*read_pam)(const PamConfig&) = nullptr;
+  void (*apply_store)(StoreConfig&, const SettingValue&) = nullptr;
+  SettingValue (*read_store)(const StoreConfig&) = nullptr;
 };
 
 // The maps of [fastcache], each a table of the kFastcacheMap settings.
@@ -114,7 +117,7 @@ std::string_view closest_match(std::string_view word, std::span<const std::strin
 std::string_view closest_key(Section section, std::string_view key);
 
 // Top-level sections that DESIGN.md describes but this version refuses
-// ("store", "listen").
+// ("listen").
 std::span<const std::string_view> unsupported_sections();
 
 // "[daemon]", "[[provider]]", "[pool]", "[fastcache]"; "integer", "duration", ... as the docs say it.
@@ -156,6 +159,11 @@ void apply_defaults(PoolConfig& pool);
 void apply_defaults(FastCacheConfig& fastcache);  // every map's too
 void apply_defaults(FastCacheMapConfig& map);
 void apply_defaults(PamConfig& pam);
+void apply_defaults(StoreConfig& store);
+
+// The rule between [store] keys: refresh_ahead shorter than ttl (else every
+// hit would refresh). The message names the keys and values.
+Status check_store_config(const StoreConfig& store);
 
 // The rules between pool keys that no single key's limits can say:
 // min_workers and min_spare_workers at most max_workers. The message names the

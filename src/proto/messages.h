@@ -30,9 +30,9 @@ struct Request {
   std::uint32_t cursor = 0;
   std::uint32_t max = 0;
   // kAuthenticate only; zeroed when the request is destroyed.
-  core::Secret password;
+  core::Secret password = {};
   // kAuthenticate/kAccount: the PAM service asking ("sshd"), for logs.
-  std::string service;
+  std::string service = {};
 };
 
 // The answer to kAuthenticate/kAccount: a result and a message for the user

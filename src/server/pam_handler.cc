@@ -41,7 +41,13 @@ core::Status verify_offline(std::shared_ptr<auth::OfflineCredentials> store, std
                             core::Secret password) {
   return store->verify(user, password.view());
 }
-core::Status forget_offline(std::shared_ptr<auth::OfflineCredentials> store, std::string user) {
+// After the source rejected `password`: a cached credential that would still
+// accept it is stale (the password was changed or revoked) and goes. A wrong
+// guess that the cache would refuse too leaves it alone, so that guessing
+// cannot take offline logins away from the user.
+core::Status forget_stale_offline(std::shared_ptr<auth::OfflineCredentials> store, std::string user,
+                                  core::Secret password) {
+  if (!store->verify(user, password.view()).is_ok()) return core::Status::ok();
   return store->forget(user);
 }
 bool has_offline(std::shared_ptr<auth::OfflineCredentials> store, std::string user) { return store->has(user); }
@@ -170,9 +176,9 @@ asio::awaitable<AuthReply> PamHandler::authenticate(proto::Request req, core::Pe
                           who(req, peer));
       }
       if (offline_) {
-        // The source rejected it: an older offline credential must not let it in later.
+        // The source rejected it: an offline credential must never let it in later.
         auto store = offline_;
-        auto drop = offloader_.offload(forget_offline, store, req.name);
+        auto drop = offloader_.offload(forget_stale_offline, store, req.name, req.password);
         (void)co_await std::move(drop);
       }
       co_return AuthReply{AuthResult::kAuthError, ""};

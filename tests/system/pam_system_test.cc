@@ -511,9 +511,11 @@ TEST_F(PamOfflineTest, CachedCredentialsServeOnlyWhileTheSourceIsUnreachableAndN
 TEST(PamPooledProviderTest, SlowProviderPasswordsThroughTheWorkerPool) {
   if (::geteuid() != 0) GTEST_SKIP() << "needs root: unshare -m";
   PamDaemon d("");
+  const std::string down = d.dir() + "/slow-is-down";
   d.write_config("[daemon]\nsocket_dir = \"" + d.socket_dir() + "\"\nstate_dir = \"" + d.dir() +
-                 "/state\"\n\n[[provider]]\nname = \"slow\"\ntype = \"slow\"\nusers = 100\ngroups = 10\n"
-                 "password = \"Slow-pw.11\"\nhang_names = [\"user00066\"]\npool = { request_timeout = \"500ms\" }\n");
+                 "/state\"\n\n[pam]\noffline = true\n\n[[provider]]\nname = \"slow\"\ntype = \"slow\"\n"
+                 "users = 100\ngroups = 10\npassword = \"Slow-pw.11\"\nhang_names = [\"user00066\"]\n"
+                 "down_file = \"" + down + "\"\npool = { request_timeout = \"500ms\" }\n");
   ASSERT_TRUE(d.start()) << d.log();
   EXPECT_TRUE(has(d.pamtester("fastid-test", "user00042", "Slow-pw.11", "authenticate acct_mgmt"), kSuccess));
   EXPECT_TRUE(has(d.pamtester("fastid-test", "user00042", kWrong), kAuthErr));
@@ -525,7 +527,16 @@ TEST(PamPooledProviderTest, SlowProviderPasswordsThroughTheWorkerPool) {
   auto b = d.pamtester("fastid-test", "user00043", kWrong);
   EXPECT_TRUE(has(a.get(), kSuccess));
   EXPECT_TRUE(has(b, kAuthErr)) << b.out;
+  // The directory goes down (every call of the provider is "unavailable"):
+  // the user who logged in online gets in offline; nobody else does.
+  // (The wrong guess above, refused by the cache too, left the credential in place.)
+  write_file(down, "");
+  EXPECT_TRUE(has(d.pamtester("fastid-test", "user00042", "Slow-pw.11", "authenticate acct_mgmt"), kSuccess));
+  EXPECT_TRUE(has(d.pamtester("fastid-test", "user00042", kWrong), kAuthErr));
+  EXPECT_TRUE(has(d.pamtester("fastid-test", "user00044", "Slow-pw.11"), kUnavail));
+  ::unlink(down.c_str());
   EXPECT_EQ(d.log().find("Slow-pw.11"), std::string::npos);
+  EXPECT_EQ(read_file(d.dir() + "/state/pam-offline").find("Slow-pw.11"), std::string::npos);
 }
 
 }  // namespace
