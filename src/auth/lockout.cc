@@ -4,6 +4,19 @@
 #include <vector>
 
 namespace fastid::auth {
+namespace {
+
+// Failures are counted per name without regard to ASCII case: a directory that
+// matches "Alice" to alice (LDAP does) must not give each spelling its own count.
+std::string key_of(std::string_view user) {
+  std::string k(user);
+  for (char& c : k) {
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  }
+  return k;
+}
+
+}  // namespace
 
 void Lockout::prune(Entry& e, Clock::time_point now) const {
   while (!e.failures.empty() && now - e.failures.front() >= options_.failure_window) e.failures.pop_front();
@@ -11,7 +24,7 @@ void Lockout::prune(Entry& e, Clock::time_point now) const {
 }
 
 std::optional<Lockout::Clock::time_point> Lockout::locked_until(std::string_view user, Clock::time_point now) {
-  auto it = users_.find(std::string(user));
+  auto it = users_.find(key_of(user));
   if (it == users_.end()) return std::nullopt;
   prune(it->second, now);
   return it->second.locked_until;
@@ -19,10 +32,10 @@ std::optional<Lockout::Clock::time_point> Lockout::locked_until(std::string_view
 
 bool Lockout::record_failure(std::string_view user, Clock::time_point now) {
   if (options_.max_failures <= 0) return false;
-  auto it = users_.find(std::string(user));
+  auto it = users_.find(key_of(user));
   if (it == users_.end()) {
     make_room(now);
-    it = users_.emplace(std::string(user), Entry{}).first;
+    it = users_.emplace(key_of(user), Entry{}).first;
   }
   Entry& e = it->second;
   prune(e, now);
@@ -39,7 +52,7 @@ bool Lockout::record_failure(std::string_view user, Clock::time_point now) {
   return false;
 }
 
-void Lockout::record_success(std::string_view user) { users_.erase(std::string(user)); }
+void Lockout::record_success(std::string_view user) { users_.erase(key_of(user)); }
 
 void Lockout::make_room(Clock::time_point now) {
   if (users_.size() < kMaxTracked) return;

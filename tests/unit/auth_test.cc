@@ -36,6 +36,15 @@ TEST(Lockout, LocksAfterMaxFailuresWithinTheWindowForLockoutTime) {
   EXPECT_EQ(l.lockouts(), 1u);
 }
 
+TEST(Lockout, SpellingsThatDifferInCaseShareOneCount) {
+  Lockout l(three_in_a_minute());
+  const auto t0 = Clock::now();
+  l.record_failure("alice", t0);
+  l.record_failure("Alice", t0);
+  EXPECT_TRUE(l.record_failure("ALICE", t0));
+  EXPECT_TRUE(l.locked_until("aLiCe", t0));
+}
+
 TEST(Lockout, FailuresOlderThanTheWindowDoNotCount) {
   Lockout l(three_in_a_minute());
   const auto t0 = Clock::now();
