@@ -19,11 +19,13 @@ std::string key_of(std::string_view user) {
 }  // namespace
 
 void Lockout::prune(Entry& e, Clock::time_point now) const {
-  while (!e.failures.empty() && now - e.failures.front() >= options_.failure_window) e.failures.pop_front();
+  while (!e.failures.empty() && now - e.failures.front() >= options_.failure_window)
+    e.failures.pop_front();
   if (e.locked_until && now >= *e.locked_until) e.locked_until.reset();
 }
 
-std::optional<Lockout::Clock::time_point> Lockout::locked_until(std::string_view user, Clock::time_point now) {
+std::optional<Lockout::Clock::time_point> Lockout::locked_until(std::string_view user,
+                                                                Clock::time_point now) {
   auto it = users_.find(key_of(user));
   if (it == users_.end()) return std::nullopt;
   prune(it->second, now);
@@ -42,7 +44,8 @@ bool Lockout::record_failure(std::string_view user, Clock::time_point now) {
   e.last_seen = now;
   e.failures.push_back(now);
   // Only the last max_failures matter.
-  while (e.failures.size() > static_cast<std::size_t>(options_.max_failures)) e.failures.pop_front();
+  while (e.failures.size() > static_cast<std::size_t>(options_.max_failures))
+    e.failures.pop_front();
   if (!e.locked_until && e.failures.size() >= static_cast<std::size_t>(options_.max_failures)) {
     e.locked_until = now + options_.lockout_time;
     e.failures.clear();
@@ -73,7 +76,8 @@ void Lockout::make_room(Clock::time_point now) {
   std::nth_element(seen.begin(), cut, seen.end());
   const Clock::time_point threshold = *cut;
   for (auto it = users_.begin(); it != users_.end();) {
-    it = (it->second.last_seen <= threshold && !it->second.locked_until) ? users_.erase(it) : std::next(it);
+    it = (it->second.last_seen <= threshold && !it->second.locked_until) ? users_.erase(it)
+                                                                         : std::next(it);
   }
 }
 

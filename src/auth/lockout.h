@@ -1,8 +1,8 @@
 // Lockout: after `max_failures` wrong passwords for one user within
 // `failure_window`, that user is refused for `lockout_time` without any source
-// being asked. Names are compared without ASCII case. Per front worker process; memory is bounded (at most
-// kMaxTracked users; the stalest go first). Time is passed in, so tests need
-// no sleeping. Not thread-safe: one loop thread owns it.
+// being asked. Names are compared without ASCII case. Per front worker process; memory is bounded
+// (at most kMaxTracked users; the stalest go first). Time is passed in, so tests need no sleeping.
+// Not thread-safe: one loop thread owns it.
 #pragma once
 
 #include <chrono>

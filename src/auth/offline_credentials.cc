@@ -28,15 +28,17 @@ core::Status read_file(const std::string& path, Wiped* out) {
   if (fd < 0) {
     const int e = errno;
     if (e == ENOENT) return core::Status::not_found("no offline credentials file");
-    return core::Status(core::Code::kUnavailable, "offline credentials " + path + ": " + ::strerror(e), e);
+    return core::Status(core::Code::kUnavailable,
+                        "offline credentials " + path + ": " + ::strerror(e), e);
   }
-  struct stat st{};
+  struct stat st {};
   // Root-only or not at all: a file others could write would let them log in.
-  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_uid != ::geteuid() || (st.st_mode & 077) != 0 ||
-      static_cast<std::size_t>(st.st_size) > kMaxFileBytes) {
+  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_uid != ::geteuid() ||
+      (st.st_mode & 077) != 0 || static_cast<std::size_t>(st.st_size) > kMaxFileBytes) {
     ::close(fd);
-    return core::Status::unavailable("offline credentials " + path +
-                                     ": not a regular file of mode 0600 owned by the daemon's user");
+    return core::Status::unavailable(
+        "offline credentials " + path +
+        ": not a regular file of mode 0600 owned by the daemon's user");
   }
   out->text.reserve(static_cast<std::size_t>(st.st_size) + 1);
   char buf[4096];
@@ -44,7 +46,8 @@ core::Status read_file(const std::string& path, Wiped* out) {
     const ssize_t n = ::read(fd, buf, sizeof buf);
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) break;
-    if (out->text.size() + static_cast<std::size_t>(n) > out->text.capacity()) break;  // grew: stop, no realloc
+    if (out->text.size() + static_cast<std::size_t>(n) > out->text.capacity())
+      break;  // grew: stop, no realloc
     out->text.append(buf, static_cast<std::size_t>(n));
   }
   ::explicit_bzero(buf, sizeof buf);
@@ -53,12 +56,15 @@ core::Status read_file(const std::string& path, Wiped* out) {
 }
 
 // Finds the user's line: hash and time.
-bool find_line(std::string_view text, std::string_view user, std::string_view* hash, std::int64_t* when) {
+bool find_line(std::string_view text, std::string_view user, std::string_view* hash,
+               std::int64_t* when) {
   while (!text.empty()) {
     const std::size_t eol = text.find('\n');
     std::string_view line = text.substr(0, eol);
     text = eol == std::string_view::npos ? std::string_view() : text.substr(eol + 1);
-    if (line.size() <= user.size() || line.substr(0, user.size()) != user || line[user.size()] != ':') continue;
+    if (line.size() <= user.size() || line.substr(0, user.size()) != user ||
+        line[user.size()] != ':')
+      continue;
     line.remove_prefix(user.size() + 1);
     const std::size_t colon = line.rfind(':');
     if (colon == std::string_view::npos) continue;
@@ -79,7 +85,8 @@ bool crypt_matches(std::string_view password, std::string_view hash) {
   bool match = false;
   if (got != nullptr && got[0] != '*' && ::strlen(got) == hash.size()) {
     unsigned char diff = 0;
-    for (std::size_t i = 0; i < hash.size(); ++i) diff |= static_cast<unsigned char>(got[i] ^ hash[i]);
+    for (std::size_t i = 0; i < hash.size(); ++i)
+      diff |= static_cast<unsigned char>(got[i] ^ hash[i]);
     match = diff == 0;
   }
   ::explicit_bzero(data.get(), sizeof(crypt_data));
@@ -119,9 +126,12 @@ core::Status OfflineCredentials::verify(std::string_view user, std::string_view 
   if (core::Status st = read_file(path_, &file); !st) return st;
   std::string_view hash;
   std::int64_t when = 0;
-  if (!find_line(file.text, user, &hash, &when)) return core::Status::not_found("no offline credential");
-  if (::time(nullptr) - when > max_age_.count()) return core::Status::not_found("offline credential too old");
-  return crypt_matches(password, hash) ? core::Status::ok() : core::Status::permission_denied("wrong password");
+  if (!find_line(file.text, user, &hash, &when))
+    return core::Status::not_found("no offline credential");
+  if (::time(nullptr) - when > max_age_.count())
+    return core::Status::not_found("offline credential too old");
+  return crypt_matches(password, hash) ? core::Status::ok()
+                                       : core::Status::permission_denied("wrong password");
 }
 
 bool OfflineCredentials::has(std::string_view user) {
@@ -146,7 +156,9 @@ core::Status OfflineCredentials::rewrite(std::string_view user, const std::strin
     std::string_view line = text.substr(0, eol);
     text = eol == std::string_view::npos ? std::string_view() : text.substr(eol + 1);
     if (line.empty()) continue;
-    if (line.size() > user.size() && line.substr(0, user.size()) == user && line[user.size()] == ':') continue;
+    if (line.size() > user.size() && line.substr(0, user.size()) == user &&
+        line[user.size()] == ':')
+      continue;
     next.text.append(line);
     next.text.push_back('\n');
   }

@@ -69,8 +69,8 @@ core::Result<core::Secret> prompt_password() {
   ::explicit_bzero(buf, sizeof buf);
   if (!got) return core::error(core::Status::invalid_argument("no password given"));
   if (too_long) {
-    return core::error(core::Status::invalid_argument("password longer than " +
-                                                      std::to_string(proto::kMaxPasswordLength) + " bytes"));
+    return core::error(core::Status::invalid_argument(
+        "password longer than " + std::to_string(proto::kMaxPasswordLength) + " bytes"));
   }
   return secret;
 }
@@ -93,7 +93,8 @@ core::Result<proto::AuthReply> ask(const std::string& path, const proto::Request
     return core::error(core::status_from_errno(e, "connect " + path));
   }
   proto::Bytes frame = proto::encode_request(req);
-  const bool sent = ::send(fd, frame.data(), frame.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(frame.size());
+  const bool sent =
+      ::send(fd, frame.data(), frame.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(frame.size());
   ::explicit_bzero(frame.data(), frame.size());
   auto read_exact = [fd](std::uint8_t* p, std::size_t n) {
     while (n > 0) {
@@ -107,7 +108,8 @@ core::Result<proto::AuthReply> ask(const std::string& path, const proto::Request
   proto::Reply reply;
   std::uint8_t head[proto::kHeaderSize];
   bool ok = sent && read_exact(head, sizeof head) &&
-            proto::decode_header(head, &reply.header) == proto::HeaderCheck::kOk && reply.header.length <= 4096;
+            proto::decode_header(head, &reply.header) == proto::HeaderCheck::kOk &&
+            reply.header.length <= 4096;
   if (ok) {
     reply.payload.resize(reply.header.length);
     ok = reply.header.length == 0 || read_exact(reply.payload.data(), reply.payload.size());
@@ -119,10 +121,14 @@ core::Result<proto::AuthReply> ask(const std::string& path, const proto::Request
 
 int exit_code(proto::AuthResult r) {
   switch (r) {
-    case proto::AuthResult::kSuccess: return kOk;
-    case proto::AuthResult::kUserUnknown: return kUnknown;
-    case proto::AuthResult::kUnavailable: return kError;
-    default: return kRejected;
+    case proto::AuthResult::kSuccess:
+      return kOk;
+    case proto::AuthResult::kUserUnknown:
+      return kUnknown;
+    case proto::AuthResult::kUnavailable:
+      return kError;
+    default:
+      return kRejected;
   }
 }
 
@@ -130,7 +136,8 @@ int exit_code(proto::AuthResult r) {
 
 int cmd_auth(const std::string& user) {
   if (user.empty() || user.size() > proto::kMaxNameLength) {
-    std::fprintf(stderr, "fastid: auth: the user name must be 1 to %u bytes\n", proto::kMaxNameLength);
+    std::fprintf(stderr, "fastid: auth: the user name must be 1 to %u bytes\n",
+                 proto::kMaxNameLength);
     return kError;
   }
   const char* dir = std::getenv("FASTID_SOCKET_DIR");
@@ -153,7 +160,8 @@ int cmd_auth(const std::string& user) {
     return kError;
   }
   auto print = [&](const char* step, const proto::AuthReply& a) {
-    std::printf("%s %s: %s%s%s\n", step, user.c_str(), std::string(proto::auth_result_name(a.result)).c_str(),
+    std::printf("%s %s: %s%s%s\n", step, user.c_str(),
+                std::string(proto::auth_result_name(a.result)).c_str(),
                 a.message.empty() ? "" : ": ", a.message.c_str());
   };
   print("auth", *answer);
@@ -165,7 +173,8 @@ int cmd_auth(const std::string& user) {
   acct.service = "fastid-cli";
   auto account = ask(path, acct);
   if (!account) {
-    std::fprintf(stderr, "fastid: account %s: %s\n", user.c_str(), account.error().to_string().c_str());
+    std::fprintf(stderr, "fastid: account %s: %s\n", user.c_str(),
+                 account.error().to_string().c_str());
     return kError;
   }
   print("account", *account);

@@ -19,7 +19,8 @@ class Secret {
   Secret() = default;
   explicit Secret(std::string_view text) { assign(text); }
   Secret(const Secret& other) { assign(other.view()); }
-  Secret(Secret&& other) noexcept : data_(std::move(other.data_)), size_(std::exchange(other.size_, 0)) {}
+  Secret(Secret&& other) noexcept
+      : data_(std::move(other.data_)), size_(std::exchange(other.size_, 0)) {}
   Secret& operator=(const Secret& other) {
     if (this != &other) assign(other.view());
     return *this;
@@ -51,7 +52,8 @@ class Secret {
   friend bool operator==(const Secret& a, const Secret& b) noexcept {
     if (a.size_ != b.size_) return false;
     unsigned char diff = 0;
-    for (std::size_t i = 0; i < a.size_; ++i) diff |= static_cast<unsigned char>(a.data_[i] ^ b.data_[i]);
+    for (std::size_t i = 0; i < a.size_; ++i)
+      diff |= static_cast<unsigned char>(a.data_[i] ^ b.data_[i]);
     return diff == 0;
   }
 

@@ -62,7 +62,8 @@ Options parse_options(pam_handle_t* pamh, int argc, const char** argv) {
       o.use_first_pass = true;
     } else if (strcmp(a, "try_first_pass") == 0) {
       o.try_first_pass = true;
-    } else if (strncmp(a, "socket=", 7) == 0 && a[7] == '/' && strlen(a + 7) < sizeof(sockaddr_un::sun_path)) {
+    } else if (strncmp(a, "socket=", 7) == 0 && a[7] == '/' &&
+               strlen(a + 7) < sizeof(sockaddr_un::sun_path)) {
       o.socket = a + 7;
     } else if (strncmp(a, "timeout=", 8) == 0) {
       char* end = nullptr;
@@ -183,7 +184,8 @@ int connect_daemon(pam_handle_t* pamh, const Options& o) {
     }
     int err = 0;
     socklen_t len = sizeof err;
-    if (!wait_for(fd, POLLOUT, deadline) || getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0 || err != 0) {
+    if (!wait_for(fd, POLLOUT, deadline) || getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0 ||
+        err != 0) {
       pam_syslog(pamh, LOG_ERR, "connect %s: %s", o.socket, err ? strerror(err) : "timed out");
       close(fd);
       return -1;
@@ -201,7 +203,8 @@ int connect_daemon(pam_handle_t* pamh, const Options& o) {
   fastid::proto::encode_header(h, ping);
   uint8_t reply[kMaxReply];
   uint32_t n = 0;
-  if (!exchange(fd, ping, sizeof ping, static_cast<uint16_t>(Opcode::kPing), 1, reply, &n, deadline)) {
+  if (!exchange(fd, ping, sizeof ping, static_cast<uint16_t>(Opcode::kPing), 1, reply, &n,
+                deadline)) {
     pam_syslog(pamh, LOG_ERR, "fastidd on %s did not answer within %d ms", o.socket, kCheckMs);
     close(fd);
     return -1;
@@ -211,14 +214,22 @@ int connect_daemon(pam_handle_t* pamh, const Options& o) {
 
 int pam_code(AuthResult r) {
   switch (r) {
-    case AuthResult::kSuccess: return PAM_SUCCESS;
-    case AuthResult::kUserUnknown: return PAM_USER_UNKNOWN;
-    case AuthResult::kAuthError: return PAM_AUTH_ERR;
-    case AuthResult::kUnavailable: return PAM_AUTHINFO_UNAVAIL;
-    case AuthResult::kLocked: return PAM_MAXTRIES;
-    case AuthResult::kPermissionDenied: return PAM_PERM_DENIED;
-    case AuthResult::kAccountExpired: return PAM_ACCT_EXPIRED;
-    case AuthResult::kPasswordExpired: return PAM_NEW_AUTHTOK_REQD;
+    case AuthResult::kSuccess:
+      return PAM_SUCCESS;
+    case AuthResult::kUserUnknown:
+      return PAM_USER_UNKNOWN;
+    case AuthResult::kAuthError:
+      return PAM_AUTH_ERR;
+    case AuthResult::kUnavailable:
+      return PAM_AUTHINFO_UNAVAIL;
+    case AuthResult::kLocked:
+      return PAM_MAXTRIES;
+    case AuthResult::kPermissionDenied:
+      return PAM_PERM_DENIED;
+    case AuthResult::kAccountExpired:
+      return PAM_ACCT_EXPIRED;
+    case AuthResult::kPasswordExpired:
+      return PAM_NEW_AUTHTOK_REQD;
   }
   return PAM_AUTHINFO_UNAVAIL;
 }
@@ -234,7 +245,8 @@ int ask(pam_handle_t* pamh, const Options& o, Opcode op, const char* user, const
     service = static_cast<const char*>(service_item);
   }
   size_t service_len = strnlen(service, fastid::proto::kMaxServiceLength + 1);
-  if (service_len > fastid::proto::kMaxServiceLength) service_len = fastid::proto::kMaxServiceLength;
+  if (service_len > fastid::proto::kMaxServiceLength)
+    service_len = fastid::proto::kMaxServiceLength;
 
   int fd = connect_daemon(pamh, o);
   if (fd < 0) return PAM_AUTHINFO_UNAVAIL;
@@ -243,17 +255,20 @@ int ask(pam_handle_t* pamh, const Options& o, Opcode op, const char* user, const
   uint8_t frame[fastid::proto::kHeaderSize + 12 + fastid::proto::kMaxNameLength +
                 fastid::proto::kMaxPasswordLength + fastid::proto::kMaxServiceLength];
   memset(frame, 0, sizeof frame);
-  fastid::proto::WireWriter w(frame + fastid::proto::kHeaderSize, sizeof frame - fastid::proto::kHeaderSize);
+  fastid::proto::WireWriter w(frame + fastid::proto::kHeaderSize,
+                              sizeof frame - fastid::proto::kHeaderSize);
   w.cstr(user);
   if (op == Opcode::kAuthenticate) w.cstr(password);
   w.str(service, service_len);
   const uint32_t id = 2;
-  FrameHeader h{fastid::proto::kVersion, 0, static_cast<uint16_t>(op), id, 0, static_cast<uint32_t>(w.len)};
+  FrameHeader h{fastid::proto::kVersion,     0, static_cast<uint16_t>(op), id, 0,
+                static_cast<uint32_t>(w.len)};
   fastid::proto::encode_header(h, frame);
   uint8_t reply[kMaxReply];
   uint32_t n = 0;
-  bool ok = !w.overflow && exchange(fd, frame, fastid::proto::kHeaderSize + w.len, static_cast<uint16_t>(op), id,
-                                    reply, &n, now_ms() + o.timeout_ms);
+  bool ok =
+      !w.overflow && exchange(fd, frame, fastid::proto::kHeaderSize + w.len,
+                              static_cast<uint16_t>(op), id, reply, &n, now_ms() + o.timeout_ms);
   explicit_bzero(frame, sizeof frame);
   close(fd);
   if (!ok) {
@@ -284,7 +299,8 @@ int get_user(pam_handle_t* pamh, const char** user) {
   if (rc != PAM_SUCCESS) return rc;
   if (*user == nullptr || **user == '\0') return PAM_USER_UNKNOWN;
   if (strnlen(*user, fastid::proto::kMaxNameLength + 1) > fastid::proto::kMaxNameLength) {
-    pam_syslog(pamh, LOG_NOTICE, "user name longer than %u bytes refused", fastid::proto::kMaxNameLength);
+    pam_syslog(pamh, LOG_NOTICE, "user name longer than %u bytes refused",
+               fastid::proto::kMaxNameLength);
     return PAM_USER_UNKNOWN;
   }
   return PAM_SUCCESS;
@@ -324,8 +340,8 @@ void tell(pam_handle_t* pamh, int flags, int style, const char* text) {
 
 extern "C" {
 
-__attribute__((visibility("default"))) int pam_sm_authenticate(pam_handle_t* pamh, int flags, int argc,
-                                                               const char** argv) {
+__attribute__((visibility("default"))) int pam_sm_authenticate(pam_handle_t* pamh, int flags,
+                                                               int argc, const char** argv) {
   const Options o = parse_options(pamh, argc, argv);
   const char* user = nullptr;
   int rc = get_user(pamh, &user);
@@ -335,7 +351,8 @@ __attribute__((visibility("default"))) int pam_sm_authenticate(pam_handle_t* pam
   if (o.use_first_pass || o.try_first_pass) (void)pam_get_item(pamh, PAM_AUTHTOK, &token);
   if (token == nullptr) {
     if (o.use_first_pass) {
-      if (o.debug) pam_syslog(pamh, LOG_DEBUG, "use_first_pass: no password from an earlier module");
+      if (o.debug)
+        pam_syslog(pamh, LOG_DEBUG, "use_first_pass: no password from an earlier module");
       return PAM_AUTH_ERR;
     }
     // The daemon first: no prompt for a password nobody can check.
@@ -344,10 +361,12 @@ __attribute__((visibility("default"))) int pam_sm_authenticate(pam_handle_t* pam
     close(fd);
     rc = prompt_password(pamh);
     if (rc != PAM_SUCCESS) return rc == PAM_CONV_AGAIN ? PAM_INCOMPLETE : rc;
-    if (pam_get_item(pamh, PAM_AUTHTOK, &token) != PAM_SUCCESS || token == nullptr) return PAM_AUTH_ERR;
+    if (pam_get_item(pamh, PAM_AUTHTOK, &token) != PAM_SUCCESS || token == nullptr)
+      return PAM_AUTH_ERR;
   }
   const char* password = static_cast<const char*>(token);
-  if (strnlen(password, fastid::proto::kMaxPasswordLength + 1) > fastid::proto::kMaxPasswordLength) {
+  if (strnlen(password, fastid::proto::kMaxPasswordLength + 1) >
+      fastid::proto::kMaxPasswordLength) {
     pam_syslog(pamh, LOG_NOTICE, "password for user %s longer than %u bytes refused", user,
                fastid::proto::kMaxPasswordLength);
     return PAM_AUTH_ERR;
@@ -381,15 +400,18 @@ __attribute__((visibility("default"))) int pam_sm_chauthtok(pam_handle_t* pamh, 
                                                             const char** argv) {
   // Password changes belong to the directory's own tools; the next module decides.
   const Options o = parse_options(pamh, argc, argv);
-  if (o.debug) pam_syslog(pamh, LOG_DEBUG, "password change is not supported by pam_fastid: ignored");
+  if (o.debug)
+    pam_syslog(pamh, LOG_DEBUG, "password change is not supported by pam_fastid: ignored");
   return PAM_IGNORE;
 }
 
-__attribute__((visibility("default"))) int pam_sm_open_session(pam_handle_t*, int, int, const char**) {
+__attribute__((visibility("default"))) int pam_sm_open_session(pam_handle_t*, int, int,
+                                                               const char**) {
   return PAM_IGNORE;
 }
 
-__attribute__((visibility("default"))) int pam_sm_close_session(pam_handle_t*, int, int, const char**) {
+__attribute__((visibility("default"))) int pam_sm_close_session(pam_handle_t*, int, int,
+                                                                const char**) {
   return PAM_IGNORE;
 }
 

@@ -29,8 +29,9 @@ std::string shown(std::string_view text) {
 }
 
 std::string who(const proto::Request& req, const core::PeerCred& peer) {
-  return "user " + shown(req.name) + " (service " + (req.service.empty() ? "-" : shown(req.service)) +
-         ", caller uid " + std::to_string(peer.uid) + " pid " + std::to_string(peer.pid) + ")";
+  return "user " + shown(req.name) + " (service " +
+         (req.service.empty() ? "-" : shown(req.service)) + ", caller uid " +
+         std::to_string(peer.uid) + " pid " + std::to_string(peer.pid) + ")";
 }
 
 core::Status remember_offline(std::shared_ptr<auth::OfflineCredentials> store, std::string user,
@@ -50,7 +51,9 @@ core::Status forget_stale_offline(std::shared_ptr<auth::OfflineCredentials> stor
   if (!store->verify(user, password.view()).is_ok()) return core::Status::ok();
   return store->forget(user);
 }
-bool has_offline(std::shared_ptr<auth::OfflineCredentials> store, std::string user) { return store->has(user); }
+bool has_offline(std::shared_ptr<auth::OfflineCredentials> store, std::string user) {
+  return store->has(user);
+}
 
 // An outage, as opposed to an answer about the user.
 bool is_outage(const core::Status& st) {
@@ -104,13 +107,15 @@ asio::awaitable<proto::Bytes> PamHandler::handle(proto::Request req, core::PeerC
     auto run = account(std::move(req), peer);
     reply = co_await std::move(run);
   } else {
-    co_return proto::encode_error_reply(static_cast<std::uint16_t>(op), id, proto::WireStatus::kUnknownOpcode,
+    co_return proto::encode_error_reply(static_cast<std::uint16_t>(op), id,
+                                        proto::WireStatus::kUnknownOpcode,
                                         "not an authentication request");
   }
   co_return proto::encode_auth_reply(id, op, reply);
 }
 
-asio::awaitable<AuthReply> PamHandler::check_caller(const proto::Request& req, core::PeerCred peer) {
+asio::awaitable<AuthReply> PamHandler::check_caller(const proto::Request& req,
+                                                    core::PeerCred peer) {
   if (peer.is_root()) co_return AuthReply{AuthResult::kSuccess, ""};
   if (!rate_.allow(peer.uid, auth::RateLimiter::Clock::now())) {
     ++refused_callers_;
@@ -130,7 +135,8 @@ asio::awaitable<AuthReply> PamHandler::check_caller(const proto::Request& req, c
     if (u.error().code() != core::Code::kNotFound && failure.is_ok()) failure = u.error();
   }
   if (!failure.is_ok()) {
-    core::log_warning("pam: cannot check the caller of " + who(req, peer) + ": " + failure.to_string());
+    core::log_warning("pam: cannot check the caller of " + who(req, peer) + ": " +
+                      failure.to_string());
     co_return AuthReply{AuthResult::kUnavailable, "the user's identity cannot be checked now"};
   }
   ++refused_callers_;
@@ -147,8 +153,10 @@ asio::awaitable<AuthReply> PamHandler::authenticate(proto::Request req, core::Pe
   if (auto until = lockout_.locked_until(req.name, now)) {
     ++locked_refusals_;
     const auto left = std::chrono::duration_cast<std::chrono::seconds>(*until - now).count() + 1;
-    core::log_warning("pam: refused, locked out for " + std::to_string(left) + " s more: " + who(req, peer));
-    co_return AuthReply{AuthResult::kLocked, "too many failed logins; locked for " + std::to_string(left) + " s"};
+    core::log_warning("pam: refused, locked out for " + std::to_string(left) +
+                      " s more: " + who(req, peer));
+    co_return AuthReply{AuthResult::kLocked,
+                        "too many failed logins; locked for " + std::to_string(left) + " s"};
   }
 
   std::vector<Backend> backends = nss_.backends();  // kept alive across the awaits
@@ -170,10 +178,11 @@ asio::awaitable<AuthReply> PamHandler::authenticate(proto::Request req, core::Pe
     }
     if (st.code() == core::Code::kPermissionDenied) {
       ++failures_;
-      core::log_warning("pam: authentication failure from provider " + b.name() + ": " + who(req, peer));
+      core::log_warning("pam: authentication failure from provider " + b.name() + ": " +
+                        who(req, peer));
       if (lockout_.record_failure(req.name, auth::Lockout::Clock::now())) {
-        core::log_warning("pam: locked out after " + std::to_string(config_.max_failures) + " failures: " +
-                          who(req, peer));
+        core::log_warning("pam: locked out after " + std::to_string(config_.max_failures) +
+                          " failures: " + who(req, peer));
       }
       if (offline_) {
         // The source rejected it: an offline credential must never let it in later.
@@ -208,8 +217,8 @@ asio::awaitable<AuthReply> PamHandler::authenticate(proto::Request req, core::Pe
       ++failures_;
       core::log_warning("pam: offline authentication failure: " + who(req, peer));
       if (lockout_.record_failure(req.name, auth::Lockout::Clock::now())) {
-        core::log_warning("pam: locked out after " + std::to_string(config_.max_failures) + " failures: " +
-                          who(req, peer));
+        core::log_warning("pam: locked out after " + std::to_string(config_.max_failures) +
+                          " failures: " + who(req, peer));
       }
       co_return AuthReply{AuthResult::kAuthError, ""};
     }
@@ -231,8 +240,8 @@ asio::awaitable<AuthReply> PamHandler::account(proto::Request req, core::PeerCre
     if (r) {
       AuthReply reply = pool::auth_reply_of(*r);
       if (reply.result != AuthResult::kSuccess) {
-        core::log_info("pam: account refused by provider " + b.name() + " (" + reply.message + "): " +
-                       who(req, peer));
+        core::log_info("pam: account refused by provider " + b.name() + " (" + reply.message +
+                       "): " + who(req, peer));
       }
       co_return reply;
     }

@@ -5,12 +5,12 @@
 // reads a shadow file of yescrypt, SHA-512 and bcrypt hashes made here with
 // libcrypt. Needs root (unshare, setpriv); skipped otherwise.
 #include <crypt.h>
-#include <gtest/gtest.h>
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <sys/stat.h>
 
-#include <cstring>
 #include <atomic>
+#include <cstring>
 #include <fstream>
 #include <future>
 #include <memory>
@@ -25,9 +25,9 @@ namespace {
 using namespace std::chrono_literals;
 
 // Every password used below: none may appear in the daemon's log or state files.
-const char* const kPasswords[] = {"Yes-crypt.pw1", "Sha512-pw.two", "Bcrypt-pw.three", "Expired-pw.4",
-                                  "Change-me.pw5", "Locked-pw.6",   "Lockout-pw.7",    "Caller-pw.8",
-                                  "Rate-pw.9",     "Wrong-guess.0"};
+const char* const kPasswords[] = {
+    "Yes-crypt.pw1", "Sha512-pw.two", "Bcrypt-pw.three", "Expired-pw.4", "Change-me.pw5",
+    "Locked-pw.6",   "Lockout-pw.7",  "Caller-pw.8",     "Rate-pw.9",    "Wrong-guess.0"};
 constexpr const char* kWrong = "Wrong-guess.0";
 
 // Salted hash of `password` with libcrypt's method `prefix` ("$y$", "$6$", "$2b$").
@@ -53,8 +53,8 @@ class PamDaemon : public Daemon {
     shadow += "user00001:" + hash_of("Yes-crypt.pw1", "$y$") + ":" + t + ":0:99999:7:::\n";
     shadow += "user00002:" + hash_of("Sha512-pw.two", "$6$") + ":" + t + ":0:99999:7:::\n";
     shadow += "user00003:" + hash_of("Bcrypt-pw.three", "$2b$") + ":" + t + ":0:99999:7:::\n";
-    shadow += "user00004:" + hash_of("Expired-pw.4", "$y$") + ":" + t + ":0:99999:7::" +
-              std::to_string(today() - 1) + ":\n";
+    shadow += "user00004:" + hash_of("Expired-pw.4", "$y$") + ":" + t +
+              ":0:99999:7::" + std::to_string(today() - 1) + ":\n";
     shadow += "user00005:" + hash_of("Change-me.pw5", "$y$") + ":0:0:99999:7:::\n";
     shadow += "user00006:!" + hash_of("Locked-pw.6", "$y$") + ":" + t + ":0:99999:7:::\n";
     shadow += "user00007:" + hash_of("Lockout-pw.7", "$y$") + ":" + t + ":0:99999:7:::\n";
@@ -62,7 +62,8 @@ class PamDaemon : public Daemon {
     shadow += "user00009:" + hash_of("Rate-pw.9", "$y$") + ":" + t + ":0:99999:7:::\n";
     write_file(shadow_path(), shadow);
     ::chmod(shadow_path().c_str(), 0600);
-    write_config(default_config_text() + "shadow = \"" + shadow_path() + "\"\n\n[pam]\n" + pam_section);
+    write_config(default_config_text() + "shadow = \"" + shadow_path() + "\"\n\n[pam]\n" +
+                 pam_section);
 
     fs::create_directories(dir() + "/pam.d");
     const std::string module = lib_dir() + "/pam_fastid.so";
@@ -73,43 +74,52 @@ class PamDaemon : public Daemon {
     // PAM_AUTHTOK can be set by modules only: pam_unix (which fails for these
     // users, who are not in /etc/shadow) prompts and leaves it for us.
     const std::string unix_first = "auth optional pam_unix.so nodelay\n";
-    write_file(dir() + "/pam.d/fastid-first", unix_first + "auth required " + module + " use_first_pass " + sock + "\n");
-    write_file(dir() + "/pam.d/fastid-try", unix_first + "auth required " + module + " try_first_pass " + sock + "\n");
-    write_file(dir() + "/pam.d/fastid-again", unix_first + "auth required " + module + " " + sock + "\n");
+    write_file(dir() + "/pam.d/fastid-first",
+               unix_first + "auth required " + module + " use_first_pass " + sock + "\n");
+    write_file(dir() + "/pam.d/fastid-try",
+               unix_first + "auth required " + module + " try_first_pass " + sock + "\n");
+    write_file(dir() + "/pam.d/fastid-again",
+               unix_first + "auth required " + module + " " + sock + "\n");
     service("fastid-down", module + " socket=" + dir() + "/down/pam");
     service("fastid-stale", module + " socket=" + dir() + "/stale/pam");
     service("fastid-fake", module + " socket=" + dir() + "/fake/pam");
     // getpwnam in the namespace (libpam, pamtester) also asks fastid.
-    write_file(dir() + "/nsswitch.conf", "passwd: files fastid\ngroup: files fastid\nshadow: files\n");
+    write_file(dir() + "/nsswitch.conf",
+               "passwd: files fastid\ngroup: files fastid\nshadow: files\n");
   }
 
   std::string shadow_path() const { return dir() + "/data/shadow"; }
 
   void service(const std::string& name, const std::string& module_line) {
-    write_file(dir() + "/pam.d/" + name, "auth required " + module_line + "\naccount required " + module_line + "\n");
+    write_file(dir() + "/pam.d/" + name,
+               "auth required " + module_line + "\naccount required " + module_line + "\n");
   }
 
   // Runs `program` (pamtester or pam_driver) in a private mount namespace
   // where /etc/pam.d and /etc/nsswitch.conf are this test's, as root or as
   // `uid`; `input` is its stdin. Output is stdout and stderr together.
-  CommandResult in_namespace(const std::string& program, const std::string& input, int uid = 0) const {
+  CommandResult in_namespace(const std::string& program, const std::string& input,
+                             int uid = 0) const {
     // One stdin file per call: calls may run at once.
     static std::atomic<int> calls{0};
     const std::string in = dir() + "/stdin." + std::to_string(calls.fetch_add(1));
     write_file(in, input);
     std::string drop;
     if (uid != 0) {
-      drop = "setpriv --reuid=" + std::to_string(uid) + " --regid=" + std::to_string(uid) + " --clear-groups ";
+      drop = "setpriv --reuid=" + std::to_string(uid) + " --regid=" + std::to_string(uid) +
+             " --clear-groups ";
     }
     std::string inner = "mount --bind " + dir() + "/pam.d /etc/pam.d && mount --bind " + dir() +
-                        "/nsswitch.conf /etc/nsswitch.conf && exec " + drop + "env " + env() + program;
+                        "/nsswitch.conf /etc/nsswitch.conf && exec " + drop + "env " + env() +
+                        program;
     CommandResult r = run("unshare -m sh -c '" + inner + "' < " + in + " 2>&1");
     ::unlink(in.c_str());
     return r;
   }
 
-  CommandResult pamtester(const std::string& service, const std::string& user, const std::string& password,
-                          const std::string& steps = "authenticate", int uid = 0) const {
+  CommandResult pamtester(const std::string& service, const std::string& user,
+                          const std::string& password, const std::string& steps = "authenticate",
+                          int uid = 0) const {
     return in_namespace("pamtester " + service + " " + user + " " + steps, password + "\n", uid);
   }
 
@@ -118,7 +128,9 @@ class PamDaemon : public Daemon {
   }
 };
 
-bool has(const CommandResult& r, const std::string& text) { return r.out.find(text) != std::string::npos; }
+bool has(const CommandResult& r, const std::string& text) {
+  return r.out.find(text) != std::string::npos;
+}
 
 constexpr const char* kSuccess = "successfully authenticated";
 constexpr const char* kAuthErr = "Authentication failure";
@@ -134,7 +146,8 @@ class PamSystemTest : public ::testing::Test {
   static void SetUpTestSuite() {
     if (::geteuid() != 0) return;
     daemon_ = new PamDaemon(
-        "max_failures = 3\nfailure_window = \"1m\"\nlockout_time = \"2s\"\ncaller_rate = 1\ncaller_burst = 5\n");
+        "max_failures = 3\nfailure_window = \"1m\"\nlockout_time = \"2s\"\ncaller_rate = "
+        "1\ncaller_burst = 5\n");
     ASSERT_TRUE(daemon_->start()) << daemon_->log();
   }
   static void TearDownTestSuite() {
@@ -152,7 +165,8 @@ class PamSystemTest : public ::testing::Test {
 PamDaemon* PamSystemTest::daemon_ = nullptr;
 
 TEST_F(PamSystemTest, RightPasswordAuthenticatesAndTheAccountIsInOrder) {
-  auto r = daemon_->pamtester("fastid-test", "user00001", "Yes-crypt.pw1", "authenticate acct_mgmt");
+  auto r =
+      daemon_->pamtester("fastid-test", "user00001", "Yes-crypt.pw1", "authenticate acct_mgmt");
   EXPECT_EQ(r.exit_code, 0) << r.out;
   EXPECT_TRUE(has(r, kSuccess)) << r.out;
   EXPECT_TRUE(has(r, "account management done")) << r.out;
@@ -188,7 +202,8 @@ TEST_F(PamSystemTest, ExpiredAccountIsAcctExpired) {
 }
 
 TEST_F(PamSystemTest, PasswordToBeChangedIsNewAuthtokReqd) {
-  auto r = daemon_->pamtester("fastid-test", "user00005", "Change-me.pw5", "authenticate acct_mgmt");
+  auto r =
+      daemon_->pamtester("fastid-test", "user00005", "Change-me.pw5", "authenticate acct_mgmt");
   EXPECT_TRUE(has(r, kSuccess)) << r.out;
   EXPECT_TRUE(has(r, kNewToken)) << r.out;
 }
@@ -200,17 +215,20 @@ TEST_F(PamSystemTest, LockedHashRefusesEvenTheRightPassword) {
 
 TEST_F(PamSystemTest, NonRootCallerMayAuthenticateItselfOnly) {
   // user00008 is uid 100008 in the dataset; the caller runs as that uid.
-  auto self = daemon_->pamtester("fastid-test", "user00008", "Caller-pw.8", "authenticate acct_mgmt", 100008);
+  auto self = daemon_->pamtester("fastid-test", "user00008", "Caller-pw.8",
+                                 "authenticate acct_mgmt", 100008);
   EXPECT_EQ(self.exit_code, 0) << self.out;
   EXPECT_TRUE(has(self, kSuccess)) << self.out;
   // Another user, even with that user's right password: refused, and logged.
-  auto other = daemon_->pamtester("fastid-test", "user00001", "Yes-crypt.pw1", "authenticate", 100008);
+  auto other =
+      daemon_->pamtester("fastid-test", "user00001", "Yes-crypt.pw1", "authenticate", 100008);
   EXPECT_NE(other.exit_code, 0);
   EXPECT_TRUE(has(other, kDenied)) << other.out;
   auto account = daemon_->pamtester("fastid-test", "user00001", "", "acct_mgmt", 100008);
   EXPECT_TRUE(has(account, kDenied)) << account.out;
   const std::string log = daemon_->log();
-  EXPECT_NE(log.find("a caller may only ask about itself: user user00001 (service fastid-test, caller uid 100008"),
+  EXPECT_NE(log.find("a caller may only ask about itself: user user00001 (service fastid-test, "
+                     "caller uid 100008"),
             std::string::npos)
       << log;
 }
@@ -319,12 +337,15 @@ TEST_F(PamSystemTest, ImpostorDaemonThatIsNotRootNeverGetsThePassword) {
         proto::FrameHeader h{};
         proto::decode_header(head, &h);
         std::vector<std::uint8_t> body(h.length);
-        if (h.length && ::recv(c, body.data(), body.size(), MSG_WAITALL) != static_cast<ssize_t>(body.size())) break;
+        if (h.length &&
+            ::recv(c, body.data(), body.size(), MSG_WAITALL) != static_cast<ssize_t>(body.size()))
+          break;
         (void)!::write(out, body.data(), body.size());
-        proto::Bytes reply = h.opcode == static_cast<std::uint16_t>(proto::Opcode::kPing)
-                                 ? proto::encode_ping_reply(h.request_id, "impostor")
-                                 : proto::encode_auth_reply(h.request_id, static_cast<proto::Opcode>(h.opcode),
-                                                            proto::AuthReply{proto::AuthResult::kSuccess, ""});
+        proto::Bytes reply =
+            h.opcode == static_cast<std::uint16_t>(proto::Opcode::kPing)
+                ? proto::encode_ping_reply(h.request_id, "impostor")
+                : proto::encode_auth_reply(h.request_id, static_cast<proto::Opcode>(h.opcode),
+                                           proto::AuthReply{proto::AuthResult::kSuccess, ""});
         (void)!::send(c, reply.data(), reply.size(), MSG_NOSIGNAL);
       }
       ::close(c);
@@ -343,7 +364,8 @@ TEST_F(PamSystemTest, ImpostorDaemonThatIsNotRootNeverGetsThePassword) {
   EXPECT_TRUE(has(r2, kUnavail)) << r2.out;
   ::kill(child, SIGKILL);
   ::waitpid(child, nullptr, 0);
-  EXPECT_EQ(read_file(received).find("Yes-crypt.pw1"), std::string::npos) << "the impostor got the password";
+  EXPECT_EQ(read_file(received).find("Yes-crypt.pw1"), std::string::npos)
+      << "the impostor got the password";
 }
 
 TEST_F(PamSystemTest, A64KiBPasswordIsRefusedAtOnceAndNothingHangs) {
@@ -355,7 +377,8 @@ TEST_F(PamSystemTest, A64KiBPasswordIsRefusedAtOnceAndNothingHangs) {
   int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
   sockaddr_un addr{};
   addr.sun_family = AF_UNIX;
-  std::snprintf(addr.sun_path, sizeof addr.sun_path, "%s", (daemon_->socket_dir() + "/pam").c_str());
+  std::snprintf(addr.sun_path, sizeof addr.sun_path, "%s",
+                (daemon_->socket_dir() + "/pam").c_str());
   ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
   proto::Request req;
   req.opcode = proto::Opcode::kAuthenticate;
@@ -363,7 +386,8 @@ TEST_F(PamSystemTest, A64KiBPasswordIsRefusedAtOnceAndNothingHangs) {
   req.name = "user00001";
   req.password = core::Secret(huge);
   proto::Bytes frame = proto::encode_request(req);
-  ASSERT_EQ(::send(fd, frame.data(), frame.size(), MSG_NOSIGNAL), static_cast<ssize_t>(frame.size()));
+  ASSERT_EQ(::send(fd, frame.data(), frame.size(), MSG_NOSIGNAL),
+            static_cast<ssize_t>(frame.size()));
   timeval tv{5, 0};
   ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
   std::uint8_t head[proto::kHeaderSize];
@@ -379,7 +403,8 @@ TEST_F(PamSystemTest, AuthRequestsOnTheLookupSocketAreRefused) {
   int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
   sockaddr_un addr{};
   addr.sun_family = AF_UNIX;
-  std::snprintf(addr.sun_path, sizeof addr.sun_path, "%s", (daemon_->socket_dir() + "/nss").c_str());
+  std::snprintf(addr.sun_path, sizeof addr.sun_path, "%s",
+                (daemon_->socket_dir() + "/nss").c_str());
   ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
   proto::Request req;
   req.opcode = proto::Opcode::kAuthenticate;
@@ -387,7 +412,8 @@ TEST_F(PamSystemTest, AuthRequestsOnTheLookupSocketAreRefused) {
   req.name = "user00001";
   req.password = core::Secret("Yes-crypt.pw1");
   proto::Bytes frame = proto::encode_request(req);
-  ASSERT_EQ(::send(fd, frame.data(), frame.size(), MSG_NOSIGNAL), static_cast<ssize_t>(frame.size()));
+  ASSERT_EQ(::send(fd, frame.data(), frame.size(), MSG_NOSIGNAL),
+            static_cast<ssize_t>(frame.size()));
   std::uint8_t head[proto::kHeaderSize];
   ASSERT_EQ(::recv(fd, head, sizeof head, MSG_WAITALL), static_cast<ssize_t>(sizeof head));
   proto::FrameHeader h{};
@@ -448,7 +474,8 @@ TEST_F(PamSystemTest, ZzPasswordsAppearNowhereInTheLogOrStateFiles) {
     }
   }
   EXPECT_NE(daemon_->log().find("pam: authenticated by provider test"), std::string::npos);
-  EXPECT_FALSE(fs::exists(daemon_->dir() + "/state/pam-offline")) << "offline authentication is off by default";
+  EXPECT_FALSE(fs::exists(daemon_->dir() + "/state/pam-offline"))
+      << "offline authentication is off by default";
 }
 
 // Offline authentication: the files provider's shadow file made unreadable is
@@ -463,7 +490,8 @@ class PamOfflineTest : public ::testing::Test {
   std::unique_ptr<PamDaemon> daemon_;
 };
 
-TEST_F(PamOfflineTest, CachedCredentialsServeOnlyWhileTheSourceIsUnreachableAndNeverAfterARejection) {
+TEST_F(PamOfflineTest,
+       CachedCredentialsServeOnlyWhileTheSourceIsUnreachableAndNeverAfterARejection) {
   PamDaemon& d = *daemon_;
   const std::string offline = d.dir() + "/state/pam-offline";
   const std::string hidden = d.shadow_path() + ".away";
@@ -474,7 +502,7 @@ TEST_F(PamOfflineTest, CachedCredentialsServeOnlyWhileTheSourceIsUnreachableAndN
 
   // Online success: a salted hash is kept, root-only, without the password.
   EXPECT_TRUE(has(d.pamtester("fastid-test", "user00001", "Yes-crypt.pw1"), kSuccess));
-  struct stat st{};
+  struct stat st {};
   ASSERT_EQ(::stat(offline.c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 0777, 0600u);
   EXPECT_EQ(st.st_uid, 0u);
@@ -484,19 +512,23 @@ TEST_F(PamOfflineTest, CachedCredentialsServeOnlyWhileTheSourceIsUnreachableAndN
 
   // The source goes away: the cached credential answers, right and wrong.
   ASSERT_EQ(::rename(d.shadow_path().c_str(), hidden.c_str()), 0);
-  auto offline_ok = d.pamtester("fastid-test", "user00001", "Yes-crypt.pw1", "authenticate acct_mgmt");
+  auto offline_ok =
+      d.pamtester("fastid-test", "user00001", "Yes-crypt.pw1", "authenticate acct_mgmt");
   EXPECT_EQ(offline_ok.exit_code, 0) << offline_ok.out;
   EXPECT_TRUE(has(offline_ok, kSuccess)) << offline_ok.out;
   EXPECT_TRUE(has(d.pamtester("fastid-test", "user00001", kWrong), kAuthErr));
-  EXPECT_TRUE(has(d.pamtester("fastid-test", "user00002", "Sha512-pw.two"), kUnavail)) << "never logged in online";
-  EXPECT_NE(d.log().find("pam: authenticated offline (sources unreachable): user user00001"), std::string::npos);
+  EXPECT_TRUE(has(d.pamtester("fastid-test", "user00002", "Sha512-pw.two"), kUnavail))
+      << "never logged in online";
+  EXPECT_NE(d.log().find("pam: authenticated offline (sources unreachable): user user00001"),
+            std::string::npos);
 
   // Back online, the password was changed: the old one is rejected by the
   // source, and that rejection removes the cached credential...
   std::string shadow = read_file(hidden);
   ::unlink(hidden.c_str());
   const std::string line_end = shadow.substr(shadow.find('\n'));
-  shadow = "user00001:" + hash_of("New-pw.12", "$y$") + ":" + std::to_string(today() - 1) + ":0:99999:7:::" + line_end;
+  shadow = "user00001:" + hash_of("New-pw.12", "$y$") + ":" + std::to_string(today() - 1) +
+           ":0:99999:7:::" + line_end;
   write_file(d.shadow_path(), shadow);
   EXPECT_TRUE(has(d.pamtester("fastid-test", "user00001", "Yes-crypt.pw1"), kAuthErr));
   // ...so when the source goes away again, the old password does not get in.
@@ -512,18 +544,22 @@ TEST(PamPooledProviderTest, SlowProviderPasswordsThroughTheWorkerPool) {
   if (::geteuid() != 0) GTEST_SKIP() << "needs root: unshare -m";
   PamDaemon d("");
   const std::string down = d.dir() + "/slow-is-down";
-  d.write_config("[daemon]\nsocket_dir = \"" + d.socket_dir() + "\"\nstate_dir = \"" + d.dir() +
-                 "/state\"\n\n[pam]\noffline = true\n\n[[provider]]\nname = \"slow\"\ntype = \"slow\"\n"
-                 "users = 100\ngroups = 10\npassword = \"Slow-pw.11\"\nhang_names = [\"user00066\"]\n"
-                 "down_file = \"" + down + "\"\npool = { request_timeout = \"500ms\" }\n");
+  d.write_config(
+      "[daemon]\nsocket_dir = \"" + d.socket_dir() + "\"\nstate_dir = \"" + d.dir() +
+      "/state\"\n\n[pam]\noffline = true\n\n[[provider]]\nname = \"slow\"\ntype = \"slow\"\n"
+      "users = 100\ngroups = 10\npassword = \"Slow-pw.11\"\nhang_names = [\"user00066\"]\n"
+      "down_file = \"" +
+      down + "\"\npool = { request_timeout = \"500ms\" }\n");
   ASSERT_TRUE(d.start()) << d.log();
-  EXPECT_TRUE(has(d.pamtester("fastid-test", "user00042", "Slow-pw.11", "authenticate acct_mgmt"), kSuccess));
+  EXPECT_TRUE(has(d.pamtester("fastid-test", "user00042", "Slow-pw.11", "authenticate acct_mgmt"),
+                  kSuccess));
   EXPECT_TRUE(has(d.pamtester("fastid-test", "user00042", kWrong), kAuthErr));
   EXPECT_TRUE(has(d.pamtester("fastid-test", "user99999", "Slow-pw.11"), kUnknown));
   auto hung = d.pamtester("fastid-test", "user00066", "Slow-pw.11");
   EXPECT_TRUE(has(hung, kUnavail)) << hung.out;
   // Two logins at once with different passwords are never merged into one call.
-  auto a = std::async(std::launch::async, [&] { return d.pamtester("fastid-test", "user00043", "Slow-pw.11"); });
+  auto a = std::async(std::launch::async,
+                      [&] { return d.pamtester("fastid-test", "user00043", "Slow-pw.11"); });
   auto b = d.pamtester("fastid-test", "user00043", kWrong);
   EXPECT_TRUE(has(a.get(), kSuccess));
   EXPECT_TRUE(has(b, kAuthErr)) << b.out;
@@ -531,7 +567,8 @@ TEST(PamPooledProviderTest, SlowProviderPasswordsThroughTheWorkerPool) {
   // the user who logged in online gets in offline; nobody else does.
   // (The wrong guess above, refused by the cache too, left the credential in place.)
   write_file(down, "");
-  EXPECT_TRUE(has(d.pamtester("fastid-test", "user00042", "Slow-pw.11", "authenticate acct_mgmt"), kSuccess));
+  EXPECT_TRUE(has(d.pamtester("fastid-test", "user00042", "Slow-pw.11", "authenticate acct_mgmt"),
+                  kSuccess));
   EXPECT_TRUE(has(d.pamtester("fastid-test", "user00042", kWrong), kAuthErr));
   EXPECT_TRUE(has(d.pamtester("fastid-test", "user00044", "Slow-pw.11"), kUnavail));
   ::unlink(down.c_str());

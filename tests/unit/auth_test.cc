@@ -118,14 +118,16 @@ TEST_F(Offline, RememberedPasswordVerifiesAndIsStoredAsASaltedHashOnly) {
   const std::string t = text();
   EXPECT_EQ(t.find("pw-a"), std::string::npos);
   EXPECT_NE(t.find("alice:$y$"), std::string::npos) << t;
-  struct stat st{};
+  struct stat st {};
   ASSERT_EQ(::stat(path().c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 0777, 0600u);
   // Two logins with one password give two different hashes (salted).
   ASSERT_TRUE(c.remember("bob", "pw-a"));
   const std::string t2 = text();
-  const auto alice_hash = t2.substr(t2.find("alice:"), t2.find('\n', t2.find("alice:")) - t2.find("alice:"));
-  const auto bob_hash = t2.substr(t2.find("bob:"), t2.find('\n', t2.find("bob:")) - t2.find("bob:"));
+  const auto alice_hash =
+      t2.substr(t2.find("alice:"), t2.find('\n', t2.find("alice:")) - t2.find("alice:"));
+  const auto bob_hash =
+      t2.substr(t2.find("bob:"), t2.find('\n', t2.find("bob:")) - t2.find("bob:"));
   EXPECT_NE(alice_hash.substr(6, 40), bob_hash.substr(4, 40));
 }
 

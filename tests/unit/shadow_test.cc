@@ -25,8 +25,9 @@ class Shadow : public ::testing::Test {
   void SetUp() override {
     char tmpl[] = "/tmp/fastid-shadow-test-XXXXXX";
     dir_ = ::mkdtemp(tmpl);
-    write("passwd", "alice:x:1000:1000::/home/alice:/bin/sh\nbob:x:1001:1001::/:/bin/sh\n"
-                    "carol:x:1002:1002::/:/bin/sh\nnoshadow:x:1003:1003::/:/bin/sh\n");
+    write("passwd",
+          "alice:x:1000:1000::/home/alice:/bin/sh\nbob:x:1001:1001::/:/bin/sh\n"
+          "carol:x:1002:1002::/:/bin/sh\nnoshadow:x:1003:1003::/:/bin/sh\n");
     write("group", "users:x:100:alice\n");
     const std::string today = std::to_string(days_since_epoch() - 1);
     write("shadow", "alice:" + hash_of("a-pw", "$y$") + ":" + today + ":0:99999:7:::\n" +
@@ -35,7 +36,9 @@ class Shadow : public ::testing::Test {
                         "malformed:x:notanumber::::::\n");
   }
   void TearDown() override { std::filesystem::remove_all(dir_); }
-  void write(const std::string& name, const std::string& text) { std::ofstream(dir_ + "/" + name) << text; }
+  void write(const std::string& name, const std::string& text) {
+    std::ofstream(dir_ + "/" + name) << text;
+  }
   FilesProvider provider(bool with_shadow = true) {
     return FilesProvider({.name = "local",
                           .passwd_path = dir_ + "/passwd",
@@ -102,12 +105,14 @@ TEST(ShadowAging, VerdictsFollowPamUnix) {
   e.expire_day = today + 1;
   EXPECT_EQ(shadow_account_verdict(e, today).verdict, AccountVerdict::kOk);
   e.last_change = 0;
-  EXPECT_EQ(shadow_account_verdict(e, today).verdict, AccountVerdict::kPasswordExpired) << "change required";
+  EXPECT_EQ(shadow_account_verdict(e, today).verdict, AccountVerdict::kPasswordExpired)
+      << "change required";
   e.last_change = today - 100;
   e.max_days = 90;
   EXPECT_EQ(shadow_account_verdict(e, today).verdict, AccountVerdict::kPasswordExpired);
   e.inactive_days = 5;
-  EXPECT_EQ(shadow_account_verdict(e, today).verdict, AccountVerdict::kExpired) << "inactive too long";
+  EXPECT_EQ(shadow_account_verdict(e, today).verdict, AccountVerdict::kExpired)
+      << "inactive too long";
   e.inactive_days = 50;
   EXPECT_EQ(shadow_account_verdict(e, today).verdict, AccountVerdict::kPasswordExpired);
 }
@@ -119,7 +124,8 @@ TEST_F(Shadow, AccountOfTheFilesProviderReadsTheAgingFields) {
   auto a = p.account("alice");
   ASSERT_TRUE(a.has_value());
   EXPECT_EQ(a->verdict, proto::AccountVerdict::kExpired);
-  EXPECT_TRUE(p.authenticate("alice", "a-pw")) << "an expired account is the account check's business";
+  EXPECT_TRUE(p.authenticate("alice", "a-pw"))
+      << "an expired account is the account check's business";
 }
 
 }  // namespace

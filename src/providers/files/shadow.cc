@@ -31,10 +31,12 @@ core::Status read_whole(const std::string& path, WipedBuffer* out) {
     const int e = errno;
     return core::Status(core::Code::kUnavailable, "shadow file " + path + ": " + ::strerror(e), e);
   }
-  struct stat st{};
-  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || static_cast<std::size_t>(st.st_size) > kMaxShadowBytes) {
+  struct stat st {};
+  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) ||
+      static_cast<std::size_t>(st.st_size) > kMaxShadowBytes) {
     ::close(fd);
-    return core::Status::unavailable("shadow file " + path + ": not a regular file of at most 256 MiB");
+    return core::Status::unavailable("shadow file " + path +
+                                     ": not a regular file of at most 256 MiB");
   }
   // Sized once, never grown while it holds hashes: no stale copy on the heap.
   out->bytes.assign(static_cast<std::size_t>(st.st_size), '\0');
@@ -45,7 +47,8 @@ core::Status read_whole(const std::string& path, WipedBuffer* out) {
     if (n < 0) {
       const int e = errno;
       ::close(fd);
-      return core::Status(core::Code::kUnavailable, "shadow file " + path + ": " + ::strerror(e), e);
+      return core::Status(core::Code::kUnavailable, "shadow file " + path + ": " + ::strerror(e),
+                          e);
     }
     if (n == 0) break;  // shrank while read: what was read is what there is
     done += static_cast<std::size_t>(n);
@@ -81,7 +84,9 @@ core::Result<ShadowEntry> find_shadow_entry(const std::string& path, std::string
     const std::size_t eol = rest.find('\n');
     std::string_view line = rest.substr(0, eol);
     rest = eol == std::string_view::npos ? std::string_view() : rest.substr(eol + 1);
-    if (line.size() <= user.size() || line.substr(0, user.size()) != user || line[user.size()] != ':') continue;
+    if (line.size() <= user.size() || line.substr(0, user.size()) != user ||
+        line[user.size()] != ':')
+      continue;
     // name:hash:lastchg:min:max:warn:inactive:expire:reserved
     std::string_view fields[9];
     std::size_t n = 0;
@@ -97,7 +102,8 @@ core::Result<ShadowEntry> find_shadow_entry(const std::string& path, std::string
     std::int64_t* days[] = {&e.last_change, &e.min_days,      &e.max_days,
                             &e.warn_days,   &e.inactive_days, &e.expire_day};
     bool ok = true;
-    for (std::size_t i = 0; i < 6; ++i) ok = ok && parse_days(2 + i < n ? fields[2 + i] : "", days[i]);
+    for (std::size_t i = 0; i < 6; ++i)
+      ok = ok && parse_days(2 + i < n ? fields[2 + i] : "", days[i]);
     if (!ok) continue;  // malformed: as if absent, like glibc's files module
     e.hash.assign(fields[1]);
     return e;
@@ -108,7 +114,8 @@ core::Result<ShadowEntry> find_shadow_entry(const std::string& path, std::string
 core::Status check_shadow_password(const ShadowEntry& entry, std::string_view password) {
   const std::string_view hash = entry.hash.view();
   if (hash.empty()) return core::Status::permission_denied("the account has no password");
-  if (hash[0] == '!' || hash[0] == '*') return core::Status::permission_denied("password login is locked");
+  if (hash[0] == '!' || hash[0] == '*')
+    return core::Status::permission_denied("password login is locked");
   // crypt_r wants NUL-terminated strings: private copies, zeroed afterwards.
   std::string setting(hash);
   std::string phrase(password);
@@ -138,7 +145,7 @@ namespace {
 // "2026-01-01" for a day number of the shadow file.
 std::string day_text(std::int64_t day) {
   const time_t t = static_cast<time_t>(day) * 86400;
-  struct tm tm{};
+  struct tm tm {};
   char buf[32];
   if (::gmtime_r(&t, &tm) == nullptr || ::strftime(buf, sizeof buf, "%Y-%m-%d", &tm) == 0) {
     return "day " + std::to_string(day);
