@@ -500,6 +500,23 @@ Result<std::optional<Record<std::vector<std::uint32_t>>>> Store::initgroups(
     FASTID_STORE_GET(std::vector<std::uint32_t>, Map::kInitgroups, user, codec::decode_gids)}
 #undef FASTID_STORE_GET
 
+Result<bool> Store::has_records(std::string_view provider) {
+  Txn txn;
+  int rc = txn.begin(env_->env, MDB_RDONLY);
+  if (rc != 0) return core::error(lmdb_error(rc, "begin read"));
+  std::string prefix(provider);
+  prefix.push_back('\0');
+  MDB_cursor* cursor = nullptr;
+  rc = mdb_cursor_open(txn.get(), env_->records, &cursor);
+  if (rc != 0) return core::error(lmdb_error(rc, "cursor"));
+  MDB_val k = val(prefix), v;
+  rc = mdb_cursor_get(cursor, &k, &v, MDB_SET_RANGE);
+  const bool found = rc == 0 && view(k).starts_with(prefix);
+  mdb_cursor_close(cursor);
+  if (rc != 0 && rc != MDB_NOTFOUND) return core::error(lmdb_error(rc, "read"));
+  return found;
+}
+
 Status Store::clear(std::string_view provider) {
   Txn txn;
   int rc = txn.begin(env_->env, 0);

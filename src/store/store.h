@@ -111,6 +111,9 @@ class Store {
   Result<std::optional<Record<std::vector<std::uint32_t>>>> initgroups(std::string_view provider,
                                                                        std::string_view user);
 
+  // Whether any record of `provider` is stored (a store that served it before).
+  Result<bool> has_records(std::string_view provider);
+
   // Removes every record of a provider (or all when provider is empty).
   Status clear(std::string_view provider);
 

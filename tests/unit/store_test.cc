@@ -151,7 +151,12 @@ TEST_F(StoreTest, ProvidersDoNotSeeEachOthersRecords) {
   ASSERT_TRUE(prefix.has_value());
   EXPECT_FALSE(prefix->has_value());
   ASSERT_TRUE(s->put_user("ab", user(2), 1, 2));
+  EXPECT_TRUE(*s->has_records("a"));
+  EXPECT_TRUE(*s->has_records("ab"));
+  EXPECT_FALSE(*s->has_records("b"));
+  EXPECT_FALSE(*s->has_records("abc"));
   ASSERT_TRUE(s->clear("a"));
+  EXPECT_FALSE(*s->has_records("a"));
   EXPECT_FALSE(s->user_by_name("a", "user1")->has_value());
   EXPECT_TRUE(s->user_by_name("ab", "user2")->has_value());
   ASSERT_TRUE(s->clear(""));
