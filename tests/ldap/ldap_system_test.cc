@@ -348,19 +348,32 @@ TEST(LdapSystemScale, BigGroupAndUserInTwoThousandGroups) {
   }
   std::sort(warm.begin(), warm.end());
   std::fprintf(stderr, "[ scale    ] warm id -G manygroups (whole process): median %.1f ms\n", warm[2]);
+#ifndef FASTID_LDAP_SANITIZED  // a sanitizer runtime makes every process start slow
   EXPECT_LT(warm[2], 100.0) << "wide margin on a noisy machine; the figure is in docs/benchmarks.md";
-  auto big = d.getent("group biggroup");
-  ASSERT_EQ(big.exit_code, 0) << big.out.substr(0, 300);
+#endif
+  // Without the store each of glibc's ERANGE retries (a 1 KiB buffer doubled
+  // up to the 650 KB record) is a new fetch of the 50,000 DNs: give the client
+  // more than its default 5 s per request under a sanitizer's slowness.
+#ifdef FASTID_LDAP_SANITIZED
+  // About 35 s under ASan (eleven fetches of 50,000 DNs by an instrumented
+  // worker); ldap_provider_test covers the big group in the sanitizer build.
+  std::fprintf(stderr, "[ scale    ] the 50,000-member group through glibc: plain build only\n");
+  return;
+#endif
+  const std::string big_cmd = "FASTID_TIMEOUT_MS=60000 getent -s fastid group biggroup 2>&1";
+  auto big = run(d.env() + big_cmd);
+  ASSERT_EQ(big.exit_code, 0) << big.out.substr(0, 300) << d.log().substr(0, 2000);
   EXPECT_EQ(group_key(trim(big.out)).second.size(), 50000u);
+  const int repeats = 3;
   std::vector<double> big_times;
-  for (int i = 0; i < 3; ++i) {
-    auto r = d.getent("group biggroup");
+  for (int i = 0; i < repeats; ++i) {
+    auto r = run(d.env() + big_cmd);
     ASSERT_EQ(r.exit_code, 0);
     big_times.push_back(r.seconds * 1e3);
   }
   std::sort(big_times.begin(), big_times.end());
   std::fprintf(stderr, "[ scale    ] getent group biggroup (50,000 members, whole process): median %.1f ms\n",
-               big_times[1]);
+               big_times[big_times.size() / 2]);
   EXPECT_TRUE(d.answers());
 }
 
