@@ -18,6 +18,7 @@
 #include <unordered_set>
 
 #include "core/log.h"
+#include "proto/wire.h"
 #include "providers/ldap/ldap_values.h"
 
 namespace fastid::providers {
@@ -596,6 +597,11 @@ struct LdapProvider::Impl {
     Members m;
     Status st = resolve_members(p, e, m);
     if (!st) return core::error(st);
+    if (m.names.size() > proto::kMaxGroupMembers) {
+      reject_entry(p, e, std::to_string(m.names.size()) + " members, more than the protocol carries (" +
+                             std::to_string(proto::kMaxGroupMembers) + ")");
+      return core::error(Status::not_found(""));
+    }
     g->members = std::move(m.names);
     return std::move(*g);
   }
@@ -932,6 +938,11 @@ Result<std::vector<std::uint32_t>> LdapProvider::initgroups(std::string_view use
       take(*parents, next);
     }
     frontier = std::move(next);
+  }
+  if (gids.size() > proto::kMaxInitgroups) {
+    return core::error(Status::invalid_argument(Impl::prefix(*this) + "user in " + std::to_string(gids.size()) +
+                                                " groups, more than the protocol carries (" +
+                                                std::to_string(proto::kMaxInitgroups) + ")"));
   }
   return gids;
 }
