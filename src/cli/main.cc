@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "cli/auth.h"
 #include "fastid/fastid.h"
 #include "proto/messages.h"
 #include "proto/wire.h"
@@ -262,6 +263,10 @@ int main(int argc, char** argv) {
   auto* inval = cache->add_subcommand("invalidate", "drop published answers: clients ask the daemon again");
   inval->add_option("MAP", map, "passwd, group, initgroups or all (default)");
   inval->callback([&] { rc = cmd_cache_invalidate(map); });
+
+  auto* auth = app.add_subcommand("auth", "check USER's password (prompted without echo) and account through the pam socket");
+  auth->add_option("USER", key)->required();
+  auth->callback([&] { rc = fastid::cli::cmd_auth(key); });
 
   app.add_subcommand("ping", "check that fastidd answers")->callback([&] { rc = cmd_ping(); });
   app.add_subcommand("status", "show the daemon's figures")->callback([&] { rc = cmd_status(); });

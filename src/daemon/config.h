@@ -114,6 +114,20 @@ struct FastCacheConfig {
   bool operator==(const FastCacheConfig&) const = default;
 };
 
+// [pam]: the daemon's authentication path (docs/pam.md).
+struct PamConfig {
+  int max_failures = 5;
+  std::chrono::milliseconds failure_window{900000};
+  std::chrono::milliseconds lockout_time{900000};
+  int caller_rate = 5;
+  int caller_burst = 10;
+  bool offline = false;
+  std::string offline_file;  // "" = state_dir/pam-offline
+  std::chrono::milliseconds offline_max_age{604800000};
+
+  bool operator==(const PamConfig&) const = default;
+};
+
 // [store]: the persistent LMDB store behind the socket, and offline mode, for
 // every provider that runs in a pool (docs/store.md).
 struct StoreConfig {
@@ -133,6 +147,7 @@ struct Config {
   DaemonConfig daemon;
   PoolConfig pool;  // [pool]: the defaults of every provider's pool
   FastCacheConfig fastcache;
+  PamConfig pam;
   StoreConfig store;
   std::vector<ProviderConfig> providers;  // in the order they are asked; never empty
 

@@ -110,6 +110,14 @@ constexpr Setting fastcache_map_key(Setting s) {
 }
 
 template <auto Member>
+constexpr Setting pam_key(Setting s) {
+  s.section = Section::kPam;
+  s.apply_pam = &Field<Member>::apply;
+  s.read_pam = &Field<Member>::read;
+  return s;
+}
+
+template <auto Member>
 constexpr Setting store_key(Setting s) {
   s.section = Section::kStore;
   s.apply_store = &Field<Member>::apply;
@@ -236,7 +244,7 @@ const Setting kSettings[] = {
         .rule = StringRule::kAbsolutePath,
         .provider_type = "files",
         .description = "File of password hashes in shadow(5) format, for authentication and "
-                       "account checks; never published. Not read by this version.",
+                       "account checks, read at each check; never published nor cached.",
     }),
     provider_key<&ProviderConfig::refresh_interval>({
         .key = "refresh_interval",
@@ -592,6 +600,74 @@ const Setting kSettings[] = {
         .description = "How long clients may use a published answer before asking the daemon.",
     }),
 
+    pam_key<&PamConfig::max_failures>({
+        .key = "max_failures",
+        .type = SettingType::kInt,
+        .default_text = "5",
+        .min = 0,
+        .max = 1000000,
+        .description = "Wrong passwords for one user within `failure_window` that lock the user "
+                       "out for `lockout_time`; 0: no lockout.",
+    }),
+    pam_key<&PamConfig::failure_window>({
+        .key = "failure_window",
+        .type = SettingType::kDuration,
+        .default_text = "15m",
+        .min = 1 * kSecond,
+        .max = 30 * kDay,
+        .description = "How far back failures count towards `max_failures`.",
+    }),
+    pam_key<&PamConfig::lockout_time>({
+        .key = "lockout_time",
+        .type = SettingType::kDuration,
+        .default_text = "15m",
+        .min = 1 * kSecond,
+        .max = 30 * kDay,
+        .description = "How long a locked-out user is refused (PAM_MAXTRIES) without the source "
+                       "being asked.",
+    }),
+    pam_key<&PamConfig::caller_rate>({
+        .key = "caller_rate",
+        .type = SettingType::kInt,
+        .default_text = "5",
+        .min = 1,
+        .max = 1000000,
+        .description = "Authentication requests per second that one non-root caller uid may make "
+                       "(a token bucket); past it, requests are refused at once.",
+    }),
+    pam_key<&PamConfig::caller_burst>({
+        .key = "caller_burst",
+        .type = SettingType::kInt,
+        .default_text = "10",
+        .min = 1,
+        .max = 1000000,
+        .description = "Requests a non-root caller uid may make at once before `caller_rate` applies.",
+    }),
+    pam_key<&PamConfig::offline>({
+        .key = "offline",
+        .type = SettingType::kBool,
+        .default_text = "false",
+        .description = "Offline authentication: after each successful online login a salted "
+                       "libcrypt hash is kept in `offline_file`, and used only while every "
+                       "source that could answer is unreachable (never after a rejection).",
+    }),
+    pam_key<&PamConfig::offline_file>({
+        .key = "offline_file",
+        .type = SettingType::kString,
+        .default_text = "",
+        .rule = StringRule::kAbsolutePathOrEmpty,
+        .description = "The offline credentials file (mode 0600, root); empty: "
+                       "`state_dir/pam-offline`.",
+    }),
+    pam_key<&PamConfig::offline_max_age>({
+        .key = "offline_max_age",
+        .type = SettingType::kDuration,
+        .default_text = "7d",
+        .min = 1 * kMinute,
+        .max = 365 * kDay,
+        .description = "An offline credential older than this (since its last online login) "
+                       "is not used.",
+    }),
     store_key<&StoreConfig::enabled>({
         .key = "enabled",
         .type = SettingType::kBool,
@@ -662,7 +738,7 @@ constexpr FastCacheMap kFastcacheMaps[] = {
     {"initgroups", &FastCacheConfig::initgroups},
 };
 
-constexpr std::string_view kUnsupportedSections[] = {"pam", "listen"};
+constexpr std::string_view kUnsupportedSections[] = {"listen"};
 constexpr std::string_view kAvailableTypes[] = {"files", "ldap", "slow"};
 constexpr std::string_view kPlannedTypes[] = {"winbind"};
 
@@ -787,6 +863,7 @@ std::string_view section_header(Section section) {
     case Section::kPool: return "[pool]";
     case Section::kFastcache: return "[fastcache]";
     case Section::kFastcacheMap: return "[fastcache] map";
+    case Section::kPam: return "[pam]";
     case Section::kStore: return "[store]";
   }
   return "?";
@@ -1169,6 +1246,8 @@ void apply_section_defaults(Section section, C& target) {
       s.apply_fastcache(target, *value);
     } else if constexpr (std::is_same_v<C, FastCacheMapConfig>) {
       s.apply_fastcache_map(target, *value);
+    } else if constexpr (std::is_same_v<C, PamConfig>) {
+      s.apply_pam(target, *value);
     } else if constexpr (std::is_same_v<C, StoreConfig>) {
       s.apply_store(target, *value);
     } else {
@@ -1190,6 +1269,7 @@ void apply_defaults(FastCacheConfig& fastcache) {
   for (const FastCacheMap& m : kFastcacheMaps) apply_defaults(fastcache.*m.member);
 }
 void apply_defaults(FastCacheMapConfig& map) { apply_section_defaults(Section::kFastcacheMap, map); }
+void apply_defaults(PamConfig& pam) { apply_section_defaults(Section::kPam, pam); }
 void apply_defaults(StoreConfig& store) { apply_section_defaults(Section::kStore, store); }
 
 Status check_store_config(const StoreConfig& store) {
@@ -1219,6 +1299,7 @@ Config default_config() {
   config.source = std::string(kEmbeddedSource);
   apply_defaults(config.daemon);
   apply_defaults(config.fastcache);
+  apply_defaults(config.pam);
   apply_defaults(config.store);
   ProviderConfig local;
   apply_defaults(local);
@@ -1255,6 +1336,11 @@ std::string render_config(const Config& config) {
       keys += std::string(s.key) + " = " + format_setting_value(s, s.read_fastcache_map(config.fastcache.*m.member));
     }
     out += std::string(m.name) + " = { " + keys + " }\n";
+  }
+  out += "\n[pam]\n";
+  for (const Setting& s : kSettings) {
+    if (s.section != Section::kPam) continue;
+    out += std::string(s.key) + " = " + format_setting_value(s, s.read_pam(config.pam)) + "\n";
   }
   out += "\n[store]\n";
   for (const Setting& s : kSettings) {
@@ -1461,6 +1547,15 @@ std::string config_reference_markdown() {
       "keep their default.\n"
       "\n";
   doc_table(out, Section::kFastcacheMap, "");
+  out +=
+      "\n"
+      "## [pam]\n"
+      "\n"
+      "Authentication through the `pam` socket (pam_fastid.so, `fastid auth`): lockout,\n"
+      "per-caller rate limits and offline authentication. Every key is optional; see\n"
+      "docs/pam.md.\n"
+      "\n";
+  doc_table(out, Section::kPam, "");
   out +=
       "\n"
       "## [store]\n"

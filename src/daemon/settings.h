@@ -25,6 +25,7 @@ enum class Section : std::uint8_t {
   kPool,      // [pool]: one table, every key optional; also `pool = { ... }` in a [[provider]]
   kFastcache,     // [fastcache]: one table, every key optional
   kFastcacheMap,  // [fastcache] passwd/group/initgroups = { ... }: the keys of each map
+  kPam,           // [pam]: one table, every key optional
   kStore,         // [store]: one table, every key optional
 };
 
@@ -88,6 +89,8 @@ struct Setting {
   SettingValue (*read_fastcache)(const FastCacheConfig&) = nullptr;
   void (*apply_fastcache_map)(FastCacheMapConfig&, const SettingValue&) = nullptr;
   SettingValue (*read_fastcache_map)(const FastCacheMapConfig&) = nullptr;
+  void (*apply_pam)(PamConfig&, const SettingValue&) = nullptr;
+  SettingValue (*read_pam)(const PamConfig&) = nullptr;
   void (*apply_store)(StoreConfig&, const SettingValue&) = nullptr;
   SettingValue (*read_store)(const StoreConfig&) = nullptr;
 };
@@ -114,7 +117,7 @@ std::string_view closest_match(std::string_view word, std::span<const std::strin
 std::string_view closest_key(Section section, std::string_view key);
 
 // Top-level sections that DESIGN.md describes but this version refuses
-// ("pam", "listen").
+// ("listen").
 std::span<const std::string_view> unsupported_sections();
 
 // "[daemon]", "[[provider]]", "[pool]", "[fastcache]"; "integer", "duration", ... as the docs say it.
@@ -155,6 +158,7 @@ void apply_defaults(ProviderConfig& provider);
 void apply_defaults(PoolConfig& pool);
 void apply_defaults(FastCacheConfig& fastcache);  // every map's too
 void apply_defaults(FastCacheMapConfig& map);
+void apply_defaults(PamConfig& pam);
 void apply_defaults(StoreConfig& store);
 
 // The rule between [store] keys: refresh_ahead shorter than ttl (else every

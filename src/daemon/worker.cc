@@ -10,6 +10,7 @@
 #include "providers/registry.h"
 #include "server/cache_publisher.h"
 #include "server/nss_handler.h"
+#include "server/pam_handler.h"
 #include "server/server.h"
 #include "server/store_front.h"
 #include "store/store.h"
@@ -116,7 +117,10 @@ class Worker {
         io_(1),
         signals_(io_, SIGTERM, SIGINT, SIGHUP),
         refresh_timer_(io_),
-        server_(io_, limits_of(setup_.config), handler_) {}
+        server_(io_, limits_of(setup_.config), handler_),
+        pam_(handler_, setup_.config.pam, setup_.config.daemon.state_dir) {
+    server_.set_pam_handler(&pam_);
+  }
 
   int run() {
     open_store();
@@ -139,9 +143,12 @@ class Worker {
         items.emplace_back("store.evictions", std::to_string(st.evictions));
         items.emplace_back("store.write_errors", std::to_string(st.write_errors));
       }
+      for (auto& kv : pam_.status_items()) items.push_back(std::move(kv));
       return items;
     });
-    for (auto& [fd, name] : setup_.unix_listeners) server_.add_unix_listener(fd, name, name == "admin");
+    for (auto& [fd, name] : setup_.unix_listeners) {
+      server_.add_unix_listener(fd, name, name == "admin", name == "pam");
+    }
     wait_for_signal();
     arm_refresh();
     core::log_info("serving lookups on " + setup_.config.daemon.socket_dir + "/nss with " +
@@ -155,6 +162,7 @@ class Worker {
     // then go to the socket, find nobody, and move on to the next NSS source.
     if (publisher_) (void)publisher_->invalidate_all();
     if (store_) (void)store_->sync();
+    pam_.join();
     core::log_info("stopped");
     return exit_code_;
   }
@@ -224,6 +232,7 @@ class Worker {
     invalidate_fast_cache("configuration reloaded");
     core::set_log_level(new_d.log_level);
     server_.set_limits(limits_of(*next));
+    pam_.set_config(next->pam);
     Config kept = std::move(*next);
     // Restart-only settings stay as they are in the running process.
     kept.daemon.socket_dir = old_d.socket_dir;
@@ -344,6 +353,7 @@ class Worker {
   asio::steady_timer refresh_timer_;
   server::NssHandler handler_;
   server::Server server_;
+  server::PamHandler pam_;
   std::unique_ptr<server::CachePublisher> publisher_;
   std::shared_ptr<store::Store> store_;  // null: no store (disabled, or no pooled provider)
   std::chrono::steady_clock::time_point next_store_sync_{};

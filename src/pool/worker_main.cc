@@ -148,6 +148,8 @@ int serve(int fd, providers::Provider& provider, std::chrono::milliseconds refre
     proto::Bytes reply = request ? serve_request(provider, *request)
                                  : proto::encode_error_reply(h.opcode, h.request_id, request.error().status,
                                                              request.error().message);
+    // The request frame of an authentication held a password: gone now.
+    if (proto::opcode_is_auth(h.opcode)) ::explicit_bzero(payload.data(), payload.size());
     if (!write_all(fd, reply)) {
       core::log_error("provider " + provider.name() + ": writing a reply: " + std::strerror(errno));
       return kExitProtocol;

@@ -1,5 +1,7 @@
 #include "server/backend.h"
 
+#include "pool/worker_protocol.h"
+
 namespace fastid::server {
 
 // Each awaitable is created in its own statement and then awaited: GCC 12
@@ -94,6 +96,49 @@ asio::awaitable<core::Result<proto::Page<proto::Group>>> Backend::groups_page(st
   if (local_) co_return local_->groups_page(cursor, max);
   auto op = pool_->groups_page(cursor, max);
   co_return co_await std::move(op);
+}
+
+namespace {
+
+core::Result<bool> check_password(std::shared_ptr<providers::Provider> provider, std::string user,
+                                  core::Secret password) {
+  core::Status st = provider->authenticate(user, password.view());
+  if (!st) return core::error(st);
+  return true;
+}
+
+core::Result<proto::Account> check_account(std::shared_ptr<providers::Provider> provider, std::string user) {
+  return provider->account(user);
+}
+
+}  // namespace
+
+asio::awaitable<core::Status> Backend::authenticate(std::string user, core::Secret password,
+                                                    core::Offloader& offloader) {
+  if (local_) {
+    auto op = offloader.offload(check_password, local_, std::move(user), std::move(password));
+    core::Result<bool> r = co_await std::move(op);
+    co_return r ? core::Status::ok() : r.error();
+  }
+  auto op = pool_->authenticate(std::move(user), std::move(password));
+  core::Result<proto::AuthReply> r = co_await std::move(op);
+  if (!r) co_return r.error();
+  if (r->result != proto::AuthResult::kSuccess) {
+    co_return core::Status::corruption("authentication reply with result " +
+                                       std::string(proto::auth_result_name(r->result)));
+  }
+  co_return core::Status::ok();
+}
+
+asio::awaitable<core::Result<proto::Account>> Backend::account(std::string user, core::Offloader& offloader) {
+  if (local_) {
+    auto op = offloader.offload(check_account, local_, std::move(user));
+    co_return co_await std::move(op);
+  }
+  auto op = pool_->account(std::move(user));
+  core::Result<proto::AuthReply> r = co_await std::move(op);
+  if (!r) co_return core::error(r.error());
+  co_return pool::account_of(*r);
 }
 
 std::vector<std::pair<std::string, std::string>> Backend::status_items() const {

@@ -13,6 +13,8 @@
 #include <utility>
 #include <vector>
 
+#include "core/offload.h"
+#include "core/secret.h"
 #include "core/status.h"
 #include "pool/provider_pool.h"
 #include "providers/provider.h"
@@ -40,6 +42,13 @@ class Backend {
   asio::awaitable<core::Result<proto::Page<proto::User>>> users_page(std::uint32_t cursor, std::uint32_t max);
   asio::awaitable<core::Result<proto::Page<proto::Group>>> groups_page(std::uint32_t cursor,
                                                                        std::uint32_t max);
+
+  // Authentication and the account check (providers::Provider's codes). An
+  // in-process provider runs them on `offloader` (crypt is slow by design);
+  // a pooled one in its worker. The password is zeroed wherever it went.
+  asio::awaitable<core::Status> authenticate(std::string user, core::Secret password,
+                                             core::Offloader& offloader);
+  asio::awaitable<core::Result<proto::Account>> account(std::string user, core::Offloader& offloader);
 
   // Figures for `fastid status` that need no I/O.
   std::vector<std::pair<std::string, std::string>> status_items() const;

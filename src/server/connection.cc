@@ -5,12 +5,15 @@
 #include <asio/use_awaitable.hpp>
 #include <asio/write.hpp>
 
+#include <string.h>
+
 #include <array>
 #include <vector>
 
 #include "core/log.h"
 #include "proto/messages.h"
 #include "proto/wire.h"
+#include "server/pam_handler.h"
 
 namespace fastid::server {
 namespace {
@@ -81,6 +84,17 @@ asio::awaitable<void> serve_connection(Server& server, std::shared_ptr<Server::C
       // socket's file mode is the first gate, the peer's uid the second.
       reply = proto::encode_error_reply(h.opcode, h.request_id, proto::WireStatus::kPermissionDenied,
                                         "admin requests are accepted on the admin socket, from root only");
+    } else if (request && proto::opcode_is_auth(h.opcode)) {
+      // Passwords travel on the pam socket only (and never over a network).
+      ::explicit_bzero(payload.data(), payload.size());
+      if (!conn->auth || server.pam_handler() == nullptr) {
+        reply = proto::encode_error_reply(h.opcode, h.request_id, proto::WireStatus::kPermissionDenied,
+                                          "authentication requests are accepted on the pam socket only");
+      } else {
+        conn->set_deadline(Clock::time_point::max());
+        auto op = server.pam_handler()->handle(std::move(*request), conn->peer);
+        reply = co_await std::move(op);
+      }
     } else if (request) {
       // A pooled provider may take up to its request_timeout: the stall limit
       // is for the peer's reading and writing, not for our backends.
@@ -89,6 +103,7 @@ asio::awaitable<void> serve_connection(Server& server, std::shared_ptr<Server::C
       auto op = handler.handle(std::move(*request), conn->peer);
       reply = co_await std::move(op);
     } else {
+      if (proto::opcode_is_auth(h.opcode)) ::explicit_bzero(payload.data(), payload.size());
       reply = proto::encode_error_reply(h.opcode, h.request_id, request.error().status,
                                         request.error().message);
     }

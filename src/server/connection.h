@@ -46,6 +46,7 @@ struct Server::Connection {
   std::uint64_t id;
   core::PeerCred peer;
   bool admin = false;      // accepted on the admin socket
+  bool auth = false;       // accepted on the pam socket
   bool busy = false;       // between a complete request header and its reply written
   bool timed_out = false;  // closed by the watchdog
 };

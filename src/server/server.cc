@@ -25,6 +25,7 @@ struct Server::Listener {
   asio::steady_timer pause;  // backs off when the process is out of descriptors
   std::string name;
   bool admin = false;
+  bool auth = false;
 };
 
 struct StopTimer {
@@ -37,9 +38,10 @@ Server::Server(asio::io_context& io, ServerLimits limits, NssHandler& handler)
 
 Server::~Server() = default;
 
-void Server::add_unix_listener(int fd, std::string name, bool admin) {
+void Server::add_unix_listener(int fd, std::string name, bool admin, bool auth) {
   listeners_.push_back(std::make_unique<Listener>(io_, fd, std::move(name)));
   listeners_.back()->admin = admin;
+  listeners_.back()->auth = auth;
   start_accepting(listeners_.back().get());
 }
 
@@ -82,6 +84,7 @@ void Server::start_accepting(Listener* listener) {
       std::uint64_t id = s.next_id_++;
       auto conn = std::make_shared<Connection>(std::move(socket), id, *cred);
       conn->admin = listener->admin;
+      conn->auth = listener->auth;
       conn->deadline = std::chrono::steady_clock::now() + s.limits_.idle_timeout;
       s.connections_.emplace(id, conn);
       asio::co_spawn(s.io_, serve_connection(s, conn, s.handler_), asio::detached);

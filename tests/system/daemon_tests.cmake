@@ -12,14 +12,18 @@ if(FASTID_SANITIZE MATCHES "address")
   list(APPEND FASTID_SYSTEM_DEFS FASTID_ASAN_RUNTIME="${ASAN_RUNTIME}")
 endif()
 
-foreach(t nss_system_test daemon_system_test)
+foreach(t nss_system_test daemon_system_test pam_system_test)
   add_executable(${t} ${t}.cc)
   fastid_warnings(${t})
   target_compile_definitions(${t} PRIVATE ${FASTID_SYSTEM_DEFS})
   target_link_libraries(${t} PRIVATE fastid_proto GTest::gtest GTest::gtest_main Threads::Threads)
   # What the tests run: the daemon, the CLI, the module and the glibc programs.
-  add_dependencies(${t} fastidd fastid_cli nss_fastid nss_query nss_stress fastid-provider-worker)
+  add_dependencies(${t} fastidd fastid_cli nss_fastid nss_query nss_stress fastid-provider-worker
+                   pam_fastid pam_driver)
   add_test(NAME ${t} COMMAND ${t})
+  if(t STREQUAL "pam_system_test")
+    target_link_libraries(${t} PRIVATE crypt)
+  endif()
   set_tests_properties(${t} PROPERTIES LABELS "system" TIMEOUT 600)
 endforeach()
 

@@ -55,6 +55,9 @@ TEST(SettingsTable, EveryEntryIsComplete) {
       EXPECT_NE(s.apply_fastcache_map, nullptr);
       EXPECT_NE(s.read_fastcache_map, nullptr);
       EXPECT_EQ(s.apply_provider, nullptr);
+    } else if (s.section == Section::kPam) {
+      EXPECT_NE(s.apply_pam, nullptr);
+      EXPECT_NE(s.read_pam, nullptr);
     } else if (s.section == Section::kStore) {
       EXPECT_NE(s.apply_store, nullptr);
       EXPECT_NE(s.read_store, nullptr);
@@ -135,6 +138,39 @@ TEST(SettingsTable, DefaultsMatchTheStructs) {
   fc.initgroups.ttl = 4ms;
   apply_defaults(fc);
   EXPECT_EQ(fc, FastCacheConfig{});
+
+  PamConfig pam;
+  pam.max_failures = 1;
+  pam.failure_window = 2ms;
+  pam.lockout_time = 3ms;
+  pam.caller_rate = 4;
+  pam.caller_burst = 5;
+  pam.offline = true;
+  pam.offline_file = "/o";
+  pam.offline_max_age = 6ms;
+  apply_defaults(pam);
+  EXPECT_EQ(pam, PamConfig{});
+}
+
+TEST(PamSection, ParsesItsKeysAndRefusesUnknownOnesWithAHint) {
+  auto c = parse_config(std::string(kMinimal) +
+                            "\n[pam]\nmax_failures = 3\nlockout_time = \"2m\"\noffline = true\n"
+                            "offline_file = \"/var/lib/fastid/off\"\n",
+                        "/etc/fastid.toml");
+  ASSERT_TRUE(c.has_value()) << c.error().to_string();
+  EXPECT_EQ(c->pam.max_failures, 3);
+  EXPECT_EQ(c->pam.lockout_time, std::chrono::minutes(2));
+  EXPECT_TRUE(c->pam.offline);
+  EXPECT_EQ(c->pam.offline_file, "/var/lib/fastid/off");
+  EXPECT_FALSE(default_config().pam.offline) << "offline authentication is off by default";
+  EXPECT_EQ(error_of(std::string(kMinimal) + "\n[pam]\nmax_failure = 3\n"),
+            "/etc/fastid.toml:6: [pam] max_failure: unknown key (did you mean \"max_failures\"?)");
+  EXPECT_NE(error_of(std::string(kMinimal) + "\n[pam]\noffline_file = \"relative\"\n").find("absolute path"),
+            std::string::npos);
+  // A rendered config parses back to the same [pam].
+  auto again = parse_config(render_config(*c), "rendered");
+  ASSERT_TRUE(again.has_value()) << again.error().to_string();
+  EXPECT_EQ(again->pam, c->pam);
 }
 
 TEST(SettingsTable, ClosestMatch) {
