@@ -304,6 +304,28 @@ TEST_F(LdapSystemTest, CheckConfigNamesAWrongUriBaseOrCredential) {
         "bind_password_file /nonexistent");
 }
 
+// fastid auth (the pam socket) with the LDAP provider behind it: a bind as the
+// user decides the password, shadowAccount attributes the account.
+TEST_F(LdapSystemTest, AuthenticationBindsAsTheUserAndAccountsFollowShadowAttributes) {
+  const Daemon& d = *served[0]->daemon;
+  auto auth = [&](const std::string& user, const std::string& password) {
+    return run("printf '%s\\n' '" + password + "' | " + d.env() + bin_dir() + "/fastid auth " + user + " 2>&1");
+  };
+  auto ok = auth("user00007", Slapd::password_of("user00007"));
+  EXPECT_EQ(ok.exit_code, 0) << ok.out;
+  auto wrong = auth("user00008", "not-the-password");
+  EXPECT_EQ(wrong.exit_code, 3) << wrong.out;
+  EXPECT_EQ(wrong.out.find("not-the-password"), std::string::npos);
+  auto unknown = auth("nosuchuser", "x");
+  EXPECT_EQ(unknown.exit_code, 2) << unknown.out;
+  auto expired = auth("expired", Slapd::password_of("expired"));
+  EXPECT_EQ(expired.exit_code, 3) << expired.out;
+  EXPECT_NE(expired.out.find("account expired on 1970-01-02"), std::string::npos) << expired.out;
+  auto pwexpired = auth("pwexpired", Slapd::password_of("pwexpired"));
+  EXPECT_NE(pwexpired.exit_code, 0) << pwexpired.out;
+  EXPECT_NE(pwexpired.out.find("password expired"), std::string::npos) << pwexpired.out;
+}
+
 TEST(LdapSystemRestart, LookupsWorkAgainAfterSlapdRestarts) {
   Slapd s({.users = 300, .groups = 30});
   ASSERT_TRUE(s.started()) << s.error();
