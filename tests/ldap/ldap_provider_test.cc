@@ -4,6 +4,7 @@
 // schemas; hostile entries never come out; paging, TLS, failover, reconnect,
 // authentication and account checks work against the real server.
 #include <fcntl.h>
+#include <signal.h>
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -639,6 +640,29 @@ TEST(LdapServer, ReconnectsAfterARestartAndReportsAnOutageAsUnavailable) {
   ASSERT_TRUE(s.restart()) << s.error();
   EXPECT_TRUE(p.user_by_name("user00003"));
   EXPECT_TRUE(fresh.user_by_name("user00003")) << "a provider whose open() found no server connects later";
+}
+
+TEST(LdapServer, AHungServerCostsTheSearchTimeoutNotAHang) {
+  Slapd s({.users = 100, .groups = 10});
+  ASSERT_TRUE(s.started()) << s.error();
+  auto o = options_for(s, "rfc2307");
+  o.search_timeout = std::chrono::milliseconds(500);
+  o.network_timeout = std::chrono::milliseconds(500);
+  LdapProvider p(o);
+  ASSERT_TRUE(p.open().ok());
+  ASSERT_TRUE(p.user_by_name("user00001"));
+  ASSERT_EQ(::kill(s.pid(), SIGSTOP), 0);  // accepts nothing, answers nothing
+  const auto start = std::chrono::steady_clock::now();
+  auto hung = p.user_by_name("user00002");
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  ::kill(s.pid(), SIGCONT);
+  ASSERT_FALSE(hung);
+  EXPECT_EQ(hung.error().code(), Code::kUnavailable) << hung.error().to_string();
+  // The search times out, the reconnect's bind times out: about 1 s, never more than a few.
+  EXPECT_LT(seconds, 5.0);
+  EXPECT_GE(seconds, 0.4);
+  auto again = p.user_by_name("user00002");
+  EXPECT_TRUE(again) << again.error().to_string();
 }
 
 TEST(LdapServer, EnumerationSurvivesARestartInTheMiddle) {

@@ -73,9 +73,10 @@ std::string daemon_toml(const Daemon& d) {
 // A daemon serving one slapd.
 struct Served {
   std::unique_ptr<Daemon> daemon;
-  bool start(const Slapd& s, const std::string& schema, const std::string& extra = "") {
+  bool start(const Slapd& s, const std::string& schema, const std::string& extra = "",
+             const std::string& sections = "") {
     daemon = std::make_unique<Daemon>(1, 1);
-    daemon->write_config(daemon_toml(*daemon) + ldap_provider_toml(s, schema, extra));
+    daemon->write_config(daemon_toml(*daemon) + sections + ldap_provider_toml(s, schema, extra));
     return daemon->start();
   }
 };
@@ -303,11 +304,34 @@ TEST_F(LdapSystemTest, CheckConfigNamesAWrongUriBaseOrCredential) {
         "bind_password_file /nonexistent");
 }
 
+// fastid auth (the pam socket) with the LDAP provider behind it: a bind as the
+// user decides the password, shadowAccount attributes the account.
+TEST_F(LdapSystemTest, AuthenticationBindsAsTheUserAndAccountsFollowShadowAttributes) {
+  const Daemon& d = *served[0]->daemon;
+  auto auth = [&](const std::string& user, const std::string& password) {
+    return run("printf '%s\\n' '" + password + "' | " + d.env() + bin_dir() + "/fastid auth " + user + " 2>&1");
+  };
+  auto ok = auth("user00007", Slapd::password_of("user00007"));
+  EXPECT_EQ(ok.exit_code, 0) << ok.out;
+  auto wrong = auth("user00008", "not-the-password");
+  EXPECT_EQ(wrong.exit_code, 3) << wrong.out;
+  EXPECT_EQ(wrong.out.find("not-the-password"), std::string::npos);
+  auto unknown = auth("nosuchuser", "x");
+  EXPECT_EQ(unknown.exit_code, 2) << unknown.out;
+  auto expired = auth("expired", Slapd::password_of("expired"));
+  EXPECT_EQ(expired.exit_code, 3) << expired.out;
+  EXPECT_NE(expired.out.find("account expired on 1970-01-02"), std::string::npos) << expired.out;
+  auto pwexpired = auth("pwexpired", Slapd::password_of("pwexpired"));
+  EXPECT_NE(pwexpired.exit_code, 0) << pwexpired.out;
+  EXPECT_NE(pwexpired.out.find("password expired"), std::string::npos) << pwexpired.out;
+}
+
 TEST(LdapSystemRestart, LookupsWorkAgainAfterSlapdRestarts) {
   Slapd s({.users = 300, .groups = 30});
   ASSERT_TRUE(s.started()) << s.error();
   Served served;
-  ASSERT_TRUE(served.start(s, "rfc2307")) << served.daemon->log();
+  // The store probes a directory it found down every probe_interval.
+  ASSERT_TRUE(served.start(s, "rfc2307", "", "\n[store]\nprobe_interval = \"200ms\"\n")) << served.daemon->log();
   const Daemon& d = *served.daemon;
   EXPECT_EQ(d.getent("passwd user00001").exit_code, 0);
   ASSERT_TRUE(s.restart()) << s.error();
@@ -318,8 +342,16 @@ TEST(LdapSystemRestart, LookupsWorkAgainAfterSlapdRestarts) {
   // nss_query tells "not found" (2) from an error (1); getent says 2 for both.
   auto down = run(d.env() + bin_dir() + "/nss_query passwd user00003 2>&1");
   EXPECT_EQ(down.exit_code, 1) << "an outage is not \"no such user\": " << down.out;
+  // A name seen before the outage is still served (from the store).
+  EXPECT_EQ(d.getent("passwd user00001").exit_code, 0);
   ASSERT_TRUE(s.restart());
-  EXPECT_EQ(d.getent("passwd user00003").exit_code, 0) << d.log();
+  // Online again after the next probe: the name never seen is answered.
+  int exit_code = -1;
+  for (int i = 0; i < 50 && exit_code != 0; ++i) {
+    exit_code = d.getent("passwd user00003").exit_code;
+    if (exit_code != 0) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_EQ(exit_code, 0) << d.log();
   EXPECT_TRUE(d.answers());
 }
 
@@ -348,19 +380,32 @@ TEST(LdapSystemScale, BigGroupAndUserInTwoThousandGroups) {
   }
   std::sort(warm.begin(), warm.end());
   std::fprintf(stderr, "[ scale    ] warm id -G manygroups (whole process): median %.1f ms\n", warm[2]);
+#ifndef FASTID_LDAP_SANITIZED  // a sanitizer runtime makes every process start slow
   EXPECT_LT(warm[2], 100.0) << "wide margin on a noisy machine; the figure is in docs/benchmarks.md";
-  auto big = d.getent("group biggroup");
-  ASSERT_EQ(big.exit_code, 0) << big.out.substr(0, 300);
+#endif
+  // Without the store each of glibc's ERANGE retries (a 1 KiB buffer doubled
+  // up to the 650 KB record) is a new fetch of the 50,000 DNs: give the client
+  // more than its default 5 s per request under a sanitizer's slowness.
+#ifdef FASTID_LDAP_SANITIZED
+  // About 35 s under ASan (eleven fetches of 50,000 DNs by an instrumented
+  // worker); ldap_provider_test covers the big group in the sanitizer build.
+  std::fprintf(stderr, "[ scale    ] the 50,000-member group through glibc: plain build only\n");
+  return;
+#endif
+  const std::string big_cmd = "FASTID_TIMEOUT_MS=60000 getent -s fastid group biggroup 2>&1";
+  auto big = run(d.env() + big_cmd);
+  ASSERT_EQ(big.exit_code, 0) << big.out.substr(0, 300) << d.log().substr(0, 2000);
   EXPECT_EQ(group_key(trim(big.out)).second.size(), 50000u);
+  const int repeats = 3;
   std::vector<double> big_times;
-  for (int i = 0; i < 3; ++i) {
-    auto r = d.getent("group biggroup");
+  for (int i = 0; i < repeats; ++i) {
+    auto r = run(d.env() + big_cmd);
     ASSERT_EQ(r.exit_code, 0);
     big_times.push_back(r.seconds * 1e3);
   }
   std::sort(big_times.begin(), big_times.end());
   std::fprintf(stderr, "[ scale    ] getent group biggroup (50,000 members, whole process): median %.1f ms\n",
-               big_times[1]);
+               big_times[big_times.size() / 2]);
   EXPECT_TRUE(d.answers());
 }
 

@@ -18,6 +18,7 @@
 #include <unordered_set>
 
 #include "core/log.h"
+#include "proto/wire.h"
 #include "providers/ldap/ldap_values.h"
 
 namespace fastid::providers {
@@ -155,7 +156,10 @@ std::string date_of_day(std::int64_t day) {
 struct LdapProvider::Impl {
   using P = LdapProvider;
 
-  static std::string prefix(const P& p) { return "ldap provider " + p.options_.name + ": "; }
+  // Statuses say "ldap: ..." (the daemon and the pool add "provider NAME");
+  // log lines name the provider themselves.
+  static std::string prefix(const P&) { return "ldap: "; }
+  static std::string log_prefix(const P& p) { return "ldap provider " + p.options_.name + ": "; }
 
   static int scope_of(Scope s) {
     switch (s) {
@@ -254,15 +258,15 @@ struct LdapProvider::Impl {
       if (st) st = connect_and_bind(p, uri, ld, p.options_.bind_dn, p.password_, false);
       if (st) {
         if (!p.connected_uri_.empty() && p.connected_uri_ != uri) ++p.failovers_;
-        if (i > 0) core::log_warning(prefix(p) + "connected to " + uri + " (earlier URIs failed)");
+        if (i > 0) core::log_warning(log_prefix(p) + "connected to " + uri + " (earlier URIs failed)");
         p.conn_ = ld;
         p.connected_uri_ = uri;
         return Status::ok();
       }
       unbind(ld);
-      core::log_warning(st.message());
+      core::log_warning(log_prefix(p) + st.message().substr(prefix(p).size()));
       if (!failures.empty()) failures += "; ";
-      failures += st.message();
+      failures += st.message().substr(prefix(p).size());
       // A refusal (credentials, CA) is worse news than silence: report it.
       if (worst.ok() || st.code() != core::Code::kUnavailable) worst = st;
     }
@@ -313,7 +317,7 @@ struct LdapProvider::Impl {
       if (is_connection_error(rc)) {
         const std::string why = describe(p.conn_, rc);
         if (res != nullptr) ldap_msgfree(res);
-        core::log_warning(prefix(p) + p.connected_uri_ + ": search failed: " + why +
+        core::log_warning(log_prefix(p) + p.connected_uri_ + ": search failed: " + why +
                           "; dropping the connection");
         p.last_error_ = p.connected_uri_ + ": " + why;
         drop(p);
@@ -381,11 +385,11 @@ struct LdapProvider::Impl {
 
   static void skip_entry(P& p, const Entry& e, const std::string& why) {
     ++p.skipped_;
-    core::log_warning(prefix(p) + "entry " + printable(e.dn) + " skipped: " + why);
+    core::log_warning(log_prefix(p) + "entry " + printable(e.dn) + " skipped: " + why);
   }
   static void reject_entry(P& p, const Entry& e, const std::string& why) {
     ++p.rejected_;
-    core::log_warning(prefix(p) + "entry " + printable(e.dn) + " rejected: " + why);
+    core::log_warning(log_prefix(p) + "entry " + printable(e.dn) + " rejected: " + why);
   }
 
   static std::vector<std::string> user_attr_list(const P& p) {
@@ -483,7 +487,7 @@ struct LdapProvider::Impl {
   static void add_member(P& p, const Entry& group, Members& m, const std::string& name) {
     if (const char* why = invalid_name_reason(name)) {
       ++p.rejected_;
-      core::log_warning(prefix(p) + "group " + printable(group.dn) + ": member \"" + printable(name) +
+      core::log_warning(log_prefix(p) + "group " + printable(group.dn) + ": member \"" + printable(name) +
                         "\" dropped: " + why);
       return;
     }
@@ -504,7 +508,7 @@ struct LdapProvider::Impl {
       auto rdn = first_rdn(dn);
       if (!rdn) {
         ++p.rejected_;
-        core::log_warning(prefix(p) + "group " + printable(e.dn) + ": member \"" + printable(dn) +
+        core::log_warning(log_prefix(p) + "group " + printable(e.dn) + ": member \"" + printable(dn) +
                           "\" is not a DN; dropped");
         continue;
       }
@@ -596,6 +600,11 @@ struct LdapProvider::Impl {
     Members m;
     Status st = resolve_members(p, e, m);
     if (!st) return core::error(st);
+    if (m.names.size() > proto::kMaxGroupMembers) {
+      reject_entry(p, e, std::to_string(m.names.size()) + " members, more than the protocol carries (" +
+                             std::to_string(proto::kMaxGroupMembers) + ")");
+      return core::error(Status::not_found(""));
+    }
     g->members = std::move(m.names);
     return std::move(*g);
   }
@@ -655,7 +664,7 @@ struct LdapProvider::Impl {
         // The connection or the server's paging state is gone: start a new
         // paged search and skip what was handed out (once per page request).
         if (continuing && restarts++ == 0) {
-          core::log_info(prefix(p) + "enumeration restarted at record " + std::to_string(w.offset) +
+          core::log_info(log_prefix(p) + "enumeration restarted at record " + std::to_string(w.offset) +
                          ": " + entries.error().message());
           w.cookie.clear();
           w.buffered.clear();
@@ -849,7 +858,7 @@ Status LdapProvider::open() {
       return Status::permission_denied(Impl::prefix(*this) + "base " + printable(base) + " cannot be read: " + why);
     }
   }
-  core::log_info(Impl::prefix(*this) + "connected to " + connected_uri_ + " (" + options_.schema + ")");
+  core::log_info(Impl::log_prefix(*this) + "connected to " + connected_uri_ + " (" + options_.schema + ")");
   return Status::ok();
 }
 
@@ -932,6 +941,11 @@ Result<std::vector<std::uint32_t>> LdapProvider::initgroups(std::string_view use
       take(*parents, next);
     }
     frontier = std::move(next);
+  }
+  if (gids.size() > proto::kMaxInitgroups) {
+    return core::error(Status::invalid_argument(Impl::prefix(*this) + "user in " + std::to_string(gids.size()) +
+                                                " groups, more than the protocol carries (" +
+                                                std::to_string(proto::kMaxInitgroups) + ")"));
   }
   return gids;
 }
