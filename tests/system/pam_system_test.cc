@@ -578,3 +578,24 @@ TEST(PamPooledProviderTest, SlowProviderPasswordsThroughTheWorkerPool) {
 
 }  // namespace
 }  // namespace fastid::testing
+
+namespace fastid::testing {
+namespace {
+
+// With -w 2 the front workers share the pam listener like the others; each
+// answers authentication on its own (lockout counters are per worker: docs/pam.md).
+TEST(PamWorkersTest, FrontWorkersShareThePamSocket) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root: unshare -m";
+  PamDaemon d("");
+  ASSERT_TRUE(d.start({"-w", "2"})) << d.log();
+  for (int i = 0; i < 6; ++i) {
+    auto r = d.pamtester("fastid-test", "user00002", "Sha512-pw.two", "authenticate acct_mgmt");
+    EXPECT_EQ(r.exit_code, 0) << r.out;
+  }
+  EXPECT_TRUE(has(d.pamtester("fastid-test", "user00002", kWrong), kAuthErr));
+  int status = d.stop(SIGTERM);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "status " << status;
+}
+
+}  // namespace
+}  // namespace fastid::testing
