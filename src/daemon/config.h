@@ -48,7 +48,7 @@ struct PoolConfig {
 
 struct ProviderConfig {
   std::string name;
-  std::string type;  // "files" or "slow"
+  std::string type;  // "files", "slow" or "ldap"
   std::string isolation = "auto";  // "auto", "process" (provider pool) or "none" (in the daemon)
   std::string passwd = "/etc/passwd";
   std::string group = "/etc/group";
@@ -65,6 +65,28 @@ struct ProviderConfig {
   std::vector<std::string> crash_names = {};
   std::string password = {};
   std::string down_file = {};  // while this file exists, every call answers "unavailable"
+
+  // type "ldap" (docs/ldap.md): an LDAP directory through libldap.
+  std::vector<std::string> uri = {};
+  std::string base = {};
+  std::string bind_dn = {};
+  std::string bind_password = {};
+  std::string bind_password_file = {};
+  std::string tls_ca_file = {};
+  bool start_tls = false;
+  std::string schema = "rfc2307";
+  std::string user_base = {};
+  std::string user_scope = "sub";
+  std::string user_filter = "(objectClass=posixAccount)";
+  std::string group_base = {};
+  std::string group_scope = "sub";
+  std::string group_filter = "(objectClass=posixGroup)";
+  std::vector<std::string> user_attributes = {};
+  std::vector<std::string> group_attributes = {};
+  int page_size = 500;
+  int nesting_depth = 4;
+  std::chrono::milliseconds network_timeout{5000};
+  std::chrono::milliseconds search_timeout{10000};
 
   // The effective pool settings: Config::pool with this provider's own
   // `pool = { ... }` keys applied on top (parse_config resolves them).

@@ -336,6 +336,172 @@ const Setting kSettings[] = {
                        "as a directory that is down does: for offline-mode tests. Empty: never.",
     }),
 
+    // ---- type "ldap" (docs/ldap.md) ----
+    provider_key<&ProviderConfig::uri>({
+        .key = "uri",
+        .type = SettingType::kStringList,
+        .default_text = "",
+        .provider_type = "ldap",
+        .description = "Directory servers, `ldap://host[:port]` or `ldaps://host[:port]`, tried in "
+                       "order: the first that answers serves until it fails. At least one.",
+    }),
+    provider_key<&ProviderConfig::base>({
+        .key = "base",
+        .type = SettingType::kString,
+        .default_text = "",
+        .provider_type = "ldap",
+        .description = "Search base DN of users and groups unless `user_base`/`group_base` say "
+                       "otherwise; must exist on the server.",
+    }),
+    provider_key<&ProviderConfig::bind_dn>({
+        .key = "bind_dn",
+        .type = SettingType::kString,
+        .default_text = "",
+        .provider_type = "ldap",
+        .description = "DN of the service account for a simple bind; empty: anonymous.",
+    }),
+    provider_key<&ProviderConfig::bind_password>({
+        .key = "bind_password",
+        .type = SettingType::kString,
+        .default_text = "",
+        .provider_type = "ldap",
+        .description = "Password of `bind_dn`. Prefer `bind_password_file`, which keeps the "
+                       "secret out of the configuration; never logged.",
+    }),
+    provider_key<&ProviderConfig::bind_password_file>({
+        .key = "bind_password_file",
+        .type = SettingType::kString,
+        .default_text = "",
+        .rule = StringRule::kAbsolutePathOrEmpty,
+        .provider_type = "ldap",
+        .description = "File whose first line is the password of `bind_dn` (read at start; "
+                       "should be mode 0600); empty: use `bind_password`.",
+    }),
+    provider_key<&ProviderConfig::tls_ca_file>({
+        .key = "tls_ca_file",
+        .type = SettingType::kString,
+        .default_text = "",
+        .rule = StringRule::kAbsolutePathOrEmpty,
+        .provider_type = "ldap",
+        .description = "PEM file of the CA certificates that may sign the server's certificate, "
+                       "for `ldaps://` and `start_tls`; empty: the system's trust store. The "
+                       "certificate is always verified.",
+    }),
+    provider_key<&ProviderConfig::start_tls>({
+        .key = "start_tls",
+        .type = SettingType::kBool,
+        .default_text = "false",
+        .provider_type = "ldap",
+        .description = "Upgrade `ldap://` connections with StartTLS before binding; a server that "
+                       "refuses it is not used.",
+    }),
+    provider_key<&ProviderConfig::schema>({
+        .key = "schema",
+        .type = SettingType::kString,
+        .default_text = "rfc2307",
+        .provider_type = "ldap",
+        .description = "Group layout: `rfc2307` (members as names in memberUid) or `rfc2307bis` "
+                       "(members as DNs in member, groups may nest; memberUid is read too).",
+    }),
+    provider_key<&ProviderConfig::user_base>({
+        .key = "user_base",
+        .type = SettingType::kString,
+        .default_text = "",
+        .provider_type = "ldap",
+        .description = "Search base of users; empty: `base`.",
+    }),
+    provider_key<&ProviderConfig::user_scope>({
+        .key = "user_scope",
+        .type = SettingType::kString,
+        .default_text = "sub",
+        .provider_type = "ldap",
+        .description = "Scope of user searches: `sub`, `one` or `base`.",
+    }),
+    provider_key<&ProviderConfig::user_filter>({
+        .key = "user_filter",
+        .type = SettingType::kString,
+        .default_text = "(objectClass=posixAccount)",
+        .provider_type = "ldap",
+        .description = "Filter every user entry matches; lookups AND it with their own term.",
+    }),
+    provider_key<&ProviderConfig::group_base>({
+        .key = "group_base",
+        .type = SettingType::kString,
+        .default_text = "",
+        .provider_type = "ldap",
+        .description = "Search base of groups; empty: `base`.",
+    }),
+    provider_key<&ProviderConfig::group_scope>({
+        .key = "group_scope",
+        .type = SettingType::kString,
+        .default_text = "sub",
+        .provider_type = "ldap",
+        .description = "Scope of group searches: `sub`, `one` or `base`.",
+    }),
+    provider_key<&ProviderConfig::group_filter>({
+        .key = "group_filter",
+        .type = SettingType::kString,
+        .default_text = "(objectClass=posixGroup)",
+        .provider_type = "ldap",
+        .description = "Filter every group entry matches; lookups AND it with their own term.",
+    }),
+    provider_key<&ProviderConfig::user_attributes>({
+        .key = "user_attributes",
+        .type = SettingType::kStringList,
+        .default_text = "",
+        .provider_type = "ldap",
+        .description = "Attribute map of users as `field=attribute` pairs over the defaults "
+                       "name=uid, uid=uidNumber, gid=gidNumber, gecos=gecos, "
+                       "home=homeDirectory, shell=loginShell.",
+    }),
+    provider_key<&ProviderConfig::group_attributes>({
+        .key = "group_attributes",
+        .type = SettingType::kStringList,
+        .default_text = "",
+        .provider_type = "ldap",
+        .description = "Attribute map of groups as `field=attribute` pairs over the defaults "
+                       "name=cn, gid=gidNumber, member_uid=memberUid, member=member.",
+    }),
+    provider_key<&ProviderConfig::page_size>({
+        .key = "page_size",
+        .type = SettingType::kInt,
+        .default_text = "500",
+        .min = 1,
+        .max = 100000,
+        .provider_type = "ldap",
+        .description = "Entries per page of an enumeration (paged results control, RFC 2696); "
+                       "keep it at or below the server's size limit.",
+    }),
+    provider_key<&ProviderConfig::nesting_depth>({
+        .key = "nesting_depth",
+        .type = SettingType::kInt,
+        .default_text = "4",
+        .min = 0,
+        .max = 32,
+        .provider_type = "ldap",
+        .description = "rfc2307bis: how many levels of nested groups count (0: direct members "
+                       "only); each level costs initgroups one search.",
+    }),
+    provider_key<&ProviderConfig::network_timeout>({
+        .key = "network_timeout",
+        .type = SettingType::kDuration,
+        .default_text = "5s",
+        .min = 10,
+        .max = 10 * kMinute,
+        .provider_type = "ldap",
+        .description = "How long connecting to one URI may take before the next is tried.",
+    }),
+    provider_key<&ProviderConfig::search_timeout>({
+        .key = "search_timeout",
+        .type = SettingType::kDuration,
+        .default_text = "10s",
+        .min = 10,
+        .max = 10 * kMinute,
+        .provider_type = "ldap",
+        .description = "How long one search or bind may take; then the connection is dropped "
+                       "and the next URI is tried.",
+    }),
+
     pool_key<&PoolConfig::min_workers>({
         .key = "min_workers",
         .type = SettingType::kInt,
@@ -573,8 +739,8 @@ constexpr FastCacheMap kFastcacheMaps[] = {
 };
 
 constexpr std::string_view kUnsupportedSections[] = {"listen"};
-constexpr std::string_view kAvailableTypes[] = {"files", "slow"};
-constexpr std::string_view kPlannedTypes[] = {"ldap", "winbind"};
+constexpr std::string_view kAvailableTypes[] = {"files", "ldap", "slow"};
+constexpr std::string_view kPlannedTypes[] = {"winbind"};
 
 // ---- Small helpers -------------------------------------------------------------
 

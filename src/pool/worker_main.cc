@@ -201,7 +201,12 @@ int run(int argc, char** argv) {
   auto made = providers::make_provider(*mine);
   // Providers name themselves in their errors ("provider corp: ...").
   const core::Status opened = made ? (*made)->open() : made.error();
-  if (!opened) {
+  // kUnavailable: the backend did not answer (a directory that is down). The
+  // daemon's start-up check already decided whether that may start; a worker
+  // serves anyway and its provider connects again on each call.
+  if (!opened && opened.code() == core::Code::kUnavailable) {
+    core::log_warning(opened.to_string());
+  } else if (!opened) {
     core::log_error(opened.to_string());
     (void)write_all(args.fd, encode_start_failure(opened));
     return kExitOpen;

@@ -18,6 +18,7 @@
 #include "core/status.h"
 #include "pool/provider_pool.h"
 #include "providers/provider.h"
+#include "server/store_front.h"
 
 namespace fastid::server {
 
@@ -25,10 +26,13 @@ class Backend {
  public:
   static Backend in_process(std::shared_ptr<providers::Provider> provider);
   static Backend pooled(std::shared_ptr<pool::ProviderPool> pool);
+  // A pooled provider behind the persistent store and its offline mode.
+  static Backend stored(std::shared_ptr<pool::ProviderPool> pool, std::shared_ptr<StoreFront> front);
 
   const std::string& name() const;
   providers::Provider* local() const { return local_.get(); }
   pool::ProviderPool* pool() const { return pool_.get(); }
+  StoreFront* store_front() const { return front_.get(); }
 
   asio::awaitable<core::Result<proto::User>> user_by_name(std::string name);
   asio::awaitable<core::Result<proto::User>> user_by_uid(std::uint32_t uid);
@@ -52,6 +56,7 @@ class Backend {
  private:
   std::shared_ptr<providers::Provider> local_;
   std::shared_ptr<pool::ProviderPool> pool_;
+  std::shared_ptr<StoreFront> front_;  // set: lookups go through the store
 };
 
 }  // namespace fastid::server

@@ -26,3 +26,16 @@ foreach(t nss_system_test daemon_system_test pam_system_test)
   endif()
   set_tests_properties(${t} PROPERTIES LABELS "system" TIMEOUT 600)
 endforeach()
+
+# The persistent store and offline mode (docs/store.md), with store_fill to
+# make a large store without a hundred thousand lookups.
+add_executable(store_fill store_fill.cc)
+fastid_warnings(store_fill)
+target_link_libraries(store_fill PRIVATE fastid_store fastid_providers)
+add_executable(store_system_test store_system_test.cc)
+fastid_warnings(store_system_test)
+target_compile_definitions(store_system_test PRIVATE ${FASTID_SYSTEM_DEFS})
+target_link_libraries(store_system_test PRIVATE fastid_proto GTest::gtest GTest::gtest_main Threads::Threads)
+add_dependencies(store_system_test fastidd fastid_cli nss_fastid nss_query nss_stress fastid-provider-worker store_fill)
+add_test(NAME store_system_test COMMAND store_system_test)
+set_tests_properties(store_system_test PROPERTIES LABELS "system;store" TIMEOUT 600)

@@ -421,17 +421,17 @@ TEST(Errors, ImpossibleValues) {
 }
 
 TEST(Errors, ProviderTypes) {
-  EXPECT_EQ(error_of("[[provider]]\nname = \"corp\"\ntype = \"ldap\"\nuri = [\"ldap://x\"]\n"),
-            "/etc/fastid.toml:3: [[provider]] #1 type: provider type \"ldap\" is not available in "
-            "this build (available: files, slow)");
+  EXPECT_EQ(error_of("[[provider]]\nname = \"corp\"\ntype = \"winbind\"\n"),
+            "/etc/fastid.toml:3: [[provider]] #1 type: provider type \"winbind\" is not available "
+            "in this build (available: files, ldap, slow)");
   EXPECT_EQ(error_of("[[provider]]\nname = \"x\"\ntype = \"nis\"\n"),
             "/etc/fastid.toml:3: [[provider]] #1 type: unknown provider type \"nis\" (available: "
-            "files, slow)");
+            "files, ldap, slow)");
   EXPECT_EQ(error_of("[[provider]]\nname = \"x\"\ntype = \"\"\n"),
-            "/etc/fastid.toml:3: [[provider]] #1 type: must not be empty (available: files, slow)");
+            "/etc/fastid.toml:3: [[provider]] #1 type: must not be empty (available: files, ldap, slow)");
   EXPECT_EQ(error_of("[[provider]]\nname = \"x\"\n"),
             "/etc/fastid.toml:1: [[provider]] #1 missing required key \"type\" (available: files, "
-            "slow)");
+            "ldap, slow)");
   // Keys of one type are refused for another.
   EXPECT_EQ(error_of(std::string(kMinimal) + "delay = \"20ms\"\n"),
             "/etc/fastid.toml:4: [[provider]] #1 delay: does not apply to providers of type \"files\"");
@@ -721,6 +721,21 @@ TEST(Default, RenderedConfigParsesBackTheSame) {
   slow.pool.max_workers = 32;  // its own override
   slow.pool.request_timeout = 3s;
   config.providers.push_back(slow);
+  ProviderConfig ldap;
+  apply_defaults(ldap);
+  ldap.name = "corp";
+  ldap.type = "ldap";
+  ldap.uri = {"ldaps://a.example:636/", "ldap://b.example/"};
+  ldap.base = "dc=example,dc=org";
+  ldap.bind_dn = "cn=reader,dc=example,dc=org";
+  ldap.bind_password_file = "/etc/fastid/ldap.secret";
+  ldap.start_tls = true;
+  ldap.schema = "rfc2307bis";
+  ldap.user_attributes = {"gecos=displayName"};
+  ldap.page_size = 250;
+  ldap.search_timeout = 3s;
+  ldap.pool = config.pool;
+  config.providers.push_back(ldap);
   const std::string text = render_config(config);
   auto back = parse_config(text, "rendered");
   ASSERT_TRUE(back.has_value()) << back.error().to_string() << "\n" << text;
