@@ -24,7 +24,9 @@ constexpr const char* kUnavail = "Authentication service cannot retrieve authent
 constexpr const char* kExpired = "User account has expired";
 constexpr const char* kNewToken = "Authentication token is no longer valid; new one required";
 
-bool has(const CommandResult& r, const std::string& text) { return r.out.find(text) != std::string::npos; }
+bool has(const CommandResult& r, const std::string& text) {
+  return r.out.find(text) != std::string::npos;
+}
 
 class PamLdapTest : public ::testing::Test {
  protected:
@@ -32,16 +34,19 @@ class PamLdapTest : public ::testing::Test {
     if (::geteuid() != 0) return;
     slapd_ = new Slapd(Slapd::Options{.users = 50, .groups = 5});
     ASSERT_TRUE(slapd_->started()) << slapd_->error();
+    ASSERT_TRUE(add_password_policy()) << "ppolicy could not be set up in " << slapd_->dir();
     daemon_ = new Daemon(1, 1);
     ::chmod(daemon_->dir().c_str(), 0755);
-    daemon_->write_config("[daemon]\nsocket_dir = \"" + daemon_->socket_dir() + "\"\nstate_dir = \"" +
-                          daemon_->dir() + "/state\"\nlog_level = \"info\"\n\n[pam]\noffline = true\n" +
-                          "\n[[provider]]\nname = \"corp\"\ntype = \"ldap\"\nuri = [\"" + slapd_->uri() +
-                          "\"]\nbase = \"" + slapd_->base() + "\"\nbind_dn = \"" + slapd_->bind_dn() +
-                          "\"\nbind_password_file = \"" + slapd_->bind_password_file() +
-                          "\"\nnetwork_timeout = \"1s\"\npool = { request_timeout = \"3s\" }\n");
+    daemon_->write_config(
+        "[daemon]\nsocket_dir = \"" + daemon_->socket_dir() + "\"\nstate_dir = \"" +
+        daemon_->dir() + "/state\"\nlog_level = \"info\"\n\n[pam]\noffline = true\n" +
+        "\n[[provider]]\nname = \"corp\"\ntype = \"ldap\"\nuri = [\"" + slapd_->uri() +
+        "\"]\nbase = \"" + slapd_->base() + "\"\nbind_dn = \"" + slapd_->bind_dn() +
+        "\"\nbind_password_file = \"" + slapd_->bind_password_file() +
+        "\"\nnetwork_timeout = \"1s\"\npool = { request_timeout = \"3s\" }\n");
     fs::create_directories(daemon_->dir() + "/pam.d");
-    const std::string module = lib_dir() + "/pam_fastid.so socket=" + daemon_->socket_dir() + "/pam";
+    const std::string module =
+        lib_dir() + "/pam_fastid.so socket=" + daemon_->socket_dir() + "/pam";
     write_file(daemon_->dir() + "/pam.d/fastid-test",
                "auth required " + module + "\naccount required " + module + "\n");
     write_file(daemon_->dir() + "/nsswitch.conf", "passwd: files fastid\ngroup: files fastid\n");
@@ -64,18 +69,58 @@ class PamLdapTest : public ::testing::Test {
     const std::string in = daemon_->dir() + "/stdin." + std::to_string(calls.fetch_add(1));
     write_file(in, password + "\n");
     const std::string d = daemon_->dir();
-    CommandResult r = run("unshare -m sh -c 'mount --bind " + d + "/pam.d /etc/pam.d && mount --bind " + d +
-                          "/nsswitch.conf /etc/nsswitch.conf && exec env " + daemon_->env() +
-                          "pamtester fastid-test " + user + " " + steps + "' < " + in + " 2>&1");
+    CommandResult r =
+        run("unshare -m sh -c 'mount --bind " + d + "/pam.d /etc/pam.d && mount --bind " + d +
+            "/nsswitch.conf /etc/nsswitch.conf && exec env " + daemon_->env() +
+            "pamtester fastid-test " + user + " " + steps + "' < " + in + " 2>&1");
     ::unlink(in.c_str());
     return r;
   }
 
+  // The directory's own password policy (slapd's ppolicy overlay, loaded into
+  // the fixture's cn=config while it is stopped): two wrong passwords lock an
+  // account in the directory. And "polly", added over LDAP so that slapd keeps
+  // the operational attributes ppolicy writes (the fixture's bulk-loaded
+  // entries have none).
+  static bool add_password_policy() {
+    const std::string d = slapd_->dir();
+    const std::string base = slapd_->base();
+    write_file(
+        d + "/ppolicy.ldif",
+        "dn: cn=module{1},cn=config\nobjectClass: olcModuleList\ncn: module{1}\n"
+        "olcModulePath: /usr/lib/ldap\nolcModuleLoad: ppolicy\n\n"
+        "dn: olcOverlay={0}ppolicy,olcDatabase={1}mdb,cn=config\nobjectClass: olcOverlayConfig\n"
+        "objectClass: olcPPolicyConfig\nolcOverlay: {0}ppolicy\n"
+        "olcPPolicyDefault: cn=default,ou=policies," +
+            base + "\n");
+    if (!slapd_->stop()) return false;
+    if (run("slapadd -n 0 -F " + d + "/slapd.d -l " + d + "/ppolicy.ldif >/dev/null 2>&1")
+            .exit_code != 0) {
+      return false;
+    }
+    if (!slapd_->restart()) return false;
+    return ldapmodify(
+        "dn: ou=policies," + base +
+        "\nchangetype: add\nobjectClass: organizationalUnit\n"
+        "ou: policies\n\ndn: cn=default,ou=policies," +
+        base +
+        "\nchangetype: add\n"
+        "objectClass: organizationalRole\nobjectClass: pwdPolicy\ncn: default\n"
+        "pwdAttribute: userPassword\npwdLockout: TRUE\npwdMaxFailure: 2\n"
+        "pwdLockoutDuration: 0\n\ndn: uid=polly,ou=people," +
+        base +
+        "\nchangetype: add\n"
+        "objectClass: inetOrgPerson\nobjectClass: posixAccount\nobjectClass: shadowAccount\n"
+        "uid: polly\ncn: polly\nsn: polly\nuidNumber: 100099\ngidNumber: 200001\n"
+        "homeDirectory: /home/polly\nloginShell: /bin/sh\nuserPassword: pw-polly\n");
+  }
+
   // As the directory's administrator (the fixture's rootdn), over ldapmodify.
   static bool ldapmodify(const std::string& ldif) {
-    write_file(daemon_->dir() + "/change.ldif", ldif);
+    const std::string file = slapd_->dir() + "/change.ldif";
+    write_file(file, ldif);
     return run("ldapmodify -x -H " + slapd_->uri() + " -D cn=admin," + slapd_->base() +
-               " -w admin-secret -f " + daemon_->dir() + "/change.ldif >/dev/null 2>&1")
+               " -w admin-secret -f " + file + " >/dev/null 2>&1")
                .exit_code == 0;
   }
 
@@ -114,7 +159,7 @@ TEST_F(PamLdapTest, ShadowAccountAttributesDecideTheAccountCheck) {
 // value, as usermod -L does): the directory now refuses the bind whatever the
 // password. That is a rejection, not an outage: the offline credential saved
 // by the login before must not let the user in.
-TEST_F(PamLdapTest, APasswordTheDirectoryRefusesByPolicyIsRejectedAndOfflineCredentialsAreNotUsed) {
+TEST_F(PamLdapTest, APasswordLockedByTheAdministratorIsRejectedAndOfflineCredentialsAreNotUsed) {
   const std::string pw = Slapd::password_of("user00004");
   ASSERT_TRUE(has(pamtester("user00004", pw), kSuccess));
   ASSERT_NE(read_file(daemon_->dir() + "/state/pam-offline").find("user00004:"), std::string::npos)
@@ -122,15 +167,36 @@ TEST_F(PamLdapTest, APasswordTheDirectoryRefusesByPolicyIsRejectedAndOfflineCred
   // The fixture's entries were bulk-loaded without operational attributes, so
   // slapd refuses to modify them in place: the entry is replaced whole.
   const std::string dn = "uid=user00004,ou=people," + slapd_->base();
-  ASSERT_TRUE(ldapmodify("dn: " + dn + "\nchangetype: delete\n\ndn: " + dn +
-                         "\nchangetype: add\nobjectClass: inetOrgPerson\nobjectClass: posixAccount\n"
-                         "objectClass: shadowAccount\nuid: user00004\ncn: user00004\nsn: user00004\n"
-                         "uidNumber: 100004\ngidNumber: 200001\nhomeDirectory: /home/user00004\n"
-                         "loginShell: /bin/sh\nuserPassword: {CRYPT}!locked-by-admin\n"));
+  ASSERT_TRUE(
+      ldapmodify("dn: " + dn + "\nchangetype: delete\n\ndn: " + dn +
+                 "\nchangetype: add\nobjectClass: inetOrgPerson\nobjectClass: posixAccount\n"
+                 "objectClass: shadowAccount\nuid: user00004\ncn: user00004\nsn: user00004\n"
+                 "uidNumber: 100004\ngidNumber: 200001\nhomeDirectory: /home/user00004\n"
+                 "loginShell: /bin/sh\nuserPassword: {CRYPT}!locked-by-admin\n"));
   auto refused = pamtester("user00004", pw);
   EXPECT_TRUE(has(refused, kAuthErr)) << refused.out;
   EXPECT_EQ(read_file(daemon_->dir() + "/state/pam-offline").find("user00004:"), std::string::npos)
       << "the stale credential is dropped";
+}
+
+// The directory's password policy locks polly after two wrong passwords: from
+// then on it refuses even the right one. fastid reports the refusal
+// (PAM_AUTH_ERR), never an outage, and the offline credential of polly's
+// earlier login, which would accept that password, is dropped.
+TEST_F(PamLdapTest, APasswordTheDirectoryRefusesByItsPasswordPolicyIsAuthErr) {
+  ASSERT_TRUE(has(pamtester("polly", "pw-polly", "authenticate acct_mgmt"), kSuccess));
+  ASSERT_NE(read_file(daemon_->dir() + "/state/pam-offline").find("polly:"), std::string::npos);
+  EXPECT_TRUE(has(pamtester("polly", "wrong-1"), kAuthErr));
+  EXPECT_TRUE(has(pamtester("polly", "wrong-2"), kAuthErr));
+  EXPECT_NE(read_file(daemon_->dir() + "/state/pam-offline").find("polly:"), std::string::npos)
+      << "wrong guesses the cache refuses too leave the credential alone";
+  auto locked = pamtester("polly", "pw-polly");
+  EXPECT_TRUE(has(locked, kAuthErr)) << locked.out;
+  EXPECT_EQ(read_file(daemon_->dir() + "/state/pam-offline").find("polly:"), std::string::npos);
+  // Checked directly: it is slapd that refuses polly now.
+  auto direct = run("ldapwhoami -x -H " + slapd_->uri() + " -D uid=polly,ou=people," +
+                    slapd_->base() + " -w pw-polly 2>&1");
+  EXPECT_NE(direct.exit_code, 0) << direct.out;
 }
 
 // Last: stops slapd. While the directory is unreachable, a user who logged in
@@ -146,7 +212,8 @@ TEST_F(PamLdapTest, ZzDirectoryDownOfflineCredentialsOnlyForThoseWhoLoggedInOnli
   auto never = pamtester("user00006", Slapd::password_of("user00006"));
   EXPECT_TRUE(has(never, kUnavail)) << never.out;
   const std::string log = daemon_->log();
-  EXPECT_NE(log.find("pam: authenticated offline (sources unreachable): user user00005"), std::string::npos)
+  EXPECT_NE(log.find("pam: authenticated offline (sources unreachable): user user00005"),
+            std::string::npos)
       << log;
   // No password in the log or the state files (store, fast cache, offline hashes).
   std::vector<std::string> files = {daemon_->log_path()};
@@ -155,8 +222,8 @@ TEST_F(PamLdapTest, ZzDirectoryDownOfflineCredentialsOnlyForThoseWhoLoggedInOnli
   }
   for (const auto& f : files) {
     const std::string text = read_file(f);
-    for (const char* u : {"user00001", "user00002", "user00003", "user00004", "user00005", "user00006",
-                          "expired", "mustchange"}) {
+    for (const char* u : {"user00001", "user00002", "user00003", "user00004", "user00005",
+                          "user00006", "expired", "mustchange", "polly"}) {
       EXPECT_EQ(text.find(Slapd::password_of(u)), std::string::npos) << u << "'s password in " << f;
     }
   }
