@@ -455,6 +455,14 @@ TEST_F(PamSystemTest, CliAuthReportsTheResult) {
   EXPECT_TRUE(has(bad, "authentication failure")) << bad.out;
   auto unknown = run("echo x | " + cli + "nosuchuser 2>&1");
   EXPECT_EQ(unknown.exit_code, 2) << unknown.out;
+  // Run by a normal user: its own password only.
+  const std::string as_user = "setpriv --reuid=100008 --regid=100008 --clear-groups env " + daemon_->env() +
+                              bin_dir() + "/fastid auth ";
+  auto own = run("echo 'Caller-pw.8' | " + as_user + "user00008 2>&1");
+  EXPECT_EQ(own.exit_code, 0) << own.out;
+  auto other = run("echo 'Sha512-pw.two' | " + as_user + "user00002 2>&1");
+  EXPECT_EQ(other.exit_code, 3) << other.out;
+  EXPECT_TRUE(has(other, "permission denied")) << other.out;
   auto expired = run("echo 'Expired-pw.4' | " + cli + "user00004 2>&1");
   EXPECT_EQ(expired.exit_code, 3) << expired.out;
   EXPECT_TRUE(has(expired, "account expired")) << expired.out;
