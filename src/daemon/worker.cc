@@ -135,7 +135,6 @@ class Worker {
       auto items = server_.status_items();
       items.emplace_back("config", setup_.config.source);
       items.emplace_back("pid", std::to_string(::getpid()));
-      for (auto& kv : pam_.status_items()) items.push_back(std::move(kv));
       if (store_) {
         const store::Stats st = store_->stats();
         items.emplace_back("store.entries", std::to_string(st.entries));
@@ -144,6 +143,7 @@ class Worker {
         items.emplace_back("store.evictions", std::to_string(st.evictions));
         items.emplace_back("store.write_errors", std::to_string(st.write_errors));
       }
+      for (auto& kv : pam_.status_items()) items.push_back(std::move(kv));
       return items;
     });
     for (auto& [fd, name] : setup_.unix_listeners) {
@@ -161,8 +161,8 @@ class Worker {
     // A daemon that stopped must not keep answering through its maps: clients
     // then go to the socket, find nobody, and move on to the next NSS source.
     if (publisher_) (void)publisher_->invalidate_all();
-    pam_.join();
     if (store_) (void)store_->sync();
+    pam_.join();
     core::log_info("stopped");
     return exit_code_;
   }
