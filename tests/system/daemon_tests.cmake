@@ -53,3 +53,13 @@ if(EXISTS ${CMAKE_SOURCE_DIR}/tests/ldap/slapd_fixture.h)
   add_test(NAME store_ldap_system_test COMMAND store_ldap_system_test)
   set_tests_properties(store_ldap_system_test PROPERTIES LABELS "system;store;ldap" TIMEOUT 600)
 endif()
+# PAM against the private slapd of tests/ldap (slapd-fixture): the LDAP
+# provider binds as the user (docs/pam.md).
+add_executable(pam_ldap_system_test pam_ldap_system_test.cc)
+fastid_warnings(pam_ldap_system_test)
+target_compile_definitions(pam_ldap_system_test PRIVATE ${FASTID_SYSTEM_DEFS})
+target_include_directories(pam_ldap_system_test PRIVATE ${CMAKE_SOURCE_DIR}/tests/ldap)
+target_link_libraries(pam_ldap_system_test PRIVATE GTest::gtest GTest::gtest_main Threads::Threads)
+add_dependencies(pam_ldap_system_test fastidd nss_fastid fastid-provider-worker pam_fastid)
+add_test(NAME pam_ldap_system_test COMMAND pam_ldap_system_test)
+set_tests_properties(pam_ldap_system_test PROPERTIES LABELS "system;ldap" TIMEOUT 600)
