@@ -368,6 +368,72 @@ TEST_F(PamSystemTest, ImpostorDaemonThatIsNotRootNeverGetsThePassword) {
       << "the impostor got the password";
 }
 
+// A root daemon that answers the ping but then breaks the protocol: a reply
+// announcing 1 MiB, a garbage header, or a closed connection. The module must
+// answer PAM_AUTHINFO_UNAVAIL at once, and pamtester must not crash.
+TEST_F(PamSystemTest, BrokenDaemonRepliesAreAuthinfoUnavail) {
+  const std::string dir = daemon_->dir() + "/broken";
+  fs::create_directories(dir);
+  daemon_->service("fastid-broken", lib_dir() + "/pam_fastid.so socket=" + dir + "/pam");
+  for (int mode = 0; mode < 3; ++mode) {
+    ::unlink((dir + "/pam").c_str());
+    int ready[2];
+    ASSERT_EQ(::pipe2(ready, O_CLOEXEC), 0);
+    pid_t child = ::fork();
+    if (child == 0) {
+      int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+      sockaddr_un addr{};
+      addr.sun_family = AF_UNIX;
+      std::snprintf(addr.sun_path, sizeof addr.sun_path, "%s", (dir + "/pam").c_str());
+      if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 || ::listen(fd, 8) != 0)
+        ::_exit(1);
+      (void)!::write(ready[1], "r", 1);
+      for (;;) {
+        int c = ::accept4(fd, nullptr, nullptr, SOCK_CLOEXEC);
+        if (c < 0) continue;
+        for (;;) {
+          std::uint8_t head[proto::kHeaderSize];
+          if (::recv(c, head, sizeof head, MSG_WAITALL) != static_cast<ssize_t>(sizeof head)) break;
+          proto::FrameHeader h{};
+          proto::decode_header(head, &h);
+          std::vector<std::uint8_t> body(h.length);
+          if (h.length && ::recv(c, body.data(), body.size(), MSG_WAITALL) !=
+                              static_cast<ssize_t>(body.size())) {
+            break;
+          }
+          if (h.opcode == static_cast<std::uint16_t>(proto::Opcode::kPing)) {
+            proto::Bytes pong = proto::encode_ping_reply(h.request_id, "broken");
+            (void)!::send(c, pong.data(), pong.size(), MSG_NOSIGNAL);
+            continue;
+          }
+          if (mode == 0) {  // announces 1 MiB, sends 16 bytes
+            proto::FrameHeader big{proto::kVersion, proto::kFlagReply, h.opcode, h.request_id, 0,
+                                   1u << 20};
+            std::uint8_t out[proto::kHeaderSize + 16] = {};
+            proto::encode_header(big, out);
+            (void)!::send(c, out, sizeof out, MSG_NOSIGNAL);
+          } else if (mode == 1) {  // garbage
+            std::uint8_t junk[64];
+            std::memset(junk, 0xA5, sizeof junk);
+            (void)!::send(c, junk, sizeof junk, MSG_NOSIGNAL);
+          }
+          break;  // mode 2: just close
+        }
+        ::close(c);
+      }
+    }
+    ::close(ready[1]);
+    char byte;
+    ASSERT_EQ(::read(ready[0], &byte, 1), 1);
+    ::close(ready[0]);
+    auto r = daemon_->pamtester("fastid-broken", "user00001", "Yes-crypt.pw1");
+    ::kill(child, SIGKILL);
+    ::waitpid(child, nullptr, 0);
+    EXPECT_TRUE(has(r, kUnavail)) << "mode " << mode << ": " << r.out;
+    EXPECT_LT(r.seconds, 1.5) << "mode " << mode;
+  }
+}
+
 TEST_F(PamSystemTest, A64KiBPasswordIsRefusedAtOnceAndNothingHangs) {
   const std::string huge(64 * 1024, 'p');
   auto r = daemon_->driver("fastid-test user00001 authenticate", huge);
@@ -456,8 +522,8 @@ TEST_F(PamSystemTest, CliAuthReportsTheResult) {
   auto unknown = run("echo x | " + cli + "nosuchuser 2>&1");
   EXPECT_EQ(unknown.exit_code, 2) << unknown.out;
   // Run by a normal user: its own password only.
-  const std::string as_user = "setpriv --reuid=100008 --regid=100008 --clear-groups env " + daemon_->env() +
-                              bin_dir() + "/fastid auth ";
+  const std::string as_user = "setpriv --reuid=100008 --regid=100008 --clear-groups env " +
+                              daemon_->env() + bin_dir() + "/fastid auth ";
   auto own = run("echo 'Caller-pw.8' | " + as_user + "user00008 2>&1");
   EXPECT_EQ(own.exit_code, 0) << own.out;
   auto other = run("echo 'Sha512-pw.two' | " + as_user + "user00002 2>&1");
