@@ -84,12 +84,8 @@ int main(int argc, char** argv) {
   core::set_log_level(config->daemon.log_level);
 
   // Open and close every provider once: a wrong path fails now, not at the
-  // first lookup.
-  {
-    auto providers = daemon::open_providers(*config);
-    if (!providers) return fail(providers.error().to_string());
-    for (auto& p : *providers) p->close();
-  }
+  // first lookup (an unreachable directory the store knows is tolerated).
+  if (auto st = daemon::check_providers_at_start(*config, check_only); !st) return fail(st.to_string());
   if (check_only) {
     std::printf("configuration %s is valid (%zu provider(s))\n", config->source.c_str(),
                 config->providers.size());

@@ -5,6 +5,7 @@
 #include <asio/steady_timer.hpp>
 
 #include <csignal>
+#include <filesystem>
 
 #include "core/log.h"
 #include "providers/registry.h"
@@ -43,6 +44,35 @@ core::Result<std::vector<std::shared_ptr<providers::Provider>>> open_providers(c
     out.push_back(std::move(p));
   }
   return out;
+}
+
+core::Status check_providers_at_start(const Config& config, bool check_only) {
+  for (const auto& pc : config.providers) {
+    auto made = providers::make_provider(pc);
+    if (!made) return made.error().with_context("provider " + pc.name);
+    core::Status st = (*made)->open();
+    (*made)->close();
+    if (st) continue;
+    if (check_only || st.code() != core::Code::kUnavailable || !pc.in_pool() || !config.store.enabled) {
+      return st.with_context("provider " + pc.name);
+    }
+    // Unreachable: a daemon that served it before starts from the store.
+    store::Options options;
+    options.dir = config.daemon.state_dir + "/store";
+    options.map_size = config.store.size_bytes;
+    bool stored = false;
+    if (std::filesystem::exists(options.dir + "/data.mdb")) {
+      auto s = store::Store::open(options);
+      if (s) {
+        auto has = (*s)->has_records(pc.name);
+        stored = has && *has;
+      }
+    }
+    if (!stored) return st.with_context("provider " + pc.name);
+    core::log_warning("provider " + pc.name + " cannot be reached at start (" + st.to_string() +
+                      "): starting with what the store holds of it; it is offline until it answers");
+  }
+  return core::Status::ok();
 }
 
 namespace {

@@ -34,6 +34,15 @@ core::Result<Config> read_config(const std::string& explicit_path, const Overrid
 // names the provider and what is wrong with it.
 core::Result<std::vector<std::shared_ptr<providers::Provider>>> open_providers(const Config& config);
 
+// Start-up's check of the providers: each is created, opened and closed
+// once, so that a wrong path, URI, base or credential stops the daemon with a
+// message that names it. One exception, not for --check-config: a pooled
+// provider that cannot be reached (kUnavailable) while the store holds
+// records of it is logged and tolerated — the daemon starts offline and
+// answers from the store (docs/store.md). Opens and closes the store before
+// any fork.
+core::Status check_providers_at_start(const Config& config, bool check_only);
+
 struct WorkerSetup {
   Config config;
   std::string config_path;  // "" = found by find_config(""); used again on reload

@@ -82,7 +82,8 @@ asio::awaitable<core::Result<T>> StoreFront::lookup(Query q) {
   } else if (!store_error_logged_) {
     // The store is a cache: a failing read is a miss, said once.
     store_error_logged_ = true;
-    core::log_error("provider " + name() + ": " + stored.error().to_string() + " (answering from the provider)");
+    core::log_error("provider " + name() + ": " + stored.error().to_string() +
+                    " (answering from the provider)");
   }
   if (rec && rec->fresh(now)) {
     ++counters_.hits;
@@ -90,7 +91,8 @@ asio::awaitable<core::Result<T>> StoreFront::lookup(Query q) {
       ++counters_.negative_hits;
       co_return core::error(core::Status::not_found(describe(q)));
     }
-    if (!offline_ && options_.refresh_ahead.count() > 0 && rec->expires - now < ms(options_.refresh_ahead)) {
+    if (!offline_ && options_.refresh_ahead.count() > 0 &&
+        rec->expires - now < ms(options_.refresh_ahead)) {
       queue_refresh(q);
     }
     co_return std::move(rec->value);
@@ -126,14 +128,15 @@ asio::awaitable<core::Result<T>> StoreFront::lookup(Query q) {
 }
 
 template <typename T>
-core::Result<T> StoreFront::offline_answer(const std::optional<store::Record<T>>& rec, const Query& q,
-                                           Millis now) {
+core::Result<T> StoreFront::offline_answer(const std::optional<store::Record<T>>& rec,
+                                           const Query& q, Millis now) {
   if (rec && !rec->negative && now - rec->fetched <= ms(options_.offline_max_age)) {
     ++counters_.stale;
     return rec->value;
   }
   ++counters_.unavailable;
-  return core::error(core::Status::unavailable("provider " + name() + " is offline (" + offline_cause_ +
+  return core::error(core::Status::unavailable("provider " + name() + " is offline (" +
+                                               offline_cause_ +
                                                ") and the store has no answer for " + describe(q)));
 }
 
@@ -141,9 +144,11 @@ template <typename T>
 core::Result<std::optional<store::Record<T>>> StoreFront::read(const Query& q) {
   const std::string& p = name();
   if constexpr (std::is_same_v<T, proto::User>) {
-    return q.map == Map::kUserByName ? store_->user_by_name(p, q.name) : store_->user_by_uid(p, q.id);
+    return q.map == Map::kUserByName ? store_->user_by_name(p, q.name)
+                                     : store_->user_by_uid(p, q.id);
   } else if constexpr (std::is_same_v<T, proto::Group>) {
-    return q.map == Map::kGroupByName ? store_->group_by_name(p, q.name) : store_->group_by_gid(p, q.id);
+    return q.map == Map::kGroupByName ? store_->group_by_name(p, q.name)
+                                      : store_->group_by_gid(p, q.id);
   } else {
     return store_->initgroups(p, q.name);
   }
@@ -184,23 +189,31 @@ void StoreFront::write(const Query& q, const T& value, Millis now) {
     st = store_->put_initgroups(name(), q.name, value, now, expires);
   }
   // A record that cannot be stored is still answered; the store says why.
-  if (!st) core::log_warning("provider " + name() + ": " + describe(q) + " not stored: " + st.to_string());
+  if (!st)
+    core::log_warning("provider " + name() + ": " + describe(q) + " not stored: " + st.to_string());
 }
 
 void StoreFront::write_negative(const Query& q, Millis now) {
   if (options_.negative_ttl.count() <= 0) return;
-  const std::string key = q.map == Map::kUserByUid || q.map == Map::kGroupByGid ? store::Store::id_key(q.id) : q.name;
+  const std::string key =
+      q.map == Map::kUserByUid || q.map == Map::kGroupByGid ? store::Store::id_key(q.id) : q.name;
   core::Status st = store_->put_negative(name(), q.map, key, now, now + ms(options_.negative_ttl));
-  if (!st) core::log_warning("provider " + name() + ": " + describe(q) + " not stored: " + st.to_string());
+  if (!st)
+    core::log_warning("provider " + name() + ": " + describe(q) + " not stored: " + st.to_string());
 }
 
 std::string StoreFront::describe(const Query& q) const {
   switch (q.map) {
-    case Map::kUserByName: return "user " + q.name;
-    case Map::kUserByUid: return "uid " + std::to_string(q.id);
-    case Map::kGroupByName: return "group " + q.name;
-    case Map::kGroupByGid: return "gid " + std::to_string(q.id);
-    case Map::kInitgroups: return "the groups of " + q.name;
+    case Map::kUserByName:
+      return "user " + q.name;
+    case Map::kUserByUid:
+      return "uid " + std::to_string(q.id);
+    case Map::kGroupByName:
+      return "group " + q.name;
+    case Map::kGroupByGid:
+      return "gid " + std::to_string(q.id);
+    case Map::kInitgroups:
+      return "the groups of " + q.name;
   }
   return "?";
 }
@@ -215,8 +228,9 @@ void StoreFront::go_offline(const core::Status& cause) {
   ++counters_.offline_transitions;
   core::log_warning("provider " + name() + " is offline: " + offline_cause_ +
                     "; answering from the store (records fetched up to " +
-                    std::to_string(options_.offline_max_age.count() / 1000) + " s ago), probing every " +
-                    std::to_string(options_.probe_interval.count()) + " ms");
+                    std::to_string(options_.offline_max_age.count() / 1000) +
+                    " s ago), probing every " + std::to_string(options_.probe_interval.count()) +
+                    " ms");
   arm_probe();
 }
 
@@ -224,9 +238,10 @@ void StoreFront::go_online() {
   if (!offline_) return;
   offline_ = false;
   probe_timer_.cancel();
-  const auto down = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() -
-                                                                          offline_since_);
-  core::log_info("provider " + name() + " is back online after " + std::to_string(down.count()) + " ms offline");
+  const auto down = std::chrono::duration_cast<std::chrono::milliseconds>(
+      std::chrono::steady_clock::now() - offline_since_);
+  core::log_info("provider " + name() + " is back online after " + std::to_string(down.count()) +
+                 " ms offline");
   offline_cause_.clear();
 }
 
@@ -303,7 +318,9 @@ asio::awaitable<void> StoreFront::refresh(std::shared_ptr<StoreFront> self, Quer
   core::Status st = co_await std::move(op);
   --self->refreshes_in_flight_;
   self->refresh_queued_.erase(q);
-  if (!st) core::log_debug("provider " + self->name() + ": refresh of " + self->describe(q) + ": " + st.to_string());
+  if (!st)
+    core::log_debug("provider " + self->name() + ": refresh of " + self->describe(q) + ": " +
+                    st.to_string());
 }
 
 asio::awaitable<core::Status> StoreFront::refresh_one(Query q) {
@@ -354,8 +371,8 @@ std::vector<std::pair<std::string, std::string>> StoreFront::status_items() cons
       {p + "probes", std::to_string(counters_.probes)},
   };
   if (offline_) {
-    const auto secs = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() -
-                                                                       offline_since_);
+    const auto secs = std::chrono::duration_cast<std::chrono::seconds>(
+        std::chrono::steady_clock::now() - offline_since_);
     out.emplace_back(p + "offline_seconds", std::to_string(secs.count()));
     out.emplace_back(p + "offline_cause", offline_cause_);
   }

@@ -136,12 +136,12 @@ class StoreFront : public std::enable_shared_from_this<StoreFront> {
   bool store_error_logged_ = false;
 
   struct Counters {
-    std::uint64_t hits = 0;          // fresh records answered
+    std::uint64_t hits = 0;           // fresh records answered
     std::uint64_t negative_hits = 0;  // of which "no such entry"
-    std::uint64_t misses = 0;        // asked the provider
-    std::uint64_t stale = 0;         // expired records answered (offline or provider failing)
-    std::uint64_t unavailable = 0;   // offline and nothing to answer
-    std::uint64_t refreshed = 0;     // background refreshes that wrote a record
+    std::uint64_t misses = 0;         // asked the provider
+    std::uint64_t stale = 0;          // expired records answered (offline or provider failing)
+    std::uint64_t unavailable = 0;    // offline and nothing to answer
+    std::uint64_t refreshed = 0;      // background refreshes that wrote a record
     std::uint64_t offline_transitions = 0;
     std::uint64_t probes = 0;
   } counters_;

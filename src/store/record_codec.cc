@@ -132,8 +132,8 @@ std::optional<proto::User> decode_user(std::string_view bytes) {
   if (bytes.size() < kHeaderSize) return std::nullopt;
   Reader r(bytes.substr(kHeaderSize));
   proto::User u;
-  if (!r.str(&u.name) || !r.str(&u.passwd) || !r.u32(&u.uid) || !r.u32(&u.gid) || !r.str(&u.gecos) ||
-      !r.str(&u.dir) || !r.str(&u.shell) || r.left() != 0) {
+  if (!r.str(&u.name) || !r.str(&u.passwd) || !r.u32(&u.uid) || !r.u32(&u.gid) ||
+      !r.str(&u.gecos) || !r.str(&u.dir) || !r.str(&u.shell) || r.left() != 0) {
     return std::nullopt;
   }
   return u;

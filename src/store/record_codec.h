@@ -16,7 +16,7 @@
 namespace fastid::store::codec {
 
 inline constexpr std::uint32_t kMagic = 0x31525346;  // "FSR1" little-endian
-inline constexpr std::size_t kHeaderSize = 24;        // magic, kind, map, pad, fetched, expires
+inline constexpr std::size_t kHeaderSize = 24;       // magic, kind, map, pad, fetched, expires
 
 struct Header {
   bool negative = false;

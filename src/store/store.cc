@@ -23,8 +23,10 @@ constexpr std::string_view kFormatKey = "format";
 constexpr std::string_view kFormat = "fastid-store/1";
 
 Status lmdb_error(int rc, std::string_view what) {
-  if (rc == MDB_MAP_FULL) return Status::busy("store: " + std::string(what) + ": the store is full");
-  if (rc == MDB_CORRUPTED || rc == MDB_PAGE_NOTFOUND || rc == MDB_INVALID || rc == MDB_VERSION_MISMATCH) {
+  if (rc == MDB_MAP_FULL)
+    return Status::busy("store: " + std::string(what) + ": the store is full");
+  if (rc == MDB_CORRUPTED || rc == MDB_PAGE_NOTFOUND || rc == MDB_INVALID ||
+      rc == MDB_VERSION_MISMATCH) {
     return Status::corruption("store: " + std::string(what) + ": " + mdb_strerror(rc));
   }
   if (rc > 0) return core::status_from_errno(rc, "store: " + std::string(what));
@@ -88,11 +90,16 @@ Millis now_millis() {
 
 std::string_view map_name(Map map) {
   switch (map) {
-    case Map::kUserByName: return "passwd.byname";
-    case Map::kUserByUid: return "passwd.byuid";
-    case Map::kGroupByName: return "group.byname";
-    case Map::kGroupByGid: return "group.bygid";
-    case Map::kInitgroups: return "initgroups";
+    case Map::kUserByName:
+      return "passwd.byname";
+    case Map::kUserByUid:
+      return "passwd.byuid";
+    case Map::kGroupByName:
+      return "group.byname";
+    case Map::kGroupByGid:
+      return "group.bygid";
+    case Map::kInitgroups:
+      return "initgroups";
   }
   return "?";
 }
@@ -136,22 +143,26 @@ std::string Store::id_key(std::uint32_t id) {
 
 Result<std::unique_ptr<Store>> Store::open(Options options) {
   if (options.dir.empty() || options.dir[0] != '/') {
-    return core::error(Status::invalid_argument("store: directory must be an absolute path, got \"" +
-                                                options.dir + "\""));
+    return core::error(Status::invalid_argument(
+        "store: directory must be an absolute path, got \"" + options.dir + "\""));
   }
   std::error_code ec;
   std::filesystem::create_directories(options.dir, ec);
-  if (ec) return core::error(Status(core::Code::kIoError, "store: create " + options.dir + ": " + ec.message(), ec.value()));
+  if (ec)
+    return core::error(Status(core::Code::kIoError,
+                              "store: create " + options.dir + ": " + ec.message(), ec.value()));
   ::chmod(options.dir.c_str(), 0700);
   std::unique_ptr<Store> store(new Store(std::move(options)));
   OpenLock lock(store->options_.dir);
-  if (!lock.ok()) return core::error(core::status_from_errno(errno, "store: lock " + store->options_.dir));
+  if (!lock.ok())
+    return core::error(core::status_from_errno(errno, "store: lock " + store->options_.dir));
   bool replaced = false;
   Status st = store->open_env(&replaced);
   if (!st && (st.code() == core::Code::kCorruption || st.code() == core::Code::kInvalidArgument)) {
     // Not ours or damaged: keep one copy for a post-mortem and start empty.
     const std::string data = store->options_.dir + "/data.mdb";
-    core::log_error(st.to_string() + "; moving it aside to " + data + ".bad and starting an empty store");
+    core::log_error(st.to_string() + "; moving it aside to " + data +
+                    ".bad and starting an empty store");
     store->env_.reset();
     if (::rename(data.c_str(), (data + ".bad").c_str()) != 0 && errno != ENOENT) {
       return core::error(core::status_from_errno(errno, "store: rename " + data));
@@ -178,7 +189,8 @@ Status Store::open_env(bool* replaced) {
   // a timer bounds that). NORDAHEAD: lookups are random.
   rc = mdb_env_open(env->env, options_.dir.c_str(), MDB_NOTLS | MDB_NOSYNC | MDB_NORDAHEAD, 0600);
   if (rc != 0) {
-    if (rc == ENOSPC || rc == EACCES || rc == EROFS || rc == ENOENT) return lmdb_error(rc, "open " + options_.dir);
+    if (rc == ENOSPC || rc == EACCES || rc == EROFS || rc == ENOENT)
+      return lmdb_error(rc, "open " + options_.dir);
     // Anything else (not an LMDB file, another version, a truncated file).
     return Status::corruption("store: open " + options_.dir + ": " + mdb_strerror(rc));
   }
@@ -222,14 +234,16 @@ Status Store::open_env(bool* replaced) {
   while ((rc = mdb_cursor_get(cursor, &ck, &cv, MDB_NEXT)) == 0) {
   }
   mdb_cursor_close(cursor);
-  if (rc != MDB_NOTFOUND) return Status::corruption("store: walking the records: " + std::string(mdb_strerror(rc)));
+  if (rc != MDB_NOTFOUND)
+    return Status::corruption("store: walking the records: " + std::string(mdb_strerror(rc)));
   rc = txn.commit();
   if (rc != 0) return lmdb_error(rc, "commit");
   env_ = std::move(env);
   return Status::ok();
 }
 
-Status Store::write_once(const std::vector<std::pair<std::string, std::string>>& records, int* mdb_rc) {
+Status Store::write_once(const std::vector<std::pair<std::string, std::string>>& records,
+                         int* mdb_rc) {
   Txn txn;
   int rc = txn.begin(env_->env, 0);
   if (rc == 0) {
@@ -260,7 +274,8 @@ Store::Fill Store::fill() const {
   if (txn.begin(env_->env, MDB_RDONLY) != 0) return f;
   MDB_stat st;
   if (mdb_stat(txn.get(), env_->records, &st) != 0) return f;
-  const double pages = static_cast<double>(st.ms_branch_pages + st.ms_leaf_pages + st.ms_overflow_pages);
+  const double pages =
+      static_cast<double>(st.ms_branch_pages + st.ms_leaf_pages + st.ms_overflow_pages);
   f.ratio = max_pages > 0 ? pages / max_pages : 0;
   f.entries = st.ms_entries;
   return f;
@@ -272,7 +287,8 @@ Status Store::put_records(const std::vector<std::pair<std::string, std::string>>
     puts_since_check_ = 0;
     const Fill f = fill();
     if (f.ratio > kHighWater && f.entries > 0) {
-      const auto limit = static_cast<std::uint64_t>(static_cast<double>(f.entries) * kHighWater / f.ratio);
+      const auto limit =
+          static_cast<std::uint64_t>(static_cast<double>(f.entries) * kHighWater / f.ratio);
       entry_limit_ = entry_limit_ == 0 ? limit : std::min(entry_limit_, limit);
     }
     if (entry_limit_ > 0 && f.entries > entry_limit_ * kLowWater / kHighWater &&
@@ -297,8 +313,9 @@ Status Store::put_records(const std::vector<std::pair<std::string, std::string>>
   if (!st) {
     ++write_errors_;
     if (rc == MDB_MAP_FULL) {
-      return Status::busy("store: no room for a record of " + std::to_string(records.front().second.size()) +
-                          " bytes in a map of " + std::to_string(options_.map_size) +
+      return Status::busy("store: no room for a record of " +
+                          std::to_string(records.front().second.size()) + " bytes in a map of " +
+                          std::to_string(options_.map_size) +
                           " bytes, even after evicting the oldest records");
     }
   }
@@ -325,7 +342,8 @@ Status Store::evict_oldest(double fraction) {
     mdb_cursor_close(cursor);
   }
   if (all.empty()) return Status::busy("store: full with no records to evict");
-  std::size_t n = std::max<std::size_t>(1, static_cast<std::size_t>(static_cast<double>(all.size()) * fraction));
+  std::size_t n = std::max<std::size_t>(
+      1, static_cast<std::size_t>(static_cast<double>(all.size()) * fraction));
   n = std::min(n, all.size());
   std::nth_element(all.begin(), all.begin() + static_cast<std::ptrdiff_t>(n - 1), all.end());
   const std::size_t total = all.size();
@@ -352,13 +370,15 @@ Status Store::evict_oldest(double fraction) {
   evictions_ += done;
   if (done > 0) {
     // Said once at info; a store that stays full would otherwise fill the log.
-    core::log(evictions_ == done ? core::LogLevel::kInfo : core::LogLevel::kDebug,"store: full, evicted the " + std::to_string(done) + " oldest of " +
-                   std::to_string(total) + " records");
+    core::log(evictions_ == done ? core::LogLevel::kInfo : core::LogLevel::kDebug,
+              "store: full, evicted the " + std::to_string(done) + " oldest of " +
+                  std::to_string(total) + " records");
   }
   return done > 0 ? Status::ok() : failure;
 }
 
-Status Store::put_user(std::string_view provider, const proto::User& user, Millis fetched, Millis expires) {
+Status Store::put_user(std::string_view provider, const proto::User& user, Millis fetched,
+                       Millis expires) {
   codec::Header h{false, Map::kUserByName, fetched, expires};
   std::vector<std::pair<std::string, std::string>> recs;
   recs.emplace_back(key(provider, Map::kUserByName, user.name), codec::encode_user(h, user));
@@ -367,17 +387,20 @@ Status Store::put_user(std::string_view provider, const proto::User& user, Milli
   return put_records(recs);
 }
 
-Status Store::put_group(std::string_view provider, const proto::Group& group, Millis fetched, Millis expires) {
+Status Store::put_group(std::string_view provider, const proto::Group& group, Millis fetched,
+                        Millis expires) {
   codec::Header h{false, Map::kGroupByName, fetched, expires};
   std::vector<std::pair<std::string, std::string>> recs;
   recs.emplace_back(key(provider, Map::kGroupByName, group.name), codec::encode_group(h, group));
   h.map = Map::kGroupByGid;
-  recs.emplace_back(key(provider, Map::kGroupByGid, id_key(group.gid)), codec::encode_group(h, group));
+  recs.emplace_back(key(provider, Map::kGroupByGid, id_key(group.gid)),
+                    codec::encode_group(h, group));
   return put_records(recs);
 }
 
 Status Store::put_initgroups(std::string_view provider, std::string_view user,
-                             const std::vector<std::uint32_t>& gids, Millis fetched, Millis expires) {
+                             const std::vector<std::uint32_t>& gids, Millis fetched,
+                             Millis expires) {
   codec::Header h{false, Map::kInitgroups, fetched, expires};
   return put_records({{key(provider, Map::kInitgroups, user), codec::encode_gids(h, gids)}});
 }
@@ -389,7 +412,8 @@ Status Store::put_negative(std::string_view provider, Map map, std::string_view 
 }
 
 Result<std::optional<std::string>> Store::get_raw(const std::string& k) {
-  int rc = env_->reader ? mdb_txn_renew(env_->reader) : mdb_txn_begin(env_->env, nullptr, MDB_RDONLY, &env_->reader);
+  int rc = env_->reader ? mdb_txn_renew(env_->reader)
+                        : mdb_txn_begin(env_->env, nullptr, MDB_RDONLY, &env_->reader);
   if (rc != 0) {
     if (env_->reader) mdb_txn_abort(env_->reader);
     env_->reader = nullptr;
@@ -406,8 +430,8 @@ Result<std::optional<std::string>> Store::get_raw(const std::string& k) {
 }
 
 void Store::drop_bad(const std::string& k) {
-  core::log_warning("store: a record that does not decode was deleted (" + std::to_string(k.size()) +
-                    "-byte key)");
+  core::log_warning("store: a record that does not decode was deleted (" +
+                    std::to_string(k.size()) + "-byte key)");
   Txn txn;
   if (txn.begin(env_->env, 0) != 0) return;
   MDB_val mk = val(k);
@@ -418,8 +442,8 @@ void Store::drop_bad(const std::string& k) {
 namespace {
 
 template <typename T, typename Decode>
-Result<std::optional<Record<T>>> decode_record(const std::optional<std::string>& raw, Map map, Decode decode,
-                                               bool* bad) {
+Result<std::optional<Record<T>>> decode_record(const std::optional<std::string>& raw, Map map,
+                                               Decode decode, bool* bad) {
   if (!raw) return std::optional<Record<T>>();
   auto h = codec::decode_header(*raw);
   if (!h || h->map != map) {
@@ -446,37 +470,52 @@ Result<std::optional<Record<T>>> decode_record(const std::optional<std::string>&
 
 }  // namespace
 
-#define FASTID_STORE_GET(T, MAP, KEY, DECODE)                                   \
-  const std::string k = key(provider, MAP, KEY);                                \
-  auto raw = get_raw(k);                                                        \
-  if (!raw) return core::error(raw.error());                                    \
-  bool bad = false;                                                             \
-  auto rec = decode_record<T>(*raw, MAP, DECODE, &bad);                         \
-  if (bad) drop_bad(k);                                                         \
+#define FASTID_STORE_GET(T, MAP, KEY, DECODE)           \
+  const std::string k = key(provider, MAP, KEY);        \
+  auto raw = get_raw(k);                                \
+  if (!raw) return core::error(raw.error());            \
+  bool bad = false;                                     \
+  auto rec = decode_record<T>(*raw, MAP, DECODE, &bad); \
+  if (bad) drop_bad(k);                                 \
   return rec;
 
-Result<std::optional<Record<proto::User>>> Store::user_by_name(std::string_view provider, std::string_view name) {
-  FASTID_STORE_GET(proto::User, Map::kUserByName, name, codec::decode_user)
-}
+Result<std::optional<Record<proto::User>>> Store::user_by_name(std::string_view provider,
+                                                               std::string_view name){
+    FASTID_STORE_GET(proto::User, Map::kUserByName, name, codec::decode_user)}
 
-Result<std::optional<Record<proto::User>>> Store::user_by_uid(std::string_view provider, std::uint32_t uid) {
-  FASTID_STORE_GET(proto::User, Map::kUserByUid, id_key(uid), codec::decode_user)
-}
+Result<std::optional<Record<proto::User>>> Store::user_by_uid(std::string_view provider,
+                                                              std::uint32_t uid){
+    FASTID_STORE_GET(proto::User, Map::kUserByUid, id_key(uid), codec::decode_user)}
 
-Result<std::optional<Record<proto::Group>>> Store::group_by_name(std::string_view provider, std::string_view name) {
-  FASTID_STORE_GET(proto::Group, Map::kGroupByName, name, codec::decode_group)
-}
+Result<std::optional<Record<proto::Group>>> Store::group_by_name(std::string_view provider,
+                                                                 std::string_view name){
+    FASTID_STORE_GET(proto::Group, Map::kGroupByName, name, codec::decode_group)}
 
-Result<std::optional<Record<proto::Group>>> Store::group_by_gid(std::string_view provider, std::uint32_t gid) {
-  FASTID_STORE_GET(proto::Group, Map::kGroupByGid, id_key(gid), codec::decode_group)
-}
+Result<std::optional<Record<proto::Group>>> Store::group_by_gid(std::string_view provider,
+                                                                std::uint32_t gid){
+    FASTID_STORE_GET(proto::Group, Map::kGroupByGid, id_key(gid), codec::decode_group)}
 
-Result<std::optional<Record<std::vector<std::uint32_t>>>> Store::initgroups(std::string_view provider,
-                                                                            std::string_view user) {
-  FASTID_STORE_GET(std::vector<std::uint32_t>, Map::kInitgroups, user, codec::decode_gids)
-}
-
+Result<std::optional<Record<std::vector<std::uint32_t>>>> Store::initgroups(
+    std::string_view provider, std::string_view user){
+    FASTID_STORE_GET(std::vector<std::uint32_t>, Map::kInitgroups, user, codec::decode_gids)}
 #undef FASTID_STORE_GET
+
+Result<bool> Store::has_records(std::string_view provider) {
+  Txn txn;
+  int rc = txn.begin(env_->env, MDB_RDONLY);
+  if (rc != 0) return core::error(lmdb_error(rc, "begin read"));
+  std::string prefix(provider);
+  prefix.push_back('\0');
+  MDB_cursor* cursor = nullptr;
+  rc = mdb_cursor_open(txn.get(), env_->records, &cursor);
+  if (rc != 0) return core::error(lmdb_error(rc, "cursor"));
+  MDB_val k = val(prefix), v;
+  rc = mdb_cursor_get(cursor, &k, &v, MDB_SET_RANGE);
+  const bool found = rc == 0 && view(k).starts_with(prefix);
+  mdb_cursor_close(cursor);
+  if (rc != 0 && rc != MDB_NOTFOUND) return core::error(lmdb_error(rc, "read"));
+  return found;
+}
 
 Status Store::clear(std::string_view provider) {
   Txn txn;

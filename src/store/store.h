@@ -59,8 +59,8 @@ struct Record {
 };
 
 struct Options {
-  std::string dir;                          // holds data.mdb and lock.mdb; created 0700
-  std::uint64_t map_size = 256ull << 20;    // LMDB map size (the file's upper bound)
+  std::string dir;                        // holds data.mdb and lock.mdb; created 0700
+  std::uint64_t map_size = 256ull << 20;  // LMDB map size (the file's upper bound)
   // Fraction of the records evicted, oldest first, when the map is full.
   double evict_fraction = 0.125;
 };
@@ -88,8 +88,10 @@ class Store {
 
   // Positive records: a user is stored under its name and its uid, a group
   // under its name and its gid, in one transaction.
-  Status put_user(std::string_view provider, const proto::User& user, Millis fetched, Millis expires);
-  Status put_group(std::string_view provider, const proto::Group& group, Millis fetched, Millis expires);
+  Status put_user(std::string_view provider, const proto::User& user, Millis fetched,
+                  Millis expires);
+  Status put_group(std::string_view provider, const proto::Group& group, Millis fetched,
+                   Millis expires);
   Status put_initgroups(std::string_view provider, std::string_view user,
                         const std::vector<std::uint32_t>& gids, Millis fetched, Millis expires);
   // A negative answer for one key ("no user named x", "no gid 5").
@@ -98,12 +100,19 @@ class Store {
 
   // nullopt: nothing stored (or a record that does not decode, which is
   // deleted and logged). Errors only when LMDB itself fails.
-  Result<std::optional<Record<proto::User>>> user_by_name(std::string_view provider, std::string_view name);
-  Result<std::optional<Record<proto::User>>> user_by_uid(std::string_view provider, std::uint32_t uid);
-  Result<std::optional<Record<proto::Group>>> group_by_name(std::string_view provider, std::string_view name);
-  Result<std::optional<Record<proto::Group>>> group_by_gid(std::string_view provider, std::uint32_t gid);
+  Result<std::optional<Record<proto::User>>> user_by_name(std::string_view provider,
+                                                          std::string_view name);
+  Result<std::optional<Record<proto::User>>> user_by_uid(std::string_view provider,
+                                                         std::uint32_t uid);
+  Result<std::optional<Record<proto::Group>>> group_by_name(std::string_view provider,
+                                                            std::string_view name);
+  Result<std::optional<Record<proto::Group>>> group_by_gid(std::string_view provider,
+                                                           std::uint32_t gid);
   Result<std::optional<Record<std::vector<std::uint32_t>>>> initgroups(std::string_view provider,
                                                                        std::string_view user);
+
+  // Whether any record of `provider` is stored (a store that served it before).
+  Result<bool> has_records(std::string_view provider);
 
   // Removes every record of a provider (or all when provider is empty).
   Status clear(std::string_view provider);
@@ -132,9 +141,9 @@ class Store {
   };
   Fill fill() const;
 
-  static constexpr double kHighWater = 0.75;  // evict when the records fill this much
-  static constexpr double kLowWater = 0.6;    // ... down to this
-  static constexpr int kFillCheckEvery = 16;  // puts between two checks
+  static constexpr double kHighWater = 0.75;      // evict when the records fill this much
+  static constexpr double kLowWater = 0.6;        // ... down to this
+  static constexpr int kFillCheckEvery = 16;      // puts between two checks
   static constexpr std::size_t kEvictBatch = 32;  // deletions per transaction
   Result<std::optional<std::string>> get_raw(const std::string& key);
   void drop_bad(const std::string& key);

@@ -455,6 +455,14 @@ TEST_F(PamSystemTest, CliAuthReportsTheResult) {
   EXPECT_TRUE(has(bad, "authentication failure")) << bad.out;
   auto unknown = run("echo x | " + cli + "nosuchuser 2>&1");
   EXPECT_EQ(unknown.exit_code, 2) << unknown.out;
+  // Run by a normal user: its own password only.
+  const std::string as_user = "setpriv --reuid=100008 --regid=100008 --clear-groups env " + daemon_->env() +
+                              bin_dir() + "/fastid auth ";
+  auto own = run("echo 'Caller-pw.8' | " + as_user + "user00008 2>&1");
+  EXPECT_EQ(own.exit_code, 0) << own.out;
+  auto other = run("echo 'Sha512-pw.two' | " + as_user + "user00002 2>&1");
+  EXPECT_EQ(other.exit_code, 3) << other.out;
+  EXPECT_TRUE(has(other, "permission denied")) << other.out;
   auto expired = run("echo 'Expired-pw.4' | " + cli + "user00004 2>&1");
   EXPECT_EQ(expired.exit_code, 3) << expired.out;
   EXPECT_TRUE(has(expired, "account expired")) << expired.out;
@@ -574,6 +582,27 @@ TEST(PamPooledProviderTest, SlowProviderPasswordsThroughTheWorkerPool) {
   ::unlink(down.c_str());
   EXPECT_EQ(d.log().find("Slow-pw.11"), std::string::npos);
   EXPECT_EQ(read_file(d.dir() + "/state/pam-offline").find("Slow-pw.11"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace fastid::testing
+
+namespace fastid::testing {
+namespace {
+
+// With -w 2 the front workers share the pam listener like the others; each
+// answers authentication on its own (lockout counters are per worker: docs/pam.md).
+TEST(PamWorkersTest, FrontWorkersShareThePamSocket) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root: unshare -m";
+  PamDaemon d("");
+  ASSERT_TRUE(d.start({"-w", "2"})) << d.log();
+  for (int i = 0; i < 6; ++i) {
+    auto r = d.pamtester("fastid-test", "user00002", "Sha512-pw.two", "authenticate acct_mgmt");
+    EXPECT_EQ(r.exit_code, 0) << r.out;
+  }
+  EXPECT_TRUE(has(d.pamtester("fastid-test", "user00002", kWrong), kAuthErr));
+  int status = d.stop(SIGTERM);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "status " << status;
 }
 
 }  // namespace

@@ -27,7 +27,8 @@ int main(int argc, char** argv) {
   const long users = std::strtol(argv[3], nullptr, 10);
   const long age = argc > 4 ? std::strtol(argv[4], nullptr, 10) : 0;
   const auto fetched = fastid::store::now_millis() - age * 1000;
-  fastid::providers::SlowProvider dataset({.name = provider, .users = static_cast<std::uint32_t>(users)});
+  fastid::providers::SlowProvider dataset(
+      {.name = provider, .users = static_cast<std::uint32_t>(users)});
   if (!dataset.open()) return 1;
   for (long i = 1; i <= users; ++i) {
     auto u = dataset.user_by_uid(static_cast<std::uint32_t>(100000 + i));

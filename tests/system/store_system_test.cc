@@ -36,11 +36,13 @@ class StoreSystemTest : public ::testing::Test {
   StoreSystemTest() : d_(10, 2) {}
 
   void configure(const std::string& store_keys) {
-    d_.write_config("[daemon]\nsocket_dir = \"" + d_.socket_dir() + "\"\nstate_dir = \"" + d_.dir() +
-                    "/state\"\nlog_level = \"info\"\n\n[store]\n" + store_keys +
-                    "\n[fastcache]\npasswd = { enabled = false }\ngroup = { enabled = false }\n"
-                    "initgroups = { enabled = false }\n\n[[provider]]\nname = \"dir\"\ntype = \"slow\"\n"
-                    "users = 2000\ngroups = 100\ndown_file = \"" + down_file() + "\"\n");
+    d_.write_config(
+        "[daemon]\nsocket_dir = \"" + d_.socket_dir() + "\"\nstate_dir = \"" + d_.dir() +
+        "/state\"\nlog_level = \"info\"\n\n[store]\n" + store_keys +
+        "\n[fastcache]\npasswd = { enabled = false }\ngroup = { enabled = false }\n"
+        "initgroups = { enabled = false }\n\n[[provider]]\nname = \"dir\"\ntype = \"slow\"\n"
+        "users = 2000\ngroups = 100\ndown_file = \"" +
+        down_file() + "\"\n");
   }
 
   std::string down_file() const { return d_.dir() + "/down"; }
@@ -117,7 +119,8 @@ TEST_F(StoreSystemTest, OfflineAnswersStoredEntriesFailsFastForOthersAndComesBac
   for (const char* name : {"user01999", "user01998", "nosuchuser", "user01999"}) {
     auto r = query(std::string("passwd ") + name);
     EXPECT_EQ(r.exit_code, 1) << name << ": " << r.out;
-    EXPECT_NE(r.out.find("Resource temporarily unavailable"), std::string::npos) << name << ": " << r.out;
+    EXPECT_NE(r.out.find("Resource temporarily unavailable"), std::string::npos)
+        << name << ": " << r.out;
     EXPECT_LT(r.seconds, 1.0 * kSlowdown) << name;
   }
   auto unknown_group = query("group 299999");
@@ -133,7 +136,8 @@ TEST_F(StoreSystemTest, OfflineAnswersStoredEntriesFailsFastForOthersAndComesBac
   // The directory returns: back online by the probe, within 15 s, by itself.
   const auto back = Clock::now();
   directory_up();
-  while (status_value("store.dir.state") != "online" && ms_since(back) < 20000) std::this_thread::sleep_for(100ms);
+  while (status_value("store.dir.state") != "online" && ms_since(back) < 20000)
+    std::this_thread::sleep_for(100ms);
   const double took = ms_since(back);
   std::printf("back online %.0f ms after the directory returned (probe_interval 5s)\n", took);
   EXPECT_LT(took, 15000) << d_.log();
@@ -217,8 +221,10 @@ TEST_F(StoreSystemTest, NegativeAnswersRefreshAheadExpiryAndOfflineMaxAge) {
   ASSERT_EQ(query("passwd user00005").exit_code, 0);
   const long hits_before = counter("store.dir.hits");
   EXPECT_GE(hits_before, 1);
-  const auto refresh_deadline = Clock::now() + std::chrono::milliseconds(static_cast<int>(3000 * kSlowdown));
-  while (counter("store.dir.refreshed") < 1 && Clock::now() < refresh_deadline) std::this_thread::sleep_for(100ms);
+  const auto refresh_deadline =
+      Clock::now() + std::chrono::milliseconds(static_cast<int>(3000 * kSlowdown));
+  while (counter("store.dir.refreshed") < 1 && Clock::now() < refresh_deadline)
+    std::this_thread::sleep_for(100ms);
   EXPECT_GE(counter("store.dir.refreshed"), 1);
   const auto refreshed_at = Clock::now();
 
@@ -245,15 +251,17 @@ TEST_F(StoreSystemTest, RefreshAheadNeverMakesTheRequestWait) {
   ASSERT_TRUE(d_.start()) << d_.log();
   auto miss = query("passwd user00011");
   ASSERT_EQ(miss.exit_code, 0) << miss.out;
-  EXPECT_GE(miss.seconds, 0.4);  // went to the directory
+  EXPECT_GE(miss.seconds, 0.4);        // went to the directory
   std::this_thread::sleep_for(700ms);  // now less than refresh_ahead is left
   auto hit = query("passwd user00011");
   ASSERT_EQ(hit.exit_code, 0) << hit.out;
   EXPECT_EQ(hit.out, miss.out);
   EXPECT_LT(hit.seconds, 0.3 * kSlowdown) << "the hit waited for its refresh";
   // The refresh happens behind it: the timer ticks every second, the call takes 400 ms.
-  const auto deadline = Clock::now() + std::chrono::milliseconds(static_cast<int>(4000 * kSlowdown));
-  while (counter("store.dir.refreshed") < 1 && Clock::now() < deadline) std::this_thread::sleep_for(100ms);
+  const auto deadline =
+      Clock::now() + std::chrono::milliseconds(static_cast<int>(4000 * kSlowdown));
+  while (counter("store.dir.refreshed") < 1 && Clock::now() < deadline)
+    std::this_thread::sleep_for(100ms);
   EXPECT_EQ(counter("store.dir.refreshed"), 1);
   EXPECT_EQ(counter("store.dir.misses"), 1);
 }
@@ -275,7 +283,8 @@ TEST_F(StoreSystemTest, ReadyWithinHalfASecondWithAStoreOf100000Entries) {
   const double ready = ms_since(t0);
   EXPECT_EQ(r.exit_code, 0) << r.out;
   EXPECT_EQ(r.out.rfind("user49999:x:149999:200999:User 49999;ck=", 0), 0u) << r.out;
-  std::printf("first stored answer %.0f ms after start with 100,000 entries (target 500 ms)\n", ready);
+  std::printf("first stored answer %.0f ms after start with 100,000 entries (target 500 ms)\n",
+              ready);
   // Target 500 ms; the margin is for a machine shared with builds.
   EXPECT_LT(ready, 2000 * kSlowdown);
 }
@@ -316,14 +325,16 @@ long field(const std::string& text, const std::string& name) {
 // while it answers and to the store while it does not: none may fail.
 TEST_F(StoreSystemTest, EveryStoredEntryAnswersThroughOutagesInTheMiddleOfALoad) {
   Daemon d(300, 30);  // gen-dataset files equal to the slow provider's answers
-  d.write_config("[daemon]\nsocket_dir = \"" + d.socket_dir() + "\"\nstate_dir = \"" + d.dir() +
-                 "/state\"\n\n[store]\nttl = \"1s\"\nrefresh_ahead = \"300ms\"\nprobe_interval = \"300ms\"\n"
-                 "\n[fastcache]\npasswd = { enabled = false }\ngroup = { enabled = false }\n"
-                 "initgroups = { enabled = false }\n\n[[provider]]\nname = \"dir\"\ntype = \"slow\"\n"
-                 "users = 300\ngroups = 30\ndelay = \"1ms\"\ndown_file = \"" + d.dir() + "/down\"\n");
+  d.write_config(
+      "[daemon]\nsocket_dir = \"" + d.socket_dir() + "\"\nstate_dir = \"" + d.dir() +
+      "/state\"\n\n[store]\nttl = \"1s\"\nrefresh_ahead = \"300ms\"\nprobe_interval = \"300ms\"\n"
+      "\n[fastcache]\npasswd = { enabled = false }\ngroup = { enabled = false }\n"
+      "initgroups = { enabled = false }\n\n[[provider]]\nname = \"dir\"\ntype = \"slow\"\n"
+      "users = 300\ngroups = 30\ndelay = \"1ms\"\ndown_file = \"" +
+      d.dir() + "/down\"\n");
   ASSERT_TRUE(d.start()) << d.log();
-  const std::string load = d.env() + bin_dir() + "/nss_stress " + d.dir() + "/data/passwd " + d.dir() +
-                           "/data/group 1 10000 2>&1";
+  const std::string load = d.env() + bin_dir() + "/nss_stress " + d.dir() + "/data/passwd " +
+                           d.dir() + "/data/group 1 10000 2>&1";
   auto warm = run(load);
   ASSERT_EQ(warm.exit_code, 0) << warm.out << d.log();
   std::this_thread::sleep_for(1200ms);  // every stored entry has expired
@@ -347,8 +358,9 @@ TEST_F(StoreSystemTest, EveryStoredEntryAnswersThroughOutagesInTheMiddleOfALoad)
     if (!done) ++cycles;
   }
   loader.join();
-  std::printf("load of 10,000 lookups through %d outage cycles: %s(%d provider processes SIGKILLed)\n",
-              cycles, r.out.c_str(), killed);
+  std::printf(
+      "load of 10,000 lookups through %d outage cycles: %s(%d provider processes SIGKILLed)\n",
+      cycles, r.out.c_str(), killed);
   EXPECT_EQ(field(r.out, "lookups"), 10000) << r.out;
   EXPECT_EQ(field(r.out, "error"), 0) << r.out;
   EXPECT_EQ(field(r.out, "notfound"), 0) << r.out;

@@ -151,7 +151,12 @@ TEST_F(StoreTest, ProvidersDoNotSeeEachOthersRecords) {
   ASSERT_TRUE(prefix.has_value());
   EXPECT_FALSE(prefix->has_value());
   ASSERT_TRUE(s->put_user("ab", user(2), 1, 2));
+  EXPECT_TRUE(*s->has_records("a"));
+  EXPECT_TRUE(*s->has_records("ab"));
+  EXPECT_FALSE(*s->has_records("b"));
+  EXPECT_FALSE(*s->has_records("abc"));
   ASSERT_TRUE(s->clear("a"));
+  EXPECT_FALSE(*s->has_records("a"));
   EXPECT_FALSE(s->user_by_name("a", "user1")->has_value());
   EXPECT_TRUE(s->user_by_name("ab", "user2")->has_value());
   ASSERT_TRUE(s->clear(""));
@@ -220,7 +225,8 @@ TEST_F(StoreTest, RecordLargerThanTheMapIsRefusedClearly) {
   proto::Group huge;
   huge.name = "huge";
   huge.gid = 9;
-  for (int i = 0; i < 200000; ++i) huge.members.push_back("member-with-a-long-name-" + std::to_string(i));
+  for (int i = 0; i < 200000; ++i)
+    huge.members.push_back("member-with-a-long-name-" + std::to_string(i));
   core::Status st = s->put_group("corp", huge, 1, 2);
   ASSERT_FALSE(st);
   EXPECT_EQ(st.code(), core::Code::kBusy);
@@ -251,9 +257,11 @@ TEST_F(StoreTest, ProcessesShareOneStore) {
         const int id = p * kEach + i;
         if (!(*mine)->put_user("corp", user(id), id, id + 1)) ::_exit(11);
         // Read what another process wrote a moment ago, when it is there.
-        auto r = (*mine)->user_by_name("corp", "user" + std::to_string(((p + 1) % kProcs) * kEach + i / 2));
+        auto r = (*mine)->user_by_name("corp",
+                                       "user" + std::to_string(((p + 1) % kProcs) * kEach + i / 2));
         if (!r) ::_exit(12);
-        if (r->has_value() && !((*r)->value == user(((p + 1) % kProcs) * kEach + i / 2))) ::_exit(13);
+        if (r->has_value() && !((*r)->value == user(((p + 1) % kProcs) * kEach + i / 2)))
+          ::_exit(13);
       }
       ::_exit(0);
     }
