@@ -28,6 +28,10 @@ struct DaemonConfig {
   std::chrono::milliseconds idle_timeout{60000};
   std::chrono::milliseconds shutdown_grace{5000};
   int max_connections = 4096;
+  std::chrono::milliseconds stall_timeout{5000};
+  std::string on_worker_exit = "restart";
+  std::string user;   // "" = workers keep the supervisor's identity
+  std::string group;  // "" = the user's primary group
 
   bool operator==(const DaemonConfig&) const = default;
 };
@@ -48,7 +52,7 @@ struct PoolConfig {
 
 struct ProviderConfig {
   std::string name;
-  std::string type;  // "files" or "slow"
+  std::string type;  // "files", "slow" or "fastid"
   std::string isolation = "auto";  // "auto", "process" (provider pool) or "none" (in the daemon)
   std::string passwd = "/etc/passwd";
   std::string group = "/etc/group";
@@ -64,6 +68,10 @@ struct ProviderConfig {
   std::vector<std::string> hang_names = {};
   std::vector<std::string> crash_names = {};
   std::string password = {};
+
+  // type "fastid": upstream fastidd TCP listeners, asked in order.
+  std::vector<std::string> servers = {};
+  std::chrono::milliseconds timeout{2000};
 
   // The effective pool settings: Config::pool with this provider's own
   // `pool = { ... }` keys applied on top (parse_config resolves them).
@@ -91,11 +99,20 @@ struct FastCacheConfig {
   bool operator==(const FastCacheConfig&) const = default;
 };
 
+// [listen]: network listeners for lookups of public data ("HOST:PORT" each).
+struct ListenConfig {
+  std::vector<std::string> tcp = {};
+  std::vector<std::string> udp = {};
+
+  bool operator==(const ListenConfig&) const = default;
+};
+
 struct Config {
   std::string source;  // file path or "<embedded default>"
   DaemonConfig daemon;
   PoolConfig pool;  // [pool]: the defaults of every provider's pool
   FastCacheConfig fastcache;
+  ListenConfig listen;
   std::vector<ProviderConfig> providers;  // in the order they are asked; never empty
 
   bool operator==(const Config&) const = default;

@@ -9,14 +9,18 @@
 #include <CLI/CLI.hpp>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
+#include <optional>
 #include <iostream>
 
 #include "core/log.h"
 #include "daemon/config.h"
 #include "daemon/worker.h"
+#include "server/net_listener.h"
 #include "server/unix_listener.h"
 #include "supervisor/daemonize.h"
 #include "supervisor/pid_file.h"
+#include "supervisor/privileges.h"
 #include "supervisor/supervisor.h"
 
 using namespace fastid;
@@ -113,6 +117,38 @@ int main(int argc, char** argv) {
   auto admin_fd = server::open_unix_listener(admin_path, 0600);
   if (!admin_fd) return fail(admin_fd.error().to_string());
 
+  // Network listeners: opened here, once, and shared by every worker.
+  std::vector<std::pair<int, std::string>> tcp_listeners, udp_listeners;
+  for (const auto& address : config->listen.tcp) {
+    auto l = server::open_tcp_listener(address);
+    if (!l) return fail("[listen] tcp: " + l.error().to_string());
+    core::log_info("listening on tcp " + l->bound);
+    tcp_listeners.emplace_back(l->fd, l->bound);
+  }
+  for (const auto& address : config->listen.udp) {
+    auto l = server::open_udp_listener(address);
+    if (!l) return fail("[listen] udp: " + l.error().to_string());
+    core::log_info("listening on udp " + l->bound);
+    udp_listeners.emplace_back(l->fd, l->bound);
+  }
+
+  // Privilege drop: the identity is resolved now, while everything is still
+  // checked at start; the workers drop to it after the fork. The state the
+  // workers write (fast cache maps, store) becomes theirs; the pid file, log
+  // and sockets stay the supervisor's.
+  std::optional<supervisor::Identity> drop_to;
+  if (!d.user.empty() || !d.group.empty()) {
+    if (d.user.empty()) return fail("[daemon] group is set but user is not: set both");
+    if (::geteuid() != 0) return fail("[daemon] user: fastidd must start as root to drop privileges");
+    auto who = supervisor::resolve_identity(d.user, d.group);
+    if (!who) return fail(who.error().to_string());
+    if (auto st = server::ensure_directory(d.state_dir + "/mc", 0755); !st) return fail(st.to_string());
+    std::vector<std::string> state = {d.state_dir, d.state_dir + "/mc"};
+    if (std::filesystem::exists(d.state_dir + "/store")) state.push_back(d.state_dir + "/store");
+    if (auto st = supervisor::hand_over(*who, state); !st) return fail(st.to_string());
+    drop_to = *who;
+  }
+
   supervisor::Daemonizer daemonizer;
   if (daemonize) {
     if (auto st = daemonizer.detach(!log_file.empty()); !st) return fail(st.to_string());
@@ -122,15 +158,29 @@ int main(int argc, char** argv) {
   daemon::WorkerSetup setup;
   const int workers = config->daemon.workers;
   const auto grace = config->daemon.shutdown_grace;
+  const std::string on_worker_exit = config->daemon.on_worker_exit;
   setup.config = std::move(*config);
   setup.config_path = config_path;
   setup.overrides = overrides;
   setup.unix_listeners.emplace_back(*nss_fd, "nss");
   setup.unix_listeners.emplace_back(*admin_fd, "admin");
+  setup.tcp_listeners = std::move(tcp_listeners);
+  setup.udp_listeners = std::move(udp_listeners);
   setup.on_ready = [&daemonizer] { daemonizer.notify_ready(); };
 
   int rc;
-  if (workers == 1) {
+  // A worker runs as `drop_to` from its first instruction of its own.
+  auto run_one = [&setup, &drop_to](int) {
+    if (drop_to) {
+      if (auto st = supervisor::drop_to(*drop_to); !st) {
+        core::log_error("cannot drop privileges to " + drop_to->name + ": " + st.to_string());
+        return 1;
+      }
+      core::log_info("running as " + drop_to->name);
+    }
+    return daemon::run_worker(setup);
+  };
+  if (workers == 1 && !drop_to) {
     // One front worker: it runs in this process, with nothing to supervise.
     rc = daemon::run_worker(std::move(setup));
   } else {
@@ -140,7 +190,11 @@ int main(int argc, char** argv) {
     supervisor::SupervisorOptions options;
     options.workers = workers;
     options.shutdown_grace = grace;
-    supervisor::Supervisor sup(options, [&setup](int) { return daemon::run_worker(setup); });
+    options.on_worker_exit = on_worker_exit == "exit" ? supervisor::OnWorkerExit::kExit
+                                                      : supervisor::OnWorkerExit::kRestart;
+    // With a privilege drop even one worker is forked: the supervisor stays
+    // root to remove the sockets and pid file at the end.
+    supervisor::Supervisor sup(options, run_one);
     rc = sup.run();
   }
   ::unlink(nss_path.c_str());

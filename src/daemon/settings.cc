@@ -109,6 +109,14 @@ constexpr Setting fastcache_map_key(Setting s) {
   return s;
 }
 
+template <auto Member>
+constexpr Setting listen_key(Setting s) {
+  s.section = Section::kListen;
+  s.apply_listen = &Field<Member>::apply;
+  s.read_listen = &Field<Member>::read;
+  return s;
+}
+
 constexpr std::int64_t kKiB = 1 << 10;
 constexpr std::int64_t kGiB = 1 << 30;
 
@@ -178,6 +186,40 @@ const Setting kSettings[] = {
         .max = 1048576,
         .description = "Open client connections per worker; past it, new connections are closed "
                        "at once and the daemon keeps serving the others.",
+    }),
+    daemon_key<&DaemonConfig::stall_timeout>({
+        .key = "stall_timeout",
+        .type = SettingType::kDuration,
+        .default_text = "5s",
+        .min = 100,
+        .max = 10 * kMinute,
+        .description = "A client that has sent part of a request, or does not read its reply, "
+                       "for this long is disconnected.",
+    }),
+    daemon_key<&DaemonConfig::on_worker_exit>({
+        .key = "on_worker_exit",
+        .type = SettingType::kString,
+        .default_text = "restart",
+        .rule = StringRule::kOnWorkerExit,
+        .description = "When a front worker dies: `restart` replaces it (paced; a crash loop "
+                       "stops the daemon with a non-zero exit), `exit` stops the daemon at once.",
+    }),
+    daemon_key<&DaemonConfig::user>({
+        .key = "user",
+        .type = SettingType::kString,
+        .default_text = "",
+        .rule = StringRule::kAccountOrEmpty,
+        .description = "Front workers drop to this user (name or uid) once the supervisor has "
+                       "opened the listeners, pid file and log; the state directory is made "
+                       "theirs. Empty: they keep the daemon's identity.",
+    }),
+    daemon_key<&DaemonConfig::group>({
+        .key = "group",
+        .type = SettingType::kString,
+        .default_text = "",
+        .rule = StringRule::kAccountOrEmpty,
+        .description = "The group of the front workers (name or gid); empty: the primary group "
+                       "of `user`.",
     }),
 
     provider_key<&ProviderConfig::name>({
@@ -301,6 +343,25 @@ const Setting kSettings[] = {
         .description = "Names whose lookups make the process die (abort): for the worker "
                        "pool's failure tests, never in the daemon itself.",
     }),
+    provider_key<&ProviderConfig::servers>({
+        .key = "servers",
+        .type = SettingType::kStringList,
+        .default_text = "",
+        .rule = StringRule::kHostPort,
+        .provider_type = "fastid",
+        .description = "Upstream fastidd TCP listeners (`\"HOST:PORT\"`), asked in order; the "
+                       "next one when a server cannot be reached. At least one.",
+    }),
+    provider_key<&ProviderConfig::timeout>({
+        .key = "timeout",
+        .type = SettingType::kDuration,
+        .default_text = "2s",
+        .min = 10,
+        .max = 10 * kMinute,
+        .provider_type = "fastid",
+        .description = "Longest wait for an upstream's connection or reply before the next "
+                       "server is tried.",
+    }),
     provider_key<&ProviderConfig::password>({
         .key = "password",
         .type = SettingType::kString,
@@ -407,6 +468,23 @@ const Setting kSettings[] = {
         .max = 1 * kDay,
         .description = "How long clients may use a published answer before asking the daemon.",
     }),
+
+    listen_key<&ListenConfig::tcp>({
+        .key = "tcp",
+        .type = SettingType::kStringList,
+        .default_text = "",
+        .rule = StringRule::kHostPort,
+        .description = "TCP listeners, `\"HOST:PORT\"` or `\"[V6]:PORT\"` with a numeric "
+                       "address; port 0 takes a free port (the log names it).",
+    }),
+    listen_key<&ListenConfig::udp>({
+        .key = "udp",
+        .type = SettingType::kStringList,
+        .default_text = "",
+        .rule = StringRule::kHostPort,
+        .description = "UDP listeners, same syntax: one request per datagram, replies at most "
+                       "three times the datagram's size (else marked truncated).",
+    }),
 };
 
 constexpr FastCacheMap kFastcacheMaps[] = {
@@ -415,8 +493,8 @@ constexpr FastCacheMap kFastcacheMaps[] = {
     {"initgroups", &FastCacheConfig::initgroups},
 };
 
-constexpr std::string_view kUnsupportedSections[] = {"store", "pam", "listen"};
-constexpr std::string_view kAvailableTypes[] = {"files", "slow"};
+constexpr std::string_view kUnsupportedSections[] = {"store", "pam"};
+constexpr std::string_view kAvailableTypes[] = {"files", "slow", "fastid"};
 constexpr std::string_view kPlannedTypes[] = {"ldap", "winbind"};
 
 // ---- Small helpers -------------------------------------------------------------
@@ -540,6 +618,7 @@ std::string_view section_header(Section section) {
     case Section::kPool: return "[pool]";
     case Section::kFastcache: return "[fastcache]";
     case Section::kFastcacheMap: return "[fastcache] map";
+    case Section::kListen: return "[listen]";
   }
   return "?";
 }
@@ -782,6 +861,23 @@ Status check_setting(const Setting& s, const SettingValue& value) {
           }
           break;
         }
+        case StringRule::kOnWorkerExit:
+          if (v != "restart" && v != "exit") {
+            return invalid("must be \"restart\" or \"exit\", got " + toml_quote(v));
+          }
+          break;
+        case StringRule::kHostPort:
+          if (auto hp = parse_host_port(v); !hp) return hp.error();
+          break;
+        case StringRule::kAccountOrEmpty: {
+          const bool ok = v.size() <= 64 && std::all_of(v.begin(), v.end(), [](char c) {
+                            return is_alpha(c) || is_digit(c) || c == '_' || c == '.' || c == '-';
+                          });
+          if (!ok || (!v.empty() && v[0] == '-')) {
+            return invalid("must be a user or group name or a numeric id, got " + toml_quote(v));
+          }
+          break;
+        }
         case StringRule::kProviderType: {
           const auto has = [&](std::span<const std::string_view> list) {
             return std::find(list.begin(), list.end(), v) != list.end();
@@ -805,6 +901,9 @@ Status check_setting(const Setting& s, const SettingValue& value) {
           if (c < 0x20 || c == 0x7f) {
             return invalid("control characters are not allowed, got " + toml_quote(item));
           }
+        }
+        if (s.rule == StringRule::kHostPort) {
+          if (auto hp = parse_host_port(item); !hp) return hp.error();
         }
       }
       return Status::ok();
@@ -921,6 +1020,8 @@ void apply_section_defaults(Section section, C& target) {
       s.apply_fastcache(target, *value);
     } else if constexpr (std::is_same_v<C, FastCacheMapConfig>) {
       s.apply_fastcache_map(target, *value);
+    } else if constexpr (std::is_same_v<C, ListenConfig>) {
+      s.apply_listen(target, *value);
     } else {
       s.apply_provider(target, *value);
     }
@@ -940,6 +1041,43 @@ void apply_defaults(FastCacheConfig& fastcache) {
   for (const FastCacheMap& m : kFastcacheMaps) apply_defaults(fastcache.*m.member);
 }
 void apply_defaults(FastCacheMapConfig& map) { apply_section_defaults(Section::kFastcacheMap, map); }
+void apply_defaults(ListenConfig& listen) { apply_section_defaults(Section::kListen, listen); }
+
+Result<HostPort> parse_host_port(std::string_view text) {
+  auto bad = [&](std::string why) {
+    return core::error(invalid("must be \"HOST:PORT\" or \"[V6]:PORT\" with a numeric address, " +
+                               why + ", got " + toml_quote(text)));
+  };
+  HostPort out;
+  std::string_view port;
+  if (!text.empty() && text[0] == '[') {
+    auto close = text.find(']');
+    if (close == std::string_view::npos || close + 1 >= text.size() || text[close + 1] != ':') {
+      return bad("an IPv6 address goes in brackets");
+    }
+    out.host = std::string(text.substr(1, close - 1));
+    port = text.substr(close + 2);
+    if (out.host.empty() || out.host.find_first_not_of("0123456789abcdefABCDEF:.") != std::string::npos) {
+      return bad("not an IPv6 address");
+    }
+  } else {
+    auto colon = text.rfind(':');
+    if (colon == std::string_view::npos) return bad("no port");
+    out.host = std::string(text.substr(0, colon));
+    port = text.substr(colon + 1);
+    if (out.host.empty() || out.host.find_first_not_of("0123456789.") != std::string::npos ||
+        std::count(out.host.begin(), out.host.end(), '.') != 3) {
+      return bad("not an IPv4 address");
+    }
+  }
+  unsigned value = 0;
+  auto [ptr, ec] = std::from_chars(port.data(), port.data() + port.size(), value);
+  if (port.empty() || ec != std::errc() || ptr != port.data() + port.size() || value > 65535) {
+    return bad("the port is 0 to 65535");
+  }
+  out.port = static_cast<std::uint16_t>(value);
+  return out;
+}
 
 Status check_pool_config(const PoolConfig& pool) {
   if (pool.min_workers > pool.max_workers) {
@@ -960,6 +1098,7 @@ Config default_config() {
   config.source = std::string(kEmbeddedSource);
   apply_defaults(config.daemon);
   apply_defaults(config.fastcache);
+  apply_defaults(config.listen);
   ProviderConfig local;
   apply_defaults(local);
   local.name = "local";
@@ -995,6 +1134,11 @@ std::string render_config(const Config& config) {
       keys += std::string(s.key) + " = " + format_setting_value(s, s.read_fastcache_map(config.fastcache.*m.member));
     }
     out += std::string(m.name) + " = { " + keys + " }\n";
+  }
+  out += "\n[listen]\n";
+  for (const Setting& s : kSettings) {
+    if (s.section != Section::kListen) continue;
+    out += std::string(s.key) + " = " + format_setting_value(s, s.read_listen(config.listen)) + "\n";
   }
   for (const ProviderConfig& p : config.providers) {
     out += "\n[[provider]]\n";
@@ -1054,7 +1198,8 @@ std::string doc_limits(const Setting& s) {
       static constexpr std::string_view kLevels[] = {"debug", "info", "warning", "error"};
       return code_list(kLevels);
     }
-    case SettingType::kStringList: return "";
+    case SettingType::kStringList:
+      return s.rule == StringRule::kHostPort ? "each `HOST:PORT`" : "";
     case SettingType::kString:
       switch (s.rule) {
         case StringRule::kAny: return "";
@@ -1063,6 +1208,9 @@ std::string doc_limits(const Setting& s) {
         case StringRule::kName: return "1 to 64 of `A-Z a-z 0-9 _ . -`";
         case StringRule::kProviderType: return code_list(kAvailableTypes);
         case StringRule::kIsolation: return "`auto`, `process`, `none`";
+        case StringRule::kOnWorkerExit: return "`restart`, `exit`";
+        case StringRule::kHostPort: return "";
+        case StringRule::kAccountOrEmpty: return "name or number, or empty";
       }
   }
   return "";
@@ -1196,6 +1344,17 @@ std::string config_reference_markdown() {
       "keep their default.\n"
       "\n";
   doc_table(out, Section::kFastcacheMap, "");
+  out +=
+      "\n"
+      "## [listen]\n"
+      "\n"
+      "Network listeners for lookups of public data (users, groups, initgroups,\n"
+      "enumeration, ping); authentication and admin requests are refused on them.\n"
+      "The supervisor opens them before it forks the workers, which share them. Both\n"
+      "keys are optional; by default there is no network listener. The protocol,\n"
+      "truncation and the TCP retry are in docs/protocol.md.\n"
+      "\n";
+  doc_table(out, Section::kListen, "");
   out +=
       "\n"
       "## Example\n"

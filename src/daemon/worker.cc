@@ -83,6 +83,7 @@ server::ServerLimits limits_of(const Config& c) {
   server::ServerLimits l;
   l.idle_timeout = c.daemon.idle_timeout;
   l.max_connections = static_cast<std::size_t>(c.daemon.max_connections);
+  l.stall_timeout = c.daemon.stall_timeout;
   return l;
 }
 
@@ -112,6 +113,8 @@ class Worker {
       return items;
     });
     for (auto& [fd, name] : setup_.unix_listeners) server_.add_unix_listener(fd, name, name == "admin");
+    for (auto& [fd, name] : setup_.tcp_listeners) server_.add_tcp_listener(fd, "tcp " + name);
+    for (auto& [fd, name] : setup_.udp_listeners) server_.add_udp_listener(fd, "udp " + name);
     wait_for_signal();
     arm_refresh();
     core::log_info("serving lookups on " + setup_.config.daemon.socket_dir + "/nss with " +
@@ -177,9 +180,12 @@ class Worker {
     const auto& new_d = next->daemon;
     if (old_d.socket_dir != new_d.socket_dir || old_d.state_dir != new_d.state_dir ||
         old_d.workers != new_d.workers || old_d.pid_file != new_d.pid_file ||
-        !(setup_.config.fastcache == next->fastcache)) {
+        old_d.on_worker_exit != new_d.on_worker_exit || old_d.user != new_d.user ||
+        old_d.group != new_d.group || !(setup_.config.fastcache == next->fastcache) ||
+        !(setup_.config.listen == next->listen)) {
       core::log_warning(
-          "socket_dir, state_dir, workers, pid_file and [fastcache] take effect at restart only");
+          "socket_dir, state_dir, workers, pid_file, on_worker_exit, user, group, [fastcache] and "
+          "[listen] take effect at restart only");
     }
     // Requests in flight keep the old backends alive; their pools stop once
     // those finish, and are kept here until the worker ends.
@@ -196,7 +202,11 @@ class Worker {
     kept.daemon.state_dir = old_d.state_dir;
     kept.daemon.workers = old_d.workers;
     kept.daemon.pid_file = old_d.pid_file;
+    kept.daemon.on_worker_exit = old_d.on_worker_exit;
+    kept.daemon.user = old_d.user;
+    kept.daemon.group = old_d.group;
     kept.fastcache = setup_.config.fastcache;
+    kept.listen = setup_.config.listen;
     setup_.config = std::move(kept);
     core::log_info("reloaded configuration from " + setup_.config.source);
   }

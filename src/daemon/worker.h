@@ -39,6 +39,8 @@ struct WorkerSetup {
   std::string config_path;  // "" = found by find_config(""); used again on reload
   Overrides overrides;
   std::vector<std::pair<int, std::string>> unix_listeners;  // fd, name ("nss")
+  std::vector<std::pair<int, std::string>> tcp_listeners;   // fd, bound address
+  std::vector<std::pair<int, std::string>> udp_listeners;   // fd, bound address
   std::function<void()> on_ready;  // called once, when the loop is about to run
 };
 

@@ -1,6 +1,7 @@
 #include "providers/registry.h"
 
 #include "providers/files/files_provider.h"
+#include "providers/remote/remote_provider.h"
 #include "providers/slow/slow_provider.h"
 
 namespace fastid::providers {
@@ -25,6 +26,13 @@ Result<std::unique_ptr<Provider>> make_provider(const daemon::ProviderConfig& co
         .hang_names = config.hang_names,
         .crash_names = config.crash_names,
         .password = config.password,
+    });
+  }
+  if (config.type == "fastid") {
+    return std::make_unique<RemoteProvider>(RemoteProvider::Options{
+        .name = config.name,
+        .servers = config.servers,
+        .timeout = config.timeout,
     });
   }
   // A validated config never gets here; a hand-built one (tests, tools) may.

@@ -5,7 +5,9 @@
 #include <asio/use_awaitable.hpp>
 #include <asio/write.hpp>
 
+#include <algorithm>
 #include <array>
+#include <span>
 #include <vector>
 
 #include "core/log.h"
@@ -64,19 +66,47 @@ asio::awaitable<void> serve_connection(Server& server, std::shared_ptr<Server::C
       protocol_error = true;
       break;
     }
-    payload.resize(h.length);
-    if (h.length > 0) {
-      auto [perr, pn] = co_await asio::async_read(conn->socket, asio::buffer(payload), kUseTuple);
+    // A request payload over the request limit is read into a small scratch
+    // buffer and dropped (answered "too large" below): a peer cannot make the
+    // daemon hold a megabyte per connection.
+    std::uint32_t left = h.length;
+    bool read_failed = false;
+    while (left > 0) {
+      const std::uint32_t chunk = std::min<std::uint32_t>(left, proto::kMaxRequestPayload);
+      if (h.length <= proto::kMaxRequestPayload) {
+        payload.resize(h.length);
+      } else if (payload.size() < chunk) {
+        payload.resize(chunk);
+      }
+      auto [perr, pn] =
+          co_await asio::async_read(conn->socket, asio::buffer(payload.data(), chunk), kUseTuple);
       if (perr) {
-        protocol_error = conn->timed_out;
+        read_failed = true;
         break;
       }
+      left -= chunk;
     }
+    if (read_failed) {
+      protocol_error = conn->timed_out;
+      break;
+    }
+    if (h.length == 0) payload.clear();
 
     ++server.mutable_stats().requests;
     proto::Bytes reply;
-    auto request = proto::decode_request(h, payload);
-    if (request && proto::opcode_is_admin(h.opcode) && !(conn->admin && conn->peer.is_root())) {
+    std::expected<proto::Request, proto::DecodeError> request =
+        h.length > proto::kMaxRequestPayload
+            ? std::expected<proto::Request, proto::DecodeError>(
+                  std::unexpect, proto::DecodeError{proto::WireStatus::kTooLarge,
+                                                    "request payload of " + std::to_string(h.length) +
+                                                        " bytes is over the limit"})
+            : proto::decode_request(h, payload);
+    if (request && conn->network && !proto::opcode_is_public(h.opcode)) {
+      // TCP peers are anonymous: ping and public lookups only.
+      ++server.mutable_stats().refused_network;
+      reply = proto::encode_error_reply(h.opcode, h.request_id, proto::WireStatus::kPermissionDenied,
+                                        "only ping and public lookups are accepted over the network");
+    } else if (request && proto::opcode_is_admin(h.opcode) && !(conn->admin && conn->peer.is_root())) {
       // Checked here, where the listener and the peer are known: the
       // socket's file mode is the first gate, the peer's uid the second.
       reply = proto::encode_error_reply(h.opcode, h.request_id, proto::WireStatus::kPermissionDenied,
