@@ -122,6 +122,7 @@ class Parser {
     apply_defaults(config.daemon);
     apply_defaults(config.fastcache);
     apply_defaults(config.listen);
+    apply_defaults(config.store);
     for (const auto& [key, node] : in_file_order(root)) {
       const std::string_view k = key->str();
       const auto& where = key->source();
@@ -153,6 +154,13 @@ class Parser {
                                                     std::string(node_kind(*node))));
         }
         if (Status st = parse_listen(*table, config.listen); !st) return core::error(st);
+      } else if (k == "store") {
+        const toml::table* table = node->as_table();
+        if (table == nullptr) {
+          return core::error(fail(where, "", k, "must be a section: write [store], got " +
+                                                    std::string(node_kind(*node))));
+        }
+        if (Status st = parse_store(*table, config.store); !st) return core::error(st);
       } else if (k == "provider") {
         const toml::array* array = node->as_array();
         if (array == nullptr || !array->is_array_of_tables()) {
@@ -168,8 +176,8 @@ class Parser {
         return core::error(fail(where, "", "",
                                 "[" + std::string(k) + "] is not supported by this version of fastidd"));
       } else if (node->is_table() || node->is_array_of_tables()) {
-        static constexpr std::string_view kSections[] = {"daemon", "provider", "pool", "fastcache",
-                                                           "listen"};
+        static constexpr std::string_view kSections[] = {"daemon",    "provider", "pool",
+                                                           "fastcache", "store",    "listen"};
         std::string problem = "unknown section [" + display_key(k) + "]";
         if (auto hint = closest_match(k, kSections); !hint.empty()) {
           problem += " (did you mean [" + std::string(hint) + "]?)";
@@ -258,6 +266,20 @@ class Parser {
       s->apply_pool(pool, *value);
     }
     if (Status st = check_pool_config(pool); !st) return fail(table.source(), label, "", st.message());
+    return Status::ok();
+  }
+
+  Status parse_store(const toml::table& table, StoreConfig& store) const {
+    const std::string_view label = section_header(Section::kStore);
+    for (const auto& [key, node] : in_file_order(table)) {
+      const std::string_view k = key->str();
+      const Setting* s = find_setting(Section::kStore, k);
+      if (s == nullptr) return fail(key->source(), label, k, unknown_key(Section::kStore, k));
+      auto value = value_from_node(*s, *node);
+      if (!value) return fail(node->source(), label, k, value.error().message());
+      s->apply_store(store, *value);
+    }
+    if (Status st = check_store_config(store); !st) return fail(table.source(), label, "", st.message());
     return Status::ok();
   }
 
@@ -396,6 +418,11 @@ class Parser {
         continue;
       }
       const Setting* s = find_setting(Section::kProvider, k);
+      if (s == nullptr && k == "store") {
+        return core::error(fail(key->source(), label, k,
+                                "per-provider [store] settings are not supported by this version "
+                                "of fastidd: the top-level [store] applies to every pooled provider"));
+      }
       if (s == nullptr && std::ranges::find(unsupported_sections(), k) != unsupported_sections().end()) {
         // DESIGN.md's per-provider override ("pool = { max_workers = 32 }").
         return core::error(fail(key->source(), label, k,

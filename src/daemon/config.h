@@ -68,6 +68,7 @@ struct ProviderConfig {
   std::vector<std::string> hang_names = {};
   std::vector<std::string> crash_names = {};
   std::string password = {};
+  std::string down_file = {};  // while this file exists, every call answers "unavailable"
 
   // type "fastid": upstream fastidd TCP listeners, asked in order.
   std::vector<std::string> servers = {};
@@ -107,12 +108,27 @@ struct ListenConfig {
   bool operator==(const ListenConfig&) const = default;
 };
 
+// [store]: the persistent LMDB store behind the socket, and offline mode, for
+// every provider that runs in a pool (docs/store.md).
+struct StoreConfig {
+  bool enabled = true;
+  std::uint64_t size_bytes = 256u << 20;
+  std::chrono::milliseconds ttl{5400000};            // a record is fresh this long after its fetch
+  std::chrono::milliseconds negative_ttl{15000};     // 0 = "no such entry" is not stored
+  std::chrono::milliseconds refresh_ahead{300000};   // asked-for records this close to expiry are refreshed
+  std::chrono::milliseconds offline_max_age{604800000};  // offline: records fetched at most this long ago
+  std::chrono::milliseconds probe_interval{5000};    // offline: how often the backend is tried
+
+  bool operator==(const StoreConfig&) const = default;
+};
+
 struct Config {
   std::string source;  // file path or "<embedded default>"
   DaemonConfig daemon;
   PoolConfig pool;  // [pool]: the defaults of every provider's pool
   FastCacheConfig fastcache;
   ListenConfig listen;
+  StoreConfig store;
   std::vector<ProviderConfig> providers;  // in the order they are asked; never empty
 
   bool operator==(const Config&) const = default;

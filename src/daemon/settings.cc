@@ -117,7 +117,16 @@ constexpr Setting listen_key(Setting s) {
   return s;
 }
 
+template <auto Member>
+constexpr Setting store_key(Setting s) {
+  s.section = Section::kStore;
+  s.apply_store = &Field<Member>::apply;
+  s.read_store = &Field<Member>::read;
+  return s;
+}
+
 constexpr std::int64_t kKiB = 1 << 10;
+constexpr std::int64_t kMiB = 1 << 20;
 constexpr std::int64_t kGiB = 1 << 30;
 
 // ---- The table ---------------------------------------------------------------
@@ -370,6 +379,15 @@ const Setting kSettings[] = {
         .description = "Every user's password, for authentication tests; empty: no password "
                        "matches. Test data, never a real secret.",
     }),
+    provider_key<&ProviderConfig::down_file>({
+        .key = "down_file",
+        .type = SettingType::kString,
+        .default_text = "",
+        .rule = StringRule::kAbsolutePathOrEmpty,
+        .provider_type = "slow",
+        .description = "While this file exists, every call fails at once as \"unavailable\", "
+                       "as a directory that is down does: for offline-mode tests. Empty: never.",
+    }),
 
     pool_key<&PoolConfig::min_workers>({
         .key = "min_workers",
@@ -485,6 +503,68 @@ const Setting kSettings[] = {
         .description = "UDP listeners, same syntax: one request per datagram, replies at most "
                        "three times the datagram's size (else marked truncated).",
     }),
+    store_key<&StoreConfig::enabled>({
+        .key = "enabled",
+        .type = SettingType::kBool,
+        .default_text = "true",
+        .description = "Whether answers of pooled providers are kept in the LMDB store "
+                       "`state_dir/store/` (warm restarts, offline mode). Providers that run "
+                       "in the daemon (files) are never stored.",
+    }),
+    store_key<&StoreConfig::size_bytes>({
+        .key = "size",
+        .type = SettingType::kSize,
+        .default_text = "256MiB",
+        .min = 1 * kMiB,
+        .max = 64 * kGiB,
+        .description = "Upper bound of the store file (the LMDB map); from 3/4 full on, the "
+                       "records fetched longest ago are evicted.",
+    }),
+    store_key<&StoreConfig::ttl>({
+        .key = "ttl",
+        .type = SettingType::kDuration,
+        .default_text = "90m",
+        .min = 1 * kSecond,
+        .max = 30 * kDay,
+        .description = "A stored record is answered without asking the provider for this "
+                       "long after it was fetched.",
+    }),
+    store_key<&StoreConfig::negative_ttl>({
+        .key = "negative_ttl",
+        .type = SettingType::kDuration,
+        .default_text = "15s",
+        .min = 0,
+        .max = 1 * kDay,
+        .description = "How long \"no such user or group\" is stored; `\"0\"`: it is not.",
+    }),
+    store_key<&StoreConfig::refresh_ahead>({
+        .key = "refresh_ahead",
+        .type = SettingType::kDuration,
+        .default_text = "5m",
+        .min = 0,
+        .max = 30 * kDay,
+        .description = "A record asked for when it has less than this left to live is "
+                       "answered at once and refreshed in the background; `\"0\"`: never. "
+                       "Must be shorter than `ttl`.",
+    }),
+    store_key<&StoreConfig::offline_max_age>({
+        .key = "offline_max_age",
+        .type = SettingType::kDuration,
+        .default_text = "7d",
+        .min = 0,
+        .max = 365 * kDay,
+        .description = "While a provider is offline, expired records fetched at most this "
+                       "long ago are still answered; `\"0\"`: none are.",
+    }),
+    store_key<&StoreConfig::probe_interval>({
+        .key = "probe_interval",
+        .type = SettingType::kDuration,
+        .default_text = "5s",
+        .min = 100,
+        .max = 1 * kHour,
+        .description = "While a provider is offline, how often it is tried again; the first "
+                       "answer puts it back online.",
+    }),
 };
 
 constexpr FastCacheMap kFastcacheMaps[] = {
@@ -493,7 +573,7 @@ constexpr FastCacheMap kFastcacheMaps[] = {
     {"initgroups", &FastCacheConfig::initgroups},
 };
 
-constexpr std::string_view kUnsupportedSections[] = {"store", "pam"};
+constexpr std::string_view kUnsupportedSections[] = {"pam"};
 constexpr std::string_view kAvailableTypes[] = {"files", "slow", "fastid"};
 constexpr std::string_view kPlannedTypes[] = {"ldap", "winbind"};
 
@@ -619,6 +699,7 @@ std::string_view section_header(Section section) {
     case Section::kFastcache: return "[fastcache]";
     case Section::kFastcacheMap: return "[fastcache] map";
     case Section::kListen: return "[listen]";
+    case Section::kStore: return "[store]";
   }
   return "?";
 }
@@ -1022,6 +1103,8 @@ void apply_section_defaults(Section section, C& target) {
       s.apply_fastcache_map(target, *value);
     } else if constexpr (std::is_same_v<C, ListenConfig>) {
       s.apply_listen(target, *value);
+    } else if constexpr (std::is_same_v<C, StoreConfig>) {
+      s.apply_store(target, *value);
     } else {
       s.apply_provider(target, *value);
     }
@@ -1079,6 +1162,16 @@ Result<HostPort> parse_host_port(std::string_view text) {
   return out;
 }
 
+void apply_defaults(StoreConfig& store) { apply_section_defaults(Section::kStore, store); }
+
+Status check_store_config(const StoreConfig& store) {
+  if (store.refresh_ahead.count() > 0 && store.refresh_ahead >= store.ttl) {
+    return invalid("refresh_ahead (" + format_duration(store.refresh_ahead) + ") must be shorter than ttl (" +
+                   format_duration(store.ttl) + ")");
+  }
+  return Status::ok();
+}
+
 Status check_pool_config(const PoolConfig& pool) {
   if (pool.min_workers > pool.max_workers) {
     return invalid("min_workers (" + std::to_string(pool.min_workers) + ") is more than max_workers (" +
@@ -1099,6 +1192,7 @@ Config default_config() {
   apply_defaults(config.daemon);
   apply_defaults(config.fastcache);
   apply_defaults(config.listen);
+  apply_defaults(config.store);
   ProviderConfig local;
   apply_defaults(local);
   local.name = "local";
@@ -1139,6 +1233,11 @@ std::string render_config(const Config& config) {
   for (const Setting& s : kSettings) {
     if (s.section != Section::kListen) continue;
     out += std::string(s.key) + " = " + format_setting_value(s, s.read_listen(config.listen)) + "\n";
+  }
+  out += "\n[store]\n";
+  for (const Setting& s : kSettings) {
+    if (s.section != Section::kStore) continue;
+    out += std::string(s.key) + " = " + format_setting_value(s, s.read_store(config.store)) + "\n";
   }
   for (const ProviderConfig& p : config.providers) {
     out += "\n[[provider]]\n";
@@ -1355,6 +1454,16 @@ std::string config_reference_markdown() {
       "truncation and the TCP retry are in docs/protocol.md.\n"
       "\n";
   doc_table(out, Section::kListen, "");
+  out +=
+      "\n"
+      "## [store]\n"
+      "\n"
+      "Answers of providers that run in a pool are kept in an LMDB file shared by every\n"
+      "fastidd process (`state_dir/store/`), so that the daemon is warm after a restart\n"
+      "and keeps answering, from expired records, while a provider is offline\n"
+      "(docs/store.md). Every key is optional.\n"
+      "\n";
+  doc_table(out, Section::kStore, "");
   out +=
       "\n"
       "## Example\n"

@@ -26,6 +26,7 @@ enum class Section : std::uint8_t {
   kFastcache,     // [fastcache]: one table, every key optional
   kFastcacheMap,  // [fastcache] passwd/group/initgroups = { ... }: the keys of each map
   kListen,        // [listen]: network listeners for public lookups
+  kStore,         // [store]: one table, every key optional
 };
 
 enum class SettingType : std::uint8_t {
@@ -93,6 +94,8 @@ struct Setting {
   SettingValue (*read_fastcache_map)(const FastCacheMapConfig&) = nullptr;
   void (*apply_listen)(ListenConfig&, const SettingValue&) = nullptr;
   SettingValue (*read_listen)(const ListenConfig&) = nullptr;
+  void (*apply_store)(StoreConfig&, const SettingValue&) = nullptr;
+  SettingValue (*read_store)(const StoreConfig&) = nullptr;
 };
 
 // The maps of [fastcache], each a table of the kFastcacheMap settings.
@@ -117,7 +120,7 @@ std::string_view closest_match(std::string_view word, std::span<const std::strin
 std::string_view closest_key(Section section, std::string_view key);
 
 // Top-level sections that DESIGN.md describes but this version refuses
-// ("store", "pam", "listen").
+// ("pam", "listen").
 std::span<const std::string_view> unsupported_sections();
 
 // "[daemon]", "[[provider]]", "[pool]", "[fastcache]"; "integer", "duration", ... as the docs say it.
@@ -167,6 +170,11 @@ struct HostPort {
   std::uint16_t port = 0;
 };
 Result<HostPort> parse_host_port(std::string_view text);
+void apply_defaults(StoreConfig& store);
+
+// The rule between [store] keys: refresh_ahead shorter than ttl (else every
+// hit would refresh). The message names the keys and values.
+Status check_store_config(const StoreConfig& store);
 
 // The rules between pool keys that no single key's limits can say:
 // min_workers and min_spare_workers at most max_workers. The message names the

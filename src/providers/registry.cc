@@ -26,6 +26,7 @@ Result<std::unique_ptr<Provider>> make_provider(const daemon::ProviderConfig& co
         .hang_names = config.hang_names,
         .crash_names = config.crash_names,
         .password = config.password,
+        .down_file = config.down_file,
     });
   }
   if (config.type == "fastid") {

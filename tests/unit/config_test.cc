@@ -58,6 +58,9 @@ TEST(SettingsTable, EveryEntryIsComplete) {
     } else if (s.section == Section::kListen) {
       EXPECT_NE(s.apply_listen, nullptr);
       EXPECT_NE(s.read_listen, nullptr);
+    } else if (s.section == Section::kStore) {
+      EXPECT_NE(s.apply_store, nullptr);
+      EXPECT_NE(s.read_store, nullptr);
       EXPECT_EQ(s.apply_provider, nullptr);
     } else {
       EXPECT_NE(s.apply_provider, nullptr);
@@ -105,6 +108,17 @@ TEST(SettingsTable, DefaultsMatchTheStructs) {
   p.pool.max_workers = 99;
   apply_defaults(p);
   EXPECT_EQ(p, ProviderConfig{});
+
+  StoreConfig store;
+  store.enabled = false;
+  store.size_bytes = 1;
+  store.ttl = 1ms;
+  store.negative_ttl = 2ms;
+  store.refresh_ahead = 3ms;
+  store.offline_max_age = 4ms;
+  store.probe_interval = 5ms;
+  apply_defaults(store);
+  EXPECT_EQ(store, StoreConfig{});
 
   PoolConfig pool;
   pool.min_workers = 5;
@@ -443,10 +457,32 @@ TEST(Errors, SectionsOfLaterVersionsAreRefused) {
   }
   EXPECT_EQ(error_of(std::string(kMinimal) + "store = { entry_ttl = \"1m\" }\n"),
             "/etc/fastid.toml:4: [[provider]] #1 store: per-provider [store] settings are not "
-            "supported by this version of fastidd");
-  // The inline-table spelling of DESIGN.md is refused just the same.
-  EXPECT_EQ(error_of("store = { entry_ttl = \"90m\" }\n"),
-            "/etc/fastid.toml:1: [store] is not supported by this version of fastidd");
+            "supported by this version of fastidd: the top-level [store] applies to every pooled "
+            "provider");
+}
+
+TEST(Store, KeysDefaultsAndRules) {
+  auto c = parse_config(std::string(kMinimal) +
+                            "\n[store]\nsize = \"64MiB\"\nttl = \"1h\"\nnegative_ttl = \"0\"\n"
+                            "refresh_ahead = \"10m\"\noffline_max_age = \"2d\"\nprobe_interval = \"2s\"\n"
+                            "enabled = false\n",
+                        "/etc/fastid.toml");
+  ASSERT_TRUE(c) << c.error().to_string();
+  EXPECT_FALSE(c->store.enabled);
+  EXPECT_EQ(c->store.size_bytes, 64u << 20);
+  EXPECT_EQ(c->store.ttl, std::chrono::hours(1));
+  EXPECT_EQ(c->store.negative_ttl.count(), 0);
+  EXPECT_EQ(c->store.refresh_ahead, std::chrono::minutes(10));
+  EXPECT_EQ(c->store.offline_max_age, std::chrono::hours(48));
+  EXPECT_EQ(c->store.probe_interval, std::chrono::seconds(2));
+  EXPECT_EQ(default_config().store, StoreConfig{});
+  EXPECT_EQ(error_of(std::string(kMinimal) + "\n[store]\nttl = \"10m\"\nrefresh_ahead = \"10m\"\n"),
+            "/etc/fastid.toml:5: [store] refresh_ahead (10m) must be shorter than ttl (10m)");
+  EXPECT_EQ(error_of(std::string(kMinimal) + "\n[store]\nprobe_intervall = \"1s\"\n"),
+            "/etc/fastid.toml:6: [store] probe_intervall: unknown key (did you mean \"probe_interval\"?)");
+  EXPECT_EQ(error_of(std::string(kMinimal) + "\n[store]\nsize = \"512KiB\"\n"),
+            "/etc/fastid.toml:6: [store] size: must be between 1MiB and 64GiB, got 512KiB");
+  EXPECT_EQ(error_of("store = 5\n"), "/etc/fastid.toml:1: store: must be a section: write [store], got an integer");
 }
 
 TEST(Errors, UnknownSectionsAndStrayKeys) {

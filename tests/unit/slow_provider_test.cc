@@ -87,6 +87,35 @@ TEST(SlowProvider, NotOpenIsUnavailable) {
   EXPECT_EQ(p.users_page(0, 10).error().code(), core::Code::kUnavailable);
 }
 
+TEST(SlowProvider, DownFileMakesEveryCallUnavailableAtOnce) {
+  char tmpl[] = "/tmp/fastid-slow-down.XXXXXX";
+  ASSERT_NE(::mkdtemp(tmpl), nullptr);
+  const std::string down = std::string(tmpl) + "/down";
+  auto o = small();
+  o.delay = 200ms;  // a down directory answers at once, not after the delay
+  o.down_file = down;
+  SlowProvider p(o);
+  ASSERT_TRUE(p.open());
+  { std::FILE* f = std::fopen(down.c_str(), "w"); ASSERT_NE(f, nullptr); std::fclose(f); }
+  const auto start = Clock::now();
+  auto u = p.user_by_name("user00001");
+  ASSERT_FALSE(u);
+  EXPECT_EQ(u.error().code(), core::Code::kUnavailable);
+  EXPECT_THAT(u.error().message(), HasSubstr(down));
+  EXPECT_EQ(p.user_by_uid(100001).error().code(), core::Code::kUnavailable);
+  EXPECT_EQ(p.group_by_name("group0001").error().code(), core::Code::kUnavailable);
+  EXPECT_EQ(p.group_by_gid(200001).error().code(), core::Code::kUnavailable);
+  EXPECT_EQ(p.initgroups("user00001").error().code(), core::Code::kUnavailable);
+  EXPECT_EQ(p.users_page(0, 5).error().code(), core::Code::kUnavailable);
+  EXPECT_EQ(p.groups_page(0, 5).error().code(), core::Code::kUnavailable);
+  EXPECT_EQ(p.user_by_name("nobody").error().code(), core::Code::kUnavailable);  // not "not found"
+  EXPECT_LT(since(start), 150ms);
+  // Back when the file goes.
+  std::filesystem::remove_all(tmpl);
+  EXPECT_TRUE(p.user_by_name("user00001").has_value());
+  EXPECT_EQ(p.user_by_name("nobody").error().code(), core::Code::kNotFound);
+}
+
 TEST(SlowProvider, EveryCallTakesTheDelayAndIsCounted) {
   auto o = small();
   o.delay = 30ms;

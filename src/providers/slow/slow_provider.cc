@@ -6,6 +6,8 @@
 #include <cstdlib>
 #include <thread>
 
+#include <unistd.h>
+
 #include "core/log.h"
 
 namespace fastid::providers {
@@ -116,8 +118,11 @@ Group SlowProvider::make_group(std::uint32_t g) const {
   return out;
 }
 
-void SlowProvider::behave(std::string_view name) {
+Status SlowProvider::behave(std::string_view name) {
   calls_.fetch_add(1, std::memory_order_relaxed);
+  if (!options_.down_file.empty() && ::access(options_.down_file.c_str(), F_OK) == 0) {
+    return Status::unavailable("provider " + options_.name + " is down (" + options_.down_file + " exists)");
+  }
   if (!name.empty() && listed(options_.crash_names, name)) {
     core::log_warning("provider " + options_.name + ": " + std::string(name) +
                       " is in crash_names: aborting this process");
@@ -130,11 +135,12 @@ void SlowProvider::behave(std::string_view name) {
   const bool slow = !name.empty() && listed(options_.slow_names, name);
   const auto pause = slow ? options_.slow_delay : options_.delay;
   if (pause.count() > 0) std::this_thread::sleep_for(pause);
+  return Status::ok();
 }
 
 Result<User> SlowProvider::user_by_name(std::string_view name) {
   if (!open_) return core::error(not_open());
-  behave(name);
+  if (Status st = behave(name); !st) return core::error(st);
   const std::uint32_t i = user_index(name);
   if (i == 0) return core::error(Status::not_found("user " + std::string(name)));
   return make_user(i);
@@ -143,14 +149,15 @@ Result<User> SlowProvider::user_by_name(std::string_view name) {
 Result<User> SlowProvider::user_by_uid(std::uint32_t uid) {
   if (!open_) return core::error(not_open());
   const bool known = uid > kFirstUid && uid - kFirstUid <= options_.users;
-  behave(known ? numbered("user", 5, uid - kFirstUid) : std::string());
+  Status st = behave(known ? numbered("user", 5, uid - kFirstUid) : std::string());
+  if (!st) return core::error(st);
   if (!known) return core::error(Status::not_found("uid " + std::to_string(uid)));
   return make_user(uid - kFirstUid);
 }
 
 Result<Group> SlowProvider::group_by_name(std::string_view name) {
   if (!open_) return core::error(not_open());
-  behave(name);
+  if (Status st = behave(name); !st) return core::error(st);
   const std::uint32_t g = group_index(name);
   if (g == 0) return core::error(Status::not_found("group " + std::string(name)));
   return make_group(g);
@@ -159,14 +166,15 @@ Result<Group> SlowProvider::group_by_name(std::string_view name) {
 Result<Group> SlowProvider::group_by_gid(std::uint32_t gid) {
   if (!open_) return core::error(not_open());
   const bool known = gid > kFirstGid && gid - kFirstGid <= options_.groups;
-  behave(known ? numbered("group", 4, gid - kFirstGid) : std::string());
+  Status st = behave(known ? numbered("group", 4, gid - kFirstGid) : std::string());
+  if (!st) return core::error(st);
   if (!known) return core::error(Status::not_found("gid " + std::to_string(gid)));
   return make_group(gid - kFirstGid);
 }
 
 Result<std::vector<std::uint32_t>> SlowProvider::initgroups(std::string_view user) {
   if (!open_) return core::error(not_open());
-  behave(user);
+  if (Status st = behave(user); !st) return core::error(st);
   const std::uint32_t i = user_index(user);
   if (i == 0) return core::error(Status::not_found("user " + std::string(user)));
   std::vector<std::uint32_t> gids;
@@ -176,7 +184,7 @@ Result<std::vector<std::uint32_t>> SlowProvider::initgroups(std::string_view use
 
 Result<Page<User>> SlowProvider::users_page(std::uint32_t cursor, std::uint32_t max) {
   if (!open_) return core::error(not_open());
-  behave({});
+  if (Status st = behave({}); !st) return core::error(st);
   Page<User> page;
   const std::uint64_t end = std::min<std::uint64_t>(std::uint64_t{cursor} + max, options_.users);
   for (std::uint64_t i = cursor; i < end; ++i)
@@ -188,7 +196,7 @@ Result<Page<User>> SlowProvider::users_page(std::uint32_t cursor, std::uint32_t 
 
 Result<Page<Group>> SlowProvider::groups_page(std::uint32_t cursor, std::uint32_t max) {
   if (!open_) return core::error(not_open());
-  behave({});
+  if (Status st = behave({}); !st) return core::error(st);
   Page<Group> page;
   const std::uint64_t end = std::min<std::uint64_t>(std::uint64_t{cursor} + max, options_.groups);
   for (std::uint64_t g = cursor; g < end; ++g)

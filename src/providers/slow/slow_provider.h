@@ -28,6 +28,7 @@ class SlowProvider final : public Provider {
     std::vector<std::string> hang_names = {};   // these never answer
     std::vector<std::string> crash_names = {};  // these abort the process
     std::string password = {};                  // every user's; "" matches nothing
+    std::string down_file = {};                 // while it exists, calls fail as unavailable
   };
 
   // Supplementary groups per user, as gen-dataset's default.
@@ -46,7 +47,8 @@ class SlowProvider final : public Provider {
   void close() override;
   Status refresh() override { return Status::ok(); }  // nothing changes
 
-  // Every call, answered or not, counts once in calls() and first sleeps:
+  // Every call, answered or not, counts once in calls(); while `down_file`
+  // exists it fails at once with kUnavailable; otherwise it first sleeps:
   // `delay`, or `slow_delay` for slow names; hang names sleep forever and crash
   // names abort(). A by-id lookup is judged by the name it resolves to.
   Result<User> user_by_name(std::string_view name) override;
@@ -70,8 +72,9 @@ class SlowProvider final : public Provider {
   bool password_matches(std::string_view user, std::string_view password) const;
 
  private:
-  // The blocking part of every call: counts it, then sleeps, hangs or aborts.
-  void behave(std::string_view name);
+  // The blocking part of every call: counts it, then fails when the down
+  // file exists (kUnavailable, at once), else sleeps, hangs or aborts.
+  Status behave(std::string_view name);
   // 1-based index of a dataset user/group from its canonical name, or 0.
   std::uint32_t user_index(std::string_view name) const;
   std::uint32_t group_index(std::string_view name) const;

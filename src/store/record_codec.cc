@@ -1,0 +1,168 @@
+#include "store/record_codec.h"
+
+#include <cstring>
+
+namespace fastid::store::codec {
+namespace {
+
+// Records are read back by the same build on the same host, but a file may be
+// older or damaged: fixed little-endian layout, every field bounded.
+class Writer {
+ public:
+  void u8(std::uint8_t v) { out_.push_back(static_cast<char>(v)); }
+  void u32(std::uint32_t v) {
+    for (int i = 0; i < 4; ++i) out_.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
+  }
+  void i64(std::int64_t v) {
+    auto u = static_cast<std::uint64_t>(v);
+    for (int i = 0; i < 8; ++i) out_.push_back(static_cast<char>((u >> (8 * i)) & 0xff));
+  }
+  void str(std::string_view s) {
+    u32(static_cast<std::uint32_t>(s.size()));
+    out_.append(s);
+  }
+  std::string take() { return std::move(out_); }
+
+ private:
+  std::string out_;
+};
+
+class Reader {
+ public:
+  explicit Reader(std::string_view in) : in_(in) {}
+  bool u8(std::uint8_t* v) {
+    if (in_.size() < 1) return false;
+    *v = static_cast<std::uint8_t>(in_[0]);
+    in_.remove_prefix(1);
+    return true;
+  }
+  bool u32(std::uint32_t* v) {
+    if (in_.size() < 4) return false;
+    std::uint32_t r = 0;
+    for (int i = 0; i < 4; ++i) r |= std::uint32_t{static_cast<std::uint8_t>(in_[i])} << (8 * i);
+    *v = r;
+    in_.remove_prefix(4);
+    return true;
+  }
+  bool i64(std::int64_t* v) {
+    if (in_.size() < 8) return false;
+    std::uint64_t r = 0;
+    for (int i = 0; i < 8; ++i) r |= std::uint64_t{static_cast<std::uint8_t>(in_[i])} << (8 * i);
+    *v = static_cast<std::int64_t>(r);
+    in_.remove_prefix(8);
+    return true;
+  }
+  bool str(std::string* s) {
+    std::uint32_t n = 0;
+    if (!u32(&n) || n > in_.size()) return false;
+    s->assign(in_.data(), n);
+    in_.remove_prefix(n);
+    return true;
+  }
+  std::size_t left() const { return in_.size(); }
+
+ private:
+  std::string_view in_;
+};
+
+void header_into(Writer& w, const Header& h) {
+  w.u32(kMagic);
+  w.u8(h.negative ? 1 : 0);
+  w.u8(static_cast<std::uint8_t>(h.map));
+  w.u8(0);
+  w.u8(0);
+  w.i64(h.fetched);
+  w.i64(h.expires);
+}
+
+}  // namespace
+
+std::string encode_header(const Header& h) {
+  Writer w;
+  header_into(w, h);
+  return w.take();
+}
+
+std::optional<Header> decode_header(std::string_view bytes) {
+  Reader r(bytes);
+  std::uint32_t magic = 0;
+  std::uint8_t kind = 0, map = 0, pad = 0;
+  Header h;
+  if (!r.u32(&magic) || magic != kMagic) return std::nullopt;
+  if (!r.u8(&kind) || kind > 1 || !r.u8(&map) || map < 1 || map > 5) return std::nullopt;
+  if (!r.u8(&pad) || !r.u8(&pad) || !r.i64(&h.fetched) || !r.i64(&h.expires)) return std::nullopt;
+  h.negative = kind == 1;
+  h.map = static_cast<Map>(map);
+  return h;
+}
+
+std::string encode_user(const Header& h, const proto::User& u) {
+  Writer w;
+  header_into(w, h);
+  w.str(u.name);
+  w.str(u.passwd);
+  w.u32(u.uid);
+  w.u32(u.gid);
+  w.str(u.gecos);
+  w.str(u.dir);
+  w.str(u.shell);
+  return w.take();
+}
+
+std::string encode_group(const Header& h, const proto::Group& g) {
+  Writer w;
+  header_into(w, h);
+  w.str(g.name);
+  w.str(g.passwd);
+  w.u32(g.gid);
+  w.u32(static_cast<std::uint32_t>(g.members.size()));
+  for (const auto& m : g.members) w.str(m);
+  return w.take();
+}
+
+std::string encode_gids(const Header& h, const std::vector<std::uint32_t>& gids) {
+  Writer w;
+  header_into(w, h);
+  w.u32(static_cast<std::uint32_t>(gids.size()));
+  for (auto g : gids) w.u32(g);
+  return w.take();
+}
+
+std::optional<proto::User> decode_user(std::string_view bytes) {
+  if (bytes.size() < kHeaderSize) return std::nullopt;
+  Reader r(bytes.substr(kHeaderSize));
+  proto::User u;
+  if (!r.str(&u.name) || !r.str(&u.passwd) || !r.u32(&u.uid) || !r.u32(&u.gid) || !r.str(&u.gecos) ||
+      !r.str(&u.dir) || !r.str(&u.shell) || r.left() != 0) {
+    return std::nullopt;
+  }
+  return u;
+}
+
+std::optional<proto::Group> decode_group(std::string_view bytes) {
+  if (bytes.size() < kHeaderSize) return std::nullopt;
+  Reader r(bytes.substr(kHeaderSize));
+  proto::Group g;
+  std::uint32_t n = 0;
+  if (!r.str(&g.name) || !r.str(&g.passwd) || !r.u32(&g.gid) || !r.u32(&n)) return std::nullopt;
+  // Each member takes at least its 4-byte length: a count past that is damage.
+  if (n > r.left() / 4) return std::nullopt;
+  g.members.resize(n);
+  for (auto& m : g.members) {
+    if (!r.str(&m)) return std::nullopt;
+  }
+  if (r.left() != 0) return std::nullopt;
+  return g;
+}
+
+std::optional<std::vector<std::uint32_t>> decode_gids(std::string_view bytes) {
+  if (bytes.size() < kHeaderSize) return std::nullopt;
+  Reader r(bytes.substr(kHeaderSize));
+  std::uint32_t n = 0;
+  if (!r.u32(&n) || n != r.left() / 4 || r.left() % 4 != 0) return std::nullopt;
+  std::vector<std::uint32_t> gids(n);
+  for (auto& g : gids) r.u32(&g);
+  return gids;
+}
+
+}  // namespace fastid::store::codec

@@ -1,0 +1,40 @@
+// The bytes of one stored record: a fixed header (magic, kind, map, fetch and
+// expiry times) and the record itself as length-prefixed fields. Decoding is
+// bounded: every length is checked against what is left, so a damaged value
+// decodes to nullopt, never to a read past its end.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "proto/records.h"
+#include "store/store.h"
+
+namespace fastid::store::codec {
+
+inline constexpr std::uint32_t kMagic = 0x31525346;  // "FSR1" little-endian
+inline constexpr std::size_t kHeaderSize = 24;        // magic, kind, map, pad, fetched, expires
+
+struct Header {
+  bool negative = false;
+  Map map = Map::kUserByName;
+  Millis fetched = 0;
+  Millis expires = 0;
+};
+
+std::string encode_header(const Header& h);
+std::optional<Header> decode_header(std::string_view bytes);
+
+std::string encode_user(const Header& h, const proto::User& u);
+std::string encode_group(const Header& h, const proto::Group& g);
+std::string encode_gids(const Header& h, const std::vector<std::uint32_t>& gids);
+
+// The payload after the header; nullopt when the bytes are not a whole record.
+std::optional<proto::User> decode_user(std::string_view bytes);
+std::optional<proto::Group> decode_group(std::string_view bytes);
+std::optional<std::vector<std::uint32_t>> decode_gids(std::string_view bytes);
+
+}  // namespace fastid::store::codec

@@ -1,0 +1,151 @@
+// Store: the daemon's persistent cache of full records on LMDB (DESIGN
+// "Persistent store"). Users, groups, initgroups lists and negative answers,
+// keyed by provider, map and key, each with the time it was fetched and the
+// time it expires. One file shared by every fastidd process (LMDB is safe
+// across processes; readers never block); each process opens its own Store
+// after any fork and never hands it across one. docs/store.md.
+//
+// Failure rules: a full map evicts the oldest records and retries, and when
+// even that cannot make room (one record larger than the map) the put fails
+// with kBusy and a message that says so — nothing already stored is harmed. A
+// store file that is corrupt or of another format is logged, moved aside and
+// replaced by an empty one at open: a cache is never worth refusing to start.
+//
+// Thread-safety: one Store may be used from one thread at a time (the
+// worker's loop); several processes may use the same directory at once.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/status.h"
+#include "proto/records.h"
+
+namespace fastid::store {
+
+using core::Result;
+using core::Status;
+
+// Wall-clock milliseconds since the epoch: records outlive the process, so
+// steady_clock means nothing to the next one.
+using Millis = std::int64_t;
+Millis now_millis();
+
+// What a key names. Users and groups are stored under both their name and
+// their id; initgroups lists under the user's name.
+enum class Map : std::uint8_t {
+  kUserByName = 1,
+  kUserByUid = 2,
+  kGroupByName = 3,
+  kGroupByGid = 4,
+  kInitgroups = 5,
+};
+std::string_view map_name(Map map);
+
+// One stored answer. `negative`: the backend said "no such entry".
+template <typename T>
+struct Record {
+  T value{};
+  bool negative = false;
+  Millis fetched = 0;
+  Millis expires = 0;
+
+  bool fresh(Millis now) const { return now < expires; }
+};
+
+struct Options {
+  std::string dir;                          // holds data.mdb and lock.mdb; created 0700
+  std::uint64_t map_size = 256ull << 20;    // LMDB map size (the file's upper bound)
+  // Fraction of the records evicted, oldest first, when the map is full.
+  double evict_fraction = 0.125;
+};
+
+struct Stats {
+  std::uint64_t entries = 0;       // records in the file (all processes)
+  std::uint64_t map_size = 0;      // bytes
+  std::uint64_t used_bytes = 0;    // pages in use * page size
+  std::uint64_t evictions = 0;     // records this process evicted
+  std::uint64_t write_errors = 0;  // puts this process could not store
+  std::uint64_t replaced = 0;      // 1 when this process replaced a bad file at open
+};
+
+class Store {
+ public:
+  // Opens (creating when needed) the store in options.dir. A file LMDB
+  // refuses, or one whose format record is not ours, is moved aside to
+  // dir.bad-<time> and an empty store created in its place (logged as an
+  // error). Fails only when the directory itself cannot be used.
+  static Result<std::unique_ptr<Store>> open(Options options);
+
+  ~Store();
+  Store(const Store&) = delete;
+  Store& operator=(const Store&) = delete;
+
+  // Positive records: a user is stored under its name and its uid, a group
+  // under its name and its gid, in one transaction.
+  Status put_user(std::string_view provider, const proto::User& user, Millis fetched, Millis expires);
+  Status put_group(std::string_view provider, const proto::Group& group, Millis fetched, Millis expires);
+  Status put_initgroups(std::string_view provider, std::string_view user,
+                        const std::vector<std::uint32_t>& gids, Millis fetched, Millis expires);
+  // A negative answer for one key ("no user named x", "no gid 5").
+  Status put_negative(std::string_view provider, Map map, std::string_view key, Millis fetched,
+                      Millis expires);
+
+  // nullopt: nothing stored (or a record that does not decode, which is
+  // deleted and logged). Errors only when LMDB itself fails.
+  Result<std::optional<Record<proto::User>>> user_by_name(std::string_view provider, std::string_view name);
+  Result<std::optional<Record<proto::User>>> user_by_uid(std::string_view provider, std::uint32_t uid);
+  Result<std::optional<Record<proto::Group>>> group_by_name(std::string_view provider, std::string_view name);
+  Result<std::optional<Record<proto::Group>>> group_by_gid(std::string_view provider, std::uint32_t gid);
+  Result<std::optional<Record<std::vector<std::uint32_t>>>> initgroups(std::string_view provider,
+                                                                       std::string_view user);
+
+  // Removes every record of a provider (or all when provider is empty).
+  Status clear(std::string_view provider);
+
+  // Writes what the OS holds of the map to disk (the store writes without
+  // fsync per commit; the worker calls this on a timer and at stop).
+  Status sync();
+
+  Stats stats() const;
+  const Options& options() const { return options_; }
+
+  // The key under which a record is stored (exposed for tests and tools).
+  static std::string key(std::string_view provider, Map map, std::string_view k);
+  static std::string id_key(std::uint32_t id);
+
+ private:
+  struct Env;
+  explicit Store(Options options);
+  Status open_env(bool* replaced);
+  Status put_records(const std::vector<std::pair<std::string, std::string>>& records);
+  Status write_once(const std::vector<std::pair<std::string, std::string>>& records, int* mdb_rc);
+  Status evict_oldest(double fraction);
+  struct Fill {
+    double ratio = 0;  // pages of records / pages of the map
+    std::uint64_t entries = 0;
+  };
+  Fill fill() const;
+
+  static constexpr double kHighWater = 0.75;  // evict when the records fill this much
+  static constexpr double kLowWater = 0.6;    // ... down to this
+  static constexpr int kFillCheckEvery = 16;  // puts between two checks
+  static constexpr std::size_t kEvictBatch = 32;  // deletions per transaction
+  Result<std::optional<std::string>> get_raw(const std::string& key);
+  void drop_bad(const std::string& key);
+
+  Options options_;
+  std::unique_ptr<Env> env_;
+  std::uint64_t evictions_ = 0;
+  std::uint64_t write_errors_ = 0;
+  std::uint64_t replaced_ = 0;
+  int puts_since_check_ = kFillCheckEvery;  // check at the first put
+  std::uint64_t entry_limit_ = 0;           // records at the high-water mark, once learnt
+};
+
+}  // namespace fastid::store

@@ -1,0 +1,184 @@
+// A private slapd for gtest: tests/ldap/slapd-fixture driven from C++.
+// Slapd starts Debian's slapd on 127.0.0.1 with the generated dataset
+// (tests/ldap/gen-ldif: 10,000 users and 1,000 groups by default, in the
+// RFC 2307 or RFC 2307bis layout) and kills it and removes its folder when
+// destroyed. Datasets are generated once per test binary (a shared folder
+// removed at exit) and loaded with slapadd, so a start takes a second or two.
+//
+//   fastid::testing::Slapd slapd({.schema = "rfc2307bis", .tls = true, .log = true});
+//   ASSERT_TRUE(slapd.started()) << slapd.error();
+//   slapd.uri(), slapd.base(), slapd.ca_file(), slapd.searches_logged() ...
+//
+// Needs FASTID_SOURCE_DIR (the tree with tests/ldap). Not thread-safe.
+#pragma once
+
+#include <signal.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <sstream>
+#include <string>
+#include <vector>
+
+namespace fastid::testing {
+
+class Slapd {
+ public:
+  struct Options {
+    std::string schema = "rfc2307";  // or "rfc2307bis"
+    int users = 10000;
+    int groups = 1000;
+    bool tls = false;    // StartTLS and an ldaps:// listener with the fixture's own CA
+    bool log = false;    // slapd's stats log in log_path(), for counting searches
+    bool scale = false;  // the 50,000-member group and the user in 2,000 groups
+    std::string extra;   // one more LDIF file to load
+  };
+
+  Slapd() : Slapd(Options{}) {}
+  explicit Slapd(Options options) : options_(std::move(options)) {
+    char tmpl[] = "/tmp/fastid-slapd-XXXXXX";
+    const char* made = ::mkdtemp(tmpl);
+    if (made == nullptr) {
+      error_ = "mkdtemp failed";
+      return;
+    }
+    dir_ = made;
+    std::string cmd = script() + " start " + dir_ + " --schema " + options_.schema +
+                      " --users " + std::to_string(options_.users) + " --groups " +
+                      std::to_string(options_.groups) + " --data " + data_cache();
+    if (options_.tls) cmd += " --tls";
+    if (options_.log) cmd += " --log";
+    if (options_.scale) cmd += " --scale";
+    if (!options_.extra.empty()) cmd += " --extra " + options_.extra;
+    started_ = command(cmd) && read_env();
+  }
+
+  ~Slapd() {
+    if (!dir_.empty()) {
+      command(script() + " kill " + dir_);
+      std::error_code ec;
+      std::filesystem::remove_all(dir_, ec);
+    }
+  }
+  Slapd(const Slapd&) = delete;
+  Slapd& operator=(const Slapd&) = delete;
+
+  bool started() const { return started_; }
+  const std::string& error() const { return error_; }
+  const std::string& dir() const { return dir_; }
+
+  bool stop() { return command(script() + " stop " + dir_); }
+  bool kill() { return command(script() + " kill " + dir_); }
+  // Same ports, same data.
+  bool restart() { return command(script() + " restart " + dir_) && read_env(); }
+
+  std::string env(const std::string& key) const {
+    auto it = env_.find(key);
+    return it == env_.end() ? std::string() : it->second;
+  }
+  std::string uri() const { return env("LDAP_URI"); }
+  std::string ldaps_uri() const { return env("LDAPS_URI"); }
+  int port() const { return std::atoi(env("LDAP_PORT").c_str()); }
+  std::string base() const { return env("LDAP_BASE"); }
+  std::string ca_file() const { return env("LDAP_CA_FILE"); }
+  std::string wrong_ca_file() const { return env("LDAP_WRONG_CA_FILE"); }
+  std::string bind_dn() const { return env("LDAP_BIND_DN"); }
+  std::string bind_password() const { return env("LDAP_BIND_PASSWORD"); }
+  std::string bind_password_file() const { return env("LDAP_BIND_PASSWORD_FILE"); }
+  std::string log_path() const { return env("LDAP_LOG"); }
+  // The dataset: data.ldif, expected/passwd, expected/group.
+  std::string data_dir() const { return env("LDAP_DATA"); }
+  pid_t pid() const { return static_cast<pid_t>(std::atol(env("LDAP_SLAPD_PID").c_str())); }
+  // The password every generated user has.
+  static std::string password_of(const std::string& user) { return "pw-" + user; }
+
+  // Searches slapd logged since the start or the last clear_log() (needs .log).
+  int searches_logged() const {
+    std::ifstream in(log_path());
+    int n = 0;
+    for (std::string line; std::getline(in, line);) {
+      if (line.find(" SRCH base=") != std::string::npos) ++n;
+    }
+    return n;
+  }
+  void clear_log() const { std::ofstream(log_path(), std::ios::trunc); }
+
+  // `ldapsearch -LLL` over the plain URI, anonymous; args are shell words.
+  std::string ldapsearch(const std::string& args) const {
+    std::string out;
+    FILE* p = ::popen(("ldapsearch -x -o ldif-wrap=no -LLL -H " + uri() + " -b " + base() + " " +
+                       args + " 2>&1")
+                          .c_str(),
+                      "r");
+    if (p == nullptr) return out;
+    char buf[65536];
+    size_t n;
+    while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
+    ::pclose(p);
+    return out;
+  }
+
+ private:
+  static std::string script() { return std::string(FASTID_SOURCE_DIR) + "/tests/ldap/slapd-fixture"; }
+
+  // One folder of generated datasets per test binary, removed when it exits.
+  static const std::string& data_cache() {
+    struct Cache {
+      std::string path;
+      Cache() {
+        char tmpl[] = "/tmp/fastid-ldapdata-XXXXXX";
+        const char* made = ::mkdtemp(tmpl);
+        path = made ? made : "/tmp";
+      }
+      ~Cache() {
+        if (path != "/tmp") {
+          std::error_code ec;
+          std::filesystem::remove_all(path, ec);
+        }
+      }
+    };
+    static Cache cache;
+    return cache.path;
+  }
+
+  bool command(const std::string& cmd) {
+    const std::string full = cmd + " 2>" + dir_ + ".err";
+    const int rc = std::system(full.c_str());
+    std::ifstream in(dir_ + ".err");
+    std::stringstream ss;
+    ss << in.rdbuf();
+    std::error_code ec;
+    std::filesystem::remove(dir_ + ".err", ec);
+    if (rc != 0) {
+      error_ = cmd + ": exit " + std::to_string(rc) + ": " + ss.str();
+      return false;
+    }
+    return true;
+  }
+
+  bool read_env() {
+    std::ifstream in(dir_ + "/env");
+    if (!in) {
+      error_ = dir_ + "/env: missing";
+      return false;
+    }
+    env_.clear();
+    for (std::string line; std::getline(in, line);) {
+      auto eq = line.find('=');
+      if (eq != std::string::npos) env_[line.substr(0, eq)] = line.substr(eq + 1);
+    }
+    return true;
+  }
+
+  Options options_;
+  std::string dir_;
+  std::string error_;
+  bool started_ = false;
+  std::map<std::string, std::string> env_;
+};
+
+}  // namespace fastid::testing

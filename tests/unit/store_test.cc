@@ -1,0 +1,422 @@
+// The LMDB store, on real LMDB files in a private temporary directory: what is
+// put comes back whole with its times; negative answers; providers apart;
+// a full map evicts the oldest and keeps working; a record too big for the
+// map is refused and harms nothing; several processes share one store; a
+// corrupt or foreign file is replaced, never fatal; every fd is close-on-exec.
+#include "store/store.h"
+
+#include <fcntl.h>
+#include <lmdb.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+#include <gtest/gtest.h>
+
+#include "store/record_codec.h"
+
+namespace fastid::store {
+namespace {
+
+namespace fs = std::filesystem;
+
+class StoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/fastid-store-test.XXXXXX";
+    ASSERT_NE(::mkdtemp(tmpl), nullptr);
+    root_ = tmpl;
+    dir_ = root_ + "/store";
+  }
+  void TearDown() override { fs::remove_all(root_); }
+
+  std::unique_ptr<Store> open_store(std::uint64_t map_size = 16ull << 20) {
+    Options o;
+    o.dir = dir_;
+    o.map_size = map_size;
+    auto s = Store::open(o);
+    EXPECT_TRUE(s.has_value()) << (s ? "" : s.error().to_string());
+    return s ? std::move(*s) : nullptr;
+  }
+
+  static proto::User user(int i) {
+    proto::User u;
+    u.name = "user" + std::to_string(i);
+    u.uid = 100000 + static_cast<std::uint32_t>(i);
+    u.gid = 200000;
+    u.gecos = "User " + std::to_string(i);
+    u.dir = "/home/" + u.name;
+    u.shell = "/bin/sh";
+    return u;
+  }
+
+  std::string root_, dir_;
+};
+
+TEST_F(StoreTest, EmptyStoreHasNothing) {
+  auto s = open_store();
+  ASSERT_TRUE(s);
+  auto r = s->user_by_name("p", "alice");
+  ASSERT_TRUE(r.has_value());
+  EXPECT_FALSE(r->has_value());
+  EXPECT_EQ(s->stats().entries, 0u);
+}
+
+TEST_F(StoreTest, UserComesBackByNameAndUidWithItsTimes) {
+  auto s = open_store();
+  ASSERT_TRUE(s);
+  proto::User u = user(7);
+  u.gecos = "Seven: with ,commas; and\ttabs";
+  ASSERT_TRUE(s->put_user("corp", u, 1000, 2000));
+  auto byname = s->user_by_name("corp", "user7");
+  ASSERT_TRUE(byname && byname->has_value());
+  EXPECT_EQ((*byname)->value, u);
+  EXPECT_FALSE((*byname)->negative);
+  EXPECT_EQ((*byname)->fetched, 1000);
+  EXPECT_EQ((*byname)->expires, 2000);
+  EXPECT_TRUE((*byname)->fresh(1999));
+  EXPECT_FALSE((*byname)->fresh(2000));
+  auto byuid = s->user_by_uid("corp", 100007);
+  ASSERT_TRUE(byuid && byuid->has_value());
+  EXPECT_EQ((*byuid)->value, u);
+  EXPECT_EQ(s->stats().entries, 2u);
+}
+
+TEST_F(StoreTest, GroupsAndInitgroupsComeBackWhole) {
+  auto s = open_store();
+  ASSERT_TRUE(s);
+  proto::Group g;
+  g.name = "staff";
+  g.gid = 50;
+  for (int i = 0; i < 5000; ++i) g.members.push_back("member" + std::to_string(i));
+  ASSERT_TRUE(s->put_group("corp", g, 1, 2));
+  auto byname = s->group_by_name("corp", "staff");
+  ASSERT_TRUE(byname && byname->has_value());
+  EXPECT_EQ((*byname)->value, g);
+  auto bygid = s->group_by_gid("corp", 50);
+  ASSERT_TRUE(bygid && bygid->has_value());
+  EXPECT_EQ((*bygid)->value, g);
+
+  std::vector<std::uint32_t> gids = {5, 7, 200001, 4294967294u};
+  ASSERT_TRUE(s->put_initgroups("corp", "alice", gids, 1, 2));
+  auto ig = s->initgroups("corp", "alice");
+  ASSERT_TRUE(ig && ig->has_value());
+  EXPECT_EQ((*ig)->value, gids);
+  ASSERT_TRUE(s->put_initgroups("corp", "nobody-in-groups", {}, 1, 2));
+  auto empty = s->initgroups("corp", "nobody-in-groups");
+  ASSERT_TRUE(empty && empty->has_value());
+  EXPECT_TRUE((*empty)->value.empty());
+}
+
+TEST_F(StoreTest, NegativeAnswersAreRecordsOfTheirOwn) {
+  auto s = open_store();
+  ASSERT_TRUE(s);
+  ASSERT_TRUE(s->put_negative("corp", Map::kUserByName, "ghost", 10, 20));
+  ASSERT_TRUE(s->put_negative("corp", Map::kUserByUid, Store::id_key(4242), 10, 20));
+  auto r = s->user_by_name("corp", "ghost");
+  ASSERT_TRUE(r && r->has_value());
+  EXPECT_TRUE((*r)->negative);
+  EXPECT_EQ((*r)->expires, 20);
+  auto byuid = s->user_by_uid("corp", 4242);
+  ASSERT_TRUE(byuid && byuid->has_value());
+  EXPECT_TRUE((*byuid)->negative);
+  // The same name in another map is not touched.
+  auto grp = s->group_by_name("corp", "ghost");
+  ASSERT_TRUE(grp.has_value());
+  EXPECT_FALSE(grp->has_value());
+  // A positive answer replaces the negative one.
+  proto::User u = user(1);
+  u.name = "ghost";
+  ASSERT_TRUE(s->put_user("corp", u, 30, 40));
+  auto now = s->user_by_name("corp", "ghost");
+  ASSERT_TRUE(now && now->has_value());
+  EXPECT_FALSE((*now)->negative);
+  EXPECT_EQ((*now)->value, u);
+}
+
+TEST_F(StoreTest, ProvidersDoNotSeeEachOthersRecords) {
+  auto s = open_store();
+  ASSERT_TRUE(s);
+  ASSERT_TRUE(s->put_user("a", user(1), 1, 2));
+  auto other = s->user_by_name("b", "user1");
+  ASSERT_TRUE(other.has_value());
+  EXPECT_FALSE(other->has_value());
+  // A provider whose name is a prefix of another's is still apart.
+  auto prefix = s->user_by_name("", "user1");
+  ASSERT_TRUE(prefix.has_value());
+  EXPECT_FALSE(prefix->has_value());
+  ASSERT_TRUE(s->put_user("ab", user(2), 1, 2));
+  ASSERT_TRUE(s->clear("a"));
+  EXPECT_FALSE(s->user_by_name("a", "user1")->has_value());
+  EXPECT_TRUE(s->user_by_name("ab", "user2")->has_value());
+  ASSERT_TRUE(s->clear(""));
+  EXPECT_EQ(s->stats().entries, 0u);
+}
+
+TEST_F(StoreTest, RecordsSurviveReopening) {
+  {
+    auto s = open_store();
+    ASSERT_TRUE(s);
+    for (int i = 0; i < 1000; ++i) ASSERT_TRUE(s->put_user("corp", user(i), i, i + 1));
+  }
+  auto s = open_store();
+  ASSERT_TRUE(s);
+  EXPECT_EQ(s->stats().entries, 2000u);
+  EXPECT_EQ(s->stats().replaced, 0u);
+  auto r = s->user_by_uid("corp", 100500);
+  ASSERT_TRUE(r && r->has_value());
+  EXPECT_EQ((*r)->value, user(500));
+  EXPECT_EQ((*r)->fetched, 500);
+}
+
+TEST_F(StoreTest, FullMapEvictsTheOldestAndKeepsWorking) {
+  // 1 MiB of map and ~120-byte users: room for a few thousand records, far
+  // fewer than written.
+  auto s = open_store(1ull << 20);
+  ASSERT_TRUE(s);
+  const int n = 20000;
+  for (int i = 0; i < n; ++i) {
+    core::Status st = s->put_user("corp", user(i), 1000 + i, 1000000 + i);
+    ASSERT_TRUE(st) << "put " << i << ": " << st.to_string();
+  }
+  Stats st = s->stats();
+  EXPECT_GT(st.evictions, 0u);
+  EXPECT_LT(st.entries, static_cast<std::uint64_t>(2 * n));
+  EXPECT_EQ(st.write_errors, 0u);
+  // The newest are there, whole; the oldest went first.
+  auto newest = s->user_by_name("corp", "user" + std::to_string(n - 1));
+  ASSERT_TRUE(newest && newest->has_value());
+  EXPECT_EQ((*newest)->value, user(n - 1));
+  auto oldest = s->user_by_name("corp", "user0");
+  ASSERT_TRUE(oldest.has_value());
+  EXPECT_FALSE(oldest->has_value());
+  // Every record still present decodes whole (no corruption from eviction).
+  int present = 0;
+  for (int i = 0; i < n; ++i) {
+    auto r = s->user_by_uid("corp", 100000 + static_cast<std::uint32_t>(i));
+    ASSERT_TRUE(r.has_value());
+    if (r->has_value()) {
+      ++present;
+      EXPECT_EQ((*r)->value, user(i));
+    }
+  }
+  EXPECT_GT(present, 100);
+  // And the file opens again as a healthy store.
+  s.reset();
+  auto again = open_store(1ull << 20);
+  ASSERT_TRUE(again);
+  EXPECT_EQ(again->stats().replaced, 0u);
+}
+
+TEST_F(StoreTest, RecordLargerThanTheMapIsRefusedClearly) {
+  auto s = open_store(1ull << 20);
+  ASSERT_TRUE(s);
+  ASSERT_TRUE(s->put_user("corp", user(1), 1, 2));
+  proto::Group huge;
+  huge.name = "huge";
+  huge.gid = 9;
+  for (int i = 0; i < 200000; ++i) huge.members.push_back("member-with-a-long-name-" + std::to_string(i));
+  core::Status st = s->put_group("corp", huge, 1, 2);
+  ASSERT_FALSE(st);
+  EXPECT_EQ(st.code(), core::Code::kBusy);
+  EXPECT_NE(st.message().find("no room"), std::string::npos) << st.message();
+  EXPECT_EQ(s->stats().write_errors, 1u);
+  // Nothing half-written, and the store still takes records.
+  EXPECT_FALSE(s->group_by_name("corp", "huge")->has_value());
+  ASSERT_TRUE(s->put_user("corp", user(2), 3, 4));
+  EXPECT_TRUE(s->user_by_name("corp", "user2")->has_value());
+}
+
+TEST_F(StoreTest, ProcessesShareOneStore) {
+  auto s = open_store();
+  ASSERT_TRUE(s);
+  s.reset();  // never carried across a fork: each child opens its own
+  constexpr int kProcs = 4, kEach = 2000;
+  std::vector<pid_t> kids;
+  for (int p = 0; p < kProcs; ++p) {
+    pid_t pid = ::fork();
+    ASSERT_GE(pid, 0);
+    if (pid == 0) {
+      Options o;
+      o.dir = dir_;
+      o.map_size = 16ull << 20;
+      auto mine = Store::open(o);
+      if (!mine) ::_exit(10);
+      for (int i = 0; i < kEach; ++i) {
+        const int id = p * kEach + i;
+        if (!(*mine)->put_user("corp", user(id), id, id + 1)) ::_exit(11);
+        // Read what another process wrote a moment ago, when it is there.
+        auto r = (*mine)->user_by_name("corp", "user" + std::to_string(((p + 1) % kProcs) * kEach + i / 2));
+        if (!r) ::_exit(12);
+        if (r->has_value() && !((*r)->value == user(((p + 1) % kProcs) * kEach + i / 2))) ::_exit(13);
+      }
+      ::_exit(0);
+    }
+    kids.push_back(pid);
+  }
+  for (pid_t pid : kids) {
+    int status = 0;
+    ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "child status " << status;
+  }
+  auto after = open_store();
+  ASSERT_TRUE(after);
+  EXPECT_EQ(after->stats().entries, static_cast<std::uint64_t>(2 * kProcs * kEach));
+  for (int id = 0; id < kProcs * kEach; id += 97) {
+    auto r = after->user_by_uid("corp", 100000 + static_cast<std::uint32_t>(id));
+    ASSERT_TRUE(r && r->has_value()) << id;
+    EXPECT_EQ((*r)->value, user(id));
+  }
+}
+
+TEST_F(StoreTest, GarbageFileIsReplacedNotFatal) {
+  fs::create_directories(dir_);
+  {
+    std::ofstream f(dir_ + "/data.mdb", std::ios::binary);
+    for (int i = 0; i < 100000; ++i) f << "not an lmdb file ";
+  }
+  auto s = open_store();
+  ASSERT_TRUE(s);
+  EXPECT_EQ(s->stats().replaced, 1u);
+  EXPECT_TRUE(fs::exists(dir_ + "/data.mdb.bad"));
+  ASSERT_TRUE(s->put_user("corp", user(1), 1, 2));
+  EXPECT_TRUE(s->user_by_name("corp", "user1")->has_value());
+}
+
+TEST_F(StoreTest, TruncatedFileIsReplaced) {
+  {
+    auto s = open_store();
+    ASSERT_TRUE(s);
+    for (int i = 0; i < 2000; ++i) ASSERT_TRUE(s->put_user("corp", user(i), 1, 2));
+  }
+  fs::resize_file(dir_ + "/data.mdb", 100);
+  auto s = open_store();
+  ASSERT_TRUE(s);
+  EXPECT_EQ(s->stats().replaced, 1u);
+  EXPECT_EQ(s->stats().entries, 0u);
+}
+
+TEST_F(StoreTest, DamagedPagesAreDetectedAndReplaced) {
+  {
+    auto s = open_store();
+    ASSERT_TRUE(s);
+    for (int i = 0; i < 5000; ++i) ASSERT_TRUE(s->put_user("corp", user(i), 1, 2));
+  }
+  // Overwrite the branch/leaf pages past the two meta pages with a pattern
+  // that is no page LMDB wrote (flags and page numbers out of range).
+  const auto size = fs::file_size(dir_ + "/data.mdb");
+  ASSERT_GT(size, 3 * 4096u);
+  {
+    std::fstream f(dir_ + "/data.mdb", std::ios::in | std::ios::out | std::ios::binary);
+    std::string junk(size - 2 * 4096, '\xA5');
+    f.seekp(2 * 4096);
+    f.write(junk.data(), static_cast<std::streamsize>(junk.size()));
+  }
+  auto s = open_store();
+  ASSERT_TRUE(s);
+  EXPECT_EQ(s->stats().replaced, 1u);
+  ASSERT_TRUE(s->put_user("corp", user(1), 1, 2));
+  EXPECT_TRUE(s->user_by_name("corp", "user1")->has_value());
+}
+
+TEST_F(StoreTest, StoreOfAnotherFormatIsReplaced) {
+  // A valid LMDB file whose format record names another version.
+  fs::create_directories(dir_);
+  MDB_env* env = nullptr;
+  ASSERT_EQ(mdb_env_create(&env), 0);
+  mdb_env_set_maxdbs(env, 4);
+  ASSERT_EQ(mdb_env_open(env, dir_.c_str(), 0, 0600), 0);
+  MDB_txn* txn = nullptr;
+  ASSERT_EQ(mdb_txn_begin(env, nullptr, 0, &txn), 0);
+  MDB_dbi meta;
+  ASSERT_EQ(mdb_dbi_open(txn, "meta", MDB_CREATE, &meta), 0);
+  std::string k = "format", v = "fastid-store/99";
+  MDB_val mk{k.size(), k.data()}, mv{v.size(), v.data()};
+  ASSERT_EQ(mdb_put(txn, meta, &mk, &mv, 0), 0);
+  ASSERT_EQ(mdb_txn_commit(txn), 0);
+  mdb_env_close(env);
+
+  auto s = open_store();
+  ASSERT_TRUE(s);
+  EXPECT_EQ(s->stats().replaced, 1u);
+  ASSERT_TRUE(s->put_user("corp", user(3), 1, 2));
+  EXPECT_TRUE(s->user_by_name("corp", "user3")->has_value());
+}
+
+TEST_F(StoreTest, RecordThatDoesNotDecodeIsAMissAndIsDeleted) {
+  auto s = open_store();
+  ASSERT_TRUE(s);
+  ASSERT_TRUE(s->put_user("corp", user(1), 1, 2));
+  s.reset();
+  // Write a damaged value under the user's key with LMDB directly.
+  MDB_env* env = nullptr;
+  ASSERT_EQ(mdb_env_create(&env), 0);
+  mdb_env_set_maxdbs(env, 4);
+  mdb_env_set_mapsize(env, 16ull << 20);
+  ASSERT_EQ(mdb_env_open(env, dir_.c_str(), 0, 0600), 0);
+  MDB_txn* txn = nullptr;
+  ASSERT_EQ(mdb_txn_begin(env, nullptr, 0, &txn), 0);
+  MDB_dbi records;
+  ASSERT_EQ(mdb_dbi_open(txn, "records", 0, &records), 0);
+  std::string k = Store::key("corp", Map::kUserByName, "user1");
+  std::string v = codec::encode_user({false, Map::kUserByName, 1, 2}, user(1));
+  v[codec::kHeaderSize] = '\x7f';  // the name's length now runs past the end
+  MDB_val mk{k.size(), k.data()}, mv{v.size(), v.data()};
+  ASSERT_EQ(mdb_put(txn, records, &mk, &mv, 0), 0);
+  ASSERT_EQ(mdb_txn_commit(txn), 0);
+  mdb_env_close(env);
+
+  s = open_store();
+  ASSERT_TRUE(s);
+  auto r = s->user_by_name("corp", "user1");
+  ASSERT_TRUE(r.has_value());
+  EXPECT_FALSE(r->has_value());
+  EXPECT_EQ(s->stats().entries, 1u);  // the damaged one is gone, the by-uid one stays
+  EXPECT_TRUE(s->user_by_uid("corp", 100001)->has_value());
+}
+
+TEST_F(StoreTest, CodecRejectsEveryTruncation) {
+  proto::Group g;
+  g.name = "g";
+  g.gid = 1;
+  g.members = {"a", "bb", "ccc"};
+  const std::string bytes = codec::encode_group({false, Map::kGroupByName, 1, 2}, g);
+  ASSERT_TRUE(codec::decode_group(bytes).has_value());
+  for (std::size_t n = 0; n < bytes.size(); ++n) {
+    EXPECT_FALSE(codec::decode_group(std::string_view(bytes).substr(0, n)).has_value()) << n;
+  }
+  EXPECT_FALSE(codec::decode_group(bytes + "x").has_value());
+  EXPECT_FALSE(codec::decode_header("FSR2xxxxxxxxxxxxxxxxxxxxxxxx").has_value());
+}
+
+TEST_F(StoreTest, EveryDescriptorIsCloseOnExec) {
+  auto s = open_store();
+  ASSERT_TRUE(s);
+  ASSERT_TRUE(s->put_user("corp", user(1), 1, 2));
+  int store_fds = 0;
+  for (const auto& e : fs::directory_iterator("/proc/self/fd")) {
+    std::error_code ec;
+    const auto target = fs::read_symlink(e.path(), ec);
+    if (ec || target.string().rfind(dir_, 0) != 0) continue;
+    ++store_fds;
+    const int fd = std::stoi(e.path().filename().string());
+    EXPECT_TRUE(::fcntl(fd, F_GETFD) & FD_CLOEXEC) << target;
+  }
+  EXPECT_GE(store_fds, 2);  // data.mdb and lock.mdb at least
+}
+
+TEST_F(StoreTest, RelativeDirectoryIsRefused) {
+  Options o;
+  o.dir = "relative/store";
+  auto s = Store::open(o);
+  ASSERT_FALSE(s);
+  EXPECT_EQ(s.error().code(), core::Code::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace fastid::store
