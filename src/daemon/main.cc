@@ -155,6 +155,10 @@ int main(int argc, char** argv) {
     if (auto st = pid_file.update(); !st) return fail(st.to_string());
   }
 
+  // Every worker's figures, in one shared page mapped before the fork.
+  auto figures = supervisor::WorkerFigures::create(config->daemon.workers);
+  if (!figures) return fail(figures.error().to_string());
+
   daemon::WorkerSetup setup;
   const int workers = config->daemon.workers;
   const auto grace = config->daemon.shutdown_grace;
@@ -167,10 +171,12 @@ int main(int argc, char** argv) {
   setup.tcp_listeners = std::move(tcp_listeners);
   setup.udp_listeners = std::move(udp_listeners);
   setup.on_ready = [&daemonizer] { daemonizer.notify_ready(); };
+  setup.figures = &*figures;
 
   int rc;
   // A worker runs as `drop_to` from its first instruction of its own.
-  auto run_one = [&setup, &drop_to](int) {
+  auto run_one = [&setup, &drop_to](int index) {
+    setup.index = index;  // this process's own copy of setup, after the fork
     if (drop_to) {
       if (auto st = supervisor::drop_to(*drop_to); !st) {
         core::log_error("cannot drop privileges to " + drop_to->name + ": " + st.to_string());
@@ -190,6 +196,7 @@ int main(int argc, char** argv) {
     supervisor::SupervisorOptions options;
     options.workers = workers;
     options.shutdown_grace = grace;
+    options.figures = &*figures;
     options.on_worker_exit = on_worker_exit == "exit" ? supervisor::OnWorkerExit::kExit
                                                       : supervisor::OnWorkerExit::kRestart;
     // With a privilege drop even one worker is forked: the supervisor stays

@@ -96,6 +96,7 @@ class Worker {
         io_(1),
         signals_(io_, SIGTERM, SIGINT, SIGHUP),
         refresh_timer_(io_),
+        figures_timer_(io_),
         server_(io_, limits_of(setup_.config), handler_) {}
 
   int run() {
@@ -110,6 +111,12 @@ class Worker {
       auto items = server_.status_items();
       items.emplace_back("config", setup_.config.source);
       items.emplace_back("pid", std::to_string(::getpid()));
+      items.emplace_back("idle_timeout_ms", std::to_string(setup_.config.daemon.idle_timeout.count()));
+      items.emplace_back("reloads", std::to_string(reloads_));
+      if (setup_.figures) {
+        publish_figures();
+        for (auto& kv : setup_.figures->status_items()) items.push_back(std::move(kv));
+      }
       return items;
     });
     for (auto& [fd, name] : setup_.unix_listeners) server_.add_unix_listener(fd, name, name == "admin");
@@ -117,6 +124,7 @@ class Worker {
     for (auto& [fd, name] : setup_.udp_listeners) server_.add_udp_listener(fd, "udp " + name);
     wait_for_signal();
     arm_refresh();
+    arm_figures();
     core::log_info("serving lookups on " + setup_.config.daemon.socket_dir + "/nss with " +
                    std::to_string(handler_.backends().size()) + " provider(s), config " +
                    setup_.config.source);
@@ -152,10 +160,12 @@ class Worker {
   void stop() {
     stopping_ = true;
     refresh_timer_.cancel();
+    figures_timer_.cancel();
     server_.stop(setup_.config.daemon.shutdown_grace, [this] {
       asio::error_code ignored;
       signals_.cancel(ignored);
       refresh_timer_.cancel();
+      figures_timer_.cancel();
       close_backends(handler_.backends());
       close_backends(retired_);
     });
@@ -208,6 +218,8 @@ class Worker {
     kept.fastcache = setup_.config.fastcache;
     kept.listen = setup_.config.listen;
     setup_.config = std::move(kept);
+    ++reloads_;
+    publish_figures();
     core::log_info("reloaded configuration from " + setup_.config.source);
   }
 
@@ -232,6 +244,39 @@ class Worker {
         next_heartbeat_ = std::chrono::steady_clock::now() + kHeartbeatInterval;
       }
       arm_refresh();
+    });
+  }
+
+  // This worker's figures in the shared page, for whichever worker answers
+  // `fastid status`. Every 500 ms, after a reload and before a status reply.
+  void publish_figures() {
+    if (!setup_.figures) return;
+    const auto& st = server_.stats();
+    const auto& d = setup_.config.daemon;
+    supervisor::WorkerSample s;
+    s.requests = st.requests;
+    s.connections_open = server_.status_open();
+    s.connections_accepted = st.accepted;
+    s.connections_rejected = st.rejected;
+    s.closed_idle = st.closed_idle;
+    s.closed_protocol = st.closed_protocol;
+    s.udp_requests = st.udp_requests;
+    s.network_refused = st.refused_network;
+    s.reloads = reloads_;
+    s.idle_timeout_ms = static_cast<std::uint64_t>(d.idle_timeout.count());
+    s.stall_timeout_ms = static_cast<std::uint64_t>(d.stall_timeout.count());
+    s.max_connections = static_cast<std::uint64_t>(d.max_connections);
+    s.rss_kib = supervisor::self_rss_kib();
+    setup_.figures->publish(setup_.index, s);
+  }
+
+  void arm_figures() {
+    if (stopping_ || !setup_.figures) return;
+    publish_figures();
+    figures_timer_.expires_after(std::chrono::milliseconds(500));
+    figures_timer_.async_wait([this](const asio::error_code& ec) {
+      if (ec || stopping_) return;
+      arm_figures();
     });
   }
 
@@ -288,6 +333,7 @@ class Worker {
   asio::io_context io_;
   asio::signal_set signals_;
   asio::steady_timer refresh_timer_;
+  asio::steady_timer figures_timer_;
   server::NssHandler handler_;
   server::Server server_;
   std::unique_ptr<server::CachePublisher> publisher_;
@@ -295,6 +341,7 @@ class Worker {
   std::uint64_t published_generation_ = 0;
   std::chrono::steady_clock::time_point next_heartbeat_{};
   bool stopping_ = false;
+  std::uint64_t reloads_ = 0;
   int exit_code_ = 0;
 };
 

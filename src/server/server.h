@@ -68,6 +68,7 @@ class Server {
   void stop(std::chrono::milliseconds grace, std::function<void()> done);
 
   const ServerStats& stats() const { return stats_; }
+  std::size_t status_open() const { return connections_.size(); }
   ServerStats& mutable_stats() { return stats_; }
   bool stopping() const { return stopping_; }
   const ServerLimits& limits() const { return limits_; }
