@@ -3,6 +3,7 @@
 // then serves. Foreground by default, logging to stderr, as systemd expects.
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -96,6 +97,15 @@ int main(int argc, char** argv) {
     return 0;
   }
 
+  // Every client connection is a descriptor: take the whole hard limit the
+  // service manager allows (the soft default, 1024, is far below C10k).
+  {
+    rlimit rl{};
+    if (::getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+      rl.rlim_cur = rl.rlim_max;
+      ::setrlimit(RLIMIT_NOFILE, &rl);
+    }
+  }
   ::signal(SIGPIPE, SIG_IGN);  // a peer that leaves mid-reply is an error value, not a signal
   ::umask(022);
 
