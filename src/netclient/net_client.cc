@@ -162,7 +162,12 @@ core::Result<T> decoded(core::Result<proto::Reply> reply, Decode decode) {
 
 NetClient::NetClient(Options options) : options_(std::move(options)) {}
 
-NetClient::~NetClient() { disconnect(); }
+NetClient::~NetClient() {
+  disconnect();
+  for (int fd : udp_fds_) {
+    if (fd >= 0) ::close(fd);
+  }
+}
 
 void NetClient::disconnect() {
   if (tcp_fd_ >= 0) ::close(tcp_fd_);
@@ -249,17 +254,25 @@ core::Result<proto::Reply> NetClient::call_udp(const proto::Bytes& frame, std::u
   proto::Bytes datagram = frame;
   if (datagram.size() < options_.udp_datagram) datagram.resize(options_.udp_datagram, 0);
   Status last = Status::unavailable("no server answered");
-  for (const std::string& name : options_.servers) {
+  udp_fds_.resize(options_.servers.size(), -1);
+  for (std::size_t index = 0; index < options_.servers.size(); ++index) {
+    const std::string& name = options_.servers[index];
     const auto deadline = Clock::now() + options_.timeout;
-    auto addr = resolve(name);
-    if (!addr) return core::error(addr.error());
-    auto fd = connect_to(*addr, SOCK_DGRAM, deadline, name);  // connected: only its replies arrive
-    if (!fd) {
-      last = fd.error();
-      continue;
+    int& kept = udp_fds_[index];
+    if (kept < 0) {
+      auto addr = resolve(name);
+      if (!addr) return core::error(addr.error());
+      auto fd = connect_to(*addr, SOCK_DGRAM, deadline, name);  // connected: only its replies arrive
+      if (!fd) {
+        last = fd.error();
+        continue;
+      }
+      kept = *fd;
     }
+    const int* fd = &kept;  // replies to earlier, abandoned requests are skipped by id
     Status st = send_all(*fd, datagram.data(), datagram.size(), deadline);
-    std::vector<std::uint8_t> buf(65536);
+    std::vector<std::uint8_t>& buf = udp_buf_;
+    buf.resize(65536);
     while (st) {
       if (!wait_for(*fd, POLLIN, deadline)) {
         st = Status::timeout(name + ": no UDP reply in time");
@@ -276,15 +289,14 @@ core::Result<proto::Reply> NetClient::call_udp(const proto::Bytes& frame, std::u
       auto check = proto::decode_header(buf.data(), &reply.header);
       if (!check_reply(reply.header, check, opcode, id)) continue;  // a stray datagram
       if (reply.header.length != static_cast<std::size_t>(r) - proto::kHeaderSize) {
-        ::close(*fd);
         return core::error(Status::corruption(name + ": UDP reply length does not match its datagram"));
       }
       reply.payload.assign(buf.begin() + proto::kHeaderSize, buf.begin() + r);
-      ::close(*fd);
       info_.server = name;
       return reply;
     }
-    ::close(*fd);
+    ::close(kept);  // an error (ECONNREFUSED) or a timeout: a fresh socket next time
+    kept = -1;
     last = st;
   }
   return core::error(last);

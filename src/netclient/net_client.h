@@ -69,6 +69,8 @@ class NetClient {
 
   Options options_;
   int tcp_fd_ = -1;
+  std::vector<int> udp_fds_;
+  std::vector<std::uint8_t> udp_buf_;  // receive buffer, allocated once  // per server: a connected UDP socket, kept (-1 = none yet)
   std::size_t tcp_server_ = 0;  // index of the connected upstream
   std::uint32_t next_id_ = 1;
   CallInfo info_;
