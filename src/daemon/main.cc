@@ -118,16 +118,9 @@ int main(int argc, char** argv) {
     if (auto st = pid_file.acquire(d.pid_file); !st) return fail(st.to_string());
   }
 
-  std::string nss_path = d.socket_dir + "/nss";
-  auto nss_fd = server::open_unix_listener(nss_path, 0666);
-  if (!nss_fd) return fail(nss_fd.error().to_string());
-
-  // The admin socket: root only, by its mode and by the peer's uid.
-  std::string admin_path = d.socket_dir + "/admin";
-  auto admin_fd = server::open_unix_listener(admin_path, 0600);
-  if (!admin_fd) return fail(admin_fd.error().to_string());
-
-  // Network listeners: opened here, once, and shared by every worker.
+  // Network listeners: opened here, once, and shared by every worker. They
+  // and the identity to drop to come before the Unix sockets: a start that
+  // fails on them leaves no socket file behind.
   std::vector<std::pair<int, std::string>> tcp_listeners, udp_listeners;
   for (const auto& address : config->listen.tcp) {
     auto l = server::open_tcp_listener(address);
@@ -158,6 +151,15 @@ int main(int argc, char** argv) {
     if (auto st = supervisor::hand_over(*who, state); !st) return fail(st.to_string());
     drop_to = *who;
   }
+
+  std::string nss_path = d.socket_dir + "/nss";
+  auto nss_fd = server::open_unix_listener(nss_path, 0666);
+  if (!nss_fd) return fail(nss_fd.error().to_string());
+
+  // The admin socket: root only, by its mode and by the peer's uid.
+  std::string admin_path = d.socket_dir + "/admin";
+  auto admin_fd = server::open_unix_listener(admin_path, 0600);
+  if (!admin_fd) return fail(admin_fd.error().to_string());
 
   supervisor::Daemonizer daemonizer;
   if (daemonize) {
