@@ -309,9 +309,13 @@ TEST(RemoteProviderSystemTest, ANodeFastiddAnswersThroughGlibcFromAnUpstreamFast
   ASSERT_TRUE(upstream.start()) << upstream.log();
 
   Daemon node(1, 1);  // its own files are not used: the remote provider answers
+  // The first upstream listed is down (nothing listens there): the provider
+  // moves on to the next one.
+  const int dead = free_port();
   node.write_config("[daemon]\nsocket_dir = \"" + node.socket_dir() + "\"\nstate_dir = \"" + node.dir() +
                     "/state\"\n\n[[provider]]\nname = \"site\"\ntype = \"fastid\"\nservers = "
-                    "[\"127.0.0.1:" + std::to_string(port) + "\"]\ntimeout = \"1s\"\n");
+                    "[\"127.0.0.1:" + std::to_string(dead) + "\", \"127.0.0.1:" + std::to_string(port) +
+                    "\"]\ntimeout = \"1s\"\n");
   ASSERT_TRUE(node.start()) << node.log();
 
   for (const char* q : {"passwd user00150", "passwd 100007", "group group0011", "group 200003",
