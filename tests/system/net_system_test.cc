@@ -154,6 +154,25 @@ TEST(NetworkSystemTest, TcpAndUdpLookupsMatchTheUnixSocketAndABigAnswerComesBack
   auto ping = run(cli(port, "ping"));
   EXPECT_EQ(ping.exit_code, 0);
   EXPECT_NE(ping.out.find("fastidd"), std::string::npos);
+
+  // Both workers take datagrams from the one shared UDP socket (and
+  // connections from the shared listeners: the Unix socket's test shows it
+  // per worker; here every accepted connection counts).
+  auto loop = run("for i in $(seq 1 60); do " + cli(port, "user user000$((i % 90 + 10))") + " >/dev/null || exit 1; " +
+                  cli(port, "--udp user user000$((i % 90 + 10))") + " >/dev/null || exit 1; done");
+  EXPECT_EQ(loop.exit_code, 0);
+  std::this_thread::sleep_for(std::chrono::milliseconds(700));  // the workers publish their figures
+  auto status = run("FASTID_SOCKET_DIR=" + d.socket_dir() + " " + bin_dir() + "/fastid status").out;
+  auto figure = [&](const std::string& key) -> long {
+    auto at = status.find("\n" + key + " ");
+    return at == std::string::npos ? -1 : std::stol(status.substr(status.find_first_not_of(' ', at + key.size() + 1)));
+  };
+  for (int w = 0; w < 2; ++w) {
+    const std::string p = "worker." + std::to_string(w) + ".";
+    EXPECT_GT(figure(p + "udp.requests"), 0) << status;
+    EXPECT_GT(figure(p + "connections.accepted"), 0) << status;
+  }
+  EXPECT_GE(figure("total.udp.requests"), 60);
   int st = d.stop(SIGTERM);
   EXPECT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0) << st;
 }
