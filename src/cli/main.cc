@@ -345,17 +345,20 @@ int main(int argc, char** argv) {
   app.add_flag("--udp", udp, "with --server: ask over UDP first; a truncated answer is asked again over TCP");
   app.add_flag("-v,--verbose", verbose, "with --server: say which server and transport answered");
   app.add_option("--timeout-ms", timeout_ms, "with --server: per-server timeout")->check(CLI::Range(1, 600000));
+  // With --server, lookups go to a remote fastidd; built on first use, after
+  // the options are parsed (the subcommand callbacks run after them).
   std::unique_ptr<fastid::netclient::NetClient> net;
+  Remote remote_state{};
   auto remote = [&]() -> Remote* {
-    static Remote r{};
     if (server.empty()) return nullptr;
     if (!net) {
       net = std::make_unique<fastid::netclient::NetClient>(fastid::netclient::Options{
           .servers = {server}, .timeout = std::chrono::milliseconds(timeout_ms)});
+      remote_state = Remote{net.get(),
+                            udp ? fastid::netclient::Transport::kUdp : fastid::netclient::Transport::kTcp,
+                            verbose};
     }
-    r = Remote{net.get(), udp ? fastid::netclient::Transport::kUdp : fastid::netclient::Transport::kTcp,
-               verbose};
-    return &r;
+    return &remote_state;
   };
 
   auto* user = app.add_subcommand("user", "show a user by name or uid (passwd line)");

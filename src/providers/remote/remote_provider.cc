@@ -32,28 +32,39 @@ Result<T> RemoteProvider::relay(Result<T> r) const {
   return r;
 }
 
-#define FASTID_REMOTE_CALL(expr)                                                  \
-  if (!client_) return core::error(Status::unavailable(options_.name + ": not open")); \
-  return relay(client_->expr)
-
 Result<User> RemoteProvider::user_by_name(std::string_view name) {
-  FASTID_REMOTE_CALL(user_by_name(std::string(name)));
-}
-Result<User> RemoteProvider::user_by_uid(std::uint32_t uid) { FASTID_REMOTE_CALL(user_by_uid(uid)); }
-Result<Group> RemoteProvider::group_by_name(std::string_view name) {
-  FASTID_REMOTE_CALL(group_by_name(std::string(name)));
-}
-Result<Group> RemoteProvider::group_by_gid(std::uint32_t gid) { FASTID_REMOTE_CALL(group_by_gid(gid)); }
-Result<std::vector<std::uint32_t>> RemoteProvider::initgroups(std::string_view user) {
-  FASTID_REMOTE_CALL(initgroups(std::string(user)));
-}
-Result<Page<User>> RemoteProvider::users_page(std::uint32_t cursor, std::uint32_t max) {
-  FASTID_REMOTE_CALL(users_page(cursor, max));
-}
-Result<Page<Group>> RemoteProvider::groups_page(std::uint32_t cursor, std::uint32_t max) {
-  FASTID_REMOTE_CALL(groups_page(cursor, max));
+  if (!client_) return core::error(Status::unavailable(options_.name + ": not open"));
+  return relay(client_->user_by_name(std::string(name)));
 }
 
-#undef FASTID_REMOTE_CALL
+Result<User> RemoteProvider::user_by_uid(std::uint32_t uid) {
+  if (!client_) return core::error(Status::unavailable(options_.name + ": not open"));
+  return relay(client_->user_by_uid(uid));
+}
+
+Result<Group> RemoteProvider::group_by_name(std::string_view name) {
+  if (!client_) return core::error(Status::unavailable(options_.name + ": not open"));
+  return relay(client_->group_by_name(std::string(name)));
+}
+
+Result<Group> RemoteProvider::group_by_gid(std::uint32_t gid) {
+  if (!client_) return core::error(Status::unavailable(options_.name + ": not open"));
+  return relay(client_->group_by_gid(gid));
+}
+
+Result<std::vector<std::uint32_t>> RemoteProvider::initgroups(std::string_view user) {
+  if (!client_) return core::error(Status::unavailable(options_.name + ": not open"));
+  return relay(client_->initgroups(std::string(user)));
+}
+
+Result<Page<User>> RemoteProvider::users_page(std::uint32_t cursor, std::uint32_t max) {
+  if (!client_) return core::error(Status::unavailable(options_.name + ": not open"));
+  return relay(client_->users_page(cursor, max));
+}
+
+Result<Page<Group>> RemoteProvider::groups_page(std::uint32_t cursor, std::uint32_t max) {
+  if (!client_) return core::error(Status::unavailable(options_.name + ": not open"));
+  return relay(client_->groups_page(cursor, max));
+}
 
 }  // namespace fastid::providers
