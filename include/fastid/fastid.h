@@ -26,14 +26,16 @@ extern "C" {
 typedef enum fastid_status {
   FASTID_OK = 0,
   FASTID_NOT_FOUND,           /* no such name or id; also the end of an enumeration */
-  FASTID_UNAVAILABLE,         /* daemon not running/unreachable, or its backend is down */
+  FASTID_UNAVAILABLE,         /* daemon not running or unreachable */
   FASTID_BUSY,                /* the daemon is overloaded and shed the request; try again */
   FASTID_TIMEOUT,             /* no answer within the timeout ($FASTID_TIMEOUT_MS, default 5000) */
   FASTID_ERANGE,              /* the caller's buffer is too small; retry with a bigger one */
   FASTID_PROTOCOL_ERROR,      /* the daemon's reply was malformed (the connection was dropped) */
   FASTID_INVALID_ARGUMENT,    /* NULL pointer, name too long, wrong enumeration kind, ... */
   FASTID_PERMISSION_DENIED,   /* the daemon refused the caller */
-  FASTID_INTERNAL             /* out of memory or descriptors, or a daemon-side bug */
+  FASTID_INTERNAL,            /* out of memory or descriptors, or a daemon-side bug */
+  FASTID_TRY_AGAIN            /* the daemon answered that its directory cannot answer now and it
+                                 holds no stored answer (offline): try again later */
 } fastid_status;
 
 /* A static English description of a status ("not found", ...). Never NULL. */

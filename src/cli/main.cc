@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "cli/auth.h"
 #include "fastid/fastid.h"
 #include "netclient/net_client.h"
 #include "proto/messages.h"
@@ -384,6 +385,17 @@ int main(int argc, char** argv) {
   auto* inval = cache->add_subcommand("invalidate", "drop published answers: clients ask the daemon again");
   inval->add_option("MAP", map, "passwd, group, initgroups or all (default)");
   inval->callback([&] { rc = cmd_cache_invalidate(map); });
+
+  auto* auth = app.add_subcommand("auth", "check USER's password (prompted without echo) and account through the pam socket");
+  auth->add_option("USER", key)->required();
+  auth->callback([&] {
+    if (!server.empty()) {
+      std::fprintf(stderr, "fastid: auth: never over the network (passwords go to the local pam socket)\n");
+      rc = kError;
+      return;
+    }
+    rc = fastid::cli::cmd_auth(key);
+  });
 
   app.add_subcommand("ping", "check that fastidd answers")->callback([&] {
     rc = remote() ? remote_ping(*remote()) : cmd_ping();

@@ -197,6 +197,7 @@ FASTID_PUBLIC const char* fastid_strerror(fastid_status s) {
     case FASTID_INVALID_ARGUMENT: return "invalid argument";
     case FASTID_PERMISSION_DENIED: return "permission denied";
     case FASTID_INTERNAL: return "internal error";
+    case FASTID_TRY_AGAIN: return "directory unavailable, try again later";
   }
   return "unknown fastid status";
 }

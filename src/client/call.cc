@@ -22,7 +22,9 @@ fastid_status map_wire_status(uint32_t s) {
   switch (static_cast<WireStatus>(s)) {
     case WireStatus::kOk: return FASTID_OK;
     case WireStatus::kNotFound: return FASTID_NOT_FOUND;
-    case WireStatus::kUnavailable: return FASTID_UNAVAILABLE;
+    // The daemon is there and says its backend is not: "try again", unlike
+    // a daemon that cannot be reached at all (FASTID_UNAVAILABLE).
+    case WireStatus::kUnavailable: return FASTID_TRY_AGAIN;
     case WireStatus::kBusy: return FASTID_BUSY;
     case WireStatus::kTimeout: return FASTID_TIMEOUT;
     case WireStatus::kBadRequest:

@@ -122,6 +122,7 @@ class Parser {
     apply_defaults(config.daemon);
     apply_defaults(config.fastcache);
     apply_defaults(config.listen);
+    apply_defaults(config.pam);
     apply_defaults(config.store);
     for (const auto& [key, node] : in_file_order(root)) {
       const std::string_view k = key->str();
@@ -154,6 +155,13 @@ class Parser {
                                                     std::string(node_kind(*node))));
         }
         if (Status st = parse_listen(*table, config.listen); !st) return core::error(st);
+      } else if (k == "pam") {
+        const toml::table* table = node->as_table();
+        if (table == nullptr) {
+          return core::error(fail(where, "", k, "must be a section: write [pam], got " +
+                                                    std::string(node_kind(*node))));
+        }
+        if (Status st = parse_pam(*table, config.pam); !st) return core::error(st);
       } else if (k == "store") {
         const toml::table* table = node->as_table();
         if (table == nullptr) {
@@ -177,7 +185,8 @@ class Parser {
                                 "[" + std::string(k) + "] is not supported by this version of fastidd"));
       } else if (node->is_table() || node->is_array_of_tables()) {
         static constexpr std::string_view kSections[] = {"daemon",    "provider", "pool",
-                                                           "fastcache", "store",    "listen"};
+                                                           "fastcache", "store",    "pam",
+                                                           "listen"};
         std::string problem = "unknown section [" + display_key(k) + "]";
         if (auto hint = closest_match(k, kSections); !hint.empty()) {
           problem += " (did you mean [" + std::string(hint) + "]?)";
@@ -251,6 +260,19 @@ class Parser {
       auto value = value_from_node(*s, *node);
       if (!value) return fail(node->source(), label, k, value.error().message());
       s->apply_listen(listen, *value);
+    }
+    return Status::ok();
+  }
+
+  Status parse_pam(const toml::table& table, PamConfig& pam) const {
+    const std::string_view label = section_header(Section::kPam);
+    for (const auto& [key, node] : in_file_order(table)) {
+      const std::string_view k = key->str();
+      const Setting* s = find_setting(Section::kPam, k);
+      if (s == nullptr) return fail(key->source(), label, k, unknown_key(Section::kPam, k));
+      auto value = value_from_node(*s, *node);
+      if (!value) return fail(node->source(), label, k, value.error().message());
+      s->apply_pam(pam, *value);
     }
     return Status::ok();
   }

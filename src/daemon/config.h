@@ -52,7 +52,7 @@ struct PoolConfig {
 
 struct ProviderConfig {
   std::string name;
-  std::string type;  // "files", "slow" or "fastid"
+  std::string type;  // "files", "slow", "ldap" or "fastid"
   std::string isolation = "auto";  // "auto", "process" (provider pool) or "none" (in the daemon)
   std::string passwd = "/etc/passwd";
   std::string group = "/etc/group";
@@ -73,6 +73,27 @@ struct ProviderConfig {
   // type "fastid": upstream fastidd TCP listeners, asked in order.
   std::vector<std::string> servers = {};
   std::chrono::milliseconds timeout{2000};
+  // type "ldap" (docs/ldap.md): an LDAP directory through libldap.
+  std::vector<std::string> uri = {};
+  std::string base = {};
+  std::string bind_dn = {};
+  std::string bind_password = {};
+  std::string bind_password_file = {};
+  std::string tls_ca_file = {};
+  bool start_tls = false;
+  std::string schema = "rfc2307";
+  std::string user_base = {};
+  std::string user_scope = "sub";
+  std::string user_filter = "(objectClass=posixAccount)";
+  std::string group_base = {};
+  std::string group_scope = "sub";
+  std::string group_filter = "(objectClass=posixGroup)";
+  std::vector<std::string> user_attributes = {};
+  std::vector<std::string> group_attributes = {};
+  int page_size = 500;
+  int nesting_depth = 4;
+  std::chrono::milliseconds network_timeout{5000};
+  std::chrono::milliseconds search_timeout{10000};
 
   // The effective pool settings: Config::pool with this provider's own
   // `pool = { ... }` keys applied on top (parse_config resolves them).
@@ -108,6 +129,20 @@ struct ListenConfig {
   bool operator==(const ListenConfig&) const = default;
 };
 
+// [pam]: the daemon's authentication path (docs/pam.md).
+struct PamConfig {
+  int max_failures = 5;
+  std::chrono::milliseconds failure_window{900000};
+  std::chrono::milliseconds lockout_time{900000};
+  int caller_rate = 5;
+  int caller_burst = 10;
+  bool offline = false;
+  std::string offline_file;  // "" = state_dir/pam-offline
+  std::chrono::milliseconds offline_max_age{604800000};
+
+  bool operator==(const PamConfig&) const = default;
+};
+
 // [store]: the persistent LMDB store behind the socket, and offline mode, for
 // every provider that runs in a pool (docs/store.md).
 struct StoreConfig {
@@ -128,6 +163,7 @@ struct Config {
   PoolConfig pool;  // [pool]: the defaults of every provider's pool
   FastCacheConfig fastcache;
   ListenConfig listen;
+  PamConfig pam;
   StoreConfig store;
   std::vector<ProviderConfig> providers;  // in the order they are asked; never empty
 

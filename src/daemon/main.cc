@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/resource.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -62,6 +63,9 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
 
   core::set_log_role("fastidd");
+  // fastidd handles passwords (the pam socket): no core dumps, no ptrace by
+  // other processes of its user.
+  ::prctl(PR_SET_DUMPABLE, 0);
   if (print_reference) {
     std::fputs(daemon::config_reference_markdown().c_str(), stdout);
     return 0;
@@ -161,6 +165,13 @@ int main(int argc, char** argv) {
   auto admin_fd = server::open_unix_listener(admin_path, 0600);
   if (!admin_fd) return fail(admin_fd.error().to_string());
 
+  // The pam socket: anyone may connect (a user may check their own password);
+  // the daemon checks each caller's uid (SO_PEERCRED) and the PAM module checks
+  // that the socket is root's and that the daemon answering is root.
+  std::string pam_path = d.socket_dir + "/pam";
+  auto pam_fd = server::open_unix_listener(pam_path, 0666);
+  if (!pam_fd) return fail(pam_fd.error().to_string());
+
   supervisor::Daemonizer daemonizer;
   if (daemonize) {
     if (auto st = daemonizer.detach(!log_file.empty()); !st) return fail(st.to_string());
@@ -182,6 +193,7 @@ int main(int argc, char** argv) {
   setup.unix_listeners.emplace_back(*admin_fd, "admin");
   setup.tcp_listeners = std::move(tcp_listeners);
   setup.udp_listeners = std::move(udp_listeners);
+  setup.unix_listeners.emplace_back(*pam_fd, "pam");
   setup.on_ready = [&daemonizer] { daemonizer.notify_ready(); };
   setup.figures = &*figures;
 
@@ -218,5 +230,6 @@ int main(int argc, char** argv) {
   }
   ::unlink(nss_path.c_str());
   ::unlink(admin_path.c_str());
+  ::unlink(pam_path.c_str());
   return rc;
 }

@@ -118,6 +118,14 @@ constexpr Setting listen_key(Setting s) {
 }
 
 template <auto Member>
+constexpr Setting pam_key(Setting s) {
+  s.section = Section::kPam;
+  s.apply_pam = &Field<Member>::apply;
+  s.read_pam = &Field<Member>::read;
+  return s;
+}
+
+template <auto Member>
 constexpr Setting store_key(Setting s) {
   s.section = Section::kStore;
   s.apply_store = &Field<Member>::apply;
@@ -278,7 +286,7 @@ const Setting kSettings[] = {
         .rule = StringRule::kAbsolutePath,
         .provider_type = "files",
         .description = "File of password hashes in shadow(5) format, for authentication and "
-                       "account checks; never published. Not read by this version.",
+                       "account checks, read at each check; never published nor cached.",
     }),
     provider_key<&ProviderConfig::refresh_interval>({
         .key = "refresh_interval",
@@ -387,6 +395,172 @@ const Setting kSettings[] = {
         .provider_type = "slow",
         .description = "While this file exists, every call fails at once as \"unavailable\", "
                        "as a directory that is down does: for offline-mode tests. Empty: never.",
+    }),
+
+    // ---- type "ldap" (docs/ldap.md) ----
+    provider_key<&ProviderConfig::uri>({
+        .key = "uri",
+        .type = SettingType::kStringList,
+        .default_text = "",
+        .provider_type = "ldap",
+        .description = "Directory servers, `ldap://host[:port]` or `ldaps://host[:port]`, tried in "
+                       "order: the first that answers serves until it fails. At least one.",
+    }),
+    provider_key<&ProviderConfig::base>({
+        .key = "base",
+        .type = SettingType::kString,
+        .default_text = "",
+        .provider_type = "ldap",
+        .description = "Search base DN of users and groups unless `user_base`/`group_base` say "
+                       "otherwise; must exist on the server.",
+    }),
+    provider_key<&ProviderConfig::bind_dn>({
+        .key = "bind_dn",
+        .type = SettingType::kString,
+        .default_text = "",
+        .provider_type = "ldap",
+        .description = "DN of the service account for a simple bind; empty: anonymous.",
+    }),
+    provider_key<&ProviderConfig::bind_password>({
+        .key = "bind_password",
+        .type = SettingType::kString,
+        .default_text = "",
+        .provider_type = "ldap",
+        .description = "Password of `bind_dn`. Prefer `bind_password_file`, which keeps the "
+                       "secret out of the configuration; never logged.",
+    }),
+    provider_key<&ProviderConfig::bind_password_file>({
+        .key = "bind_password_file",
+        .type = SettingType::kString,
+        .default_text = "",
+        .rule = StringRule::kAbsolutePathOrEmpty,
+        .provider_type = "ldap",
+        .description = "File whose first line is the password of `bind_dn` (read at start; "
+                       "should be mode 0600); empty: use `bind_password`.",
+    }),
+    provider_key<&ProviderConfig::tls_ca_file>({
+        .key = "tls_ca_file",
+        .type = SettingType::kString,
+        .default_text = "",
+        .rule = StringRule::kAbsolutePathOrEmpty,
+        .provider_type = "ldap",
+        .description = "PEM file of the CA certificates that may sign the server's certificate, "
+                       "for `ldaps://` and `start_tls`; empty: the system's trust store. The "
+                       "certificate is always verified.",
+    }),
+    provider_key<&ProviderConfig::start_tls>({
+        .key = "start_tls",
+        .type = SettingType::kBool,
+        .default_text = "false",
+        .provider_type = "ldap",
+        .description = "Upgrade `ldap://` connections with StartTLS before binding; a server that "
+                       "refuses it is not used.",
+    }),
+    provider_key<&ProviderConfig::schema>({
+        .key = "schema",
+        .type = SettingType::kString,
+        .default_text = "rfc2307",
+        .provider_type = "ldap",
+        .description = "Group layout: `rfc2307` (members as names in memberUid) or `rfc2307bis` "
+                       "(members as DNs in member, groups may nest; memberUid is read too).",
+    }),
+    provider_key<&ProviderConfig::user_base>({
+        .key = "user_base",
+        .type = SettingType::kString,
+        .default_text = "",
+        .provider_type = "ldap",
+        .description = "Search base of users; empty: `base`.",
+    }),
+    provider_key<&ProviderConfig::user_scope>({
+        .key = "user_scope",
+        .type = SettingType::kString,
+        .default_text = "sub",
+        .provider_type = "ldap",
+        .description = "Scope of user searches: `sub`, `one` or `base`.",
+    }),
+    provider_key<&ProviderConfig::user_filter>({
+        .key = "user_filter",
+        .type = SettingType::kString,
+        .default_text = "(objectClass=posixAccount)",
+        .provider_type = "ldap",
+        .description = "Filter every user entry matches; lookups AND it with their own term.",
+    }),
+    provider_key<&ProviderConfig::group_base>({
+        .key = "group_base",
+        .type = SettingType::kString,
+        .default_text = "",
+        .provider_type = "ldap",
+        .description = "Search base of groups; empty: `base`.",
+    }),
+    provider_key<&ProviderConfig::group_scope>({
+        .key = "group_scope",
+        .type = SettingType::kString,
+        .default_text = "sub",
+        .provider_type = "ldap",
+        .description = "Scope of group searches: `sub`, `one` or `base`.",
+    }),
+    provider_key<&ProviderConfig::group_filter>({
+        .key = "group_filter",
+        .type = SettingType::kString,
+        .default_text = "(objectClass=posixGroup)",
+        .provider_type = "ldap",
+        .description = "Filter every group entry matches; lookups AND it with their own term.",
+    }),
+    provider_key<&ProviderConfig::user_attributes>({
+        .key = "user_attributes",
+        .type = SettingType::kStringList,
+        .default_text = "",
+        .provider_type = "ldap",
+        .description = "Attribute map of users as `field=attribute` pairs over the defaults "
+                       "name=uid, uid=uidNumber, gid=gidNumber, gecos=gecos, "
+                       "home=homeDirectory, shell=loginShell.",
+    }),
+    provider_key<&ProviderConfig::group_attributes>({
+        .key = "group_attributes",
+        .type = SettingType::kStringList,
+        .default_text = "",
+        .provider_type = "ldap",
+        .description = "Attribute map of groups as `field=attribute` pairs over the defaults "
+                       "name=cn, gid=gidNumber, member_uid=memberUid, member=member.",
+    }),
+    provider_key<&ProviderConfig::page_size>({
+        .key = "page_size",
+        .type = SettingType::kInt,
+        .default_text = "500",
+        .min = 1,
+        .max = 100000,
+        .provider_type = "ldap",
+        .description = "Entries per page of an enumeration (paged results control, RFC 2696); "
+                       "keep it at or below the server's size limit.",
+    }),
+    provider_key<&ProviderConfig::nesting_depth>({
+        .key = "nesting_depth",
+        .type = SettingType::kInt,
+        .default_text = "4",
+        .min = 0,
+        .max = 32,
+        .provider_type = "ldap",
+        .description = "rfc2307bis: how many levels of nested groups count (0: direct members "
+                       "only); each level costs initgroups one search.",
+    }),
+    provider_key<&ProviderConfig::network_timeout>({
+        .key = "network_timeout",
+        .type = SettingType::kDuration,
+        .default_text = "5s",
+        .min = 10,
+        .max = 10 * kMinute,
+        .provider_type = "ldap",
+        .description = "How long connecting to one URI may take before the next is tried.",
+    }),
+    provider_key<&ProviderConfig::search_timeout>({
+        .key = "search_timeout",
+        .type = SettingType::kDuration,
+        .default_text = "10s",
+        .min = 10,
+        .max = 10 * kMinute,
+        .provider_type = "ldap",
+        .description = "How long one search or bind may take; then the connection is dropped "
+                       "and the next URI is tried.",
     }),
 
     pool_key<&PoolConfig::min_workers>({
@@ -503,6 +677,74 @@ const Setting kSettings[] = {
         .description = "UDP listeners, same syntax: one request per datagram, replies at most "
                        "three times the datagram's size (else marked truncated).",
     }),
+    pam_key<&PamConfig::max_failures>({
+        .key = "max_failures",
+        .type = SettingType::kInt,
+        .default_text = "5",
+        .min = 0,
+        .max = 1000000,
+        .description = "Wrong passwords for one user within `failure_window` that lock the user "
+                       "out for `lockout_time`; 0: no lockout.",
+    }),
+    pam_key<&PamConfig::failure_window>({
+        .key = "failure_window",
+        .type = SettingType::kDuration,
+        .default_text = "15m",
+        .min = 1 * kSecond,
+        .max = 30 * kDay,
+        .description = "How far back failures count towards `max_failures`.",
+    }),
+    pam_key<&PamConfig::lockout_time>({
+        .key = "lockout_time",
+        .type = SettingType::kDuration,
+        .default_text = "15m",
+        .min = 1 * kSecond,
+        .max = 30 * kDay,
+        .description = "How long a locked-out user is refused (PAM_MAXTRIES) without the source "
+                       "being asked.",
+    }),
+    pam_key<&PamConfig::caller_rate>({
+        .key = "caller_rate",
+        .type = SettingType::kInt,
+        .default_text = "5",
+        .min = 1,
+        .max = 1000000,
+        .description = "Authentication requests per second that one non-root caller uid may make "
+                       "(a token bucket); past it, requests are refused at once.",
+    }),
+    pam_key<&PamConfig::caller_burst>({
+        .key = "caller_burst",
+        .type = SettingType::kInt,
+        .default_text = "10",
+        .min = 1,
+        .max = 1000000,
+        .description = "Requests a non-root caller uid may make at once before `caller_rate` applies.",
+    }),
+    pam_key<&PamConfig::offline>({
+        .key = "offline",
+        .type = SettingType::kBool,
+        .default_text = "false",
+        .description = "Offline authentication: after each successful online login a salted "
+                       "libcrypt hash is kept in `offline_file`, and used only while every "
+                       "source that could answer is unreachable (never after a rejection).",
+    }),
+    pam_key<&PamConfig::offline_file>({
+        .key = "offline_file",
+        .type = SettingType::kString,
+        .default_text = "",
+        .rule = StringRule::kAbsolutePathOrEmpty,
+        .description = "The offline credentials file (mode 0600, root); empty: "
+                       "`state_dir/pam-offline`.",
+    }),
+    pam_key<&PamConfig::offline_max_age>({
+        .key = "offline_max_age",
+        .type = SettingType::kDuration,
+        .default_text = "7d",
+        .min = 1 * kMinute,
+        .max = 365 * kDay,
+        .description = "An offline credential older than this (since its last online login) "
+                       "is not used.",
+    }),
     store_key<&StoreConfig::enabled>({
         .key = "enabled",
         .type = SettingType::kBool,
@@ -573,9 +815,10 @@ constexpr FastCacheMap kFastcacheMaps[] = {
     {"initgroups", &FastCacheConfig::initgroups},
 };
 
-constexpr std::string_view kUnsupportedSections[] = {"pam"};
-constexpr std::string_view kAvailableTypes[] = {"files", "slow", "fastid"};
-constexpr std::string_view kPlannedTypes[] = {"ldap", "winbind"};
+// Every section DESIGN.md describes is supported now; the list stays for later ones.
+constexpr std::array<std::string_view, 0> kUnsupportedSections{};
+constexpr std::string_view kAvailableTypes[] = {"files", "ldap", "slow", "fastid"};
+constexpr std::string_view kPlannedTypes[] = {"winbind"};
 
 // ---- Small helpers -------------------------------------------------------------
 
@@ -699,6 +942,7 @@ std::string_view section_header(Section section) {
     case Section::kFastcache: return "[fastcache]";
     case Section::kFastcacheMap: return "[fastcache] map";
     case Section::kListen: return "[listen]";
+    case Section::kPam: return "[pam]";
     case Section::kStore: return "[store]";
   }
   return "?";
@@ -1103,6 +1347,8 @@ void apply_section_defaults(Section section, C& target) {
       s.apply_fastcache_map(target, *value);
     } else if constexpr (std::is_same_v<C, ListenConfig>) {
       s.apply_listen(target, *value);
+    } else if constexpr (std::is_same_v<C, PamConfig>) {
+      s.apply_pam(target, *value);
     } else if constexpr (std::is_same_v<C, StoreConfig>) {
       s.apply_store(target, *value);
     } else {
@@ -1162,6 +1408,7 @@ Result<HostPort> parse_host_port(std::string_view text) {
   return out;
 }
 
+void apply_defaults(PamConfig& pam) { apply_section_defaults(Section::kPam, pam); }
 void apply_defaults(StoreConfig& store) { apply_section_defaults(Section::kStore, store); }
 
 Status check_store_config(const StoreConfig& store) {
@@ -1192,6 +1439,7 @@ Config default_config() {
   apply_defaults(config.daemon);
   apply_defaults(config.fastcache);
   apply_defaults(config.listen);
+  apply_defaults(config.pam);
   apply_defaults(config.store);
   ProviderConfig local;
   apply_defaults(local);
@@ -1233,6 +1481,11 @@ std::string render_config(const Config& config) {
   for (const Setting& s : kSettings) {
     if (s.section != Section::kListen) continue;
     out += std::string(s.key) + " = " + format_setting_value(s, s.read_listen(config.listen)) + "\n";
+  }
+  out += "\n[pam]\n";
+  for (const Setting& s : kSettings) {
+    if (s.section != Section::kPam) continue;
+    out += std::string(s.key) + " = " + format_setting_value(s, s.read_pam(config.pam)) + "\n";
   }
   out += "\n[store]\n";
   for (const Setting& s : kSettings) {
@@ -1362,17 +1615,21 @@ std::string config_reference_markdown() {
       "/etc/fastid.toml:12: [daemon] worker: unknown key (did you mean \"workers\"?)\n"
       "```\n"
       "\n"
-      "Sections that the design describes but this version does not implement yet\n"
-      "(";
-  for (std::size_t i = 0; i < std::size(kUnsupportedSections); ++i) {
-    if (i > 0) out += ", ";
-    out += "`[" + std::string(kUnsupportedSections[i]) + "]`";
+      "";
+  if (!kUnsupportedSections.empty()) {
+    out += "Sections that the design describes but this version does not implement yet\n(";
+    for (std::size_t i = 0; i < kUnsupportedSections.size(); ++i) {
+      if (i > 0) out += ", ";
+      out += "`[" + std::string(kUnsupportedSections[i]) + "]`";
+    }
+    out +=
+        ")\n"
+        "are refused with an error rather than ignored: a setting never silently has no\n"
+        "effect.\n"
+        "\n";
   }
   out +=
-      ")\n"
-      "are refused with an error rather than ignored: a setting never silently has no\n"
-      "effect.\n"
-      "\n"
+      ""
       "## Value syntax\n"
       "\n"
       "- **duration**: a string of one or more numbers each followed by a unit, largest\n"
@@ -1454,6 +1711,15 @@ std::string config_reference_markdown() {
       "truncation and the TCP retry are in docs/protocol.md.\n"
       "\n";
   doc_table(out, Section::kListen, "");
+  out +=
+      "\n"
+      "## [pam]\n"
+      "\n"
+      "Authentication through the `pam` socket (pam_fastid.so, `fastid auth`): lockout,\n"
+      "per-caller rate limits and offline authentication. Every key is optional; see\n"
+      "docs/pam.md.\n"
+      "\n";
+  doc_table(out, Section::kPam, "");
   out +=
       "\n"
       "## [store]\n"

@@ -26,6 +26,7 @@ enum class Section : std::uint8_t {
   kFastcache,     // [fastcache]: one table, every key optional
   kFastcacheMap,  // [fastcache] passwd/group/initgroups = { ... }: the keys of each map
   kListen,        // [listen]: network listeners for public lookups
+  kPam,           // [pam]: one table, every key optional
   kStore,         // [store]: one table, every key optional
 };
 
@@ -94,6 +95,8 @@ struct Setting {
   SettingValue (*read_fastcache_map)(const FastCacheMapConfig&) = nullptr;
   void (*apply_listen)(ListenConfig&, const SettingValue&) = nullptr;
   SettingValue (*read_listen)(const ListenConfig&) = nullptr;
+  void (*apply_pam)(PamConfig&, const SettingValue&) = nullptr;
+  SettingValue (*read_pam)(const PamConfig&) = nullptr;
   void (*apply_store)(StoreConfig&, const SettingValue&) = nullptr;
   SettingValue (*read_store)(const StoreConfig&) = nullptr;
 };
@@ -120,7 +123,7 @@ std::string_view closest_match(std::string_view word, std::span<const std::strin
 std::string_view closest_key(Section section, std::string_view key);
 
 // Top-level sections that DESIGN.md describes but this version refuses
-// ("pam", "listen").
+// ("listen").
 std::span<const std::string_view> unsupported_sections();
 
 // "[daemon]", "[[provider]]", "[pool]", "[fastcache]"; "integer", "duration", ... as the docs say it.
@@ -170,6 +173,7 @@ struct HostPort {
   std::uint16_t port = 0;
 };
 Result<HostPort> parse_host_port(std::string_view text);
+void apply_defaults(PamConfig& pam);
 void apply_defaults(StoreConfig& store);
 
 // The rule between [store] keys: refresh_ahead shorter than ttl (else every

@@ -10,7 +10,10 @@
 #include "providers/registry.h"
 #include "server/cache_publisher.h"
 #include "server/nss_handler.h"
+#include "server/pam_handler.h"
 #include "server/server.h"
+#include "server/store_front.h"
+#include "store/store.h"
 
 namespace fastid::daemon {
 
@@ -44,11 +47,22 @@ core::Result<std::vector<std::shared_ptr<providers::Provider>>> open_providers(c
 
 namespace {
 
+server::StoreFrontOptions store_front_options(const StoreConfig& c) {
+  server::StoreFrontOptions o;
+  o.ttl = c.ttl;
+  o.negative_ttl = c.negative_ttl;
+  o.refresh_ahead = c.refresh_ahead;
+  o.offline_max_age = c.offline_max_age;
+  o.probe_interval = c.probe_interval;
+  return o;
+}
+
 // The backends of a worker: in-process providers opened here, pooled ones as
 // pools of worker processes started here (on the loop's thread, which their
 // death signal is tied to).
 core::Result<std::vector<server::Backend>> open_backends(const Config& config,
-                                                         asio::any_io_executor executor) {
+                                                         asio::any_io_executor executor,
+                                                         std::shared_ptr<store::Store> store) {
   std::vector<server::Backend> out;
   for (const auto& pc : config.providers) {
     if (pc.in_pool()) {
@@ -57,6 +71,13 @@ core::Result<std::vector<server::Backend>> open_backends(const Config& config,
       auto pool = std::make_shared<pool::ProviderPool>(executor, pc, options);
       core::Status st = pool->start();
       if (!st) return core::error(st.with_context("provider " + pc.name));
+      if (store) {
+        // Behind the persistent store and its offline mode (docs/store.md).
+        auto front = std::make_shared<server::StoreFront>(executor, store, pool, store_front_options(config.store));
+        front->start();
+        out.push_back(server::Backend::stored(std::move(pool), std::move(front)));
+        continue;
+      }
       out.push_back(server::Backend::pooled(std::move(pool)));
       continue;
     }
@@ -75,6 +96,7 @@ core::Result<std::vector<server::Backend>> open_backends(const Config& config,
 void close_backends(const std::vector<server::Backend>& backends) {
   for (const auto& b : backends) {
     if (b.local()) b.local()->close();
+    if (b.store_front()) b.store_front()->stop();
     if (b.pool()) b.pool()->stop();
   }
 }
@@ -97,10 +119,14 @@ class Worker {
         signals_(io_, SIGTERM, SIGINT, SIGHUP),
         refresh_timer_(io_),
         figures_timer_(io_),
-        server_(io_, limits_of(setup_.config), handler_) {}
+        server_(io_, limits_of(setup_.config), handler_),
+        pam_(handler_, setup_.config.pam, setup_.config.daemon.state_dir) {
+    server_.set_pam_handler(&pam_);
+  }
 
   int run() {
-    auto opened = open_backends(setup_.config, io_.get_executor());
+    open_store();
+    auto opened = open_backends(setup_.config, io_.get_executor(), store_);
     if (!opened) {
       core::log_error(opened.error().to_string());
       return 1;
@@ -117,9 +143,20 @@ class Worker {
         publish_figures();
         for (auto& kv : setup_.figures->status_items()) items.push_back(std::move(kv));
       }
+      if (store_) {
+        const store::Stats st = store_->stats();
+        items.emplace_back("store.entries", std::to_string(st.entries));
+        items.emplace_back("store.used_bytes", std::to_string(st.used_bytes));
+        items.emplace_back("store.map_size", std::to_string(st.map_size));
+        items.emplace_back("store.evictions", std::to_string(st.evictions));
+        items.emplace_back("store.write_errors", std::to_string(st.write_errors));
+      }
+      for (auto& kv : pam_.status_items()) items.push_back(std::move(kv));
       return items;
     });
-    for (auto& [fd, name] : setup_.unix_listeners) server_.add_unix_listener(fd, name, name == "admin");
+    for (auto& [fd, name] : setup_.unix_listeners) {
+      server_.add_unix_listener(fd, name, name == "admin", name == "pam");
+    }
     for (auto& [fd, name] : setup_.tcp_listeners) server_.add_tcp_listener(fd, "tcp " + name);
     for (auto& [fd, name] : setup_.udp_listeners) server_.add_udp_listener(fd, "udp " + name);
     wait_for_signal();
@@ -135,6 +172,8 @@ class Worker {
     // A daemon that stopped must not keep answering through its maps: clients
     // then go to the socket, find nobody, and move on to the next NSS source.
     if (publisher_) (void)publisher_->invalidate_all();
+    if (store_) (void)store_->sync();
+    pam_.join();
     core::log_info("stopped");
     return exit_code_;
   }
@@ -180,7 +219,7 @@ class Worker {
                       next.error().to_string());
       return;
     }
-    auto opened = open_backends(*next, io_.get_executor());
+    auto opened = open_backends(*next, io_.get_executor(), store_);
     if (!opened) {
       core::log_error("reload refused, keeping the running configuration: " +
                       opened.error().to_string());
@@ -192,10 +231,12 @@ class Worker {
         old_d.workers != new_d.workers || old_d.pid_file != new_d.pid_file ||
         old_d.on_worker_exit != new_d.on_worker_exit || old_d.user != new_d.user ||
         old_d.group != new_d.group || !(setup_.config.fastcache == next->fastcache) ||
-        !(setup_.config.listen == next->listen)) {
+        !(setup_.config.listen == next->listen) ||
+        setup_.config.store.enabled != next->store.enabled ||
+        setup_.config.store.size_bytes != next->store.size_bytes) {
       core::log_warning(
-          "socket_dir, state_dir, workers, pid_file, on_worker_exit, user, group, [fastcache] and "
-          "[listen] take effect at restart only");
+          "socket_dir, state_dir, workers, pid_file, on_worker_exit, user, group, [fastcache], "
+          "[listen] and [store] enabled/size take effect at restart only");
     }
     // Requests in flight keep the old backends alive; their pools stop once
     // those finish, and are kept here until the worker ends.
@@ -206,6 +247,7 @@ class Worker {
     invalidate_fast_cache("configuration reloaded");
     core::set_log_level(new_d.log_level);
     server_.set_limits(limits_of(*next));
+    pam_.set_config(next->pam);
     Config kept = std::move(*next);
     // Restart-only settings stay as they are in the running process.
     kept.daemon.socket_dir = old_d.socket_dir;
@@ -217,6 +259,8 @@ class Worker {
     kept.daemon.group = old_d.group;
     kept.fastcache = setup_.config.fastcache;
     kept.listen = setup_.config.listen;
+    kept.store.enabled = setup_.config.store.enabled;
+    kept.store.size_bytes = setup_.config.store.size_bytes;
     setup_.config = std::move(kept);
     ++reloads_;
     publish_figures();
@@ -239,6 +283,10 @@ class Worker {
         if (b.local()) (void)b.local()->refresh();
       }
       if (data_generation() != published_generation_) invalidate_fast_cache("a source changed");
+      if (store_ && std::chrono::steady_clock::now() >= next_store_sync_) {
+        (void)store_->sync();
+        next_store_sync_ = std::chrono::steady_clock::now() + kStoreSyncInterval;
+      }
       if (publisher_ && std::chrono::steady_clock::now() >= next_heartbeat_) {
         publisher_->heartbeat();
         next_heartbeat_ = std::chrono::steady_clock::now() + kHeartbeatInterval;
@@ -278,6 +326,28 @@ class Worker {
       if (ec || stopping_) return;
       arm_figures();
     });
+  }
+
+  // The persistent store lives in state_dir/store, shared with the other
+  // workers, opened here (after the fork). Only pooled providers use it. One
+  // that cannot be opened is logged and the worker runs without it: lookups
+  // must not depend on a cache.
+  void open_store() {
+    const auto& sc = setup_.config.store;
+    if (!sc.enabled) return;
+    bool any_pooled = false;
+    for (const auto& pc : setup_.config.providers) any_pooled = any_pooled || pc.in_pool();
+    if (!any_pooled) return;
+    store::Options options;
+    options.dir = setup_.config.daemon.state_dir + "/store";
+    options.map_size = sc.size_bytes;
+    auto s = store::Store::open(options);
+    if (!s) {
+      core::log_error("store disabled: " + s.error().to_string());
+      return;
+    }
+    store_ = std::move(*s);
+    next_store_sync_ = std::chrono::steady_clock::now() + kStoreSyncInterval;
   }
 
   // The fast cache maps live in state_dir/mc. A map that cannot be opened is
@@ -328,6 +398,8 @@ class Worker {
   }
 
   static constexpr std::chrono::seconds kHeartbeatInterval{5};
+  // The store commits without fsync; this bounds what a power loss can take.
+  static constexpr std::chrono::seconds kStoreSyncInterval{30};
 
   WorkerSetup setup_;
   asio::io_context io_;
@@ -336,7 +408,10 @@ class Worker {
   asio::steady_timer figures_timer_;
   server::NssHandler handler_;
   server::Server server_;
+  server::PamHandler pam_;
   std::unique_ptr<server::CachePublisher> publisher_;
+  std::shared_ptr<store::Store> store_;  // null: no store (disabled, or no pooled provider)
+  std::chrono::steady_clock::time_point next_store_sync_{};
   std::vector<server::Backend> retired_;  // replaced by a reload, stopping
   std::uint64_t published_generation_ = 0;
   std::chrono::steady_clock::time_point next_heartbeat_{};

@@ -8,7 +8,8 @@
  *   FASTID_NOT_FOUND           NSS_STATUS_NOTFOUND  errno ENOENT
  *   FASTID_INVALID_ARGUMENT    NSS_STATUS_NOTFOUND  errno ENOENT (e.g. a name too long to exist)
  *   FASTID_ERANGE              NSS_STATUS_TRYAGAIN  errno ERANGE (glibc retries with a bigger buffer)
- *   FASTID_BUSY, FASTID_TIMEOUT
+ *   FASTID_BUSY, FASTID_TIMEOUT, FASTID_TRY_AGAIN (the daemon's directory is offline and it
+ *   holds no stored answer)
  *                              NSS_STATUS_UNAVAIL   errno EAGAIN (transient: the caller sees EAGAIN,
  *                                                   not "no such user")
  *   FASTID_UNAVAILABLE, FASTID_PROTOCOL_ERROR, FASTID_PERMISSION_DENIED, FASTID_INTERNAL
@@ -54,6 +55,7 @@ static enum nss_status map_status(fastid_status s, int *errnop) {
       return NSS_STATUS_TRYAGAIN;
     case FASTID_BUSY:
     case FASTID_TIMEOUT:
+    case FASTID_TRY_AGAIN:
       *errnop = EAGAIN;
       return NSS_STATUS_UNAVAIL;
     case FASTID_UNAVAILABLE:

@@ -17,6 +17,7 @@
 #include <deque>
 #include <exception>
 #include <optional>
+#include <string.h>
 
 #include "daemon/settings.h"
 #include "pool/worker_protocol.h"
@@ -59,7 +60,11 @@ std::string ms_text(std::chrono::milliseconds d) { return std::to_string(d.count
 
 // Lookups are what a thundering herd repeats; status and ping are cheap and
 // asked of whichever worker answers.
-bool coalescable(Opcode op) { return op != Opcode::kPing && op != Opcode::kStatus; }
+// Authentication never is: two logins with the same name may carry different
+// passwords, and each must be checked on its own.
+bool coalescable(Opcode op) {
+  return op != Opcode::kPing && op != Opcode::kStatus && !proto::opcode_is_auth(static_cast<std::uint16_t>(op));
+}
 
 std::string coalesce_key(const proto::Request& r) {
   // The opcode's digits end at the first '|', so no name can forge another key.
@@ -283,6 +288,18 @@ asio::awaitable<core::Result<proto::Page<proto::Group>>> ProviderPool::groups_pa
   co_return typed<proto::Page<proto::Group>>(co_await call(std::move(r)), decode_groups_page_reply);
 }
 
+asio::awaitable<core::Result<proto::AuthReply>> ProviderPool::authenticate(std::string user,
+                                                                           core::Secret password) {
+  proto::Request r = by_name(Opcode::kAuthenticate, std::move(user), 0);
+  r.password = std::move(password);
+  co_return typed<proto::AuthReply>(co_await call(std::move(r)), proto::decode_auth_reply);
+}
+
+asio::awaitable<core::Result<proto::AuthReply>> ProviderPool::account(std::string user) {
+  proto::Request r = by_name(Opcode::kAccount, std::move(user), 0);
+  co_return typed<proto::AuthReply>(co_await call(std::move(r)), proto::decode_auth_reply);
+}
+
 asio::awaitable<core::Result<std::vector<std::pair<std::string, std::string>>>>
 ProviderPool::provider_stats() {
   proto::Request r;
@@ -463,9 +480,13 @@ void ProviderPool::send(const WorkerPtr& w, JobPtr job) {
   on_wire.request_id = job->wire_id;
   auto frame = std::make_shared<proto::Bytes>(proto::encode_request(on_wire));
   arm(w, Deadline::kRequest, config_.pool.request_timeout);
+  // A frame that carries a password is zeroed once written (or not).
+  const bool secret = proto::opcode_is_auth(static_cast<std::uint16_t>(on_wire.opcode));
   // A failed write means the worker is gone: its reader sees the end of the
   // stream and reports it, so the error needs no handling of its own.
-  asio::async_write(w->socket, asio::buffer(*frame), [frame](const asio::error_code&, std::size_t) {});
+  asio::async_write(w->socket, asio::buffer(*frame), [frame, secret](const asio::error_code&, std::size_t) {
+    if (secret) ::explicit_bzero(frame->data(), frame->size());
+  });
 }
 
 ProviderPool::JobPtr ProviderPool::next_job(const WorkerPtr& w) {

@@ -131,6 +131,11 @@ class ProviderPool {
   asio::awaitable<core::Result<proto::Page<proto::User>>> users_page(std::uint32_t cursor, std::uint32_t max);
   asio::awaitable<core::Result<proto::Page<proto::Group>>> groups_page(std::uint32_t cursor,
                                                                        std::uint32_t max);
+  // Authentication and the account check, never coalesced. The provider's
+  // answer is an AuthReply (its errors mapped by worker_protocol); the pool's
+  // own errors (busy, timeout, unavailable) are the Result's error.
+  asio::awaitable<core::Result<proto::AuthReply>> authenticate(std::string user, core::Secret password);
+  asio::awaitable<core::Result<proto::AuthReply>> account(std::string user);
   // The provider's stats() as one worker (any) sees them.
   asio::awaitable<core::Result<std::vector<std::pair<std::string, std::string>>>> provider_stats();
 

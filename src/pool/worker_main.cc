@@ -148,6 +148,8 @@ int serve(int fd, providers::Provider& provider, std::chrono::milliseconds refre
     proto::Bytes reply = request ? serve_request(provider, *request)
                                  : proto::encode_error_reply(h.opcode, h.request_id, request.error().status,
                                                              request.error().message);
+    // The request frame of an authentication held a password: gone now.
+    if (proto::opcode_is_auth(h.opcode)) ::explicit_bzero(payload.data(), payload.size());
     if (!write_all(fd, reply)) {
       core::log_error("provider " + provider.name() + ": writing a reply: " + std::strerror(errno));
       return kExitProtocol;
@@ -199,7 +201,12 @@ int run(int argc, char** argv) {
   auto made = providers::make_provider(*mine);
   // Providers name themselves in their errors ("provider corp: ...").
   const core::Status opened = made ? (*made)->open() : made.error();
-  if (!opened) {
+  // kUnavailable: the backend did not answer (a directory that is down). The
+  // daemon's start-up check already decided whether that may start; a worker
+  // serves anyway and its provider connects again on each call.
+  if (!opened && opened.code() == core::Code::kUnavailable) {
+    core::log_warning(opened.to_string());
+  } else if (!opened) {
     core::log_error(opened.to_string());
     (void)write_all(args.fd, encode_start_failure(opened));
     return kExitOpen;

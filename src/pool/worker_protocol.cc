@@ -85,11 +85,50 @@ proto::Bytes serve_request(providers::Provider& provider, const proto::Request& 
       auto r = provider.groups_page(req.cursor, req.max);
       return r ? proto::encode_groups_page_reply(id, *r) : error_frame(req, r.error());
     }
+    case Opcode::kAuthenticate: {
+      // A rejection, an unknown user and an outage travel as error replies
+      // with their codes; only a success is an AuthReply.
+      core::Status st = provider.authenticate(req.name, req.password.view());
+      if (!st) return error_frame(req, st);
+      return proto::encode_auth_reply(id, req.opcode, proto::AuthReply{proto::AuthResult::kSuccess, ""});
+    }
+    case Opcode::kAccount: {
+      auto r = provider.account(req.name);
+      if (!r) return error_frame(req, r.error());
+      return proto::encode_auth_reply(id, req.opcode, auth_reply_of(*r));
+    }
     case Opcode::kCacheInvalidate:
       break;  // the daemon's business, never a provider's
   }
   return proto::encode_error_reply(static_cast<std::uint16_t>(req.opcode), id, WireStatus::kUnknownOpcode,
                                    "unknown opcode");
+}
+
+proto::AuthReply auth_reply_of(const proto::Account& account) {
+  using proto::AccountVerdict;
+  using proto::AuthResult;
+  AuthResult result = AuthResult::kSuccess;
+  switch (account.verdict) {
+    case AccountVerdict::kOk: result = AuthResult::kSuccess; break;
+    case AccountVerdict::kExpired: result = AuthResult::kAccountExpired; break;
+    case AccountVerdict::kPasswordExpired: result = AuthResult::kPasswordExpired; break;
+    case AccountVerdict::kDenied: result = AuthResult::kPermissionDenied; break;
+  }
+  return proto::AuthReply{result, account.message};
+}
+
+core::Result<proto::Account> account_of(const proto::AuthReply& reply) {
+  using proto::AccountVerdict;
+  using proto::AuthResult;
+  switch (reply.result) {
+    case AuthResult::kSuccess: return proto::Account{AccountVerdict::kOk, reply.message};
+    case AuthResult::kAccountExpired: return proto::Account{AccountVerdict::kExpired, reply.message};
+    case AuthResult::kPasswordExpired: return proto::Account{AccountVerdict::kPasswordExpired, reply.message};
+    case AuthResult::kPermissionDenied: return proto::Account{AccountVerdict::kDenied, reply.message};
+    default: break;
+  }
+  return core::error(core::Status::corruption("account reply with result " +
+                                              std::string(proto::auth_result_name(reply.result))));
 }
 
 core::Status status_of(const proto::Reply& reply) {

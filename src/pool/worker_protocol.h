@@ -44,6 +44,10 @@ core::Result<std::vector<std::uint32_t>> decode_gids_reply(const proto::Reply& r
 core::Result<proto::Page<proto::User>> decode_users_page_reply(const proto::Reply& reply);
 core::Result<proto::Page<proto::Group>> decode_groups_page_reply(const proto::Reply& reply);
 core::Result<std::vector<std::pair<std::string, std::string>>> decode_status_reply(const proto::Reply& reply);
+// An account verdict as the wire carries it, and back (kCorruption for a
+// result that is not an account verdict).
+proto::AuthReply auth_reply_of(const proto::Account& account);
+core::Result<proto::Account> account_of(const proto::AuthReply& reply);
 // The Status an error reply carries; ok for a kOk reply.
 core::Status status_of(const proto::Reply& reply);
 

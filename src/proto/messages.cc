@@ -69,6 +69,26 @@ std::expected<Request, DecodeError> decode_request(const FrameHeader& header,
     req.cursor = r.u32();
     req.max = r.u32();
     if (!r.bad && (req.max == 0 || req.max > kMaxPageRecords)) req.max = kMaxPageRecords;
+  } else if (req.opcode == Opcode::kAuthenticate || req.opcode == Opcode::kAccount) {
+    std::uint32_t n = 0;
+    const char* user = r.str(kMaxNameLength, &n);
+    if (!r.bad && n == 0) return std::unexpected(DecodeError{WireStatus::kBadRequest, "empty user name"});
+    req.name.assign(user, n);
+    if (req.opcode == Opcode::kAuthenticate) {
+      // The length is checked before a byte of the password is copied.
+      const std::uint32_t pn = r.remaining() >= 4 ? load_u32(payload.data() + r.pos) : 0;
+      if (pn > kMaxPasswordLength) {
+        return std::unexpected(DecodeError{WireStatus::kTooLarge, "password longer than " +
+                                                                      std::to_string(kMaxPasswordLength) +
+                                                                      " bytes refused"});
+      }
+      std::uint32_t m = 0;
+      const char* pw = r.str(kMaxPasswordLength, &m);
+      if (!r.bad) req.password.assign(std::string_view(pw, m));
+    }
+    std::uint32_t sn = 0;
+    const char* service = r.str(kMaxServiceLength, &sn);
+    req.service.assign(service, sn);
   } else if (req.opcode == Opcode::kCacheInvalidate) {
     req.id = r.u32();  // the map mask
     if (!r.bad && (req.id == 0 || (req.id & ~kMapAll) != 0)) {
@@ -87,9 +107,13 @@ std::expected<Request, DecodeError> decode_request(const FrameHeader& header,
 }
 
 Bytes encode_request(const Request& req) {
-  Bytes out(kHeaderSize + 16 + req.name.size());
+  Bytes out(kHeaderSize + 16 + req.name.size() + req.password.size() + req.service.size());
   WireWriter w(out.data() + kHeaderSize, out.size() - kHeaderSize);
-  if (is_name_lookup(req.opcode)) {
+  if (req.opcode == Opcode::kAuthenticate || req.opcode == Opcode::kAccount) {
+    w.str(req.name.data(), req.name.size());
+    if (req.opcode == Opcode::kAuthenticate) w.str(req.password.view().data(), req.password.size());
+    w.str(req.service.data(), req.service.size());
+  } else if (is_name_lookup(req.opcode)) {
     w.str(req.name.data(), req.name.size());
   } else if (req.opcode == Opcode::kGetpwuid || req.opcode == Opcode::kGetgrgid ||
              req.opcode == Opcode::kCacheInvalidate) {
@@ -212,6 +236,14 @@ Bytes encode_groups_page_reply(std::uint32_t request_id, const Page<Group>& page
                       });
 }
 
+Bytes encode_auth_reply(std::uint32_t request_id, Opcode opcode, const AuthReply& reply) {
+  return encode_frame(static_cast<std::uint16_t>(opcode), request_id, WireStatus::kOk, [&](WireWriter& w) {
+    w.u32(static_cast<std::uint32_t>(reply.result));
+    std::string_view msg = std::string_view(reply.message).substr(0, 1024);
+    w.str(msg.data(), msg.size());
+  });
+}
+
 Bytes encode_ping_reply(std::uint32_t request_id, std::string_view version) {
   return encode_frame(static_cast<std::uint16_t>(Opcode::kPing), request_id, WireStatus::kOk,
                       [&](WireWriter& w) { w.str(version.data(), version.size()); });
@@ -253,6 +285,36 @@ core::Result<User> decode_user_reply(const Reply& reply) {
 
 core::Result<Group> decode_group_reply(const Reply& reply) {
   return decode_record_reply<Group>(reply, get_group);
+}
+
+core::Result<AuthReply> decode_auth_reply(const Reply& reply) {
+  auto get = [](WireReader& r, AuthReply* a) {
+    const std::uint32_t code = r.u32();
+    if (r.bad || code > kAuthResultMax) {
+      r.bad = true;
+      return false;
+    }
+    a->result = static_cast<AuthResult>(code);
+    std::uint32_t n = 0;
+    const char* s = r.str(1024, &n);
+    a->message.assign(s, n);
+    return !r.bad;
+  };
+  return decode_record_reply<AuthReply>(reply, get);
+}
+
+std::string_view auth_result_name(AuthResult result) {
+  switch (result) {
+    case AuthResult::kSuccess: return "success";
+    case AuthResult::kUserUnknown: return "user unknown";
+    case AuthResult::kAuthError: return "authentication failure";
+    case AuthResult::kUnavailable: return "authentication information unavailable";
+    case AuthResult::kLocked: return "locked out";
+    case AuthResult::kPermissionDenied: return "permission denied";
+    case AuthResult::kAccountExpired: return "account expired";
+    case AuthResult::kPasswordExpired: return "password expired";
+  }
+  return "unknown result";
 }
 
 WireStatus to_wire(core::Code code) {
@@ -319,6 +381,8 @@ std::string_view opcode_name(std::uint16_t opcode) {
     case Opcode::kInitgroups: return "initgroups";
     case Opcode::kPwentPage: return "pwent-page";
     case Opcode::kGrentPage: return "grent-page";
+    case Opcode::kAuthenticate: return "authenticate";
+    case Opcode::kAccount: return "account";
     case Opcode::kCacheInvalidate: return "cache-invalidate";
   }
   return "unknown";

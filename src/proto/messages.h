@@ -10,6 +10,7 @@
 #include <utility>
 #include <vector>
 
+#include "core/secret.h"
 #include "core/status.h"
 #include "proto/records.h"
 #include "proto/wire.h"
@@ -28,6 +29,18 @@ struct Request {
   std::uint32_t id = 0;
   std::uint32_t cursor = 0;
   std::uint32_t max = 0;
+  // kAuthenticate only; zeroed when the request is destroyed.
+  core::Secret password = {};
+  // kAuthenticate/kAccount: the PAM service asking ("sshd"), for logs.
+  std::string service = {};
+};
+
+// The answer to kAuthenticate/kAccount: a result and a message for the user
+// or the log ("account expired on 2026-01-01"), never a secret.
+struct AuthReply {
+  AuthResult result = AuthResult::kUnavailable;
+  std::string message;
+  bool operator==(const AuthReply&) const = default;
 };
 
 // Outcome of decoding one request frame whose header passed decode_header().
@@ -52,6 +65,7 @@ Bytes encode_group_reply(std::uint32_t request_id, Opcode opcode, const Group& g
 Bytes encode_gids_reply(std::uint32_t request_id, const std::vector<std::uint32_t>& gids);
 Bytes encode_users_page_reply(std::uint32_t request_id, const Page<User>& page);
 Bytes encode_groups_page_reply(std::uint32_t request_id, const Page<Group>& page);
+Bytes encode_auth_reply(std::uint32_t request_id, Opcode opcode, const AuthReply& reply);
 Bytes encode_ping_reply(std::uint32_t request_id, std::string_view version);
 Bytes encode_status_reply(std::uint32_t request_id,
                           const std::vector<std::pair<std::string, std::string>>& items);
@@ -69,6 +83,8 @@ struct Reply {
 };
 core::Result<User> decode_user_reply(const Reply& reply);
 core::Result<Group> decode_group_reply(const Reply& reply);
+core::Result<AuthReply> decode_auth_reply(const Reply& reply);
+std::string_view auth_result_name(AuthResult result);
 
 // Status mapping between the core's codes and the wire's.
 WireStatus to_wire(core::Code code);

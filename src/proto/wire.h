@@ -32,6 +32,10 @@ inline constexpr uint32_t kMaxFieldLength = 4096;          // gecos, dir, shell
 inline constexpr uint32_t kMaxGroupMembers = 65536;
 inline constexpr uint32_t kMaxInitgroups = 65536;
 inline constexpr uint32_t kMaxPageRecords = 1024;
+// Authentication: longer passwords are refused at once, never processed (as
+// pam_unix bounds them by PAM_MAX_RESP_SIZE); the PAM service name is for logs.
+inline constexpr uint32_t kMaxPasswordLength = 512;
+inline constexpr uint32_t kMaxServiceLength = 64;
 
 inline constexpr uint8_t kFlagReply = 0x01;
 inline constexpr uint8_t kFlagTruncated = 0x02;  // the reply did not fit (UDP)
@@ -47,6 +51,10 @@ enum class Opcode : uint16_t {
   kInitgroups = 0x0014,  // str user -> u32 n, n x u32 gid
   kPwentPage = 0x0015,   // u32 cursor, u32 max -> u32 next, u32 more, u32 n, n x passwd
   kGrentPage = 0x0016,   // u32 cursor, u32 max -> u32 next, u32 more, u32 n, n x group
+  // Authentication (0x20-0x2F): accepted only on the pam socket, never on a
+  // network listener (opcode_is_auth).
+  kAuthenticate = 0x0020,  // str user, str password, str service -> u32 AuthResult, str message
+  kAccount = 0x0021,       // str user, str service -> u32 AuthResult, str message
   // Admin: accepted only on the admin socket, from root.
   kCacheInvalidate = 0x0030,  // u32 map mask (kMapPasswd|kMapGroup|kMapInitgroups) -> str message
 };
@@ -67,6 +75,8 @@ inline bool opcode_known(uint16_t op) {
     case Opcode::kInitgroups:
     case Opcode::kPwentPage:
     case Opcode::kGrentPage:
+    case Opcode::kAuthenticate:
+    case Opcode::kAccount:
     case Opcode::kCacheInvalidate:
       return true;
   }
@@ -74,6 +84,22 @@ inline bool opcode_known(uint16_t op) {
 }
 
 inline bool opcode_is_admin(uint16_t op) { return op == static_cast<uint16_t>(Opcode::kCacheInvalidate); }
+// The authentication range: requests that carry secrets or answer for them.
+inline bool opcode_is_auth(uint16_t op) { return op >= 0x0020 && op <= 0x002F; }
+
+// The answer of kAuthenticate and kAccount (a kOk reply): what the PAM module
+// returns to its caller, one PAM code each.
+enum class AuthResult : uint32_t {
+  kSuccess = 0,          // PAM_SUCCESS
+  kUserUnknown = 1,      // PAM_USER_UNKNOWN
+  kAuthError = 2,        // PAM_AUTH_ERR: the source rejected the password
+  kUnavailable = 3,      // PAM_AUTHINFO_UNAVAIL: no source could answer
+  kLocked = 4,           // PAM_MAXTRIES: locked out after failures, or rate-limited
+  kPermissionDenied = 5, // PAM_PERM_DENIED: this caller may not ask; account locked
+  kAccountExpired = 6,   // PAM_ACCT_EXPIRED
+  kPasswordExpired = 7,  // PAM_NEW_AUTHTOK_REQD
+};
+inline constexpr uint32_t kAuthResultMax = 7;
 
 // What the network listeners (TCP, UDP) accept: ping and the lookups of public
 // data (0x10-0x1F). Status, authentication and admin requests are refused there.

@@ -2,6 +2,7 @@
 
 #include "providers/files/files_provider.h"
 #include "providers/remote/remote_provider.h"
+#include "providers/ldap/ldap_provider.h"
 #include "providers/slow/slow_provider.h"
 
 namespace fastid::providers {
@@ -34,6 +35,31 @@ Result<std::unique_ptr<Provider>> make_provider(const daemon::ProviderConfig& co
         .name = config.name,
         .servers = config.servers,
         .timeout = config.timeout,
+    });
+  }
+  if (config.type == "ldap") {
+    return std::make_unique<LdapProvider>(LdapProvider::Options{
+        .name = config.name,
+        .uris = config.uri,
+        .base = config.base,
+        .bind_dn = config.bind_dn,
+        .bind_password = config.bind_password,
+        .bind_password_file = config.bind_password_file,
+        .tls_ca_file = config.tls_ca_file,
+        .start_tls = config.start_tls,
+        .schema = config.schema,
+        .user_base = config.user_base,
+        .user_scope = config.user_scope,
+        .user_filter = config.user_filter,
+        .group_base = config.group_base,
+        .group_scope = config.group_scope,
+        .group_filter = config.group_filter,
+        .user_attributes = config.user_attributes,
+        .group_attributes = config.group_attributes,
+        .page_size = config.page_size,
+        .nesting_depth = config.nesting_depth,
+        .network_timeout = config.network_timeout,
+        .search_timeout = config.search_timeout,
     });
   }
   // A validated config never gets here; a hand-built one (tests, tools) may.

@@ -5,14 +5,18 @@
 #include <asio/use_awaitable.hpp>
 #include <asio/write.hpp>
 
+#include <string.h>
+
 #include <algorithm>
 #include <array>
+#include <cstring>
 #include <span>
 #include <vector>
 
 #include "core/log.h"
 #include "proto/messages.h"
 #include "proto/wire.h"
+#include "server/pam_handler.h"
 
 namespace fastid::server {
 namespace {
@@ -36,19 +40,42 @@ asio::awaitable<void> watch_connection(std::shared_ptr<Server::Connection> conn)
   }
 }
 
+// Grows `in` to `size` bytes. Authentication requests carry passwords: a
+// reallocation never leaves a copy behind in freed memory.
+void grow_wiping(std::vector<std::uint8_t>& in, std::size_t size) {
+  if (size <= in.capacity()) {
+    in.resize(size);
+    return;
+  }
+  std::vector<std::uint8_t> bigger;
+  bigger.reserve(std::max(size, 2 * in.capacity()));
+  bigger.assign(in.begin(), in.end());
+  bigger.resize(size);
+  if (!in.empty()) ::explicit_bzero(in.data(), in.size());
+  in.swap(bigger);
+}
+
 // Reads what the peer has sent so far without waiting (the socket is in
 // non-blocking mode) and appends it to `in`. Returns false on EOF or an error.
 bool read_available(Server::Connection& conn, std::vector<std::uint8_t>& in, std::size_t want) {
   std::array<std::uint8_t, 1024> chunk;
+  bool ok = true;
   for (;;) {
     asio::error_code ec;
     std::size_t n = conn.socket.read_some(asio::buffer(chunk.data(), std::min(chunk.size(), want)), ec);
-    if (ec == asio::error::would_block || ec == asio::error::try_again) return true;
-    if (ec) return false;  // eof, reset, closed
-    in.insert(in.end(), chunk.begin(), chunk.begin() + static_cast<std::ptrdiff_t>(n));
-    if (n < chunk.size() || n >= want) return true;
+    if (ec == asio::error::would_block || ec == asio::error::try_again) break;
+    if (ec) {  // eof, reset, closed
+      ok = false;
+      break;
+    }
+    const std::size_t have = in.size();
+    grow_wiping(in, have + n);
+    std::memcpy(in.data() + have, chunk.data(), n);
+    if (n < chunk.size() || n >= want) break;
     want -= n;
   }
+  ::explicit_bzero(chunk.data(), chunk.size());
+  return ok;
 }
 
 asio::awaitable<void> serve_connection(Server& server, std::shared_ptr<Server::Connection> conn,
@@ -78,7 +105,7 @@ asio::awaitable<void> serve_connection(Server& server, std::shared_ptr<Server::C
     if (in.size() < proto::kHeaderSize) {
       // A header sent in pieces: wait for the rest (the stall limit applies).
       const std::size_t have = in.size();
-      in.resize(proto::kHeaderSize);
+      grow_wiping(in, proto::kHeaderSize);
       auto rd = asio::async_read(conn->socket, asio::buffer(in.data() + have, proto::kHeaderSize - have), kUseTuple);
       auto [rerr, rn] = co_await std::move(rd);
       if (rerr) {
@@ -122,6 +149,7 @@ asio::awaitable<void> serve_connection(Server& server, std::shared_ptr<Server::C
         }
         left -= rn;
       }
+      ::explicit_bzero(sink.data(), sink.size());
       if (failed) {
         protocol_error = conn->timed_out;
         break;
@@ -129,7 +157,7 @@ asio::awaitable<void> serve_connection(Server& server, std::shared_ptr<Server::C
     } else if (in.size() < proto::kHeaderSize + h.length) {
       // The rest of the payload has not arrived yet.
       const std::size_t have = in.size();
-      in.resize(proto::kHeaderSize + h.length);
+      grow_wiping(in, proto::kHeaderSize + h.length);
       auto rd = asio::async_read(conn->socket, asio::buffer(in.data() + have, in.size() - have), kUseTuple);
       auto [rerr, rn] = co_await std::move(rd);
       if (rerr) {
@@ -150,7 +178,9 @@ asio::awaitable<void> serve_connection(Server& server, std::shared_ptr<Server::C
                                                         " bytes is over the limit"})
             : proto::decode_request(h, payload);
     // The frame is used up (the request owns copies of its fields); what
-    // follows it, if anything, is the client's next request.
+    // follows it, if anything, is the client's next request. A password in it
+    // is wiped first.
+    if (proto::opcode_is_auth(h.opcode)) ::explicit_bzero(in.data(), frame_end);
     in.erase(in.begin(), in.begin() + static_cast<std::ptrdiff_t>(frame_end));
     if (in.empty() && in.capacity() > 512) in = {};
     if (request && conn->network && !proto::opcode_is_public(h.opcode)) {
@@ -163,6 +193,17 @@ asio::awaitable<void> serve_connection(Server& server, std::shared_ptr<Server::C
       // socket's file mode is the first gate, the peer's uid the second.
       reply = proto::encode_error_reply(h.opcode, h.request_id, proto::WireStatus::kPermissionDenied,
                                         "admin requests are accepted on the admin socket, from root only");
+    } else if (request && proto::opcode_is_auth(h.opcode)) {
+      // Passwords travel on the pam socket only (and never over a network:
+      // the network check above refuses them first).
+      if (!conn->auth || server.pam_handler() == nullptr) {
+        reply = proto::encode_error_reply(h.opcode, h.request_id, proto::WireStatus::kPermissionDenied,
+                                          "authentication requests are accepted on the pam socket only");
+      } else {
+        conn->set_deadline(Clock::time_point::max());
+        auto op = server.pam_handler()->handle(std::move(*request), conn->peer);
+        reply = co_await std::move(op);
+      }
     } else if (request) {
       // A pooled provider may take up to its request_timeout: the stall limit
       // is for the peer's reading and writing, not for our backends.

@@ -47,6 +47,7 @@ struct Server::Connection {
   core::PeerCred peer;
   bool admin = false;      // accepted on the admin socket
   bool network = false;    // accepted on a TCP listener: public lookups only
+  bool auth = false;       // accepted on the pam socket
   bool busy = false;       // between a complete request header and its reply written
   bool timed_out = false;  // closed by the watchdog
 };

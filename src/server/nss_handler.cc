@@ -60,6 +60,9 @@ asio::awaitable<proto::Bytes> NssHandler::handle(proto::Request req, core::PeerC
       auto op = groups_page(std::move(req));
       co_return co_await std::move(op);
     }
+    case Opcode::kAuthenticate:
+    case Opcode::kAccount:
+      break;  // the connection sends these to the PAM handler, never here
     case Opcode::kCacheInvalidate: {
       // The connection let it through: admin socket, root peer.
       if (!publisher_) {

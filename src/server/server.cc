@@ -57,6 +57,7 @@ struct Server::Listener {
   std::string name;
   bool admin = false;
   bool network = false;
+  bool auth = false;
 };
 
 struct Server::UdpListener {
@@ -147,9 +148,10 @@ Server::Server(asio::io_context& io, ServerLimits limits, NssHandler& handler)
 
 Server::~Server() = default;
 
-void Server::add_unix_listener(int fd, std::string name, bool admin) {
+void Server::add_unix_listener(int fd, std::string name, bool admin, bool auth) {
   listeners_.push_back(std::make_unique<Listener>(io_, fd, AF_UNIX, 0, std::move(name)));
   listeners_.back()->admin = admin;
+  listeners_.back()->auth = auth;
   start_accepting(listeners_.back().get());
 }
 
@@ -240,6 +242,7 @@ void Server::start_accepting(Listener* listener) {
       auto conn = std::make_shared<Connection>(std::move(socket), id, *cred);
       conn->admin = listener->admin;
       conn->network = listener->network;
+      conn->auth = listener->auth;
       conn->deadline = std::chrono::steady_clock::now() + s.limits_.idle_timeout;
       s.connections_.emplace(id, conn);
       asio::co_spawn(s.io_, serve_connection(s, conn, s.handler_), asio::detached);

@@ -21,6 +21,8 @@ class io_context;
 
 namespace fastid::server {
 
+class PamHandler;
+
 struct ServerLimits {
   std::chrono::milliseconds idle_timeout{60000};   // no request for this long: close
   std::chrono::milliseconds stall_timeout{5000};   // a frame half-read/half-written this long: close
@@ -52,7 +54,12 @@ class Server {
   // takes ownership of `fd`.
   // `admin`: the admin socket, where root may send admin requests (which are
   // refused on every other listener).
-  void add_unix_listener(int fd, std::string name, bool admin = false);
+  // `auth`: the pam socket, the only one where authentication requests
+  // (proto::opcode_is_auth) are served, by the PAM handler.
+  void add_unix_listener(int fd, std::string name, bool admin = false, bool auth = false);
+  // Where authentication requests go (not owned; nullptr: refused).
+  void set_pam_handler(PamHandler* pam) { pam_ = pam; }
+  PamHandler* pam_handler() const { return pam_; }
 
   // Network listeners (bound, listening and non-blocking, shared with the other
   // workers): only ping and public lookups are answered on them. The server
@@ -93,6 +100,7 @@ class Server {
   asio::io_context& io_;
   ServerLimits limits_;
   NssHandler& handler_;
+  PamHandler* pam_ = nullptr;
   std::vector<std::unique_ptr<Listener>> listeners_;
   std::vector<std::unique_ptr<UdpListener>> udp_listeners_;
   std::size_t udp_in_flight_ = 0;

@@ -101,7 +101,12 @@ struct Store::Env {
   MDB_env* env = nullptr;
   MDB_dbi meta = 0;
   MDB_dbi records = 0;
+  // One read transaction, reset after each lookup and renewed for the next:
+  // it keeps its reader slot, so a lookup takes no lock on LMDB's reader
+  // table (which every fastidd process shares).
+  MDB_txn* reader = nullptr;
   ~Env() {
+    if (reader) mdb_txn_abort(reader);
     if (env) mdb_env_close(env);
   }
 };
@@ -384,14 +389,20 @@ Status Store::put_negative(std::string_view provider, Map map, std::string_view 
 }
 
 Result<std::optional<std::string>> Store::get_raw(const std::string& k) {
-  Txn txn;
-  int rc = txn.begin(env_->env, MDB_RDONLY);
-  if (rc != 0) return core::error(lmdb_error(rc, "begin read"));
+  int rc = env_->reader ? mdb_txn_renew(env_->reader) : mdb_txn_begin(env_->env, nullptr, MDB_RDONLY, &env_->reader);
+  if (rc != 0) {
+    if (env_->reader) mdb_txn_abort(env_->reader);
+    env_->reader = nullptr;
+    return core::error(lmdb_error(rc, "begin read"));
+  }
   MDB_val mk = val(k), mv;
-  rc = mdb_get(txn.get(), env_->records, &mk, &mv);
+  rc = mdb_get(env_->reader, env_->records, &mk, &mv);
+  std::optional<std::string> out;
+  if (rc == 0) out = std::string(view(mv));  // copied before the snapshot is released
+  mdb_txn_reset(env_->reader);
   if (rc == MDB_NOTFOUND) return std::optional<std::string>();
   if (rc != 0) return core::error(lmdb_error(rc, "read"));
-  return std::optional<std::string>(std::string(view(mv)));
+  return out;
 }
 
 void Store::drop_bad(const std::string& k) {

@@ -12,13 +12,31 @@ if(FASTID_SANITIZE MATCHES "address")
   list(APPEND FASTID_SYSTEM_DEFS FASTID_ASAN_RUNTIME="${ASAN_RUNTIME}")
 endif()
 
-foreach(t nss_system_test daemon_system_test net_system_test workers_system_test limits_system_test)
+foreach(t nss_system_test daemon_system_test pam_system_test net_system_test workers_system_test
+          limits_system_test)
   add_executable(${t} ${t}.cc)
   fastid_warnings(${t})
   target_compile_definitions(${t} PRIVATE ${FASTID_SYSTEM_DEFS})
   target_link_libraries(${t} PRIVATE fastid_proto GTest::gtest GTest::gtest_main Threads::Threads)
   # What the tests run: the daemon, the CLI, the module and the glibc programs.
-  add_dependencies(${t} fastidd fastid_cli nss_fastid nss_query nss_stress fastid-provider-worker)
+  add_dependencies(${t} fastidd fastid_cli nss_fastid nss_query nss_stress fastid-provider-worker
+                   pam_fastid pam_driver)
   add_test(NAME ${t} COMMAND ${t})
+  if(t STREQUAL "pam_system_test")
+    target_link_libraries(${t} PRIVATE crypt)
+  endif()
   set_tests_properties(${t} PROPERTIES LABELS "system" TIMEOUT 600)
 endforeach()
+
+# The persistent store and offline mode (docs/store.md), with store_fill to
+# make a large store without a hundred thousand lookups.
+add_executable(store_fill store_fill.cc)
+fastid_warnings(store_fill)
+target_link_libraries(store_fill PRIVATE fastid_store fastid_providers)
+add_executable(store_system_test store_system_test.cc)
+fastid_warnings(store_system_test)
+target_compile_definitions(store_system_test PRIVATE ${FASTID_SYSTEM_DEFS})
+target_link_libraries(store_system_test PRIVATE fastid_proto GTest::gtest GTest::gtest_main Threads::Threads)
+add_dependencies(store_system_test fastidd fastid_cli nss_fastid nss_query nss_stress fastid-provider-worker store_fill)
+add_test(NAME store_system_test COMMAND store_system_test)
+set_tests_properties(store_system_test PROPERTIES LABELS "system;store" TIMEOUT 600)

@@ -67,6 +67,7 @@ enum class Mode {
   kUnknownStatus,   // status 77
   kWrongUid,        // getpwuid answers another uid
   kBusy,            // a well-formed kBusy error reply
+  kUnavailable,     // a well-formed kUnavailable error reply (backend offline)
   kStall,           // reads the request, never answers
   kCloseNoReply,    // closes the connection without answering
 };
@@ -342,6 +343,7 @@ class FakeDaemon {
         fail(WireStatus::kUnknownOpcode, "unknown opcode");
     }
     if (mode == Mode::kBusy) fail(WireStatus::kBusy, "overloaded:\nshed");
+    if (mode == Mode::kUnavailable) fail(WireStatus::kUnavailable, "provider dir is offline");
 
     FrameHeader h{fastid::proto::kVersion, fastid::proto::kFlagReply, req.opcode, req.request_id,
                   static_cast<uint32_t>(status), static_cast<uint32_t>(w.len)};
@@ -604,7 +606,7 @@ TEST_F(ClientTest, CallerErrnoIsKept) {
 }
 
 TEST_F(ClientTest, StatusStringsExist) {
-  for (int s = FASTID_OK; s <= FASTID_INTERNAL; ++s) {
+  for (int s = FASTID_OK; s <= FASTID_TRY_AGAIN; ++s) {
     EXPECT_STRNE(fastid_strerror(static_cast<fastid_status>(s)), "unknown fastid status");
   }
   EXPECT_STREQ(fastid_strerror(static_cast<fastid_status>(99)), "unknown fastid status");
@@ -690,6 +692,16 @@ TEST_F(ClientTest, BusyReplyIsBusyAndKeepsTheConnection) {
   daemon_->set_mode(Mode::kBusy);
   EXPECT_EQ(getpwnam("alice"), FASTID_BUSY);
   EXPECT_STREQ(fastid_last_message(), "overloaded:?shed") << "control characters replaced";
+  daemon_->set_mode(Mode::kNormal);
+  EXPECT_EQ(getpwnam("alice"), FASTID_OK);
+  EXPECT_EQ(daemon_->accepts(), 1);
+}
+
+TEST_F(ClientTest, UnavailableReplyIsTryAgainNotNoDaemon) {
+  ASSERT_EQ(getpwnam("alice"), FASTID_OK);
+  daemon_->set_mode(Mode::kUnavailable);
+  EXPECT_EQ(getpwnam("alice"), FASTID_TRY_AGAIN);
+  EXPECT_STREQ(fastid_last_message(), "provider dir is offline");
   daemon_->set_mode(Mode::kNormal);
   EXPECT_EQ(getpwnam("alice"), FASTID_OK);
   EXPECT_EQ(daemon_->accepts(), 1);

@@ -58,6 +58,9 @@ TEST(SettingsTable, EveryEntryIsComplete) {
     } else if (s.section == Section::kListen) {
       EXPECT_NE(s.apply_listen, nullptr);
       EXPECT_NE(s.read_listen, nullptr);
+    } else if (s.section == Section::kPam) {
+      EXPECT_NE(s.apply_pam, nullptr);
+      EXPECT_NE(s.read_pam, nullptr);
     } else if (s.section == Section::kStore) {
       EXPECT_NE(s.apply_store, nullptr);
       EXPECT_NE(s.read_store, nullptr);
@@ -138,6 +141,39 @@ TEST(SettingsTable, DefaultsMatchTheStructs) {
   fc.initgroups.ttl = 4ms;
   apply_defaults(fc);
   EXPECT_EQ(fc, FastCacheConfig{});
+
+  PamConfig pam;
+  pam.max_failures = 1;
+  pam.failure_window = 2ms;
+  pam.lockout_time = 3ms;
+  pam.caller_rate = 4;
+  pam.caller_burst = 5;
+  pam.offline = true;
+  pam.offline_file = "/o";
+  pam.offline_max_age = 6ms;
+  apply_defaults(pam);
+  EXPECT_EQ(pam, PamConfig{});
+}
+
+TEST(PamSection, ParsesItsKeysAndRefusesUnknownOnesWithAHint) {
+  auto c = parse_config(std::string(kMinimal) +
+                            "\n[pam]\nmax_failures = 3\nlockout_time = \"2m\"\noffline = true\n"
+                            "offline_file = \"/var/lib/fastid/off\"\n",
+                        "/etc/fastid.toml");
+  ASSERT_TRUE(c.has_value()) << c.error().to_string();
+  EXPECT_EQ(c->pam.max_failures, 3);
+  EXPECT_EQ(c->pam.lockout_time, std::chrono::minutes(2));
+  EXPECT_TRUE(c->pam.offline);
+  EXPECT_EQ(c->pam.offline_file, "/var/lib/fastid/off");
+  EXPECT_FALSE(default_config().pam.offline) << "offline authentication is off by default";
+  EXPECT_EQ(error_of(std::string(kMinimal) + "\n[pam]\nmax_failure = 3\n"),
+            "/etc/fastid.toml:6: [pam] max_failure: unknown key (did you mean \"max_failures\"?)");
+  EXPECT_NE(error_of(std::string(kMinimal) + "\n[pam]\noffline_file = \"relative\"\n").find("absolute path"),
+            std::string::npos);
+  // A rendered config parses back to the same [pam].
+  auto again = parse_config(render_config(*c), "rendered");
+  ASSERT_TRUE(again.has_value()) << again.error().to_string();
+  EXPECT_EQ(again->pam, c->pam);
 }
 
 TEST(SettingsTable, ClosestMatch) {
@@ -414,17 +450,17 @@ TEST(Errors, ImpossibleValues) {
 }
 
 TEST(Errors, ProviderTypes) {
-  EXPECT_EQ(error_of("[[provider]]\nname = \"corp\"\ntype = \"ldap\"\nuri = [\"ldap://x\"]\n"),
-            "/etc/fastid.toml:3: [[provider]] #1 type: provider type \"ldap\" is not available in "
-            "this build (available: files, slow, fastid)");
+  EXPECT_EQ(error_of("[[provider]]\nname = \"corp\"\ntype = \"winbind\"\n"),
+            "/etc/fastid.toml:3: [[provider]] #1 type: provider type \"winbind\" is not available "
+            "in this build (available: files, ldap, slow, fastid)");
   EXPECT_EQ(error_of("[[provider]]\nname = \"x\"\ntype = \"nis\"\n"),
             "/etc/fastid.toml:3: [[provider]] #1 type: unknown provider type \"nis\" (available: "
-            "files, slow, fastid)");
+            "files, ldap, slow, fastid)");
   EXPECT_EQ(error_of("[[provider]]\nname = \"x\"\ntype = \"\"\n"),
-            "/etc/fastid.toml:3: [[provider]] #1 type: must not be empty (available: files, slow, fastid)");
+            "/etc/fastid.toml:3: [[provider]] #1 type: must not be empty (available: files, ldap, slow, fastid)");
   EXPECT_EQ(error_of("[[provider]]\nname = \"x\"\n"),
             "/etc/fastid.toml:1: [[provider]] #1 missing required key \"type\" (available: files, "
-            "slow, fastid)");
+            "ldap, slow, fastid)");
   // Keys of one type are refused for another.
   EXPECT_EQ(error_of(std::string(kMinimal) + "delay = \"20ms\"\n"),
             "/etc/fastid.toml:4: [[provider]] #1 delay: does not apply to providers of type \"files\"");
@@ -726,6 +762,21 @@ TEST(Default, RenderedConfigParsesBackTheSame) {
   config.listen.udp = {"0.0.0.0:7389", "[::]:0"};
   config.daemon.on_worker_exit = "exit";
   config.daemon.stall_timeout = 2s;
+  ProviderConfig ldap;
+  apply_defaults(ldap);
+  ldap.name = "corp";
+  ldap.type = "ldap";
+  ldap.uri = {"ldaps://a.example:636/", "ldap://b.example/"};
+  ldap.base = "dc=example,dc=org";
+  ldap.bind_dn = "cn=reader,dc=example,dc=org";
+  ldap.bind_password_file = "/etc/fastid/ldap.secret";
+  ldap.start_tls = true;
+  ldap.schema = "rfc2307bis";
+  ldap.user_attributes = {"gecos=displayName"};
+  ldap.page_size = 250;
+  ldap.search_timeout = 3s;
+  ldap.pool = config.pool;
+  config.providers.push_back(ldap);
   const std::string text = render_config(config);
   auto back = parse_config(text, "rendered");
   ASSERT_TRUE(back.has_value()) << back.error().to_string() << "\n" << text;

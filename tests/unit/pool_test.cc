@@ -573,6 +573,51 @@ TEST_F(Pool, ThousandIdenticalConcurrentLookupsMakeOneProviderCall) {
 
 // ---- Calls, status, stop -----------------------------------------------------------------
 
+TEST_F(Pool, AuthenticationIsForwardedToTheWorkerAndNeverCoalesced) {
+  auto config = slow_config();
+  config.password = "pool-test-pw";
+  config.delay = 50ms;
+  config.pool.max_workers = 1;
+  config.pool.min_spare_workers = 0;
+  make(config);
+  ASSERT_TRUE(pool_->start());
+  run([&]() -> asio::awaitable<void> {
+    EXPECT_TRUE(co_await all_ready(1));
+    // Ten logins of one user at once, half with the wrong password: each is
+    // its own provider call with its own answer.
+    std::vector<std::optional<Result<proto::AuthReply>>> results(10);
+    for (std::size_t i = 0; i < results.size(); ++i) {
+      core::Secret pw(i % 2 == 0 ? "pool-test-pw" : "wrong");
+      asio::co_spawn(io_, pool_->authenticate(user_name(5), std::move(pw)),
+                     [out = &results[i]](std::exception_ptr e, Result<proto::AuthReply> r) {
+                       if (e) std::rethrow_exception(e);
+                       out->emplace(std::move(r));
+                     });
+    }
+    EXPECT_TRUE(co_await wait_until([&] {
+      return std::all_of(results.begin(), results.end(), [](const auto& r) { return r.has_value(); });
+    }));
+    for (std::size_t i = 0; i < results.size(); ++i) {
+      CO_ASSERT_TRUE(results[i].has_value());
+      if (i % 2 == 0) {
+        CO_ASSERT_TRUE(results[i]->has_value());
+        EXPECT_EQ((*results[i])->result, proto::AuthResult::kSuccess);
+      } else {
+        CO_ASSERT_FALSE(results[i]->has_value());
+        EXPECT_EQ(results[i]->error().code(), core::Code::kPermissionDenied);
+      }
+    }
+    EXPECT_EQ(snapshot().provider_calls, 10u);
+    auto unknown = co_await pool_->authenticate("nobody", core::Secret("pool-test-pw"));
+    EXPECT_EQ(unknown.error().code(), core::Code::kNotFound);
+    auto account = co_await pool_->account(user_name(5));
+    CO_ASSERT_TRUE(account.has_value());
+    EXPECT_EQ(account->result, proto::AuthResult::kSuccess);
+    EXPECT_EQ((co_await pool_->account("nobody")).error().code(), core::Code::kNotFound);
+  });
+}
+
+
 TEST_F(Pool, TypedCallsAnswerWhatTheProviderAnswers) {
   auto config = slow_config();
   config.users = 50;

@@ -254,6 +254,69 @@ TEST(Reply, HugeGroupsGrowTheBufferUpToTheFrameLimit) {
   EXPECT_EQ(back->members.size(), 20000u);
 }
 
+TEST(Auth, OpcodesAreInTheAuthRangeAndNotAdmin) {
+  EXPECT_TRUE(opcode_is_auth(static_cast<std::uint16_t>(Opcode::kAuthenticate)));
+  EXPECT_TRUE(opcode_is_auth(static_cast<std::uint16_t>(Opcode::kAccount)));
+  EXPECT_TRUE(opcode_is_auth(0x2F));
+  EXPECT_FALSE(opcode_is_auth(static_cast<std::uint16_t>(Opcode::kGetpwnam)));
+  EXPECT_FALSE(opcode_is_auth(static_cast<std::uint16_t>(Opcode::kCacheInvalidate)));
+  EXPECT_FALSE(opcode_is_admin(static_cast<std::uint16_t>(Opcode::kAuthenticate)));
+}
+
+TEST(Auth, RequestsRoundTripWithPasswordAndService) {
+  Request req;
+  req.opcode = Opcode::kAuthenticate;
+  req.request_id = 11;
+  req.name = "alice";
+  req.password = core::Secret("s3cret pw");
+  req.service = "sshd";
+  Bytes f = encode_request(req);
+  auto back = decode_request(header_of(f), payload_of(f));
+  ASSERT_TRUE(back.has_value()) << back.error().message;
+  EXPECT_EQ(back->name, "alice");
+  EXPECT_EQ(back->password.view(), "s3cret pw");
+  EXPECT_EQ(back->service, "sshd");
+
+  Request acct;
+  acct.opcode = Opcode::kAccount;
+  acct.name = "bob";
+  Bytes fa = encode_request(acct);
+  auto aback = decode_request(header_of(fa), payload_of(fa));
+  ASSERT_TRUE(aback.has_value());
+  EXPECT_EQ(aback->name, "bob");
+  EXPECT_TRUE(aback->password.empty());
+}
+
+TEST(Auth, OverlongPasswordsAndEmptyUsersAreRefused) {
+  Request req;
+  req.opcode = Opcode::kAuthenticate;
+  req.name = "alice";
+  req.password = core::Secret(std::string(kMaxPasswordLength, 'p'));
+  Bytes ok = encode_request(req);
+  EXPECT_TRUE(decode_request(header_of(ok), payload_of(ok)).has_value());
+  req.password = core::Secret(std::string(kMaxPasswordLength + 1, 'p'));
+  Bytes f = encode_request(req);
+  auto back = decode_request(header_of(f), payload_of(f));
+  ASSERT_FALSE(back.has_value());
+  EXPECT_EQ(back.error().status, WireStatus::kTooLarge);
+  EXPECT_EQ(back.error().message.find("pppp"), std::string::npos) << "never echoed";
+  req.password = core::Secret("pw");
+  req.name = "";
+  Bytes e = encode_request(req);
+  EXPECT_EQ(decode_request(header_of(e), payload_of(e)).error().status, WireStatus::kBadRequest);
+}
+
+TEST(Auth, RepliesRoundTripAndUnknownResultsAreCorruption) {
+  AuthReply a{AuthResult::kAccountExpired, "the account expired on 2026-01-01"};
+  Bytes f = encode_auth_reply(3, Opcode::kAccount, a);
+  Reply r{header_of(f), Bytes(f.begin() + kHeaderSize, f.end())};
+  auto back = decode_auth_reply(r);
+  ASSERT_TRUE(back.has_value());
+  EXPECT_EQ(*back, a);
+  r.payload[0] = static_cast<std::uint8_t>(kAuthResultMax + 1);
+  EXPECT_EQ(decode_auth_reply(r).error().code(), core::Code::kCorruption);
+}
+
 TEST(StatusMapping, EveryWireStatusMapsToACoreCodeAndBack) {
   EXPECT_EQ(to_wire(core::Code::kNotFound), WireStatus::kNotFound);
   EXPECT_EQ(from_wire(WireStatus::kNotFound), core::Code::kNotFound);

@@ -14,6 +14,7 @@
 
 #include "core/log.h"
 #include "proto/wire.h"
+#include "providers/files/shadow.h"
 
 namespace fastid::providers {
 namespace {
@@ -464,6 +465,26 @@ std::vector<std::pair<std::string, std::string>> FilesProvider::stats() const {
   add("failed_reloads", failed_reloads_);
   add("last_error", last_error_);
   return out;
+}
+
+Status FilesProvider::authenticate(std::string_view user, std::string_view password) {
+  if (options_.shadow_path.empty()) return Status::invalid_argument(name() + ": no shadow file configured");
+  auto known = user_by_name(user);
+  if (!known) return known.error();
+  auto entry = find_shadow_entry(options_.shadow_path, user);
+  if (!entry) return entry.error();
+  return check_shadow_password(*entry, password);
+}
+
+Result<proto::Account> FilesProvider::account(std::string_view user) {
+  if (options_.shadow_path.empty()) {
+    return core::error(Status::invalid_argument(name() + ": no shadow file configured"));
+  }
+  auto known = user_by_name(user);
+  if (!known) return core::error(known.error());
+  auto entry = find_shadow_entry(options_.shadow_path, user);
+  if (!entry) return core::error(entry.error());
+  return shadow_account_verdict(*entry, days_since_epoch());
 }
 
 }  // namespace fastid::providers

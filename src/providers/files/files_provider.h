@@ -23,7 +23,7 @@ class FilesProvider final : public Provider {
     std::string name = {};                  // "local": logs, status, error messages
     std::string passwd_path = "/etc/passwd";
     std::string group_path = "/etc/group";
-    std::string shadow_path = {};           // kept for authentication; not read yet
+    std::string shadow_path = {};           // shadow(5) file for authenticate()/account(); "" = none
   };
 
   // Both files parsed and indexed, plus what the files were when read
@@ -58,6 +58,13 @@ class FilesProvider final : public Provider {
   // from; across a reload a page may repeat or miss records, never fail.
   Result<Page<User>> users_page(std::uint32_t cursor, std::uint32_t max) override;
   Result<Page<Group>> groups_page(std::uint32_t cursor, std::uint32_t max) override;
+
+  // Against the shadow file, read at each call (providers/files/shadow.h):
+  // kNotFound when the user is in neither the passwd nor the shadow file,
+  // kPermissionDenied for a wrong password or a locked hash, kUnavailable
+  // when the shadow file cannot be read, kInvalidArgument without one.
+  Status authenticate(std::string_view user, std::string_view password) override;
+  Result<proto::Account> account(std::string_view user) override;
 
   // users, groups, malformed and skipped line counts, reloads, last error.
   std::vector<std::pair<std::string, std::string>> stats() const override;

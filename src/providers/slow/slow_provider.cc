@@ -212,6 +212,21 @@ std::vector<std::pair<std::string, std::string>> SlowProvider::stats() const {
           {"calls", std::to_string(calls())}};
 }
 
+Status SlowProvider::authenticate(std::string_view user, std::string_view password) {
+  if (!open_) return not_open();
+  if (Status st = behave(user); !st) return st;
+  if (user_index(user) == 0) return Status::not_found("user " + std::string(user));
+  if (!password_matches(user, password)) return Status::permission_denied("wrong password");
+  return Status::ok();
+}
+
+Result<proto::Account> SlowProvider::account(std::string_view user) {
+  if (!open_) return core::error(not_open());
+  if (Status st = behave(user); !st) return core::error(st);
+  if (user_index(user) == 0) return core::error(Status::not_found("user " + std::string(user)));
+  return proto::Account{};
+}
+
 bool SlowProvider::password_matches(std::string_view user, std::string_view password) const {
   if (options_.password.empty() || user_index(user) == 0) return false;
   // Every byte compared whatever the first difference, so the time taken

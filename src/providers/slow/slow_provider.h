@@ -61,13 +61,20 @@ class SlowProvider final : public Provider {
   Result<Page<User>> users_page(std::uint32_t cursor, std::uint32_t max) override;
   Result<Page<Group>> groups_page(std::uint32_t cursor, std::uint32_t max) override;
 
+  // Authentication against the fixed test password (`password`): kNotFound
+  // for names outside the dataset, kPermissionDenied for a wrong password.
+  // Both behave() like a lookup (delay, hang, crash names). Every dataset
+  // user's account is in order.
+  Status authenticate(std::string_view user, std::string_view password) override;
+  Result<proto::Account> account(std::string_view user) override;
+
   // users, groups, calls.
   std::vector<std::pair<std::string, std::string>> stats() const override;
 
   // Calls made on this instance (in this process) since it was created.
   std::uint64_t calls() const noexcept { return calls_.load(std::memory_order_relaxed); }
 
-  // For authentication tests (the PAM side comes later): true when `user` is in
+  // For authentication: true when `user` is in
   // the dataset and `password` is the configured one (compared in constant time).
   bool password_matches(std::string_view user, std::string_view password) const;
 

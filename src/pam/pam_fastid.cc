@@ -1,0 +1,418 @@
+// pam_fastid.so: authentication and account checks through fastidd's `pam`
+// socket (docs/pam.md). It runs inside login, sshd, su, sudo, screen lockers:
+// no C++ runtime, no exceptions, no threads, no signal handlers, no
+// allocation but libpam's own, every fd O_CLOEXEC and above 2, SIGPIPE never
+// raised (MSG_NOSIGNAL), poll() with deadlines so that a missing, stopped or
+// broken daemon costs at most kCheckMs before PAM_AUTHINFO_UNAVAIL.
+//
+// Before a password is sent, the daemon is checked: the socket must be a
+// socket owned by root, the peer's SO_PEERCRED uid must be 0, and it must
+// answer a ping within kCheckMs. A password or user name over the protocol's
+// limits is refused at once, never sent.
+//
+// Options: debug, use_first_pass, try_first_pass, socket=/abs/path (default
+// /run/fastid/pam), timeout=SECONDS (reply deadline for a check, 1..120, default 15).
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <syslog.h>
+#include <time.h>
+#include <unistd.h>
+
+#define PAM_SM_AUTH
+#define PAM_SM_ACCOUNT
+#define PAM_SM_PASSWORD
+#define PAM_SM_SESSION
+#include <security/pam_ext.h>
+#include <security/pam_modules.h>
+
+#include "proto/wire.h"
+
+namespace {
+
+using fastid::proto::AuthResult;
+using fastid::proto::FrameHeader;
+using fastid::proto::Opcode;
+
+constexpr const char* kDefaultSocket = "/run/fastid/pam";
+constexpr int kCheckMs = 900;             // connect + ping: the daemon must be alive and root
+constexpr int kDefaultTimeoutMs = 15000;  // a check may wait on a directory (bind, crypt)
+constexpr uint32_t kMaxReply = 2048;      // an auth reply is a code and a short message
+
+struct Options {
+  bool debug = false;
+  bool use_first_pass = false;
+  bool try_first_pass = false;
+  const char* socket = kDefaultSocket;
+  int timeout_ms = kDefaultTimeoutMs;
+};
+
+Options parse_options(pam_handle_t* pamh, int argc, const char** argv) {
+  Options o;
+  for (int i = 0; i < argc; ++i) {
+    const char* a = argv[i];
+    if (strcmp(a, "debug") == 0) {
+      o.debug = true;
+    } else if (strcmp(a, "use_first_pass") == 0) {
+      o.use_first_pass = true;
+    } else if (strcmp(a, "try_first_pass") == 0) {
+      o.try_first_pass = true;
+    } else if (strncmp(a, "socket=", 7) == 0 && a[7] == '/' &&
+               strlen(a + 7) < sizeof(sockaddr_un::sun_path)) {
+      o.socket = a + 7;
+    } else if (strncmp(a, "timeout=", 8) == 0) {
+      char* end = nullptr;
+      long s = strtol(a + 8, &end, 10);
+      if (end != a + 8 && *end == '\0' && s >= 1 && s <= 120) {
+        o.timeout_ms = static_cast<int>(s * 1000);
+      } else {
+        pam_syslog(pamh, LOG_ERR, "ignoring option %s: timeout is 1..120 seconds", a);
+      }
+    } else {
+      pam_syslog(pamh, LOG_ERR, "ignoring unknown option %s", a);
+    }
+  }
+  return o;
+}
+
+int64_t now_ms() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<int64_t>(ts.tv_sec) * 1000 + ts.tv_nsec / 1000000;
+}
+
+// Waits for `events` on fd until the deadline; false on timeout or error.
+bool wait_for(int fd, short events, int64_t deadline) {
+  for (;;) {
+    int64_t left = deadline - now_ms();
+    if (left <= 0) return false;
+    pollfd p{fd, events, 0};
+    int r = poll(&p, 1, static_cast<int>(left));
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) return false;
+    return (p.revents & (events | POLLHUP | POLLERR)) != 0;
+  }
+}
+
+bool send_all(int fd, const uint8_t* p, size_t n, int64_t deadline) {
+  while (n > 0) {
+    ssize_t w = send(fd, p, n, MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (w < 0 && errno == EINTR) continue;
+    if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+      if (!wait_for(fd, POLLOUT, deadline)) return false;
+      continue;
+    }
+    if (w <= 0) return false;
+    p += w;
+    n -= static_cast<size_t>(w);
+  }
+  return true;
+}
+
+bool recv_all(int fd, uint8_t* p, size_t n, int64_t deadline) {
+  while (n > 0) {
+    ssize_t r = recv(fd, p, n, MSG_DONTWAIT);
+    if (r < 0 && errno == EINTR) continue;
+    if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+      if (!wait_for(fd, POLLIN, deadline)) return false;
+      continue;
+    }
+    if (r <= 0) return false;
+    p += r;
+    n -= static_cast<size_t>(r);
+  }
+  return true;
+}
+
+// One request frame out, its reply in. The reply must be for this opcode and
+// id, status kOk and at most kMaxReply bytes; the payload lands in `payload`.
+bool exchange(int fd, const uint8_t* frame, size_t frame_len, uint16_t opcode, uint32_t id,
+              uint8_t* payload, uint32_t* payload_len, int64_t deadline) {
+  if (!send_all(fd, frame, frame_len, deadline)) return false;
+  uint8_t head[fastid::proto::kHeaderSize];
+  if (!recv_all(fd, head, sizeof head, deadline)) return false;
+  FrameHeader h;
+  if (fastid::proto::decode_header(head, &h) != fastid::proto::HeaderCheck::kOk) return false;
+  if ((h.flags & fastid::proto::kFlagReply) == 0 || h.opcode != opcode || h.request_id != id ||
+      h.length > kMaxReply) {
+    return false;
+  }
+  if (!recv_all(fd, payload, h.length, deadline)) return false;
+  *payload_len = h.length;
+  return h.status == static_cast<uint32_t>(fastid::proto::WireStatus::kOk);
+}
+
+// Connects and checks the daemon: a root-owned socket, a root peer, a ping
+// answered in time. Returns the fd (> 2, O_CLOEXEC) or -1 with the reason logged.
+int connect_daemon(pam_handle_t* pamh, const Options& o) {
+  const int64_t deadline = now_ms() + kCheckMs;
+  struct stat st;
+  if (lstat(o.socket, &st) != 0) {
+    pam_syslog(pamh, LOG_ERR, "fastidd socket %s: %s", o.socket, strerror(errno));
+    return -1;
+  }
+  if (!S_ISSOCK(st.st_mode) || st.st_uid != 0) {
+    pam_syslog(pamh, LOG_ERR, "refusing %s: not a socket owned by root", o.socket);
+    return -1;
+  }
+  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  if (fd < 0) {
+    pam_syslog(pamh, LOG_ERR, "socket: %s", strerror(errno));
+    return -1;
+  }
+  if (fd <= 2) {
+    // A process that closed its standard fds must not get our socket there.
+    int moved = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+    close(fd);
+    if (moved < 0) return -1;
+    fd = moved;
+  }
+  sockaddr_un addr;
+  memset(&addr, 0, sizeof addr);
+  addr.sun_family = AF_UNIX;
+  memcpy(addr.sun_path, o.socket, strlen(o.socket));
+  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+    if (errno != EINPROGRESS && errno != EAGAIN) {
+      pam_syslog(pamh, LOG_ERR, "connect %s: %s", o.socket, strerror(errno));
+      close(fd);
+      return -1;
+    }
+    int err = 0;
+    socklen_t len = sizeof err;
+    if (!wait_for(fd, POLLOUT, deadline) || getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0 ||
+        err != 0) {
+      pam_syslog(pamh, LOG_ERR, "connect %s: %s", o.socket, err ? strerror(err) : "timed out");
+      close(fd);
+      return -1;
+    }
+  }
+  ucred cred;
+  socklen_t len = sizeof cred;
+  if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0 || cred.uid != 0) {
+    pam_syslog(pamh, LOG_ERR, "refusing %s: the daemon behind it is not root", o.socket);
+    close(fd);
+    return -1;
+  }
+  uint8_t ping[fastid::proto::kHeaderSize];
+  FrameHeader h{fastid::proto::kVersion, 0, static_cast<uint16_t>(Opcode::kPing), 1, 0, 0};
+  fastid::proto::encode_header(h, ping);
+  uint8_t reply[kMaxReply];
+  uint32_t n = 0;
+  if (!exchange(fd, ping, sizeof ping, static_cast<uint16_t>(Opcode::kPing), 1, reply, &n,
+                deadline)) {
+    pam_syslog(pamh, LOG_ERR, "fastidd on %s did not answer within %d ms", o.socket, kCheckMs);
+    close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+int pam_code(AuthResult r) {
+  switch (r) {
+    case AuthResult::kSuccess:
+      return PAM_SUCCESS;
+    case AuthResult::kUserUnknown:
+      return PAM_USER_UNKNOWN;
+    case AuthResult::kAuthError:
+      return PAM_AUTH_ERR;
+    case AuthResult::kUnavailable:
+      return PAM_AUTHINFO_UNAVAIL;
+    case AuthResult::kLocked:
+      return PAM_MAXTRIES;
+    case AuthResult::kPermissionDenied:
+      return PAM_PERM_DENIED;
+    case AuthResult::kAccountExpired:
+      return PAM_ACCT_EXPIRED;
+    case AuthResult::kPasswordExpired:
+      return PAM_NEW_AUTHTOK_REQD;
+  }
+  return PAM_AUTHINFO_UNAVAIL;
+}
+
+// Sends one auth request (user, optional password, service) and maps the
+// answer. `message` receives the daemon's message (NUL-terminated, may be empty).
+int ask(pam_handle_t* pamh, const Options& o, Opcode op, const char* user, const char* password,
+        char* message, size_t message_cap) {
+  message[0] = '\0';
+  const void* service_item = nullptr;
+  const char* service = "";
+  if (pam_get_item(pamh, PAM_SERVICE, &service_item) == PAM_SUCCESS && service_item != nullptr) {
+    service = static_cast<const char*>(service_item);
+  }
+  size_t service_len = strnlen(service, fastid::proto::kMaxServiceLength + 1);
+  if (service_len > fastid::proto::kMaxServiceLength)
+    service_len = fastid::proto::kMaxServiceLength;
+
+  int fd = connect_daemon(pamh, o);
+  if (fd < 0) return PAM_AUTHINFO_UNAVAIL;
+
+  // Header + user + password + service, each bounded before we got here.
+  uint8_t frame[fastid::proto::kHeaderSize + 12 + fastid::proto::kMaxNameLength +
+                fastid::proto::kMaxPasswordLength + fastid::proto::kMaxServiceLength];
+  memset(frame, 0, sizeof frame);
+  fastid::proto::WireWriter w(frame + fastid::proto::kHeaderSize,
+                              sizeof frame - fastid::proto::kHeaderSize);
+  w.cstr(user);
+  if (op == Opcode::kAuthenticate) w.cstr(password);
+  w.str(service, service_len);
+  const uint32_t id = 2;
+  FrameHeader h{fastid::proto::kVersion,     0, static_cast<uint16_t>(op), id, 0,
+                static_cast<uint32_t>(w.len)};
+  fastid::proto::encode_header(h, frame);
+  uint8_t reply[kMaxReply];
+  uint32_t n = 0;
+  bool ok =
+      !w.overflow && exchange(fd, frame, fastid::proto::kHeaderSize + w.len,
+                              static_cast<uint16_t>(op), id, reply, &n, now_ms() + o.timeout_ms);
+  explicit_bzero(frame, sizeof frame);
+  close(fd);
+  if (!ok) {
+    pam_syslog(pamh, LOG_ERR, "no usable answer from fastidd for user %s", user);
+    return PAM_AUTHINFO_UNAVAIL;
+  }
+  fastid::proto::WireReader r(reply, n);
+  uint32_t code = r.u32();
+  uint32_t mlen = 0;
+  const char* m = r.str(1024, &mlen);
+  if (r.bad || !r.at_end() || code > fastid::proto::kAuthResultMax) {
+    pam_syslog(pamh, LOG_ERR, "malformed answer from fastidd for user %s", user);
+    return PAM_AUTHINFO_UNAVAIL;
+  }
+  if (mlen >= message_cap) mlen = static_cast<uint32_t>(message_cap - 1);
+  // Only printable text reaches the user's terminal.
+  for (uint32_t i = 0; i < mlen; ++i) {
+    unsigned char c = static_cast<unsigned char>(m[i]);
+    message[i] = (c < 0x20 || c == 0x7f) ? '?' : static_cast<char>(c);
+  }
+  message[mlen] = '\0';
+  return pam_code(static_cast<AuthResult>(code));
+}
+
+// The user name, checked against the protocol's limit.
+int get_user(pam_handle_t* pamh, const char** user) {
+  int rc = pam_get_user(pamh, user, nullptr);
+  if (rc != PAM_SUCCESS) return rc;
+  if (*user == nullptr || **user == '\0') return PAM_USER_UNKNOWN;
+  if (strnlen(*user, fastid::proto::kMaxNameLength + 1) > fastid::proto::kMaxNameLength) {
+    pam_syslog(pamh, LOG_NOTICE, "user name longer than %u bytes refused",
+               fastid::proto::kMaxNameLength);
+    return PAM_USER_UNKNOWN;
+  }
+  return PAM_SUCCESS;
+}
+
+// Asks the user through the application's conversation, without echo. The
+// answer becomes PAM_AUTHTOK (for modules stacked after us); our copy is zeroed.
+int prompt_password(pam_handle_t* pamh) {
+  const void* item = nullptr;
+  if (pam_get_item(pamh, PAM_CONV, &item) != PAM_SUCCESS || item == nullptr) return PAM_CONV_ERR;
+  const pam_conv* conv = static_cast<const pam_conv*>(item);
+  if (conv->conv == nullptr) return PAM_CONV_ERR;
+  pam_message msg;
+  msg.msg_style = PAM_PROMPT_ECHO_OFF;
+  msg.msg = "Password: ";
+  const pam_message* msgs[1] = {&msg};
+  pam_response* resp = nullptr;
+  int rc = conv->conv(1, msgs, &resp, conv->appdata_ptr);
+  if (rc != PAM_SUCCESS) return rc;
+  if (resp == nullptr) return PAM_CONV_ERR;
+  int out = PAM_CONV_ERR;
+  if (resp[0].resp != nullptr) {
+    out = pam_set_item(pamh, PAM_AUTHTOK, resp[0].resp);
+    explicit_bzero(resp[0].resp, strlen(resp[0].resp));
+    free(resp[0].resp);
+  }
+  free(resp);
+  return out;
+}
+
+void tell(pam_handle_t* pamh, int flags, int style, const char* text) {
+  if ((flags & PAM_SILENT) != 0 || text[0] == '\0') return;
+  pam_prompt(pamh, style, nullptr, "%s", text);
+}
+
+}  // namespace
+
+extern "C" {
+
+__attribute__((visibility("default"))) int pam_sm_authenticate(pam_handle_t* pamh, int flags,
+                                                               int argc, const char** argv) {
+  const Options o = parse_options(pamh, argc, argv);
+  const char* user = nullptr;
+  int rc = get_user(pamh, &user);
+  if (rc != PAM_SUCCESS) return rc;
+
+  const void* token = nullptr;
+  if (o.use_first_pass || o.try_first_pass) (void)pam_get_item(pamh, PAM_AUTHTOK, &token);
+  if (token == nullptr) {
+    if (o.use_first_pass) {
+      if (o.debug)
+        pam_syslog(pamh, LOG_DEBUG, "use_first_pass: no password from an earlier module");
+      return PAM_AUTH_ERR;
+    }
+    // The daemon first: no prompt for a password nobody can check.
+    int fd = connect_daemon(pamh, o);
+    if (fd < 0) return PAM_AUTHINFO_UNAVAIL;
+    close(fd);
+    rc = prompt_password(pamh);
+    if (rc != PAM_SUCCESS) return rc == PAM_CONV_AGAIN ? PAM_INCOMPLETE : rc;
+    if (pam_get_item(pamh, PAM_AUTHTOK, &token) != PAM_SUCCESS || token == nullptr)
+      return PAM_AUTH_ERR;
+  }
+  const char* password = static_cast<const char*>(token);
+  if (strnlen(password, fastid::proto::kMaxPasswordLength + 1) >
+      fastid::proto::kMaxPasswordLength) {
+    pam_syslog(pamh, LOG_NOTICE, "password for user %s longer than %u bytes refused", user,
+               fastid::proto::kMaxPasswordLength);
+    return PAM_AUTH_ERR;
+  }
+  char message[1025];
+  rc = ask(pamh, o, Opcode::kAuthenticate, user, password, message, sizeof message);
+  if (rc == PAM_MAXTRIES) tell(pamh, flags, PAM_ERROR_MSG, message);
+  if (rc == PAM_SUCCESS) tell(pamh, flags, PAM_TEXT_INFO, message);
+  if (o.debug) pam_syslog(pamh, LOG_DEBUG, "authenticate %s: %s", user, pam_strerror(pamh, rc));
+  return rc;
+}
+
+__attribute__((visibility("default"))) int pam_sm_setcred(pam_handle_t*, int, int, const char**) {
+  return PAM_SUCCESS;  // fastid grants no credentials beyond what NSS already answers
+}
+
+__attribute__((visibility("default"))) int pam_sm_acct_mgmt(pam_handle_t* pamh, int flags, int argc,
+                                                            const char** argv) {
+  const Options o = parse_options(pamh, argc, argv);
+  const char* user = nullptr;
+  int rc = get_user(pamh, &user);
+  if (rc != PAM_SUCCESS) return rc;
+  char message[1025];
+  rc = ask(pamh, o, Opcode::kAccount, user, nullptr, message, sizeof message);
+  if (rc != PAM_SUCCESS) tell(pamh, flags, PAM_ERROR_MSG, message);
+  if (o.debug) pam_syslog(pamh, LOG_DEBUG, "account %s: %s", user, pam_strerror(pamh, rc));
+  return rc;
+}
+
+__attribute__((visibility("default"))) int pam_sm_chauthtok(pam_handle_t* pamh, int, int argc,
+                                                            const char** argv) {
+  // Password changes belong to the directory's own tools; the next module decides.
+  const Options o = parse_options(pamh, argc, argv);
+  if (o.debug)
+    pam_syslog(pamh, LOG_DEBUG, "password change is not supported by pam_fastid: ignored");
+  return PAM_IGNORE;
+}
+
+__attribute__((visibility("default"))) int pam_sm_open_session(pam_handle_t*, int, int,
+                                                               const char**) {
+  return PAM_IGNORE;
+}
+
+__attribute__((visibility("default"))) int pam_sm_close_session(pam_handle_t*, int, int,
+                                                                const char**) {
+  return PAM_IGNORE;
+}
+
+}  // extern "C"

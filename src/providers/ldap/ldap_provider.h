@@ -1,0 +1,149 @@
+// LdapProvider: passwd, group, initgroups, authentication and account checks
+// from an LDAP directory through OpenLDAP's libldap, with synchronous calls
+// (it runs in the provider pool's worker processes: isolation `auto` means
+// `process` for it). One instance holds one connection for searches, opened
+// lazily and re-opened on the next URI when it fails; authentication binds on
+// a separate short-lived connection. Not thread-safe (the Provider contract).
+// docs/ldap.md describes the configuration, the searches it makes and the
+// rules that directory data must pass before it is served.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "providers/provider.h"
+
+// libldap's handle, kept out of this header.
+struct ldap;
+
+namespace fastid::providers {
+
+class LdapProvider final : public Provider {
+ public:
+  enum class Schema { kRfc2307, kRfc2307bis };
+  enum class Scope { kBase, kOne, kSub };
+
+  struct Options {
+    std::string name = {};
+    std::vector<std::string> uris = {};
+    std::string base = {};
+    std::string bind_dn = {};
+    std::string bind_password = {};       // used when bind_password_file is empty
+    std::string bind_password_file = {};
+    std::string tls_ca_file = {};
+    bool start_tls = false;
+    std::string schema = "rfc2307";       // "rfc2307" or "rfc2307bis"
+    std::string user_base = {};           // "" = base
+    std::string user_scope = "sub";       // "sub", "one" or "base"
+    std::string user_filter = "(objectClass=posixAccount)";
+    std::string group_base = {};
+    std::string group_scope = "sub";
+    std::string group_filter = "(objectClass=posixGroup)";
+    std::vector<std::string> user_attributes = {};   // "field=attribute" overrides
+    std::vector<std::string> group_attributes = {};
+    int page_size = 500;
+    int nesting_depth = 4;
+    std::chrono::milliseconds network_timeout{5000};
+    std::chrono::milliseconds search_timeout{10000};
+  };
+
+  explicit LdapProvider(Options options);
+  ~LdapProvider() override;
+  LdapProvider(const LdapProvider&) = delete;
+  LdapProvider& operator=(const LdapProvider&) = delete;
+
+  const std::string& name() const override { return options_.name; }
+
+  // Checks the options (URIs, DNs, scopes, attribute maps, schema, CA and
+  // password files: kInvalidArgument naming the key), then connects, binds and
+  // reads the bases: kPermissionDenied when the server refused the
+  // credentials or the CA did not verify its certificate, kNotFound when a
+  // base does not exist, kUnavailable when no URI answered. After
+  // kUnavailable the provider stays usable: every call tries to connect again.
+  Status open() override;
+  void close() override;
+  Status refresh() override { return Status::ok(); }
+
+  Result<User> user_by_name(std::string_view name) override;
+  Result<User> user_by_uid(std::uint32_t uid) override;
+  Result<Group> group_by_name(std::string_view name) override;
+  Result<Group> group_by_gid(std::uint32_t gid) override;
+  // A bounded number of searches: the user's entry, the groups that list it
+  // (memberUid or member DN), and for rfc2307bis one search per nesting level
+  // (member DNs OR-ed, in chunks), never one per group.
+  Result<std::vector<std::uint32_t>> initgroups(std::string_view user) override;
+  // Paged results (RFC 2696). The cursor is the number of records handed out
+  // so far; the provider keeps the server's paging cookie and the records of
+  // the current server page. A cursor that does not continue its own walk (the
+  // page was asked of another pool worker, or the server forgot the cookie)
+  // starts a new paged search and skips that many records.
+  Result<Page<User>> users_page(std::uint32_t cursor, std::uint32_t max) override;
+  Result<Page<Group>> groups_page(std::uint32_t cursor, std::uint32_t max) override;
+
+  // A simple bind as the user's DN on a connection of its own; hashes are never read.
+  Status authenticate(std::string_view user, std::string_view password) override;
+  // From shadowAccount attributes (shadowExpire, shadowLastChange, shadowMax,
+  // shadowInactive), by today's date in days since 1970.
+  Result<proto::Account> account(std::string_view user) override;
+
+  std::vector<std::pair<std::string, std::string>> stats() const override;
+
+  // The day account() takes as today (tests); nullopt = the clock.
+  void set_today_for_test(std::optional<std::int64_t> day) { today_for_test_ = day; }
+  // The URI the search connection uses now ("" when none).
+  const std::string& connected_uri() const { return connected_uri_; }
+
+  // What an account check decides from the shadow fields (-1 = absent), for tests.
+  static proto::Account account_verdict(std::int64_t today, std::int64_t last_change,
+                                        std::int64_t max_days, std::int64_t inactive,
+                                        std::int64_t expire);
+
+  struct Impl;  // in the .cc: search helpers that need libldap's types
+
+ private:
+  template <typename T>
+  struct Walk {
+    bool active = false;
+    std::uint32_t offset = 0;   // records handed out so far (the cursor)
+    std::uint32_t skip = 0;     // records still to drop after a restart
+    std::string cookie;         // the server's paging cookie; "" after the last page
+    bool done = false;
+    std::deque<T> buffered;
+  };
+
+  Options options_;
+  Schema schema_ = Schema::kRfc2307;
+  Scope user_scope_ = Scope::kSub;
+  Scope group_scope_ = Scope::kSub;
+  std::string user_base_, group_base_, user_base_key_, group_base_key_;
+  struct UserAttrs {
+    std::string name = "uid", uid = "uidNumber", gid = "gidNumber", gecos = "gecos",
+                home = "homeDirectory", shell = "loginShell";
+  } ua_;
+  struct GroupAttrs {
+    std::string name = "cn", gid = "gidNumber", member_uid = "memberUid", member = "member";
+  } ga_;
+  bool rdn_names_users_ = true;    // member DNs may name users by their RDN (see .cc)
+  std::string password_;          // the service account's; zeroed on close
+  bool checked_ = false;          // options validated
+  ldap* conn_ = nullptr;
+  std::string connected_uri_;
+  std::size_t next_uri_ = 0;      // where the next connect starts
+  Walk<User> user_walk_;
+  Walk<Group> group_walk_;
+  std::optional<std::int64_t> today_for_test_;
+  // stats
+  std::uint64_t searches_ = 0, reconnects_ = 0, rejected_ = 0, skipped_ = 0, failovers_ = 0;
+  std::string last_error_;
+
+  Status check_options();
+  friend struct Impl;
+};
+
+}  // namespace fastid::providers

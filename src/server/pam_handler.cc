@@ -1,0 +1,273 @@
+#include "server/pam_handler.h"
+
+#include "core/log.h"
+#include "pool/worker_protocol.h"
+
+namespace fastid::server {
+
+using proto::AuthReply;
+using proto::AuthResult;
+using proto::Opcode;
+
+// Every awaitable below is created in its own statement and then awaited
+// (GCC 12 coroutine temporaries).
+
+namespace {
+
+auth::Lockout::Options lockout_options(const daemon::PamConfig& c) {
+  return {c.max_failures, c.failure_window, c.lockout_time};
+}
+
+// Names and services come from the caller: printable in a log line, bounded.
+std::string shown(std::string_view text) {
+  std::string out;
+  for (char ch : text.substr(0, 64)) {
+    const auto c = static_cast<unsigned char>(ch);
+    out.push_back(c < 0x20 || c == 0x7f ? '?' : ch);
+  }
+  return out;
+}
+
+std::string who(const proto::Request& req, const core::PeerCred& peer) {
+  return "user " + shown(req.name) + " (service " +
+         (req.service.empty() ? "-" : shown(req.service)) + ", caller uid " +
+         std::to_string(peer.uid) + " pid " + std::to_string(peer.pid) + ")";
+}
+
+core::Status remember_offline(std::shared_ptr<auth::OfflineCredentials> store, std::string user,
+                              core::Secret password) {
+  return store->remember(user, password.view());
+}
+core::Status verify_offline(std::shared_ptr<auth::OfflineCredentials> store, std::string user,
+                            core::Secret password) {
+  return store->verify(user, password.view());
+}
+// After the source rejected `password`: a cached credential that would still
+// accept it is stale (the password was changed or revoked) and goes. A wrong
+// guess that the cache would refuse too leaves it alone, so that guessing
+// cannot take offline logins away from the user.
+core::Status forget_stale_offline(std::shared_ptr<auth::OfflineCredentials> store, std::string user,
+                                  core::Secret password) {
+  if (!store->verify(user, password.view()).is_ok()) return core::Status::ok();
+  return store->forget(user);
+}
+bool has_offline(std::shared_ptr<auth::OfflineCredentials> store, std::string user) {
+  return store->has(user);
+}
+
+// An outage, as opposed to an answer about the user.
+bool is_outage(const core::Status& st) {
+  switch (st.code()) {
+    case core::Code::kOk:
+    case core::Code::kNotFound:
+    case core::Code::kPermissionDenied:
+    case core::Code::kInvalidArgument:
+      return false;
+    default:
+      return true;
+  }
+}
+
+}  // namespace
+
+PamHandler::PamHandler(NssHandler& nss, daemon::PamConfig config, std::string state_dir)
+    : nss_(nss),
+      config_(config),
+      state_dir_(std::move(state_dir)),
+      lockout_(lockout_options(config)),
+      rate_(config.caller_rate, config.caller_burst) {
+  set_config(std::move(config));
+}
+
+PamHandler::~PamHandler() { offloader_.join(); }
+
+std::string PamHandler::offline_path() const {
+  return config_.offline_file.empty() ? state_dir_ + "/pam-offline" : config_.offline_file;
+}
+
+void PamHandler::set_config(daemon::PamConfig config) {
+  config_ = std::move(config);
+  lockout_.set_options(lockout_options(config_));
+  rate_.set_limits(config_.caller_rate, config_.caller_burst);
+  offline_.reset();
+  if (config_.offline) {
+    offline_ = std::make_shared<auth::OfflineCredentials>(
+        offline_path(), std::chrono::duration_cast<std::chrono::seconds>(config_.offline_max_age));
+  }
+}
+
+asio::awaitable<proto::Bytes> PamHandler::handle(proto::Request req, core::PeerCred peer) {
+  const std::uint32_t id = req.request_id;
+  const Opcode op = req.opcode;
+  AuthReply reply;
+  if (op == Opcode::kAuthenticate) {
+    auto run = authenticate(std::move(req), peer);
+    reply = co_await std::move(run);
+  } else if (op == Opcode::kAccount) {
+    auto run = account(std::move(req), peer);
+    reply = co_await std::move(run);
+  } else {
+    co_return proto::encode_error_reply(static_cast<std::uint16_t>(op), id,
+                                        proto::WireStatus::kUnknownOpcode,
+                                        "not an authentication request");
+  }
+  co_return proto::encode_auth_reply(id, op, reply);
+}
+
+asio::awaitable<AuthReply> PamHandler::check_caller(const proto::Request& req,
+                                                    core::PeerCred peer) {
+  if (peer.is_root()) co_return AuthReply{AuthResult::kSuccess, ""};
+  if (!rate_.allow(peer.uid, auth::RateLimiter::Clock::now())) {
+    ++refused_callers_;
+    core::log_warning("pam: refused, caller over its rate limit: " + who(req, peer));
+    co_return AuthReply{AuthResult::kLocked, "too many authentication requests; try again later"};
+  }
+  // The user's uid, from the first backend that knows the name.
+  std::vector<Backend> backends = nss_.backends();
+  core::Status failure;
+  for (auto& b : backends) {
+    auto lookup = b.user_by_name(req.name);
+    core::Result<proto::User> u = co_await std::move(lookup);
+    if (u) {
+      if (u->uid == peer.uid) co_return AuthReply{AuthResult::kSuccess, ""};
+      break;
+    }
+    if (u.error().code() != core::Code::kNotFound && failure.is_ok()) failure = u.error();
+  }
+  if (!failure.is_ok()) {
+    core::log_warning("pam: cannot check the caller of " + who(req, peer) + ": " +
+                      failure.to_string());
+    co_return AuthReply{AuthResult::kUnavailable, "the user's identity cannot be checked now"};
+  }
+  ++refused_callers_;
+  core::log_warning("pam: refused, a caller may only ask about itself: " + who(req, peer));
+  co_return AuthReply{AuthResult::kPermissionDenied, "only root may ask about another user"};
+}
+
+asio::awaitable<AuthReply> PamHandler::authenticate(proto::Request req, core::PeerCred peer) {
+  auto check = check_caller(req, peer);
+  AuthReply allowed = co_await std::move(check);
+  if (allowed.result != AuthResult::kSuccess) co_return allowed;
+
+  const auto now = auth::Lockout::Clock::now();
+  if (auto until = lockout_.locked_until(req.name, now)) {
+    ++locked_refusals_;
+    const auto left = std::chrono::duration_cast<std::chrono::seconds>(*until - now).count() + 1;
+    core::log_warning("pam: refused, locked out for " + std::to_string(left) +
+                      " s more: " + who(req, peer));
+    co_return AuthReply{AuthResult::kLocked,
+                        "too many failed logins; locked for " + std::to_string(left) + " s"};
+  }
+
+  std::vector<Backend> backends = nss_.backends();  // kept alive across the awaits
+  core::Status outage;
+  for (auto& b : backends) {
+    auto op = b.authenticate(req.name, req.password, offloader_);
+    core::Status st = co_await std::move(op);
+    if (st.is_ok()) {
+      ++successes_;
+      lockout_.record_success(req.name);
+      core::log_info("pam: authenticated by provider " + b.name() + ": " + who(req, peer));
+      if (offline_) {
+        auto store = offline_;
+        auto save = offloader_.offload(remember_offline, store, req.name, req.password);
+        core::Status saved = co_await std::move(save);
+        if (!saved) core::log_warning("pam: offline credentials not saved: " + saved.to_string());
+      }
+      co_return AuthReply{AuthResult::kSuccess, ""};
+    }
+    if (st.code() == core::Code::kPermissionDenied) {
+      ++failures_;
+      core::log_warning("pam: authentication failure from provider " + b.name() + ": " +
+                        who(req, peer));
+      if (lockout_.record_failure(req.name, auth::Lockout::Clock::now())) {
+        core::log_warning("pam: locked out after " + std::to_string(config_.max_failures) +
+                          " failures: " + who(req, peer));
+      }
+      if (offline_) {
+        // The source rejected it: an offline credential must never let it in later.
+        auto store = offline_;
+        auto drop = offloader_.offload(forget_stale_offline, store, req.name, req.password);
+        (void)co_await std::move(drop);
+      }
+      co_return AuthReply{AuthResult::kAuthError, ""};
+    }
+    if (is_outage(st)) {
+      core::log_warning("pam: provider " + b.name() + " unavailable for " + who(req, peer) + ": " +
+                        st.to_string());
+      if (outage.is_ok()) outage = st;
+    }
+    // kNotFound, or a provider that does not authenticate: ask the next.
+  }
+  if (outage.is_ok()) {
+    core::log_info("pam: unknown user: " + who(req, peer));
+    co_return AuthReply{AuthResult::kUserUnknown, ""};
+  }
+  if (offline_) {
+    auto store = offline_;
+    auto op = offloader_.offload(verify_offline, store, req.name, req.password);
+    core::Status st = co_await std::move(op);
+    if (st.is_ok()) {
+      ++offline_successes_;
+      lockout_.record_success(req.name);
+      core::log_info("pam: authenticated offline (sources unreachable): " + who(req, peer));
+      co_return AuthReply{AuthResult::kSuccess, "authenticated with cached credentials"};
+    }
+    if (st.code() == core::Code::kPermissionDenied) {
+      ++failures_;
+      core::log_warning("pam: offline authentication failure: " + who(req, peer));
+      if (lockout_.record_failure(req.name, auth::Lockout::Clock::now())) {
+        core::log_warning("pam: locked out after " + std::to_string(config_.max_failures) +
+                          " failures: " + who(req, peer));
+      }
+      co_return AuthReply{AuthResult::kAuthError, ""};
+    }
+  }
+  ++unavailable_;
+  co_return AuthReply{AuthResult::kUnavailable, "no source could be reached"};
+}
+
+asio::awaitable<AuthReply> PamHandler::account(proto::Request req, core::PeerCred peer) {
+  auto check = check_caller(req, peer);
+  AuthReply allowed = co_await std::move(check);
+  if (allowed.result != AuthResult::kSuccess) co_return allowed;
+
+  std::vector<Backend> backends = nss_.backends();
+  core::Status outage;
+  for (auto& b : backends) {
+    auto op = b.account(req.name, offloader_);
+    core::Result<proto::Account> r = co_await std::move(op);
+    if (r) {
+      AuthReply reply = pool::auth_reply_of(*r);
+      if (reply.result != AuthResult::kSuccess) {
+        core::log_info("pam: account refused by provider " + b.name() + " (" + reply.message +
+                       "): " + who(req, peer));
+      }
+      co_return reply;
+    }
+    if (is_outage(r.error()) && outage.is_ok()) outage = r.error();
+  }
+  if (outage.is_ok()) co_return AuthReply{AuthResult::kUserUnknown, ""};
+  if (offline_) {
+    auto store = offline_;
+    auto op = offloader_.offload(has_offline, store, req.name);
+    const bool known = co_await std::move(op);
+    if (known) co_return AuthReply{AuthResult::kSuccess, "account checked offline"};
+  }
+  ++unavailable_;
+  co_return AuthReply{AuthResult::kUnavailable, "no source could be reached"};
+}
+
+StatusItems PamHandler::status_items() const {
+  return {
+      {"pam.successes", std::to_string(successes_)},
+      {"pam.failures", std::to_string(failures_)},
+      {"pam.offline_successes", std::to_string(offline_successes_)},
+      {"pam.unavailable", std::to_string(unavailable_)},
+      {"pam.refused_callers", std::to_string(refused_callers_)},
+      {"pam.locked_refusals", std::to_string(locked_refusals_)},
+      {"pam.lockouts", std::to_string(lockout_.lockouts())},
+  };
+}
+
+}  // namespace fastid::server

@@ -1,0 +1,580 @@
+// PAM end to end: pam_fastid.so loaded by real libpam (pamtester, and
+// pam_driver for what pamtester cannot send), with a PAM service file bound
+// over /etc/pam.d inside a private mount namespace (unshare -m; the real
+// /etc/pam.d is never touched), against a real fastidd whose files provider
+// reads a shadow file of yescrypt, SHA-512 and bcrypt hashes made here with
+// libcrypt. Needs root (unshare, setpriv); skipped otherwise.
+#include <crypt.h>
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+
+#include <atomic>
+#include <cstring>
+#include <fstream>
+#include <future>
+#include <memory>
+
+#include "daemon_fixture.h"
+#include "proto/messages.h"
+#include "proto/wire.h"
+
+namespace fastid::testing {
+namespace {
+
+using namespace std::chrono_literals;
+
+// Every password used below: none may appear in the daemon's log or state files.
+const char* const kPasswords[] = {
+    "Yes-crypt.pw1", "Sha512-pw.two", "Bcrypt-pw.three", "Expired-pw.4", "Change-me.pw5",
+    "Locked-pw.6",   "Lockout-pw.7",  "Caller-pw.8",     "Rate-pw.9",    "Wrong-guess.0"};
+constexpr const char* kWrong = "Wrong-guess.0";
+
+// Salted hash of `password` with libcrypt's method `prefix` ("$y$", "$6$", "$2b$").
+std::string hash_of(const std::string& password, const char* prefix) {
+  char salt[CRYPT_GENSALT_OUTPUT_SIZE];
+  if (crypt_gensalt_rn(prefix, 0, nullptr, 0, salt, sizeof salt) == nullptr) std::abort();
+  crypt_data data{};
+  const char* h = crypt_r(password.c_str(), salt, &data);
+  if (h == nullptr || h[0] == '*') std::abort();
+  return h;
+}
+
+std::int64_t today() { return static_cast<std::int64_t>(::time(nullptr)) / 86400; }
+
+// A daemon with a shadow file and PAM service files for it.
+class PamDaemon : public Daemon {
+ public:
+  explicit PamDaemon(const std::string& pam_section) : Daemon(50, 5) {
+    // The test's folder is mkdtemp's 0700: unprivileged callers must reach the socket.
+    ::chmod(dir().c_str(), 0755);
+    const std::string t = std::to_string(today() - 10);
+    std::string shadow;
+    shadow += "user00001:" + hash_of("Yes-crypt.pw1", "$y$") + ":" + t + ":0:99999:7:::\n";
+    shadow += "user00002:" + hash_of("Sha512-pw.two", "$6$") + ":" + t + ":0:99999:7:::\n";
+    shadow += "user00003:" + hash_of("Bcrypt-pw.three", "$2b$") + ":" + t + ":0:99999:7:::\n";
+    shadow += "user00004:" + hash_of("Expired-pw.4", "$y$") + ":" + t +
+              ":0:99999:7::" + std::to_string(today() - 1) + ":\n";
+    shadow += "user00005:" + hash_of("Change-me.pw5", "$y$") + ":0:0:99999:7:::\n";
+    shadow += "user00006:!" + hash_of("Locked-pw.6", "$y$") + ":" + t + ":0:99999:7:::\n";
+    shadow += "user00007:" + hash_of("Lockout-pw.7", "$y$") + ":" + t + ":0:99999:7:::\n";
+    shadow += "user00008:" + hash_of("Caller-pw.8", "$y$") + ":" + t + ":0:99999:7:::\n";
+    shadow += "user00009:" + hash_of("Rate-pw.9", "$y$") + ":" + t + ":0:99999:7:::\n";
+    write_file(shadow_path(), shadow);
+    ::chmod(shadow_path().c_str(), 0600);
+    write_config(default_config_text() + "shadow = \"" + shadow_path() + "\"\n\n[pam]\n" +
+                 pam_section);
+
+    fs::create_directories(dir() + "/pam.d");
+    const std::string module = lib_dir() + "/pam_fastid.so";
+    const std::string sock = "socket=" + socket_dir() + "/pam";
+    service("fastid-test", module + " " + sock);
+    service("fastid-first-only", module + " use_first_pass " + sock);
+    service("fastid-try-only", module + " try_first_pass " + sock);
+    // PAM_AUTHTOK can be set by modules only: pam_unix (which fails for these
+    // users, who are not in /etc/shadow) prompts and leaves it for us.
+    const std::string unix_first = "auth optional pam_unix.so nodelay\n";
+    write_file(dir() + "/pam.d/fastid-first",
+               unix_first + "auth required " + module + " use_first_pass " + sock + "\n");
+    write_file(dir() + "/pam.d/fastid-try",
+               unix_first + "auth required " + module + " try_first_pass " + sock + "\n");
+    write_file(dir() + "/pam.d/fastid-again",
+               unix_first + "auth required " + module + " " + sock + "\n");
+    service("fastid-down", module + " socket=" + dir() + "/down/pam");
+    service("fastid-stale", module + " socket=" + dir() + "/stale/pam");
+    service("fastid-fake", module + " socket=" + dir() + "/fake/pam");
+    // getpwnam in the namespace (libpam, pamtester) also asks fastid.
+    write_file(dir() + "/nsswitch.conf",
+               "passwd: files fastid\ngroup: files fastid\nshadow: files\n");
+  }
+
+  std::string shadow_path() const { return dir() + "/data/shadow"; }
+
+  void service(const std::string& name, const std::string& module_line) {
+    write_file(dir() + "/pam.d/" + name,
+               "auth required " + module_line + "\naccount required " + module_line + "\n");
+  }
+
+  // Runs `program` (pamtester or pam_driver) in a private mount namespace
+  // where /etc/pam.d and /etc/nsswitch.conf are this test's, as root or as
+  // `uid`; `input` is its stdin. Output is stdout and stderr together.
+  CommandResult in_namespace(const std::string& program, const std::string& input,
+                             int uid = 0) const {
+    // One stdin file per call: calls may run at once.
+    static std::atomic<int> calls{0};
+    const std::string in = dir() + "/stdin." + std::to_string(calls.fetch_add(1));
+    write_file(in, input);
+    std::string drop;
+    if (uid != 0) {
+      drop = "setpriv --reuid=" + std::to_string(uid) + " --regid=" + std::to_string(uid) +
+             " --clear-groups ";
+    }
+    std::string inner = "mount --bind " + dir() + "/pam.d /etc/pam.d && mount --bind " + dir() +
+                        "/nsswitch.conf /etc/nsswitch.conf && exec " + drop + "env " + env() +
+                        program;
+    CommandResult r = run("unshare -m sh -c '" + inner + "' < " + in + " 2>&1");
+    ::unlink(in.c_str());
+    return r;
+  }
+
+  CommandResult pamtester(const std::string& service, const std::string& user,
+                          const std::string& password, const std::string& steps = "authenticate",
+                          int uid = 0) const {
+    return in_namespace("pamtester " + service + " " + user + " " + steps, password + "\n", uid);
+  }
+
+  CommandResult driver(const std::string& args, const std::string& password, int uid = 0) const {
+    return in_namespace(bin_dir() + "/pam_driver " + args, password, uid);
+  }
+};
+
+bool has(const CommandResult& r, const std::string& text) {
+  return r.out.find(text) != std::string::npos;
+}
+
+constexpr const char* kSuccess = "successfully authenticated";
+constexpr const char* kAuthErr = "Authentication failure";
+constexpr const char* kUnknown = "User not known to the underlying authentication module";
+constexpr const char* kUnavail = "Authentication service cannot retrieve authentication info";
+constexpr const char* kExpired = "User account has expired";
+constexpr const char* kNewToken = "Authentication token is no longer valid; new one required";
+constexpr const char* kDenied = "Permission denied";
+constexpr const char* kMaxTries = "Have exhausted maximum number of retries for service";
+
+class PamSystemTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    if (::geteuid() != 0) return;
+    daemon_ = new PamDaemon(
+        "max_failures = 3\nfailure_window = \"1m\"\nlockout_time = \"2s\"\ncaller_rate = "
+        "1\ncaller_burst = 5\n");
+    ASSERT_TRUE(daemon_->start()) << daemon_->log();
+  }
+  static void TearDownTestSuite() {
+    if (daemon_ == nullptr) return;
+    int status = daemon_->stop(SIGTERM);
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "status " << status;
+    delete daemon_;
+    daemon_ = nullptr;
+  }
+  void SetUp() override {
+    if (::geteuid() != 0) GTEST_SKIP() << "needs root: unshare -m, setpriv";
+  }
+  static PamDaemon* daemon_;
+};
+PamDaemon* PamSystemTest::daemon_ = nullptr;
+
+TEST_F(PamSystemTest, RightPasswordAuthenticatesAndTheAccountIsInOrder) {
+  auto r =
+      daemon_->pamtester("fastid-test", "user00001", "Yes-crypt.pw1", "authenticate acct_mgmt");
+  EXPECT_EQ(r.exit_code, 0) << r.out;
+  EXPECT_TRUE(has(r, kSuccess)) << r.out;
+  EXPECT_TRUE(has(r, "account management done")) << r.out;
+}
+
+TEST_F(PamSystemTest, Sha512AndBcryptHashesAreCheckedByLibcrypt) {
+  auto sha = daemon_->pamtester("fastid-test", "user00002", "Sha512-pw.two");
+  EXPECT_TRUE(has(sha, kSuccess)) << sha.out;
+  auto bcrypt = daemon_->pamtester("fastid-test", "user00003", "Bcrypt-pw.three");
+  EXPECT_TRUE(has(bcrypt, kSuccess)) << bcrypt.out;
+  // Another user's password is not this one's.
+  auto swapped = daemon_->pamtester("fastid-test", "user00003", "Sha512-pw.two");
+  EXPECT_TRUE(has(swapped, kAuthErr)) << swapped.out;
+}
+
+TEST_F(PamSystemTest, WrongPasswordIsAuthErr) {
+  auto r = daemon_->pamtester("fastid-test", "user00002", kWrong);
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_TRUE(has(r, kAuthErr)) << r.out;
+}
+
+TEST_F(PamSystemTest, UnknownUserIsUserUnknown) {
+  auto r = daemon_->pamtester("fastid-test", "nosuchuser", kWrong);
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_TRUE(has(r, kUnknown)) << r.out;
+}
+
+TEST_F(PamSystemTest, ExpiredAccountIsAcctExpired) {
+  auto r = daemon_->pamtester("fastid-test", "user00004", "Expired-pw.4", "authenticate acct_mgmt");
+  EXPECT_TRUE(has(r, kSuccess)) << "the password itself is right: " << r.out;
+  EXPECT_TRUE(has(r, kExpired)) << r.out;
+  EXPECT_NE(r.exit_code, 0);
+}
+
+TEST_F(PamSystemTest, PasswordToBeChangedIsNewAuthtokReqd) {
+  auto r =
+      daemon_->pamtester("fastid-test", "user00005", "Change-me.pw5", "authenticate acct_mgmt");
+  EXPECT_TRUE(has(r, kSuccess)) << r.out;
+  EXPECT_TRUE(has(r, kNewToken)) << r.out;
+}
+
+TEST_F(PamSystemTest, LockedHashRefusesEvenTheRightPassword) {
+  auto r = daemon_->pamtester("fastid-test", "user00006", "Locked-pw.6");
+  EXPECT_TRUE(has(r, kAuthErr)) << r.out;
+}
+
+TEST_F(PamSystemTest, NonRootCallerMayAuthenticateItselfOnly) {
+  // user00008 is uid 100008 in the dataset; the caller runs as that uid.
+  auto self = daemon_->pamtester("fastid-test", "user00008", "Caller-pw.8",
+                                 "authenticate acct_mgmt", 100008);
+  EXPECT_EQ(self.exit_code, 0) << self.out;
+  EXPECT_TRUE(has(self, kSuccess)) << self.out;
+  // Another user, even with that user's right password: refused, and logged.
+  auto other =
+      daemon_->pamtester("fastid-test", "user00001", "Yes-crypt.pw1", "authenticate", 100008);
+  EXPECT_NE(other.exit_code, 0);
+  EXPECT_TRUE(has(other, kDenied)) << other.out;
+  auto account = daemon_->pamtester("fastid-test", "user00001", "", "acct_mgmt", 100008);
+  EXPECT_TRUE(has(account, kDenied)) << account.out;
+  const std::string log = daemon_->log();
+  EXPECT_NE(log.find("a caller may only ask about itself: user user00001 (service fastid-test, "
+                     "caller uid 100008"),
+            std::string::npos)
+      << log;
+}
+
+TEST_F(PamSystemTest, LockoutAfterMaxFailuresThenUnlockedAfterLockoutTime) {
+  for (int i = 0; i < 3; ++i) {
+    auto r = daemon_->pamtester("fastid-test", "user00007", kWrong);
+    EXPECT_TRUE(has(r, kAuthErr)) << "failure " << i << ": " << r.out;
+  }
+  auto locked = daemon_->pamtester("fastid-test", "user00007", "Lockout-pw.7");
+  EXPECT_NE(locked.exit_code, 0);
+  EXPECT_TRUE(has(locked, kMaxTries)) << "the right password while locked out: " << locked.out;
+  // Another user is not affected.
+  EXPECT_TRUE(has(daemon_->pamtester("fastid-test", "user00002", "Sha512-pw.two"), kSuccess));
+  std::this_thread::sleep_for(2500ms);  // lockout_time = 2s
+  auto after = daemon_->pamtester("fastid-test", "user00007", "Lockout-pw.7");
+  EXPECT_EQ(after.exit_code, 0) << after.out;
+  EXPECT_TRUE(has(after, kSuccess)) << after.out;
+  EXPECT_NE(daemon_->log().find("locked out after 3 failures: user user00007"), std::string::npos);
+}
+
+TEST_F(PamSystemTest, NonRootCallersAreRateLimitedPerUid) {
+  // caller_burst = 5, caller_rate = 1/s: 12 requests as fast as pamtester
+  // starts cannot all pass, however slow this machine is (12 s at most).
+  int refused = 0, passed = 0;
+  for (int i = 0; i < 12; ++i) {
+    auto r = daemon_->pamtester("fastid-test", "user00009", "Rate-pw.9", "authenticate", 100009);
+    if (has(r, kMaxTries)) ++refused;
+    if (has(r, kSuccess)) ++passed;
+  }
+  EXPECT_GE(passed, 5);
+  EXPECT_GE(refused, 1) << passed << " passed";
+  EXPECT_EQ(refused + passed, 12);
+  // Root (the system's login services) is not rate-limited per uid.
+  for (int i = 0; i < 8; ++i) {
+    EXPECT_TRUE(has(daemon_->pamtester("fastid-test", "user00009", "Rate-pw.9"), kSuccess));
+  }
+}
+
+TEST_F(PamSystemTest, MissingDaemonIsAuthinfoUnavailWithinOneSecond) {
+  auto r = daemon_->pamtester("fastid-down", "user00001", "Yes-crypt.pw1");
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_TRUE(has(r, kUnavail)) << r.out;
+  EXPECT_LT(r.seconds, 1.0);
+  EXPECT_FALSE(has(r, "Password:")) << "no prompt for a password nobody can check: " << r.out;
+}
+
+TEST_F(PamSystemTest, StaleSocketOfADeadDaemonIsAuthinfoUnavailWithinOneSecond) {
+  fs::create_directories(daemon_->dir() + "/stale");
+  const std::string path = daemon_->dir() + "/stale/pam";
+  int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::snprintf(addr.sun_path, sizeof addr.sun_path, "%s", path.c_str());
+  ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  ::close(fd);  // the file stays, nobody listens: what a killed daemon leaves
+  auto r = daemon_->pamtester("fastid-stale", "user00001", "Yes-crypt.pw1");
+  EXPECT_TRUE(has(r, kUnavail)) << r.out;
+  EXPECT_LT(r.seconds, 1.0);
+}
+
+TEST_F(PamSystemTest, StoppedDaemonIsAuthinfoUnavailAfterThePingDeadline) {
+  // The daemon accepts (the kernel does) but never answers: the module's ping
+  // deadline (900 ms) ends it before any password is sent.
+  ASSERT_EQ(::kill(daemon_->pid(), SIGSTOP), 0);
+  auto r = daemon_->pamtester("fastid-test", "user00001", "Yes-crypt.pw1");
+  ::kill(daemon_->pid(), SIGCONT);
+  EXPECT_TRUE(has(r, kUnavail)) << r.out;
+  EXPECT_LT(r.seconds, 1.5) << "900 ms deadline, plus unshare and pamtester start-up";
+  EXPECT_FALSE(has(r, "Password:")) << r.out;
+  // And it serves again once resumed.
+  EXPECT_TRUE(has(daemon_->pamtester("fastid-test", "user00001", "Yes-crypt.pw1"), kSuccess));
+}
+
+// An impostor listening on a root-owned socket path but not running as root
+// answers everything "yes": the module must not send it a password.
+TEST_F(PamSystemTest, ImpostorDaemonThatIsNotRootNeverGetsThePassword) {
+  const std::string dir = daemon_->dir() + "/fake";
+  fs::create_directories(dir);
+  ::chmod(dir.c_str(), 0777);
+  const std::string path = dir + "/pam";
+  const std::string received = dir + "/received";
+  int ready[2];
+  ASSERT_EQ(::pipe2(ready, O_CLOEXEC), 0);
+  pid_t child = ::fork();
+  if (child == 0) {
+    int out = ::open(received.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    std::snprintf(addr.sun_path, sizeof addr.sun_path, "%s", path.c_str());
+    // Bound as root (a root-owned socket file), listening as nobody: the
+    // peer credentials a client sees are the listener's.
+    if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) ::_exit(1);
+    ::chmod(path.c_str(), 0666);
+    if (::setgid(65534) != 0 || ::setuid(65534) != 0) ::_exit(2);
+    if (::listen(fd, 8) != 0) ::_exit(3);
+    (void)!::write(ready[1], "r", 1);
+    for (;;) {
+      int c = ::accept4(fd, nullptr, nullptr, SOCK_CLOEXEC);
+      if (c < 0) continue;
+      for (;;) {
+        std::uint8_t head[proto::kHeaderSize];
+        if (::recv(c, head, sizeof head, MSG_WAITALL) != static_cast<ssize_t>(sizeof head)) break;
+        (void)!::write(out, head, sizeof head);
+        proto::FrameHeader h{};
+        proto::decode_header(head, &h);
+        std::vector<std::uint8_t> body(h.length);
+        if (h.length &&
+            ::recv(c, body.data(), body.size(), MSG_WAITALL) != static_cast<ssize_t>(body.size()))
+          break;
+        (void)!::write(out, body.data(), body.size());
+        proto::Bytes reply =
+            h.opcode == static_cast<std::uint16_t>(proto::Opcode::kPing)
+                ? proto::encode_ping_reply(h.request_id, "impostor")
+                : proto::encode_auth_reply(h.request_id, static_cast<proto::Opcode>(h.opcode),
+                                           proto::AuthReply{proto::AuthResult::kSuccess, ""});
+        (void)!::send(c, reply.data(), reply.size(), MSG_NOSIGNAL);
+      }
+      ::close(c);
+    }
+  }
+  ::close(ready[1]);
+  char byte;
+  ASSERT_EQ(::read(ready[0], &byte, 1), 1);
+  ::close(ready[0]);
+
+  auto r = daemon_->pamtester("fastid-fake", "user00001", "Yes-crypt.pw1");
+  EXPECT_TRUE(has(r, kUnavail)) << r.out;
+  // The same impostor's socket owned by a non-root user is refused before connecting.
+  ASSERT_EQ(::chown(path.c_str(), 65534, 65534), 0);
+  auto r2 = daemon_->pamtester("fastid-fake", "user00001", "Yes-crypt.pw1");
+  EXPECT_TRUE(has(r2, kUnavail)) << r2.out;
+  ::kill(child, SIGKILL);
+  ::waitpid(child, nullptr, 0);
+  EXPECT_EQ(read_file(received).find("Yes-crypt.pw1"), std::string::npos)
+      << "the impostor got the password";
+}
+
+TEST_F(PamSystemTest, A64KiBPasswordIsRefusedAtOnceAndNothingHangs) {
+  const std::string huge(64 * 1024, 'p');
+  auto r = daemon_->driver("fastid-test user00001 authenticate", huge);
+  EXPECT_TRUE(has(r, std::string("authenticate: ") + kAuthErr)) << r.out.substr(0, 300);
+  EXPECT_LT(r.seconds, 1.0);
+  // The same on the wire, past the module: the daemon answers "too large" and keeps serving.
+  int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::snprintf(addr.sun_path, sizeof addr.sun_path, "%s",
+                (daemon_->socket_dir() + "/pam").c_str());
+  ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  proto::Request req;
+  req.opcode = proto::Opcode::kAuthenticate;
+  req.request_id = 7;
+  req.name = "user00001";
+  req.password = core::Secret(huge);
+  proto::Bytes frame = proto::encode_request(req);
+  ASSERT_EQ(::send(fd, frame.data(), frame.size(), MSG_NOSIGNAL),
+            static_cast<ssize_t>(frame.size()));
+  timeval tv{5, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  std::uint8_t head[proto::kHeaderSize];
+  ASSERT_EQ(::recv(fd, head, sizeof head, MSG_WAITALL), static_cast<ssize_t>(sizeof head));
+  proto::FrameHeader h{};
+  ASSERT_EQ(proto::decode_header(head, &h), proto::HeaderCheck::kOk);
+  EXPECT_EQ(h.status, static_cast<std::uint32_t>(proto::WireStatus::kTooLarge));
+  ::close(fd);
+  EXPECT_TRUE(has(daemon_->pamtester("fastid-test", "user00001", "Yes-crypt.pw1"), kSuccess));
+}
+
+TEST_F(PamSystemTest, AuthRequestsOnTheLookupSocketAreRefused) {
+  int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::snprintf(addr.sun_path, sizeof addr.sun_path, "%s",
+                (daemon_->socket_dir() + "/nss").c_str());
+  ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  proto::Request req;
+  req.opcode = proto::Opcode::kAuthenticate;
+  req.request_id = 9;
+  req.name = "user00001";
+  req.password = core::Secret("Yes-crypt.pw1");
+  proto::Bytes frame = proto::encode_request(req);
+  ASSERT_EQ(::send(fd, frame.data(), frame.size(), MSG_NOSIGNAL),
+            static_cast<ssize_t>(frame.size()));
+  std::uint8_t head[proto::kHeaderSize];
+  ASSERT_EQ(::recv(fd, head, sizeof head, MSG_WAITALL), static_cast<ssize_t>(sizeof head));
+  proto::FrameHeader h{};
+  ASSERT_EQ(proto::decode_header(head, &h), proto::HeaderCheck::kOk);
+  EXPECT_EQ(h.status, static_cast<std::uint32_t>(proto::WireStatus::kPermissionDenied));
+  ::close(fd);
+}
+
+TEST_F(PamSystemTest, UseFirstPassAndTryFirstPassTakeTheEarlierModulesPassword) {
+  // pam_unix prompts once; with use_first_pass or try_first_pass we reuse its answer.
+  auto first = daemon_->driver("fastid-first user00001 authenticate", "Yes-crypt.pw1");
+  EXPECT_EQ(first.exit_code, 0) << first.out;
+  EXPECT_TRUE(has(first, "prompts: 1")) << first.out;
+  auto tried = daemon_->driver("fastid-try user00001 authenticate", "Yes-crypt.pw1");
+  EXPECT_EQ(tried.exit_code, 0) << tried.out;
+  EXPECT_TRUE(has(tried, "prompts: 1")) << tried.out;
+  // Without either option we ask on our own.
+  auto again = daemon_->driver("fastid-again user00001 authenticate", "Yes-crypt.pw1");
+  EXPECT_EQ(again.exit_code, 0) << again.out;
+  EXPECT_TRUE(has(again, "prompts: 2")) << again.out;
+  // use_first_pass with nothing from an earlier module: fail, never prompt.
+  auto none = daemon_->driver("fastid-first-only user00001 authenticate", "Yes-crypt.pw1");
+  EXPECT_TRUE(has(none, std::string("authenticate: ") + kAuthErr)) << none.out;
+  EXPECT_TRUE(has(none, "prompts: 0")) << none.out;
+  // try_first_pass with nothing earlier: prompts.
+  auto prompted = daemon_->driver("fastid-try-only user00001 authenticate", "Yes-crypt.pw1");
+  EXPECT_EQ(prompted.exit_code, 0) << prompted.out;
+  EXPECT_TRUE(has(prompted, "prompts: 1")) << prompted.out;
+}
+
+TEST_F(PamSystemTest, CliAuthReportsTheResult) {
+  const std::string cli = daemon_->env() + bin_dir() + "/fastid auth ";
+  auto ok = run("echo 'Sha512-pw.two' | " + cli + "user00002 2>&1");
+  EXPECT_EQ(ok.exit_code, 0) << ok.out;
+  EXPECT_TRUE(has(ok, "auth user00002: success")) << ok.out;
+  EXPECT_TRUE(has(ok, "account user00002: success")) << ok.out;
+  auto bad = run("echo '" + std::string(kWrong) + "' | " + cli + "user00002 2>&1");
+  EXPECT_EQ(bad.exit_code, 3) << bad.out;
+  EXPECT_TRUE(has(bad, "authentication failure")) << bad.out;
+  auto unknown = run("echo x | " + cli + "nosuchuser 2>&1");
+  EXPECT_EQ(unknown.exit_code, 2) << unknown.out;
+  auto expired = run("echo 'Expired-pw.4' | " + cli + "user00004 2>&1");
+  EXPECT_EQ(expired.exit_code, 3) << expired.out;
+  EXPECT_TRUE(has(expired, "account expired")) << expired.out;
+}
+
+// Last in the suite: every password above went through the daemon.
+TEST_F(PamSystemTest, ZzPasswordsAppearNowhereInTheLogOrStateFiles) {
+  std::vector<std::string> files = {daemon_->log_path()};
+  for (const auto& e : fs::recursive_directory_iterator(daemon_->dir() + "/state")) {
+    if (e.is_regular_file()) files.push_back(e.path());
+  }
+  ASSERT_GE(files.size(), 2u) << "the fast cache maps exist";
+  for (const auto& f : files) {
+    const std::string text = read_file(f);
+    for (const char* pw : kPasswords) {
+      EXPECT_EQ(text.find(pw), std::string::npos) << pw << " found in " << f;
+    }
+  }
+  EXPECT_NE(daemon_->log().find("pam: authenticated by provider test"), std::string::npos);
+  EXPECT_FALSE(fs::exists(daemon_->dir() + "/state/pam-offline"))
+      << "offline authentication is off by default";
+}
+
+// Offline authentication: the files provider's shadow file made unreadable is
+// an outage (kUnavailable), as an unreachable directory would be.
+class PamOfflineTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (::geteuid() != 0) GTEST_SKIP() << "needs root: unshare -m";
+    daemon_ = std::make_unique<PamDaemon>("offline = true\noffline_max_age = \"1h\"\n");
+    ASSERT_TRUE(daemon_->start()) << daemon_->log();
+  }
+  std::unique_ptr<PamDaemon> daemon_;
+};
+
+TEST_F(PamOfflineTest,
+       CachedCredentialsServeOnlyWhileTheSourceIsUnreachableAndNeverAfterARejection) {
+  PamDaemon& d = *daemon_;
+  const std::string offline = d.dir() + "/state/pam-offline";
+  const std::string hidden = d.shadow_path() + ".away";
+  // No online login yet: nothing to fall back on.
+  ASSERT_EQ(::rename(d.shadow_path().c_str(), hidden.c_str()), 0);
+  EXPECT_TRUE(has(d.pamtester("fastid-test", "user00001", "Yes-crypt.pw1"), kUnavail));
+  ASSERT_EQ(::rename(hidden.c_str(), d.shadow_path().c_str()), 0);
+
+  // Online success: a salted hash is kept, root-only, without the password.
+  EXPECT_TRUE(has(d.pamtester("fastid-test", "user00001", "Yes-crypt.pw1"), kSuccess));
+  struct stat st {};
+  ASSERT_EQ(::stat(offline.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  EXPECT_EQ(st.st_uid, 0u);
+  const std::string stored = read_file(offline);
+  EXPECT_EQ(stored.rfind("user00001:$y$", 0), 0u) << stored;
+  EXPECT_EQ(stored.find("Yes-crypt.pw1"), std::string::npos);
+
+  // The source goes away: the cached credential answers, right and wrong.
+  ASSERT_EQ(::rename(d.shadow_path().c_str(), hidden.c_str()), 0);
+  auto offline_ok =
+      d.pamtester("fastid-test", "user00001", "Yes-crypt.pw1", "authenticate acct_mgmt");
+  EXPECT_EQ(offline_ok.exit_code, 0) << offline_ok.out;
+  EXPECT_TRUE(has(offline_ok, kSuccess)) << offline_ok.out;
+  EXPECT_TRUE(has(d.pamtester("fastid-test", "user00001", kWrong), kAuthErr));
+  EXPECT_TRUE(has(d.pamtester("fastid-test", "user00002", "Sha512-pw.two"), kUnavail))
+      << "never logged in online";
+  EXPECT_NE(d.log().find("pam: authenticated offline (sources unreachable): user user00001"),
+            std::string::npos);
+
+  // Back online, the password was changed: the old one is rejected by the
+  // source, and that rejection removes the cached credential...
+  std::string shadow = read_file(hidden);
+  ::unlink(hidden.c_str());
+  const std::string line_end = shadow.substr(shadow.find('\n'));
+  shadow = "user00001:" + hash_of("New-pw.12", "$y$") + ":" + std::to_string(today() - 1) +
+           ":0:99999:7:::" + line_end;
+  write_file(d.shadow_path(), shadow);
+  EXPECT_TRUE(has(d.pamtester("fastid-test", "user00001", "Yes-crypt.pw1"), kAuthErr));
+  // ...so when the source goes away again, the old password does not get in.
+  ASSERT_EQ(::rename(d.shadow_path().c_str(), hidden.c_str()), 0);
+  auto after = d.pamtester("fastid-test", "user00001", "Yes-crypt.pw1");
+  EXPECT_TRUE(has(after, kUnavail)) << after.out;
+  EXPECT_EQ(read_file(offline).find("user00001:"), std::string::npos);
+}
+
+// A pooled provider (slow, in fastid-provider-worker processes): passwords
+// travel to the worker and back as a verdict; a hung backend is an outage.
+TEST(PamPooledProviderTest, SlowProviderPasswordsThroughTheWorkerPool) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root: unshare -m";
+  PamDaemon d("");
+  const std::string down = d.dir() + "/slow-is-down";
+  d.write_config(
+      "[daemon]\nsocket_dir = \"" + d.socket_dir() + "\"\nstate_dir = \"" + d.dir() +
+      "/state\"\n\n[pam]\noffline = true\n\n[[provider]]\nname = \"slow\"\ntype = \"slow\"\n"
+      "users = 100\ngroups = 10\npassword = \"Slow-pw.11\"\nhang_names = [\"user00066\"]\n"
+      "down_file = \"" +
+      down + "\"\npool = { request_timeout = \"500ms\" }\n");
+  ASSERT_TRUE(d.start()) << d.log();
+  EXPECT_TRUE(has(d.pamtester("fastid-test", "user00042", "Slow-pw.11", "authenticate acct_mgmt"),
+                  kSuccess));
+  EXPECT_TRUE(has(d.pamtester("fastid-test", "user00042", kWrong), kAuthErr));
+  EXPECT_TRUE(has(d.pamtester("fastid-test", "user99999", "Slow-pw.11"), kUnknown));
+  auto hung = d.pamtester("fastid-test", "user00066", "Slow-pw.11");
+  EXPECT_TRUE(has(hung, kUnavail)) << hung.out;
+  // Two logins at once with different passwords are never merged into one call.
+  auto a = std::async(std::launch::async,
+                      [&] { return d.pamtester("fastid-test", "user00043", "Slow-pw.11"); });
+  auto b = d.pamtester("fastid-test", "user00043", kWrong);
+  EXPECT_TRUE(has(a.get(), kSuccess));
+  EXPECT_TRUE(has(b, kAuthErr)) << b.out;
+  // The directory goes down (every call of the provider is "unavailable"):
+  // the user who logged in online gets in offline; nobody else does.
+  // (The wrong guess above, refused by the cache too, left the credential in place.)
+  write_file(down, "");
+  EXPECT_TRUE(has(d.pamtester("fastid-test", "user00042", "Slow-pw.11", "authenticate acct_mgmt"),
+                  kSuccess));
+  EXPECT_TRUE(has(d.pamtester("fastid-test", "user00042", kWrong), kAuthErr));
+  EXPECT_TRUE(has(d.pamtester("fastid-test", "user00044", "Slow-pw.11"), kUnavail));
+  ::unlink(down.c_str());
+  EXPECT_EQ(d.log().find("Slow-pw.11"), std::string::npos);
+  EXPECT_EQ(read_file(d.dir() + "/state/pam-offline").find("Slow-pw.11"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace fastid::testing
