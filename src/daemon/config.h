@@ -190,9 +190,13 @@ Result<Config> find_config(std::string_view explicit_path);
 // over /etc/passwd and /etc/group.
 Config default_config();
 
-// The effective configuration as TOML with every setting spelled out (meant
-// for --check-config); parse_config() of it gives `config` back.
-std::string render_config(const Config& config);
+// The effective configuration as TOML with every setting spelled out.
+// kLeaveOut (for --check-config and anything a person reads) writes a comment
+// in place of each secret that is set; kInclude is only for the sealed memfd a
+// provider worker reads its configuration from. parse_config() of a kInclude
+// rendering gives `config` back.
+enum class Secrets : bool { kLeaveOut, kInclude };
+std::string render_config(const Config& config, Secrets secrets = Secrets::kLeaveOut);
 
 // The whole text of docs/configuration.md, generated from the settings table.
 std::string config_reference_markdown();

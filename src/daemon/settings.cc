@@ -427,7 +427,9 @@ const Setting kSettings[] = {
         .default_text = "",
         .provider_type = "ldap",
         .description = "Password of `bind_dn`. Prefer `bind_password_file`, which keeps the "
-                       "secret out of the configuration; never logged.",
+                       "secret out of the configuration; never logged, and left out of "
+                       "`--check-config` output.",
+        .secret = true,
     }),
     provider_key<&ProviderConfig::bind_password_file>({
         .key = "bind_password_file",
@@ -1449,7 +1451,7 @@ Config default_config() {
   return config;
 }
 
-std::string render_config(const Config& config) {
+std::string render_config(const Config& config, Secrets secrets) {
   std::string out = "# fastidd configuration from ";
   // The source is a path or a marker; quoted so that no byte of it can end the comment.
   out += toml_quote(config.source);
@@ -1497,7 +1499,12 @@ std::string render_config(const Config& config) {
     for (const Setting& s : kSettings) {
       if (s.section != Section::kProvider) continue;
       if (!s.provider_type.empty() && s.provider_type != p.type) continue;
-      out += std::string(s.key) + " = " + format_setting_value(s, s.read_provider(p)) + "\n";
+      const SettingValue value = s.read_provider(p);
+      if (s.secret && secrets == Secrets::kLeaveOut && value != SettingValue(std::string())) {
+        out += "# " + std::string(s.key) + " is set (a secret: not shown)\n";
+        continue;
+      }
+      out += std::string(s.key) + " = " + format_setting_value(s, value) + "\n";
     }
     // Only what differs from [pool]: that is what the provider overrides.
     std::string overrides;

@@ -79,6 +79,9 @@ struct Setting {
   StringRule rule = StringRule::kAny;
   std::string_view provider_type = {};  // [[provider]] keys: "" = every type, else only that type
   std::string_view description = {};
+  // A secret (a bind password): render_config() leaves it out unless asked
+  // to include secrets, so --check-config never prints it.
+  bool secret = false;
   // How the value reaches Config and back: the pair for the setting's section is
   // set, the others are null. A [pool] setting has two pairs: apply_pool/read_pool
   // for Config::pool, and apply_provider/read_provider for a provider's own

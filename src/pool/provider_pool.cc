@@ -89,7 +89,7 @@ std::string render_for_worker(const daemon::ProviderConfig& provider, core::LogL
   config.daemon.log_level = level;
   config.pool = provider.pool;
   config.providers.push_back(provider);
-  return daemon::render_config(config);
+  return daemon::render_config(config, daemon::Secrets::kInclude);
 }
 
 }  // namespace

@@ -18,6 +18,7 @@ namespace {
 
 using namespace std::chrono_literals;
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 constexpr const char* kFile = "/etc/fastid.toml";
 
@@ -875,6 +876,34 @@ TEST(Docs, ReferenceDescribesEveryKeyAndSection) {
   }
   EXPECT_THAT(doc, HasSubstr("\"1h30m\""));
   EXPECT_THAT(doc, HasSubstr("\"8MiB\""));
+}
+
+// --check-config prints render_config(): a bind password must never appear in
+// it, while the provider worker's own copy (kInclude) must carry it.
+TEST(Default, RenderedConfigLeavesSecretsOutUnlessAskedToInclude) {
+  Config config = default_config();
+  ProviderConfig ldap;
+  apply_defaults(ldap);
+  ldap.name = "corp";
+  ldap.type = "ldap";
+  ldap.uri = {"ldap://127.0.0.1:389/"};
+  ldap.base = "dc=example,dc=org";
+  ldap.bind_dn = "cn=reader,dc=example,dc=org";
+  ldap.bind_password = "s3cret-Pa55";
+  ldap.pool = config.pool;
+  config.providers.push_back(ldap);
+
+  const std::string shown = render_config(config);
+  EXPECT_THAT(shown, Not(HasSubstr("s3cret-Pa55")));
+  EXPECT_THAT(shown, HasSubstr("# bind_password is set (a secret: not shown)"));
+  auto parsed = parse_config(shown, "shown");
+  ASSERT_TRUE(parsed.has_value()) << parsed.error().to_string();
+  EXPECT_EQ(parsed->providers.back().bind_password, "");
+
+  const std::string full = render_config(config, Secrets::kInclude);
+  auto back = parse_config(full, "full");
+  ASSERT_TRUE(back.has_value()) << back.error().to_string();
+  EXPECT_EQ(back->providers.back().bind_password, "s3cret-Pa55");
 }
 
 }  // namespace

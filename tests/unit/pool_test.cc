@@ -763,7 +763,7 @@ std::string worker_config_toml() {
   slow.type = "slow";
   slow.users = 20;
   config.providers.push_back(slow);
-  return daemon::render_config(config);
+  return daemon::render_config(config, daemon::Secrets::kInclude);
 }
 
 TEST(ProviderWorker, SaysReadyAnswersEachFrameAndExitsCleanlyWhenItsSocketCloses) {
