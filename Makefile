@@ -40,6 +40,7 @@ demo-stop:
 
 bench: build
 	bench/run-nss-bench
+	bench/run-workers-bench
 
 # libFuzzer (clang-14) on the fast cache reader: arbitrary bytes as a map file.
 FUZZ_SECONDS ?= 60

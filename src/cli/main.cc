@@ -10,11 +10,13 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "cli/auth.h"
 #include "fastid/fastid.h"
+#include "netclient/net_client.h"
 #include "proto/messages.h"
 #include "proto/wire.h"
 
@@ -231,6 +233,102 @@ int cmd_cache_invalidate(const std::string& map) {
   return admin_request(req, "cache invalidate " + map);
 }
 
+// ---- --server HOST:PORT: a remote fastidd over TCP (or UDP with --udp) ------
+
+struct Remote {
+  fastid::netclient::NetClient* client;
+  fastid::netclient::Transport transport;
+  bool verbose;
+};
+
+int remote_report(const fastid::core::Status& st, const std::string& what) {
+  if (st.code() == fastid::core::Code::kNotFound) {
+    std::fprintf(stderr, "fastid: %s: not found\n", what.c_str());
+    return kNotFound;
+  }
+  std::fprintf(stderr, "fastid: %s: %s\n", what.c_str(), st.to_string().c_str());
+  return kError;
+}
+
+void remote_note(const Remote& r) {
+  if (!r.verbose) return;
+  const auto& info = r.client->last_call();
+  std::fprintf(stderr, "fastid: answered by %s over %s%s\n", info.server.c_str(),
+               info.answered_by == fastid::netclient::Transport::kUdp ? "udp" : "tcp",
+               info.truncated ? " (udp reply truncated, asked again over tcp)" : "");
+}
+
+void print_user(const fastid::proto::User& u) {
+  std::printf("%s:%s:%u:%u:%s:%s:%s\n", u.name.c_str(), u.passwd.c_str(), u.uid, u.gid, u.gecos.c_str(),
+              u.dir.c_str(), u.shell.c_str());
+}
+
+void print_group_record(const fastid::proto::Group& g) {
+  std::printf("%s:%s:%u:", g.name.c_str(), g.passwd.c_str(), g.gid);
+  for (std::size_t i = 0; i < g.members.size(); ++i) std::printf("%s%s", i ? "," : "", g.members[i].c_str());
+  std::printf("\n");
+}
+
+int remote_user(const Remote& r, const std::string& key) {
+  unsigned long id;
+  auto u = parse_id(key, &id) ? r.client->user_by_uid(static_cast<std::uint32_t>(id), r.transport)
+                              : r.client->user_by_name(key, r.transport);
+  remote_note(r);
+  if (!u) return remote_report(u.error(), "user " + key);
+  print_user(*u);
+  return kFound;
+}
+
+int remote_group(const Remote& r, const std::string& key) {
+  unsigned long id;
+  auto g = parse_id(key, &id) ? r.client->group_by_gid(static_cast<std::uint32_t>(id), r.transport)
+                              : r.client->group_by_name(key, r.transport);
+  remote_note(r);
+  if (!g) return remote_report(g.error(), "group " + key);
+  print_group_record(*g);
+  return kFound;
+}
+
+int remote_groups(const Remote& r, const std::string& user) {
+  auto gids = r.client->initgroups(user, r.transport);
+  remote_note(r);
+  if (!gids) return remote_report(gids.error(), "groups of " + user);
+  std::printf("%s:", user.c_str());
+  for (auto g : *gids) std::printf(" %u", g);
+  std::printf("\n");
+  return kFound;
+}
+
+int remote_ping(const Remote& r) {
+  auto v = r.client->ping(r.transport);
+  remote_note(r);
+  if (!v) return remote_report(v.error(), "ping");
+  std::printf("%s\n", v->c_str());
+  return kFound;
+}
+
+int remote_enumerate(const Remote& r, bool users) {
+  std::uint32_t cursor = 0;
+  for (int pages = 0; pages < 1000000; ++pages) {
+    bool more;
+    if (users) {
+      auto page = r.client->users_page(cursor, 0);
+      if (!page) return remote_report(page.error(), "users");
+      for (const auto& u : page->records) print_user(u);
+      more = page->more;
+      cursor = page->next_cursor;
+    } else {
+      auto page = r.client->groups_page(cursor, 0);
+      if (!page) return remote_report(page.error(), "groups");
+      for (const auto& g : page->records) print_group_record(g);
+      more = page->more;
+      cursor = page->next_cursor;
+    }
+    if (!more) return kFound;
+  }
+  return kError;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -239,23 +337,47 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", "fastid " FASTID_VERSION);
   std::string key;
   int rc = kError;
+  std::string server;
+  bool udp = false;
+  bool verbose = false;
+  int timeout_ms = 2000;
+  app.add_option("-s,--server", server,
+                 "ask a remote fastidd over its TCP listener, HOST:PORT or [V6]:PORT (lookups and ping)");
+  app.add_flag("--udp", udp, "with --server: ask over UDP first; a truncated answer is asked again over TCP");
+  app.add_flag("-v,--verbose", verbose, "with --server: say which server and transport answered");
+  app.add_option("--timeout-ms", timeout_ms, "with --server: per-server timeout")->check(CLI::Range(1, 600000));
+  // With --server, lookups go to a remote fastidd; built on first use, after
+  // the options are parsed (the subcommand callbacks run after them).
+  std::unique_ptr<fastid::netclient::NetClient> net;
+  Remote remote_state{};
+  auto remote = [&]() -> Remote* {
+    if (server.empty()) return nullptr;
+    if (!net) {
+      net = std::make_unique<fastid::netclient::NetClient>(fastid::netclient::Options{
+          .servers = {server}, .timeout = std::chrono::milliseconds(timeout_ms)});
+      remote_state = Remote{net.get(),
+                            udp ? fastid::netclient::Transport::kUdp : fastid::netclient::Transport::kTcp,
+                            verbose};
+    }
+    return &remote_state;
+  };
 
   auto* user = app.add_subcommand("user", "show a user by name or uid (passwd line)");
   user->add_option("NAME|UID", key)->required();
-  user->callback([&] { rc = cmd_user(key); });
+  user->callback([&] { rc = remote() ? remote_user(*remote(), key) : cmd_user(key); });
 
   auto* grp = app.add_subcommand("group", "show a group by name or gid (group line)");
   grp->add_option("NAME|GID", key)->required();
-  grp->callback([&] { rc = cmd_group(key); });
+  grp->callback([&] { rc = remote() ? remote_group(*remote(), key) : cmd_group(key); });
 
   auto* groups = app.add_subcommand("groups", "list a user's supplementary group ids");
   groups->add_option("USER", key)->required();
-  groups->callback([&] { rc = cmd_groups(key); });
+  groups->callback([&] { rc = remote() ? remote_groups(*remote(), key) : cmd_groups(key); });
 
   auto* users = app.add_subcommand("users", "enumerate every user");
-  users->callback([&] { rc = cmd_enumerate(true); });
+  users->callback([&] { rc = remote() ? remote_enumerate(*remote(), true) : cmd_enumerate(true); });
   auto* allgroups = app.add_subcommand("all-groups", "enumerate every group");
-  allgroups->callback([&] { rc = cmd_enumerate(false); });
+  allgroups->callback([&] { rc = remote() ? remote_enumerate(*remote(), false) : cmd_enumerate(false); });
 
   std::string map = "all";
   auto* cache = app.add_subcommand("cache", "fast cache control (root)");
@@ -266,10 +388,26 @@ int main(int argc, char** argv) {
 
   auto* auth = app.add_subcommand("auth", "check USER's password (prompted without echo) and account through the pam socket");
   auth->add_option("USER", key)->required();
-  auth->callback([&] { rc = fastid::cli::cmd_auth(key); });
+  auth->callback([&] {
+    if (!server.empty()) {
+      std::fprintf(stderr, "fastid: auth: never over the network (passwords go to the local pam socket)\n");
+      rc = kError;
+      return;
+    }
+    rc = fastid::cli::cmd_auth(key);
+  });
 
-  app.add_subcommand("ping", "check that fastidd answers")->callback([&] { rc = cmd_ping(); });
-  app.add_subcommand("status", "show the daemon's figures")->callback([&] { rc = cmd_status(); });
+  app.add_subcommand("ping", "check that fastidd answers")->callback([&] {
+    rc = remote() ? remote_ping(*remote()) : cmd_ping();
+  });
+  app.add_subcommand("status", "show the daemon's figures")->callback([&] {
+    if (!server.empty()) {
+      std::fprintf(stderr, "fastid: status: not available over the network (ask on the host)\n");
+      rc = kError;
+      return;
+    }
+    rc = cmd_status();
+  });
 
   try {
     app.parse(argc, argv);

@@ -121,6 +121,7 @@ class Parser {
     config.source = source_;
     apply_defaults(config.daemon);
     apply_defaults(config.fastcache);
+    apply_defaults(config.listen);
     apply_defaults(config.pam);
     apply_defaults(config.store);
     for (const auto& [key, node] : in_file_order(root)) {
@@ -147,6 +148,13 @@ class Parser {
                                                     std::string(node_kind(*node))));
         }
         if (Status st = parse_fastcache(*table, config.fastcache); !st) return core::error(st);
+      } else if (k == "listen") {
+        const toml::table* table = node->as_table();
+        if (table == nullptr) {
+          return core::error(fail(where, "", k, "must be a section: write [listen], got " +
+                                                    std::string(node_kind(*node))));
+        }
+        if (Status st = parse_listen(*table, config.listen); !st) return core::error(st);
       } else if (k == "pam") {
         const toml::table* table = node->as_table();
         if (table == nullptr) {
@@ -177,7 +185,8 @@ class Parser {
                                 "[" + std::string(k) + "] is not supported by this version of fastidd"));
       } else if (node->is_table() || node->is_array_of_tables()) {
         static constexpr std::string_view kSections[] = {"daemon",    "provider", "pool",
-                                                         "fastcache", "store",    "pam"};
+                                                           "fastcache", "store",    "pam",
+                                                           "listen"};
         std::string problem = "unknown section [" + display_key(k) + "]";
         if (auto hint = closest_match(k, kSections); !hint.empty()) {
           problem += " (did you mean [" + std::string(hint) + "]?)";
@@ -238,6 +247,19 @@ class Parser {
       auto value = value_from_node(*s, *node);
       if (!value) return fail(node->source(), label, k, value.error().message());
       s->apply_daemon(daemon, *value);
+    }
+    return Status::ok();
+  }
+
+  Status parse_listen(const toml::table& table, ListenConfig& listen) const {
+    const std::string_view label = section_header(Section::kListen);
+    for (const auto& [key, node] : in_file_order(table)) {
+      const std::string_view k = key->str();
+      const Setting* s = find_setting(Section::kListen, k);
+      if (s == nullptr) return fail(key->source(), label, k, unknown_key(Section::kListen, k));
+      auto value = value_from_node(*s, *node);
+      if (!value) return fail(node->source(), label, k, value.error().message());
+      s->apply_listen(listen, *value);
     }
     return Status::ok();
   }
@@ -454,6 +476,10 @@ class Parser {
         return core::error(fail(table.source(), label, "",
                                 "missing required key \"" + std::string(s.key) + "\""));
       }
+    }
+    if (provider.type == "fastid" && provider.servers.empty()) {
+      return core::error(fail(table.source(), label, "",
+                              "type \"fastid\" needs at least one upstream in \"servers\""));
     }
     return provider;
   }

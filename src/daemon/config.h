@@ -28,6 +28,10 @@ struct DaemonConfig {
   std::chrono::milliseconds idle_timeout{60000};
   std::chrono::milliseconds shutdown_grace{5000};
   int max_connections = 4096;
+  std::chrono::milliseconds stall_timeout{5000};
+  std::string on_worker_exit = "restart";
+  std::string user;   // "" = workers keep the supervisor's identity
+  std::string group;  // "" = the user's primary group
 
   bool operator==(const DaemonConfig&) const = default;
 };
@@ -48,7 +52,7 @@ struct PoolConfig {
 
 struct ProviderConfig {
   std::string name;
-  std::string type;  // "files", "slow" or "ldap"
+  std::string type;  // "files", "slow", "ldap" or "fastid"
   std::string isolation = "auto";  // "auto", "process" (provider pool) or "none" (in the daemon)
   std::string passwd = "/etc/passwd";
   std::string group = "/etc/group";
@@ -66,6 +70,9 @@ struct ProviderConfig {
   std::string password = {};
   std::string down_file = {};  // while this file exists, every call answers "unavailable"
 
+  // type "fastid": upstream fastidd TCP listeners, asked in order.
+  std::vector<std::string> servers = {};
+  std::chrono::milliseconds timeout{2000};
   // type "ldap" (docs/ldap.md): an LDAP directory through libldap.
   std::vector<std::string> uri = {};
   std::string base = {};
@@ -114,6 +121,14 @@ struct FastCacheConfig {
   bool operator==(const FastCacheConfig&) const = default;
 };
 
+// [listen]: network listeners for lookups of public data ("HOST:PORT" each).
+struct ListenConfig {
+  std::vector<std::string> tcp = {};
+  std::vector<std::string> udp = {};
+
+  bool operator==(const ListenConfig&) const = default;
+};
+
 // [pam]: the daemon's authentication path (docs/pam.md).
 struct PamConfig {
   int max_failures = 5;
@@ -147,6 +162,7 @@ struct Config {
   DaemonConfig daemon;
   PoolConfig pool;  // [pool]: the defaults of every provider's pool
   FastCacheConfig fastcache;
+  ListenConfig listen;
   PamConfig pam;
   StoreConfig store;
   std::vector<ProviderConfig> providers;  // in the order they are asked; never empty

@@ -3,6 +3,7 @@
 // then serves. Foreground by default, logging to stderr, as systemd expects.
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -10,14 +11,18 @@
 #include <CLI/CLI.hpp>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
+#include <optional>
 #include <iostream>
 
 #include "core/log.h"
 #include "daemon/config.h"
 #include "daemon/worker.h"
+#include "server/net_listener.h"
 #include "server/unix_listener.h"
 #include "supervisor/daemonize.h"
 #include "supervisor/pid_file.h"
+#include "supervisor/privileges.h"
 #include "supervisor/supervisor.h"
 
 using namespace fastid;
@@ -92,6 +97,15 @@ int main(int argc, char** argv) {
     return 0;
   }
 
+  // Every client connection is a descriptor: take the whole hard limit the
+  // service manager allows (the soft default, 1024, is far below C10k).
+  {
+    rlimit rl{};
+    if (::getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+      rl.rlim_cur = rl.rlim_max;
+      ::setrlimit(RLIMIT_NOFILE, &rl);
+    }
+  }
   ::signal(SIGPIPE, SIG_IGN);  // a peer that leaves mid-reply is an error value, not a signal
   ::umask(022);
 
@@ -102,6 +116,40 @@ int main(int argc, char** argv) {
   supervisor::PidFile pid_file;
   if (!d.pid_file.empty()) {
     if (auto st = pid_file.acquire(d.pid_file); !st) return fail(st.to_string());
+  }
+
+  // Network listeners: opened here, once, and shared by every worker. They
+  // and the identity to drop to come before the Unix sockets: a start that
+  // fails on them leaves no socket file behind.
+  std::vector<std::pair<int, std::string>> tcp_listeners, udp_listeners;
+  for (const auto& address : config->listen.tcp) {
+    auto l = server::open_tcp_listener(address);
+    if (!l) return fail("[listen] tcp: " + l.error().to_string());
+    core::log_info("listening on tcp " + l->bound);
+    tcp_listeners.emplace_back(l->fd, l->bound);
+  }
+  for (const auto& address : config->listen.udp) {
+    auto l = server::open_udp_listener(address);
+    if (!l) return fail("[listen] udp: " + l.error().to_string());
+    core::log_info("listening on udp " + l->bound);
+    udp_listeners.emplace_back(l->fd, l->bound);
+  }
+
+  // Privilege drop: the identity is resolved now, while everything is still
+  // checked at start; the workers drop to it after the fork. The state the
+  // workers write (fast cache maps, store) becomes theirs; the pid file, log
+  // and sockets stay the supervisor's.
+  std::optional<supervisor::Identity> drop_to;
+  if (!d.user.empty() || !d.group.empty()) {
+    if (d.user.empty()) return fail("[daemon] group is set but user is not: set both");
+    if (::geteuid() != 0) return fail("[daemon] user: fastidd must start as root to drop privileges");
+    auto who = supervisor::resolve_identity(d.user, d.group);
+    if (!who) return fail(who.error().to_string());
+    if (auto st = server::ensure_directory(d.state_dir + "/mc", 0755); !st) return fail(st.to_string());
+    std::vector<std::string> state = {d.state_dir, d.state_dir + "/mc"};
+    if (std::filesystem::exists(d.state_dir + "/store")) state.push_back(d.state_dir + "/store");
+    if (auto st = supervisor::hand_over(*who, state); !st) return fail(st.to_string());
+    drop_to = *who;
   }
 
   std::string nss_path = d.socket_dir + "/nss";
@@ -126,19 +174,39 @@ int main(int argc, char** argv) {
     if (auto st = pid_file.update(); !st) return fail(st.to_string());
   }
 
+  // Every worker's figures, in one shared page mapped before the fork.
+  auto figures = supervisor::WorkerFigures::create(config->daemon.workers);
+  if (!figures) return fail(figures.error().to_string());
+
   daemon::WorkerSetup setup;
   const int workers = config->daemon.workers;
   const auto grace = config->daemon.shutdown_grace;
+  const std::string on_worker_exit = config->daemon.on_worker_exit;
   setup.config = std::move(*config);
   setup.config_path = config_path;
   setup.overrides = overrides;
   setup.unix_listeners.emplace_back(*nss_fd, "nss");
   setup.unix_listeners.emplace_back(*admin_fd, "admin");
+  setup.tcp_listeners = std::move(tcp_listeners);
+  setup.udp_listeners = std::move(udp_listeners);
   setup.unix_listeners.emplace_back(*pam_fd, "pam");
   setup.on_ready = [&daemonizer] { daemonizer.notify_ready(); };
+  setup.figures = &*figures;
 
   int rc;
-  if (workers == 1) {
+  // A worker runs as `drop_to` from its first instruction of its own.
+  auto run_one = [&setup, &drop_to](int index) {
+    setup.index = index;  // this process's own copy of setup, after the fork
+    if (drop_to) {
+      if (auto st = supervisor::drop_to(*drop_to); !st) {
+        core::log_error("cannot drop privileges to " + drop_to->name + ": " + st.to_string());
+        return 1;
+      }
+      core::log_info("running as " + drop_to->name);
+    }
+    return daemon::run_worker(setup);
+  };
+  if (workers == 1 && !drop_to) {
     // One front worker: it runs in this process, with nothing to supervise.
     rc = daemon::run_worker(std::move(setup));
   } else {
@@ -148,7 +216,12 @@ int main(int argc, char** argv) {
     supervisor::SupervisorOptions options;
     options.workers = workers;
     options.shutdown_grace = grace;
-    supervisor::Supervisor sup(options, [&setup](int) { return daemon::run_worker(setup); });
+    options.figures = &*figures;
+    options.on_worker_exit = on_worker_exit == "exit" ? supervisor::OnWorkerExit::kExit
+                                                      : supervisor::OnWorkerExit::kRestart;
+    // With a privilege drop even one worker is forked: the supervisor stays
+    // root to remove the sockets and pid file at the end.
+    supervisor::Supervisor sup(options, run_one);
     rc = sup.run();
   }
   ::unlink(nss_path.c_str());

@@ -110,6 +110,14 @@ constexpr Setting fastcache_map_key(Setting s) {
 }
 
 template <auto Member>
+constexpr Setting listen_key(Setting s) {
+  s.section = Section::kListen;
+  s.apply_listen = &Field<Member>::apply;
+  s.read_listen = &Field<Member>::read;
+  return s;
+}
+
+template <auto Member>
 constexpr Setting pam_key(Setting s) {
   s.section = Section::kPam;
   s.apply_pam = &Field<Member>::apply;
@@ -195,6 +203,40 @@ const Setting kSettings[] = {
         .max = 1048576,
         .description = "Open client connections per worker; past it, new connections are closed "
                        "at once and the daemon keeps serving the others.",
+    }),
+    daemon_key<&DaemonConfig::stall_timeout>({
+        .key = "stall_timeout",
+        .type = SettingType::kDuration,
+        .default_text = "5s",
+        .min = 100,
+        .max = 10 * kMinute,
+        .description = "A client that has sent part of a request, or does not read its reply, "
+                       "for this long is disconnected.",
+    }),
+    daemon_key<&DaemonConfig::on_worker_exit>({
+        .key = "on_worker_exit",
+        .type = SettingType::kString,
+        .default_text = "restart",
+        .rule = StringRule::kOnWorkerExit,
+        .description = "When a front worker dies: `restart` replaces it (paced; a crash loop "
+                       "stops the daemon with a non-zero exit), `exit` stops the daemon at once.",
+    }),
+    daemon_key<&DaemonConfig::user>({
+        .key = "user",
+        .type = SettingType::kString,
+        .default_text = "",
+        .rule = StringRule::kAccountOrEmpty,
+        .description = "Front workers drop to this user (name or uid) once the supervisor has "
+                       "opened the listeners, pid file and log; the state directory is made "
+                       "theirs. Empty: they keep the daemon's identity.",
+    }),
+    daemon_key<&DaemonConfig::group>({
+        .key = "group",
+        .type = SettingType::kString,
+        .default_text = "",
+        .rule = StringRule::kAccountOrEmpty,
+        .description = "The group of the front workers (name or gid); empty: the primary group "
+                       "of `user`.",
     }),
 
     provider_key<&ProviderConfig::name>({
@@ -317,6 +359,25 @@ const Setting kSettings[] = {
         .provider_type = "slow",
         .description = "Names whose lookups make the process die (abort): for the worker "
                        "pool's failure tests, never in the daemon itself.",
+    }),
+    provider_key<&ProviderConfig::servers>({
+        .key = "servers",
+        .type = SettingType::kStringList,
+        .default_text = "",
+        .rule = StringRule::kHostPort,
+        .provider_type = "fastid",
+        .description = "Upstream fastidd TCP listeners (`\"HOST:PORT\"`), asked in order; the "
+                       "next one when a server cannot be reached. At least one.",
+    }),
+    provider_key<&ProviderConfig::timeout>({
+        .key = "timeout",
+        .type = SettingType::kDuration,
+        .default_text = "2s",
+        .min = 10,
+        .max = 10 * kMinute,
+        .provider_type = "fastid",
+        .description = "Longest wait for an upstream's connection or reply before the next "
+                       "server is tried.",
     }),
     provider_key<&ProviderConfig::password>({
         .key = "password",
@@ -600,6 +661,22 @@ const Setting kSettings[] = {
         .description = "How long clients may use a published answer before asking the daemon.",
     }),
 
+    listen_key<&ListenConfig::tcp>({
+        .key = "tcp",
+        .type = SettingType::kStringList,
+        .default_text = "",
+        .rule = StringRule::kHostPort,
+        .description = "TCP listeners, `\"HOST:PORT\"` or `\"[V6]:PORT\"` with a numeric "
+                       "address; port 0 takes a free port (the log names it).",
+    }),
+    listen_key<&ListenConfig::udp>({
+        .key = "udp",
+        .type = SettingType::kStringList,
+        .default_text = "",
+        .rule = StringRule::kHostPort,
+        .description = "UDP listeners, same syntax: one request per datagram, replies at most "
+                       "three times the datagram's size (else marked truncated).",
+    }),
     pam_key<&PamConfig::max_failures>({
         .key = "max_failures",
         .type = SettingType::kInt,
@@ -738,8 +815,9 @@ constexpr FastCacheMap kFastcacheMaps[] = {
     {"initgroups", &FastCacheConfig::initgroups},
 };
 
-constexpr std::string_view kUnsupportedSections[] = {"listen"};
-constexpr std::string_view kAvailableTypes[] = {"files", "ldap", "slow"};
+// Every section DESIGN.md describes is supported now; the list stays for later ones.
+constexpr std::array<std::string_view, 0> kUnsupportedSections{};
+constexpr std::string_view kAvailableTypes[] = {"files", "ldap", "slow", "fastid"};
 constexpr std::string_view kPlannedTypes[] = {"winbind"};
 
 // ---- Small helpers -------------------------------------------------------------
@@ -863,6 +941,7 @@ std::string_view section_header(Section section) {
     case Section::kPool: return "[pool]";
     case Section::kFastcache: return "[fastcache]";
     case Section::kFastcacheMap: return "[fastcache] map";
+    case Section::kListen: return "[listen]";
     case Section::kPam: return "[pam]";
     case Section::kStore: return "[store]";
   }
@@ -1107,6 +1186,23 @@ Status check_setting(const Setting& s, const SettingValue& value) {
           }
           break;
         }
+        case StringRule::kOnWorkerExit:
+          if (v != "restart" && v != "exit") {
+            return invalid("must be \"restart\" or \"exit\", got " + toml_quote(v));
+          }
+          break;
+        case StringRule::kHostPort:
+          if (auto hp = parse_host_port(v); !hp) return hp.error();
+          break;
+        case StringRule::kAccountOrEmpty: {
+          const bool ok = v.size() <= 64 && std::all_of(v.begin(), v.end(), [](char c) {
+                            return is_alpha(c) || is_digit(c) || c == '_' || c == '.' || c == '-';
+                          });
+          if (!ok || (!v.empty() && v[0] == '-')) {
+            return invalid("must be a user or group name or a numeric id, got " + toml_quote(v));
+          }
+          break;
+        }
         case StringRule::kProviderType: {
           const auto has = [&](std::span<const std::string_view> list) {
             return std::find(list.begin(), list.end(), v) != list.end();
@@ -1130,6 +1226,9 @@ Status check_setting(const Setting& s, const SettingValue& value) {
           if (c < 0x20 || c == 0x7f) {
             return invalid("control characters are not allowed, got " + toml_quote(item));
           }
+        }
+        if (s.rule == StringRule::kHostPort) {
+          if (auto hp = parse_host_port(item); !hp) return hp.error();
         }
       }
       return Status::ok();
@@ -1246,6 +1345,8 @@ void apply_section_defaults(Section section, C& target) {
       s.apply_fastcache(target, *value);
     } else if constexpr (std::is_same_v<C, FastCacheMapConfig>) {
       s.apply_fastcache_map(target, *value);
+    } else if constexpr (std::is_same_v<C, ListenConfig>) {
+      s.apply_listen(target, *value);
     } else if constexpr (std::is_same_v<C, PamConfig>) {
       s.apply_pam(target, *value);
     } else if constexpr (std::is_same_v<C, StoreConfig>) {
@@ -1269,6 +1370,44 @@ void apply_defaults(FastCacheConfig& fastcache) {
   for (const FastCacheMap& m : kFastcacheMaps) apply_defaults(fastcache.*m.member);
 }
 void apply_defaults(FastCacheMapConfig& map) { apply_section_defaults(Section::kFastcacheMap, map); }
+void apply_defaults(ListenConfig& listen) { apply_section_defaults(Section::kListen, listen); }
+
+Result<HostPort> parse_host_port(std::string_view text) {
+  auto bad = [&](std::string why) {
+    return core::error(invalid("must be \"HOST:PORT\" or \"[V6]:PORT\" with a numeric address, " +
+                               why + ", got " + toml_quote(text)));
+  };
+  HostPort out;
+  std::string_view port;
+  if (!text.empty() && text[0] == '[') {
+    auto close = text.find(']');
+    if (close == std::string_view::npos || close + 1 >= text.size() || text[close + 1] != ':') {
+      return bad("an IPv6 address goes in brackets");
+    }
+    out.host = std::string(text.substr(1, close - 1));
+    port = text.substr(close + 2);
+    if (out.host.empty() || out.host.find_first_not_of("0123456789abcdefABCDEF:.") != std::string::npos) {
+      return bad("not an IPv6 address");
+    }
+  } else {
+    auto colon = text.rfind(':');
+    if (colon == std::string_view::npos) return bad("no port");
+    out.host = std::string(text.substr(0, colon));
+    port = text.substr(colon + 1);
+    if (out.host.empty() || out.host.find_first_not_of("0123456789.") != std::string::npos ||
+        std::count(out.host.begin(), out.host.end(), '.') != 3) {
+      return bad("not an IPv4 address");
+    }
+  }
+  unsigned value = 0;
+  auto [ptr, ec] = std::from_chars(port.data(), port.data() + port.size(), value);
+  if (port.empty() || ec != std::errc() || ptr != port.data() + port.size() || value > 65535) {
+    return bad("the port is 0 to 65535");
+  }
+  out.port = static_cast<std::uint16_t>(value);
+  return out;
+}
+
 void apply_defaults(PamConfig& pam) { apply_section_defaults(Section::kPam, pam); }
 void apply_defaults(StoreConfig& store) { apply_section_defaults(Section::kStore, store); }
 
@@ -1299,6 +1438,7 @@ Config default_config() {
   config.source = std::string(kEmbeddedSource);
   apply_defaults(config.daemon);
   apply_defaults(config.fastcache);
+  apply_defaults(config.listen);
   apply_defaults(config.pam);
   apply_defaults(config.store);
   ProviderConfig local;
@@ -1336,6 +1476,11 @@ std::string render_config(const Config& config) {
       keys += std::string(s.key) + " = " + format_setting_value(s, s.read_fastcache_map(config.fastcache.*m.member));
     }
     out += std::string(m.name) + " = { " + keys + " }\n";
+  }
+  out += "\n[listen]\n";
+  for (const Setting& s : kSettings) {
+    if (s.section != Section::kListen) continue;
+    out += std::string(s.key) + " = " + format_setting_value(s, s.read_listen(config.listen)) + "\n";
   }
   out += "\n[pam]\n";
   for (const Setting& s : kSettings) {
@@ -1405,7 +1550,8 @@ std::string doc_limits(const Setting& s) {
       static constexpr std::string_view kLevels[] = {"debug", "info", "warning", "error"};
       return code_list(kLevels);
     }
-    case SettingType::kStringList: return "";
+    case SettingType::kStringList:
+      return s.rule == StringRule::kHostPort ? "each `HOST:PORT`" : "";
     case SettingType::kString:
       switch (s.rule) {
         case StringRule::kAny: return "";
@@ -1414,6 +1560,9 @@ std::string doc_limits(const Setting& s) {
         case StringRule::kName: return "1 to 64 of `A-Z a-z 0-9 _ . -`";
         case StringRule::kProviderType: return code_list(kAvailableTypes);
         case StringRule::kIsolation: return "`auto`, `process`, `none`";
+        case StringRule::kOnWorkerExit: return "`restart`, `exit`";
+        case StringRule::kHostPort: return "";
+        case StringRule::kAccountOrEmpty: return "name or number, or empty";
       }
   }
   return "";
@@ -1466,17 +1615,21 @@ std::string config_reference_markdown() {
       "/etc/fastid.toml:12: [daemon] worker: unknown key (did you mean \"workers\"?)\n"
       "```\n"
       "\n"
-      "Sections that the design describes but this version does not implement yet\n"
-      "(";
-  for (std::size_t i = 0; i < std::size(kUnsupportedSections); ++i) {
-    if (i > 0) out += ", ";
-    out += "`[" + std::string(kUnsupportedSections[i]) + "]`";
+      "";
+  if (!kUnsupportedSections.empty()) {
+    out += "Sections that the design describes but this version does not implement yet\n(";
+    for (std::size_t i = 0; i < kUnsupportedSections.size(); ++i) {
+      if (i > 0) out += ", ";
+      out += "`[" + std::string(kUnsupportedSections[i]) + "]`";
+    }
+    out +=
+        ")\n"
+        "are refused with an error rather than ignored: a setting never silently has no\n"
+        "effect.\n"
+        "\n";
   }
   out +=
-      ")\n"
-      "are refused with an error rather than ignored: a setting never silently has no\n"
-      "effect.\n"
-      "\n"
+      ""
       "## Value syntax\n"
       "\n"
       "- **duration**: a string of one or more numbers each followed by a unit, largest\n"
@@ -1547,6 +1700,17 @@ std::string config_reference_markdown() {
       "keep their default.\n"
       "\n";
   doc_table(out, Section::kFastcacheMap, "");
+  out +=
+      "\n"
+      "## [listen]\n"
+      "\n"
+      "Network listeners for lookups of public data (users, groups, initgroups,\n"
+      "enumeration, ping); authentication and admin requests are refused on them.\n"
+      "The supervisor opens them before it forks the workers, which share them. Both\n"
+      "keys are optional; by default there is no network listener. The protocol,\n"
+      "truncation and the TCP retry are in docs/protocol.md.\n"
+      "\n";
+  doc_table(out, Section::kListen, "");
   out +=
       "\n"
       "## [pam]\n"

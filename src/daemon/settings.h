@@ -25,6 +25,7 @@ enum class Section : std::uint8_t {
   kPool,      // [pool]: one table, every key optional; also `pool = { ... }` in a [[provider]]
   kFastcache,     // [fastcache]: one table, every key optional
   kFastcacheMap,  // [fastcache] passwd/group/initgroups = { ... }: the keys of each map
+  kListen,        // [listen]: network listeners for public lookups
   kPam,           // [pam]: one table, every key optional
   kStore,         // [store]: one table, every key optional
 };
@@ -47,6 +48,9 @@ enum class StringRule : std::uint8_t {
   kName,                 // 1-64 of [A-Za-z0-9_.-]: safe in logs, paths and status
   kProviderType,         // one of the provider types built into this fastidd
   kIsolation,            // "auto", "process" or "none"
+  kOnWorkerExit,         // "restart" or "exit"
+  kHostPort,             // list items: "HOST:PORT", "[V6]:PORT"; numeric host, port 0-65535
+  kAccountOrEmpty,       // "" or a user/group name or a numeric id
 };
 
 // A size in bytes: a type of its own so that it never mixes with kInt values.
@@ -89,6 +93,8 @@ struct Setting {
   SettingValue (*read_fastcache)(const FastCacheConfig&) = nullptr;
   void (*apply_fastcache_map)(FastCacheMapConfig&, const SettingValue&) = nullptr;
   SettingValue (*read_fastcache_map)(const FastCacheMapConfig&) = nullptr;
+  void (*apply_listen)(ListenConfig&, const SettingValue&) = nullptr;
+  SettingValue (*read_listen)(const ListenConfig&) = nullptr;
   void (*apply_pam)(PamConfig&, const SettingValue&) = nullptr;
   SettingValue (*read_pam)(const PamConfig&) = nullptr;
   void (*apply_store)(StoreConfig&, const SettingValue&) = nullptr;
@@ -158,6 +164,15 @@ void apply_defaults(ProviderConfig& provider);
 void apply_defaults(PoolConfig& pool);
 void apply_defaults(FastCacheConfig& fastcache);  // every map's too
 void apply_defaults(FastCacheMapConfig& map);
+void apply_defaults(ListenConfig& listen);
+
+// Splits "HOST:PORT" / "[V6]:PORT" (numeric host). Used by the kHostPort rule,
+// the listeners and the clients, so that all agree on the syntax.
+struct HostPort {
+  std::string host;     // without brackets
+  std::uint16_t port = 0;
+};
+Result<HostPort> parse_host_port(std::string_view text);
 void apply_defaults(PamConfig& pam);
 void apply_defaults(StoreConfig& store);
 

@@ -135,6 +135,7 @@ server::ServerLimits limits_of(const Config& c) {
   server::ServerLimits l;
   l.idle_timeout = c.daemon.idle_timeout;
   l.max_connections = static_cast<std::size_t>(c.daemon.max_connections);
+  l.stall_timeout = c.daemon.stall_timeout;
   return l;
 }
 
@@ -147,6 +148,7 @@ class Worker {
         io_(1),
         signals_(io_, SIGTERM, SIGINT, SIGHUP),
         refresh_timer_(io_),
+        figures_timer_(io_),
         server_(io_, limits_of(setup_.config), handler_),
         pam_(handler_, setup_.config.pam, setup_.config.daemon.state_dir) {
     server_.set_pam_handler(&pam_);
@@ -165,6 +167,12 @@ class Worker {
       auto items = server_.status_items();
       items.emplace_back("config", setup_.config.source);
       items.emplace_back("pid", std::to_string(::getpid()));
+      items.emplace_back("idle_timeout_ms", std::to_string(setup_.config.daemon.idle_timeout.count()));
+      items.emplace_back("reloads", std::to_string(reloads_));
+      if (setup_.figures) {
+        publish_figures();
+        for (auto& kv : setup_.figures->status_items()) items.push_back(std::move(kv));
+      }
       if (store_) {
         const store::Stats st = store_->stats();
         items.emplace_back("store.entries", std::to_string(st.entries));
@@ -179,8 +187,11 @@ class Worker {
     for (auto& [fd, name] : setup_.unix_listeners) {
       server_.add_unix_listener(fd, name, name == "admin", name == "pam");
     }
+    for (auto& [fd, name] : setup_.tcp_listeners) server_.add_tcp_listener(fd, "tcp " + name);
+    for (auto& [fd, name] : setup_.udp_listeners) server_.add_udp_listener(fd, "udp " + name);
     wait_for_signal();
     arm_refresh();
+    arm_figures();
     core::log_info("serving lookups on " + setup_.config.daemon.socket_dir + "/nss with " +
                    std::to_string(handler_.backends().size()) + " provider(s), config " +
                    setup_.config.source);
@@ -218,10 +229,12 @@ class Worker {
   void stop() {
     stopping_ = true;
     refresh_timer_.cancel();
+    figures_timer_.cancel();
     server_.stop(setup_.config.daemon.shutdown_grace, [this] {
       asio::error_code ignored;
       signals_.cancel(ignored);
       refresh_timer_.cancel();
+      figures_timer_.cancel();
       close_backends(handler_.backends());
       close_backends(retired_);
     });
@@ -246,12 +259,14 @@ class Worker {
     const auto& new_d = next->daemon;
     if (old_d.socket_dir != new_d.socket_dir || old_d.state_dir != new_d.state_dir ||
         old_d.workers != new_d.workers || old_d.pid_file != new_d.pid_file ||
-        !(setup_.config.fastcache == next->fastcache) ||
+        old_d.on_worker_exit != new_d.on_worker_exit || old_d.user != new_d.user ||
+        old_d.group != new_d.group || !(setup_.config.fastcache == next->fastcache) ||
+        !(setup_.config.listen == next->listen) ||
         setup_.config.store.enabled != next->store.enabled ||
         setup_.config.store.size_bytes != next->store.size_bytes) {
       core::log_warning(
-          "socket_dir, state_dir, workers, pid_file, [fastcache] and [store] enabled/size take effect at "
-          "restart only");
+          "socket_dir, state_dir, workers, pid_file, on_worker_exit, user, group, [fastcache], "
+          "[listen] and [store] enabled/size take effect at restart only");
     }
     // Requests in flight keep the old backends alive; their pools stop once
     // those finish, and are kept here until the worker ends.
@@ -269,10 +284,16 @@ class Worker {
     kept.daemon.state_dir = old_d.state_dir;
     kept.daemon.workers = old_d.workers;
     kept.daemon.pid_file = old_d.pid_file;
+    kept.daemon.on_worker_exit = old_d.on_worker_exit;
+    kept.daemon.user = old_d.user;
+    kept.daemon.group = old_d.group;
     kept.fastcache = setup_.config.fastcache;
+    kept.listen = setup_.config.listen;
     kept.store.enabled = setup_.config.store.enabled;
     kept.store.size_bytes = setup_.config.store.size_bytes;
     setup_.config = std::move(kept);
+    ++reloads_;
+    publish_figures();
     core::log_info("reloaded configuration from " + setup_.config.source);
   }
 
@@ -301,6 +322,39 @@ class Worker {
         next_heartbeat_ = std::chrono::steady_clock::now() + kHeartbeatInterval;
       }
       arm_refresh();
+    });
+  }
+
+  // This worker's figures in the shared page, for whichever worker answers
+  // `fastid status`. Every 500 ms, after a reload and before a status reply.
+  void publish_figures() {
+    if (!setup_.figures) return;
+    const auto& st = server_.stats();
+    const auto& d = setup_.config.daemon;
+    supervisor::WorkerSample s;
+    s.requests = st.requests;
+    s.connections_open = server_.status_open();
+    s.connections_accepted = st.accepted;
+    s.connections_rejected = st.rejected;
+    s.closed_idle = st.closed_idle;
+    s.closed_protocol = st.closed_protocol;
+    s.udp_requests = st.udp_requests;
+    s.network_refused = st.refused_network;
+    s.reloads = reloads_;
+    s.idle_timeout_ms = static_cast<std::uint64_t>(d.idle_timeout.count());
+    s.stall_timeout_ms = static_cast<std::uint64_t>(d.stall_timeout.count());
+    s.max_connections = static_cast<std::uint64_t>(d.max_connections);
+    s.rss_kib = supervisor::self_rss_kib();
+    setup_.figures->publish(setup_.index, s);
+  }
+
+  void arm_figures() {
+    if (stopping_ || !setup_.figures) return;
+    publish_figures();
+    figures_timer_.expires_after(std::chrono::milliseconds(500));
+    figures_timer_.async_wait([this](const asio::error_code& ec) {
+      if (ec || stopping_) return;
+      arm_figures();
     });
   }
 
@@ -381,6 +435,7 @@ class Worker {
   asio::io_context io_;
   asio::signal_set signals_;
   asio::steady_timer refresh_timer_;
+  asio::steady_timer figures_timer_;
   server::NssHandler handler_;
   server::Server server_;
   server::PamHandler pam_;
@@ -391,6 +446,7 @@ class Worker {
   std::uint64_t published_generation_ = 0;
   std::chrono::steady_clock::time_point next_heartbeat_{};
   bool stopping_ = false;
+  std::uint64_t reloads_ = 0;
   int exit_code_ = 0;
 };
 

@@ -14,6 +14,7 @@
 #include "core/status.h"
 #include "daemon/config.h"
 #include "providers/provider.h"
+#include "supervisor/worker_figures.h"
 
 namespace fastid::daemon {
 
@@ -48,7 +49,13 @@ struct WorkerSetup {
   std::string config_path;  // "" = found by find_config(""); used again on reload
   Overrides overrides;
   std::vector<std::pair<int, std::string>> unix_listeners;  // fd, name ("nss")
+  std::vector<std::pair<int, std::string>> tcp_listeners;   // fd, bound address
+  std::vector<std::pair<int, std::string>> udp_listeners;   // fd, bound address
   std::function<void()> on_ready;  // called once, when the loop is about to run
+  // Where this worker publishes its figures (slot `index`) and reads its
+  // siblings' for `fastid status`; nullptr: its own figures only.
+  supervisor::WorkerFigures* figures = nullptr;
+  int index = 0;
 };
 
 // Runs until stopped. Returns the process exit code (0 after a graceful stop).

@@ -101,6 +101,12 @@ enum class AuthResult : uint32_t {
 };
 inline constexpr uint32_t kAuthResultMax = 7;
 
+// What the network listeners (TCP, UDP) accept: ping and the lookups of public
+// data (0x10-0x1F). Status, authentication and admin requests are refused there.
+inline bool opcode_is_public(uint16_t op) {
+  return op == static_cast<uint16_t>(Opcode::kPing) || (op >= 0x10 && op <= 0x1F);
+}
+
 // Status of a reply. An error reply's payload is one str: a message for humans.
 enum class WireStatus : uint32_t {
   kOk = 0,

@@ -1,6 +1,7 @@
 #include "providers/registry.h"
 
 #include "providers/files/files_provider.h"
+#include "providers/remote/remote_provider.h"
 #include "providers/ldap/ldap_provider.h"
 #include "providers/slow/slow_provider.h"
 
@@ -27,6 +28,13 @@ Result<std::unique_ptr<Provider>> make_provider(const daemon::ProviderConfig& co
         .crash_names = config.crash_names,
         .password = config.password,
         .down_file = config.down_file,
+    });
+  }
+  if (config.type == "fastid") {
+    return std::make_unique<RemoteProvider>(RemoteProvider::Options{
+        .name = config.name,
+        .servers = config.servers,
+        .timeout = config.timeout,
     });
   }
   if (config.type == "ldap") {

@@ -7,7 +7,10 @@
 
 #include <string.h>
 
+#include <algorithm>
 #include <array>
+#include <cstring>
+#include <span>
 #include <vector>
 
 #include "core/log.h"
@@ -37,22 +40,82 @@ asio::awaitable<void> watch_connection(std::shared_ptr<Server::Connection> conn)
   }
 }
 
+// Grows `in` to `size` bytes. Authentication requests carry passwords: a
+// reallocation never leaves a copy behind in freed memory.
+void grow_wiping(std::vector<std::uint8_t>& in, std::size_t size) {
+  if (size <= in.capacity()) {
+    in.resize(size);
+    return;
+  }
+  std::vector<std::uint8_t> bigger;
+  bigger.reserve(std::max(size, 2 * in.capacity()));
+  bigger.assign(in.begin(), in.end());
+  bigger.resize(size);
+  if (!in.empty()) ::explicit_bzero(in.data(), in.size());
+  in.swap(bigger);
+}
+
+// Reads what the peer has sent so far without waiting (the socket is in
+// non-blocking mode) and appends it to `in`. Returns false on EOF or an error.
+bool read_available(Server::Connection& conn, std::vector<std::uint8_t>& in, std::size_t want) {
+  std::array<std::uint8_t, 1024> chunk;
+  bool ok = true;
+  for (;;) {
+    asio::error_code ec;
+    std::size_t n = conn.socket.read_some(asio::buffer(chunk.data(), std::min(chunk.size(), want)), ec);
+    if (ec == asio::error::would_block || ec == asio::error::try_again) break;
+    if (ec) {  // eof, reset, closed
+      ok = false;
+      break;
+    }
+    const std::size_t have = in.size();
+    grow_wiping(in, have + n);
+    std::memcpy(in.data() + have, chunk.data(), n);
+    if (n < chunk.size() || n >= want) break;
+    want -= n;
+  }
+  ::explicit_bzero(chunk.data(), chunk.size());
+  return ok;
+}
+
 asio::awaitable<void> serve_connection(Server& server, std::shared_ptr<Server::Connection> conn,
                                        NssHandler& handler) {
-  std::array<std::uint8_t, proto::kHeaderSize> head{};
-  std::vector<std::uint8_t> payload;
+  // Bytes received and not yet used: empty between requests, except when a
+  // client sends its next request before reading the reply. An idle
+  // connection holds no read buffer at all: it waits for readability, then
+  // takes whatever arrived in one non-blocking read (a whole request, almost
+  // always) — one system call where a header-then-payload read takes two.
+  std::vector<std::uint8_t> in;
   bool protocol_error = false;
+  asio::error_code nb_ec;
+  conn->socket.non_blocking(true, nb_ec);
 
   while (!server.stopping()) {
     conn->busy = false;
     conn->set_deadline(Clock::now() + server.limits().idle_timeout);
-    auto [rerr, rn] = co_await asio::async_read(conn->socket, asio::buffer(head), kUseTuple);
-    if (rerr) break;  // peer gone, idle timeout or shutdown closed the socket
+    if (in.empty()) {
+      auto wait = conn->socket.async_wait(asio::socket_base::wait_read, kUseTuple);
+      auto [werr] = co_await std::move(wait);
+      if (werr || !conn->socket.is_open()) break;  // idle timeout or shutdown closed it
+      if (!read_available(*conn, in, proto::kHeaderSize + proto::kMaxRequestPayload)) break;  // peer gone
+      if (in.empty()) continue;  // woken without data
+    }
     conn->busy = true;
     conn->set_deadline(Clock::now() + server.limits().stall_timeout);
+    if (in.size() < proto::kHeaderSize) {
+      // A header sent in pieces: wait for the rest (the stall limit applies).
+      const std::size_t have = in.size();
+      grow_wiping(in, proto::kHeaderSize);
+      auto rd = asio::async_read(conn->socket, asio::buffer(in.data() + have, proto::kHeaderSize - have), kUseTuple);
+      auto [rerr, rn] = co_await std::move(rd);
+      if (rerr) {
+        protocol_error = conn->timed_out;
+        break;
+      }
+    }
 
     proto::FrameHeader h{};
-    proto::HeaderCheck check = proto::decode_header(head.data(), &h);
+    proto::HeaderCheck check = proto::decode_header(in.data(), &h);
     if (check == proto::HeaderCheck::kBadVersion) {
       // Tell the peer why, then close: we cannot know how to frame what follows.
       auto reply = proto::encode_error_reply(h.opcode, h.request_id,
@@ -67,26 +130,72 @@ asio::awaitable<void> serve_connection(Server& server, std::shared_ptr<Server::C
       protocol_error = true;
       break;
     }
-    payload.resize(h.length);
-    if (h.length > 0) {
-      auto [perr, pn] = co_await asio::async_read(conn->socket, asio::buffer(payload), kUseTuple);
-      if (perr) {
+    if (h.length > proto::kMaxRequestPayload) {
+      // Over the request limit: what arrived is dropped, the rest is read in
+      // small pieces and dropped too, then answered "too large" below. A peer
+      // cannot make the daemon hold a megabyte per connection.
+      std::size_t left = h.length;
+      const std::size_t here = std::min(in.size() - proto::kHeaderSize, left);
+      left -= here;
+      in.erase(in.begin() + proto::kHeaderSize, in.begin() + static_cast<std::ptrdiff_t>(proto::kHeaderSize + here));
+      std::vector<std::uint8_t> sink(1024);  // on the heap: the coroutine frame stays small
+      bool failed = false;
+      while (left > 0) {
+        auto rd = asio::async_read(conn->socket, asio::buffer(sink.data(), std::min(left, sink.size())), kUseTuple);
+        auto [rerr, rn] = co_await std::move(rd);
+        if (rerr) {
+          failed = true;
+          break;
+        }
+        left -= rn;
+      }
+      ::explicit_bzero(sink.data(), sink.size());
+      if (failed) {
+        protocol_error = conn->timed_out;
+        break;
+      }
+    } else if (in.size() < proto::kHeaderSize + h.length) {
+      // The rest of the payload has not arrived yet.
+      const std::size_t have = in.size();
+      grow_wiping(in, proto::kHeaderSize + h.length);
+      auto rd = asio::async_read(conn->socket, asio::buffer(in.data() + have, in.size() - have), kUseTuple);
+      auto [rerr, rn] = co_await std::move(rd);
+      if (rerr) {
         protocol_error = conn->timed_out;
         break;
       }
     }
+    const std::size_t frame_end = proto::kHeaderSize + (h.length > proto::kMaxRequestPayload ? 0 : h.length);
+    std::span<const std::uint8_t> payload(in.data() + proto::kHeaderSize, frame_end - proto::kHeaderSize);
 
     ++server.mutable_stats().requests;
     proto::Bytes reply;
-    auto request = proto::decode_request(h, payload);
-    if (request && proto::opcode_is_admin(h.opcode) && !(conn->admin && conn->peer.is_root())) {
+    std::expected<proto::Request, proto::DecodeError> request =
+        h.length > proto::kMaxRequestPayload
+            ? std::expected<proto::Request, proto::DecodeError>(
+                  std::unexpect, proto::DecodeError{proto::WireStatus::kTooLarge,
+                                                    "request payload of " + std::to_string(h.length) +
+                                                        " bytes is over the limit"})
+            : proto::decode_request(h, payload);
+    // The frame is used up (the request owns copies of its fields); what
+    // follows it, if anything, is the client's next request. A password in it
+    // is wiped first.
+    if (proto::opcode_is_auth(h.opcode)) ::explicit_bzero(in.data(), frame_end);
+    in.erase(in.begin(), in.begin() + static_cast<std::ptrdiff_t>(frame_end));
+    if (in.empty() && in.capacity() > 512) in = {};
+    if (request && conn->network && !proto::opcode_is_public(h.opcode)) {
+      // TCP peers are anonymous: ping and public lookups only.
+      ++server.mutable_stats().refused_network;
+      reply = proto::encode_error_reply(h.opcode, h.request_id, proto::WireStatus::kPermissionDenied,
+                                        "only ping and public lookups are accepted over the network");
+    } else if (request && proto::opcode_is_admin(h.opcode) && !(conn->admin && conn->peer.is_root())) {
       // Checked here, where the listener and the peer are known: the
       // socket's file mode is the first gate, the peer's uid the second.
       reply = proto::encode_error_reply(h.opcode, h.request_id, proto::WireStatus::kPermissionDenied,
                                         "admin requests are accepted on the admin socket, from root only");
     } else if (request && proto::opcode_is_auth(h.opcode)) {
-      // Passwords travel on the pam socket only (and never over a network).
-      ::explicit_bzero(payload.data(), payload.size());
+      // Passwords travel on the pam socket only (and never over a network:
+      // the network check above refuses them first).
       if (!conn->auth || server.pam_handler() == nullptr) {
         reply = proto::encode_error_reply(h.opcode, h.request_id, proto::WireStatus::kPermissionDenied,
                                           "authentication requests are accepted on the pam socket only");
@@ -103,12 +212,9 @@ asio::awaitable<void> serve_connection(Server& server, std::shared_ptr<Server::C
       auto op = handler.handle(std::move(*request), conn->peer);
       reply = co_await std::move(op);
     } else {
-      if (proto::opcode_is_auth(h.opcode)) ::explicit_bzero(payload.data(), payload.size());
       reply = proto::encode_error_reply(h.opcode, h.request_id, request.error().status,
                                         request.error().message);
     }
-    // A large payload buffer is not kept for the connection's whole life.
-    if (payload.capacity() > 64 * 1024) payload = {};
 
     conn->set_deadline(Clock::now() + server.limits().stall_timeout);
     auto [werr, wn] = co_await asio::async_write(conn->socket, asio::buffer(reply), kUseTuple);

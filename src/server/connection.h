@@ -5,7 +5,7 @@
 #pragma once
 
 #include <asio/awaitable.hpp>
-#include <asio/local/stream_protocol.hpp>
+#include <asio/generic/stream_protocol.hpp>
 #include <asio/steady_timer.hpp>
 
 #include <chrono>
@@ -17,7 +17,7 @@
 namespace fastid::server {
 
 struct Server::Connection {
-  Connection(asio::local::stream_protocol::socket s, std::uint64_t conn_id, core::PeerCred cred)
+  Connection(asio::generic::stream_protocol::socket s, std::uint64_t conn_id, core::PeerCred cred)
       : socket(std::move(s)), watchdog(socket.get_executor()), id(conn_id), peer(cred) {}
 
   // Closes the socket: any pending read or write completes with an error and
@@ -36,7 +36,7 @@ struct Server::Connection {
     if (when < armed) watchdog.cancel();
   }
 
-  asio::local::stream_protocol::socket socket;
+  asio::generic::stream_protocol::socket socket;
   asio::steady_timer watchdog;
   std::chrono::steady_clock::time_point armed = std::chrono::steady_clock::time_point::max();
   // When the current phase must be over: waiting for a request (idle timeout)
@@ -46,6 +46,7 @@ struct Server::Connection {
   std::uint64_t id;
   core::PeerCred peer;
   bool admin = false;      // accepted on the admin socket
+  bool network = false;    // accepted on a TCP listener: public lookups only
   bool auth = false;       // accepted on the pam socket
   bool busy = false;       // between a complete request header and its reply written
   bool timed_out = false;  // closed by the watchdog

@@ -1,32 +1,142 @@
 #include "server/server.h"
 
+#include <asio/basic_socket_acceptor.hpp>
 #include <asio/co_spawn.hpp>
 #include <asio/detached.hpp>
 #include <asio/experimental/as_tuple.hpp>
 #include <asio/io_context.hpp>
-#include <asio/local/stream_protocol.hpp>
+#include <asio/generic/datagram_protocol.hpp>
+#include <asio/generic/stream_protocol.hpp>
+#include <asio/write.hpp>
 #include <asio/steady_timer.hpp>
 #include <asio/use_awaitable.hpp>
 
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+
+#include <span>
+
 #include "core/log.h"
+#include "proto/messages.h"
+#include "proto/wire.h"
 #include "server/connection.h"
 
 namespace fastid::server {
 namespace {
 constexpr auto kUseTuple = asio::experimental::as_tuple(asio::use_awaitable);
+
+// Network peers have no credentials: a uid that is nobody's, never root.
+const core::PeerCred kAnonymousPeer{0, static_cast<uid_t>(-1), static_cast<gid_t>(-1)};
+
+int socket_family(int fd) {
+  int family = AF_UNSPEC;
+  socklen_t len = sizeof family;
+  if (::getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &family, &len) != 0) return AF_UNSPEC;
+  return family;
+}
+
+// Asio accepts with accept(2), not accept4(SOCK_CLOEXEC): the flag is set at
+// once, on the loop thread, before anything else (a provider worker spawned
+// from this thread) could inherit the descriptor.
+void set_cloexec(int fd) {
+  int flags = ::fcntl(fd, F_GETFD);
+  if (flags >= 0) ::fcntl(fd, F_SETFD, flags | FD_CLOEXEC);
+}
+
 }  // namespace
 
 struct Server::Listener {
-  Listener(asio::io_context& io, int fd, std::string listener_name)
+  Listener(asio::io_context& io, int fd, int family, int protocol, std::string listener_name)
       : acceptor(io), pause(io), name(std::move(listener_name)) {
-    acceptor.assign(asio::local::stream_protocol(), fd);
+    acceptor.assign(asio::generic::stream_protocol(family, protocol), fd);
   }
-  asio::local::stream_protocol::acceptor acceptor;
+  asio::basic_socket_acceptor<asio::generic::stream_protocol> acceptor;
   asio::steady_timer pause;  // backs off when the process is out of descriptors
   std::string name;
   bool admin = false;
+  bool network = false;
   bool auth = false;
 };
+
+struct Server::UdpListener {
+  UdpListener(asio::io_context& io, int fd, int family, std::string listener_name)
+      : socket(io), name(std::move(listener_name)) {
+    socket.assign(asio::generic::datagram_protocol(family, IPPROTO_UDP), fd);
+  }
+  asio::generic::datagram_protocol::socket socket;
+  std::string name;
+};
+
+namespace {
+
+// A UDP reply may be at most this many times the datagram that asked for it:
+// a forged source address gains an attacker nothing. A client that wants a
+// bigger answer pads its datagram or asks over TCP.
+constexpr std::size_t kUdpAmplification = 3;
+
+// One datagram: answered (or marked truncated) to the address it came from.
+asio::awaitable<void> answer_datagram(Server* server, Server::UdpListener* listener, NssHandler* handler,
+                                      std::vector<std::uint8_t> datagram,
+                                      asio::generic::datagram_protocol::endpoint from,
+                                      bool shed) {
+  const std::size_t n = datagram.size();
+  proto::Bytes reply;
+  proto::FrameHeader h{};
+  proto::HeaderCheck check =
+      n >= proto::kHeaderSize ? proto::decode_header(datagram.data(), &h) : proto::HeaderCheck::kTooLong;
+  if (n < proto::kHeaderSize || (check != proto::HeaderCheck::kOk && check != proto::HeaderCheck::kBadVersion) ||
+      (h.flags & proto::kFlagReply) != 0) {
+    // Not a request frame (or a reply someone bounced at us): silence, so that
+    // two servers can never be made to answer each other in a loop.
+    ++server->mutable_stats().udp_dropped;
+    server->on_datagram_done();
+    co_return;
+  }
+  ++server->mutable_stats().udp_requests;
+  if (check == proto::HeaderCheck::kBadVersion) {
+    reply = proto::encode_error_reply(h.opcode, h.request_id, proto::WireStatus::kUnsupportedVersion,
+                                      "protocol version not supported");
+  } else if (h.length > n - proto::kHeaderSize) {
+    reply = proto::encode_error_reply(h.opcode, h.request_id, proto::WireStatus::kBadRequest,
+                                      "frame longer than its datagram");
+  } else if (!proto::opcode_is_public(h.opcode)) {
+    ++server->mutable_stats().refused_network;
+    reply = proto::encode_error_reply(h.opcode, h.request_id, proto::WireStatus::kPermissionDenied,
+                                      "only ping and public lookups are accepted over the network");
+  } else if (shed) {
+    reply = proto::encode_error_reply(h.opcode, h.request_id, proto::WireStatus::kBusy,
+                                      "too many datagrams in flight");
+  } else {
+    // Bytes after the frame are the client's padding: they buy reply room.
+    auto request = proto::decode_request(
+        h, std::span<const std::uint8_t>(datagram.data() + proto::kHeaderSize, h.length));
+    if (request) {
+      auto op = handler->handle(std::move(*request), kAnonymousPeer);
+      reply = co_await std::move(op);
+    } else {
+      reply = proto::encode_error_reply(h.opcode, h.request_id, request.error().status,
+                                        request.error().message);
+    }
+  }
+  if (reply.size() > kUdpAmplification * n) {
+    // Too big for this datagram: the header alone, flagged truncated, with the
+    // status kept (the client retries over TCP).
+    reply.resize(proto::kHeaderSize);
+    reply[1] = static_cast<std::uint8_t>(reply[1] | proto::kFlagTruncated);
+    proto::store_u32(reply.data() + 12, 0);
+    ++server->mutable_stats().udp_truncated;
+  }
+  ++server->mutable_stats().requests;
+  auto send = listener->socket.async_send_to(asio::buffer(reply), from, kUseTuple);
+  auto [ec, sent] = co_await std::move(send);
+  (void)ec;  // a datagram that could not be sent is lost, as UDP allows
+  (void)sent;
+  server->on_datagram_done();
+}
+
+}  // namespace
 
 struct StopTimer {
   explicit StopTimer(asio::io_context& io) : timer(io) {}
@@ -39,10 +149,51 @@ Server::Server(asio::io_context& io, ServerLimits limits, NssHandler& handler)
 Server::~Server() = default;
 
 void Server::add_unix_listener(int fd, std::string name, bool admin, bool auth) {
-  listeners_.push_back(std::make_unique<Listener>(io_, fd, std::move(name)));
+  listeners_.push_back(std::make_unique<Listener>(io_, fd, AF_UNIX, 0, std::move(name)));
   listeners_.back()->admin = admin;
   listeners_.back()->auth = auth;
   start_accepting(listeners_.back().get());
+}
+
+void Server::add_tcp_listener(int fd, std::string name) {
+  listeners_.push_back(std::make_unique<Listener>(io_, fd, socket_family(fd), IPPROTO_TCP, std::move(name)));
+  listeners_.back()->network = true;
+  start_accepting(listeners_.back().get());
+}
+
+void Server::add_udp_listener(int fd, std::string name) {
+  udp_listeners_.push_back(std::make_unique<UdpListener>(io_, fd, socket_family(fd), std::move(name)));
+  start_receiving(udp_listeners_.back().get());
+}
+
+void Server::start_receiving(UdpListener* listener) {
+  // Shared with the other workers like the stream listeners: a datagram
+  // another worker took is EAGAIN here, and Asio waits again.
+  auto loop = [](Server* self, UdpListener* listener) -> asio::awaitable<void> {
+    Server& s = *self;
+    std::vector<std::uint8_t> buf(65536);
+    while (!s.stopping_) {
+      asio::generic::datagram_protocol::endpoint from;
+      auto recv = listener->socket.async_receive_from(asio::buffer(buf), from, kUseTuple);
+      auto [ec, n] = co_await std::move(recv);
+      if (s.stopping_) co_return;
+      if (ec) {
+        if (ec == asio::error::operation_aborted) co_return;
+        continue;  // e.g. ECONNREFUSED reported for an earlier reply: nothing to do
+      }
+      std::vector<std::uint8_t> datagram(buf.begin(), buf.begin() + static_cast<std::ptrdiff_t>(n));
+      const bool shed = s.udp_in_flight_ >= s.limits_.max_udp_in_flight;
+      ++s.udp_in_flight_;
+      asio::co_spawn(s.io_, answer_datagram(self, listener, &s.handler_, std::move(datagram), from, shed),
+                     asio::detached);
+    }
+  };
+  asio::co_spawn(io_, loop(this, listener), asio::detached);
+}
+
+void Server::on_datagram_done() {
+  --udp_in_flight_;
+  maybe_finish_stop();
 }
 
 void Server::start_accepting(Listener* listener) {
@@ -73,7 +224,13 @@ void Server::start_accepting(Listener* listener) {
         socket.close(ignored);
         continue;
       }
-      auto cred = core::peer_cred_of(socket.native_handle());
+      set_cloexec(socket.native_handle());
+      if (listener->network) {
+        int one = 1;
+        ::setsockopt(socket.native_handle(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+      }
+      auto cred = listener->network ? core::Result<core::PeerCred>(kAnonymousPeer)
+                                    : core::peer_cred_of(socket.native_handle());
       if (!cred) {
         core::log_warning("peer credentials: " + cred.error().to_string());
         asio::error_code ignored;
@@ -84,6 +241,7 @@ void Server::start_accepting(Listener* listener) {
       std::uint64_t id = s.next_id_++;
       auto conn = std::make_shared<Connection>(std::move(socket), id, *cred);
       conn->admin = listener->admin;
+      conn->network = listener->network;
       conn->auth = listener->auth;
       conn->deadline = std::chrono::steady_clock::now() + s.limits_.idle_timeout;
       s.connections_.emplace(id, conn);
@@ -108,6 +266,10 @@ void Server::stop(std::chrono::milliseconds grace, std::function<void()> done) {
     asio::error_code ignored;
     l->acceptor.close(ignored);
     l->pause.cancel();
+  }
+  for (auto& l : udp_listeners_) {
+    asio::error_code ignored;
+    l->socket.close(ignored);
   }
   // 2. Close idle connections; busy ones close themselves after their reply.
   // Iterate over a copy of the ids: closing never erases synchronously, but a
@@ -134,7 +296,7 @@ void Server::stop(std::chrono::milliseconds grace, std::function<void()> done) {
 }
 
 void Server::maybe_finish_stop() {
-  if (!stopping_ || !connections_.empty() || !stop_done_) return;
+  if (!stopping_ || !connections_.empty() || udp_in_flight_ > 0 || !stop_done_) return;
   if (stop_timer_) stop_timer_->timer.cancel();
   auto done = std::move(stop_done_);
   stop_done_ = nullptr;
@@ -153,6 +315,10 @@ StatusItems Server::status_items() const {
       {"connections.closed_idle", std::to_string(stats_.closed_idle)},
       {"connections.closed_protocol", std::to_string(stats_.closed_protocol)},
       {"frames", std::to_string(stats_.requests)},
+      {"network.refused", std::to_string(stats_.refused_network)},
+      {"udp.requests", std::to_string(stats_.udp_requests)},
+      {"udp.truncated", std::to_string(stats_.udp_truncated)},
+      {"udp.dropped", std::to_string(stats_.udp_dropped)},
   };
 }
 

@@ -136,6 +136,7 @@ int Supervisor::run() {
       core::log_warning("worker " + std::to_string(i) + " (pid " + std::to_string(pids_[i]) + ") " +
                         describe(status));
       pids_[i] = 0;
+      if (options_.figures) options_.figures->clear(static_cast<int>(i));
       if (options_.on_worker_exit == OnWorkerExit::kExit) {
         core::log_error("on_worker_exit = \"exit\": stopping everything");
         return stop_all(1);

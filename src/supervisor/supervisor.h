@@ -10,6 +10,8 @@
 #include <functional>
 #include <vector>
 
+#include "supervisor/worker_figures.h"
+
 namespace fastid::supervisor {
 
 enum class OnWorkerExit {
@@ -25,6 +27,8 @@ struct SupervisorOptions {
   // A crash loop: this many deaths within `crash_window` stop everything.
   int crash_limit = 5;
   std::chrono::milliseconds crash_window{10000};
+  // The shared figures page: a dead worker's slot is cleared. May be null.
+  WorkerFigures* figures = nullptr;
 };
 
 class Supervisor {

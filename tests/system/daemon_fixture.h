@@ -184,6 +184,20 @@ class Daemon {
     return status;
   }
 
+  // Waits up to `limit` for the daemon to exit by itself; returns its status
+  // as from waitpid, or -1 if it is still running (then still ours to stop).
+  int wait_exit(std::chrono::milliseconds limit) {
+    if (pid_ <= 0) return -1;
+    auto until = std::chrono::steady_clock::now() + limit;
+    int status = 0;
+    while (::waitpid(pid_, &status, WNOHANG) == 0) {
+      if (std::chrono::steady_clock::now() >= until) return -1;
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    pid_ = -1;
+    return status;
+  }
+
   bool answers() const {
     int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     sockaddr_un addr{};

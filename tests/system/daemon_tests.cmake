@@ -12,7 +12,8 @@ if(FASTID_SANITIZE MATCHES "address")
   list(APPEND FASTID_SYSTEM_DEFS FASTID_ASAN_RUNTIME="${ASAN_RUNTIME}")
 endif()
 
-foreach(t nss_system_test daemon_system_test pam_system_test)
+foreach(t nss_system_test daemon_system_test pam_system_test net_system_test workers_system_test
+          limits_system_test)
   add_executable(${t} ${t}.cc)
   fastid_warnings(${t})
   target_compile_definitions(${t} PRIVATE ${FASTID_SYSTEM_DEFS})

@@ -55,6 +55,9 @@ TEST(SettingsTable, EveryEntryIsComplete) {
       EXPECT_NE(s.apply_fastcache_map, nullptr);
       EXPECT_NE(s.read_fastcache_map, nullptr);
       EXPECT_EQ(s.apply_provider, nullptr);
+    } else if (s.section == Section::kListen) {
+      EXPECT_NE(s.apply_listen, nullptr);
+      EXPECT_NE(s.read_listen, nullptr);
     } else if (s.section == Section::kPam) {
       EXPECT_NE(s.apply_pam, nullptr);
       EXPECT_NE(s.read_pam, nullptr);
@@ -394,6 +397,32 @@ TEST(Errors, WrongType) {
             "provider");
 }
 
+TEST(Errors, ListenAddressesAndRemoteProviders) {
+  EXPECT_EQ(error_of("[listen]\ntcp = [\"localhost:7389\"]\n"),
+            "/etc/fastid.toml:2: [listen] tcp: must be \"HOST:PORT\" or \"[V6]:PORT\" with a numeric "
+            "address, not an IPv4 address, got \"localhost:7389\"");
+  EXPECT_EQ(error_of("[listen]\nudp = [\"127.0.0.1:70000\"]\n"),
+            "/etc/fastid.toml:2: [listen] udp: must be \"HOST:PORT\" or \"[V6]:PORT\" with a numeric "
+            "address, the port is 0 to 65535, got \"127.0.0.1:70000\"");
+  EXPECT_EQ(error_of("[listen]\ntcp = [\"::1:7389\"]\n"),
+            "/etc/fastid.toml:2: [listen] tcp: must be \"HOST:PORT\" or \"[V6]:PORT\" with a numeric "
+            "address, not an IPv4 address, got \"::1:7389\"");
+  EXPECT_EQ(error_of("[listen]\ntcp = \"127.0.0.1:7389\"\n").substr(0, 38),
+            "/etc/fastid.toml:2: [listen] tcp: expe");
+  EXPECT_EQ(error_of("[listen]\ntpc = []\n"),
+            "/etc/fastid.toml:2: [listen] tpc: unknown key (did you mean \"tcp\"?)");
+  auto ok = parse_config(std::string("[listen]\ntcp = [\"[::1]:7389\", \"0.0.0.0:0\"]\n") + kMinimal, kFile);
+  ASSERT_TRUE(ok.has_value()) << ok.error().to_string();
+  EXPECT_EQ(ok->listen.tcp, (std::vector<std::string>{"[::1]:7389", "0.0.0.0:0"}));
+  EXPECT_EQ(error_of("[[provider]]\nname = \"site\"\ntype = \"fastid\"\n"),
+            "/etc/fastid.toml:1: [[provider]] #1 type \"fastid\" needs at least one upstream in "
+            "\"servers\"");
+  EXPECT_EQ(error_of("[daemon]\non_worker_exit = \"ignore\"\n"),
+            "/etc/fastid.toml:2: [daemon] on_worker_exit: must be \"restart\" or \"exit\", got \"ignore\"");
+  EXPECT_EQ(error_of("[daemon]\nuser = \"-x\"\n"),
+            "/etc/fastid.toml:2: [daemon] user: must be a user or group name or a numeric id, got \"-x\"");
+}
+
 TEST(Errors, ImpossibleValues) {
   EXPECT_EQ(error_of("[daemon]\nworkers = 0\n"),
             "/etc/fastid.toml:2: [daemon] workers: must be between 1 and 256, got 0");
@@ -423,15 +452,15 @@ TEST(Errors, ImpossibleValues) {
 TEST(Errors, ProviderTypes) {
   EXPECT_EQ(error_of("[[provider]]\nname = \"corp\"\ntype = \"winbind\"\n"),
             "/etc/fastid.toml:3: [[provider]] #1 type: provider type \"winbind\" is not available "
-            "in this build (available: files, ldap, slow)");
+            "in this build (available: files, ldap, slow, fastid)");
   EXPECT_EQ(error_of("[[provider]]\nname = \"x\"\ntype = \"nis\"\n"),
             "/etc/fastid.toml:3: [[provider]] #1 type: unknown provider type \"nis\" (available: "
-            "files, ldap, slow)");
+            "files, ldap, slow, fastid)");
   EXPECT_EQ(error_of("[[provider]]\nname = \"x\"\ntype = \"\"\n"),
-            "/etc/fastid.toml:3: [[provider]] #1 type: must not be empty (available: files, ldap, slow)");
+            "/etc/fastid.toml:3: [[provider]] #1 type: must not be empty (available: files, ldap, slow, fastid)");
   EXPECT_EQ(error_of("[[provider]]\nname = \"x\"\n"),
             "/etc/fastid.toml:1: [[provider]] #1 missing required key \"type\" (available: files, "
-            "ldap, slow)");
+            "ldap, slow, fastid)");
   // Keys of one type are refused for another.
   EXPECT_EQ(error_of(std::string(kMinimal) + "delay = \"20ms\"\n"),
             "/etc/fastid.toml:4: [[provider]] #1 delay: does not apply to providers of type \"files\"");
@@ -721,6 +750,18 @@ TEST(Default, RenderedConfigParsesBackTheSame) {
   slow.pool.max_workers = 32;  // its own override
   slow.pool.request_timeout = 3s;
   config.providers.push_back(slow);
+  ProviderConfig remote;
+  apply_defaults(remote);
+  remote.name = "site";
+  remote.type = "fastid";
+  remote.servers = {"127.0.0.1:7389", "[::1]:7389"};
+  remote.timeout = 500ms;
+  remote.pool = config.pool;
+  config.providers.push_back(remote);
+  config.listen.tcp = {"127.0.0.1:7389"};
+  config.listen.udp = {"0.0.0.0:7389", "[::]:0"};
+  config.daemon.on_worker_exit = "exit";
+  config.daemon.stall_timeout = 2s;
   ProviderConfig ldap;
   apply_defaults(ldap);
   ldap.name = "corp";

@@ -502,6 +502,8 @@ TEST_F(FilesProviderTest, RegistryBuildsEveryAvailableType) {
     config.type = std::string(type);
     config.passwd = passwd_;
     config.group = group_;
+    config.servers = {"127.0.0.1:1"};  // type fastid: an upstream where nothing listens
+    config.timeout = std::chrono::milliseconds(500);
     auto provider = make_provider(config);
     ASSERT_TRUE(provider.has_value()) << type << ": " << provider.error().to_string();
     EXPECT_EQ((*provider)->name(), "reg");
@@ -517,6 +519,13 @@ TEST_F(FilesProviderTest, RegistryBuildsEveryAvailableType) {
     // The files it was given are the files type's answer; others have their own data.
     if (type == "files") {
       EXPECT_EQ((*provider)->user_by_name("alice")->uid, 1000u);
+    }
+    if (type == "fastid") {
+      // An upstream that cannot be reached is an outage, never "not found".
+      auto u = (*provider)->user_by_name("alice");
+      ASSERT_FALSE(u.has_value());
+      EXPECT_EQ(u.error().code(), core::Code::kUnavailable) << u.error().to_string();
+      EXPECT_NE(u.error().message().find("127.0.0.1:1"), std::string::npos) << u.error().to_string();
     }
   }
   daemon::ProviderConfig winbind;

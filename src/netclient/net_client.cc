@@ -1,0 +1,396 @@
+#include "netclient/net_client.h"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "daemon/settings.h"
+#include "proto/wire.h"
+
+namespace fastid::netclient {
+namespace {
+
+using core::Status;
+using Clock = std::chrono::steady_clock;
+
+struct Address {
+  sockaddr_storage storage{};
+  socklen_t len = 0;
+  int family = AF_UNSPEC;
+};
+
+core::Result<Address> resolve(const std::string& text) {
+  auto hp = daemon::parse_host_port(text);
+  if (!hp) return core::error(hp.error());
+  Address a;
+  auto* v4 = reinterpret_cast<sockaddr_in*>(&a.storage);
+  auto* v6 = reinterpret_cast<sockaddr_in6*>(&a.storage);
+  if (::inet_pton(AF_INET, hp->host.c_str(), &v4->sin_addr) == 1) {
+    v4->sin_family = AF_INET;
+    v4->sin_port = htons(hp->port);
+    a.len = sizeof *v4;
+    a.family = AF_INET;
+  } else if (::inet_pton(AF_INET6, hp->host.c_str(), &v6->sin6_addr) == 1) {
+    v6->sin6_family = AF_INET6;
+    v6->sin6_port = htons(hp->port);
+    a.len = sizeof *v6;
+    a.family = AF_INET6;
+  } else {
+    return core::error(Status::invalid_argument("not a numeric address: " + text));
+  }
+  return a;
+}
+
+int ms_left(Clock::time_point deadline) {
+  auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
+  return left <= 0 ? 0 : static_cast<int>(left);
+}
+
+// Waits for `events` on fd until the deadline. False on timeout.
+bool wait_for(int fd, short events, Clock::time_point deadline) {
+  for (;;) {
+    pollfd p{fd, events, 0};
+    int r = ::poll(&p, 1, ms_left(deadline));
+    if (r > 0) return true;
+    if (r == 0) return false;
+    if (errno != EINTR) return false;
+  }
+}
+
+// A non-blocking, close-on-exec socket connected (TCP: handshake done) before the deadline.
+core::Result<int> connect_to(const Address& a, int type, Clock::time_point deadline, const std::string& name) {
+  int fd = ::socket(a.family, type | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  if (fd < 0) return core::error(core::status_from_errno(errno, "socket"));
+  if (::connect(fd, reinterpret_cast<const sockaddr*>(&a.storage), a.len) != 0) {
+    if (errno != EINPROGRESS) {
+      int e = errno;
+      ::close(fd);
+      return core::error(Status::unavailable("connect " + name + ": " + std::strerror(e)));
+    }
+    if (!wait_for(fd, POLLOUT, deadline)) {
+      ::close(fd);
+      return core::error(Status::timeout("connect " + name + ": timed out"));
+    }
+    int err = 0;
+    socklen_t len = sizeof err;
+    ::getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len);
+    if (err != 0) {
+      ::close(fd);
+      return core::error(Status::unavailable("connect " + name + ": " + std::strerror(err)));
+    }
+  }
+  if (type == SOCK_STREAM) {
+    int one = 1;
+    ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  }
+  return fd;
+}
+
+Status send_all(int fd, const std::uint8_t* p, std::size_t n, Clock::time_point deadline) {
+  while (n > 0) {
+    ssize_t w = ::send(fd, p, n, MSG_NOSIGNAL);
+    if (w > 0) {
+      p += w;
+      n -= static_cast<std::size_t>(w);
+      continue;
+    }
+    if (w < 0 && errno == EINTR) continue;
+    if (w < 0 && errno == EAGAIN) {
+      if (!wait_for(fd, POLLOUT, deadline)) return Status::timeout("send: timed out");
+      continue;
+    }
+    return Status::unavailable(std::string("send: ") + std::strerror(errno));
+  }
+  return Status::ok();
+}
+
+// kUnavailable with "closed" when the peer closed before the first byte.
+Status recv_all(int fd, std::uint8_t* p, std::size_t n, Clock::time_point deadline) {
+  std::size_t got = 0;
+  while (got < n) {
+    ssize_t r = ::recv(fd, p + got, n - got, 0);
+    if (r > 0) {
+      got += static_cast<std::size_t>(r);
+      continue;
+    }
+    if (r == 0) return Status::unavailable(got == 0 ? "closed" : "connection closed inside a frame");
+    if (errno == EINTR) continue;
+    if (errno == EAGAIN) {
+      if (!wait_for(fd, POLLIN, deadline)) return Status::timeout("no reply in time");
+      continue;
+    }
+    return Status::unavailable(std::string("recv: ") + std::strerror(errno));
+  }
+  return Status::ok();
+}
+
+// Checks a reply header against the request it answers.
+Status check_reply(const proto::FrameHeader& h, proto::HeaderCheck check, std::uint16_t opcode,
+                   std::uint32_t id) {
+  if (check != proto::HeaderCheck::kOk) return Status::corruption("malformed reply header");
+  if ((h.flags & proto::kFlagReply) == 0 || h.opcode != opcode || h.request_id != id) {
+    return Status::corruption("reply does not match the request (opcode " + std::to_string(h.opcode) +
+                              ", id " + std::to_string(h.request_id) + ")");
+  }
+  return Status::ok();
+}
+
+template <typename T, typename Decode>
+core::Result<T> decoded(core::Result<proto::Reply> reply, Decode decode) {
+  if (!reply) return core::error(reply.error());
+  auto st = static_cast<proto::WireStatus>(reply->header.status);
+  proto::WireReader r(reply->payload.data(), reply->payload.size());
+  if (st != proto::WireStatus::kOk) {
+    std::uint32_t n = 0;
+    const char* s = r.str(1024, &n);
+    return core::error(Status(proto::from_wire(st), std::string(s, n)));
+  }
+  T out{};
+  if (!decode(r, &out) || !r.at_end()) return core::error(Status::corruption("malformed reply payload"));
+  return out;
+}
+
+}  // namespace
+
+NetClient::NetClient(Options options) : options_(std::move(options)) {}
+
+NetClient::~NetClient() {
+  disconnect();
+  for (int fd : udp_fds_) {
+    if (fd >= 0) ::close(fd);
+  }
+}
+
+void NetClient::disconnect() {
+  if (tcp_fd_ >= 0) ::close(tcp_fd_);
+  tcp_fd_ = -1;
+}
+
+core::Result<proto::Reply> NetClient::call(proto::Request request, Transport transport) {
+  if (options_.servers.empty()) return core::error(Status::invalid_argument("no server given"));
+  request.request_id = next_id_++;
+  if (next_id_ == 0) next_id_ = 1;
+  proto::Bytes frame = proto::encode_request(request);
+  const auto opcode = static_cast<std::uint16_t>(request.opcode);
+  info_ = CallInfo{};
+  if (transport == Transport::kUdp) {
+    auto reply = call_udp(frame, opcode, request.request_id);
+    if (!reply) return reply;
+    if ((reply->header.flags & proto::kFlagTruncated) == 0) {
+      info_.answered_by = Transport::kUdp;
+      return reply;
+    }
+    info_.truncated = true;  // the whole answer over TCP
+  }
+  return call_tcp(frame, opcode, request.request_id);
+}
+
+core::Result<proto::Reply> NetClient::call_tcp(const proto::Bytes& frame, std::uint16_t opcode,
+                                               std::uint32_t id) {
+  Status last = Status::unavailable("no server answered");
+  const std::size_t n = options_.servers.size();
+  // The connected server first, then the others in order.
+  for (std::size_t k = 0; k < n; ++k) {
+    const std::size_t index = (tcp_fd_ >= 0 ? tcp_server_ + k : k) % n;
+    const std::string& name = options_.servers[index];
+    // A kept connection the server closed while idle gets one fresh attempt.
+    for (int attempt = 0; attempt < 2; ++attempt) {
+      const auto deadline = Clock::now() + options_.timeout;
+      bool reused = tcp_fd_ >= 0 && tcp_server_ == index;
+      if (!reused) {
+        disconnect();
+        auto addr = resolve(name);
+        if (!addr) return core::error(addr.error());
+        auto fd = connect_to(*addr, SOCK_STREAM, deadline, name);
+        if (!fd) {
+          last = fd.error();
+          break;
+        }
+        tcp_fd_ = *fd;
+        tcp_server_ = index;
+      }
+      Status st = send_all(tcp_fd_, frame.data(), frame.size(), deadline);
+      std::uint8_t head[proto::kHeaderSize];
+      if (st) st = recv_all(tcp_fd_, head, sizeof head, deadline);
+      if (!st) {
+        disconnect();
+        last = Status(st.code(), name + ": " + st.message());
+        if (reused && st.code() == core::Code::kUnavailable) continue;
+        break;
+      }
+      proto::Reply reply;
+      if (Status c = check_reply(reply.header, proto::decode_header(head, &reply.header), opcode, id); !c) {
+        disconnect();
+        return core::error(Status(c.code(), name + ": " + c.message()));
+      }
+      reply.payload.resize(reply.header.length);
+      if (reply.header.length > 0) {
+        st = recv_all(tcp_fd_, reply.payload.data(), reply.payload.size(), deadline);
+        if (!st) {
+          disconnect();
+          last = Status(st.code(), name + ": " + st.message());
+          break;
+        }
+      }
+      info_.answered_by = Transport::kTcp;
+      info_.server = name;
+      return reply;
+    }
+  }
+  return core::error(last);
+}
+
+core::Result<proto::Reply> NetClient::call_udp(const proto::Bytes& frame, std::uint16_t opcode,
+                                               std::uint32_t id) {
+  // Padding buys reply room: the server answers at most three times what it got.
+  proto::Bytes datagram = frame;
+  if (datagram.size() < options_.udp_datagram) datagram.resize(options_.udp_datagram, 0);
+  Status last = Status::unavailable("no server answered");
+  udp_fds_.resize(options_.servers.size(), -1);
+  for (std::size_t index = 0; index < options_.servers.size(); ++index) {
+    const std::string& name = options_.servers[index];
+    const auto deadline = Clock::now() + options_.timeout;
+    int& kept = udp_fds_[index];
+    if (kept < 0) {
+      auto addr = resolve(name);
+      if (!addr) return core::error(addr.error());
+      auto fd = connect_to(*addr, SOCK_DGRAM, deadline, name);  // connected: only its replies arrive
+      if (!fd) {
+        last = fd.error();
+        continue;
+      }
+      kept = *fd;
+    }
+    const int* fd = &kept;  // replies to earlier, abandoned requests are skipped by id
+    Status st = send_all(*fd, datagram.data(), datagram.size(), deadline);
+    std::vector<std::uint8_t>& buf = udp_buf_;
+    buf.resize(65536);
+    while (st) {
+      if (!wait_for(*fd, POLLIN, deadline)) {
+        st = Status::timeout(name + ": no UDP reply in time");
+        break;
+      }
+      ssize_t r = ::recv(*fd, buf.data(), buf.size(), 0);
+      if (r < 0) {
+        if (errno == EINTR || errno == EAGAIN) continue;
+        st = Status::unavailable(name + ": recv: " + std::strerror(errno));  // e.g. ECONNREFUSED
+        break;
+      }
+      proto::Reply reply;
+      if (static_cast<std::size_t>(r) < proto::kHeaderSize) continue;  // not for us
+      auto check = proto::decode_header(buf.data(), &reply.header);
+      if (!check_reply(reply.header, check, opcode, id)) continue;  // a stray datagram
+      if (reply.header.length != static_cast<std::size_t>(r) - proto::kHeaderSize) {
+        return core::error(Status::corruption(name + ": UDP reply length does not match its datagram"));
+      }
+      reply.payload.assign(buf.begin() + proto::kHeaderSize, buf.begin() + r);
+      info_.server = name;
+      return reply;
+    }
+    ::close(kept);  // an error (ECONNREFUSED) or a timeout: a fresh socket next time
+    kept = -1;
+    last = st;
+  }
+  return core::error(last);
+}
+
+core::Result<proto::User> NetClient::user_by_name(std::string name, Transport t) {
+  proto::Request req;
+  req.opcode = proto::Opcode::kGetpwnam;
+  req.name = std::move(name);
+  return decoded<proto::User>(call(std::move(req), t), proto::get_user);
+}
+
+core::Result<proto::User> NetClient::user_by_uid(std::uint32_t uid, Transport t) {
+  proto::Request req;
+  req.opcode = proto::Opcode::kGetpwuid;
+  req.id = uid;
+  return decoded<proto::User>(call(std::move(req), t), proto::get_user);
+}
+
+core::Result<proto::Group> NetClient::group_by_name(std::string name, Transport t) {
+  proto::Request req;
+  req.opcode = proto::Opcode::kGetgrnam;
+  req.name = std::move(name);
+  return decoded<proto::Group>(call(std::move(req), t), proto::get_group);
+}
+
+core::Result<proto::Group> NetClient::group_by_gid(std::uint32_t gid, Transport t) {
+  proto::Request req;
+  req.opcode = proto::Opcode::kGetgrgid;
+  req.id = gid;
+  return decoded<proto::Group>(call(std::move(req), t), proto::get_group);
+}
+
+core::Result<std::vector<std::uint32_t>> NetClient::initgroups(std::string user, Transport t) {
+  proto::Request req;
+  req.opcode = proto::Opcode::kInitgroups;
+  req.name = std::move(user);
+  return decoded<std::vector<std::uint32_t>>(
+      call(std::move(req), t), [](proto::WireReader& r, std::vector<std::uint32_t>* out) {
+        std::uint32_t n = r.u32();
+        if (r.bad || n > proto::kMaxInitgroups || n > r.remaining() / 4) return false;
+        out->reserve(n);
+        for (std::uint32_t i = 0; i < n; ++i) out->push_back(r.u32());
+        return !r.bad;
+      });
+}
+
+namespace {
+template <typename T, typename Get>
+bool get_page(proto::WireReader& r, proto::Page<T>* page, Get get) {
+  page->next_cursor = r.u32();
+  page->more = r.u32() != 0;
+  std::uint32_t n = r.u32();
+  if (r.bad || n > proto::kMaxPageRecords) return false;
+  for (std::uint32_t i = 0; i < n; ++i) {
+    T rec;
+    if (!get(r, &rec)) return false;
+    page->records.push_back(std::move(rec));
+  }
+  return true;
+}
+}  // namespace
+
+core::Result<proto::Page<proto::User>> NetClient::users_page(std::uint32_t cursor, std::uint32_t max) {
+  proto::Request req;
+  req.opcode = proto::Opcode::kPwentPage;
+  req.cursor = cursor;
+  req.max = max;
+  return decoded<proto::Page<proto::User>>(call(std::move(req), Transport::kTcp),
+                                           [](proto::WireReader& r, proto::Page<proto::User>* p) {
+                                             return get_page(r, p, proto::get_user);
+                                           });
+}
+
+core::Result<proto::Page<proto::Group>> NetClient::groups_page(std::uint32_t cursor, std::uint32_t max) {
+  proto::Request req;
+  req.opcode = proto::Opcode::kGrentPage;
+  req.cursor = cursor;
+  req.max = max;
+  return decoded<proto::Page<proto::Group>>(call(std::move(req), Transport::kTcp),
+                                            [](proto::WireReader& r, proto::Page<proto::Group>* p) {
+                                              return get_page(r, p, proto::get_group);
+                                            });
+}
+
+core::Result<std::string> NetClient::ping(Transport t) {
+  proto::Request req;
+  req.opcode = proto::Opcode::kPing;
+  return decoded<std::string>(call(std::move(req), t), [](proto::WireReader& r, std::string* out) {
+    std::uint32_t n = 0;
+    const char* s = r.str(1024, &n);
+    out->assign(s, n);
+    return !r.bad;
+  });
+}
+
+}  // namespace fastid::netclient

@@ -1,0 +1,55 @@
+// RemoteProvider (type "fastid"): answers from another fastidd over its TCP
+// listener — the site-cache tier, where every node runs fastidd locally and
+// all of them share one upstream. Synchronous (NetClient blocks), so it runs
+// in the provider pool like any directory client. Public data only: upstreams
+// refuse authentication over the network, and so does this provider.
+// One thread at a time, as the Provider interface says.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "netclient/net_client.h"
+#include "providers/provider.h"
+
+namespace fastid::providers {
+
+class RemoteProvider final : public Provider {
+ public:
+  struct Options {
+    std::string name = {};
+    std::vector<std::string> servers = {};  // "HOST:PORT", asked in order
+    std::chrono::milliseconds timeout{2000};
+  };
+
+  explicit RemoteProvider(Options options);
+  ~RemoteProvider() override;
+
+  const std::string& name() const override { return options_.name; }
+
+  // Checks the addresses; does not connect (an upstream that is down at start
+  // is an outage to ride out, not a misconfiguration).
+  Status open() override;
+  void close() override;
+  Status refresh() override { return Status::ok(); }
+
+  Result<User> user_by_name(std::string_view name) override;
+  Result<User> user_by_uid(std::uint32_t uid) override;
+  Result<Group> group_by_name(std::string_view name) override;
+  Result<Group> group_by_gid(std::uint32_t gid) override;
+  Result<std::vector<std::uint32_t>> initgroups(std::string_view user) override;
+  Result<Page<User>> users_page(std::uint32_t cursor, std::uint32_t max) override;
+  Result<Page<Group>> groups_page(std::uint32_t cursor, std::uint32_t max) override;
+
+ private:
+  // Upstream transport failures become kUnavailable naming the provider; the
+  // upstream's own answers (not found, busy, ...) pass through.
+  template <typename T>
+  Result<T> relay(Result<T> r) const;
+
+  Options options_;
+  std::unique_ptr<netclient::NetClient> client_;
+};
+
+}  // namespace fastid::providers

@@ -1,0 +1,35 @@
+// Dropping privileges: the supervisor opens what needs root (listeners on
+// low ports, sockets in /run, the pid file and log) and resolves the target
+// identity once, before it forks; each front worker then drops to it for
+// good (groups, gid, uid — in that order, so that nothing can be regained).
+#pragma once
+
+#include <sys/types.h>
+
+#include <string>
+#include <vector>
+
+#include "core/status.h"
+
+namespace fastid::supervisor {
+
+struct Identity {
+  uid_t uid = 0;
+  gid_t gid = 0;
+  std::string name;  // for logs: "fastid (uid 998, gid 998)"
+};
+
+// Resolves `user` and `group` (names or numeric ids; group "" = the user's
+// primary group). A numeric uid needs no lookup at all; a name is looked up
+// through NSS once, here, before any worker serves. Errors name what is wrong.
+core::Result<Identity> resolve_identity(const std::string& user, const std::string& group);
+
+// Gives `paths` (and, for directories, every entry directly inside them) to
+// the identity, so that the workers can write their state after the drop.
+core::Status hand_over(const Identity& who, const std::vector<std::string>& paths);
+
+// setgroups({gid}), setgid, setuid; then checks that uid 0 cannot be regained.
+// Re-arms the parent-death signal, which a credential change clears.
+core::Status drop_to(const Identity& who);
+
+}  // namespace fastid::supervisor

@@ -1,0 +1,127 @@
+#include "supervisor/worker_figures.h"
+
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstdio>
+
+namespace fastid::supervisor {
+namespace {
+constexpr auto kRelaxed = std::memory_order_relaxed;
+}  // namespace
+
+core::Result<WorkerFigures> WorkerFigures::create(int workers) {
+  if (workers < 1) return core::error(core::Status::invalid_argument("no workers"));
+  WorkerFigures f;
+  f.bytes_ = sizeof(WorkerSlot) * static_cast<std::size_t>(workers);
+  void* p = ::mmap(nullptr, f.bytes_, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+  if (p == MAP_FAILED) return core::error(core::status_from_errno(errno, "mmap worker figures"));
+  // Zero-filled by the kernel: every atomic starts at 0, a valid object
+  // representation for lock-free integer atomics.
+  static_assert(std::atomic<std::uint64_t>::is_always_lock_free);
+  f.slots_ = static_cast<WorkerSlot*>(p);
+  f.workers_ = workers;
+  return f;
+}
+
+WorkerFigures::WorkerFigures(WorkerFigures&& o) noexcept
+    : slots_(std::exchange(o.slots_, nullptr)), workers_(o.workers_), bytes_(o.bytes_) {}
+
+WorkerFigures& WorkerFigures::operator=(WorkerFigures&& o) noexcept {
+  if (this != &o) {
+    if (slots_) ::munmap(slots_, bytes_);
+    slots_ = std::exchange(o.slots_, nullptr);
+    workers_ = o.workers_;
+    bytes_ = o.bytes_;
+  }
+  return *this;
+}
+
+WorkerFigures::~WorkerFigures() {
+  if (slots_) ::munmap(slots_, bytes_);
+}
+
+void WorkerFigures::publish(int index, const WorkerSample& s) {
+  if (slots_ == nullptr || index < 0 || index >= workers_) return;
+  WorkerSlot& w = slots_[index];
+  w.requests.store(s.requests, kRelaxed);
+  w.connections_open.store(s.connections_open, kRelaxed);
+  w.connections_accepted.store(s.connections_accepted, kRelaxed);
+  w.connections_rejected.store(s.connections_rejected, kRelaxed);
+  w.closed_idle.store(s.closed_idle, kRelaxed);
+  w.closed_protocol.store(s.closed_protocol, kRelaxed);
+  w.udp_requests.store(s.udp_requests, kRelaxed);
+  w.network_refused.store(s.network_refused, kRelaxed);
+  w.reloads.store(s.reloads, kRelaxed);
+  w.idle_timeout_ms.store(s.idle_timeout_ms, kRelaxed);
+  w.stall_timeout_ms.store(s.stall_timeout_ms, kRelaxed);
+  w.max_connections.store(s.max_connections, kRelaxed);
+  w.rss_kib.store(s.rss_kib, kRelaxed);
+  auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
+      std::chrono::system_clock::now().time_since_epoch());
+  w.updated_unix_ms.store(now.count(), kRelaxed);
+  w.pid.store(::getpid(), std::memory_order_release);
+}
+
+void WorkerFigures::clear(int index) {
+  if (slots_ == nullptr || index < 0 || index >= workers_) return;
+  slots_[index].pid.store(0, std::memory_order_release);
+}
+
+std::vector<std::pair<std::string, std::string>> WorkerFigures::status_items() const {
+  std::vector<std::pair<std::string, std::string>> out;
+  if (slots_ == nullptr) return out;
+  out.emplace_back("workers", std::to_string(workers_));
+  WorkerSample total;
+  const auto now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                          std::chrono::system_clock::now().time_since_epoch())
+                          .count();
+  for (int i = 0; i < workers_; ++i) {
+    const WorkerSlot& w = slots_[i];
+    const std::int64_t pid = w.pid.load(std::memory_order_acquire);
+    if (pid <= 0) continue;
+    const std::string p = "worker." + std::to_string(i) + ".";
+    auto add = [&](const char* name, std::uint64_t v, std::uint64_t* sum) {
+      out.emplace_back(p + name, std::to_string(v));
+      if (sum) *sum += v;
+    };
+    out.emplace_back(p + "pid", std::to_string(pid));
+    out.emplace_back(p + "age_ms", std::to_string(now_ms - w.updated_unix_ms.load(kRelaxed)));
+    add("requests", w.requests.load(kRelaxed), &total.requests);
+    add("connections.open", w.connections_open.load(kRelaxed), &total.connections_open);
+    add("connections.accepted", w.connections_accepted.load(kRelaxed), &total.connections_accepted);
+    add("connections.rejected", w.connections_rejected.load(kRelaxed), &total.connections_rejected);
+    add("connections.closed_idle", w.closed_idle.load(kRelaxed), &total.closed_idle);
+    add("connections.closed_protocol", w.closed_protocol.load(kRelaxed), &total.closed_protocol);
+    add("udp.requests", w.udp_requests.load(kRelaxed), &total.udp_requests);
+    add("network.refused", w.network_refused.load(kRelaxed), &total.network_refused);
+    add("reloads", w.reloads.load(kRelaxed), nullptr);
+    add("idle_timeout_ms", w.idle_timeout_ms.load(kRelaxed), nullptr);
+    add("stall_timeout_ms", w.stall_timeout_ms.load(kRelaxed), nullptr);
+    add("max_connections", w.max_connections.load(kRelaxed), nullptr);
+    add("rss_kib", w.rss_kib.load(kRelaxed), &total.rss_kib);
+  }
+  out.emplace_back("total.requests", std::to_string(total.requests));
+  out.emplace_back("total.connections.open", std::to_string(total.connections_open));
+  out.emplace_back("total.connections.accepted", std::to_string(total.connections_accepted));
+  out.emplace_back("total.udp.requests", std::to_string(total.udp_requests));
+  out.emplace_back("total.rss_kib", std::to_string(total.rss_kib));
+  return out;
+}
+
+std::uint64_t self_rss_kib() {
+  int fd = ::open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return 0;
+  char buf[128] = {};
+  ssize_t n = ::read(fd, buf, sizeof buf - 1);
+  ::close(fd);
+  if (n <= 0) return 0;
+  unsigned long long size = 0, resident = 0;
+  if (std::sscanf(buf, "%llu %llu", &size, &resident) != 2) return 0;
+  return resident * static_cast<std::uint64_t>(::sysconf(_SC_PAGESIZE)) / 1024;
+}
+
+}  // namespace fastid::supervisor

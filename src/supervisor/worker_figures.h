@@ -1,0 +1,83 @@
+// WorkerFigures: one small shared memory region where every front worker
+// publishes its figures, so that `fastid status` — answered by whichever
+// worker took the connection — shows all of them.
+//
+// Why shared memory and not a request to each worker: a status request would
+// otherwise need the answering worker to reach its siblings (a socketpair per
+// pair of workers, or through the supervisor, which runs no event loop and must
+// stay that way). A page the supervisor maps before it forks costs nothing,
+// needs no protocol, and a hung or dead worker cannot block the answer: its
+// figures simply stop moving (its slot shows its pid and when it last wrote).
+//
+// Each worker writes only its own slot, field by field with relaxed atomic
+// stores, on a timer (every 500 ms) and after a reload; readers load fields
+// the same way. Figures of different fields need not be from the same instant.
+#pragma once
+
+#include <sys/types.h>
+
+#include <atomic>
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "core/status.h"
+
+namespace fastid::supervisor {
+
+struct WorkerSlot {
+  std::atomic<std::int64_t> pid;
+  std::atomic<std::int64_t> updated_unix_ms;  // when the worker last wrote its slot
+  std::atomic<std::uint64_t> requests;
+  std::atomic<std::uint64_t> connections_open;
+  std::atomic<std::uint64_t> connections_accepted;
+  std::atomic<std::uint64_t> connections_rejected;
+  std::atomic<std::uint64_t> closed_idle;
+  std::atomic<std::uint64_t> closed_protocol;
+  std::atomic<std::uint64_t> udp_requests;
+  std::atomic<std::uint64_t> network_refused;
+  std::atomic<std::uint64_t> reloads;
+  std::atomic<std::uint64_t> idle_timeout_ms;   // reloadable settings in force
+  std::atomic<std::uint64_t> stall_timeout_ms;
+  std::atomic<std::uint64_t> max_connections;
+  std::atomic<std::uint64_t> rss_kib;           // the worker's resident set
+};
+
+// The fields a worker publishes (a plain copy, filled by the worker).
+struct WorkerSample {
+  std::uint64_t requests = 0, connections_open = 0, connections_accepted = 0, connections_rejected = 0,
+                closed_idle = 0, closed_protocol = 0, udp_requests = 0, network_refused = 0, reloads = 0,
+                idle_timeout_ms = 0, stall_timeout_ms = 0, max_connections = 0, rss_kib = 0;
+};
+
+class WorkerFigures {
+ public:
+  // Maps a shared anonymous region of `workers` slots; call before fork().
+  static core::Result<WorkerFigures> create(int workers);
+  WorkerFigures() = default;
+  WorkerFigures(WorkerFigures&& other) noexcept;
+  WorkerFigures& operator=(WorkerFigures&& other) noexcept;
+  ~WorkerFigures();
+
+  int workers() const { return workers_; }
+
+  // The worker `index` writes its sample (and its pid, and the time).
+  void publish(int index, const WorkerSample& sample);
+  // The supervisor clears the slot of a worker that died.
+  void clear(int index);
+
+  // Status lines: "workers", then "worker.<i>.<figure>" for every slot with a
+  // live pid, then "total.<figure>" sums.
+  std::vector<std::pair<std::string, std::string>> status_items() const;
+
+ private:
+  WorkerSlot* slots_ = nullptr;
+  int workers_ = 0;
+  std::size_t bytes_ = 0;
+};
+
+// The calling process's resident set in KiB (from /proc/self/statm).
+std::uint64_t self_rss_kib();
+
+}  // namespace fastid::supervisor

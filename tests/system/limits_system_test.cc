@@ -1,0 +1,298 @@
+// Connection limits at scale: ten thousand idle connections held while
+// another client keeps its latency, stalled half-frames closed after the
+// stall timeout, garbage disconnected, the per-worker connection limit — and
+// through all of it, honest clients are served.
+#include <gtest/gtest.h>
+
+#include <poll.h>
+#include <sys/resource.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cstring>
+
+#include "daemon_fixture.h"
+#include "proto/messages.h"
+#include "proto/wire.h"
+
+namespace fastid::testing {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// The target is p99 < 5 ms; it is printed and recorded in
+// docs/benchmarks.md from a quiet run. The assertion keeps a wide margin:
+// four engineers build on these two cores and a preempted worker costs
+// milliseconds, which is noise, not a regression. A regression that matters
+// (a stall of the loop behind 10,000 connections) costs far more.
+#ifdef FASTID_ASAN_RUNTIME
+constexpr int kIdleConnections = 2000;  // ASan's shadow memory makes 10,000 needlessly slow
+constexpr double kP99LimitMs = 50.0;
+#else
+constexpr int kIdleConnections = 10000;
+constexpr double kP99LimitMs = 25.0;
+#endif
+
+void raise_fd_limit() {
+  rlimit rl{};
+  ::getrlimit(RLIMIT_NOFILE, &rl);
+  rl.rlim_cur = rl.rlim_max;
+  ::setrlimit(RLIMIT_NOFILE, &rl);
+}
+
+int connect_unix(const std::string& path) {
+  int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_un a{};
+  a.sun_family = AF_UNIX;
+  std::snprintf(a.sun_path, sizeof a.sun_path, "%s", path.c_str());
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
+    ::close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+// One lookup on a kept connection; true when the right user came back.
+bool lookup(int fd, std::uint32_t id, const char* name) {
+  auto frame = proto::encode_request({proto::Opcode::kGetpwnam, id, name, 0, 0, 0});
+  if (::send(fd, frame.data(), frame.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(frame.size())) return false;
+  std::uint8_t head[proto::kHeaderSize];
+  if (::recv(fd, head, sizeof head, MSG_WAITALL) != static_cast<ssize_t>(sizeof head)) return false;
+  proto::FrameHeader h{};
+  if (proto::decode_header(head, &h) != proto::HeaderCheck::kOk || h.request_id != id || h.status != 0) return false;
+  proto::Reply reply{h, std::vector<std::uint8_t>(h.length)};
+  if (h.length && ::recv(fd, reply.payload.data(), h.length, MSG_WAITALL) != static_cast<ssize_t>(h.length)) {
+    return false;
+  }
+  auto user = proto::decode_user_reply(reply);
+  return user && user->name == name;
+}
+
+// True when the peer has closed `fd` (EOF or reset) within `ms`.
+bool closed_within(int fd, int ms) {
+  pollfd p{fd, POLLIN, 0};
+  if (::poll(&p, 1, ms) != 1) return false;
+  char c;
+  ssize_t n = ::recv(fd, &c, 1, MSG_DONTWAIT);
+  return n == 0 || (n < 0 && errno == ECONNRESET);
+}
+
+std::uint64_t kib_field(const std::string& file, const std::string& key) {
+  std::istringstream in(read_file(file));
+  for (std::string line; std::getline(in, line);) {
+    if (line.rfind(key, 0) == 0) return std::stoull(line.substr(key.size()));
+  }
+  return 0;
+}
+
+std::string status_value(const Daemon& d, const std::string& key) {
+  auto r = run("FASTID_SOCKET_DIR=" + d.socket_dir() + " " + bin_dir() + "/fastid status");
+  auto at = r.out.find("\n" + key + " ");
+  if (at == std::string::npos) return "";
+  auto v = r.out.find_first_not_of(' ', at + key.size() + 1);
+  return r.out.substr(v, r.out.find('\n', v) - v);
+}
+
+// A client that keeps `rate` lookups a second on one connection for `seconds`
+// and records every latency.
+struct Paced {
+  std::vector<double> ms;
+  int failures = 0;
+  double elapsed_s = 0;  // a client that keeps its rate finishes on time
+};
+
+Paced paced_lookups(const std::string& path, int rate, double seconds) {
+  Paced out;
+  const auto started = Clock::now();
+  int fd = connect_unix(path);
+  if (fd < 0) {
+    out.failures = 1;
+    return out;
+  }
+  const auto period = std::chrono::nanoseconds(1000000000 / rate);
+  auto next = Clock::now();
+  const int total = static_cast<int>(rate * seconds);
+  for (int i = 0; i < total; ++i) {
+    std::this_thread::sleep_until(next);
+    next += period;
+    char name[16];
+    std::snprintf(name, sizeof name, "user%05d", 1 + (i * 37) % 1000);
+    auto t0 = Clock::now();
+    bool ok = lookup(fd, static_cast<std::uint32_t>(i + 1), name);
+    out.ms.push_back(std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
+    if (!ok) ++out.failures;
+  }
+  ::close(fd);
+  out.elapsed_s = std::chrono::duration<double>(Clock::now() - started).count();
+  return out;
+}
+
+double percentile(std::vector<double> v, double p) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  return v[std::min(v.size() - 1, static_cast<size_t>(p * static_cast<double>(v.size())))];
+}
+
+TEST(LimitsSystemTest, TenThousandIdleConnectionsAreHeldWhileAnotherClientKeepsItsLatency) {
+  raise_fd_limit();  // the daemon inherits it
+  Daemon d(1000, 100);
+  std::string cfg = d.default_config_text();
+  cfg.insert(cfg.find("log_level"), "max_connections = 20000\nidle_timeout = \"10m\"\n");
+  d.write_config(cfg);
+  ASSERT_TRUE(d.start()) << d.log();
+  const std::string path = d.socket_dir() + "/nss";
+  // Warm up: the worker's allocator and the provider data are in place.
+  {
+    int fd = connect_unix(path);
+    for (int i = 0; i < 200; ++i) ASSERT_TRUE(lookup(fd, static_cast<std::uint32_t>(i + 1), "user00001"));
+    ::close(fd);
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  const std::string proc = "/proc/" + std::to_string(d.pid());
+  const auto rss0 = kib_field(proc + "/status", "VmRSS:");
+  const auto pss0 = kib_field(proc + "/smaps_rollup", "Pss:");
+
+  std::vector<int> idle;
+  idle.reserve(kIdleConnections);
+  for (int i = 0; i < kIdleConnections; ++i) {
+    int fd = connect_unix(path);
+    ASSERT_GE(fd, 0) << "connection " << i << ": " << std::strerror(errno);
+    idle.push_back(fd);
+  }
+  // Every one of them is accepted and registered (not just queued).
+  auto until = Clock::now() + std::chrono::seconds(20);
+  std::string open;
+  while ((open = status_value(d, "connections.open")) != std::to_string(kIdleConnections + 1) &&
+         Clock::now() < until) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_EQ(open, std::to_string(kIdleConnections + 1)) << "the idle ones and the status query's own";
+  const auto rss1 = kib_field(proc + "/status", "VmRSS:");
+  const auto pss1 = kib_field(proc + "/smaps_rollup", "Pss:");
+  const double per_conn_rss = (static_cast<double>(rss1) - static_cast<double>(rss0)) * 1024.0 / kIdleConnections;
+  const double per_conn_pss = (static_cast<double>(pss1) - static_cast<double>(pss0)) * 1024.0 / kIdleConnections;
+
+  Paced p = paced_lookups(path, 1000, 5.0);
+  const double p50 = percentile(p.ms, 0.50), p99 = percentile(p.ms, 0.99), max = percentile(p.ms, 1.0);
+  std::printf("%d idle connections: worker RSS %llu -> %llu KiB (%.0f bytes per connection), PSS %llu -> %llu KiB "
+              "(%.0f bytes per connection)\n",
+              kIdleConnections, static_cast<unsigned long long>(rss0), static_cast<unsigned long long>(rss1),
+              per_conn_rss, static_cast<unsigned long long>(pss0), static_cast<unsigned long long>(pss1),
+              per_conn_pss);
+  std::printf("1000 lookups/s for 5 s alongside: %zu lookups, p50 %.3f ms, p99 %.3f ms, max %.3f ms, %d failed\n",
+              p.ms.size(), p50, p99, max, p.failures);
+  EXPECT_EQ(p.failures, 0);
+  EXPECT_EQ(p.ms.size(), 5000u);
+  EXPECT_LT(p.elapsed_s, 5.5) << "the client kept up 1,000 lookups a second";
+  EXPECT_LT(p99, kP99LimitMs);
+  // Idle connections cost memory, bounded: the target is 4 KiB each; the
+  // assertion leaves room for a noisy machine.
+  EXPECT_LT(per_conn_rss, 8192.0);
+
+  // They are all still open and usable afterwards.
+  for (int i = 0; i < kIdleConnections; i += kIdleConnections / 10) {
+    EXPECT_TRUE(lookup(idle[static_cast<size_t>(i)], 7, "user00002")) << "idle connection " << i;
+  }
+  for (int fd : idle) ::close(fd);
+  int status = d.stop(SIGTERM);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
+TEST(LimitsSystemTest, StalledHalfFramesAreClosedAfterTheStallTimeoutAndGarbageIsDisconnected) {
+  raise_fd_limit();
+  Daemon d(1000, 100);
+  std::string cfg = d.default_config_text();
+  cfg.insert(cfg.find("log_level"), "stall_timeout = \"1s\"\n");
+  d.write_config(cfg);
+  ASSERT_TRUE(d.start({"-w", "2"})) << d.log();
+  const std::string path = d.socket_dir() + "/nss";
+
+  // 1,000 connections send half a frame (the header promises 64 bytes of
+  // payload, 10 arrive) and stall.
+  std::vector<int> stalled;
+  auto half = proto::encode_request({proto::Opcode::kGetpwnam, 1, "user00001", 0, 0, 0});
+  proto::store_u32(half.data() + 12, 64);
+  half.resize(proto::kHeaderSize + 10);
+  for (int i = 0; i < 1000; ++i) {
+    int fd = connect_unix(path);
+    ASSERT_GE(fd, 0);
+    ASSERT_EQ(::send(fd, half.data(), half.size(), MSG_NOSIGNAL), static_cast<ssize_t>(half.size()));
+    stalled.push_back(fd);
+  }
+  // 200 connections send random bytes: a frame header no version has.
+  std::vector<int> garbage;
+  std::uint32_t x = 12345;
+  for (int i = 0; i < 200; ++i) {
+    int fd = connect_unix(path);
+    ASSERT_GE(fd, 0);
+    std::vector<std::uint8_t> junk(256);
+    for (auto& b : junk) {
+      x = x * 1103515245u + 12345u;
+      b = static_cast<std::uint8_t>(x >> 16);
+    }
+    junk[0] = proto::kVersion;
+    junk[1] = static_cast<std::uint8_t>(0x80 | junk[1]);  // unknown flags: the stream cannot be trusted
+    ::send(fd, junk.data(), junk.size(), MSG_NOSIGNAL);
+    garbage.push_back(fd);
+  }
+  const auto sent = Clock::now();
+  // Meanwhile, another client is served at 500 lookups a second.
+  Paced p = paced_lookups(path, 500, 2.0);
+  EXPECT_EQ(p.failures, 0);
+  std::printf("during the stall: %zu lookups, p99 %.3f ms\n", p.ms.size(), percentile(p.ms, 0.99));
+
+  int garbage_closed = 0;
+  for (int fd : garbage) garbage_closed += closed_within(fd, 100) ? 1 : 0;
+  EXPECT_EQ(garbage_closed, 200) << "random bytes get a disconnect";
+  int stall_closed = 0;
+  for (int fd : stalled) stall_closed += closed_within(fd, 2000) ? 1 : 0;
+  const double after = std::chrono::duration<double>(Clock::now() - sent).count();
+  EXPECT_EQ(stall_closed, 1000) << "closed after the 1 s stall timeout";
+  EXPECT_LT(after, 6.0);
+  for (int fd : stalled) ::close(fd);
+  for (int fd : garbage) ::close(fd);
+  std::this_thread::sleep_for(std::chrono::milliseconds(700));
+  auto total = run("FASTID_SOCKET_DIR=" + d.socket_dir() + " " + bin_dir() + "/fastid status");
+  std::istringstream lines(total.out);
+  std::uint64_t closed_protocol = 0;
+  for (std::string line; std::getline(lines, line);) {
+    if (line.rfind("worker.", 0) == 0 && line.find(".connections.closed_protocol ") != std::string::npos) {
+      closed_protocol += std::stoull(line.substr(line.find_last_of(' ') + 1));
+    }
+  }
+  std::printf("closed for protocol errors or stalls, over both workers: %llu\n",
+              static_cast<unsigned long long>(closed_protocol));
+  EXPECT_GE(closed_protocol, 1200u);
+  EXPECT_EQ(d.getent("passwd user00003").exit_code, 0);
+}
+
+TEST(LimitsSystemTest, PastMaxConnectionsNewPeersAreClosedAndTheOthersAreServed) {
+  Daemon d(100, 10);
+  std::string cfg = d.default_config_text();
+  cfg.insert(cfg.find("log_level"), "max_connections = 50\n");
+  d.write_config(cfg);
+  ASSERT_TRUE(d.start()) << d.log();
+  const std::string path = d.socket_dir() + "/nss";
+  std::vector<int> fds;
+  for (int i = 0; i < 50; ++i) fds.push_back(connect_unix(path));
+  ASSERT_TRUE(lookup(fds[49], 1, "user00001")) << "the 50th is in";
+  int over = connect_unix(path);
+  ASSERT_GE(over, 0);
+  EXPECT_TRUE(closed_within(over, 2000)) << "the 51st is closed at once";
+  ::close(over);
+  // The 50 held connections are unaffected.
+  for (size_t i = 0; i < fds.size(); i += 7) EXPECT_TRUE(lookup(fds[i], 2, "user00002"));
+  // One leaves; a newcomer gets its place.
+  ::close(fds.back());
+  fds.pop_back();
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  int newcomer = connect_unix(path);
+  EXPECT_TRUE(lookup(newcomer, 3, "user00003"));
+  ::close(newcomer);
+  for (int fd : fds) ::close(fd);
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  EXPECT_EQ(status_value(d, "connections.rejected"), "1");
+}
+
+}  // namespace
+}  // namespace fastid::testing
