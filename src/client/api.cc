@@ -9,6 +9,7 @@
 
 #include "client/call.h"
 #include "client/last_message.h"
+#include "client/retry_stash.h"
 #include "client/unpack.h"
 #include "fastcache/reader.h"
 #include "fastid/fastid.h"
@@ -103,30 +104,72 @@ fastid_status check_name(const char* name, size_t* len) {
   return FASTID_OK;
 }
 
-fastid_status fetch_passwd(Call& call, const uint32_t* want_uid, struct passwd* pw, char* buf,
-                           size_t buflen) {
+// A reply payload: from this thread's retry stash when the same request just
+// ended in ERANGE (the caller is retrying with a bigger buffer), else from the daemon.
+struct Reply {
+  const uint8_t* payload = nullptr;
+  uint32_t length = 0;
+  bool stashed = false;
+};
+
+fastid_status get_reply(Call& call, Reply* out) {
+  uint32_t n = 0;
+  if (const uint8_t* p =
+          fastid::client::stash_find(call.opcode(), call.request_bytes(), call.request_length(), &n)) {
+    *out = {p, n, true};
+    return FASTID_OK;
+  }
   fastid_status st = call.run();
   if (st != FASTID_OK) return st;
-  WireReader r(call.payload(), call.length());
+  *out = {call.payload(), call.length(), false};
+  return FASTID_OK;
+}
+
+// After the copy: a daemon reply that did not fit is kept for the retry; a
+// stashed reply that fitted has done its job.
+fastid_status settle(Call& call, const Reply& reply, fastid_status st) {
+  if (st == FASTID_ERANGE && !reply.stashed)
+    fastid::client::stash_keep(call.opcode(), call.request_bytes(), call.request_length(),
+                               reply.payload, reply.length);
+  else if (st == FASTID_OK && reply.stashed)
+    fastid::client::stash_drop();
+  return st;
+}
+
+fastid_status bad_reply(Call& call, const Reply& reply, const char* what) {
+  if (!reply.stashed) return call.bad_payload(what);
+  // Validated before it was stashed, so this is a bug of ours, not the daemon's.
+  fastid::client::stash_drop();
+  set_message("internal error: stashed reply does not decode: %s", what);
+  return FASTID_INTERNAL;
+}
+
+fastid_status fetch_passwd(Call& call, const uint32_t* want_uid, struct passwd* pw, char* buf,
+                           size_t buflen) {
+  Reply reply;
+  fastid_status st = get_reply(call, &reply);
+  if (st != FASTID_OK) return st;
+  WireReader r(reply.payload, reply.length);
   PasswdView v;
-  if (!decode_passwd(&r, &v) || !r.at_end()) return call.bad_payload("passwd record does not decode");
-  if (want_uid != nullptr && v.uid != *want_uid) return call.bad_payload("uid is not the one asked for");
+  if (!decode_passwd(&r, &v) || !r.at_end()) return bad_reply(call, reply, "passwd record does not decode");
+  if (want_uid != nullptr && v.uid != *want_uid) return bad_reply(call, reply, "uid is not the one asked for");
   st = copy_passwd(v, pw, buf, buflen);
   if (st == FASTID_ERANGE) set_message("buffer too small: %zu bytes needed", passwd_size(v));
-  return st;
+  return settle(call, reply, st);
 }
 
 fastid_status fetch_group(Call& call, const uint32_t* want_gid, struct group* gr, char* buf,
                           size_t buflen) {
-  fastid_status st = call.run();
+  Reply reply;
+  fastid_status st = get_reply(call, &reply);
   if (st != FASTID_OK) return st;
-  WireReader r(call.payload(), call.length());
+  WireReader r(reply.payload, reply.length);
   GroupView v;
-  if (!decode_group(&r, &v) || !r.at_end()) return call.bad_payload("group record does not decode");
-  if (want_gid != nullptr && v.gid != *want_gid) return call.bad_payload("gid is not the one asked for");
+  if (!decode_group(&r, &v) || !r.at_end()) return bad_reply(call, reply, "group record does not decode");
+  if (want_gid != nullptr && v.gid != *want_gid) return bad_reply(call, reply, "gid is not the one asked for");
   st = copy_group(v, gr, buf, buflen);
   if (st == FASTID_ERANGE) set_message("buffer too small: %zu bytes needed", group_size(v, buf));
-  return st;
+  return settle(call, reply, st);
 }
 
 // Fetches enumeration pages until one has records. Precondition: e->left == 0.
@@ -261,20 +304,22 @@ FASTID_PUBLIC fastid_status fastid_initgroups(const char* user, gid_t* gids, siz
   if (auto* c = cache(); c && cache_answered(c->initgroups(user, gids, ngids), &st)) return st;
   Call call(Opcode::kInitgroups);
   call.request().str(user, len);
-  st = call.run();
+  Reply reply;
+  st = get_reply(call, &reply);
   if (st != FASTID_OK) return st;
-  WireReader r(call.payload(), call.length());
+  WireReader r(reply.payload, reply.length);
   uint32_t n = r.u32();
   if (r.bad || n > fastid::proto::kMaxInitgroups || r.remaining() != size_t{n} * 4)
-    return call.bad_payload("group list does not decode");
+    return bad_reply(call, reply, "group list does not decode");
   size_t cap = *ngids;
   for (uint32_t i = 0; i < n && i < cap; ++i) gids[i] = r.u32();
   *ngids = n;
+  st = FASTID_OK;
   if (n > cap) {
     set_message("buffer too small: %u groups", n);
-    return FASTID_ERANGE;
+    st = FASTID_ERANGE;
   }
-  return FASTID_OK;
+  return settle(call, reply, st);
 }
 
 FASTID_PUBLIC fastid_status fastid_enum_open(fastid_enum** e, int kind) {

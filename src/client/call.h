@@ -26,6 +26,11 @@ class Call {
   // The request payload. Requests are small (a name or an id): kMaxRequest bytes.
   proto::WireWriter& request() { return writer_; }
 
+  // What is asked: the opcode and the request payload bytes (the retry stash's key).
+  proto::Opcode opcode() const { return op_; }
+  const uint8_t* request_bytes() const { return request_ + proto::kHeaderSize; }
+  size_t request_length() const { return writer_.len; }
+
   // Sends the request and waits for the reply. FASTID_OK: the daemon answered
   // kOk and payload()/length() hold the reply payload; the connection is still
   // held, so that a payload that fails to decode can drop it (bad_payload()).

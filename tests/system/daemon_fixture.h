@@ -221,6 +221,18 @@ class Daemon {
     return e;
   }
 
+  // The daemon's own request counter ("requests" in `fastid status`; exact
+  // with one worker, the default), or -1. The status request counts itself.
+  long requests_served() const {
+    auto st = run("FASTID_SOCKET_DIR=" + socket_dir() + " " + bin_dir() + "/fastid status");
+    std::istringstream in(st.out);
+    for (std::string line; std::getline(in, line);) {
+      auto f = split(line, ' ');
+      if (!f.empty() && f[0] == "requests") return std::stol(f.back());
+    }
+    return -1;
+  }
+
   CommandResult getent(const std::string& args) const {
     return run(env() + "getent -s fastid " + args + " 2>&1");
   }

@@ -28,6 +28,7 @@
 #include <vector>
 
 #include "client/pool.h"
+#include "client/retry_stash.h"
 #include "fastid/fastid.h"
 #include "proto/wire.h"
 
@@ -418,6 +419,7 @@ class ClientTest : public ::testing::Test {
     ::setenv("FASTID_SOCKET_DIR", dir_.c_str(), 1);
     ::unsetenv("FASTID_TIMEOUT_MS");
     fastid::client::pool_flush();
+    fastid::client::stash_drop();  // a retry stash of an earlier test is not this test's
     daemon_ = std::make_unique<FakeDaemon>(dir_);
   }
   void TearDown() override {
@@ -822,6 +824,157 @@ TEST_F(ClientTest, FdsAreNeverStdioAndAlwaysCloexec) {
     EXPECT_GE(fds[i], 3);
     EXPECT_TRUE(::fcntl(fds[i], F_GETFD) & FD_CLOEXEC) << fds[i];
   }
+}
+
+// The retry stash: glibc answers ERANGE by doubling its buffer from 1 KiB and
+// calling again; that retry is answered from the copy of the reply that did
+// not fit, without a second request to the daemon.
+class RetryStashTest : public ClientTest {
+ protected:
+  void TearDown() override {
+    fastid::client::stash_drop();
+    fastid::client::stash_debug_set_lifetime_ms(0);
+    ClientTest::TearDown();
+  }
+};
+
+TEST_F(RetryStashTest, ErangeRetriesWithBiggerBuffersMakeOneRequest) {
+  std::vector<char> b(1024);
+  int eranges = 0;
+  fastid_status st;
+  while ((st = fastid_getgrnam("big", &gr_, b.data(), b.size())) == FASTID_ERANGE) {
+    ++eranges;
+    EXPECT_TRUE(fastid::client::stash_debug_held());
+    b.resize(b.size() * 2);
+  }
+  ASSERT_EQ(st, FASTID_OK) << fastid_last_message();
+  EXPECT_GE(eranges, 3) << "500 members do not fit in 1 KiB";
+  EXPECT_EQ(daemon_->requests(), 1) << "the retries were answered from the stash";
+  int n = 0;
+  while (gr_.gr_mem[n] != nullptr) ++n;
+  EXPECT_EQ(n, 500);
+  EXPECT_STREQ(gr_.gr_mem[499], "member499");
+  EXPECT_STREQ(gr_.gr_name, "big");
+  EXPECT_FALSE(fastid::client::stash_debug_held()) << "freed once it answered";
+
+  // Used up: the next lookup asks the daemon again (a new answer, not a stale one).
+  EXPECT_EQ(fastid_getgrnam("big", &gr_, b.data(), 1024), FASTID_ERANGE);
+  EXPECT_EQ(daemon_->requests(), 2);
+}
+
+TEST_F(RetryStashTest, OnlyTheSameOpcodeAndKeyUseTheStash) {
+  std::vector<char> b(1 << 16);
+  ASSERT_EQ(fastid_getgrnam("big", &gr_, b.data(), 100), FASTID_ERANGE);
+  ASSERT_EQ(daemon_->requests(), 1);
+  // Another name, the same group by gid, a user: each asks the daemon.
+  ASSERT_EQ(fastid_getgrnam("staff", &gr_, b.data(), b.size()), FASTID_OK);
+  EXPECT_EQ(daemon_->requests(), 2);
+  ASSERT_EQ(fastid_getgrgid(70, &gr_, b.data(), b.size()), FASTID_OK);
+  EXPECT_EQ(daemon_->requests(), 3);
+  EXPECT_STREQ(gr_.gr_name, "big");
+  ASSERT_EQ(fastid_getpwnam("big", &pw_, b.data(), b.size()), FASTID_NOT_FOUND);
+  EXPECT_EQ(daemon_->requests(), 4);
+  // The stash of "big" by name survived those lookups and answers its retry.
+  EXPECT_TRUE(fastid::client::stash_debug_held());
+  ASSERT_EQ(fastid_getgrnam("big", &gr_, b.data(), b.size()), FASTID_OK);
+  EXPECT_EQ(daemon_->requests(), 4);
+  EXPECT_STREQ(gr_.gr_mem[0], "member0");
+  // A name that is a prefix of the stashed one is another key.
+  ASSERT_EQ(fastid_getgrnam("big", &gr_, b.data(), 100), FASTID_ERANGE);
+  EXPECT_EQ(fastid_getgrnam("bi", &gr_, b.data(), b.size()), FASTID_NOT_FOUND);
+  EXPECT_EQ(daemon_->requests(), 6);
+}
+
+TEST_F(RetryStashTest, ByGidByUserAndInitgroupsToo) {
+  std::vector<char> b(1 << 16);
+  ASSERT_EQ(fastid_getgrgid(70, &gr_, b.data(), 64), FASTID_ERANGE);
+  ASSERT_EQ(fastid_getgrgid(70, &gr_, b.data(), b.size()), FASTID_OK);
+  EXPECT_EQ(gr_.gr_gid, 70u);
+  EXPECT_EQ(daemon_->requests(), 1);
+
+  ASSERT_EQ(fastid_getpwuid(1000, &pw_, b.data(), 10), FASTID_ERANGE);
+  ASSERT_EQ(fastid_getpwuid(1000, &pw_, b.data(), 20), FASTID_ERANGE);
+  ASSERT_EQ(fastid_getpwuid(1000, &pw_, b.data(), b.size()), FASTID_OK);
+  EXPECT_STREQ(pw_.pw_name, "alice");
+  ASSERT_EQ(fastid_getpwnam("bob", &pw_, b.data(), 5), FASTID_ERANGE);
+  ASSERT_EQ(fastid_getpwnam("bob", &pw_, b.data(), b.size()), FASTID_OK);
+  EXPECT_STREQ(pw_.pw_dir, "/home/bob");
+  EXPECT_EQ(daemon_->requests(), 3);
+
+  // The NSS module's initgroups asks again with room for all when 256 is too few.
+  gid_t gids[8];
+  size_t n = 1;
+  ASSERT_EQ(fastid_initgroups("alice", gids, &n), FASTID_ERANGE);
+  ASSERT_EQ(n, 3u);
+  n = 8;
+  ASSERT_EQ(fastid_initgroups("alice", gids, &n), FASTID_OK);
+  EXPECT_EQ(n, 3u);
+  EXPECT_EQ(gids[1], 60u);
+  EXPECT_EQ(daemon_->requests(), 4);
+}
+
+TEST_F(RetryStashTest, ErrorRepliesAreNotStashed) {
+  std::vector<char> b(64);
+  EXPECT_EQ(fastid_getgrnam("nope", &gr_, b.data(), b.size()), FASTID_NOT_FOUND);
+  EXPECT_FALSE(fastid::client::stash_debug_held());
+  EXPECT_EQ(fastid_getgrnam("nope", &gr_, b.data(), b.size()), FASTID_NOT_FOUND);
+  EXPECT_EQ(daemon_->requests(), 2);
+}
+
+TEST_F(RetryStashTest, AnExpiredStashIsNotUsedAndIsFreed) {
+  fastid::client::stash_debug_set_lifetime_ms(30);
+  std::vector<char> b(1 << 16);
+  ASSERT_EQ(fastid_getgrnam("big", &gr_, b.data(), 100), FASTID_ERANGE);
+  ASSERT_TRUE(fastid::client::stash_debug_held());
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));  // coarse clock: a few ms resolution
+  ASSERT_EQ(fastid_getgrnam("big", &gr_, b.data(), b.size()), FASTID_OK);
+  EXPECT_EQ(daemon_->requests(), 2) << "past its lifetime the retry asks the daemon";
+  EXPECT_FALSE(fastid::client::stash_debug_held());
+  // Expiry frees it even when the next lookup is another one.
+  ASSERT_EQ(fastid_getgrnam("big", &gr_, b.data(), 100), FASTID_ERANGE);
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  ASSERT_EQ(fastid_getgrnam("staff", &gr_, b.data(), b.size()), FASTID_OK);
+  EXPECT_FALSE(fastid::client::stash_debug_held());
+}
+
+TEST_F(RetryStashTest, EachThreadHasItsOwn) {
+  std::vector<char> b(1 << 16);
+  ASSERT_EQ(fastid_getgrnam("big", &gr_, b.data(), 100), FASTID_ERANGE);
+  fastid_status other = FASTID_INTERNAL;
+  std::thread t([&other] {
+    struct group g;
+    std::vector<char> tb(1 << 16);
+    other = fastid_getgrnam("big", &g, tb.data(), tb.size());
+  });
+  t.join();
+  EXPECT_EQ(other, FASTID_OK);
+  EXPECT_EQ(daemon_->requests(), 2) << "another thread's lookup is its own request";
+  ASSERT_EQ(fastid_getgrnam("big", &gr_, b.data(), b.size()), FASTID_OK);
+  EXPECT_EQ(daemon_->requests(), 2) << "this thread's stash was untouched";
+}
+
+TEST_F(RetryStashTest, AForkedChildDoesNotUseTheParentsStash) {
+  std::vector<char> b(1 << 16);
+  ASSERT_EQ(fastid_getgrnam("big", &gr_, b.data(), 100), FASTID_ERANGE);
+  ASSERT_EQ(daemon_->requests(), 1);
+  pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    int rc = 0;
+    if (!fastid::client::stash_debug_held()) rc |= 1;  // inherited memory, not to be used
+    struct group g;
+    if (fastid_getgrnam("big", &g, b.data(), b.size()) != FASTID_OK || std::strcmp(g.gr_mem[0], "member0") != 0)
+      rc |= 2;
+    if (fastid::client::stash_debug_held()) rc |= 4;  // freed on first use in the child
+    ::_exit(rc);
+  }
+  int status = 0;
+  ASSERT_EQ(::waitpid(child, &status, 0), child);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 0);
+  EXPECT_EQ(daemon_->requests(), 2) << "the child asked the daemon itself";
+  ASSERT_EQ(fastid_getgrnam("big", &gr_, b.data(), b.size()), FASTID_OK);
+  EXPECT_EQ(daemon_->requests(), 2) << "the parent's stash still answers the parent";
 }
 
 }  // namespace
