@@ -17,6 +17,7 @@
 #include <set>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "providers/ldap/ldap_provider.h"
@@ -642,6 +643,21 @@ TEST(LdapServer, ReconnectsAfterARestartAndReportsAnOutageAsUnavailable) {
   EXPECT_TRUE(fresh.user_by_name("user00003")) << "a provider whose open() found no server connects later";
 }
 
+// kill(SIGSTOP) returns before every thread of slapd has stopped: a thread
+// already running may still answer one more search. Wait until the kernel
+// reports the whole process stopped ('T' in /proc/PID/stat).
+bool wait_until_stopped(pid_t pid) {
+  for (int i = 0; i < 200; ++i) {
+    std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+    std::string line;
+    std::getline(stat, line);
+    const auto close = line.rfind(')');
+    if (close != std::string::npos && close + 2 < line.size() && line[close + 2] == 'T') return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return false;
+}
+
 TEST(LdapServer, AHungServerCostsTheSearchTimeoutNotAHang) {
   Slapd s({.users = 100, .groups = 10});
   ASSERT_TRUE(s.started()) << s.error();
@@ -652,6 +668,7 @@ TEST(LdapServer, AHungServerCostsTheSearchTimeoutNotAHang) {
   ASSERT_TRUE(p.open().ok());
   ASSERT_TRUE(p.user_by_name("user00001"));
   ASSERT_EQ(::kill(s.pid(), SIGSTOP), 0);  // accepts nothing, answers nothing
+  ASSERT_TRUE(wait_until_stopped(s.pid())) << "slapd pid " << s.pid() << " did not stop";
   const auto start = std::chrono::steady_clock::now();
   auto hung = p.user_by_name("user00002");
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
