@@ -38,9 +38,14 @@ demo: build
 demo-stop:
 	scripts/demo stop
 
+# Every benchmark of docs/benchmarks.md, each against its baseline in the same run.
 bench: build
 	bench/run-nss-bench
 	bench/run-workers-bench
+	bench/run-store-bench
+	bench/run-ldap-bench
+	bench/run-id-bench
+	bench/run-pam-bench
 
 # libFuzzer (clang-14) on the fast cache reader: arbitrary bytes as a map file.
 FUZZ_SECONDS ?= 60
