@@ -128,6 +128,14 @@ class PamDaemon : public Daemon {
   }
 };
 
+// The address of a Unix socket file; the tests' paths are far below sun_path's size.
+sockaddr_un unix_address(const std::string& path) {
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::snprintf(addr.sun_path, sizeof addr.sun_path, "%s", path.c_str());
+  return addr;
+}
+
 bool has(const CommandResult& r, const std::string& text) {
   return r.out.find(text) != std::string::npos;
 }
@@ -280,9 +288,7 @@ TEST_F(PamSystemTest, StaleSocketOfADeadDaemonIsAuthinfoUnavailWithinOneSecond) 
   fs::create_directories(daemon_->dir() + "/stale");
   const std::string path = daemon_->dir() + "/stale/pam";
   int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  std::snprintf(addr.sun_path, sizeof addr.sun_path, "%s", path.c_str());
+  sockaddr_un addr = unix_address(path);
   ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
   ::close(fd);  // the file stays, nobody listens: what a killed daemon leaves
   auto r = daemon_->pamtester("fastid-stale", "user00001", "Yes-crypt.pw1");
@@ -317,9 +323,7 @@ TEST_F(PamSystemTest, ImpostorDaemonThatIsNotRootNeverGetsThePassword) {
   if (child == 0) {
     int out = ::open(received.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_un addr{};
-    addr.sun_family = AF_UNIX;
-    std::snprintf(addr.sun_path, sizeof addr.sun_path, "%s", path.c_str());
+    sockaddr_un addr = unix_address(path);
     // Bound as root (a root-owned socket file), listening as nobody: the
     // peer credentials a client sees are the listener's.
     if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) ::_exit(1);
@@ -382,9 +386,7 @@ TEST_F(PamSystemTest, BrokenDaemonRepliesAreAuthinfoUnavail) {
     pid_t child = ::fork();
     if (child == 0) {
       int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-      sockaddr_un addr{};
-      addr.sun_family = AF_UNIX;
-      std::snprintf(addr.sun_path, sizeof addr.sun_path, "%s", (dir + "/pam").c_str());
+      sockaddr_un addr = unix_address(dir + "/pam");
       if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 || ::listen(fd, 8) != 0)
         ::_exit(1);
       (void)!::write(ready[1], "r", 1);
@@ -441,10 +443,7 @@ TEST_F(PamSystemTest, A64KiBPasswordIsRefusedAtOnceAndNothingHangs) {
   EXPECT_LT(r.seconds, 1.0);
   // The same on the wire, past the module: the daemon answers "too large" and keeps serving.
   int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  std::snprintf(addr.sun_path, sizeof addr.sun_path, "%s",
-                (daemon_->socket_dir() + "/pam").c_str());
+  sockaddr_un addr = unix_address(daemon_->socket_dir() + "/pam");
   ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
   proto::Request req;
   req.opcode = proto::Opcode::kAuthenticate;
@@ -467,10 +466,7 @@ TEST_F(PamSystemTest, A64KiBPasswordIsRefusedAtOnceAndNothingHangs) {
 
 TEST_F(PamSystemTest, AuthRequestsOnTheLookupSocketAreRefused) {
   int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  std::snprintf(addr.sun_path, sizeof addr.sun_path, "%s",
-                (daemon_->socket_dir() + "/nss").c_str());
+  sockaddr_un addr = unix_address(daemon_->socket_dir() + "/nss");
   ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
   proto::Request req;
   req.opcode = proto::Opcode::kAuthenticate;
