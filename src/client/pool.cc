@@ -78,12 +78,16 @@ struct Lock {
   Lock& operator=(const Lock&) = delete;
 };
 
+const char* socket_dir() {
+  const char* dir = secure_getenv("FASTID_SOCKET_DIR");
+  return dir == nullptr || dir[0] == '\0' ? kDefaultSocketDir : dir;
+}
+
 // Builds $FASTID_SOCKET_DIR/nss. False if it does not fit in sun_path.
 bool socket_address(sockaddr_un* sa) {
   memset(sa, 0, sizeof *sa);
   sa->sun_family = AF_UNIX;
-  const char* dir = secure_getenv("FASTID_SOCKET_DIR");
-  if (dir == nullptr || dir[0] == '\0') dir = kDefaultSocketDir;
+  const char* dir = socket_dir();
   size_t dl = strlen(dir);
   size_t nl = strlen(kSocketName);
   if (dl + nl + 1 > sizeof sa->sun_path) {
@@ -178,6 +182,11 @@ int poll_ms(int64_t deadline_ns) {
   if (left <= 0) return 0;
   int64_t ms = (left + 999999) / 1000000;  // round up: never spin with 0 before the deadline
   return ms > 0x7fffffff ? 0x7fffffff : static_cast<int>(ms);
+}
+
+uid_t socket_dir_owner() {
+  struct stat st;
+  return stat(socket_dir(), &st) == 0 && S_ISDIR(st.st_mode) ? st.st_uid : 0;
 }
 
 bool same_socket(int fd, dev_t dev, ino_t ino) {

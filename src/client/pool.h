@@ -32,6 +32,11 @@ fastid_status pool_acquire(Conn* c, int64_t deadline_ns, bool allow_pooled);
 // it is still ours). Leaves c->fd == -1.
 void pool_release(Conn* c, bool healthy);
 
+// The owner of the socket directory ($FASTID_SOCKET_DIR, default /run/fastid):
+// the identity whose fast cache maps libfastid trusts besides root's. 0 when
+// it cannot be read.
+uid_t socket_dir_owner();
+
 // Closes every idle connection and makes busy ones close on release. For
 // tests, and for programs that change FASTID_SOCKET_DIR at run time.
 void pool_flush();
