@@ -176,6 +176,8 @@ TEST_F(ConnBudgetSystemTest, OneUidOverItsCapOnTheNssAndPamSocketsShutsNobodyEls
   // uid 65534 opens more than the worker ever allowed in all, on both 0666 sockets.
   Holder attacker(kAttacker, {{d.socket_dir() + "/nss", 700}, {d.socket_dir() + "/pam", 300}}, connect_unix);
   ASSERT_EQ(attacker.held.size(), 2u);
+  std::printf("uid %u: nss %d opened, %d left open; pam %d opened, %d left open\n", kAttacker,
+              attacker.held[0].opened, attacker.held[0].open, attacker.held[1].opened, attacker.held[1].open);
   EXPECT_EQ(attacker.held[0].opened, 700) << "connect() itself is never refused";
   // Past its cap the uid's own oldest idle connections are closed: its newest
   // works, and it never holds more than its cap on a socket.
@@ -200,6 +202,7 @@ TEST_F(ConnBudgetSystemTest, OneNetworkAddressOverItsCapShutsNobodyElseOut) {
   const int port = d.tcp_port();
   ASSERT_GT(port, 0) << d.log();
   Holder attacker(0, {{std::to_string(port), 700}}, connect_tcp_at);
+  std::printf("127.0.0.1: %d opened, %d left open\n", attacker.held[0].opened, attacker.held[0].open);
   EXPECT_EQ(attacker.held[0].opened, 700);
   EXPECT_TRUE(attacker.held[0].newest_served);
   EXPECT_LE(attacker.held[0].open, kPerAddressDefault);
