@@ -361,5 +361,26 @@ TEST_F(ConnSecretsSystemTest, ALookupSocketPlantedByAnotherUserIsNotBelieved) {
   fs::remove_all(base, ec);
 }
 
+TEST_F(ConnSecretsSystemTest, TheDaemonDoesNotListenInADirectoryAnotherUserControls) {
+  {
+    // Owned by uid 65534, who could swap the sockets for its own.
+    Daemon d(20, 2);
+    fs::create_directories(d.socket_dir());
+    ASSERT_EQ(::chown(d.socket_dir().c_str(), 65534, 65534), 0);
+    EXPECT_FALSE(d.start());
+    EXPECT_NE(d.log().find("refusing to listen in " + d.socket_dir() + ": it belongs to uid 65534"),
+              std::string::npos)
+        << d.log();
+  }
+  {
+    // Root's, but anyone may write in it.
+    Daemon d(20, 2);
+    fs::create_directories(d.socket_dir());
+    ASSERT_EQ(::chmod(d.socket_dir().c_str(), 0777), 0);
+    EXPECT_FALSE(d.start());
+    EXPECT_NE(d.log().find("other users may write to it"), std::string::npos) << d.log();
+  }
+}
+
 }  // namespace
 }  // namespace fastid::testing
