@@ -148,7 +148,8 @@ const Setting kSettings[] = {
         .default_text = "/run/fastid",
         .rule = StringRule::kAbsolutePath,
         .description = "Directory of the sockets: `nss` (lookups, mode 0666), `pam` "
-                       "(authentication) and `admin` (root only).",
+                       "(authentication) and `admin` (root only). It must belong to root (or the "
+                       "daemon's user) and be writable by nobody else, or the daemon does not start.",
     }),
     daemon_key<&DaemonConfig::state_dir>({
         .key = "state_dir",
