@@ -99,6 +99,45 @@ bool socket_address(sockaddr_un* sa) {
   return true;
 }
 
+// Whether the daemon behind a connected socket is one we may believe. The
+// process that listens on it (SO_PEERCRED: the credentials it had at
+// listen()) must be root or this process's own effective uid; the socket file
+// must belong to that uid; its directory to root or that uid. Anyone can make
+// a socket answer "uid 0" for every name, and FASTID_SOCKET_DIR may point at
+// a directory another user controls: such a socket is refused, whatever it
+// would say. The caller's own uid is believed because a daemon running as the
+// caller could do nothing the caller cannot (tests, a user's private daemon).
+bool daemon_trusted(int fd, const sockaddr_un& sa) {
+  ucred cred;
+  socklen_t len = sizeof cred;
+  if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0 || len != sizeof cred) {
+    set_message("refusing %s: the daemon's credentials cannot be read: %s", sa.sun_path, strerror(errno));
+    return false;
+  }
+  if (cred.uid != 0 && cred.uid != geteuid()) {
+    set_message("refusing %s: the daemon runs as uid %u, neither root nor this process's user", sa.sun_path,
+                static_cast<unsigned>(cred.uid));
+    return false;
+  }
+  struct stat st;
+  if (lstat(sa.sun_path, &st) != 0 || !S_ISSOCK(st.st_mode) || st.st_uid != cred.uid) {
+    set_message("refusing %s: not a socket owned by the daemon's user (uid %u)", sa.sun_path,
+                static_cast<unsigned>(cred.uid));
+    return false;
+  }
+  char dir[sizeof sa.sun_path];
+  memcpy(dir, sa.sun_path, sizeof dir);
+  char* slash = strrchr(dir, '/');
+  if (slash == nullptr) return false;  // socket_address() always builds DIR/nss
+  if (slash == dir) slash[1] = '\0';
+  else *slash = '\0';
+  if (stat(dir, &st) != 0 || (st.st_uid != 0 && st.st_uid != cred.uid)) {
+    set_message("refusing %s: its directory belongs to neither root nor the daemon's user", sa.sun_path);
+    return false;
+  }
+  return true;
+}
+
 // Opens a non-blocking, close-on-exec socket numbered >= 3 and connects it.
 fastid_status open_connection(Conn* c, int64_t deadline_ns) {
   sockaddr_un sa;
@@ -155,6 +194,10 @@ fastid_status open_connection(Conn* c, int64_t deadline_ns) {
     close(fd);
     set_message("cannot connect to %s: %s", sa.sun_path, strerror(err));
     return FASTID_UNAVAILABLE;  // ENOENT, ECONNREFUSED, EACCES, ...: no daemon for us
+  }
+  if (!daemon_trusted(fd, sa)) {
+    close(fd);
+    return FASTID_UNAVAILABLE;  // as if there were no daemon: the next NSS source answers
   }
   struct stat st;
   if (fstat(fd, &st) != 0) {

@@ -148,7 +148,8 @@ const Setting kSettings[] = {
         .default_text = "/run/fastid",
         .rule = StringRule::kAbsolutePath,
         .description = "Directory of the sockets: `nss` (lookups, mode 0666), `pam` "
-                       "(authentication) and `admin` (root only).",
+                       "(authentication) and `admin` (root only). It must belong to root (or the "
+                       "daemon's user) and be writable by nobody else, or the daemon does not start.",
     }),
     daemon_key<&DaemonConfig::state_dir>({
         .key = "state_dir",
@@ -184,7 +185,17 @@ const Setting kSettings[] = {
         .default_text = "60s",
         .min = 1 * kSecond,
         .max = 1 * kDay,
-        .description = "A client connection idle this long is closed; re-armed after each request.",
+        .description = "A local client connection idle this long is closed; re-armed after each "
+                       "request.",
+    }),
+    daemon_key<&DaemonConfig::network_idle_timeout>({
+        .key = "network_idle_timeout",
+        .type = SettingType::kDuration,
+        .default_text = "10s",
+        .min = 1 * kSecond,
+        .max = 1 * kDay,
+        .description = "A TCP connection idle this long is closed: network peers are anonymous, "
+                       "so an idle one holds its place for less time than a local caller's.",
     }),
     daemon_key<&DaemonConfig::shutdown_grace>({
         .key = "shutdown_grace",
@@ -201,8 +212,48 @@ const Setting kSettings[] = {
         .default_text = "4096",
         .min = 1,
         .max = 1048576,
-        .description = "Open client connections per worker; past it, new connections are closed "
-                       "at once and the daemon keeps serving the others.",
+        .description = "Open connections on the `nss` socket per worker; past it, new ones are "
+                       "closed at once and the daemon keeps serving the others. Non-root callers "
+                       "together may hold three quarters of it; the rest is root's.",
+    }),
+    daemon_key<&DaemonConfig::max_pam_connections>({
+        .key = "max_pam_connections",
+        .type = SettingType::kInt,
+        .default_text = "1024",
+        .min = 4,
+        .max = 1048576,
+        .description = "Open connections on the `pam` socket per worker, a budget of its own: "
+                       "lookups and network peers never use it up. Non-root callers together "
+                       "may hold three quarters of it; the rest is root's (login, sshd, su).",
+    }),
+    daemon_key<&DaemonConfig::max_network_connections>({
+        .key = "max_network_connections",
+        .type = SettingType::kInt,
+        .default_text = "1024",
+        .min = 1,
+        .max = 1048576,
+        .description = "Open connections of all `[listen]` TCP listeners together per worker, a "
+                       "budget of their own: network peers never use up the local sockets'.",
+    }),
+    daemon_key<&DaemonConfig::max_connections_per_uid>({
+        .key = "max_connections_per_uid",
+        .type = SettingType::kInt,
+        .default_text = "256",
+        .min = 1,
+        .max = 1048576,
+        .description = "Open connections one non-root uid may hold on one local socket per "
+                       "worker. A uid at its cap that connects again has its own oldest idle "
+                       "connection closed (refused if none is idle). Root is not capped.",
+    }),
+    daemon_key<&DaemonConfig::max_connections_per_address>({
+        .key = "max_connections_per_address",
+        .type = SettingType::kInt,
+        .default_text = "64",
+        .min = 1,
+        .max = 1048576,
+        .description = "Open TCP connections one network peer (an IPv4 address, an IPv6 /64) "
+                       "may hold per worker; at the cap, its own oldest idle connection is "
+                       "closed for the new one (refused if none is idle).",
     }),
     daemon_key<&DaemonConfig::stall_timeout>({
         .key = "stall_timeout",

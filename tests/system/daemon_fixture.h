@@ -237,6 +237,25 @@ class Daemon {
     return run(env() + "getent -s fastid " + args + " 2>&1");
   }
 
+  // `fastid status` as root, or as `uid` (setpriv) when it is not 0.
+  CommandResult status(int uid = 0) const {
+    std::string drop;
+    if (uid != 0) {
+      drop = "setpriv --reuid=" + std::to_string(uid) + " --regid=" + std::to_string(uid) +
+             " --clear-groups ";
+    }
+    return run(drop + "env FASTID_SOCKET_DIR=" + socket_dir() + " " + bin_dir() + "/fastid status 2>&1");
+  }
+
+  // One value of `fastid status` (as root), "" when the key is not there.
+  std::string status_value(const std::string& key) const {
+    const std::string out = "\n" + status().out;
+    auto at = out.find("\n" + key + " ");
+    if (at == std::string::npos) return "";
+    auto v = out.find_first_not_of(' ', at + key.size() + 1);
+    return out.substr(v, out.find('\n', v) - v);
+  }
+
   Dataset dataset;
 
  private:
