@@ -878,6 +878,7 @@ Status LdapProvider::check_options() {
 Status LdapProvider::open() {
   close();
   if (Status st = check_options(); !st) return st;
+  warn_cleartext();  // before connecting: a directory that is down changes nothing
   if (Status st = Impl::ensure_connected(*this); !st) return st;
   // The bases must exist: a typo there would make every lookup "not found".
   std::set<std::string> bases = {options_.base, user_base_, group_base_};
@@ -903,7 +904,6 @@ Status LdapProvider::open() {
     }
   }
   core::log_info(Impl::log_prefix(*this) + "connected to " + connected_uri_ + " (" + options_.schema + ")");
-  warn_cleartext();
   return Status::ok();
 }
 
