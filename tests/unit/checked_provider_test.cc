@@ -73,11 +73,16 @@ TEST(CheckedProvider, RootIsNeverServedWhateverTheRange) {
   EXPECT_EQ(g.checked.user_by_name("toor").error().code(), Code::kNotFound);
   EXPECT_EQ(g.checked.user_by_name("rootgroup").error().code(), Code::kNotFound);
   EXPECT_EQ(g.checked.group_by_name("wheel").error().code(), Code::kNotFound);
-  // Asking for id 0 does not even reach the provider.
+  // Asked by id 0, the provider is still asked (the store probes reachability
+  // with getpwuid(0)), and its answer refused.
+  g.inner->by_uid[0] = user("toor", 0, 100);
+  g.inner->groups_by_gid[0] = Group{.name = "wheel", .gid = 0, .members = {}};
   const int before = g.inner->calls;
   EXPECT_EQ(g.checked.user_by_uid(0).error().code(), Code::kNotFound);
   EXPECT_EQ(g.checked.group_by_gid(0).error().code(), Code::kNotFound);
-  EXPECT_EQ(g.inner->calls, before);
+  EXPECT_EQ(g.inner->calls, before + 2);
+  g.inner->by_uid.erase(0);
+  EXPECT_EQ(g.checked.user_by_uid(0).error().code(), Code::kNotFound);
   EXPECT_EQ(refused_id_reason(0, IdRange{.min_id = 0, .max_id = 10}), std::string("id 0 (root) is never taken from a directory"));
 }
 
