@@ -364,7 +364,7 @@ TEST(RemoteProviderSystemTest, ANodeFastiddAnswersThroughGlibcFromAnUpstreamFast
 
 // An upstream that lies: a TCP server on 127.0.0.1 speaking the wire
 // protocol, whose answers `answer` makes (an empty frame: close the
-// connection). One thread, one connection at a time; stopped when destroyed.
+// connection). A thread per connection; all stopped when destroyed.
 class FakeUpstream {
  public:
   using Answer = std::function<proto::Bytes(const proto::Request&)>;
@@ -407,22 +407,26 @@ class FakeUpstream {
     while (!stop_) {
       if (!readable(listen_fd_)) continue;
       const int fd = ::accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
-      if (fd < 0) continue;
-      for (;;) {
-        std::uint8_t head[proto::kHeaderSize];
-        proto::FrameHeader h;
-        if (!read_exact(fd, head, sizeof head) || proto::decode_header(head, &h) != proto::HeaderCheck::kOk) break;
-        std::vector<std::uint8_t> payload(h.length);
-        if (h.length > 0 && !read_exact(fd, payload.data(), payload.size())) break;
-        auto request = proto::decode_request(h, payload);
-        if (!request) break;
-        const proto::Bytes reply = answer_(*request);
-        if (reply.empty() || ::send(fd, reply.data(), reply.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(reply.size())) {
-          break;
-        }
-      }
-      ::close(fd);
+      if (fd >= 0) connections_.emplace_back([this, fd] { converse(fd); });
     }
+    for (auto& t : connections_) t.join();
+  }
+  // One connection (each pool worker keeps its own), until it closes.
+  void converse(int fd) {
+    for (;;) {
+      std::uint8_t head[proto::kHeaderSize];
+      proto::FrameHeader h;
+      if (!read_exact(fd, head, sizeof head) || proto::decode_header(head, &h) != proto::HeaderCheck::kOk) break;
+      std::vector<std::uint8_t> payload(h.length);
+      if (h.length > 0 && !read_exact(fd, payload.data(), payload.size())) break;
+      auto request = proto::decode_request(h, payload);
+      if (!request) break;
+      const proto::Bytes reply = answer_(*request);
+      if (reply.empty() || ::send(fd, reply.data(), reply.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(reply.size())) {
+        break;
+      }
+    }
+    ::close(fd);
   }
 
   Answer answer_;
@@ -430,6 +434,7 @@ class FakeUpstream {
   int port_ = -1;
   std::atomic<bool> stop_{false};
   std::thread thread_;
+  std::vector<std::thread> connections_;  // the serving thread's own
 };
 
 proto::User fake_user(const std::string& name, std::uint32_t uid, std::uint32_t gid) {
