@@ -99,6 +99,11 @@ struct ProviderConfig {
   int nesting_depth = 4;
   std::chrono::milliseconds network_timeout{5000};
   std::chrono::milliseconds search_timeout{10000};
+  bool allow_cleartext_passwords = false;
+
+  // types "ldap" and "fastid" (directory-backed): the ids they may give.
+  std::uint32_t min_id = 1;
+  std::uint32_t max_id = 4294967294u;
 
   // The effective pool settings: Config::pool with this provider's own
   // `pool = { ... }` keys applied on top (parse_config resolves them).

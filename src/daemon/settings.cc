@@ -32,6 +32,9 @@ void assign(std::string& field, const SettingValue& v) { field = std::get<std::s
 void assign(int& field, const SettingValue& v) {
   field = static_cast<int>(std::get<std::int64_t>(v));  // limits are checked before
 }
+void assign(std::uint32_t& field, const SettingValue& v) {
+  field = static_cast<std::uint32_t>(std::get<std::int64_t>(v));  // limits are checked before
+}
 void assign(bool& field, const SettingValue& v) { field = std::get<bool>(v); }
 void assign(milliseconds& field, const SettingValue& v) { field = std::get<milliseconds>(v); }
 void assign(core::LogLevel& field, const SettingValue& v) { field = std::get<core::LogLevel>(v); }
@@ -42,6 +45,7 @@ void assign(std::vector<std::string>& field, const SettingValue& v) {
 
 SettingValue to_value(const std::string& f) { return f; }
 SettingValue to_value(int f) { return static_cast<std::int64_t>(f); }
+SettingValue to_value(std::uint32_t f) { return static_cast<std::int64_t>(f); }
 SettingValue to_value(bool f) { return f; }
 SettingValue to_value(milliseconds f) { return f; }
 SettingValue to_value(core::LogLevel f) { return f; }
@@ -615,6 +619,43 @@ const Setting kSettings[] = {
         .description = "How long one search or bind may take; then the connection is dropped "
                        "and the next URI is tried.",
     }),
+    provider_key<&ProviderConfig::allow_cleartext_passwords>({
+        .key = "allow_cleartext_passwords",
+        .type = SettingType::kBool,
+        .default_text = "false",
+        .provider_type = "ldap",
+        .description = "Let authentication bind with the user's password over an `ldap://` URI "
+                       "without `start_tls`, where anyone on the path reads it. Off: such binds "
+                       "are refused (PAM_AUTHINFO_UNAVAIL) and logged; use `ldaps://` or "
+                       "`start_tls`. A provider that may send a password in clear (this, or a "
+                       "`bind_dn` over such a URI) is logged as a warning at start.",
+    }),
+
+    // ---- directory-backed types: "ldap" and "fastid" ----
+    provider_key<&ProviderConfig::min_id>({
+        .key = "min_id",
+        .type = SettingType::kInt,
+        .default_text = "1",
+        .min = 1,
+        .max = 4294967294,
+        .provider_type = "ldap fastid",
+        .description = "Smallest uid or gid taken from this provider: a user or group with a "
+                       "smaller id (or a user whose primary gid is smaller) is refused as not "
+                       "found and logged, and such gids are left out of initgroups. Set it above "
+                       "the system's own ids (`SYS_UID_MAX` in /etc/login.defs, usually 999) so "
+                       "that a directory cannot hand out a system account's id. 0 (root) is "
+                       "always refused.",
+    }),
+    provider_key<&ProviderConfig::max_id>({
+        .key = "max_id",
+        .type = SettingType::kInt,
+        .default_text = "4294967294",
+        .min = 1,
+        .max = 4294967294,
+        .provider_type = "ldap fastid",
+        .description = "Largest uid or gid taken from this provider (4294967295 is `(uid_t)-1`); "
+                       "larger ids are refused as `min_id` says. At least `min_id`.",
+    }),
 
     pool_key<&PoolConfig::min_workers>({
         .key = "min_workers",
@@ -985,6 +1026,17 @@ const FastCacheMap* find_fastcache_map(std::string_view name) {
   return nullptr;
 }
 std::span<const std::string_view> available_provider_types() { return kAvailableTypes; }
+
+bool setting_applies_to(const Setting& setting, std::string_view type) {
+  if (setting.provider_type.empty()) return true;
+  std::string_view rest = setting.provider_type;
+  while (!rest.empty()) {
+    const std::size_t space = rest.find(' ');
+    if (rest.substr(0, space) == type) return true;
+    rest = space == std::string_view::npos ? std::string_view() : rest.substr(space + 1);
+  }
+  return false;
+}
 std::span<const std::string_view> planned_provider_types() { return kPlannedTypes; }
 
 std::string_view section_header(Section section) {
@@ -1549,7 +1601,7 @@ std::string render_config(const Config& config, Secrets secrets) {
     out += "\n[[provider]]\n";
     for (const Setting& s : kSettings) {
       if (s.section != Section::kProvider) continue;
-      if (!s.provider_type.empty() && s.provider_type != p.type) continue;
+      if (!setting_applies_to(s, p.type)) continue;
       const SettingValue value = s.read_provider(p);
       if (s.secret && secrets == Secrets::kLeaveOut && value != SettingValue(std::string())) {
         out += "# " + std::string(s.key) + " is set (a secret: not shown)\n";
@@ -1630,7 +1682,10 @@ void doc_table(std::string& out, Section section, std::string_view provider_type
   out += "| key | type | default | limits | description |\n";
   out += "|---|---|---|---|---|\n";
   for (const Setting& s : kSettings) {
-    if (s.section != section || s.provider_type != provider_type) continue;
+    if (s.section != section) continue;
+    if (provider_type.empty() ? !s.provider_type.empty() : (s.provider_type.empty() || !setting_applies_to(s, provider_type))) {
+      continue;
+    }
     out += "| `" + std::string(s.key) + "` | " + std::string(setting_type_name(s.type)) + " | " +
            md_cell(doc_default(s)) + " | " + md_cell(doc_limits(s)) + " | " +
            md_cell(s.description) + " |\n";

@@ -10,6 +10,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -262,5 +263,32 @@ class Daemon {
   std::string dir_;
   pid_t pid_ = -1;
 };
+
+// PAM through real libpam: set_up_pam() writes d.dir()/pam.d/SERVICE
+// (pam_fastid.so for auth and account, on the daemon's pam socket) and
+// d.dir()/nsswitch.conf (passwd and group: files fastid); pamtester() runs
+// pamtester in a private mount namespace where both are bound over /etc's —
+// the host's files are never touched. Needs root (unshare -m).
+inline void set_up_pam(const Daemon& d, const std::string& service) {
+  fs::create_directories(d.dir() + "/pam.d");
+  const std::string module = lib_dir() + "/pam_fastid.so socket=" + d.socket_dir() + "/pam";
+  write_file(d.dir() + "/pam.d/" + service, "auth required " + module + "\naccount required " + module + "\n");
+  write_file(d.dir() + "/nsswitch.conf", "passwd: files fastid\ngroup: files fastid\n");
+}
+
+// `steps`: pamtester's operations ("authenticate acct_mgmt"); the password is
+// its standard input. Output is pamtester's stdout and stderr together.
+inline CommandResult pamtester(const Daemon& d, const std::string& service, const std::string& user,
+                               const std::string& password, const std::string& steps = "authenticate") {
+  static std::atomic<int> calls{0};
+  const std::string in = d.dir() + "/stdin." + std::to_string(calls.fetch_add(1));
+  write_file(in, password + "\n");
+  const std::string dir = d.dir();
+  CommandResult r = run("unshare -m sh -c 'mount --bind " + dir + "/pam.d /etc/pam.d && mount --bind " + dir +
+                        "/nsswitch.conf /etc/nsswitch.conf && exec env " + d.env() + "pamtester " + service +
+                        " " + user + " " + steps + "' < " + in + " 2>&1");
+  ::unlink(in.c_str());
+  return r;
+}
 
 }  // namespace fastid::testing
