@@ -182,6 +182,11 @@ int main(int argc, char** argv) {
   auto pam_fd = server::open_unix_listener(pam_path, 0666);
   if (!pam_fd) return fail(pam_fd.error().to_string());
 
+  // Clients trust fast cache maps owned by the user the workers publish as.
+  if (auto st = supervisor::mark_cache_owner(d.socket_dir, drop_to ? drop_to->uid : ::geteuid()); !st) {
+    return fail(st.to_string());
+  }
+
   supervisor::Daemonizer daemonizer;
   if (daemonize) {
     if (auto st = daemonizer.detach(!log_file.empty()); !st) return fail(st.to_string());
