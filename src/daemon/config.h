@@ -46,6 +46,7 @@ struct PoolConfig {
   std::chrono::milliseconds request_timeout{10000};
   int max_requests_per_worker = 100000;  // 0 = never recycle
   int max_queue = 1024;
+  int auth_workers = 1;  // lookups never hold more than max_workers - auth_workers (at least 1)
 
   bool operator==(const PoolConfig&) const = default;
 };

@@ -627,7 +627,19 @@ const Setting kSettings[] = {
         .min = 0,
         .max = 1048576,
         .description = "Requests waiting for a busy worker, over the whole pool; past it a "
-                       "request is answered \"busy\" at once.",
+                       "request is answered \"busy\" at once. Authentication and account "
+                       "checks have a queue of this length of their own.",
+    }),
+    pool_key<&PoolConfig::auth_workers>({
+        .key = "auth_workers",
+        .type = SettingType::kInt,
+        .default_text = "1",
+        .min = 0,
+        .max = 1024,
+        .description = "Workers kept for authentication: lookups never hold more than "
+                       "`max_workers` minus this many (at least one), so a flood of lookups "
+                       "cannot keep logins from reaching the directory. Authentication is "
+                       "also served before any waiting lookup.",
     }),
 
     fastcache_key<&FastCacheConfig::negative_ttl>({
