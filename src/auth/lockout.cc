@@ -237,14 +237,14 @@ void LockoutTable::release_owner(pid_t pid) {
   }
 }
 
-std::size_t LockoutTable::tracked() {
+std::size_t LockoutTable::tracked() const {
   Guard g(shared_);
   std::size_t n = 0;
   for (const auto& slot : shared_->slots) n += slot.used == 1 ? 1 : 0;
   return n;
 }
 
-std::uint64_t LockoutTable::lockouts() {
+std::uint64_t LockoutTable::lockouts() const {
   Guard g(shared_);
   return shared_->lockouts;
 }

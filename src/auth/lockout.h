@@ -58,8 +58,8 @@ class LockoutTable {
   // A worker that died: its reservations go (called by the supervisor once reaped).
   void release_owner(pid_t pid);
   // Users with a slot, and lockouts since the table was made (all workers).
-  std::size_t tracked();
-  std::uint64_t lockouts();
+  std::size_t tracked() const;
+  std::uint64_t lockouts() const;
 
   // Test hook: takes the mutex and never gives it back, as a process killed
   // in the middle of an update would.
@@ -124,8 +124,8 @@ class Lockout {
   // When the user's lockout ends, if the user is locked out at `now`.
   std::optional<Clock::time_point> locked_until(std::string_view user, Clock::time_point now);
 
-  std::size_t tracked() { return table_->tracked(); }
-  std::uint64_t lockouts() { return table_->lockouts(); }
+  std::size_t tracked() const { return table_->tracked(); }
+  std::uint64_t lockouts() const { return table_->lockouts(); }
 
  private:
   std::shared_ptr<LockoutTable> table_;

@@ -70,6 +70,8 @@ struct ProviderConfig {
   std::vector<std::string> crash_names = {};
   std::string password = {};
   std::string down_file = {};  // while this file exists, every call answers "unavailable"
+  std::vector<std::string> expired_names = {};  // their account check says "expired"
+  std::string call_log = {};  // each authentication appends "authenticate NAME" here
 
   // type "fastid": upstream fastidd TCP listeners, asked in order.
   std::vector<std::string> servers = {};

@@ -396,6 +396,24 @@ const Setting kSettings[] = {
         .description = "While this file exists, every call fails at once as \"unavailable\", "
                        "as a directory that is down does: for offline-mode tests. Empty: never.",
     }),
+    provider_key<&ProviderConfig::expired_names>({
+        .key = "expired_names",
+        .type = SettingType::kStringList,
+        .default_text = "",
+        .provider_type = "slow",
+        .description = "Users whose account check answers \"account expired\" (their password "
+                       "still authenticates): for PAM tests.",
+    }),
+    provider_key<&ProviderConfig::call_log>({
+        .key = "call_log",
+        .type = SettingType::kString,
+        .default_text = "",
+        .rule = StringRule::kAbsolutePathOrEmpty,
+        .provider_type = "slow",
+        .description = "Each authentication call appends a line `authenticate NAME` to this "
+                       "file (every worker process, appended whole): tests count the calls "
+                       "that reached the provider. Empty: none.",
+    }),
 
     // ---- type "ldap" (docs/ldap.md) ----
     provider_key<&ProviderConfig::uri>({

@@ -273,6 +273,23 @@ TEST_F(Offline, OldCredentialsAreNotUsed) {
   EXPECT_EQ(c.verify("alice", "anything").code(), core::Code::kNotFound) << "from 1970: too old";
 }
 
+TEST_F(Offline, CredentialsDatedInTheFutureAreNotUsed) {
+  OfflineCredentials c(path(), 3600s);
+  ASSERT_TRUE(c.remember("alice", "pw"));
+  ASSERT_TRUE(c.verify("alice", "pw"));
+  // The same hash, dated one day ahead: a clock set back, or a forged line.
+  std::string t = text();
+  const std::size_t colon = t.rfind(':');
+  const long when = std::stol(t.substr(colon + 1));
+  t = t.substr(0, colon + 1) + std::to_string(when + 86400) + "\n";
+  {
+    std::ofstream out(path(), std::ios::trunc);
+    out << t;
+  }
+  EXPECT_EQ(c.verify("alice", "pw").code(), core::Code::kNotFound);
+  EXPECT_FALSE(c.has("alice"));
+}
+
 TEST(Secret, CopiesAreDeepAndComparisonIsByValue) {
   core::Secret a("hunter2");
   core::Secret b = a;
