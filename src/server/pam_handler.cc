@@ -272,7 +272,7 @@ asio::awaitable<AuthReply> PamHandler::authenticate(proto::Request req, core::Pe
     if (st.is_ok()) {
       ++offline_successes_;
       lockout_.succeed(attempt, auth::Lockout::Clock::now());
-      core::log_info("pam: authenticated offline (sources offline): " + who(req, peer));
+      core::log_info("pam: authenticated offline (sources unreachable): " + who(req, peer));
       co_return AuthReply{AuthResult::kSuccess, "authenticated with cached credentials"};
     }
     if (st.code() == core::Code::kPermissionDenied) {

@@ -467,7 +467,7 @@ TEST_F(PamOfflineTest,
   EXPECT_TRUE(has(d.pamtester("fastid-test", "user00001", kWrong), kAuthErr));
   EXPECT_TRUE(has(d.pamtester("fastid-test", "user00002", "Sha512-pw.two"), kUnavail))
       << "never logged in online";
-  EXPECT_NE(d.log().find("pam: authenticated offline (sources offline): user user00001"),
+  EXPECT_NE(d.log().find("pam: authenticated offline (sources unreachable): user user00001"),
             std::string::npos);
 
   // Back online, the password was changed: the old one is rejected by the
