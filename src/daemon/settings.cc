@@ -714,9 +714,10 @@ const Setting kSettings[] = {
         .type = SettingType::kInt,
         .default_text = "5",
         .min = 0,
-        .max = 1000000,
+        .max = 32,  // auth::LockoutTable::kMaxFailures: failure times kept per user
         .description = "Wrong passwords for one user within `failure_window` that lock the user "
-                       "out for `lockout_time`; 0: no lockout.",
+                       "out for `lockout_time`, counted over every front worker; attempts in "
+                       "flight count too. 0: no lockout.",
     }),
     pam_key<&PamConfig::failure_window>({
         .key = "failure_window",
