@@ -51,6 +51,7 @@ struct PoolConfig {
   std::chrono::milliseconds request_timeout{10000};
   int max_requests_per_worker = 100000;  // 0 = never recycle
   int max_queue = 1024;
+  int auth_workers = 1;  // lookups never hold more than max_workers - auth_workers (at least 1)
 
   bool operator==(const PoolConfig&) const = default;
 };
@@ -74,6 +75,8 @@ struct ProviderConfig {
   std::vector<std::string> crash_names = {};
   std::string password = {};
   std::string down_file = {};  // while this file exists, every call answers "unavailable"
+  std::vector<std::string> expired_names = {};  // their account check says "expired"
+  std::string call_log = {};  // each authentication appends "authenticate NAME" here
 
   // type "fastid": upstream fastidd TCP listeners, asked in order.
   std::vector<std::string> servers = {};

@@ -196,6 +196,10 @@ int main(int argc, char** argv) {
   // Every worker's figures, in one shared page mapped before the fork.
   auto figures = supervisor::WorkerFigures::create(config->daemon.workers);
   if (!figures) return fail(figures.error().to_string());
+  // One lockout table for every worker, mapped before the fork too, so that
+  // max_failures counts per user and not per user and worker (docs/pam.md).
+  auto lockout = auth::LockoutTable::create();
+  if (!lockout) return fail(lockout.error().to_string());
 
   daemon::WorkerSetup setup;
   const int workers = config->daemon.workers;
@@ -211,6 +215,7 @@ int main(int argc, char** argv) {
   setup.unix_listeners.emplace_back(*pam_fd, "pam");
   setup.on_ready = [&daemonizer] { daemonizer.notify_ready(); };
   setup.figures = &*figures;
+  setup.lockout = *lockout;
 
   int rc;
   // A worker runs as `drop_to` from its first instruction of its own.
@@ -236,6 +241,8 @@ int main(int argc, char** argv) {
     options.workers = workers;
     options.shutdown_grace = grace;
     options.figures = &*figures;
+    // A dead worker's attempts in flight no longer count against anyone.
+    options.worker_reaped = [table = *lockout](pid_t pid) { table->release_owner(pid); };
     options.on_worker_exit = on_worker_exit == "exit" ? supervisor::OnWorkerExit::kExit
                                                       : supervisor::OnWorkerExit::kRestart;
     // With a privilege drop even one worker is forked: the supervisor stays

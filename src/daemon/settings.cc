@@ -451,6 +451,24 @@ const Setting kSettings[] = {
         .description = "While this file exists, every call fails at once as \"unavailable\", "
                        "as a directory that is down does: for offline-mode tests. Empty: never.",
     }),
+    provider_key<&ProviderConfig::expired_names>({
+        .key = "expired_names",
+        .type = SettingType::kStringList,
+        .default_text = "",
+        .provider_type = "slow",
+        .description = "Users whose account check answers \"account expired\" (their password "
+                       "still authenticates): for PAM tests.",
+    }),
+    provider_key<&ProviderConfig::call_log>({
+        .key = "call_log",
+        .type = SettingType::kString,
+        .default_text = "",
+        .rule = StringRule::kAbsolutePathOrEmpty,
+        .provider_type = "slow",
+        .description = "Each authentication call appends a line `authenticate NAME` to this "
+                       "file (every worker process, appended whole): tests count the calls "
+                       "that reached the provider. Empty: none.",
+    }),
 
     // ---- type "ldap" (docs/ldap.md) ----
     provider_key<&ProviderConfig::uri>({
@@ -719,7 +737,19 @@ const Setting kSettings[] = {
         .min = 0,
         .max = 1048576,
         .description = "Requests waiting for a busy worker, over the whole pool; past it a "
-                       "request is answered \"busy\" at once.",
+                       "request is answered \"busy\" at once. Authentication and account "
+                       "checks have a queue of this length of their own.",
+    }),
+    pool_key<&PoolConfig::auth_workers>({
+        .key = "auth_workers",
+        .type = SettingType::kInt,
+        .default_text = "1",
+        .min = 0,
+        .max = 1024,
+        .description = "Workers kept for authentication: lookups never hold more than "
+                       "`max_workers` minus this many (at least one), so a flood of lookups "
+                       "cannot keep logins from reaching the directory. Authentication is "
+                       "also served before any waiting lookup.",
     }),
 
     fastcache_key<&FastCacheConfig::negative_ttl>({
@@ -776,9 +806,10 @@ const Setting kSettings[] = {
         .type = SettingType::kInt,
         .default_text = "5",
         .min = 0,
-        .max = 1000000,
+        .max = 32,  // auth::LockoutTable::kMaxFailures: failure times kept per user
         .description = "Wrong passwords for one user within `failure_window` that lock the user "
-                       "out for `lockout_time`; 0: no lockout.",
+                       "out for `lockout_time`, counted over every front worker; attempts in "
+                       "flight count too. 0: no lockout.",
     }),
     pam_key<&PamConfig::failure_window>({
         .key = "failure_window",

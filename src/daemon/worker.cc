@@ -155,7 +155,7 @@ class Worker {
         refresh_timer_(io_),
         figures_timer_(io_),
         server_(io_, limits_of(setup_.config), handler_),
-        pam_(handler_, setup_.config.pam, setup_.config.daemon.state_dir) {
+        pam_(handler_, setup_.config.pam, setup_.config.daemon.state_dir, setup_.lockout) {
     server_.set_pam_handler(&pam_);
   }
 

@@ -14,6 +14,7 @@
 #include "core/status.h"
 #include "daemon/config.h"
 #include "providers/provider.h"
+#include "auth/lockout.h"
 #include "supervisor/worker_figures.h"
 
 namespace fastid::daemon {
@@ -55,6 +56,9 @@ struct WorkerSetup {
   // Where this worker publishes its figures (slot `index`) and reads its
   // siblings' for `fastid status`; nullptr: its own figures only.
   supervisor::WorkerFigures* figures = nullptr;
+  // The lockout table every front worker shares (mapped before the fork);
+  // null: this worker makes one of its own.
+  std::shared_ptr<auth::LockoutTable> lockout;
   int index = 0;
 };
 

@@ -29,6 +29,8 @@ Result<std::unique_ptr<Provider>> make_provider(const daemon::ProviderConfig& co
         .crash_names = config.crash_names,
         .password = config.password,
         .down_file = config.down_file,
+        .expired_names = config.expired_names,
+        .call_log = config.call_log,
     });
   }
   // Directory-backed types answer through CheckedProvider: answers that match

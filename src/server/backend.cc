@@ -141,6 +141,18 @@ asio::awaitable<core::Result<proto::Account>> Backend::account(std::string user,
   co_return pool::account_of(*r);
 }
 
+asio::awaitable<bool> Backend::offline(core::Status failure) {
+  if (local_) co_return failure.code() == core::Code::kUnavailable;
+  if (front_) {
+    auto op = front_->confirm_offline(std::move(failure));
+    co_return co_await std::move(op);
+  }
+  if (failure.code() != core::Code::kUnavailable && failure.code() != core::Code::kTimeout) co_return false;
+  auto op = pool_->probe();
+  const core::Status st = co_await std::move(op);
+  co_return st.code() == core::Code::kUnavailable || st.code() == core::Code::kTimeout;
+}
+
 std::vector<std::pair<std::string, std::string>> Backend::status_items() const {
   if (pool_) {
     auto items = pool_->status_items();

@@ -49,6 +49,13 @@ class Backend {
   asio::awaitable<core::Status> authenticate(std::string user, core::Secret password,
                                              core::Offloader& offloader);
   asio::awaitable<core::Result<proto::Account>> account(std::string user, core::Offloader& offloader);
+  // After authenticate() or account() failed with `failure` (neither an answer
+  // nor "no such user"): whether the source is offline, so that offline
+  // credentials may stand in for it. Pooled: the store's offline state, or a
+  // probe when `failure` may mean an outage — never busy or an internal error.
+  // In-process: its own kUnavailable (its files cannot be read; it has no
+  // queue for anyone to fill).
+  asio::awaitable<bool> offline(core::Status failure);
 
   // Figures for `fastid status` that need no I/O.
   std::vector<std::pair<std::string, std::string>> status_items() const;

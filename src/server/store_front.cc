@@ -270,20 +270,38 @@ void StoreFront::arm_probe() {
 // suspicion (a failed lookup) before the provider is declared offline, so
 // one entry that hangs or crashes a worker does not take the others down;
 // offline, it is the timer's periodic try.
+// The probe goes in the pool's authentication queue (ProviderPool::probe), so
+// lookups that fill the pool cannot make it time out and fake an outage.
 asio::awaitable<void> StoreFront::probe(std::shared_ptr<StoreFront> self) {
   ++self->counters_.probes;
-  auto op = self->pool_->user_by_uid(0);
-  core::Result<proto::User> r = co_await std::move(op);
+  auto op = self->pool_->probe();
+  core::Status st = co_await std::move(op);
   self->probing_ = false;
-  if (r || r.error().code() == core::Code::kNotFound) {
+  if (st.is_ok()) {
     self->go_online();
-  } else if (!means_offline(r.error())) {
+  } else if (!means_offline(st)) {
     self->arm_probe();  // busy or stopping: no verdict; offline stays offline
   } else if (!self->offline_) {
-    self->go_offline(r.error());
+    self->go_offline(st);
   } else {
     self->arm_probe();
   }
+}
+
+asio::awaitable<bool> StoreFront::confirm_offline(core::Status cause) {
+  if (offline_) co_return true;
+  if (stopping_ || !means_offline(cause)) co_return false;
+  ++counters_.probes;
+  auto self = shared_from_this();  // the probe may outlive a reload
+  auto op = pool_->probe();
+  core::Status st = co_await std::move(op);
+  if (st.is_ok()) {
+    go_online();
+    co_return false;
+  }
+  if (!means_offline(st)) co_return offline_;  // no verdict
+  go_offline(st);
+  co_return true;
 }
 
 // ---- Refresh ahead ------------------------------------------------------------

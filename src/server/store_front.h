@@ -79,6 +79,12 @@ class StoreFront : public std::enable_shared_from_this<StoreFront> {
   // Enumeration is not stored: it goes to the provider, and fails at once
   // while the provider is offline.
   bool offline() const { return offline_; }
+  // Authentication asks this when the provider failed it with `cause`: true
+  // while the provider is offline. Online, a cause that may mean an outage
+  // (unavailable, timeout) is settled by a probe now; anything else (busy, an
+  // internal error) is never an outage: offline credentials must not be
+  // reachable by filling the pool.
+  asio::awaitable<bool> confirm_offline(core::Status cause);
   const std::string& name() const { return pool_->name(); }
 
   // "store.<provider>.state" = online/offline, hits, misses, stale answers …
