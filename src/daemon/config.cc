@@ -261,6 +261,7 @@ class Parser {
       if (!value) return fail(node->source(), label, k, value.error().message());
       s->apply_listen(listen, *value);
     }
+    if (Status st = check_listen_config(listen); !st) return fail(table.source(), label, "", st.message());
     return Status::ok();
   }
 
@@ -454,7 +455,7 @@ class Parser {
       if (s == nullptr) {
         return core::error(fail(key->source(), label, k, unknown_key(Section::kProvider, k)));
       }
-      if (!s->provider_type.empty() && s->provider_type != provider.type) {
+      if (!setting_applies_to(*s, provider.type)) {
         return core::error(fail(key->source(), label, k,
                                 "does not apply to providers of type " + toml_quote(provider.type)));
       }

@@ -35,6 +35,8 @@ Result<std::unique_ptr<Provider>> make_provider(const daemon::ProviderConfig& co
         .name = config.name,
         .servers = config.servers,
         .timeout = config.timeout,
+        .tls_ca_file = config.tls_ca_file,
+        .tls_server_name = config.tls_server_name,
     });
   }
   if (config.type == "ldap") {

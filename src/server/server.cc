@@ -58,6 +58,7 @@ struct Server::Listener {
   bool admin = false;
   bool network = false;
   bool auth = false;
+  std::shared_ptr<TlsServerContext> tls;  // set: TLS only (tls_listener.cc)
 };
 
 struct Server::UdpListener {
@@ -155,9 +156,10 @@ void Server::add_unix_listener(int fd, std::string name, bool admin, bool auth) 
   start_accepting(listeners_.back().get());
 }
 
-void Server::add_tcp_listener(int fd, std::string name) {
+void Server::add_tcp_listener(int fd, std::string name, std::shared_ptr<TlsServerContext> tls) {
   listeners_.push_back(std::make_unique<Listener>(io_, fd, socket_family(fd), IPPROTO_TCP, std::move(name)));
   listeners_.back()->network = true;
+  listeners_.back()->tls = std::move(tls);
   start_accepting(listeners_.back().get());
 }
 
@@ -245,7 +247,11 @@ void Server::start_accepting(Listener* listener) {
       conn->auth = listener->auth;
       conn->deadline = std::chrono::steady_clock::now() + s.limits_.idle_timeout;
       s.connections_.emplace(id, conn);
-      asio::co_spawn(s.io_, serve_connection(s, conn, s.handler_), asio::detached);
+      if (listener->tls) {
+        asio::co_spawn(s.io_, serve_tls_connection(s, conn, s.handler_, listener->tls), asio::detached);
+      } else {
+        asio::co_spawn(s.io_, serve_connection(s, conn, s.handler_), asio::detached);
+      }
       asio::co_spawn(s.io_, watch_connection(conn), asio::detached);
     }
   };

@@ -22,6 +22,7 @@ class io_context;
 namespace fastid::server {
 
 class PamHandler;
+class TlsServerContext;
 
 struct ServerLimits {
   std::chrono::milliseconds idle_timeout{60000};   // no request for this long: close
@@ -63,8 +64,9 @@ class Server {
 
   // Network listeners (bound, listening and non-blocking, shared with the other
   // workers): only ping and public lookups are answered on them. The server
-  // takes ownership of `fd`.
-  void add_tcp_listener(int fd, std::string name);
+  // takes ownership of `fd`. With `tls` (tls_listener.h) the TCP listener
+  // speaks TLS only.
+  void add_tcp_listener(int fd, std::string name, std::shared_ptr<TlsServerContext> tls = nullptr);
   void add_udp_listener(int fd, std::string name);
 
   void set_limits(ServerLimits limits) { limits_ = limits; }
