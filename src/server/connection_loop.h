@@ -1,5 +1,5 @@
 // The request loop of a stream connection, written once for every transport:
-// the plain sockets of connection.cc (Unix, TCP) and the TLS streams of
+// the plain sockets of connection.cc (Unix, TCP) and the TLS sessions of
 // tls_listener.cc. A Transport gives
 //   wait_request()             an awaitable op that ends when a request may have arrived
 //   take_request(r, in, want)  appends what arrived (at most `want` bytes) to `in`;

@@ -1,7 +1,12 @@
 // TLS on the TCP listeners (tls_listener.h): the OpenSSL server context, the
-// key file's checks, and the request loop of connection_loop.h over an Asio
-// ssl::stream. The only file of src/server that includes OpenSSL or
-// asio/ssl.hpp.
+// key file's checks, and the request loop of connection_loop.h over OpenSSL
+// running on the connection's own non-blocking descriptor: when OpenSSL wants
+// to read or write, the coroutine waits for the socket with Asio and tries
+// again. No Asio ssl::stream: its four 17 KiB buffers per connection would
+// make an idle TLS connection cost ~77 KB; this way, with OpenSSL releasing
+// its record buffers while idle, it costs ~19 KB (plaintext: ~3.2 KB).
+// OpenSSL writes to the socket with write(2): fastidd ignores SIGPIPE (main.cc)
+// before the workers exist. The only file of src/server that includes OpenSSL.
 
 // Asio's coroutine frames come from its recycling allocator (aligned_alloc) and
 // go back through the frame's own operator delete (free); once the request
@@ -11,12 +16,10 @@
 #include "server/tls_listener.h"
 
 #include <asio/experimental/as_tuple.hpp>
-#include <asio/read.hpp>
-#include <asio/ssl.hpp>
 #include <asio/use_awaitable.hpp>
-#include <asio/write.hpp>
 #include <fcntl.h>
 #include <openssl/err.h>
+#include <openssl/pem.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 #include <sys/stat.h>
@@ -26,6 +29,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <tuple>
 
 #include "core/log.h"
 #include "server/connection_loop.h"
@@ -34,8 +38,11 @@ namespace fastid::server {
 
 class TlsServerContext {
  public:
-  TlsServerContext() : context(asio::ssl::context::tls_server) {}
-  asio::ssl::context context;
+  TlsServerContext() : ctx(::SSL_CTX_new(::TLS_server_method())) {}
+  ~TlsServerContext() { ::SSL_CTX_free(ctx); }
+  TlsServerContext(const TlsServerContext&) = delete;
+  TlsServerContext& operator=(const TlsServerContext&) = delete;
+  SSL_CTX* ctx;
   std::chrono::milliseconds handshake_timeout{5000};
   std::string description;
 };
@@ -44,7 +51,7 @@ namespace {
 
 using core::Status;
 constexpr auto kUseTuple = asio::experimental::as_tuple(asio::use_awaitable);
-using TlsStream = asio::ssl::stream<asio::generic::stream_protocol::socket&>;
+using IoResult = std::tuple<asio::error_code, std::size_t>;
 
 constexpr std::size_t kMaxKeyFile = 1 << 20;
 
@@ -110,15 +117,71 @@ std::string describe_certificate(SSL_CTX* ctx) {
   return out;
 }
 
-// The TLS stream, for the request loop. Reads go through OpenSSL, which may
-// hold decrypted bytes the socket no longer shows, so a wait for a request is
-// a read of what is there (up to a small scratch buffer), not a poll.
+// One connection's OpenSSL session, on the connection's descriptor. Every
+// call first checks that the watchdog (or a shutdown) has not closed the
+// socket: a closed descriptor's number may already belong to a new client.
+class TlsSession {
+ public:
+  TlsSession(Server::Connection& conn, SSL_CTX* ctx) : conn_(conn), ssl_(::SSL_new(ctx)) {
+    asio::error_code ignored;
+    conn_.socket.non_blocking(true, ignored);
+    if (ssl_ != nullptr && ::SSL_set_fd(ssl_, conn_.socket.native_handle()) == 1) {
+      ::SSL_set_accept_state(ssl_);
+    } else {
+      failure = "cannot make a TLS session: " + openssl_errors();
+    }
+  }
+  ~TlsSession() {
+    if (ssl_ != nullptr) ::SSL_free(ssl_);  // no close_notify: frames carry their own length
+  }
+  TlsSession(const TlsSession&) = delete;
+  TlsSession& operator=(const TlsSession&) = delete;
+
+  // Runs `op` (SSL_accept, SSL_read, SSL_write on `ssl`) until it returns
+  // > 0, waiting for the socket whenever OpenSSL asks. Errors: eof when the
+  // peer left, connection_aborted on a TLS error (its reason in `failure`),
+  // or the wait's own error when the socket was closed under it.
+  template <typename Op>
+  asio::awaitable<IoResult> run(Op op) {
+    for (;;) {
+      if (ssl_ == nullptr || !conn_.socket.is_open()) {
+        co_return IoResult{asio::error_code(asio::error::bad_descriptor), 0};
+      }
+      ERR_clear_error();
+      const int r = op(ssl_);
+      if (r > 0) co_return IoResult{asio::error_code(), static_cast<std::size_t>(r)};
+      const int why = ::SSL_get_error(ssl_, r);
+      if (why != SSL_ERROR_WANT_READ && why != SSL_ERROR_WANT_WRITE) {
+        const bool left = why == SSL_ERROR_ZERO_RETURN || (why == SSL_ERROR_SYSCALL && ERR_peek_error() == 0);
+        failure = left ? "connection closed by the peer" : openssl_errors();
+        const asio::error_code ec = left ? asio::error_code(asio::error::eof)
+                                         : asio::error_code(asio::error::connection_aborted);
+        co_return IoResult{ec, 0};
+      }
+      auto wait = conn_.socket.async_wait(
+          why == SSL_ERROR_WANT_READ ? asio::socket_base::wait_read : asio::socket_base::wait_write, kUseTuple);
+      auto [ec] = co_await std::move(wait);
+      if (ec) co_return IoResult{ec, 0};
+    }
+  }
+
+  std::string failure;
+
+ private:
+  Server::Connection& conn_;
+  SSL* ssl_;
+};
+
+// The request loop's transport over a TlsSession. OpenSSL may hold decrypted
+// bytes the socket no longer shows, so waiting for a request is a read of
+// what is there (into a small scratch buffer), not a poll of the socket.
 class TlsTransport {
  public:
-  explicit TlsTransport(TlsStream& stream) : stream_(stream) {}
-  auto wait_request() { return stream_.async_read_some(asio::buffer(scratch_), kUseTuple); }
-  bool take_request(const std::tuple<asio::error_code, std::size_t>& woken, std::vector<std::uint8_t>& in,
-                    std::size_t want) {
+  explicit TlsTransport(TlsSession& session) : session_(&session) {}
+  asio::awaitable<IoResult> wait_request() {
+    return session_->run([this](SSL* s) { return ::SSL_read(s, scratch_.data(), static_cast<int>(scratch_.size())); });
+  }
+  bool take_request(const IoResult& woken, std::vector<std::uint8_t>& in, std::size_t want) {
     if (std::get<0>(woken)) return false;
     const std::size_t n = std::min(std::get<1>(woken), want);
     const std::size_t have = in.size();
@@ -126,21 +189,41 @@ class TlsTransport {
     std::memcpy(in.data() + have, scratch_.data(), n);
     return true;
   }
-  auto read(asio::mutable_buffer b) { return asio::async_read(stream_, b, kUseTuple); }
-  auto write(asio::const_buffer b) { return asio::async_write(stream_, b, kUseTuple); }
+  asio::awaitable<IoResult> read(asio::mutable_buffer b) { return transfer(b.data(), b.size(), false); }
+  asio::awaitable<IoResult> write(asio::const_buffer b) {
+    return transfer(const_cast<void*>(b.data()), b.size(), true);  // SSL_write only reads it
+  }
 
  private:
-  TlsStream& stream_;
+  // The whole buffer, in as many records as it takes.
+  asio::awaitable<IoResult> transfer(void* data, std::size_t size, bool writing) {
+    auto* p = static_cast<std::uint8_t*>(data);
+    std::size_t done = 0;
+    while (done < size) {
+      const int chunk = static_cast<int>(std::min<std::size_t>(size - done, 1 << 20));
+      std::uint8_t* at = p + done;
+      auto step = session_->run([at, chunk, writing](SSL* s) {
+        return writing ? ::SSL_write(s, at, chunk) : ::SSL_read(s, at, chunk);
+      });
+      auto [ec, n] = co_await std::move(step);
+      if (ec) co_return IoResult{ec, done};
+      done += n;
+    }
+    co_return IoResult{asio::error_code(), done};
+  }
+
+  TlsSession* session_;
   std::array<std::uint8_t, 1024> scratch_{};
 };
 
 }  // namespace
 
 core::Result<std::shared_ptr<TlsServerContext>> load_tls_server_context(const TlsServerOptions& options) {
-  auto tls = std::make_shared<TlsServerContext>();
-  tls->handshake_timeout = options.handshake_timeout;
-  SSL_CTX* ctx = tls->context.native_handle();
   ERR_clear_error();
+  auto tls = std::make_shared<TlsServerContext>();
+  if (tls->ctx == nullptr) return core::error(Status::internal("TLS context: " + openssl_errors()));
+  tls->handshake_timeout = options.handshake_timeout;
+  SSL_CTX* ctx = tls->ctx;
   ::SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
   ::SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION | SSL_OP_CIPHER_SERVER_PREFERENCE);
   // Idle connections give their record buffers back; no server-side session
@@ -153,10 +236,15 @@ core::Result<std::shared_ptr<TlsServerContext>> load_tls_server_context(const Tl
   }
   auto key = read_key_file(options.key_file);
   if (!key) return core::error(key.error());
-  asio::error_code ec;
-  tls->context.use_private_key(asio::buffer(key->data(), key->size()), asio::ssl::context::pem, ec);
+  EVP_PKEY* pkey = nullptr;
+  if (BIO* b = ::BIO_new_mem_buf(key->data(), static_cast<int>(key->size()))) {
+    pkey = ::PEM_read_bio_PrivateKey(b, nullptr, nullptr, nullptr);
+    ::BIO_free(b);
+  }
   ::explicit_bzero(key->data(), key->size());
-  if (ec) return core::error(Status::invalid_argument("tls_key " + options.key_file + ": " + ec.message()));
+  const bool used = pkey != nullptr && ::SSL_CTX_use_PrivateKey(tls->ctx, pkey) == 1;
+  ::EVP_PKEY_free(pkey);
+  if (!used) return core::error(Status::invalid_argument("tls_key " + options.key_file + ": " + openssl_errors()));
   if (::SSL_CTX_check_private_key(ctx) != 1) {
     return core::error(Status::invalid_argument("tls_key " + options.key_file + " does not match tls_cert " +
                                                 options.cert_file + ": " + openssl_errors()));
@@ -169,24 +257,24 @@ std::string describe(const TlsServerContext& context) { return context.descripti
 
 asio::awaitable<void> serve_tls_connection(Server& server, std::shared_ptr<Server::Connection> conn,
                                            NssHandler& handler, std::shared_ptr<TlsServerContext> tls) {
-  TlsStream stream(conn->socket, tls->context);
+  TlsSession session(*conn, tls->ctx);
   // The handshake's own deadline: a peer that connects and stalls (or
   // trickles a hello) is closed by the watchdog when it passes. Not busy: a
   // graceful stop closes it at once.
   conn->set_deadline(std::chrono::steady_clock::now() + tls->handshake_timeout);
-  auto handshake = stream.async_handshake(asio::ssl::stream_base::server, kUseTuple);
-  auto [ec] = co_await std::move(handshake);
+  auto handshake = session.run([](SSL* s) { return ::SSL_accept(s); });
+  auto [ec, ignored] = co_await std::move(handshake);
   if (ec) {
-    // Plaintext clients, other protocols, bad certificates on the peer's
-    // side, stalls: routine on a public port, so not above debug.
-    core::log_debug("TLS handshake failed" + std::string(conn->timed_out ? " (timed out)" : "") + ": " +
-                    ec.message());
+    // Plaintext clients, other protocols, certificates the peer rejects,
+    // stalls: routine on a public port, so not above debug.
+    core::log_debug("TLS handshake failed: " +
+                    (conn->timed_out ? std::string("timed out") : session.failure.empty() ? ec.message() : session.failure));
     ++server.mutable_stats().closed_protocol;
     conn->close();
     server.on_connection_closed(conn->id);
     co_return;
   }
-  auto loop = serve_requests(server, conn, handler, TlsTransport(stream));
+  auto loop = serve_requests(server, conn, handler, TlsTransport(session));
   co_await std::move(loop);
 }
 

@@ -4,7 +4,7 @@
 // by every worker across the fork. With a context, a TCP listener speaks TLS
 // only: TLS 1.2 or later, no renegotiation, no compression, a bounded
 // handshake, then the same frames, limits and public-only rules as plaintext.
-// OpenSSL and Asio's ssl headers stay in tls_listener.cc (they are heavy).
+// OpenSSL stays in tls_listener.cc (its headers are heavy).
 #pragma once
 
 #include <chrono>
