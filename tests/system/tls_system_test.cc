@@ -292,6 +292,23 @@ TEST_F(TlsSystemTest, AStalledHandshakeIsCutOffByTheHandshakeTimeout) {
   EXPECT_EQ(::kill(upstream.pid(), 0), 0);
 }
 
+TEST_F(TlsSystemTest, RenegotiationAndProtocolsBeforeTls12AreRefused) {
+  Daemon upstream(10, 2);
+  upstream.write_config(upstream.default_config_text() + tls_listen_section(server_));
+  ASSERT_TRUE(upstream.start()) << upstream.log();
+  const std::string s_client = "timeout 10 openssl s_client -connect 127.0.0.1:" +
+                               std::to_string(tcp_port_of(upstream)) + " -CAfile " + ca_->pem();
+  // A TLS 1.2 client that asks to renegotiate ("R" on s_client's input).
+  auto reneg = run("(printf 'R\\n'; sleep 1) | " + s_client + " -tls1_2 2>&1");
+  EXPECT_NE(reneg.out.find("Verify return code: 0 (ok)"), std::string::npos) << reneg.out;
+  EXPECT_NE(reneg.out.find("RENEGOTIATING"), std::string::npos) << reneg.out;
+  EXPECT_NE(reneg.out.find("no renegotiation"), std::string::npos) << reneg.out;
+  // TLS 1.1, even with a client willing to use anything.
+  auto old = run(s_client + " -tls1_1 -cipher 'DEFAULT@SECLEVEL=0' </dev/null 2>&1");
+  EXPECT_NE(old.out.find("alert protocol version"), std::string::npos) << old.out;
+  EXPECT_EQ(run(cli(tcp_port_of(upstream), "--tls-ca " + ca_->pem() + " ping")).exit_code, 0);
+}
+
 TEST_F(TlsSystemTest, AKeyFileEveryUserMayReadStopsStartUp) {
   Daemon upstream(10, 2);
   ASSERT_EQ(::chmod((server_ + ".key").c_str(), 0644), 0);
