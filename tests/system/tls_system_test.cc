@@ -292,6 +292,25 @@ TEST_F(TlsSystemTest, AStalledHandshakeIsCutOffByTheHandshakeTimeout) {
   EXPECT_EQ(::kill(upstream.pid(), 0), 0);
 }
 
+TEST_F(TlsSystemTest, TheKeyIsReadAsRootBeforeTheWorkersDropTheirPrivileges) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root to drop privileges";
+  // The key (0600, root's) sits in a folder (0700, root's) that the workers'
+  // user, nobody, cannot even enter: TLS works only if the key was read first.
+  struct stat st {};
+  ASSERT_EQ(::stat(pki_.c_str(), &st), 0);
+  ASSERT_EQ(st.st_mode & 07777, 0700u);
+  Daemon upstream(50, 5);
+  ::chmod(upstream.dir().c_str(), 0755);  // the workers read the dataset and config
+  std::string cfg = upstream.default_config_text();
+  cfg.insert(cfg.find("log_level"), "user = \"nobody\"\n");
+  upstream.write_config(cfg + tls_listen_section(server_));
+  ASSERT_TRUE(upstream.start()) << upstream.log();
+  EXPECT_TRUE(log_says(upstream, "running as nobody")) << upstream.log();
+  auto r = run(cli(tcp_port_of(upstream), "--tls-ca " + ca_->pem() + " user user00005"));
+  EXPECT_EQ(r.exit_code, 0);
+  EXPECT_EQ(r.out, upstream.getent("passwd user00005").out);
+}
+
 TEST_F(TlsSystemTest, RenegotiationAndProtocolsBeforeTls12AreRefused) {
   Daemon upstream(10, 2);
   upstream.write_config(upstream.default_config_text() + tls_listen_section(server_));
