@@ -478,6 +478,11 @@ class Parser {
                                 "missing required key \"" + std::string(s.key) + "\""));
       }
     }
+    if (provider.min_id > provider.max_id) {
+      return core::error(fail(table.source(), label, "min_id",
+                              "min_id " + std::to_string(provider.min_id) + " is above max_id " +
+                                  std::to_string(provider.max_id)));
+    }
     if (provider.type == "fastid" && provider.servers.empty()) {
       return core::error(fail(table.source(), label, "",
                               "type \"fastid\" needs at least one upstream in \"servers\""));

@@ -77,8 +77,8 @@ struct Setting {
   std::int64_t min = 0;
   std::int64_t max = 0;
   StringRule rule = StringRule::kAny;
-  // [[provider]] keys: "" = every type, else the types it applies to,
-  // separated by spaces ("ldap fastid"); see setting_applies_to().
+  // [[provider]] keys: "" = every type, else the types it applies to, separated by
+  // spaces ("ldap fastid"); see setting_applies_to().
   std::string_view provider_type = {};
   std::string_view description = {};
   // A secret (a bind password): render_config() leaves it out unless asked
@@ -118,7 +118,7 @@ const FastCacheMap* find_fastcache_map(std::string_view name);
 // The table, in documentation order.
 std::span<const Setting> settings();
 
-// Whether a [[provider]] key may be set on a provider of type `type`.
+// Whether a [[provider]] setting may be given to a provider of `type`.
 bool setting_applies_to(const Setting& setting, std::string_view type);
 
 // nullptr when `key` is not a setting of `section`.

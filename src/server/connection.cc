@@ -7,6 +7,8 @@
 #include <asio/use_awaitable.hpp>
 #include <asio/write.hpp>
 
+#include <string.h>
+
 #include <algorithm>
 #include <array>
 
@@ -34,24 +36,11 @@ asio::awaitable<void> watch_connection(std::shared_ptr<Server::Connection> conn)
   }
 }
 
-void grow_wiping(std::vector<std::uint8_t>& in, std::size_t size) {
-  if (size <= in.capacity()) {
-    in.resize(size);
-    return;
-  }
-  std::vector<std::uint8_t> bigger;
-  bigger.reserve(std::max(size, 2 * in.capacity()));
-  bigger.assign(in.begin(), in.end());
-  bigger.resize(size);
-  if (!in.empty()) ::explicit_bzero(in.data(), in.size());
-  in.swap(bigger);
-}
-
 namespace {
 
 // Reads what the peer has sent so far without waiting (the socket is in
 // non-blocking mode) and appends it to `in`. Returns false on EOF or an error.
-bool read_available(Server::Connection& conn, std::vector<std::uint8_t>& in, std::size_t want) {
+bool read_available(Server::Connection& conn, ReadBuffer& in, std::size_t want) {
   std::array<std::uint8_t, 1024> chunk;
   bool ok = true;
   for (;;) {
@@ -62,9 +51,7 @@ bool read_available(Server::Connection& conn, std::vector<std::uint8_t>& in, std
       ok = false;
       break;
     }
-    const std::size_t have = in.size();
-    grow_wiping(in, have + n);
-    std::memcpy(in.data() + have, chunk.data(), n);
+    in.append(chunk.data(), n);
     if (n < chunk.size() || n >= want) break;
     want -= n;
   }
@@ -81,7 +68,7 @@ class PlainTransport {
     conn_.socket.non_blocking(true, ignored);
   }
   auto wait_request() { return conn_.socket.async_wait(asio::socket_base::wait_read, kUseTuple); }
-  bool take_request(const std::tuple<asio::error_code>& woken, std::vector<std::uint8_t>& in, std::size_t want) {
+  bool take_request(const std::tuple<asio::error_code>& woken, ReadBuffer& in, std::size_t want) {
     if (std::get<0>(woken) || !conn_.socket.is_open()) return false;
     return read_available(conn_, in, want);
   }

@@ -2,7 +2,8 @@
 // the plain sockets of connection.cc (Unix, TCP) and the TLS sessions of
 // tls_listener.cc. A Transport gives
 //   wait_request()             an awaitable op that ends when a request may have arrived
-//   take_request(r, in, want)  appends what arrived (at most `want` bytes) to `in`;
+//   take_request(r, in, want)  appends what arrived (at most `want` bytes) to the
+//                              ReadBuffer `in`, wiping any copy of its own;
 //                              false when the peer is gone or the socket was closed
 //   read(buffer), write(buffer) awaitable ops (as_tuple: error, bytes) that
 //                              read or write the whole buffer
@@ -17,7 +18,6 @@
 #include <string.h>
 
 #include <chrono>
-#include <cstring>
 #include <expected>
 #include <memory>
 #include <span>
@@ -27,12 +27,9 @@
 #include "proto/wire.h"
 #include "server/connection.h"
 #include "server/pam_handler.h"
+#include "server/read_buffer.h"
 
 namespace fastid::server {
-
-// Grows `in` to `size` bytes. Authentication requests carry passwords: a
-// reallocation never leaves a copy behind in freed memory.
-void grow_wiping(std::vector<std::uint8_t>& in, std::size_t size);
 
 template <typename Transport>
 asio::awaitable<void> serve_requests(Server& server, std::shared_ptr<Server::Connection> conn,
@@ -43,12 +40,14 @@ asio::awaitable<void> serve_requests(Server& server, std::shared_ptr<Server::Con
   // connection holds no read buffer at all: it waits for readability, then
   // takes whatever arrived in one non-blocking read (a whole request, almost
   // always) — one system call where a header-then-payload read takes two.
-  std::vector<std::uint8_t> in;
+  // Every byte leaving it is wiped (passwords on the pam socket), on every
+  // path out of this loop too: the buffer wipes itself when destroyed.
+  ReadBuffer in;
   bool protocol_error = false;
 
   while (!server.stopping()) {
     conn->busy = false;
-    conn->set_deadline(Clock::now() + server.limits().idle_timeout);
+    conn->set_deadline(Clock::now() + server.idle_timeout_of(*conn));
     if (in.empty()) {
       auto wait = transport.wait_request();
       auto woken = co_await std::move(wait);
@@ -61,7 +60,7 @@ asio::awaitable<void> serve_requests(Server& server, std::shared_ptr<Server::Con
     if (in.size() < proto::kHeaderSize) {
       // A header sent in pieces: wait for the rest (the stall limit applies).
       const std::size_t have = in.size();
-      grow_wiping(in, proto::kHeaderSize);
+      in.resize(proto::kHeaderSize);
       auto rd = transport.read(asio::buffer(in.data() + have, proto::kHeaderSize - have));
       auto [rerr, rn] = co_await std::move(rd);
       if (rerr) {
@@ -93,7 +92,7 @@ asio::awaitable<void> serve_requests(Server& server, std::shared_ptr<Server::Con
       std::size_t left = h.length;
       const std::size_t here = std::min(in.size() - proto::kHeaderSize, left);
       left -= here;
-      in.erase(in.begin() + proto::kHeaderSize, in.begin() + static_cast<std::ptrdiff_t>(proto::kHeaderSize + here));
+      in.erase(proto::kHeaderSize, here);
       std::vector<std::uint8_t> sink(1024);  // on the heap: the coroutine frame stays small
       bool failed = false;
       while (left > 0) {
@@ -113,7 +112,7 @@ asio::awaitable<void> serve_requests(Server& server, std::shared_ptr<Server::Con
     } else if (in.size() < proto::kHeaderSize + h.length) {
       // The rest of the payload has not arrived yet.
       const std::size_t have = in.size();
-      grow_wiping(in, proto::kHeaderSize + h.length);
+      in.resize(proto::kHeaderSize + h.length);
       auto rd = transport.read(asio::buffer(in.data() + have, in.size() - have));
       auto [rerr, rn] = co_await std::move(rd);
       if (rerr) {
@@ -133,12 +132,11 @@ asio::awaitable<void> serve_requests(Server& server, std::shared_ptr<Server::Con
                                                     "request payload of " + std::to_string(h.length) +
                                                         " bytes is over the limit"})
             : proto::decode_request(h, payload);
-    // The frame is used up (the request owns copies of its fields); what
-    // follows it, if anything, is the client's next request. A password in it
-    // is wiped first.
-    if (proto::opcode_is_auth(h.opcode)) ::explicit_bzero(in.data(), frame_end);
-    in.erase(in.begin(), in.begin() + static_cast<std::ptrdiff_t>(frame_end));
-    if (in.empty() && in.capacity() > 512) in = {};
+    // The frame is used up (the request owns copies of its fields, a password
+    // in a core::Secret); what follows it, if anything, is the client's next
+    // request. The erase wipes the frame and the tail the move leaves behind.
+    in.erase(0, frame_end);
+    if (in.empty() && in.capacity() > 512) in.release();
     if (request && conn->network && !proto::opcode_is_public(h.opcode)) {
       // TCP peers are anonymous: ping and public lookups only.
       ++server.mutable_stats().refused_network;

@@ -19,9 +19,29 @@ namespace {
 constexpr std::uint32_t kCursorShift = 24;
 constexpr std::uint32_t kInnerMask = (1u << kCursorShift) - 1;
 
-proto::Bytes error_reply(const proto::Request& req, const core::Status& st) {
-  return proto::encode_error_reply(static_cast<std::uint16_t>(req.opcode), req.request_id,
-                                   proto::to_wire(st.code()), st.message());
+// Error texts name files, URIs, filters and the directory's own messages:
+// only root reads them (it also reads them in the log). Every other caller —
+// a non-root uid, any network peer — gets the status with a fixed text.
+proto::Bytes error_reply(const proto::Request& req, const core::Status& st, bool details) {
+  const WireStatus status = proto::to_wire(st.code());
+  if (details || st.message().empty()) {
+    return proto::encode_error_reply(static_cast<std::uint16_t>(req.opcode), req.request_id, status,
+                                     st.message());
+  }
+  return proto::encode_error_reply(static_cast<std::uint16_t>(req.opcode), req.request_id, status,
+                                   std::string(proto::wire_status_name(status)) + " (details for root only)");
+}
+
+// What a status item may show a caller that is not root: figures and states,
+// never text. An allow-list of value shapes, so that an item added later
+// (a path, a URI, an error message) is hidden until someone decides otherwise.
+bool shown_to_anyone(const std::string& value) {
+  static constexpr std::string_view kWords[] = {"online", "offline", "yes", "no"};
+  for (std::string_view w : kWords) {
+    if (value == w) return true;
+  }
+  if (value.empty() || value.size() > 24) return false;
+  return std::all_of(value.begin(), value.end(), [](char c) { return (c >= '0' && c <= '9') || c == '.' || c == '-'; });
 }
 
 // The pool's own errors already name the provider; an in-process provider's do not.
@@ -33,31 +53,33 @@ core::Status in_context(const Backend& b, const core::Status& st) {
 
 asio::awaitable<proto::Bytes> NssHandler::handle(proto::Request req, core::PeerCred peer) {
   ++requests_;
+  // Network peers are nobody (uid -1), never root.
+  const bool details = peer.is_root();
   switch (req.opcode) {
     case Opcode::kPing:
       co_return proto::encode_ping_reply(req.request_id, "fastidd " FASTID_VERSION);
     case Opcode::kStatus:
-      co_return status(req);
+      co_return status(req, details);
     case Opcode::kGetpwnam:
     case Opcode::kGetpwuid: {
-      auto op = user_lookup(std::move(req));
+      auto op = user_lookup(std::move(req), details);
       co_return co_await std::move(op);
     }
     case Opcode::kGetgrnam:
     case Opcode::kGetgrgid: {
-      auto op = group_lookup(std::move(req));
+      auto op = group_lookup(std::move(req), details);
       co_return co_await std::move(op);
     }
     case Opcode::kInitgroups: {
-      auto op = initgroups(std::move(req));
+      auto op = initgroups(std::move(req), details);
       co_return co_await std::move(op);
     }
     case Opcode::kPwentPage: {
-      auto op = users_page(std::move(req));
+      auto op = users_page(std::move(req), details);
       co_return co_await std::move(op);
     }
     case Opcode::kGrentPage: {
-      auto op = groups_page(std::move(req));
+      auto op = groups_page(std::move(req), details);
       co_return co_await std::move(op);
     }
     case Opcode::kAuthenticate:
@@ -70,7 +92,7 @@ asio::awaitable<proto::Bytes> NssHandler::handle(proto::Request req, core::PeerC
                                             WireStatus::kUnavailable, "the fast cache is disabled");
       }
       core::Status st = publisher_->invalidate(req.id);
-      if (!st) co_return error_reply(req, st);
+      if (!st) co_return error_reply(req, st, details);
       core::log_info("fast cache invalidated by an administrator (pid " + std::to_string(peer.pid) + ")");
       co_return proto::encode_error_reply(static_cast<std::uint16_t>(req.opcode), req.request_id,
                                           WireStatus::kOk, "invalidated");
@@ -84,7 +106,7 @@ asio::awaitable<proto::Bytes> NssHandler::handle(proto::Request req, core::PeerC
 // Backends are asked in order: the first answer wins; "not found" asks the
 // next; an unavailable backend is remembered so that a name nobody knows is
 // reported as "try again", not as "no such user", while one of them is down.
-asio::awaitable<proto::Bytes> NssHandler::user_lookup(proto::Request req) {
+asio::awaitable<proto::Bytes> NssHandler::user_lookup(proto::Request req, bool details) {
   std::vector<Backend> backends = backends_;  // kept alive across the awaits
   core::Status failure;
   for (auto& b : backends) {
@@ -98,17 +120,17 @@ asio::awaitable<proto::Bytes> NssHandler::user_lookup(proto::Request req) {
   }
   if (!failure.is_ok()) {
     ++errors_;
-    co_return error_reply(req, failure);
+    co_return error_reply(req, failure, details);
   }
   ++not_found_;
   // Only a definite "no such user" is published; "try again" never is.
   if (publisher_) {
     req.opcode == Opcode::kGetpwnam ? publisher_->no_user_name(req.name) : publisher_->no_uid(req.id);
   }
-  co_return error_reply(req, core::Status::not_found(""));
+  co_return error_reply(req, core::Status::not_found(""), details);
 }
 
-asio::awaitable<proto::Bytes> NssHandler::group_lookup(proto::Request req) {
+asio::awaitable<proto::Bytes> NssHandler::group_lookup(proto::Request req, bool details) {
   std::vector<Backend> backends = backends_;
   core::Status failure;
   for (auto& b : backends) {
@@ -122,16 +144,16 @@ asio::awaitable<proto::Bytes> NssHandler::group_lookup(proto::Request req) {
   }
   if (!failure.is_ok()) {
     ++errors_;
-    co_return error_reply(req, failure);
+    co_return error_reply(req, failure, details);
   }
   ++not_found_;
   if (publisher_) {
     req.opcode == Opcode::kGetgrnam ? publisher_->no_group_name(req.name) : publisher_->no_gid(req.id);
   }
-  co_return error_reply(req, core::Status::not_found(""));
+  co_return error_reply(req, core::Status::not_found(""), details);
 }
 
-asio::awaitable<proto::Bytes> NssHandler::initgroups(proto::Request req) {
+asio::awaitable<proto::Bytes> NssHandler::initgroups(proto::Request req, bool details) {
   // Memberships are the union over every backend that knows the user: a
   // local group may list a directory user.
   std::vector<Backend> backends = backends_;
@@ -153,12 +175,12 @@ asio::awaitable<proto::Bytes> NssHandler::initgroups(proto::Request req) {
   if (!failure.is_ok()) {
     // A partial list would silently drop a user's groups: say "try again".
     ++errors_;
-    co_return error_reply(req, failure);
+    co_return error_reply(req, failure, details);
   }
   if (!known) {
     ++not_found_;
     if (publisher_) publisher_->no_initgroups(req.name);
-    co_return error_reply(req, core::Status::not_found(""));
+    co_return error_reply(req, core::Status::not_found(""), details);
   }
   if (publisher_) publisher_->initgroups(req.name, gids);
   co_return proto::encode_gids_reply(req.request_id, gids);
@@ -197,27 +219,27 @@ asio::awaitable<core::Result<proto::Page<T>>> walk_page(
 
 }  // namespace
 
-asio::awaitable<proto::Bytes> NssHandler::users_page(proto::Request req) {
+asio::awaitable<proto::Bytes> NssHandler::users_page(proto::Request req, bool details) {
   auto op = walk_page<proto::User>(backends_, req.cursor, req.max, &Backend::users_page);
   auto page = co_await std::move(op);
   if (!page) {
     ++errors_;
-    co_return error_reply(req, page.error());
+    co_return error_reply(req, page.error(), details);
   }
   co_return proto::encode_users_page_reply(req.request_id, *page);
 }
 
-asio::awaitable<proto::Bytes> NssHandler::groups_page(proto::Request req) {
+asio::awaitable<proto::Bytes> NssHandler::groups_page(proto::Request req, bool details) {
   auto op = walk_page<proto::Group>(backends_, req.cursor, req.max, &Backend::groups_page);
   auto page = co_await std::move(op);
   if (!page) {
     ++errors_;
-    co_return error_reply(req, page.error());
+    co_return error_reply(req, page.error(), details);
   }
   co_return proto::encode_groups_page_reply(req.request_id, *page);
 }
 
-proto::Bytes NssHandler::status(const proto::Request& req) {
+proto::Bytes NssHandler::status(const proto::Request& req, bool details) {
   StatusItems items;
   if (status_source_) items = status_source_();
   items.emplace_back("requests", std::to_string(requests_));
@@ -228,6 +250,9 @@ proto::Bytes NssHandler::status(const proto::Request& req) {
   }
   for (const auto& b : backends_) {
     for (auto& kv : b.status_items()) items.push_back(std::move(kv));
+  }
+  if (!details) {
+    std::erase_if(items, [](const auto& kv) { return !shown_to_anyone(kv.second); });
   }
   return proto::encode_status_reply(req.request_id, items);
 }

@@ -40,18 +40,22 @@ class NssHandler {
   void set_status_source(std::function<StatusItems()> source) { status_source_ = std::move(source); }
 
   // One whole reply frame for a decoded request. Never throws; any backend
-  // failure becomes an error reply that says which provider and why.
+  // failure becomes an error reply that says which provider and why — to a
+  // root peer only: other callers' error replies and status carry no paths,
+  // URIs, filters or error texts.
   asio::awaitable<proto::Bytes> handle(proto::Request request, core::PeerCred peer);
 
   std::uint64_t requests() const { return requests_; }
 
  private:
-  asio::awaitable<proto::Bytes> user_lookup(proto::Request req);
-  asio::awaitable<proto::Bytes> group_lookup(proto::Request req);
-  asio::awaitable<proto::Bytes> initgroups(proto::Request req);
-  asio::awaitable<proto::Bytes> users_page(proto::Request req);
-  asio::awaitable<proto::Bytes> groups_page(proto::Request req);
-  proto::Bytes status(const proto::Request& req);
+  // `details`: the caller is root and may read error texts and every status
+  // item; anyone else gets statuses with fixed texts and figures only.
+  asio::awaitable<proto::Bytes> user_lookup(proto::Request req, bool details);
+  asio::awaitable<proto::Bytes> group_lookup(proto::Request req, bool details);
+  asio::awaitable<proto::Bytes> initgroups(proto::Request req, bool details);
+  asio::awaitable<proto::Bytes> users_page(proto::Request req, bool details);
+  asio::awaitable<proto::Bytes> groups_page(proto::Request req, bool details);
+  proto::Bytes status(const proto::Request& req, bool details);
 
   std::vector<Backend> backends_;
   CachePublisher* publisher_ = nullptr;

@@ -174,19 +174,20 @@ class TlsSession {
 
 // The request loop's transport over a TlsSession. OpenSSL may hold decrypted
 // bytes the socket no longer shows, so waiting for a request is a read of
-// what is there (into a small scratch buffer), not a poll of the socket.
+// what is there (into a small scratch buffer), not a poll of the socket. The
+// scratch buffer is wiped as soon as its bytes are in the ReadBuffer; other
+// reads go straight into the ReadBuffer, which wipes what it gives up.
 class TlsTransport {
  public:
   explicit TlsTransport(TlsSession& session) : session_(&session) {}
   asio::awaitable<IoResult> wait_request() {
     return session_->run([this](SSL* s) { return ::SSL_read(s, scratch_.data(), static_cast<int>(scratch_.size())); });
   }
-  bool take_request(const IoResult& woken, std::vector<std::uint8_t>& in, std::size_t want) {
+  bool take_request(const IoResult& woken, ReadBuffer& in, std::size_t want) {
     if (std::get<0>(woken)) return false;
     const std::size_t n = std::min(std::get<1>(woken), want);
-    const std::size_t have = in.size();
-    grow_wiping(in, have + n);
-    std::memcpy(in.data() + have, scratch_.data(), n);
+    in.append(scratch_.data(), n);
+    ::explicit_bzero(scratch_.data(), scratch_.size());
     return true;
   }
   asio::awaitable<IoResult> read(asio::mutable_buffer b) { return transfer(b.data(), b.size(), false); }
@@ -225,7 +226,13 @@ core::Result<std::shared_ptr<TlsServerContext>> load_tls_server_context(const Tl
   tls->handshake_timeout = options.handshake_timeout;
   SSL_CTX* ctx = tls->ctx;
   ::SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
-  ::SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION | SSL_OP_CIPHER_SERVER_PREFERENCE);
+  // SSL_OP_CLEANSE_PLAINTEXT: OpenSSL decrypts records in place in its read
+  // buffer and by default leaves the plaintext there until overwritten or
+  // freed; with it, delivered bytes are cleansed at once and the buffers when
+  // released (SSL_MODE_RELEASE_BUFFERS, SSL_free). A frame sent over TLS may
+  // carry a password even though the network refuses auth requests.
+  ::SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION | SSL_OP_CIPHER_SERVER_PREFERENCE |
+                                 SSL_OP_CLEANSE_PLAINTEXT);
   // Idle connections give their record buffers back; no server-side session
   // cache a stream of peers could grow (TLS 1.3 resumes with tickets).
   ::SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);

@@ -94,7 +94,8 @@ class Store {
                    Millis expires);
   Status put_initgroups(std::string_view provider, std::string_view user,
                         const std::vector<std::uint32_t>& gids, Millis fetched, Millis expires);
-  // A negative answer for one key ("no user named x", "no gid 5").
+  // A negative answer for one key ("no user named x", "no gid 5"). By name,
+  // it is stored under a keyed digest of the name (never the name itself).
   Status put_negative(std::string_view provider, Map map, std::string_view key, Millis fetched,
                       Millis expires);
 
@@ -146,6 +147,10 @@ class Store {
   static constexpr int kFillCheckEvery = 16;      // puts between two checks
   static constexpr std::size_t kEvictBatch = 32;  // deletions per transaction
   Result<std::optional<std::string>> get_raw(const std::string& key);
+  Result<std::optional<std::string>> get_by_name(std::string_view provider, Map map, std::string_view name,
+                                                 std::string* key_used);
+  // Where a negative answer by name is stored: a keyed digest, not the name.
+  std::string negative_name_key(std::string_view provider, Map map, std::string_view name) const;
   void drop_bad(const std::string& key);
 
   Options options_;

@@ -51,6 +51,9 @@ class LdapProvider final : public Provider {
     int nesting_depth = 4;
     std::chrono::milliseconds network_timeout{5000};
     std::chrono::milliseconds search_timeout{10000};
+    // Off: authenticate() never binds with a user's password over ldap://
+    // without start_tls (it skips such URIs; kUnavailable when none is left).
+    bool allow_cleartext_passwords = false;
   };
 
   explicit LdapProvider(Options options);
@@ -86,9 +89,13 @@ class LdapProvider final : public Provider {
   Result<Page<User>> users_page(std::uint32_t cursor, std::uint32_t max) override;
   Result<Page<Group>> groups_page(std::uint32_t cursor, std::uint32_t max) override;
 
-  // A simple bind as the user's DN on a connection of its own; hashes are never read.
+  // A simple bind as the user's DN on a connection of its own, over TLS only
+  // unless allow_cleartext_passwords; hashes are never read. Two entries of
+  // the name: not found, no bind. A directory lock (nsAccountLock, a
+  // pwdAccountLockedTime the bind did not clear): kPermissionDenied.
   Status authenticate(std::string_view user, std::string_view password) override;
-  // From shadowAccount attributes (shadowExpire, shadowLastChange, shadowMax,
+  // The directory's lock state (nsAccountLock, pwdAccountLockedTime: denied),
+  // then shadowAccount attributes (shadowExpire, shadowLastChange, shadowMax,
   // shadowInactive), by today's date in days since 1970.
   Result<proto::Account> account(std::string_view user) override;
 
@@ -140,9 +147,11 @@ class LdapProvider final : public Provider {
   std::optional<std::int64_t> today_for_test_;
   // stats
   std::uint64_t searches_ = 0, reconnects_ = 0, rejected_ = 0, skipped_ = 0, failovers_ = 0;
+  std::uint64_t ambiguous_ = 0, cleartext_refusals_ = 0, locked_refusals_ = 0;
   std::string last_error_;
 
   Status check_options();
+  void warn_cleartext() const;
   friend struct Impl;
 };
 

@@ -3,7 +3,9 @@
 // all of them share one upstream. Synchronous (NetClient blocks), so it runs
 // in the provider pool like any directory client. Public data only: upstreams
 // refuse authentication over the network, and so does this provider.
-// One thread at a time, as the Provider interface says.
+// Answers are checked by CheckedProvider (the registry wraps this in one):
+// an upstream is trusted no more than a directory. One thread at a time, as
+// the Provider interface says.
 #pragma once
 
 #include <memory>
@@ -49,6 +51,9 @@ class RemoteProvider final : public Provider {
   // upstream's own answers (not found, busy, ...) pass through.
   template <typename T>
   Result<T> relay(Result<T> r) const;
+  // kUnavailable for a page that breaks the paging contract (see the .cc).
+  template <typename T>
+  Result<Page<T>> checked_page(Result<Page<T>> page, std::uint32_t cursor, std::uint32_t max) const;
 
   Options options_;
   std::unique_ptr<netclient::NetClient> client_;
