@@ -81,6 +81,7 @@ struct ProviderConfig {
   // type "fastid": upstream fastidd TCP listeners, asked in order.
   std::vector<std::string> servers = {};
   std::chrono::milliseconds timeout{2000};
+  std::string tls_server_name = {};  // and tls_ca_file (shared with "ldap"): TLS to the upstreams
   // type "ldap" (docs/ldap.md): an LDAP directory through libldap.
   std::vector<std::string> uri = {};
   std::string base = {};
@@ -138,6 +139,9 @@ struct FastCacheConfig {
 struct ListenConfig {
   std::vector<std::string> tcp = {};
   std::vector<std::string> udp = {};
+  std::string tls_cert = {};  // both set: the TCP listeners speak TLS only
+  std::string tls_key = {};
+  std::chrono::milliseconds tls_handshake_timeout{5000};
 
   bool operator==(const ListenConfig&) const = default;
 };

@@ -192,7 +192,7 @@ class Worker {
     for (auto& [fd, name] : setup_.unix_listeners) {
       server_.add_unix_listener(fd, name, name == "admin", name == "pam");
     }
-    for (auto& [fd, name] : setup_.tcp_listeners) server_.add_tcp_listener(fd, "tcp " + name);
+    for (auto& [fd, name] : setup_.tcp_listeners) server_.add_tcp_listener(fd, "tcp " + name, setup_.tcp_tls);
     for (auto& [fd, name] : setup_.udp_listeners) server_.add_udp_listener(fd, "udp " + name);
     wait_for_signal();
     arm_refresh();

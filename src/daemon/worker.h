@@ -17,6 +17,10 @@
 #include "auth/lockout.h"
 #include "supervisor/worker_figures.h"
 
+namespace fastid::server {
+class TlsServerContext;
+}
+
 namespace fastid::daemon {
 
 // Command-line settings that win over the configuration file, also on reload.
@@ -51,6 +55,9 @@ struct WorkerSetup {
   Overrides overrides;
   std::vector<std::pair<int, std::string>> unix_listeners;  // fd, name ("nss")
   std::vector<std::pair<int, std::string>> tcp_listeners;   // fd, bound address
+  // [listen] tls_cert/tls_key, loaded as root before the fork: every TCP
+  // listener speaks TLS only. nullptr: plaintext.
+  std::shared_ptr<server::TlsServerContext> tcp_tls;
   std::vector<std::pair<int, std::string>> udp_listeners;   // fd, bound address
   std::function<void()> on_ready;  // called once, when the loop is about to run
   // Where this worker publishes its figures (slot `index`) and reads its
