@@ -16,17 +16,17 @@ deps:
 	 else scripts/install-deps || { echo "make: run 'sudo scripts/install-deps' once, then make again" >&2; exit 1; }; fi
 
 build: deps
-	cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo $(CMAKE_FLAGS) >/dev/null
+	cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DFASTID_WERROR=ON $(CMAKE_FLAGS) >/dev/null
 	cmake --build build -j$(JOBS)
 
 build-asan: deps
-	cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DFASTID_SANITIZE=address,undefined $(CMAKE_FLAGS) >/dev/null
+	cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DFASTID_SANITIZE=address,undefined -DFASTID_WERROR=ON $(CMAKE_FLAGS) >/dev/null
 	cmake --build build-asan -j$(JOBS)
 
 # TSan is for the concurrent pieces: the core (and later the pool and the fast
 # cache). Only the targets labelled "tsan" are built.
 build-tsan: deps
-	cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DFASTID_SANITIZE=thread $(CMAKE_FLAGS) >/dev/null
+	cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DFASTID_SANITIZE=thread -DFASTID_WERROR=ON $(CMAKE_FLAGS) >/dev/null
 	cmake --build build-tsan -j$(JOBS) --target tsan_tests
 
 test: build build-asan build-tsan

@@ -1543,7 +1543,10 @@ std::string doc_limits(const Setting& s) {
     std::string out;
     for (std::size_t i = 0; i < words.size(); ++i) {
       if (i > 0) out += ", ";
-      out += "`" + std::string(words[i]) + "`";
+      // Appended piece by piece: `"`" + std::string(...)` inserts at the front
+      // of a temporary, which GCC 12's -O2/-O3 -Wrestrict misreads as an
+      // overlapping memcpy (a false positive that fails the Release build).
+      out += '`';
     }
     return out;
   };
