@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "core/secret.h"
+#include "default_paths.h"
 #include "proto/messages.h"
 #include "proto/wire.h"
 
@@ -141,7 +142,7 @@ int cmd_auth(const std::string& user) {
     return kError;
   }
   const char* dir = std::getenv("FASTID_SOCKET_DIR");
-  const std::string path = std::string(dir && *dir ? dir : "/run/fastid") + "/pam";
+  const std::string path = std::string(dir && *dir ? dir : FASTID_SOCKET_DIR_DEFAULT) + "/pam";
   auto password = prompt_password();
   if (!password) {
     std::fprintf(stderr, "fastid: auth %s: %s\n", user.c_str(), password.error().message().c_str());

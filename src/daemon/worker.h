@@ -14,6 +14,7 @@
 #include "core/status.h"
 #include "daemon/config.h"
 #include "providers/provider.h"
+#include "supervisor/service_notify.h"
 #include "supervisor/worker_figures.h"
 
 namespace fastid::daemon {
@@ -56,6 +57,9 @@ struct WorkerSetup {
   // siblings' for `fastid status`; nullptr: its own figures only.
   supervisor::WorkerFigures* figures = nullptr;
   int index = 0;
+  // The service manager, told RELOADING=1/READY=1 around a SIGHUP reload and
+  // STOPPING=1 at SIGTERM (READY=1 at start is on_ready's). nullptr: nobody.
+  const supervisor::ServiceNotifier* notifier = nullptr;
 };
 
 // Runs until stopped. Returns the process exit code (0 after a graceful stop).

@@ -13,7 +13,7 @@ if(FASTID_SANITIZE MATCHES "address")
 endif()
 
 foreach(t nss_system_test daemon_system_test pam_system_test net_system_test workers_system_test
-          limits_system_test)
+          limits_system_test service_system_test)
   add_executable(${t} ${t}.cc)
   fastid_warnings(${t})
   target_compile_definitions(${t} PRIVATE ${FASTID_SYSTEM_DEFS})
