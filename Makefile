@@ -4,10 +4,14 @@
 #   make test    install dependencies, build (plain, ASan+UBSan, TSan) and run every test
 #   make bench   build and run the benchmarks (docs/benchmarks.md)
 #   make fuzz    fuzz the fast cache reader for FUZZ_SECONDS (default 60)
+#   make install install the build (prefix /usr/local unless CMAKE_FLAGS says
+#                -DCMAKE_INSTALL_PREFIX=...; DESTDIR honoured)
+#   make package-test  build the Debian packages, install them in a throw-away
+#                root, use them through glibc and PAM, purge them (minutes)
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
 
-.PHONY: all deps build build-asan build-tsan test demo demo-stop bench fuzz clean
+.PHONY: all deps build build-asan build-tsan test demo demo-stop bench fuzz clean install package-test
 
 all: build
 
@@ -51,6 +55,13 @@ bench: build
 FUZZ_SECONDS ?= 60
 fuzz: deps
 	tests/fuzz/run-fuzz $(FUZZ_SECONDS)
+
+install: build
+	cmake --install build
+
+package-test:
+	scripts/install-deps packaging
+	tests/packaging/package-test
 
 clean:
 	rm -rf build build-asan build-tsan build-fuzz .demo
