@@ -4,10 +4,14 @@
 #   make test    install dependencies, build (plain, ASan+UBSan, TSan) and run every test
 #   make bench   build and run the benchmarks (docs/benchmarks.md)
 #   make fuzz    fuzz the fast cache reader for FUZZ_SECONDS (default 60)
+#   make install install the build (prefix /usr/local unless CMAKE_FLAGS says
+#                -DCMAKE_INSTALL_PREFIX=...; DESTDIR honoured)
+#   make package-test  build the Debian packages, install them in a throw-away
+#                root, use them through glibc and PAM, purge them (minutes)
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
 
-.PHONY: all deps build build-asan build-tsan test demo demo-stop bench fuzz clean
+.PHONY: all deps build build-asan build-tsan test demo demo-stop bench fuzz clean install package-test
 
 all: build
 
@@ -16,17 +20,17 @@ deps:
 	 else scripts/install-deps || { echo "make: run 'sudo scripts/install-deps' once, then make again" >&2; exit 1; }; fi
 
 build: deps
-	cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo $(CMAKE_FLAGS) >/dev/null
+	cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DFASTID_WERROR=ON $(CMAKE_FLAGS) >/dev/null
 	cmake --build build -j$(JOBS)
 
 build-asan: deps
-	cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DFASTID_SANITIZE=address,undefined $(CMAKE_FLAGS) >/dev/null
+	cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DFASTID_SANITIZE=address,undefined -DFASTID_WERROR=ON $(CMAKE_FLAGS) >/dev/null
 	cmake --build build-asan -j$(JOBS)
 
 # TSan is for the concurrent pieces: the core (and later the pool and the fast
 # cache). Only the targets labelled "tsan" are built.
 build-tsan: deps
-	cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DFASTID_SANITIZE=thread $(CMAKE_FLAGS) >/dev/null
+	cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DFASTID_SANITIZE=thread -DFASTID_WERROR=ON $(CMAKE_FLAGS) >/dev/null
 	cmake --build build-tsan -j$(JOBS) --target tsan_tests
 
 test: build build-asan build-tsan
@@ -51,6 +55,13 @@ bench: build
 FUZZ_SECONDS ?= 60
 fuzz: deps
 	tests/fuzz/run-fuzz $(FUZZ_SECONDS)
+
+install: build
+	cmake --install build
+
+package-test:
+	scripts/install-deps packaging
+	tests/packaging/package-test
 
 clean:
 	rm -rf build build-asan build-tsan build-fuzz .demo

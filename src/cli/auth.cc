@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "core/secret.h"
+#include "default_paths.h"
 #include "pam/daemon_check.h"
 #include "proto/messages.h"
 #include "proto/wire.h"
@@ -165,7 +166,7 @@ int cmd_auth(const std::string& user) {
     return kError;
   }
   const char* dir = std::getenv("FASTID_SOCKET_DIR");
-  const std::string path = std::string(dir && *dir ? dir : "/run/fastid") + "/pam";
+  const std::string path = std::string(dir && *dir ? dir : FASTID_SOCKET_DIR_DEFAULT) + "/pam";
   // Nobody types a password for a socket it would not be sent to.
   if (auto st = check_socket_file(path); !st) {
     std::fprintf(stderr, "fastid: auth %s: %s\n", user.c_str(), st.to_string().c_str());

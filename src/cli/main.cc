@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "cli/auth.h"
+#include "default_paths.h"
 #include "fastid/fastid.h"
 #include "netclient/net_client.h"
 #include "netclient/tls_session.h"
@@ -158,7 +159,7 @@ int cmd_enumerate(bool users) {
 // protocol itself, with a plain blocking socket and a receive timeout.
 int admin_request(fastid::proto::Request req, const std::string& what) {
   const char* dir = std::getenv("FASTID_SOCKET_DIR");
-  std::string path = std::string(dir && *dir ? dir : "/run/fastid") + "/admin";
+  std::string path = std::string(dir && *dir ? dir : FASTID_SOCKET_DIR_DEFAULT) + "/admin";
   int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
   sockaddr_un addr{};
   addr.sun_family = AF_UNIX;

@@ -87,11 +87,34 @@ bool cache_answered(fastid::fastcache::LookupResult r, fastid_status* st) {
   return false;
 }
 
+// FASTID_DISABLE=1 turns the library off in this process (read once, with
+// secure_getenv: setuid programs ignore it): every call answers
+// FASTID_UNAVAILABLE at once, before the fast cache or the socket, so the NSS
+// module hands over to the next source. fastidd sets it for itself and all it
+// starts: the daemon must never ask itself (its own service user at start,
+// with a stale fast cache or a directory answering; a provider worker's own
+// lookups, which would wait on the pool they block).
+std::atomic<int> g_disabled{0};  // 0 not read yet, 1 enabled, 2 disabled
+
+bool disabled_here() {
+  int state = g_disabled.load(std::memory_order_relaxed);
+  if (state == 0) {
+    const char* v = secure_getenv("FASTID_DISABLE");
+    state = v != nullptr && strcmp(v, "1") == 0 ? 2 : 1;
+    g_disabled.store(state, std::memory_order_relaxed);
+  }
+  return state == 2;
+}
+
 fastid_status begin(bool args_ok) {
   clear_message();
   if (!args_ok) {
     set_message("invalid argument");
     return FASTID_INVALID_ARGUMENT;
+  }
+  if (disabled_here()) {
+    set_message("fastid is disabled in this process (FASTID_DISABLE=1)");
+    return FASTID_UNAVAILABLE;
   }
   return FASTID_OK;
 }

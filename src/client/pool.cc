@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "client/last_message.h"
+#include "default_paths.h"
 #include "fastcache/layout.h"
 
 namespace fastid::client {
@@ -27,7 +28,7 @@ namespace {
 // every request.
 constexpr int kSlots = 64;
 constexpr int kMaxIdle = 8;
-constexpr const char* kDefaultSocketDir = "/run/fastid";
+constexpr const char* kDefaultSocketDir = FASTID_SOCKET_DIR_DEFAULT;
 constexpr const char* kSocketName = "/nss";
 
 enum SlotState : uint8_t { kEmpty = 0, kIdle, kBusy };

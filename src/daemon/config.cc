@@ -549,12 +549,15 @@ Result<Config> load_config(const std::string& path) {
 
 Result<Config> find_config(std::string_view explicit_path) {
   if (!explicit_path.empty()) return load_config(std::string(explicit_path));
-  const std::string path(kDefaultConfigPath);
-  struct stat st;
-  if (::stat(path.c_str(), &st) == 0) return load_config(path);
-  // Only a file that is truly absent means "use the default": one we may not
-  // read must not be replaced silently by something else.
-  if (errno != ENOENT) return core::error(core::status_from_errno(errno, "config file " + path));
+  // The default path, then the one earlier versions read. Only a file that is
+  // truly absent means "look further": one we may not read must not be
+  // replaced silently by something else.
+  for (std::string_view candidate : {kDefaultConfigPath, kLegacyConfigPath}) {
+    const std::string path(candidate);
+    struct stat st;
+    if (::stat(path.c_str(), &st) == 0) return load_config(path);
+    if (errno != ENOENT) return core::error(core::status_from_errno(errno, "config file " + path));
+  }
   return default_config();
 }
 

@@ -11,6 +11,7 @@
 
 #include "core/log.h"
 #include "core/status.h"
+#include "default_paths.h"
 
 namespace fastid::daemon {
 
@@ -20,8 +21,8 @@ using core::Status;
 // The defaults written here must equal the defaults in the settings table;
 // config_test checks that they do (the table is what parsing applies).
 struct DaemonConfig {
-  std::string socket_dir = "/run/fastid";
-  std::string state_dir = "/var/lib/fastid";
+  std::string socket_dir = FASTID_SOCKET_DIR_DEFAULT;  // default_paths.h
+  std::string state_dir = FASTID_STATE_DIR_DEFAULT;
   int workers = 1;
   core::LogLevel log_level = core::LogLevel::kInfo;
   std::string pid_file;  // "" = none
@@ -189,7 +190,9 @@ struct Config {
 
 // Where fastidd looks when --config is not given, and the name the embedded
 // default reports as its source.
-inline constexpr std::string_view kDefaultConfigPath = "/etc/fastid.toml";
+inline constexpr std::string_view kDefaultConfigPath = FASTID_CONFIG_PATH_DEFAULT;
+// Read when kDefaultConfigPath is absent: where earlier versions looked.
+inline constexpr std::string_view kLegacyConfigPath = FASTID_CONFIG_PATH_LEGACY;
 inline constexpr std::string_view kEmbeddedSource = "<embedded default>";
 
 // Reads, parses and validates one file. I/O errors keep their errno code and
@@ -200,7 +203,8 @@ Result<Config> load_config(const std::string& path);
 Result<Config> parse_config(std::string_view text, std::string source_name);
 
 // The configuration the daemon runs with: `explicit_path` if given (it must
-// exist), else kDefaultConfigPath if that file exists, else default_config().
+// exist), else kDefaultConfigPath if that file exists, else kLegacyConfigPath
+// if that one exists, else default_config().
 Result<Config> find_config(std::string_view explicit_path);
 
 // The embedded default: the table's defaults and one files provider "local"

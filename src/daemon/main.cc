@@ -23,6 +23,7 @@
 #include "supervisor/daemonize.h"
 #include "supervisor/pid_file.h"
 #include "supervisor/privileges.h"
+#include "supervisor/service_notify.h"
 #include "supervisor/supervisor.h"
 #include "supervisor/trusted_directory.h"
 
@@ -48,7 +49,8 @@ int main(int argc, char** argv) {
   daemon::Overrides overrides;
 
   app.add_option("-c,--config", config_path,
-                 "configuration file (default: /etc/fastid.toml if it exists, else the embedded default)");
+                 "configuration file (default: " FASTID_CONFIG_PATH_DEFAULT ", else " FASTID_CONFIG_PATH_LEGACY
+                 ", if one exists, else the embedded default)");
   app.add_flag("--check-config", check_only, "validate the configuration and the providers, then exit");
   app.add_flag("-d,--daemonize", daemonize, "detach into the background once ready");
   app.add_option("-w,--workers", overrides.workers, "front worker processes (overrides [daemon] workers)")
@@ -62,6 +64,13 @@ int main(int argc, char** argv) {
                "print the configuration reference (docs/configuration.md) and exit");
   app.set_version_flag("--version", "fastidd " FASTID_VERSION);
   CLI11_PARSE(app, argc, argv);
+
+  // fastidd never asks itself (docs/client.md, FASTID_DISABLE): not for its
+  // service user at start, not from any provider worker. Before any lookup.
+  ::setenv("FASTID_DISABLE", "1", 1);
+  // The service manager's socket (Type=notify), kept here and taken out of the
+  // environment that provider workers inherit.
+  const auto notifier = supervisor::ServiceNotifier::from_environment();
 
   core::set_log_role("fastidd");
   // fastidd handles passwords (the pam socket): no core dumps, no ptrace by
@@ -237,7 +246,13 @@ int main(int argc, char** argv) {
   setup.tcp_tls = std::move(tcp_tls);
   setup.udp_listeners = std::move(udp_listeners);
   setup.unix_listeners.emplace_back(*pam_fd, "pam");
-  setup.on_ready = [&daemonizer] { daemonizer.notify_ready(); };
+  // READY=1 once a worker's loop runs on the listeners opened above, after
+  // the providers were checked.
+  setup.on_ready = [&daemonizer, &notifier] {
+    daemonizer.notify_ready();
+    if (auto st = notifier.ready(); !st) core::log_warning(st.to_string());
+  };
+  setup.notifier = &notifier;
   setup.figures = &*figures;
   setup.lockout = *lockout;
 

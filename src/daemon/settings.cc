@@ -149,7 +149,7 @@ const Setting kSettings[] = {
     daemon_key<&DaemonConfig::socket_dir>({
         .key = "socket_dir",
         .type = SettingType::kString,
-        .default_text = "/run/fastid",
+        .default_text = FASTID_SOCKET_DIR_DEFAULT,  // default_paths.h
         .rule = StringRule::kAbsolutePath,
         .description = "Directory of the sockets: `nss` (lookups, mode 0666), `pam` "
                        "(authentication) and `admin` (root only). It must belong to root (or the "
@@ -158,7 +158,7 @@ const Setting kSettings[] = {
     daemon_key<&DaemonConfig::state_dir>({
         .key = "state_dir",
         .type = SettingType::kString,
-        .default_text = "/var/lib/fastid",
+        .default_text = FASTID_STATE_DIR_DEFAULT,
         .rule = StringRule::kAbsolutePath,
         .description = "Directory of persistent state: `store/` (LMDB) and `mc/` (fast cache maps).",
     }),
@@ -1727,7 +1727,12 @@ std::string doc_limits(const Setting& s) {
     std::string out;
     for (std::size_t i = 0; i < words.size(); ++i) {
       if (i > 0) out += ", ";
-      out += "`" + std::string(words[i]) + "`";
+      // Appended piece by piece: `"`" + std::string(...)` inserts at the front
+      // of a temporary, which GCC 12's -O2/-O3 -Wrestrict misreads as an
+      // overlapping memcpy (a false positive that fails the Release build).
+      out += '`';
+      out += words[i];
+      out += '`';
     }
     return out;
   };
@@ -1791,7 +1796,9 @@ std::string config_reference_markdown() {
       "1. `fastidd --config FILE` reads `FILE`; it must exist.\n"
       "2. Without `--config`, `fastidd` reads `" +
       std::string(kDefaultConfigPath) +
-      "` if that file exists.\n"
+      "` if that file exists,\n"
+      "   else `" +
+      std::string(kLegacyConfigPath) + "` (where earlier versions looked) if that one exists.\n"
       "3. Otherwise it runs with the embedded default: the defaults below and one\n"
       "   `files` provider named `local` over `/etc/passwd` and `/etc/group`.\n"
       "\n"

@@ -218,14 +218,22 @@ class Worker {
     signals_.async_wait([this](const asio::error_code& ec, int signo) {
       if (ec) return;
       if (signo == SIGHUP) {
+        tell_manager(&supervisor::ServiceNotifier::reloading);
         reload();
+        tell_manager(&supervisor::ServiceNotifier::ready);
         wait_for_signal();
         return;
       }
       core::log_info(std::string("received ") + (signo == SIGTERM ? "SIGTERM" : "SIGINT") +
                      ": stopping");
+      tell_manager(&supervisor::ServiceNotifier::stopping);
       stop();
     });
+  }
+
+  void tell_manager(core::Status (supervisor::ServiceNotifier::*state)() const) {
+    if (setup_.notifier == nullptr) return;
+    if (auto st = (setup_.notifier->*state)(); !st) core::log_warning(st.to_string());
   }
 
   // Shutdown order: stop accepting, close idle connections, let in-flight

@@ -15,6 +15,7 @@
 #include "daemon/config.h"
 #include "providers/provider.h"
 #include "auth/lockout.h"
+#include "supervisor/service_notify.h"
 #include "supervisor/worker_figures.h"
 
 namespace fastid::server {
@@ -67,6 +68,9 @@ struct WorkerSetup {
   // null: this worker makes one of its own.
   std::shared_ptr<auth::LockoutTable> lockout;
   int index = 0;
+  // The service manager, told RELOADING=1/READY=1 around a SIGHUP reload and
+  // STOPPING=1 at SIGTERM (READY=1 at start is on_ready's). nullptr: nobody.
+  const supervisor::ServiceNotifier* notifier = nullptr;
 };
 
 // Runs until stopped. Returns the process exit code (0 after a graceful stop).

@@ -12,6 +12,8 @@
 #define XXH_INLINE_ALL  // the hash is compiled in: the client links nothing new
 #include <xxhash.h>
 
+#include "default_paths.h"
+
 namespace fastid::fastcache {
 
 static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__,
@@ -39,7 +41,7 @@ inline uint32_t map_tables(MapKind k) { return k == MapKind::kInitgroups ? 1 : 2
 inline constexpr uint32_t kTableByName = 0;
 inline constexpr uint32_t kTableById = 1;
 
-inline constexpr const char* kDefaultCacheDir = "/var/lib/fastid/mc";
+inline constexpr const char* kDefaultCacheDir = FASTID_CACHE_DIR_DEFAULT;  // default_paths.h
 // An empty file in the socket directory that root creates at every start and
 // gives to the user the workers publish as: clients trust maps owned by its
 // owner (besides root and themselves) when the socket directory is root's

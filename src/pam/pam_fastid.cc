@@ -11,7 +11,7 @@
 // limits is refused at once, never sent.
 //
 // Options: debug, use_first_pass, try_first_pass, socket=/abs/path (default
-// /run/fastid/pam), timeout=SECONDS (reply deadline for a check, 1..120, default 15).
+// FASTID_SOCKET_DIR_DEFAULT/pam, /run/fastid/pam unless moved at build time), timeout=SECONDS (reply deadline for a check, 1..120, default 15).
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -30,6 +30,7 @@
 #include <security/pam_ext.h>
 #include <security/pam_modules.h>
 
+#include "default_paths.h"
 #include "pam/daemon_check.h"
 #include "proto/wire.h"
 
@@ -40,7 +41,7 @@ using fastid::proto::AuthResult;
 using fastid::proto::FrameHeader;
 using fastid::proto::Opcode;
 
-constexpr const char* kDefaultSocket = "/run/fastid/pam";
+constexpr const char* kDefaultSocket = FASTID_SOCKET_DIR_DEFAULT "/pam";
 constexpr int kCheckMs = 900;             // connect + ping: the daemon must be alive and root
 constexpr int kDefaultTimeoutMs = 15000;  // a check may wait on a directory (bind, crypt)
 constexpr uint32_t kMaxReply = 2048;      // an auth reply is a code and a short message

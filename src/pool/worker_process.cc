@@ -5,6 +5,7 @@
 #include <spawn.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -13,6 +14,8 @@
 #include <cstring>
 #include <string_view>
 #include <vector>
+
+#include "default_paths.h"
 
 extern char** environ;
 
@@ -165,12 +168,25 @@ std::string describe_exit(int status) {
 }
 
 std::string default_worker_path() {
+  // Never a path from the environment or argv[0]: fastidd runs as root and
+  // executes what this returns. The build tree is recognised by the marker
+  // CMake writes beside its executables, looked up beside /proc/self/exe:
+  // whoever can create a file in the running executable's own directory can
+  // replace the executable itself, so the marker grants nothing more.
   char buf[4096];
   const ssize_t n = ::readlink("/proc/self/exe", buf, sizeof buf - 1);
-  if (n <= 0) return "fastid-provider-worker";
-  std::string self(buf, static_cast<std::size_t>(n));
-  const auto slash = self.rfind('/');
-  return (slash == std::string::npos ? std::string(".") : self.substr(0, slash)) + "/fastid-provider-worker";
+  if (n > 0) {
+    const std::string self(buf, static_cast<std::size_t>(n));
+    const auto slash = self.rfind('/');
+    if (slash != std::string::npos) {
+      const std::string dir = self.substr(0, slash + 1);
+      struct stat st;
+      if (::lstat((dir + FASTID_BUILD_TREE_MARKER).c_str(), &st) == 0 && S_ISREG(st.st_mode)) {
+        return dir + "fastid-provider-worker";
+      }
+    }
+  }
+  return FASTID_PROVIDER_WORKER_PATH;
 }
 
 }  // namespace fastid::pool

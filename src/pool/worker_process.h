@@ -47,8 +47,9 @@ std::optional<int> reap_if_exited(pid_t pid);
 // "exited with status 1", "killed by signal 9 (Killed)", "already reaped".
 std::string describe_exit(int wait_status);
 
-// fastid-provider-worker beside the running executable (/proc/self/exe), where
-// the build and an installation both put it.
+// The fastid-provider-worker to run: the installed one (FASTID_PROVIDER_WORKER_PATH,
+// under libexecdir, compiled in), or in a build tree (FASTID_BUILD_TREE_MARKER
+// beside the running executable) the one built beside it. default_paths.h.
 std::string default_worker_path();
 
 }  // namespace fastid::pool

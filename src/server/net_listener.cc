@@ -53,7 +53,13 @@ std::string describe_bound(int fd) {
   }
   auto* a = reinterpret_cast<sockaddr_in6*>(&ss);
   ::inet_ntop(AF_INET6, &a->sin6_addr, host, sizeof host);
-  return "[" + std::string(host) + "]:" + std::to_string(ntohs(a->sin6_port));
+  // Appended, not `"[" + std::string(host)`: inserting at the front of a
+  // temporary trips GCC 12's -Wrestrict false positive at -O2/-O3.
+  std::string out = "[";
+  out += host;
+  out += "]:";
+  out += std::to_string(ntohs(a->sin6_port));
+  return out;
 }
 
 core::Result<NetListener> open_socket(std::string_view address, int type, int backlog) {

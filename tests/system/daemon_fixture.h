@@ -189,6 +189,23 @@ class Daemon {
   // Starts fastidd in the foreground (a child of the test) and waits until
   // its socket answers. Returns false if it exited or did not answer in 10 s.
   bool start(const std::vector<std::string>& extra_args = {}) {
+    launch(extra_args);
+    auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (std::chrono::steady_clock::now() < until) {
+      int status;
+      if (::waitpid(pid_, &status, WNOHANG) == pid_) {
+        pid_ = -1;
+        return false;
+      }
+      if (answers()) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    return false;
+  }
+
+  // Starts fastidd in the foreground and returns at once, without waiting
+  // for its socket (for tests of what it reports while starting).
+  void launch(const std::vector<std::string>& extra_args = {}) {
     pid_ = ::fork();
     if (pid_ == 0) {
       std::string log = log_path();
@@ -201,17 +218,6 @@ class Daemon {
       ::execv(argv[0], argv.data());
       ::_exit(127);
     }
-    auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-    while (std::chrono::steady_clock::now() < until) {
-      int status;
-      if (::waitpid(pid_, &status, WNOHANG) == pid_) {
-        pid_ = -1;
-        return false;
-      }
-      if (answers()) return true;
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    }
-    return false;
   }
 
   // Sends `sig` and waits for the exit; returns the exit status as from
