@@ -609,7 +609,7 @@ core::Status FastCacheWriter::put(std::string& record, std::chrono::milliseconds
   return s;
 }
 
-core::Status FastCacheWriter::put_user(const proto::User& u, std::chrono::milliseconds ttl) {
+core::Status FastCacheWriter::put_user(const model::User& u, std::chrono::milliseconds ttl) {
   if (kind_ != MapKind::kPasswd) return Status::invalid_argument("put_user on a non-passwd map");
   if (!clean_name(u.name) || !clean_field(u.gecos) || !clean_field(u.dir) || !clean_field(u.shell) || ttl.count() <= 0)
     return Status::invalid_argument("user record not publishable: " + u.name.substr(0, 64));
@@ -619,7 +619,7 @@ core::Status FastCacheWriter::put_user(const proto::User& u, std::chrono::millis
   return put(r, ttl, keys, 2);
 }
 
-core::Status FastCacheWriter::put_group(const proto::Group& g, std::chrono::milliseconds ttl) {
+core::Status FastCacheWriter::put_group(const model::Group& g, std::chrono::milliseconds ttl) {
   if (kind_ != MapKind::kGroup) return Status::invalid_argument("put_group on a non-group map");
   bool ok = clean_name(g.name) && g.members.size() <= kMaxCount && ttl.count() > 0;
   for (const auto& m : g.members) ok = ok && clean_member(m);

@@ -21,7 +21,7 @@
 
 #include "core/status.h"
 #include "fastcache/layout.h"
-#include "proto/records.h"
+#include "model/records.h"
 
 namespace fastid::fastcache {
 
@@ -71,8 +71,8 @@ class FastCacheWriter {
   // capped at options.max_ttl. Errors: kInvalidArgument (wrong map kind, a
   // name or field the client would refuse, a record above max_record),
   // kBusy (lock not taken within lock_timeout), kIoError.
-  core::Status put_user(const proto::User& user, std::chrono::milliseconds ttl);
-  core::Status put_group(const proto::Group& group, std::chrono::milliseconds ttl);
+  core::Status put_user(const model::User& user, std::chrono::milliseconds ttl);
+  core::Status put_group(const model::Group& group, std::chrono::milliseconds ttl);
   core::Status put_initgroups(std::string_view user, std::span<const uint32_t> gids,
                               std::chrono::milliseconds ttl);
   // Negative answers ("no such user/group"), usually with a short ttl.

@@ -28,44 +28,44 @@ Backend Backend::stored(std::shared_ptr<pool::ProviderPool> pool, std::shared_pt
 
 const std::string& Backend::name() const { return local_ ? local_->name() : pool_->name(); }
 
-asio::awaitable<core::Result<proto::User>> Backend::user_by_name(std::string name) {
+asio::awaitable<core::Result<model::User>> Backend::user_by_name(std::string name) {
   if (front_) {
     auto op = front_->user_by_name(std::move(name));
     co_return co_await std::move(op);
   }
   if (local_) co_return local_->user_by_name(name);
-  auto op = pool_->user_by_name(std::move(name));
-  co_return co_await std::move(op);
+  auto op = pool_->lookup(model::Query::user_by_name(std::move(name)));
+  co_return model::answer_as<model::User>(co_await std::move(op));
 }
 
-asio::awaitable<core::Result<proto::User>> Backend::user_by_uid(std::uint32_t uid) {
+asio::awaitable<core::Result<model::User>> Backend::user_by_uid(std::uint32_t uid) {
   if (front_) {
     auto op = front_->user_by_uid(uid);
     co_return co_await std::move(op);
   }
   if (local_) co_return local_->user_by_uid(uid);
-  auto op = pool_->user_by_uid(uid);
-  co_return co_await std::move(op);
+  auto op = pool_->lookup(model::Query::user_by_uid(uid));
+  co_return model::answer_as<model::User>(co_await std::move(op));
 }
 
-asio::awaitable<core::Result<proto::Group>> Backend::group_by_name(std::string name) {
+asio::awaitable<core::Result<model::Group>> Backend::group_by_name(std::string name) {
   if (front_) {
     auto op = front_->group_by_name(std::move(name));
     co_return co_await std::move(op);
   }
   if (local_) co_return local_->group_by_name(name);
-  auto op = pool_->group_by_name(std::move(name));
-  co_return co_await std::move(op);
+  auto op = pool_->lookup(model::Query::group_by_name(std::move(name)));
+  co_return model::answer_as<model::Group>(co_await std::move(op));
 }
 
-asio::awaitable<core::Result<proto::Group>> Backend::group_by_gid(std::uint32_t gid) {
+asio::awaitable<core::Result<model::Group>> Backend::group_by_gid(std::uint32_t gid) {
   if (front_) {
     auto op = front_->group_by_gid(gid);
     co_return co_await std::move(op);
   }
   if (local_) co_return local_->group_by_gid(gid);
-  auto op = pool_->group_by_gid(gid);
-  co_return co_await std::move(op);
+  auto op = pool_->lookup(model::Query::group_by_gid(gid));
+  co_return model::answer_as<model::Group>(co_await std::move(op));
 }
 
 asio::awaitable<core::Result<std::vector<std::uint32_t>>> Backend::initgroups(std::string user) {
@@ -74,28 +74,28 @@ asio::awaitable<core::Result<std::vector<std::uint32_t>>> Backend::initgroups(st
     co_return co_await std::move(op);
   }
   if (local_) co_return local_->initgroups(user);
-  auto op = pool_->initgroups(std::move(user));
-  co_return co_await std::move(op);
+  auto op = pool_->lookup(model::Query::initgroups(std::move(user)));
+  co_return model::answer_as<model::Gids>(co_await std::move(op));
 }
 
-asio::awaitable<core::Result<proto::Page<proto::User>>> Backend::users_page(std::uint32_t cursor,
+asio::awaitable<core::Result<model::Page<model::User>>> Backend::users_page(std::uint32_t cursor,
                                                                             std::uint32_t max) {
   if (front_ && front_->offline()) {
     co_return core::error(core::Status::unavailable("provider " + name() + " is offline"));
   }
   if (local_) co_return local_->users_page(cursor, max);
-  auto op = pool_->users_page(cursor, max);
-  co_return co_await std::move(op);
+  auto op = pool_->lookup(model::Query::users_page(cursor, max));
+  co_return model::answer_as<model::Page<model::User>>(co_await std::move(op));
 }
 
-asio::awaitable<core::Result<proto::Page<proto::Group>>> Backend::groups_page(std::uint32_t cursor,
+asio::awaitable<core::Result<model::Page<model::Group>>> Backend::groups_page(std::uint32_t cursor,
                                                                               std::uint32_t max) {
   if (front_ && front_->offline()) {
     co_return core::error(core::Status::unavailable("provider " + name() + " is offline"));
   }
   if (local_) co_return local_->groups_page(cursor, max);
-  auto op = pool_->groups_page(cursor, max);
-  co_return co_await std::move(op);
+  auto op = pool_->lookup(model::Query::groups_page(cursor, max));
+  co_return model::answer_as<model::Page<model::Group>>(co_await std::move(op));
 }
 
 namespace {
@@ -107,7 +107,7 @@ core::Result<bool> check_password(std::shared_ptr<providers::Provider> provider,
   return true;
 }
 
-core::Result<proto::Account> check_account(std::shared_ptr<providers::Provider> provider, std::string user) {
+core::Result<model::Account> check_account(std::shared_ptr<providers::Provider> provider, std::string user) {
   return provider->account(user);
 }
 
@@ -130,7 +130,7 @@ asio::awaitable<core::Status> Backend::authenticate(std::string user, core::Secr
   co_return core::Status::ok();
 }
 
-asio::awaitable<core::Result<proto::Account>> Backend::account(std::string user, core::Offloader& offloader) {
+asio::awaitable<core::Result<model::Account>> Backend::account(std::string user, core::Offloader& offloader) {
   if (local_) {
     auto op = offloader.offload(check_account, local_, std::move(user));
     co_return co_await std::move(op);

@@ -34,13 +34,13 @@ class Backend {
   pool::ProviderPool* pool() const { return pool_.get(); }
   StoreFront* store_front() const { return front_.get(); }
 
-  asio::awaitable<core::Result<proto::User>> user_by_name(std::string name);
-  asio::awaitable<core::Result<proto::User>> user_by_uid(std::uint32_t uid);
-  asio::awaitable<core::Result<proto::Group>> group_by_name(std::string name);
-  asio::awaitable<core::Result<proto::Group>> group_by_gid(std::uint32_t gid);
+  asio::awaitable<core::Result<model::User>> user_by_name(std::string name);
+  asio::awaitable<core::Result<model::User>> user_by_uid(std::uint32_t uid);
+  asio::awaitable<core::Result<model::Group>> group_by_name(std::string name);
+  asio::awaitable<core::Result<model::Group>> group_by_gid(std::uint32_t gid);
   asio::awaitable<core::Result<std::vector<std::uint32_t>>> initgroups(std::string user);
-  asio::awaitable<core::Result<proto::Page<proto::User>>> users_page(std::uint32_t cursor, std::uint32_t max);
-  asio::awaitable<core::Result<proto::Page<proto::Group>>> groups_page(std::uint32_t cursor,
+  asio::awaitable<core::Result<model::Page<model::User>>> users_page(std::uint32_t cursor, std::uint32_t max);
+  asio::awaitable<core::Result<model::Page<model::Group>>> groups_page(std::uint32_t cursor,
                                                                        std::uint32_t max);
 
   // Authentication and the account check (providers::Provider's codes). An
@@ -48,7 +48,7 @@ class Backend {
   // a pooled one in its worker. The password is zeroed wherever it went.
   asio::awaitable<core::Status> authenticate(std::string user, core::Secret password,
                                              core::Offloader& offloader);
-  asio::awaitable<core::Result<proto::Account>> account(std::string user, core::Offloader& offloader);
+  asio::awaitable<core::Result<model::Account>> account(std::string user, core::Offloader& offloader);
 
   // Figures for `fastid status` that need no I/O.
   std::vector<std::pair<std::string, std::string>> status_items() const;

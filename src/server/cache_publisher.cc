@@ -51,10 +51,10 @@ void CachePublisher::note(const core::Status& st, const char* what) {
   }
 }
 
-void CachePublisher::user(const proto::User& u) {
+void CachePublisher::user(const model::User& u) {
   if (passwd_) note(passwd_->put_user(u, options_.passwd.ttl), "a user");
 }
-void CachePublisher::group(const proto::Group& g) {
+void CachePublisher::group(const model::Group& g) {
   if (group_) note(group_->put_group(g, options_.group.ttl), "a group");
 }
 void CachePublisher::initgroups(std::string_view user, const std::vector<std::uint32_t>& gids) {

@@ -13,7 +13,7 @@
 #include <vector>
 
 #include "core/status.h"
-#include "proto/records.h"
+#include "model/records.h"
 
 namespace fastid::fastcache {
 class FastCacheWriter;
@@ -40,8 +40,8 @@ class CachePublisher {
   static core::Result<std::unique_ptr<CachePublisher>> open(CachePublisherOptions options);
   ~CachePublisher();
 
-  void user(const proto::User& user);
-  void group(const proto::Group& group);
+  void user(const model::User& user);
+  void group(const model::Group& group);
   void initgroups(std::string_view user, const std::vector<std::uint32_t>& gids);
   void no_user_name(std::string_view name);
   void no_uid(std::uint32_t uid);

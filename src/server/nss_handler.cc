@@ -89,10 +89,10 @@ asio::awaitable<proto::Bytes> NssHandler::user_lookup(proto::Request req) {
   core::Status failure;
   for (auto& b : backends) {
     auto op = req.opcode == Opcode::kGetpwnam ? b.user_by_name(req.name) : b.user_by_uid(req.id);
-    core::Result<proto::User> r = co_await std::move(op);
+    core::Result<model::User> r = co_await std::move(op);
     if (r) {
       if (publisher_) publisher_->user(*r);
-      co_return proto::encode_user_reply(req.request_id, req.opcode, *r);
+      co_return proto::encode_answer(req.request_id, *proto::query_of(req), *r);
     }
     if (r.error().code() != core::Code::kNotFound && failure.is_ok()) failure = in_context(b, r.error());
   }
@@ -113,10 +113,10 @@ asio::awaitable<proto::Bytes> NssHandler::group_lookup(proto::Request req) {
   core::Status failure;
   for (auto& b : backends) {
     auto op = req.opcode == Opcode::kGetgrnam ? b.group_by_name(req.name) : b.group_by_gid(req.id);
-    core::Result<proto::Group> r = co_await std::move(op);
+    core::Result<model::Group> r = co_await std::move(op);
     if (r) {
       if (publisher_) publisher_->group(*r);
-      co_return proto::encode_group_reply(req.request_id, req.opcode, *r);
+      co_return proto::encode_answer(req.request_id, *proto::query_of(req), *r);
     }
     if (r.error().code() != core::Code::kNotFound && failure.is_ok()) failure = in_context(b, r.error());
   }
@@ -161,7 +161,7 @@ asio::awaitable<proto::Bytes> NssHandler::initgroups(proto::Request req) {
     co_return error_reply(req, core::Status::not_found(""));
   }
   if (publisher_) publisher_->initgroups(req.name, gids);
-  co_return proto::encode_gids_reply(req.request_id, gids);
+  co_return proto::encode_answer(req.request_id, *proto::query_of(req), gids);
 }
 
 namespace {
@@ -170,12 +170,12 @@ namespace {
 // the backend and that backend's own cursor; an empty last page of one
 // backend moves on to the next. Errors come back already naming the provider.
 template <typename T>
-asio::awaitable<core::Result<proto::Page<T>>> walk_page(
+asio::awaitable<core::Result<model::Page<T>>> walk_page(
     std::vector<Backend> backends, std::uint32_t cursor, std::uint32_t max,
-    asio::awaitable<core::Result<proto::Page<T>>> (Backend::*ask)(std::uint32_t, std::uint32_t)) {
+    asio::awaitable<core::Result<model::Page<T>>> (Backend::*ask)(std::uint32_t, std::uint32_t)) {
   std::uint32_t index = cursor >> kCursorShift;
   std::uint32_t inner = cursor & kInnerMask;
-  proto::Page<T> out;
+  model::Page<T> out;
   while (index < backends.size()) {
     auto op = (backends[index].*ask)(inner, max);
     auto r = co_await std::move(op);
@@ -198,23 +198,23 @@ asio::awaitable<core::Result<proto::Page<T>>> walk_page(
 }  // namespace
 
 asio::awaitable<proto::Bytes> NssHandler::users_page(proto::Request req) {
-  auto op = walk_page<proto::User>(backends_, req.cursor, req.max, &Backend::users_page);
+  auto op = walk_page<model::User>(backends_, req.cursor, req.max, &Backend::users_page);
   auto page = co_await std::move(op);
   if (!page) {
     ++errors_;
     co_return error_reply(req, page.error());
   }
-  co_return proto::encode_users_page_reply(req.request_id, *page);
+  co_return proto::encode_answer(req.request_id, *proto::query_of(req), *page);
 }
 
 asio::awaitable<proto::Bytes> NssHandler::groups_page(proto::Request req) {
-  auto op = walk_page<proto::Group>(backends_, req.cursor, req.max, &Backend::groups_page);
+  auto op = walk_page<model::Group>(backends_, req.cursor, req.max, &Backend::groups_page);
   auto page = co_await std::move(op);
   if (!page) {
     ++errors_;
     co_return error_reply(req, page.error());
   }
-  co_return proto::encode_groups_page_reply(req.request_id, *page);
+  co_return proto::encode_answer(req.request_id, *proto::query_of(req), *page);
 }
 
 proto::Bytes NssHandler::status(const proto::Request& req) {

@@ -127,7 +127,7 @@ asio::awaitable<AuthReply> PamHandler::check_caller(const proto::Request& req,
   core::Status failure;
   for (auto& b : backends) {
     auto lookup = b.user_by_name(req.name);
-    core::Result<proto::User> u = co_await std::move(lookup);
+    core::Result<model::User> u = co_await std::move(lookup);
     if (u) {
       if (u->uid == peer.uid) co_return AuthReply{AuthResult::kSuccess, ""};
       break;
@@ -236,7 +236,7 @@ asio::awaitable<AuthReply> PamHandler::account(proto::Request req, core::PeerCre
   core::Status outage;
   for (auto& b : backends) {
     auto op = b.account(req.name, offloader_);
-    core::Result<proto::Account> r = co_await std::move(op);
+    core::Result<model::Account> r = co_await std::move(op);
     if (r) {
       AuthReply reply = pool::auth_reply_of(*r);
       if (reply.result != AuthResult::kSuccess) {

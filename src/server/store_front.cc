@@ -48,23 +48,23 @@ void StoreFront::stop() {
   refresh_queue_.clear();
 }
 
-asio::awaitable<core::Result<proto::User>> StoreFront::user_by_name(std::string name) {
-  auto op = lookup<proto::User>(Query{Map::kUserByName, std::move(name), 0});
+asio::awaitable<core::Result<model::User>> StoreFront::user_by_name(std::string name) {
+  auto op = lookup<model::User>(Query{Map::kUserByName, std::move(name), 0});
   co_return co_await std::move(op);
 }
 
-asio::awaitable<core::Result<proto::User>> StoreFront::user_by_uid(std::uint32_t uid) {
-  auto op = lookup<proto::User>(Query{Map::kUserByUid, {}, uid});
+asio::awaitable<core::Result<model::User>> StoreFront::user_by_uid(std::uint32_t uid) {
+  auto op = lookup<model::User>(Query{Map::kUserByUid, {}, uid});
   co_return co_await std::move(op);
 }
 
-asio::awaitable<core::Result<proto::Group>> StoreFront::group_by_name(std::string name) {
-  auto op = lookup<proto::Group>(Query{Map::kGroupByName, std::move(name), 0});
+asio::awaitable<core::Result<model::Group>> StoreFront::group_by_name(std::string name) {
+  auto op = lookup<model::Group>(Query{Map::kGroupByName, std::move(name), 0});
   co_return co_await std::move(op);
 }
 
-asio::awaitable<core::Result<proto::Group>> StoreFront::group_by_gid(std::uint32_t gid) {
-  auto op = lookup<proto::Group>(Query{Map::kGroupByGid, {}, gid});
+asio::awaitable<core::Result<model::Group>> StoreFront::group_by_gid(std::uint32_t gid) {
+  auto op = lookup<model::Group>(Query{Map::kGroupByGid, {}, gid});
   co_return co_await std::move(op);
 }
 
@@ -143,10 +143,10 @@ core::Result<T> StoreFront::offline_answer(const std::optional<store::Record<T>>
 template <typename T>
 core::Result<std::optional<store::Record<T>>> StoreFront::read(const Query& q) {
   const std::string& p = name();
-  if constexpr (std::is_same_v<T, proto::User>) {
+  if constexpr (std::is_same_v<T, model::User>) {
     return q.map == Map::kUserByName ? store_->user_by_name(p, q.name)
                                      : store_->user_by_uid(p, q.id);
-  } else if constexpr (std::is_same_v<T, proto::Group>) {
+  } else if constexpr (std::is_same_v<T, model::Group>) {
     return q.map == Map::kGroupByName ? store_->group_by_name(p, q.name)
                                       : store_->group_by_gid(p, q.id);
   } else {
@@ -157,23 +157,23 @@ core::Result<std::optional<store::Record<T>>> StoreFront::read(const Query& q) {
 template <typename T>
 asio::awaitable<core::Result<T>> StoreFront::ask(Query q) {
   std::shared_ptr<pool::ProviderPool> pool = pool_;  // alive across the await
-  if constexpr (std::is_same_v<T, proto::User>) {
+  if constexpr (std::is_same_v<T, model::User>) {
     if (q.map == Map::kUserByName) {
-      auto op = pool->user_by_name(std::move(q.name));
-      co_return co_await std::move(op);
+      auto op = pool->lookup(model::Query::user_by_name(std::move(q.name)));
+      co_return model::answer_as<model::User>(co_await std::move(op));
     }
-    auto op = pool->user_by_uid(q.id);
-    co_return co_await std::move(op);
-  } else if constexpr (std::is_same_v<T, proto::Group>) {
+    auto op = pool->lookup(model::Query::user_by_uid(q.id));
+    co_return model::answer_as<model::User>(co_await std::move(op));
+  } else if constexpr (std::is_same_v<T, model::Group>) {
     if (q.map == Map::kGroupByName) {
-      auto op = pool->group_by_name(std::move(q.name));
-      co_return co_await std::move(op);
+      auto op = pool->lookup(model::Query::group_by_name(std::move(q.name)));
+      co_return model::answer_as<model::Group>(co_await std::move(op));
     }
-    auto op = pool->group_by_gid(q.id);
-    co_return co_await std::move(op);
+    auto op = pool->lookup(model::Query::group_by_gid(q.id));
+    co_return model::answer_as<model::Group>(co_await std::move(op));
   } else {
-    auto op = pool->initgroups(std::move(q.name));
-    co_return co_await std::move(op);
+    auto op = pool->lookup(model::Query::initgroups(std::move(q.name)));
+    co_return model::answer_as<model::Gids>(co_await std::move(op));
   }
 }
 
@@ -181,9 +181,9 @@ template <typename T>
 void StoreFront::write(const Query& q, const T& value, Millis now) {
   const Millis expires = now + ms(options_.ttl);
   core::Status st;
-  if constexpr (std::is_same_v<T, proto::User>) {
+  if constexpr (std::is_same_v<T, model::User>) {
     st = store_->put_user(name(), value, now, expires);
-  } else if constexpr (std::is_same_v<T, proto::Group>) {
+  } else if constexpr (std::is_same_v<T, model::Group>) {
     st = store_->put_group(name(), value, now, expires);
   } else {
     st = store_->put_initgroups(name(), q.name, value, now, expires);
@@ -272,8 +272,8 @@ void StoreFront::arm_probe() {
 // offline, it is the timer's periodic try.
 asio::awaitable<void> StoreFront::probe(std::shared_ptr<StoreFront> self) {
   ++self->counters_.probes;
-  auto op = self->pool_->user_by_uid(0);
-  core::Result<proto::User> r = co_await std::move(op);
+  auto op = self->pool_->lookup(model::Query::user_by_uid(0));
+  core::Result<model::Answer> r = co_await std::move(op);
   self->probing_ = false;
   if (r || r.error().code() == core::Code::kNotFound) {
     self->go_online();
@@ -342,12 +342,12 @@ asio::awaitable<core::Status> StoreFront::refresh_one(Query q) {
     return r.error();
   };
   if (q.map == Map::kUserByName || q.map == Map::kUserByUid) {
-    auto op = ask<proto::User>(q);
+    auto op = ask<model::User>(q);
     auto r = co_await std::move(op);
     co_return answer(std::move(r));
   }
   if (q.map == Map::kGroupByName || q.map == Map::kGroupByGid) {
-    auto op = ask<proto::Group>(q);
+    auto op = ask<model::Group>(q);
     auto r = co_await std::move(op);
     co_return answer(std::move(r));
   }

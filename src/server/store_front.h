@@ -38,7 +38,7 @@
 
 #include "core/status.h"
 #include "pool/provider_pool.h"
-#include "proto/records.h"
+#include "model/records.h"
 #include "store/store.h"
 
 namespace fastid::server {
@@ -70,10 +70,10 @@ class StoreFront : public std::enable_shared_from_this<StoreFront> {
   // work (a request in flight during a reload finishes normally).
   void stop();
 
-  asio::awaitable<core::Result<proto::User>> user_by_name(std::string name);
-  asio::awaitable<core::Result<proto::User>> user_by_uid(std::uint32_t uid);
-  asio::awaitable<core::Result<proto::Group>> group_by_name(std::string name);
-  asio::awaitable<core::Result<proto::Group>> group_by_gid(std::uint32_t gid);
+  asio::awaitable<core::Result<model::User>> user_by_name(std::string name);
+  asio::awaitable<core::Result<model::User>> user_by_uid(std::uint32_t uid);
+  asio::awaitable<core::Result<model::Group>> group_by_name(std::string name);
+  asio::awaitable<core::Result<model::Group>> group_by_gid(std::uint32_t gid);
   asio::awaitable<core::Result<std::vector<std::uint32_t>>> initgroups(std::string user);
 
   // Enumeration is not stored: it goes to the provider, and fails at once

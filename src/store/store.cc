@@ -377,7 +377,7 @@ Status Store::evict_oldest(double fraction) {
   return done > 0 ? Status::ok() : failure;
 }
 
-Status Store::put_user(std::string_view provider, const proto::User& user, Millis fetched,
+Status Store::put_user(std::string_view provider, const model::User& user, Millis fetched,
                        Millis expires) {
   codec::Header h{false, Map::kUserByName, fetched, expires};
   std::vector<std::pair<std::string, std::string>> recs;
@@ -387,7 +387,7 @@ Status Store::put_user(std::string_view provider, const proto::User& user, Milli
   return put_records(recs);
 }
 
-Status Store::put_group(std::string_view provider, const proto::Group& group, Millis fetched,
+Status Store::put_group(std::string_view provider, const model::Group& group, Millis fetched,
                         Millis expires) {
   codec::Header h{false, Map::kGroupByName, fetched, expires};
   std::vector<std::pair<std::string, std::string>> recs;
@@ -479,21 +479,21 @@ Result<std::optional<Record<T>>> decode_record(const std::optional<std::string>&
   if (bad) drop_bad(k);                                 \
   return rec;
 
-Result<std::optional<Record<proto::User>>> Store::user_by_name(std::string_view provider,
+Result<std::optional<Record<model::User>>> Store::user_by_name(std::string_view provider,
                                                                std::string_view name){
-    FASTID_STORE_GET(proto::User, Map::kUserByName, name, codec::decode_user)}
+    FASTID_STORE_GET(model::User, Map::kUserByName, name, codec::decode_user)}
 
-Result<std::optional<Record<proto::User>>> Store::user_by_uid(std::string_view provider,
+Result<std::optional<Record<model::User>>> Store::user_by_uid(std::string_view provider,
                                                               std::uint32_t uid){
-    FASTID_STORE_GET(proto::User, Map::kUserByUid, id_key(uid), codec::decode_user)}
+    FASTID_STORE_GET(model::User, Map::kUserByUid, id_key(uid), codec::decode_user)}
 
-Result<std::optional<Record<proto::Group>>> Store::group_by_name(std::string_view provider,
+Result<std::optional<Record<model::Group>>> Store::group_by_name(std::string_view provider,
                                                                  std::string_view name){
-    FASTID_STORE_GET(proto::Group, Map::kGroupByName, name, codec::decode_group)}
+    FASTID_STORE_GET(model::Group, Map::kGroupByName, name, codec::decode_group)}
 
-Result<std::optional<Record<proto::Group>>> Store::group_by_gid(std::string_view provider,
+Result<std::optional<Record<model::Group>>> Store::group_by_gid(std::string_view provider,
                                                                 std::uint32_t gid){
-    FASTID_STORE_GET(proto::Group, Map::kGroupByGid, id_key(gid), codec::decode_group)}
+    FASTID_STORE_GET(model::Group, Map::kGroupByGid, id_key(gid), codec::decode_group)}
 
 Result<std::optional<Record<std::vector<std::uint32_t>>>> Store::initgroups(
     std::string_view provider, std::string_view user){

@@ -24,7 +24,7 @@
 #include <vector>
 
 #include "core/status.h"
-#include "proto/records.h"
+#include "model/records.h"
 
 namespace fastid::store {
 
@@ -88,9 +88,9 @@ class Store {
 
   // Positive records: a user is stored under its name and its uid, a group
   // under its name and its gid, in one transaction.
-  Status put_user(std::string_view provider, const proto::User& user, Millis fetched,
+  Status put_user(std::string_view provider, const model::User& user, Millis fetched,
                   Millis expires);
-  Status put_group(std::string_view provider, const proto::Group& group, Millis fetched,
+  Status put_group(std::string_view provider, const model::Group& group, Millis fetched,
                    Millis expires);
   Status put_initgroups(std::string_view provider, std::string_view user,
                         const std::vector<std::uint32_t>& gids, Millis fetched, Millis expires);
@@ -100,13 +100,13 @@ class Store {
 
   // nullopt: nothing stored (or a record that does not decode, which is
   // deleted and logged). Errors only when LMDB itself fails.
-  Result<std::optional<Record<proto::User>>> user_by_name(std::string_view provider,
+  Result<std::optional<Record<model::User>>> user_by_name(std::string_view provider,
                                                           std::string_view name);
-  Result<std::optional<Record<proto::User>>> user_by_uid(std::string_view provider,
+  Result<std::optional<Record<model::User>>> user_by_uid(std::string_view provider,
                                                          std::uint32_t uid);
-  Result<std::optional<Record<proto::Group>>> group_by_name(std::string_view provider,
+  Result<std::optional<Record<model::Group>>> group_by_name(std::string_view provider,
                                                             std::string_view name);
-  Result<std::optional<Record<proto::Group>>> group_by_gid(std::string_view provider,
+  Result<std::optional<Record<model::Group>>> group_by_gid(std::string_view provider,
                                                            std::uint32_t gid);
   Result<std::optional<Record<std::vector<std::uint32_t>>>> initgroups(std::string_view provider,
                                                                        std::string_view user);

@@ -64,7 +64,7 @@ bool lookup(int fd, std::uint32_t id, const char* name) {
   if (h.length && ::recv(fd, reply.payload.data(), h.length, MSG_WAITALL) != static_cast<ssize_t>(h.length)) {
     return false;
   }
-  auto user = proto::decode_user_reply(reply);
+  auto user = model::answer_as<model::User>(proto::decode_answer(model::Kind::kUserByName, reply));
   return user && user->name == name;
 }
 

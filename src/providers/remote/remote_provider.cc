@@ -22,49 +22,17 @@ Status RemoteProvider::open() {
 
 void RemoteProvider::close() { client_.reset(); }
 
-template <typename T>
-Result<T> RemoteProvider::relay(Result<T> r) const {
+Result<Answer> RemoteProvider::lookup(const Query& query) {
+  if (!client_) return core::error(Status::unavailable(options_.name + ": not open"));
+  Result<Answer> r = client_->lookup(query);
   if (r) return r;
+  // Upstream transport failures become kUnavailable naming the provider; the
+  // upstream's own answers (not found, busy, ...) pass through.
   const core::Code code = r.error().code();
   if (code == core::Code::kCorruption || code == core::Code::kIoError) {
     return core::error(Status::unavailable("upstream: " + r.error().message()));
   }
   return r;
-}
-
-Result<User> RemoteProvider::user_by_name(std::string_view name) {
-  if (!client_) return core::error(Status::unavailable(options_.name + ": not open"));
-  return relay(client_->user_by_name(std::string(name)));
-}
-
-Result<User> RemoteProvider::user_by_uid(std::uint32_t uid) {
-  if (!client_) return core::error(Status::unavailable(options_.name + ": not open"));
-  return relay(client_->user_by_uid(uid));
-}
-
-Result<Group> RemoteProvider::group_by_name(std::string_view name) {
-  if (!client_) return core::error(Status::unavailable(options_.name + ": not open"));
-  return relay(client_->group_by_name(std::string(name)));
-}
-
-Result<Group> RemoteProvider::group_by_gid(std::uint32_t gid) {
-  if (!client_) return core::error(Status::unavailable(options_.name + ": not open"));
-  return relay(client_->group_by_gid(gid));
-}
-
-Result<std::vector<std::uint32_t>> RemoteProvider::initgroups(std::string_view user) {
-  if (!client_) return core::error(Status::unavailable(options_.name + ": not open"));
-  return relay(client_->initgroups(std::string(user)));
-}
-
-Result<Page<User>> RemoteProvider::users_page(std::uint32_t cursor, std::uint32_t max) {
-  if (!client_) return core::error(Status::unavailable(options_.name + ": not open"));
-  return relay(client_->users_page(cursor, max));
-}
-
-Result<Page<Group>> RemoteProvider::groups_page(std::uint32_t cursor, std::uint32_t max) {
-  if (!client_) return core::error(Status::unavailable(options_.name + ": not open"));
-  return relay(client_->groups_page(cursor, max));
 }
 
 }  // namespace fastid::providers
