@@ -689,6 +689,27 @@ core::Status FastCacheWriter::put_negative_initgroups(std::string_view user, std
   return put(r, ttl, &key, 1);
 }
 
+core::Status FastCacheWriter::put(const model::Query& q, const model::Answer& answer,
+                                  std::chrono::milliseconds ttl) {
+  if (const auto* u = std::get_if<model::User>(&answer)) return put_user(*u, ttl);
+  if (const auto* g = std::get_if<model::Group>(&answer)) return put_group(*g, ttl);
+  if (const auto* gids = std::get_if<model::Gids>(&answer)) return put_initgroups(q.name, *gids, ttl);
+  return Status::invalid_argument("fast cache: " + model::describe(q) + " is never published");
+}
+
+core::Status FastCacheWriter::put_negative(const model::Query& q, std::chrono::milliseconds ttl) {
+  switch (q.kind) {
+    case model::Kind::kUserByName: return put_negative_user_name(q.name, ttl);
+    case model::Kind::kUserByUid: return put_negative_uid(q.id, ttl);
+    case model::Kind::kGroupByName: return put_negative_group_name(q.name, ttl);
+    case model::Kind::kGroupByGid: return put_negative_gid(q.id, ttl);
+    case model::Kind::kInitgroups: return put_negative_initgroups(q.name, ttl);
+    case model::Kind::kUsersPage:
+    case model::Kind::kGroupsPage: break;
+  }
+  return Status::invalid_argument("fast cache: " + model::describe(q) + " is never published");
+}
+
 // ---- Whole-file operations ------------------------------------------------------------
 
 core::Status FastCacheWriter::invalidate() {

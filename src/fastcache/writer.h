@@ -21,7 +21,7 @@
 
 #include "core/status.h"
 #include "fastcache/layout.h"
-#include "model/records.h"
+#include "model/query.h"
 
 namespace fastid::fastcache {
 
@@ -81,6 +81,11 @@ class FastCacheWriter {
   core::Status put_negative_group_name(std::string_view name, std::chrono::milliseconds ttl);
   core::Status put_negative_gid(uint32_t gid, std::chrono::milliseconds ttl);
   core::Status put_negative_initgroups(std::string_view user, std::chrono::milliseconds ttl);
+  // One lookup as the daemon publishes it: the answer to a by-name, by-id or
+  // initgroups query, or its "no such entry", through the typed puts above.
+  // Pages are never published (kInvalidArgument).
+  core::Status put(const model::Query& query, const model::Answer& answer, std::chrono::milliseconds ttl);
+  core::Status put_negative(const model::Query& query, std::chrono::milliseconds ttl);
 
   // Publishes a new empty file (generation + 1) and marks the old one
   // superseded: once this returns, no reader returns an answer from the old file.

@@ -122,12 +122,12 @@ asio::awaitable<AuthReply> PamHandler::check_caller(const proto::Request& req,
     core::log_warning("pam: refused, caller over its rate limit: " + who(req, peer));
     co_return AuthReply{AuthResult::kLocked, "too many authentication requests; try again later"};
   }
-  // The user's uid, from the first backend that knows the name.
-  std::vector<Backend> backends = nss_.backends();
+  // The user's uid, from the first directory that knows the name.
+  Directories directories = nss_.directories();  // kept alive across the awaits
   core::Status failure;
-  for (auto& b : backends) {
-    auto lookup = b.user_by_name(req.name);
-    core::Result<model::User> u = co_await std::move(lookup);
+  for (const DirectoryPtr& d : directories) {
+    auto lookup = d->lookup(model::Query::user_by_name(req.name));
+    core::Result<model::User> u = model::answer_as<model::User>(co_await std::move(lookup));
     if (u) {
       if (u->uid == peer.uid) co_return AuthReply{AuthResult::kSuccess, ""};
       break;
@@ -159,15 +159,15 @@ asio::awaitable<AuthReply> PamHandler::authenticate(proto::Request req, core::Pe
                         "too many failed logins; locked for " + std::to_string(left) + " s"};
   }
 
-  std::vector<Backend> backends = nss_.backends();  // kept alive across the awaits
+  Directories directories = nss_.directories();  // kept alive across the awaits
   core::Status outage;
-  for (auto& b : backends) {
-    auto op = b.authenticate(req.name, req.password, offloader_);
+  for (const DirectoryPtr& d : directories) {
+    auto op = d->authenticate(req.name, req.password, offloader_);
     core::Status st = co_await std::move(op);
     if (st.is_ok()) {
       ++successes_;
       lockout_.record_success(req.name);
-      core::log_info("pam: authenticated by provider " + b.name() + ": " + who(req, peer));
+      core::log_info("pam: authenticated by provider " + d->name() + ": " + who(req, peer));
       if (offline_) {
         auto store = offline_;
         auto save = offloader_.offload(remember_offline, store, req.name, req.password);
@@ -178,7 +178,7 @@ asio::awaitable<AuthReply> PamHandler::authenticate(proto::Request req, core::Pe
     }
     if (st.code() == core::Code::kPermissionDenied) {
       ++failures_;
-      core::log_warning("pam: authentication failure from provider " + b.name() + ": " +
+      core::log_warning("pam: authentication failure from provider " + d->name() + ": " +
                         who(req, peer));
       if (lockout_.record_failure(req.name, auth::Lockout::Clock::now())) {
         core::log_warning("pam: locked out after " + std::to_string(config_.max_failures) +
@@ -193,7 +193,7 @@ asio::awaitable<AuthReply> PamHandler::authenticate(proto::Request req, core::Pe
       co_return AuthReply{AuthResult::kAuthError, ""};
     }
     if (is_outage(st)) {
-      core::log_warning("pam: provider " + b.name() + " unavailable for " + who(req, peer) + ": " +
+      core::log_warning("pam: provider " + d->name() + " unavailable for " + who(req, peer) + ": " +
                         st.to_string());
       if (outage.is_ok()) outage = st;
     }
@@ -232,15 +232,15 @@ asio::awaitable<AuthReply> PamHandler::account(proto::Request req, core::PeerCre
   AuthReply allowed = co_await std::move(check);
   if (allowed.result != AuthResult::kSuccess) co_return allowed;
 
-  std::vector<Backend> backends = nss_.backends();
+  Directories directories = nss_.directories();
   core::Status outage;
-  for (auto& b : backends) {
-    auto op = b.account(req.name, offloader_);
+  for (const DirectoryPtr& d : directories) {
+    auto op = d->account(req.name, offloader_);
     core::Result<model::Account> r = co_await std::move(op);
     if (r) {
       AuthReply reply = pool::auth_reply_of(*r);
       if (reply.result != AuthResult::kSuccess) {
-        core::log_info("pam: account refused by provider " + b.name() + " (" + reply.message +
+        core::log_info("pam: account refused by provider " + d->name() + " (" + reply.message +
                        "): " + who(req, peer));
       }
       co_return reply;

@@ -2,13 +2,13 @@
 // reached only through the `pam` socket (docs/pam.md). In order, for each request:
 //   1. a non-root caller is rate-limited per uid (token bucket);
 //   2. a non-root caller may ask only about itself: the user's uid (from the
-//      backends) must be the caller's SO_PEERCRED uid; anything else is refused
+//      directories) must be the caller's SO_PEERCRED uid; anything else is refused
 //      and logged, with the caller's uid and pid, never the password;
 //   3. a locked-out user is refused without any source being asked;
-//   4. the backends are asked in order: a success or a rejection ends it; a
-//      backend that does not know the user passes to the next; an unreachable
+//   4. the directories are asked in order: a success or a rejection ends it; a
+//      directory that does not know the user passes to the next; an unreachable
 //      one is remembered;
-//   5. when no backend answered and one was unreachable, offline credentials
+//   5. when no directory answered and one was unreachable, offline credentials
 //      (if enabled) decide; a rejection never falls back to them.
 // The password is a core::Secret: zeroed when the request ends. Loop-thread only.
 #pragma once
@@ -32,7 +32,7 @@ namespace fastid::server {
 
 class PamHandler {
  public:
-  // `nss` supplies the current backends (they follow reloads); `state_dir`
+  // `nss` supplies the current directories (they follow reloads); `state_dir`
   // places the default offline file.
   PamHandler(NssHandler& nss, daemon::PamConfig config, std::string state_dir);
   ~PamHandler();

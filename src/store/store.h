@@ -24,7 +24,7 @@
 #include <vector>
 
 #include "core/status.h"
-#include "model/records.h"
+#include "model/query.h"
 
 namespace fastid::store {
 
@@ -94,9 +94,17 @@ class Store {
                    Millis expires);
   Status put_initgroups(std::string_view provider, std::string_view user,
                         const std::vector<std::uint32_t>& gids, Millis fetched, Millis expires);
-  // A negative answer for one key ("no user named x", "no gid 5").
-  Status put_negative(std::string_view provider, Map map, std::string_view key, Millis fetched,
+
+  // One lookup as the daemon stores it. put(): the answer to `query` (of its
+  // kind) under every key it answers, as the typed puts above.
+  // put_negative(): "no such entry" for the query's key ("no user named x",
+  // "no gid 5"). get(): the record for the query's key, as the typed reads
+  // below. Enumeration pages are never stored: kInvalidArgument.
+  Status put(std::string_view provider, const model::Query& query, const model::Answer& answer,
+             Millis fetched, Millis expires);
+  Status put_negative(std::string_view provider, const model::Query& query, Millis fetched,
                       Millis expires);
+  Result<std::optional<Record<model::Answer>>> get(std::string_view provider, const model::Query& query);
 
   // nullopt: nothing stored (or a record that does not decode, which is
   // deleted and logged). Errors only when LMDB itself fails.

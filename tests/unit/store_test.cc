@@ -116,8 +116,8 @@ TEST_F(StoreTest, GroupsAndInitgroupsComeBackWhole) {
 TEST_F(StoreTest, NegativeAnswersAreRecordsOfTheirOwn) {
   auto s = open_store();
   ASSERT_TRUE(s);
-  ASSERT_TRUE(s->put_negative("corp", Map::kUserByName, "ghost", 10, 20));
-  ASSERT_TRUE(s->put_negative("corp", Map::kUserByUid, Store::id_key(4242), 10, 20));
+  ASSERT_TRUE(s->put_negative("corp", model::Query::user_by_name("ghost"), 10, 20));
+  ASSERT_TRUE(s->put_negative("corp", model::Query::user_by_uid(4242), 10, 20));
   auto r = s->user_by_name("corp", "ghost");
   ASSERT_TRUE(r && r->has_value());
   EXPECT_TRUE((*r)->negative);
