@@ -1,3 +1,5 @@
+// `fastid auth`: the password prompt and the two requests on the pam socket,
+// sent only to a root daemon (the checks pam_fastid.so makes, pam/daemon_check.h).
 #include "cli/auth.h"
 
 #include <fcntl.h>
@@ -14,6 +16,7 @@
 #include <vector>
 
 #include "core/secret.h"
+#include "pam/daemon_check.h"
 #include "proto/messages.h"
 #include "proto/wire.h"
 
@@ -75,7 +78,18 @@ core::Result<core::Secret> prompt_password() {
   return secret;
 }
 
-// One request on a fresh connection to the pam socket.
+// The socket file must be root's before a password is asked for or sent.
+core::Status check_socket_file(const std::string& path) {
+  const pam::DaemonCheck c = pam::check_socket_file(path.c_str());
+  if (c == pam::DaemonCheck::kNoSocket) return core::status_from_errno(errno, path);
+  if (c != pam::DaemonCheck::kOk) {
+    return core::Status::permission_denied("refusing " + path + ": " + pam::daemon_check_reason(c));
+  }
+  return core::Status::ok();
+}
+
+// One request on a fresh connection to the pam socket, sent only after the
+// socket and the daemon behind it were checked (pam/daemon_check.h).
 core::Result<proto::AuthReply> ask(const std::string& path, const proto::Request& req) {
   const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
   sockaddr_un addr{};
@@ -87,10 +101,20 @@ core::Result<proto::AuthReply> ask(const std::string& path, const proto::Request
   ::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
   timeval tv{30, 0};
   ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  if (auto st = check_socket_file(path); !st) {
+    ::close(fd);
+    return core::error(st);
+  }
   if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
     const int e = errno;
     ::close(fd);
     return core::error(core::status_from_errno(e, "connect " + path));
+  }
+  // Whoever listens gets a password: it must be root, as pam_fastid.so checks.
+  if (const pam::DaemonCheck peer = pam::check_peer(fd); peer != pam::DaemonCheck::kOk) {
+    ::close(fd);
+    return core::error(core::Status::permission_denied("refusing " + path + ": " +
+                                                       pam::daemon_check_reason(peer)));
   }
   proto::Bytes frame = proto::encode_request(req);
   const bool sent =
@@ -142,6 +166,11 @@ int cmd_auth(const std::string& user) {
   }
   const char* dir = std::getenv("FASTID_SOCKET_DIR");
   const std::string path = std::string(dir && *dir ? dir : "/run/fastid") + "/pam";
+  // Nobody types a password for a socket it would not be sent to.
+  if (auto st = check_socket_file(path); !st) {
+    std::fprintf(stderr, "fastid: auth %s: %s\n", user.c_str(), st.to_string().c_str());
+    return kError;
+  }
   auto password = prompt_password();
   if (!password) {
     std::fprintf(stderr, "fastid: auth %s: %s\n", user.c_str(), password.error().message().c_str());

@@ -78,12 +78,16 @@ struct Lock {
   Lock& operator=(const Lock&) = delete;
 };
 
+const char* socket_dir() {
+  const char* dir = secure_getenv("FASTID_SOCKET_DIR");
+  return dir == nullptr || dir[0] == '\0' ? kDefaultSocketDir : dir;
+}
+
 // Builds $FASTID_SOCKET_DIR/nss. False if it does not fit in sun_path.
 bool socket_address(sockaddr_un* sa) {
   memset(sa, 0, sizeof *sa);
   sa->sun_family = AF_UNIX;
-  const char* dir = secure_getenv("FASTID_SOCKET_DIR");
-  if (dir == nullptr || dir[0] == '\0') dir = kDefaultSocketDir;
+  const char* dir = socket_dir();
   size_t dl = strlen(dir);
   size_t nl = strlen(kSocketName);
   if (dl + nl + 1 > sizeof sa->sun_path) {
@@ -92,6 +96,45 @@ bool socket_address(sockaddr_un* sa) {
   }
   memcpy(sa->sun_path, dir, dl);
   memcpy(sa->sun_path + dl, kSocketName, nl + 1);
+  return true;
+}
+
+// Whether the daemon behind a connected socket is one we may believe. The
+// process that listens on it (SO_PEERCRED: the credentials it had at
+// listen()) must be root or this process's own effective uid; the socket file
+// must belong to that uid; its directory to root or that uid. Anyone can make
+// a socket answer "uid 0" for every name, and FASTID_SOCKET_DIR may point at
+// a directory another user controls: such a socket is refused, whatever it
+// would say. The caller's own uid is believed because a daemon running as the
+// caller could do nothing the caller cannot (tests, a user's private daemon).
+bool daemon_trusted(int fd, const sockaddr_un& sa) {
+  ucred cred;
+  socklen_t len = sizeof cred;
+  if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0 || len != sizeof cred) {
+    set_message("refusing %s: the daemon's credentials cannot be read: %s", sa.sun_path, strerror(errno));
+    return false;
+  }
+  if (cred.uid != 0 && cred.uid != geteuid()) {
+    set_message("refusing %s: the daemon runs as uid %u, neither root nor this process's user", sa.sun_path,
+                static_cast<unsigned>(cred.uid));
+    return false;
+  }
+  struct stat st;
+  if (lstat(sa.sun_path, &st) != 0 || !S_ISSOCK(st.st_mode) || st.st_uid != cred.uid) {
+    set_message("refusing %s: not a socket owned by the daemon's user (uid %u)", sa.sun_path,
+                static_cast<unsigned>(cred.uid));
+    return false;
+  }
+  char dir[sizeof sa.sun_path];
+  memcpy(dir, sa.sun_path, sizeof dir);
+  char* slash = strrchr(dir, '/');
+  if (slash == nullptr) return false;  // socket_address() always builds DIR/nss
+  if (slash == dir) slash[1] = '\0';
+  else *slash = '\0';
+  if (stat(dir, &st) != 0 || (st.st_uid != 0 && st.st_uid != cred.uid)) {
+    set_message("refusing %s: its directory belongs to neither root nor the daemon's user", sa.sun_path);
+    return false;
+  }
   return true;
 }
 
@@ -152,6 +195,10 @@ fastid_status open_connection(Conn* c, int64_t deadline_ns) {
     set_message("cannot connect to %s: %s", sa.sun_path, strerror(err));
     return FASTID_UNAVAILABLE;  // ENOENT, ECONNREFUSED, EACCES, ...: no daemon for us
   }
+  if (!daemon_trusted(fd, sa)) {
+    close(fd);
+    return FASTID_UNAVAILABLE;  // as if there were no daemon: the next NSS source answers
+  }
   struct stat st;
   if (fstat(fd, &st) != 0) {
     int err = errno;
@@ -178,6 +225,11 @@ int poll_ms(int64_t deadline_ns) {
   if (left <= 0) return 0;
   int64_t ms = (left + 999999) / 1000000;  // round up: never spin with 0 before the deadline
   return ms > 0x7fffffff ? 0x7fffffff : static_cast<int>(ms);
+}
+
+uid_t socket_dir_owner() {
+  struct stat st;
+  return stat(socket_dir(), &st) == 0 && S_ISDIR(st.st_mode) ? st.st_uid : 0;
 }
 
 bool same_socket(int fd, dev_t dev, ino_t ino) {

@@ -1,6 +1,9 @@
 // The process-wide pool of connections to the daemon's lookup socket: persistent
 // connections that threads take, use alone, and give back (at most 8 kept idle).
-// Promises: every fd is O_CLOEXEC, non-blocking and >= 3; an fd is only ever
+// Promises: every fd is O_CLOEXEC, non-blocking and >= 3; a daemon is used only
+// when the process listening runs as root (or as the caller's own effective
+// uid) and owns the socket file, in a directory of root's or its own (a socket
+// planted by another user is refused: FASTID_UNAVAILABLE); an fd is only ever
 // used or closed after fstat() shows it is still the socket we opened (the
 // application may have closed and reused the number); connections inherited
 // across fork() are forgotten by the child. Thread-safe; never starts a thread.
@@ -31,6 +34,11 @@ fastid_status pool_acquire(Conn* c, int64_t deadline_ns, bool allow_pooled);
 // Gives a connection back: kept for reuse when healthy, else closed (only if
 // it is still ours). Leaves c->fd == -1.
 void pool_release(Conn* c, bool healthy);
+
+// The owner of the socket directory ($FASTID_SOCKET_DIR, default /run/fastid):
+// the identity whose fast cache maps libfastid trusts besides root's. 0 when
+// it cannot be read.
+uid_t socket_dir_owner();
 
 // Closes every idle connection and makes busy ones close on release. For
 // tests, and for programs that change FASTID_SOCKET_DIR at run time.

@@ -454,7 +454,7 @@ class Parser {
       if (s == nullptr) {
         return core::error(fail(key->source(), label, k, unknown_key(Section::kProvider, k)));
       }
-      if (!s->provider_type.empty() && s->provider_type != provider.type) {
+      if (!setting_applies_to(*s, provider.type)) {
         return core::error(fail(key->source(), label, k,
                                 "does not apply to providers of type " + toml_quote(provider.type)));
       }
@@ -476,6 +476,11 @@ class Parser {
         return core::error(fail(table.source(), label, "",
                                 "missing required key \"" + std::string(s.key) + "\""));
       }
+    }
+    if (provider.min_id > provider.max_id) {
+      return core::error(fail(table.source(), label, "min_id",
+                              "min_id " + std::to_string(provider.min_id) + " is above max_id " +
+                                  std::to_string(provider.max_id)));
     }
     if (provider.type == "fastid" && provider.servers.empty()) {
       return core::error(fail(table.source(), label, "",

@@ -28,6 +28,11 @@ struct DaemonConfig {
   std::chrono::milliseconds idle_timeout{60000};
   std::chrono::milliseconds shutdown_grace{5000};
   int max_connections = 4096;
+  int max_pam_connections = 1024;
+  int max_network_connections = 1024;
+  int max_connections_per_uid = 256;
+  int max_connections_per_address = 64;
+  std::chrono::milliseconds network_idle_timeout{10000};
   std::chrono::milliseconds stall_timeout{5000};
   std::string on_worker_exit = "restart";
   std::string user;   // "" = workers keep the supervisor's identity
@@ -94,6 +99,11 @@ struct ProviderConfig {
   int nesting_depth = 4;
   std::chrono::milliseconds network_timeout{5000};
   std::chrono::milliseconds search_timeout{10000};
+  bool allow_cleartext_passwords = false;
+
+  // types "ldap" and "fastid" (directory-backed): the ids they may give.
+  std::uint32_t min_id = 1;
+  std::uint32_t max_id = 4294967294u;
 
   // The effective pool settings: Config::pool with this provider's own
   // `pool = { ... }` keys applied on top (parse_config resolves them).

@@ -11,7 +11,6 @@
 #include <CLI/CLI.hpp>
 #include <cstdio>
 #include <cstring>
-#include <filesystem>
 #include <optional>
 #include <iostream>
 
@@ -24,6 +23,7 @@
 #include "supervisor/pid_file.h"
 #include "supervisor/privileges.h"
 #include "supervisor/supervisor.h"
+#include "supervisor/trusted_directory.h"
 
 using namespace fastid;
 
@@ -88,6 +88,27 @@ int main(int argc, char** argv) {
   if (!config) return fail(config.error().to_string());
   core::set_log_level(config->daemon.log_level);
 
+  // The identity to drop to, resolved once, now (also for --check-config).
+  const auto& d = config->daemon;
+  std::optional<supervisor::Identity> drop_to;
+  if (!d.user.empty() || !d.group.empty()) {
+    if (d.user.empty()) return fail("[daemon] group is set but user is not: set both");
+    auto who = supervisor::resolve_identity(d.user, d.group);
+    if (!who) return fail(who.error().to_string());
+    drop_to = *who;
+  }
+  // Root binds sockets in socket_dir and hands state_dir over: nobody else
+  // may be able to change them or the directories on the way to them.
+  auto check_directories = [&d, &drop_to](bool may_be_missing) {
+    std::vector<uid_t> state_owners;
+    if (drop_to) state_owners.push_back(drop_to->uid);
+    if (auto st = supervisor::check_trusted_directory("[daemon] socket_dir", d.socket_dir, {}, may_be_missing); !st) {
+      return st;
+    }
+    return supervisor::check_trusted_directory("[daemon] state_dir", d.state_dir, state_owners, may_be_missing);
+  };
+  if (auto st = check_directories(true); !st) return fail(st.to_string());
+
   // Open and close every provider once: a wrong path fails now, not at the
   // first lookup (an unreachable directory the store knows is tolerated).
   if (auto st = daemon::check_providers_at_start(*config, check_only); !st) return fail(st.to_string());
@@ -109,9 +130,9 @@ int main(int argc, char** argv) {
   ::signal(SIGPIPE, SIG_IGN);  // a peer that leaves mid-reply is an error value, not a signal
   ::umask(022);
 
-  const auto& d = config->daemon;
   if (auto st = server::ensure_directory(d.socket_dir, 0755); !st) return fail(st.to_string());
   if (auto st = server::ensure_directory(d.state_dir, 0755); !st) return fail(st.to_string());
+  if (auto st = check_directories(false); !st) return fail(st.to_string());
 
   supervisor::PidFile pid_file;
   if (!d.pid_file.empty()) {
@@ -135,21 +156,14 @@ int main(int argc, char** argv) {
     udp_listeners.emplace_back(l->fd, l->bound);
   }
 
-  // Privilege drop: the identity is resolved now, while everything is still
-  // checked at start; the workers drop to it after the fork. The state the
-  // workers write (fast cache maps, store) becomes theirs; the pid file, log
-  // and sockets stay the supervisor's.
-  std::optional<supervisor::Identity> drop_to;
-  if (!d.user.empty() || !d.group.empty()) {
-    if (d.user.empty()) return fail("[daemon] group is set but user is not: set both");
+  // Privilege drop: the identity was resolved above; the workers drop to it
+  // after the fork. The state the workers write (fast cache maps, store)
+  // becomes theirs; the pid file, log and sockets stay the supervisor's.
+  if (drop_to) {
     if (::geteuid() != 0) return fail("[daemon] user: fastidd must start as root to drop privileges");
-    auto who = supervisor::resolve_identity(d.user, d.group);
-    if (!who) return fail(who.error().to_string());
-    if (auto st = server::ensure_directory(d.state_dir + "/mc", 0755); !st) return fail(st.to_string());
-    std::vector<std::string> state = {d.state_dir, d.state_dir + "/mc"};
-    if (std::filesystem::exists(d.state_dir + "/store")) state.push_back(d.state_dir + "/store");
-    if (auto st = supervisor::hand_over(*who, state); !st) return fail(st.to_string());
-    drop_to = *who;
+    if (auto st = supervisor::hand_over(*drop_to, d.state_dir, {{"mc", true}, {"store", false}}); !st) {
+      return fail(st.to_string());
+    }
   }
 
   std::string nss_path = d.socket_dir + "/nss";

@@ -32,6 +32,9 @@ void assign(std::string& field, const SettingValue& v) { field = std::get<std::s
 void assign(int& field, const SettingValue& v) {
   field = static_cast<int>(std::get<std::int64_t>(v));  // limits are checked before
 }
+void assign(std::uint32_t& field, const SettingValue& v) {
+  field = static_cast<std::uint32_t>(std::get<std::int64_t>(v));  // limits are checked before
+}
 void assign(bool& field, const SettingValue& v) { field = std::get<bool>(v); }
 void assign(milliseconds& field, const SettingValue& v) { field = std::get<milliseconds>(v); }
 void assign(core::LogLevel& field, const SettingValue& v) { field = std::get<core::LogLevel>(v); }
@@ -42,6 +45,7 @@ void assign(std::vector<std::string>& field, const SettingValue& v) {
 
 SettingValue to_value(const std::string& f) { return f; }
 SettingValue to_value(int f) { return static_cast<std::int64_t>(f); }
+SettingValue to_value(std::uint32_t f) { return static_cast<std::int64_t>(f); }
 SettingValue to_value(bool f) { return f; }
 SettingValue to_value(milliseconds f) { return f; }
 SettingValue to_value(core::LogLevel f) { return f; }
@@ -148,7 +152,8 @@ const Setting kSettings[] = {
         .default_text = "/run/fastid",
         .rule = StringRule::kAbsolutePath,
         .description = "Directory of the sockets: `nss` (lookups, mode 0666), `pam` "
-                       "(authentication) and `admin` (root only).",
+                       "(authentication) and `admin` (root only). It must belong to root (or the "
+                       "daemon's user) and be writable by nobody else, or the daemon does not start.",
     }),
     daemon_key<&DaemonConfig::state_dir>({
         .key = "state_dir",
@@ -184,7 +189,17 @@ const Setting kSettings[] = {
         .default_text = "60s",
         .min = 1 * kSecond,
         .max = 1 * kDay,
-        .description = "A client connection idle this long is closed; re-armed after each request.",
+        .description = "A local client connection idle this long is closed; re-armed after each "
+                       "request.",
+    }),
+    daemon_key<&DaemonConfig::network_idle_timeout>({
+        .key = "network_idle_timeout",
+        .type = SettingType::kDuration,
+        .default_text = "10s",
+        .min = 1 * kSecond,
+        .max = 1 * kDay,
+        .description = "A TCP connection idle this long is closed: network peers are anonymous, "
+                       "so an idle one holds its place for less time than a local caller's.",
     }),
     daemon_key<&DaemonConfig::shutdown_grace>({
         .key = "shutdown_grace",
@@ -201,8 +216,48 @@ const Setting kSettings[] = {
         .default_text = "4096",
         .min = 1,
         .max = 1048576,
-        .description = "Open client connections per worker; past it, new connections are closed "
-                       "at once and the daemon keeps serving the others.",
+        .description = "Open connections on the `nss` socket per worker; past it, new ones are "
+                       "closed at once and the daemon keeps serving the others. Non-root callers "
+                       "together may hold three quarters of it; the rest is root's.",
+    }),
+    daemon_key<&DaemonConfig::max_pam_connections>({
+        .key = "max_pam_connections",
+        .type = SettingType::kInt,
+        .default_text = "1024",
+        .min = 4,
+        .max = 1048576,
+        .description = "Open connections on the `pam` socket per worker, a budget of its own: "
+                       "lookups and network peers never use it up. Non-root callers together "
+                       "may hold three quarters of it; the rest is root's (login, sshd, su).",
+    }),
+    daemon_key<&DaemonConfig::max_network_connections>({
+        .key = "max_network_connections",
+        .type = SettingType::kInt,
+        .default_text = "1024",
+        .min = 1,
+        .max = 1048576,
+        .description = "Open connections of all `[listen]` TCP listeners together per worker, a "
+                       "budget of their own: network peers never use up the local sockets'.",
+    }),
+    daemon_key<&DaemonConfig::max_connections_per_uid>({
+        .key = "max_connections_per_uid",
+        .type = SettingType::kInt,
+        .default_text = "256",
+        .min = 1,
+        .max = 1048576,
+        .description = "Open connections one non-root uid may hold on one local socket per "
+                       "worker. A uid at its cap that connects again has its own oldest idle "
+                       "connection closed (refused if none is idle). Root is not capped.",
+    }),
+    daemon_key<&DaemonConfig::max_connections_per_address>({
+        .key = "max_connections_per_address",
+        .type = SettingType::kInt,
+        .default_text = "64",
+        .min = 1,
+        .max = 1048576,
+        .description = "Open TCP connections one network peer (an IPv4 address, an IPv6 /64) "
+                       "may hold per worker; at the cap, its own oldest idle connection is "
+                       "closed for the new one (refused if none is idle).",
     }),
     daemon_key<&DaemonConfig::stall_timeout>({
         .key = "stall_timeout",
@@ -563,6 +618,43 @@ const Setting kSettings[] = {
         .provider_type = "ldap",
         .description = "How long one search or bind may take; then the connection is dropped "
                        "and the next URI is tried.",
+    }),
+    provider_key<&ProviderConfig::allow_cleartext_passwords>({
+        .key = "allow_cleartext_passwords",
+        .type = SettingType::kBool,
+        .default_text = "false",
+        .provider_type = "ldap",
+        .description = "Let authentication bind with the user's password over an `ldap://` URI "
+                       "without `start_tls`, where anyone on the path reads it. Off: such binds "
+                       "are refused (PAM_AUTHINFO_UNAVAIL) and logged; use `ldaps://` or "
+                       "`start_tls`. A provider that may send a password in clear (this, or a "
+                       "`bind_dn` over such a URI) is logged as a warning at start.",
+    }),
+
+    // ---- directory-backed types: "ldap" and "fastid" ----
+    provider_key<&ProviderConfig::min_id>({
+        .key = "min_id",
+        .type = SettingType::kInt,
+        .default_text = "1",
+        .min = 1,
+        .max = 4294967294,
+        .provider_type = "ldap fastid",
+        .description = "Smallest uid or gid taken from this provider: a user or group with a "
+                       "smaller id (or a user whose primary gid is smaller) is refused as not "
+                       "found and logged, and such gids are left out of initgroups. Set it above "
+                       "the system's own ids (`SYS_UID_MAX` in /etc/login.defs, usually 999) so "
+                       "that a directory cannot hand out a system account's id. 0 (root) is "
+                       "always refused.",
+    }),
+    provider_key<&ProviderConfig::max_id>({
+        .key = "max_id",
+        .type = SettingType::kInt,
+        .default_text = "4294967294",
+        .min = 1,
+        .max = 4294967294,
+        .provider_type = "ldap fastid",
+        .description = "Largest uid or gid taken from this provider (4294967295 is `(uid_t)-1`); "
+                       "larger ids are refused as `min_id` says. At least `min_id`.",
     }),
 
     pool_key<&PoolConfig::min_workers>({
@@ -934,6 +1026,17 @@ const FastCacheMap* find_fastcache_map(std::string_view name) {
   return nullptr;
 }
 std::span<const std::string_view> available_provider_types() { return kAvailableTypes; }
+
+bool setting_applies_to(const Setting& setting, std::string_view type) {
+  if (setting.provider_type.empty()) return true;
+  std::string_view rest = setting.provider_type;
+  while (!rest.empty()) {
+    const std::size_t space = rest.find(' ');
+    if (rest.substr(0, space) == type) return true;
+    rest = space == std::string_view::npos ? std::string_view() : rest.substr(space + 1);
+  }
+  return false;
+}
 std::span<const std::string_view> planned_provider_types() { return kPlannedTypes; }
 
 std::string_view section_header(Section section) {
@@ -1498,7 +1601,7 @@ std::string render_config(const Config& config, Secrets secrets) {
     out += "\n[[provider]]\n";
     for (const Setting& s : kSettings) {
       if (s.section != Section::kProvider) continue;
-      if (!s.provider_type.empty() && s.provider_type != p.type) continue;
+      if (!setting_applies_to(s, p.type)) continue;
       const SettingValue value = s.read_provider(p);
       if (s.secret && secrets == Secrets::kLeaveOut && value != SettingValue(std::string())) {
         out += "# " + std::string(s.key) + " is set (a secret: not shown)\n";
@@ -1579,7 +1682,10 @@ void doc_table(std::string& out, Section section, std::string_view provider_type
   out += "| key | type | default | limits | description |\n";
   out += "|---|---|---|---|---|\n";
   for (const Setting& s : kSettings) {
-    if (s.section != section || s.provider_type != provider_type) continue;
+    if (s.section != section) continue;
+    if (provider_type.empty() ? !s.provider_type.empty() : (s.provider_type.empty() || !setting_applies_to(s, provider_type))) {
+      continue;
+    }
     out += "| `" + std::string(s.key) + "` | " + std::string(setting_type_name(s.type)) + " | " +
            md_cell(doc_default(s)) + " | " + md_cell(doc_limits(s)) + " | " +
            md_cell(s.description) + " |\n";

@@ -77,7 +77,9 @@ struct Setting {
   std::int64_t min = 0;
   std::int64_t max = 0;
   StringRule rule = StringRule::kAny;
-  std::string_view provider_type = {};  // [[provider]] keys: "" = every type, else only that type
+  // [[provider]] keys: "" = every type, else the types it applies to, separated by
+  // spaces ("ldap fastid"); see setting_applies_to().
+  std::string_view provider_type = {};
   std::string_view description = {};
   // A secret (a bind password): render_config() leaves it out unless asked
   // to include secrets, so --check-config never prints it.
@@ -115,6 +117,9 @@ const FastCacheMap* find_fastcache_map(std::string_view name);
 
 // The table, in documentation order.
 std::span<const Setting> settings();
+
+// Whether a [[provider]] setting may be given to a provider of `type`.
+bool setting_applies_to(const Setting& setting, std::string_view type);
 
 // nullptr when `key` is not a setting of `section`.
 const Setting* find_setting(Section section, std::string_view key);

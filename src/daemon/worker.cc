@@ -131,7 +131,12 @@ void close_directories(const server::Directories& directories) {
 server::ServerLimits limits_of(const Config& c) {
   server::ServerLimits l;
   l.idle_timeout = c.daemon.idle_timeout;
+  l.network_idle_timeout = c.daemon.network_idle_timeout;
   l.max_connections = static_cast<std::size_t>(c.daemon.max_connections);
+  l.max_pam_connections = static_cast<std::size_t>(c.daemon.max_pam_connections);
+  l.max_network_connections = static_cast<std::size_t>(c.daemon.max_network_connections);
+  l.max_connections_per_uid = static_cast<std::size_t>(c.daemon.max_connections_per_uid);
+  l.max_connections_per_address = static_cast<std::size_t>(c.daemon.max_connections_per_address);
   l.stall_timeout = c.daemon.stall_timeout;
   return l;
 }

@@ -49,7 +49,9 @@ inline constexpr const char* kDefaultCacheDir = "/var/lib/fastid/mc";
 // Readers copy line 0 into private memory when they map the file and validate
 // it once; they never trust it from the shared page again.
 inline constexpr uint64_t kMagic = 0x434d444954534146ull;  // "FASTIDMC"
-inline constexpr uint32_t kFormatVersion = 1;
+// 2: negative by-name records hold a salted digest of the name, not the name;
+//    kRecDead (scrubbed records); tombstone index entries; kOffNameSalt.
+inline constexpr uint32_t kFormatVersion = 2;
 inline constexpr uint64_t kHeaderSize = 4096;
 
 inline constexpr uint64_t kOffMagic = 0;          // u64 kMagic
@@ -68,6 +70,7 @@ inline constexpr uint64_t kOffMaxRecord = 76;     // u32 largest record, bytes
 inline constexpr uint64_t kOffMaxTtlNs = 80;      // u64 no record expires later than now + this
 inline constexpr uint64_t kOffStaleAfterNs = 88;  // u64 heartbeat older than this: map absent
 inline constexpr uint64_t kOffCreatedNs = 96;     // u64 CLOCK_REALTIME at creation
+inline constexpr uint64_t kOffNameSalt = 104;     // u64 salt of negative records' name digests, random per file
 
 inline constexpr uint64_t kOffState = 128;        // u64 0 = live; else generation that replaced it
 inline constexpr uint64_t kOffHeartbeatNs = 136;  // u64 CLOCK_REALTIME of the last heartbeat
@@ -91,8 +94,10 @@ inline constexpr uint64_t kMaxLap = (1ull << 19) - 2;
 // ---- Index entries (u64) -------------------------------------------------------------
 // bits 63..48: tag (the hash's top 16 bits, never 0); bits 47..0: position >> 3.
 // 0 = empty: never used since the file was created. An entry whose position is
-// below tail is a tombstone. Readers stop probing at an empty entry.
+// below tail, or whose tag is 0 (kEntryTombstone: the writer removed an expired
+// record's entry), is a tombstone. Readers stop probing at an empty entry.
 inline constexpr uint64_t kEntryPosMask = (1ull << 48) - 1;
+inline constexpr uint64_t kEntryTombstone = 1;  // tag 0 never matches a key
 
 inline uint16_t hash_tag(uint64_t h) {
   uint16_t t = static_cast<uint16_t>(h >> 48);
@@ -107,6 +112,19 @@ inline uint64_t entry_pos(uint64_t e) { return (e & kEntryPosMask) << 3; }
 inline uint64_t hash_name(const void* p, size_t n, uint64_t seed) {
   return XXH3_64bits_withSeed(p, n, seed);
 }
+// What a negative by-name record holds instead of the name: XXH3-128 of the
+// name with the file's name salt. The salt is in the (world-readable) header,
+// because every reader must compute the digest of the name it looks up: it
+// defeats precomputed tables, not a search of short names (docs/fastcache.md).
+struct NameDigest {
+  uint64_t lo, hi;
+};
+inline NameDigest name_digest(const void* p, size_t n, uint64_t salt) {
+  XXH128_hash_t h = XXH3_128bits_withSeed(p, n, salt);
+  return {h.low64, h.high64};
+}
+inline constexpr uint64_t kNameDigestSize = 16;
+
 inline uint64_t hash_id(uint32_t id, uint64_t seed) {
   unsigned char b[4] = {static_cast<unsigned char>(id), static_cast<unsigned char>(id >> 8),
                         static_cast<unsigned char>(id >> 16), static_cast<unsigned char>(id >> 24)};
@@ -119,7 +137,9 @@ inline uint64_t hash_id(uint32_t id, uint64_t seed) {
 //  2 u16 reserved  0
 //  4 u32 length    bytes of the whole record, multiple of 8
 //  8 u64 expires   CLOCK_REALTIME ns; at or after it the record is a miss
-// 16 u32 id        uid (passwd), gid (group), 0 (initgroups)
+// 16 u32 id        uid (passwd), gid (group), 0 (initgroups); negative by
+//                  name: the by-name index slot it was published in (so that
+//                  the writer can remove the entry when the record expires)
 // 20 u32 gid       passwd: primary gid; else 0
 // 24 u32 count     group: members; initgroups: gids; passwd: 0
 // 28 u32 strings   bytes of the string area, every NUL included
@@ -131,14 +151,18 @@ inline uint64_t hash_id(uint32_t id, uint64_t seed) {
 //                  passwd: name, passwd, gecos, dir, shell
 //                  group:  name, passwd, member...
 //                  initgroups: name
-//                  negative by name: name; negative by id: nothing
+//                  negative by name: the name's NameDigest (lo, hi; 16
+//                  bytes, len0 = 0), never the name; negative by id: nothing
 //    then (initgroups only) count x u32 gid, zero-padded to 8.
 // A pad record (type kRecPad, length = the rest of the ring) fills the end of a
-// lap that the next record did not fit in; only its first word is written.
+// lap that the next record did not fit in; the rest of it is zeroed.
+// A dead record (type kRecDead, same length) is one the writer scrubbed (an
+// expired or replaced negative record): every word after the first is zero.
 inline constexpr uint8_t kRecPasswd = 1;
 inline constexpr uint8_t kRecGroup = 2;
 inline constexpr uint8_t kRecInitgroups = 3;
 inline constexpr uint8_t kRecPad = 0x7f;
+inline constexpr uint8_t kRecDead = 0x7e;
 inline constexpr uint8_t kFlagNegativeByName = 0x01;
 inline constexpr uint8_t kFlagNegativeById = 0x02;
 inline constexpr uint64_t kRecordHeaderSize = 40;
@@ -216,15 +240,20 @@ struct MapParams {
   uint32_t max_record = 0;
   uint64_t max_ttl_ns = 0;
   uint64_t stale_after_ns = 0;
+  uint64_t name_salt = 0;
 };
 
 // Copies line 0 of a header out of `base` (mapped_size bytes) and checks every
-// field against the file's size and the format's limits. False: not a usable map
-// of kind `kind` (then the map is treated as absent). Never reads past mapped_size.
+// field against the file's size and the format's limits, with arithmetic that
+// cannot overflow whatever the file says. False: not a usable map of kind
+// `kind` (then the map is treated as absent). Never reads past mapped_size.
+// Readers and the writer (adopting an existing file) both rely on it: once it
+// returned true, index_offset + tables x entries x 8 <= data_offset and
+// data_offset + data_size <= file_size hold exactly.
 inline bool parse_header(const unsigned char* base, uint64_t mapped_size, MapKind kind, MapParams* p) {
   if (base == nullptr || mapped_size < kHeaderSize || mapped_size > kMaxFileSize) return false;
-  uint64_t w[13];
-  for (int i = 0; i < 13; ++i) w[i] = load_relaxed(base, static_cast<uint64_t>(i) * 8);
+  uint64_t w[14];
+  for (int i = 0; i < 14; ++i) w[i] = load_relaxed(base, static_cast<uint64_t>(i) * 8);
   if (w[0] != kMagic) return false;
   if (lo32(w[1]) != kFormatVersion || hi32(w[1]) != static_cast<uint32_t>(kind)) return false;
   p->kind = kind;
@@ -240,14 +269,19 @@ inline bool parse_header(const unsigned char* base, uint64_t mapped_size, MapKin
   p->max_record = hi32(w[9]);
   p->max_ttl_ns = w[10];
   p->stale_after_ns = w[11];
+  p->name_salt = w[13];
+  // Every field is bounded before it takes part in any sum or product, so no
+  // check below can wrap: file_size <= 2^31 (it is the mapped size), every
+  // offset <= file_size, index bytes <= 2 * 2^26 * 8 = 2^30.
   if (p->file_size != mapped_size) return false;
-  if (p->index_offset < kHeaderSize || p->index_offset % 8 != 0) return false;
+  if (p->index_offset != kHeaderSize) return false;
   if (p->index_tables != map_tables(kind)) return false;
   uint32_t n = p->index_entries;
   if (n < 8 || n > kMaxIndexEntries || (n & (n - 1)) != 0) return false;
-  uint64_t index_end = p->index_offset + uint64_t{p->index_tables} * n * 8;  // < 2^30 + 2^31
-  if (index_end > p->data_offset || p->data_offset % 8 != 0) return false;
-  if (p->data_offset > p->file_size) return false;
+  uint64_t index_bytes = uint64_t{p->index_tables} * n * 8;
+  if (index_bytes > p->file_size - p->index_offset) return false;
+  uint64_t index_end = p->index_offset + index_bytes;
+  if (p->data_offset > p->file_size || p->data_offset < index_end || p->data_offset % 8 != 0) return false;
   if (p->data_size < kMinDataSize || p->data_size % 8 != 0 || p->data_size > kOffsetMask) return false;
   if (p->data_size > p->file_size - p->data_offset) return false;
   if (p->probe_limit < 1 || p->probe_limit > kMaxProbeLimit || p->probe_limit > n) return false;

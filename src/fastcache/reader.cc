@@ -184,7 +184,8 @@ bool FastCacheReader::refresh(MapKind kind, const Mapping* seen, bool superseded
     path[dl] = '/';
     memcpy(path + dl + 1, name, nl + 1);
     // O_NONBLOCK: a FIFO planted at the path must not hang the caller.
-    fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+    // O_NOFOLLOW: a link is not a map (its target could be anybody's file).
+    fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK | O_NOFOLLOW);
   }
   if (fd >= 0 && fd < 3) {  // never hold 0-2, even briefly
     int nfd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
@@ -192,7 +193,10 @@ bool FastCacheReader::refresh(MapKind kind, const Mapping* seen, bool superseded
     fd = nfd;
   }
   struct stat st;
+  // The file we opened (fstat, not the path) must be owned by someone whose
+  // answers we would take anyway, and writable by nobody else.
   if (fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && (st.st_mode & 022) == 0 &&
+      (st.st_uid == 0 || st.st_uid == trusted_owner_ || st.st_uid == geteuid()) &&
       static_cast<uint64_t>(st.st_size) >= kHeaderSize && static_cast<uint64_t>(st.st_size) <= kMaxFileSize) {
     uint64_t dev = st.st_dev, ino = st.st_ino;
     bool same = cur != nullptr && cur->dev == dev && cur->ino == ino;
@@ -235,8 +239,9 @@ bool FastCacheReader::refresh(MapKind kind, const Mapping* seen, bool superseded
   return changed;
 }
 
-void FastCacheReader::set_directory(const char* dir) {
+void FastCacheReader::set_directory(const char* dir, uid_t trusted_owner) {
   while (!slow_lock()) sched_yield();
+  trusted_owner_ = trusted_owner;
   size_t n = dir == nullptr ? 0 : strnlen(dir, sizeof dir_);
   if (n >= sizeof dir_ - 32) n = 0;  // too long: no maps
   if (n) memcpy(dir_, dir, n);
@@ -348,17 +353,25 @@ Probe FastCacheReader::probe(const Mapping& m, const Key& key, Sink* sink, uint6
     uint64_t count = lo32(w3), strings = hi32(w3);
     uint64_t name_len = w4 & 0xffff, len1 = (w4 >> 16) & 0xffff, len2 = (w4 >> 32) & 0xffff, len3 = w4 >> 48;
     bool negative = (flags & (kFlagNegativeByName | kFlagNegativeById)) != 0;
-    uint64_t extra = sink->kind == Sink::kGids ? pad8(count * 4) : 0;
-    bool bad = type != want_type || length < kRecordHeaderSize || length % 8 != 0 || length > p.max_record ||
-               length > p.data_size - off || count > kMaxCount || name_len > kMaxNameLength ||
-               strings > length - kRecordHeaderSize || pad8(strings) + extra > length - kRecordHeaderSize;
+    bool dead = type == kRecDead;  // scrubbed by the writer: skip it
+    uint64_t extra = sink->kind == Sink::kGids && !negative ? pad8(count * 4) : 0;
+    bool bad = (type != want_type && !dead) || length < kRecordHeaderSize || length % 8 != 0 ||
+               length > p.max_record || length > p.data_size - off || count > kMaxCount ||
+               name_len > kMaxNameLength || strings > length - kRecordHeaderSize ||
+               pad8(strings) + extra > length - kRecordHeaderSize;
     bool match = false;
     bool fits = false;
     char* area = nullptr;  // private copy of the string area, when copied
-    if (!bad) {
+    if (!bad && !dead) {
       const unsigned char* str = rec + kRecordHeaderSize;
       if (key.table == kTableById) {
         match = id == key.id && (flags & kFlagNegativeByName) == 0;
+      } else if ((flags & kFlagNegativeByName) != 0) {
+        // A negative by name holds the name's digest, never the name.
+        if (strings == kNameDigestSize) {
+          NameDigest want = name_digest(key.name, key.name_len, p.name_salt);
+          match = load_relaxed(str, 0) == want.lo && load_relaxed(str, 8) == want.hi;
+        }
       } else {
         match = name_len == key.name_len && strings > name_len && (flags & kFlagNegativeById) == 0;
       }
@@ -379,7 +392,7 @@ Probe FastCacheReader::probe(const Mapping& m, const Key& key, Sink* sink, uint6
           area = dst;
         }
       }
-      if (match && key.table == kTableByName) {
+      if (match && key.table == kTableByName && !negative) {
         const char* name_copy = area;
         if (name_copy == nullptr) {
           copy_out(keybuf, str, name_len + 1);
@@ -399,19 +412,24 @@ Probe FastCacheReader::probe(const Mapping& m, const Key& key, Sink* sink, uint6
       }
     }
 
-    // Check phase. Fence: every load above is ordered before the tail load;
-    // a load that saw a word written after the writer moved the tail therefore
-    // makes this tail load see the moved tail (docs/fastcache.md).
+    // Check phase. Fence: every load above is ordered before the loads below.
+    // A load that saw a word the writer stored after moving the tail makes the
+    // tail load see the moved tail; one that saw a word zeroed by a scrub
+    // makes the reload of the first word see the scrub's mark. The second
+    // fence orders that reload before the tail load, so a first word rewritten
+    // by a later lap is caught by the tail too (docs/fastcache.md).
+    fence_acquire();
+    uint64_t w0_again = load_relaxed(rec, 0);
     fence_acquire();
     uint64_t tail = load_relaxed(base, kOffTail);
     uint64_t state = load_relaxed(base, kOffState);
-    if (tail > pos) {
+    if (tail > pos || w0_again != w0) {
       torn_copies_.fetch_add(1, std::memory_order_relaxed);
       return Probe::kRetry;
     }
     if (state != 0) return Probe::kMiss;  // invalidated while we copied
     if (bad) return Probe::kMiss;         // consistent, yet not a valid record: corrupt
-    if (!match) continue;
+    if (dead || !match) continue;
 
     if (now >= expires || expires - now > p.max_ttl_ns) return Probe::kMiss;
     if (negative) return Probe::kNegativeHit;

@@ -39,7 +39,11 @@ class FastCacheReader {
   // Directory of the map files (copied; at most PATH_MAX - 32 bytes, else the
   // maps stay absent). Until it is set every lookup is a kMiss. Changing it
   // retires the current mappings; safe while other threads look up.
-  void set_directory(const char* dir);
+  // Only map files owned by root, by this process's effective uid or by
+  // `trusted_owner` (libfastid passes the socket directory's owner: the
+  // daemon's identity) are used, and never through a symbolic link: a map
+  // anybody else could have written is absent, and the socket answers.
+  void set_directory(const char* dir, uid_t trusted_owner = 0);
 
   // Lookups. On kHit every pointer in *pw / *gr points into buf (gr_mem aligned
   // for char* inside buf), exactly as fastid_getpwnam & co fill them; the same
@@ -106,6 +110,7 @@ class FastCacheReader {
   std::atomic<uint64_t> torn_copies_{0};
   std::atomic<uint64_t> remaps_{0};
   char dir_[4096] = {};             // under the slow lock
+  uid_t trusted_owner_ = 0;         // under the slow lock
 };
 
 }  // namespace fastid::fastcache

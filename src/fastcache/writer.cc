@@ -133,9 +133,20 @@ bool clean(std::string_view s, size_t min, size_t max, std::string_view forbidde
   }
   return true;
 }
-bool clean_name(std::string_view s) { return clean(s, 1, kMaxNameLength, ":\n"); }
+// The name rules (as the files provider's): 1..256 bytes, no blank, control
+// character, ':' or ','. A name that breaks them is never published, not even
+// as a negative answer: what is typed at a login prompt (a password, often)
+// has no business in a file every local user can read.
+bool clean_name(std::string_view s) {
+  if (s.empty() || s.size() > kMaxNameLength) return false;
+  for (char ch : s) {
+    auto c = static_cast<unsigned char>(ch);
+    if (c <= 0x20 || c == 0x7f || c == ':' || c == ',') return false;
+  }
+  return true;
+}
 bool clean_field(std::string_view s) { return clean(s, 0, kMaxFieldLength, ":\n"); }
-bool clean_member(std::string_view s) { return clean(s, 1, kMaxNameLength, ":,\n"); }
+bool clean_member(std::string_view s) { return clean_name(s); }
 
 // Public data only: a password field is "x" or "*", whatever the source said.
 std::string_view public_passwd(std::string_view p) { return p == "*" ? "*" : "x"; }
@@ -332,6 +343,9 @@ bool FastCacheWriter::adopt(int fd, bool strict, MapParams* seen) {
   if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) return false;
   uint64_t size = static_cast<uint64_t>(st.st_size);
   if (size < kHeaderSize || size > kMaxFileSize) return false;
+  // Only a file of ours (this process's user), writable by nobody else: a
+  // file anybody else put there is replaced, never continued.
+  if (st.st_uid != geteuid() || (st.st_mode & 022) != 0) return false;
   if (base_ != nullptr && st.st_dev == dev_ && st.st_ino == ino_ && size == length_ &&
       load_acquire(base_, kOffState) == 0 && !strict)
     return true;
@@ -350,7 +364,9 @@ bool FastCacheWriter::adopt(int fd, bool strict, MapParams* seen) {
   // Our own writer-side fields must be sane too, or the ring cannot be continued.
   if (ok) {
     uint64_t head = load_relaxed(base, kOffHead), tail = load_relaxed(base, kOffTail);
-    ok = tail <= head && (head & kOffsetMask) <= params.data_size && (head >> kLapShift) <= kMaxLap;
+    uint64_t cursor = load_relaxed(base, kOffEvictCursor);
+    ok = tail <= head && (head & kOffsetMask) <= params.data_size && (head >> kLapShift) <= kMaxLap &&
+         cursor <= head && (cursor >> kLapShift) + 1 >= (head >> kLapShift);
   }
   if (!ok) {
     munmap(p, size);
@@ -420,6 +436,8 @@ core::Status FastCacheWriter::create_and_publish(uint64_t size, uint64_t generat
   store_relaxed(base, kOffMaxTtlNs, p.max_ttl_ns);
   store_relaxed(base, kOffStaleAfterNs, p.stale_after_ns);
   store_relaxed(base, kOffCreatedNs, now);
+  p.name_salt = random_seed();
+  store_relaxed(base, kOffNameSalt, p.name_salt);
   store_relaxed(base, kOffHeartbeatNs, now);
   if (rename(tmp.c_str(), path_.c_str()) != 0) {
     int err = errno;
@@ -470,7 +488,8 @@ void FastCacheWriter::count_evictions(uint64_t need_tail) {
       cur = (lap + 1) << kLapShift;
       continue;
     }
-    if (type != record_type(kind_) || len < kRecordHeaderSize || len % 8 != 0 || off + len > params_.data_size) {
+    if ((type != record_type(kind_) && type != kRecDead) || len < kRecordHeaderSize || len % 8 != 0 ||
+        off + len > params_.data_size) {
       cur = need_tail;  // lost track (a foreign or damaged file): stop counting
       break;
     }
@@ -485,7 +504,7 @@ void FastCacheWriter::count_evictions(uint64_t need_tail) {
   }
 }
 
-FastCacheWriter::Append FastCacheWriter::append(const std::string& record, const Key* keys, int nkeys) {
+FastCacheWriter::Append FastCacheWriter::append(std::string& record, const Key* keys, int nkeys) {
   const uint64_t L = record.size();
   const uint64_t data = params_.data_offset;
   uint64_t head = word(kOffHead);
@@ -503,30 +522,127 @@ FastCacheWriter::Append FastCacheWriter::append(const std::string& record, const
   // Everything of the previous lap below our end is about to be overwritten.
   uint64_t need_tail = plap == 0 ? 0 : ((plap - 1) << kLapShift) | (poff + L);
   if (need_tail > tail) {
+    // The cursor steps over whole records: the one our end cuts through is
+    // evicted whole, so the tail goes to its end (no record starts between).
+    count_evictions(need_tail);
+    uint64_t cursor = word(kOffEvictCursor);
+    if (cursor > need_tail && cursor <= pos) need_tail = cursor;
     set_word(kOffTail, need_tail);
+    tail = need_tail;
     // Release fence: the tail store is ordered before every overwrite below, so
     // a reader whose copy saw any overwritten word also sees the new tail.
     fence_release();
-    count_evictions(need_tail);
   }
   uint64_t w;
-  if (pad) set_word(data + off, kRecPad | ((params_.data_size - off) << 32));
+  if (pad) {
+    // The pad covers bytes of the lap before, all below the tail now: zeroed,
+    // so that no evicted record's bytes stay readable.
+    set_word(data + off, kRecPad | ((params_.data_size - off) << 32));
+    for (uint64_t i = off + 8; i < params_.data_size; i += 8) set_word(data + i, 0);
+  }
   // The first word (type, length) before head moves: a writer that dies after
   // this point leaves a record the next one can step over.
   std::memcpy(&w, record.data(), 8);
   set_word(data + poff, w);
   set_word(kOffHead, pos + L);
   hook(WriterStage::kReserved);
+  // The index entries this record will take (the index does not change
+  // before we store them: we hold the lock). A negative by name keeps its
+  // by-name slot, so that remove_expired_negatives() can find the entry.
+  uint64_t slots[2], replaced[2];
+  for (int i = 0; i < nkeys; ++i) slots[i] = slot_for(keys[i], &replaced[i]);
+  if (static_cast<uint8_t>(record[1]) & kFlagNegativeByName) {
+    uint32_t slot = static_cast<uint32_t>(slots[0]);
+    std::memcpy(record.data() + 16, &slot, 4);
+  }
   for (uint64_t i = 8; i < L; i += 8) {
     std::memcpy(&w, record.data() + i, 8);
     set_word(data + poff + i, w);
   }
+  // The rest of the record that straddled our end (below the tail) is zeroed:
+  // no evicted record's bytes stay readable.
+  if (plap > 0 && (tail >> kLapShift) == plap - 1) {
+    uint64_t end = std::min(tail & kOffsetMask, params_.data_size);
+    for (uint64_t i = poff + L; i < end; i += 8) set_word(data + i, 0);
+  }
   hook(WriterStage::kWritten);
   fence_release();
-  for (int i = 0; i < nkeys; ++i) publish_key(keys[i], pos);
+  for (int i = 0; i < nkeys; ++i) {
+    store_release(base_, table_offset(keys[i].table) + slots[i] * 8,
+                  make_entry(hash_tag(key_hash(keys[i])), pos));
+    // A negative answer that a newer record replaced: nothing points to it
+    // any more; its bytes go now rather than when the ring comes round.
+    if (replaced[i] != kNoRecord) scrub(replaced[i], /*negative_only=*/true);
+  }
   set_word(kOffRecords, word(kOffRecords) + 1);
   set_word(kOffInserts, word(kOffInserts) + 1);
   return Append::kOk;
+}
+
+uint64_t FastCacheWriter::table_offset(uint32_t table) const {
+  return params_.index_offset + uint64_t{table} * params_.index_entries * 8;
+}
+
+uint64_t FastCacheWriter::key_hash(const Key& key) const {
+  return key.table == kTableByName ? hash_name(key.name.data(), key.name.size(), params_.seed)
+                                   : hash_id(key.id, params_.seed);
+}
+
+// Zeroes the record at pos (under the lock), keeping its length so that the
+// eviction walk can step over it: first word marked dead, release fence, the
+// rest zeroed. A reader copying it meanwhile sees the mark when it re-reads
+// the first word after its fence (docs/fastcache.md), and starts again.
+void FastCacheWriter::scrub(uint64_t pos, bool negative_only) {
+  uint64_t off = pos & kOffsetMask;
+  if (pos < word(kOffTail) || off + kRecordHeaderSize > params_.data_size) return;
+  const uint64_t rec = params_.data_offset + off;
+  uint64_t w0 = word(rec);
+  uint64_t len = hi32(w0);
+  uint8_t flags = static_cast<uint8_t>(w0 >> 8);
+  if (static_cast<uint8_t>(w0) != record_type(kind_) || len < kRecordHeaderSize || len % 8 != 0 ||
+      len > params_.data_size - off)
+    return;
+  if (negative_only && (flags & (kFlagNegativeByName | kFlagNegativeById)) == 0) return;
+  set_word(rec, kRecDead | (len << 32));
+  fence_release();
+  for (uint64_t i = 8; i < len; i += 8) set_word(rec + i, 0);
+}
+
+// Walks the live records (under the lock) and removes every negative by-name
+// record that has expired: index entry made a tombstone first (no new reader
+// finds it), then the record scrubbed. Bounded by the ring's size.
+void FastCacheWriter::remove_expired_negatives(uint64_t now) {
+  const uint64_t data = params_.data_offset;
+  uint64_t tail = word(kOffTail), head = word(kOffHead);
+  uint64_t cur = word(kOffEvictCursor);
+  if (cur < tail || cur > head) return;  // nothing we can walk safely
+  const uint64_t by_name = table_offset(kTableByName);
+  for (uint64_t steps = 0; cur < head && steps < params_.data_size / 8 + 2; ++steps) {
+    uint64_t lap = cur >> kLapShift, off = cur & kOffsetMask;
+    if (off + kRecordHeaderSize > params_.data_size) {
+      cur = (lap + 1) << kLapShift;
+      continue;
+    }
+    uint64_t w0 = word(data + off);
+    uint8_t type = static_cast<uint8_t>(w0), flags = static_cast<uint8_t>(w0 >> 8);
+    uint64_t len = hi32(w0);
+    if (type == kRecPad) {
+      cur = (lap + 1) << kLapShift;
+      continue;
+    }
+    if ((type != record_type(kind_) && type != kRecDead) || len < kRecordHeaderSize || len % 8 != 0 ||
+        len > params_.data_size - off)
+      return;  // lost track (a writer died mid-record, or damage): try next time
+    if (type != kRecDead && (flags & kFlagNegativeByName) != 0 && word(data + off + 8) <= now) {
+      uint64_t slot = lo32(word(data + off + 16));
+      if (slot < params_.index_entries) {
+        uint64_t e = word(by_name + slot * 8);
+        if (entry_tag(e) != 0 && entry_pos(e) == cur) store_release(base_, by_name + slot * 8, kEntryTombstone);
+      }
+      scrub(cur, /*negative_only=*/true);
+    }
+    cur += len;
+  }
 }
 
 bool FastCacheWriter::record_has_key(uint64_t pos, const Key& key) const {
@@ -541,6 +657,11 @@ bool FastCacheWriter::record_has_key(uint64_t pos, const Key& key) const {
     return false;
   if (key.table == kTableById) return lo32(w2) == key.id && (flags & kFlagNegativeByName) == 0;
   uint64_t strings = hi32(w3), name_len = w4 & 0xffff;
+  if ((flags & kFlagNegativeByName) != 0) {
+    if (strings != kNameDigestSize || kRecordHeaderSize + kNameDigestSize > len) return false;
+    NameDigest d = name_digest(key.name.data(), key.name.size(), params_.name_salt);
+    return load_relaxed(rec, kRecordHeaderSize) == d.lo && load_relaxed(rec, kRecordHeaderSize + 8) == d.hi;
+  }
   if ((flags & kFlagNegativeById) != 0 || name_len != key.name.size() || strings <= name_len ||
       kRecordHeaderSize + strings > len)
     return false;
@@ -552,18 +673,20 @@ bool FastCacheWriter::record_has_key(uint64_t pos, const Key& key) const {
   return std::memcmp(name, key.name.data(), name_len) == 0 && name[name_len] == '\0';
 }
 
-// Points the key's index entry at pos: in place of the key's current entry if
-// it is in the probe window (so a key is never indexed twice), else in the
-// first empty or evicted entry, else in place of the oldest record's entry.
-void FastCacheWriter::publish_key(const Key& key, uint64_t pos) {
+// Where the key's index entry goes (under the lock, once the tail has moved
+// for the new record): in place of the key's current entry if it is in the
+// probe window (so a key is never indexed twice; *replaced = that entry's
+// record), else the first empty or removed entry, else the entry of the
+// oldest record in the window.
+uint64_t FastCacheWriter::slot_for(const Key& key, uint64_t* replaced) const {
   const uint64_t mask = params_.index_entries - 1;
-  const uint64_t table = params_.index_offset + uint64_t{key.table} * params_.index_entries * 8;
-  uint64_t h = key.table == kTableByName ? hash_name(key.name.data(), key.name.size(), params_.seed)
-                                         : hash_id(key.id, params_.seed);
+  const uint64_t table = table_offset(key.table);
+  uint64_t h = key_hash(key);
   uint16_t tag = hash_tag(h);
   uint64_t tail = word(kOffTail);
   int64_t free_slot = -1, victim = -1;
   uint64_t victim_pos = ~uint64_t{0};
+  *replaced = kNoRecord;
   for (uint32_t n = 0; n < params_.probe_limit; ++n) {
     uint64_t idx = (h + n) & mask;
     uint64_t e = word(table + idx * 8);
@@ -572,21 +695,20 @@ void FastCacheWriter::publish_key(const Key& key, uint64_t pos) {
       break;  // nothing of ours beyond an entry never used
     }
     uint64_t epos = entry_pos(e);
-    if (epos < tail) {
+    if (entry_tag(e) == 0 || epos < tail) {
       if (free_slot < 0) free_slot = static_cast<int64_t>(idx);
       continue;
     }
     if (entry_tag(e) == tag && record_has_key(epos, key)) {
-      store_release(base_, table + idx * 8, make_entry(tag, pos));
-      return;
+      *replaced = epos;
+      return idx;
     }
     if (epos < victim_pos) {
       victim_pos = epos;
       victim = static_cast<int64_t>(idx);
     }
   }
-  int64_t target = free_slot >= 0 ? free_slot : victim;
-  store_release(base_, table + static_cast<uint64_t>(target) * 8, make_entry(tag, pos));
+  return static_cast<uint64_t>(free_slot >= 0 ? free_slot : victim);
 }
 
 core::Status FastCacheWriter::put(std::string& record, std::chrono::milliseconds ttl, const Key* keys, int nkeys) {
@@ -600,9 +722,19 @@ core::Status FastCacheWriter::put(std::string& record, std::chrono::milliseconds
                                     " bytes is above max_record");
   }
   put_u64(record, 8, realtime_ns() + std::min(ns(ttl), params_.max_ttl_ns));
+  // The digest of a negative by name depends on the file's salt: stamped
+  // under the lock, again if the file is republished.
+  auto stamp_digest = [&] {
+    if ((static_cast<uint8_t>(record[1]) & kFlagNegativeByName) == 0) return;
+    NameDigest d = name_digest(keys[0].name.data(), keys[0].name.size(), params_.name_salt);
+    put_u64(record, kRecordHeaderSize, d.lo);
+    put_u64(record, kRecordHeaderSize + 8, d.hi);
+  };
+  stamp_digest();
   Status s;
   if (append(record, keys, nkeys) == Append::kRepublish) {
     s = create_and_publish(length_, params_.generation + 1, -1);
+    stamp_digest();
     if (s && append(record, keys, nkeys) != Append::kOk) s = Status::internal("fast cache: append failed");
   }
   unlock();
@@ -651,8 +783,17 @@ core::Status negative_checks(MapKind have, MapKind want, std::string_view name, 
 
 core::Status FastCacheWriter::put_negative_user_name(std::string_view name, std::chrono::milliseconds ttl) {
   if (Status s = negative_checks(kind_, MapKind::kPasswd, name, true, ttl); !s) return s;
-  std::string r = build_record(kind_, kFlagNegativeByName, 0, 0, 0,
-                               {name}, {}, {}, 0);
+  return put_negative_name(name, ttl);
+}
+
+// A negative by-name record holds the name's salted digest, never the name;
+// the salt is the file's, read under the lock (put() stamps it).
+core::Status FastCacheWriter::put_negative_name(std::string_view name, std::chrono::milliseconds ttl) {
+  std::string r(kRecordHeaderSize + kNameDigestSize, '\0');
+  r[0] = static_cast<char>(record_type(kind_));
+  r[1] = static_cast<char>(kFlagNegativeByName);
+  put_u32(r, 4, static_cast<uint32_t>(r.size()));
+  put_u32(r, 28, static_cast<uint32_t>(kNameDigestSize));
   Key key{kTableByName, name, 0};
   return put(r, ttl, &key, 1);
 }
@@ -667,10 +808,7 @@ core::Status FastCacheWriter::put_negative_uid(uint32_t uid, std::chrono::millis
 
 core::Status FastCacheWriter::put_negative_group_name(std::string_view name, std::chrono::milliseconds ttl) {
   if (Status s = negative_checks(kind_, MapKind::kGroup, name, true, ttl); !s) return s;
-  std::string r = build_record(kind_, kFlagNegativeByName, 0, 0, 0,
-                               {name}, {}, {}, 0);
-  Key key{kTableByName, name, 0};
-  return put(r, ttl, &key, 1);
+  return put_negative_name(name, ttl);
 }
 
 core::Status FastCacheWriter::put_negative_gid(uint32_t gid, std::chrono::milliseconds ttl) {
@@ -683,10 +821,7 @@ core::Status FastCacheWriter::put_negative_gid(uint32_t gid, std::chrono::millis
 
 core::Status FastCacheWriter::put_negative_initgroups(std::string_view user, std::chrono::milliseconds ttl) {
   if (Status s = negative_checks(kind_, MapKind::kInitgroups, user, true, ttl); !s) return s;
-  std::string r = build_record(kind_, kFlagNegativeByName, 0, 0, 0,
-                               {user}, {}, {}, 0);
-  Key key{kTableByName, user, 0};
-  return put(r, ttl, &key, 1);
+  return put_negative_name(user, ttl);
 }
 
 core::Status FastCacheWriter::put(const model::Query& q, const model::Answer& answer,
@@ -738,7 +873,9 @@ core::Status FastCacheWriter::resize(uint64_t size_bytes) {
 core::Status FastCacheWriter::heartbeat() {
   std::unique_lock<std::mutex> guard(mu_, std::defer_lock);
   if (Status s = lock(guard); !s) return s;
-  set_word(kOffHeartbeatNs, realtime_ns());
+  uint64_t now = realtime_ns();
+  set_word(kOffHeartbeatNs, now);
+  remove_expired_negatives(now);
   unlock();
   return Status::ok();
 }

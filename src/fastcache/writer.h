@@ -93,6 +93,7 @@ class FastCacheWriter {
   // invalidate() with a new file size.
   core::Status resize(uint64_t size_bytes);
   // Refreshes the header's heartbeat; call it well within options.stale_after.
+  // Also removes expired negative by-name records (index entry and bytes).
   core::Status heartbeat();
   core::Result<FastCacheStats> stats();
 
@@ -112,8 +113,14 @@ class FastCacheWriter {
   bool adopt(int fd, bool strict, MapParams* seen);  // under the lock
   void unmap();
   enum class Append { kOk, kRepublish };
-  Append append(const std::string& record, const Key* keys, int nkeys);  // under the lock
-  void publish_key(const Key& key, uint64_t pos);
+  Append append(std::string& record, const Key* keys, int nkeys);  // under the lock
+  static constexpr uint64_t kNoRecord = ~uint64_t{0};
+  uint64_t slot_for(const Key& key, uint64_t* replaced) const;
+  uint64_t table_offset(uint32_t table) const;
+  uint64_t key_hash(const Key& key) const;
+  void scrub(uint64_t pos, bool negative_only);
+  void remove_expired_negatives(uint64_t now);
+  core::Status put_negative_name(std::string_view name, std::chrono::milliseconds ttl);
   bool record_has_key(uint64_t pos, const Key& key) const;
   void count_evictions(uint64_t need_tail);
   // Stamps the expiry (now + ttl, capped by the file's max ttl) and appends.

@@ -5,9 +5,9 @@
 // raised (MSG_NOSIGNAL), poll() with deadlines so that a missing, stopped or
 // broken daemon costs at most kCheckMs before PAM_AUTHINFO_UNAVAIL.
 //
-// Before a password is sent, the daemon is checked: the socket must be a
-// socket owned by root, the peer's SO_PEERCRED uid must be 0, and it must
-// answer a ping within kCheckMs. A password or user name over the protocol's
+// Before a password is sent, the daemon is checked (pam/daemon_check.h, shared
+// with `fastid auth`): the socket must be a socket owned by root, the peer's
+// SO_PEERCRED uid must be 0, and it must answer a ping within kCheckMs. A password or user name over the protocol's
 // limits is refused at once, never sent.
 //
 // Options: debug, use_first_pass, try_first_pass, socket=/abs/path (default
@@ -18,7 +18,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <sys/un.h>
 #include <syslog.h>
 #include <time.h>
@@ -31,10 +30,12 @@
 #include <security/pam_ext.h>
 #include <security/pam_modules.h>
 
+#include "pam/daemon_check.h"
 #include "proto/wire.h"
 
 namespace {
 
+using fastid::pam::DaemonCheck;
 using fastid::proto::AuthResult;
 using fastid::proto::FrameHeader;
 using fastid::proto::Opcode;
@@ -151,13 +152,13 @@ bool exchange(int fd, const uint8_t* frame, size_t frame_len, uint16_t opcode, u
 // answered in time. Returns the fd (> 2, O_CLOEXEC) or -1 with the reason logged.
 int connect_daemon(pam_handle_t* pamh, const Options& o) {
   const int64_t deadline = now_ms() + kCheckMs;
-  struct stat st;
-  if (lstat(o.socket, &st) != 0) {
+  const DaemonCheck file = fastid::pam::check_socket_file(o.socket);
+  if (file == DaemonCheck::kNoSocket) {
     pam_syslog(pamh, LOG_ERR, "fastidd socket %s: %s", o.socket, strerror(errno));
     return -1;
   }
-  if (!S_ISSOCK(st.st_mode) || st.st_uid != 0) {
-    pam_syslog(pamh, LOG_ERR, "refusing %s: not a socket owned by root", o.socket);
+  if (file != DaemonCheck::kOk) {
+    pam_syslog(pamh, LOG_ERR, "refusing %s: %s", o.socket, fastid::pam::daemon_check_reason(file));
     return -1;
   }
   int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
@@ -191,10 +192,8 @@ int connect_daemon(pam_handle_t* pamh, const Options& o) {
       return -1;
     }
   }
-  ucred cred;
-  socklen_t len = sizeof cred;
-  if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0 || cred.uid != 0) {
-    pam_syslog(pamh, LOG_ERR, "refusing %s: the daemon behind it is not root", o.socket);
+  if (const DaemonCheck peer = fastid::pam::check_peer(fd); peer != DaemonCheck::kOk) {
+    pam_syslog(pamh, LOG_ERR, "refusing %s: %s", o.socket, fastid::pam::daemon_check_reason(peer));
     close(fd);
     return -1;
   }

@@ -1,5 +1,6 @@
 #include "providers/registry.h"
 
+#include "providers/checked_provider.h"
 #include "providers/files/files_provider.h"
 #include "providers/remote/remote_provider.h"
 #include "providers/ldap/ldap_provider.h"
@@ -30,15 +31,19 @@ Result<std::unique_ptr<Provider>> make_provider(const daemon::ProviderConfig& co
         .down_file = config.down_file,
     });
   }
+  // Directory-backed types answer through CheckedProvider: answers that match
+  // their requests, valid records, ids in [min_id, max_id] and never 0.
+  const IdRange ids{.min_id = config.min_id, .max_id = config.max_id};
   if (config.type == "fastid") {
-    return std::make_unique<RemoteProvider>(RemoteProvider::Options{
-        .name = config.name,
-        .servers = config.servers,
-        .timeout = config.timeout,
-    });
+    return std::make_unique<CheckedProvider>(std::make_unique<RemoteProvider>(RemoteProvider::Options{
+                                                 .name = config.name,
+                                                 .servers = config.servers,
+                                                 .timeout = config.timeout,
+                                             }),
+                                             ids);
   }
   if (config.type == "ldap") {
-    return std::make_unique<LdapProvider>(LdapProvider::Options{
+    return std::make_unique<CheckedProvider>(std::make_unique<LdapProvider>(LdapProvider::Options{
         .name = config.name,
         .uris = config.uri,
         .base = config.base,
@@ -60,7 +65,8 @@ Result<std::unique_ptr<Provider>> make_provider(const daemon::ProviderConfig& co
         .nesting_depth = config.nesting_depth,
         .network_timeout = config.network_timeout,
         .search_timeout = config.search_timeout,
-    });
+        .allow_cleartext_passwords = config.allow_cleartext_passwords,
+    }), ids);
   }
   // A validated config never gets here; a hand-built one (tests, tools) may.
   return core::error(Status::invalid_argument("provider " + config.name + ": provider type \"" +

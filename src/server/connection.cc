@@ -17,6 +17,7 @@
 #include "proto/messages.h"
 #include "proto/wire.h"
 #include "server/pam_handler.h"
+#include "server/read_buffer.h"
 
 namespace fastid::server {
 namespace {
@@ -40,24 +41,9 @@ asio::awaitable<void> watch_connection(std::shared_ptr<Server::Connection> conn)
   }
 }
 
-// Grows `in` to `size` bytes. Authentication requests carry passwords: a
-// reallocation never leaves a copy behind in freed memory.
-void grow_wiping(std::vector<std::uint8_t>& in, std::size_t size) {
-  if (size <= in.capacity()) {
-    in.resize(size);
-    return;
-  }
-  std::vector<std::uint8_t> bigger;
-  bigger.reserve(std::max(size, 2 * in.capacity()));
-  bigger.assign(in.begin(), in.end());
-  bigger.resize(size);
-  if (!in.empty()) ::explicit_bzero(in.data(), in.size());
-  in.swap(bigger);
-}
-
 // Reads what the peer has sent so far without waiting (the socket is in
 // non-blocking mode) and appends it to `in`. Returns false on EOF or an error.
-bool read_available(Server::Connection& conn, std::vector<std::uint8_t>& in, std::size_t want) {
+bool read_available(Server::Connection& conn, ReadBuffer& in, std::size_t want) {
   std::array<std::uint8_t, 1024> chunk;
   bool ok = true;
   for (;;) {
@@ -68,9 +54,7 @@ bool read_available(Server::Connection& conn, std::vector<std::uint8_t>& in, std
       ok = false;
       break;
     }
-    const std::size_t have = in.size();
-    grow_wiping(in, have + n);
-    std::memcpy(in.data() + have, chunk.data(), n);
+    in.append(chunk.data(), n);
     if (n < chunk.size() || n >= want) break;
     want -= n;
   }
@@ -85,14 +69,16 @@ asio::awaitable<void> serve_connection(Server& server, std::shared_ptr<Server::C
   // connection holds no read buffer at all: it waits for readability, then
   // takes whatever arrived in one non-blocking read (a whole request, almost
   // always) — one system call where a header-then-payload read takes two.
-  std::vector<std::uint8_t> in;
+  // Every byte leaving it is wiped (passwords on the pam socket), on every
+  // path out of this loop too: the buffer wipes itself when destroyed.
+  ReadBuffer in;
   bool protocol_error = false;
   asio::error_code nb_ec;
   conn->socket.non_blocking(true, nb_ec);
 
   while (!server.stopping()) {
     conn->busy = false;
-    conn->set_deadline(Clock::now() + server.limits().idle_timeout);
+    conn->set_deadline(Clock::now() + server.idle_timeout_of(*conn));
     if (in.empty()) {
       auto wait = conn->socket.async_wait(asio::socket_base::wait_read, kUseTuple);
       auto [werr] = co_await std::move(wait);
@@ -105,7 +91,7 @@ asio::awaitable<void> serve_connection(Server& server, std::shared_ptr<Server::C
     if (in.size() < proto::kHeaderSize) {
       // A header sent in pieces: wait for the rest (the stall limit applies).
       const std::size_t have = in.size();
-      grow_wiping(in, proto::kHeaderSize);
+      in.resize(proto::kHeaderSize);
       auto rd = asio::async_read(conn->socket, asio::buffer(in.data() + have, proto::kHeaderSize - have), kUseTuple);
       auto [rerr, rn] = co_await std::move(rd);
       if (rerr) {
@@ -137,7 +123,7 @@ asio::awaitable<void> serve_connection(Server& server, std::shared_ptr<Server::C
       std::size_t left = h.length;
       const std::size_t here = std::min(in.size() - proto::kHeaderSize, left);
       left -= here;
-      in.erase(in.begin() + proto::kHeaderSize, in.begin() + static_cast<std::ptrdiff_t>(proto::kHeaderSize + here));
+      in.erase(proto::kHeaderSize, here);
       std::vector<std::uint8_t> sink(1024);  // on the heap: the coroutine frame stays small
       bool failed = false;
       while (left > 0) {
@@ -157,7 +143,7 @@ asio::awaitable<void> serve_connection(Server& server, std::shared_ptr<Server::C
     } else if (in.size() < proto::kHeaderSize + h.length) {
       // The rest of the payload has not arrived yet.
       const std::size_t have = in.size();
-      grow_wiping(in, proto::kHeaderSize + h.length);
+      in.resize(proto::kHeaderSize + h.length);
       auto rd = asio::async_read(conn->socket, asio::buffer(in.data() + have, in.size() - have), kUseTuple);
       auto [rerr, rn] = co_await std::move(rd);
       if (rerr) {
@@ -177,12 +163,11 @@ asio::awaitable<void> serve_connection(Server& server, std::shared_ptr<Server::C
                                                     "request payload of " + std::to_string(h.length) +
                                                         " bytes is over the limit"})
             : proto::decode_request(h, payload);
-    // The frame is used up (the request owns copies of its fields); what
-    // follows it, if anything, is the client's next request. A password in it
-    // is wiped first.
-    if (proto::opcode_is_auth(h.opcode)) ::explicit_bzero(in.data(), frame_end);
-    in.erase(in.begin(), in.begin() + static_cast<std::ptrdiff_t>(frame_end));
-    if (in.empty() && in.capacity() > 512) in = {};
+    // The frame is used up (the request owns copies of its fields, a password
+    // in a core::Secret); what follows it, if anything, is the client's next
+    // request. The erase wipes the frame and the tail the move leaves behind.
+    in.erase(0, frame_end);
+    if (in.empty() && in.capacity() > 512) in.release();
     if (request && conn->network && !proto::opcode_is_public(h.opcode)) {
       // TCP peers are anonymous: ping and public lookups only.
       ++server.mutable_stats().refused_network;

@@ -10,6 +10,7 @@
 
 #include <chrono>
 #include <memory>
+#include <string>
 
 #include "core/peer_cred.h"
 #include "server/server.h"
@@ -50,6 +51,12 @@ struct Server::Connection {
   bool auth = false;       // accepted on the pam socket
   bool busy = false;       // between a complete request header and its reply written
   bool timed_out = false;  // closed by the watchdog
+  // Its share of the budgets (Server::admit): the class of its listener, the
+  // capped peer it counts against ("" = none: root), and whether it still counts.
+  ListenerClass listener_class = ListenerClass::kNss;
+  bool unprivileged = false;
+  bool counted = false;
+  std::string holder;
 };
 
 // The request loop: read a frame, handle it, write the reply, until the peer

@@ -28,9 +28,29 @@ namespace {
 constexpr std::uint32_t kCursorShift = 24;
 constexpr std::uint32_t kInnerMask = (1u << kCursorShift) - 1;
 
-proto::Bytes error_reply(const proto::Request& req, const core::Status& st) {
-  return proto::encode_error_reply(static_cast<std::uint16_t>(req.opcode), req.request_id,
-                                   proto::to_wire(st.code()), st.message());
+// Error texts name files, URIs, filters and the directory's own messages:
+// only root reads them (it also reads them in the log). Every other caller —
+// a non-root uid, any network peer — gets the status with a fixed text.
+proto::Bytes error_reply(const proto::Request& req, const core::Status& st, bool details) {
+  const WireStatus status = proto::to_wire(st.code());
+  if (details || st.message().empty()) {
+    return proto::encode_error_reply(static_cast<std::uint16_t>(req.opcode), req.request_id, status,
+                                     st.message());
+  }
+  return proto::encode_error_reply(static_cast<std::uint16_t>(req.opcode), req.request_id, status,
+                                   std::string(proto::wire_status_name(status)) + " (details for root only)");
+}
+
+// What a status item may show a caller that is not root: figures and states,
+// never text. An allow-list of value shapes, so that an item added later
+// (a path, a URI, an error message) is hidden until someone decides otherwise.
+bool shown_to_anyone(const std::string& value) {
+  static constexpr std::string_view kWords[] = {"online", "offline", "yes", "no"};
+  for (std::string_view w : kWords) {
+    if (value == w) return true;
+  }
+  if (value.empty() || value.size() > 24) return false;
+  return std::all_of(value.begin(), value.end(), [](char c) { return (c >= '0' && c <= '9') || c == '.' || c == '-'; });
 }
 
 // The paging fields of a page answer, whichever records it holds.
@@ -87,18 +107,20 @@ asio::awaitable<core::Result<Answer>> walk_pages(Directories directories, Query 
 
 asio::awaitable<proto::Bytes> NssHandler::handle(proto::Request req, core::PeerCred peer) {
   ++requests_;
+  // Network peers are nobody (uid -1), never root.
+  const bool details = peer.is_root();
   if (std::optional<Query> query = proto::query_of(req)) {
     auto op = lookup(*query);
     core::Result<Answer> r = co_await std::move(op);
     if (r) co_return proto::encode_answer(req.request_id, *query, *r);
     ++(r.error().code() == core::Code::kNotFound ? not_found_ : errors_);
-    co_return error_reply(req, r.error());
+    co_return error_reply(req, r.error(), details);
   }
   switch (req.opcode) {
     case Opcode::kPing:
       co_return proto::encode_ping_reply(req.request_id, "fastidd " FASTID_VERSION);
     case Opcode::kStatus:
-      co_return status(req);
+      co_return status(req, details);
     case Opcode::kCacheInvalidate: {
       // The connection let it through: admin socket, root peer.
       if (!publisher_) {
@@ -106,7 +128,7 @@ asio::awaitable<proto::Bytes> NssHandler::handle(proto::Request req, core::PeerC
                                             WireStatus::kUnavailable, "the fast cache is disabled");
       }
       core::Status st = publisher_->invalidate(req.id);
-      if (!st) co_return error_reply(req, st);
+      if (!st) co_return error_reply(req, st, details);
       core::log_info("fast cache invalidated by an administrator (pid " + std::to_string(peer.pid) + ")");
       co_return proto::encode_error_reply(static_cast<std::uint16_t>(req.opcode), req.request_id,
                                           WireStatus::kOk, "invalidated");
@@ -164,7 +186,7 @@ asio::awaitable<core::Result<Answer>> NssHandler::lookup(Query q) {
   co_return core::error(core::Status::not_found(""));
 }
 
-proto::Bytes NssHandler::status(const proto::Request& req) {
+proto::Bytes NssHandler::status(const proto::Request& req, bool details) {
   StatusItems items;
   if (status_source_) items = status_source_();
   items.emplace_back("requests", std::to_string(requests_));
@@ -175,6 +197,9 @@ proto::Bytes NssHandler::status(const proto::Request& req) {
   }
   for (const DirectoryPtr& d : directories_) {
     for (auto& kv : d->status_items()) items.push_back(std::move(kv));
+  }
+  if (!details) {
+    std::erase_if(items, [](const auto& kv) { return !shown_to_anyone(kv.second); });
   }
   return proto::encode_status_reply(req.request_id, items);
 }

@@ -41,7 +41,9 @@ class NssHandler {
   void set_status_source(std::function<StatusItems()> source) { status_source_ = std::move(source); }
 
   // One whole reply frame for a decoded request. Never throws; any directory
-  // failure becomes an error reply that says which provider and why.
+  // failure becomes an error reply that says which provider and why — to a
+  // root peer only: other callers' error replies and status carry no paths,
+  // URIs, filters or error texts.
   asio::awaitable<proto::Bytes> handle(proto::Request request, core::PeerCred peer);
 
   // One query across the directories, in order: the first answer wins and
@@ -55,7 +57,9 @@ class NssHandler {
   std::uint64_t requests() const { return requests_; }
 
  private:
-  proto::Bytes status(const proto::Request& req);
+  // `details`: the caller is root and may read error texts and every status
+  // item; anyone else gets statuses with fixed texts and figures only.
+  proto::Bytes status(const proto::Request& req, bool details);
 
   Directories directories_;
   CachePublisher* publisher_ = nullptr;

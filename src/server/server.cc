@@ -45,6 +45,27 @@ void set_cloexec(int fd) {
   if (flags >= 0) ::fcntl(fd, F_SETFD, flags | FD_CLOEXEC);
 }
 
+// The capped peer a network connection counts against: its IPv4 address, or
+// the /64 of its IPv6 address (one host usually holds a whole /64, so a cap
+// per /128 would cap nothing); IPv4-mapped IPv6 is IPv4. "" if the peer is gone.
+std::string network_holder(int fd) {
+  sockaddr_storage ss{};
+  socklen_t len = sizeof ss;
+  if (::getpeername(fd, reinterpret_cast<sockaddr*>(&ss), &len) != 0) return "";
+  if (ss.ss_family == AF_INET) {
+    const auto* a = reinterpret_cast<const sockaddr_in*>(&ss);
+    return "a4:" + std::string(reinterpret_cast<const char*>(&a->sin_addr), 4);
+  }
+  if (ss.ss_family == AF_INET6) {
+    const auto* a = reinterpret_cast<const sockaddr_in6*>(&ss);
+    if (IN6_IS_ADDR_V4MAPPED(&a->sin6_addr)) {
+      return "a4:" + std::string(reinterpret_cast<const char*>(&a->sin6_addr) + 12, 4);
+    }
+    return "a6:" + std::string(reinterpret_cast<const char*>(&a->sin6_addr), 8);
+  }
+  return "";
+}
+
 }  // namespace
 
 struct Server::Listener {
@@ -58,6 +79,7 @@ struct Server::Listener {
   bool admin = false;
   bool network = false;
   bool auth = false;
+  ListenerClass cls = ListenerClass::kNss;
 };
 
 struct Server::UdpListener {
@@ -152,12 +174,14 @@ void Server::add_unix_listener(int fd, std::string name, bool admin, bool auth) 
   listeners_.push_back(std::make_unique<Listener>(io_, fd, AF_UNIX, 0, std::move(name)));
   listeners_.back()->admin = admin;
   listeners_.back()->auth = auth;
+  listeners_.back()->cls = admin ? ListenerClass::kAdmin : auth ? ListenerClass::kPam : ListenerClass::kNss;
   start_accepting(listeners_.back().get());
 }
 
 void Server::add_tcp_listener(int fd, std::string name) {
   listeners_.push_back(std::make_unique<Listener>(io_, fd, socket_family(fd), IPPROTO_TCP, std::move(name)));
   listeners_.back()->network = true;
+  listeners_.back()->cls = ListenerClass::kNetwork;
   start_accepting(listeners_.back().get());
 }
 
@@ -216,14 +240,6 @@ void Server::start_accepting(Listener* listener) {
         co_await listener->pause.async_wait(kUseTuple);
         continue;
       }
-      if (s.connections_.size() >= s.limits_.max_connections) {
-        // Over the per-worker limit: the peer sees EOF at once and its client
-        // library reports "try again"; connections already open are unaffected.
-        ++s.stats_.rejected;
-        asio::error_code ignored;
-        socket.close(ignored);
-        continue;
-      }
       set_cloexec(socket.native_handle());
       if (listener->network) {
         int one = 1;
@@ -237,13 +253,35 @@ void Server::start_accepting(Listener* listener) {
         socket.close(ignored);
         continue;
       }
-      ++s.stats_.accepted;
+      std::string holder;
+      if (listener->network) {
+        holder = network_holder(socket.native_handle());
+        if (holder.empty()) {  // the peer is already gone
+          asio::error_code ignored;
+          socket.close(ignored);
+          continue;
+        }
+      } else if (!cred->is_root()) {
+        holder = "u" + std::to_string(static_cast<int>(listener->cls)) + ":" + std::to_string(cred->uid);
+      }
       std::uint64_t id = s.next_id_++;
       auto conn = std::make_shared<Connection>(std::move(socket), id, *cred);
       conn->admin = listener->admin;
       conn->network = listener->network;
       conn->auth = listener->auth;
-      conn->deadline = std::chrono::steady_clock::now() + s.limits_.idle_timeout;
+      conn->listener_class = listener->cls;
+      conn->unprivileged = listener->network || !cred->is_root();
+      conn->holder = std::move(holder);
+      if (!s.admit(*conn)) {
+        // Over its class's budget, or at its cap with nothing idle to close:
+        // the peer sees EOF at once and its client library reports "try
+        // again"; connections already open are unaffected.
+        ++s.stats_.rejected;
+        conn->close();
+        continue;
+      }
+      ++s.stats_.accepted;
+      conn->deadline = std::chrono::steady_clock::now() + s.idle_timeout_of(*conn);
       s.connections_.emplace(id, conn);
       asio::co_spawn(s.io_, serve_connection(s, conn, s.handler_), asio::detached);
       asio::co_spawn(s.io_, watch_connection(conn), asio::detached);
@@ -252,8 +290,76 @@ void Server::start_accepting(Listener* listener) {
   asio::co_spawn(io_, loop(this, listener), asio::detached);
 }
 
+std::size_t Server::budget_of(ListenerClass cls) const {
+  switch (cls) {
+    case ListenerClass::kNss: return limits_.max_connections;
+    case ListenerClass::kPam: return limits_.max_pam_connections;
+    case ListenerClass::kAdmin: return kAdminConnections;
+    case ListenerClass::kNetwork: return limits_.max_network_connections;
+  }
+  return 0;
+}
+
+std::chrono::milliseconds Server::idle_timeout_of(const Connection& conn) const {
+  return conn.network ? limits_.network_idle_timeout : limits_.idle_timeout;
+}
+
+bool Server::admit(Connection& conn) {
+  ClassUse& use = use_[static_cast<std::size_t>(conn.listener_class)];
+  if (!conn.holder.empty()) {
+    const std::size_t cap =
+        conn.network ? limits_.max_connections_per_address : limits_.max_connections_per_uid;
+    auto held = holders_.find(conn.holder);
+    if (held != holders_.end() && held->second.size() >= cap) {
+      // The peer is at its cap: its own oldest idle connection makes room, so
+      // that a peer cannot keep a place by holding connections it does not
+      // use, and a client whose pooled connections sit idle still gets in.
+      Connection* victim = nullptr;
+      for (std::uint64_t id : held->second) {
+        auto c = connections_.find(id);
+        if (c != connections_.end() && !c->second->busy) {
+          victim = c->second.get();
+          break;
+        }
+      }
+      if (victim == nullptr) return false;
+      release_budget(*victim);  // may erase `held`
+      victim->close();
+      ++stats_.evicted;
+    }
+  }
+  const std::size_t budget = budget_of(conn.listener_class);
+  if (use.open >= budget) return false;
+  // Non-root local peers share three quarters of the nss and pam budgets; the
+  // rest is root's (login, sshd, system services), however many uids connect.
+  const bool root_share = !conn.network && conn.listener_class != ListenerClass::kAdmin;
+  if (conn.unprivileged && root_share && use.unprivileged >= budget - budget / 4) return false;
+  ++use.open;
+  if (conn.unprivileged) ++use.unprivileged;
+  if (!conn.holder.empty()) holders_[conn.holder].insert(conn.id);
+  conn.counted = true;
+  return true;
+}
+
+void Server::release_budget(Connection& conn) {
+  if (!conn.counted) return;
+  conn.counted = false;
+  ClassUse& use = use_[static_cast<std::size_t>(conn.listener_class)];
+  --use.open;
+  if (conn.unprivileged) --use.unprivileged;
+  if (conn.holder.empty()) return;
+  auto held = holders_.find(conn.holder);
+  if (held == holders_.end()) return;
+  held->second.erase(conn.id);
+  if (held->second.empty()) holders_.erase(held);
+}
+
 void Server::on_connection_closed(std::uint64_t id) {
-  connections_.erase(id);
+  auto it = connections_.find(id);
+  if (it != connections_.end()) {
+    release_budget(*it->second);
+    connections_.erase(it);
+  }
   maybe_finish_stop();
 }
 
@@ -311,7 +417,12 @@ StatusItems Server::status_items() const {
       {"uptime_seconds", std::to_string(uptime.count())},
       {"connections.open", std::to_string(connections_.size())},
       {"connections.accepted", std::to_string(stats_.accepted)},
+      {"connections.open.nss", std::to_string(use_[static_cast<std::size_t>(ListenerClass::kNss)].open)},
+      {"connections.open.pam", std::to_string(use_[static_cast<std::size_t>(ListenerClass::kPam)].open)},
+      {"connections.open.admin", std::to_string(use_[static_cast<std::size_t>(ListenerClass::kAdmin)].open)},
+      {"connections.open.network", std::to_string(use_[static_cast<std::size_t>(ListenerClass::kNetwork)].open)},
       {"connections.rejected", std::to_string(stats_.rejected)},
+      {"connections.evicted", std::to_string(stats_.evicted)},
       {"connections.closed_idle", std::to_string(stats_.closed_idle)},
       {"connections.closed_protocol", std::to_string(stats_.closed_protocol)},
       {"frames", std::to_string(stats_.requests)},

@@ -5,11 +5,13 @@
 // Loop-thread only; the io_context must outlive it.
 #pragma once
 
+#include <array>
 #include <chrono>
 #include <cstdint>
 #include <functional>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -23,16 +25,36 @@ namespace fastid::server {
 
 class PamHandler;
 
+// The listener a connection came in on decides its budget (docs/architecture.md,
+// "Limits"): each class has its own, so that no class can starve another.
+enum class ListenerClass : std::uint8_t { kNss, kPam, kAdmin, kNetwork };
+inline constexpr std::size_t kListenerClasses = 4;
+
+// Connections of the root-only admin socket per worker (0600, `fastid` only).
+inline constexpr std::size_t kAdminConnections = 32;
+
 struct ServerLimits {
-  std::chrono::milliseconds idle_timeout{60000};   // no request for this long: close
+  std::chrono::milliseconds idle_timeout{60000};          // local peer, no request for this long: close
+  std::chrono::milliseconds network_idle_timeout{10000};  // the same for TCP peers
   std::chrono::milliseconds stall_timeout{5000};   // a frame half-read/half-written this long: close
-  std::size_t max_connections = 4096;              // per worker; past it new peers are closed at once
+  // Budgets per worker and listener class; past one, new peers of that class
+  // are closed at once. Non-root local peers together may hold at most three
+  // quarters of the nss and pam budgets: the last quarter is root's.
+  std::size_t max_connections = 4096;          // the nss socket
+  std::size_t max_pam_connections = 1024;      // the pam socket
+  std::size_t max_network_connections = 1024;  // all TCP listeners together
+  // Caps per peer. A peer at its cap that connects again has its own oldest
+  // idle connection closed to make room (refused when none is idle). Root is
+  // not capped per uid.
+  std::size_t max_connections_per_uid = 256;     // per non-root uid, per local socket
+  std::size_t max_connections_per_address = 64;  // per IPv4 address or IPv6 /64
   std::size_t max_udp_in_flight = 1024;            // datagrams being answered; past it: "busy"
 };
 
 struct ServerStats {
   std::uint64_t accepted = 0;
-  std::uint64_t rejected = 0;        // closed at once: over max_connections
+  std::uint64_t rejected = 0;        // closed at once: over a budget, or at its cap with nothing idle
+  std::uint64_t evicted = 0;         // idle connections closed for a newer one of the same peer
   std::uint64_t closed_idle = 0;
   std::uint64_t closed_protocol = 0; // bad header, oversized frame, stall
   std::uint64_t requests = 0;
@@ -45,6 +67,8 @@ struct ServerStats {
 
 class Server {
  public:
+  struct Connection;  // defined in connection.h
+
   Server(asio::io_context& io, ServerLimits limits, NssHandler& handler);
   ~Server();
   Server(const Server&) = delete;
@@ -69,6 +93,9 @@ class Server {
 
   void set_limits(ServerLimits limits) { limits_ = limits; }
 
+  // How long a connection may wait for its next request.
+  std::chrono::milliseconds idle_timeout_of(const Connection& conn) const;
+
   // Graceful stop, in this order: stop accepting; close idle connections;
   // let in-flight requests finish and close their connections after the
   // reply; after `grace`, close whatever is left; then call `done` (once).
@@ -81,7 +108,6 @@ class Server {
   const ServerLimits& limits() const { return limits_; }
   StatusItems status_items() const;
 
-  struct Connection;   // defined in connection.cc
   struct UdpListener;  // defined in server.cc
 
  private:
@@ -89,6 +115,12 @@ class Server {
   void start_accepting(Listener* listener);
   void start_receiving(UdpListener* listener);
   void maybe_finish_stop();
+  // Admits a new connection against its class's budget and its peer's cap
+  // (closing the peer's oldest idle connection when at the cap); false: refuse it.
+  bool admit(Connection& conn);
+  std::size_t budget_of(ListenerClass cls) const;
+  // Gives the connection's share of the budgets back; safe to call twice.
+  void release_budget(Connection& conn);
 
  public:
   // Called by a connection's request loop as its very last step.
@@ -105,6 +137,13 @@ class Server {
   std::vector<std::unique_ptr<UdpListener>> udp_listeners_;
   std::size_t udp_in_flight_ = 0;
   std::map<std::uint64_t, std::shared_ptr<Connection>> connections_;
+  struct ClassUse {
+    std::size_t open = 0;
+    std::size_t unprivileged = 0;  // non-root local peers (all network peers)
+  };
+  std::array<ClassUse, kListenerClasses> use_{};
+  // Capped peers ("u<class>:<uid>", "a:<address>") and their live connections, oldest first.
+  std::map<std::string, std::set<std::uint64_t>> holders_;
   std::uint64_t next_id_ = 1;
   bool stopping_ = false;
   std::function<void()> stop_done_;

@@ -51,6 +51,27 @@ bool socket_answers(const sockaddr_un& addr) {
   return answers;
 }
 
+// The directory a socket is made in must be ours: owned by root or by this
+// process's user, and writable by nobody else (unless sticky, as /tmp is).
+// Anyone who could write there could remove our sockets and put their own in
+// their place (clients refuse a socket that is not the daemon's, but then
+// they have no daemon).
+Status check_socket_directory(const std::string& path) {
+  const auto slash = path.rfind('/');
+  const std::string dir = slash == std::string::npos ? "." : slash == 0 ? "/" : path.substr(0, slash);
+  struct stat st;
+  if (::stat(dir.c_str(), &st) != 0) return core::status_from_errno(errno, "stat " + dir);
+  if (st.st_uid != 0 && st.st_uid != ::geteuid()) {
+    return Status::permission_denied("refusing to listen in " + dir + ": it belongs to uid " +
+                                     std::to_string(st.st_uid) + ", neither root nor the daemon's user");
+  }
+  if ((st.st_mode & (S_IWGRP | S_IWOTH)) != 0 && (st.st_mode & S_ISVTX) == 0) {
+    return Status::permission_denied("refusing to listen in " + dir +
+                                     ": other users may write to it (make it 0755)");
+  }
+  return Status::ok();
+}
+
 }  // namespace
 
 Result<int> open_unix_listener(const std::string& path, mode_t mode, int backlog) {
@@ -58,6 +79,7 @@ Result<int> open_unix_listener(const std::string& path, mode_t mode, int backlog
   if (!fill_address(path, &addr)) {
     return core::error(Status::invalid_argument("socket path too long: " + path));
   }
+  if (Status st = check_socket_directory(path); !st) return core::error(st);
   struct stat st;
   if (::lstat(path.c_str(), &st) == 0) {
     if (!S_ISSOCK(st.st_mode)) {

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <lmdb.h>
 #include <sys/file.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -14,6 +15,9 @@
 #include "core/log.h"
 #include "store/record_codec.h"
 
+#define XXH_INLINE_ALL
+#include <xxhash.h>
+
 namespace fastid::store {
 namespace {
 
@@ -21,6 +25,18 @@ namespace {
 // another value, is not ours to read.
 constexpr std::string_view kFormatKey = "format";
 constexpr std::string_view kFormat = "fastid-store/1";
+// The secret of the name digests in the "meta" database (random, made once):
+// a negative answer by name is stored under a keyed digest of the name, never
+// the name, because what a lookup asks for may be a password typed at a
+// login prompt. The key sits in the same 0600 file, so it protects nothing
+// from the file's readers (root, the daemon's user); it keeps the name out of
+// a copy of the records made without it, and out of the pages LMDB frees.
+constexpr std::string_view kNameKeyKey = "name_key";
+constexpr std::size_t kNameKeySize = 192;  // an XXH3 secret (>= 136 bytes)
+// Negative answers by name use their map's byte with this bit set.
+constexpr std::uint8_t kDigestMapBit = 0x80;
+
+bool by_name(Map map) { return map == Map::kUserByName || map == Map::kGroupByName || map == Map::kInitgroups; }
 
 Status lmdb_error(int rc, std::string_view what) {
   if (rc == MDB_MAP_FULL)
@@ -108,6 +124,7 @@ struct Store::Env {
   MDB_env* env = nullptr;
   MDB_dbi meta = 0;
   MDB_dbi records = 0;
+  std::string name_key;  // kNameKeySize bytes
   // One read transaction, reset after each lookup and renewed for the next:
   // it keeps its reader slot, so a lookup takes no lock on LMDB's reader
   // table (which every fastidd process shares).
@@ -225,13 +242,35 @@ Status Store::open_env(bool* replaced) {
     return Status::corruption("store: " + options_.dir + " holds format \"" + std::string(view(v)) +
                               "\", this fastidd reads \"" + std::string(kFormat) + "\"");
   }
+  MDB_val nk = val(kNameKeyKey), nv;
+  rc = mdb_get(txn.get(), env->meta, &nk, &nv);
+  if (rc == MDB_NOTFOUND) {
+    std::string key(kNameKeySize, '\0');
+    if (::getrandom(key.data(), key.size(), 0) != static_cast<ssize_t>(key.size()))
+      return core::status_from_errno(errno, "store: getrandom");
+    MDB_val kv = val(key);
+    rc = mdb_put(txn.get(), env->meta, &nk, &kv, 0);
+    if (rc != 0) return lmdb_error(rc, "write name key");
+    env->name_key = std::move(key);
+  } else if (rc != 0 || nv.mv_size != kNameKeySize) {
+    return Status::corruption("store: read name key: " + std::string(rc != 0 ? mdb_strerror(rc) : "bad size"));
+  } else {
+    env->name_key = std::string(view(nv));
+  }
   // Walk the keys once: a damaged page shows up here rather than at some
-  // later lookup (100,000 records take a few milliseconds).
+  // later lookup (100,000 records take a few milliseconds). A negative answer
+  // stored under the name itself (by a fastidd before the digests) goes.
   MDB_cursor* cursor = nullptr;
   rc = mdb_cursor_open(txn.get(), env->records, &cursor);
   if (rc != 0) return Status::corruption("store: cursor: " + std::string(mdb_strerror(rc)));
   MDB_val ck, cv;
   while ((rc = mdb_cursor_get(cursor, &ck, &cv, MDB_NEXT)) == 0) {
+    std::string_view k = view(ck);
+    std::size_t nul = k.find('\0');
+    auto h = codec::decode_header(view(cv));
+    if (h && h->negative && nul != std::string_view::npos && nul + 1 < k.size() &&
+        by_name(static_cast<Map>(static_cast<std::uint8_t>(k[nul + 1]))))
+      (void)mdb_cursor_del(cursor, 0);
   }
   mdb_cursor_close(cursor);
   if (rc != MDB_NOTFOUND)
@@ -405,6 +444,40 @@ Status Store::put_initgroups(std::string_view provider, std::string_view user,
   return put_records({{key(provider, Map::kInitgroups, user), codec::encode_gids(h, gids)}});
 }
 
+std::string Store::negative_name_key(std::string_view provider, Map map, std::string_view name) const {
+  XXH128_hash_t d = XXH3_128bits_withSecret(name.data(), name.size(), env_->name_key.data(), env_->name_key.size());
+  char digest[16];
+  std::memcpy(digest, &d.low64, 8);
+  std::memcpy(digest + 8, &d.high64, 8);
+  return key(provider, static_cast<Map>(static_cast<std::uint8_t>(map) | kDigestMapBit),
+             std::string_view(digest, sizeof digest));
+}
+
+Status Store::put_negative(std::string_view provider, Map map, std::string_view k, Millis fetched,
+                           Millis expires) {
+  codec::Header h{true, map, fetched, expires};
+  return put_records({{by_name(map) ? negative_name_key(provider, map, k) : key(provider, map, k),
+                       codec::encode_header(h)}});
+}
+
+// By name, a positive answer is under the name and a negative one under its
+// digest: the newer of the two is the answer.
+Result<std::optional<std::string>> Store::get_by_name(std::string_view provider, Map map, std::string_view name,
+                                                      std::string* key_used) {
+  std::string pk = key(provider, map, name), nk = negative_name_key(provider, map, name);
+  auto pos = get_raw(pk);
+  if (!pos) return pos;
+  auto neg = get_raw(nk);
+  if (!neg) return neg;
+  auto fetched = [](const std::optional<std::string>& raw) -> Millis {
+    auto h = raw ? codec::decode_header(*raw) : std::nullopt;
+    return h ? h->fetched : -1;
+  };
+  bool negative = neg->has_value() && (!pos->has_value() || fetched(*neg) > fetched(*pos));
+  *key_used = negative ? nk : pk;
+  return negative ? std::move(*neg) : std::move(*pos);
+}
+
 namespace {
 
 // The map a query's key is stored in; nullopt for the kinds never stored (pages).
@@ -442,9 +515,7 @@ Status Store::put_negative(std::string_view provider, const model::Query& q, Mil
                            Millis expires) {
   const std::optional<Map> map = map_of(q.kind);
   if (!map) return not_stored(q);
-  const std::string k = model::keyed_by_id(q.kind) ? id_key(q.id) : q.name;
-  codec::Header h{true, *map, fetched, expires};
-  return put_records({{key(provider, *map, k), codec::encode_header(h)}});
+  return put_negative(provider, *map, model::keyed_by_id(q.kind) ? id_key(q.id) : q.name, fetched, expires);
 }
 
 Result<std::optional<std::string>> Store::get_raw(const std::string& k) {
@@ -507,8 +578,8 @@ Result<std::optional<Record<T>>> decode_record(const std::optional<std::string>&
 }  // namespace
 
 #define FASTID_STORE_GET(T, MAP, KEY, DECODE)           \
-  const std::string k = key(provider, MAP, KEY);        \
-  auto raw = get_raw(k);                                \
+  std::string k = key(provider, MAP, KEY);              \
+  auto raw = by_name(MAP) ? get_by_name(provider, MAP, KEY, &k) : get_raw(k); \
   if (!raw) return core::error(raw.error());            \
   bool bad = false;                                     \
   auto rec = decode_record<T>(*raw, MAP, DECODE, &bad); \

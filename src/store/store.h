@@ -94,11 +94,15 @@ class Store {
                    Millis expires);
   Status put_initgroups(std::string_view provider, std::string_view user,
                         const std::vector<std::uint32_t>& gids, Millis fetched, Millis expires);
+  // A negative answer for one key ("no user named x", "no gid 5"). By name,
+  // it is stored under a keyed digest of the name (never the name itself).
+  Status put_negative(std::string_view provider, Map map, std::string_view key, Millis fetched,
+                      Millis expires);
 
   // One lookup as the daemon stores it. put(): the answer to `query` (of its
   // kind) under every key it answers, as the typed puts above.
-  // put_negative(): "no such entry" for the query's key ("no user named x",
-  // "no gid 5"). get(): the record for the query's key, as the typed reads
+  // put_negative(): "no such entry" for the query's key, as the typed one
+  // above. get(): the record for the query's key, as the typed reads
   // below. Enumeration pages are never stored: kInvalidArgument.
   Status put(std::string_view provider, const model::Query& query, const model::Answer& answer,
              Millis fetched, Millis expires);
@@ -154,6 +158,10 @@ class Store {
   static constexpr int kFillCheckEvery = 16;      // puts between two checks
   static constexpr std::size_t kEvictBatch = 32;  // deletions per transaction
   Result<std::optional<std::string>> get_raw(const std::string& key);
+  Result<std::optional<std::string>> get_by_name(std::string_view provider, Map map, std::string_view name,
+                                                 std::string* key_used);
+  // Where a negative answer by name is stored: a keyed digest, not the name.
+  std::string negative_name_key(std::string_view provider, Map map, std::string_view name) const;
   void drop_bad(const std::string& key);
 
   Options options_;

@@ -1,3 +1,5 @@
+// Privilege drop (privileges.h): the identity, the hand-over of the state
+// directory to it, and the drop itself in each front worker.
 #include "supervisor/privileges.h"
 
 #include <dirent.h>
@@ -12,6 +14,9 @@
 #include <cerrno>
 #include <charconv>
 #include <cstring>
+
+#include "core/log.h"
+#include "supervisor/trusted_directory.h"
 
 namespace fastid::supervisor {
 namespace {
@@ -76,26 +81,104 @@ core::Result<Identity> resolve_identity(const std::string& user, const std::stri
   return who;
 }
 
-core::Status hand_over(const Identity& who, const std::vector<std::string>& paths) {
-  for (const auto& path : paths) {
-    if (::lchown(path.c_str(), who.uid, who.gid) != 0) {
-      return core::status_from_errno(errno, "chown " + path);
+namespace {
+
+// Gives the entries directly inside the open directory `dir` to `who`. The
+// directory is the target user's: any name in it may be swapped at any time
+// (for a symbolic link, or a hard link to a file of root's). So each entry is
+// opened without following links (O_PATH|O_NOFOLLOW), checked on that
+// descriptor, and changed through it: only directories and regular files
+// with a single link are given; anything else is left alone and logged.
+core::Status give_entries(int dir, const Identity& who, const std::string& path) {
+  const int list_fd = ::openat(dir, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (list_fd < 0) return core::status_from_errno(errno, "open " + path);
+  DIR* list = ::fdopendir(list_fd);
+  if (list == nullptr) {
+    const int err = errno;
+    ::close(list_fd);
+    return core::status_from_errno(err, "opendir " + path);
+  }
+  core::Status result = core::Status::ok();
+  while (dirent* e = ::readdir(list)) {
+    if (std::strcmp(e->d_name, ".") == 0 || std::strcmp(e->d_name, "..") == 0) continue;
+    const std::string child = path + "/" + e->d_name;
+    const int fd = ::openat(dir, e->d_name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0) {
+      if (errno == ENOENT) continue;  // gone since readdir
+      result = core::status_from_errno(errno, "open " + child);
+      break;
     }
     struct stat st;
-    if (::lstat(path.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) continue;
-    DIR* dir = ::opendir(path.c_str());
-    if (dir == nullptr) return core::status_from_errno(errno, "opendir " + path);
-    while (dirent* e = ::readdir(dir)) {
-      if (std::strcmp(e->d_name, ".") == 0 || std::strcmp(e->d_name, "..") == 0) continue;
-      std::string child = path + "/" + e->d_name;
-      if (::lchown(child.c_str(), who.uid, who.gid) != 0) {
-        int err = errno;
-        ::closedir(dir);
-        return core::status_from_errno(err, "chown " + child);
-      }
+    if (::fstat(fd, &st) != 0) {
+      result = core::status_from_errno(errno, "stat " + child);
+      ::close(fd);
+      break;
     }
-    ::closedir(dir);
+    const bool own_file = S_ISREG(st.st_mode) && st.st_nlink == 1;
+    if (!own_file && !S_ISDIR(st.st_mode)) {
+      core::log_warning("not handing " + child + " to " + who.name +
+                        ": neither a directory nor a file with a single link");
+    } else if ((st.st_uid != who.uid || st.st_gid != who.gid) &&
+               ::fchownat(fd, "", who.uid, who.gid, AT_EMPTY_PATH) != 0) {
+      result = core::status_from_errno(errno, "chown " + child);
+      ::close(fd);
+      break;
+    }
+    ::close(fd);
   }
+  ::closedir(list);
+  return result;
+}
+
+}  // namespace
+
+core::Status hand_over(const Identity& who, const std::string& dir, const std::vector<Subdirectory>& subdirs) {
+  // `dir` itself sits in directories only root can change (the daemon checked
+  // that with check_trusted_directory); the open descriptor is checked again.
+  const int top = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (top < 0) return core::status_from_errno(errno, "open " + dir);
+  auto close_top = [top] { ::close(top); };
+  if (auto st = check_trusted_fd("[daemon] state_dir", dir, top, {who.uid}); !st) {
+    close_top();
+    return st;
+  }
+  if (::fchown(top, who.uid, who.gid) != 0) {
+    const int err = errno;
+    close_top();
+    return core::status_from_errno(err, "chown " + dir);
+  }
+  for (const auto& sub : subdirs) {
+    const std::string path = dir + "/" + sub.name;
+    if (sub.create && ::mkdirat(top, sub.name.c_str(), 0755) != 0 && errno != EEXIST) {
+      const int err = errno;
+      close_top();
+      return core::status_from_errno(err, "mkdir " + path);
+    }
+    // Never through a link: the name is the target user's to change.
+    const int fd = ::openat(top, sub.name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0) {
+      const int err = errno;
+      if (err == ENOENT && !sub.create) continue;
+      close_top();
+      if (err == ELOOP || err == ENOTDIR) {
+        return core::Status::permission_denied(path + " is not a directory (a symbolic link?): "
+                                               "not handing it to " + who.name + "; remove it");
+      }
+      return core::status_from_errno(err, "open " + path);
+    }
+    core::Status st = core::Status::ok();
+    if (::fchown(fd, who.uid, who.gid) != 0) {
+      st = core::status_from_errno(errno, "chown " + path);
+    } else {
+      st = give_entries(fd, who, path);
+    }
+    ::close(fd);
+    if (!st) {
+      close_top();
+      return st;
+    }
+  }
+  close_top();
   return core::Status::ok();
 }
 
@@ -105,6 +188,12 @@ core::Status drop_to(const Identity& who) {
   if (::setuid(who.uid) != 0) return core::status_from_errno(errno, "setuid");
   if (::setuid(0) == 0 || ::geteuid() == 0) {
     return core::Status::internal("privileges could be regained after dropping to " + who.name);
+  }
+  // A credential change resets the dumpable flag to fs.suid_dumpable, which
+  // may be 1: then every process of the target user could ptrace this worker
+  // and read the passwords it handles. Clear it again, and check.
+  if (::prctl(PR_SET_DUMPABLE, 0) != 0 || ::prctl(PR_GET_DUMPABLE) != 0) {
+    return core::status_from_errno(errno, "prctl(PR_SET_DUMPABLE, 0) after the drop");
   }
   // A credential change clears the parent-death signal: set it again.
   ::prctl(PR_SET_PDEATHSIG, SIGTERM);

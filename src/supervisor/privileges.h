@@ -24,12 +24,25 @@ struct Identity {
 // through NSS once, here, before any worker serves. Errors name what is wrong.
 core::Result<Identity> resolve_identity(const std::string& user, const std::string& group);
 
-// Gives `paths` (and, for directories, every entry directly inside them) to
-// the identity, so that the workers can write their state after the drop.
-core::Status hand_over(const Identity& who, const std::vector<std::string>& paths);
+// A directory inside the handed-over one: created by root if `create` and
+// missing, else handed over only if it exists.
+struct Subdirectory {
+  std::string name;  // one component: "mc", "store"
+  bool create = false;
+};
+
+// Gives `dir`, its `subdirs` and what lies directly inside them to the
+// identity, so that the workers can write their state after the drop. Run as
+// root at every start, on directories the identity controls: nothing is
+// reached through a path the identity could change (each subdirectory and
+// entry is opened relative to its parent without following links), a
+// subdirectory that is not a directory stops the start, and entries other
+// than directories and single-link regular files are left alone.
+core::Status hand_over(const Identity& who, const std::string& dir, const std::vector<Subdirectory>& subdirs);
 
 // setgroups({gid}), setgid, setuid; then checks that uid 0 cannot be regained.
-// Re-arms the parent-death signal, which a credential change clears.
+// Clears the dumpable flag and re-arms the parent-death signal, both of
+// which a credential change resets.
 core::Status drop_to(const Identity& who);
 
 }  // namespace fastid::supervisor

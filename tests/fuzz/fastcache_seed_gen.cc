@@ -1,6 +1,7 @@
 // Writes valid fast cache maps for the fuzz corpus: each map kind, small
 // files, a tiny index (collisions), a wrapped ring (pad records, tail > 0),
-// negative records and big groups. Usage: fastcache_seed_gen WORKDIR CORPUSDIR
+// negative records and big groups; and the hostile headers of
+// hostile_maps.h. Usage: fastcache_seed_gen WORKDIR CORPUSDIR
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -9,6 +10,7 @@
 #include <string>
 
 #include "fastcache/writer.h"
+#include "hostile_maps.h"
 
 namespace fc = fastid::fastcache;
 using namespace std::chrono_literals;
@@ -72,6 +74,17 @@ int main(int argc, char** argv) {
     emit(fc::MapKind::kInitgroups);
   }
   std::filesystem::remove_all(work);
+  // Hostile headers (security issue #11): every other field valid.
+  for (auto h : {fc::hostile::Header::kIndexOffsetWraps, fc::hostile::Header::kIndexPastTheFile,
+                 fc::hostile::Header::kDataOffsetWraps}) {
+    for (auto k : {fc::MapKind::kPasswd, fc::MapKind::kGroup, fc::MapKind::kInitgroups}) {
+      auto bytes = fc::hostile::map_file(h, k, fc::realtime_coarse_ns());
+      std::string path = corpus + "/hostile-" + std::to_string(static_cast<int>(h)) + "-" + fc::map_file_name(k);
+      FILE* f = fopen(path.c_str(), "wb");
+      if (f == nullptr || fwrite(bytes.data(), 1, bytes.size(), f) != bytes.size() || fclose(f) != 0) return 1;
+      ++seq;
+    }
+  }
   printf("%d seed files in %s\n", seq, corpus.c_str());
   return 0;
 }

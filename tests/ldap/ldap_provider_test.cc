@@ -101,6 +101,9 @@ LdapProvider::Options options_for(const Slapd& s, const std::string& schema) {
   o.schema = schema;
   o.network_timeout = std::chrono::milliseconds(2000);
   o.search_timeout = std::chrono::milliseconds(20000);
+  // The fixture's plain URI: authentication tests bind over it (the refusal
+  // without this is tested on its own).
+  o.allow_cleartext_passwords = true;
   return o;
 }
 
@@ -581,6 +584,32 @@ TEST_F(LdapTest, AuthenticateBindsAsTheUser) {
   EXPECT_EQ(p->authenticate("*)(uid=*", "x").code(), Code::kNotFound);
   // Another user's password is not this user's.
   EXPECT_EQ(p->authenticate("user00007", Slapd::password_of("user00008")).code(), Code::kPermissionDenied);
+}
+
+// Without allow_cleartext_passwords a user's password never goes to an
+// ldap:// URI without StartTLS: such URIs are skipped (and slapd sees no
+// bind), ldaps:// and StartTLS ones are used.
+TEST_F(LdapTest, AuthenticationSkipsUrisThatWouldCarryThePasswordInClear) {
+  auto plain = open(*rfc2307, "rfc2307", [](LdapProvider::Options& o) { o.allow_cleartext_passwords = false; });
+  rfc2307->clear_log();
+  Status refused = plain->authenticate("user00021", Slapd::password_of("user00021"));
+  EXPECT_EQ(refused.code(), Code::kUnavailable) << refused.to_string();
+  EXPECT_NE(refused.message().find("unencrypted connection"), std::string::npos) << refused.to_string();
+  std::stringstream log;
+  log << std::ifstream(rfc2307->log_path()).rdbuf();
+  EXPECT_EQ(log.str().find("BIND dn=\"uid=user00021,"), std::string::npos) << "a bind went out in clear";
+  auto mixed = open(*rfc2307, "rfc2307", [](LdapProvider::Options& o) {
+    o.allow_cleartext_passwords = false;
+    o.tls_ca_file = LdapTest::rfc2307->ca_file();
+    o.uris = {LdapTest::rfc2307->uri(), LdapTest::rfc2307->ldaps_uri()};
+  });
+  EXPECT_TRUE(mixed->authenticate("user00021", Slapd::password_of("user00021")).ok());
+  auto starttls = open(*rfc2307, "rfc2307", [](LdapProvider::Options& o) {
+    o.allow_cleartext_passwords = false;
+    o.start_tls = true;
+    o.tls_ca_file = LdapTest::rfc2307->ca_file();
+  });
+  EXPECT_TRUE(starttls->authenticate("user00022", Slapd::password_of("user00022")).ok());
 }
 
 TEST_F(LdapTest, AccountChecksFollowShadowAttributes) {

@@ -96,7 +96,10 @@ class LdapSystemTest : public ::testing::Test {
       if (!slapd[i]->started()) continue;
       expected[i] = new Expected(slapd[i]->data_dir());
       served[i] = new Served;
-      served[i]->start(*slapd[i], kSchema[i]);
+      // The rfc2307 server has TLS: its daemon uses StartTLS, so that
+      // authentication (which refuses plain ldap://) works there.
+      served[i]->start(*slapd[i], kSchema[i],
+                       i == 0 ? "start_tls = true\ntls_ca_file = \"" + slapd[i]->ca_file() + "\"\n" : "");
     }
   }
   void SetUp() override {

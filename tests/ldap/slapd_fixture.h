@@ -127,6 +127,21 @@ class Slapd {
     return out;
   }
 
+  // Changes as the directory's administrator (the fixture's rootdn) with
+  // ldapmodify over the plain URI; true when every change was made. Entries
+  // added this way carry the operational attributes slapd keeps (the
+  // bulk-loaded ones have none, so slapd will not modify those in place).
+  bool ldapmodify(const std::string& ldif) const {
+    const std::string file = dir_ + "/change.ldif";
+    {
+      std::ofstream out(file, std::ios::trunc);
+      out << ldif;
+    }
+    const std::string cmd = "ldapmodify -x -H " + uri() + " -D cn=admin," + base() +
+                            " -w admin-secret -f " + file + " >" + dir_ + "/change.out 2>&1";
+    return std::system(cmd.c_str()) == 0;
+  }
+
  private:
   static std::string script() { return std::string(FASTID_SOURCE_DIR) + "/tests/ldap/slapd-fixture"; }
 

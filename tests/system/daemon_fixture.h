@@ -4,12 +4,14 @@
 // test programs) against it with LD_LIBRARY_PATH and FASTID_SOCKET_DIR set.
 #pragma once
 
+#include <dirent.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -107,6 +109,45 @@ struct Dataset {
     }
   }
 };
+
+// Every process whose parent chain leads to `root` (not `root` itself): the
+// workers of a running daemon, from /proc.
+inline std::set<pid_t> descendants(pid_t root) {
+  std::map<pid_t, pid_t> parent;
+  DIR* proc = ::opendir("/proc");
+  while (dirent* e = ::readdir(proc)) {
+    pid_t pid = static_cast<pid_t>(std::atol(e->d_name));
+    if (pid <= 0) continue;
+    std::string stat = read_file("/proc/" + std::string(e->d_name) + "/stat");
+    auto close = stat.rfind(')');
+    if (close == std::string::npos) continue;
+    std::istringstream rest(stat.substr(close + 2));
+    std::string state;
+    pid_t ppid = 0;
+    rest >> state >> ppid;
+    parent[pid] = ppid;
+  }
+  ::closedir(proc);
+  std::set<pid_t> out;
+  for (auto [pid, ppid] : parent) {
+    for (pid_t p = ppid; p > 1; p = parent.count(p) ? parent[p] : 0) {
+      if (p == root) {
+        out.insert(pid);
+        break;
+      }
+    }
+  }
+  return out;
+}
+
+// The "Uid:" line of /proc/PID/status (real, effective, saved, fs).
+inline std::string uid_line(pid_t pid) {
+  std::istringstream in(read_file("/proc/" + std::to_string(pid) + "/status"));
+  for (std::string line; std::getline(in, line);) {
+    if (line.rfind("Uid:", 0) == 0) return line;
+  }
+  return "";
+}
 
 class Daemon {
  public:
@@ -237,11 +278,57 @@ class Daemon {
     return run(env() + "getent -s fastid " + args + " 2>&1");
   }
 
+  // `fastid status` as root, or as `uid` (setpriv) when it is not 0.
+  CommandResult status(int uid = 0) const {
+    std::string drop;
+    if (uid != 0) {
+      drop = "setpriv --reuid=" + std::to_string(uid) + " --regid=" + std::to_string(uid) +
+             " --clear-groups ";
+    }
+    return run(drop + "env FASTID_SOCKET_DIR=" + socket_dir() + " " + bin_dir() + "/fastid status 2>&1");
+  }
+
+  // One value of `fastid status` (as root), "" when the key is not there.
+  std::string status_value(const std::string& key) const {
+    const std::string out = "\n" + status().out;
+    auto at = out.find("\n" + key + " ");
+    if (at == std::string::npos) return "";
+    auto v = out.find_first_not_of(' ', at + key.size() + 1);
+    return out.substr(v, out.find('\n', v) - v);
+  }
+
   Dataset dataset;
 
  private:
   std::string dir_;
   pid_t pid_ = -1;
 };
+
+// PAM through real libpam: set_up_pam() writes d.dir()/pam.d/SERVICE
+// (pam_fastid.so for auth and account, on the daemon's pam socket) and
+// d.dir()/nsswitch.conf (passwd and group: files fastid); pamtester() runs
+// pamtester in a private mount namespace where both are bound over /etc's —
+// the host's files are never touched. Needs root (unshare -m).
+inline void set_up_pam(const Daemon& d, const std::string& service) {
+  fs::create_directories(d.dir() + "/pam.d");
+  const std::string module = lib_dir() + "/pam_fastid.so socket=" + d.socket_dir() + "/pam";
+  write_file(d.dir() + "/pam.d/" + service, "auth required " + module + "\naccount required " + module + "\n");
+  write_file(d.dir() + "/nsswitch.conf", "passwd: files fastid\ngroup: files fastid\n");
+}
+
+// `steps`: pamtester's operations ("authenticate acct_mgmt"); the password is
+// its standard input. Output is pamtester's stdout and stderr together.
+inline CommandResult pamtester(const Daemon& d, const std::string& service, const std::string& user,
+                               const std::string& password, const std::string& steps = "authenticate") {
+  static std::atomic<int> calls{0};
+  const std::string in = d.dir() + "/stdin." + std::to_string(calls.fetch_add(1));
+  write_file(in, password + "\n");
+  const std::string dir = d.dir();
+  CommandResult r = run("unshare -m sh -c 'mount --bind " + dir + "/pam.d /etc/pam.d && mount --bind " + dir +
+                        "/nsswitch.conf /etc/nsswitch.conf && exec env " + d.env() + "pamtester " + service +
+                        " " + user + " " + steps + "' < " + in + " 2>&1");
+  ::unlink(in.c_str());
+  return r;
+}
 
 }  // namespace fastid::testing

@@ -13,7 +13,7 @@ if(FASTID_SANITIZE MATCHES "address")
 endif()
 
 foreach(t nss_system_test daemon_system_test pam_system_test net_system_test workers_system_test
-          limits_system_test)
+          limits_system_test conn_budget_system_test conn_secrets_system_test privilege_system_test)
   add_executable(${t} ${t}.cc)
   fastid_warnings(${t})
   target_compile_definitions(${t} PRIVATE ${FASTID_SYSTEM_DEFS})
@@ -27,6 +27,18 @@ foreach(t nss_system_test daemon_system_test pam_system_test net_system_test wor
   endif()
   set_tests_properties(${t} PROPERTIES LABELS "system" TIMEOUT 600)
 endforeach()
+
+# The fast cache's security tests through the real NSS module: hostile map
+# headers (tests/fuzz/hostile_maps.h), canary names, the maps' owner.
+add_executable(fastcache_system_test fastcache_system_test.cc)
+fastid_warnings(fastcache_system_test)
+target_compile_definitions(fastcache_system_test PRIVATE ${FASTID_SYSTEM_DEFS})
+target_include_directories(fastcache_system_test PRIVATE ${CMAKE_SOURCE_DIR}/tests/fuzz)
+target_link_libraries(fastcache_system_test PRIVATE fastid_fastcache_writer GTest::gtest GTest::gtest_main
+                      Threads::Threads)
+add_dependencies(fastcache_system_test fastidd fastid_cli nss_fastid fastid-provider-worker)
+add_test(NAME fastcache_system_test COMMAND fastcache_system_test)
+set_tests_properties(fastcache_system_test PROPERTIES LABELS "system;fastcache" TIMEOUT 600)
 
 # The persistent store and offline mode (docs/store.md), with store_fill to
 # make a large store without a hundred thousand lookups.

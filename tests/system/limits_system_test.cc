@@ -12,8 +12,7 @@
 #include <cstring>
 
 #include "daemon_fixture.h"
-#include "proto/messages.h"
-#include "proto/wire.h"
+#include "raw_client.h"
 
 namespace fastid::testing {
 namespace {
@@ -40,57 +39,12 @@ void raise_fd_limit() {
   ::setrlimit(RLIMIT_NOFILE, &rl);
 }
 
-int connect_unix(const std::string& path) {
-  int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_un a{};
-  a.sun_family = AF_UNIX;
-  std::snprintf(a.sun_path, sizeof a.sun_path, "%s", path.c_str());
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
-    ::close(fd);
-    return -1;
-  }
-  return fd;
-}
-
-// One lookup on a kept connection; true when the right user came back.
-bool lookup(int fd, std::uint32_t id, const char* name) {
-  auto frame = proto::encode_request({proto::Opcode::kGetpwnam, id, name, 0, 0, 0});
-  if (::send(fd, frame.data(), frame.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(frame.size())) return false;
-  std::uint8_t head[proto::kHeaderSize];
-  if (::recv(fd, head, sizeof head, MSG_WAITALL) != static_cast<ssize_t>(sizeof head)) return false;
-  proto::FrameHeader h{};
-  if (proto::decode_header(head, &h) != proto::HeaderCheck::kOk || h.request_id != id || h.status != 0) return false;
-  proto::Reply reply{h, std::vector<std::uint8_t>(h.length)};
-  if (h.length && ::recv(fd, reply.payload.data(), h.length, MSG_WAITALL) != static_cast<ssize_t>(h.length)) {
-    return false;
-  }
-  auto user = model::answer_as<model::User>(proto::decode_answer(model::Kind::kUserByName, reply));
-  return user && user->name == name;
-}
-
-// True when the peer has closed `fd` (EOF or reset) within `ms`.
-bool closed_within(int fd, int ms) {
-  pollfd p{fd, POLLIN, 0};
-  if (::poll(&p, 1, ms) != 1) return false;
-  char c;
-  ssize_t n = ::recv(fd, &c, 1, MSG_DONTWAIT);
-  return n == 0 || (n < 0 && errno == ECONNRESET);
-}
-
 std::uint64_t kib_field(const std::string& file, const std::string& key) {
   std::istringstream in(read_file(file));
   for (std::string line; std::getline(in, line);) {
     if (line.rfind(key, 0) == 0) return std::stoull(line.substr(key.size()));
   }
   return 0;
-}
-
-std::string status_value(const Daemon& d, const std::string& key) {
-  auto r = run("FASTID_SOCKET_DIR=" + d.socket_dir() + " " + bin_dir() + "/fastid status");
-  auto at = r.out.find("\n" + key + " ");
-  if (at == std::string::npos) return "";
-  auto v = r.out.find_first_not_of(' ', at + key.size() + 1);
-  return r.out.substr(v, r.out.find('\n', v) - v);
 }
 
 // A client that keeps `rate` lookups a second on one connection for `seconds`
@@ -162,7 +116,7 @@ TEST(LimitsSystemTest, TenThousandIdleConnectionsAreHeldWhileAnotherClientKeepsI
   // Every one of them is accepted and registered (not just queued).
   auto until = Clock::now() + std::chrono::seconds(20);
   std::string open;
-  while ((open = status_value(d, "connections.open")) != std::to_string(kIdleConnections + 1) &&
+  while ((open = d.status_value("connections.open")) != std::to_string(kIdleConnections + 1) &&
          Clock::now() < until) {
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
@@ -291,7 +245,7 @@ TEST(LimitsSystemTest, PastMaxConnectionsNewPeersAreClosedAndTheOthersAreServed)
   ::close(newcomer);
   for (int fd : fds) ::close(fd);
   std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  EXPECT_EQ(status_value(d, "connections.rejected"), "1");
+  EXPECT_EQ(d.status_value("connections.rejected"), "1");
 }
 
 }  // namespace

@@ -1,12 +1,17 @@
 // fastidd on the network: TCP and UDP listeners from [listen], the CLI's
 // --server, the UDP size rule and the TCP retry, what the network may not
 // ask, and the remote provider (a node fastidd answering from an upstream
-// fastidd over 127.0.0.1) — through the real binaries and real glibc.
+// fastidd over 127.0.0.1, and from a lying one) — through the real binaries
+// and real glibc.
 #include <gtest/gtest.h>
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <poll.h>
+
+#include <atomic>
+#include <functional>
+#include <thread>
 
 #include "daemon_fixture.h"
 #include "proto/messages.h"
@@ -354,6 +359,165 @@ TEST(RemoteProviderSystemTest, ANodeFastiddAnswersThroughGlibcFromAnUpstreamFast
   auto cli_out = run("FASTID_SOCKET_DIR=" + node.socket_dir() + " " + bin_dir() + "/fastid user user00190 2>&1");
   EXPECT_EQ(cli_out.exit_code, 1) << cli_out.out;
   EXPECT_NE(cli_out.out.find("unavailable"), std::string::npos) << cli_out.out;
+  EXPECT_EQ(::kill(node.pid(), 0), 0);
+}
+
+// An upstream that lies: a TCP server on 127.0.0.1 speaking the wire
+// protocol, whose answers `answer` makes (an empty frame: close the
+// connection). A thread per connection; all stopped when destroyed.
+class FakeUpstream {
+ public:
+  using Answer = std::function<proto::Bytes(const proto::Request&)>;
+  explicit FakeUpstream(Answer answer) : answer_(std::move(answer)) {
+    listen_fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in a = loopback(0);
+    socklen_t len = sizeof a;
+    if (::bind(listen_fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 || ::listen(listen_fd_, 16) != 0 ||
+        ::getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&a), &len) != 0) {
+      return;
+    }
+    port_ = ntohs(a.sin_port);
+    thread_ = std::thread([this] { serve(); });
+  }
+  ~FakeUpstream() {
+    stop_ = true;
+    if (thread_.joinable()) thread_.join();
+    ::close(listen_fd_);
+  }
+  int port() const { return port_; }
+
+ private:
+  // Waits up to 50 ms for fd to be readable, so that the loop sees stop_.
+  static bool readable(int fd) {
+    pollfd p{fd, POLLIN, 0};
+    return ::poll(&p, 1, 50) == 1;
+  }
+  bool read_exact(int fd, std::uint8_t* p, std::size_t n) {
+    while (n > 0) {
+      if (stop_) return false;
+      if (!readable(fd)) continue;
+      const ssize_t r = ::recv(fd, p, n, 0);
+      if (r <= 0) return false;
+      p += r;
+      n -= static_cast<std::size_t>(r);
+    }
+    return true;
+  }
+  void serve() {
+    while (!stop_) {
+      if (!readable(listen_fd_)) continue;
+      const int fd = ::accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
+      if (fd >= 0) connections_.emplace_back([this, fd] { converse(fd); });
+    }
+    for (auto& t : connections_) t.join();
+  }
+  // One connection (each pool worker keeps its own), until it closes.
+  void converse(int fd) {
+    for (;;) {
+      std::uint8_t head[proto::kHeaderSize];
+      proto::FrameHeader h;
+      if (!read_exact(fd, head, sizeof head) || proto::decode_header(head, &h) != proto::HeaderCheck::kOk) break;
+      std::vector<std::uint8_t> payload(h.length);
+      if (h.length > 0 && !read_exact(fd, payload.data(), payload.size())) break;
+      auto request = proto::decode_request(h, payload);
+      if (!request) break;
+      const proto::Bytes reply = answer_(*request);
+      if (reply.empty() || ::send(fd, reply.data(), reply.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(reply.size())) {
+        break;
+      }
+    }
+    ::close(fd);
+  }
+
+  Answer answer_;
+  int listen_fd_ = -1;
+  int port_ = -1;
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+  std::vector<std::thread> connections_;  // the serving thread's own
+};
+
+model::User fake_user(const std::string& name, std::uint32_t uid, std::uint32_t gid) {
+  return model::User{.name = name, .uid = uid, .gid = gid, .gecos = "", .dir = "/home/" + name, .shell = "/bin/sh"};
+}
+
+// Attack: an upstream (or whoever sits between it and the node: the link is
+// plain TCP) maps names to uid 0, answers one name's lookup with another's
+// record, or an id's lookup with another id. The node refuses every such
+// answer (not found, logged); honest answers still pass.
+TEST(RemoteProviderSystemTest, ANodeRefusesUpstreamAnswersThatAreRootOrDoNotMatchTheQuestion) {
+  using proto::Opcode;
+  FakeUpstream liar([](const proto::Request& r) -> proto::Bytes {
+    const std::uint32_t id = r.request_id;
+    switch (r.opcode) {
+      case Opcode::kPing: return proto::encode_ping_reply(id, "liar");
+      case Opcode::kGetpwnam:
+        if (r.name == "alice") return proto::encode_answer(id, *proto::query_of(r), fake_user("alice", 0, 0));
+        if (r.name == "bob") return proto::encode_answer(id, *proto::query_of(r), fake_user("mallory", 100500, 100500));
+        if (r.name == "carol") return proto::encode_answer(id, *proto::query_of(r), fake_user("carol", 100300, 100300));
+        break;
+      case Opcode::kGetpwuid:
+        if (r.id == 100400) return proto::encode_answer(id, *proto::query_of(r), fake_user("dave", 0, 0));
+        if (r.id == 100401) return proto::encode_answer(id, *proto::query_of(r), fake_user("erin", 100402, 100402));
+        break;
+      case Opcode::kGetgrnam:
+        if (r.name == "wheel2") return proto::encode_answer(id, *proto::query_of(r), model::Group{.name = "wheel2", .gid = 0, .members = {"carol"}});
+        break;
+      case Opcode::kGetgrgid:
+        if (r.id == 100500) return proto::encode_answer(id, *proto::query_of(r), model::Group{.name = "other", .gid = 100501, .members = {}});
+        break;
+      case Opcode::kInitgroups:
+        if (r.name == "carol") return proto::encode_answer(id, *proto::query_of(r), model::Gids{0, 100301});
+        break;
+      case Opcode::kPwentPage: {
+        model::Page<model::User> page;
+        page.records = {fake_user("carol", 100300, 100300), fake_user("alice", 0, 0)};
+        return proto::encode_answer(id, *proto::query_of(r), page);
+      }
+      case Opcode::kGrentPage: {
+        // "More" for ever, never moving on: an endless enumeration.
+        model::Page<model::Group> page;
+        page.records = {model::Group{.name = "loop", .gid = 100600, .members = {}}};
+        page.next_cursor = r.cursor;
+        page.more = true;
+        return proto::encode_answer(id, *proto::query_of(r), page);
+      }
+      default: break;
+    }
+    return proto::encode_error_reply(static_cast<std::uint16_t>(r.opcode), id, proto::WireStatus::kNotFound, "no");
+  });
+  ASSERT_GT(liar.port(), 0);
+  Daemon node(1, 1);
+  node.write_config("[daemon]\nsocket_dir = \"" + node.socket_dir() + "\"\nstate_dir = \"" + node.dir() +
+                    "/state\"\n\n[[provider]]\nname = \"site\"\ntype = \"fastid\"\nservers = [\"127.0.0.1:" +
+                    std::to_string(liar.port()) + "\"]\ntimeout = \"1s\"\n");
+  ASSERT_TRUE(node.start()) << node.log();
+
+  auto carol = node.getent("passwd carol");
+  EXPECT_EQ(carol.exit_code, 0) << carol.out;
+  EXPECT_EQ(carol.out, "carol:x:100300:100300::/home/carol:/bin/sh\n");
+  for (const char* q : {"passwd alice", "passwd bob", "passwd mallory", "passwd 100400", "passwd 100401",
+                        "group wheel2", "group 100500", "passwd 0"}) {
+    auto r = node.getent(q);
+    EXPECT_EQ(r.exit_code, 2) << q << " came out: " << r.out;
+  }
+  auto groups = node.getent("initgroups carol");
+  EXPECT_EQ(groups.exit_code, 0) << groups.out;
+  EXPECT_FALSE((groups.out + " ").find(" 0 ") != std::string::npos) << groups.out;
+  EXPECT_NE(groups.out.find("100301"), std::string::npos) << groups.out;
+  auto all = node.getent("passwd");
+  EXPECT_NE(all.out.find("carol:x:100300"), std::string::npos) << all.out;
+  EXPECT_EQ(all.out.find("alice"), std::string::npos) << all.out;
+  // The endless enumeration ends (an error) instead of running for ever: the
+  // node refuses the page (libfastid would stop on it too).
+  auto loop = run("timeout 20 sh -c '" + node.env() + "getent -s fastid group' 2>&1 | head -c 100000 | wc -l");
+  EXPECT_LT(std::stoul(loop.out), 10u) << "lines of an endless enumeration";
+  const std::string log = node.log();
+  EXPECT_NE(log.find("provider site: user \"alice\" refused: uid 0: id 0 (root)"), std::string::npos) << log;
+  EXPECT_NE(log.find("user \"mallory\" refused: the answer to a lookup of \"bob\" names another user"),
+            std::string::npos) << log;
+  EXPECT_NE(log.find("the answer to a lookup of uid 100401 has another uid"), std::string::npos) << log;
+  EXPECT_NE(log.find("upstream page refused: the next cursor"), std::string::npos) << log;
   EXPECT_EQ(::kill(node.pid(), 0), 0);
 }
 

@@ -1,8 +1,8 @@
 // PAM against a directory: pam_fastid.so through real libpam (pamtester in a
 // private mount namespace, as pam_system_test.cc), fastidd with an LDAP
 // provider in its worker pool, and a private slapd from tests/ldap
-// (slapd-fixture). The provider binds as the user's DN: it never fetches or
-// compares hashes. Needs root (unshare -m); skipped otherwise.
+// (slapd-fixture), reached over StartTLS. The provider binds as the user's DN:
+// it never fetches or compares hashes. Needs root (unshare -m); skipped otherwise.
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
@@ -32,7 +32,7 @@ class PamLdapTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     if (::geteuid() != 0) return;
-    slapd_ = new Slapd(Slapd::Options{.users = 50, .groups = 5});
+    slapd_ = new Slapd(Slapd::Options{.users = 50, .groups = 5, .tls = true});
     ASSERT_TRUE(slapd_->started()) << slapd_->error();
     ASSERT_TRUE(add_password_policy()) << "ppolicy could not be set up in " << slapd_->dir();
     daemon_ = new Daemon(1, 1);
@@ -41,15 +41,11 @@ class PamLdapTest : public ::testing::Test {
         "[daemon]\nsocket_dir = \"" + daemon_->socket_dir() + "\"\nstate_dir = \"" +
         daemon_->dir() + "/state\"\nlog_level = \"info\"\n\n[pam]\noffline = true\n" +
         "\n[[provider]]\nname = \"corp\"\ntype = \"ldap\"\nuri = [\"" + slapd_->uri() +
-        "\"]\nbase = \"" + slapd_->base() + "\"\nbind_dn = \"" + slapd_->bind_dn() +
+        "\"]\nbase = \"" + slapd_->base() + "\"\nstart_tls = true\ntls_ca_file = \"" +
+        slapd_->ca_file() + "\"\nbind_dn = \"" + slapd_->bind_dn() +
         "\"\nbind_password_file = \"" + slapd_->bind_password_file() +
         "\"\nnetwork_timeout = \"1s\"\npool = { request_timeout = \"3s\" }\n");
-    fs::create_directories(daemon_->dir() + "/pam.d");
-    const std::string module =
-        lib_dir() + "/pam_fastid.so socket=" + daemon_->socket_dir() + "/pam";
-    write_file(daemon_->dir() + "/pam.d/fastid-test",
-               "auth required " + module + "\naccount required " + module + "\n");
-    write_file(daemon_->dir() + "/nsswitch.conf", "passwd: files fastid\ngroup: files fastid\n");
+    set_up_pam(*daemon_, "fastid-test");
     ASSERT_TRUE(daemon_->start()) << daemon_->log();
   }
   static void TearDownTestSuite() {
@@ -65,20 +61,11 @@ class PamLdapTest : public ::testing::Test {
 
   static CommandResult pamtester(const std::string& user, const std::string& password,
                                  const std::string& steps = "authenticate") {
-    static std::atomic<int> calls{0};
-    const std::string in = daemon_->dir() + "/stdin." + std::to_string(calls.fetch_add(1));
-    write_file(in, password + "\n");
-    const std::string d = daemon_->dir();
-    CommandResult r =
-        run("unshare -m sh -c 'mount --bind " + d + "/pam.d /etc/pam.d && mount --bind " + d +
-            "/nsswitch.conf /etc/nsswitch.conf && exec env " + daemon_->env() +
-            "pamtester fastid-test " + user + " " + steps + "' < " + in + " 2>&1");
-    ::unlink(in.c_str());
-    return r;
+    return testing::pamtester(*daemon_, "fastid-test", user, password, steps);
   }
 
-  // The directory's own password policy (slapd's ppolicy overlay, loaded into
-  // the fixture's cn=config while it is stopped): two wrong passwords lock an
+  // The directory's own password policy (slapd's ppolicy overlay — the fixture
+  // loads the module — added to the fixture's cn=config while it is stopped): two wrong passwords lock an
   // account in the directory. And "polly", added over LDAP so that slapd keeps
   // the operational attributes ppolicy writes (the fixture's bulk-loaded
   // entries have none).
@@ -87,8 +74,6 @@ class PamLdapTest : public ::testing::Test {
     const std::string base = slapd_->base();
     write_file(
         d + "/ppolicy.ldif",
-        "dn: cn=module{1},cn=config\nobjectClass: olcModuleList\ncn: module{1}\n"
-        "olcModulePath: /usr/lib/ldap\nolcModuleLoad: ppolicy\n\n"
         "dn: olcOverlay={0}ppolicy,olcDatabase={1}mdb,cn=config\nobjectClass: olcOverlayConfig\n"
         "objectClass: olcPPolicyConfig\nolcOverlay: {0}ppolicy\n"
         "olcPPolicyDefault: cn=default,ou=policies," +
@@ -115,14 +100,7 @@ class PamLdapTest : public ::testing::Test {
         "homeDirectory: /home/polly\nloginShell: /bin/sh\nuserPassword: pw-polly\n");
   }
 
-  // As the directory's administrator (the fixture's rootdn), over ldapmodify.
-  static bool ldapmodify(const std::string& ldif) {
-    const std::string file = slapd_->dir() + "/change.ldif";
-    write_file(file, ldif);
-    return run("ldapmodify -x -H " + slapd_->uri() + " -D cn=admin," + slapd_->base() +
-               " -w admin-secret -f " + file + " >/dev/null 2>&1")
-               .exit_code == 0;
-  }
+  static bool ldapmodify(const std::string& ldif) { return slapd_->ldapmodify(ldif); }
 
   static Slapd* slapd_;
   static Daemon* daemon_;

@@ -41,44 +41,7 @@ std::map<std::string, std::string> status_of(const Daemon& d) {
   return out;
 }
 
-// Every process whose parent chain leads to `root` (not `root` itself).
-std::set<pid_t> descendants(pid_t root) {
-  std::map<pid_t, pid_t> parent;
-  DIR* proc = ::opendir("/proc");
-  while (dirent* e = ::readdir(proc)) {
-    pid_t pid = static_cast<pid_t>(std::atol(e->d_name));
-    if (pid <= 0) continue;
-    std::string stat = read_file("/proc/" + std::string(e->d_name) + "/stat");
-    auto close = stat.rfind(')');
-    if (close == std::string::npos) continue;
-    std::istringstream rest(stat.substr(close + 2));
-    std::string state;
-    pid_t ppid = 0;
-    rest >> state >> ppid;
-    parent[pid] = ppid;
-  }
-  ::closedir(proc);
-  std::set<pid_t> out;
-  for (auto [pid, ppid] : parent) {
-    for (pid_t p = ppid; p > 1; p = parent.count(p) ? parent[p] : 0) {
-      if (p == root) {
-        out.insert(pid);
-        break;
-      }
-    }
-  }
-  return out;
-}
-
 bool alive(pid_t pid) { return ::kill(pid, 0) == 0; }
-
-std::string uid_line(pid_t pid) {
-  std::istringstream in(read_file("/proc/" + std::to_string(pid) + "/status"));
-  for (std::string line; std::getline(in, line);) {
-    if (line.rfind("Uid:", 0) == 0) return line;
-  }
-  return "";
-}
 
 TEST(WorkersSystemTest, StatusShowsEveryWorkerAndSighupChangesAReloadableSettingInAllOfThem) {
   Daemon d(100, 10);

@@ -467,6 +467,25 @@ TEST(Errors, ProviderTypes) {
             "/etc/fastid.toml:4: [[provider]] #1 delay: does not apply to providers of type \"files\"");
 }
 
+// min_id/max_id apply to the directory-backed types (ldap, fastid) alone, and
+// the range must not be empty.
+TEST(Errors, IdRangeOfDirectoryProviders) {
+  const std::string remote = "[[provider]]\nname = \"site\"\ntype = \"fastid\"\nservers = [\"127.0.0.1:9\"]\n";
+  auto ok = parse_config(remote + "min_id = 1000\nmax_id = 4294967294\n", kFile);
+  ASSERT_TRUE(ok) << ok.error().to_string();
+  EXPECT_EQ(ok->providers[0].min_id, 1000u);
+  EXPECT_EQ(ok->providers[0].max_id, 4294967294u);
+  EXPECT_EQ(parse_config(remote, kFile)->providers[0].min_id, 1u);
+  EXPECT_EQ(error_of(std::string(kMinimal) + "min_id = 1000\n"),
+            "/etc/fastid.toml:4: [[provider]] #1 min_id: does not apply to providers of type \"files\"");
+  EXPECT_THAT(error_of(remote + "min_id = 2000\nmax_id = 1000\n"), HasSubstr("min_id 2000 is above max_id 1000"));
+  EXPECT_THAT(error_of(remote + "min_id = 0\n"), HasSubstr("min_id"));
+  EXPECT_THAT(error_of(remote + "max_id = 4294967295\n"), HasSubstr("max_id"));
+  EXPECT_EQ(error_of(remote + "allow_cleartext_passwords = true\n"),
+            "/etc/fastid.toml:5: [[provider]] #1 allow_cleartext_passwords: does not apply to providers of "
+            "type \"fastid\"");
+}
+
 TEST(Errors, ProviderNames) {
   EXPECT_EQ(error_of(std::string(kMinimal) + "\n" + kMinimal),
             "/etc/fastid.toml:6: [[provider]] #2 name: duplicate provider name \"local\" (first used "

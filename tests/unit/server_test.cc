@@ -3,7 +3,10 @@
 // directory: hits, misses, negative answers, refresh-ahead, the probe's
 // verdict, offline and back, "try again") and the NSS handler's one loop over
 // the directories (first answer wins, "not found" asks the next, try again
-// while one is down, the union of memberships, pages across directories).
+// while one is down, the union of memberships, pages across directories);
+// and the connection's ReadBuffer, whose every removed byte must be wiped
+// (passwords on the pam socket): the bytes past size() are inspected through
+// data(), the buffer's own allocation, the memory a later allocation would reuse.
 
 // GCC 12 with sanitizers and -O2 falsely reports the Status inside a valued
 // Result<T> "maybe uninitialized" where co_spawn default-constructs its result.
@@ -19,6 +22,7 @@
 #include <asio/co_spawn.hpp>
 #include <asio/io_context.hpp>
 #include <chrono>
+#include <cstring>
 #include <filesystem>
 #include <functional>
 #include <map>
@@ -26,6 +30,7 @@
 
 #include "server/directory.h"
 #include "server/nss_handler.h"
+#include "server/read_buffer.h"
 #include "server/stored_directory.h"
 #include "store/store.h"
 
@@ -436,10 +441,69 @@ TEST_F(NssHandlerTest, AnAnswerOfAnotherKindIsAnErrorNamingTheDirectory) {
 TEST_F(NssHandlerTest, StatusListsEveryDirectorysFigures) {
   proto::Request req;
   req.opcode = proto::Opcode::kStatus;
-  proto::Bytes frame = await(handler_.handle(req, core::PeerCred{}));
+  const core::PeerCred root{1, 0, 0};  // a non-root caller sees figures only
+  proto::Bytes frame = await(handler_.handle(req, root));
   const std::string text(frame.begin(), frame.end());
   EXPECT_THAT(text, HasSubstr("fake.local"));
   EXPECT_THAT(text, HasSubstr("fake.corp"));
+}
+
+// ---- ReadBuffer -------------------------------------------------------------
+
+void fill(ReadBuffer& b, const std::string& text) {
+  b.append(reinterpret_cast<const std::uint8_t*>(text.data()), text.size());
+}
+
+std::string contents(const ReadBuffer& b) { return std::string(reinterpret_cast<const char*>(b.data()), b.size()); }
+
+// True when every byte from size() to capacity() is zero.
+bool spare_is_zero(const ReadBuffer& b) {
+  for (std::size_t i = b.size(); i < b.capacity(); ++i) {
+    if (b.data()[i] != 0) return false;
+  }
+  return true;
+}
+
+TEST(ReadBufferTest, EraseAtTheFrontMovesTheNextFrameDownAndWipesTheVacatedTail) {
+  ReadBuffer b;
+  fill(b, "FRAME-ONE-secret1|FRAME-TWO-secret2");
+  b.erase(0, 18);
+  EXPECT_EQ(contents(b), "FRAME-TWO-secret2");
+  EXPECT_TRUE(spare_is_zero(b)) << "the second frame's old copy is gone";
+}
+
+TEST(ReadBufferTest, EraseInTheMiddleKeepsTheHeaderAndWipes) {
+  ReadBuffer b;
+  fill(b, "HEADERpassword-bytes");
+  b.erase(6, 100);  // clamped to the size
+  EXPECT_EQ(contents(b), "HEADER");
+  EXPECT_TRUE(spare_is_zero(b));
+  b.erase(10, 1);  // past the end: nothing
+  EXPECT_EQ(contents(b), "HEADER");
+}
+
+TEST(ReadBufferTest, ShrinkingWipesWhatIsCutOffAndGrowingStartsFromZero) {
+  ReadBuffer b;
+  fill(b, "0123456789");
+  b.resize(4);
+  EXPECT_EQ(contents(b), "0123");
+  EXPECT_TRUE(spare_is_zero(b));
+  b.resize(8);
+  EXPECT_EQ(contents(b), std::string("0123\0\0\0\0", 8));
+}
+
+TEST(ReadBufferTest, GrowingPastTheCapacityKeepsTheBytes) {
+  ReadBuffer b;
+  std::string text;
+  for (int i = 0; i < 500; ++i) text += std::to_string(i) + ",";
+  for (char c : text) b.append(reinterpret_cast<const std::uint8_t*>(&c), 1);
+  EXPECT_EQ(contents(b), text);
+  EXPECT_GE(b.capacity(), text.size());
+  EXPECT_TRUE(spare_is_zero(b));
+  b.release();
+  EXPECT_TRUE(b.empty());
+  EXPECT_EQ(b.capacity(), 0u);
+  EXPECT_EQ(b.data(), nullptr);
 }
 
 }  // namespace

@@ -113,6 +113,58 @@ TEST_F(StoreTest, GroupsAndInitgroupsComeBackWhole) {
   EXPECT_TRUE((*empty)->value.empty());
 }
 
+// What a lookup asked for may be a password typed at a login prompt: a
+// negative answer by name is stored under a keyed digest, and no byte of the
+// store's files holds the name (security issue #11).
+TEST_F(StoreTest, NegativeAnswersByNameKeepNoNameInTheFiles) {
+  const std::string canary = "Canary-Store-7f3e9a1b";
+  {
+    auto s = open_store();
+    ASSERT_TRUE(s);
+    ASSERT_TRUE(s->put_negative("corp", Map::kUserByName, canary, 10, 20));
+    ASSERT_TRUE(s->put_negative("corp", Map::kGroupByName, canary, 10, 20));
+    ASSERT_TRUE(s->put_negative("corp", Map::kInitgroups, canary, 10, 20));
+    for (auto r : {s->user_by_name("corp", canary)}) {
+      ASSERT_TRUE(r && r->has_value());
+      EXPECT_TRUE((*r)->negative);
+    }
+    auto g = s->group_by_name("corp", canary);
+    ASSERT_TRUE(g && g->has_value());
+    EXPECT_TRUE((*g)->negative);
+    auto ig = s->initgroups("corp", canary);
+    ASSERT_TRUE(ig && ig->has_value());
+    EXPECT_TRUE((*ig)->negative);
+    // Another name's digest is another key.
+    auto other = s->user_by_name("corp", canary + "x");
+    ASSERT_TRUE(other.has_value());
+    EXPECT_FALSE(other->has_value());
+    ASSERT_TRUE(s->sync());
+  }
+  for (const auto& e : fs::recursive_directory_iterator(root_)) {
+    if (!e.is_regular_file()) continue;
+    std::ifstream in(e.path(), std::ios::binary);
+    std::string bytes((std::istreambuf_iterator<char>(in)), {});
+    EXPECT_EQ(bytes.find(canary), std::string::npos) << e.path();
+  }
+  // The key survives a reopen: the digest still finds the answer.
+  auto s = open_store();
+  auto r = s->user_by_name("corp", canary);
+  ASSERT_TRUE(r && r->has_value());
+  EXPECT_TRUE((*r)->negative);
+  // A newer negative answer wins over an older positive one, and the reverse.
+  model::User u = user(1);
+  u.name = "flip";
+  ASSERT_TRUE(s->put_user("corp", u, 30, 40));
+  ASSERT_TRUE(s->put_negative("corp", Map::kUserByName, "flip", 31, 41));
+  auto flip = s->user_by_name("corp", "flip");
+  ASSERT_TRUE(flip && flip->has_value());
+  EXPECT_TRUE((*flip)->negative);
+  ASSERT_TRUE(s->put_user("corp", u, 32, 42));
+  flip = s->user_by_name("corp", "flip");
+  ASSERT_TRUE(flip && flip->has_value());
+  EXPECT_FALSE((*flip)->negative);
+}
+
 TEST_F(StoreTest, NegativeAnswersAreRecordsOfTheirOwn) {
   auto s = open_store();
   ASSERT_TRUE(s);

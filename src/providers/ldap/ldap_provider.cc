@@ -609,10 +609,41 @@ struct LdapProvider::Impl {
     return std::move(*g);
   }
 
+  // The one entry of `entries` that has `want` among its `attr` values
+  // (exactly, as a lookup by name matches): nullptr when none does; two or
+  // more are ambiguous — the name could stand for either, so it stands for
+  // neither (logged with their DNs, answered "not found").
+  static Result<const Entry*> only_named(P& p, const std::vector<Entry>& entries, const std::string& attr,
+                                         std::string_view want, const char* kind) {
+    const Entry* found = nullptr;
+    std::string dns;
+    int count = 0;
+    for (const auto& e : entries) {
+      const auto* names = e.values(lowered(attr));
+      if (names == nullptr || std::find(names->begin(), names->end(), want) == names->end()) continue;
+      if (count++ == 0) found = &e;
+      dns += (dns.empty() ? "" : "; ") + printable(e.dn);
+    }
+    if (count <= 1) return found;
+    ++p.ambiguous_;
+    core::log_warning(log_prefix(p) + std::to_string(count) + " " + kind + " entries named \"" + printable(want) +
+                      "\" (" + dns + "): ambiguous, refused");
+    return core::error(Status::not_found(prefix(p) + "ambiguous " + kind + " name: " + std::to_string(count) +
+                                         " entries"));
+  }
+
   static Result<User> one_user(P& p, const std::string& term, std::string_view want) {
     auto entries = search(p, p.user_base_, p.user_scope_, "(&" + p.options_.user_filter + term + ")",
                           user_attr_list(p));
     if (!entries) return core::error(entries.error());
+    if (!want.empty()) {
+      auto only = only_named(p, *entries, p.ua_.name, want, "user");
+      if (!only) return core::error(only.error());
+      if (*only != nullptr) {
+        if (auto u = to_user(p, **only, want)) return std::move(*u);
+      }
+      return core::error(Status::not_found(prefix(p) + "no such user"));
+    }
     for (const auto& e : *entries) {
       if (auto u = to_user(p, e, want)) return std::move(*u);
     }
@@ -623,6 +654,14 @@ struct LdapProvider::Impl {
     auto entries = search(p, p.group_base_, p.group_scope_, "(&" + p.options_.group_filter + term + ")",
                           group_attr_list(p));
     if (!entries) return core::error(entries.error());
+    if (!want.empty()) {
+      auto only = only_named(p, *entries, p.ga_.name, want, "group");
+      if (!only) return core::error(only.error());
+      if (*only == nullptr) return core::error(Status::not_found(prefix(p) + "no such group"));
+      auto g = to_group(p, **only, want);
+      if (g || g.error().code() != core::Code::kNotFound) return g;
+      return core::error(Status::not_found(prefix(p) + "no such group"));
+    }
     for (const auto& e : *entries) {
       auto g = to_group(p, e, want);
       if (g) return g;
@@ -631,18 +670,23 @@ struct LdapProvider::Impl {
     return core::error(Status::not_found(prefix(p) + "no such group"));
   }
 
-  // The entry of a user by exact name (DN and requested attributes).
+  // The entry of a user by exact name (DN and requested attributes); two
+  // entries of that name are ambiguous (not found): nothing binds as either.
   static Result<Entry> user_entry(P& p, std::string_view name, std::vector<std::string> attrs) {
     if (invalid_name_reason(name) != nullptr) return core::error(Status::not_found(prefix(p) + "no such user"));
     attrs.push_back(p.ua_.name);
     auto entries = search(p, p.user_base_, p.user_scope_,
                           "(&" + p.options_.user_filter + equality_filter(p.ua_.name, name) + ")", attrs);
     if (!entries) return core::error(entries.error());
-    for (auto& e : *entries) {
-      const auto* names = e.values(lowered(p.ua_.name));
-      if (names && std::find(names->begin(), names->end(), name) != names->end()) return std::move(e);
-    }
-    return core::error(Status::not_found(prefix(p) + "no such user"));
+    auto only = only_named(p, *entries, p.ua_.name, name, "user");
+    if (!only) return core::error(only.error());
+    if (*only == nullptr) return core::error(Status::not_found(prefix(p) + "no such user"));
+    return **only;
+  }
+
+  // Whether a URI would carry a password in clear: ldap:// without StartTLS.
+  static bool cleartext(const P& p, const std::string& uri) {
+    return lowered(uri).rfind("ldaps:", 0) != 0 && !p.options_.start_tls;
   }
 
   template <typename T, typename Convert>
@@ -834,6 +878,7 @@ Status LdapProvider::check_options() {
 Status LdapProvider::open() {
   close();
   if (Status st = check_options(); !st) return st;
+  warn_cleartext();  // before connecting: a directory that is down changes nothing
   if (Status st = Impl::ensure_connected(*this); !st) return st;
   // The bases must exist: a typo there would make every lookup "not found".
   std::set<std::string> bases = {options_.base, user_base_, group_base_};
@@ -860,6 +905,27 @@ Status LdapProvider::open() {
   }
   core::log_info(Impl::log_prefix(*this) + "connected to " + connected_uri_ + " (" + options_.schema + ")");
   return Status::ok();
+}
+
+// Said at every open (daemon start, each pool worker): a provider that can
+// send a password in clear is worth a warning each time.
+void LdapProvider::warn_cleartext() const {
+  std::string plain;
+  for (const auto& uri : options_.uris) {
+    if (Impl::cleartext(*this, uri)) plain += (plain.empty() ? "" : ", ") + uri;
+  }
+  if (plain.empty()) return;
+  if (!options_.bind_dn.empty()) {
+    core::log_warning(Impl::log_prefix(*this) + "the password of bind_dn goes in clear to " + plain +
+                      " (no TLS: use ldaps:// or start_tls)");
+  }
+  if (options_.allow_cleartext_passwords) {
+    core::log_warning(Impl::log_prefix(*this) + "allow_cleartext_passwords: users' passwords go in clear to " +
+                      plain + " when they authenticate");
+  } else {
+    core::log_warning(Impl::log_prefix(*this) + "authentication will not use " + plain +
+                      " (no TLS; allow_cleartext_passwords is off)");
+  }
 }
 
 void LdapProvider::close() {
@@ -959,24 +1025,92 @@ Result<model::Gids> LdapProvider::memberships(std::string_view user) {
   return gids;
 }
 
+namespace {
+
+// The lock attributes an account check and an authentication read.
+const std::vector<std::string> kLockAttrs = {"nsAccountLock", "pwdAccountLockedTime"};
+// pwdAccountLockedTime's value for "locked until an administrator unlocks it"
+// (draft-behera-ldap-password-policy): no bind can clear it.
+constexpr std::string_view kLockedForever = "000001010000Z";
+
+enum class Lock { kNone, kTimed, kPermanent };
+
+// nsAccountLock TRUE (389-ds, FreeIPA): disabled. pwdAccountLockedTime (the
+// ppolicy overlay): locked forever, or since a time after which the overlay
+// lets the next right password in and removes the attribute.
+Lock lock_of(const Entry& e, std::string* why) {
+  if (const auto* v = e.values("nsaccountlock")) {
+    for (const auto& value : *v) {
+      if (lowered(value) == "true") {
+        *why = "account disabled in the directory (nsAccountLock)";
+        return Lock::kPermanent;
+      }
+    }
+  }
+  if (const auto* v = e.values("pwdaccountlockedtime")) {
+    if (std::find(v->begin(), v->end(), kLockedForever) != v->end()) {
+      *why = "account locked in the directory by an administrator (pwdAccountLockedTime)";
+      return Lock::kPermanent;
+    }
+    *why = "account locked in the directory by its password policy since " + printable(v->front()) +
+           " (pwdAccountLockedTime)";
+    return Lock::kTimed;
+  }
+  return Lock::kNone;
+}
+
+}  // namespace
+
 Status LdapProvider::authenticate(std::string_view user, std::string_view password) {
   if (!checked_) {
     if (Status st = check_options(); !st) return st;
   }
-  auto entry = Impl::user_entry(*this, user, {});
+  auto entry = Impl::user_entry(*this, user, kLockAttrs);
   if (!entry) return entry.error();
   // An empty password would make a simple bind "unauthenticated" and succeed.
   if (password.empty()) return Status::permission_denied(Impl::prefix(*this) + "empty password");
+  std::string why;
+  const Lock lock = lock_of(*entry, &why);
+  if (lock == Lock::kPermanent) {
+    ++locked_refusals_;
+    core::log_warning(Impl::log_prefix(*this) + "user \"" + printable(user) + "\" refused: " + why);
+    return Status::permission_denied(Impl::prefix(*this) + why);
+  }
   Status last = Status::unavailable(Impl::prefix(*this) + "no URI answered");
+  bool tried = false;
   for (const auto& uri : options_.uris) {
+    if (!options_.allow_cleartext_passwords && Impl::cleartext(*this, uri)) continue;
+    tried = true;
     LDAP* ld = nullptr;
     Status st = Impl::make_handle(*this, uri, ld);
     if (st) st = Impl::connect_and_bind(*this, uri, ld, entry->dn, password, true);
     unbind(ld);
-    if (st || st.code() != core::Code::kUnavailable) return st;
+    if (st || st.code() != core::Code::kUnavailable) {
+      last = st;
+      break;
+    }
     last = st;
   }
-  return last;
+  if (!tried) {
+    ++cleartext_refusals_;
+    const std::string msg = "refusing to send the password of \"" + printable(user) +
+                            "\" over an unencrypted connection (ldap:// without start_tls); use "
+                            "ldaps:// or start_tls, or set allow_cleartext_passwords";
+    core::log_error(Impl::log_prefix(*this) + msg);
+    return Status::unavailable(Impl::prefix(*this) + msg);
+  }
+  if (!last.ok() || lock == Lock::kNone) return last;
+  // A timed lock and a bind the server accepted: with the ppolicy overlay the
+  // lock is over and the bind removed it. Still there: nothing enforces it
+  // (no overlay on this server), so fastid does.
+  auto again = Impl::search(*this, entry->dn, Scope::kBase, "(objectClass=*)", kLockAttrs);
+  if (!again) return again.error();
+  if (!again->empty() && lock_of(again->front(), &why) != Lock::kNone) {
+    ++locked_refusals_;
+    core::log_warning(Impl::log_prefix(*this) + "user \"" + printable(user) + "\" refused: " + why);
+    return Status::permission_denied(Impl::prefix(*this) + why);
+  }
+  return Status::ok();
 }
 
 model::Account LdapProvider::account_verdict(std::int64_t today, std::int64_t last_change,
@@ -1001,8 +1135,15 @@ model::Account LdapProvider::account_verdict(std::int64_t today, std::int64_t la
 
 Result<model::Account> LdapProvider::account(std::string_view user) {
   FASTID_LDAP_READY();
-  auto entry = Impl::user_entry(*this, user, {"shadowLastChange", "shadowMax", "shadowInactive", "shadowExpire"});
+  std::vector<std::string> attrs = {"shadowLastChange", "shadowMax", "shadowInactive", "shadowExpire"};
+  attrs.insert(attrs.end(), kLockAttrs.begin(), kLockAttrs.end());
+  auto entry = Impl::user_entry(*this, user, std::move(attrs));
   if (!entry) return core::error(entry.error());
+  // A lock, timed or not, denies: a lock the overlay would lift at the next
+  // right password still stands for logins without one (SSH keys) until then.
+  if (std::string why; lock_of(*entry, &why) != Lock::kNone) {
+    return model::Account{model::AccountVerdict::kDenied, why};
+  }
   auto field = [&](const char* attr) -> std::int64_t {
     const std::string v = entry->first(lowered(attr));
     auto d = parse_days(v);
@@ -1021,6 +1162,9 @@ std::vector<std::pair<std::string, std::string>> LdapProvider::stats() const {
       {"failovers", std::to_string(failovers_)},
       {"entries_rejected", std::to_string(rejected_)},
       {"entries_skipped", std::to_string(skipped_)},
+      {"ambiguous_names", std::to_string(ambiguous_)},
+      {"cleartext_refusals", std::to_string(cleartext_refusals_)},
+      {"locked_refusals", std::to_string(locked_refusals_)},
       {"last_error", last_error_.empty() ? "-" : last_error_},
   };
 }

@@ -51,6 +51,9 @@ class LdapProvider final : public Provider {
     int nesting_depth = 4;
     std::chrono::milliseconds network_timeout{5000};
     std::chrono::milliseconds search_timeout{10000};
+    // Off: authenticate() never binds with a user's password over ldap://
+    // without start_tls (it skips such URIs; kUnavailable when none is left).
+    bool allow_cleartext_passwords = false;
   };
 
   explicit LdapProvider(Options options);
@@ -78,9 +81,13 @@ class LdapProvider final : public Provider {
   // starts a new paged search and skips that many records.
   Result<Answer> lookup(const Query& query) override;
 
-  // A simple bind as the user's DN on a connection of its own; hashes are never read.
+  // A simple bind as the user's DN on a connection of its own, over TLS only
+  // unless allow_cleartext_passwords; hashes are never read. Two entries of
+  // the name: not found, no bind. A directory lock (nsAccountLock, a
+  // pwdAccountLockedTime the bind did not clear): kPermissionDenied.
   Status authenticate(std::string_view user, std::string_view password) override;
-  // From shadowAccount attributes (shadowExpire, shadowLastChange, shadowMax,
+  // The directory's lock state (nsAccountLock, pwdAccountLockedTime: denied),
+  // then shadowAccount attributes (shadowExpire, shadowLastChange, shadowMax,
   // shadowInactive), by today's date in days since 1970.
   Result<model::Account> account(std::string_view user) override;
 
@@ -132,9 +139,11 @@ class LdapProvider final : public Provider {
   std::optional<std::int64_t> today_for_test_;
   // stats
   std::uint64_t searches_ = 0, reconnects_ = 0, rejected_ = 0, skipped_ = 0, failovers_ = 0;
+  std::uint64_t ambiguous_ = 0, cleartext_refusals_ = 0, locked_refusals_ = 0;
   std::string last_error_;
 
   Status check_options();
+  void warn_cleartext() const;
   // The user's entry, the groups that list it (memberUid or member DN), and
   // for rfc2307bis one search per nesting level (member DNs OR-ed, in
   // chunks), never one per group.

@@ -76,33 +76,6 @@ std::string equality_filter(std::string_view attr, std::string_view value) {
   return out;
 }
 
-const char* invalid_name_reason(std::string_view name) {
-  if (name.empty()) return "empty name";
-  if (name.size() > 256) return "name longer than 256 bytes";
-  for (char ch : name) {
-    const auto c = static_cast<unsigned char>(ch);
-    if (c == ':') return "':' in a name";
-    if (c == ',') return "',' in a name";
-    if (c == '\n') return "newline in a name";
-    if (c == '\0') return "NUL in a name";
-    if (is_control(c)) return "control character in a name";
-    if (c == '*' || c == '(' || c == ')' || c == '\\') return "filter metacharacter in a name";
-  }
-  return nullptr;
-}
-
-const char* invalid_field_reason(std::string_view field) {
-  if (field.size() > 4096) return "field longer than 4096 bytes";
-  for (char ch : field) {
-    const auto c = static_cast<unsigned char>(ch);
-    if (c == ':') return "':' in a field";
-    if (c == '\n') return "newline in a field";
-    if (c == '\0') return "NUL in a field";
-    if (is_control(c)) return "control character in a field";
-  }
-  return nullptr;
-}
-
 std::optional<std::uint32_t> parse_id(std::string_view text) {
   if (text.empty() || text.size() > 10) return std::nullopt;
   std::uint64_t v = 0;
@@ -146,26 +119,6 @@ std::optional<FirstRdn> first_rdn(std::string_view dn) {
     if (i > 1) out.parent_key += ',';
     append_rdn(out.parent_key, parsed.dn[i]);
   }
-  return out;
-}
-
-std::string printable(std::string_view text) {
-  std::string out;
-  for (char ch : text.substr(0, 200)) {
-    const auto c = static_cast<unsigned char>(ch);
-    if (c == '\\') {
-      out += "\\\\";
-    } else if (c == '\n') {
-      out += "\\n";
-    } else if (is_control(c)) {
-      out += "\\x";
-      out += kHex[c >> 4];
-      out += kHex[c & 15];
-    } else {
-      out += ch;
-    }
-  }
-  if (text.size() > 200) out += "...";
   return out;
 }
 

@@ -9,6 +9,8 @@
 #include <string>
 #include <string_view>
 
+#include "providers/record_rules.h"
+
 namespace fastid::providers::ldap {
 
 // RFC 4515 escaping of an assertion value: '*', '(', ')', '\\' and NUL — and,
@@ -19,13 +21,9 @@ std::string escape_filter_value(std::string_view value);
 // "(attr=escaped value)".
 std::string equality_filter(std::string_view attr, std::string_view value);
 
-// Why a value cannot stand in a passwd or group line; nullptr when it can.
-// Names (user, group, member): 1..256 bytes; no ':' or ',' (field and member
-// separators), no control character (newline, NUL, ...), none of the filter
-// metacharacters '*', '(', ')', '\\' (names that look like filters are hostile).
-const char* invalid_name_reason(std::string_view name);
-// Other fields (gecos, home, shell): at most 4096 bytes; no ':', no control character.
-const char* invalid_field_reason(std::string_view field);
+// The name and field rules are every directory's (providers/record_rules.h).
+using providers::invalid_field_reason;
+using providers::invalid_name_reason;
 
 // A uid or gid from its decimal text: digits only, 0..4294967294 (4294967295
 // is (uid_t)-1, which glibc and the kernel reserve). nullopt otherwise
@@ -48,8 +46,6 @@ struct FirstRdn {
 };
 std::optional<FirstRdn> first_rdn(std::string_view dn);
 
-// For log lines: the text with control bytes and backslashes escaped ("\n",
-// "\x00") and cut at 200 bytes, so a hostile value cannot forge a log line.
-std::string printable(std::string_view text);
+using providers::printable;
 
 }  // namespace fastid::providers::ldap

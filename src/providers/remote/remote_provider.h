@@ -3,7 +3,9 @@
 // all of them share one upstream. Synchronous (NetClient blocks), so it runs
 // in the provider pool like any directory client. Public data only: upstreams
 // refuse authentication over the network, and so does this provider.
-// One thread at a time, as the Provider interface says.
+// Answers are checked by CheckedProvider (the registry wraps this in one):
+// an upstream is trusted no more than a directory. One thread at a time, as
+// the Provider interface says.
 #pragma once
 
 #include <memory>
@@ -36,7 +38,8 @@ class RemoteProvider final : public Provider {
 
   // Asks the upstreams in order. Transport failures become kUnavailable
   // naming the provider; the upstream's own answers (not found, busy, ...)
-  // pass through.
+  // pass through; a page that breaks the paging contract (more records than
+  // asked, a cursor that does not advance) is kUnavailable.
   Result<Answer> lookup(const Query& query) override;
 
  private:

@@ -1,0 +1,143 @@
+#include "providers/checked_provider.h"
+
+#include <algorithm>
+
+#include "core/log.h"
+
+namespace fastid::providers {
+
+CheckedProvider::CheckedProvider(std::unique_ptr<Provider> inner, IdRange ids)
+    : inner_(std::move(inner)), ids_(ids) {}
+
+Status CheckedProvider::refuse(const std::string& what, const std::string& why) {
+  ++refused_;
+  core::log_warning("provider " + name() + ": " + what + " refused: " + why);
+  return Status::not_found("provider " + name() + ": " + what + " refused: " + why);
+}
+
+std::optional<std::string> CheckedProvider::user_refusal(const User& u) const {
+  if (const char* why = invalid_name_reason(u.name)) return std::string(why);
+  for (const std::string* f : {&u.passwd, &u.gecos, &u.dir, &u.shell}) {
+    if (const char* why = invalid_field_reason(*f)) return std::string(why) + " \"" + printable(*f) + "\"";
+  }
+  if (const char* why = refused_id_reason(u.uid, ids_)) return "uid " + std::to_string(u.uid) + ": " + why;
+  if (const char* why = refused_id_reason(u.gid, ids_)) return "gid " + std::to_string(u.gid) + ": " + why;
+  return std::nullopt;
+}
+
+std::optional<std::string> CheckedProvider::group_refusal(Group& g) {
+  if (const char* why = invalid_name_reason(g.name)) return std::string(why);
+  if (const char* why = invalid_field_reason(g.passwd)) return std::string(why);
+  if (const char* why = refused_id_reason(g.gid, ids_)) return "gid " + std::to_string(g.gid) + ": " + why;
+  std::erase_if(g.members, [&](const std::string& m) {
+    const char* why = invalid_name_reason(m);
+    if (why != nullptr) {
+      core::log_warning("provider " + name() + ": group \"" + g.name + "\": member \"" + printable(m) +
+                        "\" dropped: " + why);
+    }
+    return why != nullptr;
+  });
+  return std::nullopt;
+}
+
+namespace {
+
+std::uint32_t id_of(const User& u) { return u.uid; }
+std::uint32_t id_of(const Group& g) { return g.gid; }
+const char* noun(const User&) { return "user"; }
+const char* noun(const Group&) { return "group"; }
+const char* id_word(const User&) { return "uid"; }
+const char* id_word(const Group&) { return "gid"; }
+
+// `user "alice" (uid 1000)`, for logs.
+template <typename T>
+std::string label(const T& rec) {
+  return std::string(noun(rec)) + " \"" + printable(rec.name) + "\" (" + id_word(rec) + " " +
+         std::to_string(id_of(rec)) + ")";
+}
+
+}  // namespace
+
+std::optional<std::string> CheckedProvider::refusal(User& u) { return user_refusal(u); }
+std::optional<std::string> CheckedProvider::refusal(Group& g) { return group_refusal(g); }
+
+// A record must be the one asked for (the asked name, or the asked id) and
+// pass the rules.
+template <typename T>
+Result<Answer> CheckedProvider::checked(const Query& q, T rec) {
+  const bool by_id = model::keyed_by_id(q.kind);
+  const std::string what = by_id ? label(rec) : std::string(noun(rec)) + " \"" + printable(rec.name) + "\"";
+  if (!by_id && rec.name != q.name) {
+    return core::error(refuse(what, "the answer to a lookup of \"" + printable(q.name) + "\" names another " +
+                                        noun(rec)));
+  }
+  if (by_id && id_of(rec) != q.id) {
+    return core::error(refuse(what, "the answer to a lookup of " + std::string(id_word(rec)) + " " +
+                                        std::to_string(q.id) + " has another " + id_word(rec)));
+  }
+  if (auto why = refusal(rec)) return core::error(refuse(what, *why));
+  return rec;
+}
+
+// A page drops the records that may not be served.
+template <typename T>
+Result<Answer> CheckedProvider::checked(const Query&, Page<T> page) {
+  std::erase_if(page.records, [&](T& rec) {
+    auto why = refusal(rec);
+    if (why) (void)refuse(label(rec), *why);
+    return why.has_value();
+  });
+  return page;
+}
+
+// A list of memberships drops the gids outside the range.
+Result<Answer> CheckedProvider::checked(const Query& q, model::Gids gids) {
+  std::erase_if(gids, [&](std::uint32_t gid) {
+    const char* why = refused_id_reason(gid, ids_);
+    if (why != nullptr) {
+      ++refused_;
+      core::log_warning("provider " + name() + ": gid " + std::to_string(gid) + " in the groups of \"" +
+                        printable(q.name) + "\" refused: " + why);
+    }
+    return why != nullptr;
+  });
+  return gids;
+}
+
+// A refused id is still asked for: the store probes a provider's reachability
+// with getpwuid(0), and only the provider can say whether it answers.
+Result<Answer> CheckedProvider::lookup(const Query& q) {
+  if (model::keyed_by_name(q.kind) && invalid_name_reason(q.name) != nullptr) {
+    return core::error(Status::not_found(q.kind == model::Kind::kGroupByName ? "no such group" : "no such user"));
+  }
+  auto r = inner_->lookup(q);
+  if (!r) return r;
+  if (Status st = model::check_answer(q, *r); !st) return core::error(st.with_context("provider " + name()));
+  return std::visit([&](auto& v) { return checked(q, std::move(v)); }, *r);
+}
+
+// A user whose record is refused does not exist here: a success or a verdict
+// about them is "not found". Checked after the provider's answer, so that a
+// provider that does not authenticate (the remote one) costs no lookup.
+Status CheckedProvider::authenticate(std::string_view user, std::string_view password) {
+  Status st = inner_->authenticate(user, password);
+  if (!st) return st;
+  auto u = user_by_name(user);
+  return u ? Status::ok() : u.error();
+}
+
+Result<model::Account> CheckedProvider::account(std::string_view user) {
+  auto a = inner_->account(user);
+  if (!a) return a;
+  auto u = user_by_name(user);
+  if (!u) return core::error(u.error());
+  return a;
+}
+
+std::vector<std::pair<std::string, std::string>> CheckedProvider::stats() const {
+  auto out = inner_->stats();
+  out.emplace_back("records_refused", std::to_string(refused_));
+  return out;
+}
+
+}  // namespace fastid::providers
