@@ -94,6 +94,14 @@ bool crypt_matches(std::string_view password, std::string_view hash) {
   return match;
 }
 
+// A line is usable from its login time up to max_age after it. One dated in
+// the future (the clock was set back, or the file was forged) is not: it
+// would otherwise stay usable for longer than max_age.
+bool usable(std::int64_t when, std::chrono::seconds max_age) {
+  const std::int64_t now = ::time(nullptr);
+  return when >= 0 && when <= now && now - when <= max_age.count();
+}
+
 }  // namespace
 
 core::Status OfflineCredentials::remember(std::string_view user, std::string_view password) {
@@ -128,8 +136,8 @@ core::Status OfflineCredentials::verify(std::string_view user, std::string_view 
   std::int64_t when = 0;
   if (!find_line(file.text, user, &hash, &when))
     return core::Status::not_found("no offline credential");
-  if (::time(nullptr) - when > max_age_.count())
-    return core::Status::not_found("offline credential too old");
+  if (!usable(when, max_age_))
+    return core::Status::not_found("offline credential too old or dated in the future");
   return crypt_matches(password, hash) ? core::Status::ok()
                                        : core::Status::permission_denied("wrong password");
 }
@@ -140,7 +148,7 @@ bool OfflineCredentials::has(std::string_view user) {
   if (!read_file(path_, &file)) return false;
   std::string_view hash;
   std::int64_t when = 0;
-  return find_line(file.text, user, &hash, &when) && ::time(nullptr) - when <= max_age_.count();
+  return find_line(file.text, user, &hash, &when) && usable(when, max_age_);
 }
 
 core::Status OfflineCredentials::rewrite(std::string_view user, const std::string* new_line) {

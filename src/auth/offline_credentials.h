@@ -3,7 +3,8 @@
 // (yescrypt, from crypt_gensalt) of the password, one line per user:
 //   user:hash:seconds-since-epoch-of-the-login
 // in a file of mode 0600 owned by the daemon (root). It is consulted only when
-// every source that could answer was unreachable — never after a rejection.
+// every source that could answer is offline (as its probe decided) — never
+// after a rejection, never because a pool was busy.
 // Every call does blocking I/O and a slow hash: run it on the offload pool.
 // Calls on one instance from several threads at once are serialized inside.
 #pragma once
@@ -25,13 +26,15 @@ class OfflineCredentials {
   // Replaces the user's line with a fresh hash of `password`, written to a
   // new file that is renamed over the old one.
   core::Status remember(std::string_view user, std::string_view password);
-  // ok when `password` matches the user's stored hash and it is younger than
-  // max_age; kPermissionDenied when it does not match; kNotFound when there
+  // ok when `password` matches the user's stored hash, dated no later than
+  // now and no earlier than max_age ago; kPermissionDenied when it does not match; kNotFound when there
   // is no usable line (none, or too old); kUnavailable when the file cannot be read.
   core::Status verify(std::string_view user, std::string_view password);
-  // Drops the user's line (the source rejected the password online).
+  // Drops the user's line: the source rejected the password online, said it
+  // has no such user, or refused the account (expired, disabled).
   core::Status forget(std::string_view user);
-  // Whether a line younger than max_age exists (the offline account check).
+  // Whether a usable line exists (the offline account check): the user logged
+  // in online within max_age and the source has not since refused the account.
   bool has(std::string_view user);
 
   const std::string& path() const { return path_; }

@@ -17,6 +17,7 @@
 #include "cli/auth.h"
 #include "fastid/fastid.h"
 #include "netclient/net_client.h"
+#include "netclient/tls_session.h"
 #include "proto/messages.h"
 #include "proto/wire.h"
 
@@ -344,11 +345,22 @@ int main(int argc, char** argv) {
   bool udp = false;
   bool verbose = false;
   int timeout_ms = 2000;
-  app.add_option("-s,--server", server,
+  std::string tls_ca;
+  std::string tls_server_name;
+  auto* server_option = app.add_option("-s,--server", server,
                  "ask a remote fastidd over its TCP listener, HOST:PORT or [V6]:PORT (lookups and ping)");
-  app.add_flag("--udp", udp, "with --server: ask over UDP first; a truncated answer is asked again over TCP");
+  auto* udp_flag = app.add_flag("--udp", udp, "with --server: ask over UDP first; a truncated answer is asked again over TCP");
   app.add_flag("-v,--verbose", verbose, "with --server: say which server and transport answered");
   app.add_option("--timeout-ms", timeout_ms, "with --server: per-server timeout")->check(CLI::Range(1, 600000));
+  auto* tls_ca_option =
+      app.add_option("--tls-ca", tls_ca,
+                     "with --server: speak TLS, verifying the server's certificate against the CAs of this "
+                     "PEM file and its address (or --tls-server-name); UDP is then refused (cleartext)")
+          ->needs(server_option)
+          ->excludes(udp_flag);
+  app.add_option("--tls-server-name", tls_server_name,
+                 "with --tls-ca: the DNS name the server's certificate must carry (also sent as SNI)")
+      ->needs(tls_ca_option);
   // With --server, lookups go to a remote fastidd; built on first use, after
   // the options are parsed (the subcommand callbacks run after them).
   std::unique_ptr<fastid::netclient::NetClient> net;
@@ -356,8 +368,20 @@ int main(int argc, char** argv) {
   auto remote = [&]() -> Remote* {
     if (server.empty()) return nullptr;
     if (!net) {
-      net = std::make_unique<fastid::netclient::NetClient>(fastid::netclient::Options{
-          .servers = {server}, .timeout = std::chrono::milliseconds(timeout_ms)});
+      std::shared_ptr<const fastid::netclient::TlsClientContext> tls;
+      if (!tls_ca.empty()) {
+        auto context = fastid::netclient::make_tls_client_context(tls_ca);
+        if (!context) {
+          std::fprintf(stderr, "fastid: --tls-ca: %s\n", context.error().to_string().c_str());
+          std::exit(kError);  // never on to the local daemon, never plaintext
+        }
+        tls = std::move(*context);
+      }
+      net = std::make_unique<fastid::netclient::NetClient>(
+          fastid::netclient::Options{.servers = {server},
+                                     .timeout = std::chrono::milliseconds(timeout_ms),
+                                     .tls = std::move(tls),
+                                     .tls_server_name = tls_server_name});
       remote_state = Remote{net.get(),
                             udp ? fastid::netclient::Transport::kUdp : fastid::netclient::Transport::kTcp,
                             verbose};

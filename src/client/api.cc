@@ -52,8 +52,8 @@ struct ErrnoKeeper {
 // The fast cache, consulted before the socket. A constant-initialised global:
 // no constructor, no exit handler. Its directory is set once, by the first
 // lookup: FASTID_CACHE_DIR (ignored in setuid programs), else the default.
-// Maps are trusted when root, this process's user or the owner of the socket
-// directory (the daemon's identity) owns them.
+// Maps are trusted when root, this process's user or the user the daemon
+// publishes as (client::cache_publisher()) owns them.
 // While one thread sets it, the others simply go to the socket.
 constinit fastid::fastcache::FastCacheReader g_cache;
 std::atomic<int> g_cache_state{0};  // 0 unset, 1 being set, 2 ready
@@ -65,7 +65,7 @@ fastid::fastcache::FastCacheReader* cache() {
   if (state == 0 && g_cache_state.compare_exchange_strong(expected, 1)) {
     const char* dir = secure_getenv("FASTID_CACHE_DIR");
     g_cache.set_directory(dir != nullptr && *dir != '\0' ? dir : fastid::fastcache::kDefaultCacheDir,
-                          fastid::client::socket_dir_owner());
+                          fastid::client::cache_publisher());
     g_cache_state.store(2, std::memory_order_release);
     return &g_cache;
   }

@@ -2,9 +2,11 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <pthread.h>
 #include <sched.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -14,6 +16,7 @@
 #include <unistd.h>
 
 #include "client/last_message.h"
+#include "fastcache/layout.h"
 
 namespace fastid::client {
 namespace {
@@ -227,9 +230,21 @@ int poll_ms(int64_t deadline_ns) {
   return ms > 0x7fffffff ? 0x7fffffff : static_cast<int>(ms);
 }
 
-uid_t socket_dir_owner() {
+uid_t cache_publisher() {
+  const char* dir = socket_dir();
   struct stat st;
-  return stat(socket_dir(), &st) == 0 && S_ISDIR(st.st_mode) ? st.st_uid : 0;
+  if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) return 0;
+  // A daemon of one user's own, in that user's directory: it is that user's.
+  if (st.st_uid != 0) return st.st_uid;
+  // Root's directory: the marker's owner is whom root gave it to, unless
+  // someone else could have put the marker there.
+  if ((st.st_mode & (S_IWGRP | S_IWOTH)) != 0) return 0;
+  char path[PATH_MAX];
+  const int n = snprintf(path, sizeof path, "%s/%s", dir, fastid::fastcache::kCacheOwnerMarker);
+  if (n < 0 || static_cast<size_t>(n) >= sizeof path) return 0;
+  struct stat marker;
+  if (lstat(path, &marker) != 0 || !S_ISREG(marker.st_mode)) return 0;
+  return marker.st_uid;
 }
 
 bool same_socket(int fd, dev_t dev, ino_t ino) {

@@ -35,10 +35,12 @@ fastid_status pool_acquire(Conn* c, int64_t deadline_ns, bool allow_pooled);
 // it is still ours). Leaves c->fd == -1.
 void pool_release(Conn* c, bool healthy);
 
-// The owner of the socket directory ($FASTID_SOCKET_DIR, default /run/fastid):
-// the identity whose fast cache maps libfastid trusts besides root's. 0 when
-// it cannot be read.
-uid_t socket_dir_owner();
+// The identity whose fast cache maps libfastid trusts besides root's and the
+// caller's own: the owner of socket_dir/cache-owner when the socket directory
+// ($FASTID_SOCKET_DIR, default /run/fastid) is root's and writable by root
+// alone (root gives the marker to the workers' user at every start), else the
+// directory's owner (a daemon a user runs for itself). 0 when unknown.
+uid_t cache_publisher();
 
 // Closes every idle connection and makes busy ones close on release. For
 // tests, and for programs that change FASTID_SOCKET_DIR at run time.

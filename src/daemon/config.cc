@@ -261,6 +261,7 @@ class Parser {
       if (!value) return fail(node->source(), label, k, value.error().message());
       s->apply_listen(listen, *value);
     }
+    if (Status st = check_listen_config(listen); !st) return fail(table.source(), label, "", st.message());
     return Status::ok();
   }
 

@@ -51,6 +51,7 @@ struct PoolConfig {
   std::chrono::milliseconds request_timeout{10000};
   int max_requests_per_worker = 100000;  // 0 = never recycle
   int max_queue = 1024;
+  int auth_workers = 1;  // lookups never hold more than max_workers - auth_workers (at least 1)
 
   bool operator==(const PoolConfig&) const = default;
 };
@@ -74,10 +75,13 @@ struct ProviderConfig {
   std::vector<std::string> crash_names = {};
   std::string password = {};
   std::string down_file = {};  // while this file exists, every call answers "unavailable"
+  std::vector<std::string> expired_names = {};  // their account check says "expired"
+  std::string call_log = {};  // each authentication appends "authenticate NAME" here
 
   // type "fastid": upstream fastidd TCP listeners, asked in order.
   std::vector<std::string> servers = {};
   std::chrono::milliseconds timeout{2000};
+  std::string tls_server_name = {};  // and tls_ca_file (shared with "ldap"): TLS to the upstreams
   // type "ldap" (docs/ldap.md): an LDAP directory through libldap.
   std::vector<std::string> uri = {};
   std::string base = {};
@@ -135,6 +139,9 @@ struct FastCacheConfig {
 struct ListenConfig {
   std::vector<std::string> tcp = {};
   std::vector<std::string> udp = {};
+  std::string tls_cert = {};  // both set: the TCP listeners speak TLS only
+  std::string tls_key = {};
+  std::chrono::milliseconds tls_handshake_timeout{5000};
 
   bool operator==(const ListenConfig&) const = default;
 };

@@ -18,6 +18,7 @@
 #include "daemon/config.h"
 #include "daemon/worker.h"
 #include "server/net_listener.h"
+#include "server/tls_listener.h"
 #include "server/unix_listener.h"
 #include "supervisor/daemonize.h"
 #include "supervisor/pid_file.h"
@@ -112,6 +113,16 @@ int main(int argc, char** argv) {
   // Open and close every provider once: a wrong path fails now, not at the
   // first lookup (an unreachable directory the store knows is tolerated).
   if (auto st = daemon::check_providers_at_start(*config, check_only); !st) return fail(st.to_string());
+  // TLS of the TCP listeners: the key is read now, while fastidd is still
+  // root and before any worker exists (workers inherit the context).
+  std::shared_ptr<server::TlsServerContext> tcp_tls;
+  if (!config->listen.tls_cert.empty()) {
+    auto tls = server::load_tls_server_context({.cert_file = config->listen.tls_cert,
+                                                .key_file = config->listen.tls_key,
+                                                .handshake_timeout = config->listen.tls_handshake_timeout});
+    if (!tls) return fail("[listen] " + tls.error().to_string());
+    tcp_tls = std::move(*tls);
+  }
   if (check_only) {
     std::printf("configuration %s is valid (%zu provider(s))\n", config->source.c_str(),
                 config->providers.size());
@@ -146,14 +157,26 @@ int main(int argc, char** argv) {
   for (const auto& address : config->listen.tcp) {
     auto l = server::open_tcp_listener(address);
     if (!l) return fail("[listen] tcp: " + l.error().to_string());
-    core::log_info("listening on tcp " + l->bound);
+    if (tcp_tls) {
+      core::log_info("listening on tcp " + l->bound + " (TLS only, certificate " + server::describe(*tcp_tls) + ")");
+    } else {
+      core::log_info("listening on tcp " + l->bound);
+      core::log_warning("tcp " + l->bound + " is plaintext: lookups and answers cross the network "
+                        "unencrypted and unauthenticated ([listen] tls_cert and tls_key turn TLS on)");
+    }
     tcp_listeners.emplace_back(l->fd, l->bound);
   }
   for (const auto& address : config->listen.udp) {
     auto l = server::open_udp_listener(address);
     if (!l) return fail("[listen] udp: " + l.error().to_string());
-    core::log_info("listening on udp " + l->bound);
+    core::log_info("listening on udp " + l->bound + " (plaintext, public lookups only)");
     udp_listeners.emplace_back(l->fd, l->bound);
+  }
+  for (const auto& p : config->providers) {
+    if (p.type == "fastid" && p.tls_ca_file.empty()) {
+      core::log_warning("provider " + p.name + " is plaintext: answers from its upstreams can be read "
+                        "and forged on the way (tls_ca_file turns TLS on)");
+    }
   }
 
   // Privilege drop: the identity was resolved above; the workers drop to it
@@ -182,6 +205,11 @@ int main(int argc, char** argv) {
   auto pam_fd = server::open_unix_listener(pam_path, 0666);
   if (!pam_fd) return fail(pam_fd.error().to_string());
 
+  // Clients trust fast cache maps owned by the user the workers publish as.
+  if (auto st = supervisor::mark_cache_owner(d.socket_dir, drop_to ? drop_to->uid : ::geteuid()); !st) {
+    return fail(st.to_string());
+  }
+
   supervisor::Daemonizer daemonizer;
   if (daemonize) {
     if (auto st = daemonizer.detach(!log_file.empty()); !st) return fail(st.to_string());
@@ -191,6 +219,10 @@ int main(int argc, char** argv) {
   // Every worker's figures, in one shared page mapped before the fork.
   auto figures = supervisor::WorkerFigures::create(config->daemon.workers);
   if (!figures) return fail(figures.error().to_string());
+  // One lockout table for every worker, mapped before the fork too, so that
+  // max_failures counts per user and not per user and worker (docs/pam.md).
+  auto lockout = auth::LockoutTable::create();
+  if (!lockout) return fail(lockout.error().to_string());
 
   daemon::WorkerSetup setup;
   const int workers = config->daemon.workers;
@@ -202,10 +234,12 @@ int main(int argc, char** argv) {
   setup.unix_listeners.emplace_back(*nss_fd, "nss");
   setup.unix_listeners.emplace_back(*admin_fd, "admin");
   setup.tcp_listeners = std::move(tcp_listeners);
+  setup.tcp_tls = std::move(tcp_tls);
   setup.udp_listeners = std::move(udp_listeners);
   setup.unix_listeners.emplace_back(*pam_fd, "pam");
   setup.on_ready = [&daemonizer] { daemonizer.notify_ready(); };
   setup.figures = &*figures;
+  setup.lockout = *lockout;
 
   int rc;
   // A worker runs as `drop_to` from its first instruction of its own.
@@ -231,6 +265,8 @@ int main(int argc, char** argv) {
     options.workers = workers;
     options.shutdown_grace = grace;
     options.figures = &*figures;
+    // A dead worker's attempts in flight no longer count against anyone.
+    options.worker_reaped = [table = *lockout](pid_t pid) { table->release_owner(pid); };
     options.on_worker_exit = on_worker_exit == "exit" ? supervisor::OnWorkerExit::kExit
                                                       : supervisor::OnWorkerExit::kRestart;
     // With a privilege drop even one worker is forked: the supervisor stays

@@ -431,8 +431,17 @@ const Setting kSettings[] = {
         .min = 10,
         .max = 10 * kMinute,
         .provider_type = "fastid",
-        .description = "Longest wait for an upstream's connection or reply before the next "
-                       "server is tried.",
+        .description = "Longest wait for an upstream's connection (with its TLS handshake) or "
+                       "reply before the next server is tried.",
+    }),
+    provider_key<&ProviderConfig::tls_server_name>({
+        .key = "tls_server_name",
+        .type = SettingType::kString,
+        .default_text = "",
+        .provider_type = "fastid",
+        .description = "With `tls_ca_file`: the DNS name every upstream's certificate must carry "
+                       "(also sent as SNI). Empty: each certificate must carry the numeric address "
+                       "of its server as listed in `servers` (an IP address entry).",
     }),
     provider_key<&ProviderConfig::password>({
         .key = "password",
@@ -450,6 +459,24 @@ const Setting kSettings[] = {
         .provider_type = "slow",
         .description = "While this file exists, every call fails at once as \"unavailable\", "
                        "as a directory that is down does: for offline-mode tests. Empty: never.",
+    }),
+    provider_key<&ProviderConfig::expired_names>({
+        .key = "expired_names",
+        .type = SettingType::kStringList,
+        .default_text = "",
+        .provider_type = "slow",
+        .description = "Users whose account check answers \"account expired\" (their password "
+                       "still authenticates): for PAM tests.",
+    }),
+    provider_key<&ProviderConfig::call_log>({
+        .key = "call_log",
+        .type = SettingType::kString,
+        .default_text = "",
+        .rule = StringRule::kAbsolutePathOrEmpty,
+        .provider_type = "slow",
+        .description = "Each authentication call appends a line `authenticate NAME` to this "
+                       "file (every worker process, appended whole): tests count the calls "
+                       "that reached the provider. Empty: none.",
     }),
 
     // ---- type "ldap" (docs/ldap.md) ----
@@ -500,10 +527,12 @@ const Setting kSettings[] = {
         .type = SettingType::kString,
         .default_text = "",
         .rule = StringRule::kAbsolutePathOrEmpty,
-        .provider_type = "ldap",
-        .description = "PEM file of the CA certificates that may sign the server's certificate, "
-                       "for `ldaps://` and `start_tls`; empty: the system's trust store. The "
-                       "certificate is always verified.",
+        .provider_type = "ldap fastid",
+        .description = "PEM file of the CA certificates that may sign the server's certificate; "
+                       "the certificate is always verified. ldap: for `ldaps://` and `start_tls`; "
+                       "empty: the system's trust store. fastid: every connection to `servers` "
+                       "is TLS (1.2 or later), verified against these CAs only and never retried "
+                       "in plaintext; empty: plaintext, logged as a warning at start.",
     }),
     provider_key<&ProviderConfig::start_tls>({
         .key = "start_tls",
@@ -719,7 +748,19 @@ const Setting kSettings[] = {
         .min = 0,
         .max = 1048576,
         .description = "Requests waiting for a busy worker, over the whole pool; past it a "
-                       "request is answered \"busy\" at once.",
+                       "request is answered \"busy\" at once. Authentication and account "
+                       "checks have a queue of this length of their own.",
+    }),
+    pool_key<&PoolConfig::auth_workers>({
+        .key = "auth_workers",
+        .type = SettingType::kInt,
+        .default_text = "1",
+        .min = 0,
+        .max = 1024,
+        .description = "Workers kept for authentication: lookups never hold more than "
+                       "`max_workers` minus this many (at least one), so a flood of lookups "
+                       "cannot keep logins from reaching the directory. Authentication is "
+                       "also served before any waiting lookup.",
     }),
 
     fastcache_key<&FastCacheConfig::negative_ttl>({
@@ -769,16 +810,47 @@ const Setting kSettings[] = {
         .default_text = "",
         .rule = StringRule::kHostPort,
         .description = "UDP listeners, same syntax: one request per datagram, replies at most "
-                       "three times the datagram's size (else marked truncated).",
+                       "three times the datagram's size (else marked truncated). Always "
+                       "plaintext, even with `tls_cert`: leave it empty (the default) for no "
+                       "UDP listener.",
+    }),
+    listen_key<&ListenConfig::tls_cert>({
+        .key = "tls_cert",
+        .type = SettingType::kString,
+        .default_text = "",
+        .rule = StringRule::kAbsolutePathOrEmpty,
+        .description = "PEM file of the server certificate (then any intermediates). With "
+                       "`tls_key`, every `tcp` listener speaks TLS only (1.2 or later, no "
+                       "renegotiation); empty: plaintext, logged as a warning at start. Read at "
+                       "start, before the privilege drop; a new certificate needs a restart.",
+    }),
+    listen_key<&ListenConfig::tls_key>({
+        .key = "tls_key",
+        .type = SettingType::kString,
+        .default_text = "",
+        .rule = StringRule::kAbsolutePathOrEmpty,
+        .description = "PEM file of the certificate's private key, read as root at start. "
+                       "fastidd refuses to start when every user may read or write it (mode "
+                       "0600 or 0640, owned by root).",
+    }),
+    listen_key<&ListenConfig::tls_handshake_timeout>({
+        .key = "tls_handshake_timeout",
+        .type = SettingType::kDuration,
+        .default_text = "5s",
+        .min = 100,
+        .max = 1 * kMinute,
+        .description = "Longest time from a TCP connection to a finished TLS handshake; a peer "
+                       "that stalls is closed.",
     }),
     pam_key<&PamConfig::max_failures>({
         .key = "max_failures",
         .type = SettingType::kInt,
         .default_text = "5",
         .min = 0,
-        .max = 1000000,
+        .max = 32,  // auth::LockoutTable::kMaxFailures: failure times kept per user
         .description = "Wrong passwords for one user within `failure_window` that lock the user "
-                       "out for `lockout_time`; 0: no lockout.",
+                       "out for `lockout_time`, counted over every front worker; attempts in "
+                       "flight count too. 0: no lockout.",
     }),
     pam_key<&PamConfig::failure_window>({
         .key = "failure_window",
@@ -962,6 +1034,18 @@ std::string out_of_range(const Setting& s, std::int64_t v) {
 
 std::span<const Setting> settings() { return kSettings; }
 
+bool setting_applies_to(const Setting& setting, std::string_view type) {
+  std::string_view types = setting.provider_type;
+  if (types.empty()) return true;
+  while (!types.empty()) {
+    const std::size_t space = types.find(' ');
+    if (types.substr(0, space) == type) return true;
+    if (space == std::string_view::npos) break;
+    types.remove_prefix(space + 1);
+  }
+  return false;
+}
+
 const Setting* find_setting(Section section, std::string_view key) {
   for (const Setting& s : kSettings) {
     if (s.section == section && s.key == key) return &s;
@@ -1027,16 +1111,6 @@ const FastCacheMap* find_fastcache_map(std::string_view name) {
 }
 std::span<const std::string_view> available_provider_types() { return kAvailableTypes; }
 
-bool setting_applies_to(const Setting& setting, std::string_view type) {
-  if (setting.provider_type.empty()) return true;
-  std::string_view rest = setting.provider_type;
-  while (!rest.empty()) {
-    const std::size_t space = rest.find(' ');
-    if (rest.substr(0, space) == type) return true;
-    rest = space == std::string_view::npos ? std::string_view() : rest.substr(space + 1);
-  }
-  return false;
-}
 std::span<const std::string_view> planned_provider_types() { return kPlannedTypes; }
 
 std::string_view section_header(Section section) {
@@ -1516,6 +1590,13 @@ Result<HostPort> parse_host_port(std::string_view text) {
 void apply_defaults(PamConfig& pam) { apply_section_defaults(Section::kPam, pam); }
 void apply_defaults(StoreConfig& store) { apply_section_defaults(Section::kStore, store); }
 
+Status check_listen_config(const ListenConfig& listen) {
+  if (listen.tls_cert.empty() != listen.tls_key.empty()) {
+    return invalid("tls_cert and tls_key go together: set both (TLS on the TCP listeners) or neither");
+  }
+  return Status::ok();
+}
+
 Status check_store_config(const StoreConfig& store) {
   if (store.refresh_ahead.count() > 0 && store.refresh_ahead >= store.ttl) {
     return invalid("refresh_ahead (" + format_duration(store.refresh_ahead) + ") must be shorter than ttl (" +
@@ -1682,10 +1763,9 @@ void doc_table(std::string& out, Section section, std::string_view provider_type
   out += "| key | type | default | limits | description |\n";
   out += "|---|---|---|---|---|\n";
   for (const Setting& s : kSettings) {
-    if (s.section != section) continue;
-    if (provider_type.empty() ? !s.provider_type.empty() : (s.provider_type.empty() || !setting_applies_to(s, provider_type))) {
-      continue;
-    }
+    // The table of every type, or of one type: the keys that apply to it.
+    if (s.section != section || s.provider_type.empty() != provider_type.empty()) continue;
+    if (!provider_type.empty() && !setting_applies_to(s, provider_type)) continue;
     out += "| `" + std::string(s.key) + "` | " + std::string(setting_type_name(s.type)) + " | " +
            md_cell(doc_default(s)) + " | " + md_cell(doc_limits(s)) + " | " +
            md_cell(s.description) + " |\n";
@@ -1819,9 +1899,10 @@ std::string config_reference_markdown() {
       "\n"
       "Network listeners for lookups of public data (users, groups, initgroups,\n"
       "enumeration, ping); authentication and admin requests are refused on them.\n"
-      "The supervisor opens them before it forks the workers, which share them. Both\n"
-      "keys are optional; by default there is no network listener. The protocol,\n"
-      "truncation and the TCP retry are in docs/protocol.md.\n"
+      "The supervisor opens them before it forks the workers, which share them. Every\n"
+      "key is optional; by default there is no network listener. With `tls_cert` and\n"
+      "`tls_key` the TCP listeners speak TLS only; UDP is always plaintext, for public\n"
+      "lookups. The protocol, truncation, TLS and the TCP retry are in docs/protocol.md.\n"
       "\n";
   doc_table(out, Section::kListen, "");
   out +=

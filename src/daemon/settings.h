@@ -184,6 +184,9 @@ Result<HostPort> parse_host_port(std::string_view text);
 void apply_defaults(PamConfig& pam);
 void apply_defaults(StoreConfig& store);
 
+// The rule between [listen] keys: tls_cert and tls_key both or neither.
+Status check_listen_config(const ListenConfig& listen);
+
 // The rule between [store] keys: refresh_ahead shorter than ttl (else every
 // hit would refresh). The message names the keys and values.
 Status check_store_config(const StoreConfig& store);

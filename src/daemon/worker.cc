@@ -152,7 +152,7 @@ class Worker {
         refresh_timer_(io_),
         figures_timer_(io_),
         server_(io_, limits_of(setup_.config), handler_),
-        pam_(handler_, setup_.config.pam, setup_.config.daemon.state_dir) {
+        pam_(handler_, setup_.config.pam, setup_.config.daemon.state_dir, setup_.lockout) {
     server_.set_pam_handler(&pam_);
   }
 
@@ -189,7 +189,7 @@ class Worker {
     for (auto& [fd, name] : setup_.unix_listeners) {
       server_.add_unix_listener(fd, name, name == "admin", name == "pam");
     }
-    for (auto& [fd, name] : setup_.tcp_listeners) server_.add_tcp_listener(fd, "tcp " + name);
+    for (auto& [fd, name] : setup_.tcp_listeners) server_.add_tcp_listener(fd, "tcp " + name, setup_.tcp_tls);
     for (auto& [fd, name] : setup_.udp_listeners) server_.add_udp_listener(fd, "udp " + name);
     wait_for_signal();
     arm_refresh();

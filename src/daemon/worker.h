@@ -14,7 +14,12 @@
 #include "core/status.h"
 #include "daemon/config.h"
 #include "providers/provider.h"
+#include "auth/lockout.h"
 #include "supervisor/worker_figures.h"
+
+namespace fastid::server {
+class TlsServerContext;
+}
 
 namespace fastid::daemon {
 
@@ -50,11 +55,17 @@ struct WorkerSetup {
   Overrides overrides;
   std::vector<std::pair<int, std::string>> unix_listeners;  // fd, name ("nss")
   std::vector<std::pair<int, std::string>> tcp_listeners;   // fd, bound address
+  // [listen] tls_cert/tls_key, loaded as root before the fork: every TCP
+  // listener speaks TLS only. nullptr: plaintext.
+  std::shared_ptr<server::TlsServerContext> tcp_tls;
   std::vector<std::pair<int, std::string>> udp_listeners;   // fd, bound address
   std::function<void()> on_ready;  // called once, when the loop is about to run
   // Where this worker publishes its figures (slot `index`) and reads its
   // siblings' for `fastid status`; nullptr: its own figures only.
   supervisor::WorkerFigures* figures = nullptr;
+  // The lockout table every front worker shares (mapped before the fork);
+  // null: this worker makes one of its own.
+  std::shared_ptr<auth::LockoutTable> lockout;
   int index = 0;
 };
 

@@ -40,6 +40,11 @@ inline constexpr uint32_t kTableByName = 0;
 inline constexpr uint32_t kTableById = 1;
 
 inline constexpr const char* kDefaultCacheDir = "/var/lib/fastid/mc";
+// An empty file in the socket directory that root creates at every start and
+// gives to the user the workers publish as: clients trust maps owned by its
+// owner (besides root and themselves) when the socket directory is root's
+// and nobody else may write to it. With no [daemon] user it is root's.
+inline constexpr const char* kCacheOwnerMarker = "cache-owner";
 
 // ---- File header (4096 bytes; only the first 256 are used) ----------------------
 //

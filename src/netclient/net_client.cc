@@ -13,13 +13,14 @@
 #include <cstring>
 
 #include "daemon/settings.h"
+#include "netclient/socket_io.h"
+#include "netclient/tls_session.h"
 #include "proto/wire.h"
 
 namespace fastid::netclient {
 namespace {
 
 using core::Status;
-using Clock = std::chrono::steady_clock;
 
 struct Address {
   sockaddr_storage storage{};
@@ -47,22 +48,6 @@ core::Result<Address> resolve(const std::string& text) {
     return core::error(Status::invalid_argument("not a numeric address: " + text));
   }
   return a;
-}
-
-int ms_left(Clock::time_point deadline) {
-  auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
-  return left <= 0 ? 0 : static_cast<int>(left);
-}
-
-// Waits for `events` on fd until the deadline. False on timeout.
-bool wait_for(int fd, short events, Clock::time_point deadline) {
-  for (;;) {
-    pollfd p{fd, events, 0};
-    int r = ::poll(&p, 1, ms_left(deadline));
-    if (r > 0) return true;
-    if (r == 0) return false;
-    if (errno != EINTR) return false;
-  }
 }
 
 // A non-blocking, close-on-exec socket connected (TCP: handshake done) before the deadline.
@@ -94,44 +79,6 @@ core::Result<int> connect_to(const Address& a, int type, Clock::time_point deadl
   return fd;
 }
 
-Status send_all(int fd, const std::uint8_t* p, std::size_t n, Clock::time_point deadline) {
-  while (n > 0) {
-    ssize_t w = ::send(fd, p, n, MSG_NOSIGNAL);
-    if (w > 0) {
-      p += w;
-      n -= static_cast<std::size_t>(w);
-      continue;
-    }
-    if (w < 0 && errno == EINTR) continue;
-    if (w < 0 && errno == EAGAIN) {
-      if (!wait_for(fd, POLLOUT, deadline)) return Status::timeout("send: timed out");
-      continue;
-    }
-    return Status::unavailable(std::string("send: ") + std::strerror(errno));
-  }
-  return Status::ok();
-}
-
-// kUnavailable with "closed" when the peer closed before the first byte.
-Status recv_all(int fd, std::uint8_t* p, std::size_t n, Clock::time_point deadline) {
-  std::size_t got = 0;
-  while (got < n) {
-    ssize_t r = ::recv(fd, p + got, n - got, 0);
-    if (r > 0) {
-      got += static_cast<std::size_t>(r);
-      continue;
-    }
-    if (r == 0) return Status::unavailable(got == 0 ? "closed" : "connection closed inside a frame");
-    if (errno == EINTR) continue;
-    if (errno == EAGAIN) {
-      if (!wait_for(fd, POLLIN, deadline)) return Status::timeout("no reply in time");
-      continue;
-    }
-    return Status::unavailable(std::string("recv: ") + std::strerror(errno));
-  }
-  return Status::ok();
-}
-
 // Checks a reply header against the request it answers.
 Status check_reply(const proto::FrameHeader& h, proto::HeaderCheck check, std::uint16_t opcode,
                    std::uint32_t id) {
@@ -155,8 +102,38 @@ NetClient::~NetClient() {
 }
 
 void NetClient::disconnect() {
+  tls_.reset();  // before its socket
   if (tcp_fd_ >= 0) ::close(tcp_fd_);
   tcp_fd_ = -1;
+}
+
+Status NetClient::connect_tcp(std::size_t index, Clock::time_point deadline) {
+  disconnect();
+  const std::string& name = options_.servers[index];
+  auto addr = resolve(name);
+  if (!addr) return addr.error();
+  auto fd = connect_to(*addr, SOCK_STREAM, deadline, name);
+  if (!fd) return fd.error();
+  tcp_fd_ = *fd;
+  tcp_server_ = index;
+  if (options_.tls) {
+    auto hp = daemon::parse_host_port(name);  // resolve() accepted it
+    auto session = TlsSession::handshake(tcp_fd_, *options_.tls, options_.tls_server_name, hp->host, deadline);
+    if (!session) {
+      disconnect();
+      return Status(session.error().code(), name + ": " + session.error().message());
+    }
+    tls_ = std::move(*session);
+  }
+  return Status::ok();
+}
+
+Status NetClient::send_tcp(const std::uint8_t* p, std::size_t n, Clock::time_point deadline) {
+  return tls_ ? tls_->send_all(p, n, deadline) : send_all(tcp_fd_, p, n, deadline);
+}
+
+Status NetClient::recv_tcp(std::uint8_t* p, std::size_t n, Clock::time_point deadline) {
+  return tls_ ? tls_->recv_all(p, n, deadline) : recv_all(tcp_fd_, p, n, deadline);
 }
 
 core::Result<proto::Reply> NetClient::call(proto::Request request, Transport transport) {
@@ -166,6 +143,9 @@ core::Result<proto::Reply> NetClient::call(proto::Request request, Transport tra
   proto::Bytes frame = proto::encode_request(request);
   const auto opcode = static_cast<std::uint16_t>(request.opcode);
   info_ = CallInfo{};
+  if (transport == Transport::kUdp && options_.tls) {
+    return core::error(Status::invalid_argument("UDP is cleartext: not with TLS (ask over TCP)"));
+  }
   if (transport == Transport::kUdp) {
     auto reply = call_udp(frame, opcode, request.request_id);
     if (!reply) return reply;
@@ -191,20 +171,15 @@ core::Result<proto::Reply> NetClient::call_tcp(const proto::Bytes& frame, std::u
       const auto deadline = Clock::now() + options_.timeout;
       bool reused = tcp_fd_ >= 0 && tcp_server_ == index;
       if (!reused) {
-        disconnect();
-        auto addr = resolve(name);
-        if (!addr) return core::error(addr.error());
-        auto fd = connect_to(*addr, SOCK_STREAM, deadline, name);
-        if (!fd) {
-          last = fd.error();
+        if (Status c = connect_tcp(index, deadline); !c) {
+          if (c.code() == core::Code::kInvalidArgument) return core::error(c);
+          last = c;  // down, or not the server the TLS check expects: the next one
           break;
         }
-        tcp_fd_ = *fd;
-        tcp_server_ = index;
       }
-      Status st = send_all(tcp_fd_, frame.data(), frame.size(), deadline);
+      Status st = send_tcp(frame.data(), frame.size(), deadline);
       std::uint8_t head[proto::kHeaderSize];
-      if (st) st = recv_all(tcp_fd_, head, sizeof head, deadline);
+      if (st) st = recv_tcp(head, sizeof head, deadline);
       if (!st) {
         disconnect();
         last = Status(st.code(), name + ": " + st.message());
@@ -218,7 +193,7 @@ core::Result<proto::Reply> NetClient::call_tcp(const proto::Bytes& frame, std::u
       }
       reply.payload.resize(reply.header.length);
       if (reply.header.length > 0) {
-        st = recv_all(tcp_fd_, reply.payload.data(), reply.payload.size(), deadline);
+        st = recv_tcp(reply.payload.data(), reply.payload.size(), deadline);
         if (!st) {
           disconnect();
           last = Status(st.code(), name + ": " + st.message());

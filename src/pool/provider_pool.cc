@@ -106,6 +106,7 @@ struct ProviderPool::Job {
       : request(std::move(r)), done(std::move(executor), asio::steady_timer::time_point::max()) {}
 
   proto::Request request;     // request_id: the caller's, for replies and logs
+  bool priority = false;      // authentication, account check or probe (Lane)
   std::uint32_t wire_id = 0;  // its id on the current worker's socket
   int failures = 0;           // workers that failed while holding it
   std::string first_failure;  // what happened the first time, for the final message
@@ -173,20 +174,23 @@ ProviderPool::~ProviderPool() {
     if (w->current) complete(w->current, core::error(gone));
     for (const JobPtr& job : w->queue) complete(job, core::error(gone));
   }
+  const core::Status gone = core::Status::cancelled("provider " + config_.name + ": pool destroyed");
+  for (const JobPtr& job : priority_queue_) complete(job, core::error(gone));
 }
 
 // ---- Calls ---------------------------------------------------------------------------
 
 asio::awaitable<core::Result<proto::Reply>> ProviderPool::call(proto::Request request) {
   ++counters_.requests;
-  if (!coalescable(request.opcode)) co_return co_await call_once(std::move(request));
+  const bool priority = proto::opcode_is_auth(static_cast<std::uint16_t>(request.opcode));
+  if (!coalescable(request.opcode)) co_return co_await call_once(std::move(request), priority);
   auto coalescer = coalescer_;  // our own reference: see coalescer_
   const std::uint32_t id = request.request_id;
   std::string key = coalesce_key(request);
   // Named, then moved: GCC 12.2 destroys a std::function passed as a prvalue
   // to a coroutine parameter twice (a double free).
   core::Coalescer<std::string, core::Result<proto::Reply>>::Make make = [this, request] {
-    return call_once(request);
+    return call_once(request, false);
   };
   auto result = co_await coalescer->run(std::move(key), std::move(make));
   // Every caller gets its own request id back, whoever led the call.
@@ -194,10 +198,11 @@ asio::awaitable<core::Result<proto::Reply>> ProviderPool::call(proto::Request re
   co_return result;
 }
 
-asio::awaitable<core::Result<proto::Reply>> ProviderPool::call_once(proto::Request request) {
+asio::awaitable<core::Result<proto::Reply>> ProviderPool::call_once(proto::Request request, bool priority) {
   // A pool asked before start() starts now; a failure to spawn shows in the answer.
   if (!started_) (void)start();
   auto job = std::make_shared<Job>(executor_, std::move(request));
+  job->priority = priority;
   dispatch(job, false);
   if (!job->result) {
     const std::string who = "provider " + config_.name;
@@ -251,6 +256,21 @@ asio::awaitable<core::Result<proto::AuthReply>> ProviderPool::account(std::strin
   co_return decoded(co_await call(user_request(Opcode::kAccount, std::move(user))), proto::decode_auth_reply);
 }
 
+asio::awaitable<core::Status> ProviderPool::probe() {
+  ++counters_.requests;
+  auto coalescer = coalescer_;  // our own reference: see coalescer_
+  // Not a lookup's key (those start with digits): a probe never waits on a
+  // lookup that an attacker may have stuck in the lookup queue.
+  core::Coalescer<std::string, core::Result<proto::Reply>>::Make make = [this] {
+    return call_once(proto::request_of(model::Query::user_by_uid(0)), true);
+  };
+  auto result = co_await coalescer->run("probe", std::move(make));
+  if (!result) co_return result.error();
+  core::Status st = proto::status_of(*result);
+  if (st.code() == core::Code::kNotFound) co_return core::Status::ok();
+  co_return st;
+}
+
 asio::awaitable<core::Result<std::vector<std::pair<std::string, std::string>>>>
 ProviderPool::provider_stats() {
   proto::Request r;
@@ -295,6 +315,11 @@ void ProviderPool::stop() {
       retire(w, "the pool is stopping");
     }
   }
+  std::deque<JobPtr> waiting;
+  waiting.swap(priority_queue_);
+  for (const JobPtr& job : waiting) {
+    fail_job(job, core::Status::unavailable("provider " + config_.name + ": pool stopping"));
+  }
 }
 
 bool ProviderPool::stopped() const { return stopping_ && workers_.empty() && retiring_.empty(); }
@@ -307,47 +332,86 @@ void ProviderPool::dispatch(const JobPtr& job, bool again) {
   }
   job->queued_at = Clock::now();
   const auto& p = config_.pool;
+  // A lookup may not take a worker while lookups hold lookup_limit() of them:
+  // the rest are kept for authentication (auth_workers).
+  const bool may_run = job->priority || lookups_in_service() < lookup_limit();
 
   WorkerPtr idle;
   for (const WorkerPtr& w : workers_) {
     if (w->state == State::kIdle && (!idle || w->idle_since > idle->idle_since)) idle = w;
   }
-  if (idle) {
+  if (idle && may_run) {
     send(idle, job);
     top_up();
     return;
   }
-  for (const WorkerPtr& w : workers_) {
-    if ((w->state == State::kStarting || w->state == State::kWaiting) && w->queue.empty()) {
-      w->queue.push_back(job);
-      top_up();
-      return;
-    }
-  }
   const bool one_waits = std::any_of(workers_.begin(), workers_.end(),
                                      [](const WorkerPtr& w) { return w->state == State::kWaiting; });
-  if (static_cast<int>(workers_.size()) < p.max_workers && !(backing_off() && one_waits)) {
-    auto w = add_worker();
-    if (w) {
-      (*w)->queue.push_back(job);
-      top_up();
-      return;
+  const bool can_add = static_cast<int>(workers_.size()) < p.max_workers && !(backing_off() && one_waits);
+  if (job->priority) {
+    // Its own queue, served first by whichever worker is free next: never
+    // behind lookups, never counted in their budget (max_queue each).
+    const bool one_starts = std::any_of(workers_.begin(), workers_.end(), [](const WorkerPtr& w) {
+      return (w->state == State::kStarting || w->state == State::kWaiting) && w->queue.empty();
+    });
+    if (!one_starts && can_add) {
+      auto w = add_worker();
+      if (!w && workers_.empty()) {
+        fail_job(job, core::Status::unavailable("provider " + config_.name +
+                                                ": no worker could be started: " + w.error().message()));
+        return;
+      }
     }
     if (workers_.empty()) {
-      fail_job(job, core::Status::unavailable("provider " + config_.name +
-                                              ": no worker could be started: " + w.error().message()));
+      fail_job(job, core::Status::unavailable("provider " + config_.name + ": no worker"));
       return;
+    }
+    if (!again && static_cast<int>(priority_queue_.size()) >= p.max_queue) {
+      ++counters_.busy;
+      complete(job, core::error(core::Status::busy("provider " + config_.name +
+                                                   ": authentication queue full (" +
+                                                   std::to_string(priority_queue_.size()) + " requests)")));
+      return;
+    }
+    if (again) {
+      priority_queue_.push_front(job);
+    } else {
+      priority_queue_.push_back(job);
+    }
+    top_up();
+    return;
+  }
+  if (may_run) {
+    for (const WorkerPtr& w : workers_) {
+      if ((w->state == State::kStarting || w->state == State::kWaiting) && w->queue.empty()) {
+        w->queue.push_back(job);
+        top_up();
+        return;
+      }
+    }
+    if (can_add) {
+      auto w = add_worker();
+      if (w) {
+        (*w)->queue.push_back(job);
+        top_up();
+        return;
+      }
+      if (workers_.empty()) {
+        fail_job(job, core::Status::unavailable("provider " + config_.name +
+                                                ": no worker could be started: " + w.error().message()));
+        return;
+      }
     }
   }
   if (workers_.empty()) {
     fail_job(job, core::Status::unavailable("provider " + config_.name + ": no worker"));
     return;
   }
-  if (!again && static_cast<int>(queued_total()) >= p.max_queue) {
+  if (!again && static_cast<int>(lookups_queued()) >= p.max_queue) {
     ++counters_.busy;
     // Counted apart from `failed`: shedding is the policy working, not a fault.
     complete(job, core::error(core::Status::busy("provider " + config_.name + ": queue full (" +
-                                                 std::to_string(queued_total()) + " requests)")));
+                                                 std::to_string(lookups_queued()) + " requests)")));
     return;
   }
   WorkerPtr least;
@@ -360,6 +424,16 @@ void ProviderPool::dispatch(const JobPtr& job, bool again) {
   } else {
     least->queue.push_back(job);
   }
+}
+
+int ProviderPool::lookup_limit() const {
+  return std::max(1, config_.pool.max_workers - config_.pool.auth_workers);
+}
+
+int ProviderPool::lookups_in_service() const {
+  return static_cast<int>(std::count_if(workers_.begin(), workers_.end(), [](const WorkerPtr& w) {
+    return w->state == State::kBusy && w->current && !w->current->priority;
+  }));
 }
 
 core::Result<ProviderPool::WorkerPtr> ProviderPool::add_worker() {
@@ -440,6 +514,12 @@ void ProviderPool::send(const WorkerPtr& w, JobPtr job) {
 }
 
 ProviderPool::JobPtr ProviderPool::next_job(const WorkerPtr& w) {
+  while (!priority_queue_.empty()) {
+    JobPtr job = std::move(priority_queue_.front());
+    priority_queue_.pop_front();
+    if (!job->abandoned && !job->result) return job;
+  }
+  if (lookups_in_service() >= lookup_limit()) return nullptr;
   for (;;) {
     WorkerPtr longest = w;
     for (const WorkerPtr& other : workers_) {
@@ -459,6 +539,15 @@ void ProviderPool::become_idle_or_work(const WorkerPtr& w) {
   }
   w->state = State::kIdle;
   w->idle_since = Clock::now();
+}
+
+void ProviderPool::wake_idle() {
+  for (const WorkerPtr& w : std::vector<WorkerPtr>(workers_)) {
+    if (w->state != State::kIdle) continue;
+    JobPtr job = next_job(w);
+    if (!job) return;
+    send(w, std::move(job));
+  }
 }
 
 void ProviderPool::top_up() {
@@ -558,7 +647,10 @@ void ProviderPool::fail_worker(const WorkerPtr& w, Failure kind, const core::Sta
   if (JobPtr job = std::exchange(w->current, nullptr); job && !job->result) {
     ++job->failures;
     const std::string what = describe(*job) + ": " + cause.message();
-    if (job->failures < 2 && !job->abandoned) {
+    // An authentication that reached a worker may have reached the directory
+    // (a bind that a password policy counts): it is never sent twice.
+    const bool may_retry = job->request.opcode != Opcode::kAuthenticate;
+    if (job->failures < 2 && !job->abandoned && may_retry) {
       core::log_warning("provider " + config_.name + ": " + what + "; retrying once on another worker");
       job->first_failure = cause.message();
       ++counters_.retried;
@@ -608,6 +700,9 @@ void ProviderPool::fail_start(const WorkerPtr& w, const core::Status& cause, boo
   if (others) {
     requeue(std::move(queued));
   } else {
+    std::deque<JobPtr> waiting;
+    waiting.swap(priority_queue_);
+    queued.insert(queued.end(), waiting.begin(), waiting.end());
     for (const JobPtr& job : queued) {
       fail_job(job, core::Status(core::Code::kUnavailable,
                                  "provider " + config_.name + ": " + describe(*job) +
@@ -720,6 +815,7 @@ void ProviderPool::on_frame(const WorkerPtr& w, const proto::FrameHeader& header
     } else {
       become_idle_or_work(w);
     }
+    wake_idle();
     top_up();
     return;
   } else if (w->state == State::kStopping) {
@@ -863,6 +959,26 @@ void ProviderPool::tick() {
     }
   }
 
+  // Authentication waiting that long for a free worker: the pool is busy,
+  // which says nothing about the directory (never "offline").
+  for (auto it = priority_queue_.begin(); it != priority_queue_.end();) {
+    const JobPtr job = *it;
+    if (job->abandoned || job->result) {
+      it = priority_queue_.erase(it);
+      continue;
+    }
+    if (now - job->queued_at < p.request_timeout) {
+      ++it;
+      continue;
+    }
+    it = priority_queue_.erase(it);
+    const std::string what = describe(*job) + ": no worker free within " + ms_text(p.request_timeout) +
+                             " (stage queue)";
+    core::log_warning("provider " + config_.name + ": " + what);
+    ++counters_.busy;
+    complete(job, core::error(core::Status::busy("provider " + config_.name + ": " + what)));
+  }
+
   // Spares idle too long, longest idle first, down to the minimums.
   std::vector<WorkerPtr> idle;
   for (const WorkerPtr& w : workers_) {
@@ -904,11 +1020,13 @@ std::string ProviderPool::describe(const Job& job) const {
   return what + " (request " + std::to_string(r.request_id) + ")";
 }
 
-std::size_t ProviderPool::queued_total() const {
+std::size_t ProviderPool::lookups_queued() const {
   std::size_t n = 0;
   for (const WorkerPtr& w : workers_) n += w->queue.size();
   return n;
 }
+
+std::size_t ProviderPool::queued_total() const { return lookups_queued() + priority_queue_.size(); }
 
 PoolStats ProviderPool::stats() const {
   PoolStats out = counters_;

@@ -9,6 +9,11 @@
 //   out as spares); else to a worker already starting with nothing assigned; else to a
 //   new worker while below max_workers; else it queues on the worker with the shortest
 //   queue; past max_queue waiting requests it is answered kBusy at once.
+// - Authentication first: authentication and account checks (and the store's
+//   probe) wait in a queue of their own (max_queue long, apart from lookups')
+//   that every worker serves before any lookup, and lookups never hold more than
+//   max_workers - auth_workers workers (at least one): so local users flooding
+//   the lookup socket can neither fill it nor make a login wait behind them.
 // - Balance: a worker that finishes takes its next request from the longest queue (its
 //   own on a tie), so queues stay within one of each other and none waits behind a
 //   slow worker while another is free.
@@ -17,10 +22,13 @@
 //   min_spare_workers that stay idle spare_idle_timeout are stopped (a re-arming timer).
 // - Failures: a worker that dies, sends garbage, or holds a request past request_timeout
 //   is SIGKILLed, reaped through its pidfd (no SIGCHLD handler), and replaced; its
-//   request is retried once on another worker, then answered kUnavailable (died) or
-//   kTimeout (hung) with the provider, request and stage named; its queue moves over.
-// - Queue time: a request that waited request_timeout without reaching a worker is
-//   answered kTimeout (stage "queue", or "worker" while it waited for one to start).
+//   request is retried once on another worker — never an authentication, which
+//   may have reached the directory (a second bind would count twice against a
+//   password policy) — then answered kUnavailable (died) or kTimeout (hung) with
+//   the provider, request and stage named; its queue moves over.
+// - Queue time: a lookup that waited request_timeout without reaching a worker is
+//   answered kTimeout (stage "queue", or "worker" while it waited for one to start);
+//   an authentication is answered kBusy (the pool was full, the directory may be fine).
 // - Backoff: every worker failure (death, hang, failed start) without a good answer in
 //   between doubles the pause before the next start, from 100 ms up to 10 s, so a
 //   broken backend or binary never makes the pool spin; meanwhile at most one new
@@ -40,6 +48,7 @@
 #include <asio/steady_timer.hpp>
 #include <chrono>
 #include <cstdint>
+#include <deque>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -129,6 +138,12 @@ class ProviderPool {
   // own errors (busy, timeout, unavailable) are the Result's error.
   asio::awaitable<core::Result<proto::AuthReply>> authenticate(std::string user, core::Secret password);
   asio::awaitable<core::Result<proto::AuthReply>> account(std::string user);
+  // Whether the provider can be reached: a lookup any reachable provider
+  // answers at once (uid 0; "no such uid" counts as an answer), sent in the
+  // authentication queue so that lookups waiting cannot make it fail. ok:
+  // reachable; kUnavailable or kTimeout: it could not answer; kBusy: no
+  // verdict (the pool was full). Concurrent probes share one call.
+  asio::awaitable<core::Status> probe();
   // The provider's stats() as one worker (any) sees them.
   asio::awaitable<core::Result<std::vector<std::pair<std::string, std::string>>>> provider_stats();
 
@@ -148,7 +163,7 @@ class ProviderPool {
   enum class Failure { kCrashed, kTimedOut, kProtocol };
   enum class Deadline { kStartDelay, kStart, kRequest, kStopGrace };
 
-  asio::awaitable<core::Result<proto::Reply>> call_once(proto::Request request);
+  asio::awaitable<core::Result<proto::Reply>> call_once(proto::Request request, bool priority);
 
   void dispatch(const JobPtr& job, bool again);
   core::Result<WorkerPtr> add_worker();
@@ -156,6 +171,9 @@ class ProviderPool {
   void send(const WorkerPtr& w, JobPtr job);
   JobPtr next_job(const WorkerPtr& w);
   void become_idle_or_work(const WorkerPtr& w);
+  void wake_idle();  // idle workers take what they may (a lookup slot freed up)
+  int lookup_limit() const;
+  int lookups_in_service() const;
   void top_up();
   void retire(const WorkerPtr& w, std::string_view why);
   void fail_worker(const WorkerPtr& w, Failure kind, const core::Status& cause);
@@ -183,6 +201,7 @@ class ProviderPool {
 
   std::string describe(const Job& job) const;
   std::size_t queued_total() const;
+  std::size_t lookups_queued() const;
 
   asio::any_io_executor executor_;
   const daemon::ProviderConfig config_;
@@ -191,6 +210,7 @@ class ProviderPool {
 
   std::vector<WorkerPtr> workers_;   // taking requests: waiting, starting, idle, busy
   std::vector<WorkerPtr> retiring_;  // stopping: until reaped
+  std::deque<JobPtr> priority_queue_;  // authentication waiting for a free worker
   asio::steady_timer tick_;
   // Shared with call() frames so that a call suspended when the pool goes away
   // never touches freed memory as it resumes.

@@ -29,6 +29,8 @@ Result<std::unique_ptr<Provider>> make_provider(const daemon::ProviderConfig& co
         .crash_names = config.crash_names,
         .password = config.password,
         .down_file = config.down_file,
+        .expired_names = config.expired_names,
+        .call_log = config.call_log,
     });
   }
   // Directory-backed types answer through CheckedProvider: answers that match
@@ -36,11 +38,13 @@ Result<std::unique_ptr<Provider>> make_provider(const daemon::ProviderConfig& co
   const IdRange ids{.min_id = config.min_id, .max_id = config.max_id};
   if (config.type == "fastid") {
     return std::make_unique<CheckedProvider>(std::make_unique<RemoteProvider>(RemoteProvider::Options{
-                                                 .name = config.name,
-                                                 .servers = config.servers,
-                                                 .timeout = config.timeout,
-                                             }),
-                                             ids);
+                                                  .name = config.name,
+                                                  .servers = config.servers,
+                                                  .timeout = config.timeout,
+                                                  .tls_ca_file = config.tls_ca_file,
+                                                  .tls_server_name = config.tls_server_name,
+                                              }),
+                                              ids);
   }
   if (config.type == "ldap") {
     return std::make_unique<CheckedProvider>(std::make_unique<LdapProvider>(LdapProvider::Options{

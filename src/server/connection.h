@@ -64,6 +64,12 @@ struct Server::Connection {
 asio::awaitable<void> serve_connection(Server& server, std::shared_ptr<Server::Connection> conn,
                                        NssHandler& handler);
 
+// The same loop over TLS (tls_listener.cc): the handshake first, within the
+// context's handshake timeout, then requests as above.
+class TlsServerContext;
+asio::awaitable<void> serve_tls_connection(Server& server, std::shared_ptr<Server::Connection> conn,
+                                           NssHandler& handler, std::shared_ptr<TlsServerContext> tls);
+
 // Closes the connection's socket when its deadline passes.
 asio::awaitable<void> watch_connection(std::shared_ptr<Server::Connection> conn);
 

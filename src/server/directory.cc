@@ -10,6 +10,10 @@ namespace fastid::server {
 // Each awaitable below is created in its own statement and then awaited:
 // GCC 12 destroys some temporaries of a co_await full-expression twice.
 
+bool means_offline(const core::Status& st) {
+  return st.code() == core::Code::kUnavailable || st.code() == core::Code::kTimeout;
+}
+
 namespace {
 
 class InProcessDirectory final : public Directory {
@@ -35,6 +39,16 @@ class InProcessDirectory final : public Directory {
   asio::awaitable<core::Result<model::Account>> account(std::string user, core::Offloader& offloader) override {
     auto op = offloader.offload(check_account, provider_, std::move(user));
     co_return co_await std::move(op);
+  }
+
+  asio::awaitable<bool> offline(core::Status failure) override {
+    co_return failure.code() == core::Code::kUnavailable;
+  }
+
+  asio::awaitable<core::Status> probe() override {
+    core::Result<model::Answer> r = provider_->lookup(model::Query::user_by_uid(0));
+    if (r || r.error().code() == core::Code::kNotFound) co_return core::Status::ok();
+    co_return r.error().with_context("provider " + name());
   }
 
   core::Status refresh() override { return provider_->refresh(); }
@@ -95,6 +109,21 @@ class PooledDirectory final : public Directory {
     if (!r) co_return core::error(r.error());
     co_return pool::account_of(*r);
   }
+
+  asio::awaitable<bool> offline(core::Status failure) override {
+    if (!means_offline(failure)) co_return false;
+    auto op = probe();
+    const core::Status st = co_await std::move(op);
+    co_return means_offline(st);
+  }
+
+  asio::awaitable<core::Status> probe() override {
+    std::shared_ptr<pool::ProviderPool> pool = pool_;
+    auto op = pool->probe();
+    co_return co_await std::move(op);
+  }
+
+  std::chrono::milliseconds request_timeout() const override { return pool_->settings().request_timeout; }
 
   void stop() override { pool_->stop(); }
   StatusItems status_items() const override { return pool_->status_items(); }

@@ -10,6 +10,7 @@
 
 #include <asio/awaitable.hpp>
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -51,6 +52,24 @@ class Directory {
   virtual asio::awaitable<core::Result<model::Account>> account(std::string user,
                                                                 core::Offloader& offloader) = 0;
 
+  // After authenticate() or account() failed with `failure` (neither an
+  // answer nor "no such user"): whether the directory is offline, so that
+  // offline credentials may stand in for it. In-process: its own kUnavailable
+  // (its files cannot be read; it has no queue for anyone to fill). Pooled: a
+  // probe, when `failure` may mean an outage. Stored: its offline state, or a
+  // probe that settles it. Busy or an internal error is never an outage:
+  // offline credentials must not be reachable by filling a pool.
+  virtual asio::awaitable<bool> offline(core::Status failure) = 0;
+  // Whether the source can be reached: a lookup any reachable provider answers
+  // at once (uid 0; "no such uid" counts as an answer). ok: reachable;
+  // kUnavailable or kTimeout: it could not answer; anything else (kBusy): no
+  // verdict. Pooled, it waits in the authentication queue, so that lookups
+  // filling the pool cannot make it fail and fake an outage.
+  virtual asio::awaitable<core::Status> probe() = 0;
+  // The longest one call may wait for a worker, and again for its answer
+  // (the pool's request_timeout); 0 for a provider called in this process.
+  virtual std::chrono::milliseconds request_timeout() const { return std::chrono::milliseconds(0); }
+
   // Re-reads sources that changed (an in-process provider's refresh(); the
   // others re-read in their own processes). A failure keeps the old data.
   virtual core::Status refresh() { return core::Status::ok(); }
@@ -67,6 +86,11 @@ class Directory {
 
 using DirectoryPtr = std::shared_ptr<Directory>;
 using Directories = std::vector<DirectoryPtr>;
+
+// The source could not answer at all (kUnavailable, kTimeout), as opposed
+// to "no such entry", a busy pool or an internal error: only these may mean
+// it is offline.
+bool means_offline(const core::Status& st);
 
 // An opened provider called on the loop.
 DirectoryPtr in_process_directory(std::shared_ptr<providers::Provider> provider);

@@ -14,8 +14,18 @@ using proto::Opcode;
 
 namespace {
 
-auth::Lockout::Options lockout_options(const daemon::PamConfig& c) {
-  return {c.max_failures, c.failure_window, c.lockout_time};
+std::shared_ptr<auth::LockoutTable> table_or_own(std::shared_ptr<auth::LockoutTable> table) {
+  if (table) return table;
+  auto own = auth::LockoutTable::create();
+  if (!own) {
+    core::log_error("pam: " + own.error().to_string());
+    std::abort();  // at start only; a daemon without lockout must not run
+  }
+  return *own;
+}
+
+std::string seconds_left(auth::Lockout::Clock::time_point until, auth::Lockout::Clock::time_point now) {
+  return std::to_string(std::chrono::duration_cast<std::chrono::seconds>(until - now).count() + 1);
 }
 
 // Names and services come from the caller: printable in a log line, bounded.
@@ -51,12 +61,15 @@ core::Status forget_stale_offline(std::shared_ptr<auth::OfflineCredentials> stor
   if (!store->verify(user, password.view()).is_ok()) return core::Status::ok();
   return store->forget(user);
 }
+core::Status forget_offline_line(std::shared_ptr<auth::OfflineCredentials> store, std::string user) {
+  return store->forget(user);
+}
 bool has_offline(std::shared_ptr<auth::OfflineCredentials> store, std::string user) {
   return store->has(user);
 }
 
-// An outage, as opposed to an answer about the user.
-bool is_outage(const core::Status& st) {
+// Neither an answer about the user nor "this source does not authenticate".
+bool could_not_answer(const core::Status& st) {
   switch (st.code()) {
     case core::Code::kOk:
     case core::Code::kNotFound:
@@ -70,16 +83,41 @@ bool is_outage(const core::Status& st) {
 
 }  // namespace
 
-PamHandler::PamHandler(NssHandler& nss, daemon::PamConfig config, std::string state_dir)
+PamHandler::PamHandler(NssHandler& nss, daemon::PamConfig config, std::string state_dir,
+                       std::shared_ptr<auth::LockoutTable> lockout)
     : nss_(nss),
       config_(config),
       state_dir_(std::move(state_dir)),
-      lockout_(lockout_options(config)),
+      lockout_(table_or_own(std::move(lockout)), {}),
       rate_(config.caller_rate, config.caller_burst) {
   set_config(std::move(config));
 }
 
 PamHandler::~PamHandler() { offloader_.join(); }
+
+auth::Lockout::Options PamHandler::lockout_options() const {
+  // An attempt waits for a worker and for its answer (request_timeout each),
+  // then maybe for a probe (the same again), per pooled directory; crypt and
+  // the offline file take well under the minute added.
+  auth::Lockout::Clock::duration lifetime = std::chrono::minutes(1);
+  for (const DirectoryPtr& d : nss_.directories()) lifetime += 4 * d->request_timeout();
+  return {config_.max_failures, config_.failure_window, config_.lockout_time, lifetime};
+}
+
+asio::awaitable<void> PamHandler::forget_offline(const std::string& user, const char* why) {
+  if (!offline_) co_return;
+  auto store = offline_;
+  auto has = offloader_.offload(has_offline, store, user);
+  if (!co_await std::move(has)) co_return;
+  auto drop = offloader_.offload(forget_offline_line, store, user);
+  core::Status st = co_await std::move(drop);
+  if (st) {
+    ++offline_forgotten_;
+    core::log_info("pam: offline credential of " + shown(user) + " removed: " + why);
+  } else {
+    core::log_warning("pam: offline credential of " + shown(user) + " not removed: " + st.to_string());
+  }
+}
 
 std::string PamHandler::offline_path() const {
   return config_.offline_file.empty() ? state_dir_ + "/pam-offline" : config_.offline_file;
@@ -87,7 +125,7 @@ std::string PamHandler::offline_path() const {
 
 void PamHandler::set_config(daemon::PamConfig config) {
   config_ = std::move(config);
-  lockout_.set_options(lockout_options(config_));
+  lockout_.set_options(lockout_options());
   rate_.set_limits(config_.caller_rate, config_.caller_burst);
   offline_.reset();
   if (config_.offline) {
@@ -149,24 +187,40 @@ asio::awaitable<AuthReply> PamHandler::authenticate(proto::Request req, core::Pe
   AuthReply allowed = co_await std::move(check);
   if (allowed.result != AuthResult::kSuccess) co_return allowed;
 
+  // Options follow reloads of the directories (their timeouts set the lifetime).
+  lockout_.set_options(lockout_options());
   const auto now = auth::Lockout::Clock::now();
-  if (auto until = lockout_.locked_until(req.name, now)) {
+  auth::Lockout::Attempt attempt;
+  const auth::Lockout::Verdict admitted = lockout_.begin(req.name, now, &attempt);
+  if (admitted.admission == auth::Lockout::Admission::kLocked) {
     ++locked_refusals_;
-    const auto left = std::chrono::duration_cast<std::chrono::seconds>(*until - now).count() + 1;
-    core::log_warning("pam: refused, locked out for " + std::to_string(left) +
-                      " s more: " + who(req, peer));
-    co_return AuthReply{AuthResult::kLocked,
-                        "too many failed logins; locked for " + std::to_string(left) + " s"};
+    const std::string left = seconds_left(admitted.locked_until, now);
+    core::log_warning("pam: refused, locked out for " + left + " s more: " + who(req, peer));
+    co_return AuthReply{AuthResult::kLocked, "too many failed logins; locked for " + left + " s"};
+  }
+  if (admitted.admission == auth::Lockout::Admission::kTooManyInFlight) {
+    ++locked_refusals_;
+    core::log_warning("pam: refused, " + std::to_string(config_.max_failures) +
+                      " attempts already failed or in progress: " + who(req, peer));
+    co_return AuthReply{AuthResult::kLocked, "too many login attempts at once; try again later"};
   }
 
   Directories directories = nss_.directories();  // kept alive across the awaits
-  core::Status outage;
+  std::vector<FailedDirectory> failed;
   for (const DirectoryPtr& d : directories) {
     auto op = d->authenticate(req.name, req.password, offloader_);
     core::Status st = co_await std::move(op);
     if (st.is_ok()) {
       ++successes_;
-      lockout_.record_success(req.name);
+      lockout_.succeed(attempt, auth::Lockout::Clock::now());
+      if (auto until = lockout_.locked_until(req.name, auth::Lockout::Clock::now())) {
+        // Locked while this attempt was on its way (its reservation lapsed):
+        // the lock stands, and so this login is refused too.
+        ++locked_refusals_;
+        core::log_warning("pam: refused, locked out while the password was checked: " + who(req, peer));
+        co_return AuthReply{AuthResult::kLocked, "too many failed logins; locked for " +
+                                                     seconds_left(*until, auth::Lockout::Clock::now()) + " s"};
+      }
       core::log_info("pam: authenticated by provider " + d->name() + ": " + who(req, peer));
       if (offline_) {
         auto store = offline_;
@@ -180,7 +234,7 @@ asio::awaitable<AuthReply> PamHandler::authenticate(proto::Request req, core::Pe
       ++failures_;
       core::log_warning("pam: authentication failure from provider " + d->name() + ": " +
                         who(req, peer));
-      if (lockout_.record_failure(req.name, auth::Lockout::Clock::now())) {
+      if (lockout_.fail(attempt, auth::Lockout::Clock::now())) {
         core::log_warning("pam: locked out after " + std::to_string(config_.max_failures) +
                           " failures: " + who(req, peer));
       }
@@ -192,31 +246,37 @@ asio::awaitable<AuthReply> PamHandler::authenticate(proto::Request req, core::Pe
       }
       co_return AuthReply{AuthResult::kAuthError, ""};
     }
-    if (is_outage(st)) {
-      core::log_warning("pam: provider " + d->name() + " unavailable for " + who(req, peer) + ": " +
-                        st.to_string());
-      if (outage.is_ok()) outage = st;
+    if (could_not_answer(st)) {
+      core::log_warning("pam: provider " + d->name() + " could not answer for " + who(req, peer) +
+                        ": " + st.to_string());
+      failed.push_back({d, st});
     }
     // kNotFound, or a provider that does not authenticate: ask the next.
   }
-  if (outage.is_ok()) {
+  if (failed.empty()) {
     core::log_info("pam: unknown user: " + who(req, peer));
+    // Every source answered and none knows the user: a credential kept from
+    // an earlier login is of an account that is gone.
+    auto drop = forget_offline(req.name, "no source knows the user");
+    co_await std::move(drop);
     co_return AuthReply{AuthResult::kUserUnknown, ""};
   }
-  if (offline_) {
+  auto offline = failed_offline(std::move(failed), req, peer);
+  const bool all_offline = co_await std::move(offline);
+  if (offline_ && all_offline) {
     auto store = offline_;
     auto op = offloader_.offload(verify_offline, store, req.name, req.password);
     core::Status st = co_await std::move(op);
     if (st.is_ok()) {
       ++offline_successes_;
-      lockout_.record_success(req.name);
+      lockout_.succeed(attempt, auth::Lockout::Clock::now());
       core::log_info("pam: authenticated offline (sources unreachable): " + who(req, peer));
       co_return AuthReply{AuthResult::kSuccess, "authenticated with cached credentials"};
     }
     if (st.code() == core::Code::kPermissionDenied) {
       ++failures_;
       core::log_warning("pam: offline authentication failure: " + who(req, peer));
-      if (lockout_.record_failure(req.name, auth::Lockout::Clock::now())) {
+      if (lockout_.fail(attempt, auth::Lockout::Clock::now())) {
         core::log_warning("pam: locked out after " + std::to_string(config_.max_failures) +
                           " failures: " + who(req, peer));
       }
@@ -224,7 +284,23 @@ asio::awaitable<AuthReply> PamHandler::authenticate(proto::Request req, core::Pe
     }
   }
   ++unavailable_;
-  co_return AuthReply{AuthResult::kUnavailable, "no source could be reached"};
+  co_return AuthReply{AuthResult::kUnavailable,
+                      all_offline ? "no source could be reached" : "the source is busy or failing; try again"};
+}
+
+asio::awaitable<bool> PamHandler::failed_offline(std::vector<FailedDirectory> failed, const proto::Request& req,
+                                                 core::PeerCred peer) {
+  bool all = true;
+  for (auto& f : failed) {
+    auto op = f.directory->offline(f.why);
+    const bool offline = co_await std::move(op);
+    if (!offline) {
+      core::log_warning("pam: provider " + f.directory->name() + " is not offline (" + f.why.to_string() +
+                        "): no offline credentials for " + who(req, peer));
+      all = false;
+    }
+  }
+  co_return all;
 }
 
 asio::awaitable<AuthReply> PamHandler::account(proto::Request req, core::PeerCred peer) {
@@ -232,8 +308,8 @@ asio::awaitable<AuthReply> PamHandler::account(proto::Request req, core::PeerCre
   AuthReply allowed = co_await std::move(check);
   if (allowed.result != AuthResult::kSuccess) co_return allowed;
 
-  Directories directories = nss_.directories();
-  core::Status outage;
+  Directories directories = nss_.directories();  // kept alive across the awaits
+  std::vector<FailedDirectory> failed;
   for (const DirectoryPtr& d : directories) {
     auto op = d->account(req.name, offloader_);
     core::Result<model::Account> r = co_await std::move(op);
@@ -242,20 +318,30 @@ asio::awaitable<AuthReply> PamHandler::account(proto::Request req, core::PeerCre
       if (reply.result != AuthResult::kSuccess) {
         core::log_info("pam: account refused by provider " + d->name() + " (" + reply.message +
                        "): " + who(req, peer));
+        // Never accepted offline afterwards: the source's last word was no.
+        auto drop = forget_offline(req.name, "the source refused the account");
+        co_await std::move(drop);
       }
       co_return reply;
     }
-    if (is_outage(r.error()) && outage.is_ok()) outage = r.error();
+    if (could_not_answer(r.error())) failed.push_back({d, r.error()});
   }
-  if (outage.is_ok()) co_return AuthReply{AuthResult::kUserUnknown, ""};
-  if (offline_) {
+  if (failed.empty()) {
+    auto drop = forget_offline(req.name, "no source knows the user");
+    co_await std::move(drop);
+    co_return AuthReply{AuthResult::kUserUnknown, ""};
+  }
+  auto offline = failed_offline(std::move(failed), req, peer);
+  const bool all_offline = co_await std::move(offline);
+  if (offline_ && all_offline) {
     auto store = offline_;
     auto op = offloader_.offload(has_offline, store, req.name);
     const bool known = co_await std::move(op);
     if (known) co_return AuthReply{AuthResult::kSuccess, "account checked offline"};
   }
   ++unavailable_;
-  co_return AuthReply{AuthResult::kUnavailable, "no source could be reached"};
+  co_return AuthReply{AuthResult::kUnavailable,
+                      all_offline ? "no source could be reached" : "the source is busy or failing; try again"};
 }
 
 StatusItems PamHandler::status_items() const {
@@ -263,6 +349,7 @@ StatusItems PamHandler::status_items() const {
       {"pam.successes", std::to_string(successes_)},
       {"pam.failures", std::to_string(failures_)},
       {"pam.offline_successes", std::to_string(offline_successes_)},
+      {"pam.offline_forgotten", std::to_string(offline_forgotten_)},
       {"pam.unavailable", std::to_string(unavailable_)},
       {"pam.refused_callers", std::to_string(refused_callers_)},
       {"pam.locked_refusals", std::to_string(locked_refusals_)},

@@ -79,6 +79,7 @@ struct Server::Listener {
   bool admin = false;
   bool network = false;
   bool auth = false;
+  std::shared_ptr<TlsServerContext> tls;  // set: TLS only (tls_listener.cc)
   ListenerClass cls = ListenerClass::kNss;
 };
 
@@ -178,9 +179,10 @@ void Server::add_unix_listener(int fd, std::string name, bool admin, bool auth) 
   start_accepting(listeners_.back().get());
 }
 
-void Server::add_tcp_listener(int fd, std::string name) {
+void Server::add_tcp_listener(int fd, std::string name, std::shared_ptr<TlsServerContext> tls) {
   listeners_.push_back(std::make_unique<Listener>(io_, fd, socket_family(fd), IPPROTO_TCP, std::move(name)));
   listeners_.back()->network = true;
+  listeners_.back()->tls = std::move(tls);
   listeners_.back()->cls = ListenerClass::kNetwork;
   start_accepting(listeners_.back().get());
 }
@@ -283,7 +285,11 @@ void Server::start_accepting(Listener* listener) {
       ++s.stats_.accepted;
       conn->deadline = std::chrono::steady_clock::now() + s.idle_timeout_of(*conn);
       s.connections_.emplace(id, conn);
-      asio::co_spawn(s.io_, serve_connection(s, conn, s.handler_), asio::detached);
+      if (listener->tls) {
+        asio::co_spawn(s.io_, serve_tls_connection(s, conn, s.handler_, listener->tls), asio::detached);
+      } else {
+        asio::co_spawn(s.io_, serve_connection(s, conn, s.handler_), asio::detached);
+      }
       asio::co_spawn(s.io_, watch_connection(conn), asio::detached);
     }
   };

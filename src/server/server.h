@@ -24,6 +24,7 @@ class io_context;
 namespace fastid::server {
 
 class PamHandler;
+class TlsServerContext;
 
 // The listener a connection came in on decides its budget (docs/architecture.md,
 // "Limits"): each class has its own, so that no class can starve another.
@@ -87,8 +88,9 @@ class Server {
 
   // Network listeners (bound, listening and non-blocking, shared with the other
   // workers): only ping and public lookups are answered on them. The server
-  // takes ownership of `fd`.
-  void add_tcp_listener(int fd, std::string name);
+  // takes ownership of `fd`. With `tls` (tls_listener.h) the TCP listener
+  // speaks TLS only.
+  void add_tcp_listener(int fd, std::string name, std::shared_ptr<TlsServerContext> tls = nullptr);
   void add_udp_listener(int fd, std::string name);
 
   void set_limits(ServerLimits limits) { limits_ = limits; }

@@ -19,12 +19,6 @@ namespace {
 
 Millis ms(std::chrono::milliseconds d) { return d.count(); }
 
-// The directory could not answer at all (as opposed to "no such entry" or an
-// overloaded pool): these make it offline.
-bool means_offline(const core::Status& st) {
-  return st.code() == core::Code::kUnavailable || st.code() == core::Code::kTimeout;
-}
-
 }  // namespace
 
 StoredDirectory::StoredDirectory(asio::any_io_executor executor, std::shared_ptr<store::Store> store,
@@ -197,25 +191,51 @@ void StoredDirectory::arm_probe() {
   });
 }
 
-// One question the directory can answer whatever its data: any answer, "no
-// such uid" included, means it is reachable. Online, a probe confirms a
-// suspicion (a failed lookup) before the directory is declared offline, so
-// one entry that hangs or crashes a worker does not take the others down;
-// offline, it is the timer's periodic try.
+// The directory behind's probe (Directory::probe): one question it can
+// answer whatever its data. Online, a probe confirms a suspicion (a failed
+// lookup) before the directory is declared offline, so one entry that hangs
+// or crashes a worker does not take the others down; offline, it is the
+// timer's periodic try. A pooled directory sends it in the pool's
+// authentication queue, so lookups that fill the pool cannot make it time out
+// and fake an outage.
 asio::awaitable<void> StoredDirectory::probe(std::shared_ptr<StoredDirectory> self) {
   ++self->counters_.probes;
-  auto op = self->ask(Query::user_by_uid(0));
-  core::Result<Answer> r = co_await std::move(op);
+  DirectoryPtr behind = self->behind_;  // alive across the await, whatever a reload does
+  auto op = behind->probe();
+  core::Status st = co_await std::move(op);
   self->probing_ = false;
-  if (r || r.error().code() == core::Code::kNotFound) {
+  if (st.is_ok()) {
     self->go_online();
-  } else if (!means_offline(r.error())) {
+  } else if (!means_offline(st)) {
     self->arm_probe();  // busy or stopping: no verdict; offline stays offline
   } else if (!self->offline_) {
-    self->go_offline(r.error());
+    self->go_offline(st);
   } else {
     self->arm_probe();
   }
+}
+
+asio::awaitable<bool> StoredDirectory::offline(core::Status failure) {
+  if (offline_) co_return true;
+  if (stopping_ || !means_offline(failure)) co_return false;
+  ++counters_.probes;
+  auto self = shared_from_this();  // the probe may outlive a reload
+  DirectoryPtr behind = behind_;
+  auto op = behind->probe();
+  core::Status st = co_await std::move(op);
+  if (st.is_ok()) {
+    go_online();
+    co_return false;
+  }
+  if (!means_offline(st)) co_return offline_;  // no verdict
+  go_offline(st);
+  co_return true;
+}
+
+asio::awaitable<core::Status> StoredDirectory::probe() {
+  DirectoryPtr behind = behind_;
+  auto op = behind->probe();
+  co_return co_await std::move(op);
 }
 
 // ---- Refresh ahead ------------------------------------------------------------

@@ -76,6 +76,15 @@ class StoredDirectory final : public Directory, public std::enable_shared_from_t
                                              core::Offloader& offloader) override;
   asio::awaitable<core::Result<model::Account>> account(std::string user, core::Offloader& offloader) override;
 
+  // Authentication asks this when the directory behind failed it with
+  // `failure`: true while it is offline. Online, a failure that may mean an
+  // outage (unavailable, timeout) is settled by a probe now; anything else
+  // (busy, an internal error) is never an outage: offline credentials must
+  // not be reachable by filling the pool.
+  asio::awaitable<bool> offline(core::Status failure) override;
+  asio::awaitable<core::Status> probe() override;
+  std::chrono::milliseconds request_timeout() const override { return behind_->request_timeout(); }
+
   bool offline() const { return offline_; }
 
   // The directory's own, then "store.<provider>.state" = online/offline,

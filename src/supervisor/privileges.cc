@@ -16,6 +16,7 @@
 #include <cstring>
 
 #include "core/log.h"
+#include "fastcache/layout.h"
 #include "supervisor/trusted_directory.h"
 
 namespace fastid::supervisor {
@@ -131,6 +132,36 @@ core::Status give_entries(int dir, const Identity& who, const std::string& path)
 }
 
 }  // namespace
+
+core::Status mark_cache_owner(const std::string& socket_dir, uid_t uid) {
+  const int dir = ::open(socket_dir.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (dir < 0) {
+    return core::Status::unavailable("cannot open " + socket_dir + ": " + std::strerror(errno));
+  }
+  // A fresh file every start: never one whose owner someone else chose.
+  if (::unlinkat(dir, fastcache::kCacheOwnerMarker, 0) != 0 && errno != ENOENT) {
+    const int e = errno;
+    ::close(dir);
+    return core::Status::unavailable("cannot replace " + socket_dir + "/" + fastcache::kCacheOwnerMarker +
+                                     ": " + std::strerror(e));
+  }
+  const int fd = ::openat(dir, fastcache::kCacheOwnerMarker,
+                          O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0444);
+  const int e = errno;
+  ::close(dir);
+  if (fd < 0) {
+    return core::Status::unavailable("cannot create " + socket_dir + "/" + fastcache::kCacheOwnerMarker +
+                                     ": " + std::strerror(e));
+  }
+  const bool given = ::fchown(fd, uid, static_cast<gid_t>(-1)) == 0;
+  const int ce = errno;
+  ::close(fd);
+  if (!given) {
+    return core::Status::unavailable("cannot give " + socket_dir + "/" + fastcache::kCacheOwnerMarker +
+                                     " to uid " + std::to_string(uid) + ": " + std::strerror(ce));
+  }
+  return core::Status::ok();
+}
 
 core::Status hand_over(const Identity& who, const std::string& dir, const std::vector<Subdirectory>& subdirs) {
   // `dir` itself sits in directories only root can change (the daemon checked

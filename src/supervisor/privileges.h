@@ -40,6 +40,11 @@ struct Subdirectory {
 // than directories and single-link regular files are left alone.
 core::Status hand_over(const Identity& who, const std::string& dir, const std::vector<Subdirectory>& subdirs);
 
+// Creates `socket_dir`/cache-owner (fastcache::kCacheOwnerMarker) afresh,
+// owned by `uid`: the user whose fast cache maps clients trust. Run by root
+// on the root-owned socket directory, before any worker publishes.
+core::Status mark_cache_owner(const std::string& socket_dir, uid_t uid);
+
 // setgroups({gid}), setgid, setuid; then checks that uid 0 cannot be regained.
 // Clears the dumpable flag and re-arms the parent-death signal, both of
 // which a credential change resets.

@@ -135,6 +135,7 @@ int Supervisor::run() {
       if (::waitpid(pids_[i], &status, WNOHANG) != pids_[i]) continue;
       core::log_warning("worker " + std::to_string(i) + " (pid " + std::to_string(pids_[i]) + ") " +
                         describe(status));
+      if (options_.worker_reaped) options_.worker_reaped(pids_[i]);
       pids_[i] = 0;
       if (options_.figures) options_.figures->clear(static_cast<int>(i));
       if (options_.on_worker_exit == OnWorkerExit::kExit) {

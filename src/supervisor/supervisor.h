@@ -29,6 +29,9 @@ struct SupervisorOptions {
   std::chrono::milliseconds crash_window{10000};
   // The shared figures page: a dead worker's slot is cleared. May be null.
   WorkerFigures* figures = nullptr;
+  // Called with the pid of each worker once it is reaped (e.g. to drop what it
+  // held in shared tables). May be empty.
+  std::function<void(pid_t)> worker_reaped;
 };
 
 class Supervisor {

@@ -12,8 +12,9 @@ if(FASTID_SANITIZE MATCHES "address")
   list(APPEND FASTID_SYSTEM_DEFS FASTID_ASAN_RUNTIME="${ASAN_RUNTIME}")
 endif()
 
-foreach(t nss_system_test daemon_system_test pam_system_test net_system_test workers_system_test
-          limits_system_test conn_budget_system_test conn_secrets_system_test privilege_system_test)
+foreach(t nss_system_test daemon_system_test pam_system_test pam_security_system_test net_system_test
+          workers_system_test limits_system_test tls_system_test conn_budget_system_test conn_secrets_system_test
+          privilege_system_test)
   add_executable(${t} ${t}.cc)
   fastid_warnings(${t})
   target_compile_definitions(${t} PRIVATE ${FASTID_SYSTEM_DEFS})
@@ -22,7 +23,7 @@ foreach(t nss_system_test daemon_system_test pam_system_test net_system_test wor
   add_dependencies(${t} fastidd fastid_cli nss_fastid nss_query nss_stress fastid-provider-worker
                    pam_fastid pam_driver)
   add_test(NAME ${t} COMMAND ${t})
-  if(t STREQUAL "pam_system_test")
+  if(t MATCHES "^pam_")
     target_link_libraries(${t} PRIVATE crypt)
   endif()
   set_tests_properties(${t} PROPERTIES LABELS "system" TIMEOUT 600)

@@ -6,7 +6,9 @@
 //     a pooled provider (so the LMDB store is in the path too): no file under
 //     the state directory holds the canary's bytes afterwards;
 //   - a map file owned by another user, with forged answers: ignored, the
-//     daemon's real answer is printed.
+//     daemon's real answer is printed;
+//   - and the other side of that rule: maps that workers running as the
+//     [daemon] user published do answer root's lookups (socket_dir/cache-owner).
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -129,6 +131,26 @@ TEST(FastCacheSystemTest, AMapOwnedByAnotherUserIsIgnoredAndTheDaemonAnswers) {
   auto as_stranger = lookup();
   EXPECT_EQ(as_stranger.exit_code, 0);
   EXPECT_EQ(as_stranger.out, d.dataset.passwd_by_name.at("user00001") + "\n");
+}
+
+TEST(FastCacheSystemTest, MapsPublishedByTheServiceUserAnswerRootsLookups) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root to drop privileges";
+  constexpr uid_t kServiceUid = 65534;
+  Daemon d(10, 2);
+  ::chmod(d.dir().c_str(), 0755);  // the workers read the dataset and the config
+  std::string config = d.default_config_text();
+  config.insert(config.find("log_level"), "user = \"65534\"\ngroup = \"65534\"\n");
+  d.write_config(config);
+  ASSERT_TRUE(d.start()) << d.log();
+  ASSERT_EQ(d.getent("passwd user00001").exit_code, 0) << d.log();
+  struct stat map {};
+  ASSERT_EQ(::stat((d.cache_dir() + "/passwd").c_str(), &map), 0);
+  ASSERT_EQ(map.st_uid, kServiceUid) << "the map is the service user's, not root's";
+  // getent runs as root: the map answers, the daemon sees only the status request.
+  const long served = d.requests_served();
+  auto again = d.getent("passwd user00001");
+  EXPECT_EQ(again.out, d.dataset.passwd_by_name.at("user00001") + "\n");
+  EXPECT_EQ(d.requests_served(), served + 1) << "the lookup went to the socket, not the map";
 }
 
 }  // namespace

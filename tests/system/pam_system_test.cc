@@ -4,18 +4,16 @@
 // /etc/pam.d is never touched), against a real fastidd whose files provider
 // reads a shadow file of yescrypt, SHA-512 and bcrypt hashes made here with
 // libcrypt. Needs root (unshare, setpriv); skipped otherwise.
-#include <crypt.h>
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
-#include <atomic>
 #include <cstring>
 #include <fstream>
 #include <future>
 #include <memory>
 
-#include "daemon_fixture.h"
+#include "pam_fixture.h"
 #include "proto/messages.h"
 #include "proto/wire.h"
 
@@ -28,126 +26,6 @@ using namespace std::chrono_literals;
 const char* const kPasswords[] = {
     "Yes-crypt.pw1", "Sha512-pw.two", "Bcrypt-pw.three", "Expired-pw.4", "Change-me.pw5",
     "Locked-pw.6",   "Lockout-pw.7",  "Caller-pw.8",     "Rate-pw.9",    "Wrong-guess.0"};
-constexpr const char* kWrong = "Wrong-guess.0";
-
-// Salted hash of `password` with libcrypt's method `prefix` ("$y$", "$6$", "$2b$").
-std::string hash_of(const std::string& password, const char* prefix) {
-  char salt[CRYPT_GENSALT_OUTPUT_SIZE];
-  if (crypt_gensalt_rn(prefix, 0, nullptr, 0, salt, sizeof salt) == nullptr) std::abort();
-  crypt_data data{};
-  const char* h = crypt_r(password.c_str(), salt, &data);
-  if (h == nullptr || h[0] == '*') std::abort();
-  return h;
-}
-
-std::int64_t today() { return static_cast<std::int64_t>(::time(nullptr)) / 86400; }
-
-// A daemon with a shadow file and PAM service files for it.
-class PamDaemon : public Daemon {
- public:
-  explicit PamDaemon(const std::string& pam_section) : Daemon(50, 5) {
-    // The test's folder is mkdtemp's 0700: unprivileged callers must reach the socket.
-    ::chmod(dir().c_str(), 0755);
-    const std::string t = std::to_string(today() - 10);
-    std::string shadow;
-    shadow += "user00001:" + hash_of("Yes-crypt.pw1", "$y$") + ":" + t + ":0:99999:7:::\n";
-    shadow += "user00002:" + hash_of("Sha512-pw.two", "$6$") + ":" + t + ":0:99999:7:::\n";
-    shadow += "user00003:" + hash_of("Bcrypt-pw.three", "$2b$") + ":" + t + ":0:99999:7:::\n";
-    shadow += "user00004:" + hash_of("Expired-pw.4", "$y$") + ":" + t +
-              ":0:99999:7::" + std::to_string(today() - 1) + ":\n";
-    shadow += "user00005:" + hash_of("Change-me.pw5", "$y$") + ":0:0:99999:7:::\n";
-    shadow += "user00006:!" + hash_of("Locked-pw.6", "$y$") + ":" + t + ":0:99999:7:::\n";
-    shadow += "user00007:" + hash_of("Lockout-pw.7", "$y$") + ":" + t + ":0:99999:7:::\n";
-    shadow += "user00008:" + hash_of("Caller-pw.8", "$y$") + ":" + t + ":0:99999:7:::\n";
-    shadow += "user00009:" + hash_of("Rate-pw.9", "$y$") + ":" + t + ":0:99999:7:::\n";
-    write_file(shadow_path(), shadow);
-    ::chmod(shadow_path().c_str(), 0600);
-    write_config(default_config_text() + "shadow = \"" + shadow_path() + "\"\n\n[pam]\n" +
-                 pam_section);
-
-    fs::create_directories(dir() + "/pam.d");
-    const std::string module = lib_dir() + "/pam_fastid.so";
-    const std::string sock = "socket=" + socket_dir() + "/pam";
-    service("fastid-test", module + " " + sock);
-    service("fastid-first-only", module + " use_first_pass " + sock);
-    service("fastid-try-only", module + " try_first_pass " + sock);
-    // PAM_AUTHTOK can be set by modules only: pam_unix (which fails for these
-    // users, who are not in /etc/shadow) prompts and leaves it for us.
-    const std::string unix_first = "auth optional pam_unix.so nodelay\n";
-    write_file(dir() + "/pam.d/fastid-first",
-               unix_first + "auth required " + module + " use_first_pass " + sock + "\n");
-    write_file(dir() + "/pam.d/fastid-try",
-               unix_first + "auth required " + module + " try_first_pass " + sock + "\n");
-    write_file(dir() + "/pam.d/fastid-again",
-               unix_first + "auth required " + module + " " + sock + "\n");
-    service("fastid-down", module + " socket=" + dir() + "/down/pam");
-    service("fastid-stale", module + " socket=" + dir() + "/stale/pam");
-    service("fastid-fake", module + " socket=" + dir() + "/fake/pam");
-    // getpwnam in the namespace (libpam, pamtester) also asks fastid.
-    write_file(dir() + "/nsswitch.conf",
-               "passwd: files fastid\ngroup: files fastid\nshadow: files\n");
-  }
-
-  std::string shadow_path() const { return dir() + "/data/shadow"; }
-
-  void service(const std::string& name, const std::string& module_line) {
-    write_file(dir() + "/pam.d/" + name,
-               "auth required " + module_line + "\naccount required " + module_line + "\n");
-  }
-
-  // Runs `program` (pamtester or pam_driver) in a private mount namespace
-  // where /etc/pam.d and /etc/nsswitch.conf are this test's, as root or as
-  // `uid`; `input` is its stdin. Output is stdout and stderr together.
-  CommandResult in_namespace(const std::string& program, const std::string& input,
-                             int uid = 0) const {
-    // One stdin file per call: calls may run at once.
-    static std::atomic<int> calls{0};
-    const std::string in = dir() + "/stdin." + std::to_string(calls.fetch_add(1));
-    write_file(in, input);
-    std::string drop;
-    if (uid != 0) {
-      drop = "setpriv --reuid=" + std::to_string(uid) + " --regid=" + std::to_string(uid) +
-             " --clear-groups ";
-    }
-    std::string inner = "mount --bind " + dir() + "/pam.d /etc/pam.d && mount --bind " + dir() +
-                        "/nsswitch.conf /etc/nsswitch.conf && exec " + drop + "env " + env() +
-                        program;
-    CommandResult r = run("unshare -m sh -c '" + inner + "' < " + in + " 2>&1");
-    ::unlink(in.c_str());
-    return r;
-  }
-
-  CommandResult pamtester(const std::string& service, const std::string& user,
-                          const std::string& password, const std::string& steps = "authenticate",
-                          int uid = 0) const {
-    return in_namespace("pamtester " + service + " " + user + " " + steps, password + "\n", uid);
-  }
-
-  CommandResult driver(const std::string& args, const std::string& password, int uid = 0) const {
-    return in_namespace(bin_dir() + "/pam_driver " + args, password, uid);
-  }
-};
-
-// The address of a Unix socket file; the tests' paths are far below sun_path's size.
-sockaddr_un unix_address(const std::string& path) {
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  std::snprintf(addr.sun_path, sizeof addr.sun_path, "%s", path.c_str());
-  return addr;
-}
-
-bool has(const CommandResult& r, const std::string& text) {
-  return r.out.find(text) != std::string::npos;
-}
-
-constexpr const char* kSuccess = "successfully authenticated";
-constexpr const char* kAuthErr = "Authentication failure";
-constexpr const char* kUnknown = "User not known to the underlying authentication module";
-constexpr const char* kUnavail = "Authentication service cannot retrieve authentication info";
-constexpr const char* kExpired = "User account has expired";
-constexpr const char* kNewToken = "Authentication token is no longer valid; new one required";
-constexpr const char* kDenied = "Permission denied";
-constexpr const char* kMaxTries = "Have exhausted maximum number of retries for service";
 
 class PamSystemTest : public ::testing::Test {
  protected:
@@ -653,7 +531,7 @@ namespace fastid::testing {
 namespace {
 
 // With -w 2 the front workers share the pam listener like the others; each
-// answers authentication on its own (lockout counters are per worker: docs/pam.md).
+// answers authentication on its own; the lockout table is shared (docs/pam.md).
 TEST(PamWorkersTest, FrontWorkersShareThePamSocket) {
   if (::geteuid() != 0) GTEST_SKIP() << "needs root: unshare -m";
   PamDaemon d("");

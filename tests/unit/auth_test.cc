@@ -2,6 +2,7 @@
 // credentials file. Time is passed in: no test sleeps.
 #include <gtest/gtest.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -9,6 +10,7 @@
 #include <sstream>
 
 #include "auth/lockout.h"
+#include "auth/rate_limiter.h"
 #include "auth/offline_credentials.h"
 #include "core/secret.h"
 
@@ -18,18 +20,33 @@ namespace {
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
 
-Lockout::Options three_in_a_minute() { return {3, 60s, 30s}; }
+Lockout::Options three_in_a_minute() { return {3, 60s, 30s, 5min}; }
+
+std::shared_ptr<LockoutTable> table() {
+  auto t = LockoutTable::create();
+  if (!t) std::abort();
+  return *t;
+}
+
+// One finished wrong guess; true when it locked the user.
+bool wrong(Lockout& l, std::string_view user, Clock::time_point now) {
+  Lockout::Attempt a;
+  if (l.begin(user, now, &a).admission != Lockout::Admission::kAdmitted) return false;
+  return l.fail(a, now);
+}
 
 TEST(Lockout, LocksAfterMaxFailuresWithinTheWindowForLockoutTime) {
-  Lockout l(three_in_a_minute());
+  Lockout l(table(), three_in_a_minute());
   const auto t0 = Clock::now();
-  EXPECT_FALSE(l.record_failure("alice", t0));
-  EXPECT_FALSE(l.record_failure("alice", t0 + 1s));
+  EXPECT_FALSE(wrong(l, "alice", t0));
+  EXPECT_FALSE(wrong(l, "alice", t0 + 1s));
   EXPECT_FALSE(l.locked_until("alice", t0 + 2s));
-  EXPECT_TRUE(l.record_failure("alice", t0 + 2s));
+  EXPECT_TRUE(wrong(l, "alice", t0 + 2s));
   auto until = l.locked_until("alice", t0 + 3s);
   ASSERT_TRUE(until.has_value());
   EXPECT_EQ(*until, t0 + 2s + 30s);
+  Lockout::Attempt a;
+  EXPECT_EQ(l.begin("alice", t0 + 3s, &a).admission, Lockout::Admission::kLocked);
   EXPECT_FALSE(l.locked_until("bob", t0 + 3s)) << "other users are not affected";
   EXPECT_TRUE(l.locked_until("alice", t0 + 31s));
   EXPECT_FALSE(l.locked_until("alice", t0 + 32s)) << "unlocked after lockout_time";
@@ -37,42 +54,137 @@ TEST(Lockout, LocksAfterMaxFailuresWithinTheWindowForLockoutTime) {
 }
 
 TEST(Lockout, SpellingsThatDifferInCaseShareOneCount) {
-  Lockout l(three_in_a_minute());
+  Lockout l(table(), three_in_a_minute());
   const auto t0 = Clock::now();
-  l.record_failure("alice", t0);
-  l.record_failure("Alice", t0);
-  EXPECT_TRUE(l.record_failure("ALICE", t0));
+  wrong(l, "alice", t0);
+  wrong(l, "Alice", t0);
+  EXPECT_TRUE(wrong(l, "ALICE", t0));
   EXPECT_TRUE(l.locked_until("aLiCe", t0));
 }
 
 TEST(Lockout, FailuresOlderThanTheWindowDoNotCount) {
-  Lockout l(three_in_a_minute());
+  Lockout l(table(), three_in_a_minute());
   const auto t0 = Clock::now();
-  l.record_failure("alice", t0);
-  l.record_failure("alice", t0 + 30s);
-  EXPECT_FALSE(l.record_failure("alice", t0 + 61s)) << "the first one is out of the window";
-  EXPECT_TRUE(l.record_failure("alice", t0 + 62s));
+  wrong(l, "alice", t0);
+  wrong(l, "alice", t0 + 30s);
+  EXPECT_FALSE(wrong(l, "alice", t0 + 61s)) << "the first one is out of the window";
+  EXPECT_TRUE(wrong(l, "alice", t0 + 62s));
 }
 
 TEST(Lockout, SuccessForgetsFailuresAndZeroMaxFailuresNeverLocks) {
-  Lockout l(three_in_a_minute());
+  Lockout l(table(), three_in_a_minute());
   const auto t0 = Clock::now();
-  l.record_failure("alice", t0);
-  l.record_failure("alice", t0);
-  l.record_success("alice");
-  EXPECT_FALSE(l.record_failure("alice", t0));
-  Lockout never({0, 60s, 30s});
-  for (int i = 0; i < 100; ++i) EXPECT_FALSE(never.record_failure("alice", t0));
+  wrong(l, "alice", t0);
+  wrong(l, "alice", t0);
+  Lockout::Attempt a;
+  ASSERT_EQ(l.begin("alice", t0, &a).admission, Lockout::Admission::kAdmitted);
+  l.succeed(a, t0);
+  EXPECT_FALSE(wrong(l, "alice", t0));
+  Lockout never(table(), {0, 60s, 30s, 5min});
+  for (int i = 0; i < 100; ++i) EXPECT_FALSE(wrong(never, "alice", t0));
   EXPECT_FALSE(never.locked_until("alice", t0));
 }
 
-TEST(Lockout, MemoryIsBoundedUnderManyNames) {
-  Lockout l({1000, 60s, 30s});
+// The race of issue #11: attempts in flight count before any source is asked.
+TEST(Lockout, AttemptsInFlightCountAgainstMaxFailures) {
+  Lockout l(table(), three_in_a_minute());
   const auto t0 = Clock::now();
-  for (std::size_t i = 0; i < Lockout::kMaxTracked + 5000; ++i) {
-    l.record_failure("u" + std::to_string(i), t0 + std::chrono::milliseconds(i));
+  Lockout::Attempt a[5];
+  int admitted = 0;
+  for (auto& x : a) admitted += l.begin("alice", t0, &x).admission == Lockout::Admission::kAdmitted;
+  EXPECT_EQ(admitted, 3);
+  Lockout::Attempt more;
+  EXPECT_EQ(l.begin("alice", t0, &more).admission, Lockout::Admission::kTooManyInFlight);
+  {
+    Lockout::Attempt gone = std::move(a[2]);  // ended without a verdict: its place is free again
   }
-  EXPECT_LE(l.tracked(), Lockout::kMaxTracked);
+  EXPECT_EQ(l.begin("alice", t0, &more).admission, Lockout::Admission::kAdmitted);
+  EXPECT_FALSE(l.fail(a[0], t0));
+  EXPECT_FALSE(l.fail(a[1], t0));
+  EXPECT_TRUE(l.fail(more, t0));
+  EXPECT_TRUE(l.locked_until("alice", t0 + 1s));
+}
+
+TEST(Lockout, ASuccessThatEndsAfterTheLockDoesNotLiftIt) {
+  Lockout l(table(), {3, 60s, 30s, 10s});
+  const auto t0 = Clock::now();
+  Lockout::Attempt right;
+  ASSERT_EQ(l.begin("alice", t0, &right).admission, Lockout::Admission::kAdmitted);
+  // The right password's source is slow: past attempt_lifetime its
+  // reservation lapses, three guesses lock the user, then it completes.
+  for (int i = 0; i < 2; ++i) EXPECT_FALSE(wrong(l, "alice", t0 + 10s));
+  EXPECT_TRUE(wrong(l, "alice", t0 + 10s));
+  l.succeed(right, t0 + 11s);
+  EXPECT_TRUE(l.locked_until("alice", t0 + 12s)) << "the success came after the lock";
+}
+
+TEST(Lockout, OneTableIsSharedByForkedProcesses) {
+  auto t = table();
+  Lockout l(t, three_in_a_minute());
+  const auto t0 = Clock::now();
+  Lockout::Attempt held;
+  ASSERT_EQ(l.begin("alice", t0, &held).admission, Lockout::Admission::kAdmitted);
+  const pid_t child = ::fork();
+  if (child == 0) {
+    Lockout mine(t, three_in_a_minute());
+    wrong(mine, "alice", t0);
+    Lockout::Attempt a;
+    // One failure and one reservation (the parent's) of three: one more fits.
+    const bool one_more = mine.begin("alice", t0, &a).admission == Lockout::Admission::kAdmitted;
+    Lockout::Attempt b;
+    const bool full = mine.begin("alice", t0, &b).admission == Lockout::Admission::kTooManyInFlight;
+    ::_exit(one_more && full ? 0 : 1);  // a and b are never released: the process "dies"
+  }
+  int status = 0;
+  ASSERT_EQ(::waitpid(child, &status, 0), child);
+  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  Lockout::Attempt a;
+  EXPECT_EQ(l.begin("alice", t0, &a).admission, Lockout::Admission::kTooManyInFlight)
+      << "the dead child's reservation still counts until the supervisor drops it";
+  t->release_owner(child);
+  EXPECT_EQ(l.begin("alice", t0, &a).admission, Lockout::Admission::kAdmitted);
+  EXPECT_FALSE(l.fail(a, t0));
+  EXPECT_TRUE(l.fail(held, t0));
+}
+
+TEST(Lockout, AWorkerThatDiesHoldingTheMutexDoesNotStopTheOthers) {
+  auto t = table();
+  Lockout l(t, three_in_a_minute());
+  const pid_t child = ::fork();
+  if (child == 0) {
+    t->hold_lock_forever_for_test();
+    ::_exit(0);
+  }
+  int status = 0;
+  ASSERT_EQ(::waitpid(child, &status, 0), child);
+  const auto t0 = Clock::now();
+  wrong(l, "alice", t0);
+  wrong(l, "alice", t0);
+  EXPECT_TRUE(wrong(l, "alice", t0));
+  EXPECT_TRUE(l.locked_until("alice", t0));
+}
+
+TEST(Lockout, ReservationsLapseAfterTheAttemptLifetime) {
+  Lockout l(table(), {2, 60s, 30s, 10s});
+  const auto t0 = Clock::now();
+  Lockout::Attempt a, b, c;
+  ASSERT_EQ(l.begin("alice", t0, &a).admission, Lockout::Admission::kAdmitted);
+  ASSERT_EQ(l.begin("alice", t0, &b).admission, Lockout::Admission::kAdmitted);
+  EXPECT_EQ(l.begin("alice", t0 + 9s, &c).admission, Lockout::Admission::kTooManyInFlight);
+  EXPECT_EQ(l.begin("alice", t0 + 10s, &c).admission, Lockout::Admission::kAdmitted);
+}
+
+TEST(Lockout, MemoryIsBoundedAndLocksOutliveSprayedNames) {
+  Lockout l(table(), three_in_a_minute());
+  const auto t0 = Clock::now();
+  for (int i = 0; i < 3; ++i) wrong(l, "victim", t0);
+  ASSERT_TRUE(l.locked_until("victim", t0));
+  for (std::size_t i = 0; i < LockoutTable::kSlots * 4; ++i) {
+    wrong(l, "u" + std::to_string(i), t0 + std::chrono::milliseconds(i));
+  }
+  EXPECT_LE(l.tracked(), LockoutTable::kSlots);
+  EXPECT_TRUE(l.locked_until("victim", t0 + 20s))
+      << "unlocked names seen long ago go first, never a lock";
 }
 
 TEST(RateLimiter, BurstThenRatePerUid) {
@@ -159,6 +271,23 @@ TEST_F(Offline, OldCredentialsAreNotUsed) {
   ::chmod(path().c_str(), 0600);
   OfflineCredentials c(path(), 3600s);
   EXPECT_EQ(c.verify("alice", "anything").code(), core::Code::kNotFound) << "from 1970: too old";
+}
+
+TEST_F(Offline, CredentialsDatedInTheFutureAreNotUsed) {
+  OfflineCredentials c(path(), 3600s);
+  ASSERT_TRUE(c.remember("alice", "pw"));
+  ASSERT_TRUE(c.verify("alice", "pw"));
+  // The same hash, dated one day ahead: a clock set back, or a forged line.
+  std::string t = text();
+  const std::size_t colon = t.rfind(':');
+  const long when = std::stol(t.substr(colon + 1));
+  t = t.substr(0, colon + 1) + std::to_string(when + 86400) + "\n";
+  {
+    std::ofstream out(path(), std::ios::trunc);
+    out << t;
+  }
+  EXPECT_EQ(c.verify("alice", "pw").code(), core::Code::kNotFound);
+  EXPECT_FALSE(c.has("alice"));
 }
 
 TEST(Secret, CopiesAreDeepAndComparisonIsByValue) {

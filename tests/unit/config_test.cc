@@ -424,6 +424,31 @@ TEST(Errors, ListenAddressesAndRemoteProviders) {
             "/etc/fastid.toml:2: [daemon] user: must be a user or group name or a numeric id, got \"-x\"");
 }
 
+TEST(Errors, TlsKeys) {
+  // [listen]: certificate and key together, absolute paths.
+  EXPECT_THAT(error_of("[listen]\ntcp = [\"127.0.0.1:0\"]\ntls_cert = \"/etc/fastid/server.pem\"\n"),
+              HasSubstr("[listen] tls_cert and tls_key go together"));
+  EXPECT_THAT(error_of("[listen]\ntls_key = \"server.key\"\n"), HasSubstr("must be an absolute path"));
+  EXPECT_THAT(error_of("[listen]\ntls_handshake_timeout = \"2m\"\n"), HasSubstr("must be between 100ms and 1m"));
+  auto ok = parse_config(std::string("[listen]\ntcp = [\"127.0.0.1:0\"]\ntls_cert = \"/c.pem\"\n"
+                                     "tls_key = \"/c.key\"\ntls_handshake_timeout = \"2s\"\n") + kMinimal, kFile);
+  ASSERT_TRUE(ok.has_value()) << ok.error().to_string();
+  EXPECT_EQ(ok->listen.tls_key, "/c.key");
+  EXPECT_EQ(ok->listen.tls_handshake_timeout, std::chrono::seconds(2));
+  // tls_ca_file is shared by "ldap" and "fastid"; tls_server_name is fastid's only.
+  auto remote = parse_config("[[provider]]\nname = \"site\"\ntype = \"fastid\"\nservers = [\"127.0.0.1:7389\"]\n"
+                             "tls_ca_file = \"/ca.pem\"\ntls_server_name = \"cache1.example.com\"\n", kFile);
+  ASSERT_TRUE(remote.has_value()) << remote.error().to_string();
+  EXPECT_EQ(remote->providers[0].tls_ca_file, "/ca.pem");
+  EXPECT_EQ(remote->providers[0].tls_server_name, "cache1.example.com");
+  EXPECT_THAT(render_config(*remote), HasSubstr("tls_server_name = \"cache1.example.com\""));
+  EXPECT_THAT(error_of(std::string(kMinimal) + "tls_ca_file = \"/ca.pem\"\n"),
+              HasSubstr("tls_ca_file: does not apply to providers of type \"files\""));
+  EXPECT_THAT(error_of("[[provider]]\nname = \"d\"\ntype = \"ldap\"\nuri = [\"ldap://x\"]\n"
+                       "tls_server_name = \"x\"\n"),
+              HasSubstr("tls_server_name: does not apply to providers of type \"ldap\""));
+}
+
 TEST(Errors, ImpossibleValues) {
   EXPECT_EQ(error_of("[daemon]\nworkers = 0\n"),
             "/etc/fastid.toml:2: [daemon] workers: must be between 1 and 256, got 0");

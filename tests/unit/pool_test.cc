@@ -116,6 +116,9 @@ class Pool : public ::testing::Test {
     c.pool.request_timeout = 5s;
     c.pool.max_requests_per_worker = 0;
     c.pool.max_queue = 1000;
+    // These tests are about lookups spread over every worker; the workers
+    // kept for authentication have tests of their own (AuthWorkers*).
+    c.pool.auth_workers = 0;
     return c;
   }
 
@@ -624,6 +627,94 @@ TEST_F(Pool, AuthenticationIsForwardedToTheWorkerAndNeverCoalesced) {
   });
 }
 
+
+// Issue #11: lookups that fill the pool (any local user can send them) must
+// neither make a login wait behind them nor turn it into "busy".
+TEST_F(Pool, AuthWorkersAreKeptForAuthenticationWhileLookupsFillThePool) {
+  auto config = slow_config();
+  config.password = "pool-test-pw";
+  config.slow_names = {user_name(1), user_name(2), user_name(3), user_name(4)};
+  config.slow_delay = 1500ms;
+  config.pool.min_workers = 2;
+  config.pool.max_workers = 2;
+  config.pool.min_spare_workers = 0;
+  config.pool.max_queue = 2;
+  config.pool.auth_workers = 1;
+  make(config);
+  ASSERT_TRUE(pool_->start());
+  run([&]() -> asio::awaitable<void> {
+    EXPECT_TRUE(co_await all_ready(2));
+    std::vector<std::optional<Result<User>>> lookups(4);
+    for (int i = 0; i < 4; ++i) spawn_lookup(user_name(i + 1), &lookups[i]);
+    co_await yield();
+    const PoolStats s = snapshot();
+    EXPECT_EQ(count_state(s, "busy"), 1u) << "lookups hold max_workers - auth_workers";
+    EXPECT_EQ(s.queued, 2u);
+    auto shed = co_await pool_->lookup(Query::user_by_name(user_name(9)));
+    EXPECT_EQ(shed.error().code(), core::Code::kBusy) << "the lookup queue is full";
+    const auto t0 = Clock::now();
+    auto login = co_await pool_->authenticate(user_name(5), core::Secret("pool-test-pw"));
+    CO_ASSERT_TRUE(login.has_value());
+    EXPECT_EQ(login->result, proto::AuthResult::kSuccess);
+    auto wrong = co_await pool_->authenticate(user_name(5), core::Secret("wrong"));
+    EXPECT_EQ(wrong.error().code(), core::Code::kPermissionDenied);
+    EXPECT_TRUE((co_await pool_->probe()).is_ok());
+    EXPECT_LT(Clock::now() - t0, 1s) << "never behind the 1.5 s lookups";
+    EXPECT_FALSE(lookups[0].has_value());
+    // The lookups finish before the test's state goes away.
+    EXPECT_TRUE(co_await wait_until(
+        [&] { return std::all_of(lookups.begin(), lookups.end(), [](const auto& r) { return r.has_value(); }); },
+        10000ms));
+  });
+}
+
+TEST_F(Pool, AuthenticationWaitsAheadOfLookupsWhenNoWorkerCanBeKept) {
+  auto config = slow_config();
+  config.password = "pool-test-pw";
+  config.slow_names = {user_name(1), user_name(2), user_name(3)};
+  config.slow_delay = 400ms;
+  config.pool.min_workers = 1;
+  config.pool.max_workers = 1;
+  config.pool.min_spare_workers = 0;
+  config.pool.max_queue = 2;
+  config.pool.auth_workers = 1;  // cannot be kept: one worker serves both, logins first
+  make(config);
+  ASSERT_TRUE(pool_->start());
+  run([&]() -> asio::awaitable<void> {
+    EXPECT_TRUE(co_await all_ready(1));
+    std::vector<std::optional<Result<User>>> lookups(3);
+    for (int i = 0; i < 3; ++i) spawn_lookup(user_name(i + 1), &lookups[i]);
+    co_await yield();
+    auto login = co_await pool_->authenticate(user_name(5), core::Secret("pool-test-pw"));
+    CO_ASSERT_TRUE(login.has_value());
+    EXPECT_FALSE(lookups[1].has_value() || lookups[2].has_value())
+        << "the login went before the queued lookups";
+    EXPECT_TRUE(co_await wait_until([&] { return lookups[2].has_value(); }));
+  });
+}
+
+TEST_F(Pool, AnAuthenticationWhoseWorkerDiedIsNeverSentAgain) {
+  auto config = slow_config();
+  config.password = "pool-test-pw";
+  config.crash_names = {user_name(7)};
+  config.pool.max_workers = 2;
+  make(config);
+  ASSERT_TRUE(pool_->start());
+  run([&]() -> asio::awaitable<void> {
+    EXPECT_TRUE(co_await all_ready(1));
+    auto login = co_await pool_->authenticate(user_name(7), core::Secret("pool-test-pw"));
+    CO_ASSERT_FALSE(login.has_value());
+    EXPECT_EQ(login.error().code(), core::Code::kUnavailable);
+    const PoolStats s = snapshot();
+    EXPECT_EQ(s.provider_calls, 1u) << "it may have reached the directory: one bind only";
+    EXPECT_EQ(s.retried, 0u);
+    EXPECT_EQ(s.crashed, 1u);
+    // A lookup that crashes its worker is still retried once.
+    auto lookup = co_await pool_->lookup(Query::user_by_name(user_name(7)));
+    EXPECT_FALSE(lookup.has_value());
+    EXPECT_EQ(snapshot().retried, 1u);
+  });
+}
 
 TEST_F(Pool, TypedCallsAnswerWhatTheProviderAnswers) {
   auto config = slow_config();

@@ -83,6 +83,18 @@ class FakeDirectory final : public Directory {
   asio::awaitable<core::Result<model::Account>> account(std::string, core::Offloader&) override {
     co_return core::error(core::Status::invalid_argument("fake: no accounts"));
   }
+  // As a pool's: a lookup of uid 0 ("no such uid" is an answer).
+  asio::awaitable<core::Status> probe() override {
+    auto op = lookup(Query::user_by_uid(0));
+    core::Result<Answer> r = co_await std::move(op);
+    co_return r || r.error().code() == core::Code::kNotFound ? core::Status::ok() : r.error();
+  }
+  asio::awaitable<bool> offline(core::Status failure) override {
+    if (!means_offline(failure)) co_return false;
+    auto op = probe();
+    const core::Status st = co_await std::move(op);
+    co_return means_offline(st);
+  }
   void stop() override { stopped = true; }
   StatusItems status_items() const override { return {{"fake." + name_, "here"}}; }
 

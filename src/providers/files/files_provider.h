@@ -5,6 +5,7 @@
 // refresh are called by one thread at a time (the Provider contract).
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -95,6 +96,9 @@ class FilesProvider final : public Provider {
   mutable std::mutex mu_;  // guards the reload history below (stats() reads it)
   std::uint64_t reloads_ = 0;
   std::uint64_t failed_reloads_ = 0;
+  // crypt_r calls made by authenticate(), dummy ones included: one per call
+  // whatever the user (stats "password_checks").
+  std::atomic<std::uint64_t> password_checks_{0};
   std::string last_error_;
 };
 

@@ -111,11 +111,29 @@ core::Result<ShadowEntry> find_shadow_entry(const std::string& path, std::string
   return core::error(core::Status::not_found("no shadow entry for user " + std::string(user)));
 }
 
+void dummy_password_check(std::string_view password) {
+  // crypt_gensalt with NULL random bytes reads them from the kernel; a
+  // default-cost yescrypt setting, as most shadow files hold today.
+  static const std::string setting = [] {
+    char salt[CRYPT_GENSALT_OUTPUT_SIZE];
+    const char* s = ::crypt_gensalt_rn("$y$", 0, nullptr, 0, salt, sizeof salt);
+    return std::string(s != nullptr ? s : "$y$j9T$0123456789abcdef$");
+  }();
+  std::string phrase(password);
+  auto data = std::make_unique<crypt_data>();
+  ::memset(data.get(), 0, sizeof(crypt_data));
+  (void)::crypt_r(phrase.c_str(), setting.c_str(), data.get());
+  ::explicit_bzero(data.get(), sizeof(crypt_data));
+  ::explicit_bzero(phrase.data(), phrase.size());
+}
+
 core::Status check_shadow_password(const ShadowEntry& entry, std::string_view password) {
   const std::string_view hash = entry.hash.view();
-  if (hash.empty()) return core::Status::permission_denied("the account has no password");
-  if (hash[0] == '!' || hash[0] == '*')
-    return core::Status::permission_denied("password login is locked");
+  if (hash.empty() || hash[0] == '!' || hash[0] == '*') {
+    dummy_password_check(password);
+    return core::Status::permission_denied(hash.empty() ? "the account has no password"
+                                                        : "password login is locked");
+  }
   // crypt_r wants NUL-terminated strings: private copies, zeroed afterwards.
   std::string setting(hash);
   std::string phrase(password);

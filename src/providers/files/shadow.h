@@ -33,7 +33,14 @@ core::Result<ShadowEntry> find_shadow_entry(const std::string& path, std::string
 // Checks `password` with crypt_r against the entry's hash (yescrypt, SHA-512,
 // bcrypt, ... whatever libcrypt accepts). kPermissionDenied for a wrong
 // password, a locked hash ("!", "*") or an empty one (no password login).
+// Exactly one crypt_r whatever the entry: a locked or empty hash is refused
+// after a dummy_password_check, so the time taken does not tell it apart.
 core::Status check_shadow_password(const ShadowEntry& entry, std::string_view password);
+
+// One crypt_r of `password` against a yescrypt setting made once per process,
+// the result thrown away: what refusing an unknown user costs, so that it
+// costs what refusing a known one does (no user-enumeration timing oracle).
+void dummy_password_check(std::string_view password);
 
 // The account verdict of the aging fields on day `today`, as pam_unix reads
 // them: expire_day passed -> kExpired; last_change 0 -> kPasswordExpired

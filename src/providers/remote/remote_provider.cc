@@ -8,6 +8,7 @@
 
 #include "core/log.h"
 #include "daemon/settings.h"
+#include "netclient/tls_session.h"
 
 namespace fastid::providers {
 
@@ -20,9 +21,19 @@ Status RemoteProvider::open() {
   for (const auto& s : options_.servers) {
     if (auto hp = daemon::parse_host_port(s); !hp) return hp.error().with_context("servers");
   }
+  std::shared_ptr<const netclient::TlsClientContext> tls;
+  if (!options_.tls_ca_file.empty()) {
+    auto context = netclient::make_tls_client_context(options_.tls_ca_file);
+    if (!context) return context.error();
+    tls = std::move(*context);
+  } else if (!options_.tls_server_name.empty()) {
+    return Status::invalid_argument("tls_server_name is set but tls_ca_file is not: set both for TLS");
+  }
   client_ = std::make_unique<netclient::NetClient>(netclient::Options{
       .servers = options_.servers,
       .timeout = options_.timeout,
+      .tls = std::move(tls),
+      .tls_server_name = options_.tls_server_name,
   });
   return Status::ok();
 }

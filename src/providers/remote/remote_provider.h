@@ -23,6 +23,8 @@ class RemoteProvider final : public Provider {
     std::string name = {};
     std::vector<std::string> servers = {};  // "HOST:PORT", asked in order
     std::chrono::milliseconds timeout{2000};
+    std::string tls_ca_file = {};      // set: TLS to every upstream, verified against these CAs
+    std::string tls_server_name = {};  // the name the certificates must carry; "": the address
   };
 
   explicit RemoteProvider(Options options);
@@ -30,7 +32,7 @@ class RemoteProvider final : public Provider {
 
   const std::string& name() const override { return options_.name; }
 
-  // Checks the addresses; does not connect (an upstream that is down at start
+  // Checks the addresses and loads the TLS CA file; does not connect (an upstream that is down at start
   // is an outage to ride out, not a misconfiguration).
   Status open() override;
   void close() override;

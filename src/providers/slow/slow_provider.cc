@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <thread>
 
+#include <fcntl.h>
 #include <unistd.h>
 
 #include "core/log.h"
@@ -200,6 +201,14 @@ std::vector<std::pair<std::string, std::string>> SlowProvider::stats() const {
 
 Status SlowProvider::authenticate(std::string_view user, std::string_view password) {
   if (!open_) return not_open();
+  if (!options_.call_log.empty()) {
+    const int fd = ::open(options_.call_log.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+    if (fd >= 0) {
+      const std::string line = "authenticate " + std::string(user.substr(0, 256)) + "\n";
+      (void)!::write(fd, line.data(), line.size());  // one write: whole lines from every process
+      ::close(fd);
+    }
+  }
   if (Status st = behave(user); !st) return st;
   if (user_index(user) == 0) return Status::not_found("user " + std::string(user));
   if (!password_matches(user, password)) return Status::permission_denied("wrong password");
@@ -210,6 +219,9 @@ Result<model::Account> SlowProvider::account(std::string_view user) {
   if (!open_) return core::error(not_open());
   if (Status st = behave(user); !st) return core::error(st);
   if (user_index(user) == 0) return core::error(Status::not_found("user " + std::string(user)));
+  if (listed(options_.expired_names, user)) {
+    return model::Account{model::AccountVerdict::kExpired, "account expired (expired_names)"};
+  }
   return model::Account{};
 }
 

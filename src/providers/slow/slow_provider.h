@@ -29,6 +29,8 @@ class SlowProvider final : public Provider {
     std::vector<std::string> crash_names = {};  // these abort the process
     std::string password = {};                  // every user's; "" matches nothing
     std::string down_file = {};                 // while it exists, calls fail as unavailable
+    std::vector<std::string> expired_names = {};  // account() says kExpired for these
+    std::string call_log = {};  // authenticate() appends "authenticate NAME\n" (O_APPEND)
   };
 
   // Supplementary groups per user, as gen-dataset's default.
@@ -59,7 +61,8 @@ class SlowProvider final : public Provider {
   // Authentication against the fixed test password (`password`): kNotFound
   // for names outside the dataset, kPermissionDenied for a wrong password.
   // Both behave() like a lookup (delay, hang, crash names). Every dataset
-  // user's account is in order.
+  // user's account is in order but for expired_names. Each authenticate()
+  // is first written to call_log, if set, so tests count what reached here.
   Status authenticate(std::string_view user, std::string_view password) override;
   Result<model::Account> account(std::string_view user) override;
 
