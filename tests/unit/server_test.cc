@@ -342,6 +342,31 @@ TEST_F(StoredDirectoryTest, BusyIsNoOutage) {
   EXPECT_FALSE(dir_->offline());
 }
 
+// Authentication asks whether a failed directory is offline before offline
+// credentials may stand in: busy or an internal error never is; an outage is
+// settled by a probe; an answering probe keeps it online.
+TEST_F(StoredDirectoryTest, OfflineForAuthenticationOnlyWhenTheProbeFailsToo) {
+  StoredDirectoryOptions o;
+  o.probe_interval = 1h;
+  open(o);
+  EXPECT_FALSE(await(dir_->offline(core::Status::busy("provider corp: authentication queue full"))));
+  EXPECT_FALSE(await(dir_->offline(core::Status::internal("provider corp: bad reply"))));
+  EXPECT_EQ(fake_->times_asked(Query::user_by_uid(0)), 0u) << "no probe for what is never an outage";
+  // The request timed out but the directory answers its probe: online.
+  EXPECT_FALSE(await(dir_->offline(core::Status::timeout("provider corp: request timed out"))));
+  EXPECT_EQ(fake_->times_asked(Query::user_by_uid(0)), 1u);
+  EXPECT_FALSE(dir_->offline());
+  // Down: the probe fails too, and the directory goes offline for lookups as well.
+  fake_->down = core::Status::unavailable("slapd stopped");
+  EXPECT_TRUE(await(dir_->offline(core::Status::unavailable("provider corp: slapd stopped"))));
+  EXPECT_TRUE(dir_->offline());
+  EXPECT_EQ(item("offline_transitions"), "1");
+  // Offline already: no probe needed.
+  const std::size_t probes = fake_->times_asked(Query::user_by_uid(0));
+  EXPECT_TRUE(await(dir_->offline(core::Status::busy("provider corp: queue full"))));
+  EXPECT_EQ(fake_->times_asked(Query::user_by_uid(0)), probes);
+}
+
 TEST_F(StoredDirectoryTest, StopStopsTheDirectoryBehind) {
   open();
   dir_->stop();
