@@ -30,10 +30,10 @@ using namespace std::chrono_literals;
 constexpr int kUsers = 10000;
 constexpr int kHot = 1000;
 
-fastid::proto::User dataset_user(int i) {
+fastid::model::User dataset_user(int i) {
   char name[16];
   snprintf(name, sizeof name, "user%05d", i);
-  fastid::proto::User u;
+  fastid::model::User u;
   u.name = name;
   u.uid = 100000 + i;
   u.gid = 200000 + ((i - 1) % 1000) + 1;

@@ -90,7 +90,7 @@ void net_thread(std::string server, netclient::Transport t, int index, Clock::ti
   for (std::uint32_t i = 0; Clock::now() < end; ++i) {
     std::snprintf(name, sizeof name, "user%05u", 1 + (static_cast<unsigned>(index) * 997 + i) % 10000);
     auto t0 = Clock::now();
-    auto u = client.user_by_name(name, t);
+    auto u = model::answer_as<model::User>(client.lookup(model::Query::user_by_name(name), t));
     out->us.push_back(std::chrono::duration<double, std::micro>(Clock::now() - t0).count());
     if (!u || u->name != name) ++out->errors;
   }
@@ -112,8 +112,8 @@ void floor_thread(int fd, int index, Clock::time_point end, ThreadResult* out) {
 }
 
 [[noreturn]] void echo_server(int fd) {
-  proto::User u{"user00001", "x", 100001, 200001, "User 1;ck=1692470443", "/home/user00001", "/bin/sh"};
-  auto reply = proto::encode_user_reply(0, proto::Opcode::kGetpwnam, u);
+  model::User u{"user00001", "x", 100001, 200001, "User 1;ck=1692470443", "/home/user00001", "/bin/sh"};
+  auto reply = proto::encode_answer(0, model::Query::user_by_name(u.name), u);
   std::vector<std::uint8_t> buf(65536);
   for (;;) {
     if (::recv(fd, buf.data(), proto::kHeaderSize, MSG_WAITALL) != static_cast<ssize_t>(proto::kHeaderSize)) _exit(0);

@@ -260,12 +260,15 @@ void remote_note(const Remote& r) {
                info.truncated ? " (udp reply truncated, asked again over tcp)" : "");
 }
 
-void print_user(const fastid::proto::User& u) {
+using fastid::model::answer_as;
+using fastid::model::Query;
+
+void print_user(const fastid::model::User& u) {
   std::printf("%s:%s:%u:%u:%s:%s:%s\n", u.name.c_str(), u.passwd.c_str(), u.uid, u.gid, u.gecos.c_str(),
               u.dir.c_str(), u.shell.c_str());
 }
 
-void print_group_record(const fastid::proto::Group& g) {
+void print_group_record(const fastid::model::Group& g) {
   std::printf("%s:%s:%u:", g.name.c_str(), g.passwd.c_str(), g.gid);
   for (std::size_t i = 0; i < g.members.size(); ++i) std::printf("%s%s", i ? "," : "", g.members[i].c_str());
   std::printf("\n");
@@ -273,8 +276,8 @@ void print_group_record(const fastid::proto::Group& g) {
 
 int remote_user(const Remote& r, const std::string& key) {
   unsigned long id;
-  auto u = parse_id(key, &id) ? r.client->user_by_uid(static_cast<std::uint32_t>(id), r.transport)
-                              : r.client->user_by_name(key, r.transport);
+  auto q = parse_id(key, &id) ? Query::user_by_uid(static_cast<std::uint32_t>(id)) : Query::user_by_name(key);
+  auto u = answer_as<fastid::model::User>(r.client->lookup(q, r.transport));
   remote_note(r);
   if (!u) return remote_report(u.error(), "user " + key);
   print_user(*u);
@@ -283,8 +286,8 @@ int remote_user(const Remote& r, const std::string& key) {
 
 int remote_group(const Remote& r, const std::string& key) {
   unsigned long id;
-  auto g = parse_id(key, &id) ? r.client->group_by_gid(static_cast<std::uint32_t>(id), r.transport)
-                              : r.client->group_by_name(key, r.transport);
+  auto q = parse_id(key, &id) ? Query::group_by_gid(static_cast<std::uint32_t>(id)) : Query::group_by_name(key);
+  auto g = answer_as<fastid::model::Group>(r.client->lookup(q, r.transport));
   remote_note(r);
   if (!g) return remote_report(g.error(), "group " + key);
   print_group_record(*g);
@@ -292,7 +295,7 @@ int remote_group(const Remote& r, const std::string& key) {
 }
 
 int remote_groups(const Remote& r, const std::string& user) {
-  auto gids = r.client->initgroups(user, r.transport);
+  auto gids = answer_as<fastid::model::Gids>(r.client->lookup(Query::initgroups(user), r.transport));
   remote_note(r);
   if (!gids) return remote_report(gids.error(), "groups of " + user);
   std::printf("%s:", user.c_str());
@@ -314,13 +317,13 @@ int remote_enumerate(const Remote& r, bool users) {
   for (int pages = 0; pages < 1000000; ++pages) {
     bool more;
     if (users) {
-      auto page = r.client->users_page(cursor, 0);
+      auto page = answer_as<fastid::model::Page<fastid::model::User>>(r.client->lookup(Query::users_page(cursor, 0)));
       if (!page) return remote_report(page.error(), "users");
       for (const auto& u : page->records) print_user(u);
       more = page->more;
       cursor = page->next_cursor;
     } else {
-      auto page = r.client->groups_page(cursor, 0);
+      auto page = answer_as<fastid::model::Page<fastid::model::Group>>(r.client->lookup(Query::groups_page(cursor, 0)));
       if (!page) return remote_report(page.error(), "groups");
       for (const auto& g : page->records) print_group_record(g);
       more = page->more;

@@ -8,12 +8,13 @@
 #include <filesystem>
 
 #include "core/log.h"
+#include "pool/provider_pool.h"
 #include "providers/registry.h"
 #include "server/cache_publisher.h"
 #include "server/nss_handler.h"
 #include "server/pam_handler.h"
 #include "server/server.h"
-#include "server/store_front.h"
+#include "server/stored_directory.h"
 #include "store/store.h"
 
 namespace fastid::daemon {
@@ -77,8 +78,8 @@ core::Status check_providers_at_start(const Config& config, bool check_only) {
 
 namespace {
 
-server::StoreFrontOptions store_front_options(const StoreConfig& c) {
-  server::StoreFrontOptions o;
+server::StoredDirectoryOptions stored_directory_options(const StoreConfig& c) {
+  server::StoredDirectoryOptions o;
   o.ttl = c.ttl;
   o.negative_ttl = c.negative_ttl;
   o.refresh_ahead = c.refresh_ahead;
@@ -87,13 +88,12 @@ server::StoreFrontOptions store_front_options(const StoreConfig& c) {
   return o;
 }
 
-// The backends of a worker: in-process providers opened here, pooled ones as
-// pools of worker processes started here (on the loop's thread, which their
-// death signal is tied to).
-core::Result<std::vector<server::Backend>> open_backends(const Config& config,
-                                                         asio::any_io_executor executor,
-                                                         std::shared_ptr<store::Store> store) {
-  std::vector<server::Backend> out;
+// The directories of a worker: in-process providers opened here, pooled ones
+// as pools of worker processes started here (on the loop's thread, which
+// their death signal is tied to), behind the store when there is one.
+core::Result<server::Directories> open_directories(const Config& config, asio::any_io_executor executor,
+                                                   std::shared_ptr<store::Store> store) {
+  server::Directories out;
   for (const auto& pc : config.providers) {
     if (pc.in_pool()) {
       pool::ProviderPool::Options options;
@@ -101,14 +101,15 @@ core::Result<std::vector<server::Backend>> open_backends(const Config& config,
       auto pool = std::make_shared<pool::ProviderPool>(executor, pc, options);
       core::Status st = pool->start();
       if (!st) return core::error(st.with_context("provider " + pc.name));
+      server::DirectoryPtr pooled = server::pooled_directory(std::move(pool));
       if (store) {
         // Behind the persistent store and its offline mode (docs/store.md).
-        auto front = std::make_shared<server::StoreFront>(executor, store, pool, store_front_options(config.store));
-        front->start();
-        out.push_back(server::Backend::stored(std::move(pool), std::move(front)));
-        continue;
+        auto stored = std::make_shared<server::StoredDirectory>(executor, store, std::move(pooled),
+                                                                stored_directory_options(config.store));
+        stored->start();
+        pooled = std::move(stored);
       }
-      out.push_back(server::Backend::pooled(std::move(pool)));
+      out.push_back(std::move(pooled));
       continue;
     }
     auto made = providers::make_provider(pc);
@@ -116,19 +117,15 @@ core::Result<std::vector<server::Backend>> open_backends(const Config& config,
     std::shared_ptr<providers::Provider> p = std::move(*made);
     core::Status st = p->open();
     if (!st) return core::error(st.with_context("provider " + pc.name));
-    out.push_back(server::Backend::in_process(std::move(p)));
+    out.push_back(server::in_process_directory(std::move(p)));
   }
   return out;
 }
 
-// Ends what a set of backends runs: providers closed, pools asked to stop
+// Ends what a set of directories runs: providers closed, pools asked to stop
 // (their workers finish and exit; the loop runs dry once they have).
-void close_backends(const std::vector<server::Backend>& backends) {
-  for (const auto& b : backends) {
-    if (b.local()) b.local()->close();
-    if (b.store_front()) b.store_front()->stop();
-    if (b.pool()) b.pool()->stop();
-  }
+void close_directories(const server::Directories& directories) {
+  for (const auto& d : directories) d->stop();
 }
 
 server::ServerLimits limits_of(const Config& c) {
@@ -161,12 +158,12 @@ class Worker {
 
   int run() {
     open_store();
-    auto opened = open_backends(setup_.config, io_.get_executor(), store_);
+    auto opened = open_directories(setup_.config, io_.get_executor(), store_);
     if (!opened) {
       core::log_error(opened.error().to_string());
       return 1;
     }
-    handler_.set_backends(std::move(*opened));
+    handler_.set_directories(std::move(*opened));
     open_fast_cache();
     handler_.set_status_source([this] {
       auto items = server_.status_items();
@@ -198,7 +195,7 @@ class Worker {
     arm_refresh();
     arm_figures();
     core::log_info("serving lookups on " + setup_.config.daemon.socket_dir + "/nss with " +
-                   std::to_string(handler_.backends().size()) + " provider(s), config " +
+                   std::to_string(handler_.directories().size()) + " provider(s), config " +
                    setup_.config.source);
     if (setup_.on_ready) setup_.on_ready();
     // run() returns when no work is left: the fixed shutdown order below
@@ -248,8 +245,8 @@ class Worker {
       signals_.cancel(ignored);
       refresh_timer_.cancel();
       figures_timer_.cancel();
-      close_backends(handler_.backends());
-      close_backends(retired_);
+      close_directories(handler_.directories());
+      close_directories(retired_);
     });
   }
 
@@ -262,7 +259,7 @@ class Worker {
                       next.error().to_string());
       return;
     }
-    auto opened = open_backends(*next, io_.get_executor(), store_);
+    auto opened = open_directories(*next, io_.get_executor(), store_);
     if (!opened) {
       core::log_error("reload refused, keeping the running configuration: " +
                       opened.error().to_string());
@@ -281,11 +278,11 @@ class Worker {
           "socket_dir, state_dir, workers, pid_file, on_worker_exit, user, group, [fastcache], "
           "[listen] and [store] enabled/size take effect at restart only");
     }
-    // Requests in flight keep the old backends alive; their pools stop once
+    // Requests in flight keep the old directories alive; their pools stop once
     // those finish, and are kept here until the worker ends.
-    close_backends(handler_.backends());
-    for (const auto& b : handler_.backends()) retired_.push_back(b);
-    handler_.set_backends(std::move(*opened));
+    close_directories(handler_.directories());
+    for (const auto& b : handler_.directories()) retired_.push_back(b);
+    handler_.set_directories(std::move(*opened));
     // New providers: what was published from the old ones may be wrong now.
     invalidate_fast_cache("configuration reloaded");
     core::set_log_level(new_d.log_level);
@@ -322,9 +319,7 @@ class Worker {
     refresh_timer_.async_wait([this](const asio::error_code& ec) {
       if (ec || stopping_) return;
       // A failed refresh keeps the previous data; the provider logs it once.
-      for (auto& b : handler_.backends()) {
-        if (b.local()) (void)b.local()->refresh();
-      }
+      for (const auto& d : handler_.directories()) (void)d->refresh();
       if (data_generation() != published_generation_) invalidate_fast_cache("a source changed");
       if (store_ && std::chrono::steady_clock::now() >= next_store_sync_) {
         (void)store_->sync();
@@ -434,9 +429,7 @@ class Worker {
 
   std::uint64_t data_generation() const {
     std::uint64_t sum = 0;
-    for (const auto& b : handler_.backends()) {
-      if (b.local()) sum += b.local()->data_generation();
-    }
+    for (const auto& d : handler_.directories()) sum += d->data_generation();
     return sum;
   }
 
@@ -455,7 +448,7 @@ class Worker {
   std::unique_ptr<server::CachePublisher> publisher_;
   std::shared_ptr<store::Store> store_;  // null: no store (disabled, or no pooled provider)
   std::chrono::steady_clock::time_point next_store_sync_{};
-  std::vector<server::Backend> retired_;  // replaced by a reload, stopping
+  server::Directories retired_;  // replaced by a reload, stopping
   std::uint64_t published_generation_ = 0;
   std::chrono::steady_clock::time_point next_heartbeat_{};
   bool stopping_ = false;

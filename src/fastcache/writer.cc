@@ -741,7 +741,7 @@ core::Status FastCacheWriter::put(std::string& record, std::chrono::milliseconds
   return s;
 }
 
-core::Status FastCacheWriter::put_user(const proto::User& u, std::chrono::milliseconds ttl) {
+core::Status FastCacheWriter::put_user(const model::User& u, std::chrono::milliseconds ttl) {
   if (kind_ != MapKind::kPasswd) return Status::invalid_argument("put_user on a non-passwd map");
   if (!clean_name(u.name) || !clean_field(u.gecos) || !clean_field(u.dir) || !clean_field(u.shell) || ttl.count() <= 0)
     return Status::invalid_argument("user record not publishable: " + u.name.substr(0, 64));
@@ -751,7 +751,7 @@ core::Status FastCacheWriter::put_user(const proto::User& u, std::chrono::millis
   return put(r, ttl, keys, 2);
 }
 
-core::Status FastCacheWriter::put_group(const proto::Group& g, std::chrono::milliseconds ttl) {
+core::Status FastCacheWriter::put_group(const model::Group& g, std::chrono::milliseconds ttl) {
   if (kind_ != MapKind::kGroup) return Status::invalid_argument("put_group on a non-group map");
   bool ok = clean_name(g.name) && g.members.size() <= kMaxCount && ttl.count() > 0;
   for (const auto& m : g.members) ok = ok && clean_member(m);
@@ -822,6 +822,27 @@ core::Status FastCacheWriter::put_negative_gid(uint32_t gid, std::chrono::millis
 core::Status FastCacheWriter::put_negative_initgroups(std::string_view user, std::chrono::milliseconds ttl) {
   if (Status s = negative_checks(kind_, MapKind::kInitgroups, user, true, ttl); !s) return s;
   return put_negative_name(user, ttl);
+}
+
+core::Status FastCacheWriter::put(const model::Query& q, const model::Answer& answer,
+                                  std::chrono::milliseconds ttl) {
+  if (const auto* u = std::get_if<model::User>(&answer)) return put_user(*u, ttl);
+  if (const auto* g = std::get_if<model::Group>(&answer)) return put_group(*g, ttl);
+  if (const auto* gids = std::get_if<model::Gids>(&answer)) return put_initgroups(q.name, *gids, ttl);
+  return Status::invalid_argument("fast cache: " + model::describe(q) + " is never published");
+}
+
+core::Status FastCacheWriter::put_negative(const model::Query& q, std::chrono::milliseconds ttl) {
+  switch (q.kind) {
+    case model::Kind::kUserByName: return put_negative_user_name(q.name, ttl);
+    case model::Kind::kUserByUid: return put_negative_uid(q.id, ttl);
+    case model::Kind::kGroupByName: return put_negative_group_name(q.name, ttl);
+    case model::Kind::kGroupByGid: return put_negative_gid(q.id, ttl);
+    case model::Kind::kInitgroups: return put_negative_initgroups(q.name, ttl);
+    case model::Kind::kUsersPage:
+    case model::Kind::kGroupsPage: break;
+  }
+  return Status::invalid_argument("fast cache: " + model::describe(q) + " is never published");
 }
 
 // ---- Whole-file operations ------------------------------------------------------------

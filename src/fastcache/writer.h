@@ -21,7 +21,7 @@
 
 #include "core/status.h"
 #include "fastcache/layout.h"
-#include "proto/records.h"
+#include "model/query.h"
 
 namespace fastid::fastcache {
 
@@ -71,8 +71,8 @@ class FastCacheWriter {
   // capped at options.max_ttl. Errors: kInvalidArgument (wrong map kind, a
   // name or field the client would refuse, a record above max_record),
   // kBusy (lock not taken within lock_timeout), kIoError.
-  core::Status put_user(const proto::User& user, std::chrono::milliseconds ttl);
-  core::Status put_group(const proto::Group& group, std::chrono::milliseconds ttl);
+  core::Status put_user(const model::User& user, std::chrono::milliseconds ttl);
+  core::Status put_group(const model::Group& group, std::chrono::milliseconds ttl);
   core::Status put_initgroups(std::string_view user, std::span<const uint32_t> gids,
                               std::chrono::milliseconds ttl);
   // Negative answers ("no such user/group"), usually with a short ttl.
@@ -81,6 +81,11 @@ class FastCacheWriter {
   core::Status put_negative_group_name(std::string_view name, std::chrono::milliseconds ttl);
   core::Status put_negative_gid(uint32_t gid, std::chrono::milliseconds ttl);
   core::Status put_negative_initgroups(std::string_view user, std::chrono::milliseconds ttl);
+  // One lookup as the daemon publishes it: the answer to a by-name, by-id or
+  // initgroups query, or its "no such entry", through the typed puts above.
+  // Pages are never published (kInvalidArgument).
+  core::Status put(const model::Query& query, const model::Answer& answer, std::chrono::milliseconds ttl);
+  core::Status put_negative(const model::Query& query, std::chrono::milliseconds ttl);
 
   // Publishes a new empty file (generation + 1) and marks the old one
   // superseded: once this returns, no reader returns an answer from the old file.

@@ -90,21 +90,6 @@ Status check_reply(const proto::FrameHeader& h, proto::HeaderCheck check, std::u
   return Status::ok();
 }
 
-template <typename T, typename Decode>
-core::Result<T> decoded(core::Result<proto::Reply> reply, Decode decode) {
-  if (!reply) return core::error(reply.error());
-  auto st = static_cast<proto::WireStatus>(reply->header.status);
-  proto::WireReader r(reply->payload.data(), reply->payload.size());
-  if (st != proto::WireStatus::kOk) {
-    std::uint32_t n = 0;
-    const char* s = r.str(1024, &n);
-    return core::error(Status(proto::from_wire(st), std::string(s, n)));
-  }
-  T out{};
-  if (!decode(r, &out) || !r.at_end()) return core::error(Status::corruption("malformed reply payload"));
-  return out;
-}
-
 }  // namespace
 
 NetClient::NetClient(Options options) : options_(std::move(options)) {}
@@ -277,95 +262,23 @@ core::Result<proto::Reply> NetClient::call_udp(const proto::Bytes& frame, std::u
   return core::error(last);
 }
 
-core::Result<proto::User> NetClient::user_by_name(std::string name, Transport t) {
-  proto::Request req;
-  req.opcode = proto::Opcode::kGetpwnam;
-  req.name = std::move(name);
-  return decoded<proto::User>(call(std::move(req), t), proto::get_user);
-}
-
-core::Result<proto::User> NetClient::user_by_uid(std::uint32_t uid, Transport t) {
-  proto::Request req;
-  req.opcode = proto::Opcode::kGetpwuid;
-  req.id = uid;
-  return decoded<proto::User>(call(std::move(req), t), proto::get_user);
-}
-
-core::Result<proto::Group> NetClient::group_by_name(std::string name, Transport t) {
-  proto::Request req;
-  req.opcode = proto::Opcode::kGetgrnam;
-  req.name = std::move(name);
-  return decoded<proto::Group>(call(std::move(req), t), proto::get_group);
-}
-
-core::Result<proto::Group> NetClient::group_by_gid(std::uint32_t gid, Transport t) {
-  proto::Request req;
-  req.opcode = proto::Opcode::kGetgrgid;
-  req.id = gid;
-  return decoded<proto::Group>(call(std::move(req), t), proto::get_group);
-}
-
-core::Result<std::vector<std::uint32_t>> NetClient::initgroups(std::string user, Transport t) {
-  proto::Request req;
-  req.opcode = proto::Opcode::kInitgroups;
-  req.name = std::move(user);
-  return decoded<std::vector<std::uint32_t>>(
-      call(std::move(req), t), [](proto::WireReader& r, std::vector<std::uint32_t>* out) {
-        std::uint32_t n = r.u32();
-        if (r.bad || n > proto::kMaxInitgroups || n > r.remaining() / 4) return false;
-        out->reserve(n);
-        for (std::uint32_t i = 0; i < n; ++i) out->push_back(r.u32());
-        return !r.bad;
-      });
-}
-
-namespace {
-template <typename T, typename Get>
-bool get_page(proto::WireReader& r, proto::Page<T>* page, Get get) {
-  page->next_cursor = r.u32();
-  page->more = r.u32() != 0;
-  std::uint32_t n = r.u32();
-  if (r.bad || n > proto::kMaxPageRecords) return false;
-  for (std::uint32_t i = 0; i < n; ++i) {
-    T rec;
-    if (!get(r, &rec)) return false;
-    page->records.push_back(std::move(rec));
-  }
-  return true;
-}
-}  // namespace
-
-core::Result<proto::Page<proto::User>> NetClient::users_page(std::uint32_t cursor, std::uint32_t max) {
-  proto::Request req;
-  req.opcode = proto::Opcode::kPwentPage;
-  req.cursor = cursor;
-  req.max = max;
-  return decoded<proto::Page<proto::User>>(call(std::move(req), Transport::kTcp),
-                                           [](proto::WireReader& r, proto::Page<proto::User>* p) {
-                                             return get_page(r, p, proto::get_user);
-                                           });
-}
-
-core::Result<proto::Page<proto::Group>> NetClient::groups_page(std::uint32_t cursor, std::uint32_t max) {
-  proto::Request req;
-  req.opcode = proto::Opcode::kGrentPage;
-  req.cursor = cursor;
-  req.max = max;
-  return decoded<proto::Page<proto::Group>>(call(std::move(req), Transport::kTcp),
-                                            [](proto::WireReader& r, proto::Page<proto::Group>* p) {
-                                              return get_page(r, p, proto::get_group);
-                                            });
+core::Result<model::Answer> NetClient::lookup(const model::Query& query, Transport t) {
+  auto reply = call(proto::request_of(query), t);
+  if (!reply) return core::error(reply.error());
+  return proto::decode_answer(query.kind, *reply);
 }
 
 core::Result<std::string> NetClient::ping(Transport t) {
   proto::Request req;
   req.opcode = proto::Opcode::kPing;
-  return decoded<std::string>(call(std::move(req), t), [](proto::WireReader& r, std::string* out) {
-    std::uint32_t n = 0;
-    const char* s = r.str(1024, &n);
-    out->assign(s, n);
-    return !r.bad;
-  });
+  auto reply = call(std::move(req), t);
+  if (!reply) return core::error(reply.error());
+  if (Status st = proto::status_of(*reply); !st) return core::error(st);
+  proto::WireReader r(reply->payload.data(), reply->payload.size());
+  std::uint32_t n = 0;
+  const char* s = r.str(1024, &n);
+  if (r.bad || !r.at_end()) return core::error(Status::corruption("malformed ping reply"));
+  return std::string(s, n);
 }
 
 }  // namespace fastid::netclient

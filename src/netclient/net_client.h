@@ -64,15 +64,10 @@ class NetClient {
 
   const CallInfo& last_call() const { return info_; }
 
-  // Lookups as the provider interface wants them: the upstream's error status
-  // becomes the error value (kNotFound, kUnavailable, ...).
-  core::Result<proto::User> user_by_name(std::string name, Transport t = Transport::kTcp);
-  core::Result<proto::User> user_by_uid(std::uint32_t uid, Transport t = Transport::kTcp);
-  core::Result<proto::Group> group_by_name(std::string name, Transport t = Transport::kTcp);
-  core::Result<proto::Group> group_by_gid(std::uint32_t gid, Transport t = Transport::kTcp);
-  core::Result<std::vector<std::uint32_t>> initgroups(std::string user, Transport t = Transport::kTcp);
-  core::Result<proto::Page<proto::User>> users_page(std::uint32_t cursor, std::uint32_t max);
-  core::Result<proto::Page<proto::Group>> groups_page(std::uint32_t cursor, std::uint32_t max);
+  // One lookup as the provider interface wants it: the upstream's error
+  // status becomes the error value (kNotFound, kUnavailable, ...); a reply
+  // that does not decode as the query's answer is kCorruption.
+  core::Result<model::Answer> lookup(const model::Query& query, Transport t = Transport::kTcp);
   core::Result<std::string> ping(Transport t = Transport::kTcp);
 
   // Drops the TCP connection (tests; a provider's close()).

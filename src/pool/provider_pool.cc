@@ -223,86 +223,37 @@ asio::awaitable<core::Result<proto::Reply>> ProviderPool::call_once(proto::Reque
 
 namespace {
 
-template <typename T, typename Decode>
-core::Result<T> typed(const core::Result<proto::Reply>& reply, Decode decode) {
+// A reply's decoded value, or the pool's own error.
+template <typename Decode>
+auto decoded(const core::Result<proto::Reply>& reply, Decode decode) -> decltype(decode(*reply)) {
   if (!reply) return core::error(reply.error());
   return decode(*reply);
 }
 
-proto::Request by_name(Opcode op, std::string name, std::uint32_t id) {
+proto::Request user_request(Opcode op, std::string user) {
   proto::Request r;
   r.opcode = op;
-  r.request_id = id;
-  r.name = std::move(name);
-  return r;
-}
-
-proto::Request by_id(Opcode op, std::uint32_t value, std::uint32_t id) {
-  proto::Request r;
-  r.opcode = op;
-  r.request_id = id;
-  r.id = value;
-  return r;
-}
-
-proto::Request page(Opcode op, std::uint32_t cursor, std::uint32_t max) {
-  proto::Request r;
-  r.opcode = op;
-  r.cursor = cursor;
-  r.max = max;
+  r.name = std::move(user);
   return r;
 }
 
 }  // namespace
 
-asio::awaitable<core::Result<proto::User>> ProviderPool::user_by_name(std::string name, std::uint32_t id) {
-  proto::Request r = by_name(Opcode::kGetpwnam, std::move(name), id);
-  co_return typed<proto::User>(co_await call(std::move(r)), proto::decode_user_reply);
-}
-
-asio::awaitable<core::Result<proto::User>> ProviderPool::user_by_uid(std::uint32_t uid, std::uint32_t id) {
-  proto::Request r = by_id(Opcode::kGetpwuid, uid, id);
-  co_return typed<proto::User>(co_await call(std::move(r)), proto::decode_user_reply);
-}
-
-asio::awaitable<core::Result<proto::Group>> ProviderPool::group_by_name(std::string name, std::uint32_t id) {
-  proto::Request r = by_name(Opcode::kGetgrnam, std::move(name), id);
-  co_return typed<proto::Group>(co_await call(std::move(r)), proto::decode_group_reply);
-}
-
-asio::awaitable<core::Result<proto::Group>> ProviderPool::group_by_gid(std::uint32_t gid, std::uint32_t id) {
-  proto::Request r = by_id(Opcode::kGetgrgid, gid, id);
-  co_return typed<proto::Group>(co_await call(std::move(r)), proto::decode_group_reply);
-}
-
-asio::awaitable<core::Result<std::vector<std::uint32_t>>> ProviderPool::initgroups(std::string user,
-                                                                                   std::uint32_t id) {
-  proto::Request r = by_name(Opcode::kInitgroups, std::move(user), id);
-  co_return typed<std::vector<std::uint32_t>>(co_await call(std::move(r)), decode_gids_reply);
-}
-
-asio::awaitable<core::Result<proto::Page<proto::User>>> ProviderPool::users_page(std::uint32_t cursor,
-                                                                                 std::uint32_t max) {
-  proto::Request r = page(Opcode::kPwentPage, cursor, max);
-  co_return typed<proto::Page<proto::User>>(co_await call(std::move(r)), decode_users_page_reply);
-}
-
-asio::awaitable<core::Result<proto::Page<proto::Group>>> ProviderPool::groups_page(std::uint32_t cursor,
-                                                                                   std::uint32_t max) {
-  proto::Request r = page(Opcode::kGrentPage, cursor, max);
-  co_return typed<proto::Page<proto::Group>>(co_await call(std::move(r)), decode_groups_page_reply);
+asio::awaitable<core::Result<model::Answer>> ProviderPool::lookup(model::Query query, std::uint32_t request_id) {
+  const model::Kind kind = query.kind;
+  auto decode = [kind](const proto::Reply& reply) { return proto::decode_answer(kind, reply); };
+  co_return decoded(co_await call(proto::request_of(query, request_id)), decode);
 }
 
 asio::awaitable<core::Result<proto::AuthReply>> ProviderPool::authenticate(std::string user,
                                                                            core::Secret password) {
-  proto::Request r = by_name(Opcode::kAuthenticate, std::move(user), 0);
+  proto::Request r = user_request(Opcode::kAuthenticate, std::move(user));
   r.password = std::move(password);
-  co_return typed<proto::AuthReply>(co_await call(std::move(r)), proto::decode_auth_reply);
+  co_return decoded(co_await call(std::move(r)), proto::decode_auth_reply);
 }
 
 asio::awaitable<core::Result<proto::AuthReply>> ProviderPool::account(std::string user) {
-  proto::Request r = by_name(Opcode::kAccount, std::move(user), 0);
-  co_return typed<proto::AuthReply>(co_await call(std::move(r)), proto::decode_auth_reply);
+  co_return decoded(co_await call(user_request(Opcode::kAccount, std::move(user))), proto::decode_auth_reply);
 }
 
 asio::awaitable<core::Status> ProviderPool::probe() {
@@ -311,11 +262,11 @@ asio::awaitable<core::Status> ProviderPool::probe() {
   // Not a lookup's key (those start with digits): a probe never waits on a
   // lookup that an attacker may have stuck in the lookup queue.
   core::Coalescer<std::string, core::Result<proto::Reply>>::Make make = [this] {
-    return call_once(by_id(Opcode::kGetpwuid, 0, 0), true);
+    return call_once(proto::request_of(model::Query::user_by_uid(0)), true);
   };
   auto result = co_await coalescer->run("probe", std::move(make));
   if (!result) co_return result.error();
-  core::Status st = status_of(*result);
+  core::Status st = proto::status_of(*result);
   if (st.code() == core::Code::kNotFound) co_return core::Status::ok();
   co_return st;
 }
@@ -324,8 +275,7 @@ asio::awaitable<core::Result<std::vector<std::pair<std::string, std::string>>>>
 ProviderPool::provider_stats() {
   proto::Request r;
   r.opcode = Opcode::kStatus;
-  co_return typed<std::vector<std::pair<std::string, std::string>>>(co_await call(std::move(r)),
-                                                                    decode_status_reply);
+  co_return decoded(co_await call(std::move(r)), decode_status_reply);
 }
 
 // ---- Dispatch ------------------------------------------------------------------------
@@ -831,7 +781,7 @@ void ProviderPool::on_frame(const WorkerPtr& w, const proto::FrameHeader& header
     if (is_reply && header.request_id == kReadyRequestId &&
         header.opcode == static_cast<std::uint16_t>(Opcode::kPing)) {
       proto::Reply ready{header, std::move(payload)};
-      if (core::Status st = status_of(ready); !st) {
+      if (core::Status st = proto::status_of(ready); !st) {
         // It said why and exits by itself; its stream ends then.
         fail_start(w,
                    core::Status(core::Code::kUnavailable,

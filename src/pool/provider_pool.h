@@ -129,17 +129,10 @@ class ProviderPool {
   // is request.request_id. Lookups are coalesced with identical ones in flight.
   asio::awaitable<core::Result<proto::Reply>> call(proto::Request request);
 
-  // Typed calls, mirroring providers::Provider; the reply's error status and
-  // the pool's own errors are both the Result's error.
-  asio::awaitable<core::Result<proto::User>> user_by_name(std::string name, std::uint32_t request_id = 0);
-  asio::awaitable<core::Result<proto::User>> user_by_uid(std::uint32_t uid, std::uint32_t request_id = 0);
-  asio::awaitable<core::Result<proto::Group>> group_by_name(std::string name, std::uint32_t request_id = 0);
-  asio::awaitable<core::Result<proto::Group>> group_by_gid(std::uint32_t gid, std::uint32_t request_id = 0);
-  asio::awaitable<core::Result<std::vector<std::uint32_t>>> initgroups(std::string user,
-                                                                       std::uint32_t request_id = 0);
-  asio::awaitable<core::Result<proto::Page<proto::User>>> users_page(std::uint32_t cursor, std::uint32_t max);
-  asio::awaitable<core::Result<proto::Page<proto::Group>>> groups_page(std::uint32_t cursor,
-                                                                       std::uint32_t max);
+  // One lookup, as providers::Provider::lookup answers it: the reply's error
+  // status and the pool's own errors are both the Result's error; a reply
+  // that does not decode as the query's answer is kCorruption.
+  asio::awaitable<core::Result<model::Answer>> lookup(model::Query query, std::uint32_t request_id = 0);
   // Authentication and the account check, never coalesced. The provider's
   // answer is an AuthReply (its errors mapped by worker_protocol); the pool's
   // own errors (busy, timeout, unavailable) are the Result's error.

@@ -37,19 +37,15 @@ proto::Bytes encode_start_failure(const core::Status& why);
 // replies with their code and message; never throws for a provider's error.
 proto::Bytes serve_request(providers::Provider& provider, const proto::Request& request);
 
-// Daemon side: the typed value of a reply frame. An error reply becomes its
-// Status (kNotFound, kUnavailable, ... with the worker's message); a payload
-// that does not decode whole is kCorruption.
-core::Result<std::vector<std::uint32_t>> decode_gids_reply(const proto::Reply& reply);
-core::Result<proto::Page<proto::User>> decode_users_page_reply(const proto::Reply& reply);
-core::Result<proto::Page<proto::Group>> decode_groups_page_reply(const proto::Reply& reply);
+// Daemon side: the typed value of a status reply (lookup replies decode with
+// proto::decode_answer). An error reply becomes its Status (kNotFound,
+// kUnavailable, ... with the worker's message); a payload that does not
+// decode whole is kCorruption.
 core::Result<std::vector<std::pair<std::string, std::string>>> decode_status_reply(const proto::Reply& reply);
 // An account verdict as the wire carries it, and back (kCorruption for a
 // result that is not an account verdict).
-proto::AuthReply auth_reply_of(const proto::Account& account);
-core::Result<proto::Account> account_of(const proto::AuthReply& reply);
-// The Status an error reply carries; ok for a kOk reply.
-core::Status status_of(const proto::Reply& reply);
+proto::AuthReply auth_reply_of(const model::Account& account);
+core::Result<model::Account> account_of(const proto::AuthReply& reply);
 
 // A whole frame again (header + payload), e.g. to forward a worker's reply to
 // a client unchanged but for the request id.

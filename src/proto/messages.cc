@@ -3,6 +3,12 @@
 #include <algorithm>
 
 namespace fastid::proto {
+
+using model::Group;
+using model::Kind;
+using model::Page;
+using model::User;
+
 namespace {
 
 // Encodes a frame whose payload is produced by `fill` into a WireWriter. The
@@ -198,44 +204,6 @@ Bytes encode_error_reply(std::uint16_t opcode, std::uint32_t request_id, WireSta
   return out;
 }
 
-Bytes encode_user_reply(std::uint32_t request_id, Opcode opcode, const User& user) {
-  return encode_frame(static_cast<std::uint16_t>(opcode), request_id, WireStatus::kOk,
-                      [&](WireWriter& w) { put_user(w, user); });
-}
-
-Bytes encode_group_reply(std::uint32_t request_id, Opcode opcode, const Group& group) {
-  return encode_frame(static_cast<std::uint16_t>(opcode), request_id, WireStatus::kOk,
-                      [&](WireWriter& w) { put_group(w, group); });
-}
-
-Bytes encode_gids_reply(std::uint32_t request_id, const std::vector<std::uint32_t>& gids) {
-  return encode_frame(static_cast<std::uint16_t>(Opcode::kInitgroups), request_id, WireStatus::kOk,
-                      [&](WireWriter& w) {
-                        w.u32(static_cast<std::uint32_t>(gids.size()));
-                        for (auto g : gids) w.u32(g);
-                      });
-}
-
-Bytes encode_users_page_reply(std::uint32_t request_id, const Page<User>& page) {
-  return encode_frame(static_cast<std::uint16_t>(Opcode::kPwentPage), request_id, WireStatus::kOk,
-                      [&](WireWriter& w) {
-                        w.u32(page.next_cursor);
-                        w.u32(page.more ? 1 : 0);
-                        w.u32(static_cast<std::uint32_t>(page.records.size()));
-                        for (const auto& u : page.records) put_user(w, u);
-                      });
-}
-
-Bytes encode_groups_page_reply(std::uint32_t request_id, const Page<Group>& page) {
-  return encode_frame(static_cast<std::uint16_t>(Opcode::kGrentPage), request_id, WireStatus::kOk,
-                      [&](WireWriter& w) {
-                        w.u32(page.next_cursor);
-                        w.u32(page.more ? 1 : 0);
-                        w.u32(static_cast<std::uint32_t>(page.records.size()));
-                        for (const auto& g : page.records) put_group(w, g);
-                      });
-}
-
 Bytes encode_auth_reply(std::uint32_t request_id, Opcode opcode, const AuthReply& reply) {
   return encode_frame(static_cast<std::uint16_t>(opcode), request_id, WireStatus::kOk, [&](WireWriter& w) {
     w.u32(static_cast<std::uint32_t>(reply.result));
@@ -264,13 +232,8 @@ Bytes encode_status_reply(std::uint32_t request_id,
 namespace {
 template <typename T, typename Get>
 core::Result<T> decode_record_reply(const Reply& reply, Get get) {
-  auto st = static_cast<WireStatus>(reply.header.status);
+  if (core::Status st = status_of(reply); !st) return core::error(st);
   WireReader r(reply.payload.data(), reply.payload.size());
-  if (st != WireStatus::kOk) {
-    std::uint32_t n = 0;
-    const char* s = r.str(1024, &n);
-    return core::error(core::Status(from_wire(st), std::string(s, n)));
-  }
   T rec;
   if (!get(r, &rec) || !r.at_end()) {
     return core::error(core::Status::corruption("malformed reply payload"));
@@ -278,14 +241,6 @@ core::Result<T> decode_record_reply(const Reply& reply, Get get) {
   return rec;
 }
 }  // namespace
-
-core::Result<User> decode_user_reply(const Reply& reply) {
-  return decode_record_reply<User>(reply, get_user);
-}
-
-core::Result<Group> decode_group_reply(const Reply& reply) {
-  return decode_record_reply<Group>(reply, get_group);
-}
 
 core::Result<AuthReply> decode_auth_reply(const Reply& reply) {
   auto get = [](WireReader& r, AuthReply* a) {
@@ -301,6 +256,133 @@ core::Result<AuthReply> decode_auth_reply(const Reply& reply) {
     return !r.bad;
   };
   return decode_record_reply<AuthReply>(reply, get);
+}
+
+core::Status status_of(const Reply& reply) {
+  const auto st = static_cast<WireStatus>(reply.header.status);
+  if (st == WireStatus::kOk) return core::Status::ok();
+  // The message, bounded like the encoder bounds it.
+  WireReader r(reply.payload.data(), reply.payload.size());
+  std::uint32_t n = 0;
+  const char* s = r.str(1024, &n);
+  return core::Status(from_wire(st), std::string(s, n));
+}
+
+// ---- Lookups: Query and Answer on the wire --------------------------------------
+
+Opcode opcode_of(Kind kind) {
+  switch (kind) {
+    case Kind::kUserByName: return Opcode::kGetpwnam;
+    case Kind::kUserByUid: return Opcode::kGetpwuid;
+    case Kind::kGroupByName: return Opcode::kGetgrnam;
+    case Kind::kGroupByGid: return Opcode::kGetgrgid;
+    case Kind::kInitgroups: return Opcode::kInitgroups;
+    case Kind::kUsersPage: return Opcode::kPwentPage;
+    case Kind::kGroupsPage: return Opcode::kGrentPage;
+  }
+  return Opcode::kPing;
+}
+
+std::optional<model::Query> query_of(const Request& req) {
+  for (Kind kind : {Kind::kUserByName, Kind::kUserByUid, Kind::kGroupByName, Kind::kGroupByGid,
+                    Kind::kInitgroups, Kind::kUsersPage, Kind::kGroupsPage}) {
+    if (opcode_of(kind) == req.opcode) return model::Query{kind, req.name, req.id, req.cursor, req.max};
+  }
+  return std::nullopt;
+}
+
+Request request_of(const model::Query& q, std::uint32_t request_id) {
+  Request r;
+  r.opcode = opcode_of(q.kind);
+  r.request_id = request_id;
+  r.name = q.name;
+  r.id = q.id;
+  r.cursor = q.cursor;
+  r.max = q.max;
+  return r;
+}
+
+namespace {
+
+// One writer and one reader per Answer alternative: the places the kinds differ.
+void put(WireWriter& w, const User& u) { put_user(w, u); }
+void put(WireWriter& w, const Group& g) { put_group(w, g); }
+void put(WireWriter& w, const model::Gids& gids) {
+  w.u32(static_cast<std::uint32_t>(gids.size()));
+  for (auto g : gids) w.u32(g);
+}
+template <typename T>
+void put(WireWriter& w, const Page<T>& page) {
+  w.u32(page.next_cursor);
+  w.u32(page.more ? 1 : 0);
+  w.u32(static_cast<std::uint32_t>(page.records.size()));
+  for (const auto& rec : page.records) put(w, rec);
+}
+
+bool get(WireReader& r, User* u) { return get_user(r, u); }
+bool get(WireReader& r, Group* g) { return get_group(r, g); }
+bool get(WireReader& r, model::Gids* gids) {
+  const std::uint32_t n = r.u32();
+  if (r.bad || n > kMaxInitgroups || n > r.remaining() / 4) return false;
+  gids->resize(n);
+  for (auto& g : *gids) g = r.u32();
+  return !r.bad;
+}
+template <typename T>
+bool get(WireReader& r, Page<T>* page) {
+  page->next_cursor = r.u32();
+  page->more = r.u32() != 0;
+  const std::uint32_t n = r.u32();
+  // A record takes far more than 4 bytes: a count the payload cannot hold is
+  // refused before anything is reserved.
+  if (r.bad || n > kMaxPageRecords || n > r.remaining() / 4) return false;
+  page->records.reserve(n);
+  for (std::uint32_t i = 0; i < n; ++i) {
+    T rec;
+    if (!get(r, &rec)) return false;
+    page->records.push_back(std::move(rec));
+  }
+  return true;
+}
+
+template <typename T>
+bool get_as(WireReader& r, model::Answer* out) {
+  T value;
+  if (!get(r, &value)) return false;
+  *out = std::move(value);
+  return true;
+}
+
+}  // namespace
+
+Bytes encode_answer(std::uint32_t request_id, const model::Query& query, const model::Answer& answer) {
+  const auto opcode = static_cast<std::uint16_t>(opcode_of(query.kind));
+  if (core::Status st = model::check_answer(query, answer); !st) {
+    return encode_error_reply(opcode, request_id, WireStatus::kInternal, st.message());
+  }
+  return encode_frame(opcode, request_id, WireStatus::kOk,
+                      [&](WireWriter& w) { std::visit([&](const auto& v) { put(w, v); }, answer); });
+}
+
+core::Result<model::Answer> decode_answer(Kind kind, const Reply& reply) {
+  if (core::Status st = status_of(reply); !st) return core::error(st);
+  WireReader r(reply.payload.data(), reply.payload.size());
+  model::Answer answer;
+  bool ok = false;
+  switch (kind) {
+    case Kind::kUserByName:
+    case Kind::kUserByUid: ok = get_as<User>(r, &answer); break;
+    case Kind::kGroupByName:
+    case Kind::kGroupByGid: ok = get_as<Group>(r, &answer); break;
+    case Kind::kInitgroups: ok = get_as<model::Gids>(r, &answer); break;
+    case Kind::kUsersPage: ok = get_as<Page<User>>(r, &answer); break;
+    case Kind::kGroupsPage: ok = get_as<Page<Group>>(r, &answer); break;
+  }
+  if (!ok || !r.at_end()) {
+    return core::error(core::Status::corruption(
+        "malformed " + std::string(opcode_name(static_cast<std::uint16_t>(opcode_of(kind)))) + " reply"));
+  }
+  return answer;
 }
 
 std::string_view auth_result_name(AuthResult result) {

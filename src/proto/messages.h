@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -12,7 +13,7 @@
 
 #include "core/secret.h"
 #include "core/status.h"
-#include "proto/records.h"
+#include "model/query.h"
 #include "proto/wire.h"
 
 namespace fastid::proto {
@@ -60,30 +61,37 @@ Bytes encode_request(const Request& request);
 // Reply encoders: a whole frame (header + payload).
 Bytes encode_error_reply(std::uint16_t opcode, std::uint32_t request_id, WireStatus status,
                          std::string_view message);
-Bytes encode_user_reply(std::uint32_t request_id, Opcode opcode, const User& user);
-Bytes encode_group_reply(std::uint32_t request_id, Opcode opcode, const Group& group);
-Bytes encode_gids_reply(std::uint32_t request_id, const std::vector<std::uint32_t>& gids);
-Bytes encode_users_page_reply(std::uint32_t request_id, const Page<User>& page);
-Bytes encode_groups_page_reply(std::uint32_t request_id, const Page<Group>& page);
 Bytes encode_auth_reply(std::uint32_t request_id, Opcode opcode, const AuthReply& reply);
 Bytes encode_ping_reply(std::uint32_t request_id, std::string_view version);
 Bytes encode_status_reply(std::uint32_t request_id,
                           const std::vector<std::pair<std::string, std::string>>& items);
 
-// Record codecs, exposed for tests and for the reply decoders below.
-void put_user(WireWriter& w, const User& u);
-void put_group(WireWriter& w, const Group& g);
-bool get_user(WireReader& r, User* u);
-bool get_group(WireReader& r, Group* g);
+// Lookups: the wire is one encoding of model::Query and model::Answer. Each
+// lookup kind has one opcode; query_of() is nullopt for the other opcodes
+// (ping, status, authentication, administration).
+Opcode opcode_of(model::Kind kind);
+std::optional<model::Query> query_of(const Request& request);
+Request request_of(const model::Query& query, std::uint32_t request_id = 0);
+// The reply frame to `query` (the answer must be of the query's kind; one
+// that is not becomes a kInternal error reply), and back: an error reply
+// becomes its Status, a payload that does not decode whole is kCorruption.
+Bytes encode_answer(std::uint32_t request_id, const model::Query& query, const model::Answer& answer);
 
-// Reply decoding (C++ clients: tests, provider-worker IPC later).
+// Record codecs, exposed for tests and for the reply decoders below.
+void put_user(WireWriter& w, const model::User& u);
+void put_group(WireWriter& w, const model::Group& g);
+bool get_user(WireReader& r, model::User* u);
+bool get_group(WireReader& r, model::Group* g);
+
+// Reply decoding (C++ clients: tests, the provider pool, the network client).
 struct Reply {
   FrameHeader header{};
   Bytes payload;
 };
-core::Result<User> decode_user_reply(const Reply& reply);
-core::Result<Group> decode_group_reply(const Reply& reply);
+core::Result<model::Answer> decode_answer(model::Kind kind, const Reply& reply);
 core::Result<AuthReply> decode_auth_reply(const Reply& reply);
+// The Status an error reply carries; ok for a kOk reply.
+core::Status status_of(const Reply& reply);
 std::string_view auth_result_name(AuthResult result);
 
 // Status mapping between the core's codes and the wire's.

@@ -40,90 +40,80 @@ std::optional<std::string> CheckedProvider::group_refusal(Group& g) {
   return std::nullopt;
 }
 
-Result<User> CheckedProvider::user_by_name(std::string_view name) {
-  if (invalid_name_reason(name) != nullptr) return core::error(Status::not_found("no such user"));
-  auto u = inner_->user_by_name(name);
-  if (!u) return u;
-  const std::string what = "user \"" + printable(u->name) + "\"";
-  if (u->name != name) {
-    return core::error(refuse(what, "the answer to a lookup of \"" + printable(name) + "\" names another user"));
-  }
-  if (auto why = user_refusal(*u)) return core::error(refuse(what, *why));
-  return u;
+namespace {
+
+std::uint32_t id_of(const User& u) { return u.uid; }
+std::uint32_t id_of(const Group& g) { return g.gid; }
+const char* noun(const User&) { return "user"; }
+const char* noun(const Group&) { return "group"; }
+const char* id_word(const User&) { return "uid"; }
+const char* id_word(const Group&) { return "gid"; }
+
+// `user "alice" (uid 1000)`, for logs.
+template <typename T>
+std::string label(const T& rec) {
+  return std::string(noun(rec)) + " \"" + printable(rec.name) + "\" (" + id_word(rec) + " " +
+         std::to_string(id_of(rec)) + ")";
 }
 
-// A refused id is still asked for: the store probes a provider's reachability
-// with getpwuid(0), and only the provider can say whether it answers.
-Result<User> CheckedProvider::user_by_uid(std::uint32_t uid) {
-  auto u = inner_->user_by_uid(uid);
-  if (!u) return u;
-  const std::string what = "user \"" + printable(u->name) + "\" (uid " + std::to_string(u->uid) + ")";
-  if (u->uid != uid) {
-    return core::error(refuse(what, "the answer to a lookup of uid " + std::to_string(uid) + " has another uid"));
+}  // namespace
+
+std::optional<std::string> CheckedProvider::refusal(User& u) { return user_refusal(u); }
+std::optional<std::string> CheckedProvider::refusal(Group& g) { return group_refusal(g); }
+
+// A record must be the one asked for (the asked name, or the asked id) and
+// pass the rules.
+template <typename T>
+Result<Answer> CheckedProvider::checked(const Query& q, T rec) {
+  const bool by_id = model::keyed_by_id(q.kind);
+  const std::string what = by_id ? label(rec) : std::string(noun(rec)) + " \"" + printable(rec.name) + "\"";
+  if (!by_id && rec.name != q.name) {
+    return core::error(refuse(what, "the answer to a lookup of \"" + printable(q.name) + "\" names another " +
+                                        noun(rec)));
   }
-  if (auto why = user_refusal(*u)) return core::error(refuse(what, *why));
-  return u;
+  if (by_id && id_of(rec) != q.id) {
+    return core::error(refuse(what, "the answer to a lookup of " + std::string(id_word(rec)) + " " +
+                                        std::to_string(q.id) + " has another " + id_word(rec)));
+  }
+  if (auto why = refusal(rec)) return core::error(refuse(what, *why));
+  return rec;
 }
 
-Result<Group> CheckedProvider::group_by_name(std::string_view name) {
-  if (invalid_name_reason(name) != nullptr) return core::error(Status::not_found("no such group"));
-  auto g = inner_->group_by_name(name);
-  if (!g) return g;
-  const std::string what = "group \"" + printable(g->name) + "\"";
-  if (g->name != name) {
-    return core::error(refuse(what, "the answer to a lookup of \"" + printable(name) + "\" names another group"));
-  }
-  if (auto why = group_refusal(*g)) return core::error(refuse(what, *why));
-  return g;
+// A page drops the records that may not be served.
+template <typename T>
+Result<Answer> CheckedProvider::checked(const Query&, Page<T> page) {
+  std::erase_if(page.records, [&](T& rec) {
+    auto why = refusal(rec);
+    if (why) (void)refuse(label(rec), *why);
+    return why.has_value();
+  });
+  return page;
 }
 
-Result<Group> CheckedProvider::group_by_gid(std::uint32_t gid) {
-  auto g = inner_->group_by_gid(gid);
-  if (!g) return g;
-  const std::string what = "group \"" + printable(g->name) + "\" (gid " + std::to_string(g->gid) + ")";
-  if (g->gid != gid) {
-    return core::error(refuse(what, "the answer to a lookup of gid " + std::to_string(gid) + " has another gid"));
-  }
-  if (auto why = group_refusal(*g)) return core::error(refuse(what, *why));
-  return g;
-}
-
-Result<std::vector<std::uint32_t>> CheckedProvider::initgroups(std::string_view user) {
-  if (invalid_name_reason(user) != nullptr) return core::error(Status::not_found("no such user"));
-  auto gids = inner_->initgroups(user);
-  if (!gids) return gids;
-  std::erase_if(*gids, [&](std::uint32_t gid) {
+// A list of memberships drops the gids outside the range.
+Result<Answer> CheckedProvider::checked(const Query& q, model::Gids gids) {
+  std::erase_if(gids, [&](std::uint32_t gid) {
     const char* why = refused_id_reason(gid, ids_);
     if (why != nullptr) {
       ++refused_;
       core::log_warning("provider " + name() + ": gid " + std::to_string(gid) + " in the groups of \"" +
-                        printable(user) + "\" refused: " + why);
+                        printable(q.name) + "\" refused: " + why);
     }
     return why != nullptr;
   });
   return gids;
 }
 
-Result<Page<User>> CheckedProvider::users_page(std::uint32_t cursor, std::uint32_t max) {
-  auto page = inner_->users_page(cursor, max);
-  if (!page) return page;
-  std::erase_if(page->records, [&](const User& u) {
-    auto why = user_refusal(u);
-    if (why) (void)refuse("user \"" + printable(u.name) + "\" (uid " + std::to_string(u.uid) + ")", *why);
-    return why.has_value();
-  });
-  return page;
-}
-
-Result<Page<Group>> CheckedProvider::groups_page(std::uint32_t cursor, std::uint32_t max) {
-  auto page = inner_->groups_page(cursor, max);
-  if (!page) return page;
-  std::erase_if(page->records, [&](Group& g) {
-    auto why = group_refusal(g);
-    if (why) (void)refuse("group \"" + printable(g.name) + "\" (gid " + std::to_string(g.gid) + ")", *why);
-    return why.has_value();
-  });
-  return page;
+// A refused id is still asked for: the store probes a provider's reachability
+// with getpwuid(0), and only the provider can say whether it answers.
+Result<Answer> CheckedProvider::lookup(const Query& q) {
+  if (model::keyed_by_name(q.kind) && invalid_name_reason(q.name) != nullptr) {
+    return core::error(Status::not_found(q.kind == model::Kind::kGroupByName ? "no such group" : "no such user"));
+  }
+  auto r = inner_->lookup(q);
+  if (!r) return r;
+  if (Status st = model::check_answer(q, *r); !st) return core::error(st.with_context("provider " + name()));
+  return std::visit([&](auto& v) { return checked(q, std::move(v)); }, *r);
 }
 
 // A user whose record is refused does not exist here: a success or a verdict
@@ -136,7 +126,7 @@ Status CheckedProvider::authenticate(std::string_view user, std::string_view pas
   return u ? Status::ok() : u.error();
 }
 
-Result<proto::Account> CheckedProvider::account(std::string_view user) {
+Result<model::Account> CheckedProvider::account(std::string_view user) {
   auto a = inner_->account(user);
   if (!a) return a;
   auto u = user_by_name(user);

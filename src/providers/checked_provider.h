@@ -29,15 +29,9 @@ class CheckedProvider final : public Provider {
   void close() override { inner_->close(); }
   Status refresh() override { return inner_->refresh(); }
 
-  Result<User> user_by_name(std::string_view name) override;
-  Result<User> user_by_uid(std::uint32_t uid) override;
-  Result<Group> group_by_name(std::string_view name) override;
-  Result<Group> group_by_gid(std::uint32_t gid) override;
-  Result<std::vector<std::uint32_t>> initgroups(std::string_view user) override;
-  Result<Page<User>> users_page(std::uint32_t cursor, std::uint32_t max) override;
-  Result<Page<Group>> groups_page(std::uint32_t cursor, std::uint32_t max) override;
+  Result<Answer> lookup(const Query& query) override;
   Status authenticate(std::string_view user, std::string_view password) override;
-  Result<proto::Account> account(std::string_view user) override;
+  Result<model::Account> account(std::string_view user) override;
 
   std::uint64_t data_generation() const override { return inner_->data_generation(); }
   std::vector<std::pair<std::string, std::string>> stats() const override;
@@ -49,7 +43,15 @@ class CheckedProvider final : public Provider {
   // A group's invalid members are dropped here (logged), not the group.
   std::optional<std::string> user_refusal(const User& u) const;
   std::optional<std::string> group_refusal(Group& g);
+  std::optional<std::string> refusal(User& u);
+  std::optional<std::string> refusal(Group& g);
   Status refuse(const std::string& what, const std::string& why);
+  // The answer of each kind as it may be served (see the file comment).
+  template <typename T>
+  Result<Answer> checked(const Query& q, T record);
+  template <typename T>
+  Result<Answer> checked(const Query& q, Page<T> page);
+  Result<Answer> checked(const Query& q, model::Gids gids);
 
   std::unique_ptr<Provider> inner_;
   IdRange ids_;

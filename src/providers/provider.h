@@ -11,15 +11,17 @@
 #include <vector>
 
 #include "core/status.h"
-#include "proto/records.h"
+#include "model/query.h"
 
 namespace fastid::providers {
 
 using core::Result;
 using core::Status;
-using proto::Group;
-using proto::Page;
-using proto::User;
+using model::Answer;
+using model::Group;
+using model::Page;
+using model::Query;
+using model::User;
 
 class Provider {
  public:
@@ -38,21 +40,23 @@ class Provider {
   // failed reload the previous data stays in service.
   virtual Status refresh() = 0;
 
-  // Lookups: kNotFound when the entry does not exist, kUnavailable when the
-  // backend cannot answer.
-  virtual Result<User> user_by_name(std::string_view name) = 0;
-  virtual Result<User> user_by_uid(std::uint32_t uid) = 0;
-  virtual Result<Group> group_by_name(std::string_view name) = 0;
-  virtual Result<Group> group_by_gid(std::uint32_t gid) = 0;
+  // One lookup: the answer of the query's kind (model::answer_index), or
+  // kNotFound when the entry does not exist, kUnavailable when the backend
+  // cannot answer. For kInitgroups: the gids of the groups that list the user
+  // (supplementary groups; the primary gid is the caller's business),
+  // kNotFound if the user is unknown. Pages hold at most `max` records from
+  // `cursor` (0 = the first page); a cursor is only meaningful to the
+  // provider that made it.
+  virtual Result<Answer> lookup(const Query& query) = 0;
 
-  // The gids of the groups that list `user` as a member (supplementary groups;
-  // the primary gid is the caller's business). kNotFound if the user is unknown.
-  virtual Result<std::vector<std::uint32_t>> initgroups(std::string_view user) = 0;
-
-  // Enumeration in pages of at most `max` records, starting at `cursor`
-  // (0 = the first page). A cursor is only meaningful to the provider that made it.
-  virtual Result<Page<User>> users_page(std::uint32_t cursor, std::uint32_t max) = 0;
-  virtual Result<Page<Group>> groups_page(std::uint32_t cursor, std::uint32_t max) = 0;
+  // Typed shorthands over lookup(), for tests and tools.
+  Result<User> user_by_name(std::string_view n) { return model::answer_as<User>(lookup(Query::user_by_name(std::string(n)))); }
+  Result<User> user_by_uid(std::uint32_t uid) { return model::answer_as<User>(lookup(Query::user_by_uid(uid))); }
+  Result<Group> group_by_name(std::string_view n) { return model::answer_as<Group>(lookup(Query::group_by_name(std::string(n)))); }
+  Result<Group> group_by_gid(std::uint32_t gid) { return model::answer_as<Group>(lookup(Query::group_by_gid(gid))); }
+  Result<model::Gids> initgroups(std::string_view user) { return model::answer_as<model::Gids>(lookup(Query::initgroups(std::string(user)))); }
+  Result<Page<User>> users_page(std::uint32_t cursor, std::uint32_t max) { return model::answer_as<Page<User>>(lookup(Query::users_page(cursor, max))); }
+  Result<Page<Group>> groups_page(std::uint32_t cursor, std::uint32_t max) { return model::answer_as<Page<Group>>(lookup(Query::groups_page(cursor, max))); }
 
   // Authentication (PAM). Ok when `password` is the user's. kNotFound: the
   // user is unknown to this provider. kPermissionDenied: the source rejected
@@ -67,7 +71,7 @@ class Provider {
 
   // The account check after authentication (PAM acct_mgmt): same error codes
   // as authenticate; a verdict other than kOk is an answer, not an error.
-  virtual Result<proto::Account> account(std::string_view user) {
+  virtual Result<model::Account> account(std::string_view user) {
     (void)user;
     return core::error(Status::invalid_argument(name() + ": this provider has no account checks"));
   }

@@ -51,38 +51,28 @@ void CachePublisher::note(const core::Status& st, const char* what) {
   }
 }
 
-void CachePublisher::user(const proto::User& u) {
-  if (passwd_) note(passwd_->put_user(u, options_.passwd.ttl), "a user");
-}
-void CachePublisher::group(const proto::Group& g) {
-  if (group_) note(group_->put_group(g, options_.group.ttl), "a group");
-}
-void CachePublisher::initgroups(std::string_view user, const std::vector<std::uint32_t>& gids) {
-  if (initgroups_) note(initgroups_->put_initgroups(user, gids, options_.initgroups.ttl), "groups");
-}
-void CachePublisher::no_user_name(std::string_view name) {
-  if (passwd_ && options_.negative_ttl.count() > 0) {
-    note(passwd_->put_negative_user_name(name, options_.negative_ttl), "a negative answer");
+std::pair<FastCacheWriter*, const CacheMapOptions*> CachePublisher::map_for(model::Kind kind) const {
+  switch (kind) {
+    case model::Kind::kUserByName:
+    case model::Kind::kUserByUid: return {passwd_.get(), &options_.passwd};
+    case model::Kind::kGroupByName:
+    case model::Kind::kGroupByGid: return {group_.get(), &options_.group};
+    case model::Kind::kInitgroups: return {initgroups_.get(), &options_.initgroups};
+    case model::Kind::kUsersPage:
+    case model::Kind::kGroupsPage: break;
   }
+  return {nullptr, nullptr};
 }
-void CachePublisher::no_uid(std::uint32_t uid) {
-  if (passwd_ && options_.negative_ttl.count() > 0) {
-    note(passwd_->put_negative_uid(uid, options_.negative_ttl), "a negative answer");
-  }
+
+void CachePublisher::publish(const model::Query& query, const model::Answer& answer) {
+  auto [map, options] = map_for(query.kind);
+  if (map) note(map->put(query, answer, options->ttl), "an answer");
 }
-void CachePublisher::no_group_name(std::string_view name) {
-  if (group_ && options_.negative_ttl.count() > 0) {
-    note(group_->put_negative_group_name(name, options_.negative_ttl), "a negative answer");
-  }
-}
-void CachePublisher::no_gid(std::uint32_t gid) {
-  if (group_ && options_.negative_ttl.count() > 0) {
-    note(group_->put_negative_gid(gid, options_.negative_ttl), "a negative answer");
-  }
-}
-void CachePublisher::no_initgroups(std::string_view user) {
-  if (initgroups_ && options_.negative_ttl.count() > 0) {
-    note(initgroups_->put_negative_initgroups(user, options_.negative_ttl), "a negative answer");
+
+void CachePublisher::publish_negative(const model::Query& query) {
+  auto [map, options] = map_for(query.kind);
+  if (map && options_.negative_ttl.count() > 0) {
+    note(map->put_negative(query, options_.negative_ttl), "a negative answer");
   }
 }
 

@@ -13,7 +13,7 @@
 #include <vector>
 
 #include "core/status.h"
-#include "proto/records.h"
+#include "model/query.h"
 
 namespace fastid::fastcache {
 class FastCacheWriter;
@@ -40,14 +40,10 @@ class CachePublisher {
   static core::Result<std::unique_ptr<CachePublisher>> open(CachePublisherOptions options);
   ~CachePublisher();
 
-  void user(const proto::User& user);
-  void group(const proto::Group& group);
-  void initgroups(std::string_view user, const std::vector<std::uint32_t>& gids);
-  void no_user_name(std::string_view name);
-  void no_uid(std::uint32_t uid);
-  void no_group_name(std::string_view name);
-  void no_gid(std::uint32_t gid);
-  void no_initgroups(std::string_view user);
+  // One lookup's answer, or its definite "no such entry", in the map that
+  // holds the query's kind (passwd, group or initgroups; pages: none).
+  void publish(const model::Query& query, const model::Answer& answer);
+  void publish_negative(const model::Query& query);
 
   // Drops everything published (a source changed, or an administrator asked).
   core::Status invalidate_all();
@@ -62,6 +58,9 @@ class CachePublisher {
  private:
   explicit CachePublisher(CachePublisherOptions options);
   void note(const core::Status& st, const char* what);
+  // The map of a query's kind and its options; {nullptr, nullptr} for pages
+  // and disabled maps.
+  std::pair<fastcache::FastCacheWriter*, const CacheMapOptions*> map_for(model::Kind kind) const;
 
   CachePublisherOptions options_;
   std::unique_ptr<fastcache::FastCacheWriter> passwd_, group_, initgroups_;

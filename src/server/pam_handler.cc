@@ -97,12 +97,10 @@ PamHandler::~PamHandler() { offloader_.join(); }
 
 auth::Lockout::Options PamHandler::lockout_options() const {
   // An attempt waits for a worker and for its answer (request_timeout each),
-  // then maybe for a probe (the same again), per pooled backend; crypt and
+  // then maybe for a probe (the same again), per pooled directory; crypt and
   // the offline file take well under the minute added.
   auth::Lockout::Clock::duration lifetime = std::chrono::minutes(1);
-  for (const Backend& b : nss_.backends()) {
-    if (b.pool()) lifetime += 4 * b.pool()->settings().request_timeout;
-  }
+  for (const DirectoryPtr& d : nss_.directories()) lifetime += 4 * d->request_timeout();
   return {config_.max_failures, config_.failure_window, config_.lockout_time, lifetime};
 }
 
@@ -162,12 +160,12 @@ asio::awaitable<AuthReply> PamHandler::check_caller(const proto::Request& req,
     core::log_warning("pam: refused, caller over its rate limit: " + who(req, peer));
     co_return AuthReply{AuthResult::kLocked, "too many authentication requests; try again later"};
   }
-  // The user's uid, from the first backend that knows the name.
-  std::vector<Backend> backends = nss_.backends();
+  // The user's uid, from the first directory that knows the name.
+  Directories directories = nss_.directories();  // kept alive across the awaits
   core::Status failure;
-  for (auto& b : backends) {
-    auto lookup = b.user_by_name(req.name);
-    core::Result<proto::User> u = co_await std::move(lookup);
+  for (const DirectoryPtr& d : directories) {
+    auto lookup = d->lookup(model::Query::user_by_name(req.name));
+    core::Result<model::User> u = model::answer_as<model::User>(co_await std::move(lookup));
     if (u) {
       if (u->uid == peer.uid) co_return AuthReply{AuthResult::kSuccess, ""};
       break;
@@ -189,7 +187,7 @@ asio::awaitable<AuthReply> PamHandler::authenticate(proto::Request req, core::Pe
   AuthReply allowed = co_await std::move(check);
   if (allowed.result != AuthResult::kSuccess) co_return allowed;
 
-  // Options follow reloads of the backends (their timeouts set the lifetime).
+  // Options follow reloads of the directories (their timeouts set the lifetime).
   lockout_.set_options(lockout_options());
   const auto now = auth::Lockout::Clock::now();
   auth::Lockout::Attempt attempt;
@@ -207,10 +205,10 @@ asio::awaitable<AuthReply> PamHandler::authenticate(proto::Request req, core::Pe
     co_return AuthReply{AuthResult::kLocked, "too many login attempts at once; try again later"};
   }
 
-  std::vector<Backend> backends = nss_.backends();  // kept alive across the awaits
-  std::vector<FailedBackend> failed;
-  for (auto& b : backends) {
-    auto op = b.authenticate(req.name, req.password, offloader_);
+  Directories directories = nss_.directories();  // kept alive across the awaits
+  std::vector<FailedDirectory> failed;
+  for (const DirectoryPtr& d : directories) {
+    auto op = d->authenticate(req.name, req.password, offloader_);
     core::Status st = co_await std::move(op);
     if (st.is_ok()) {
       ++successes_;
@@ -223,7 +221,7 @@ asio::awaitable<AuthReply> PamHandler::authenticate(proto::Request req, core::Pe
         co_return AuthReply{AuthResult::kLocked, "too many failed logins; locked for " +
                                                      seconds_left(*until, auth::Lockout::Clock::now()) + " s"};
       }
-      core::log_info("pam: authenticated by provider " + b.name() + ": " + who(req, peer));
+      core::log_info("pam: authenticated by provider " + d->name() + ": " + who(req, peer));
       if (offline_) {
         auto store = offline_;
         auto save = offloader_.offload(remember_offline, store, req.name, req.password);
@@ -234,7 +232,7 @@ asio::awaitable<AuthReply> PamHandler::authenticate(proto::Request req, core::Pe
     }
     if (st.code() == core::Code::kPermissionDenied) {
       ++failures_;
-      core::log_warning("pam: authentication failure from provider " + b.name() + ": " +
+      core::log_warning("pam: authentication failure from provider " + d->name() + ": " +
                         who(req, peer));
       if (lockout_.fail(attempt, auth::Lockout::Clock::now())) {
         core::log_warning("pam: locked out after " + std::to_string(config_.max_failures) +
@@ -249,9 +247,9 @@ asio::awaitable<AuthReply> PamHandler::authenticate(proto::Request req, core::Pe
       co_return AuthReply{AuthResult::kAuthError, ""};
     }
     if (could_not_answer(st)) {
-      core::log_warning("pam: provider " + b.name() + " could not answer for " + who(req, peer) +
+      core::log_warning("pam: provider " + d->name() + " could not answer for " + who(req, peer) +
                         ": " + st.to_string());
-      failed.push_back({b, st});
+      failed.push_back({d, st});
     }
     // kNotFound, or a provider that does not authenticate: ask the next.
   }
@@ -290,14 +288,14 @@ asio::awaitable<AuthReply> PamHandler::authenticate(proto::Request req, core::Pe
                       all_offline ? "no source could be reached" : "the source is busy or failing; try again"};
 }
 
-asio::awaitable<bool> PamHandler::failed_offline(std::vector<FailedBackend> failed, const proto::Request& req,
+asio::awaitable<bool> PamHandler::failed_offline(std::vector<FailedDirectory> failed, const proto::Request& req,
                                                  core::PeerCred peer) {
   bool all = true;
   for (auto& f : failed) {
-    auto op = f.backend.offline(f.why);
+    auto op = f.directory->offline(f.why);
     const bool offline = co_await std::move(op);
     if (!offline) {
-      core::log_warning("pam: provider " + f.backend.name() + " is not offline (" + f.why.to_string() +
+      core::log_warning("pam: provider " + f.directory->name() + " is not offline (" + f.why.to_string() +
                         "): no offline credentials for " + who(req, peer));
       all = false;
     }
@@ -310,15 +308,15 @@ asio::awaitable<AuthReply> PamHandler::account(proto::Request req, core::PeerCre
   AuthReply allowed = co_await std::move(check);
   if (allowed.result != AuthResult::kSuccess) co_return allowed;
 
-  std::vector<Backend> backends = nss_.backends();
-  std::vector<FailedBackend> failed;
-  for (auto& b : backends) {
-    auto op = b.account(req.name, offloader_);
-    core::Result<proto::Account> r = co_await std::move(op);
+  Directories directories = nss_.directories();  // kept alive across the awaits
+  std::vector<FailedDirectory> failed;
+  for (const DirectoryPtr& d : directories) {
+    auto op = d->account(req.name, offloader_);
+    core::Result<model::Account> r = co_await std::move(op);
     if (r) {
       AuthReply reply = pool::auth_reply_of(*r);
       if (reply.result != AuthResult::kSuccess) {
-        core::log_info("pam: account refused by provider " + b.name() + " (" + reply.message +
+        core::log_info("pam: account refused by provider " + d->name() + " (" + reply.message +
                        "): " + who(req, peer));
         // Never accepted offline afterwards: the source's last word was no.
         auto drop = forget_offline(req.name, "the source refused the account");
@@ -326,7 +324,7 @@ asio::awaitable<AuthReply> PamHandler::account(proto::Request req, core::PeerCre
       }
       co_return reply;
     }
-    if (could_not_answer(r.error())) failed.push_back({b, r.error()});
+    if (could_not_answer(r.error())) failed.push_back({d, r.error()});
   }
   if (failed.empty()) {
     auto drop = forget_offline(req.name, "no source knows the user");

@@ -2,19 +2,19 @@
 // reached only through the `pam` socket (docs/pam.md). In order, for each request:
 //   1. a non-root caller is rate-limited per uid (token bucket);
 //   2. a non-root caller may ask only about itself: the user's uid (from the
-//      backends) must be the caller's SO_PEERCRED uid; anything else is refused
+//      directories) must be the caller's SO_PEERCRED uid; anything else is refused
 //      and logged, with the caller's uid and pid, never the password;
 //   3. the attempt takes a place in the lockout table shared by every front
 //      worker (auth/lockout.h): a locked-out user, or one with max_failures
 //      attempts already failed or in flight, is refused without any source
 //      being asked;
-//   4. the backends are asked in order: a success or a rejection ends it; a
-//      backend that does not know the user passes to the next; one that could
+//   4. the directories are asked in order: a success or a rejection ends it; a
+//      directory that does not know the user passes to the next; one that could
 //      not answer is remembered with why;
-//   5. when no backend answered: if none failed, the user is unknown (and an
+//   5. when no directory answered: if none failed, the user is unknown (and an
 //      offline credential of that name goes); else offline credentials (if
-//      enabled) decide only when every failed backend is offline as its probe
-//      decided (Backend::offline) — a busy pool, a timeout or an internal
+//      enabled) decide only when every failed directory is offline as its probe
+//      decided (Directory::offline) — a busy pool, a timeout or an internal
 //      error is PAM_AUTHINFO_UNAVAIL, never a login with a cached password.
 // The account check forgets the user's offline credential when a source says
 // the account is gone, expired or refused, so that it is never accepted offline.
@@ -39,15 +39,15 @@
 
 namespace fastid::server {
 
-// A backend that could not answer an authentication or account check, and why.
-struct FailedBackend {
-  Backend backend;
+// A directory that could not answer an authentication or account check, and why.
+struct FailedDirectory {
+  DirectoryPtr directory;
   core::Status why;
 };
 
 class PamHandler {
  public:
-  // `nss` supplies the current backends (they follow reloads); `state_dir`
+  // `nss` supplies the current directories (they follow reloads); `state_dir`
   // places the default offline file; `lockout` is the table shared by every
   // front worker (made before the fork), or null: one of this process's own.
   PamHandler(NssHandler& nss, daemon::PamConfig config, std::string state_dir,
@@ -69,12 +69,12 @@ class PamHandler {
   asio::awaitable<proto::AuthReply> account(proto::Request req, core::PeerCred peer);
   // Step 2. kSuccess when the caller may ask about req.name.
   asio::awaitable<proto::AuthReply> check_caller(const proto::Request& req, core::PeerCred peer);
-  // Step 5: whether every backend that could not answer is offline.
-  asio::awaitable<bool> failed_offline(std::vector<FailedBackend> failed, const proto::Request& req,
+  // Step 5: whether every directory that could not answer is offline.
+  asio::awaitable<bool> failed_offline(std::vector<FailedDirectory> failed, const proto::Request& req,
                                        core::PeerCred peer);
   std::string offline_path() const;
   // What the lockout needs now: the options, with attempt_lifetime longer
-  // than any attempt through the current backends can take.
+  // than any attempt through the current directories can take.
   auth::Lockout::Options lockout_options() const;
   // Drops the user's offline credential (no such user, account refused).
   asio::awaitable<void> forget_offline(const std::string& user, const char* why);

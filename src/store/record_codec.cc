@@ -96,7 +96,7 @@ std::optional<Header> decode_header(std::string_view bytes) {
   return h;
 }
 
-std::string encode_user(const Header& h, const proto::User& u) {
+std::string encode_user(const Header& h, const model::User& u) {
   Writer w;
   header_into(w, h);
   w.str(u.name);
@@ -109,7 +109,7 @@ std::string encode_user(const Header& h, const proto::User& u) {
   return w.take();
 }
 
-std::string encode_group(const Header& h, const proto::Group& g) {
+std::string encode_group(const Header& h, const model::Group& g) {
   Writer w;
   header_into(w, h);
   w.str(g.name);
@@ -128,10 +128,10 @@ std::string encode_gids(const Header& h, const std::vector<std::uint32_t>& gids)
   return w.take();
 }
 
-std::optional<proto::User> decode_user(std::string_view bytes) {
+std::optional<model::User> decode_user(std::string_view bytes) {
   if (bytes.size() < kHeaderSize) return std::nullopt;
   Reader r(bytes.substr(kHeaderSize));
-  proto::User u;
+  model::User u;
   if (!r.str(&u.name) || !r.str(&u.passwd) || !r.u32(&u.uid) || !r.u32(&u.gid) ||
       !r.str(&u.gecos) || !r.str(&u.dir) || !r.str(&u.shell) || r.left() != 0) {
     return std::nullopt;
@@ -139,10 +139,10 @@ std::optional<proto::User> decode_user(std::string_view bytes) {
   return u;
 }
 
-std::optional<proto::Group> decode_group(std::string_view bytes) {
+std::optional<model::Group> decode_group(std::string_view bytes) {
   if (bytes.size() < kHeaderSize) return std::nullopt;
   Reader r(bytes.substr(kHeaderSize));
-  proto::Group g;
+  model::Group g;
   std::uint32_t n = 0;
   if (!r.str(&g.name) || !r.str(&g.passwd) || !r.u32(&g.gid) || !r.u32(&n)) return std::nullopt;
   // Each member takes at least its 4-byte length: a count past that is damage.

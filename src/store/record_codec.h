@@ -10,7 +10,7 @@
 #include <string_view>
 #include <vector>
 
-#include "proto/records.h"
+#include "model/records.h"
 #include "store/store.h"
 
 namespace fastid::store::codec {
@@ -28,13 +28,13 @@ struct Header {
 std::string encode_header(const Header& h);
 std::optional<Header> decode_header(std::string_view bytes);
 
-std::string encode_user(const Header& h, const proto::User& u);
-std::string encode_group(const Header& h, const proto::Group& g);
+std::string encode_user(const Header& h, const model::User& u);
+std::string encode_group(const Header& h, const model::Group& g);
 std::string encode_gids(const Header& h, const std::vector<std::uint32_t>& gids);
 
 // The payload after the header; nullopt when the bytes are not a whole record.
-std::optional<proto::User> decode_user(std::string_view bytes);
-std::optional<proto::Group> decode_group(std::string_view bytes);
+std::optional<model::User> decode_user(std::string_view bytes);
+std::optional<model::Group> decode_group(std::string_view bytes);
 std::optional<std::vector<std::uint32_t>> decode_gids(std::string_view bytes);
 
 }  // namespace fastid::store::codec

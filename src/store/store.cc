@@ -416,7 +416,7 @@ Status Store::evict_oldest(double fraction) {
   return done > 0 ? Status::ok() : failure;
 }
 
-Status Store::put_user(std::string_view provider, const proto::User& user, Millis fetched,
+Status Store::put_user(std::string_view provider, const model::User& user, Millis fetched,
                        Millis expires) {
   codec::Header h{false, Map::kUserByName, fetched, expires};
   std::vector<std::pair<std::string, std::string>> recs;
@@ -426,7 +426,7 @@ Status Store::put_user(std::string_view provider, const proto::User& user, Milli
   return put_records(recs);
 }
 
-Status Store::put_group(std::string_view provider, const proto::Group& group, Millis fetched,
+Status Store::put_group(std::string_view provider, const model::Group& group, Millis fetched,
                         Millis expires) {
   codec::Header h{false, Map::kGroupByName, fetched, expires};
   std::vector<std::pair<std::string, std::string>> recs;
@@ -476,6 +476,46 @@ Result<std::optional<std::string>> Store::get_by_name(std::string_view provider,
   bool negative = neg->has_value() && (!pos->has_value() || fetched(*neg) > fetched(*pos));
   *key_used = negative ? nk : pk;
   return negative ? std::move(*neg) : std::move(*pos);
+}
+
+namespace {
+
+// The map a query's key is stored in; nullopt for the kinds never stored (pages).
+std::optional<Map> map_of(model::Kind kind) {
+  switch (kind) {
+    case model::Kind::kUserByName: return Map::kUserByName;
+    case model::Kind::kUserByUid: return Map::kUserByUid;
+    case model::Kind::kGroupByName: return Map::kGroupByName;
+    case model::Kind::kGroupByGid: return Map::kGroupByGid;
+    case model::Kind::kInitgroups: return Map::kInitgroups;
+    case model::Kind::kUsersPage:
+    case model::Kind::kGroupsPage: break;
+  }
+  return std::nullopt;
+}
+
+Status not_stored(const model::Query& q) {
+  return Status::invalid_argument("store: " + model::describe(q) + " is never stored");
+}
+
+}  // namespace
+
+Status Store::put(std::string_view provider, const model::Query& q, const model::Answer& answer,
+                  Millis fetched, Millis expires) {
+  if (Status st = model::check_answer(q, answer); !st) return st;
+  if (const auto* u = std::get_if<model::User>(&answer)) return put_user(provider, *u, fetched, expires);
+  if (const auto* g = std::get_if<model::Group>(&answer)) return put_group(provider, *g, fetched, expires);
+  if (const auto* gids = std::get_if<model::Gids>(&answer)) {
+    return put_initgroups(provider, q.name, *gids, fetched, expires);
+  }
+  return not_stored(q);
+}
+
+Status Store::put_negative(std::string_view provider, const model::Query& q, Millis fetched,
+                           Millis expires) {
+  const std::optional<Map> map = map_of(q.kind);
+  if (!map) return not_stored(q);
+  return put_negative(provider, *map, model::keyed_by_id(q.kind) ? id_key(q.id) : q.name, fetched, expires);
 }
 
 Result<std::optional<std::string>> Store::get_raw(const std::string& k) {
@@ -546,26 +586,52 @@ Result<std::optional<Record<T>>> decode_record(const std::optional<std::string>&
   if (bad) drop_bad(k);                                 \
   return rec;
 
-Result<std::optional<Record<proto::User>>> Store::user_by_name(std::string_view provider,
+Result<std::optional<Record<model::User>>> Store::user_by_name(std::string_view provider,
                                                                std::string_view name){
-    FASTID_STORE_GET(proto::User, Map::kUserByName, name, codec::decode_user)}
+    FASTID_STORE_GET(model::User, Map::kUserByName, name, codec::decode_user)}
 
-Result<std::optional<Record<proto::User>>> Store::user_by_uid(std::string_view provider,
+Result<std::optional<Record<model::User>>> Store::user_by_uid(std::string_view provider,
                                                               std::uint32_t uid){
-    FASTID_STORE_GET(proto::User, Map::kUserByUid, id_key(uid), codec::decode_user)}
+    FASTID_STORE_GET(model::User, Map::kUserByUid, id_key(uid), codec::decode_user)}
 
-Result<std::optional<Record<proto::Group>>> Store::group_by_name(std::string_view provider,
+Result<std::optional<Record<model::Group>>> Store::group_by_name(std::string_view provider,
                                                                  std::string_view name){
-    FASTID_STORE_GET(proto::Group, Map::kGroupByName, name, codec::decode_group)}
+    FASTID_STORE_GET(model::Group, Map::kGroupByName, name, codec::decode_group)}
 
-Result<std::optional<Record<proto::Group>>> Store::group_by_gid(std::string_view provider,
+Result<std::optional<Record<model::Group>>> Store::group_by_gid(std::string_view provider,
                                                                 std::uint32_t gid){
-    FASTID_STORE_GET(proto::Group, Map::kGroupByGid, id_key(gid), codec::decode_group)}
+    FASTID_STORE_GET(model::Group, Map::kGroupByGid, id_key(gid), codec::decode_group)}
 
 Result<std::optional<Record<std::vector<std::uint32_t>>>> Store::initgroups(
     std::string_view provider, std::string_view user){
     FASTID_STORE_GET(std::vector<std::uint32_t>, Map::kInitgroups, user, codec::decode_gids)}
 #undef FASTID_STORE_GET
+
+namespace {
+
+template <typename T>
+Result<std::optional<Record<model::Answer>>> as_answer(Result<std::optional<Record<T>>> r) {
+  if (!r) return core::error(r.error());
+  if (!*r) return std::optional<Record<model::Answer>>();
+  Record<T>& rec = **r;
+  return std::optional<Record<model::Answer>>(
+      Record<model::Answer>{std::move(rec.value), rec.negative, rec.fetched, rec.expires});
+}
+
+}  // namespace
+
+Result<std::optional<Record<model::Answer>>> Store::get(std::string_view provider, const model::Query& q) {
+  switch (q.kind) {
+    case model::Kind::kUserByName: return as_answer(user_by_name(provider, q.name));
+    case model::Kind::kUserByUid: return as_answer(user_by_uid(provider, q.id));
+    case model::Kind::kGroupByName: return as_answer(group_by_name(provider, q.name));
+    case model::Kind::kGroupByGid: return as_answer(group_by_gid(provider, q.id));
+    case model::Kind::kInitgroups: return as_answer(initgroups(provider, q.name));
+    case model::Kind::kUsersPage:
+    case model::Kind::kGroupsPage: break;
+  }
+  return core::error(not_stored(q));
+}
 
 Result<bool> Store::has_records(std::string_view provider) {
   Txn txn;

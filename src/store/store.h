@@ -24,7 +24,7 @@
 #include <vector>
 
 #include "core/status.h"
-#include "proto/records.h"
+#include "model/query.h"
 
 namespace fastid::store {
 
@@ -88,9 +88,9 @@ class Store {
 
   // Positive records: a user is stored under its name and its uid, a group
   // under its name and its gid, in one transaction.
-  Status put_user(std::string_view provider, const proto::User& user, Millis fetched,
+  Status put_user(std::string_view provider, const model::User& user, Millis fetched,
                   Millis expires);
-  Status put_group(std::string_view provider, const proto::Group& group, Millis fetched,
+  Status put_group(std::string_view provider, const model::Group& group, Millis fetched,
                    Millis expires);
   Status put_initgroups(std::string_view provider, std::string_view user,
                         const std::vector<std::uint32_t>& gids, Millis fetched, Millis expires);
@@ -99,15 +99,26 @@ class Store {
   Status put_negative(std::string_view provider, Map map, std::string_view key, Millis fetched,
                       Millis expires);
 
+  // One lookup as the daemon stores it. put(): the answer to `query` (of its
+  // kind) under every key it answers, as the typed puts above.
+  // put_negative(): "no such entry" for the query's key, as the typed one
+  // above. get(): the record for the query's key, as the typed reads
+  // below. Enumeration pages are never stored: kInvalidArgument.
+  Status put(std::string_view provider, const model::Query& query, const model::Answer& answer,
+             Millis fetched, Millis expires);
+  Status put_negative(std::string_view provider, const model::Query& query, Millis fetched,
+                      Millis expires);
+  Result<std::optional<Record<model::Answer>>> get(std::string_view provider, const model::Query& query);
+
   // nullopt: nothing stored (or a record that does not decode, which is
   // deleted and logged). Errors only when LMDB itself fails.
-  Result<std::optional<Record<proto::User>>> user_by_name(std::string_view provider,
+  Result<std::optional<Record<model::User>>> user_by_name(std::string_view provider,
                                                           std::string_view name);
-  Result<std::optional<Record<proto::User>>> user_by_uid(std::string_view provider,
+  Result<std::optional<Record<model::User>>> user_by_uid(std::string_view provider,
                                                          std::uint32_t uid);
-  Result<std::optional<Record<proto::Group>>> group_by_name(std::string_view provider,
+  Result<std::optional<Record<model::Group>>> group_by_name(std::string_view provider,
                                                             std::string_view name);
-  Result<std::optional<Record<proto::Group>>> group_by_gid(std::string_view provider,
+  Result<std::optional<Record<model::Group>>> group_by_gid(std::string_view provider,
                                                            std::uint32_t gid);
   Result<std::optional<Record<std::vector<std::uint32_t>>>> initgroups(std::string_view provider,
                                                                        std::string_view user);

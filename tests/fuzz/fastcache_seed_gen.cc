@@ -15,10 +15,10 @@
 namespace fc = fastid::fastcache;
 using namespace std::chrono_literals;
 
-static fastid::proto::User user(int i) {
+static fastid::model::User user(int i) {
   char n[16];
   snprintf(n, sizeof n, "user%05d", i);
-  fastid::proto::User u;
+  fastid::model::User u;
   u.name = n;
   u.uid = 100000 + i;
   u.gid = 200000 + i % 7;
@@ -61,7 +61,7 @@ int main(int argc, char** argv) {
     (void)(*pw)->put_negative_uid(4242, ttl);
     (void)(*gr)->put_negative_gid(777, ttl);
     for (int g = 1; g <= (variant == 3 ? 20 : 6); ++g) {
-      fastid::proto::Group grp;
+      fastid::model::Group grp;
       char n[16];
       snprintf(n, sizeof n, "group%04d", g);
       grp.name = n;

@@ -73,7 +73,7 @@ struct Expected {
   }
 };
 
-std::string line_of(const proto::User& u) {
+std::string line_of(const model::User& u) {
   return u.name + ":x:" + std::to_string(u.uid) + ":" + std::to_string(u.gid) + ":" + u.gecos + ":" +
          u.dir + ":" + u.shell;
 }
@@ -87,7 +87,7 @@ std::pair<std::string, std::set<std::string>> group_key(const std::string& line)
   }
   return {f[0] + ":" + f[2], members};
 }
-std::pair<std::string, std::set<std::string>> group_key(const proto::Group& g) {
+std::pair<std::string, std::set<std::string>> group_key(const model::Group& g) {
   return {g.name + ":" + std::to_string(g.gid), {g.members.begin(), g.members.end()}};
 }
 
@@ -615,7 +615,7 @@ TEST_F(LdapTest, AuthenticationSkipsUrisThatWouldCarryThePasswordInClear) {
 TEST_F(LdapTest, AccountChecksFollowShadowAttributes) {
   auto p = open(*rfc2307, "rfc2307");
   p->set_today_for_test(20010);
-  using proto::AccountVerdict;
+  using model::AccountVerdict;
   auto verdict = [&](const char* user) {
     auto a = p->account(user);
     EXPECT_TRUE(a) << user << ": " << a.error().to_string();
@@ -631,7 +631,7 @@ TEST_F(LdapTest, AccountChecksFollowShadowAttributes) {
 }
 
 TEST(AccountVerdict, ShadowRules) {
-  using proto::AccountVerdict;
+  using model::AccountVerdict;
   auto v = [](std::int64_t today, std::int64_t last, std::int64_t max, std::int64_t inact, std::int64_t exp) {
     return LdapProvider::account_verdict(today, last, max, inact, exp).verdict;
   };

@@ -296,8 +296,8 @@ class FakeDaemon {
           auto req = proto::decode_request(h, payload);
           proto::Bytes out;
           if (req && req->opcode == proto::Opcode::kGetpwnam) {
-            proto::User u{req->name, "x", 0, 0, "planted", "/root", "/bin/sh"};
-            out = proto::encode_user_reply(h.request_id, req->opcode, u);
+            model::User u{req->name, "x", 0, 0, "planted", "/root", "/bin/sh"};
+            out = proto::encode_answer(h.request_id, *proto::query_of(*req), u);
           } else {
             out = proto::encode_error_reply(h.opcode, h.request_id, proto::WireStatus::kNotFound, "");
           }

@@ -112,7 +112,7 @@ TEST(FastCacheSystemTest, AMapOwnedByAnotherUserIsIgnoredAndTheDaemonAnswers) {
   {
     auto w = fc::FastCacheWriter::open(forged_dir, fc::MapKind::kPasswd);
     ASSERT_TRUE(w.has_value()) << w.error().to_string();
-    proto::User u;
+    model::User u;
     u.name = "user00001";
     u.uid = 31337;
     u.gid = 0;

@@ -437,8 +437,8 @@ class FakeUpstream {
   std::vector<std::thread> connections_;  // the serving thread's own
 };
 
-proto::User fake_user(const std::string& name, std::uint32_t uid, std::uint32_t gid) {
-  return proto::User{.name = name, .uid = uid, .gid = gid, .gecos = "", .dir = "/home/" + name, .shell = "/bin/sh"};
+model::User fake_user(const std::string& name, std::uint32_t uid, std::uint32_t gid) {
+  return model::User{.name = name, .uid = uid, .gid = gid, .gecos = "", .dir = "/home/" + name, .shell = "/bin/sh"};
 }
 
 // Attack: an upstream (or whoever sits between it and the node: the link is
@@ -452,35 +452,35 @@ TEST(RemoteProviderSystemTest, ANodeRefusesUpstreamAnswersThatAreRootOrDoNotMatc
     switch (r.opcode) {
       case Opcode::kPing: return proto::encode_ping_reply(id, "liar");
       case Opcode::kGetpwnam:
-        if (r.name == "alice") return proto::encode_user_reply(id, r.opcode, fake_user("alice", 0, 0));
-        if (r.name == "bob") return proto::encode_user_reply(id, r.opcode, fake_user("mallory", 100500, 100500));
-        if (r.name == "carol") return proto::encode_user_reply(id, r.opcode, fake_user("carol", 100300, 100300));
+        if (r.name == "alice") return proto::encode_answer(id, *proto::query_of(r), fake_user("alice", 0, 0));
+        if (r.name == "bob") return proto::encode_answer(id, *proto::query_of(r), fake_user("mallory", 100500, 100500));
+        if (r.name == "carol") return proto::encode_answer(id, *proto::query_of(r), fake_user("carol", 100300, 100300));
         break;
       case Opcode::kGetpwuid:
-        if (r.id == 100400) return proto::encode_user_reply(id, r.opcode, fake_user("dave", 0, 0));
-        if (r.id == 100401) return proto::encode_user_reply(id, r.opcode, fake_user("erin", 100402, 100402));
+        if (r.id == 100400) return proto::encode_answer(id, *proto::query_of(r), fake_user("dave", 0, 0));
+        if (r.id == 100401) return proto::encode_answer(id, *proto::query_of(r), fake_user("erin", 100402, 100402));
         break;
       case Opcode::kGetgrnam:
-        if (r.name == "wheel2") return proto::encode_group_reply(id, r.opcode, proto::Group{.name = "wheel2", .gid = 0, .members = {"carol"}});
+        if (r.name == "wheel2") return proto::encode_answer(id, *proto::query_of(r), model::Group{.name = "wheel2", .gid = 0, .members = {"carol"}});
         break;
       case Opcode::kGetgrgid:
-        if (r.id == 100500) return proto::encode_group_reply(id, r.opcode, proto::Group{.name = "other", .gid = 100501, .members = {}});
+        if (r.id == 100500) return proto::encode_answer(id, *proto::query_of(r), model::Group{.name = "other", .gid = 100501, .members = {}});
         break;
       case Opcode::kInitgroups:
-        if (r.name == "carol") return proto::encode_gids_reply(id, {0, 100301});
+        if (r.name == "carol") return proto::encode_answer(id, *proto::query_of(r), model::Gids{0, 100301});
         break;
       case Opcode::kPwentPage: {
-        proto::Page<proto::User> page;
+        model::Page<model::User> page;
         page.records = {fake_user("carol", 100300, 100300), fake_user("alice", 0, 0)};
-        return proto::encode_users_page_reply(id, page);
+        return proto::encode_answer(id, *proto::query_of(r), page);
       }
       case Opcode::kGrentPage: {
         // "More" for ever, never moving on: an endless enumeration.
-        proto::Page<proto::Group> page;
-        page.records = {proto::Group{.name = "loop", .gid = 100600, .members = {}}};
+        model::Page<model::Group> page;
+        page.records = {model::Group{.name = "loop", .gid = 100600, .members = {}}};
         page.next_cursor = r.cursor;
         page.more = true;
-        return proto::encode_groups_page_reply(id, page);
+        return proto::encode_answer(id, *proto::query_of(r), page);
       }
       default: break;
     }

@@ -91,7 +91,7 @@ inline bool lookup(int fd, std::uint32_t id, const char* name) {
   req.name = name;
   auto reply = exchange(fd, req);
   if (!reply || reply->header.request_id != id || reply->header.status != 0) return false;
-  auto user = proto::decode_user_reply(*reply);
+  auto user = model::answer_as<model::User>(proto::decode_answer(model::Kind::kUserByName, *reply));
   return user && user->name == name;
 }
 

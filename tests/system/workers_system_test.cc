@@ -173,7 +173,7 @@ void load_thread(const std::string& path, int seed, Clock::time_point signal_at,
     auto st = static_cast<proto::WireStatus>(h.status);
     if (st == proto::WireStatus::kOk) {
       proto::Reply reply{h, payload};
-      auto user = proto::decode_user_reply(reply);
+      auto user = model::answer_as<model::User>(proto::decode_answer(model::Kind::kUserByName, reply));
       if (user && user->name == name) {
         ++out->ok;
       } else {

@@ -41,15 +41,20 @@ class Scripted final : public Provider {
     if (it == m.end()) return core::error(Status::not_found("no"));
     return it->second;
   }
-  Result<User> user_by_name(std::string_view n) override { return find(by_name, n); }
-  Result<User> user_by_uid(std::uint32_t uid) override { return find(by_uid, uid); }
-  Result<Group> group_by_name(std::string_view n) override { return find(groups_by_name, n); }
-  Result<Group> group_by_gid(std::uint32_t gid) override { return find(groups_by_gid, gid); }
-  Result<std::vector<std::uint32_t>> initgroups(std::string_view) override { return gids; }
-  Result<Page<User>> users_page(std::uint32_t, std::uint32_t) override { return users; }
-  Result<Page<Group>> groups_page(std::uint32_t, std::uint32_t) override { return groups; }
+  Result<Answer> lookup(const Query& q) override {
+    switch (q.kind) {
+      case model::Kind::kUserByName: return find(by_name, q.name);
+      case model::Kind::kUserByUid: return find(by_uid, q.id);
+      case model::Kind::kGroupByName: return find(groups_by_name, q.name);
+      case model::Kind::kGroupByGid: return find(groups_by_gid, q.id);
+      case model::Kind::kInitgroups: return gids;
+      case model::Kind::kUsersPage: return users;
+      case model::Kind::kGroupsPage: return groups;
+    }
+    return core::error(Status::internal("unknown kind"));
+  }
   Status authenticate(std::string_view, std::string_view) override { return auth; }
-  Result<proto::Account> account(std::string_view) override { return proto::Account{}; }
+  Result<model::Account> account(std::string_view) override { return model::Account{}; }
 
  private:
   std::string name_ = "corp";

@@ -106,7 +106,7 @@ TEST_F(FastCachePrivacyTest, ANegativeRecordReplacedByANewerOneIsZeroed) {
   ASSERT_TRUE(pw->put_negative_user_name("newhire", 60s));
   std::string digest = digest_bytes(MapKind::kPasswd, "newhire");
   EXPECT_TRUE(holds(MapKind::kPasswd, digest));
-  fastid::proto::User u;
+  fastid::model::User u;
   u.name = "newhire";
   u.uid = 7000;
   u.gid = 7000;
@@ -153,7 +153,7 @@ TEST_F(FastCachePrivacyTest, EvictedNegativeRecordsLeaveNoBytes) {
     names.push_back("gone" + std::to_string(i) + std::string(static_cast<size_t>(i % 7), 'z'));
     ASSERT_TRUE(pw->put_negative_user_name(names.back(), 60s));
     if (i % 50 == 0) {  // a positive record now and then: other lengths, pads at the lap ends
-      fastid::proto::User u;
+      fastid::model::User u;
       u.name = "filler" + std::to_string(i);
       u.uid = 9000 + static_cast<uint32_t>(i);
       u.gecos = std::string(static_cast<size_t>(i % 300), 'g');

@@ -57,8 +57,8 @@ class FastCacheSecurityTest : public ::testing::Test {
     ASSERT_EQ(rename(tmp.c_str(), path(k).c_str()), 0);
   }
 
-  static fastid::proto::User user(const std::string& name, uint32_t uid) {
-    fastid::proto::User u;
+  static fastid::model::User user(const std::string& name, uint32_t uid) {
+    fastid::model::User u;
     u.name = name;
     u.uid = uid;
     u.gid = 100;

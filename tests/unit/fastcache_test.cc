@@ -39,8 +39,8 @@ using fastid::fastcache::FastCacheWriter;
 using fastid::fastcache::LookupResult;
 using fastid::fastcache::MapKind;
 using fastid::fastcache::WriterStage;
-using fastid::proto::Group;
-using fastid::proto::User;
+using fastid::model::Group;
+using fastid::model::User;
 namespace fc = fastid::fastcache;
 
 // The dataset's users (scripts/gen-dataset): gecos carries a checksum of the rest.

@@ -36,7 +36,7 @@ using fastid::fastcache::FastCacheReader;
 using fastid::fastcache::FastCacheWriter;
 using fastid::fastcache::LookupResult;
 using fastid::fastcache::MapKind;
-using fastid::proto::User;
+using fastid::model::User;
 
 constexpr int kUsers = 2000;
 constexpr int kReaders = 4;

@@ -48,7 +48,8 @@ using namespace std::chrono_literals;
 using ::testing::HasSubstr;
 using Clock = std::chrono::steady_clock;
 using core::Result;
-using proto::User;
+using model::Query;
+using model::User;
 
 constexpr const char* kWorker = FASTID_BIN_DIR "/fastid-provider-worker";
 
@@ -169,9 +170,15 @@ class Pool : public ::testing::Test {
     });
   }
 
+  // The user `name` as the pool answers it.
+  asio::awaitable<Result<User>> user_named(std::string name, std::uint32_t request_id = 0) {
+    auto op = pool_->lookup(Query::user_by_name(std::move(name)), request_id);
+    co_return model::answer_as<User>(co_await std::move(op));
+  }
+
   // Starts a lookup of `name` that stores its outcome in *out.
   void spawn_lookup(std::string name, std::optional<Result<User>>* out) {
-    asio::co_spawn(io_, pool_->user_by_name(std::move(name)), [out](std::exception_ptr e, Result<User> r) {
+    asio::co_spawn(io_, user_named(std::move(name)), [out](std::exception_ptr e, Result<User> r) {
       if (e) std::rethrow_exception(e);
       out->emplace(std::move(r));
     });
@@ -365,7 +372,7 @@ TEST_F(Pool, HungWorkerIsKilledAfterRequestTimeoutReplacedAndTheRequestRetriedOn
     int answered = 0;
     while (!hung) {
       const auto t0 = Clock::now();
-      auto r = co_await pool_->user_by_name(user_name(answered % 100 + 1));
+      auto r = co_await user_named(user_name(answered % 100 + 1));
       EXPECT_TRUE(r.has_value()) << r.error().to_string();
       EXPECT_LT(Clock::now() - t0, 300ms);
       ++answered;
@@ -385,7 +392,7 @@ TEST_F(Pool, HungWorkerIsKilledAfterRequestTimeoutReplacedAndTheRequestRetriedOn
     EXPECT_EQ(s.retried, 1u);
     EXPECT_TRUE(co_await wait_until([&] { return snapshot().workers.size() == snapshot().active(); }));
     EXPECT_GE(snapshot().active(), 2u);  // replaced
-    EXPECT_TRUE((co_await pool_->user_by_name(user_name(7))).has_value());
+    EXPECT_TRUE((co_await user_named(user_name(7))).has_value());
   });
 }
 
@@ -402,7 +409,7 @@ TEST_F(Pool, CrashedWorkerIsReplacedTheRequestRetriedOnceAndThePoolKeepsServing)
     spawn_lookup("crashuser", &crashed);
     int answered = 0;
     while (!crashed || answered < 10) {
-      auto r = co_await pool_->user_by_name(user_name(answered % 100 + 1));
+      auto r = co_await user_named(user_name(answered % 100 + 1));
       EXPECT_TRUE(r.has_value()) << r.error().to_string();
       ++answered;
       snapshot();
@@ -416,9 +423,9 @@ TEST_F(Pool, CrashedWorkerIsReplacedTheRequestRetriedOnceAndThePoolKeepsServing)
     EXPECT_EQ(s.retried, 1u);
     // Again and again: each time an error, never a pool that stops answering.
     for (int round = 0; round < 3; ++round) {
-      auto again = co_await pool_->user_by_name("crashuser");
+      auto again = co_await user_named("crashuser");
       EXPECT_EQ(again.error().code(), core::Code::kUnavailable);
-      EXPECT_TRUE((co_await pool_->user_by_name(user_name(round + 1))).has_value());
+      EXPECT_TRUE((co_await user_named(user_name(round + 1))).has_value());
     }
     EXPECT_TRUE(co_await wait_until([&] { return snapshot().active() >= 3; }));
   });
@@ -439,7 +446,7 @@ TEST_F(Pool, FullQueueAnswersBusyAtOnce) {
     co_await yield();
     EXPECT_EQ(snapshot().queued, 2u);
     const auto t0 = Clock::now();
-    auto refused = co_await pool_->user_by_name(user_name(4));
+    auto refused = co_await user_named(user_name(4));
     EXPECT_LT(Clock::now() - t0, 50ms);
     CO_ASSERT_FALSE(refused.has_value());
     EXPECT_EQ(refused.error().code(), core::Code::kBusy);
@@ -488,7 +495,7 @@ TEST_F(Pool, RecyclesAWorkerAfterMaxRequestsPerWorker) {
   run([&]() -> asio::awaitable<void> {
     std::set<pid_t> served_by;
     for (int i = 1; i <= 7; ++i) {
-      auto r = co_await pool_->user_by_name(user_name(i));
+      auto r = co_await user_named(user_name(i));
       EXPECT_TRUE(r.has_value()) << r.error().to_string();
       for (const auto& w : snapshot().workers) served_by.insert(w.pid);
     }
@@ -502,7 +509,7 @@ TEST_F(Pool, RepeatedStartFailuresBackOffInsteadOfSpinning) {
   make(slow_config(), "/bin/false");  // starts, then exits at once, never ready
   ASSERT_TRUE(pool_->start());
   run([&]() -> asio::awaitable<void> {
-    auto r = co_await pool_->user_by_name(user_name(1));
+    auto r = co_await user_named(user_name(1));
     CO_ASSERT_FALSE(r.has_value());
     EXPECT_EQ(r.error().code(), core::Code::kUnavailable);
     EXPECT_THAT(r.error().message(), HasSubstr("no worker could start (stage worker)"));
@@ -522,7 +529,7 @@ TEST_F(Pool, MissingWorkerExecutableFailsStartWithItsPath) {
   EXPECT_THAT(st.message(), HasSubstr("/nonexistent/fastid-provider-worker"));
   EXPECT_THAT(st.message(), HasSubstr("No such file or directory"));
   run([&]() -> asio::awaitable<void> {
-    auto r = co_await pool_->user_by_name(user_name(1));
+    auto r = co_await user_named(user_name(1));
     CO_ASSERT_FALSE(r.has_value());
     EXPECT_EQ(r.error().code(), core::Code::kUnavailable);
   });
@@ -535,7 +542,7 @@ TEST_F(Pool, WorkerThatCannotOpenItsProviderSaysWhy) {
   make(config);
   ASSERT_TRUE(pool_->start());
   run([&]() -> asio::awaitable<void> {
-    auto r = co_await pool_->user_by_name("root");
+    auto r = co_await user_named("root");
     CO_ASSERT_FALSE(r.has_value());
     EXPECT_EQ(r.error().code(), core::Code::kUnavailable);
     EXPECT_THAT(r.error().message(), HasSubstr("/nonexistent/passwd"));
@@ -643,7 +650,7 @@ TEST_F(Pool, AuthWorkersAreKeptForAuthenticationWhileLookupsFillThePool) {
     const PoolStats s = snapshot();
     EXPECT_EQ(count_state(s, "busy"), 1u) << "lookups hold max_workers - auth_workers";
     EXPECT_EQ(s.queued, 2u);
-    auto shed = co_await pool_->user_by_name(user_name(9));
+    auto shed = co_await pool_->lookup(Query::user_by_name(user_name(9)));
     EXPECT_EQ(shed.error().code(), core::Code::kBusy) << "the lookup queue is full";
     const auto t0 = Clock::now();
     auto login = co_await pool_->authenticate(user_name(5), core::Secret("pool-test-pw"));
@@ -703,7 +710,7 @@ TEST_F(Pool, AnAuthenticationWhoseWorkerDiedIsNeverSentAgain) {
     EXPECT_EQ(s.retried, 0u);
     EXPECT_EQ(s.crashed, 1u);
     // A lookup that crashes its worker is still retried once.
-    auto lookup = co_await pool_->user_by_name(user_name(7));
+    auto lookup = co_await pool_->lookup(Query::user_by_name(user_name(7)));
     EXPECT_FALSE(lookup.has_value());
     EXPECT_EQ(snapshot().retried, 1u);
   });
@@ -718,22 +725,25 @@ TEST_F(Pool, TypedCallsAnswerWhatTheProviderAnswers) {
   providers::SlowProvider local({.name = "local", .users = 50, .groups = 5});
   ASSERT_TRUE(local.open());
   run([&]() -> asio::awaitable<void> {
-    EXPECT_EQ((co_await pool_->user_by_uid(100007)).value(), local.user_by_uid(100007).value());
-    EXPECT_EQ((co_await pool_->group_by_name("group0003")).value(), local.group_by_name("group0003").value());
-    EXPECT_EQ((co_await pool_->group_by_gid(200004)).value(), local.group_by_gid(200004).value());
-    EXPECT_EQ((co_await pool_->initgroups(user_name(9))).value(), local.initgroups(user_name(9)).value());
-    auto users = co_await pool_->users_page(10, 20);
+    // Every kind answers through the worker as the provider answers in-process.
+    const std::vector<Query> queries = {Query::user_by_uid(100007), Query::group_by_name("group0003"),
+                                        Query::group_by_gid(200004), Query::initgroups(user_name(9))};
+    for (const Query& q : queries) {
+      auto answer = co_await pool_->lookup(q);
+      EXPECT_EQ(answer.value(), local.lookup(q).value()) << model::describe(q);
+    }
+    auto users = model::answer_as<model::Page<User>>(co_await pool_->lookup(Query::users_page(10, 20)));
     CO_ASSERT_TRUE(users.has_value());
     EXPECT_EQ(users->records, local.users_page(10, 20)->records);
     EXPECT_EQ(users->next_cursor, 30u);
     EXPECT_TRUE(users->more);
-    auto groups = co_await pool_->groups_page(0, 100);
+    auto groups = model::answer_as<model::Page<model::Group>>(co_await pool_->lookup(Query::groups_page(0, 100)));
     CO_ASSERT_TRUE(groups.has_value());
     EXPECT_EQ(groups->records, local.groups_page(0, 100)->records);
     EXPECT_FALSE(groups->more);
-    auto missing = co_await pool_->user_by_name("nobody", 77);
+    auto missing = co_await user_named("nobody", 77);
     EXPECT_EQ(missing.error().code(), core::Code::kNotFound);
-    EXPECT_EQ((co_await pool_->initgroups("nobody")).error().code(), core::Code::kNotFound);
+    EXPECT_EQ((co_await pool_->lookup(Query::initgroups("nobody"))).error().code(), core::Code::kNotFound);
     // The generic call: the worker's reply frame, with the caller's request id.
     proto::Request req;
     req.opcode = proto::Opcode::kGetpwnam;
@@ -742,7 +752,7 @@ TEST_F(Pool, TypedCallsAnswerWhatTheProviderAnswers) {
     auto reply = co_await pool_->call(req);
     CO_ASSERT_TRUE(reply.has_value());
     EXPECT_EQ(reply->header.request_id, 4242u);
-    EXPECT_EQ(proto::decode_user_reply(*reply)->name, user_name(3));
+    EXPECT_EQ(model::answer_as<model::User>(proto::decode_answer(model::Kind::kUserByName, *reply))->name, user_name(3));
   });
 }
 
@@ -754,7 +764,7 @@ TEST_F(Pool, StatusItemsDescribeEveryWorkerAndTheTotals) {
   ASSERT_TRUE(pool_->start());
   run([&]() -> asio::awaitable<void> {
     EXPECT_TRUE(co_await all_ready(2));
-    EXPECT_TRUE((co_await pool_->user_by_name(user_name(1))).has_value());
+    EXPECT_TRUE((co_await user_named(user_name(1))).has_value());
     std::map<std::string, std::string> items;
     for (auto& [k, v] : pool_->status_items()) items[k] = v;
     EXPECT_EQ(items["pool.test.workers"], "2");
@@ -787,7 +797,7 @@ TEST_F(Pool, StopAnswersQueuedRequestsLetsThoseInFlightFinishAndReapsEveryWorker
     for (int i = 0; i < 3; ++i) spawn_lookup(user_name(i + 1), &results[i]);
     co_await yield();
     pool_->stop();
-    auto late = co_await pool_->user_by_name(user_name(9));
+    auto late = co_await user_named(user_name(9));
     EXPECT_EQ(late.error().code(), core::Code::kUnavailable);
     EXPECT_THAT(late.error().message(), HasSubstr("provider test: pool stopping"));
     EXPECT_TRUE(co_await wait_until([&] { return pool_->stopped(); }));
@@ -813,12 +823,12 @@ TEST_F(Pool, FilesProviderRunsInThePoolToo) {
   make(config);
   ASSERT_TRUE(pool_->start());
   run([&]() -> asio::awaitable<void> {
-    auto alice = co_await pool_->user_by_name("alice");
+    auto alice = co_await user_named("alice");
     CO_ASSERT_TRUE(alice.has_value());
     EXPECT_EQ(alice->uid, 1000u);
     // (A braced list in the same full expression as co_await trips GCC 12.)
     const std::vector<std::uint32_t> staff = {50};
-    auto groups = co_await pool_->initgroups("alice");
+    auto groups = model::answer_as<model::Gids>(co_await pool_->lookup(Query::initgroups("alice")));
     EXPECT_EQ(groups.value(), staff);
   });
   std::filesystem::remove_all(dir);
@@ -876,7 +886,7 @@ TEST(ProviderWorker, SaysReadyAnswersEachFrameAndExitsCleanlyWhenItsSocketCloses
     proto::Reply reply;
     ASSERT_TRUE(read_frame(spawned->socket_fd, &reply));
     EXPECT_EQ(reply.header.request_id, id);
-    EXPECT_EQ(proto::decode_user_reply(reply)->uid, 100000 + id);
+    EXPECT_EQ(model::answer_as<model::User>(proto::decode_answer(model::Kind::kUserByName, reply))->uid, 100000 + id);
   }
   ::close(spawned->socket_fd);
   int status = 0;

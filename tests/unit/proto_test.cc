@@ -11,6 +11,9 @@
 namespace fastid::proto {
 namespace {
 
+using model::Group;
+using model::User;
+
 FrameHeader header_of(const Bytes& frame) {
   FrameHeader h{};
   EXPECT_EQ(decode_header(frame.data(), &h), HeaderCheck::kOk);
@@ -205,17 +208,17 @@ TEST(Request, RandomBytesNeverCrashTheDecoder) {
 
 TEST(Reply, UserAndGroupRecordsRoundTrip) {
   User u{"alice", "x", 1000, 100, "Alice A.", "/home/alice", "/bin/bash"};
-  Bytes f = encode_user_reply(5, Opcode::kGetpwnam, u);
+  Bytes f = encode_answer(5, model::Query::user_by_name(u.name), u);
   Reply r{header_of(f), Bytes(f.begin() + kHeaderSize, f.end())};
   EXPECT_EQ(r.header.flags, kFlagReply);
-  auto back = decode_user_reply(r);
+  auto back = model::answer_as<User>(decode_answer(model::Kind::kUserByName, r));
   ASSERT_TRUE(back.has_value());
   EXPECT_EQ(*back, u);
 
   Group g{"staff", "x", 50, {"alice", "bob", "carol"}};
-  Bytes fg = encode_group_reply(6, Opcode::kGetgrgid, g);
+  Bytes fg = encode_answer(6, model::Query::group_by_gid(g.gid), g);
   Reply rg{header_of(fg), Bytes(fg.begin() + kHeaderSize, fg.end())};
-  auto gback = decode_group_reply(rg);
+  auto gback = model::answer_as<Group>(decode_answer(model::Kind::kGroupByGid, rg));
   ASSERT_TRUE(gback.has_value());
   EXPECT_EQ(*gback, g);
 }
@@ -223,7 +226,7 @@ TEST(Reply, UserAndGroupRecordsRoundTrip) {
 TEST(Reply, ErrorRepliesCarryAStatusAndAMessage) {
   Bytes f = encode_error_reply(0x10, 8, WireStatus::kNotFound, "no such user");
   Reply r{header_of(f), Bytes(f.begin() + kHeaderSize, f.end())};
-  auto back = decode_user_reply(r);
+  auto back = model::answer_as<User>(decode_answer(model::Kind::kUserByName, r));
   ASSERT_FALSE(back.has_value());
   EXPECT_EQ(back.error().code(), core::Code::kNotFound);
   EXPECT_EQ(back.error().message(), "no such user");
@@ -245,11 +248,11 @@ TEST(Reply, GroupMemberCountPastThePayloadIsRejectedBeforeAllocating) {
 TEST(Reply, HugeGroupsGrowTheBufferUpToTheFrameLimit) {
   Group g{"big", "x", 1, {}};
   for (int i = 0; i < 20000; ++i) g.members.push_back("member" + std::to_string(i));
-  Bytes f = encode_group_reply(1, Opcode::kGetgrnam, g);
+  Bytes f = encode_answer(1, model::Query::group_by_name(g.name), g);
   FrameHeader h = header_of(f);
   EXPECT_EQ(h.status, 0u);
   Reply r{h, Bytes(f.begin() + kHeaderSize, f.end())};
-  auto back = decode_group_reply(r);
+  auto back = model::answer_as<Group>(decode_answer(model::Kind::kGroupByName, r));
   ASSERT_TRUE(back.has_value());
   EXPECT_EQ(back->members.size(), 20000u);
 }

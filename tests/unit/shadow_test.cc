@@ -94,7 +94,7 @@ TEST_F(Shadow, LockedAndEmptyHashesNeverAuthenticate) {
 }
 
 TEST(ShadowAging, VerdictsFollowPamUnix) {
-  using proto::AccountVerdict;
+  using model::AccountVerdict;
   const std::int64_t today = 20000;
   ShadowEntry e;
   e.last_change = today - 10;
@@ -123,7 +123,7 @@ TEST_F(Shadow, AccountOfTheFilesProviderReadsTheAgingFields) {
   ASSERT_TRUE(p.open());
   auto a = p.account("alice");
   ASSERT_TRUE(a.has_value());
-  EXPECT_EQ(a->verdict, proto::AccountVerdict::kExpired);
+  EXPECT_EQ(a->verdict, model::AccountVerdict::kExpired);
   EXPECT_TRUE(p.authenticate("alice", "a-pw"))
       << "an expired account is the account check's business";
 }

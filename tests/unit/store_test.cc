@@ -44,8 +44,8 @@ class StoreTest : public ::testing::Test {
     return s ? std::move(*s) : nullptr;
   }
 
-  static proto::User user(int i) {
-    proto::User u;
+  static model::User user(int i) {
+    model::User u;
     u.name = "user" + std::to_string(i);
     u.uid = 100000 + static_cast<std::uint32_t>(i);
     u.gid = 200000;
@@ -70,7 +70,7 @@ TEST_F(StoreTest, EmptyStoreHasNothing) {
 TEST_F(StoreTest, UserComesBackByNameAndUidWithItsTimes) {
   auto s = open_store();
   ASSERT_TRUE(s);
-  proto::User u = user(7);
+  model::User u = user(7);
   u.gecos = "Seven: with ,commas; and\ttabs";
   ASSERT_TRUE(s->put_user("corp", u, 1000, 2000));
   auto byname = s->user_by_name("corp", "user7");
@@ -90,7 +90,7 @@ TEST_F(StoreTest, UserComesBackByNameAndUidWithItsTimes) {
 TEST_F(StoreTest, GroupsAndInitgroupsComeBackWhole) {
   auto s = open_store();
   ASSERT_TRUE(s);
-  proto::Group g;
+  model::Group g;
   g.name = "staff";
   g.gid = 50;
   for (int i = 0; i < 5000; ++i) g.members.push_back("member" + std::to_string(i));
@@ -152,7 +152,7 @@ TEST_F(StoreTest, NegativeAnswersByNameKeepNoNameInTheFiles) {
   ASSERT_TRUE(r && r->has_value());
   EXPECT_TRUE((*r)->negative);
   // A newer negative answer wins over an older positive one, and the reverse.
-  proto::User u = user(1);
+  model::User u = user(1);
   u.name = "flip";
   ASSERT_TRUE(s->put_user("corp", u, 30, 40));
   ASSERT_TRUE(s->put_negative("corp", Map::kUserByName, "flip", 31, 41));
@@ -168,8 +168,8 @@ TEST_F(StoreTest, NegativeAnswersByNameKeepNoNameInTheFiles) {
 TEST_F(StoreTest, NegativeAnswersAreRecordsOfTheirOwn) {
   auto s = open_store();
   ASSERT_TRUE(s);
-  ASSERT_TRUE(s->put_negative("corp", Map::kUserByName, "ghost", 10, 20));
-  ASSERT_TRUE(s->put_negative("corp", Map::kUserByUid, Store::id_key(4242), 10, 20));
+  ASSERT_TRUE(s->put_negative("corp", model::Query::user_by_name("ghost"), 10, 20));
+  ASSERT_TRUE(s->put_negative("corp", model::Query::user_by_uid(4242), 10, 20));
   auto r = s->user_by_name("corp", "ghost");
   ASSERT_TRUE(r && r->has_value());
   EXPECT_TRUE((*r)->negative);
@@ -182,7 +182,7 @@ TEST_F(StoreTest, NegativeAnswersAreRecordsOfTheirOwn) {
   ASSERT_TRUE(grp.has_value());
   EXPECT_FALSE(grp->has_value());
   // A positive answer replaces the negative one.
-  proto::User u = user(1);
+  model::User u = user(1);
   u.name = "ghost";
   ASSERT_TRUE(s->put_user("corp", u, 30, 40));
   auto now = s->user_by_name("corp", "ghost");
@@ -274,7 +274,7 @@ TEST_F(StoreTest, RecordLargerThanTheMapIsRefusedClearly) {
   auto s = open_store(1ull << 20);
   ASSERT_TRUE(s);
   ASSERT_TRUE(s->put_user("corp", user(1), 1, 2));
-  proto::Group huge;
+  model::Group huge;
   huge.name = "huge";
   huge.gid = 9;
   for (int i = 0; i < 200000; ++i)
@@ -441,7 +441,7 @@ TEST_F(StoreTest, RecordThatDoesNotDecodeIsAMissAndIsDeleted) {
 }
 
 TEST_F(StoreTest, CodecRejectsEveryTruncation) {
-  proto::Group g;
+  model::Group g;
   g.name = "g";
   g.gid = 1;
   g.members = {"a", "bb", "ccc"};

@@ -9,6 +9,7 @@
 #include <charconv>
 #include <chrono>
 #include <functional>
+#include <optional>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -175,9 +176,6 @@ void warn_malformed(const std::string& provider, const std::string& path, const 
   core::log_warning(msg);
 }
 
-Status not_found(std::string_view what, std::string_view key) {
-  return Status::not_found(std::string(what) + " " + std::string(key));
-}
 
 template <class T>
 Result<Page<T>> page_of(const std::vector<T>& records, std::uint32_t cursor, std::uint32_t max) {
@@ -377,57 +375,41 @@ void FilesProvider::install(std::shared_ptr<const Index> index) {
   }
 }
 
-Result<User> FilesProvider::user_by_name(std::string_view name) {
+Result<Answer> FilesProvider::lookup(const Query& q) {
   auto index = current();
   if (!index) return core::error(not_open());
-  auto it = index->user_by_name.find(name);
-  if (it == index->user_by_name.end()) return core::error(not_found("user", name));
-  return index->users[it->second];
-}
-
-Result<User> FilesProvider::user_by_uid(std::uint32_t uid) {
-  auto index = current();
-  if (!index) return core::error(not_open());
-  auto it = index->user_by_uid.find(uid);
-  if (it == index->user_by_uid.end()) return core::error(not_found("uid", std::to_string(uid)));
-  return index->users[it->second];
-}
-
-Result<Group> FilesProvider::group_by_name(std::string_view name) {
-  auto index = current();
-  if (!index) return core::error(not_open());
-  auto it = index->group_by_name.find(name);
-  if (it == index->group_by_name.end()) return core::error(not_found("group", name));
-  return index->groups[it->second];
-}
-
-Result<Group> FilesProvider::group_by_gid(std::uint32_t gid) {
-  auto index = current();
-  if (!index) return core::error(not_open());
-  auto it = index->group_by_gid.find(gid);
-  if (it == index->group_by_gid.end()) return core::error(not_found("gid", std::to_string(gid)));
-  return index->groups[it->second];
-}
-
-Result<std::vector<std::uint32_t>> FilesProvider::initgroups(std::string_view user) {
-  auto index = current();
-  if (!index) return core::error(not_open());
-  auto it = index->gids_by_member.find(user);
-  if (it != index->gids_by_member.end()) return it->second;
-  if (index->user_by_name.contains(user)) return std::vector<std::uint32_t>{};
-  return core::error(not_found("user", user));
-}
-
-Result<Page<User>> FilesProvider::users_page(std::uint32_t cursor, std::uint32_t max) {
-  auto index = current();
-  if (!index) return core::error(not_open());
-  return page_of(index->users, cursor, max);
-}
-
-Result<Page<Group>> FilesProvider::groups_page(std::uint32_t cursor, std::uint32_t max) {
-  auto index = current();
-  if (!index) return core::error(not_open());
-  return page_of(index->groups, cursor, max);
+  // Finds `key` in one of the index's maps: the position of its record.
+  auto find = [](const auto& map, const auto& key) -> std::optional<std::uint32_t> {
+    auto it = map.find(key);
+    if (it == map.end()) return std::nullopt;
+    return it->second;
+  };
+  std::optional<std::uint32_t> pos;
+  switch (q.kind) {
+    case model::Kind::kUserByName:
+      if ((pos = find(index->user_by_name, std::string_view(q.name)))) return index->users[*pos];
+      break;
+    case model::Kind::kUserByUid:
+      if ((pos = find(index->user_by_uid, q.id))) return index->users[*pos];
+      break;
+    case model::Kind::kGroupByName:
+      if ((pos = find(index->group_by_name, std::string_view(q.name)))) return index->groups[*pos];
+      break;
+    case model::Kind::kGroupByGid:
+      if ((pos = find(index->group_by_gid, q.id))) return index->groups[*pos];
+      break;
+    case model::Kind::kInitgroups: {
+      auto it = index->gids_by_member.find(std::string_view(q.name));
+      if (it != index->gids_by_member.end()) return it->second;
+      if (index->user_by_name.contains(std::string_view(q.name))) return model::Gids{};
+      break;
+    }
+    case model::Kind::kUsersPage:
+      return page_of(index->users, q.cursor, q.max);
+    case model::Kind::kGroupsPage:
+      return page_of(index->groups, q.cursor, q.max);
+  }
+  return core::error(Status::not_found(model::describe(q)));
 }
 
 std::uint64_t FilesProvider::data_generation() const {
@@ -483,7 +465,7 @@ Status FilesProvider::authenticate(std::string_view user, std::string_view passw
   return check_shadow_password(*entry, password);
 }
 
-Result<proto::Account> FilesProvider::account(std::string_view user) {
+Result<model::Account> FilesProvider::account(std::string_view user) {
   if (options_.shadow_path.empty()) {
     return core::error(Status::invalid_argument(name() + ": no shadow file configured"));
   }

@@ -47,25 +47,20 @@ class FilesProvider final : public Provider {
   // A failed reload keeps the previous index in service and returns the error.
   Status refresh() override;
 
-  Result<User> user_by_name(std::string_view name) override;
-  Result<User> user_by_uid(std::uint32_t uid) override;
-  Result<Group> group_by_name(std::string_view name) override;
-  Result<Group> group_by_gid(std::uint32_t gid) override;
-  // Gids of the groups listing `user`, in group-file order, without repeats.
-  // A user is known if it is in the passwd file or listed in any group (local
-  // groups may list directory users, as with glibc's files module).
-  Result<std::vector<std::uint32_t>> initgroups(std::string_view user) override;
-  // Cursor = position in file order. A cursor is valid for the index it came
-  // from; across a reload a page may repeat or miss records, never fail.
-  Result<Page<User>> users_page(std::uint32_t cursor, std::uint32_t max) override;
-  Result<Page<Group>> groups_page(std::uint32_t cursor, std::uint32_t max) override;
+  // From the index. kInitgroups: the gids of the groups listing the user, in
+  // group-file order, without repeats; a user is known if it is in the passwd
+  // file or listed in any group (local groups may list directory users, as
+  // with glibc's files module). Page cursor = position in file order, valid
+  // for the index it came from: across a reload a page may repeat or miss
+  // records, never fail.
+  Result<Answer> lookup(const Query& query) override;
 
   // Against the shadow file, read at each call (providers/files/shadow.h):
   // kNotFound when the user is in neither the passwd nor the shadow file,
   // kPermissionDenied for a wrong password or a locked hash, kUnavailable
   // when the shadow file cannot be read, kInvalidArgument without one.
   Status authenticate(std::string_view user, std::string_view password) override;
-  Result<proto::Account> account(std::string_view user) override;
+  Result<model::Account> account(std::string_view user) override;
 
   // users, groups, malformed and skipped line counts, reloads, last error.
   std::vector<std::pair<std::string, std::string>> stats() const override;

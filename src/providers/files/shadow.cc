@@ -172,8 +172,8 @@ std::string day_text(std::int64_t day) {
 }
 }  // namespace
 
-proto::Account shadow_account_verdict(const ShadowEntry& e, std::int64_t today) {
-  using proto::AccountVerdict;
+model::Account shadow_account_verdict(const ShadowEntry& e, std::int64_t today) {
+  using model::AccountVerdict;
   if (e.expire_day >= 0 && today >= e.expire_day) {
     return {AccountVerdict::kExpired, "the account expired on " + day_text(e.expire_day)};
   }

@@ -10,7 +10,7 @@
 
 #include "core/secret.h"
 #include "core/status.h"
-#include "proto/records.h"
+#include "model/records.h"
 
 namespace fastid::providers {
 
@@ -48,7 +48,7 @@ void dummy_password_check(std::string_view password);
 // kExpired (inactive too long); last_change + max_days passed ->
 // kPasswordExpired. A hash starting with '!' does not deny the account here
 // (pam_unix neither): password login is refused by authentication instead.
-proto::Account shadow_account_verdict(const ShadowEntry& entry, std::int64_t today);
+model::Account shadow_account_verdict(const ShadowEntry& entry, std::int64_t today);
 
 // Days since 1970-01-01 now (UTC).
 std::int64_t days_since_epoch();

@@ -945,29 +945,38 @@ void LdapProvider::close() {
     }                                                                                \
   } while (0)
 
-Result<User> LdapProvider::user_by_name(std::string_view name) {
+Result<Answer> LdapProvider::lookup(const Query& q) {
+  using model::Kind;
   FASTID_LDAP_READY();
-  if (invalid_name_reason(name) != nullptr) return core::error(Status::not_found(Impl::prefix(*this) + "no such user"));
-  return Impl::one_user(*this, equality_filter(ua_.name, name), name);
+  switch (q.kind) {
+    case Kind::kUserByName:
+      if (invalid_name_reason(q.name) != nullptr) return core::error(Status::not_found(Impl::prefix(*this) + "no such user"));
+      return Impl::one_user(*this, equality_filter(ua_.name, q.name), q.name);
+    case Kind::kUserByUid:
+      return Impl::one_user(*this, equality_filter(ua_.uid, std::to_string(q.id)), {});
+    case Kind::kGroupByName:
+      if (invalid_name_reason(q.name) != nullptr) return core::error(Status::not_found(Impl::prefix(*this) + "no such group"));
+      return Impl::one_group(*this, equality_filter(ga_.name, q.name), q.name);
+    case Kind::kGroupByGid:
+      return Impl::one_group(*this, equality_filter(ga_.gid, std::to_string(q.id)), {});
+    case Kind::kInitgroups:
+      return memberships(q.name);
+    case Kind::kUsersPage:
+      return Impl::walk<User>(*this, user_walk_, q.cursor, q.max, user_base_, user_scope_, options_.user_filter,
+                              Impl::user_attr_list(*this), [this](const Entry& e) -> Result<User> {
+                                auto u = Impl::to_user(*this, e);
+                                if (!u) return core::error(Status::not_found(""));
+                                return std::move(*u);
+                              });
+    case Kind::kGroupsPage:
+      return Impl::walk<Group>(*this, group_walk_, q.cursor, q.max, group_base_, group_scope_, options_.group_filter,
+                               Impl::group_attr_list(*this),
+                               [this](const Entry& e) -> Result<Group> { return Impl::to_group(*this, e); });
+  }
+  return core::error(Status::invalid_argument(Impl::prefix(*this) + "unknown lookup kind"));
 }
 
-Result<User> LdapProvider::user_by_uid(std::uint32_t uid) {
-  FASTID_LDAP_READY();
-  return Impl::one_user(*this, equality_filter(ua_.uid, std::to_string(uid)), {});
-}
-
-Result<Group> LdapProvider::group_by_name(std::string_view name) {
-  FASTID_LDAP_READY();
-  if (invalid_name_reason(name) != nullptr) return core::error(Status::not_found(Impl::prefix(*this) + "no such group"));
-  return Impl::one_group(*this, equality_filter(ga_.name, name), name);
-}
-
-Result<Group> LdapProvider::group_by_gid(std::uint32_t gid) {
-  FASTID_LDAP_READY();
-  return Impl::one_group(*this, equality_filter(ga_.gid, std::to_string(gid)), {});
-}
-
-Result<std::vector<std::uint32_t>> LdapProvider::initgroups(std::string_view user) {
+Result<model::Gids> LdapProvider::memberships(std::string_view user) {
   FASTID_LDAP_READY();
   auto entry = Impl::user_entry(*this, user, {});
   if (!entry) return core::error(entry.error());
@@ -1014,23 +1023,6 @@ Result<std::vector<std::uint32_t>> LdapProvider::initgroups(std::string_view use
                                                 std::to_string(proto::kMaxInitgroups) + ")"));
   }
   return gids;
-}
-
-Result<Page<User>> LdapProvider::users_page(std::uint32_t cursor, std::uint32_t max) {
-  FASTID_LDAP_READY();
-  return Impl::walk<User>(*this, user_walk_, cursor, max, user_base_, user_scope_, options_.user_filter,
-                          Impl::user_attr_list(*this), [this](const Entry& e) -> Result<User> {
-                            auto u = Impl::to_user(*this, e);
-                            if (!u) return core::error(Status::not_found(""));
-                            return std::move(*u);
-                          });
-}
-
-Result<Page<Group>> LdapProvider::groups_page(std::uint32_t cursor, std::uint32_t max) {
-  FASTID_LDAP_READY();
-  return Impl::walk<Group>(*this, group_walk_, cursor, max, group_base_, group_scope_, options_.group_filter,
-                           Impl::group_attr_list(*this),
-                           [this](const Entry& e) -> Result<Group> { return Impl::to_group(*this, e); });
 }
 
 namespace {
@@ -1121,10 +1113,10 @@ Status LdapProvider::authenticate(std::string_view user, std::string_view passwo
   return Status::ok();
 }
 
-proto::Account LdapProvider::account_verdict(std::int64_t today, std::int64_t last_change,
+model::Account LdapProvider::account_verdict(std::int64_t today, std::int64_t last_change,
                                              std::int64_t max_days, std::int64_t inactive,
                                              std::int64_t expire) {
-  using proto::AccountVerdict;
+  using model::AccountVerdict;
   if (expire >= 0 && today >= expire) {
     return {AccountVerdict::kExpired, "account expired on " + date_of_day(expire)};
   }
@@ -1141,7 +1133,7 @@ proto::Account LdapProvider::account_verdict(std::int64_t today, std::int64_t la
   return {};
 }
 
-Result<proto::Account> LdapProvider::account(std::string_view user) {
+Result<model::Account> LdapProvider::account(std::string_view user) {
   FASTID_LDAP_READY();
   std::vector<std::string> attrs = {"shadowLastChange", "shadowMax", "shadowInactive", "shadowExpire"};
   attrs.insert(attrs.end(), kLockAttrs.begin(), kLockAttrs.end());
@@ -1150,7 +1142,7 @@ Result<proto::Account> LdapProvider::account(std::string_view user) {
   // A lock, timed or not, denies: a lock the overlay would lift at the next
   // right password still stands for logins without one (SSH keys) until then.
   if (std::string why; lock_of(*entry, &why) != Lock::kNone) {
-    return proto::Account{proto::AccountVerdict::kDenied, why};
+    return model::Account{model::AccountVerdict::kDenied, why};
   }
   auto field = [&](const char* attr) -> std::int64_t {
     const std::string v = entry->first(lowered(attr));

@@ -73,21 +73,13 @@ class LdapProvider final : public Provider {
   void close() override;
   Status refresh() override { return Status::ok(); }
 
-  Result<User> user_by_name(std::string_view name) override;
-  Result<User> user_by_uid(std::uint32_t uid) override;
-  Result<Group> group_by_name(std::string_view name) override;
-  Result<Group> group_by_gid(std::uint32_t gid) override;
-  // A bounded number of searches: the user's entry, the groups that list it
-  // (memberUid or member DN), and for rfc2307bis one search per nesting level
-  // (member DNs OR-ed, in chunks), never one per group.
-  Result<std::vector<std::uint32_t>> initgroups(std::string_view user) override;
-  // Paged results (RFC 2696). The cursor is the number of records handed out
-  // so far; the provider keeps the server's paging cookie and the records of
-  // the current server page. A cursor that does not continue its own walk (the
+  // kInitgroups: a bounded number of searches (memberships()). Pages: paged
+  // results (RFC 2696). The cursor is the number of records handed out so
+  // far; the provider keeps the server's paging cookie and the records of the
+  // current server page. A cursor that does not continue its own walk (the
   // page was asked of another pool worker, or the server forgot the cookie)
   // starts a new paged search and skips that many records.
-  Result<Page<User>> users_page(std::uint32_t cursor, std::uint32_t max) override;
-  Result<Page<Group>> groups_page(std::uint32_t cursor, std::uint32_t max) override;
+  Result<Answer> lookup(const Query& query) override;
 
   // A simple bind as the user's DN on a connection of its own, over TLS only
   // unless allow_cleartext_passwords; hashes are never read. Two entries of
@@ -97,7 +89,7 @@ class LdapProvider final : public Provider {
   // The directory's lock state (nsAccountLock, pwdAccountLockedTime: denied),
   // then shadowAccount attributes (shadowExpire, shadowLastChange, shadowMax,
   // shadowInactive), by today's date in days since 1970.
-  Result<proto::Account> account(std::string_view user) override;
+  Result<model::Account> account(std::string_view user) override;
 
   std::vector<std::pair<std::string, std::string>> stats() const override;
 
@@ -107,7 +99,7 @@ class LdapProvider final : public Provider {
   const std::string& connected_uri() const { return connected_uri_; }
 
   // What an account check decides from the shadow fields (-1 = absent), for tests.
-  static proto::Account account_verdict(std::int64_t today, std::int64_t last_change,
+  static model::Account account_verdict(std::int64_t today, std::int64_t last_change,
                                         std::int64_t max_days, std::int64_t inactive,
                                         std::int64_t expire);
 
@@ -152,6 +144,10 @@ class LdapProvider final : public Provider {
 
   Status check_options();
   void warn_cleartext() const;
+  // The user's entry, the groups that list it (memberUid or member DN), and
+  // for rfc2307bis one search per nesting level (member DNs OR-ed, in
+  // chunks), never one per group.
+  Result<model::Gids> memberships(std::string_view user);
   friend struct Impl;
 };
 

@@ -40,69 +40,50 @@ Status RemoteProvider::open() {
 
 void RemoteProvider::close() { client_.reset(); }
 
-template <typename T>
-Result<T> RemoteProvider::relay(Result<T> r) const {
-  if (r) return r;
-  const core::Code code = r.error().code();
-  if (code == core::Code::kCorruption || code == core::Code::kIoError) {
-    return core::error(Status::unavailable("upstream: " + r.error().message()));
-  }
-  return r;
-}
-
-Result<User> RemoteProvider::user_by_name(std::string_view name) {
-  if (!client_) return core::error(Status::unavailable(options_.name + ": not open"));
-  return relay(client_->user_by_name(std::string(name)));
-}
-
-Result<User> RemoteProvider::user_by_uid(std::uint32_t uid) {
-  if (!client_) return core::error(Status::unavailable(options_.name + ": not open"));
-  return relay(client_->user_by_uid(uid));
-}
-
-Result<Group> RemoteProvider::group_by_name(std::string_view name) {
-  if (!client_) return core::error(Status::unavailable(options_.name + ": not open"));
-  return relay(client_->group_by_name(std::string(name)));
-}
-
-Result<Group> RemoteProvider::group_by_gid(std::uint32_t gid) {
-  if (!client_) return core::error(Status::unavailable(options_.name + ": not open"));
-  return relay(client_->group_by_gid(gid));
-}
-
-Result<std::vector<std::uint32_t>> RemoteProvider::initgroups(std::string_view user) {
-  if (!client_) return core::error(Status::unavailable(options_.name + ": not open"));
-  return relay(client_->initgroups(std::string(user)));
-}
+namespace {
 
 // A page must be what was asked for: at most `max` records, and a walk that
 // moves on. An upstream that answers more, or "more" with a cursor that does
 // not advance (an endless getpwent for every client), is broken or hostile:
-// its page is refused as an outage, not served.
+// its page is refused as an outage, not served. "" when the page is sound.
 template <typename T>
-Result<Page<T>> RemoteProvider::checked_page(Result<Page<T>> page, std::uint32_t cursor,
-                                             std::uint32_t max) const {
-  if (!page) return page;
-  std::string why;
-  if (page->records.size() > std::max<std::uint32_t>(max, 1)) {  // 0 is taken as 1, as providers do
-    why = std::to_string(page->records.size()) + " records for a page of at most " + std::to_string(max);
-  } else if (page->more && page->next_cursor <= cursor) {
-    why = "the next cursor " + std::to_string(page->next_cursor) + " does not advance past " +
-          std::to_string(cursor);
+std::string page_fault(const Page<T>& page, const Query& q) {
+  if (page.records.size() > std::max<std::uint32_t>(q.max, 1)) {  // 0 is taken as 1, as providers do
+    return std::to_string(page.records.size()) + " records for a page of at most " + std::to_string(q.max);
   }
-  if (why.empty()) return page;
+  if (page.more && page.next_cursor <= q.cursor) {
+    return "the next cursor " + std::to_string(page.next_cursor) + " does not advance past " +
+           std::to_string(q.cursor);
+  }
+  return {};
+}
+
+}  // namespace
+
+Result<Answer> RemoteProvider::lookup(const Query& query) {
+  if (!client_) return core::error(Status::unavailable(options_.name + ": not open"));
+  Result<Answer> r = client_->lookup(query);
+  if (!r) {
+    // Upstream transport failures become kUnavailable naming the provider;
+    // the upstream's own answers (not found, busy, ...) pass through.
+    const core::Code code = r.error().code();
+    if (code == core::Code::kCorruption || code == core::Code::kIoError) {
+      return core::error(Status::unavailable("upstream: " + r.error().message()));
+    }
+    return r;
+  }
+  const std::string why = std::visit(
+      [&](const auto& v) -> std::string {
+        if constexpr (requires { v.records; v.more; }) {
+          return page_fault(v, query);
+        } else {
+          return {};
+        }
+      },
+      *r);
+  if (why.empty()) return r;
   core::log_warning("provider " + options_.name + ": upstream page refused: " + why);
   return core::error(Status::unavailable("upstream page refused: " + why));
-}
-
-Result<Page<User>> RemoteProvider::users_page(std::uint32_t cursor, std::uint32_t max) {
-  if (!client_) return core::error(Status::unavailable(options_.name + ": not open"));
-  return checked_page(relay(client_->users_page(cursor, max)), cursor, max);
-}
-
-Result<Page<Group>> RemoteProvider::groups_page(std::uint32_t cursor, std::uint32_t max) {
-  if (!client_) return core::error(Status::unavailable(options_.name + ": not open"));
-  return checked_page(relay(client_->groups_page(cursor, max)), cursor, max);
 }
 
 }  // namespace fastid::providers

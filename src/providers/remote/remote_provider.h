@@ -38,23 +38,13 @@ class RemoteProvider final : public Provider {
   void close() override;
   Status refresh() override { return Status::ok(); }
 
-  Result<User> user_by_name(std::string_view name) override;
-  Result<User> user_by_uid(std::uint32_t uid) override;
-  Result<Group> group_by_name(std::string_view name) override;
-  Result<Group> group_by_gid(std::uint32_t gid) override;
-  Result<std::vector<std::uint32_t>> initgroups(std::string_view user) override;
-  Result<Page<User>> users_page(std::uint32_t cursor, std::uint32_t max) override;
-  Result<Page<Group>> groups_page(std::uint32_t cursor, std::uint32_t max) override;
+  // Asks the upstreams in order. Transport failures become kUnavailable
+  // naming the provider; the upstream's own answers (not found, busy, ...)
+  // pass through; a page that breaks the paging contract (more records than
+  // asked, a cursor that does not advance) is kUnavailable.
+  Result<Answer> lookup(const Query& query) override;
 
  private:
-  // Upstream transport failures become kUnavailable naming the provider; the
-  // upstream's own answers (not found, busy, ...) pass through.
-  template <typename T>
-  Result<T> relay(Result<T> r) const;
-  // kUnavailable for a page that breaks the paging contract (see the .cc).
-  template <typename T>
-  Result<Page<T>> checked_page(Result<Page<T>> page, std::uint32_t cursor, std::uint32_t max) const;
-
   Options options_;
   std::unique_ptr<netclient::NetClient> client_;
 };

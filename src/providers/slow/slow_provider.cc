@@ -139,72 +139,58 @@ Status SlowProvider::behave(std::string_view name) {
   return Status::ok();
 }
 
-Result<User> SlowProvider::user_by_name(std::string_view name) {
+namespace {
+
+// Records [cursor, cursor + max) of `count`, made by make(1-based index).
+template <typename T, typename Make>
+Page<T> page_of(std::uint32_t count, const Query& q, Make make) {
+  Page<T> page;
+  const std::uint64_t end = std::min<std::uint64_t>(std::uint64_t{q.cursor} + q.max, count);
+  for (std::uint64_t i = q.cursor; i < end; ++i) page.records.push_back(make(static_cast<std::uint32_t>(i + 1)));
+  page.next_cursor = static_cast<std::uint32_t>(std::max<std::uint64_t>(end, q.cursor));
+  page.more = page.next_cursor < count;
+  return page;
+}
+
+}  // namespace
+
+Result<Answer> SlowProvider::lookup(const Query& q) {
+  using model::Kind;
   if (!open_) return core::error(not_open());
-  if (Status st = behave(name); !st) return core::error(st);
-  const std::uint32_t i = user_index(name);
-  if (i == 0) return core::error(Status::not_found("user " + std::string(name)));
+  const bool group = q.kind == Kind::kGroupByName || q.kind == Kind::kGroupByGid || q.kind == Kind::kGroupsPage;
+  // The 1-based dataset index the query names (0: none), and the name it is
+  // judged by (a by-id lookup by the name it resolves to; a page by none).
+  std::uint32_t i = 0;
+  if (model::keyed_by_name(q.kind)) {
+    i = group ? group_index(q.name) : user_index(q.name);
+  } else if (q.kind == Kind::kUserByUid && q.id > kFirstUid && q.id - kFirstUid <= options_.users) {
+    i = q.id - kFirstUid;
+  } else if (q.kind == Kind::kGroupByGid && q.id > kFirstGid && q.id - kFirstGid <= options_.groups) {
+    i = q.id - kFirstGid;
+  }
+  const std::string judged = model::keyed_by_name(q.kind) ? q.name
+                             : i == 0                     ? std::string()
+                             : group                      ? numbered("group", 4, i)
+                                                          : numbered("user", 5, i);
+  if (Status st = behave(judged); !st) return core::error(st);
+  auto user = [this](std::uint32_t n) { return make_user(n); };
+  auto grp = [this](std::uint32_t n) { return make_group(n); };
+  switch (q.kind) {
+    case Kind::kUsersPage:
+      return page_of<User>(options_.users, q, user);
+    case Kind::kGroupsPage:
+      return page_of<Group>(options_.groups, q, grp);
+    default:
+      break;
+  }
+  if (i == 0) return core::error(Status::not_found(model::describe(q)));
+  if (q.kind == Kind::kInitgroups) {
+    model::Gids gids;
+    for (std::uint32_t g : groups_of(i)) gids.push_back(kFirstGid + g);
+    return gids;
+  }
+  if (group) return make_group(i);
   return make_user(i);
-}
-
-Result<User> SlowProvider::user_by_uid(std::uint32_t uid) {
-  if (!open_) return core::error(not_open());
-  const bool known = uid > kFirstUid && uid - kFirstUid <= options_.users;
-  Status st = behave(known ? numbered("user", 5, uid - kFirstUid) : std::string());
-  if (!st) return core::error(st);
-  if (!known) return core::error(Status::not_found("uid " + std::to_string(uid)));
-  return make_user(uid - kFirstUid);
-}
-
-Result<Group> SlowProvider::group_by_name(std::string_view name) {
-  if (!open_) return core::error(not_open());
-  if (Status st = behave(name); !st) return core::error(st);
-  const std::uint32_t g = group_index(name);
-  if (g == 0) return core::error(Status::not_found("group " + std::string(name)));
-  return make_group(g);
-}
-
-Result<Group> SlowProvider::group_by_gid(std::uint32_t gid) {
-  if (!open_) return core::error(not_open());
-  const bool known = gid > kFirstGid && gid - kFirstGid <= options_.groups;
-  Status st = behave(known ? numbered("group", 4, gid - kFirstGid) : std::string());
-  if (!st) return core::error(st);
-  if (!known) return core::error(Status::not_found("gid " + std::to_string(gid)));
-  return make_group(gid - kFirstGid);
-}
-
-Result<std::vector<std::uint32_t>> SlowProvider::initgroups(std::string_view user) {
-  if (!open_) return core::error(not_open());
-  if (Status st = behave(user); !st) return core::error(st);
-  const std::uint32_t i = user_index(user);
-  if (i == 0) return core::error(Status::not_found("user " + std::string(user)));
-  std::vector<std::uint32_t> gids;
-  for (std::uint32_t g : groups_of(i)) gids.push_back(kFirstGid + g);
-  return gids;
-}
-
-Result<Page<User>> SlowProvider::users_page(std::uint32_t cursor, std::uint32_t max) {
-  if (!open_) return core::error(not_open());
-  if (Status st = behave({}); !st) return core::error(st);
-  Page<User> page;
-  const std::uint64_t end = std::min<std::uint64_t>(std::uint64_t{cursor} + max, options_.users);
-  for (std::uint64_t i = cursor; i < end; ++i)
-    page.records.push_back(make_user(static_cast<std::uint32_t>(i + 1)));
-  page.next_cursor = static_cast<std::uint32_t>(std::max<std::uint64_t>(end, cursor));
-  page.more = page.next_cursor < options_.users;
-  return page;
-}
-
-Result<Page<Group>> SlowProvider::groups_page(std::uint32_t cursor, std::uint32_t max) {
-  if (!open_) return core::error(not_open());
-  if (Status st = behave({}); !st) return core::error(st);
-  Page<Group> page;
-  const std::uint64_t end = std::min<std::uint64_t>(std::uint64_t{cursor} + max, options_.groups);
-  for (std::uint64_t g = cursor; g < end; ++g)
-    page.records.push_back(make_group(static_cast<std::uint32_t>(g + 1)));
-  page.next_cursor = static_cast<std::uint32_t>(std::max<std::uint64_t>(end, cursor));
-  page.more = page.next_cursor < options_.groups;
-  return page;
 }
 
 std::vector<std::pair<std::string, std::string>> SlowProvider::stats() const {
@@ -229,14 +215,14 @@ Status SlowProvider::authenticate(std::string_view user, std::string_view passwo
   return Status::ok();
 }
 
-Result<proto::Account> SlowProvider::account(std::string_view user) {
+Result<model::Account> SlowProvider::account(std::string_view user) {
   if (!open_) return core::error(not_open());
   if (Status st = behave(user); !st) return core::error(st);
   if (user_index(user) == 0) return core::error(Status::not_found("user " + std::string(user)));
   if (listed(options_.expired_names, user)) {
-    return proto::Account{proto::AccountVerdict::kExpired, "account expired (expired_names)"};
+    return model::Account{model::AccountVerdict::kExpired, "account expired (expired_names)"};
   }
-  return proto::Account{};
+  return model::Account{};
 }
 
 bool SlowProvider::password_matches(std::string_view user, std::string_view password) const {

@@ -53,15 +53,10 @@ class SlowProvider final : public Provider {
   // exists it fails at once with kUnavailable; otherwise it first sleeps:
   // `delay`, or `slow_delay` for slow names; hang names sleep forever and crash
   // names abort(). A by-id lookup is judged by the name it resolves to.
-  Result<User> user_by_name(std::string_view name) override;
-  Result<User> user_by_uid(std::uint32_t uid) override;
-  Result<Group> group_by_name(std::string_view name) override;
-  Result<Group> group_by_gid(std::uint32_t gid) override;
-  // Gids of the user's supplementary groups, ascending (group-file order).
-  Result<std::vector<std::uint32_t>> initgroups(std::string_view user) override;
-  // Cursor = index of the first record; pages in uid / gid order.
-  Result<Page<User>> users_page(std::uint32_t cursor, std::uint32_t max) override;
-  Result<Page<Group>> groups_page(std::uint32_t cursor, std::uint32_t max) override;
+  // kInitgroups: the gids of the user's supplementary groups, ascending
+  // (group-file order). Page cursor = index of the first record; pages in
+  // uid / gid order.
+  Result<Answer> lookup(const Query& query) override;
 
   // Authentication against the fixed test password (`password`): kNotFound
   // for names outside the dataset, kPermissionDenied for a wrong password.
@@ -69,7 +64,7 @@ class SlowProvider final : public Provider {
   // user's account is in order but for expired_names. Each authenticate()
   // is first written to call_log, if set, so tests count what reached here.
   Status authenticate(std::string_view user, std::string_view password) override;
-  Result<proto::Account> account(std::string_view user) override;
+  Result<model::Account> account(std::string_view user) override;
 
   // users, groups, calls.
   std::vector<std::pair<std::string, std::string>> stats() const override;

@@ -1,13 +1,14 @@
-// Identity records as the daemon, providers and codec see them: one passwd
-// entry, one group entry, one page of an enumeration. Plain values; they never
-// carry password hashes (passwd is "x" or "*" on the wire).
+// Identity records, the model every layer shares: one passwd entry, one group
+// entry, one page of an enumeration, an account verdict. Plain values; they
+// never carry password hashes (passwd is "x" or "*"). The wire (src/proto),
+// the store's codec and the fast cache are encodings of these.
 #pragma once
 
 #include <cstdint>
 #include <string>
 #include <vector>
 
-namespace fastid::proto {
+namespace fastid::model {
 
 struct User {
   std::string name;
@@ -35,6 +36,7 @@ struct Page {
   std::vector<T> records;
   std::uint32_t next_cursor = 0;
   bool more = false;
+  bool operator==(const Page&) const = default;
 };
 
 // The verdict of an account check (PAM acct_mgmt): from shadow aging fields
@@ -53,4 +55,4 @@ struct Account {
   bool operator==(const Account&) const = default;
 };
 
-}  // namespace fastid::proto
+}  // namespace fastid::model

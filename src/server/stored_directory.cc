@@ -1,0 +1,314 @@
+// StoredDirectory: the persistent store in front of another directory (stored_directory.h).
+#include "server/stored_directory.h"
+
+#include <asio/co_spawn.hpp>
+#include <asio/detached.hpp>
+
+#include "core/log.h"
+
+namespace fastid::server {
+
+// Every awaitable below is created in its own statement and then awaited:
+// GCC 12 destroys some temporaries of a co_await full-expression twice.
+
+using model::Answer;
+using model::Query;
+using store::Millis;
+
+namespace {
+
+Millis ms(std::chrono::milliseconds d) { return d.count(); }
+
+}  // namespace
+
+StoredDirectory::StoredDirectory(asio::any_io_executor executor, std::shared_ptr<store::Store> store,
+                                 DirectoryPtr behind, StoredDirectoryOptions options)
+    : executor_(executor),
+      store_(std::move(store)),
+      behind_(std::move(behind)),
+      options_(options),
+      probe_timer_(executor),
+      refresh_timer_(executor) {}
+
+StoredDirectory::~StoredDirectory() = default;
+
+void StoredDirectory::start() { arm_refresh(); }
+
+void StoredDirectory::stop() {
+  stopping_ = true;
+  probe_timer_.cancel();
+  refresh_timer_.cancel();
+  refresh_queue_.clear();
+  behind_->stop();
+}
+
+asio::awaitable<core::Result<Answer>> StoredDirectory::lookup(Query q) {
+  if (model::is_page(q.kind)) {
+    if (offline_) co_return core::error(core::Status::unavailable("provider " + name() + " is offline"));
+    auto op = ask(std::move(q));
+    co_return co_await std::move(op);
+  }
+  const Millis now = store::now_millis();
+  Stored rec = read(q);
+  if (rec && rec->fresh(now)) {
+    ++counters_.hits;
+    if (rec->negative) {
+      ++counters_.negative_hits;
+      co_return core::error(core::Status::not_found(model::describe(q)));
+    }
+    if (!offline_ && options_.refresh_ahead.count() > 0 && rec->expires - now < ms(options_.refresh_ahead)) {
+      queue_refresh(q);
+    }
+    co_return std::move(rec->value);
+  }
+  if (offline_) co_return offline_answer(rec, q, now);
+
+  ++counters_.misses;
+  auto op = ask(q);
+  core::Result<Answer> r = co_await std::move(op);
+  const Millis after = store::now_millis();
+  if (r || r.error().code() == core::Code::kNotFound) {
+    if (offline_) go_online();
+    if (r) {
+      write(q, *r, after);
+    } else {
+      write_negative(q, after);
+    }
+    co_return r;
+  }
+  // The directory could not answer this one: one entry that hangs or crashes
+  // its worker, or the whole directory gone? A probe tells (suspect). Either
+  // way this request gets an expired record if one is young enough, else the
+  // directory's own error.
+  if (means_offline(r.error())) suspect();
+  // Busy or another failure of the moment: an expired record is still a
+  // better answer than an error, within offline_max_age.
+  if (rec && !rec->negative && after - rec->fetched <= ms(options_.offline_max_age)) {
+    ++counters_.stale;
+    co_return std::move(rec->value);
+  }
+  co_return r;
+}
+
+asio::awaitable<core::Status> StoredDirectory::authenticate(std::string user, core::Secret password,
+                                                            core::Offloader& offloader) {
+  DirectoryPtr behind = behind_;  // alive across the await
+  auto op = behind->authenticate(std::move(user), std::move(password), offloader);
+  co_return co_await std::move(op);
+}
+
+asio::awaitable<core::Result<model::Account>> StoredDirectory::account(std::string user,
+                                                                       core::Offloader& offloader) {
+  DirectoryPtr behind = behind_;
+  auto op = behind->account(std::move(user), offloader);
+  co_return co_await std::move(op);
+}
+
+asio::awaitable<core::Result<Answer>> StoredDirectory::ask(Query q) {
+  DirectoryPtr behind = behind_;  // alive across the await, whatever a reload does
+  auto op = behind->lookup(std::move(q));
+  co_return co_await std::move(op);
+}
+
+core::Result<Answer> StoredDirectory::offline_answer(const Stored& rec, const Query& q, Millis now) {
+  if (rec && !rec->negative && now - rec->fetched <= ms(options_.offline_max_age)) {
+    ++counters_.stale;
+    return rec->value;
+  }
+  ++counters_.unavailable;
+  return core::error(core::Status::unavailable("provider " + name() + " is offline (" + offline_cause_ +
+                                               ") and the store has no answer for " + model::describe(q)));
+}
+
+StoredDirectory::Stored StoredDirectory::read(const Query& q) {
+  auto stored = store_->get(name(), q);
+  if (stored) return std::move(*stored);
+  if (!store_error_logged_) {
+    // The store is a cache: a failing read is a miss, said once.
+    store_error_logged_ = true;
+    core::log_error("provider " + name() + ": " + stored.error().to_string() + " (answering from the provider)");
+  }
+  return std::nullopt;
+}
+
+void StoredDirectory::write(const Query& q, const Answer& answer, Millis now) {
+  core::Status st = store_->put(name(), q, answer, now, now + ms(options_.ttl));
+  // A record that cannot be stored is still answered; the store says why.
+  if (!st)
+    core::log_warning("provider " + name() + ": " + model::describe(q) + " not stored: " + st.to_string());
+}
+
+void StoredDirectory::write_negative(const Query& q, Millis now) {
+  if (options_.negative_ttl.count() <= 0) return;
+  core::Status st = store_->put_negative(name(), q, now, now + ms(options_.negative_ttl));
+  if (!st)
+    core::log_warning("provider " + name() + ": " + model::describe(q) + " not stored: " + st.to_string());
+}
+
+// ---- Offline mode -------------------------------------------------------------
+
+void StoredDirectory::go_offline(const core::Status& cause) {
+  if (offline_) return;
+  offline_ = true;
+  offline_since_ = std::chrono::steady_clock::now();
+  offline_cause_ = cause.to_string();
+  ++counters_.offline_transitions;
+  core::log_warning("provider " + name() + " is offline: " + offline_cause_ +
+                    "; answering from the store (records fetched up to " +
+                    std::to_string(options_.offline_max_age.count() / 1000) + " s ago), probing every " +
+                    std::to_string(options_.probe_interval.count()) + " ms");
+  arm_probe();
+}
+
+void StoredDirectory::go_online() {
+  if (!offline_) return;
+  offline_ = false;
+  probe_timer_.cancel();
+  const auto down =
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - offline_since_);
+  core::log_info("provider " + name() + " is back online after " + std::to_string(down.count()) +
+                 " ms offline");
+  offline_cause_.clear();
+}
+
+void StoredDirectory::suspect() {
+  if (stopping_ || offline_ || probing_) return;
+  probing_ = true;
+  auto op = probe(shared_from_this());
+  asio::co_spawn(executor_, std::move(op), asio::detached);
+}
+
+void StoredDirectory::arm_probe() {
+  if (stopping_ || !offline_) return;
+  probe_timer_.expires_after(options_.probe_interval);
+  std::weak_ptr<StoredDirectory> weak = weak_from_this();
+  probe_timer_.async_wait([weak](const asio::error_code& ec) {
+    auto self = weak.lock();
+    if (ec || !self || self->stopping_ || !self->offline_ || self->probing_) return;
+    self->probing_ = true;
+    auto op = probe(self);
+    asio::co_spawn(self->executor_, std::move(op), asio::detached);
+  });
+}
+
+// The directory behind's probe (Directory::probe): one question it can
+// answer whatever its data. Online, a probe confirms a suspicion (a failed
+// lookup) before the directory is declared offline, so one entry that hangs
+// or crashes a worker does not take the others down; offline, it is the
+// timer's periodic try. A pooled directory sends it in the pool's
+// authentication queue, so lookups that fill the pool cannot make it time out
+// and fake an outage.
+asio::awaitable<void> StoredDirectory::probe(std::shared_ptr<StoredDirectory> self) {
+  ++self->counters_.probes;
+  DirectoryPtr behind = self->behind_;  // alive across the await, whatever a reload does
+  auto op = behind->probe();
+  core::Status st = co_await std::move(op);
+  self->probing_ = false;
+  if (st.is_ok()) {
+    self->go_online();
+  } else if (!means_offline(st)) {
+    self->arm_probe();  // busy or stopping: no verdict; offline stays offline
+  } else if (!self->offline_) {
+    self->go_offline(st);
+  } else {
+    self->arm_probe();
+  }
+}
+
+asio::awaitable<bool> StoredDirectory::offline(core::Status failure) {
+  if (offline_) co_return true;
+  if (stopping_ || !means_offline(failure)) co_return false;
+  ++counters_.probes;
+  auto self = shared_from_this();  // the probe may outlive a reload
+  DirectoryPtr behind = behind_;
+  auto op = behind->probe();
+  core::Status st = co_await std::move(op);
+  if (st.is_ok()) {
+    go_online();
+    co_return false;
+  }
+  if (!means_offline(st)) co_return offline_;  // no verdict
+  go_offline(st);
+  co_return true;
+}
+
+asio::awaitable<core::Status> StoredDirectory::probe() {
+  DirectoryPtr behind = behind_;
+  auto op = behind->probe();
+  co_return co_await std::move(op);
+}
+
+// ---- Refresh ahead ------------------------------------------------------------
+
+void StoredDirectory::queue_refresh(const Query& q) {
+  if (stopping_ || refresh_queue_.size() >= options_.max_refresh_queue) return;
+  if (!refresh_queued_.insert(q).second) return;  // queued or in flight already
+  refresh_queue_.push_back(q);
+}
+
+void StoredDirectory::arm_refresh() {
+  if (stopping_) return;
+  refresh_timer_.expires_after(options_.refresh_tick);
+  std::weak_ptr<StoredDirectory> weak = weak_from_this();
+  refresh_timer_.async_wait([weak](const asio::error_code& ec) {
+    auto self = weak.lock();
+    if (ec || !self || self->stopping_) return;
+    while (!self->offline_ && !self->refresh_queue_.empty() &&
+           self->refreshes_in_flight_ < self->options_.max_refreshes_in_flight) {
+      Query q = std::move(self->refresh_queue_.front());
+      self->refresh_queue_.pop_front();
+      ++self->refreshes_in_flight_;
+      auto op = refresh(self, std::move(q));
+      asio::co_spawn(self->executor_, std::move(op), asio::detached);
+    }
+    self->arm_refresh();
+  });
+}
+
+// The same as a miss, without anyone waiting: the answer is written back,
+// "no such entry" replaces the record, and an outage makes the directory
+// offline (the record in the store stays as it was).
+asio::awaitable<void> StoredDirectory::refresh(std::shared_ptr<StoredDirectory> self, Query q) {
+  auto op = self->ask(q);
+  core::Result<Answer> r = co_await std::move(op);
+  --self->refreshes_in_flight_;
+  self->refresh_queued_.erase(q);
+  const Millis now = store::now_millis();
+  if (r) {
+    self->write(q, *r, now);
+    ++self->counters_.refreshed;
+  } else if (r.error().code() == core::Code::kNotFound) {
+    self->write_negative(q, now);
+  } else {
+    if (means_offline(r.error())) self->suspect();
+    core::log_debug("provider " + self->name() + ": refresh of " + model::describe(q) + ": " +
+                    r.error().to_string());
+  }
+}
+
+StatusItems StoredDirectory::status_items() const {
+  StatusItems out = behind_->status_items();
+  const std::string p = "store." + name() + ".";
+  const std::pair<const char*, std::uint64_t> counts[] = {
+      {"hits", counters_.hits},
+      {"negative_hits", counters_.negative_hits},
+      {"misses", counters_.misses},
+      {"stale_answers", counters_.stale},
+      {"unavailable", counters_.unavailable},
+      {"refreshed", counters_.refreshed},
+      {"refresh_queue", refresh_queue_.size()},
+      {"offline_transitions", counters_.offline_transitions},
+      {"probes", counters_.probes},
+  };
+  out.emplace_back(p + "state", offline_ ? "offline" : "online");
+  for (const auto& [key, n] : counts) out.emplace_back(p + key, std::to_string(n));
+  if (offline_) {
+    const auto secs =
+        std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - offline_since_);
+    out.emplace_back(p + "offline_seconds", std::to_string(secs.count()));
+    out.emplace_back(p + "offline_cause", offline_cause_);
+  }
+  return out;
+}
+
+}  // namespace fastid::server
