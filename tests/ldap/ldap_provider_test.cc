@@ -265,6 +265,27 @@ TEST_F(LdapTest, NestingDepthLimitsWhatCounts) {
   EXPECT_EQ(std::count(gids->begin(), gids->end(), 200101u), 1);
 }
 
+// What a group lookup costs with nesting (docs/ldap.md): the group's own
+// search, then one search per nesting level that has member DNs to resolve
+// (users named by their RDN need none), the last level (depth 4) none.
+TEST_F(LdapTest, AGroupLookupCostsOneSearchPerNestingLevelReached) {
+  auto p = open(*bis, "rfc2307bis");
+  const auto cost = [&](const char* name) {
+    bis->clear_log();
+    auto g = p->group_by_name(name);
+    EXPECT_TRUE(g) << name;
+    EXPECT_EQ(group_key(*g), group_key(expected_bis->group.at(name))) << name;
+    return bis->searches_logged();
+  };
+  EXPECT_EQ(cost("group0301"), 1);  // no nested group: users only, named by their DN
+  EXPECT_EQ(cost("group0201"), 2);  // 0301 below it
+  EXPECT_EQ(cost("group0001"), 4);  // 0101, 0201, 0301 below it
+  // 0995 > {0997, 0001} > {0996, 0101} > 0201 > 0301 (depth 4: 0301's DNs are
+  // users or nothing, not searched as groups); the cycle closes at 0995.
+  EXPECT_EQ(cost("group0995"), 1 + 4);
+  EXPECT_EQ(cost("group0998"), 2);  // the cycle of two: 0999, then back to 0998
+}
+
 TEST_F(LdapTest, InitgroupsEqualsTheDirectoryMembershipsInBoundedSearches) {
   for (const auto* schema : {"rfc2307", "rfc2307bis"}) {
     Slapd& s = std::string(schema) == "rfc2307" ? *rfc2307 : *bis;
