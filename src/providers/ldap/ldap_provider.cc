@@ -514,7 +514,13 @@ struct LdapProvider::Impl {
                           "\" is not a DN; dropped");
         continue;
       }
-      if (p.rdn_names_users_ && rdn->attr == name_attr && under(rdn->parent_key, p.user_base_key_, p.user_scope_)) {
+      // Only a value without upper-case letters is taken as the name: DN
+      // matching ignores case (initgroups finds "uid=ALICE,…" for alice), the
+      // name does not, so such a DN is looked up for the entry's own uid.
+      const bool folded = std::none_of(rdn->value.begin(), rdn->value.end(),
+                                       [](char c) { return c >= 'A' && c <= 'Z'; });
+      if (p.rdn_names_users_ && folded && rdn->attr == name_attr &&
+          under(rdn->parent_key, p.user_base_key_, p.user_scope_)) {
         add_member(p, e, m, rdn->value);
         continue;
       }
