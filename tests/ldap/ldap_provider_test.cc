@@ -265,6 +265,31 @@ TEST_F(LdapTest, NestingDepthLimitsWhatCounts) {
   EXPECT_EQ(std::count(gids->begin(), gids->end(), 200101u), 1);
 }
 
+// What a group lookup costs with nesting (docs/ldap.md): the group's own
+// search, then per nesting level with member DNs to resolve one search for
+// groups (none at the last level, depth 4) and one for users not named by
+// their DN (users named by their RDN need none).
+TEST_F(LdapTest, AGroupLookupCostsOneSearchPerNestingLevelReached) {
+  auto p = open(*bis, "rfc2307bis");
+  const auto cost = [&](const char* name) {
+    bis->clear_log();
+    auto g = p->group_by_name(name);
+    EXPECT_TRUE(g) << name;
+    EXPECT_EQ(group_key(*g), group_key(expected_bis->group.at(name))) << name;
+    return bis->searches_logged();
+  };
+  // group0301's members are users named by their DN but one, written in upper
+  // case (uid=USER...): that one is looked up — a group search (it could be a
+  // group) and a user search, at the level where it is reached.
+  EXPECT_EQ(cost("group0301"), 1 + 2);
+  EXPECT_EQ(cost("group0201"), 1 + 1 + 2);      // 0301 below it
+  EXPECT_EQ(cost("group0001"), 1 + 3 + 2);      // 0101, 0201, 0301 below it
+  // 0995 > {0997, 0001} > {0996, 0101} > 0201 > 0301: depth 4 reached at
+  // 0301, whose DNs are then only searched as users; the cycle closes at 0995.
+  EXPECT_EQ(cost("group0995"), 1 + 4 + 1);
+  EXPECT_EQ(cost("group0998"), 2);  // the cycle of two: 0999, then back to 0998
+}
+
 TEST_F(LdapTest, InitgroupsEqualsTheDirectoryMembershipsInBoundedSearches) {
   for (const auto* schema : {"rfc2307", "rfc2307bis"}) {
     Slapd& s = std::string(schema) == "rfc2307" ? *rfc2307 : *bis;

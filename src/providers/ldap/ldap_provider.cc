@@ -13,12 +13,14 @@
 #include <chrono>
 #include <cstring>
 #include <fstream>
+#include <iterator>
 #include <map>
 #include <set>
 #include <unordered_set>
 
 #include "core/log.h"
 #include "proto/wire.h"
+#include "providers/ldap/ldap_membership.h"
 #include "providers/ldap/ldap_values.h"
 
 namespace fastid::providers {
@@ -512,7 +514,13 @@ struct LdapProvider::Impl {
                           "\" is not a DN; dropped");
         continue;
       }
-      if (p.rdn_names_users_ && rdn->attr == name_attr && under(rdn->parent_key, p.user_base_key_, p.user_scope_)) {
+      // Only a value without upper-case letters is taken as the name: DN
+      // matching ignores case (initgroups finds "uid=ALICE,…" for alice), the
+      // name does not, so such a DN is looked up for the entry's own uid.
+      const bool folded = std::none_of(rdn->value.begin(), rdn->value.end(),
+                                       [](char c) { return c >= 'A' && c <= 'Z'; });
+      if (p.rdn_names_users_ && folded && rdn->attr == name_attr &&
+          under(rdn->parent_key, p.user_base_key_, p.user_scope_)) {
         add_member(p, e, m, rdn->value);
         continue;
       }
@@ -545,53 +553,61 @@ struct LdapProvider::Impl {
     return f + ")";
   }
 
+  // The members of `group` flattened through the groups nested in it, walked
+  // by walk_nesting as memberships() walks a user's groups (the same depth,
+  // each group once): per level reached, one search of the groups among the
+  // member DNs that need one (none at the last level) and one of the users
+  // left, in chunks of kTermsPerSearch; a DN resolved once is not searched
+  // again within the lookup.
   static Status resolve_members(P& p, const Entry& group, Members& m) {
-    std::set<std::string> visited;
-    if (auto k = dn_key(group.dn)) visited.insert(*k);
-    std::map<std::string, std::string> pending;
-    take_direct(p, group, m, pending, visited);
-    for (int level = 0; !pending.empty(); ++level) {
-      std::vector<std::pair<std::string, std::string>> all(pending.begin(), pending.end());
-      pending.clear();
-      std::set<std::string> found;
-      std::map<std::string, std::string> next;
+    std::map<std::string, Entry> groups;  // key -> entry of the groups reached
+    const std::string root = dn_key(group.dn).value_or(group.dn);
+    groups.emplace(root, group);
+    std::set<std::string> not_groups;  // keys searched as groups and users: done
+    std::set<std::string> seen;
+    auto step = [&](int, const std::vector<ldap::NestNode>& nodes, bool last,
+                    const std::set<std::string>& reached) -> Result<std::vector<ldap::NestNode>> {
+      std::map<std::string, std::string> pending;  // key -> DN of members that need a search
+      for (const auto& n : nodes) take_direct(p, groups.at(n.key), m, pending, reached);
+      std::erase_if(pending, [&](const auto& kv) { return not_groups.contains(kv.first); });
+      std::vector<ldap::NestNode> next;
+      const std::vector<std::pair<std::string, std::string>> all(pending.begin(), pending.end());
       for (std::size_t i = 0; i < all.size(); i += kTermsPerSearch) {
         std::vector<std::pair<std::string, std::string>> chunk(
             all.begin() + static_cast<std::ptrdiff_t>(i),
             all.begin() + static_cast<std::ptrdiff_t>(std::min(all.size(), i + kTermsPerSearch)));
-        std::map<std::string, std::string> wanted(chunk.begin(), chunk.end());
+        std::map<std::string, std::string> rest(chunk.begin(), chunk.end());
         const std::string ors = or_of_rdns(chunk);
-        if (level < p.options_.nesting_depth) {
-          auto groups = search(p, p.group_base_, p.group_scope_, "(&" + p.options_.group_filter + ors + ")",
-                               group_attr_list(p));
-          if (!groups) return groups.error();
-          for (const auto& g : *groups) {
+        if (!last) {
+          auto found = search(p, p.group_base_, p.group_scope_, "(&" + p.options_.group_filter + ors + ")",
+                              group_attr_list(p));
+          if (!found) return core::error(found.error());
+          for (auto& g : *found) {
             auto k = dn_key(g.dn);
-            if (!k || !wanted.contains(*k) || visited.contains(*k)) continue;
-            visited.insert(*k);
-            found.insert(*k);
-            take_direct(p, g, m, next, visited);
+            if (!k || !rest.contains(*k)) continue;
+            rest.erase(*k);
+            next.push_back({*k, g.dn});
+            groups.emplace(*k, std::move(g));
           }
-        }
-        std::map<std::string, std::string> rest;
-        for (const auto& [k, dn] : wanted) {
-          if (!found.contains(k) && !visited.contains(k)) rest.emplace(k, dn);
         }
         if (rest.empty()) continue;
         auto users = search(p, p.user_base_, p.user_scope_, "(&" + p.options_.user_filter + ors + ")",
                             {p.ua_.name});
-        if (!users) return users.error();
+        if (!users) return core::error(users.error());
         for (const auto& u : *users) {
           auto k = dn_key(u.dn);
           if (!k || !rest.contains(*k)) continue;
           if (const auto* names = u.values(lowered(p.ua_.name))) add_member(p, group, m, names->front());
         }
+        // Searched as a group (unless at the last level) and as a user.
+        if (!last) {
+          for (const auto& kv : rest) not_groups.insert(kv.first);
+        }
       }
-      for (auto& kv : next) {
-        if (!visited.contains(kv.first)) pending.insert(std::move(kv));
-      }
-    }
-    return Status::ok();
+      return next;
+    };
+    const int depth = p.schema_ == Schema::kRfc2307bis ? p.options_.nesting_depth : 0;
+    return ldap::walk_nesting({{root, group.dn}}, depth, seen, step);
   }
 
   static Result<Group> to_group(P& p, const Entry& e, std::string_view want = {}) {
@@ -985,37 +1001,47 @@ Result<model::Gids> LdapProvider::memberships(std::string_view user) {
   if (bis) term = "(|" + term + equality_filter(ga_.member, entry->dn) + ")";
   std::vector<std::uint32_t> gids;
   std::set<std::uint32_t> have;
-  std::set<std::string> seen;  // DN keys of groups found, valid or not
-  std::vector<std::string> frontier;
+  std::map<std::string, Entry> groups;  // key -> entry of the groups found
   const std::vector<std::string> attrs = {ga_.name, ga_.gid};
-  auto take = [&](const std::vector<Entry>& groups, std::vector<std::string>& next) {
-    for (const auto& g : groups) {
+  auto nodes_of = [&](std::vector<Entry>& found) {
+    std::vector<ldap::NestNode> out;
+    for (auto& g : found) {
       auto k = dn_key(g.dn);
-      if (!k || !seen.insert(*k).second) continue;
-      // An invalid group is not served, but its parents still count (as
-      // group_by_gid of a parent lists this group's members).
-      next.push_back(g.dn);
-      auto head = Impl::to_group_head(*this, g);
-      if (head && have.insert(head->gid).second) gids.push_back(head->gid);
+      if (!k) continue;
+      out.push_back({*k, g.dn});
+      groups.emplace(*k, std::move(g));
     }
+    return out;
   };
-  if (auto k = dn_key(entry->dn)) seen.insert(*k);
   auto direct = Impl::search(*this, group_base_, group_scope_, "(&" + options_.group_filter + term + ")", attrs);
   if (!direct) return core::error(direct.error());
-  take(*direct, frontier);
-  for (int level = 1; bis && level <= options_.nesting_depth && !frontier.empty(); ++level) {
-    std::vector<std::string> next;
-    for (std::size_t i = 0; i < frontier.size(); i += kTermsPerSearch) {
+  std::set<std::string> seen;
+  if (auto k = dn_key(entry->dn)) seen.insert(*k);
+  // The user's groups are level 0; each level up is one search (in chunks)
+  // for the groups that list the level's DNs as members.
+  auto step = [&](int, const std::vector<ldap::NestNode>& nodes, bool last,
+                  const std::set<std::string>&) -> Result<std::vector<ldap::NestNode>> {
+    for (const auto& n : nodes) {
+      // An invalid group is not served, but its parents still count (as
+      // group_by_gid of a parent lists this group's members).
+      auto head = Impl::to_group_head(*this, groups.at(n.key));
+      if (head && have.insert(head->gid).second) gids.push_back(head->gid);
+    }
+    std::vector<Entry> parents;
+    for (std::size_t i = 0; !last && i < nodes.size(); i += kTermsPerSearch) {
       std::string ors = "(|";
-      for (std::size_t j = i; j < std::min(frontier.size(), i + kTermsPerSearch); ++j) {
-        ors += equality_filter(ga_.member, frontier[j]);
+      for (std::size_t j = i; j < std::min(nodes.size(), i + kTermsPerSearch); ++j) {
+        ors += equality_filter(ga_.member, nodes[j].dn);
       }
       ors += ")";
-      auto parents = Impl::search(*this, group_base_, group_scope_, "(&" + options_.group_filter + ors + ")", attrs);
-      if (!parents) return core::error(parents.error());
-      take(*parents, next);
+      auto found = Impl::search(*this, group_base_, group_scope_, "(&" + options_.group_filter + ors + ")", attrs);
+      if (!found) return core::error(found.error());
+      std::move(found->begin(), found->end(), std::back_inserter(parents));
     }
-    frontier = std::move(next);
+    return nodes_of(parents);
+  };
+  if (Status st = ldap::walk_nesting(nodes_of(*direct), bis ? options_.nesting_depth : 0, seen, step); !st) {
+    return core::error(st);
   }
   if (gids.size() > proto::kMaxInitgroups) {
     return core::error(Status::invalid_argument(Impl::prefix(*this) + "user in " + std::to_string(gids.size()) +

@@ -146,7 +146,8 @@ class LdapProvider final : public Provider {
   void warn_cleartext() const;
   // The user's entry, the groups that list it (memberUid or member DN), and
   // for rfc2307bis one search per nesting level (member DNs OR-ed, in
-  // chunks), never one per group.
+  // chunks), never one per group: walked by ldap::walk_nesting
+  // (ldap_membership.h) like a group's members, so the two agree.
   Result<model::Gids> memberships(std::string_view user);
   friend struct Impl;
 };
