@@ -106,7 +106,12 @@ struct ProviderConfig {
   std::chrono::milliseconds search_timeout{10000};
   bool allow_cleartext_passwords = false;
 
-  // types "ldap" and "fastid" (directory-backed): the ids they may give.
+  // type "winbind" (docs/winbind.md).
+  std::string separator = "\\";
+  std::string default_domain = {};
+  bool case_sensitive = false;
+
+  // types "ldap", "fastid" and "winbind" (directory-backed): the ids they may give.
   std::uint32_t min_id = 1;
   std::uint32_t max_id = 4294967294u;
 

@@ -660,14 +660,44 @@ const Setting kSettings[] = {
                        "`bind_dn` over such a URI) is logged as a warning at start.",
     }),
 
-    // ---- directory-backed types: "ldap" and "fastid" ----
+    // ---- type "winbind" (docs/winbind.md) ----
+    provider_key<&ProviderConfig::separator>({
+        .key = "separator",
+        .type = SettingType::kString,
+        .default_text = "\\",
+        .provider_type = "winbind",
+        .description = "Between domain and user in the names fastid answers with: `\\` "
+                       "(`DOMAIN\\user`), `/`, `+`, or `@` (`user@DOMAIN`). Lookups take both "
+                       "`DOMAIN\\user` (with this or winbindd's separator) and `user@domain`.",
+    }),
+    provider_key<&ProviderConfig::default_domain>({
+        .key = "default_domain",
+        .type = SettingType::kString,
+        .default_text = "",
+        .provider_type = "winbind",
+        .description = "A domain (NetBIOS or DNS name, one winbindd knows) whose users and "
+                       "groups are answered and named by their short names (`bob` for "
+                       "`CORP\\bob`); qualified names of it are accepted too. Empty: short "
+                       "names go to winbindd as they are.",
+    }),
+    provider_key<&ProviderConfig::case_sensitive>({
+        .key = "case_sensitive",
+        .type = SettingType::kBool,
+        .default_text = "false",
+        .provider_type = "winbind",
+        .description = "Off: names match without regard to case, as AD compares them, and "
+                       "answers carry the directory's own case. On: a name must be asked in "
+                       "that exact case (domains always match without case).",
+    }),
+
+    // ---- directory-backed types: "ldap", "fastid" and "winbind" ----
     provider_key<&ProviderConfig::min_id>({
         .key = "min_id",
         .type = SettingType::kInt,
         .default_text = "1",
         .min = 1,
         .max = 4294967294,
-        .provider_type = "ldap fastid",
+        .provider_type = "ldap fastid winbind",
         .description = "Smallest uid or gid taken from this provider: a user or group with a "
                        "smaller id (or a user whose primary gid is smaller) is refused as not "
                        "found and logged, and such gids are left out of initgroups. Set it above "
@@ -681,7 +711,7 @@ const Setting kSettings[] = {
         .default_text = "4294967294",
         .min = 1,
         .max = 4294967294,
-        .provider_type = "ldap fastid",
+        .provider_type = "ldap fastid winbind",
         .description = "Largest uid or gid taken from this provider (4294967295 is `(uid_t)-1`); "
                        "larger ids are refused as `min_id` says. At least `min_id`.",
     }),
@@ -983,8 +1013,8 @@ constexpr FastCacheMap kFastcacheMaps[] = {
 
 // Every section DESIGN.md describes is supported now; the list stays for later ones.
 constexpr std::array<std::string_view, 0> kUnsupportedSections{};
-constexpr std::string_view kAvailableTypes[] = {"files", "ldap", "slow", "fastid"};
-constexpr std::string_view kPlannedTypes[] = {"winbind"};
+constexpr std::string_view kAvailableTypes[] = {"files", "ldap", "slow", "fastid", "winbind"};
+constexpr std::array<std::string_view, 0> kPlannedTypes{};
 
 // ---- Small helpers -------------------------------------------------------------
 
@@ -1863,13 +1893,15 @@ std::string config_reference_markdown() {
     out += "\n### type = \"" + std::string(type) + "\"\n\n";
     doc_table(out, Section::kProvider, type);
   }
-  out += "\nProvider types described in the design but not available in this build: ";
-  for (std::size_t i = 0; i < std::size(kPlannedTypes); ++i) {
-    if (i > 0) out += ", ";
-    out += "`" + std::string(kPlannedTypes[i]) + "`";
+  if (!kPlannedTypes.empty()) {
+    out += "\nProvider types described in the design but not available in this build: ";
+    for (std::size_t i = 0; i < kPlannedTypes.size(); ++i) {
+      if (i > 0) out += ", ";
+      out += "`" + std::string(kPlannedTypes[i]) + "`";
+    }
+    out += ".\n";
   }
   out +=
-      ".\n"
       "\n"
       "## [pool]\n"
       "\n"

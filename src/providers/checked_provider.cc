@@ -6,8 +6,8 @@
 
 namespace fastid::providers {
 
-CheckedProvider::CheckedProvider(std::unique_ptr<Provider> inner, IdRange ids)
-    : inner_(std::move(inner)), ids_(ids) {}
+CheckedProvider::CheckedProvider(std::unique_ptr<Provider> inner, IdRange ids, NameForm names)
+    : inner_(std::move(inner)), ids_(ids), qualified_(names == NameForm::kQualified) {}
 
 Status CheckedProvider::refuse(const std::string& what, const std::string& why) {
   ++refused_;
@@ -16,7 +16,7 @@ Status CheckedProvider::refuse(const std::string& what, const std::string& why) 
 }
 
 std::optional<std::string> CheckedProvider::user_refusal(const User& u) const {
-  if (const char* why = invalid_name_reason(u.name)) return std::string(why);
+  if (const char* why = invalid_name_reason(u.name, qualified_)) return std::string(why);
   for (const std::string* f : {&u.passwd, &u.gecos, &u.dir, &u.shell}) {
     if (const char* why = invalid_field_reason(*f)) return std::string(why) + " \"" + printable(*f) + "\"";
   }
@@ -26,11 +26,11 @@ std::optional<std::string> CheckedProvider::user_refusal(const User& u) const {
 }
 
 std::optional<std::string> CheckedProvider::group_refusal(Group& g) {
-  if (const char* why = invalid_name_reason(g.name)) return std::string(why);
+  if (const char* why = invalid_name_reason(g.name, qualified_)) return std::string(why);
   if (const char* why = invalid_field_reason(g.passwd)) return std::string(why);
   if (const char* why = refused_id_reason(g.gid, ids_)) return "gid " + std::to_string(g.gid) + ": " + why;
   std::erase_if(g.members, [&](const std::string& m) {
-    const char* why = invalid_name_reason(m);
+    const char* why = invalid_name_reason(m, qualified_);
     if (why != nullptr) {
       core::log_warning("provider " + name() + ": group \"" + g.name + "\": member \"" + printable(m) +
                         "\" dropped: " + why);
@@ -67,7 +67,7 @@ template <typename T>
 Result<Answer> CheckedProvider::checked(const Query& q, T rec) {
   const bool by_id = model::keyed_by_id(q.kind);
   const std::string what = by_id ? label(rec) : std::string(noun(rec)) + " \"" + printable(rec.name) + "\"";
-  if (!by_id && rec.name != q.name) {
+  if (!by_id && !inner_->names_entry(q.name, rec.name)) {
     return core::error(refuse(what, "the answer to a lookup of \"" + printable(q.name) + "\" names another " +
                                         noun(rec)));
   }
@@ -107,7 +107,7 @@ Result<Answer> CheckedProvider::checked(const Query& q, model::Gids gids) {
 // A refused id is still asked for: the store probes a provider's reachability
 // with getpwuid(0), and only the provider can say whether it answers.
 Result<Answer> CheckedProvider::lookup(const Query& q) {
-  if (model::keyed_by_name(q.kind) && invalid_name_reason(q.name) != nullptr) {
+  if (model::keyed_by_name(q.kind) && invalid_name_reason(q.name, qualified_) != nullptr) {
     return core::error(Status::not_found(q.kind == model::Kind::kGroupByName ? "no such group" : "no such user"));
   }
   auto r = inner_->lookup(q);

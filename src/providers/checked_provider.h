@@ -1,6 +1,7 @@
 // CheckedProvider: the one gate between a directory-backed provider (ldap, and
 // the remote provider `type = "fastid"`) and the daemon. Every answer must
-// match its request (getpwnam's answer has the asked name, getpwuid's the
+// match its request (getpwnam's answer has the asked name — as the provider's
+// names_entry() compares names —, getpwuid's the
 // asked uid, ...) and pass the record rules (providers/record_rules.h): names
 // and fields that fit a passwd/group line, uid and gid inside the provider's
 // IdRange and never 0. A record that fails is logged and answered "not found",
@@ -22,12 +23,17 @@ namespace fastid::providers {
 
 class CheckedProvider final : public Provider {
  public:
-  CheckedProvider(std::unique_ptr<Provider> inner, IdRange ids);
+  // kQualified: names may be DOMAIN\\user (winbind), see invalid_name_reason.
+  enum class NameForm { kPlain, kQualified };
+  CheckedProvider(std::unique_ptr<Provider> inner, IdRange ids, NameForm names = NameForm::kPlain);
 
   const std::string& name() const override { return inner_->name(); }
   Status open() override { return inner_->open(); }
   void close() override { inner_->close(); }
   Status refresh() override { return inner_->refresh(); }
+  bool names_entry(std::string_view asked, std::string_view answered) const override {
+    return inner_->names_entry(asked, answered);
+  }
 
   Result<Answer> lookup(const Query& query) override;
   Status authenticate(std::string_view user, std::string_view password) override;
@@ -55,6 +61,7 @@ class CheckedProvider final : public Provider {
 
   std::unique_ptr<Provider> inner_;
   IdRange ids_;
+  bool qualified_ = false;
   std::uint64_t refused_ = 0;
 };
 

@@ -76,6 +76,13 @@ class Provider {
     return core::error(Status::invalid_argument(name() + ": this provider has no account checks"));
   }
 
+  // Whether a record named `answered` is the entry a lookup of `asked` means.
+  // Most providers answer with the name asked; winbind answers "wbtest\\Bob"
+  // and "bob@wbtest" with the canonical "WBTEST\\bob" (CheckedProvider asks).
+  virtual bool names_entry(std::string_view asked, std::string_view answered) const {
+    return asked == answered;
+  }
+
   // A number that changes whenever the data this provider serves may have
   // changed (a reload): the daemon then invalidates what it published from it.
   // 0 = the provider cannot tell (its answers expire by their TTL only).

@@ -11,7 +11,7 @@ bool is_control(unsigned char c) { return c < 0x20 || c == 0x7f; }
 
 }  // namespace
 
-const char* invalid_name_reason(std::string_view name) {
+const char* invalid_name_reason(std::string_view name, bool qualified) {
   if (name.empty()) return "empty name";
   if (name.size() > 256) return "name longer than 256 bytes";
   for (char ch : name) {
@@ -21,6 +21,7 @@ const char* invalid_name_reason(std::string_view name) {
     if (c == '\n') return "newline in a name";
     if (c == '\0') return "NUL in a name";
     if (is_control(c)) return "control character in a name";
+    if (c == '\\' && qualified) continue;
     if (c == '*' || c == '(' || c == ')' || c == '\\') return "filter metacharacter in a name";
   }
   return nullptr;

@@ -16,7 +16,9 @@ namespace fastid::providers {
 // Names (user, group, member): 1..256 bytes; no ':' or ',' (field and member
 // separators), no control character (newline, NUL, ...), none of the filter
 // metacharacters '*', '(', ')', '\\' (names that look like filters are hostile).
-const char* invalid_name_reason(std::string_view name);
+// `qualified`: names of the form DOMAIN\\user (winbind) may hold a
+// backslash; they never reach an LDAP filter.
+const char* invalid_name_reason(std::string_view name, bool qualified = false);
 // Other fields (gecos, home, shell): at most 4096 bytes; no ':', no control character.
 const char* invalid_field_reason(std::string_view field);
 

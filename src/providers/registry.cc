@@ -5,6 +5,7 @@
 #include "providers/remote/remote_provider.h"
 #include "providers/ldap/ldap_provider.h"
 #include "providers/slow/slow_provider.h"
+#include "providers/winbind/winbind_provider.h"
 
 namespace fastid::providers {
 
@@ -71,6 +72,15 @@ Result<std::unique_ptr<Provider>> make_provider(const daemon::ProviderConfig& co
         .search_timeout = config.search_timeout,
         .allow_cleartext_passwords = config.allow_cleartext_passwords,
     }), ids);
+  }
+  if (config.type == "winbind") {
+    return std::make_unique<CheckedProvider>(std::make_unique<WinbindProvider>(WinbindProvider::Options{
+                                                 .name = config.name,
+                                                 .separator = config.separator,
+                                                 .default_domain = config.default_domain,
+                                                 .case_sensitive = config.case_sensitive,
+                                             }),
+                                             ids, CheckedProvider::NameForm::kQualified);
   }
   // A validated config never gets here; a hand-built one (tests, tools) may.
   return core::error(Status::invalid_argument("provider " + config.name + ": provider type \"" +

@@ -12,7 +12,7 @@
 namespace fastid::providers {
 
 // A new, unopened provider (the caller opens it in the process that uses it).
-// Directory-backed types (ldap, fastid) come wrapped in a CheckedProvider.
+// Directory-backed types (ldap, fastid, winbind) come wrapped in a CheckedProvider.
 // kInvalidArgument naming the provider and type when this build has no such type.
 Result<std::unique_ptr<Provider>> make_provider(const daemon::ProviderConfig& config);
 

@@ -476,17 +476,15 @@ TEST(Errors, ImpossibleValues) {
 }
 
 TEST(Errors, ProviderTypes) {
-  EXPECT_EQ(error_of("[[provider]]\nname = \"corp\"\ntype = \"winbind\"\n"),
-            "/etc/fastid.toml:3: [[provider]] #1 type: provider type \"winbind\" is not available "
-            "in this build (available: files, ldap, slow, fastid)");
+  EXPECT_TRUE(parse_config("[[provider]]\nname = \"corp\"\ntype = \"winbind\"\n", kFile).has_value());
   EXPECT_EQ(error_of("[[provider]]\nname = \"x\"\ntype = \"nis\"\n"),
             "/etc/fastid.toml:3: [[provider]] #1 type: unknown provider type \"nis\" (available: "
-            "files, ldap, slow, fastid)");
+            "files, ldap, slow, fastid, winbind)");
   EXPECT_EQ(error_of("[[provider]]\nname = \"x\"\ntype = \"\"\n"),
-            "/etc/fastid.toml:3: [[provider]] #1 type: must not be empty (available: files, ldap, slow, fastid)");
+            "/etc/fastid.toml:3: [[provider]] #1 type: must not be empty (available: files, ldap, slow, fastid, winbind)");
   EXPECT_EQ(error_of("[[provider]]\nname = \"x\"\n"),
             "/etc/fastid.toml:1: [[provider]] #1 missing required key \"type\" (available: files, "
-            "ldap, slow, fastid)");
+            "ldap, slow, fastid, winbind)");
   // Keys of one type are refused for another.
   EXPECT_EQ(error_of(std::string(kMinimal) + "delay = \"20ms\"\n"),
             "/etc/fastid.toml:4: [[provider]] #1 delay: does not apply to providers of type \"files\"");
@@ -822,6 +820,15 @@ TEST(Default, RenderedConfigParsesBackTheSame) {
   ldap.search_timeout = 3s;
   ldap.pool = config.pool;
   config.providers.push_back(ldap);
+  ProviderConfig ad;
+  apply_defaults(ad);
+  ad.name = "ad";
+  ad.type = "winbind";
+  ad.separator = "+";
+  ad.default_domain = "CORP";
+  ad.case_sensitive = true;
+  ad.pool = config.pool;
+  config.providers.push_back(ad);
   const std::string text = render_config(config);
   auto back = parse_config(text, "rendered");
   ASSERT_TRUE(back.has_value()) << back.error().to_string() << "\n" << text;
