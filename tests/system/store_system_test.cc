@@ -313,7 +313,7 @@ std::vector<pid_t> children_of(pid_t pid) {
 }
 
 // Loads of 2,000 lookups through glibc while the directory goes down, its
-// provider processes are SIGKILLed, it comes back, three times over. Every
+// provider process is SIGKILLed, it comes back, three times over. Every
 // entry the loads ask for is in the store (an earlier 10,000-lookup load put
 // it there; nss_stress's sequence is fixed) but expired, so lookups go to the
 // directory while it answers and to the store while it does not: none may
@@ -337,8 +337,11 @@ TEST_F(StoreSystemTest, EveryStoredEntryAnswersThroughOutagesInTheMiddleOfALoad)
 
   // Outage cycles, each one driven by what the daemon says rather than by
   // times: the directory stops until the daemon has taken it offline, comes
-  // back until the daemon is online again, then its provider processes are
-  // SIGKILLed.
+  // back until the daemon is online again, then one of its provider
+  // processes is SIGKILLed. One per cycle: the pool retries a request whose
+  // worker died once, on another worker, and gives up (an error, by design)
+  // when that one dies too, which killing every worker at once can make
+  // happen.
   constexpr int kCycles = 3;
   int killed = 0, went_offline = 0, came_back = 0;
   const LoadRuns loads = load_around(stress + "2000 2>&1", [&] {
@@ -347,13 +350,14 @@ TEST_F(StoreSystemTest, EveryStoredEntryAnswersThroughOutagesInTheMiddleOfALoad)
       went_offline += wait_until([&] { return d.status_value("store.dir.state") == "offline"; });
       fs::remove(d.dir() + "/down");
       came_back += wait_until([&] { return d.status_value("store.dir.state") == "online"; });
-      for (pid_t child : children_of(d.pid())) killed += ::kill(child, SIGKILL) == 0;
+      const std::vector<pid_t> children = children_of(d.pid());
+      if (!children.empty()) killed += ::kill(children.front(), SIGKILL) == 0;
     }
   }, 1500ms);
   EXPECT_EQ(went_offline, kCycles) << d.log();
   EXPECT_EQ(came_back, kCycles) << d.log();
   std::printf(
-      "%ld lookups in %d loads of 2,000 through %d outage cycles, %ld ok (%d provider processes SIGKILLed)\n",
+      "%ld lookups in %d loads of 2,000 through %d outage cycles, %ld ok (%d provider process(es) SIGKILLed)\n",
       loads.lookups, loads.runs, kCycles, loads.ok, killed);
   EXPECT_GE(loads.runs, 1);
   EXPECT_EQ(loads.lookups, loads.runs * 2000L) << loads.failed_outputs;
