@@ -419,8 +419,9 @@ TEST(PoolSystemTest, HangingAndCrashingNamesFailClearlyWhileOthersAreServed) {
   EXPECT_FALSE(workers.empty()) << status.out;
   int st = d.stop(SIGTERM);
   EXPECT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0) << st;
-  std::this_thread::sleep_for(std::chrono::milliseconds(200));
-  for (pid_t p : workers) EXPECT_NE(::kill(p, 0), 0) << "worker " << p << " still running";
+  for (pid_t p : workers) {
+    EXPECT_TRUE(wait_until([p] { return ::kill(p, 0) != 0; })) << "worker " << p << " still running";
+  }
 }
 
 }  // namespace
