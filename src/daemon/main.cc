@@ -39,6 +39,17 @@ int fail(const std::string& message) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // SIGHUP's default action ends the process, and a reload may be asked for
+  // as soon as the sockets accept, before anything can handle it: it stays
+  // blocked (pending, not lost) in the supervisor, which takes it with
+  // sigtimedwait, and in each worker until its loop's signal set is in place
+  // (daemon/worker.cc). Blocked here, before any thread or fork inherits the mask.
+  {
+    sigset_t hup;
+    sigemptyset(&hup);
+    sigaddset(&hup, SIGHUP);
+    ::sigprocmask(SIG_BLOCK, &hup, nullptr);
+  }
   CLI::App app{"fastidd — identity daemon: NSS lookups from files, LDAP and winbind"};
   std::string config_path;
   bool check_only = false;

@@ -4,6 +4,8 @@
 #include <asio/signal_set.hpp>
 #include <asio/steady_timer.hpp>
 
+#include <pthread.h>
+
 #include <csignal>
 #include <filesystem>
 
@@ -154,6 +156,13 @@ class Worker {
         server_(io_, limits_of(setup_.config), handler_),
         pam_(handler_, setup_.config.pam, setup_.config.daemon.state_dir, setup_.lockout) {
     server_.set_pam_handler(&pam_);
+    // fastidd's main blocked SIGHUP (its default action kills): signals_ now
+    // handles it, so let it through, on this (the loop's) thread only. One
+    // that came meanwhile was pending and is taken now, as a reload.
+    sigset_t hup;
+    sigemptyset(&hup);
+    sigaddset(&hup, SIGHUP);
+    ::pthread_sigmask(SIG_UNBLOCK, &hup, nullptr);
   }
 
   int run() {

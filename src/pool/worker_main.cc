@@ -17,9 +17,11 @@
 #include <cerrno>
 #include <charconv>
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -38,6 +40,7 @@ constexpr int kExitConfig = 3;
 constexpr int kExitOpen = 4;
 constexpr int kExitProtocol = 5;
 constexpr int kExitOrphan = 6;
+constexpr int kExitTraced = 7;
 
 constexpr std::size_t kMaxConfigBytes = 1 << 20;
 
@@ -157,8 +160,34 @@ int serve(int fd, providers::Provider& provider, std::chrono::milliseconds refre
   }
 }
 
+// Whether a process is tracing this one ("TracerPid:" of /proc/self/status);
+// an error when that cannot be read, as this cannot be checked then.
+core::Result<bool> traced() {
+  FILE* f = std::fopen("/proc/self/status", "re");
+  if (f == nullptr) return core::error(core::status_from_errno(errno, "open /proc/self/status"));
+  char line[256];
+  std::optional<bool> out;
+  while (!out && std::fgets(line, sizeof line, f) != nullptr) {
+    if (std::strncmp(line, "TracerPid:", 10) == 0) out = std::strtol(line + 10, nullptr, 10) != 0;
+  }
+  std::fclose(f);
+  if (!out) return core::error(core::Status::internal("no TracerPid line in /proc/self/status"));
+  return *out;
+}
+
 int run(int argc, char** argv) {
+  // exec made this process dumpable again (its parent was not): until the
+  // flag is cleared, any process of the same user may ptrace it, and what it
+  // will hold (directory credentials, passwords) is worth reading. First
+  // thing, then: no core files, no new tracer. One that attached in the
+  // window before this line is still there: refuse to run under it.
+  ::prctl(PR_SET_DUMPABLE, 0);
   core::set_log_role("provider-worker");
+  if (auto t = traced(); !t || *t) {
+    core::log_error(t ? std::string("refusing to run: another process is tracing this worker")
+                      : "refusing to run: " + t.error().to_string());
+    return kExitTraced;
+  }
   Args args;
   if (!parse_args(argc, argv, &args)) {
     core::log_error(
@@ -170,9 +199,6 @@ int run(int argc, char** argv) {
   // already and the signal will never come: leave now.
   ::prctl(PR_SET_PDEATHSIG, SIGKILL);
   if (::getppid() != args.parent) return kExitOrphan;
-  // A worker may hold directory credentials: no core files, no ptrace by
-  // other processes of the same user.
-  ::prctl(PR_SET_DUMPABLE, 0);
 
   auto text = read_config(args.config_fd);
   ::close(args.config_fd);

@@ -53,7 +53,10 @@ pid_t Supervisor::spawn(int index) {
     // A worker dies with its supervisor: nothing may serve unsupervised.
     ::prctl(PR_SET_PDEATHSIG, SIGTERM);
     if (::getppid() == 1) ::_exit(1);  // the supervisor died before prctl
+    // SIGHUP stays blocked: the worker unblocks it once it can handle it; a
+    // reload forwarded while it starts waits for that instead of killing it.
     sigset_t set = supervised_signals();
+    sigdelset(&set, SIGHUP);
     ::sigprocmask(SIG_UNBLOCK, &set, nullptr);
     core::set_log_role("worker" + std::to_string(index));
     ::_exit(run_worker_(index));

@@ -382,10 +382,8 @@ TEST(LdapSystemScale, BigGroupAndUserInTwoThousandGroups) {
     warm.push_back(r.seconds * 1e3);
   }
   std::sort(warm.begin(), warm.end());
+  // Information only: speed is for bench/ (docs/benchmarks.md), never a timed test.
   std::fprintf(stderr, "[ scale    ] warm id -G manygroups (whole process): median %.1f ms\n", warm[2]);
-#ifndef FASTID_LDAP_SANITIZED  // a sanitizer runtime makes every process start slow
-  EXPECT_LT(warm[2], 100.0) << "wide margin on a noisy machine; the figure is in docs/benchmarks.md";
-#endif
   // The first getent of the big group fetches its 50,000 DNs from slapd (glibc's
   // ERANGE retries, a 1 KiB buffer doubled up to the 650 KB record, are then
   // answered from libfastid's retry stash): give the client more than its
@@ -414,7 +412,7 @@ TEST(LdapSystemScale, BigGroupAndUserInTwoThousandGroups) {
   std::sort(big_times.begin(), big_times.end());
   std::fprintf(stderr, "[ scale    ] warm getent group biggroup (50,000 members, whole process): median %.1f ms\n",
                big_times[big_times.size() / 2]);
-  EXPECT_LT(big_times[big_times.size() / 2], 300.0) << "wide margin on a noisy machine (124-143 ms before the stash)";
+  // The times are printed, not asserted: the request count above is what holds.
   EXPECT_TRUE(d.answers());
 }
 

@@ -17,6 +17,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <set>
 #include <sstream>
@@ -78,6 +79,20 @@ inline std::vector<std::string> split(const std::string& s, char sep) {
   }
   out.push_back(cur);
   return out;
+}
+
+// Polls `condition` every 20 ms until it holds (true) or `limit` has passed
+// (false, after one last look). What tests wait for is a state, never a time:
+// the limit only bounds a failure, so it is wide enough for a loaded machine
+// with a sanitizer build and costs nothing when the state comes at once.
+template <typename Condition>
+bool wait_until(Condition condition, std::chrono::milliseconds limit = std::chrono::seconds(30)) {
+  const auto until = std::chrono::steady_clock::now() + limit;
+  while (!condition()) {
+    if (std::chrono::steady_clock::now() >= until) return condition();
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return true;
 }
 
 // The generated dataset, parsed: what every answer is checked against.
@@ -188,8 +203,12 @@ class Daemon {
 
   // Starts fastidd in the foreground (a child of the test) and waits until
   // its socket answers. Returns false if it exited or did not answer in 10 s.
-  bool start(const std::vector<std::string>& extra_args = {}) {
+  // `just_started`, when given, runs in the test right after the fork (with
+  // the daemon's pid), before the wait: for tests that act during the start.
+  bool start(const std::vector<std::string>& extra_args = {},
+             const std::function<void(pid_t)>& just_started = {}) {
     launch(extra_args);
+    if (just_started) just_started(pid_);
     auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
     while (std::chrono::steady_clock::now() < until) {
       int status;

@@ -183,24 +183,13 @@ TEST(DaemonSystemTest, SighupReloadsAndAnInvalidConfigIsRefusedKeepingTheRunning
   next.replace(next.find("/data/passwd\""), 13, "/data/passwd2\"");
   d.write_config(next);
   ::kill(d.pid(), SIGHUP);
-  CommandResult r;
-  for (int i = 0; i < 50; ++i) {
-    r = d.getent("passwd solo");
-    if (r.exit_code == 0) break;
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  }
-  EXPECT_EQ(r.exit_code, 0) << d.log();
+  EXPECT_TRUE(wait_until([&] { return d.getent("passwd solo").exit_code == 0; })) << d.log();
   EXPECT_EQ(d.getent("passwd user00001").exit_code, 2);
 
   // Now a typo: refused, logged, and the running configuration stays.
   d.write_config(next + "\n[daemon2]\nworkers = 1\n");
   ::kill(d.pid(), SIGHUP);
-  bool refused = false;
-  for (int i = 0; i < 50 && !refused; ++i) {
-    refused = d.log().find("reload refused") != std::string::npos;
-    if (!refused) std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  }
-  EXPECT_TRUE(refused) << d.log();
+  EXPECT_TRUE(wait_until([&] { return d.log().find("reload refused") != std::string::npos; })) << d.log();
   EXPECT_NE(d.log().find("fastid.toml"), std::string::npos) << "the error names the file";
   EXPECT_EQ(d.getent("passwd solo").exit_code, 0) << "still serving the running config";
   int status = d.stop(SIGTERM);
@@ -430,8 +419,9 @@ TEST(PoolSystemTest, HangingAndCrashingNamesFailClearlyWhileOthersAreServed) {
   EXPECT_FALSE(workers.empty()) << status.out;
   int st = d.stop(SIGTERM);
   EXPECT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0) << st;
-  std::this_thread::sleep_for(std::chrono::milliseconds(200));
-  for (pid_t p : workers) EXPECT_NE(::kill(p, 0), 0) << "worker " << p << " still running";
+  for (pid_t p : workers) {
+    EXPECT_TRUE(wait_until([p] { return ::kill(p, 0) != 0; })) << "worker " << p << " still running";
+  }
 }
 
 }  // namespace

@@ -193,9 +193,8 @@ TEST(NssBigGroup, WarmGetentOfFiftyThousandMembersAsksTheDaemonOnce) {
   std::fprintf(stderr, "[ scale    ] warm getent group biggroup (50,000 members, files, whole process): "
                "median %.1f ms, min %.1f ms, requests per lookup %ld; small group (process floor): "
                "median %.1f ms\n", ms[2], ms[0], asked[0], floor_ms[2]);
-#ifndef FASTID_ASAN_RUNTIME  // a sanitizer runtime makes every process slow
-  EXPECT_LT(ms[2], 100.0) << "wide margin on a noisy machine; the figure is in docs/benchmarks.md";
-#endif
+  // The times are information only: how fast is for bench/ (docs/benchmarks.md);
+  // what this test holds the code to is the count above, one request per getent.
 }
 
 }  // namespace

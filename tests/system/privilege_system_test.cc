@@ -119,8 +119,34 @@ TEST(PrivilegeSystemTest, TheServiceUserSwappingTheCacheDirectoryForALinkGetsNoF
 
 // ---- 2. processes that hold secrets stay non-dumpable after the drop ------
 
+// Sets fs.suid_dumpable for the life of the object and puts the old value
+// back whatever happens (a failed ASSERT returns through the destructor).
+class SuidDumpable {
+ public:
+  explicit SuidDumpable(const std::string& value) : old_(read_file(kPath)) {
+    write_file(kPath, value + "\n");
+    ok_ = read_file(kPath) == value + "\n";
+  }
+  ~SuidDumpable() {
+    if (!old_.empty()) write_file(kPath, old_);
+  }
+  SuidDumpable(const SuidDumpable&) = delete;
+  SuidDumpable& operator=(const SuidDumpable&) = delete;
+  bool ok() const { return ok_; }
+
+ private:
+  static constexpr const char* kPath = "/proc/sys/fs/suid_dumpable";
+  std::string old_;
+  bool ok_ = false;
+};
+
 TEST(PrivilegeSystemTest, WorkersOfTheServiceUserCannotBeTracedByThatUser) {
   if (::geteuid() != 0) GTEST_SKIP() << "needs root";
+  // With fs.suid_dumpable = 0 setuid clears the dumpable flag by itself and
+  // this test would pass without fastid's own prctl after the drop; at 1 the
+  // flag comes back dumpable, and only that prctl protects the workers.
+  SuidDumpable dumpable("1");
+  ASSERT_TRUE(dumpable.ok()) << "cannot set /proc/sys/fs/suid_dumpable";
   Daemon d(100, 10);
   ::chmod(d.dir().c_str(), 0755);
   // Two front workers, and the files provider in the pool (provider workers).
@@ -152,6 +178,43 @@ TEST(PrivilegeSystemTest, WorkersOfTheServiceUserCannotBeTracedByThatUser) {
     EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0)
         << "the service user could ptrace worker " << p << " (status " << status << ")";
   }
+}
+
+// A provider worker is exec'd, and exec makes it dumpable until its first
+// prctl: a process of the service user that attached in that window would
+// stay attached and read the directory credentials and passwords it handles.
+// The worker refuses to run under any tracer. Here the tracer is its parent
+// (PTRACE_TRACEME before the exec), attached before the worker's first
+// instruction as the attacker in the window would be.
+TEST(PrivilegeSystemTest, AProviderWorkerRefusesToRunWhileTraced) {
+  int err[2];
+  ASSERT_EQ(::pipe2(err, O_CLOEXEC), 0);
+  const std::string worker = bin_dir() + "/fastid-provider-worker";
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    ::dup2(err[1], 2);
+    if (::ptrace(PTRACE_TRACEME, 0, nullptr, nullptr) != 0) ::_exit(120);
+    const std::string parent = std::to_string(::getppid());
+    // LeakSanitizer (sanitizer builds) cannot run under a tracer.
+    char no_leak_check[] = "ASAN_OPTIONS=detect_leaks=0";
+    char* env[] = {no_leak_check, nullptr};
+    ::execle(worker.c_str(), worker.c_str(), "--fd", "3", "--config-fd", "4", "--provider", "test", "--parent",
+             parent.c_str(), nullptr, env);
+    ::_exit(121);
+  }
+  ::close(err[1]);
+  int status = 0;
+  // Stopped at its exec (SIGTRAP), and at any signal: let it go on, traced.
+  while (::waitpid(pid, &status, 0) == pid && WIFSTOPPED(status)) {
+    const int sig = WSTOPSIG(status) == SIGTRAP ? 0 : WSTOPSIG(status);
+    ::ptrace(PTRACE_CONT, pid, nullptr, reinterpret_cast<void*>(static_cast<long>(sig)));
+  }
+  std::string out;
+  char buf[4096];
+  for (ssize_t n; (n = ::read(err[0], buf, sizeof buf)) > 0;) out.append(buf, static_cast<size_t>(n));
+  ::close(err[0]);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 7) << "status " << status << ": " << out;
+  EXPECT_NE(out.find("refusing to run: another process is tracing this worker"), std::string::npos) << out;
 }
 
 // ---- 3. socket and state directories that others can change ---------------

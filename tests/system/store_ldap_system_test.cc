@@ -8,13 +8,11 @@
 // stored, and is back online within the probe interval once slapd returns.
 #include <gtest/gtest.h>
 
-#include <algorithm>
-#include <atomic>
 #include <chrono>
-#include <regex>
 #include <thread>
 
 #include "daemon_fixture.h"
+#include "load_runs.h"
 #include "slapd_fixture.h"
 
 namespace fastid::testing {
@@ -22,12 +20,6 @@ namespace {
 
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
-
-long field(const std::string& text, const std::string& name) {
-  std::smatch m;
-  if (!std::regex_search(text, m, std::regex(name + "=([0-9]+)"))) return -1;
-  return std::stol(m[1]);
-}
 
 class StoreLdapTest : public ::testing::Test {
  protected:
@@ -54,37 +46,16 @@ class StoreLdapTest : public ::testing::Test {
   // Loads back to back, with `event` done 100 ms into the first, until every
   // stored entry has expired at least once after the event (ttl 1 s): then
   // lookups have reached the directory in its new state however fast a load
-  // finishes. Reports and checks the counts over all the runs.
+  // finishes (load_runs.h). Reports and checks the counts over all the runs.
   void load_with(const char* what, const std::function<bool()>& event) {
-    long lookups = 0, ok = 0;
-    int runs = 0, failed_runs = 0;
-    std::string outputs;
-    std::atomic<bool> event_done{false};
-    std::atomic<Clock::rep> event_at{0};
-    std::thread loader([&] {
-      while (!event_done.load() ||
-             Clock::now() - Clock::time_point(Clock::duration(event_at.load())) < 1500ms) {
-        CommandResult r = run(load_);
-        ++runs;
-        lookups += std::max(field(r.out, "lookups"), 0L);
-        ok += std::max(field(r.out, "ok"), 0L);
-        if (r.exit_code != 0) {
-          ++failed_runs;
-          outputs += r.out;
-        }
-      }
-    });
-    std::this_thread::sleep_for(100ms);
-    const bool ok_event = event();
-    event_at = Clock::now().time_since_epoch().count();
-    event_done = true;
-    loader.join();
+    bool ok_event = false;
+    const LoadRuns loads = load_around(load_, [&] { ok_event = event(); }, 1500ms);
     std::printf("slapd %s in the middle of loads: %ld lookups in %d runs of 2,000, %ld ok\n", what,
-                lookups, runs, ok);
+                loads.lookups, loads.runs, loads.ok);
     EXPECT_TRUE(ok_event) << slapd_.error();
-    EXPECT_EQ(lookups, runs * 2000L) << outputs;
-    EXPECT_EQ(ok, lookups) << outputs << d_.log();
-    EXPECT_EQ(failed_runs, 0) << outputs;
+    EXPECT_EQ(loads.lookups, loads.runs * 2000L) << loads.failed_outputs;
+    EXPECT_EQ(loads.ok, loads.lookups) << loads.failed_outputs << d_.log();
+    EXPECT_EQ(loads.failed_runs, 0) << loads.failed_outputs;
   }
 
   // Polls `fastid status` until the store's state for the provider is `want`.

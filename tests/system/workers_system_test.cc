@@ -70,9 +70,11 @@ TEST(WorkersSystemTest, StatusShowsEveryWorkerAndSighupChangesAReloadableSetting
 
   // Requests made through any worker add up in the totals.
   for (int i = 0; i < 30; ++i) ASSERT_EQ(d.getent("passwd user000" + std::to_string(10 + i)).exit_code, 0);
-  std::this_thread::sleep_for(std::chrono::milliseconds(700));
-  st = status_of(d);
-  EXPECT_GE(std::stoul(st["total.requests"]), 30u);
+  // Each worker publishes its figures every 500 ms.
+  EXPECT_TRUE(wait_until([&] {
+    st = status_of(d);
+    return !st["total.requests"].empty() && std::stoul(st["total.requests"]) >= 30u;
+  })) << st["total.requests"];
 
   // SIGHUP to the supervisor: every worker reloads and shows the new value.
   std::string cfg = d.default_config_text();
@@ -197,9 +199,9 @@ TEST(WorkersSystemTest, SigtermUnderLoadAnswersOrFailsRetryablyExitsZeroAndLeave
                  "[[provider]]\nname = \"slow\"\ntype = \"slow\"\nusers = 5000\ngroups = 10\n"
                  "delay = \"100ms\"\n");
   ASSERT_TRUE(d.start({"-w", "2"})) << d.log();
-  std::this_thread::sleep_for(std::chrono::milliseconds(300));
-  const std::set<pid_t> before = descendants(d.pid());
-  ASSERT_GE(before.size(), 4u) << "2 workers and their provider workers";
+  std::set<pid_t> before;
+  ASSERT_TRUE(wait_until([&] { return (before = descendants(d.pid())).size() >= 4; }))
+      << "2 workers and their provider workers: " << before.size();
 
   Outcomes out;
   std::atomic<bool> stop{false};
@@ -252,8 +254,7 @@ TEST(WorkersSystemTest, WorkersDropToAnUnprivilegedUserAfterTheSupervisorOpenedE
   ASSERT_TRUE(d.start()) << d.log();
   EXPECT_EQ(d.getent("passwd user00042").exit_code, 0);
   EXPECT_EQ(d.getent("initgroups user00042").exit_code, 0);
-  std::this_thread::sleep_for(std::chrono::milliseconds(200));
-  auto kids = descendants(d.pid());
+  auto kids = descendants(d.pid());  // the worker that answered
   ASSERT_EQ(kids.size(), 1u) << "one worker, forked so that the supervisor stays root";
   EXPECT_NE(uid_line(*kids.begin()).find("65534\t65534\t65534\t65534"), std::string::npos)
       << uid_line(*kids.begin());
@@ -266,13 +267,66 @@ TEST(WorkersSystemTest, WorkersDropToAnUnprivilegedUserAfterTheSupervisorOpenedE
   EXPECT_NE(d.log().find("running as nobody (uid 65534"), std::string::npos) << d.log();
   // Reload works as the unprivileged worker (it reads the config and the files itself).
   ::kill(d.pid(), SIGHUP);
-  std::this_thread::sleep_for(std::chrono::milliseconds(500));
-  EXPECT_NE(d.log().find("reloaded configuration"), std::string::npos) << d.log();
+  EXPECT_TRUE(wait_until([&] { return d.log().find("reloaded configuration") != std::string::npos; })) << d.log();
   EXPECT_EQ(d.getent("passwd user00043").exit_code, 0);
   int status = d.stop(SIGTERM);
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
   EXPECT_FALSE(std::filesystem::exists(d.socket_dir() + "/nss")) << "removed by the root supervisor";
   EXPECT_FALSE(std::filesystem::exists(d.dir() + "/fastidd.pid"));
+}
+
+// Issue #20: a reload asked for the moment the sockets accept, before a
+// worker has its signal handling in place, killed the daemon or a worker
+// (SIGHUP's default action) with nothing in the log. Each start here sends
+// exactly one SIGHUP as soon as the nss socket accepts a connection (polled
+// without pause): the daemon must live on, and that reload must not be lost.
+TEST(WorkersSystemTest, ASighupAsSoonAsTheSocketAcceptsIsNeitherFatalNorLost) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root to drop privileges";
+  struct Case {
+    const char* name;
+    std::vector<std::string> args;
+    std::string daemon_lines;
+    int workers;
+  };
+  const std::vector<Case> cases = {
+      {"one worker in the daemon's process", {}, "", 1},
+      {"a supervisor and two workers", {"-w", "2"}, "", 2},
+      {"a supervisor and a worker that drops to nobody", {}, "user = \"nobody\"\n", 1},
+  };
+  for (const auto& c : cases) {
+    for (int round = 0; round < 5; ++round) {
+      SCOPED_TRACE(std::string(c.name) + ", start " + std::to_string(round + 1));
+      Daemon d(100, 10);
+      ::chmod(d.dir().c_str(), 0755);  // a worker that runs as nobody reads the config
+      std::string cfg = d.default_config_text();
+      cfg.insert(cfg.find("log_level"), c.daemon_lines);
+      d.write_config(cfg);
+      bool sent = false;
+      ASSERT_TRUE(d.start(c.args, [&](pid_t pid) {
+        for (auto until = Clock::now() + std::chrono::seconds(20); !sent && Clock::now() < until;) {
+          if (d.answers()) sent = ::kill(pid, SIGHUP) == 0;
+        }
+      })) << d.log();
+      ASSERT_TRUE(sent) << d.log();
+      // Every worker reloads once, whenever its handling is ready.
+      const auto deadline = Clock::now() + std::chrono::seconds(30);
+      auto reloads = [&d] {
+        const std::string log = d.log();
+        int n = 0;
+        for (auto at = log.find("reloaded configuration"); at != std::string::npos;
+             at = log.find("reloaded configuration", at + 1))
+          ++n;
+        return n;
+      };
+      while (reloads() < c.workers && Clock::now() < deadline && d.wait_exit(std::chrono::milliseconds(0)) == -1)
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      EXPECT_EQ(reloads(), c.workers) << d.log();
+      EXPECT_EQ(d.log().find("killed by signal"), std::string::npos) << d.log();
+      EXPECT_EQ(d.getent("passwd user00042").exit_code, 0) << d.log();
+      const int status = d.stop(SIGTERM);
+      EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "status " << status << "\n" << d.log();
+    }
+  }
 }
 
 TEST(WorkersSystemTest, AnUnknownUserStopsStartUpClearly) {

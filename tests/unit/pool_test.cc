@@ -335,22 +335,53 @@ TEST_F(Pool, StopsSpareWorkersIdleLongerThanSpareIdleTimeout) {
   run([&]() -> asio::awaitable<void> {
     EXPECT_TRUE(co_await all_ready(1));
     std::vector<std::optional<Result<User>>> results(6);
+    // No worker's last idle spell can begin before the lookups are made.
+    const auto asked_at = Clock::now();
     for (int i = 0; i < 6; ++i) spawn_lookup(user_name(i + 1), &results[i]);
-    EXPECT_TRUE(co_await wait_until([&] {
-      return std::all_of(results.begin(), results.end(), [](const auto& r) { return r.has_value(); });
-    }));
-    const auto idle_from = Clock::now();
-    EXPECT_EQ(snapshot().active(), 6u);
-    co_await core::sleep_for(150ms);
-    EXPECT_GT(snapshot().active(), 1u) << "spares stopped before spare_idle_timeout";
-    EXPECT_TRUE(co_await wait_until([&] { return snapshot().active() == 1; }, 3000ms));
-    EXPECT_GE(Clock::now() - idle_from, 400ms);
+    // Watched until one worker is left: for each worker, the last time it was
+    // seen doing something and the first time it was seen stopping (or gone).
+    // The pool runs on this loop, so a snapshot is its exact state at the time
+    // taken after it: a worker seen busy at t went idle after t, and one seen
+    // stopping at t stopped before t. Seen stopping less than
+    // spare_idle_timeout after it was last seen busy, it certainly was
+    // stopped too early, however slow the machine; no bound on the time
+    // below is a guess.
+    std::map<std::uint64_t, Clock::time_point> last_busy, stopped_at;
+    std::set<std::uint64_t> serials;
+    const bool one_left = co_await wait_until(
+        [&] {
+          const PoolStats s = snapshot();
+          const auto now = Clock::now();
+          std::set<std::uint64_t> present;
+          for (const auto& w : s.workers) {
+            present.insert(w.serial);
+            serials.insert(w.serial);
+            if (w.state == "stopping") {
+              stopped_at.emplace(w.serial, now);
+            } else if (w.state != "idle") {
+              last_busy[w.serial] = now;
+            }
+          }
+          for (auto serial : serials) {
+            if (!present.count(serial)) stopped_at.emplace(serial, now);
+          }
+          const bool answered = std::all_of(results.begin(), results.end(), [](const auto& r) { return r.has_value(); });
+          return answered && s.active() == 1;
+        },
+        20000ms);
+    EXPECT_TRUE(one_left) << snapshot().active() << " workers still take requests";
     const PoolStats s = snapshot();
+    EXPECT_EQ(s.started, 6u) << "one worker per lookup in flight";
     EXPECT_EQ(s.stopped, 5u);
+    EXPECT_EQ(stopped_at.size(), 5u);
     EXPECT_EQ(count_state(s, "idle"), 1u);  // min_workers = min_spare_workers = 1 stays
+    for (const auto& [serial, when] : stopped_at) {
+      const auto busy = last_busy.count(serial) ? std::max(last_busy[serial], asked_at) : asked_at;
+      EXPECT_GE(when - busy, 400ms) << "worker " << serial << " was stopped before spare_idle_timeout";
+    }
     // The stopped ones exit and are reaped.
-    EXPECT_TRUE(co_await wait_until([&] { return snapshot().workers.size() == 1; }));
-  });
+    EXPECT_TRUE(co_await wait_until([&] { return snapshot().workers.size() == 1; }, 20000ms));
+  }, 60s);
 }
 
 // ---- Failures ------------------------------------------------------------------------------

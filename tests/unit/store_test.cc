@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -290,11 +291,45 @@ TEST_F(StoreTest, RecordLargerThanTheMapIsRefusedClearly) {
   EXPECT_TRUE(s->user_by_name("corp", "user2")->has_value());
 }
 
+// A process that reads holds its snapshot of the map until its read ends:
+// until then no page the others free may be reused, and they write on fresh
+// pages. One descheduled mid-read on a loaded machine let three writers fill
+// a 16 MiB map in this test (MDB_MAP_FULL: put_user failed, child exit 11).
+// So the worst case is made to happen on every run: a reader holds one
+// snapshot, from before the first put to after the last, and the map is
+// sized for every page the test writes (2,000 commits of about 6 pages,
+// under 50 MiB: the map is more than twice that, so no put finds it full).
 TEST_F(StoreTest, ProcessesShareOneStore) {
-  auto s = open_store();
+  constexpr std::uint64_t kMapSize = 128ull << 20;
+  auto s = open_store(kMapSize);
   ASSERT_TRUE(s);
   s.reset();  // never carried across a fork: each child opens its own
-  constexpr int kProcs = 4, kEach = 2000;
+  int ready[2], stop[2];
+  ASSERT_EQ(::pipe2(ready, O_CLOEXEC), 0);
+  ASSERT_EQ(::pipe2(stop, O_CLOEXEC), 0);
+  const pid_t reader = ::fork();
+  ASSERT_GE(reader, 0);
+  if (reader == 0) {
+    ::close(stop[1]);
+    MDB_env* env = nullptr;
+    MDB_txn* txn = nullptr;
+    if (mdb_env_create(&env) != 0 || mdb_env_set_mapsize(env, kMapSize) != 0 ||
+        mdb_env_set_maxdbs(env, 4) != 0 || mdb_env_open(env, dir_.c_str(), MDB_NOTLS, 0600) != 0 ||
+        mdb_txn_begin(env, nullptr, MDB_RDONLY, &txn) != 0)
+      ::_exit(20);
+    (void)!::write(ready[1], "r", 1);
+    char byte;
+    (void)!::read(stop[0], &byte, 1);  // until the test closes its end
+    mdb_txn_abort(txn);
+    mdb_env_close(env);
+    ::_exit(0);
+  }
+  ::close(ready[1]);
+  ::close(stop[0]);
+  char byte = 0;
+  ASSERT_EQ(::read(ready[0], &byte, 1), 1) << "the reader could not open the store";
+  ::close(ready[0]);
+  constexpr int kProcs = 4, kEach = 500;
   std::vector<pid_t> kids;
   for (int p = 0; p < kProcs; ++p) {
     pid_t pid = ::fork();
@@ -302,12 +337,15 @@ TEST_F(StoreTest, ProcessesShareOneStore) {
     if (pid == 0) {
       Options o;
       o.dir = dir_;
-      o.map_size = 16ull << 20;
+      o.map_size = kMapSize;
       auto mine = Store::open(o);
       if (!mine) ::_exit(10);
       for (int i = 0; i < kEach; ++i) {
         const int id = p * kEach + i;
-        if (!(*mine)->put_user("corp", user(id), id, id + 1)) ::_exit(11);
+        if (Status st = (*mine)->put_user("corp", user(id), id, id + 1); !st) {
+          std::fprintf(stderr, "child %d, put %d: %s\n", p, i, st.to_string().c_str());
+          ::_exit(11);
+        }
         // Read what another process wrote a moment ago, when it is there.
         auto r = (*mine)->user_by_name("corp",
                                        "user" + std::to_string(((p + 1) % kProcs) * kEach + i / 2));
@@ -324,9 +362,17 @@ TEST_F(StoreTest, ProcessesShareOneStore) {
     ASSERT_EQ(::waitpid(pid, &status, 0), pid);
     EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "child status " << status;
   }
-  auto after = open_store();
+  ::close(stop[1]);
+  int reader_status = 0;
+  ASSERT_EQ(::waitpid(reader, &reader_status, 0), reader);
+  EXPECT_TRUE(WIFEXITED(reader_status) && WEXITSTATUS(reader_status) == 0) << reader_status;
+  auto after = open_store(kMapSize);
   ASSERT_TRUE(after);
-  EXPECT_EQ(after->stats().entries, static_cast<std::uint64_t>(2 * kProcs * kEach));
+  const Stats st = after->stats();
+  std::printf("map pages used with one snapshot held throughout: %.1f MiB of %.0f MiB\n",
+              static_cast<double>(st.used_bytes) / (1 << 20), static_cast<double>(st.map_size) / (1 << 20));
+  EXPECT_EQ(st.evictions, 0u);
+  EXPECT_EQ(st.entries, static_cast<std::uint64_t>(2 * kProcs * kEach));
   for (int id = 0; id < kProcs * kEach; id += 97) {
     auto r = after->user_by_uid("corp", 100000 + static_cast<std::uint32_t>(id));
     ASSERT_TRUE(r && r->has_value()) << id;
