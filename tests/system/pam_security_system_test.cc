@@ -253,18 +253,26 @@ void concurrent_guesses_are_bounded(const std::vector<std::string>& daemon_args,
   // The right password comes once guesses are being evaluated.
   ASSERT_TRUE(eventually([&] { return d.calls("user00007") >= 3; })) << d.log();
   CommandResult right = d.pamtester("fastid-test", "user00007", "Right-pw.31");
-  int auth_err = 0, locked = 0;
+  // A guess may also end "unavailable" before it is sent: the module gives
+  // the daemon 900 ms to answer its ping, and 40 logins at once against a
+  // sanitized daemon on two loaded cores can take longer. Such a guess never
+  // reached the lockout or the provider, so it bypasses nothing; it is
+  // counted and printed, not taken for a lock.
+  int auth_err = 0, locked = 0, unavailable = 0;
   std::string outputs;
   for (auto& f : wrong) {
     CommandResult r = f.get();
     auth_err += has(r, kAuthErr) ? 1 : 0;
     locked += has(r, kMaxTries) ? 1 : 0;
+    unavailable += has(r, kUnavail) ? 1 : 0;
     if (!has(r, kAuthErr) && !has(r, kMaxTries)) outputs += r.out;
   }
+  std::printf("-w %d: %d evaluated and refused, %d locked, %d unavailable before sending\n", workers,
+              auth_err, locked, unavailable);
   const std::size_t evaluated = d.calls("user00007");
   EXPECT_LE(evaluated, 3u) << "with -w " << workers << ", guesses evaluated by the provider";
   EXPECT_EQ(static_cast<std::size_t>(auth_err), evaluated);
-  EXPECT_EQ(auth_err + locked, 39) << outputs;
+  EXPECT_EQ(auth_err + locked + unavailable, 39) << outputs;
   EXPECT_TRUE(has(right, kMaxTries)) << right.out;
   EXPECT_FALSE(has(right, kSuccess)) << right.out;
   auto after = d.pamtester("fastid-test", "user00007", "Right-pw.31");
