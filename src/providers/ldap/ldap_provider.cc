@@ -1091,8 +1091,34 @@ Status LdapProvider::authenticate(std::string_view user, std::string_view passwo
   if (!checked_) {
     if (Status st = check_options(); !st) return st;
   }
+  // A simple bind on a fresh connection to the first URI that may carry a
+  // password and answers; `tried` tells whether any URI could.
+  bool tried = false;
+  auto bind_as = [&](const std::string& dn, std::string_view secret) {
+    Status last = Status::unavailable(Impl::prefix(*this) + "no URI answered");
+    for (const auto& uri : options_.uris) {
+      if (!options_.allow_cleartext_passwords && Impl::cleartext(*this, uri)) continue;
+      tried = true;
+      LDAP* ld = nullptr;
+      Status st = Impl::make_handle(*this, uri, ld);
+      if (st) st = Impl::connect_and_bind(*this, uri, ld, dn, secret, true);
+      unbind(ld);
+      last = st;
+      if (st || st.code() != core::Code::kUnavailable) break;
+    }
+    return last;
+  };
   auto entry = Impl::user_entry(*this, user, kLockAttrs);
-  if (!entry) return entry.error();
+  if (!entry) {
+    // A name the directory does not know costs what a wrong password costs —
+    // the same connection and one bind, as an entry that cannot exist and with
+    // a password that is not the one typed — so that the time to refuse does
+    // not tell which names exist.
+    if (entry.error().code() == core::Code::kNotFound && !password.empty()) {
+      (void)bind_as("cn=fastid-no-such-user," + options_.base, "fastid: no such user");
+    }
+    return entry.error();
+  }
   // An empty password would make a simple bind "unauthenticated" and succeed.
   if (password.empty()) return Status::permission_denied(Impl::prefix(*this) + "empty password");
   std::string why;
@@ -1102,21 +1128,7 @@ Status LdapProvider::authenticate(std::string_view user, std::string_view passwo
     core::log_warning(Impl::log_prefix(*this) + "user \"" + printable(user) + "\" refused: " + why);
     return Status::permission_denied(Impl::prefix(*this) + why);
   }
-  Status last = Status::unavailable(Impl::prefix(*this) + "no URI answered");
-  bool tried = false;
-  for (const auto& uri : options_.uris) {
-    if (!options_.allow_cleartext_passwords && Impl::cleartext(*this, uri)) continue;
-    tried = true;
-    LDAP* ld = nullptr;
-    Status st = Impl::make_handle(*this, uri, ld);
-    if (st) st = Impl::connect_and_bind(*this, uri, ld, entry->dn, password, true);
-    unbind(ld);
-    if (st || st.code() != core::Code::kUnavailable) {
-      last = st;
-      break;
-    }
-    last = st;
-  }
+  const Status last = bind_as(entry->dn, password);
   if (!tried) {
     ++cleartext_refusals_;
     const std::string msg = "refusing to send the password of \"" + printable(user) +
