@@ -677,7 +677,7 @@ bool FastCacheWriter::record_has_key(uint64_t pos, const Key& key) const {
 // for the new record): in place of the key's current entry if it is in the
 // probe window (so a key is never indexed twice; *replaced = that entry's
 // record), else the first empty or removed entry, else the entry of the
-// oldest record in the window.
+// oldest record in the window (*replaced = that record).
 uint64_t FastCacheWriter::slot_for(const Key& key, uint64_t* replaced) const {
   const uint64_t mask = params_.index_entries - 1;
   const uint64_t table = table_offset(key.table);
@@ -708,7 +708,13 @@ uint64_t FastCacheWriter::slot_for(const Key& key, uint64_t* replaced) const {
       victim = static_cast<int64_t>(idx);
     }
   }
-  return static_cast<uint64_t>(free_slot >= 0 ? free_slot : victim);
+  if (free_slot >= 0) return static_cast<uint64_t>(free_slot);
+  // A full window: the oldest record loses its entry. If it is a negative
+  // answer (one key only) nothing points to it any more, so it is reported
+  // as replaced and the caller scrubs it: its name digest does not stay in
+  // the ring until the ring comes round.
+  *replaced = victim_pos;
+  return static_cast<uint64_t>(victim);
 }
 
 core::Status FastCacheWriter::put(std::string& record, std::chrono::milliseconds ttl, const Key* keys, int nkeys) {
