@@ -113,7 +113,7 @@ void expect_no_canary_after(const std::function<void(int fd, const std::string& 
   ASSERT_TRUE(d.start()) << d.log();
   const std::string canary = make_canary();
   int fd = connect_unix(d.socket_dir() + "/pam");
-  ASSERT_GE(fd, 0);
+  ASSERT_GE(fd, 0) << "connect " << d.socket_dir() << "/pam: " << std::strerror(errno) << "\n" << d.log();
   attack(fd, canary);
   ::shutdown(fd, SHUT_WR);
   EXPECT_TRUE(closed_within(fd, 5000)) << "the worker closed the connection";

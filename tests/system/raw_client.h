@@ -24,14 +24,16 @@
 
 namespace fastid::testing {
 
-// A blocking connection to a Unix stream socket, or -1.
+// A blocking connection to a Unix stream socket, or -1 (errno kept).
 inline int connect_unix(const std::string& path) {
   int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
   sockaddr_un a{};
   a.sun_family = AF_UNIX;
   std::snprintf(a.sun_path, sizeof a.sun_path, "%s", path.c_str());
   if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
+    const int e = errno;
     ::close(fd);
+    errno = e;
     return -1;
   }
   return fd;
