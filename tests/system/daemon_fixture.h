@@ -264,15 +264,21 @@ class Daemon {
     return status;
   }
 
+  // Every socket the daemon opens accepts connections. The pam socket is
+  // opened last: a test that waited for nss alone could connect to pam
+  // between its bind and its listen (ECONNREFUSED).
   bool answers() const {
-    int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_un addr{};
-    addr.sun_family = AF_UNIX;
-    std::string path = socket_dir() + "/nss";
-    std::snprintf(addr.sun_path, sizeof addr.sun_path, "%s", path.c_str());
-    bool ok = ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
-    ::close(fd);
-    return ok;
+    for (const char* name : {"/nss", "/pam"}) {
+      int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+      sockaddr_un addr{};
+      addr.sun_family = AF_UNIX;
+      std::string path = socket_dir() + name;
+      std::snprintf(addr.sun_path, sizeof addr.sun_path, "%s", path.c_str());
+      bool ok = ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
+      ::close(fd);
+      if (!ok) return false;
+    }
+    return true;
   }
 
   // The environment prefix that points glibc and libfastid at this daemon.
