@@ -166,10 +166,17 @@ TEST(PrivilegeSystemTest, WorkersOfTheServiceUserCannotBeTracedByThatUser) {
   }
   ASSERT_GE(workers.size(), 3u) << "expected front and provider workers running as 65534";
   for (pid_t p : workers) {
-    struct stat st {};
-    ASSERT_EQ(::stat(("/proc/" + std::to_string(p) + "/status").c_str(), &st), 0);
     // The kernel gives the files in a non-dumpable process's /proc/PID to root.
-    EXPECT_EQ(st.st_uid, 0u) << "pid " << p << " is dumpable";
+    // A provider worker the pool has just exec'd is dumpable until its first
+    // prctl (that window is the next test's): wait for it to get there, then
+    // it must stay non-dumpable.
+    struct stat st {};
+    for (auto until = Clock::now() + std::chrono::seconds(5); Clock::now() < until;) {
+      ASSERT_EQ(::stat(("/proc/" + std::to_string(p) + "/status").c_str(), &st), 0);
+      if (st.st_uid == 0) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    EXPECT_EQ(st.st_uid, 0u) << "pid " << p << " is still dumpable after 5 s";
     const pid_t tracer = as_service_user([p] {
       if (::ptrace(PTRACE_SEIZE, p, nullptr, nullptr) == 0) ::_exit(1);
       ::_exit(errno == EPERM ? 0 : 2);
