@@ -1011,10 +1011,6 @@ std::string join(std::span<const std::string_view> words, std::string_view sep) 
 }
 
 // Multiplies or adds with a check: values come from files people type.
-bool mul_overflows(std::uint64_t a, std::uint64_t b, std::uint64_t* out) {
-  return __builtin_mul_overflow(a, b, out);
-}
-
 std::string limit_text(const Setting& s, std::int64_t v) {
   switch (s.type) {
     case SettingType::kDuration: return format_duration(milliseconds(v));
@@ -1138,173 +1134,6 @@ std::string_view setting_type_name(SettingType type) {
     case SettingType::kStringList: return "list of strings";
   }
   return "?";
-}
-
-// ---- Value syntaxes -----------------------------------------------------------------
-
-Result<milliseconds> parse_duration(std::string_view text) {
-  struct Unit {
-    std::string_view name;
-    std::uint64_t ms;
-  };
-  // Largest first: the order a duration must be written in.
-  static constexpr Unit kUnits[] = {
-      {"d", kDay}, {"h", kHour}, {"m", kMinute}, {"s", kSecond}, {"ms", 1}};
-  const std::string q = toml_quote(text);
-  if (text.empty()) return core::error(invalid("empty duration: write a number and a unit, e.g. \"15s\""));
-  if (text[0] == '-') return core::error(invalid("negative duration " + q + " is not allowed"));
-  if (text == "0") return milliseconds(0);
-
-  std::uint64_t total = 0;
-  int last_rank = -1;
-  std::size_t i = 0;
-  while (i < text.size()) {
-    const std::size_t start = i;
-    while (i < text.size() && is_digit(text[i])) ++i;
-    if (i == start) {
-      return core::error(invalid("malformed duration " + q +
-                                 ": expected a number and a unit (ms, s, m, h, d), e.g. \"1h30m\""));
-    }
-    const std::string_view digits = text.substr(start, i - start);
-    if (i < text.size() && (text[i] == '.' || text[i] == ',')) {
-      return core::error(invalid("fractions are not supported in duration " + q +
-                                 ": use a smaller unit, e.g. \"1500ms\""));
-    }
-    const std::size_t unit_start = i;
-    while (i < text.size() && is_alpha(text[i])) ++i;
-    const std::string_view unit = text.substr(unit_start, i - unit_start);
-    if (unit.empty()) {
-      if (i == text.size()) {
-        return core::error(invalid("duration " + q + " has no unit: add one of ms, s, m, h, d (\"" +
-                                   std::string(digits) + "s\")"));
-      }
-      return core::error(invalid("malformed duration " + q + ": unexpected character " +
-                                 toml_quote(text.substr(i, 1))));
-    }
-    int rank = -1;
-    for (int r = 0; r < static_cast<int>(std::size(kUnits)); ++r) {
-      if (kUnits[r].name == unit) rank = r;
-    }
-    if (rank < 0) {
-      return core::error(invalid("unknown unit " + toml_quote(unit) + " in duration " + q +
-                                 ": use ms, s, m, h or d"));
-    }
-    if (rank <= last_rank) {
-      return core::error(invalid("malformed duration " + q +
-                                 ": each unit once, largest first, as in \"1h30m\""));
-    }
-    last_rank = rank;
-    std::uint64_t n = 0;
-    auto [ptr, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), n);
-    std::uint64_t part = 0;
-    if (ec != std::errc() || ptr != digits.data() + digits.size() ||
-        mul_overflows(n, kUnits[rank].ms, &part) || __builtin_add_overflow(total, part, &total)) {
-      return core::error(invalid("duration " + q + " is too large"));
-    }
-  }
-  if (total > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())) {
-    return core::error(invalid("duration " + q + " is too large"));
-  }
-  return milliseconds(static_cast<std::int64_t>(total));
-}
-
-std::string format_duration(milliseconds d) {
-  std::int64_t left = d.count();
-  if (left == 0) return "0s";
-  std::string out;
-  if (left < 0) {  // not produced by the parser; printed honestly anyway
-    out = "-";
-    left = -left;
-  }
-  struct Unit {
-    const char* name;
-    std::int64_t ms;
-  };
-  static constexpr Unit kUnits[] = {
-      {"d", kDay}, {"h", kHour}, {"m", kMinute}, {"s", kSecond}, {"ms", 1}};
-  for (const Unit& u : kUnits) {
-    if (left >= u.ms) {
-      out += std::to_string(left / u.ms);
-      out += u.name;
-      left %= u.ms;
-    }
-  }
-  return out;
-}
-
-Result<std::uint64_t> parse_size(std::string_view text) {
-  struct Unit {
-    std::string_view name;
-    std::uint64_t bytes;
-  };
-  static constexpr Unit kUnits[] = {{"", 1},          {"B", 1},           {"KiB", 1ull << 10},
-                                    {"MiB", 1ull << 20}, {"GiB", 1ull << 30}, {"TiB", 1ull << 40}};
-  const std::string q = toml_quote(text);
-  if (text.empty()) return core::error(invalid("empty size: write e.g. \"8MiB\""));
-  if (text[0] == '-') return core::error(invalid("negative size " + q + " is not allowed"));
-  std::size_t i = 0;
-  while (i < text.size() && is_digit(text[i])) ++i;
-  if (i == 0) {
-    return core::error(invalid("malformed size " + q + ": expected a number and a unit, e.g. \"512KiB\""));
-  }
-  if (i < text.size() && (text[i] == '.' || text[i] == ',')) {
-    return core::error(invalid("fractions are not supported in size " + q +
-                               ": use a smaller unit, e.g. \"1536KiB\""));
-  }
-  const std::string_view digits = text.substr(0, i);
-  const std::string_view unit = text.substr(i);
-  const Unit* found = nullptr;
-  for (const Unit& u : kUnits) {
-    if (u.name == unit) found = &u;
-  }
-  if (found == nullptr) {
-    return core::error(invalid("unknown unit " + toml_quote(unit) + " in size " + q +
-                               ": use B, KiB, MiB, GiB or TiB (powers of 1024)"));
-  }
-  std::uint64_t n = 0, bytes = 0;
-  auto [ptr, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), n);
-  if (ec != std::errc() || ptr != digits.data() + digits.size() ||
-      mul_overflows(n, found->bytes, &bytes) ||
-      bytes > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())) {
-    return core::error(invalid("size " + q + " is too large"));
-  }
-  return bytes;
-}
-
-std::string format_size(std::uint64_t bytes) {
-  static constexpr std::pair<const char*, std::uint64_t> kUnits[] = {
-      {"TiB", 1ull << 40}, {"GiB", 1ull << 30}, {"MiB", 1ull << 20}, {"KiB", 1ull << 10}};
-  if (bytes != 0) {
-    for (auto [name, unit] : kUnits) {
-      if (bytes % unit == 0) return std::to_string(bytes / unit) + name;
-    }
-  }
-  return std::to_string(bytes) + "B";
-}
-
-std::string toml_quote(std::string_view text) {
-  static constexpr char kHex[] = "0123456789ABCDEF";
-  std::string out = "\"";
-  for (char ch : text) {
-    const auto c = static_cast<unsigned char>(ch);
-    switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\t': out += "\\t"; break;
-      case '\r': out += "\\r"; break;
-      default:
-        if (c < 0x20 || c == 0x7f) {
-          out += "\\u00";
-          out += kHex[c >> 4];
-          out += kHex[c & 0xf];
-        } else {
-          out += ch;
-        }
-    }
-  }
-  out += '"';
-  return out;
 }
 
 // ---- Checking and applying ---------------------------------------------------------
@@ -1477,6 +1306,23 @@ Result<SettingValue> parse_setting_text(const Setting& s, std::string_view text)
   return value;
 }
 
+std::string setting_text(const SettingValue& value) {
+  struct Text {
+    std::string operator()(const std::string& v) const { return v; }
+    std::string operator()(std::int64_t v) const { return std::to_string(v); }
+    std::string operator()(bool v) const { return v ? "true" : "false"; }
+    std::string operator()(milliseconds v) const { return format_duration(v); }
+    std::string operator()(ByteSize v) const { return format_size(v.bytes); }
+    std::string operator()(core::LogLevel v) const { return std::string(log_level_text(v)); }
+    std::string operator()(const std::vector<std::string>& v) const {
+      std::string out;
+      for (std::size_t i = 0; i < v.size(); ++i) out += (i == 0 ? "" : ",") + v[i];
+      return out;
+    }
+  };
+  return std::visit(Text{}, value);
+}
+
 std::string format_setting_value(const Setting& s, const SettingValue& value) {
   (void)s;
   return std::visit(
@@ -1550,42 +1396,6 @@ void apply_defaults(FastCacheConfig& fastcache) {
 }
 void apply_defaults(FastCacheMapConfig& map) { apply_section_defaults(Section::kFastcacheMap, map); }
 void apply_defaults(ListenConfig& listen) { apply_section_defaults(Section::kListen, listen); }
-
-Result<HostPort> parse_host_port(std::string_view text) {
-  auto bad = [&](std::string why) {
-    return core::error(invalid("must be \"HOST:PORT\" or \"[V6]:PORT\" with a numeric address, " +
-                               why + ", got " + toml_quote(text)));
-  };
-  HostPort out;
-  std::string_view port;
-  if (!text.empty() && text[0] == '[') {
-    auto close = text.find(']');
-    if (close == std::string_view::npos || close + 1 >= text.size() || text[close + 1] != ':') {
-      return bad("an IPv6 address goes in brackets");
-    }
-    out.host = std::string(text.substr(1, close - 1));
-    port = text.substr(close + 2);
-    if (out.host.empty() || out.host.find_first_not_of("0123456789abcdefABCDEF:.") != std::string::npos) {
-      return bad("not an IPv6 address");
-    }
-  } else {
-    auto colon = text.rfind(':');
-    if (colon == std::string_view::npos) return bad("no port");
-    out.host = std::string(text.substr(0, colon));
-    port = text.substr(colon + 1);
-    if (out.host.empty() || out.host.find_first_not_of("0123456789.") != std::string::npos ||
-        std::count(out.host.begin(), out.host.end(), '.') != 3) {
-      return bad("not an IPv4 address");
-    }
-  }
-  unsigned value = 0;
-  auto [ptr, ec] = std::from_chars(port.data(), port.data() + port.size(), value);
-  if (port.empty() || ec != std::errc() || ptr != port.data() + port.size() || value > 65535) {
-    return bad("the port is 0 to 65535");
-  }
-  out.port = static_cast<std::uint16_t>(value);
-  return out;
-}
 
 void apply_defaults(PamConfig& pam) { apply_section_defaults(Section::kPam, pam); }
 void apply_defaults(StoreConfig& store) { apply_section_defaults(Section::kStore, store); }

@@ -12,7 +12,7 @@
 #include <cerrno>
 #include <cstring>
 
-#include "daemon/settings.h"
+#include "core/text.h"
 #include "netclient/socket_io.h"
 #include "netclient/tls_session.h"
 #include "proto/wire.h"
@@ -29,7 +29,7 @@ struct Address {
 };
 
 core::Result<Address> resolve(const std::string& text) {
-  auto hp = daemon::parse_host_port(text);
+  auto hp = core::parse_host_port(text);
   if (!hp) return core::error(hp.error());
   Address a;
   auto* v4 = reinterpret_cast<sockaddr_in*>(&a.storage);
@@ -117,7 +117,7 @@ Status NetClient::connect_tcp(std::size_t index, Clock::time_point deadline) {
   tcp_fd_ = *fd;
   tcp_server_ = index;
   if (options_.tls) {
-    auto hp = daemon::parse_host_port(name);  // resolve() accepted it
+    auto hp = core::parse_host_port(name);  // resolve() accepted it
     auto session = TlsSession::handshake(tcp_fd_, *options_.tls, options_.tls_server_name, hp->host, deadline);
     if (!session) {
       disconnect();

@@ -8,7 +8,7 @@
 #include <cerrno>
 #include <cstring>
 
-#include "daemon/settings.h"
+#include "core/text.h"
 
 namespace fastid::server {
 namespace {
@@ -20,7 +20,7 @@ struct SockAddr {
 };
 
 core::Result<SockAddr> resolve(std::string_view address) {
-  auto hp = daemon::parse_host_port(address);
+  auto hp = core::parse_host_port(address);
   if (!hp) return core::error(hp.error());
   SockAddr out;
   auto* v4 = reinterpret_cast<sockaddr_in*>(&out.storage);
