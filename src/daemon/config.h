@@ -218,9 +218,9 @@ Config default_config();
 
 // The effective configuration as TOML with every setting spelled out.
 // kLeaveOut (for --check-config and anything a person reads) writes a comment
-// in place of each secret that is set; kInclude is only for the sealed memfd a
-// provider worker reads its configuration from. parse_config() of a kInclude
-// rendering gives `config` back.
+// in place of each secret that is set; kInclude writes them too, never for a
+// person to read (provider workers get provider_settings.h's text instead).
+// parse_config() of a kInclude rendering gives `config` back.
 enum class Secrets : bool { kLeaveOut, kInclude };
 std::string render_config(const Config& config, Secrets secrets = Secrets::kLeaveOut);
 

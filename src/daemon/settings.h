@@ -15,6 +15,7 @@
 
 #include "core/log.h"
 #include "core/status.h"
+#include "core/text.h"
 #include "daemon/config.h"
 
 namespace fastid::daemon {
@@ -143,20 +144,24 @@ std::string_view setting_type_name(SettingType type);
 std::span<const std::string_view> available_provider_types();
 std::span<const std::string_view> planned_provider_types();
 
-// Human syntaxes. Durations: one or more <digits><unit> in decreasing unit
-// order, units d, h, m, s, ms ("1h30m"), or "0"; no sign, fraction or space.
-// Sizes: <digits> followed by nothing or B (bytes), KiB, MiB, GiB or TiB.
-// Errors are kInvalidArgument with a message that says what to write instead.
-Result<std::chrono::milliseconds> parse_duration(std::string_view text);
-Result<std::uint64_t> parse_size(std::string_view text);
-// Canonical spellings that parse back to the same value: "1h30m", "8MiB", "1000B".
-std::string format_duration(std::chrono::milliseconds d);
-std::string format_size(std::uint64_t bytes);
+// The value syntaxes (durations, sizes, HOST:PORT) live in core/text.h, shared
+// with the layers below; the settings table uses them under these names.
+using core::format_duration;
+using core::format_size;
+using core::HostPort;
+using core::parse_duration;
+using core::parse_host_port;
+using core::parse_size;
 
 // Parses `text` as the value of `setting` (a string in the setting's own
 // syntax: "15s", "info", "4", "true") and checks it. The path taken by
 // defaults and by string values in the file.
 Result<SettingValue> parse_setting_text(const Setting& setting, std::string_view text);
+
+// The value in the setting's own text syntax, what parse_setting_text reads
+// back: "15s", "8MiB", "info", "4", "true", and list items joined by commas
+// (an item holding a comma does not survive: lists have their own forms).
+std::string setting_text(const SettingValue& value);
 
 // Checks a typed value against the setting's limits and rules. The message
 // says what is wrong without the location; the caller adds file:line: key.
@@ -174,13 +179,6 @@ void apply_defaults(FastCacheConfig& fastcache);  // every map's too
 void apply_defaults(FastCacheMapConfig& map);
 void apply_defaults(ListenConfig& listen);
 
-// Splits "HOST:PORT" / "[V6]:PORT" (numeric host). Used by the kHostPort rule,
-// the listeners and the clients, so that all agree on the syntax.
-struct HostPort {
-  std::string host;     // without brackets
-  std::uint16_t port = 0;
-};
-Result<HostPort> parse_host_port(std::string_view text);
 void apply_defaults(PamConfig& pam);
 void apply_defaults(StoreConfig& store);
 
@@ -196,8 +194,7 @@ Status check_store_config(const StoreConfig& store);
 // keys and values, without the location; the caller adds it.
 Status check_pool_config(const PoolConfig& pool);
 
-// A TOML basic string literal for any text (quotes, backslashes and control
-// characters escaped); also used to quote untrusted names in messages.
-std::string toml_quote(std::string_view text);
+// A TOML basic string literal for any text (core::quote's escaping is TOML's).
+inline std::string toml_quote(std::string_view text) { return core::quote(text); }
 
 }  // namespace fastid::daemon

@@ -10,8 +10,9 @@
 #include <filesystem>
 
 #include "core/log.h"
+#include "daemon/provider_factory.h"
+#include "daemon/provider_settings.h"
 #include "pool/provider_pool.h"
-#include "providers/registry.h"
 #include "server/cache_publisher.h"
 #include "server/nss_handler.h"
 #include "server/pam_handler.h"
@@ -39,7 +40,7 @@ core::Result<Config> read_config(const std::string& explicit_path, const Overrid
 core::Result<std::vector<std::shared_ptr<providers::Provider>>> open_providers(const Config& config) {
   std::vector<std::shared_ptr<providers::Provider>> out;
   for (const auto& pc : config.providers) {
-    auto made = providers::make_provider(pc);
+    auto made = make_provider(pc);
     if (!made) return core::error(made.error().with_context("provider " + pc.name));
     std::shared_ptr<providers::Provider> p = std::move(*made);
     core::Status st = p->open();
@@ -51,7 +52,7 @@ core::Result<std::vector<std::shared_ptr<providers::Provider>>> open_providers(c
 
 core::Status check_providers_at_start(const Config& config, bool check_only) {
   for (const auto& pc : config.providers) {
-    auto made = providers::make_provider(pc);
+    auto made = make_provider(pc);
     if (!made) return made.error().with_context("provider " + pc.name);
     core::Status st = (*made)->open();
     (*made)->close();
@@ -80,6 +81,19 @@ core::Status check_providers_at_start(const Config& config, bool check_only) {
 
 namespace {
 
+server::PamOptions pam_options(const PamConfig& c) {
+  return server::PamOptions{
+      .max_failures = c.max_failures,
+      .failure_window = c.failure_window,
+      .lockout_time = c.lockout_time,
+      .caller_rate = c.caller_rate,
+      .caller_burst = c.caller_burst,
+      .offline = c.offline,
+      .offline_file = c.offline_file,
+      .offline_max_age = c.offline_max_age,
+  };
+}
+
 server::StoredDirectoryOptions stored_directory_options(const StoreConfig& c) {
   server::StoredDirectoryOptions o;
   o.ttl = c.ttl;
@@ -98,9 +112,8 @@ core::Result<server::Directories> open_directories(const Config& config, asio::a
   server::Directories out;
   for (const auto& pc : config.providers) {
     if (pc.in_pool()) {
-      pool::ProviderPool::Options options;
-      options.worker_log_level = config.daemon.log_level;
-      auto pool = std::make_shared<pool::ProviderPool>(executor, pc, options);
+      auto pool = std::make_shared<pool::ProviderPool>(executor, pc.name, pool_options(pc.pool),
+                                                       encode_provider_settings(pc, config.daemon.log_level));
       core::Status st = pool->start();
       if (!st) return core::error(st.with_context("provider " + pc.name));
       server::DirectoryPtr pooled = server::pooled_directory(std::move(pool));
@@ -114,7 +127,7 @@ core::Result<server::Directories> open_directories(const Config& config, asio::a
       out.push_back(std::move(pooled));
       continue;
     }
-    auto made = providers::make_provider(pc);
+    auto made = make_provider(pc);
     if (!made) return core::error(made.error().with_context("provider " + pc.name));
     std::shared_ptr<providers::Provider> p = std::move(*made);
     core::Status st = p->open();
@@ -154,7 +167,7 @@ class Worker {
         refresh_timer_(io_),
         figures_timer_(io_),
         server_(io_, limits_of(setup_.config), handler_),
-        pam_(handler_, setup_.config.pam, setup_.config.daemon.state_dir, setup_.lockout) {
+        pam_(handler_, pam_options(setup_.config.pam), setup_.config.daemon.state_dir, setup_.lockout) {
     server_.set_pam_handler(&pam_);
     // fastidd's main blocked SIGHUP (its default action kills): signals_ now
     // handles it, so let it through, on this (the loop's) thread only. One
@@ -296,7 +309,7 @@ class Worker {
     invalidate_fast_cache("configuration reloaded");
     core::set_log_level(new_d.log_level);
     server_.set_limits(limits_of(*next));
-    pam_.set_config(next->pam);
+    pam_.set_config(pam_options(next->pam));
     Config kept = std::move(*next);
     // Restart-only settings stay as they are in the running process.
     kept.daemon.socket_dir = old_d.socket_dir;

@@ -12,7 +12,8 @@
 #include <cerrno>
 #include <cstring>
 
-#include "daemon/settings.h"
+#include "core/socket_address.h"
+#include "core/text.h"
 #include "netclient/socket_io.h"
 #include "netclient/tls_session.h"
 #include "proto/wire.h"
@@ -22,33 +23,7 @@ namespace {
 
 using core::Status;
 
-struct Address {
-  sockaddr_storage storage{};
-  socklen_t len = 0;
-  int family = AF_UNSPEC;
-};
-
-core::Result<Address> resolve(const std::string& text) {
-  auto hp = daemon::parse_host_port(text);
-  if (!hp) return core::error(hp.error());
-  Address a;
-  auto* v4 = reinterpret_cast<sockaddr_in*>(&a.storage);
-  auto* v6 = reinterpret_cast<sockaddr_in6*>(&a.storage);
-  if (::inet_pton(AF_INET, hp->host.c_str(), &v4->sin_addr) == 1) {
-    v4->sin_family = AF_INET;
-    v4->sin_port = htons(hp->port);
-    a.len = sizeof *v4;
-    a.family = AF_INET;
-  } else if (::inet_pton(AF_INET6, hp->host.c_str(), &v6->sin6_addr) == 1) {
-    v6->sin6_family = AF_INET6;
-    v6->sin6_port = htons(hp->port);
-    a.len = sizeof *v6;
-    a.family = AF_INET6;
-  } else {
-    return core::error(Status::invalid_argument("not a numeric address: " + text));
-  }
-  return a;
-}
+using Address = core::SocketAddress;
 
 // A non-blocking, close-on-exec socket connected (TCP: handshake done) before the deadline.
 core::Result<int> connect_to(const Address& a, int type, Clock::time_point deadline, const std::string& name) {
@@ -110,14 +85,14 @@ void NetClient::disconnect() {
 Status NetClient::connect_tcp(std::size_t index, Clock::time_point deadline) {
   disconnect();
   const std::string& name = options_.servers[index];
-  auto addr = resolve(name);
+  auto addr = core::resolve_host_port(name);
   if (!addr) return addr.error();
   auto fd = connect_to(*addr, SOCK_STREAM, deadline, name);
   if (!fd) return fd.error();
   tcp_fd_ = *fd;
   tcp_server_ = index;
   if (options_.tls) {
-    auto hp = daemon::parse_host_port(name);  // resolve() accepted it
+    auto hp = core::parse_host_port(name);  // core::resolve_host_port() accepted it
     auto session = TlsSession::handshake(tcp_fd_, *options_.tls, options_.tls_server_name, hp->host, deadline);
     if (!session) {
       disconnect();
@@ -220,7 +195,7 @@ core::Result<proto::Reply> NetClient::call_udp(const proto::Bytes& frame, std::u
     const auto deadline = Clock::now() + options_.timeout;
     int& kept = udp_fds_[index];
     if (kept < 0) {
-      auto addr = resolve(name);
+      auto addr = core::resolve_host_port(name);
       if (!addr) return core::error(addr.error());
       auto fd = connect_to(*addr, SOCK_DGRAM, deadline, name);  // connected: only its replies arrive
       if (!fd) {

@@ -19,7 +19,7 @@
 #include <optional>
 #include <string.h>
 
-#include "daemon/settings.h"
+#include "core/text.h"
 #include "pool/worker_protocol.h"
 
 namespace fastid::pool {
@@ -82,16 +82,6 @@ std::string coalesce_key(const proto::Request& r) {
   }
 }
 
-std::string render_for_worker(const daemon::ProviderConfig& provider, core::LogLevel level) {
-  daemon::Config config;
-  config.source = "fastidd";
-  daemon::apply_defaults(config.daemon);
-  config.daemon.log_level = level;
-  config.pool = provider.pool;
-  config.providers.push_back(provider);
-  return daemon::render_config(config, daemon::Secrets::kInclude);
-}
-
 }  // namespace
 
 std::size_t PoolStats::active() const {
@@ -140,14 +130,17 @@ struct ProviderPool::Worker {
   Clock::time_point idle_since{};
 };
 
-ProviderPool::ProviderPool(asio::any_io_executor executor, daemon::ProviderConfig config)
-    : ProviderPool(std::move(executor), std::move(config), Options{}) {}
+ProviderPool::ProviderPool(asio::any_io_executor executor, std::string name, PoolOptions pool,
+                           std::string worker_settings)
+    : ProviderPool(std::move(executor), std::move(name), pool, std::move(worker_settings), Options{}) {}
 
-ProviderPool::ProviderPool(asio::any_io_executor executor, daemon::ProviderConfig config, Options options)
+ProviderPool::ProviderPool(asio::any_io_executor executor, std::string name, PoolOptions pool,
+                           std::string worker_settings, Options options)
     : executor_(std::move(executor)),
-      config_(std::move(config)),
+      name_(std::move(name)),
+      pool_(pool),
+      worker_settings_(std::move(worker_settings)),
       options_(std::move(options)),
-      config_toml_(render_for_worker(config_, options_.worker_log_level)),
       tick_(executor_),
       coalescer_(std::make_shared<core::Coalescer<std::string, core::Result<proto::Reply>>>()) {}
 
@@ -170,11 +163,11 @@ ProviderPool::~ProviderPool() {
     w->socket.close(ignored);
     w->pidfd.close(ignored);
     w->timer.cancel();
-    const core::Status gone = core::Status::cancelled("provider " + config_.name + ": pool destroyed");
+    const core::Status gone = core::Status::cancelled("provider " + name_ + ": pool destroyed");
     if (w->current) complete(w->current, core::error(gone));
     for (const JobPtr& job : w->queue) complete(job, core::error(gone));
   }
-  const core::Status gone = core::Status::cancelled("provider " + config_.name + ": pool destroyed");
+  const core::Status gone = core::Status::cancelled("provider " + name_ + ": pool destroyed");
   for (const JobPtr& job : priority_queue_) complete(job, core::error(gone));
 }
 
@@ -205,7 +198,7 @@ asio::awaitable<core::Result<proto::Reply>> ProviderPool::call_once(proto::Reque
   job->priority = priority;
   dispatch(job, false);
   if (!job->result) {
-    const std::string who = "provider " + config_.name;
+    const std::string who = "provider " + name_;
     asio::error_code ec;
     try {
       co_await job->done.async_wait(asio::redirect_error(asio::use_awaitable, ec));
@@ -284,7 +277,7 @@ core::Status ProviderPool::start() {
   if (started_) return core::Status::ok();
   started_ = true;
   core::Status first;
-  const auto& p = config_.pool;
+  const auto& p = pool_;
   while (static_cast<int>(workers_.size()) <
          std::max(p.min_workers, std::min(p.min_spare_workers, p.max_workers))) {
     auto w = add_worker();
@@ -307,7 +300,7 @@ void ProviderPool::stop() {
     std::deque<JobPtr> queued;
     queued.swap(w->queue);
     for (const JobPtr& job : queued) {
-      fail_job(job, core::Status::unavailable("provider " + config_.name + ": pool stopping"));
+      fail_job(job, core::Status::unavailable("provider " + name_ + ": pool stopping"));
     }
     if (w->state == State::kBusy) {
       w->stop_after_reply = true;
@@ -318,7 +311,7 @@ void ProviderPool::stop() {
   std::deque<JobPtr> waiting;
   waiting.swap(priority_queue_);
   for (const JobPtr& job : waiting) {
-    fail_job(job, core::Status::unavailable("provider " + config_.name + ": pool stopping"));
+    fail_job(job, core::Status::unavailable("provider " + name_ + ": pool stopping"));
   }
 }
 
@@ -327,11 +320,11 @@ bool ProviderPool::stopped() const { return stopping_ && workers_.empty() && ret
 void ProviderPool::dispatch(const JobPtr& job, bool again) {
   if (job->result || job->abandoned) return;
   if (stopping_) {
-    fail_job(job, core::Status::unavailable("provider " + config_.name + ": pool stopping"));
+    fail_job(job, core::Status::unavailable("provider " + name_ + ": pool stopping"));
     return;
   }
   job->queued_at = Clock::now();
-  const auto& p = config_.pool;
+  const auto& p = pool_;
   // A lookup may not take a worker while lookups hold lookup_limit() of them:
   // the rest are kept for authentication (auth_workers).
   const bool may_run = job->priority || lookups_in_service() < lookup_limit();
@@ -357,18 +350,18 @@ void ProviderPool::dispatch(const JobPtr& job, bool again) {
     if (!one_starts && can_add) {
       auto w = add_worker();
       if (!w && workers_.empty()) {
-        fail_job(job, core::Status::unavailable("provider " + config_.name +
+        fail_job(job, core::Status::unavailable("provider " + name_ +
                                                 ": no worker could be started: " + w.error().message()));
         return;
       }
     }
     if (workers_.empty()) {
-      fail_job(job, core::Status::unavailable("provider " + config_.name + ": no worker"));
+      fail_job(job, core::Status::unavailable("provider " + name_ + ": no worker"));
       return;
     }
     if (!again && static_cast<int>(priority_queue_.size()) >= p.max_queue) {
       ++counters_.busy;
-      complete(job, core::error(core::Status::busy("provider " + config_.name +
+      complete(job, core::error(core::Status::busy("provider " + name_ +
                                                    ": authentication queue full (" +
                                                    std::to_string(priority_queue_.size()) + " requests)")));
       return;
@@ -397,20 +390,20 @@ void ProviderPool::dispatch(const JobPtr& job, bool again) {
         return;
       }
       if (workers_.empty()) {
-        fail_job(job, core::Status::unavailable("provider " + config_.name +
+        fail_job(job, core::Status::unavailable("provider " + name_ +
                                                 ": no worker could be started: " + w.error().message()));
         return;
       }
     }
   }
   if (workers_.empty()) {
-    fail_job(job, core::Status::unavailable("provider " + config_.name + ": no worker"));
+    fail_job(job, core::Status::unavailable("provider " + name_ + ": no worker"));
     return;
   }
   if (!again && static_cast<int>(lookups_queued()) >= p.max_queue) {
     ++counters_.busy;
     // Counted apart from `failed`: shedding is the policy working, not a fault.
-    complete(job, core::error(core::Status::busy("provider " + config_.name + ": queue full (" +
+    complete(job, core::error(core::Status::busy("provider " + name_ + ": queue full (" +
                                                  std::to_string(lookups_queued()) + " requests)")));
     return;
   }
@@ -427,7 +420,7 @@ void ProviderPool::dispatch(const JobPtr& job, bool again) {
 }
 
 int ProviderPool::lookup_limit() const {
-  return std::max(1, config_.pool.max_workers - config_.pool.auth_workers);
+  return std::max(1, pool_.max_workers - pool_.auth_workers);
 }
 
 int ProviderPool::lookups_in_service() const {
@@ -449,7 +442,7 @@ core::Result<ProviderPool::WorkerPtr> ProviderPool::add_worker() {
   if (core::Status st = launch(w); !st) {
     ++counters_.start_failures;
     note_failure();
-    core::log_error("provider " + config_.name + ": " + st.to_string());
+    core::log_error("provider " + name_ + ": " + st.to_string());
     return core::error(st);
   }
   workers_.push_back(w);
@@ -457,7 +450,7 @@ core::Result<ProviderPool::WorkerPtr> ProviderPool::add_worker() {
 }
 
 core::Status ProviderPool::launch(const WorkerPtr& w) {
-  auto spawned = spawn_worker(WorkerCommand{options_.worker_path, config_.name, config_toml_});
+  auto spawned = spawn_worker(WorkerCommand{options_.worker_path, name_, worker_settings_});
   if (!spawned) return spawned.error();
   asio::error_code ec;
   w->socket.assign(asio::local::stream_protocol(), spawned->socket_fd, ec);
@@ -483,9 +476,9 @@ core::Status ProviderPool::launch(const WorkerPtr& w) {
   w->state = State::kStarting;
   w->started_at = Clock::now();
   ++counters_.started;
-  core::log_debug("provider " + config_.name + ": started worker pid " + std::to_string(w->pid));
+  core::log_debug("provider " + name_ + ": started worker pid " + std::to_string(w->pid));
   // A worker that cannot open its provider within request_timeout is as good as hung.
-  arm(w, Deadline::kStart, config_.pool.request_timeout);
+  arm(w, Deadline::kStart, pool_.request_timeout);
   auto rethrow = [](std::exception_ptr e) {
     if (e) std::rethrow_exception(e);
   };
@@ -503,7 +496,7 @@ void ProviderPool::send(const WorkerPtr& w, JobPtr job) {
   proto::Request on_wire = job->request;
   on_wire.request_id = job->wire_id;
   auto frame = std::make_shared<proto::Bytes>(proto::encode_request(on_wire));
-  arm(w, Deadline::kRequest, config_.pool.request_timeout);
+  arm(w, Deadline::kRequest, pool_.request_timeout);
   // A frame that carries a password is zeroed once written (or not).
   const bool secret = proto::opcode_is_auth(static_cast<std::uint16_t>(on_wire.opcode));
   // A failed write means the worker is gone: its reader sees the end of the
@@ -552,7 +545,7 @@ void ProviderPool::wake_idle() {
 
 void ProviderPool::top_up() {
   if (stopping_ || !started_) return;
-  const auto& p = config_.pool;
+  const auto& p = pool_;
   while (static_cast<int>(workers_.size()) < p.max_workers) {
     int spares = 0;
     bool one_waits = false;
@@ -592,7 +585,7 @@ void ProviderPool::retire(const WorkerPtr& w, std::string_view why) {
     w->state = State::kStopping;
     w->pool = nullptr;
   } else {
-    core::log_debug("provider " + config_.name + ": stopping worker pid " + std::to_string(w->pid) + ": " +
+    core::log_debug("provider " + name_ + ": stopping worker pid " + std::to_string(w->pid) + ": " +
                     std::string(why));
     w->state = State::kStopping;
     ++counters_.stopped;
@@ -614,7 +607,7 @@ void ProviderPool::note_failure() {
   for (int i = 2; i < failure_streak_ && pause < kMaxPause; ++i) pause *= 2;
   pause = std::min<Clock::duration>(pause, kMaxPause);
   next_start_ = Clock::now() + pause;
-  core::log_warning("provider " + config_.name + ": " + std::to_string(failure_streak_) +
+  core::log_warning("provider " + name_ + ": " + std::to_string(failure_streak_) +
                     " worker failures in a row: next start in " +
                     ms_text(std::chrono::duration_cast<std::chrono::milliseconds>(pause)));
 }
@@ -651,18 +644,18 @@ void ProviderPool::fail_worker(const WorkerPtr& w, Failure kind, const core::Sta
     // (a bind that a password policy counts): it is never sent twice.
     const bool may_retry = job->request.opcode != Opcode::kAuthenticate;
     if (job->failures < 2 && !job->abandoned && may_retry) {
-      core::log_warning("provider " + config_.name + ": " + what + "; retrying once on another worker");
+      core::log_warning("provider " + name_ + ": " + what + "; retrying once on another worker");
       job->first_failure = cause.message();
       ++counters_.retried;
       queued.insert(queued.begin(), job);
     } else {
-      core::log_error("provider " + config_.name + ": " + what + "; giving up");
-      std::string message = "provider " + config_.name + ": " + describe(*job) + ": " + cause.message();
+      core::log_error("provider " + name_ + ": " + what + "; giving up");
+      std::string message = "provider " + name_ + ": " + describe(*job) + ": " + cause.message();
       if (!job->first_failure.empty()) message += "; before that, " + job->first_failure;
       fail_job(job, core::Status(cause.code(), std::move(message)));
     }
   } else {
-    core::log_warning("provider " + config_.name + ": " + cause.message());
+    core::log_warning("provider " + name_ + ": " + cause.message());
   }
   requeue(std::move(queued));
   top_up();
@@ -689,7 +682,7 @@ void ProviderPool::fail_start(const WorkerPtr& w, const core::Status& cause, boo
     w->pool = nullptr;
   }
   note_failure();
-  core::log_error("provider " + config_.name + ": worker could not start: " + cause.message());
+  core::log_error("provider " + name_ + ": worker could not start: " + cause.message());
 
   std::vector<JobPtr> queued(w->queue.begin(), w->queue.end());
   w->queue.clear();
@@ -705,7 +698,7 @@ void ProviderPool::fail_start(const WorkerPtr& w, const core::Status& cause, boo
     queued.insert(queued.end(), waiting.begin(), waiting.end());
     for (const JobPtr& job : queued) {
       fail_job(job, core::Status(core::Code::kUnavailable,
-                                 "provider " + config_.name + ": " + describe(*job) +
+                                 "provider " + name_ + ": " + describe(*job) +
                                      ": no worker could start (stage worker): " + cause.message()));
     }
   }
@@ -791,7 +784,7 @@ void ProviderPool::on_frame(const WorkerPtr& w, const proto::FrameHeader& header
       }
       ++w->timer_generation;
       w->timer.cancel();
-      core::log_debug("provider " + config_.name + ": worker pid " + std::to_string(w->pid) + " ready");
+      core::log_debug("provider " + name_ + ": worker pid " + std::to_string(w->pid) + " ready");
       become_idle_or_work(w);
       top_up();
       return;
@@ -807,7 +800,7 @@ void ProviderPool::on_frame(const WorkerPtr& w, const proto::FrameHeader& header
     proto::Reply reply{header, std::move(payload)};
     reply.header.request_id = job->request.request_id;
     complete(job, std::move(reply));
-    const int limit = config_.pool.max_requests_per_worker;
+    const int limit = pool_.max_requests_per_worker;
     if (w->stop_after_reply) {
       retire(w, "the pool is stopping");
     } else if (limit > 0 && w->served >= static_cast<std::uint64_t>(limit)) {
@@ -865,7 +858,7 @@ void ProviderPool::forget_if_gone(const WorkerPtr& w) {
 
 void ProviderPool::on_reaped(const WorkerPtr& w, int wait_status) {
   const bool clean = WIFEXITED(wait_status) && WEXITSTATUS(wait_status) == 0;
-  const std::string line = "provider " + config_.name + ": worker pid " + std::to_string(w->pid) + " " +
+  const std::string line = "provider " + name_ + ": worker pid " + std::to_string(w->pid) + " " +
                            describe_exit(wait_status);
   if (clean) {
     core::log_debug(line);
@@ -888,7 +881,7 @@ void ProviderPool::arm(const WorkerPtr& w, Deadline what, Clock::duration after)
 
 void ProviderPool::on_deadline(const WorkerPtr& w, Deadline what) {
   const std::string pid = std::to_string(w->pid);
-  const auto limit = config_.pool.request_timeout;
+  const auto limit = pool_.request_timeout;
   switch (what) {
     case Deadline::kStartDelay:
       if (w->state != State::kWaiting) return;
@@ -907,7 +900,7 @@ void ProviderPool::on_deadline(const WorkerPtr& w, Deadline what) {
       return;
     case Deadline::kStopGrace:
       if (w->state != State::kStopping || w->reaped) return;
-      core::log_warning("provider " + config_.name + ": worker pid " + pid + " did not exit within " +
+      core::log_warning("provider " + name_ + ": worker pid " + pid + " did not exit within " +
                         ms_text(std::chrono::duration_cast<std::chrono::milliseconds>(kStopGrace)) +
                         " of being stopped: killing it");
       kill(w);
@@ -919,7 +912,7 @@ void ProviderPool::on_deadline(const WorkerPtr& w, Deadline what) {
 
 void ProviderPool::arm_tick() {
   if (stopping_) return;
-  const auto& p = config_.pool;
+  const auto& p = pool_;
   // Often enough that a queue timeout or a spare's end comes within a quarter
   // of its setting; never busier than every 10 ms nor idler than every second.
   auto period = std::min(p.request_timeout, p.spare_idle_timeout) / 4;
@@ -934,7 +927,7 @@ void ProviderPool::arm_tick() {
 void ProviderPool::tick() {
   if (stopping_) return;
   const auto now = Clock::now();
-  const auto& p = config_.pool;
+  const auto& p = pool_;
 
   // Requests that waited request_timeout without reaching a worker.
   for (const WorkerPtr& w : std::vector<WorkerPtr>(workers_)) {
@@ -954,8 +947,8 @@ void ProviderPool::tick() {
       const std::string what = describe(*job) + ": timed out after " + ms_text(p.request_timeout) +
                                " waiting for " + (starting ? "a worker to start" : "a busy worker") +
                                " (stage " + stage + ")";
-      core::log_warning("provider " + config_.name + ": " + what);
-      fail_job(job, core::Status::timeout("provider " + config_.name + ": " + what));
+      core::log_warning("provider " + name_ + ": " + what);
+      fail_job(job, core::Status::timeout("provider " + name_ + ": " + what));
     }
   }
 
@@ -974,9 +967,9 @@ void ProviderPool::tick() {
     it = priority_queue_.erase(it);
     const std::string what = describe(*job) + ": no worker free within " + ms_text(p.request_timeout) +
                              " (stage queue)";
-    core::log_warning("provider " + config_.name + ": " + what);
+    core::log_warning("provider " + name_ + ": " + what);
     ++counters_.busy;
-    complete(job, core::error(core::Status::busy("provider " + config_.name + ": " + what)));
+    complete(job, core::error(core::Status::busy("provider " + name_ + ": " + what)));
   }
 
   // Spares idle too long, longest idle first, down to the minimums.
@@ -1008,7 +1001,7 @@ std::string ProviderPool::describe(const Job& job) const {
     case Opcode::kGetpwnam:
     case Opcode::kGetgrnam:
     case Opcode::kInitgroups:
-      what += " " + daemon::toml_quote(r.name);
+      what += " " + core::quote(r.name);
       break;  // quoted: client data
     case Opcode::kGetpwuid:
     case Opcode::kGetgrgid:
@@ -1049,7 +1042,7 @@ PoolStats ProviderPool::stats() const {
 
 std::vector<std::pair<std::string, std::string>> ProviderPool::status_items() const {
   const PoolStats s = stats();
-  const std::string prefix = "pool." + config_.name + ".";
+  const std::string prefix = "pool." + name_ + ".";
   std::vector<std::pair<std::string, std::string>> items = {
       {prefix + "workers", std::to_string(s.active())},
       {prefix + "queued", std::to_string(s.queued)},
@@ -1069,7 +1062,7 @@ std::vector<std::pair<std::string, std::string>> ProviderPool::status_items() co
         prefix + "worker." + std::to_string(w.serial),
         "pid " + std::to_string(w.pid) + " " + std::string(w.state) + " queue " +
             std::to_string(w.queue_length) + " served " + std::to_string(w.served) + " uptime " +
-            daemon::format_duration(std::chrono::duration_cast<std::chrono::seconds>(w.uptime)));
+            core::format_duration(std::chrono::duration_cast<std::chrono::seconds>(w.uptime)));
   }
   return items;
 }

@@ -58,11 +58,24 @@
 #include "core/coalescer.h"
 #include "core/log.h"
 #include "core/status.h"
-#include "daemon/config.h"
 #include "pool/worker_process.h"
 #include "proto/messages.h"
 
 namespace fastid::pool {
+
+// How a provider's pool sizes and paces its workers. The daemon fills it from
+// [pool] and the provider's `pool = { ... }`; the rules between the values
+// (min_workers <= max_workers, ...) are checked there.
+struct PoolOptions {
+  int min_workers = 1;
+  int max_workers = 16;
+  int min_spare_workers = 1;
+  std::chrono::milliseconds spare_idle_timeout{60000};
+  std::chrono::milliseconds request_timeout{10000};
+  int max_requests_per_worker = 100000;  // 0 = never recycle
+  int max_queue = 1024;
+  int auth_workers = 1;  // lookups never hold more than max_workers - auth_workers (at least 1)
+};
 
 struct WorkerStats {
   std::uint64_t serial = 0;  // the pool's number for the worker, stable for its life
@@ -96,13 +109,16 @@ class ProviderPool {
  public:
   struct Options {
     std::string worker_path = default_worker_path();
-    core::LogLevel worker_log_level = core::LogLevel::kInfo;
   };
 
-  // `config` is one validated provider; its `pool` member holds the pool
-  // settings. Nothing starts before start().
-  ProviderPool(asio::any_io_executor executor, daemon::ProviderConfig config, Options options);
-  ProviderPool(asio::any_io_executor executor, daemon::ProviderConfig config);
+  // `name` is the provider's, for logs, errors and status; `worker_settings`
+  // is what each worker is started with (its provider's settings, opaque
+  // here: the daemon encodes them, the worker decodes them). Nothing starts
+  // before start().
+  ProviderPool(asio::any_io_executor executor, std::string name, PoolOptions pool,
+               std::string worker_settings, Options options);
+  ProviderPool(asio::any_io_executor executor, std::string name, PoolOptions pool,
+               std::string worker_settings);
   // SIGKILLs and reaps (waits for) every worker still running, and answers every
   // waiting call Status cancelled. Safe while calls are suspended: they resume
   // without touching the pool.
@@ -147,8 +163,8 @@ class ProviderPool {
   // The provider's stats() as one worker (any) sees them.
   asio::awaitable<core::Result<std::vector<std::pair<std::string, std::string>>>> provider_stats();
 
-  const std::string& name() const { return config_.name; }
-  const daemon::PoolConfig& settings() const { return config_.pool; }
+  const std::string& name() const { return name_; }
+  const PoolOptions& settings() const { return pool_; }
   PoolStats stats() const;
   // For `fastid status`: "pool.NAME.workers", totals, and one line per worker
   // ("pool.NAME.worker.3" = "pid 1234 busy queue 1 served 10 uptime 5s").
@@ -204,9 +220,10 @@ class ProviderPool {
   std::size_t lookups_queued() const;
 
   asio::any_io_executor executor_;
-  const daemon::ProviderConfig config_;
+  const std::string name_;
+  const PoolOptions pool_;
+  const std::string worker_settings_;  // what each worker is started with
   const Options options_;
-  const std::string config_toml_;  // what each worker is started with
 
   std::vector<WorkerPtr> workers_;   // taking requests: waiting, starting, idle, busy
   std::vector<WorkerPtr> retiring_;  // stopping: until reaped

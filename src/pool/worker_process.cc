@@ -87,7 +87,7 @@ core::Result<SpawnedWorker> spawn_worker(const WorkerCommand& command) {
   }
   Fd ours(pair[0]);
   Fd theirs(pair[1]);
-  auto memfd = config_memfd(command.config_toml);
+  auto memfd = config_memfd(command.settings);
   if (!memfd) return core::error(memfd.error());
   Fd config(*memfd);
   // Sources well above the target numbers: dup2(fd, fd) would leave

@@ -16,7 +16,7 @@ namespace fastid::pool {
 struct WorkerCommand {
   std::string path;         // the fastid-provider-worker executable
   std::string provider;     // the provider's name: argv and logs
-  std::string config_toml;  // a configuration holding that provider (render_config)
+  std::string settings;     // the provider's settings, opaque here (written to a sealed memfd)
 };
 
 // A running child and the daemon's ends of it. The caller owns both

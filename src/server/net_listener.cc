@@ -8,38 +8,12 @@
 #include <cerrno>
 #include <cstring>
 
-#include "daemon/settings.h"
+#include "core/socket_address.h"
 
 namespace fastid::server {
 namespace {
 
-struct SockAddr {
-  sockaddr_storage storage{};
-  socklen_t len = 0;
-  int family = AF_UNSPEC;
-};
-
-core::Result<SockAddr> resolve(std::string_view address) {
-  auto hp = daemon::parse_host_port(address);
-  if (!hp) return core::error(hp.error());
-  SockAddr out;
-  auto* v4 = reinterpret_cast<sockaddr_in*>(&out.storage);
-  auto* v6 = reinterpret_cast<sockaddr_in6*>(&out.storage);
-  if (::inet_pton(AF_INET, hp->host.c_str(), &v4->sin_addr) == 1) {
-    v4->sin_family = AF_INET;
-    v4->sin_port = htons(hp->port);
-    out.len = sizeof *v4;
-    out.family = AF_INET;
-  } else if (::inet_pton(AF_INET6, hp->host.c_str(), &v6->sin6_addr) == 1) {
-    v6->sin6_family = AF_INET6;
-    v6->sin6_port = htons(hp->port);
-    out.len = sizeof *v6;
-    out.family = AF_INET6;
-  } else {
-    return core::error(core::Status::invalid_argument("not a numeric address: " + std::string(address)));
-  }
-  return out;
-}
+using SockAddr = core::SocketAddress;
 
 std::string describe_bound(int fd) {
   sockaddr_storage ss{};
@@ -63,7 +37,7 @@ std::string describe_bound(int fd) {
 }
 
 core::Result<NetListener> open_socket(std::string_view address, int type, int backlog) {
-  auto addr = resolve(address);
+  auto addr = core::resolve_host_port(address);
   if (!addr) return core::error(addr.error());
   const char* kind = type == SOCK_STREAM ? "tcp " : "udp ";
   int fd = ::socket(addr->family, type | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);

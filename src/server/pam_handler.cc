@@ -83,7 +83,7 @@ bool could_not_answer(const core::Status& st) {
 
 }  // namespace
 
-PamHandler::PamHandler(NssHandler& nss, daemon::PamConfig config, std::string state_dir,
+PamHandler::PamHandler(NssHandler& nss, PamOptions config, std::string state_dir,
                        std::shared_ptr<auth::LockoutTable> lockout)
     : nss_(nss),
       config_(config),
@@ -123,7 +123,7 @@ std::string PamHandler::offline_path() const {
   return config_.offline_file.empty() ? state_dir_ + "/pam-offline" : config_.offline_file;
 }
 
-void PamHandler::set_config(daemon::PamConfig config) {
+void PamHandler::set_config(PamOptions config) {
   config_ = std::move(config);
   lockout_.set_options(lockout_options());
   rate_.set_limits(config_.caller_rate, config_.caller_burst);

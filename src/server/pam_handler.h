@@ -22,6 +22,7 @@
 #pragma once
 
 #include <asio/awaitable.hpp>
+#include <chrono>
 
 #include <memory>
 #include <string>
@@ -33,11 +34,22 @@
 #include "auth/rate_limiter.h"
 #include "core/offload.h"
 #include "core/peer_cred.h"
-#include "daemon/config.h"
 #include "proto/messages.h"
 #include "server/nss_handler.h"
 
 namespace fastid::server {
+
+// The authentication path's settings (the daemon fills them from [pam]).
+struct PamOptions {
+  int max_failures = 5;                           // failed passwords before a lockout
+  std::chrono::milliseconds failure_window{900000};  // ... counted over this window
+  std::chrono::milliseconds lockout_time{900000};
+  int caller_rate = 5;  // requests per second a caller (uid) may make, and the burst
+  int caller_burst = 10;
+  bool offline = false;      // keep offline credentials for when directories are down
+  std::string offline_file;  // "" = state_dir/pam-offline
+  std::chrono::milliseconds offline_max_age{604800000};
+};
 
 // A directory that could not answer an authentication or account check, and why.
 struct FailedDirectory {
@@ -50,11 +62,11 @@ class PamHandler {
   // `nss` supplies the current directories (they follow reloads); `state_dir`
   // places the default offline file; `lockout` is the table shared by every
   // front worker (made before the fork), or null: one of this process's own.
-  PamHandler(NssHandler& nss, daemon::PamConfig config, std::string state_dir,
+  PamHandler(NssHandler& nss, PamOptions config, std::string state_dir,
              std::shared_ptr<auth::LockoutTable> lockout = nullptr);
   ~PamHandler();
 
-  void set_config(daemon::PamConfig config);
+  void set_config(PamOptions config);
 
   // One reply frame: kOk with an AuthReply, or an error reply for requests
   // that could not be served (busy, bad request).
@@ -80,7 +92,7 @@ class PamHandler {
   asio::awaitable<void> forget_offline(const std::string& user, const char* why);
 
   NssHandler& nss_;
-  daemon::PamConfig config_;
+  PamOptions config_;
   std::string state_dir_;
   core::Offloader offloader_{2};
   auth::Lockout lockout_;

@@ -21,7 +21,7 @@
 #include <vector>
 
 #include "providers/ldap/ldap_provider.h"
-#include "providers/registry.h"
+#include "daemon/provider_factory.h"
 #include "slapd_fixture.h"
 
 namespace fastid::providers {
@@ -586,7 +586,7 @@ TEST_F(LdapTest, TheRegistryBuildsItFromConfigAndItRunsInThePool) {
   config.group_attributes = {"name=cn"};
   config.page_size = 10;
   EXPECT_TRUE(config.in_pool()) << "isolation auto means process for ldap";
-  auto made = make_provider(config);
+  auto made = daemon::make_provider(config);
   ASSERT_TRUE(made) << made.error().to_string();
   ASSERT_TRUE((*made)->open().ok());
   EXPECT_TRUE((*made)->user_by_name("user00009"));

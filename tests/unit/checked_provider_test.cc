@@ -10,7 +10,7 @@
 #include <map>
 
 #include "daemon/config.h"
-#include "providers/registry.h"
+#include "daemon/provider_factory.h"
 
 namespace fastid::providers {
 namespace {
@@ -158,19 +158,19 @@ TEST(CheckedProvider, TheRegistryWrapsDirectoryTypesOnly) {
   remote.name = "site";
   remote.type = "fastid";
   remote.servers = {"127.0.0.1:1"};
-  auto made = make_provider(remote);
+  auto made = daemon::make_provider(remote);
   ASSERT_TRUE(made);
   EXPECT_NE(dynamic_cast<CheckedProvider*>(made->get()), nullptr);
   daemon::ProviderConfig ldap;
   ldap.name = "corp";
   ldap.type = "ldap";
-  made = make_provider(ldap);
+  made = daemon::make_provider(ldap);
   ASSERT_TRUE(made);
   EXPECT_NE(dynamic_cast<CheckedProvider*>(made->get()), nullptr);
   daemon::ProviderConfig files;
   files.name = "local";
   files.type = "files";
-  made = make_provider(files);
+  made = daemon::make_provider(files);
   ASSERT_TRUE(made);
   EXPECT_EQ(dynamic_cast<CheckedProvider*>(made->get()), nullptr) << "/etc/passwd's root must stay";
 }

@@ -22,7 +22,7 @@
 #include "daemon/config.h"
 #include "daemon/settings.h"
 #include "providers/files/files_provider.h"
-#include "providers/registry.h"
+#include "daemon/provider_factory.h"
 
 namespace fastid::providers {
 namespace {
@@ -504,7 +504,7 @@ TEST_F(FilesProviderTest, RegistryBuildsEveryAvailableType) {
     config.group = group_;
     config.servers = {"127.0.0.1:1"};  // type fastid: an upstream where nothing listens
     config.timeout = std::chrono::milliseconds(500);
-    auto provider = make_provider(config);
+    auto provider = daemon::make_provider(config);
     ASSERT_TRUE(provider.has_value()) << type << ": " << provider.error().to_string();
     EXPECT_EQ((*provider)->name(), "reg");
     if (type == "ldap") {
@@ -540,13 +540,13 @@ TEST_F(FilesProviderTest, RegistryBuildsEveryAvailableType) {
   daemon::ProviderConfig winbind;
   winbind.name = "ad";
   winbind.type = "winbind";
-  auto made = make_provider(winbind);  // built; opened against winbindd in tests/winbind
+  auto made = daemon::make_provider(winbind);  // built; opened against winbindd in tests/winbind
   ASSERT_TRUE(made.has_value()) << made.error().to_string();
   EXPECT_EQ((*made)->name(), "ad");
   daemon::ProviderConfig nis;
   nis.name = "x";
   nis.type = "nis";
-  auto refused = make_provider(nis);
+  auto refused = daemon::make_provider(nis);
   ASSERT_FALSE(refused.has_value());
   EXPECT_EQ(refused.error().code(), core::Code::kInvalidArgument);
   EXPECT_THAT(refused.error().message(), HasSubstr("provider type \"nis\" is not available in this build"));
@@ -555,7 +555,7 @@ TEST_F(FilesProviderTest, RegistryBuildsEveryAvailableType) {
 TEST_F(FilesProviderTest, RegistryTakesTheEmbeddedDefault) {
   // The default config is what a host without fastid.toml runs: it must build.
   const daemon::Config config = daemon::default_config();
-  auto provider = make_provider(config.providers.at(0));
+  auto provider = daemon::make_provider(config.providers.at(0));
   ASSERT_TRUE(provider.has_value());
   EXPECT_EQ((*provider)->name(), "local");
 }

@@ -36,6 +36,8 @@
 #include <vector>
 
 #include "core/deadline.h"
+#include "daemon/provider_factory.h"
+#include "daemon/provider_settings.h"
 #include "daemon/settings.h"
 #include "pool/provider_pool.h"
 #include "pool/worker_protocol.h"
@@ -124,8 +126,9 @@ class Pool : public ::testing::Test {
 
   void make(const daemon::ProviderConfig& config, std::string worker = kWorker) {
     pool_ = std::make_unique<ProviderPool>(
-        io_.get_executor(), config,
-        ProviderPool::Options{.worker_path = std::move(worker), .worker_log_level = core::LogLevel::kError});
+        io_.get_executor(), config.name, daemon::pool_options(config.pool),
+        daemon::encode_provider_settings(config, core::LogLevel::kError),
+        ProviderPool::Options{.worker_path = std::move(worker)});
   }
 
   // The pool's figures, remembering every pid seen so TearDown can check it was reaped.
@@ -885,21 +888,17 @@ bool read_frame(int fd, proto::Reply* out) {
   return exact(out->payload.data(), out->payload.size());
 }
 
-std::string worker_config_toml() {
-  daemon::Config config;
-  daemon::apply_defaults(config.daemon);
-  config.daemon.log_level = core::LogLevel::kError;
+std::string worker_settings() {
   daemon::ProviderConfig slow;
   daemon::apply_defaults(slow);
   slow.name = "test";
   slow.type = "slow";
   slow.users = 20;
-  config.providers.push_back(slow);
-  return daemon::render_config(config, daemon::Secrets::kInclude);
+  return daemon::encode_provider_settings(slow, core::LogLevel::kError);
 }
 
 TEST(ProviderWorker, SaysReadyAnswersEachFrameAndExitsCleanlyWhenItsSocketCloses) {
-  auto spawned = spawn_worker({kWorker, "test", worker_config_toml()});
+  auto spawned = spawn_worker({kWorker, "test", worker_settings()});
   ASSERT_TRUE(spawned.has_value()) << spawned.error().to_string();
   proto::Reply ready;
   ASSERT_TRUE(read_frame(spawned->socket_fd, &ready));
@@ -933,7 +932,7 @@ TEST(ProviderWorker, DiesWithTheDaemonThatStartedIt) {
   ASSERT_GE(daemon, 0);
   if (daemon == 0) {
     // The "daemon": starts a worker, reports its pid, and vanishes without any cleanup.
-    auto spawned = spawn_worker({kWorker, "test", worker_config_toml()});
+    auto spawned = spawn_worker({kWorker, "test", worker_settings()});
     pid_t pids[2] = {spawned ? spawned->pid : 0, 0};
     proto::Reply ready;
     if (spawned) (void)read_frame(spawned->socket_fd, &ready);  // PR_SET_PDEATHSIG is set by now

@@ -15,7 +15,7 @@
 
 #include "daemon/config.h"
 #include "providers/files/files_provider.h"
-#include "providers/registry.h"
+#include "daemon/provider_factory.h"
 
 namespace fastid::providers {
 namespace {
@@ -211,7 +211,7 @@ TEST(SlowProvider, RegistryBuildsItFromTheConfigurationFile) {
       "password = \"secret\"\n",
       "test.toml");
   ASSERT_TRUE(config.has_value()) << config.error().to_string();
-  auto made = make_provider(config->providers.at(0));
+  auto made = daemon::make_provider(config->providers.at(0));
   ASSERT_TRUE(made.has_value()) << made.error().to_string();
   ASSERT_TRUE((*made)->open());
   EXPECT_EQ((*made)->name(), "test");

@@ -11,7 +11,7 @@
 #include <set>
 #include <sstream>
 
-#include "providers/registry.h"
+#include "daemon/provider_factory.h"
 #include "providers/winbind/winbind_provider.h"
 #include "winbind_fixture.h"
 
@@ -54,7 +54,7 @@ class WinbindProviderTest : public ::testing::Test {
     c.type = "winbind";
     c.default_domain = default_domain;
     c.case_sensitive = case_sensitive;
-    auto p = providers::make_provider(c);
+    auto p = daemon::make_provider(c);
     EXPECT_TRUE(p.has_value());
     EXPECT_TRUE((*p)->open());
     return std::move(*p);

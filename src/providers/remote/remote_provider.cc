@@ -7,7 +7,7 @@
 #include <algorithm>
 
 #include "core/log.h"
-#include "daemon/settings.h"
+#include "core/text.h"
 #include "netclient/tls_session.h"
 
 namespace fastid::providers {
@@ -19,7 +19,7 @@ RemoteProvider::~RemoteProvider() = default;
 Status RemoteProvider::open() {
   if (options_.servers.empty()) return Status::invalid_argument("no upstream in \"servers\"");
   for (const auto& s : options_.servers) {
-    if (auto hp = daemon::parse_host_port(s); !hp) return hp.error().with_context("servers");
+    if (auto hp = core::parse_host_port(s); !hp) return hp.error().with_context("servers");
   }
   std::shared_ptr<const netclient::TlsClientContext> tls;
   if (!options_.tls_ca_file.empty()) {

@@ -1,4 +1,6 @@
-#include "providers/registry.h"
+// Provider factory (provider_factory.h): from validated settings to a provider
+// of the right type, and to a pool's options.
+#include "daemon/provider_factory.h"
 
 #include "providers/checked_provider.h"
 #include "providers/files/files_provider.h"
@@ -7,9 +9,11 @@
 #include "providers/slow/slow_provider.h"
 #include "providers/winbind/winbind_provider.h"
 
-namespace fastid::providers {
+namespace fastid::daemon {
 
-Result<std::unique_ptr<Provider>> make_provider(const daemon::ProviderConfig& config) {
+using namespace providers;  // the provider types this file builds
+
+Result<std::unique_ptr<Provider>> make_provider(const ProviderConfig& config) {
   if (config.type == "files") {
     return std::make_unique<FilesProvider>(FilesProvider::Options{
         .name = config.name,
@@ -87,4 +91,17 @@ Result<std::unique_ptr<Provider>> make_provider(const daemon::ProviderConfig& co
                                               config.type + "\" is not available in this build"));
 }
 
-}  // namespace fastid::providers
+pool::PoolOptions pool_options(const PoolConfig& pool) {
+  return pool::PoolOptions{
+      .min_workers = pool.min_workers,
+      .max_workers = pool.max_workers,
+      .min_spare_workers = pool.min_spare_workers,
+      .spare_idle_timeout = pool.spare_idle_timeout,
+      .request_timeout = pool.request_timeout,
+      .max_requests_per_worker = pool.max_requests_per_worker,
+      .max_queue = pool.max_queue,
+      .auth_workers = pool.auth_workers,
+  };
+}
+
+}  // namespace fastid::daemon

@@ -4,8 +4,9 @@
 //
 //   fastid-provider-worker --fd 3 --config-fd 4 --provider NAME --parent PID
 //
-// fd 3 is its end of the socketpair; fd 4 a sealed memfd holding a fastid.toml
-// with the provider (what the daemon validated, rendered again). The protocol is
+// fd 3 is its end of the socketpair; fd 4 a sealed memfd holding the provider's
+// settings (daemon/provider_settings.h: what the daemon validated, as key/value
+// text; this process never links the TOML parser). The protocol is
 // pool/worker_protocol.h's: a ready frame, then one reply per request, until the
 // daemon closes the socket. Started by the pool only; not a tool for people.
 #include <signal.h>
@@ -26,12 +27,16 @@
 #include <string_view>
 
 #include "core/log.h"
-#include "daemon/config.h"
+#include "core/text.h"
+#include "daemon/provider_factory.h"
+#include "daemon/provider_settings.h"
 #include "pool/worker_protocol.h"
 #include "proto/messages.h"
-#include "providers/registry.h"
 
-namespace fastid::pool {
+namespace fastid::daemon {
+using pool::encode_ready;
+using pool::encode_start_failure;
+using pool::serve_request;
 namespace {
 
 // Exit codes, for the daemon's log ("exited with status 3").
@@ -207,24 +212,22 @@ int run(int argc, char** argv) {
     (void)write_all(args.fd, encode_start_failure(text.error()));
     return kExitConfig;
   }
-  auto config = daemon::parse_config(*text, "<provider " + args.provider + " config from fastidd>");
-  const daemon::ProviderConfig* mine = nullptr;
-  if (config) {
-    core::set_log_level(config->daemon.log_level);
-    for (const auto& p : config->providers) {
-      if (p.name == args.provider) mine = &p;
-    }
-  }
-  if (mine == nullptr) {
+  auto settings = decode_provider_settings(*text);
+  // The text held the provider's secrets (a bind password): gone now.
+  ::explicit_bzero(text->data(), text->size());
+  if (settings) core::set_log_level(settings->log_level);
+  if (!settings || settings->provider.name != args.provider) {
     const core::Status st =
-        config ? core::Status::invalid_argument("no provider " + args.provider + " in its config")
-               : config.error();
+        settings ? core::Status::invalid_argument("provider " + args.provider + ": its settings name provider " +
+                                                  core::quote(settings->provider.name))
+                 : settings.error().with_context("provider " + args.provider);
     core::log_error(st.to_string());
     (void)write_all(args.fd, encode_start_failure(st));
     return kExitConfig;
   }
+  const ProviderConfig* mine = &settings->provider;
 
-  auto made = providers::make_provider(*mine);
+  auto made = make_provider(*mine);
   // Providers name themselves in their errors ("provider corp: ...").
   const core::Status opened = made ? (*made)->open() : made.error();
   // kUnavailable: the backend did not answer (a directory that is down). The
@@ -246,6 +249,6 @@ int run(int argc, char** argv) {
 }
 
 }  // namespace
-}  // namespace fastid::pool
+}  // namespace fastid::daemon
 
-int main(int argc, char** argv) { return fastid::pool::run(argc, argv); }
+int main(int argc, char** argv) { return fastid::daemon::run(argc, argv); }

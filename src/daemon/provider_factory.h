@@ -1,0 +1,25 @@
+// Provider factory: turns one [[provider]] section of the configuration into a
+// Provider of its type, and its pool settings into the pool's options. The one
+// place that knows which provider types this build has; it agrees with
+// daemon::available_provider_types() (files_provider_test checks). Part of the
+// daemon's wiring: the providers and the pool never see the configuration.
+#pragma once
+
+#include <memory>
+
+#include "core/status.h"
+#include "daemon/config.h"
+#include "pool/provider_pool.h"
+#include "providers/provider.h"
+
+namespace fastid::daemon {
+
+// A new, unopened provider (the caller opens it in the process that uses it).
+// Directory-backed types (ldap, fastid, winbind) come wrapped in a CheckedProvider.
+// kInvalidArgument naming the provider and type when this build has no such type.
+Result<std::unique_ptr<providers::Provider>> make_provider(const ProviderConfig& config);
+
+// The provider's effective pool settings as the pool's options.
+pool::PoolOptions pool_options(const PoolConfig& pool);
+
+}  // namespace fastid::daemon

@@ -1,0 +1,467 @@
+// The settings table: every key the daemon understands, in documentation
+// order. Adding a key here (or, for [[provider]], in settings_provider_keys.cc)
+// is all it takes for it to be parsed, checked, rendered by --check-config and
+// documented.
+#include <vector>
+
+#include "daemon/settings_table.h"
+
+namespace fastid::daemon {
+namespace {
+
+using namespace table_detail;
+
+const Setting kDaemonKeys[] = {
+    daemon_key<&DaemonConfig::socket_dir>({
+        .key = "socket_dir",
+        .type = SettingType::kString,
+        .default_text = FASTID_SOCKET_DIR_DEFAULT,  // default_paths.h
+        .rule = StringRule::kAbsolutePath,
+        .description = "Directory of the sockets: `nss` (lookups, mode 0666), `pam` "
+                       "(authentication) and `admin` (root only). It must belong to root (or the "
+                       "daemon's user) and be writable by nobody else, or the daemon does not start.",
+    }),
+    daemon_key<&DaemonConfig::state_dir>({
+        .key = "state_dir",
+        .type = SettingType::kString,
+        .default_text = FASTID_STATE_DIR_DEFAULT,
+        .rule = StringRule::kAbsolutePath,
+        .description = "Directory of persistent state: `store/` (LMDB) and `mc/` (fast cache maps).",
+    }),
+    daemon_key<&DaemonConfig::workers>({
+        .key = "workers",
+        .type = SettingType::kInt,
+        .default_text = "1",
+        .min = 1,
+        .max = 256,
+        .description = "Front worker processes sharing the listeners; `fastidd -w N` overrides it.",
+    }),
+    daemon_key<&DaemonConfig::log_level>({
+        .key = "log_level",
+        .type = SettingType::kLogLevel,
+        .default_text = "info",
+        .description = "Lowest level of the messages written to the log (stderr).",
+    }),
+    daemon_key<&DaemonConfig::pid_file>({
+        .key = "pid_file",
+        .type = SettingType::kString,
+        .default_text = "",
+        .rule = StringRule::kAbsolutePathOrEmpty,
+        .description = "Where `--daemonize` writes the daemon's pid; empty: no pid file.",
+    }),
+    daemon_key<&DaemonConfig::idle_timeout>({
+        .key = "idle_timeout",
+        .type = SettingType::kDuration,
+        .default_text = "60s",
+        .min = 1 * kSecond,
+        .max = 1 * kDay,
+        .description = "A local client connection idle this long is closed; re-armed after each "
+                       "request.",
+    }),
+    daemon_key<&DaemonConfig::network_idle_timeout>({
+        .key = "network_idle_timeout",
+        .type = SettingType::kDuration,
+        .default_text = "10s",
+        .min = 1 * kSecond,
+        .max = 1 * kDay,
+        .description = "A TCP connection idle this long is closed: network peers are anonymous, "
+                       "so an idle one holds its place for less time than a local caller's.",
+    }),
+    daemon_key<&DaemonConfig::shutdown_grace>({
+        .key = "shutdown_grace",
+        .type = SettingType::kDuration,
+        .default_text = "5s",
+        .min = 0,
+        .max = 10 * kMinute,
+        .description = "On SIGTERM, how long requests in flight may take to finish before "
+                       "the daemon exits anyway.",
+    }),
+    daemon_key<&DaemonConfig::max_connections>({
+        .key = "max_connections",
+        .type = SettingType::kInt,
+        .default_text = "4096",
+        .min = 1,
+        .max = 1048576,
+        .description = "Open connections on the `nss` socket per worker; past it, new ones are "
+                       "closed at once and the daemon keeps serving the others. Non-root callers "
+                       "together may hold three quarters of it; the rest is root's.",
+    }),
+    daemon_key<&DaemonConfig::max_pam_connections>({
+        .key = "max_pam_connections",
+        .type = SettingType::kInt,
+        .default_text = "1024",
+        .min = 4,
+        .max = 1048576,
+        .description = "Open connections on the `pam` socket per worker, a budget of its own: "
+                       "lookups and network peers never use it up. Non-root callers together "
+                       "may hold three quarters of it; the rest is root's (login, sshd, su).",
+    }),
+    daemon_key<&DaemonConfig::max_network_connections>({
+        .key = "max_network_connections",
+        .type = SettingType::kInt,
+        .default_text = "1024",
+        .min = 1,
+        .max = 1048576,
+        .description = "Open connections of all `[listen]` TCP listeners together per worker, a "
+                       "budget of their own: network peers never use up the local sockets'.",
+    }),
+    daemon_key<&DaemonConfig::max_connections_per_uid>({
+        .key = "max_connections_per_uid",
+        .type = SettingType::kInt,
+        .default_text = "256",
+        .min = 1,
+        .max = 1048576,
+        .description = "Open connections one non-root uid may hold on one local socket per "
+                       "worker. A uid at its cap that connects again has its own oldest idle "
+                       "connection closed (refused if none is idle). Root is not capped.",
+    }),
+    daemon_key<&DaemonConfig::max_connections_per_address>({
+        .key = "max_connections_per_address",
+        .type = SettingType::kInt,
+        .default_text = "64",
+        .min = 1,
+        .max = 1048576,
+        .description = "Open TCP connections one network peer (an IPv4 address, an IPv6 /64) "
+                       "may hold per worker; at the cap, its own oldest idle connection is "
+                       "closed for the new one (refused if none is idle).",
+    }),
+    daemon_key<&DaemonConfig::stall_timeout>({
+        .key = "stall_timeout",
+        .type = SettingType::kDuration,
+        .default_text = "5s",
+        .min = 100,
+        .max = 10 * kMinute,
+        .description = "A client that has sent part of a request, or does not read its reply, "
+                       "for this long is disconnected.",
+    }),
+    daemon_key<&DaemonConfig::on_worker_exit>({
+        .key = "on_worker_exit",
+        .type = SettingType::kString,
+        .default_text = "restart",
+        .rule = StringRule::kOnWorkerExit,
+        .description = "When a front worker dies: `restart` replaces it (paced; a crash loop "
+                       "stops the daemon with a non-zero exit), `exit` stops the daemon at once.",
+    }),
+    daemon_key<&DaemonConfig::user>({
+        .key = "user",
+        .type = SettingType::kString,
+        .default_text = "",
+        .rule = StringRule::kAccountOrEmpty,
+        .description = "Front workers drop to this user (name or uid) once the supervisor has "
+                       "opened the listeners, pid file and log; the state directory is made "
+                       "theirs. Empty: they keep the daemon's identity.",
+    }),
+    daemon_key<&DaemonConfig::group>({
+        .key = "group",
+        .type = SettingType::kString,
+        .default_text = "",
+        .rule = StringRule::kAccountOrEmpty,
+        .description = "The group of the front workers (name or gid); empty: the primary group "
+                       "of `user`.",
+    }),
+
+};
+
+const Setting kLaterKeys[] = {
+    pool_key<&PoolConfig::min_workers>({
+        .key = "min_workers",
+        .type = SettingType::kInt,
+        .default_text = "1",
+        .min = 0,
+        .max = 1024,
+        .description = "Worker processes started with the pool and always kept; 0 starts them "
+                       "on demand.",
+    }),
+    pool_key<&PoolConfig::max_workers>({
+        .key = "max_workers",
+        .type = SettingType::kInt,
+        .default_text = "16",
+        .min = 1,
+        .max = 1024,
+        .description = "Most worker processes at once; past them, requests queue on the least "
+                       "busy worker.",
+    }),
+    pool_key<&PoolConfig::min_spare_workers>({
+        .key = "min_spare_workers",
+        .type = SettingType::kInt,
+        .default_text = "1",
+        .min = 0,
+        .max = 1024,
+        .description = "Idle workers kept ready: after each dispatch, workers are started ahead "
+                       "of need until this many are idle (within `max_workers`).",
+    }),
+    pool_key<&PoolConfig::spare_idle_timeout>({
+        .key = "spare_idle_timeout",
+        .type = SettingType::kDuration,
+        .default_text = "60s",
+        .min = 100,
+        .max = 1 * kDay,
+        .description = "Idle workers beyond `min_workers` and `min_spare_workers` that stay "
+                       "idle this long are stopped.",
+    }),
+    pool_key<&PoolConfig::request_timeout>({
+        .key = "request_timeout",
+        .type = SettingType::kDuration,
+        .default_text = "10s",
+        .min = 100,
+        .max = 1 * kHour,
+        .description = "Longest a request waits in a queue, and longest a worker may take to "
+                       "answer it: a worker past it is killed and replaced, and the request "
+                       "retried once on another worker, then answered with an error.",
+    }),
+    pool_key<&PoolConfig::max_requests_per_worker>({
+        .key = "max_requests_per_worker",
+        .type = SettingType::kInt,
+        .default_text = "100000",
+        .min = 0,
+        .max = 2147483647,
+        .description = "A worker is replaced after answering this many requests, which bounds "
+                       "what a leaking backend library can hold; 0: never.",
+    }),
+    pool_key<&PoolConfig::max_queue>({
+        .key = "max_queue",
+        .type = SettingType::kInt,
+        .default_text = "1024",
+        .min = 0,
+        .max = 1048576,
+        .description = "Requests waiting for a busy worker, over the whole pool; past it a "
+                       "request is answered \"busy\" at once. Authentication and account "
+                       "checks have a queue of this length of their own.",
+    }),
+    pool_key<&PoolConfig::auth_workers>({
+        .key = "auth_workers",
+        .type = SettingType::kInt,
+        .default_text = "1",
+        .min = 0,
+        .max = 1024,
+        .description = "Workers kept for authentication: lookups never hold more than "
+                       "`max_workers` minus this many (at least one), so a flood of lookups "
+                       "cannot keep logins from reaching the directory. Authentication is "
+                       "also served before any waiting lookup.",
+    }),
+
+    fastcache_key<&FastCacheConfig::negative_ttl>({
+        .key = "negative_ttl",
+        .type = SettingType::kDuration,
+        .default_text = "15s",
+        .min = 0,
+        .max = 1 * kHour,
+        .description = "Negative answers (no such user or group) are published with this ttl; "
+                       "`\"0\"`: they are not published.",
+    }),
+
+    fastcache_map_key<&FastCacheMapConfig::enabled>({
+        .key = "enabled",
+        .type = SettingType::kBool,
+        .default_text = "true",
+        .description = "Whether the daemon publishes this map; when not, clients ask the socket.",
+    }),
+    fastcache_map_key<&FastCacheMapConfig::size_bytes>({
+        .key = "size",
+        .type = SettingType::kSize,
+        .default_text = "8MiB",
+        .min = 64 * kKiB,
+        .max = 1 * kGiB,
+        .description = "Size of the map's file; when full, the oldest entries are overwritten.",
+    }),
+    fastcache_map_key<&FastCacheMapConfig::ttl>({
+        .key = "ttl",
+        .type = SettingType::kDuration,
+        .default_text = "300s",
+        .min = 1 * kSecond,
+        .max = 1 * kDay,
+        .description = "How long clients may use a published answer before asking the daemon.",
+    }),
+
+    listen_key<&ListenConfig::tcp>({
+        .key = "tcp",
+        .type = SettingType::kStringList,
+        .default_text = "",
+        .rule = StringRule::kHostPort,
+        .description = "TCP listeners, `\"HOST:PORT\"` or `\"[V6]:PORT\"` with a numeric "
+                       "address; port 0 takes a free port (the log names it).",
+    }),
+    listen_key<&ListenConfig::udp>({
+        .key = "udp",
+        .type = SettingType::kStringList,
+        .default_text = "",
+        .rule = StringRule::kHostPort,
+        .description = "UDP listeners, same syntax: one request per datagram, replies at most "
+                       "three times the datagram's size (else marked truncated). Always "
+                       "plaintext, even with `tls_cert`: leave it empty (the default) for no "
+                       "UDP listener.",
+    }),
+    listen_key<&ListenConfig::tls_cert>({
+        .key = "tls_cert",
+        .type = SettingType::kString,
+        .default_text = "",
+        .rule = StringRule::kAbsolutePathOrEmpty,
+        .description = "PEM file of the server certificate (then any intermediates). With "
+                       "`tls_key`, every `tcp` listener speaks TLS only (1.2 or later, no "
+                       "renegotiation); empty: plaintext, logged as a warning at start. Read at "
+                       "start, before the privilege drop; a new certificate needs a restart.",
+    }),
+    listen_key<&ListenConfig::tls_key>({
+        .key = "tls_key",
+        .type = SettingType::kString,
+        .default_text = "",
+        .rule = StringRule::kAbsolutePathOrEmpty,
+        .description = "PEM file of the certificate's private key, read as root at start. "
+                       "fastidd refuses to start when every user may read or write it (mode "
+                       "0600 or 0640, owned by root).",
+    }),
+    listen_key<&ListenConfig::tls_handshake_timeout>({
+        .key = "tls_handshake_timeout",
+        .type = SettingType::kDuration,
+        .default_text = "5s",
+        .min = 100,
+        .max = 1 * kMinute,
+        .description = "Longest time from a TCP connection to a finished TLS handshake; a peer "
+                       "that stalls is closed.",
+    }),
+    pam_key<&PamConfig::max_failures>({
+        .key = "max_failures",
+        .type = SettingType::kInt,
+        .default_text = "5",
+        .min = 0,
+        .max = 32,  // auth::LockoutTable::kMaxFailures: failure times kept per user
+        .description = "Wrong passwords for one user within `failure_window` that lock the user "
+                       "out for `lockout_time`, counted over every front worker; attempts in "
+                       "flight count too. 0: no lockout.",
+    }),
+    pam_key<&PamConfig::failure_window>({
+        .key = "failure_window",
+        .type = SettingType::kDuration,
+        .default_text = "15m",
+        .min = 1 * kSecond,
+        .max = 30 * kDay,
+        .description = "How far back failures count towards `max_failures`.",
+    }),
+    pam_key<&PamConfig::lockout_time>({
+        .key = "lockout_time",
+        .type = SettingType::kDuration,
+        .default_text = "15m",
+        .min = 1 * kSecond,
+        .max = 30 * kDay,
+        .description = "How long a locked-out user is refused (PAM_MAXTRIES) without the source "
+                       "being asked.",
+    }),
+    pam_key<&PamConfig::caller_rate>({
+        .key = "caller_rate",
+        .type = SettingType::kInt,
+        .default_text = "5",
+        .min = 1,
+        .max = 1000000,
+        .description = "Authentication requests per second that one non-root caller uid may make "
+                       "(a token bucket); past it, requests are refused at once.",
+    }),
+    pam_key<&PamConfig::caller_burst>({
+        .key = "caller_burst",
+        .type = SettingType::kInt,
+        .default_text = "10",
+        .min = 1,
+        .max = 1000000,
+        .description = "Requests a non-root caller uid may make at once before `caller_rate` applies.",
+    }),
+    pam_key<&PamConfig::offline>({
+        .key = "offline",
+        .type = SettingType::kBool,
+        .default_text = "false",
+        .description = "Offline authentication: after each successful online login a salted "
+                       "libcrypt hash is kept in `offline_file`, and used only while every "
+                       "source that could answer is unreachable (never after a rejection).",
+    }),
+    pam_key<&PamConfig::offline_file>({
+        .key = "offline_file",
+        .type = SettingType::kString,
+        .default_text = "",
+        .rule = StringRule::kAbsolutePathOrEmpty,
+        .description = "The offline credentials file (mode 0600, root); empty: "
+                       "`state_dir/pam-offline`.",
+    }),
+    pam_key<&PamConfig::offline_max_age>({
+        .key = "offline_max_age",
+        .type = SettingType::kDuration,
+        .default_text = "7d",
+        .min = 1 * kMinute,
+        .max = 365 * kDay,
+        .description = "An offline credential older than this (since its last online login) "
+                       "is not used.",
+    }),
+    store_key<&StoreConfig::enabled>({
+        .key = "enabled",
+        .type = SettingType::kBool,
+        .default_text = "true",
+        .description = "Whether answers of pooled providers are kept in the LMDB store "
+                       "`state_dir/store/` (warm restarts, offline mode). Providers that run "
+                       "in the daemon (files) are never stored.",
+    }),
+    store_key<&StoreConfig::size_bytes>({
+        .key = "size",
+        .type = SettingType::kSize,
+        .default_text = "256MiB",
+        .min = 1 * kMiB,
+        .max = 64 * kGiB,
+        .description = "Upper bound of the store file (the LMDB map); from 3/4 full on, the "
+                       "records fetched longest ago are evicted.",
+    }),
+    store_key<&StoreConfig::ttl>({
+        .key = "ttl",
+        .type = SettingType::kDuration,
+        .default_text = "90m",
+        .min = 1 * kSecond,
+        .max = 30 * kDay,
+        .description = "A stored record is answered without asking the provider for this "
+                       "long after it was fetched.",
+    }),
+    store_key<&StoreConfig::negative_ttl>({
+        .key = "negative_ttl",
+        .type = SettingType::kDuration,
+        .default_text = "15s",
+        .min = 0,
+        .max = 1 * kDay,
+        .description = "How long \"no such user or group\" is stored; `\"0\"`: it is not.",
+    }),
+    store_key<&StoreConfig::refresh_ahead>({
+        .key = "refresh_ahead",
+        .type = SettingType::kDuration,
+        .default_text = "5m",
+        .min = 0,
+        .max = 30 * kDay,
+        .description = "A record asked for when it has less than this left to live is "
+                       "answered at once and refreshed in the background; `\"0\"`: never. "
+                       "Must be shorter than `ttl`.",
+    }),
+    store_key<&StoreConfig::offline_max_age>({
+        .key = "offline_max_age",
+        .type = SettingType::kDuration,
+        .default_text = "7d",
+        .min = 0,
+        .max = 365 * kDay,
+        .description = "While a provider is offline, expired records fetched at most this "
+                       "long ago are still answered; `\"0\"`: none are.",
+    }),
+    store_key<&StoreConfig::probe_interval>({
+        .key = "probe_interval",
+        .type = SettingType::kDuration,
+        .default_text = "5s",
+        .min = 100,
+        .max = 1 * kHour,
+        .description = "While a provider is offline, how often it is tried again; the first "
+                       "answer puts it back online.",
+    }),
+};
+
+}  // namespace
+
+std::span<const Setting> settings() {
+  static const std::vector<Setting> all = [] {
+    std::vector<Setting> v(std::begin(kDaemonKeys), std::end(kDaemonKeys));
+    v.insert(v.end(), table_detail::provider_keys().begin(), table_detail::provider_keys().end());
+    v.insert(v.end(), std::begin(kLaterKeys), std::end(kLaterKeys));
+    return v;
+  }();
+  return all;
+}
+
+}  // namespace fastid::daemon

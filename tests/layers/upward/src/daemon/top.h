@@ -1,0 +1,3 @@
+// check-layers' own test: the top layer, which anything below may not include.
+#pragma once
+#include "core/upward.h"
