@@ -22,7 +22,7 @@
 
 #include "providers/ldap/ldap_provider.h"
 #include "providers/registry.h"
-#include "slapd_fixture.h"
+#include "support/slapd_fixture.h"
 
 namespace fastid::providers {
 namespace {

@@ -11,7 +11,7 @@
 #include <regex>
 #include <thread>
 
-#include "daemon_fixture.h"
+#include "support/daemon_fixture.h"
 
 namespace fastid::testing {
 namespace {
