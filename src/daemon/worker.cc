@@ -15,7 +15,9 @@
 #include "pool/provider_pool.h"
 #include "server/cache_publisher.h"
 #include "server/nss_handler.h"
+#include "server/admin_handler.h"
 #include "server/pam_handler.h"
+#include "server/router.h"
 #include "server/server.h"
 #include "server/stored_directory.h"
 #include "store/store.h"
@@ -166,9 +168,10 @@ class Worker {
         signals_(io_, SIGTERM, SIGINT, SIGHUP),
         refresh_timer_(io_),
         figures_timer_(io_),
-        server_(io_, limits_of(setup_.config), handler_),
+        router_(handler_, admin_),
+        server_(io_, limits_of(setup_.config), router_),
         pam_(handler_, pam_options(setup_.config.pam), setup_.config.daemon.state_dir, setup_.lockout) {
-    server_.set_pam_handler(&pam_);
+    router_.set_pam_handler(&pam_);
     // fastidd's main blocked SIGHUP (its default action kills): signals_ now
     // handles it, so let it through, on this (the loop's) thread only. One
     // that came meanwhile was pending and is taken now, as a reload.
@@ -187,7 +190,7 @@ class Worker {
     }
     handler_.set_directories(std::move(*opened));
     open_fast_cache();
-    handler_.set_status_source([this] {
+    admin_.add_status_source([this] {
       auto items = server_.status_items();
       items.emplace_back("config", setup_.config.source);
       items.emplace_back("pid", std::to_string(::getpid()));
@@ -206,8 +209,12 @@ class Worker {
         items.emplace_back("store.write_errors", std::to_string(st.write_errors));
       }
       for (auto& kv : pam_.status_items()) items.push_back(std::move(kv));
+      for (auto& kv : router_.status_items()) items.push_back(std::move(kv));
+      for (auto& kv : handler_.status_items()) items.push_back(std::move(kv));
       return items;
     });
+    // Who was refused what, and why: for root only.
+    admin_.add_status_source([this] { return server_.gate().status_items(); }, /*root_only=*/true);
     for (auto& [fd, name] : setup_.unix_listeners) {
       server_.add_unix_listener(fd, name, name == "admin", name == "pam");
     }
@@ -433,6 +440,7 @@ class Worker {
     }
     publisher_ = std::move(*p);
     handler_.set_publisher(publisher_.get());
+    admin_.set_publisher(publisher_.get());
     invalidate_fast_cache("");
     publisher_->heartbeat();
     next_heartbeat_ = std::chrono::steady_clock::now() + kHeartbeatInterval;
@@ -465,6 +473,8 @@ class Worker {
   asio::steady_timer refresh_timer_;
   asio::steady_timer figures_timer_;
   server::NssHandler handler_;
+  server::AdminHandler admin_;
+  server::Router router_;
   server::Server server_;
   server::PamHandler pam_;
   std::unique_ptr<server::CachePublisher> publisher_;

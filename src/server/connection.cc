@@ -82,10 +82,9 @@ class PlainTransport {
 }  // namespace
 
 // Not a coroutine itself: the loop's frame is the connection's only one.
-asio::awaitable<void> serve_connection(Server& server, std::shared_ptr<Server::Connection> conn,
-                                       NssHandler& handler) {
+asio::awaitable<void> serve_connection(Server& server, std::shared_ptr<Server::Connection> conn) {
   Server::Connection& c = *conn;
-  return serve_requests(server, std::move(conn), handler, PlainTransport(c));
+  return serve_requests(server, std::move(conn), PlainTransport(c));
 }
 
 }  // namespace fastid::server

@@ -61,14 +61,13 @@ struct Server::Connection {
 
 // The request loop: read a frame, handle it, write the reply, until the peer
 // leaves, breaks the protocol, stalls or the server stops.
-asio::awaitable<void> serve_connection(Server& server, std::shared_ptr<Server::Connection> conn,
-                                       NssHandler& handler);
+asio::awaitable<void> serve_connection(Server& server, std::shared_ptr<Server::Connection> conn);
 
 // The same loop over TLS (tls_listener.cc): the handshake first, within the
 // context's handshake timeout, then requests as above.
 class TlsServerContext;
 asio::awaitable<void> serve_tls_connection(Server& server, std::shared_ptr<Server::Connection> conn,
-                                           NssHandler& handler, std::shared_ptr<TlsServerContext> tls);
+                                           std::shared_ptr<TlsServerContext> tls);
 
 // Closes the connection's socket when its deadline passes.
 asio::awaitable<void> watch_connection(std::shared_ptr<Server::Connection> conn);

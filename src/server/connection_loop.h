@@ -17,6 +17,7 @@
 
 #include <string.h>
 
+#include <algorithm>
 #include <chrono>
 #include <expected>
 #include <memory>
@@ -26,14 +27,128 @@
 #include "proto/messages.h"
 #include "proto/wire.h"
 #include "server/connection.h"
-#include "server/pam_handler.h"
+#include "server/gate.h"
 #include "server/read_buffer.h"
 
 namespace fastid::server {
 
+// How reading one request frame ended.
+enum class FrameEnd : std::uint8_t {
+  kFrame,          // a whole frame is at the front of the buffer (an oversized one: its header only)
+  kGone,           // the peer left, or the socket was closed (idle, stall, shutdown)
+  kBadVersion,     // a header of another protocol version: answer, then close
+  kProtocolError,  // bad flags or length, or a stall mid-frame: close
+};
+
+struct FrameRead {
+  FrameEnd end = FrameEnd::kGone;
+  proto::FrameHeader header{};
+  bool oversized = false;  // over kMaxRequestPayload: its payload was read and dropped
+};
+
+// Framing: completes the frame whose first bytes are in `in` (within the
+// stall limit the caller set), reading more from the transport as needed.
+// A payload over the request limit is read in small pieces and dropped, so
+// that a peer cannot make the daemon hold a megabyte per connection.
 template <typename Transport>
-asio::awaitable<void> serve_requests(Server& server, std::shared_ptr<Server::Connection> conn,
-                                     NssHandler& handler, Transport transport) {
+asio::awaitable<FrameRead> read_frame(Server::Connection& conn, Transport& transport, ReadBuffer& in) {
+  FrameRead out;
+  if (in.size() < proto::kHeaderSize) {
+    // A header sent in pieces: wait for the rest.
+    const std::size_t have = in.size();
+    in.resize(proto::kHeaderSize);
+    auto rd = transport.read(asio::buffer(in.data() + have, proto::kHeaderSize - have));
+    auto [rerr, rn] = co_await std::move(rd);
+    if (rerr) {
+      out.end = conn.timed_out ? FrameEnd::kProtocolError : FrameEnd::kGone;
+      co_return out;
+    }
+  }
+  proto::FrameHeader& h = out.header;
+  const proto::HeaderCheck check = proto::decode_header(in.data(), &h);
+  if (check == proto::HeaderCheck::kBadVersion) {
+    out.end = FrameEnd::kBadVersion;
+    co_return out;
+  }
+  if (check != proto::HeaderCheck::kOk) {  // an oversized length or unknown flags
+    out.end = FrameEnd::kProtocolError;
+    co_return out;
+  }
+  if (h.length > proto::kMaxRequestPayload) {
+    out.oversized = true;
+    std::size_t left = h.length;
+    const std::size_t here = std::min(in.size() - proto::kHeaderSize, left);
+    left -= here;
+    in.erase(proto::kHeaderSize, here);
+    std::vector<std::uint8_t> sink(1024);  // on the heap: the coroutine frame stays small
+    while (left > 0) {
+      auto rd = transport.read(asio::buffer(sink.data(), std::min(left, sink.size())));
+      auto [rerr, rn] = co_await std::move(rd);
+      if (rerr) break;
+      left -= rn;
+    }
+    ::explicit_bzero(sink.data(), sink.size());
+    out.end = left > 0 ? (conn.timed_out ? FrameEnd::kProtocolError : FrameEnd::kGone) : FrameEnd::kFrame;
+    co_return out;
+  }
+  if (in.size() < proto::kHeaderSize + h.length) {
+    // The rest of the payload has not arrived yet.
+    const std::size_t have = in.size();
+    in.resize(proto::kHeaderSize + h.length);
+    auto rd = transport.read(asio::buffer(in.data() + have, in.size() - have));
+    auto [rerr, rn] = co_await std::move(rd);
+    if (rerr) {
+      out.end = conn.timed_out ? FrameEnd::kProtocolError : FrameEnd::kGone;
+      co_return out;
+    }
+  }
+  out.end = FrameEnd::kFrame;
+  co_return out;
+}
+
+// The gate and the router for one whole frame at the front of `in`: the reply
+// frame. The frame is used up here (the request owns copies of its fields, a
+// password in a core::Secret): erasing it wipes it and the tail the move
+// leaves behind; what follows it, if anything, is the client's next request.
+inline asio::awaitable<proto::Bytes> answer_frame(Server& server, Server::Connection& conn, const FrameRead& frame,
+                                                  ReadBuffer& in) {
+  using Clock = std::chrono::steady_clock;
+  const proto::FrameHeader& h = frame.header;
+  const std::size_t frame_end = proto::kHeaderSize + (frame.oversized ? 0 : h.length);
+  ++server.mutable_stats().requests;
+  // The gate first, on the header alone: a request a listener does not take
+  // (a password off the pam socket) is never decoded.
+  const Rejection why = server.admit_request(conn.listener_class, conn.peer.is_root(), h.opcode);
+  if (why != Rejection::kNone) {
+    in.erase(0, frame_end);
+    co_return proto::encode_error_reply(h.opcode, h.request_id, proto::WireStatus::kPermissionDenied,
+                                        rejection_message(why));
+  }
+  std::expected<proto::Request, proto::DecodeError> request =
+      frame.oversized
+          ? std::expected<proto::Request, proto::DecodeError>(
+                std::unexpect, proto::DecodeError{proto::WireStatus::kTooLarge,
+                                                  "request payload of " + std::to_string(h.length) +
+                                                      " bytes is over the limit"})
+          : proto::decode_request(h, std::span<const std::uint8_t>(in.data() + proto::kHeaderSize, h.length));
+  in.erase(0, frame_end);
+  if (in.empty() && in.capacity() > 512) in.release();
+  if (!request) {
+    co_return proto::encode_error_reply(h.opcode, h.request_id, request.error().status, request.error().message);
+  }
+  // A pooled provider may take up to its request_timeout: the stall limit is
+  // for the peer's reading and writing, not for our backends.
+  conn.set_deadline(Clock::time_point::max());
+  // Built in its own statement, then awaited (GCC 12 coroutine temporaries).
+  auto op = server.router().dispatch(std::move(*request), conn.peer);
+  co_return co_await std::move(op);
+}
+
+// The request loop: wait for a request (idle timeout), read its frame (stall
+// timeout), answer it through the gate and the router, write the reply; until
+// the peer leaves, breaks the protocol, stalls or the server stops.
+template <typename Transport>
+asio::awaitable<void> serve_requests(Server& server, std::shared_ptr<Server::Connection> conn, Transport transport) {
   using Clock = std::chrono::steady_clock;
   // Bytes received and not yet used: empty between requests, except when a
   // client sends its next request before reading the reply. An idle
@@ -57,118 +172,22 @@ asio::awaitable<void> serve_requests(Server& server, std::shared_ptr<Server::Con
     }
     conn->busy = true;
     conn->set_deadline(Clock::now() + server.limits().stall_timeout);
-    if (in.size() < proto::kHeaderSize) {
-      // A header sent in pieces: wait for the rest (the stall limit applies).
-      const std::size_t have = in.size();
-      in.resize(proto::kHeaderSize);
-      auto rd = transport.read(asio::buffer(in.data() + have, proto::kHeaderSize - have));
-      auto [rerr, rn] = co_await std::move(rd);
-      if (rerr) {
-        protocol_error = conn->timed_out;
-        break;
-      }
-    }
-
-    proto::FrameHeader h{};
-    proto::HeaderCheck check = proto::decode_header(in.data(), &h);
-    if (check == proto::HeaderCheck::kBadVersion) {
+    auto read = read_frame(*conn, transport, in);
+    const FrameRead frame = co_await std::move(read);
+    if (frame.end == FrameEnd::kBadVersion) {
       // Tell the peer why, then close: we cannot know how to frame what follows.
-      auto reply = proto::encode_error_reply(h.opcode, h.request_id,
+      auto reply = proto::encode_error_reply(frame.header.opcode, frame.header.request_id,
                                              proto::WireStatus::kUnsupportedVersion,
                                              "protocol version not supported");
       co_await transport.write(asio::buffer(reply));
-      protocol_error = true;
+    }
+    if (frame.end != FrameEnd::kFrame) {
+      protocol_error = frame.end != FrameEnd::kGone;
       break;
     }
-    if (check != proto::HeaderCheck::kOk) {
-      // An oversized length or unknown flags: the stream cannot be trusted.
-      protocol_error = true;
-      break;
-    }
-    if (h.length > proto::kMaxRequestPayload) {
-      // Over the request limit: what arrived is dropped, the rest is read in
-      // small pieces and dropped too, then answered "too large" below. A peer
-      // cannot make the daemon hold a megabyte per connection.
-      std::size_t left = h.length;
-      const std::size_t here = std::min(in.size() - proto::kHeaderSize, left);
-      left -= here;
-      in.erase(proto::kHeaderSize, here);
-      std::vector<std::uint8_t> sink(1024);  // on the heap: the coroutine frame stays small
-      bool failed = false;
-      while (left > 0) {
-        auto rd = transport.read(asio::buffer(sink.data(), std::min(left, sink.size())));
-        auto [rerr, rn] = co_await std::move(rd);
-        if (rerr) {
-          failed = true;
-          break;
-        }
-        left -= rn;
-      }
-      ::explicit_bzero(sink.data(), sink.size());
-      if (failed) {
-        protocol_error = conn->timed_out;
-        break;
-      }
-    } else if (in.size() < proto::kHeaderSize + h.length) {
-      // The rest of the payload has not arrived yet.
-      const std::size_t have = in.size();
-      in.resize(proto::kHeaderSize + h.length);
-      auto rd = transport.read(asio::buffer(in.data() + have, in.size() - have));
-      auto [rerr, rn] = co_await std::move(rd);
-      if (rerr) {
-        protocol_error = conn->timed_out;
-        break;
-      }
-    }
-    const std::size_t frame_end = proto::kHeaderSize + (h.length > proto::kMaxRequestPayload ? 0 : h.length);
-    std::span<const std::uint8_t> payload(in.data() + proto::kHeaderSize, frame_end - proto::kHeaderSize);
 
-    ++server.mutable_stats().requests;
-    proto::Bytes reply;
-    std::expected<proto::Request, proto::DecodeError> request =
-        h.length > proto::kMaxRequestPayload
-            ? std::expected<proto::Request, proto::DecodeError>(
-                  std::unexpect, proto::DecodeError{proto::WireStatus::kTooLarge,
-                                                    "request payload of " + std::to_string(h.length) +
-                                                        " bytes is over the limit"})
-            : proto::decode_request(h, payload);
-    // The frame is used up (the request owns copies of its fields, a password
-    // in a core::Secret); what follows it, if anything, is the client's next
-    // request. The erase wipes the frame and the tail the move leaves behind.
-    in.erase(0, frame_end);
-    if (in.empty() && in.capacity() > 512) in.release();
-    if (request && conn->network && !proto::opcode_is_public(h.opcode)) {
-      // TCP peers are anonymous: ping and public lookups only.
-      ++server.mutable_stats().refused_network;
-      reply = proto::encode_error_reply(h.opcode, h.request_id, proto::WireStatus::kPermissionDenied,
-                                        "only ping and public lookups are accepted over the network");
-    } else if (request && proto::opcode_is_admin(h.opcode) && !(conn->admin && conn->peer.is_root())) {
-      // Checked here, where the listener and the peer are known: the
-      // socket's file mode is the first gate, the peer's uid the second.
-      reply = proto::encode_error_reply(h.opcode, h.request_id, proto::WireStatus::kPermissionDenied,
-                                        "admin requests are accepted on the admin socket, from root only");
-    } else if (request && proto::opcode_is_auth(h.opcode)) {
-      // Passwords travel on the pam socket only (and never over a network:
-      // the network check above refuses them first).
-      if (!conn->auth || server.pam_handler() == nullptr) {
-        reply = proto::encode_error_reply(h.opcode, h.request_id, proto::WireStatus::kPermissionDenied,
-                                          "authentication requests are accepted on the pam socket only");
-      } else {
-        conn->set_deadline(Clock::time_point::max());
-        auto op = server.pam_handler()->handle(std::move(*request), conn->peer);
-        reply = co_await std::move(op);
-      }
-    } else if (request) {
-      // A pooled provider may take up to its request_timeout: the stall limit
-      // is for the peer's reading and writing, not for our backends.
-      conn->set_deadline(Clock::time_point::max());
-      // Built in its own statement, then awaited (GCC 12 coroutine temporaries).
-      auto op = handler.handle(std::move(*request), conn->peer);
-      reply = co_await std::move(op);
-    } else {
-      reply = proto::encode_error_reply(h.opcode, h.request_id, request.error().status,
-                                        request.error().message);
-    }
+    auto answer = answer_frame(server, *conn, frame, in);
+    proto::Bytes reply = co_await std::move(answer);
 
     conn->set_deadline(Clock::now() + server.limits().stall_timeout);
     auto [werr, wn] = co_await transport.write(asio::buffer(reply));

@@ -41,18 +41,6 @@ proto::Bytes error_reply(const proto::Request& req, const core::Status& st, bool
                                    std::string(proto::wire_status_name(status)) + " (details for root only)");
 }
 
-// What a status item may show a caller that is not root: figures and states,
-// never text. An allow-list of value shapes, so that an item added later
-// (a path, a URI, an error message) is hidden until someone decides otherwise.
-bool shown_to_anyone(const std::string& value) {
-  static constexpr std::string_view kWords[] = {"online", "offline", "yes", "no"};
-  for (std::string_view w : kWords) {
-    if (value == w) return true;
-  }
-  if (value.empty() || value.size() > 24) return false;
-  return std::all_of(value.begin(), value.end(), [](char c) { return (c >= '0' && c <= '9') || c == '.' || c == '-'; });
-}
-
 // The paging fields of a page answer, whichever records it holds.
 struct PageView {
   std::uint32_t* next_cursor = nullptr;
@@ -116,26 +104,7 @@ asio::awaitable<proto::Bytes> NssHandler::handle(proto::Request req, core::PeerC
     ++(r.error().code() == core::Code::kNotFound ? not_found_ : errors_);
     co_return error_reply(req, r.error(), details);
   }
-  switch (req.opcode) {
-    case Opcode::kPing:
-      co_return proto::encode_ping_reply(req.request_id, "fastidd " FASTID_VERSION);
-    case Opcode::kStatus:
-      co_return status(req, details);
-    case Opcode::kCacheInvalidate: {
-      // The connection let it through: admin socket, root peer.
-      if (!publisher_) {
-        co_return proto::encode_error_reply(static_cast<std::uint16_t>(req.opcode), req.request_id,
-                                            WireStatus::kUnavailable, "the fast cache is disabled");
-      }
-      core::Status st = publisher_->invalidate(req.id);
-      if (!st) co_return error_reply(req, st, details);
-      core::log_info("fast cache invalidated by an administrator (pid " + std::to_string(peer.pid) + ")");
-      co_return proto::encode_error_reply(static_cast<std::uint16_t>(req.opcode), req.request_id,
-                                          WireStatus::kOk, "invalidated");
-    }
-    default:
-      break;  // lookups are answered above; the connection sends authentication to the PAM handler
-  }
+  // The router sends lookups only; ping, status and admin requests are the admin handler's.
   ++errors_;
   co_return proto::encode_error_reply(static_cast<std::uint16_t>(req.opcode), req.request_id,
                                       WireStatus::kUnknownOpcode, "unknown opcode");
@@ -186,10 +155,8 @@ asio::awaitable<core::Result<Answer>> NssHandler::lookup(Query q) {
   co_return core::error(core::Status::not_found(""));
 }
 
-proto::Bytes NssHandler::status(const proto::Request& req, bool details) {
+StatusItems NssHandler::status_items() const {
   StatusItems items;
-  if (status_source_) items = status_source_();
-  items.emplace_back("requests", std::to_string(requests_));
   items.emplace_back("requests.not_found", std::to_string(not_found_));
   items.emplace_back("requests.errors", std::to_string(errors_));
   if (publisher_) {
@@ -198,10 +165,7 @@ proto::Bytes NssHandler::status(const proto::Request& req, bool details) {
   for (const DirectoryPtr& d : directories_) {
     for (auto& kv : d->status_items()) items.push_back(std::move(kv));
   }
-  if (!details) {
-    std::erase_if(items, [](const auto& kv) { return !shown_to_anyone(kv.second); });
-  }
-  return proto::encode_status_reply(req.request_id, items);
+  return items;
 }
 
 }  // namespace fastid::server

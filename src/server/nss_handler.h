@@ -1,7 +1,7 @@
 // NssHandler: answers the lookup opcodes (passwd, group, initgroups,
 // enumeration) from the configured directories, asked in order, and
-// publishes what it answers to the fast cache; also ping, status and the
-// administrator's cache invalidation. Each request is a coroutine: in-process
+// publishes what it answers to the fast cache (ping, status and invalidation
+// are the admin handler's, admin_handler.h). Each request is a coroutine: in-process
 // directories answer at once, the others are awaited, so one slow directory
 // never holds up the loop. Loop-thread only.
 #pragma once
@@ -37,10 +37,7 @@ class NssHandler {
   // (nullptr: nowhere). Not owned; must outlive the handler's use of it.
   void set_publisher(CachePublisher* publisher) { publisher_ = publisher; }
 
-  // Extra lines for the status reply (server figures: connections, uptime…).
-  void set_status_source(std::function<StatusItems()> source) { status_source_ = std::move(source); }
-
-  // One whole reply frame for a decoded request. Never throws; any directory
+  // One whole reply frame for a decoded lookup request. Never throws; any directory
   // failure becomes an error reply that says which provider and why — to a
   // root peer only: other callers' error replies and status carry no paths,
   // URIs, filters or error texts.
@@ -54,16 +51,15 @@ class NssHandler {
   // definite "not found"s are published to the fast cache.
   asio::awaitable<core::Result<model::Answer>> lookup(model::Query query);
 
+  // Lookup requests handled (the status figure "requests" is the router's).
   std::uint64_t requests() const { return requests_; }
+  // Lines for the status reply: lookup failures, the fast cache's figures, each directory's.
+  StatusItems status_items() const;
 
  private:
-  // `details`: the caller is root and may read error texts and every status
-  // item; anyone else gets statuses with fixed texts and figures only.
-  proto::Bytes status(const proto::Request& req, bool details);
 
   Directories directories_;
   CachePublisher* publisher_ = nullptr;
-  std::function<StatusItems()> status_source_;
   std::uint64_t requests_ = 0;
   std::uint64_t not_found_ = 0;
   std::uint64_t errors_ = 0;

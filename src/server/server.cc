@@ -100,7 +100,7 @@ namespace {
 constexpr std::size_t kUdpAmplification = 3;
 
 // One datagram: answered (or marked truncated) to the address it came from.
-asio::awaitable<void> answer_datagram(Server* server, Server::UdpListener* listener, NssHandler* handler,
+asio::awaitable<void> answer_datagram(Server* server, Server::UdpListener* listener,
                                       std::vector<std::uint8_t> datagram,
                                       asio::generic::datagram_protocol::endpoint from,
                                       bool shed) {
@@ -124,10 +124,10 @@ asio::awaitable<void> answer_datagram(Server* server, Server::UdpListener* liste
   } else if (h.length > n - proto::kHeaderSize) {
     reply = proto::encode_error_reply(h.opcode, h.request_id, proto::WireStatus::kBadRequest,
                                       "frame longer than its datagram");
-  } else if (!proto::opcode_is_public(h.opcode)) {
-    ++server->mutable_stats().refused_network;
+  } else if (Rejection why = server->admit_request(ListenerClass::kNetwork, false, h.opcode);
+             why != Rejection::kNone) {
     reply = proto::encode_error_reply(h.opcode, h.request_id, proto::WireStatus::kPermissionDenied,
-                                      "only ping and public lookups are accepted over the network");
+                                      rejection_message(why));
   } else if (shed) {
     reply = proto::encode_error_reply(h.opcode, h.request_id, proto::WireStatus::kBusy,
                                       "too many datagrams in flight");
@@ -136,7 +136,7 @@ asio::awaitable<void> answer_datagram(Server* server, Server::UdpListener* liste
     auto request = proto::decode_request(
         h, std::span<const std::uint8_t>(datagram.data() + proto::kHeaderSize, h.length));
     if (request) {
-      auto op = handler->handle(std::move(*request), kAnonymousPeer);
+      auto op = server->router().dispatch(std::move(*request), kAnonymousPeer);
       reply = co_await std::move(op);
     } else {
       reply = proto::encode_error_reply(h.opcode, h.request_id, request.error().status,
@@ -166,8 +166,14 @@ struct StopTimer {
   asio::steady_timer timer;
 };
 
-Server::Server(asio::io_context& io, ServerLimits limits, NssHandler& handler)
-    : io_(io), limits_(limits), handler_(handler), started_(std::chrono::steady_clock::now()) {}
+Server::Server(asio::io_context& io, ServerLimits limits, Router& router)
+    : io_(io), limits_(limits), router_(router), started_(std::chrono::steady_clock::now()) {}
+
+Rejection Server::admit_request(ListenerClass listener, bool root, std::uint16_t opcode) {
+  const Rejection why = gate_.check(listener, root, opcode);
+  if (why == Rejection::kNotPublic) ++stats_.refused_network;
+  return why;
+}
 
 Server::~Server() = default;
 
@@ -210,7 +216,7 @@ void Server::start_receiving(UdpListener* listener) {
       std::vector<std::uint8_t> datagram(buf.begin(), buf.begin() + static_cast<std::ptrdiff_t>(n));
       const bool shed = s.udp_in_flight_ >= s.limits_.max_udp_in_flight;
       ++s.udp_in_flight_;
-      asio::co_spawn(s.io_, answer_datagram(self, listener, &s.handler_, std::move(datagram), from, shed),
+      asio::co_spawn(s.io_, answer_datagram(self, listener, std::move(datagram), from, shed),
                      asio::detached);
     }
   };
@@ -286,9 +292,9 @@ void Server::start_accepting(Listener* listener) {
       conn->deadline = std::chrono::steady_clock::now() + s.idle_timeout_of(*conn);
       s.connections_.emplace(id, conn);
       if (listener->tls) {
-        asio::co_spawn(s.io_, serve_tls_connection(s, conn, s.handler_, listener->tls), asio::detached);
+        asio::co_spawn(s.io_, serve_tls_connection(s, conn, listener->tls), asio::detached);
       } else {
-        asio::co_spawn(s.io_, serve_connection(s, conn, s.handler_), asio::detached);
+        asio::co_spawn(s.io_, serve_connection(s, conn), asio::detached);
       }
       asio::co_spawn(s.io_, watch_connection(conn), asio::detached);
     }

@@ -15,7 +15,8 @@
 #include <string>
 #include <vector>
 
-#include "server/nss_handler.h"
+#include "server/gate.h"
+#include "server/router.h"
 
 namespace asio {
 class io_context;
@@ -23,13 +24,7 @@ class io_context;
 
 namespace fastid::server {
 
-class PamHandler;
 class TlsServerContext;
-
-// The listener a connection came in on decides its budget (docs/architecture.md,
-// "Limits"): each class has its own, so that no class can starve another.
-enum class ListenerClass : std::uint8_t { kNss, kPam, kAdmin, kNetwork };
-inline constexpr std::size_t kListenerClasses = 4;
 
 // Connections of the root-only admin socket per worker (0600, `fastid` only).
 inline constexpr std::size_t kAdminConnections = 32;
@@ -59,7 +54,7 @@ struct ServerStats {
   std::uint64_t closed_idle = 0;
   std::uint64_t closed_protocol = 0; // bad header, oversized frame, stall
   std::uint64_t requests = 0;
-  std::uint64_t refused_network = 0;  // non-public opcodes sent over TCP or UDP
+  std::uint64_t refused_network = 0;  // non-public opcodes sent over TCP or UDP (Rejection::kNotPublic)
   std::uint64_t udp_requests = 0;
   std::uint64_t udp_truncated = 0;    // replies over three times their datagram
   std::uint64_t udp_dropped = 0;      // not a frame: no reply at all
@@ -70,7 +65,8 @@ class Server {
  public:
   struct Connection;  // defined in connection.h
 
-  Server(asio::io_context& io, ServerLimits limits, NssHandler& handler);
+  // Requests the gate lets through go to `router` (not owned).
+  Server(asio::io_context& io, ServerLimits limits, Router& router);
   ~Server();
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;
@@ -78,13 +74,9 @@ class Server {
   // Starts accepting on an already listening Unix stream socket. The server
   // takes ownership of `fd`.
   // `admin`: the admin socket, where root may send admin requests (which are
-  // refused on every other listener).
-  // `auth`: the pam socket, the only one where authentication requests
-  // (proto::opcode_is_auth) are served, by the PAM handler.
+  // refused on every other listener); `auth`: the pam socket, the only one
+  // where authentication requests are accepted (the gate's table, gate.h).
   void add_unix_listener(int fd, std::string name, bool admin = false, bool auth = false);
-  // Where authentication requests go (not owned; nullptr: refused).
-  void set_pam_handler(PamHandler* pam) { pam_ = pam; }
-  PamHandler* pam_handler() const { return pam_; }
 
   // Network listeners (bound, listening and non-blocking, shared with the other
   // workers): only ping and public lookups are answered on them. The server
@@ -106,6 +98,11 @@ class Server {
   const ServerStats& stats() const { return stats_; }
   std::size_t status_open() const { return connections_.size(); }
   ServerStats& mutable_stats() { return stats_; }
+  // The one gate of every transport, and where what it lets through goes.
+  // admit_request: the gate's verdict, counted (kNotPublic in refused_network too).
+  Rejection admit_request(ListenerClass listener, bool root, std::uint16_t opcode);
+  const Gate& gate() const { return gate_; }
+  Router& router() { return router_; }
   bool stopping() const { return stopping_; }
   const ServerLimits& limits() const { return limits_; }
   StatusItems status_items() const;
@@ -133,8 +130,8 @@ class Server {
  private:
   asio::io_context& io_;
   ServerLimits limits_;
-  NssHandler& handler_;
-  PamHandler* pam_ = nullptr;
+  Router& router_;
+  Gate gate_;
   std::vector<std::unique_ptr<Listener>> listeners_;
   std::vector<std::unique_ptr<UdpListener>> udp_listeners_;
   std::size_t udp_in_flight_ = 0;

@@ -263,7 +263,7 @@ core::Result<std::shared_ptr<TlsServerContext>> load_tls_server_context(const Tl
 std::string describe(const TlsServerContext& context) { return context.description; }
 
 asio::awaitable<void> serve_tls_connection(Server& server, std::shared_ptr<Server::Connection> conn,
-                                           NssHandler& handler, std::shared_ptr<TlsServerContext> tls) {
+                                           std::shared_ptr<TlsServerContext> tls) {
   TlsSession session(*conn, tls->ctx);
   // The handshake's own deadline: a peer that connects and stalls (or
   // trickles a hello) is closed by the watchdog when it passes. Not busy: a
@@ -281,7 +281,7 @@ asio::awaitable<void> serve_tls_connection(Server& server, std::shared_ptr<Serve
     server.on_connection_closed(conn->id);
     co_return;
   }
-  auto loop = serve_requests(server, conn, handler, TlsTransport(session));
+  auto loop = serve_requests(server, conn, TlsTransport(session));
   co_await std::move(loop);
 }
 

@@ -11,8 +11,8 @@
 #include <set>
 #include <string>
 
-#include "daemon_fixture.h"
-#include "slapd_fixture.h"
+#include "support/daemon_fixture.h"
+#include "support/slapd_fixture.h"
 
 namespace fastid::testing {
 namespace {

@@ -22,28 +22,15 @@
 
 #include "providers/ldap/ldap_provider.h"
 #include "daemon/provider_factory.h"
-#include "slapd_fixture.h"
+#include "support/slapd_fixture.h"
+#include "support/text.h"
 
 namespace fastid::providers {
 namespace {
 
 using core::Code;
 using testing::Slapd;
-
-std::vector<std::string> split(const std::string& s, char sep) {
-  std::vector<std::string> out;
-  std::string cur;
-  for (char c : s) {
-    if (c == sep) {
-      out.push_back(cur);
-      cur.clear();
-    } else {
-      cur.push_back(c);
-    }
-  }
-  out.push_back(cur);
-  return out;
-}
+using testing::split;
 
 // The dataset's expected answers (gen-ldif's expected/passwd and expected/group).
 struct Expected {

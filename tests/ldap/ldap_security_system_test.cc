@@ -13,8 +13,8 @@
 #include <memory>
 #include <string>
 
-#include "daemon_fixture.h"
-#include "slapd_fixture.h"
+#include "support/daemon_fixture.h"
+#include "support/slapd_fixture.h"
 
 namespace fastid::testing {
 namespace {

@@ -14,8 +14,8 @@
 #include <string>
 #include <vector>
 
-#include "daemon_fixture.h"
-#include "slapd_fixture.h"
+#include "support/daemon_fixture.h"
+#include "support/slapd_fixture.h"
 
 namespace fastid::testing {
 namespace {

@@ -12,8 +12,8 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 
-#include "daemon_fixture.h"
-#include "raw_client.h"
+#include "support/daemon_fixture.h"
+#include "support/raw_client.h"
 
 namespace fastid::testing {
 namespace {

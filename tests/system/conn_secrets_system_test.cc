@@ -16,8 +16,8 @@
 #include <functional>
 #include <random>
 
-#include "daemon_fixture.h"
-#include "raw_client.h"
+#include "support/daemon_fixture.h"
+#include "support/raw_client.h"
 
 namespace fastid::testing {
 namespace {

@@ -4,57 +4,14 @@
 
 #include <fcntl.h>
 
-#include "daemon_fixture.h"
+#include "support/daemon_fixture.h"
+#include "support/raw_client.h"
 #include "proto/messages.h"
 #include "proto/wire.h"
 
 namespace fastid::testing {
 namespace {
 
-// A raw connection to the daemon's socket, for sending what no honest client sends.
-class RawClient {
- public:
-  explicit RawClient(const std::string& path) {
-    fd_ = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_un addr{};
-    addr.sun_family = AF_UNIX;
-    std::snprintf(addr.sun_path, sizeof addr.sun_path, "%s", path.c_str());
-    connected_ = ::connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
-    timeval tv{5, 0};
-    ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-  }
-  ~RawClient() { ::close(fd_); }
-  bool connected() const { return connected_; }
-  void send(const std::vector<std::uint8_t>& bytes) {
-    ASSERT_EQ(::send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL),
-              static_cast<ssize_t>(bytes.size()));
-  }
-  // Reads one reply frame; false on EOF (the daemon closed the connection).
-  bool read_reply(proto::FrameHeader* h, std::vector<std::uint8_t>* payload) {
-    std::uint8_t head[proto::kHeaderSize];
-    if (!read_exact(head, sizeof head)) return false;
-    if (proto::decode_header(head, h) != proto::HeaderCheck::kOk) return false;
-    payload->resize(h->length);
-    return h->length == 0 || read_exact(payload->data(), h->length);
-  }
-  bool closed_by_peer() {
-    char c;
-    return ::recv(fd_, &c, 1, 0) == 0;
-  }
-
- private:
-  bool read_exact(std::uint8_t* p, size_t n) {
-    while (n > 0) {
-      ssize_t r = ::recv(fd_, p, n, 0);
-      if (r <= 0) return false;
-      p += r;
-      n -= static_cast<size_t>(r);
-    }
-    return true;
-  }
-  int fd_ = -1;
-  bool connected_ = false;
-};
 
 std::vector<std::uint8_t> header_bytes(proto::FrameHeader h) {
   std::vector<std::uint8_t> out(proto::kHeaderSize);
@@ -251,55 +208,55 @@ TEST(DaemonSystemTest, HostileFramesGetErrorsOrAClosedConnectionAndTheDaemonCarr
   std::vector<std::uint8_t> payload;
 
   {  // unknown opcode: an error reply, and the connection stays usable
-    RawClient c(path);
-    c.send(header_bytes({proto::kVersion, 0, 0x7777, 11, 0, 0}));
+    FrameClient c = FrameClient::unix_socket(path);
+    ASSERT_TRUE(c.send(header_bytes({proto::kVersion, 0, 0x7777, 11, 0, 0})));
     ASSERT_TRUE(c.read_reply(&h, &payload));
     EXPECT_EQ(h.request_id, 11u);
     EXPECT_EQ(h.status, static_cast<std::uint32_t>(proto::WireStatus::kUnknownOpcode));
-    c.send(proto::encode_request({proto::Opcode::kGetpwnam, 12, "user00001", 0, 0, 0}));
+    ASSERT_TRUE(c.send(proto::encode_request({proto::Opcode::kGetpwnam, 12, "user00001", 0, 0, 0})));
     ASSERT_TRUE(c.read_reply(&h, &payload));
     EXPECT_EQ(h.status, 0u);
   }
   {  // a length past the limit: the connection is closed
-    RawClient c(path);
-    c.send(header_bytes({proto::kVersion, 0, 0x10, 1, 0, proto::kMaxPayload + 1}));
+    FrameClient c = FrameClient::unix_socket(path);
+    ASSERT_TRUE(c.send(header_bytes({proto::kVersion, 0, 0x10, 1, 0, proto::kMaxPayload + 1})));
     EXPECT_TRUE(c.closed_by_peer());
   }
   {  // a wrong version: told so, then closed
-    RawClient c(path);
-    c.send(header_bytes({9, 0, 0x10, 1, 0, 0}));
+    FrameClient c = FrameClient::unix_socket(path);
+    ASSERT_TRUE(c.send(header_bytes({9, 0, 0x10, 1, 0, 0})));
     ASSERT_TRUE(c.read_reply(&h, &payload));
     EXPECT_EQ(h.status, static_cast<std::uint32_t>(proto::WireStatus::kUnsupportedVersion));
     EXPECT_TRUE(c.closed_by_peer());
   }
   {  // a malformed payload: bad request, connection usable
-    RawClient c(path);
+    FrameClient c = FrameClient::unix_socket(path);
     auto f = header_bytes({proto::kVersion, 0, 0x10, 5, 0, 4});
     f.insert(f.end(), {0xff, 0xff, 0xff, 0x7f});  // a string length far past the payload
-    c.send(f);
+    ASSERT_TRUE(c.send(f));
     ASSERT_TRUE(c.read_reply(&h, &payload));
     EXPECT_EQ(h.status, static_cast<std::uint32_t>(proto::WireStatus::kBadRequest));
   }
   {  // an oversized request within the frame limit: too large, connection usable
-    RawClient c(path);
+    FrameClient c = FrameClient::unix_socket(path);
     std::vector<std::uint8_t> big(proto::kMaxRequestPayload + 100, 'a');
     auto f = header_bytes({proto::kVersion, 0, 0x10, 6, 0, static_cast<std::uint32_t>(big.size())});
     f.insert(f.end(), big.begin(), big.end());
-    c.send(f);
+    ASSERT_TRUE(c.send(f));
     ASSERT_TRUE(c.read_reply(&h, &payload));
     EXPECT_EQ(h.status, static_cast<std::uint32_t>(proto::WireStatus::kTooLarge));
   }
   {  // a truncated frame and then the client vanishes
-    RawClient c(path);
+    FrameClient c = FrameClient::unix_socket(path);
     auto f = header_bytes({proto::kVersion, 0, 0x10, 7, 0, 100});
     f.resize(f.size() + 10, 'x');
-    c.send(f);
+    ASSERT_TRUE(c.send(f));
   }
   {  // garbage bytes
-    RawClient c(path);
+    FrameClient c = FrameClient::unix_socket(path);
     std::vector<std::uint8_t> junk(64);
     for (size_t i = 0; i < junk.size(); ++i) junk[i] = static_cast<std::uint8_t>(i * 37 + 11);
-    c.send(junk);
+    ASSERT_TRUE(c.send(junk));
   }
   // Through all of it the daemon answers honest clients.
   EXPECT_EQ(d.getent("passwd user00002").exit_code, 0);
@@ -314,7 +271,7 @@ TEST(DaemonSystemTest, IdleConnectionsAreClosedAfterTheIdleTimeout) {
   cfg.insert(cfg.find("log_level"), "idle_timeout = \"1s\"\n");
   d.write_config(cfg);
   ASSERT_TRUE(d.start());
-  RawClient c(d.socket_dir() + "/nss");
+  FrameClient c = FrameClient::unix_socket(d.socket_dir() + "/nss");
   ASSERT_TRUE(c.connected());
   auto start = std::chrono::steady_clock::now();
   EXPECT_TRUE(c.closed_by_peer());
@@ -495,8 +452,8 @@ TEST(AdminSystemTest, RootInvalidatesTheFastCacheOnTheAdminSocketAndNobodyElseCa
 
   // Root, but on the lookup socket: refused by the daemon itself.
   {
-    RawClient c(d.socket_dir() + "/nss");
-    c.send(proto::encode_request({proto::Opcode::kCacheInvalidate, 3, "", proto::kMapAll, 0, 0}));
+    FrameClient c = FrameClient::unix_socket(d.socket_dir() + "/nss");
+    ASSERT_TRUE(c.send(proto::encode_request({proto::Opcode::kCacheInvalidate, 3, "", proto::kMapAll, 0, 0})));
     proto::FrameHeader h{};
     std::vector<std::uint8_t> payload;
     ASSERT_TRUE(c.read_reply(&h, &payload));

@@ -56,12 +56,11 @@ set_tests_properties(store_system_test PROPERTIES LABELS "system;store" TIMEOUT 
 
 # The store in front of a real slapd (tests/ldap/slapd-fixture): outages in the
 # middle of loads, restarts while slapd is down.
-if(EXISTS ${CMAKE_SOURCE_DIR}/tests/ldap/slapd_fixture.h)
+if(EXISTS ${CMAKE_SOURCE_DIR}/tests/support/slapd_fixture.h)
   add_executable(store_ldap_system_test store_ldap_system_test.cc)
   fastid_warnings(store_ldap_system_test)
   target_compile_definitions(store_ldap_system_test PRIVATE ${FASTID_SYSTEM_DEFS})
-  target_include_directories(store_ldap_system_test PRIVATE ${CMAKE_SOURCE_DIR}/tests/ldap)
-  target_link_libraries(store_ldap_system_test PRIVATE GTest::gtest GTest::gtest_main Threads::Threads)
+    target_link_libraries(store_ldap_system_test PRIVATE GTest::gtest GTest::gtest_main Threads::Threads)
   add_dependencies(store_ldap_system_test fastidd fastid_cli nss_fastid nss_query nss_stress
                    fastid-provider-worker)
   add_test(NAME store_ldap_system_test COMMAND store_ldap_system_test)
@@ -72,8 +71,7 @@ endif()
 add_executable(pam_ldap_system_test pam_ldap_system_test.cc)
 fastid_warnings(pam_ldap_system_test)
 target_compile_definitions(pam_ldap_system_test PRIVATE ${FASTID_SYSTEM_DEFS})
-target_include_directories(pam_ldap_system_test PRIVATE ${CMAKE_SOURCE_DIR}/tests/ldap)
-target_link_libraries(pam_ldap_system_test PRIVATE GTest::gtest GTest::gtest_main Threads::Threads)
+target_link_libraries(pam_ldap_system_test PRIVATE fastid_proto GTest::gtest GTest::gtest_main Threads::Threads crypt)
 add_dependencies(pam_ldap_system_test fastidd nss_fastid fastid-provider-worker pam_fastid)
 add_test(NAME pam_ldap_system_test COMMAND pam_ldap_system_test)
 set_tests_properties(pam_ldap_system_test PROPERTIES LABELS "system;ldap" TIMEOUT 600)

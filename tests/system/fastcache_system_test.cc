@@ -20,7 +20,7 @@
 #include <string>
 #include <vector>
 
-#include "daemon_fixture.h"
+#include "support/daemon_fixture.h"
 #include "fastcache/writer.h"
 #include "hostile_maps.h"
 

@@ -11,8 +11,8 @@
 #include <atomic>
 #include <cstring>
 
-#include "daemon_fixture.h"
-#include "raw_client.h"
+#include "support/daemon_fixture.h"
+#include "support/raw_client.h"
 
 namespace fastid::testing {
 namespace {

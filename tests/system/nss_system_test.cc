@@ -5,7 +5,7 @@
 
 #include <algorithm>
 
-#include "daemon_fixture.h"
+#include "support/daemon_fixture.h"
 
 namespace fastid::testing {
 namespace {

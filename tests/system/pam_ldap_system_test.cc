@@ -9,24 +9,13 @@
 #include <atomic>
 #include <memory>
 
-#include "daemon_fixture.h"
-#include "slapd_fixture.h"
+#include "support/pam_fixture.h"
+#include "support/slapd_fixture.h"
 
 namespace fastid::testing {
 namespace {
 
 using namespace std::chrono_literals;
-
-constexpr const char* kSuccess = "successfully authenticated";
-constexpr const char* kAuthErr = "Authentication failure";
-constexpr const char* kUnknown = "User not known to the underlying authentication module";
-constexpr const char* kUnavail = "Authentication service cannot retrieve authentication info";
-constexpr const char* kExpired = "User account has expired";
-constexpr const char* kNewToken = "Authentication token is no longer valid; new one required";
-
-bool has(const CommandResult& r, const std::string& text) {
-  return r.out.find(text) != std::string::npos;
-}
 
 class PamLdapTest : public ::testing::Test {
  protected:

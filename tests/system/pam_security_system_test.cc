@@ -18,7 +18,7 @@
 #include <memory>
 #include <sstream>
 
-#include "pam_fixture.h"
+#include "support/pam_fixture.h"
 #include "proto/messages.h"
 #include "proto/wire.h"
 

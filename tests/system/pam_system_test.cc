@@ -13,7 +13,7 @@
 #include <future>
 #include <memory>
 
-#include "pam_fixture.h"
+#include "support/pam_fixture.h"
 #include "proto/messages.h"
 #include "proto/wire.h"
 

@@ -15,7 +15,7 @@
 #include <cstdio>
 #include <functional>
 
-#include "daemon_fixture.h"
+#include "support/daemon_fixture.h"
 
 namespace fastid::testing {
 namespace {

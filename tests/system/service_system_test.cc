@@ -18,7 +18,7 @@
 #include <string>
 #include <vector>
 
-#include "daemon_fixture.h"
+#include "support/daemon_fixture.h"
 
 namespace fastid::testing {
 namespace {

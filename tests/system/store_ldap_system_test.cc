@@ -11,9 +11,9 @@
 #include <chrono>
 #include <thread>
 
-#include "daemon_fixture.h"
-#include "load_runs.h"
-#include "slapd_fixture.h"
+#include "support/daemon_fixture.h"
+#include "support/load_runs.h"
+#include "support/slapd_fixture.h"
 
 namespace fastid::testing {
 namespace {

@@ -10,8 +10,8 @@
 #include <chrono>
 #include <thread>
 
-#include "daemon_fixture.h"
-#include "load_runs.h"
+#include "support/daemon_fixture.h"
+#include "support/load_runs.h"
 
 namespace fastid::testing {
 namespace {

@@ -13,7 +13,8 @@
 
 #include <optional>
 
-#include "daemon_fixture.h"
+#include "support/daemon_fixture.h"
+#include "support/raw_client.h"
 #include "proto/messages.h"
 #include "proto/wire.h"
 
@@ -86,18 +87,6 @@ std::string cli(int port, const std::string& args) {
   return bin_dir() + "/fastid --server 127.0.0.1:" + std::to_string(port) + " " + args;
 }
 
-int connect_loopback(int port) {
-  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_port = htons(static_cast<std::uint16_t>(port));
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
-    ::close(fd);
-    return -1;
-  }
-  return fd;
-}
 
 // Reads until EOF or `limit`; returns what came and whether EOF was seen.
 std::pair<std::string, bool> read_until_closed(int fd, std::chrono::milliseconds limit) {
@@ -235,7 +224,7 @@ TEST_F(TlsSystemTest, APlaintextClientGetsNoAnswerAndTheListenerKeepsServing) {
   req.request_id = 7;
   req.name = "user00001";
   proto::Bytes frame = proto::encode_request(req);
-  int fd = connect_loopback(port);
+  int fd = connect_tcp(port);
   ASSERT_GE(fd, 0);
   ASSERT_EQ(::send(fd, frame.data(), frame.size(), MSG_NOSIGNAL), static_cast<ssize_t>(frame.size()));
   auto [got, closed] = read_until_closed(fd, std::chrono::seconds(5));
@@ -272,8 +261,8 @@ TEST_F(TlsSystemTest, AStalledHandshakeIsCutOffByTheHandshakeTimeout) {
   // One peer says nothing; another sends the first bytes of a TLS record
   // header and stops (a trickled ClientHello).
   const auto start = Clock::now();
-  int silent = connect_loopback(port);
-  int trickle = connect_loopback(port);
+  int silent = connect_tcp(port);
+  int trickle = connect_tcp(port);
   ASSERT_GE(silent, 0);
   ASSERT_GE(trickle, 0);
   const std::uint8_t partial[] = {0x16, 0x03, 0x01, 0x01};

@@ -9,7 +9,7 @@
 #include <atomic>
 #include <mutex>
 
-#include "daemon_fixture.h"
+#include "support/daemon_fixture.h"
 #include "proto/messages.h"
 #include "proto/wire.h"
 

@@ -4,6 +4,8 @@
 // verdict, offline and back, "try again") and the NSS handler's one loop over
 // the directories (first answer wins, "not found" asks the next, try again
 // while one is down, the union of memberships, pages across directories);
+// the gate's table (which listener and caller may send which opcode, and the
+// named reason of each refusal) and the router (opcode -> handler);
 // and the connection's ReadBuffer, whose every removed byte must be wiped
 // (passwords on the pam socket): the bytes past size() are inspected through
 // data(), the buffer's own allocation, the memory a later allocation would reuse.
@@ -28,9 +30,12 @@
 #include <map>
 #include <optional>
 
+#include "server/admin_handler.h"
 #include "server/directory.h"
+#include "server/gate.h"
 #include "server/nss_handler.h"
 #include "server/read_buffer.h"
+#include "server/router.h"
 #include "server/stored_directory.h"
 #include "store/store.h"
 
@@ -39,6 +44,7 @@ namespace {
 
 using namespace std::chrono_literals;
 using ::testing::HasSubstr;
+using ::testing::Not;
 using model::Answer;
 using model::Gids;
 using model::Page;
@@ -476,13 +482,179 @@ TEST_F(NssHandlerTest, AnAnswerOfAnotherKindIsAnErrorNamingTheDirectory) {
 }
 
 TEST_F(NssHandlerTest, StatusListsEveryDirectorysFigures) {
-  proto::Request req;
-  req.opcode = proto::Opcode::kStatus;
-  const core::PeerCred root{1, 0, 0};  // a non-root caller sees figures only
-  proto::Bytes frame = await(handler_.handle(req, root));
-  const std::string text(frame.begin(), frame.end());
-  EXPECT_THAT(text, HasSubstr("fake.local"));
-  EXPECT_THAT(text, HasSubstr("fake.corp"));
+  bool local = false, corp = false;
+  for (const auto& [key, value] : handler_.status_items()) {
+    local = local || key.find("fake.local") != std::string::npos;
+    corp = corp || key.find("fake.corp") != std::string::npos;
+  }
+  EXPECT_TRUE(local);
+  EXPECT_TRUE(corp);
+}
+
+// ---- The gate: one table of listener x caller x opcode ----------------------
+
+constexpr std::uint16_t op(proto::Opcode o) { return static_cast<std::uint16_t>(o); }
+
+TEST(GateTest, TheTableDecidesEveryListenerCallerAndOpcode) {
+  using L = ListenerClass;
+  using R = Rejection;
+  using O = proto::Opcode;
+  struct Row {
+    L listener;
+    bool root;
+    O opcode;
+    R expected;
+  };
+  const Row rows[] = {
+      // Ping and lookups: every listener, every caller.
+      {L::kNss, false, O::kPing, R::kNone},         {L::kNetwork, false, O::kPing, R::kNone},
+      {L::kNss, false, O::kGetpwnam, R::kNone},     {L::kPam, false, O::kInitgroups, R::kNone},
+      {L::kAdmin, true, O::kGrentPage, R::kNone},   {L::kNetwork, false, O::kGetgrgid, R::kNone},
+      // Status: local listeners only.
+      {L::kNss, false, O::kStatus, R::kNone},       {L::kAdmin, true, O::kStatus, R::kNone},
+      {L::kNetwork, false, O::kStatus, R::kNotPublic},
+      // Authentication: the pam socket only; never over the network.
+      {L::kPam, false, O::kAuthenticate, R::kNone}, {L::kPam, true, O::kAccount, R::kNone},
+      {L::kNss, true, O::kAuthenticate, R::kNotPamSocket},
+      {L::kAdmin, true, O::kAccount, R::kNotPamSocket},
+      {L::kNetwork, false, O::kAuthenticate, R::kNotPublic},
+      // Invalidation: the admin socket, root only.
+      {L::kAdmin, true, O::kCacheInvalidate, R::kNone},
+      {L::kAdmin, false, O::kCacheInvalidate, R::kAdminNotRoot},
+      {L::kNss, true, O::kCacheInvalidate, R::kNotAdminSocket},
+      {L::kPam, true, O::kCacheInvalidate, R::kNotAdminSocket},
+      {L::kNetwork, false, O::kCacheInvalidate, R::kNotPublic},
+      // A network peer claiming root changes nothing.
+      {L::kNetwork, true, O::kCacheInvalidate, R::kNotPublic},
+  };
+  for (const Row& r : rows) {
+    EXPECT_EQ(gate_verdict(r.listener, r.root, op(r.opcode)), r.expected)
+        << "listener " << static_cast<int>(r.listener) << " root " << r.root << " opcode " << op(r.opcode);
+  }
+}
+
+TEST(GateTest, UnknownOpcodesAreTheDecodersLocallyAndRefusedOverTheNetwork) {
+  EXPECT_EQ(gate_verdict(ListenerClass::kNss, false, 0x7777), Rejection::kNone);
+  EXPECT_EQ(gate_verdict(ListenerClass::kNetwork, false, 0x7777), Rejection::kNotPublic);
+  EXPECT_EQ(gate_verdict(ListenerClass::kNetwork, false, 0x001F), Rejection::kNotPublic)
+      << "an unassigned opcode of the public range is not public";
+  EXPECT_EQ(gate_verdict(ListenerClass::kPam, false, 0x002F), Rejection::kNone);
+}
+
+TEST(GateTest, EveryRouteHasOneRowAndEveryOpcodeOneRoute) {
+  for (std::size_t i = 0; i < kRoutes; ++i) {
+    int rows = 0;
+    for (const GateRule& rule : kGateTable) rows += static_cast<std::size_t>(rule.route) == i ? 1 : 0;
+    EXPECT_EQ(rows, 1) << "route " << i;
+  }
+  for (std::uint32_t o = 0; o <= 0xFFFF; ++o) {
+    EXPECT_EQ(route_of(static_cast<std::uint16_t>(o)).has_value(), proto::opcode_known(static_cast<std::uint16_t>(o)))
+        << "opcode " << o;
+  }
+  // What the network may send is exactly the wire's public set.
+  for (std::uint32_t o = 0; o <= 0xFF; ++o) {
+    const bool through = gate_verdict(ListenerClass::kNetwork, false, static_cast<std::uint16_t>(o)) == Rejection::kNone;
+    EXPECT_EQ(through, proto::opcode_is_public(static_cast<std::uint16_t>(o)) &&
+                           proto::opcode_known(static_cast<std::uint16_t>(o)))
+        << "opcode " << o;
+  }
+}
+
+TEST(GateTest, EachRefusalIsCountedUnderItsName) {
+  Gate gate;
+  EXPECT_EQ(gate.check(ListenerClass::kNetwork, false, op(proto::Opcode::kStatus)), Rejection::kNotPublic);
+  EXPECT_EQ(gate.check(ListenerClass::kNetwork, false, op(proto::Opcode::kAuthenticate)), Rejection::kNotPublic);
+  EXPECT_EQ(gate.check(ListenerClass::kNss, false, op(proto::Opcode::kAccount)), Rejection::kNotPamSocket);
+  EXPECT_EQ(gate.check(ListenerClass::kNss, false, op(proto::Opcode::kPing)), Rejection::kNone);
+  EXPECT_EQ(gate.count(Rejection::kNotPublic), 2u);
+  EXPECT_EQ(gate.count(Rejection::kNotPamSocket), 1u);
+  EXPECT_EQ(gate.count(Rejection::kAdminNotRoot), 0u);
+  std::map<std::string, std::string> items;
+  for (auto& [k, v] : gate.status_items()) items[k] = v;
+  EXPECT_EQ(items["gate.refused.not_public"], "2");
+  EXPECT_EQ(items["gate.refused.not_pam_socket"], "1");
+  EXPECT_EQ(items["gate.refused.not_admin_socket"], "0");
+  EXPECT_EQ(items["gate.refused.admin_not_root"], "0");
+  EXPECT_EQ(items.size(), kRejections - 1) << "one line per reason, 'none' excluded";
+}
+
+// ---- The router: opcode -> handler ------------------------------------------
+
+class RouterTest : public ServerTest {
+ protected:
+  void SetUp() override {
+    local_ = std::make_shared<FakeDirectory>("local");
+    lookups_.set_directories({local_});
+    admin_.add_status_source([] { return StatusItems{{"uptime_seconds", "7"}, {"config", "/etc/secret.conf"}}; });
+    admin_.add_status_source([] { return StatusItems{{"gate.refused.not_public", "3"}}; }, /*root_only=*/true);
+  }
+
+  // The reply frame: its header's status, and its payload as text.
+  struct Routed {
+    proto::WireStatus status;
+    std::string text;
+  };
+  Routed route(proto::Request req, core::PeerCred peer) {
+    req.request_id = 41;
+    proto::Bytes frame = await(router_.dispatch(std::move(req), peer));
+    proto::FrameHeader h{};
+    EXPECT_EQ(proto::decode_header(frame.data(), &h), proto::HeaderCheck::kOk);
+    EXPECT_EQ(h.request_id, 41u);
+    EXPECT_EQ(h.length, frame.size() - proto::kHeaderSize);
+    return {static_cast<proto::WireStatus>(h.status), std::string(frame.begin() + proto::kHeaderSize, frame.end())};
+  }
+
+  static proto::Request request(proto::Opcode o) {
+    proto::Request r;
+    r.opcode = o;
+    return r;
+  }
+
+  const core::PeerCred root_{1, 0, 0};
+  const core::PeerCred user_{1, 1000, 1000};
+  NssHandler lookups_;
+  AdminHandler admin_;
+  Router router_{lookups_, admin_};
+  std::shared_ptr<FakeDirectory> local_;
+};
+
+TEST_F(RouterTest, LookupsGoToTheDirectories) {
+  const Query q = Query::user_by_name("alice");
+  local_->answers[q] = user("alice", 1000);
+  Routed r = route(proto::request_of(q), user_);
+  EXPECT_EQ(r.status, proto::WireStatus::kOk);
+  EXPECT_THAT(r.text, HasSubstr("/home/alice"));
+  EXPECT_EQ(local_->times_asked(q), 1u);
+  EXPECT_EQ(lookups_.requests(), 1u);
+}
+
+TEST_F(RouterTest, PingAndStatusAreTheAdminHandlersAndNeverAskADirectory) {
+  Routed ping = route(request(proto::Opcode::kPing), user_);
+  EXPECT_EQ(ping.status, proto::WireStatus::kOk);
+  EXPECT_THAT(ping.text, HasSubstr("fastidd"));
+  EXPECT_TRUE(local_->asked.empty());
+  EXPECT_EQ(lookups_.requests(), 0u);
+  EXPECT_EQ(router_.requests(), 1u) << "ping counts among the requests";
+
+  Routed anyone = route(request(proto::Opcode::kStatus), user_);
+  EXPECT_EQ(anyone.status, proto::WireStatus::kOk);
+  EXPECT_THAT(anyone.text, HasSubstr("uptime_seconds"));
+  EXPECT_THAT(anyone.text, Not(HasSubstr("config"))) << "a path is for root only";
+  EXPECT_THAT(anyone.text, Not(HasSubstr("gate.refused"))) << "the gate's refusals are for root only";
+
+  Routed as_root = route(request(proto::Opcode::kStatus), root_);
+  EXPECT_THAT(as_root.text, HasSubstr("/etc/secret.conf"));
+  EXPECT_THAT(as_root.text, HasSubstr("gate.refused.not_public"));
+}
+
+TEST_F(RouterTest, InvalidationWithoutAFastCacheAndAuthenticationWithoutPamAreUnavailable) {
+  Routed inv = route(request(proto::Opcode::kCacheInvalidate), root_);
+  EXPECT_EQ(inv.status, proto::WireStatus::kUnavailable);
+  proto::Request auth = request(proto::Opcode::kAuthenticate);
+  auth.name = "alice";
+  Routed refused = route(std::move(auth), root_);
+  EXPECT_EQ(refused.status, proto::WireStatus::kUnavailable);
+  EXPECT_TRUE(local_->asked.empty());
 }
 
 // ---- ReadBuffer -------------------------------------------------------------

@@ -10,7 +10,7 @@
 #include <sstream>
 #include <thread>
 
-#include "daemon_fixture.h"
+#include "support/daemon_fixture.h"
 #include "winbind_fixture.h"
 
 namespace fastid::testing {

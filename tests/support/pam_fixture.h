@@ -16,7 +16,7 @@
 #include <ctime>
 #include <string>
 
-#include "daemon_fixture.h"
+#include "support/daemon_fixture.h"
 
 namespace fastid::testing {
 

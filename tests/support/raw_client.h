@@ -1,7 +1,8 @@
 // Raw protocol clients for system tests: Unix and TCP connections that speak
 // frames directly (no libfastid), for what the library would never send —
 // thousands of held connections, half frames, pipelined frames — and the
-// checks on them (a lookup on a kept connection, "did the daemon close it").
+// checks on them (a lookup on a kept connection, "did the daemon close it"),
+// and FrameClient, one such connection that closes itself.
 // Needs fastid_proto (encoders and decoders).
 #pragma once
 
@@ -16,6 +17,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <optional>
+#include <utility>
 #include <string>
 #include <vector>
 
@@ -105,5 +107,36 @@ inline bool closed_within(int fd, int ms) {
   ssize_t n = ::recv(fd, &c, 1, MSG_DONTWAIT);
   return n == 0 || (n < 0 && errno == ECONNRESET);
 }
+
+// A connection speaking raw frames (Unix or TCP, connected by connect_unix or
+// connect_tcp), for sending what no honest client sends: closed with it.
+class FrameClient {
+ public:
+  explicit FrameClient(int fd) : fd_(fd) {}
+  static FrameClient unix_socket(const std::string& path) { return FrameClient(connect_unix(path)); }
+  static FrameClient tcp(int port) { return FrameClient(connect_tcp(port)); }
+  FrameClient(FrameClient&& other) noexcept : fd_(other.fd_) { other.fd_ = -1; }
+  FrameClient(const FrameClient&) = delete;
+  FrameClient& operator=(const FrameClient&) = delete;
+  ~FrameClient() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  bool connected() const { return fd_ >= 0; }
+  [[nodiscard]] bool send(const std::vector<std::uint8_t>& bytes) { return fd_ >= 0 && send_all(fd_, bytes); }
+  // One reply frame within 5 s; false on EOF (the daemon closed the
+  // connection), a bad header or a timeout.
+  [[nodiscard]] bool read_reply(proto::FrameHeader* h, std::vector<std::uint8_t>* payload) {
+    auto reply = testing::read_reply(fd_);
+    if (!reply) return false;
+    *h = reply->header;
+    *payload = std::move(reply->payload);
+    return true;
+  }
+  // True when the daemon closes the connection within 5 s.
+  bool closed_by_peer() { return closed_within(fd_, 5000); }
+
+ private:
+  int fd_ = -1;
+};
 
 }  // namespace fastid::testing

@@ -25,6 +25,8 @@
 #include <thread>
 #include <vector>
 
+#include "support/text.h"
+
 namespace fastid::testing {
 
 namespace fs = std::filesystem;
@@ -64,21 +66,6 @@ inline std::string read_file(const std::string& path) {
 inline void write_file(const std::string& path, const std::string& text) {
   std::ofstream out(path, std::ios::trunc);
   out << text;
-}
-
-inline std::vector<std::string> split(const std::string& s, char sep) {
-  std::vector<std::string> out;
-  std::string cur;
-  for (char c : s) {
-    if (c == sep) {
-      out.push_back(cur);
-      cur.clear();
-    } else {
-      cur.push_back(c);
-    }
-  }
-  out.push_back(cur);
-  return out;
 }
 
 // Polls `condition` every 20 ms until it holds (true) or `limit` has passed

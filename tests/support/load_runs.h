@@ -14,7 +14,7 @@
 #include <string>
 #include <thread>
 
-#include "daemon_fixture.h"
+#include "support/daemon_fixture.h"
 
 namespace fastid::testing {
 

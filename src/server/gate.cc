@@ -1,0 +1,67 @@
+// The gate's table lookups and its figures (gate.h).
+#include "server/gate.h"
+
+#include "proto/wire.h"
+
+namespace fastid::server {
+
+std::optional<Route> route_of(std::uint16_t opcode) {
+  using proto::Opcode;
+  if (!proto::opcode_known(opcode)) return std::nullopt;
+  switch (static_cast<Opcode>(opcode)) {
+    case Opcode::kPing: return Route::kPing;
+    case Opcode::kStatus: return Route::kStatus;
+    case Opcode::kAuthenticate:
+    case Opcode::kAccount: return Route::kAuth;
+    case Opcode::kCacheInvalidate: return Route::kInvalidate;
+    default: return Route::kLookup;
+  }
+}
+
+const char* rejection_name(Rejection r) {
+  switch (r) {
+    case Rejection::kNone: return "none";
+    case Rejection::kNotPublic: return "not_public";
+    case Rejection::kNotPamSocket: return "not_pam_socket";
+    case Rejection::kNotAdminSocket: return "not_admin_socket";
+    case Rejection::kAdminNotRoot: return "admin_not_root";
+  }
+  return "?";
+}
+
+const char* rejection_message(Rejection r) {
+  switch (r) {
+    case Rejection::kNone: return "";
+    case Rejection::kNotPublic: return "only ping and public lookups are accepted over the network";
+    case Rejection::kNotPamSocket: return "authentication requests are accepted on the pam socket only";
+    case Rejection::kNotAdminSocket:
+    case Rejection::kAdminNotRoot: return "admin requests are accepted on the admin socket, from root only";
+  }
+  return "refused";
+}
+
+Rejection gate_verdict(ListenerClass listener, bool root, std::uint16_t opcode) {
+  const bool network = listener == ListenerClass::kNetwork;
+  std::optional<Route> route = route_of(opcode);
+  if (!route) return network ? Rejection::kNotPublic : Rejection::kNone;
+  for (const GateRule& rule : kGateTable) {
+    if (rule.route != *route) continue;
+    if ((rule.listeners & listener_bit(listener)) == 0) {
+      return network ? Rejection::kNotPublic : rule.off_listener;
+    }
+    if (rule.root_only && (network || !root)) return Rejection::kAdminNotRoot;
+    return Rejection::kNone;
+  }
+  return network ? Rejection::kNotPublic : Rejection::kNone;  // a route without a row: unreachable
+}
+
+std::vector<std::pair<std::string, std::string>> Gate::status_items() const {
+  std::vector<std::pair<std::string, std::string>> out;
+  for (std::size_t i = 1; i < kRejections; ++i) {
+    out.emplace_back(std::string("gate.refused.") + rejection_name(static_cast<Rejection>(i)),
+                     std::to_string(refused_[i]));
+  }
+  return out;
+}
+
+}  // namespace fastid::server

@@ -1,0 +1,95 @@
+// The gate: which listener and which caller may send which request, in one
+// table (kGateTable), and why a request was refused (Rejection), each reason
+// counted for `fastid status`. Every transport asks it the same question — the
+// stream loop (connection_loop.h) and the UDP path (server.cc) — before the
+// router (router.h) sees the request. Loop-thread only; no Asio.
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace fastid::server {
+
+// The listener a connection or datagram came in on. It also decides a stream
+// connection's budget (docs/architecture.md, "Limits"): each class has its
+// own, so that no class can starve another. UDP is kNetwork.
+enum class ListenerClass : std::uint8_t { kNss, kPam, kAdmin, kNetwork };
+inline constexpr std::size_t kListenerClasses = 4;
+
+// Where the router sends an opcode (router.h): the lookup handler, the PAM
+// handler, or the admin handler (ping, status, cache invalidation).
+enum class Route : std::uint8_t { kPing, kStatus, kLookup, kAuth, kInvalidate };
+inline constexpr std::size_t kRoutes = 5;
+
+// The route of a wire opcode; nullopt: unknown (the decoder answers it).
+std::optional<Route> route_of(std::uint16_t opcode);
+
+// Why the gate refused a request. kNone: let through.
+enum class Rejection : std::uint8_t {
+  kNone,
+  kNotPublic,       // a network peer asked for anything but ping or a public lookup
+  kNotPamSocket,    // authentication off the pam socket
+  kNotAdminSocket,  // an admin request off the admin socket
+  kAdminNotRoot,    // an admin request on the admin socket from a non-root peer
+};
+inline constexpr std::size_t kRejections = 5;
+
+// The name a rejection is counted under ("gate.refused.<name>").
+const char* rejection_name(Rejection r);
+// What the refused peer is told (a fixed text: no detail of the server).
+const char* rejection_message(Rejection r);
+
+// One row per route: the listeners it is accepted on (a bit per
+// ListenerClass), whether the peer must be root, and the reason given on a
+// local listener that does not accept it (a network listener is kNotPublic).
+struct GateRule {
+  Route route;
+  std::uint8_t listeners;
+  bool root_only;
+  Rejection off_listener;
+};
+
+inline constexpr std::uint8_t listener_bit(ListenerClass c) {
+  return static_cast<std::uint8_t>(1u << static_cast<unsigned>(c));
+}
+inline constexpr std::uint8_t kLocalListeners =
+    listener_bit(ListenerClass::kNss) | listener_bit(ListenerClass::kPam) | listener_bit(ListenerClass::kAdmin);
+inline constexpr std::uint8_t kAllListeners = kLocalListeners | listener_bit(ListenerClass::kNetwork);
+
+inline constexpr std::array<GateRule, kRoutes> kGateTable{{
+    {Route::kPing, kAllListeners, false, Rejection::kNone},
+    {Route::kLookup, kAllListeners, false, Rejection::kNone},
+    {Route::kStatus, kLocalListeners, false, Rejection::kNone},
+    {Route::kAuth, listener_bit(ListenerClass::kPam), false, Rejection::kNotPamSocket},
+    {Route::kInvalidate, listener_bit(ListenerClass::kAdmin), true, Rejection::kNotAdminSocket},
+}};
+
+// The table's verdict alone, for a request of `opcode` on `listener` from a
+// peer that is (or is not) root. Network peers are never root. An unknown
+// opcode passes on a local listener (the decoder answers "unknown opcode") and
+// is kNotPublic on a network one.
+Rejection gate_verdict(ListenerClass listener, bool root, std::uint16_t opcode);
+
+// The gate of one front worker: the table's verdicts, counted.
+class Gate {
+ public:
+  Rejection check(ListenerClass listener, bool root, std::uint16_t opcode) {
+    Rejection r = gate_verdict(listener, root, opcode);
+    ++refused_[static_cast<std::size_t>(r)];
+    return r;
+  }
+  // How many requests were refused for `r` (kNone: let through).
+  std::uint64_t count(Rejection r) const { return refused_[static_cast<std::size_t>(r)]; }
+  // "gate.refused.<name>" for every reason, zeros included.
+  std::vector<std::pair<std::string, std::string>> status_items() const;
+
+ private:
+  std::array<std::uint64_t, kRejections> refused_{};
+};
+
+}  // namespace fastid::server

@@ -1,0 +1,46 @@
+// Router: sends a request the gate (gate.h) let through to the handler of its
+// route — lookups to the NSS handler, authentication to the PAM handler, ping,
+// status and invalidation to the admin handler. Shared by every transport:
+// the stream loop (connection_loop.h) and the UDP path (server.cc). Not owning;
+// loop-thread only.
+#pragma once
+
+#include <asio/awaitable.hpp>
+
+#include <cstdint>
+#include <string>
+
+#include "core/peer_cred.h"
+#include "proto/messages.h"
+#include "server/admin_handler.h"
+#include "server/gate.h"
+#include "server/nss_handler.h"
+
+namespace fastid::server {
+
+class PamHandler;
+
+class Router {
+ public:
+  Router(NssHandler& lookups, AdminHandler& admin) : lookups_(lookups), admin_(admin) {}
+
+  // Where authentication goes (not owned; nullptr: answered "unavailable").
+  void set_pam_handler(PamHandler* pam) { pam_ = pam; }
+
+  // The handler of the request's route, for the requests a peer may send (the
+  // gate decided); a handler may take a while (a pooled provider, crypt).
+  asio::awaitable<proto::Bytes> dispatch(proto::Request request, core::PeerCred peer);
+
+  // "requests": the requests answered here but authentication (lookups, ping,
+  // status, invalidation), the figure tests and operators read before and after.
+  StatusItems status_items() const { return {{"requests", std::to_string(requests_)}}; }
+  std::uint64_t requests() const { return requests_; }
+
+ private:
+  NssHandler& lookups_;
+  AdminHandler& admin_;
+  PamHandler* pam_ = nullptr;
+  std::uint64_t requests_ = 0;
+};
+
+}  // namespace fastid::server
