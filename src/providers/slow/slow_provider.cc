@@ -157,6 +157,10 @@ Page<T> page_of(std::uint32_t count, const Query& q, Make make) {
 Result<Answer> SlowProvider::lookup(const Query& q) {
   using model::Kind;
   if (!open_) return core::error(not_open());
+  // The generated dataset has no netgroups and no SSH keys.
+  if (q.kind == Kind::kNetgroup || q.kind == Kind::kSshKeys) {
+    return core::error(Status::not_found(model::describe(q)));
+  }
   const bool group = q.kind == Kind::kGroupByName || q.kind == Kind::kGroupByGid || q.kind == Kind::kGroupsPage;
   // The 1-based dataset index the query names (0: none), and the name it is
   // judged by (a by-id lookup by the name it resolves to; a page by none).
