@@ -3,6 +3,7 @@
 
 #include <array>
 #include <cstdint>
+#include <vector>
 
 #include "proto/wire.h"
 
@@ -42,10 +43,11 @@ int base64_value(char c) {
   return -1;
 }
 
-// The first bytes of the blob: enough for its 4-byte length and the type name.
-std::optional<std::string> decode_prefix(std::string_view b64, std::size_t want) {
+// The whole blob, or nullopt when it is not canonical base64.
+std::optional<std::string> decode_base64(std::string_view b64) {
   if (b64.empty() || b64.size() % 4 != 0) return std::nullopt;
   std::string out;
+  out.reserve(b64.size() / 4 * 3);
   std::size_t pad = 0;
   for (std::size_t i = 0; i < b64.size(); i += 4) {
     std::uint32_t v = 0;
@@ -63,11 +65,24 @@ std::optional<std::string> decode_prefix(std::string_view b64, std::size_t want)
       if (d < 0) return std::nullopt;
       v = (v << 6) | static_cast<std::uint32_t>(d);
     }
-    if (out.size() < want) {
-      out.push_back(static_cast<char>(v >> 16));
-      if (pad < 2) out.push_back(static_cast<char>((v >> 8) & 0xff));
-      if (pad < 1) out.push_back(static_cast<char>(v & 0xff));
-    }
+    out.push_back(static_cast<char>(v >> 16));
+    if (pad < 2) out.push_back(static_cast<char>((v >> 8) & 0xff));
+    if (pad < 1) out.push_back(static_cast<char>(v & 0xff));
+  }
+  return out;
+}
+
+// The blob as SSH wire strings (RFC 4251: u32 length, bytes); nullopt when
+// a length runs past the end.
+std::optional<std::vector<std::string_view>> ssh_strings(std::string_view blob) {
+  std::vector<std::string_view> out;
+  while (!blob.empty()) {
+    if (blob.size() < 4) return std::nullopt;
+    const auto* p = reinterpret_cast<const unsigned char*>(blob.data());
+    const std::uint32_t n = (std::uint32_t{p[0]} << 24) | (std::uint32_t{p[1]} << 16) | (std::uint32_t{p[2]} << 8) | p[3];
+    if (n > blob.size() - 4) return std::nullopt;
+    out.push_back(blob.substr(4, n));
+    blob.remove_prefix(4 + n);
   }
   return out;
 }
@@ -115,13 +130,24 @@ std::optional<std::string> ssh_key_line(std::string_view value, const char** why
   rest.remove_prefix(type.size());
   while (!rest.empty() && rest.front() == ' ') rest.remove_prefix(1);
   const std::string_view blob = rest.substr(0, rest.find(' '));
-  auto head = decode_prefix(blob, 4 + type.size());
-  if (!head) return *why = "the key is not base64", std::nullopt;
-  if (head->size() < 4 + type.size()) return *why = "the key blob is too short", std::nullopt;
-  const auto* h = reinterpret_cast<const unsigned char*>(head->data());
-  const std::uint32_t n = (std::uint32_t{h[0]} << 24) | (std::uint32_t{h[1]} << 16) | (std::uint32_t{h[2]} << 8) | h[3];
-  if (n != type.size() || std::string_view(*head).substr(4, n) != type) {
-    return *why = "the key blob is not of the type the line names", std::nullopt;
+  auto decoded = decode_base64(blob);
+  if (!decoded) return *why = "the key is not base64", std::nullopt;
+  // A plain key is its type and its fields, all SSH strings, nothing left
+  // over (an ed25519 key: one of 32 bytes); a certificate holds integers
+  // too, so only its type is checked here and sshd parses the rest.
+  const bool certificate = type.find("-cert-") != std::string_view::npos;
+  if (certificate) {
+    auto head = ssh_strings(std::string_view(*decoded).substr(0, 4 + type.size()));
+    if (!head || head->size() != 1 || head->front() != type) {
+      return *why = "the key blob is not of the type the line names", std::nullopt;
+    }
+  } else {
+    auto fields = ssh_strings(*decoded);
+    if (!fields || fields->size() < 2) return *why = "the key blob does not hold a key", std::nullopt;
+    if (fields->front() != type) return *why = "the key blob is not of the type the line names", std::nullopt;
+    if (type == "ssh-ed25519" && (fields->size() != 2 || (*fields)[1].size() != 32)) {
+      return *why = "the key blob does not hold a key", std::nullopt;
+    }
   }
   return std::string(value);
 }

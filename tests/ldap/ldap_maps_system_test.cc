@@ -190,5 +190,49 @@ TEST_F(LdapMapsTest, KeysAndNetgroupsAreAnsweredFromTheStoreWhileTheDirectoryIsD
   ASSERT_TRUE(slapd_->restart());
 }
 
+// sshd itself (Debian's openssh-server) on 127.0.0.1 with a private config
+// and host key, in a mount namespace whose /etc/nsswitch.conf resolves users
+// through fastid and whose /run/fastid is this daemon's socket folder, so
+// that the sshd_config lines of docs/ssh.md work unchanged: sshd runs
+// `fastid ssh-keys -- %u` as nobody with an empty environment. alice's key
+// logs in as "keyed"; mallory's, smuggled into the directory after a
+// newline, does not.
+TEST_F(LdapMapsTest, SshdLetsTheDirectorysKeyInThroughAuthorizedKeysCommand) {
+  const std::string sshd = "/usr/sbin/sshd";
+  if (::access(sshd.c_str(), X_OK) != 0) GTEST_SKIP() << "no sshd: scripts/install-deps installs openssh-server";
+  const std::string d = *dir_;
+  const std::string port = run("/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind((\"127.0.0.1\", 0)); "
+                               "print(s.getsockname()[1])'").out.substr(0, 5);
+  ASSERT_EQ(run("ssh-keygen -q -t ed25519 -N '' -f " + d + "/hostkey").exit_code, 0);
+  const std::string command = bin_dir() + "/fastid ssh-keys -- %u";
+  write_file(d + "/sshd_config",
+             "Port " + trim(port) + "\nListenAddress 127.0.0.1\nHostKey " + d + "/hostkey\nPidFile " + d +
+                 "/sshd.pid\nUsePAM no\nPasswordAuthentication no\nKbdInteractiveAuthentication no\n"
+                 "PubkeyAuthentication yes\nAuthorizedKeysFile none\nAuthorizedKeysCommand " + command +
+                 "\nAuthorizedKeysCommandUser nobody\nLogLevel DEBUG1\n");
+  write_file(daemon_->dir() + "/nsswitch.conf", kNsswitch);
+  const std::string ssh = "ssh -F /dev/null -o BatchMode=yes -o IdentitiesOnly=yes -o StrictHostKeyChecking=no "
+                          "-o UserKnownHostsFile=/dev/null -o ConnectTimeout=5 -p " + trim(port);
+  write_file(d + "/run.sh",
+             "mount -t tmpfs tmpfs /run && mkdir -p /run/sshd /run/fastid && mount --bind " +
+                 daemon_->socket_dir() + " /run/fastid && mount --bind " + daemon_->dir() +
+                 "/nsswitch.conf /etc/nsswitch.conf || exit 9\n"
+                 "export LD_LIBRARY_PATH=" + lib_dir() + "\n"
+                 "echo T: $(" + sshd + " -T -f " + d + "/sshd_config -C user=keyed,host=localhost,addr=127.0.0.1 "
+                 "| grep -i '^authorizedkeyscommand ')\n"
+                 + sshd + " -D -e -f " + d + "/sshd_config -E " + d + "/sshd.log &\n"
+                 "i=0; until ssh-keyscan -T 1 -p " + trim(port) + " 127.0.0.1 >/dev/null 2>&1; do\n"
+                 "  i=$((i+1)); [ $i -gt 600 ] && break; sleep 0.05; done\n"
+                 "echo alice: $(" + ssh + " -i " + d + "/alice keyed@127.0.0.1 echo key-login-ok 2>/dev/null) rc=$?\n"
+                 "echo mallory: $(" + ssh + " -i " + d + "/mallory keyed@127.0.0.1 echo key-login-ok 2>/dev/null)\n"
+                 "kill $(cat " + d + "/sshd.pid)\n");
+  CommandResult r = run("unshare -m sh " + d + "/run.sh 2>&1");
+  const std::string log = read_file(d + "/sshd.log");
+  EXPECT_TRUE(has(r.out, "T: authorizedkeyscommand " + command)) << r.out;
+  EXPECT_TRUE(has(r.out, "alice: key-login-ok rc=0")) << r.out << log << daemon_->log();
+  EXPECT_TRUE(has(r.out, "mallory: \n") || has(r.out, "mallory:\n")) << r.out;
+  EXPECT_TRUE(has(log, "Accepted publickey for keyed")) << log;
+}
+
 }  // namespace
 }  // namespace fastid::testing

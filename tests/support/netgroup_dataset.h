@@ -71,7 +71,11 @@ inline Triple triple_of(const std::string& text) {
   size_t start = 0;
   for (int i = 0; i < 3; ++i) {
     size_t comma = inner.find(',', start);
-    t.push_back(inner.substr(start, comma == std::string::npos ? std::string::npos : comma - start));
+    std::string f = inner.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+    // getent prints a wildcard host as " ".
+    while (!f.empty() && f.back() == ' ') f.pop_back();
+    while (!f.empty() && f.front() == ' ') f.erase(0, 1);
+    t.push_back(f);
     start = comma + 1;
   }
   return t;

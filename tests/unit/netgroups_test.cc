@@ -55,7 +55,7 @@ TEST(NetgroupRules, NamesAndTriples) {
   ASSERT_TRUE(t) << why;
   EXPECT_EQ(*t, (NetgroupTriple{"host.example", "alice", ""}));
   EXPECT_EQ(*providers::parse_triple("(-,,)", &why), (NetgroupTriple{"-", "", ""}));
-  for (std::string bad : {"(a,b)", "(a,b,c,d)", "a,b,c", "(a b,c,d)", "(a\nb,,)", "((a),,)",
+  for (const std::string& bad : std::vector<std::string>{"(a,b)", "(a,b,c,d)", "a,b,c", "(a b,c,d)", "(a\nb,,)", "((a),,)",
                           "(" + std::string(256, 'h') + ",,)"}) {
     EXPECT_FALSE(providers::parse_triple(bad, &why)) << bad;
   }
