@@ -171,7 +171,7 @@ TEST_F(LdapMapsTest, SshKeysPrintsOnlyTheUsersValidKeysOneLineEach) {
   }
   // Names sshd could be handed by anyone who connects: refused before any
   // lookup, nothing printed, exit 1.
-  for (const char* hostile : {"'a b'", "'../../etc'", "'x:y'", "'*'", "\"$(printf 'keyed\\n')x\"", "-- -x",
+  for (const char* hostile : {"'a b'", "'../../etc'", "'x:y'", "'*'", "\"$(printf 'keyed\\nx')\"", "-- -x",
                               "''"}) {
     CommandResult h = ssh_keys(hostile);
     EXPECT_EQ(h.exit_code, 1) << hostile << ": " << h.out;

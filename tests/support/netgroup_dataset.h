@@ -157,7 +157,9 @@ inline std::vector<std::string> ask_innetgr(const Daemon& d, const std::vector<s
   for (const auto& q : queries) in += q + "\n";
   write_file(d.dir() + "/innetgr.in", in);
   CommandResult r = with_nsswitch(d, "netgroup: fastid\n", bin_dir() + "/innetgr_query < " + d.dir() + "/innetgr.in");
-  return split(r.out, '\n');
+  auto lines = split(r.out, '\n');
+  if (!lines.empty() && lines.back().empty()) lines.pop_back();  // after the last newline
+  return lines;
 }
 
 }  // namespace fastid::testing
