@@ -42,6 +42,16 @@ const Setting kDaemonKeys[] = {
         .default_text = "info",
         .description = "Lowest level of the messages written to the log (stderr).",
     }),
+    daemon_key<&DaemonConfig::trace_requests>({
+        .key = "trace_requests",
+        .type = SettingType::kBool,
+        .default_text = "false",
+        .description = "Writes one `trace` line to the log for each stage of every lookup (received, "
+                       "store read, dispatched, provider started, each directory search sent and "
+                       "answered, reply written, store written, published), with a monotonic time "
+                       "in ns, whatever the log level: to see where a lookup's time goes "
+                       "(`bench/run-ldap-bench` prints each stage's median). Costly; off in service.",
+    }),
     daemon_key<&DaemonConfig::pid_file>({
         .key = "pid_file",
         .type = SettingType::kString,

@@ -10,6 +10,7 @@
 #include <algorithm>
 
 #include "core/log.h"
+#include "core/trace.h"
 
 namespace fastid::server {
 
@@ -147,6 +148,7 @@ asio::awaitable<core::Result<Answer>> NssHandler::lookup(Query q) {
   // A partial list of memberships would silently drop a user's groups: "try again".
   if (found && (!merge || failure.is_ok())) {
     if (publisher_) publisher_->publish(q, *found);
+    if (core::trace_enabled()) core::trace_stage("published", model::describe(q));
     co_return std::move(*found);
   }
   if (!failure.is_ok()) co_return core::error(failure);

@@ -5,6 +5,7 @@
 #include <asio/detached.hpp>
 
 #include "core/log.h"
+#include "core/trace.h"
 
 namespace fastid::server {
 
@@ -50,6 +51,7 @@ asio::awaitable<core::Result<Answer>> StoredDirectory::lookup(Query q) {
   }
   const Millis now = store::now_millis();
   Stored rec = read(q);
+  if (core::trace_enabled()) core::trace_stage("store_read", model::describe(q));
   if (rec && rec->fresh(now)) {
     ++counters_.hits;
     if (rec->negative) {
@@ -74,6 +76,7 @@ asio::awaitable<core::Result<Answer>> StoredDirectory::lookup(Query q) {
     } else {
       write_negative(q, after);
     }
+    if (core::trace_enabled()) core::trace_stage("store_written", model::describe(q));
     co_return r;
   }
   // The directory could not answer this one: one entry that hangs or crashes

@@ -329,6 +329,61 @@ TEST_F(LdapSystemTest, AuthenticationBindsAsTheUserAndAccountsFollowShadowAttrib
   EXPECT_NE(pwexpired.out.find("password expired"), std::string::npos) << pwexpired.out;
 }
 
+// The attribute lists of the searches slapd logged since the last clear_log()
+// ("conn=N op=M SRCH attr=uid uidNumber ..."); "1.1" (no attributes: the
+// base checks of a starting provider worker) is left out.
+std::vector<std::set<std::string>> searched_attributes(const Slapd& s) {
+  std::vector<std::set<std::string>> out;
+  std::istringstream in(read_file(s.log_path()));
+  for (std::string line; std::getline(in, line);) {
+    const auto at = line.find(" SRCH attr=");
+    if (at == std::string::npos) continue;
+    std::set<std::string> attrs;
+    for (const auto& a : split(line.substr(at + 11), ' ')) {
+      if (!a.empty() && a != "1.1") attrs.insert(a);  // 1.1: no attributes (a base check)
+    }
+    out.push_back(std::move(attrs));
+  }
+  return out;
+}
+
+// Issue #17: a cold lookup by name or id through glibc is one search of the
+// directory, asking only for the attributes its answer is made of (slapd's
+// stats log is the witness). Own daemon, so that nothing is in its store or
+// fast cache; group0700 has no nested groups (tests/ldap/gen-ldif).
+TEST_F(LdapSystemTest, EachColdLookupByNameOrIdIsOneSearchForOnlyTheAttributesItUses) {
+  Slapd& s = *slapd[1];  // rfc2307bis: group members are DNs
+  Served fresh;
+  ASSERT_TRUE(fresh.start(s, "rfc2307bis")) << fresh.daemon->log();
+  const Daemon& d = *fresh.daemon;
+  const std::set<std::string> user_attrs = {"uid", "uidNumber", "gidNumber", "gecos", "homeDirectory", "loginShell"};
+  const std::set<std::string> group_attrs = {"cn", "gidNumber", "memberUid", "member"};
+  struct Case {
+    std::string getent;
+    const std::set<std::string>* attrs;
+  };
+  const Case cases[] = {
+      {"passwd user04242", &user_attrs},  // getpwnam
+      {"passwd 104243", &user_attrs},     // getpwuid (user04243)
+      {"group group0700", &group_attrs},  // getgrnam
+      {"group 200701", &group_attrs},     // getgrgid (group0701)
+  };
+  for (const Case& c : cases) {
+    s.clear_log();
+    auto r = run(d.env() + "getent -s fastid " + c.getent);
+    ASSERT_EQ(r.exit_code, 0) << c.getent << ": " << r.out << d.log();
+    // Base-scope reads (a spare provider worker checking the bases) are not lookups.
+    EXPECT_EQ(s.searches_logged(" scope=0 "), 1) << "cold getent " << c.getent;
+    const auto searched = searched_attributes(s);
+    EXPECT_FALSE(searched.empty()) << "slapd logged the search's attributes";
+    for (const auto& attrs : searched) {
+      for (const auto& a : attrs) {
+        EXPECT_TRUE(c.attrs->contains(a)) << "cold getent " << c.getent << " fetched " << a;
+      }
+    }
+  }
+}
+
 TEST(LdapSystemRestart, LookupsWorkAgainAfterSlapdRestarts) {
   Slapd s({.users = 300, .groups = 30});
   ASSERT_TRUE(s.started()) << s.error();
