@@ -131,6 +131,7 @@ struct FastCacheMapConfig {
   bool enabled = true;
   std::uint64_t size_bytes = 8u << 20;
   std::chrono::milliseconds ttl{300000};
+  std::uint64_t max_record = 1u << 20;
 
   bool operator==(const FastCacheMapConfig&) const = default;
 };

@@ -274,6 +274,17 @@ const Setting kLaterKeys[] = {
         .max = 1 * kGiB,
         .description = "Size of the map's file; when full, the oldest entries are overwritten.",
     }),
+    fastcache_map_key<&FastCacheMapConfig::max_record>({
+        .key = "max_record",
+        .type = SettingType::kSize,
+        .default_text = "1MiB",
+        .min = 1 * kKiB,
+        .max = 1 * kMiB,
+        .description = "Largest record the map takes; a larger answer is served over the socket "
+                       "only. The map keeps it within half of its record ring (a map of `size` "
+                       "8MiB takes records up to 1MiB, the format's limit), so that a group of "
+                       "50,000 members (~500 KB) is answered from the map.",
+    }),
     fastcache_map_key<&FastCacheMapConfig::ttl>({
         .key = "ttl",
         .type = SettingType::kDuration,

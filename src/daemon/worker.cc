@@ -430,7 +430,7 @@ class Worker {
     server::CachePublisherOptions options;
     options.dir = setup_.config.daemon.state_dir + "/mc";
     auto map = [](const FastCacheMapConfig& m) {
-      return server::CacheMapOptions{m.enabled, m.size_bytes, m.ttl};
+      return server::CacheMapOptions{m.enabled, m.size_bytes, m.ttl, m.max_record};
     };
     options.passwd = map(fc.passwd);
     options.group = map(fc.group);
