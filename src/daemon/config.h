@@ -25,6 +25,7 @@ struct DaemonConfig {
   std::string state_dir = FASTID_STATE_DIR_DEFAULT;
   int workers = 1;
   core::LogLevel log_level = core::LogLevel::kInfo;
+  bool trace_requests = false;
   std::string pid_file;  // "" = none
   std::chrono::milliseconds idle_timeout{60000};
   std::chrono::milliseconds shutdown_grace{5000};
@@ -134,6 +135,7 @@ struct FastCacheMapConfig {
   bool enabled = true;
   std::uint64_t size_bytes = 8u << 20;
   std::chrono::milliseconds ttl{300000};
+  std::uint64_t max_record = 1u << 20;
 
   bool operator==(const FastCacheMapConfig&) const = default;
 };

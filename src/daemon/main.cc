@@ -15,6 +15,7 @@
 #include <iostream>
 
 #include "core/log.h"
+#include "core/trace.h"
 #include "daemon/config.h"
 #include "daemon/worker.h"
 #include "server/net_listener.h"
@@ -108,6 +109,7 @@ int main(int argc, char** argv) {
   auto config = daemon::read_config(config_path, overrides);
   if (!config) return fail(config.error().to_string());
   core::set_log_level(config->daemon.log_level);
+  core::set_trace_enabled(config->daemon.trace_requests);
 
   // The identity to drop to, resolved once, now (also for --check-config).
   const auto& d = config->daemon;

@@ -42,6 +42,16 @@ const Setting kDaemonKeys[] = {
         .default_text = "info",
         .description = "Lowest level of the messages written to the log (stderr).",
     }),
+    daemon_key<&DaemonConfig::trace_requests>({
+        .key = "trace_requests",
+        .type = SettingType::kBool,
+        .default_text = "false",
+        .description = "Writes one `trace` line to the log for each stage of every lookup (received, "
+                       "store read, dispatched, provider started, each directory search sent and "
+                       "answered, reply written, store written, published), with a monotonic time "
+                       "in ns, whatever the log level: to see where a lookup's time goes "
+                       "(`bench/run-ldap-bench` prints each stage's median). Costly; off in service.",
+    }),
     daemon_key<&DaemonConfig::pid_file>({
         .key = "pid_file",
         .type = SettingType::kString,
@@ -263,6 +273,17 @@ const Setting kLaterKeys[] = {
         .min = 64 * kKiB,
         .max = 1 * kGiB,
         .description = "Size of the map's file; when full, the oldest entries are overwritten.",
+    }),
+    fastcache_map_key<&FastCacheMapConfig::max_record>({
+        .key = "max_record",
+        .type = SettingType::kSize,
+        .default_text = "1MiB",
+        .min = 1 * kKiB,
+        .max = 1 * kMiB,
+        .description = "Largest record the map takes; a larger answer is served over the socket "
+                       "only. The map keeps it within half of its record ring (a map of `size` "
+                       "8MiB takes records up to 1MiB, the format's limit), so that a group of "
+                       "50,000 members (~500 KB) is answered from the map.",
     }),
     fastcache_map_key<&FastCacheMapConfig::ttl>({
         .key = "ttl",

@@ -10,6 +10,7 @@
 #include <filesystem>
 
 #include "core/log.h"
+#include "core/trace.h"
 #include "daemon/provider_factory.h"
 #include "daemon/provider_settings.h"
 #include "pool/provider_pool.h"
@@ -115,7 +116,8 @@ core::Result<server::Directories> open_directories(const Config& config, asio::a
   for (const auto& pc : config.providers) {
     if (pc.in_pool()) {
       auto pool = std::make_shared<pool::ProviderPool>(executor, pc.name, pool_options(pc.pool),
-                                                       encode_provider_settings(pc, config.daemon.log_level));
+                                                       encode_provider_settings(pc, config.daemon.log_level,
+                                                                                config.daemon.trace_requests));
       core::Status st = pool->start();
       if (!st) return core::error(st.with_context("provider " + pc.name));
       server::DirectoryPtr pooled = server::pooled_directory(std::move(pool));
@@ -315,6 +317,7 @@ class Worker {
     // New providers: what was published from the old ones may be wrong now.
     invalidate_fast_cache("configuration reloaded");
     core::set_log_level(new_d.log_level);
+    core::set_trace_enabled(new_d.trace_requests);
     server_.set_limits(limits_of(*next));
     pam_.set_config(pam_options(next->pam));
     Config kept = std::move(*next);
@@ -427,7 +430,7 @@ class Worker {
     server::CachePublisherOptions options;
     options.dir = setup_.config.daemon.state_dir + "/mc";
     auto map = [](const FastCacheMapConfig& m) {
-      return server::CacheMapOptions{m.enabled, m.size_bytes, m.ttl};
+      return server::CacheMapOptions{m.enabled, m.size_bytes, m.ttl, m.max_record};
     };
     options.passwd = map(fc.passwd);
     options.group = map(fc.group);

@@ -7,9 +7,13 @@
 #pragma GCC diagnostic ignored "-Wmismatched-new-delete"
 #include "server/nss_handler.h"
 
+#include <asio/post.hpp>
+#include <asio/this_coro.hpp>
+
 #include <algorithm>
 
 #include "core/log.h"
+#include "core/trace.h"
 
 namespace fastid::server {
 
@@ -146,13 +150,41 @@ asio::awaitable<core::Result<Answer>> NssHandler::lookup(Query q) {
   }
   // A partial list of memberships would silently drop a user's groups: "try again".
   if (found && (!merge || failure.is_ok())) {
-    if (publisher_) publisher_->publish(q, *found);
+    if (publisher_) {
+      const asio::any_io_executor executor = co_await asio::this_coro::executor;
+      publish_later(executor, q, *found);
+    }
     co_return std::move(*found);
   }
   if (!failure.is_ok()) co_return core::error(failure);
   // Only a definite "no such entry" is published; "try again" never is.
-  if (publisher_) publisher_->publish_negative(q);
+  if (publisher_) {
+    const asio::any_io_executor executor = co_await asio::this_coro::executor;
+    publish_later(executor, q, std::nullopt);
+  }
   co_return core::error(core::Status::not_found(""));
+}
+
+void NssHandler::publish_later(const asio::any_io_executor& executor, const Query& q, std::optional<Answer> answer) {
+  pending_publish_.emplace_back(q, std::move(answer));
+  if (pending_publish_.size() > 1) return;  // a handler is posted already
+  // Posted: it runs once the handler that made this answer has returned to
+  // the loop, i.e. after the reply was handed to the socket.
+  asio::post(executor, [this] { publish_pending(); });
+}
+
+void NssHandler::publish_pending() {
+  auto batch = std::move(pending_publish_);
+  pending_publish_.clear();
+  for (const auto& [q, answer] : batch) {
+    if (publisher_ == nullptr) break;
+    if (answer) {
+      publisher_->publish(q, *answer);
+    } else {
+      publisher_->publish_negative(q);
+    }
+    if (core::trace_enabled()) core::trace_stage("published", model::describe(q));
+  }
 }
 
 StatusItems NssHandler::status_items() const {

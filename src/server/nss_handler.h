@@ -6,11 +6,13 @@
 // never holds up the loop. Loop-thread only.
 #pragma once
 
+#include <asio/any_io_executor.hpp>
 #include <asio/awaitable.hpp>
 
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -58,8 +60,15 @@ class NssHandler {
 
  private:
 
+  // Answers are published after the reply: queued here and published by one
+  // handler posted behind it (per loop turn), with nullopt for "no such entry".
+  void publish_later(const asio::any_io_executor& executor, const model::Query& q,
+                     std::optional<model::Answer> answer);
+  void publish_pending();
+
   Directories directories_;
   CachePublisher* publisher_ = nullptr;
+  std::vector<std::pair<model::Query, std::optional<model::Answer>>> pending_publish_;
   std::uint64_t requests_ = 0;
   std::uint64_t not_found_ = 0;
   std::uint64_t errors_ = 0;
