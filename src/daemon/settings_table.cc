@@ -460,7 +460,7 @@ const Setting kLaterKeys[] = {
     varlink_key<&VarlinkConfig::socket>({
         .key = "socket",
         .type = SettingType::kString,
-        .default_text = "\"/run/systemd/userdb/io.fastid\"",
+        .default_text = "/run/systemd/userdb/io.fastid",
         .rule = StringRule::kAbsolutePath,
         .description = "The Varlink socket (mode 0666). Its file name is the service name "
                        "clients must send (`service`); systemd asks every socket in "
