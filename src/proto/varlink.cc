@@ -50,30 +50,31 @@ constexpr std::string_view kOtherDispositions[] = {"container", "reserved", "for
 
 struct Parameters {
   const Json& object;
-  std::expected<std::optional<std::string>, CallError> string(const char* key) const {
+  Checked<std::optional<std::string>> string(const char* key) const {
     auto it = object.find(key);
     if (it == object.end() || it->is_null()) return std::optional<std::string>();
-    if (!it->is_string()) return std::unexpected(invalid_parameter(key, "not a string"));
+    if (!it->is_string()) return invalid_parameter(key, "not a string");
     const auto& s = it->get_ref<const std::string&>();
     if (s.empty() || s.size() > kMaxName || s.find('\0') != std::string::npos) {
-      return std::unexpected(invalid_parameter(key, "empty, longer than 256 bytes or holding a NUL"));
+      return invalid_parameter(key, "empty, longer than 256 bytes or holding a NUL");
     }
     return std::optional<std::string>(s);
   }
   // uid_t/gid_t as systemd takes them: 0 to 2^32-2 ((uid_t)-1 is "none").
-  std::expected<std::optional<std::uint32_t>, CallError> id(const char* key) const {
+  Checked<std::optional<std::uint32_t>> id(const char* key) const {
     auto it = object.find(key);
     if (it == object.end() || it->is_null()) return std::optional<std::uint32_t>();
-    if (!it->is_number_integer()) return std::unexpected(invalid_parameter(key, "not an integer"));
+    if (!it->is_number_integer()) return invalid_parameter(key, "not an integer");
     if (it->is_number_unsigned()) {
       const auto v = it->get<std::uint64_t>();
       if (v < UINT32_MAX) return std::optional<std::uint32_t>(static_cast<std::uint32_t>(v));
     }
-    return std::unexpected(invalid_parameter(key, "out of range for a uid or gid"));
+    return invalid_parameter(key, "out of range for a uid or gid");
   }
 };
 
-std::expected<void, CallError> read_userdb_parameters(const Json& params, Call& call) {
+// The error of the first parameter that is wrong; nullopt: all are right.
+std::optional<CallError> read_userdb_parameters(const Json& params, Call& call) {
   const char* name_key = call.method == Method::kGetGroupRecord ? "groupName" : "userName";
   const char* id_key = call.method == Method::kGetUserRecord ? "uid" : call.method == Method::kGetGroupRecord ? "gid" : nullptr;
   const char* min_key = call.method == Method::kGetGroupRecord ? "gidMin" : "uidMin";
@@ -82,35 +83,35 @@ std::expected<void, CallError> read_userdb_parameters(const Json& params, Call& 
     const bool known = key == name_key || key == "service" || (id_key != nullptr && key == id_key) ||
                        (call.method == Method::kGetMemberships && key == "groupName") ||
                        (id_key != nullptr && (key == min_key || key == max_key || key == "dispositionMask"));
-    if (!known) return std::unexpected(invalid_parameter(key, "not a parameter of this method"));
+    if (!known) return invalid_parameter(key, "not a parameter of this method");
   }
   const Parameters p{params};
   auto name = p.string(name_key);
-  if (!name) return std::unexpected(name.error());
+  if (!name) return name.error();
   call.name = std::move(*name);
   auto service = p.string("service");
-  if (!service) return std::unexpected(service.error());
+  if (!service) return service.error();
   call.service = std::move(*service);
   if (call.method == Method::kGetMemberships) {
     auto group = p.string("groupName");
-    if (!group) return std::unexpected(group.error());
+    if (!group) return group.error();
     call.other_name = std::move(*group);
-    return {};
+    return std::nullopt;
   }
   auto id = p.id(id_key);
-  if (!id) return std::unexpected(id.error());
+  if (!id) return id.error();
   call.id = *id;
   auto lo = p.id(min_key);
-  if (!lo) return std::unexpected(lo.error());
+  if (!lo) return lo.error();
   auto hi = p.id(max_key);
-  if (!hi) return std::unexpected(hi.error());
+  if (!hi) return hi.error();
   if (*lo) call.id_min = **lo;
   if (*hi) call.id_max = **hi;
   if (auto it = params.find("dispositionMask"); it != params.end() && !it->is_null()) {
-    if (!it->is_array()) return std::unexpected(invalid_parameter("dispositionMask", "not an array"));
+    if (!it->is_array()) return invalid_parameter("dispositionMask", "not an array");
     call.disposition_mask = 0;
     for (const Json& d : *it) {
-      if (!d.is_string()) return std::unexpected(invalid_parameter("dispositionMask", "not an array of strings"));
+      if (!d.is_string()) return invalid_parameter("dispositionMask", "not an array of strings");
       const auto& s = d.get_ref<const std::string&>();
       bool found = false;
       for (std::size_t i = 0; i < std::size(kDispositionNames); ++i) {
@@ -120,7 +121,7 @@ std::expected<void, CallError> read_userdb_parameters(const Json& params, Call& 
         }
       }
       for (std::string_view other : kOtherDispositions) found = found || s == other;
-      if (!found) return std::unexpected(invalid_parameter("dispositionMask", "unknown disposition"));
+      if (!found) return invalid_parameter("dispositionMask", "unknown disposition");
     }
   }
   return {};
@@ -152,28 +153,28 @@ bool Call::admits(std::uint32_t record_id) const {
   return record_id >= id_min && record_id <= id_max && (disposition_mask & bit) != 0;
 }
 
-std::expected<Call, CallError> decode_call(std::string_view message) {
-  if (message.size() > kMaxMessage) return std::unexpected(fatal("message longer than 16 KiB"));
-  if (nested_too_deep(message)) return std::unexpected(fatal("nested deeper than 8 levels"));
+Checked<Call> decode_call(std::string_view message) {
+  if (message.size() > kMaxMessage) return fatal("message longer than 16 KiB");
+  if (nested_too_deep(message)) return fatal("nested deeper than 8 levels");
   const Json root = Json::parse(message.begin(), message.end(), nullptr, /*allow_exceptions=*/false);
-  if (root.is_discarded()) return std::unexpected(fatal("not JSON (or not UTF-8)"));
-  if (!root.is_object()) return std::unexpected(fatal("not a JSON object"));
+  if (root.is_discarded()) return fatal("not JSON (or not UTF-8)");
+  if (!root.is_object()) return fatal("not a JSON object");
   auto method = root.find("method");
-  if (method == root.end() || !method->is_string()) return std::unexpected(fatal("no method"));
+  if (method == root.end() || !method->is_string()) return fatal("no method");
   Call call;
   for (const char* flag : {"more", "oneway"}) {
     auto it = root.find(flag);
     if (it == root.end() || it->is_null()) continue;
-    if (!it->is_boolean()) return std::unexpected(fatal(std::string(flag) + " is not a boolean"));
+    if (!it->is_boolean()) return fatal(std::string(flag) + " is not a boolean");
     (std::string_view(flag) == "more" ? call.more : call.oneway) = it->get<bool>();
   }
   if (auto it = root.find("upgrade"); it != root.end() && it->is_boolean() && it->get<bool>()) {
-    return std::unexpected(fatal("connection upgrades are not supported"));
+    return fatal("connection upgrades are not supported");
   }
   static const Json kNoParameters = Json::object();
   const Json* params = &kNoParameters;
   if (auto it = root.find("parameters"); it != root.end() && !it->is_null()) {
-    if (!it->is_object()) return std::unexpected(fatal("parameters is not an object"));
+    if (!it->is_object()) return fatal("parameters is not an object");
     params = &*it;
   }
   const std::string& name = method->get_ref<const std::string&>();
@@ -190,19 +191,19 @@ std::expected<Call, CallError> decode_call(std::string_view message) {
     call.method = Method::kGetInterfaceDescription;
     auto it = params->find("interface");
     if (it == params->end() || !it->is_string()) {
-      return std::unexpected(invalid_parameter("interface", "missing or not a string"));
+      return invalid_parameter("interface", "missing or not a string");
     }
     call.interface = it->get<std::string>();
     if (call.interface != kInterface) {
-      return std::unexpected(CallError{false, std::string(kInterfaceNotFound), "interface", call.interface.substr(0, kMaxName),
-                                       "not an interface of this service"});
+      return CallError{false, std::string(kInterfaceNotFound), "interface", call.interface.substr(0, kMaxName),
+                                       "not an interface of this service"};
     }
     return call;
   } else {
-    return std::unexpected(CallError{false, std::string(kMethodNotFound), "method", name.substr(0, kMaxName),
-                                     "unknown method"});
+    return CallError{false, std::string(kMethodNotFound), "method", name.substr(0, kMaxName),
+                                     "unknown method"};
   }
-  if (auto r = read_userdb_parameters(*params, call); !r) return std::unexpected(r.error());
+  if (auto e = read_userdb_parameters(*params, call)) return *e;
   return call;
 }
 

@@ -9,7 +9,6 @@
 #pragma once
 
 #include <cstdint>
-#include <expected>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -88,8 +87,27 @@ struct CallError {
   std::string reason;  // for the log and the tests: what was wrong
 };
 
+// A value, or the CallError of why there is none: std::expected's shape,
+// written out because the fuzz target's clang 14 has no std::expected.
+template <typename T>
+class Checked {
+ public:
+  Checked(T value) : value_(std::move(value)) {}  // NOLINT: implicit, as std::expected's
+  Checked(CallError error) : error_(std::move(error)) {}  // NOLINT
+  explicit operator bool() const { return value_.has_value(); }
+  T& operator*() { return *value_; }
+  const T& operator*() const { return *value_; }
+  T* operator->() { return &*value_; }
+  const T* operator->() const { return &*value_; }
+  const CallError& error() const { return error_; }
+
+ private:
+  std::optional<T> value_;
+  CallError error_;
+};
+
 // Decodes one message (without its NUL).
-std::expected<Call, CallError> decode_call(std::string_view message);
+Checked<Call> decode_call(std::string_view message);
 
 // Replies, each a whole message with its NUL. `continues`: more replies of
 // the same call follow (a call with `more`).
