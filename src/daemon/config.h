@@ -186,6 +186,18 @@ struct StoreConfig {
   bool operator==(const StoreConfig&) const = default;
 };
 
+// [varlink]: the systemd userdb front (io.systemd.UserDatabase over Varlink,
+// docs/varlink.md): nss-systemd, userdbctl, homed and logind ask fastid.
+struct VarlinkConfig {
+  bool enabled = false;
+  std::string socket = "/run/systemd/userdb/io.fastid";  // its file name is the service name
+  bool include_files = false;  // also answer records of `files` providers
+  bool enumerate = true;       // false: enumerations are EnumerationNotSupported
+  int max_connections = 1024;  // per front worker
+
+  bool operator==(const VarlinkConfig&) const = default;
+};
+
 struct Config {
   std::string source;  // file path or "<embedded default>"
   DaemonConfig daemon;
@@ -194,6 +206,7 @@ struct Config {
   ListenConfig listen;
   PamConfig pam;
   StoreConfig store;
+  VarlinkConfig varlink;
   std::vector<ProviderConfig> providers;  // in the order they are asked; never empty
 
   bool operator==(const Config&) const = default;

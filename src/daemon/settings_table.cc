@@ -471,6 +471,46 @@ const Setting kLaterKeys[] = {
         .description = "While a provider is offline, how often it is tried again; the first "
                        "answer puts it back online.",
     }),
+    varlink_key<&VarlinkConfig::enabled>({
+        .key = "enabled",
+        .type = SettingType::kBool,
+        .default_text = "false",
+        .description = "Whether fastidd serves `io.systemd.UserDatabase` on `socket`, so that "
+                       "nss-systemd and `userdbctl` resolve fastid's users and groups.",
+    }),
+    varlink_key<&VarlinkConfig::socket>({
+        .key = "socket",
+        .type = SettingType::kString,
+        .default_text = "/run/systemd/userdb/io.fastid",
+        .rule = StringRule::kAbsolutePath,
+        .description = "The Varlink socket (mode 0666). Its file name is the service name "
+                       "clients must send (`service`); systemd asks every socket in "
+                       "`/run/systemd/userdb/`.",
+    }),
+    varlink_key<&VarlinkConfig::include_files>({
+        .key = "include_files",
+        .type = SettingType::kBool,
+        .default_text = "false",
+        .description = "Whether records answered by `files` providers are served too. Off: "
+                       "glibc's `files` already answers them, and enumeration would list them twice.",
+    }),
+    varlink_key<&VarlinkConfig::enumerate>({
+        .key = "enumerate",
+        .type = SettingType::kBool,
+        .default_text = "true",
+        .description = "Whether whole lists are served (`getent passwd`, `userdbctl`); off, every "
+                       "enumeration is answered `EnumerationNotSupported` (directories too large to list).",
+    }),
+    varlink_key<&VarlinkConfig::max_connections>({
+        .key = "max_connections",
+        .type = SettingType::kInt,
+        .default_text = "1024",
+        .min = 1,
+        .max = 65536,
+        .description = "Connections of the Varlink socket per front worker; past it new ones "
+                       "are closed. Non-root uids share three quarters of them, each at most "
+                       "`[daemon] max_connections_per_uid`.",
+    }),
 };
 
 }  // namespace

@@ -67,7 +67,7 @@ PageView page_view(Answer& answer) {
 // One page of an enumeration across the directories, in order: the cursor
 // names the directory and that directory's own cursor; an empty last page of
 // one directory moves on to the next.
-asio::awaitable<core::Result<Answer>> walk_pages(Directories directories, Query q) {
+asio::awaitable<core::Result<Answer>> walk_pages(Directories directories, Query q, std::string* source) {
   std::uint32_t index = q.cursor >> kCursorShift;
   Query ask = q;
   ask.cursor = q.cursor & kInnerMask;
@@ -81,6 +81,7 @@ asio::awaitable<core::Result<Answer>> walk_pages(Directories directories, Query 
       co_return core::error(st.with_context("provider " + directories[index]->name()));
     }
     out = std::move(*r);
+    if (source != nullptr) *source = directories[index]->name();
     PageView page = page_view(out);
     if (*page.more) {
       *page.next_cursor = (index << kCursorShift) | (*page.next_cursor & kInnerMask);
@@ -114,10 +115,10 @@ asio::awaitable<proto::Bytes> NssHandler::handle(proto::Request req, core::PeerC
                                       WireStatus::kUnknownOpcode, "unknown opcode");
 }
 
-asio::awaitable<core::Result<Answer>> NssHandler::lookup(Query q) {
+asio::awaitable<core::Result<Answer>> NssHandler::lookup(Query q, std::string* source) {
   Directories directories = directories_;  // kept alive across the awaits
   if (model::is_page(q.kind)) {
-    auto op = walk_pages(std::move(directories), std::move(q));
+    auto op = walk_pages(std::move(directories), std::move(q), source);
     co_return co_await std::move(op);
   }
   // Memberships are the union over every directory that knows the user: a
@@ -138,6 +139,7 @@ asio::awaitable<core::Result<Answer>> NssHandler::lookup(Query q) {
       if (failure.is_ok()) failure = st.with_context("provider " + d->name());
       continue;
     }
+    if (source != nullptr) *source = d->name();
     if (!merge) {
       found = std::move(*r);
       break;

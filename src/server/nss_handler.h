@@ -50,8 +50,10 @@ class NssHandler {
   // that knows the user; a page walks the directories one after the other.
   // While a directory fails, a name nobody knows is that failure ("try
   // again"), never "not found" (an error with an empty message). Answers and
-  // definite "not found"s are published to the fast cache.
-  asio::awaitable<core::Result<model::Answer>> lookup(model::Query query);
+  // definite "not found"s are published to the fast cache. `source`, when
+  // given, gets the name of the directory whose answer (or page) it is
+  // (initgroups: the last that added gids).
+  asio::awaitable<core::Result<model::Answer>> lookup(model::Query query, std::string* source = nullptr);
 
   // Lookup requests handled (the status figure "requests" is the router's).
   std::uint64_t requests() const { return requests_; }
