@@ -50,6 +50,8 @@ class Scripted final : public Provider {
       case model::Kind::kInitgroups: return gids;
       case model::Kind::kUsersPage: return users;
       case model::Kind::kGroupsPage: return groups;
+      case model::Kind::kNetgroup:
+      case model::Kind::kSshKeys: return core::error(Status::not_found("no"));
     }
     return core::error(Status::internal("unknown kind"));
   }
