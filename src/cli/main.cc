@@ -126,10 +126,83 @@ int cmd_ping() {
   return kFound;
 }
 
-int cmd_status() {
-  auto print = [](const char* key, const char* value, void*) { std::printf("%-44s %s\n", key, value); };
-  fastid_status st = fastid_daemon_status(print, nullptr);
+// A JSON string: quotes, backslashes and control characters escaped; bytes
+// that are not valid UTF-8 become U+FFFD, so the document always parses.
+std::string json_string(const std::string& s) {
+  std::string out = "\"";
+  for (std::size_t i = 0; i < s.size();) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += static_cast<char>(c);
+      ++i;
+    } else if (c < 0x20 || c == 0x7f) {
+      char buf[8];
+      std::snprintf(buf, sizeof buf, "\\u%04x", c);
+      out += buf;
+      ++i;
+    } else if (c < 0x80) {
+      out += static_cast<char>(c);
+      ++i;
+    } else {
+      // The length of a well-formed UTF-8 sequence starting here, or 0.
+      std::size_t n = (c & 0xe0) == 0xc0 && c >= 0xc2 ? 2 : (c & 0xf0) == 0xe0 ? 3 : (c & 0xf8) == 0xf0 && c <= 0xf4 ? 4 : 0;
+      bool ok = n > 0 && i + n <= s.size();
+      for (std::size_t k = 1; ok && k < n; ++k) ok = (static_cast<unsigned char>(s[i + k]) & 0xc0) == 0x80;
+      if (ok && n == 3) {
+        const auto c1 = static_cast<unsigned char>(s[i + 1]);
+        ok = !(c == 0xe0 && c1 < 0xa0) && !(c == 0xed && c1 >= 0xa0);  // overlong, surrogates
+      }
+      if (ok && n == 4) {
+        const auto c1 = static_cast<unsigned char>(s[i + 1]);
+        ok = !(c == 0xf0 && c1 < 0x90) && !(c == 0xf4 && c1 >= 0x90);
+      }
+      if (ok) {
+        out.append(s, i, n);
+        i += n;
+      } else {
+        out += "\\ufffd";
+        ++i;
+      }
+    }
+  }
+  return out + "\"";
+}
+
+// A value that is a plain decimal number (figures, counters) is a JSON number.
+bool json_number(const std::string& v) {
+  if (v.empty() || v.size() > 20) return false;
+  std::size_t i = v[0] == '-' ? 1 : 0;
+  if (i == v.size() || v[i] == '.') return false;
+  bool dot = false;
+  for (; i < v.size(); ++i) {
+    if (v[i] == '.' && !dot && i + 1 < v.size()) dot = true;
+    else if (v[i] < '0' || v[i] > '9') return false;
+  }
+  return !(v.size() > 1 && v[0] == '0' && v[1] != '.');
+}
+
+int cmd_status(bool json) {
+  if (!json) {
+    auto print = [](const char* key, const char* value, void*) { std::printf("%-44s %s\n", key, value); };
+    fastid_status st = fastid_daemon_status(print, nullptr);
+    if (st != FASTID_OK) return report(st, "status");
+    return kFound;
+  }
+  // docs/operations.md, "Status as JSON": {"format": 1, "status": {key: value}}.
+  std::vector<std::pair<std::string, std::string>> items;
+  auto collect = [](const char* key, const char* value, void* ctx) {
+    static_cast<std::vector<std::pair<std::string, std::string>>*>(ctx)->emplace_back(key, value);
+  };
+  fastid_status st = fastid_daemon_status(collect, &items);
   if (st != FASTID_OK) return report(st, "status");
+  std::string out = "{\"format\": 1, \"status\": {";
+  for (std::size_t i = 0; i < items.size(); ++i) {
+    out += (i ? ", " : "") + json_string(items[i].first) + ": " +
+           (json_number(items[i].second) ? items[i].second : json_string(items[i].second));
+  }
+  out += "}}\n";
+  std::fputs(out.c_str(), stdout);
   return kFound;
 }
 
@@ -520,13 +593,16 @@ int main(int argc, char** argv) {
   app.add_subcommand("ping", "check that fastidd answers")->callback([&] {
     rc = remote() ? remote_ping(*remote()) : cmd_ping();
   });
-  app.add_subcommand("status", "show the daemon's figures")->callback([&] {
+  bool status_json = false;
+  auto* status_cmd = app.add_subcommand("status", "show the daemon's figures");
+  status_cmd->add_flag("--json", status_json, "one JSON object: {\"format\": 1, \"status\": {key: value}}");
+  status_cmd->callback([&] {
     if (!server.empty()) {
       std::fprintf(stderr, "fastid: status: not available over the network (ask on the host)\n");
       rc = kError;
       return;
     }
-    rc = cmd_status();
+    rc = cmd_status(status_json);
   });
 
   try {
