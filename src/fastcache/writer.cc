@@ -866,6 +866,8 @@ core::Result<FastCacheWriter::Key> FastCacheWriter::key_of(const model::Query& q
     case model::Kind::kInitgroups: want = MapKind::kInitgroups; break;
     case model::Kind::kUsersPage:
     case model::Kind::kGroupsPage:
+    case model::Kind::kNetgroup:
+    case model::Kind::kSshKeys:
       return core::error(Status::invalid_argument("fast cache: " + model::describe(q) + " is never published"));
   }
   if (want != kind_) return core::error(Status::invalid_argument("fast cache: " + model::describe(q) + " is in another map"));

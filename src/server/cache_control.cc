@@ -98,6 +98,10 @@ core::Result<std::string> CacheControl::invalidate(std::uint32_t mask) {
   std::string done;
   if (store_) {
     std::vector<store::Map> maps;
+    // "all": every map the store keeps, netgroups and SSH keys included.
+    if (mask == proto::kMapAll) {
+      for (std::uint8_t m = 1; m <= store::kLastMap; ++m) maps.push_back(static_cast<store::Map>(m));
+    }
     if (mask & proto::kMapPasswd) maps.insert(maps.end(), {store::Map::kUserByName, store::Map::kUserByUid});
     if (mask & proto::kMapGroup) maps.insert(maps.end(), {store::Map::kGroupByName, store::Map::kGroupByGid});
     if (mask & proto::kMapInitgroups) maps.push_back(store::Map::kInitgroups);

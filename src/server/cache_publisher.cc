@@ -104,7 +104,9 @@ const char* CachePublisher::map_name(model::Kind kind) {
     case model::Kind::kGroupByGid: return "group";
     case model::Kind::kInitgroups: return "initgroups";
     case model::Kind::kUsersPage:
-    case model::Kind::kGroupsPage: break;
+    case model::Kind::kGroupsPage:
+    case model::Kind::kNetgroup:
+    case model::Kind::kSshKeys: break;
   }
   return "";
 }
