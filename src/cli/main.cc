@@ -126,10 +126,83 @@ int cmd_ping() {
   return kFound;
 }
 
-int cmd_status() {
-  auto print = [](const char* key, const char* value, void*) { std::printf("%-44s %s\n", key, value); };
-  fastid_status st = fastid_daemon_status(print, nullptr);
+// A JSON string: quotes, backslashes and control characters escaped; bytes
+// that are not valid UTF-8 become U+FFFD, so the document always parses.
+std::string json_string(const std::string& s) {
+  std::string out = "\"";
+  for (std::size_t i = 0; i < s.size();) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += static_cast<char>(c);
+      ++i;
+    } else if (c < 0x20 || c == 0x7f) {
+      char buf[8];
+      std::snprintf(buf, sizeof buf, "\\u%04x", c);
+      out += buf;
+      ++i;
+    } else if (c < 0x80) {
+      out += static_cast<char>(c);
+      ++i;
+    } else {
+      // The length of a well-formed UTF-8 sequence starting here, or 0.
+      std::size_t n = (c & 0xe0) == 0xc0 && c >= 0xc2 ? 2 : (c & 0xf0) == 0xe0 ? 3 : (c & 0xf8) == 0xf0 && c <= 0xf4 ? 4 : 0;
+      bool ok = n > 0 && i + n <= s.size();
+      for (std::size_t k = 1; ok && k < n; ++k) ok = (static_cast<unsigned char>(s[i + k]) & 0xc0) == 0x80;
+      if (ok && n == 3) {
+        const auto c1 = static_cast<unsigned char>(s[i + 1]);
+        ok = !(c == 0xe0 && c1 < 0xa0) && !(c == 0xed && c1 >= 0xa0);  // overlong, surrogates
+      }
+      if (ok && n == 4) {
+        const auto c1 = static_cast<unsigned char>(s[i + 1]);
+        ok = !(c == 0xf0 && c1 < 0x90) && !(c == 0xf4 && c1 >= 0x90);
+      }
+      if (ok) {
+        out.append(s, i, n);
+        i += n;
+      } else {
+        out += "\\ufffd";
+        ++i;
+      }
+    }
+  }
+  return out + "\"";
+}
+
+// A value that is a plain decimal number (figures, counters) is a JSON number.
+bool json_number(const std::string& v) {
+  if (v.empty() || v.size() > 20) return false;
+  std::size_t i = v[0] == '-' ? 1 : 0;
+  if (i == v.size() || v[i] == '.') return false;
+  bool dot = false;
+  for (; i < v.size(); ++i) {
+    if (v[i] == '.' && !dot && i + 1 < v.size()) dot = true;
+    else if (v[i] < '0' || v[i] > '9') return false;
+  }
+  return !(v.size() > 1 && v[0] == '0' && v[1] != '.');
+}
+
+int cmd_status(bool json) {
+  if (!json) {
+    auto print = [](const char* key, const char* value, void*) { std::printf("%-44s %s\n", key, value); };
+    fastid_status st = fastid_daemon_status(print, nullptr);
+    if (st != FASTID_OK) return report(st, "status");
+    return kFound;
+  }
+  // docs/operations.md, "Status as JSON": {"format": 1, "status": {key: value}}.
+  std::vector<std::pair<std::string, std::string>> items;
+  auto collect = [](const char* key, const char* value, void* ctx) {
+    static_cast<std::vector<std::pair<std::string, std::string>>*>(ctx)->emplace_back(key, value);
+  };
+  fastid_status st = fastid_daemon_status(collect, &items);
   if (st != FASTID_OK) return report(st, "status");
+  std::string out = "{\"format\": 1, \"status\": {";
+  for (std::size_t i = 0; i < items.size(); ++i) {
+    out += (i ? ", " : "") + json_string(items[i].first) + ": " +
+           (json_number(items[i].second) ? items[i].second : json_string(items[i].second));
+  }
+  out += "}}\n";
+  std::fputs(out.c_str(), stdout);
   return kFound;
 }
 
@@ -156,8 +229,9 @@ int cmd_enumerate(bool users) {
 
 // Admin requests go to the admin socket (root only), which libfastid — made
 // for lookups inside other processes — does not talk to: the tool speaks the
-// protocol itself, with a plain blocking socket and a receive timeout.
-int admin_request(fastid::proto::Request req, const std::string& what) {
+// protocol itself, with a plain blocking socket and a receive timeout. The
+// reply's payload goes to *payload; an error reply is printed and kError.
+int admin_request(fastid::proto::Request req, const std::string& what, std::vector<std::uint8_t>* payload) {
   const char* dir = std::getenv("FASTID_SOCKET_DIR");
   std::string path = std::string(dir && *dir ? dir : FASTID_SOCKET_DIR_DEFAULT) + "/admin";
   int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -182,7 +256,6 @@ int admin_request(fastid::proto::Request req, const std::string& what) {
   bool ok = ::send(fd, frame.data(), frame.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(frame.size());
   std::uint8_t head[fastid::proto::kHeaderSize];
   fastid::proto::FrameHeader h{};
-  std::vector<std::uint8_t> payload;
   auto read_exact = [fd](std::uint8_t* p, size_t n) {
     while (n > 0) {
       ssize_t r = ::recv(fd, p, n, 0);
@@ -195,44 +268,123 @@ int admin_request(fastid::proto::Request req, const std::string& what) {
   ok = ok && read_exact(head, sizeof head) &&
        fastid::proto::decode_header(head, &h) == fastid::proto::HeaderCheck::kOk;
   if (ok) {
-    payload.resize(h.length);
-    ok = h.length == 0 || read_exact(payload.data(), h.length);
+    payload->resize(h.length);
+    ok = h.length == 0 || read_exact(payload->data(), h.length);
   }
   ::close(fd);
   if (!ok) {
     std::fprintf(stderr, "fastid: %s: no valid reply from %s\n", what.c_str(), path.c_str());
     return kError;
   }
+  auto st = static_cast<fastid::proto::WireStatus>(h.status);
+  if (st != fastid::proto::WireStatus::kOk) {
+    fastid::proto::WireReader r(payload->data(), payload->size());
+    std::uint32_t n = 0;
+    const char* msg = r.str(1024, &n);
+    std::fprintf(stderr, "fastid: %s: %s: %.*s\n", what.c_str(),
+                 std::string(fastid::proto::wire_status_name(st)).c_str(), static_cast<int>(r.bad ? 0 : n),
+                 r.bad ? "" : msg);
+    return kError;
+  }
+  return kFound;
+}
+
+// An admin request whose reply is one message, printed after `what`.
+int admin_message(const fastid::proto::Request& req, const std::string& what) {
+  std::vector<std::uint8_t> payload;
+  if (int rc = admin_request(req, what, &payload); rc != kFound) return rc;
   fastid::proto::WireReader r(payload.data(), payload.size());
   std::uint32_t n = 0;
   const char* msg = r.str(1024, &n);
-  auto st = static_cast<fastid::proto::WireStatus>(h.status);
-  if (st != fastid::proto::WireStatus::kOk) {
-    std::fprintf(stderr, "fastid: %s: %s: %.*s\n", what.c_str(),
-                 std::string(fastid::proto::wire_status_name(st)).c_str(), static_cast<int>(n), msg);
+  if (r.bad) {
+    std::fprintf(stderr, "fastid: %s: malformed reply\n", what.c_str());
     return kError;
   }
   std::printf("%s: %.*s\n", what.c_str(), static_cast<int>(n), msg);
   return kFound;
 }
 
-int cmd_cache_invalidate(const std::string& map) {
+// `fastid cache invalidate [all|passwd|group|initgroups]` or
+// `fastid cache invalidate user|group NAME|ID`.
+int cmd_cache_invalidate(const std::string& map, const std::string& key) {
   using namespace fastid::proto;
+  Request req;
+  req.request_id = 1;
+  if (map == "user" || map == "group") {
+    if (key.empty()) {
+      std::fprintf(stderr, "fastid: cache invalidate %s: which one? (a name or an id)\n", map.c_str());
+      return kError;
+    }
+    req.opcode = Opcode::kCacheForget;
+    req.id = map == "user" ? kEntryUser : kEntryGroup;
+    req.name = key;
+    return admin_message(req, "cache invalidate " + map + " " + key);
+  }
   std::uint32_t mask = map == "passwd"       ? kMapPasswd
                        : map == "group"      ? kMapGroup
                        : map == "initgroups" ? kMapInitgroups
                        : map == "all"        ? kMapAll
                                              : 0;
-  if (mask == 0) {
-    std::fprintf(stderr, "fastid: cache invalidate: unknown map \"%s\" (passwd, group, initgroups or all)\n",
+  if (mask == 0 || !key.empty()) {
+    std::fprintf(stderr,
+                 "fastid: cache invalidate: unknown map \"%s\" (all, passwd, group, initgroups, "
+                 "or user|group NAME|ID)\n",
                  map.c_str());
     return kError;
   }
-  Request req;
   req.opcode = Opcode::kCacheInvalidate;
-  req.request_id = 1;
   req.id = mask;
-  return admin_request(req, "cache invalidate " + map);
+  return admin_message(req, "cache invalidate " + map);
+}
+
+// `fastid cache show user|group NAME|ID`: one "key value" line per item.
+int cmd_cache_show(const std::string& what, const std::string& key) {
+  using namespace fastid::proto;
+  if (what != "user" && what != "group") {
+    std::fprintf(stderr, "fastid: cache show: \"%s\" is neither user nor group\n", what.c_str());
+    return kError;
+  }
+  Request req;
+  req.opcode = Opcode::kCacheShow;
+  req.request_id = 1;
+  req.id = what == "user" ? kEntryUser : kEntryGroup;
+  req.name = key;
+  std::vector<std::uint8_t> payload;
+  const std::string label = "cache show " + what + " " + key;
+  if (int rc = admin_request(req, label, &payload); rc != kFound) return rc;
+  WireReader r(payload.data(), payload.size());
+  std::uint32_t count = r.u32();
+  std::vector<std::pair<std::string, std::string>> items;
+  for (std::uint32_t i = 0; i < count && !r.bad; ++i) {
+    std::uint32_t kn = 0, vn = 0;
+    const char* k = r.str(4096, &kn);
+    const char* v = r.str(65536, &vn);
+    if (!r.bad) items.emplace_back(std::string(k, kn), std::string(v, vn));
+  }
+  if (r.bad || !r.at_end()) {
+    std::fprintf(stderr, "fastid: %s: malformed reply\n", label.c_str());
+    return kError;
+  }
+  for (const auto& [k, v] : items) std::printf("%-44s %s\n", k.c_str(), v.c_str());
+  return kFound;
+}
+
+// `fastid debug-level LEVEL`: the daemon's log level, in every front worker.
+int cmd_debug_level(const std::string& text) {
+  static constexpr const char* kLevels[] = {"debug", "info", "warning", "error"};
+  std::uint32_t level = 4;
+  for (std::uint32_t i = 0; i < 4; ++i) {
+    if (text == kLevels[i]) level = i;
+  }
+  if (level > 3) {
+    std::fprintf(stderr, "fastid: debug-level: \"%s\" is not one of debug, info, warning, error\n", text.c_str());
+    return kError;
+  }
+  fastid::proto::Request req;
+  req.opcode = fastid::proto::Opcode::kSetLogLevel;
+  req.request_id = 1;
+  req.id = level;
+  return admin_message(req, "debug-level");
 }
 
 // ---- netgroups and SSH keys ---------------------------------------------------
@@ -473,11 +625,24 @@ int main(int argc, char** argv) {
   allgroups->callback([&] { rc = remote() ? remote_enumerate(*remote(), false) : cmd_enumerate(false); });
 
   std::string map = "all";
-  auto* cache = app.add_subcommand("cache", "fast cache control (root)");
+  std::string entry_key;
+  auto* cache = app.add_subcommand("cache", "cache control: the store and the fast cache (root)");
   cache->require_subcommand(1);
-  auto* inval = cache->add_subcommand("invalidate", "drop published answers: clients ask the daemon again");
-  inval->add_option("MAP", map, "passwd, group, initgroups or all (default)");
-  inval->callback([&] { rc = cmd_cache_invalidate(map); });
+  auto* inval = cache->add_subcommand(
+      "invalidate", "drop cached answers (store and fast cache): the next lookup asks the directory");
+  inval->add_option("MAP", map, "all (default), passwd, group, initgroups; or user or group, then NAME|ID");
+  inval->add_option("NAME|ID", entry_key, "with user or group: the one entry to drop");
+  inval->callback([&] { rc = cmd_cache_invalidate(map, entry_key); });
+  std::string show_what;
+  auto* show = cache->add_subcommand("show", "print what is cached for a user or group, and until when");
+  show->add_option("WHAT", show_what, "user or group")->required();
+  show->add_option("NAME|ID", entry_key)->required();
+  show->callback([&] { rc = cmd_cache_show(show_what, entry_key); });
+
+  std::string level_text;
+  auto* debug_level = app.add_subcommand("debug-level", "set the daemon's log level at run time, in every front worker (root)");
+  debug_level->add_option("LEVEL", level_text, "debug, info, warning or error")->required();
+  debug_level->callback([&] { rc = cmd_debug_level(level_text); });
 
   auto* auth = app.add_subcommand("auth", "check USER's password (prompted without echo) and account through the pam socket");
   auth->add_option("USER", key)->required();
@@ -493,13 +658,16 @@ int main(int argc, char** argv) {
   app.add_subcommand("ping", "check that fastidd answers")->callback([&] {
     rc = remote() ? remote_ping(*remote()) : cmd_ping();
   });
-  app.add_subcommand("status", "show the daemon's figures")->callback([&] {
+  bool status_json = false;
+  auto* status_cmd = app.add_subcommand("status", "show the daemon's figures");
+  status_cmd->add_flag("--json", status_json, "one JSON object: {\"format\": 1, \"status\": {key: value}}");
+  status_cmd->callback([&] {
     if (!server.empty()) {
       std::fprintf(stderr, "fastid: status: not available over the network (ask on the host)\n");
       rc = kError;
       return;
     }
-    rc = cmd_status();
+    rc = cmd_status(status_json);
   });
 
   try {

@@ -26,6 +26,8 @@ struct DaemonConfig {
   int workers = 1;
   core::LogLevel log_level = core::LogLevel::kInfo;
   bool trace_requests = false;
+  int log_repeat_burst = 20;  // 0 = no limit on repeated lines
+  std::chrono::milliseconds log_repeat_window{60000};
   std::string pid_file;  // "" = none
   std::chrono::milliseconds idle_timeout{60000};
   std::chrono::milliseconds shutdown_grace{5000};

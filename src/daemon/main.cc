@@ -45,10 +45,12 @@ int main(int argc, char** argv) {
   // blocked (pending, not lost) in the supervisor, which takes it with
   // sigtimedwait, and in each worker until its loop's signal set is in place
   // (daemon/worker.cc). Blocked here, before any thread or fork inherits the mask.
+  // SIGUSR1 (reopen the log file) likewise: logrotate may send it at any time.
   {
     sigset_t hup;
     sigemptyset(&hup);
     sigaddset(&hup, SIGHUP);
+    sigaddset(&hup, SIGUSR1);
     ::sigprocmask(SIG_BLOCK, &hup, nullptr);
   }
   CLI::App app{"fastidd — identity daemon: NSS lookups from files, LDAP and winbind"};
@@ -104,12 +106,21 @@ int main(int argc, char** argv) {
     if (fd < 0) return fail("--log-file " + log_file + ": " + std::strerror(errno));
     ::dup2(fd, 2);  // stderr itself, so that library messages land there too
     ::close(fd);
+    core::set_log_file(log_file);  // reopened on SIGUSR1 (logrotate)
+  } else if (core::journal_stream_matches(2)) {
+    // stderr is the journal (systemd's JOURNAL_STREAM): "<N>" priorities, no timestamps.
+    core::set_log_journal(true);
   }
 
   auto config = daemon::read_config(config_path, overrides);
   if (!config) return fail(config.error().to_string());
   core::set_log_level(config->daemon.log_level);
   core::set_trace_enabled(config->daemon.trace_requests);
+  core::set_log_repeat_limit(static_cast<std::uint32_t>(config->daemon.log_repeat_burst),
+                             config->daemon.log_repeat_window);
+  // The level in a page every process forked from here shares: `fastid
+  // debug-level` changes it in every front worker at once.
+  if (!core::share_log_level()) core::log_warning("the log level could not be shared between workers");
 
   // The identity to drop to, resolved once, now (also for --check-config).
   const auto& d = config->daemon;

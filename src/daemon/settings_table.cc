@@ -40,7 +40,27 @@ const Setting kDaemonKeys[] = {
         .key = "log_level",
         .type = SettingType::kLogLevel,
         .default_text = "info",
-        .description = "Lowest level of the messages written to the log (stderr).",
+        .description = "Lowest level of the messages written to the log (stderr). `fastid "
+                       "debug-level LEVEL` changes it at run time in every front worker, until the "
+                       "next reload or restart.",
+    }),
+    daemon_key<&DaemonConfig::log_repeat_burst>({
+        .key = "log_repeat_burst",
+        .type = SettingType::kInt,
+        .default_text = "20",
+        .min = 0,
+        .max = 1000000,
+        .description = "Identical log lines (same level and text) a process writes per "
+                       "`log_repeat_window`; the rest are counted, not written, and one line says "
+                       "how many were dropped once the window ends. 0: no limit.",
+    }),
+    daemon_key<&DaemonConfig::log_repeat_window>({
+        .key = "log_repeat_window",
+        .type = SettingType::kDuration,
+        .default_text = "60s",
+        .min = 1 * kSecond,
+        .max = 1 * kDay,
+        .description = "The window of `log_repeat_burst`.",
     }),
     daemon_key<&DaemonConfig::trace_requests>({
         .key = "trace_requests",

@@ -14,6 +14,7 @@
 #include "daemon/provider_factory.h"
 #include "daemon/provider_settings.h"
 #include "pool/provider_pool.h"
+#include "server/cache_control.h"
 #include "server/cache_publisher.h"
 #include "server/nss_handler.h"
 #include "server/admin_handler.h"
@@ -61,24 +62,35 @@ core::Status check_providers_at_start(const Config& config, bool check_only) {
     core::Status st = (*made)->open();
     (*made)->close();
     if (st) continue;
-    if (check_only || st.code() != core::Code::kUnavailable || !pc.in_pool() || !config.store.enabled) {
+    if (check_only || st.code() != core::Code::kUnavailable || !pc.in_pool()) {
       return st.with_context("provider " + pc.name);
     }
-    // Unreachable: a daemon that served it before starts from the store.
-    store::Options options;
-    options.dir = config.daemon.state_dir + "/store";
-    options.map_size = config.store.size_bytes;
+    // Unreachable: start anyway (a node that boots before its directory), from
+    // what the store holds of it, if anything.
     bool stored = false;
-    if (std::filesystem::exists(options.dir + "/data.mdb")) {
-      auto s = store::Store::open(options);
-      if (s) {
-        auto has = (*s)->has_records(pc.name);
-        stored = has && *has;
+    if (config.store.enabled) {
+      store::Options options;
+      options.dir = config.daemon.state_dir + "/store";
+      options.map_size = config.store.size_bytes;
+      if (std::filesystem::exists(options.dir + "/data.mdb")) {
+        auto s = store::Store::open(options);
+        if (s) {
+          auto has = (*s)->has_records(pc.name);
+          stored = has && *has;
+        }
       }
     }
-    if (!stored) return st.with_context("provider " + pc.name);
-    core::log_warning("provider " + pc.name + " cannot be reached at start (" + st.to_string() +
-                      "): starting with what the store holds of it; it is offline until it answers");
+    if (stored) {
+      core::log_warning("provider " + pc.name + " cannot be reached at start (" + st.to_string() +
+                        "): starting with what the store holds of it; it is offline until it answers");
+    } else {
+      core::log_error("provider " + pc.name + " cannot be reached at start (" + st.to_string() +
+                      "): starting without it (the store holds nothing of it); its names fail as "
+                      "\"unavailable, try again\" until it answers" +
+                      (config.store.enabled ? std::string(", checked every probe_interval")
+                                            : std::string(", asked again at each lookup ([store] is disabled)")) +
+                      ". If the directory is up, the setting is wrong: run fastidd --check-config");
+    }
   }
   return core::Status::ok();
 }
@@ -185,6 +197,7 @@ class Worker {
       : setup_(std::move(setup)),
         io_(1),
         signals_(io_, SIGTERM, SIGINT, SIGHUP),
+        reopen_signal_(io_, SIGUSR1),
         refresh_timer_(io_),
         figures_timer_(io_),
         router_(handler_, admin_),
@@ -194,9 +207,11 @@ class Worker {
     // fastidd's main blocked SIGHUP (its default action kills): signals_ now
     // handles it, so let it through, on this (the loop's) thread only. One
     // that came meanwhile was pending and is taken now, as a reload.
+    // SIGUSR1 (reopen the log file) the same way.
     sigset_t hup;
     sigemptyset(&hup);
     sigaddset(&hup, SIGHUP);
+    sigaddset(&hup, SIGUSR1);
     ::pthread_sigmask(SIG_UNBLOCK, &hup, nullptr);
   }
 
@@ -209,12 +224,25 @@ class Worker {
     }
     handler_.set_directories(std::move(*opened));
     open_fast_cache();
+    // Cache control (fastid cache ...): the store holds the pooled providers
+    // of the running configuration.
+    cache_control_.set_publisher(publisher_.get());
+    cache_control_.set_store(store_, [this] {
+      std::vector<std::string> names;
+      for (const auto& pc : setup_.config.providers) {
+        if (pc.in_pool()) names.push_back(pc.name);
+      }
+      return names;
+    });
+    admin_.set_cache_control(&cache_control_);
     admin_.add_status_source([this] {
       auto items = server_.status_items();
       items.emplace_back("config", setup_.config.source);
       items.emplace_back("pid", std::to_string(::getpid()));
       items.emplace_back("idle_timeout_ms", std::to_string(setup_.config.daemon.idle_timeout.count()));
       items.emplace_back("reloads", std::to_string(reloads_));
+      items.emplace_back("log.level", core::log_level_name(core::log_level()));
+      items.emplace_back("log.suppressed", std::to_string(core::log_suppressed()));
       if (setup_.figures) {
         publish_figures();
         for (auto& kv : setup_.figures->status_items()) items.push_back(std::move(kv));
@@ -242,6 +270,7 @@ class Worker {
     server_.set_varlink_options(varlink_options_of(setup_.config));
     if (setup_.varlink_listener >= 0) server_.add_varlink_listener(setup_.varlink_listener, "varlink");
     wait_for_signal();
+    wait_for_reopen();
     arm_refresh();
     arm_figures();
     core::log_info("serving lookups on " + setup_.config.daemon.socket_dir + "/nss with " +
@@ -278,6 +307,19 @@ class Worker {
     });
   }
 
+  // SIGUSR1: logrotate moved the log file away; write to a new one.
+  void wait_for_reopen() {
+    reopen_signal_.async_wait([this](const asio::error_code& ec, int) {
+      if (ec || stopping_) return;
+      if (std::string err = core::reopen_log_file(); !err.empty()) {
+        core::log_warning("SIGUSR1: " + err);
+      } else {
+        core::log_info("received SIGUSR1: log file reopened");
+      }
+      wait_for_reopen();
+    });
+  }
+
   void tell_manager(core::Status (supervisor::ServiceNotifier::*state)() const) {
     if (setup_.notifier == nullptr) return;
     if (auto st = (setup_.notifier->*state)(); !st) core::log_warning(st.to_string());
@@ -293,6 +335,7 @@ class Worker {
     server_.stop(setup_.config.daemon.shutdown_grace, [this] {
       asio::error_code ignored;
       signals_.cancel(ignored);
+      reopen_signal_.cancel(ignored);
       refresh_timer_.cancel();
       figures_timer_.cancel();
       close_directories(handler_.directories());
@@ -338,6 +381,7 @@ class Worker {
     invalidate_fast_cache("configuration reloaded");
     core::set_log_level(new_d.log_level);
     core::set_trace_enabled(new_d.trace_requests);
+    core::set_log_repeat_limit(static_cast<std::uint32_t>(new_d.log_repeat_burst), new_d.log_repeat_window);
     server_.set_limits(limits_of(*next));
     pam_.set_config(pam_options(next->pam));
     Config kept = std::move(*next);
@@ -373,6 +417,7 @@ class Worker {
     refresh_timer_.expires_after(interval);
     refresh_timer_.async_wait([this](const asio::error_code& ec) {
       if (ec || stopping_) return;
+      core::log_flush_repeats();  // a burst of repeated lines that stopped is summarised
       // A failed refresh keeps the previous data; the provider logs it once.
       for (const auto& d : handler_.directories()) (void)d->refresh();
       if (data_generation() != published_generation_) invalidate_fast_cache("a source changed");
@@ -466,7 +511,6 @@ class Worker {
     }
     publisher_ = std::move(*p);
     handler_.set_publisher(publisher_.get());
-    admin_.set_publisher(publisher_.get());
     invalidate_fast_cache("");
     publisher_->heartbeat();
     next_heartbeat_ = std::chrono::steady_clock::now() + kHeartbeatInterval;
@@ -496,9 +540,11 @@ class Worker {
   WorkerSetup setup_;
   asio::io_context io_;
   asio::signal_set signals_;
+  asio::signal_set reopen_signal_;
   asio::steady_timer refresh_timer_;
   asio::steady_timer figures_timer_;
   server::NssHandler handler_;
+  server::CacheControl cache_control_;
   server::AdminHandler admin_;
   server::Router router_;
   server::Server server_;

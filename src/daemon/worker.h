@@ -44,10 +44,13 @@ core::Result<std::vector<std::shared_ptr<providers::Provider>>> open_providers(c
 // Start-up's check of the providers: each is created, opened and closed
 // once, so that a wrong path, URI, base or credential stops the daemon with a
 // message that names it. One exception, not for --check-config: a pooled
-// provider that cannot be reached (kUnavailable) while the store holds
-// records of it is logged and tolerated — the daemon starts offline and
-// answers from the store (docs/store.md). Opens and closes the store before
-// any fork.
+// provider that cannot be reached (kUnavailable) is logged loudly and
+// tolerated — a stateless node boots before its network or its directory.
+// The daemon starts; its other providers and what the store holds answer,
+// the provider's other names fail "unavailable, try again" (never "no such
+// user"), and the store's probe brings it online when it answers
+// (docs/store.md, docs/operations.md). Opens and closes the store before any
+// fork, to say in the log whether it holds records of the provider.
 core::Status check_providers_at_start(const Config& config, bool check_only);
 
 struct WorkerSetup {

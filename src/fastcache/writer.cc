@@ -853,6 +853,82 @@ core::Status FastCacheWriter::put_negative(const model::Query& q, std::chrono::m
   return Status::invalid_argument("fast cache: " + model::describe(q) + " is never published");
 }
 
+// ---- One key, for administrators ------------------------------------------------------
+
+core::Result<FastCacheWriter::Key> FastCacheWriter::key_of(const model::Query& q) const {
+  MapKind want = MapKind::kPasswd;
+  Key key{kTableByName, q.name, 0};
+  switch (q.kind) {
+    case model::Kind::kUserByName: break;
+    case model::Kind::kUserByUid: key = Key{kTableById, {}, q.id}; break;
+    case model::Kind::kGroupByName: want = MapKind::kGroup; break;
+    case model::Kind::kGroupByGid: want = MapKind::kGroup; key = Key{kTableById, {}, q.id}; break;
+    case model::Kind::kInitgroups: want = MapKind::kInitgroups; break;
+    case model::Kind::kUsersPage:
+    case model::Kind::kGroupsPage:
+    case model::Kind::kNetgroup:
+    case model::Kind::kSshKeys:
+      return core::error(Status::invalid_argument("fast cache: " + model::describe(q) + " is never published"));
+  }
+  if (want != kind_) return core::error(Status::invalid_argument("fast cache: " + model::describe(q) + " is in another map"));
+  if (key.table == kTableByName && !clean_name(key.name))
+    return core::error(Status::invalid_argument("fast cache: a name no client would look up"));
+  return key;
+}
+
+uint64_t FastCacheWriter::locate(const Key& key) const {
+  const uint64_t mask = params_.index_entries - 1;
+  const uint64_t table = table_offset(key.table);
+  const uint64_t h = key_hash(key);
+  const uint16_t tag = hash_tag(h);
+  const uint64_t tail = word(kOffTail);
+  for (uint32_t n = 0; n < params_.probe_limit; ++n) {
+    uint64_t e = word(table + ((h + n) & mask) * 8);
+    if (e == 0) break;
+    uint64_t epos = entry_pos(e);
+    if (entry_tag(e) == tag && epos >= tail && record_has_key(epos, key)) return epos;
+  }
+  return kNoRecord;
+}
+
+core::Result<std::optional<FastCacheWriter::Held>> FastCacheWriter::find(const model::Query& q) {
+  auto key = key_of(q);
+  if (!key) return core::error(key.error());
+  std::unique_lock<std::mutex> guard(mu_, std::defer_lock);
+  if (Status s = lock(guard); !s) return core::error(std::move(s));
+  std::optional<Held> out;
+  if (uint64_t pos = locate(*key); pos != kNoRecord) {
+    const uint64_t rec = params_.data_offset + (pos & kOffsetMask);
+    const uint8_t flags = static_cast<uint8_t>(word(rec) >> 8);
+    out = Held{(flags & (kFlagNegativeByName | kFlagNegativeById)) != 0, word(rec + 8)};
+  }
+  unlock();
+  return out;
+}
+
+core::Result<bool> FastCacheWriter::remove(const model::Query& q) {
+  auto key = key_of(q);
+  if (!key) return core::error(key.error());
+  std::unique_lock<std::mutex> guard(mu_, std::defer_lock);
+  if (Status s = lock(guard); !s) return core::error(std::move(s));
+  const uint64_t pos = locate(*key);
+  if (pos != kNoRecord) {
+    // Every entry that points to the record becomes a tombstone first (no new
+    // reader finds it; both tables: a user is indexed by name and uid), then
+    // its bytes are scrubbed (a reader copying it meanwhile starts again).
+    for (uint32_t t : {kTableByName, kTableById}) {
+      const uint64_t table = table_offset(t);
+      for (uint64_t i = 0; i < params_.index_entries; ++i) {
+        uint64_t e = word(table + i * 8);
+        if (e != 0 && entry_tag(e) != 0 && entry_pos(e) == pos) store_release(base_, table + i * 8, kEntryTombstone);
+      }
+    }
+    scrub(pos, /*negative_only=*/false);
+  }
+  unlock();
+  return pos != kNoRecord;
+}
+
 // ---- Whole-file operations ------------------------------------------------------------
 
 core::Status FastCacheWriter::invalidate() {

@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -87,6 +88,18 @@ class FastCacheWriter {
   core::Status put(const model::Query& query, const model::Answer& answer, std::chrono::milliseconds ttl);
   core::Status put_negative(const model::Query& query, std::chrono::milliseconds ttl);
 
+  // One key as an administrator sees it (`fastid cache show`): what the map
+  // holds for the query's key, if anything.
+  struct Held {
+    bool negative = false;
+    uint64_t expires_ns = 0;  // CLOCK_REALTIME
+  };
+  core::Result<std::optional<Held>> find(const model::Query& query);
+  // Removes the record that answers the query's key, under every key it is
+  // indexed by (a user's name and uid), and scrubs its bytes: once this
+  // returns no reader answers from it. True when a record was removed.
+  core::Result<bool> remove(const model::Query& query);
+
   // Publishes a new empty file (generation + 1) and marks the old one
   // superseded: once this returns, no reader returns an answer from the old file.
   core::Status invalidate();
@@ -116,6 +129,9 @@ class FastCacheWriter {
   Append append(std::string& record, const Key* keys, int nkeys);  // under the lock
   static constexpr uint64_t kNoRecord = ~uint64_t{0};
   uint64_t slot_for(const Key& key, uint64_t* replaced) const;
+  // The live record indexed under `key` (under the lock), or kNoRecord.
+  uint64_t locate(const Key& key) const;
+  core::Result<Key> key_of(const model::Query& query) const;
   uint64_t table_offset(uint32_t table) const;
   uint64_t key_hash(const Key& key) const;
   void scrub(uint64_t pos, bool negative_only);

@@ -101,6 +101,18 @@ std::expected<Request, DecodeError> decode_request(const FrameHeader& header,
     if (!r.bad && (req.id == 0 || (req.id & ~kMapAll) != 0)) {
       return std::unexpected(DecodeError{WireStatus::kBadRequest, "unknown map in the mask"});
     }
+  } else if (req.opcode == Opcode::kCacheForget || req.opcode == Opcode::kCacheShow) {
+    req.id = r.u32();  // kEntryUser or kEntryGroup
+    std::uint32_t n = 0;
+    const char* key = r.str(kMaxNameLength, &n);
+    if (!r.bad && req.id != kEntryUser && req.id != kEntryGroup) {
+      return std::unexpected(DecodeError{WireStatus::kBadRequest, "neither a user nor a group"});
+    }
+    if (!r.bad && n == 0) return std::unexpected(DecodeError{WireStatus::kBadRequest, "empty name"});
+    req.name.assign(key, n);
+  } else if (req.opcode == Opcode::kSetLogLevel) {
+    req.id = r.u32();
+    if (!r.bad && req.id > 3) return std::unexpected(DecodeError{WireStatus::kBadRequest, "unknown log level"});
   }
   if (r.bad) {
     return std::unexpected(DecodeError{WireStatus::kBadRequest,
@@ -123,8 +135,11 @@ Bytes encode_request(const Request& req) {
   } else if (is_name_lookup(req.opcode)) {
     w.str(req.name.data(), req.name.size());
   } else if (req.opcode == Opcode::kGetpwuid || req.opcode == Opcode::kGetgrgid ||
-             req.opcode == Opcode::kCacheInvalidate) {
+             req.opcode == Opcode::kCacheInvalidate || req.opcode == Opcode::kSetLogLevel) {
     w.u32(req.id);
+  } else if (req.opcode == Opcode::kCacheForget || req.opcode == Opcode::kCacheShow) {
+    w.u32(req.id);
+    w.str(req.name.data(), req.name.size());
   } else if (req.opcode == Opcode::kPwentPage || req.opcode == Opcode::kGrentPage) {
     w.u32(req.cursor);
     w.u32(req.max);
@@ -220,7 +235,12 @@ Bytes encode_ping_reply(std::uint32_t request_id, std::string_view version) {
 
 Bytes encode_status_reply(std::uint32_t request_id,
                           const std::vector<std::pair<std::string, std::string>>& items) {
-  return encode_frame(static_cast<std::uint16_t>(Opcode::kStatus), request_id, WireStatus::kOk,
+  return encode_items_reply(Opcode::kStatus, request_id, items);
+}
+
+Bytes encode_items_reply(Opcode opcode, std::uint32_t request_id,
+                         const std::vector<std::pair<std::string, std::string>>& items) {
+  return encode_frame(static_cast<std::uint16_t>(opcode), request_id, WireStatus::kOk,
                       [&](WireWriter& w) {
                         w.u32(static_cast<std::uint32_t>(items.size()));
                         for (const auto& [k, v] : items) {
@@ -528,6 +548,9 @@ std::string_view opcode_name(std::uint16_t opcode) {
     case Opcode::kAuthenticate: return "authenticate";
     case Opcode::kAccount: return "account";
     case Opcode::kCacheInvalidate: return "cache-invalidate";
+    case Opcode::kCacheForget: return "cache-forget";
+    case Opcode::kCacheShow: return "cache-show";
+    case Opcode::kSetLogLevel: return "set-log-level";
   }
   return "unknown";
 }

@@ -65,6 +65,9 @@ Bytes encode_auth_reply(std::uint32_t request_id, Opcode opcode, const AuthReply
 Bytes encode_ping_reply(std::uint32_t request_id, std::string_view version);
 Bytes encode_status_reply(std::uint32_t request_id,
                           const std::vector<std::pair<std::string, std::string>>& items);
+// A list of key/value pairs in the status reply's format, under `opcode` (kCacheShow).
+Bytes encode_items_reply(Opcode opcode, std::uint32_t request_id,
+                         const std::vector<std::pair<std::string, std::string>>& items);
 
 // Lookups: the wire is one encoding of model::Query and model::Answer. Each
 // lookup kind has one opcode; query_of() is nullopt for the other opcodes

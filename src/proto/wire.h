@@ -68,7 +68,14 @@ enum class Opcode : uint16_t {
   kAccount = 0x0021,       // str user, str service -> u32 AuthResult, str message
   // Admin: accepted only on the admin socket, from root.
   kCacheInvalidate = 0x0030,  // u32 map mask (kMapPasswd|kMapGroup|kMapInitgroups) -> str message
+  kCacheForget = 0x0031,      // u32 entry kind (kEntryUser|kEntryGroup), str name or decimal id -> str message
+  kCacheShow = 0x0032,        // u32 entry kind, str name or decimal id -> u32 n, n x (str key, str value)
+  kSetLogLevel = 0x0033,      // u32 level (0 debug, 1 info, 2 warning, 3 error) -> str message
 };
+
+// What kCacheForget and kCacheShow name: a user (passwd and initgroups) or a group.
+inline constexpr uint32_t kEntryUser = 1;
+inline constexpr uint32_t kEntryGroup = 2;
 
 inline constexpr uint32_t kMapPasswd = 1;
 inline constexpr uint32_t kMapGroup = 2;
@@ -91,12 +98,15 @@ inline bool opcode_known(uint16_t op) {
     case Opcode::kAuthenticate:
     case Opcode::kAccount:
     case Opcode::kCacheInvalidate:
+    case Opcode::kCacheForget:
+    case Opcode::kCacheShow:
+    case Opcode::kSetLogLevel:
       return true;
   }
   return false;
 }
 
-inline bool opcode_is_admin(uint16_t op) { return op == static_cast<uint16_t>(Opcode::kCacheInvalidate); }
+inline bool opcode_is_admin(uint16_t op) { return op >= 0x0030 && op <= 0x003F; }
 // The authentication range: requests that carry secrets or answer for them.
 inline bool opcode_is_auth(uint16_t op) { return op >= 0x0020 && op <= 0x002F; }
 

@@ -39,7 +39,11 @@ proto::Bytes AdminHandler::handle(const proto::Request& req, core::PeerCred peer
       // Network peers are nobody (uid -1), never root.
       return status(req, peer.is_root());
     case Opcode::kCacheInvalidate:
-      return invalidate(req, peer);
+    case Opcode::kCacheForget:
+    case Opcode::kCacheShow:
+      return cache_request(req, peer);
+    case Opcode::kSetLogLevel:
+      return set_log_level(req, peer);
     default:
       return reply(req, WireStatus::kUnknownOpcode, "unknown opcode");
   }
@@ -56,13 +60,41 @@ proto::Bytes AdminHandler::status(const proto::Request& req, bool details) const
   return proto::encode_status_reply(req.request_id, items);
 }
 
-proto::Bytes AdminHandler::invalidate(const proto::Request& req, core::PeerCred peer) {
-  if (!publisher_) return reply(req, WireStatus::kUnavailable, "the fast cache is disabled");
+// The level lives in a page every front worker shares (core::share_log_level),
+// so one request reaches them all; a reload sets the configured one again.
+proto::Bytes AdminHandler::set_log_level(const proto::Request& req, core::PeerCred peer) {
+  const auto level = static_cast<core::LogLevel>(req.id);  // 0..3: the decoder checked
+  const auto before = core::log_level();
+  const std::string done = std::string("log level ") + core::log_level_name(level) + " (was " +
+                           core::log_level_name(before) + "), in every front worker until the next reload";
+  const std::string line = done + ", set by an administrator (pid " + std::to_string(peer.pid) + ")";
+  // Said at info, under whichever of the two levels shows it.
+  if (level <= core::LogLevel::kInfo) {
+    core::set_log_level(level);
+    core::log_info(line);
+  } else {
+    core::log_info(line);
+    core::set_log_level(level);
+  }
+  return reply(req, WireStatus::kOk, done);
+}
+
+proto::Bytes AdminHandler::cache_request(const proto::Request& req, core::PeerCred peer) {
+  if (cache_ == nullptr) return reply(req, WireStatus::kUnavailable, "the daemon keeps no cache");
   // Only root gets here (the gate), so the error text may be shown.
-  core::Status st = publisher_->invalidate(req.id);
-  if (!st) return reply(req, proto::to_wire(st.code()), st.message());
-  core::log_info("fast cache invalidated by an administrator (pid " + std::to_string(peer.pid) + ")");
-  return reply(req, WireStatus::kOk, "invalidated");
+  const std::string who = " by an administrator (pid " + std::to_string(peer.pid) + ")";
+  const std::string entry = std::string(req.id == proto::kEntryGroup ? "group " : "user ") + req.name;
+  if (req.opcode == Opcode::kCacheShow) {
+    auto items = cache_->show(req.id, req.name);
+    if (!items) return reply(req, proto::to_wire(items.error().code()), items.error().message());
+    return proto::encode_items_reply(Opcode::kCacheShow, req.request_id, *items);
+  }
+  auto done = req.opcode == Opcode::kCacheInvalidate ? cache_->invalidate(req.id) : cache_->forget(req.id, req.name);
+  if (!done) return reply(req, proto::to_wire(done.error().code()), done.error().message());
+  core::log_info((req.opcode == Opcode::kCacheInvalidate ? "caches invalidated (map mask " + std::to_string(req.id) + ")"
+                                                           : "cache entry " + entry + " forgotten") +
+                 who + ": " + *done);
+  return reply(req, WireStatus::kOk, *done);
 }
 
 }  // namespace fastid::server

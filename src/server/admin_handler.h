@@ -1,7 +1,8 @@
 // AdminHandler: the daemon's answers about itself — ping, status, and the
-// administrator's fast-cache invalidation. The gate (gate.h) has already
-// decided who may ask: invalidation arrives only from root on the admin
-// socket; status from any local peer, which sees figures only unless it is
+// administrator's controls: the caches (invalidate whole maps, forget one
+// user or group, show what is held for one: cache_control.h) and the log level. The gate (gate.h) has
+// already decided who may ask: cache control arrives only from root on the
+// admin socket; status from any local peer, which sees figures only unless it is
 // root. Loop-thread only.
 #pragma once
 
@@ -13,7 +14,7 @@
 
 #include "core/peer_cred.h"
 #include "proto/messages.h"
-#include "server/cache_publisher.h"
+#include "server/cache_control.h"
 #include "server/directory.h"
 
 namespace fastid::server {
@@ -27,10 +28,10 @@ class AdminHandler {
     sources_.push_back({std::move(source), root_only});
   }
 
-  // The fast cache that invalidation clears (nullptr: disabled). Not owned.
-  void set_publisher(CachePublisher* publisher) { publisher_ = publisher; }
+  // The caches that cache control acts on (nullptr: none). Not owned.
+  void set_cache_control(CacheControl* cache) { cache_ = cache; }
 
-  // One whole reply frame for ping, status or invalidation; any other opcode
+  // One whole reply frame for ping, status or cache control; any other opcode
   // is "unknown opcode". Never throws.
   proto::Bytes handle(const proto::Request& request, core::PeerCred peer);
 
@@ -39,14 +40,15 @@ class AdminHandler {
 
  private:
   proto::Bytes status(const proto::Request& req, bool details) const;
-  proto::Bytes invalidate(const proto::Request& req, core::PeerCred peer);
+  proto::Bytes cache_request(const proto::Request& req, core::PeerCred peer);
+  proto::Bytes set_log_level(const proto::Request& req, core::PeerCred peer);
 
   struct Source {
     std::function<StatusItems()> items;
     bool root_only;
   };
   std::vector<Source> sources_;
-  CachePublisher* publisher_ = nullptr;
+  CacheControl* cache_ = nullptr;
 };
 
 }  // namespace fastid::server

@@ -100,6 +100,36 @@ core::Status CachePublisher::invalidate(std::uint32_t mask) {
   return first;
 }
 
+const char* CachePublisher::map_name(model::Kind kind) {
+  switch (kind) {
+    case model::Kind::kUserByName:
+    case model::Kind::kUserByUid: return "passwd";
+    case model::Kind::kGroupByName:
+    case model::Kind::kGroupByGid: return "group";
+    case model::Kind::kInitgroups: return "initgroups";
+    case model::Kind::kUsersPage:
+    case model::Kind::kGroupsPage:
+    case model::Kind::kNetgroup:
+    case model::Kind::kSshKeys: break;
+  }
+  return "";
+}
+
+core::Result<std::optional<CachePublisher::Held>> CachePublisher::find(const model::Query& query) const {
+  auto [map, options] = map_for(query.kind);
+  if (map == nullptr) return std::optional<Held>();
+  auto held = map->find(query);
+  if (!held) return core::error(held.error());
+  if (!*held) return std::optional<Held>();
+  return std::optional<Held>(Held{(*held)->negative, static_cast<std::int64_t>((*held)->expires_ns / 1000000)});
+}
+
+core::Result<bool> CachePublisher::remove(const model::Query& query) {
+  auto [map, options] = map_for(query.kind);
+  if (map == nullptr) return false;
+  return map->remove(query);
+}
+
 void CachePublisher::heartbeat() {
   for (auto* w : {passwd_.get(), group_.get(), initgroups_.get()}) {
     if (w != nullptr) note(w->heartbeat(), "the heartbeat");

@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -52,6 +53,18 @@ class CachePublisher {
   core::Status invalidate_all();
   // Drops the maps in `mask` (proto::kMapPasswd | kMapGroup | kMapInitgroups).
   core::Status invalidate(std::uint32_t mask);
+  // One key, for `fastid cache show` and `invalidate user|group`: what the
+  // map of the query's kind holds for it (nullopt: nothing, or the map is
+  // disabled), and its removal (true: a record went).
+  struct Held {
+    bool negative = false;
+    std::int64_t expires_ms = 0;  // wall clock, ms since the epoch
+  };
+  core::Result<std::optional<Held>> find(const model::Query& query) const;
+  core::Result<bool> remove(const model::Query& query);
+  // The map a query's kind is published in ("passwd", "group", "initgroups"; "" for pages).
+  static const char* map_name(model::Kind kind);
+
   // Tells readers the daemon is alive; call every few seconds.
   void heartbeat();
 

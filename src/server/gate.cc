@@ -13,7 +13,10 @@ std::optional<Route> route_of(std::uint16_t opcode) {
     case Opcode::kStatus: return Route::kStatus;
     case Opcode::kAuthenticate:
     case Opcode::kAccount: return Route::kAuth;
-    case Opcode::kCacheInvalidate: return Route::kInvalidate;
+    case Opcode::kCacheInvalidate:
+    case Opcode::kCacheForget:
+    case Opcode::kCacheShow:
+    case Opcode::kSetLogLevel: return Route::kAdmin;
     default: return Route::kLookup;
   }
 }

@@ -23,8 +23,9 @@ enum class ListenerClass : std::uint8_t { kNss, kPam, kAdmin, kNetwork, kVarlink
 inline constexpr std::size_t kListenerClasses = 5;
 
 // Where the router sends an opcode (router.h): the lookup handler, the PAM
-// handler, or the admin handler (ping, status, cache invalidation).
-enum class Route : std::uint8_t { kPing, kStatus, kLookup, kAuth, kInvalidate };
+// handler, or the admin handler (ping, status, and the administrator's
+// controls: cache invalidate/forget/show, the log level).
+enum class Route : std::uint8_t { kPing, kStatus, kLookup, kAuth, kAdmin };
 inline constexpr std::size_t kRoutes = 5;
 
 // The route of a wire opcode; nullopt: unknown (the decoder answers it).
@@ -69,7 +70,7 @@ inline constexpr std::array<GateRule, kRoutes> kGateTable{{
     {Route::kLookup, kAllListeners | kVarlinkListener, false, Rejection::kNone},
     {Route::kStatus, kLocalListeners, false, Rejection::kNone},
     {Route::kAuth, listener_bit(ListenerClass::kPam), false, Rejection::kNotPamSocket},
-    {Route::kInvalidate, listener_bit(ListenerClass::kAdmin), true, Rejection::kNotAdminSocket},
+    {Route::kAdmin, listener_bit(ListenerClass::kAdmin), true, Rejection::kNotAdminSocket},
 }};
 
 // The table's verdict alone, for a request of `opcode` on `listener` from a

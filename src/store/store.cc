@@ -702,6 +702,65 @@ Result<bool> Store::has_records(std::string_view provider) {
   return found;
 }
 
+Result<std::size_t> Store::clear_maps(std::span<const Map> maps) {
+  auto wanted = [&](std::string_view k) {
+    auto nul = k.find('\0');
+    if (nul == std::string_view::npos || nul + 1 >= k.size()) return false;
+    const auto m = static_cast<Map>(static_cast<std::uint8_t>(k[nul + 1]) & ~kDigestMapBit);
+    return std::find(maps.begin(), maps.end(), m) != maps.end();
+  };
+  Txn txn;
+  int rc = txn.begin(env_->env, 0);
+  if (rc != 0) return core::error(lmdb_error(rc, "begin clear"));
+  MDB_cursor* cursor = nullptr;
+  rc = mdb_cursor_open(txn.get(), env_->records, &cursor);
+  if (rc != 0) return core::error(lmdb_error(rc, "clear cursor"));
+  std::size_t removed = 0;
+  MDB_val k, v;
+  rc = mdb_cursor_get(cursor, &k, &v, MDB_FIRST);
+  while (rc == 0) {
+    if (wanted(view(k))) {
+      rc = mdb_cursor_del(cursor, 0);
+      if (rc != 0) break;
+      ++removed;
+      // After a delete the cursor sits on the next record (or past the end).
+      rc = mdb_cursor_get(cursor, &k, &v, MDB_GET_CURRENT);
+    } else {
+      rc = mdb_cursor_get(cursor, &k, &v, MDB_NEXT);
+    }
+  }
+  mdb_cursor_close(cursor);
+  if (rc != 0 && rc != MDB_NOTFOUND && rc != EINVAL) return core::error(lmdb_error(rc, "clear"));
+  rc = txn.commit();
+  if (rc != 0) return core::error(lmdb_error(rc, "commit clear"));
+  return removed;
+}
+
+Result<std::size_t> Store::erase(std::string_view provider, const model::Query& q) {
+  auto map = map_of(q.kind);
+  if (!map) return core::error(not_stored(q));
+  std::vector<std::string> keys;
+  if (by_name(*map)) {
+    keys.push_back(key(provider, *map, q.name));
+    keys.push_back(negative_name_key(provider, *map, q.name));
+  } else {
+    keys.push_back(key(provider, *map, id_key(q.id)));
+  }
+  Txn txn;
+  int rc = txn.begin(env_->env, 0);
+  if (rc != 0) return core::error(lmdb_error(rc, "begin erase"));
+  std::size_t removed = 0;
+  for (const auto& k : keys) {
+    MDB_val kv = val(k);
+    rc = mdb_del(txn.get(), env_->records, &kv, nullptr);
+    if (rc == 0) ++removed;
+    else if (rc != MDB_NOTFOUND) return core::error(lmdb_error(rc, "erase"));
+  }
+  rc = txn.commit();
+  if (rc != 0) return core::error(lmdb_error(rc, "commit erase"));
+  return removed;
+}
+
 Status Store::clear(std::string_view provider) {
   Txn txn;
   int rc = txn.begin(env_->env, 0);

@@ -20,6 +20,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -138,6 +139,15 @@ class Store {
 
   // Removes every record of a provider (or all when provider is empty).
   Status clear(std::string_view provider);
+  // Removes every record of the given maps, of every provider, negative
+  // answers included; returns how many were removed. For `fastid cache
+  // invalidate passwd` and friends: the next lookup asks the directory.
+  Result<std::size_t> clear_maps(std::span<const Map> maps);
+  // Removes what is stored for one query's key (a positive record and a
+  // negative answer both); returns how many records went (0, 1 or 2). Only
+  // that key: a user stored under its name is also stored under its uid, and
+  // the caller erases both (server/cache_control). Pages: kInvalidArgument.
+  Result<std::size_t> erase(std::string_view provider, const model::Query& query);
 
   // Writes what the OS holds of the map to disk (the store writes without
   // fsync per commit; the worker calls this on a timer and at stop).

@@ -26,7 +26,7 @@ std::string describe(int status) {
 sigset_t supervised_signals() {
   sigset_t set;
   sigemptyset(&set);
-  for (int s : {SIGTERM, SIGINT, SIGHUP, SIGCHLD}) sigaddset(&set, s);
+  for (int s : {SIGTERM, SIGINT, SIGHUP, SIGUSR1, SIGCHLD}) sigaddset(&set, s);
   return set;
 }
 
@@ -53,10 +53,12 @@ pid_t Supervisor::spawn(int index) {
     // A worker dies with its supervisor: nothing may serve unsupervised.
     ::prctl(PR_SET_PDEATHSIG, SIGTERM);
     if (::getppid() == 1) ::_exit(1);  // the supervisor died before prctl
-    // SIGHUP stays blocked: the worker unblocks it once it can handle it; a
-    // reload forwarded while it starts waits for that instead of killing it.
+    // SIGHUP and SIGUSR1 stay blocked: the worker unblocks them once it can
+    // handle them; a reload or reopen forwarded while it starts waits for
+    // that instead of killing it.
     sigset_t set = supervised_signals();
     sigdelset(&set, SIGHUP);
+    sigdelset(&set, SIGUSR1);
     ::sigprocmask(SIG_UNBLOCK, &set, nullptr);
     core::set_log_role("worker" + std::to_string(index));
     ::_exit(run_worker_(index));
@@ -129,6 +131,17 @@ int Supervisor::run() {
     if (signo == SIGHUP) {
       core::log_info("received SIGHUP: workers reload their configuration");
       forward(SIGHUP);
+      continue;
+    }
+    if (signo == SIGUSR1) {
+      // logrotate: every process reopens the log file for itself (each has
+      // its own descriptor table).
+      if (std::string err = core::reopen_log_file(); !err.empty()) {
+        core::log_warning("SIGUSR1: " + err);
+      } else {
+        core::log_info("received SIGUSR1: log file reopened");
+      }
+      forward(SIGUSR1);
       continue;
     }
     // SIGCHLD or a timeout: reap, then restart what is due.

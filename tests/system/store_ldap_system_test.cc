@@ -5,7 +5,10 @@
 // lookups go to slapd while it answers and to the store while it does not:
 // none may fail. The loads go on until every entry has expired once after the
 // event, so the test does not depend on how fast a load finishes. Also: fastidd restarted while slapd is down answers what it
-// stored, and is back online within the probe interval once slapd returns.
+// stored, and is back online within the probe interval once slapd returns;
+// and a node that boots while slapd is down, with an empty store, starts,
+// serves its files, answers slapd's names "try again" and comes online
+// by itself (ColdStartLdapTest).
 #include <gtest/gtest.h>
 
 #include <chrono>
@@ -91,17 +94,6 @@ TEST_F(StoreLdapTest, SlapdStoppedThenStartedThenKilledInTheMiddleOfLoads) {
 TEST_F(StoreLdapTest, RestartedWhileSlapdIsDownAnswersStoredEntriesThenComesBackOnline) {
   ASSERT_TRUE(slapd_.stop());
   d_.stop(SIGTERM);
-  // A daemon whose store never saw this directory refuses to start: an
-  // unreachable URI could as well be a wrong one.
-  Daemon fresh(1, 1);
-  std::string config = read_file(d_.config_path());
-  for (std::string from : {d_.socket_dir(), d_.dir() + "/state"}) {
-    const std::string to = from == d_.socket_dir() ? fresh.socket_dir() : fresh.dir() + "/state";
-    config.replace(config.find(from), from.size(), to);
-  }
-  fresh.write_config(config);
-  EXPECT_FALSE(fresh.start());
-  EXPECT_NE(fresh.log().find("Can't contact LDAP server"), std::string::npos) << fresh.log();
   // The one that served it starts, offline, from its store.
   ASSERT_TRUE(d_.start()) << d_.log();
   EXPECT_NE(d_.log().find("cannot be reached at start"), std::string::npos) << d_.log();
@@ -118,6 +110,89 @@ TEST_F(StoreLdapTest, RestartedWhileSlapdIsDownAnswersStoredEntriesThenComesBack
   EXPECT_LT(took, 15.0) << d_.log();
   auto now_known = run(d_.env() + bin_dir() + "/nss_query passwd nosuchuser 2>&1");
   EXPECT_EQ(now_known.exit_code, 2) << now_known.out;  // "no such user" again
+}
+
+
+// A stateless node at boot: slapd is down and the store has never seen it.
+// fastidd starts anyway (logged loudly), its files provider answers, the
+// directory's names fail as "try again" (EAGAIN through glibc, never "no such
+// user"), and it is online, answering them, once slapd answers.
+class ColdStartLdapTest : public ::testing::Test {
+ protected:
+  ColdStartLdapTest() : slapd_({.users = 50, .groups = 5}), d_(1, 1) {}
+
+  std::string config(bool store) const {
+    return "[daemon]\nsocket_dir = \"" + d_.socket_dir() + "\"\nstate_dir = \"" + d_.dir() +
+           "/state\"\n\n[store]\nenabled = " + (store ? "true" : "false") +
+           "\nprobe_interval = \"300ms\"\n\n[fastcache]\npasswd = { enabled = false }\n"
+           "group = { enabled = false }\ninitgroups = { enabled = false }\n\n"
+           "[[provider]]\nname = \"local\"\ntype = \"files\"\npasswd = \"" + d_.dir() +
+           "/local.passwd\"\ngroup = \"" + d_.dir() + "/local.group\"\n\n"
+           "[[provider]]\nname = \"corp\"\ntype = \"ldap\"\nuri = [\"" + slapd_.uri() + "\"]\nbase = \"" +
+           slapd_.base() + "\"\nbind_dn = \"" + slapd_.bind_dn() + "\"\nbind_password_file = \"" +
+           slapd_.bind_password_file() + "\"\nschema = \"rfc2307\"\n";
+  }
+
+  void SetUp() override {
+    ASSERT_TRUE(slapd_.started()) << slapd_.error();
+    write_file(d_.dir() + "/local.passwd", "localsvc:x:5000:5000:Local service:/var/lib/localsvc:/bin/sh\n");
+    write_file(d_.dir() + "/local.group", "localsvc:x:5000:\n");
+    ASSERT_TRUE(slapd_.stop());
+  }
+
+  CommandResult query(const std::string& args) const {
+    return run(d_.env() + bin_dir() + "/nss_query " + args + " 2>&1");
+  }
+  std::string state() const { return d_.status_value("store.corp.state"); }
+
+  Slapd slapd_;
+  Daemon d_;
+};
+
+TEST_F(ColdStartLdapTest, StartsWithTheDirectoryDownAndAnEmptyStoreThenComesOnlineByItself) {
+  d_.write_config(config(true));
+  // --check-config still says the directory cannot be reached.
+  auto check = run(bin_dir() + "/fastidd --check-config --config " + d_.config_path() + " 2>&1");
+  EXPECT_NE(check.exit_code, 0) << check.out;
+  EXPECT_NE(check.out.find("Can't contact LDAP server"), std::string::npos) << check.out;
+
+  ASSERT_TRUE(d_.start()) << d_.log();
+  const std::string log = d_.log();
+  EXPECT_NE(log.find("provider corp cannot be reached at start"), std::string::npos) << log;
+  EXPECT_NE(log.find("starting without it (the store holds nothing of it)"), std::string::npos) << log;
+  EXPECT_NE(log.find("error: provider corp cannot be reached"), std::string::npos) << "logged as an error: " << log;
+
+  auto local = query("passwd localsvc");
+  EXPECT_EQ(local.exit_code, 0) << local.out << d_.log();
+  for (const char* q : {"passwd user00001", "group 200001", "passwd user00001"}) {
+    auto r = query(q);
+    EXPECT_EQ(r.exit_code, 1) << q << ": " << r.out;
+    EXPECT_NE(r.out.find("Resource temporarily unavailable"), std::string::npos) << q << ": " << r.out;
+  }
+  EXPECT_TRUE(wait_until([&] { return state() == "offline"; })) << state() << d_.log();
+  EXPECT_NE(d_.log().find("provider corp is offline"), std::string::npos) << d_.log();
+  EXPECT_EQ(query("passwd localsvc").exit_code, 0) << "files keep answering while corp is offline";
+
+  ASSERT_TRUE(slapd_.restart()) << slapd_.error();
+  EXPECT_TRUE(wait_until([&] { return state() == "online"; })) << state() << d_.log();
+  auto known = query("passwd user00001");
+  EXPECT_EQ(known.exit_code, 0) << known.out << d_.log();
+  EXPECT_NE(known.out.find("user00001:"), std::string::npos) << known.out;
+  auto unknown = query("passwd nosuchuser");
+  EXPECT_EQ(unknown.exit_code, 2) << unknown.out;  // "no such user" again, from the directory
+  EXPECT_NE(d_.log().find("provider corp is back online"), std::string::npos) << d_.log();
+}
+
+TEST_F(ColdStartLdapTest, WithoutAStoreItStartsToo) {
+  d_.write_config(config(false));
+  ASSERT_TRUE(d_.start()) << d_.log();
+  EXPECT_NE(d_.log().find("[store] is disabled"), std::string::npos) << d_.log();
+  EXPECT_EQ(query("passwd localsvc").exit_code, 0);
+  auto down = query("passwd user00002");
+  EXPECT_EQ(down.exit_code, 1) << down.out;
+  EXPECT_NE(down.out.find("Resource temporarily unavailable"), std::string::npos) << down.out;
+  ASSERT_TRUE(slapd_.restart()) << slapd_.error();
+  EXPECT_TRUE(wait_until([&] { return query("passwd user00002").exit_code == 0; })) << d_.log();
 }
 
 }  // namespace

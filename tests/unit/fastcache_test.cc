@@ -521,6 +521,49 @@ TEST_F(FastCacheTest, NegativeAnswersWithTheirOwnTtl) {
   EXPECT_EQ(getpw("ghost"), LookupResult::kMiss) << "the negative expired";
 }
 
+// ---- One key, for administrators (fastid cache show / invalidate user) -----------------
+
+TEST_F(FastCacheTest, RemovingOneUserDropsItUnderBothKeysAndNothingElse) {
+  FastCacheOptions o = small();
+  o.index_entries = 8;  // collisions: the neighbours share probe windows
+  o.probe_limit = 8;
+  auto w = open(MapKind::kPasswd, o);
+  User a = dataset_user(1), b = dataset_user(2);
+  ASSERT_TRUE(w->put_user(a, 60s));
+  ASSERT_TRUE(w->put_user(b, 60s));
+  ASSERT_TRUE(w->put_negative_user_name("ghost", 60s));
+  auto held = w->find(fastid::model::Query::user_by_uid(a.uid));
+  ASSERT_TRUE(held.has_value());
+  ASSERT_TRUE(held->has_value());
+  EXPECT_FALSE((*held)->negative);
+  EXPECT_GT((*held)->expires_ns, 0u);
+  // Removed by its uid: its name no longer answers either.
+  auto gone = w->remove(fastid::model::Query::user_by_uid(a.uid));
+  ASSERT_TRUE(gone.has_value());
+  EXPECT_TRUE(*gone);
+  EXPECT_EQ(getpw(a.name), LookupResult::kMiss);
+  EXPECT_EQ(getpwuid(a.uid), LookupResult::kMiss);
+  EXPECT_EQ(getpw(b.name, &b), LookupResult::kHit);
+  EXPECT_EQ(getpwuid(b.uid, &b), LookupResult::kHit);
+  auto again = w->find(fastid::model::Query::user_by_name(a.name));
+  ASSERT_TRUE(again.has_value());
+  EXPECT_FALSE(again->has_value());
+  EXPECT_FALSE(*w->remove(fastid::model::Query::user_by_name(a.name))) << "nothing left to remove";
+  // A negative answer is removed by its name.
+  auto neg = w->find(fastid::model::Query::user_by_name("ghost"));
+  ASSERT_TRUE(neg.has_value() && neg->has_value());
+  EXPECT_TRUE((*neg)->negative);
+  EXPECT_TRUE(*w->remove(fastid::model::Query::user_by_name("ghost")));
+  EXPECT_EQ(getpw("ghost"), LookupResult::kMiss);
+  // The map takes new records after a removal (the tombstones are reused).
+  ASSERT_TRUE(w->put_user(a, 60s));
+  EXPECT_EQ(getpw(a.name, &a), LookupResult::kHit);
+  // Another map's query, or a name no client could ask for: refused, never a crash.
+  EXPECT_EQ(w->remove(fastid::model::Query::group_by_gid(1)).error().code(), fastid::core::Code::kInvalidArgument);
+  EXPECT_EQ(w->find(fastid::model::Query::user_by_name(std::string("a:b\n"))).error().code(),
+            fastid::core::Code::kInvalidArgument);
+}
+
 // ---- Invalidation, heartbeat, restart ------------------------------------------------------
 
 TEST_F(FastCacheTest, InvalidationMakesReadersRemapAndNeverAnswerFromTheOldFile) {

@@ -174,6 +174,35 @@ TEST(Request, TrailingBytesEmptyNamesAndOverlongNamesAreRejected) {
   EXPECT_EQ(got.error().status, WireStatus::kBadRequest);
 }
 
+TEST(Request, CacheForgetAndShowCarryAnEntryKindAndAKeyAndRefuseAnythingElse) {
+  for (Opcode op : {Opcode::kCacheForget, Opcode::kCacheShow}) {
+    EXPECT_TRUE(opcode_is_admin(static_cast<std::uint16_t>(op)));
+    EXPECT_FALSE(opcode_is_public(static_cast<std::uint16_t>(op)));
+    Request req{op, 7, "alice", kEntryUser, 0, 0};
+    Bytes frame = encode_request(req);
+    auto got = decode_request(header_of(frame), payload_of(frame));
+    ASSERT_TRUE(got.has_value()) << got.error().message;
+    EXPECT_EQ(got->name, "alice");
+    EXPECT_EQ(got->id, kEntryUser);
+    // Every truncation is a bad request, never a read past the payload.
+    for (std::size_t cut = 0; cut < frame.size() - kHeaderSize; ++cut) {
+      FrameHeader h = header_of(frame);
+      h.length = static_cast<std::uint32_t>(cut);
+      auto bad = decode_request(h, payload_of(frame).first(cut));
+      ASSERT_FALSE(bad.has_value()) << "cut at " << cut;
+      EXPECT_EQ(bad.error().status, WireStatus::kBadRequest);
+    }
+    for (const Request& wrong : {Request{op, 1, "alice", 0, 0, 0}, Request{op, 1, "alice", 3, 0, 0},
+                                 Request{op, 1, "", kEntryGroup, 0, 0},
+                                 Request{op, 1, std::string(kMaxNameLength + 1, 'a'), kEntryGroup, 0, 0}}) {
+      Bytes f = encode_request(wrong);
+      auto bad = decode_request(header_of(f), payload_of(f));
+      ASSERT_FALSE(bad.has_value()) << wrong.id << " " << wrong.name.size();
+      EXPECT_EQ(bad.error().status, WireStatus::kBadRequest);
+    }
+  }
+}
+
 TEST(Request, OversizedRequestPayloadIsTooLarge) {
   Bytes payload(kMaxRequestPayload + 1, 'a');
   FrameHeader h{kVersion, 0, static_cast<std::uint16_t>(Opcode::kGetpwnam), 1, 0,

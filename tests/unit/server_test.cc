@@ -526,6 +526,17 @@ TEST(GateTest, TheTableDecidesEveryListenerCallerAndOpcode) {
       {L::kNetwork, false, O::kCacheInvalidate, R::kNotPublic},
       // A network peer claiming root changes nothing.
       {L::kNetwork, true, O::kCacheInvalidate, R::kNotPublic},
+      // The other admin requests (cache forget and show, the log level): the same.
+      {L::kAdmin, true, O::kCacheForget, R::kNone},
+      {L::kAdmin, true, O::kCacheShow, R::kNone},
+      {L::kAdmin, true, O::kSetLogLevel, R::kNone},
+      {L::kAdmin, false, O::kCacheShow, R::kAdminNotRoot},
+      {L::kAdmin, false, O::kSetLogLevel, R::kAdminNotRoot},
+      {L::kNss, true, O::kCacheForget, R::kNotAdminSocket},
+      {L::kPam, true, O::kCacheShow, R::kNotAdminSocket},
+      {L::kNss, false, O::kSetLogLevel, R::kNotAdminSocket},
+      {L::kNetwork, true, O::kCacheShow, R::kNotPublic},
+      {L::kNetwork, false, O::kSetLogLevel, R::kNotPublic},
   };
   for (const Row& r : rows) {
     EXPECT_EQ(gate_verdict(r.listener, r.root, op(r.opcode)), r.expected)
@@ -550,6 +561,14 @@ TEST(GateTest, EveryRouteHasOneRowAndEveryOpcodeOneRoute) {
   for (std::uint32_t o = 0; o <= 0xFFFF; ++o) {
     EXPECT_EQ(route_of(static_cast<std::uint16_t>(o)).has_value(), proto::opcode_known(static_cast<std::uint16_t>(o)))
         << "opcode " << o;
+  }
+  // Every known admin opcode goes to the admin route (root on the admin
+  // socket), never to the default one, the lookups'.
+  for (std::uint32_t o = 0; o <= 0xFF; ++o) {
+    const auto op16 = static_cast<std::uint16_t>(o);
+    if (proto::opcode_known(op16) && proto::opcode_is_admin(op16)) {
+      EXPECT_EQ(route_of(op16), Route::kAdmin) << "opcode " << o;
+    }
   }
   // What the network may send is exactly the wire's public set.
   for (std::uint32_t o = 0; o <= 0xFF; ++o) {

@@ -557,5 +557,48 @@ TEST_F(StoreTest, RelativeDirectoryIsRefused) {
   EXPECT_EQ(s.error().code(), core::Code::kInvalidArgument);
 }
 
+
+TEST_F(StoreTest, EraseDropsOneKeyAndClearMapsDropsWholeMapsOfEveryProvider) {
+  auto s = open_store();
+  ASSERT_TRUE(s);
+  const Millis now = now_millis();
+  for (int i = 1; i <= 3; ++i) {
+    ASSERT_TRUE(s->put_user("corp", user(i), now, now + 60000));
+    ASSERT_TRUE(s->put_user("other", user(i), now, now + 60000));
+  }
+  model::Group g{"staff", "x", 200000, {"user1"}};
+  ASSERT_TRUE(s->put_group("corp", g, now, now + 60000));
+  ASSERT_TRUE(s->put_initgroups("corp", "user1", {200000}, now, now + 60000));
+  ASSERT_TRUE(s->put_negative("corp", Map::kUserByName, "ghost", now, now + 60000));
+
+  // One key of one provider: by name, positive; the uid key stays.
+  auto n = s->erase("corp", model::Query::user_by_name("user1"));
+  ASSERT_TRUE(n.has_value());
+  EXPECT_EQ(*n, 1u);
+  EXPECT_FALSE(s->user_by_name("corp", "user1")->has_value());
+  EXPECT_TRUE(s->user_by_uid("corp", 100001)->has_value());
+  EXPECT_TRUE(s->user_by_name("other", "user1")->has_value()) << "another provider's record";
+  // A negative answer by name (stored under a digest) goes by its name too.
+  EXPECT_EQ(*s->erase("corp", model::Query::user_by_name("ghost")), 1u);
+  EXPECT_FALSE(s->user_by_name("corp", "ghost")->has_value());
+  EXPECT_EQ(*s->erase("corp", model::Query::user_by_uid(100001)), 1u);
+  EXPECT_EQ(*s->erase("corp", model::Query::user_by_uid(100001)), 0u) << "nothing left";
+  EXPECT_FALSE(s->erase("corp", model::Query::users_page(0, 10)).has_value()) << "pages are never stored";
+
+  // passwd maps of every provider; groups and initgroups stay.
+  const Map passwd[] = {Map::kUserByName, Map::kUserByUid};
+  auto cleared = s->clear_maps(passwd);
+  ASSERT_TRUE(cleared.has_value());
+  EXPECT_EQ(*cleared, 2u + 2u + 6u);  // corp users 2 and 3 (name, uid), other's 3 users
+  EXPECT_FALSE(s->user_by_name("other", "user2")->has_value());
+  EXPECT_FALSE(s->user_by_uid("corp", 100003)->has_value());
+  EXPECT_TRUE(s->group_by_gid("corp", 200000)->has_value());
+  EXPECT_TRUE(s->initgroups("corp", "user1")->has_value());
+  EXPECT_EQ(s->stats().entries, 3u);  // the group twice, the initgroups list
+  const Map rest[] = {Map::kGroupByName, Map::kGroupByGid, Map::kInitgroups};
+  EXPECT_EQ(*s->clear_maps(rest), 3u);
+  EXPECT_EQ(s->stats().entries, 0u);
+}
+
 }  // namespace
 }  // namespace fastid::store
