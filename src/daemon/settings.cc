@@ -123,6 +123,7 @@ std::string_view section_header(Section section) {
     case Section::kListen: return "[listen]";
     case Section::kPam: return "[pam]";
     case Section::kStore: return "[store]";
+    case Section::kNscd: return "[nscd]";
   }
   return "?";
 }
@@ -380,6 +381,8 @@ void apply_section_defaults(Section section, C& target) {
       s.apply_pam(target, *value);
     } else if constexpr (std::is_same_v<C, StoreConfig>) {
       s.apply_store(target, *value);
+    } else if constexpr (std::is_same_v<C, NscdConfig>) {
+      s.apply_nscd(target, *value);
     } else {
       s.apply_provider(target, *value);
     }
@@ -403,6 +406,7 @@ void apply_defaults(ListenConfig& listen) { apply_section_defaults(Section::kLis
 
 void apply_defaults(PamConfig& pam) { apply_section_defaults(Section::kPam, pam); }
 void apply_defaults(StoreConfig& store) { apply_section_defaults(Section::kStore, store); }
+void apply_defaults(NscdConfig& nscd) { apply_section_defaults(Section::kNscd, nscd); }
 
 Status check_listen_config(const ListenConfig& listen) {
   if (listen.tls_cert.empty() != listen.tls_key.empty()) {

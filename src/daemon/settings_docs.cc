@@ -237,6 +237,15 @@ std::string config_reference_markdown() {
   doc_table(out, Section::kStore, "");
   out +=
       "\n"
+      "## [nscd]\n"
+      "\n"
+      "The nscd front: glibc's built-in nscd client (in every dynamically and statically\n"
+      "linked program) gets fastid's answers on the nscd socket and searches shared maps\n"
+      "in process, with no NSS module installed. Off by default; see docs/nscd.md.\n"
+      "\n";
+  doc_table(out, Section::kNscd, "");
+  out +=
+      "\n"
       "## Example\n"
       "\n"
       "The embedded default, with every setting spelled out:\n"

@@ -11,7 +11,9 @@
 #include <string>
 
 #include "core/peer_cred.h"
+#include "model/query.h"
 #include "proto/messages.h"
+#include "proto/nscd.h"
 #include "server/admin_handler.h"
 #include "server/gate.h"
 #include "server/nss_handler.h"
@@ -30,6 +32,15 @@ class Router {
   // The handler of the request's route, for the requests a peer may send (the
   // gate decided); a handler may take a while (a pooled provider, crypt).
   asio::awaitable<proto::Bytes> dispatch(proto::Request request, core::PeerCred peer);
+
+  // A lookup of a front end that speaks another protocol (the nscd socket),
+  // already decoded to its query and let through by the gate: answered by the
+  // same handler as the lookup opcodes, and counted with them.
+  asio::awaitable<core::Result<model::Answer>> lookup(model::Query query);
+
+  // A read-only descriptor of the nscd front's shared map of `db` and its
+  // size, for GETFDPW/GETFDGR (the caller closes it); nullopt: no map.
+  std::optional<std::pair<int, std::uint64_t>> nscd_map(proto::nscd::Database db) const;
 
   // "requests": the requests answered here but authentication (lookups, ping,
   // status, invalidation), the figure tests and operators read before and after.

@@ -1,0 +1,281 @@
+// The nscd front through real glibc: fastidd answers glibc's nscd protocol on
+// a socket of its test folder, and programs run in a private mount namespace
+// where that folder is bound on /run/nscd (so /var/run/nscd/socket is
+// fastidd's; the host's /run is never touched) with an nsswitch.conf that
+// lists `files` alone: no fastid module anywhere. The users and groups exist
+// only in fastidd's provider, so every answer is the nscd front's. Also:
+// glibc searching the shared map (no request reaches the daemon for a hot
+// lookup), and hostile requests on the raw socket.
+#include <gtest/gtest.h>
+
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+
+#include <cstring>
+
+#include "support/daemon_fixture.h"
+
+namespace fastid::testing {
+namespace {
+
+// The suite's daemon, started once (its dataset is only read).
+Daemon* g_daemon = nullptr;
+
+std::string socket_path() { return g_daemon->dir() + "/nscd/socket"; }
+
+class NscdFront : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    g_daemon = daemon_ = new Daemon(300, 40);
+    fs::create_directories(daemon_->dir() + "/nscd");
+    std::string text = daemon_->default_config_text();
+    // stall_timeout is a [daemon] key: put it in that table (the first one).
+    text.insert(text.find("log_level"), "stall_timeout = \"1s\"\n");
+    text += "\n[nscd]\nenabled = true\nsocket = \"" + socket_path() + "\"\n";
+    daemon_->write_config(text);
+    write_file(daemon_->dir() + "/nsswitch.conf", "passwd: files\ngroup: files\nshadow: files\nhosts: files\n");
+    ASSERT_TRUE(daemon_->start()) << daemon_->log();
+    ASSERT_TRUE(wait_until([] { return fs::exists(socket_path()); })) << daemon_->log();
+  }
+  static void TearDownTestSuite() {
+    delete daemon_;
+    g_daemon = daemon_ = nullptr;
+  }
+
+  // `command` in a private mount namespace: a tmpfs on /run with the test's
+  // nscd folder on /run/nscd, and the test's nsswitch.conf on /etc's.
+  static CommandResult in_namespace(const std::string& command) {
+    const std::string& d = daemon_->dir();
+    std::string inner = "mount -t tmpfs fastid-test /run && mkdir /run/nscd && mount --bind " + d +
+                        "/nscd /run/nscd && mount --bind " + d + "/nsswitch.conf /etc/nsswitch.conf && " +
+                        command;
+    return run("unshare -m sh -c '" + inner + "' 2>&1");
+  }
+
+  static long status_figure(const std::string& key) {
+    std::string v = daemon_->status_value(key);
+    return v.empty() ? -1 : std::stol(v);
+  }
+
+  static const Dataset& data() { return daemon_->dataset; }
+  static inline Daemon* daemon_ = nullptr;
+};
+
+TEST_F(NscdFront, GetentAndIdAreAnsweredWithNoModule) {
+  const auto& [name, line] = *std::next(data().passwd_by_name.begin(), 17);
+  auto r = in_namespace("getent passwd " + name);
+  EXPECT_EQ(r.exit_code, 0) << r.out;
+  EXPECT_EQ(r.out, line + "\n");
+  // By uid.
+  const std::string uid = split(line, ':')[2];
+  r = in_namespace("getent passwd " + uid);
+  EXPECT_EQ(r.out, line + "\n");
+  // A group by name and by gid.
+  const auto& [gname, gline] = *std::next(data().group_by_name.begin(), 5);
+  r = in_namespace("getent group " + gname);
+  EXPECT_EQ(r.out, gline + "\n");
+  r = in_namespace("getent group " + split(gline, ':')[2]);
+  EXPECT_EQ(r.out, gline + "\n");
+  // id: the user, the primary group and the supplementary groups.
+  r = in_namespace("id -G " + name);
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  std::set<unsigned> got;
+  for (const auto& g : split(r.out.substr(0, r.out.find('\n')), ' ')) got.insert(static_cast<unsigned>(std::stoul(g)));
+  std::set<unsigned> want = data().groups_of.count(name) ? data().groups_of.at(name) : std::set<unsigned>{};
+  want.insert(data().primary_gid.at(name));
+  EXPECT_EQ(got, want) << r.out;
+  // Not in the dataset: no such user (glibc takes nscd's "not found" as final).
+  r = in_namespace("getent passwd nosuchuser-nscd");
+  EXPECT_EQ(r.exit_code, 2) << r.out;
+  // The host's own users are not fastid's here: nscd's answer is final.
+  EXPECT_GT(status_figure("nscd.requests"), 0);
+}
+
+TEST_F(NscdFront, GetpwnamThroughGlibcEveryUserAndGroup) {
+  // A sample of users and groups through getpwnam_r/getpwuid_r/getgrnam_r/getgrgid_r.
+  int checked = 0;
+  for (auto it = data().passwd_by_name.begin(); it != data().passwd_by_name.end(); std::advance(it, 1)) {
+    if (++checked % 37 != 0) continue;
+    auto r = in_namespace(bin_dir() + "/nscd_probe passwd " + it->first);
+    EXPECT_EQ(r.out, it->second + "\n");
+    r = in_namespace(bin_dir() + "/nscd_probe uid " + split(it->second, ':')[2]);
+    EXPECT_EQ(r.out, it->second + "\n");
+  }
+  for (const auto& [gid, line] : data().group_by_gid) {
+    if (gid % 7 != 0) continue;
+    auto r = in_namespace(bin_dir() + "/nscd_probe gid " + std::to_string(gid));
+    EXPECT_EQ(r.out, line + "\n");
+  }
+  auto r = in_namespace(bin_dir() + "/nscd_probe passwd nobody-at-all");
+  EXPECT_EQ(r.exit_code, 2) << r.out;
+}
+
+TEST_F(NscdFront, StaticProgramGetsTheSameAnswers) {
+  const auto& [name, line] = *std::next(data().passwd_by_name.begin(), 3);
+  auto r = in_namespace(bin_dir() + "/nscd_probe_static passwd " + name);
+  EXPECT_EQ(r.out, line + "\n");
+  const auto& [gid, gline] = *std::next(data().group_by_gid.begin(), 2);
+  r = in_namespace(bin_dir() + "/nscd_probe_static gid " + std::to_string(gid));
+  EXPECT_EQ(r.out, gline + "\n");
+}
+
+TEST_F(NscdFront, HotLookupsAreServedFromTheMapWithoutTheSocket) {
+  const auto& [name, line] = *std::next(data().passwd_by_name.begin(), 42);
+  const long maps_before = status_figure("nscd.maps_sent");
+  const long before = status_figure("nscd.requests");
+  // One process: the first lookup asks for the map and the record; the next
+  // 2,000 are found in the map glibc holds.
+  auto r = in_namespace(bin_dir() + "/nscd_probe passwd " + name + " 2000");
+  EXPECT_EQ(r.out, line + "\n");
+  const long after = status_figure("nscd.requests");
+  EXPECT_GT(status_figure("nscd.maps_sent"), maps_before);
+  EXPECT_LE(after - before, 4) << "requests reached the daemon: glibc did not use the map";
+  EXPECT_GE(after - before, 1);
+  // Groups too (the group map also holds initgroups).
+  const auto& [gid, gline] = *std::next(data().group_by_gid.begin(), 9);
+  const long gbefore = status_figure("nscd.requests");
+  r = in_namespace(bin_dir() + "/nscd_probe gid " + std::to_string(gid) + " 2000");
+  EXPECT_EQ(r.out, gline + "\n");
+  EXPECT_LE(status_figure("nscd.requests") - gbefore, 4);
+}
+
+// ---- hostile requests on the raw socket ----
+
+int connect_front() {
+  int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::snprintf(addr.sun_path, sizeof addr.sun_path, "%s", socket_path().c_str());
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+    ::close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+// True when the daemon closed the connection with no byte sent (within 10 s).
+bool closed_without_answer(int fd) {
+  pollfd p{fd, POLLIN, 0};
+  if (::poll(&p, 1, 10000) != 1) return false;
+  char c;
+  return ::recv(fd, &c, 1, 0) == 0;
+}
+
+std::string request_bytes(std::int32_t version, std::int32_t type, std::int32_t key_len, const std::string& key) {
+  std::string b(12, '\0');
+  std::memcpy(b.data(), &version, 4);
+  std::memcpy(b.data() + 4, &type, 4);
+  std::memcpy(b.data() + 8, &key_len, 4);
+  return b + key;
+}
+
+class NscdHostile : public NscdFront {
+ protected:
+  // Sends `bytes` (then, with `half_close`, no more) and expects the
+  // connection closed with no answer.
+  static void expect_refused(const std::string& bytes, bool half_close) {
+    int fd = connect_front();
+    ASSERT_GE(fd, 0);
+    ASSERT_EQ(::send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL), static_cast<ssize_t>(bytes.size()));
+    if (half_close) ::shutdown(fd, SHUT_WR);
+    EXPECT_TRUE(closed_without_answer(fd));
+    ::close(fd);
+  }
+  // The daemon still answers a well-formed request, over the raw socket.
+  static void expect_alive() {
+    const std::string name = data().passwd_by_name.begin()->first;
+    int fd = connect_front();
+    ASSERT_GE(fd, 0);
+    const std::string req = request_bytes(2, 0, static_cast<std::int32_t>(name.size() + 1), name + '\0');
+    ASSERT_EQ(::send(fd, req.data(), req.size(), MSG_NOSIGNAL), static_cast<ssize_t>(req.size()));
+    std::int32_t head[9] = {};
+    pollfd p{fd, POLLIN, 0};
+    ASSERT_EQ(::poll(&p, 1, 10000), 1);
+    ASSERT_EQ(::recv(fd, head, sizeof head, MSG_WAITALL), static_cast<ssize_t>(sizeof head));
+    EXPECT_EQ(head[0], 2);
+    EXPECT_EQ(head[1], 1);
+    ::close(fd);
+  }
+};
+
+TEST_F(NscdHostile, MalformedRequestsAreClosedAndTheDaemonSurvives) {
+  const long malformed = status_figure("nscd.malformed");
+  expect_refused(request_bytes(2, 0, 0x7fffffff, "x"), false);        // key length far past the limit
+  expect_refused(request_bytes(2, 0, 1025, std::string(1025, 'a')), false);
+  expect_refused(request_bytes(2, 0, -5, ""), false);                 // negative key length
+  expect_refused(request_bytes(3, 0, 6, std::string("alice\0", 6)), false);  // wrong version
+  expect_refused(request_bytes(2, 99, 6, std::string("alice\0", 6)), false);  // unknown type
+  expect_refused(request_bytes(2, -1, 6, std::string("alice\0", 6)), false);
+  expect_refused(request_bytes(2, 0, 5, "alice"), false);             // key without its NUL
+  expect_refused(request_bytes(2, 1, 4, std::string("1x2\0", 4)), false);    // a uid that is no number
+  expect_refused(request_bytes(2, 0, 6, "ab"), true);                 // key cut short
+  expect_refused(std::string("\x02\0\0\0\0\0", 6), true);             // header cut short
+  EXPECT_GE(status_figure("nscd.malformed"), malformed + 8);
+  // Types not served: closed too, so that glibc asks its modules for them.
+  const long not_served = status_figure("nscd.not_served");
+  expect_refused(request_bytes(2, 4, 12, std::string("example.org\0", 12)), false);  // GETHOSTBYNAME
+  expect_refused(request_bytes(2, 8, 1, std::string("\0", 1)), false);               // SHUTDOWN
+  expect_refused(request_bytes(2, 9, 1, std::string("\0", 1)), false);               // GETSTAT
+  EXPECT_GE(status_figure("nscd.not_served"), not_served + 3);
+  expect_alive();
+}
+
+TEST_F(NscdHostile, ASilentClientIsClosedAtTheStallTimeout) {
+  int fd = connect_front();
+  ASSERT_GE(fd, 0);
+  // Nothing sent: the request must arrive within stall_timeout (1 s here).
+  EXPECT_TRUE(closed_without_answer(fd));
+  ::close(fd);
+  fd = connect_front();
+  ASSERT_GE(fd, 0);
+  const std::string half = request_bytes(2, 0, 100, "abc");  // the key never completes
+  ASSERT_EQ(::send(fd, half.data(), half.size(), MSG_NOSIGNAL), static_cast<ssize_t>(half.size()));
+  EXPECT_TRUE(closed_without_answer(fd));
+  ::close(fd);
+  expect_alive();
+}
+
+TEST_F(NscdHostile, AMapHandedOutIsReadOnly) {
+  int fd = connect_front();
+  ASSERT_GE(fd, 0);
+  const std::string req = request_bytes(2, 11, 7, std::string("passwd\0", 7));  // GETFDPW
+  ASSERT_EQ(::send(fd, req.data(), req.size(), MSG_NOSIGNAL), static_cast<ssize_t>(req.size()));
+  char data[15];
+  iovec iov{data, sizeof data};
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))];
+  msghdr msg{};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = control;
+  msg.msg_controllen = sizeof control;
+  pollfd p{fd, POLLIN, 0};
+  ASSERT_EQ(::poll(&p, 1, 10000), 1);
+  ASSERT_EQ(::recvmsg(fd, &msg, MSG_CMSG_CLOEXEC | MSG_WAITALL), 15);
+  EXPECT_EQ(std::string(data, 7), std::string("passwd\0", 7));
+  cmsghdr* c = CMSG_FIRSTHDR(&msg);
+  ASSERT_NE(c, nullptr);
+  int map_fd;
+  std::memcpy(&map_fd, CMSG_DATA(c), sizeof map_fd);
+  std::uint64_t size;
+  std::memcpy(&size, data + 7, 8);
+  EXPECT_GT(size, 120u);
+  // Neither a writable mapping, nor a write, nor a resize, nor a reopen for writing.
+  EXPECT_EQ(::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED, map_fd, 0), MAP_FAILED);
+  EXPECT_EQ(::write(map_fd, "x", 1), -1);
+  EXPECT_NE(::ftruncate(map_fd, 0), 0);
+  int again = ::open(("/proc/self/fd/" + std::to_string(map_fd)).c_str(), O_RDWR | O_CLOEXEC);
+  EXPECT_LT(again, 0);
+  if (again >= 0) ::close(again);
+  void* ro = ::mmap(nullptr, size, PROT_READ, MAP_SHARED, map_fd, 0);
+  ASSERT_NE(ro, MAP_FAILED);
+  EXPECT_NE(::mprotect(ro, size, PROT_READ | PROT_WRITE), 0);
+  ::munmap(ro, size);
+  ::close(map_fd);
+  ::close(fd);
+}
+
+}  // namespace
+}  // namespace fastid::testing
