@@ -204,6 +204,27 @@ class NscdHostile : public NscdFront {
   }
 };
 
+// The daemon's peak resident memory (VmHWM), in KiB.
+long peak_rss_kib(pid_t pid) {
+  std::istringstream in(read_file("/proc/" + std::to_string(pid) + "/status"));
+  for (std::string line; std::getline(in, line);) {
+    if (line.rfind("VmHWM:", 0) == 0) return std::stol(line.substr(6));
+  }
+  return -1;
+}
+
+TEST_F(NscdHostile, AHugeKeyLengthIsRefusedBeforeAnyByteIsHeld) {
+  // One worker: the daemon process itself serves the socket.
+  const long before = peak_rss_kib(daemon_->pid());
+  ASSERT_GT(before, 0);
+  for (std::int32_t len : {0x7fffffff, 0x40000000, 1 << 24}) {
+    expect_refused(request_bytes(2, 0, len, "x"), false);
+  }
+  // Refused on the header alone: not a megabyte held for a key that never comes.
+  EXPECT_LT(peak_rss_kib(daemon_->pid()) - before, 8 * 1024);
+  expect_alive();
+}
+
 TEST_F(NscdHostile, MalformedRequestsAreClosedAndTheDaemonSurvives) {
   const long malformed = status_figure("nscd.malformed");
   expect_refused(request_bytes(2, 0, 0x7fffffff, "x"), false);        // key length far past the limit
