@@ -16,6 +16,8 @@
 
 #include <cerrno>
 #include <cstring>
+#include <iostream>
+#include <thread>
 
 #include "support/daemon_fixture.h"
 
@@ -27,17 +29,31 @@ Daemon* g_daemon = nullptr;
 
 std::string socket_path() { return g_daemon->dir() + "/nscd/socket"; }
 
+// `command` in a private mount namespace: a tmpfs on /run with the daemon's
+// nscd folder on /run/nscd, and the test's nsswitch.conf (files only) on /etc's.
+CommandResult in_namespace_of(const Daemon& d, const std::string& command) {
+  std::string inner = "mount -t tmpfs fastid-test /run && mkdir /run/nscd && mount --bind " + d.dir() +
+                      "/nscd /run/nscd && mount --bind " + d.dir() + "/nsswitch.conf /etc/nsswitch.conf && " +
+                      command;
+  return run("unshare -m sh -c '" + inner + "' 2>&1");
+}
+
+// A daemon with the nscd front on DIR/nscd/socket (and `extra` config text).
+void configure_front(Daemon& d, const std::string& extra) {
+  fs::create_directories(d.dir() + "/nscd");
+  std::string text = d.default_config_text();
+  // stall_timeout is a [daemon] key: put it in that table (the first one).
+  text.insert(text.find("log_level"), "stall_timeout = \"1s\"\n");
+  text += "\n[nscd]\nenabled = true\nsocket = \"" + d.dir() + "/nscd/socket\"\n" + extra;
+  d.write_config(text);
+  write_file(d.dir() + "/nsswitch.conf", "passwd: files\ngroup: files\nshadow: files\nhosts: files\n");
+}
+
 class NscdFront : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     g_daemon = daemon_ = new Daemon(300, 40);
-    fs::create_directories(daemon_->dir() + "/nscd");
-    std::string text = daemon_->default_config_text();
-    // stall_timeout is a [daemon] key: put it in that table (the first one).
-    text.insert(text.find("log_level"), "stall_timeout = \"1s\"\n");
-    text += "\n[nscd]\nenabled = true\nsocket = \"" + socket_path() + "\"\n";
-    daemon_->write_config(text);
-    write_file(daemon_->dir() + "/nsswitch.conf", "passwd: files\ngroup: files\nshadow: files\nhosts: files\n");
+    configure_front(*daemon_, "");
     ASSERT_TRUE(daemon_->start()) << daemon_->log();
     ASSERT_TRUE(wait_until([] { return fs::exists(socket_path()); })) << daemon_->log();
   }
@@ -46,15 +62,7 @@ class NscdFront : public ::testing::Test {
     g_daemon = daemon_ = nullptr;
   }
 
-  // `command` in a private mount namespace: a tmpfs on /run with the test's
-  // nscd folder on /run/nscd, and the test's nsswitch.conf on /etc's.
-  static CommandResult in_namespace(const std::string& command) {
-    const std::string& d = daemon_->dir();
-    std::string inner = "mount -t tmpfs fastid-test /run && mkdir /run/nscd && mount --bind " + d +
-                        "/nscd /run/nscd && mount --bind " + d + "/nsswitch.conf /etc/nsswitch.conf && " +
-                        command;
-    return run("unshare -m sh -c '" + inner + "' 2>&1");
-  }
+  static CommandResult in_namespace(const std::string& command) { return in_namespace_of(*daemon_, command); }
 
   static long status_figure(const std::string& key) {
     std::string v = daemon_->status_value(key);
@@ -308,6 +316,51 @@ TEST_F(NscdHostile, AMapHandedOutIsReadOnly) {
   ::munmap(ro, size);
   ::close(map_fd);
   ::close(fd);
+}
+
+// Four reader processes look up for 10 s while the daemon keeps replacing
+// its maps (a source rewritten, `fastid cache invalidate`) and records expire
+// (1 s ttls): no crash, and every answer is the dataset's.
+TEST(NscdChurn, ReadersStayRightWhileMapsAreReplacedAndRecordsExpire) {
+  Daemon d(2000, 100);
+  configure_front(d, "\n[fastcache]\nnegative_ttl = \"1s\"\npasswd = { ttl = \"1s\" }\n");
+  ASSERT_TRUE(d.start()) << d.log();
+  ASSERT_TRUE(wait_until([&] { return fs::exists(d.dir() + "/nscd/socket"); }));
+  auto figure = [&d](const std::string& key) {
+    std::string v = d.status_value(key);
+    return v.empty() ? -1L : std::stol(v);
+  };
+  const long maps_before = figure("nscd.maps_made");
+  const std::string passwd = d.dir() + "/data/passwd";
+  const std::string text = read_file(passwd);
+  std::atomic<bool> done{false};
+  CommandResult readers;
+  std::thread t([&] {
+    readers = in_namespace_of(d, "for i in 1 2 3 4; do (" + bin_dir() + "/nscd_churn " + passwd + " 10; echo rc=$?) > " +
+                                     d.dir() + "/churn.$i 2>&1 & done; wait");
+    done = true;
+  });
+  int rounds = 0;
+  while (!done) {
+    // The same users, a new file: the files provider reloads, the maps are invalidated.
+    write_file(passwd + ".new", text);
+    fs::rename(passwd + ".new", passwd);
+    if (++rounds % 2 == 0) run("FASTID_SOCKET_DIR=" + d.socket_dir() + " " + bin_dir() + "/fastid cache invalidate all");
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));  // pacing the churn, not waiting for a state
+  }
+  t.join();
+  EXPECT_EQ(readers.exit_code, 0) << readers.out;
+  for (int i = 1; i <= 4; ++i) {
+    const std::string out = read_file(d.dir() + "/churn." + std::to_string(i));
+    std::cout << "reader " << i << ": " << out;
+    EXPECT_NE(out.find("wrong=0 failed=0"), std::string::npos) << out;
+    EXPECT_NE(out.find("rc=0"), std::string::npos) << out;
+  }
+  const long maps_made = figure("nscd.maps_made") - maps_before;
+  std::cout << "maps made during the run: " << maps_made << ", churn rounds: " << rounds << "\n";
+  EXPECT_GT(maps_made, 10) << "the maps were not replaced during the run";
+  EXPECT_GT(figure("nscd.maps_sent"), 4);
+  EXPECT_TRUE(d.answers());
 }
 
 }  // namespace
