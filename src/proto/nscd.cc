@@ -170,6 +170,10 @@ std::optional<Request> decode_request(const RequestHeader& header, std::span<con
       if (text != "group") return std::nullopt;
       r.map = Database::kGroup;
       break;
+    case RequestType::kInvalidate:
+      if (text == "passwd") r.invalidate = Database::kPasswd;
+      if (text == "group") r.invalidate = Database::kGroup;
+      break;
     default: break;  // not served: neither query nor map
   }
   return r;

@@ -77,6 +77,8 @@ struct Request {
   // Lookups: the query. GETFDPW/GETFDGR: the database.
   std::optional<model::Query> query;
   std::optional<Database> map;
+  // INVALIDATE of "passwd" or "group" (root only; `nscd -i`): the database.
+  std::optional<Database> invalidate;
   std::string key;  // the key as sent, without its terminating NUL
 };
 
@@ -85,7 +87,8 @@ struct Request {
 // key is 1 to 10 decimal digits no larger than 4294967295 (glibc sends
 // uid/gid in decimal). nullopt: refused (the connection is closed). Types
 // the daemon does not serve (hosts, services, netgroups, statistics,
-// shutdown) decode with neither query nor map: the caller closes those too,
+// shutdown, invalidation of another database) decode with none of query, map
+// and invalidate: the caller closes those too,
 // which sends glibc on to its NSS modules for that database only.
 std::optional<Request> decode_request(const RequestHeader& header, std::span<const std::uint8_t> key);
 

@@ -69,7 +69,8 @@ inline constexpr std::array<GateRule, kRoutes> kGateTable{{
     {Route::kLookup, kAllListeners | listener_bit(ListenerClass::kNscd), false, Rejection::kNone},
     {Route::kStatus, kLocalListeners, false, Rejection::kNone},
     {Route::kAuth, listener_bit(ListenerClass::kPam), false, Rejection::kNotPamSocket},
-    {Route::kInvalidate, listener_bit(ListenerClass::kAdmin), true, Rejection::kNotAdminSocket},
+    {Route::kInvalidate, listener_bit(ListenerClass::kAdmin) | listener_bit(ListenerClass::kNscd), true,
+     Rejection::kNotAdminSocket},
 }};
 
 // The table's verdict alone, for a request of `opcode` on `listener` from a

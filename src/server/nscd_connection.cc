@@ -7,7 +7,9 @@
 // close. Anything else closes the connection without a word: a bad version,
 // type or key length, a key that is not one C string, a request cut short, a
 // type the daemon does not serve (hosts, services, netgroups, statistics,
-// shutdown, invalidation), a directory failure. glibc then asks its NSS
+// shutdown), an invalidation from anyone but root, a directory failure.
+// INVALIDATE of passwd or group from root (`nscd -i`) is the admin handler's
+// invalidation, through the same gate row as the admin socket's. glibc then asks its NSS
 // modules for that database (docs/nscd.md).
 
 // Asio's coroutine frames come from its recycling allocator (aligned_alloc) and
@@ -23,10 +25,12 @@
 #include <unistd.h>
 
 #include <array>
+#include <cerrno>
 #include <cstring>
 #include <vector>
 
 #include "proto/messages.h"
+#include "proto/wire.h"
 #include "proto/nscd.h"
 #include "server/connection.h"
 
@@ -114,6 +118,28 @@ asio::awaitable<Outcome> answer(Server& server, Server::Connection& conn, const 
       co_return out;
     }
     out.send_map = true;
+    co_return out;
+  }
+  if (request.invalidate) {
+    // `nscd -i passwd|group`: the admin handler's invalidation, for root only
+    // (the gate's table); the reply is nscd's: an int32, 0 for done.
+    if (server.admit_request(ListenerClass::kNscd, root, static_cast<std::uint16_t>(proto::Opcode::kCacheInvalidate)) !=
+        Rejection::kNone) {
+      out.refused = true;
+      co_return out;
+    }
+    proto::Request admin;
+    admin.opcode = proto::Opcode::kCacheInvalidate;
+    admin.id = *request.invalidate == nscd::Database::kPasswd ? proto::kMapPasswd
+                                                              : proto::kMapGroup | proto::kMapInitgroups;
+    auto op = server.router().dispatch(std::move(admin), conn.peer);
+    proto::Bytes frame = co_await std::move(op);
+    proto::FrameHeader h{};
+    const bool done = frame.size() >= proto::kHeaderSize && proto::decode_header(frame.data(), &h) == proto::HeaderCheck::kOk &&
+                      h.status == static_cast<std::uint32_t>(proto::WireStatus::kOk);
+    const std::int32_t result = done ? 0 : EIO;
+    const auto* rb = reinterpret_cast<const std::uint8_t*>(&result);
+    out.reply.assign(rb, rb + sizeof result);
     co_return out;
   }
   ++stats.nscd_not_served;

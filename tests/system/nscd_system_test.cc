@@ -255,6 +255,48 @@ TEST_F(NscdHostile, MalformedRequestsAreClosedAndTheDaemonSurvives) {
   expect_alive();
 }
 
+// `nscd -i`: root's INVALIDATE is fastid's invalidation (the map handed out
+// before is retired); anyone else's is closed unanswered and changes nothing.
+TEST_F(NscdHostile, InvalidateIsRootsOnly) {
+  auto invalidate_as = [](uid_t uid) -> std::string {
+    // A child process, so that it can drop to `uid` for its connection.
+    int out[2];
+    if (::pipe(out) != 0) return "pipe";
+    pid_t pid = ::fork();
+    if (pid == 0) {
+      ::close(out[0]);
+      if (uid != 0 && (::setgid(uid) != 0 || ::setuid(uid) != 0)) ::_exit(3);
+      int fd = connect_front();
+      const std::string req = request_bytes(2, 10, 7, std::string("passwd\0", 7));
+      if (fd < 0 || ::send(fd, req.data(), req.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(req.size())) ::_exit(4);
+      std::int32_t result = -1;
+      pollfd p{fd, POLLIN, 0};
+      std::string said = "no answer";
+      if (::poll(&p, 1, 10000) == 1 && ::recv(fd, &result, sizeof result, MSG_WAITALL) == sizeof result) {
+        said = "result " + std::to_string(result);
+      }
+      if (::write(out[1], said.data(), said.size()) < 0) ::_exit(5);
+      ::_exit(0);
+    }
+    ::close(out[1]);
+    std::string said;
+    char buf[64];
+    for (ssize_t n; (n = ::read(out[0], buf, sizeof buf)) > 0;) said.append(buf, static_cast<std::size_t>(n));
+    ::close(out[0]);
+    int status = 0;
+    ::waitpid(pid, &status, 0);
+    return said;
+  };
+  // The test folder is mkdtemp's 0700: let uid 65534 reach the socket.
+  fs::permissions(daemon_->dir(), fs::perms::owner_all | fs::perms::group_exec | fs::perms::others_exec);
+  const long made = status_figure("nscd.maps_made");
+  EXPECT_EQ(invalidate_as(65534), "no answer");
+  EXPECT_EQ(status_figure("nscd.maps_made"), made);
+  EXPECT_EQ(invalidate_as(0), "result 0");
+  EXPECT_EQ(status_figure("nscd.maps_made"), made + 1);
+  expect_alive();
+}
+
 TEST_F(NscdHostile, ASilentClientIsClosedAtTheStallTimeout) {
   int fd = connect_front();
   ASSERT_GE(fd, 0);

@@ -119,6 +119,12 @@ TEST(NscdProto, Requests) {
   EXPECT_EQ(*r->map, nscd::Database::kPasswd);
   r = request(T::kGetfdgr, std::string_view("group\0", 6));
   ASSERT_TRUE(r && r->map);
+  r = request(T::kInvalidate, std::string_view("group\0", 6));
+  ASSERT_TRUE(r && r->invalidate);
+  EXPECT_EQ(*r->invalidate, nscd::Database::kGroup);
+  r = request(T::kInvalidate, std::string_view("hosts\0", 6));
+  ASSERT_TRUE(r);
+  EXPECT_FALSE(r->invalidate);
   // Served by nobody here: decoded, neither query nor map (the front closes).
   r = request(T::kGethostbyname, std::string_view("example.org\0", 12));
   ASSERT_TRUE(r);
