@@ -91,13 +91,16 @@ NscdMap::~NscdMap() {
   if (fd_ >= 0) ::close(fd_);
 }
 
-bool NscdMap::add(std::span<const Key> keys, std::span<const std::uint8_t> record, bool not_found,
-                  std::chrono::seconds ttl) {
-  if (keys.empty() || record.size() > data_size_) return false;
+NscdMap::Added NscdMap::add(std::span<const Key> keys, std::span<const std::uint8_t> record, bool not_found,
+                            std::chrono::seconds ttl) {
+  if (keys.empty() || record.size() > data_size_) return Added::kNoRoom;
+  if (same_as_current(keys, record)) return Added::kAlreadyThere;
   const std::uint64_t packet_size = kDataHeadSize + record.size();
   std::uint64_t need = round_up(packet_size, 8);
   for (const Key& k : keys) need += kHashEntrySize + round_up(k.bytes.size(), 8);
-  if (std::uint64_t{first_free_} + need > data_size_) return false;
+  if (not_found && negative_bytes_ + need > data_size_ / 4) return Added::kNegativeBudget;
+  if (std::uint64_t{first_free_} + need > data_size_) return Added::kNoRoom;
+  if (not_found) negative_bytes_ += need;
 
   // Everything is written into space no reader can reach yet...
   unsigned char* d = data();
@@ -159,7 +162,23 @@ bool NscdMap::add(std::span<const Key> keys, std::span<const std::uint8_t> recor
     }
   }
   expiries_.emplace(std::chrono::steady_clock::now() + ttl, packet);
-  return true;
+  return Added::kAdded;
+}
+
+bool NscdMap::same_as_current(std::span<const Key> keys, std::span<const std::uint8_t> record) const {
+  std::optional<std::uint32_t> packet;
+  for (const Key& k : keys) {
+    std::string id(1, static_cast<char>(k.type));
+    id += k.bytes;
+    auto it = current_.find(id);
+    if (it == current_.end() || (packet && *packet != it->second)) return false;
+    packet = it->second;
+  }
+  const unsigned char* dh = data() + *packet;
+  std::uint32_t recsize;
+  std::memcpy(&recsize, dh + kDhRecSize, 4);
+  return dh[kDhUsable] != 0 && recsize == record.size() &&
+         std::memcmp(dh + kDataHeadSize, record.data(), record.size()) == 0;
 }
 
 void NscdMap::mark_unusable(std::uint32_t packet) {
@@ -218,16 +237,31 @@ void NscdMaps::add(Database db, std::span<const NscdMap::Key> keys, std::span<co
                                                        std::chrono::duration_cast<std::chrono::seconds>(ttl));
   NscdMap* m = map(db);
   if (m == nullptr) return;
-  if (m->add(keys, record, not_found, seconds)) return;
-  // Full: a fresh map for this database (the other keeps its records).
+  const NscdMap::Added added = m->add(keys, record, not_found, seconds);
+  if (added == NscdMap::Added::kAdded || added == NscdMap::Added::kAlreadyThere) return;
+  if (added == NscdMap::Added::kNegativeBudget) {
+    ++dropped_;
+    return;
+  }
+  // Full: a fresh map for this database (the other keeps its records), at
+  // most one a minute per database — clients may hold every retired map,
+  // so a peer asking for ever new names must not make the daemon allocate
+  // map after map; past it, answers wait on the socket until the minute is over.
+  const auto now = std::chrono::steady_clock::now();
+  auto& last = last_full_[static_cast<std::size_t>(db)];
+  if (last.time_since_epoch().count() != 0 && now - last < std::chrono::minutes(1)) {
+    ++dropped_;
+    return;
+  }
   auto fresh = NscdMap::create(db, options_);
   if (!fresh) {
     ++dropped_;
     return;
   }
+  last = now;
   (db == Database::kPasswd ? passwd_ : group_) = std::move(*fresh);
   ++generation_;
-  if (!map(db)->add(keys, record, not_found, seconds)) ++dropped_;
+  if (map(db)->add(keys, record, not_found, seconds) != NscdMap::Added::kAdded) ++dropped_;
 }
 
 void NscdMaps::publish(const model::Query& query, const model::Answer& answer, std::chrono::milliseconds ttl) {

@@ -71,10 +71,13 @@ class NscdMap {
     std::string bytes;  // as glibc sends it, NUL included
   };
   // Appends `record` (a response header and what follows) under each key;
-  // records those keys named before become unusable. false: no room left
-  // (nothing was written). `ttl` also decides when the record is marked unusable.
-  bool add(std::span<const Key> keys, std::span<const std::uint8_t> record, bool not_found,
-           std::chrono::seconds ttl);
+  // records those keys named before become unusable. `ttl` also decides when
+  // the record is marked unusable. An answer every key already has, usable
+  // and byte for byte, is not appended again (a peer asking the socket for
+  // one name over and over must not fill the map).
+  enum class Added { kAdded, kAlreadyThere, kNoRoom, kNegativeBudget };
+  Added add(std::span<const Key> keys, std::span<const std::uint8_t> record, bool not_found,
+            std::chrono::seconds ttl);
   // Clears the usable byte of every record whose ttl has passed.
   void expire(std::chrono::steady_clock::time_point now);
   // The timestamp glibc compares with MAPPING_TIMEOUT (nscd_certainly_running
@@ -95,6 +98,7 @@ class NscdMap {
   NscdMap() = default;
   unsigned char* data() const { return base_ + data_offset_; }
   void mark_unusable(std::uint32_t packet);
+  bool same_as_current(std::span<const Key> keys, std::span<const std::uint8_t> record) const;
 
   int fd_ = -1;
   unsigned char* base_ = nullptr;
@@ -103,6 +107,9 @@ class NscdMap {
   std::uint32_t data_size_ = 0;
   std::uint32_t buckets_ = 0;
   std::uint32_t first_free_ = 0;
+  // Bytes of negative records: at most a quarter of the data, so that names
+  // nobody has cannot fill a map (they are still answered on the socket).
+  std::uint64_t negative_bytes_ = 0;
   std::uint64_t entries_ = 0;
   // Each key's current record (type byte + key bytes -> datahead offset).
   std::unordered_map<std::string, std::uint32_t> current_;
@@ -145,7 +152,8 @@ class NscdMaps {
   NscdMapOptions options_;
   std::unique_ptr<NscdMap> passwd_, group_;
   std::uint64_t generation_ = 0;  // fresh maps made
-  std::uint64_t dropped_ = 0;     // records that fit in no map
+  std::uint64_t dropped_ = 0;     // records that fit in no map (or wait for the next one)
+  std::chrono::steady_clock::time_point last_full_[2]{};  // per database: the last map replaced for being full
 };
 
 }  // namespace fastid::fastcache

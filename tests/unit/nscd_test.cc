@@ -288,7 +288,14 @@ TEST(NscdMap, ExpiredRecordsBecomeUnusable) {
   EXPECT_FALSE(client.find(nscd::RequestType::kGetgrbyname, "nope"));
 }
 
-TEST(NscdMap, AFullMapIsReplacedNotOverwritten) {
+std::string stat_of(const fastcache::NscdMaps& maps, const std::string& key) {
+  for (auto& [k, v] : maps.stats()) {
+    if (k == key) return v;
+  }
+  return "";
+}
+
+TEST(NscdMap, AFullMapIsReplacedNotOverwrittenAtMostOnceAMinute) {
   fastcache::NscdMapOptions small;
   small.data_bytes = 4096;
   small.buckets = 7;
@@ -298,19 +305,65 @@ TEST(NscdMap, AFullMapIsReplacedNotOverwritten) {
   ASSERT_TRUE(first);
   ClientMap old_map(first->fd, first->size);
   ::close(first->fd);
-  for (std::uint32_t i = 0; i < 100; ++i) {
-    model::User u{"user" + std::to_string(i), "x", 2000 + i, 100, "", "/home/u", "/bin/sh"};
-    (*maps)->publish(model::Query::user_by_uid(u.uid), u, std::chrono::seconds(60));
-  }
+  auto user = [](std::uint32_t i) {
+    return model::User{"user" + std::to_string(i), "x", 2000 + i, 100, "", "/home/u", "/bin/sh"};
+  };
+  for (std::uint32_t i = 0; i < 100; ++i) (*maps)->publish(model::Query::user_by_uid(2000 + i), user(i), std::chrono::seconds(60));
   // The map the client holds kept every record it had, and was retired.
   EXPECT_TRUE(old_map.find(nscd::RequestType::kGetpwbyname, "user0"));
   EXPECT_EQ(old_map.head()->gc_cycle % 2, 1);
+  std::uint32_t first_missing = 0;
+  while (old_map.find(nscd::RequestType::kGetpwbyname, "user" + std::to_string(first_missing))) ++first_missing;
+  ASSERT_GT(first_missing, 0u);
+  ASSERT_LT(first_missing, 100u);
   auto now = (*maps)->handout(nscd::Database::kPasswd);
   ASSERT_TRUE(now);
   ClientMap fresh(now->fd, now->size);
   ::close(now->fd);
-  EXPECT_TRUE(fresh.find(nscd::RequestType::kGetpwbyname, "user99"));
+  EXPECT_TRUE(fresh.find(nscd::RequestType::kGetpwbyname, "user" + std::to_string(first_missing)));
+  EXPECT_EQ(fresh.head()->gc_cycle % 2, 0);
   EXPECT_LE(static_cast<std::uint32_t>(fresh.head()->first_free), static_cast<std::uint32_t>(fresh.head()->data_size));
+  // It filled again within the minute: no third map, the rest waits on the socket.
+  EXPECT_EQ(stat_of(**maps, "nscd.maps_made"), "3");  // passwd and group at start, one replacement
+  EXPECT_NE(stat_of(**maps, "nscd.records_dropped"), "0");
+  EXPECT_FALSE(fresh.find(nscd::RequestType::kGetpwbyname, "user99"));
+}
+
+TEST(NscdMap, TheSameAnswerAgainIsNotAppendedAgain) {
+  auto maps = fastcache::NscdMaps::create({});
+  ASSERT_TRUE(maps);
+  model::User alice{"alice", "x", 1000, 100, "Alice", "/home/alice", "/bin/sh"};
+  (*maps)->publish(model::Query::user_by_name("alice"), alice, std::chrono::seconds(60));
+  const std::string used = stat_of(**maps, "nscd.passwd.used_bytes");
+  for (int i = 0; i < 1000; ++i) {
+    (*maps)->publish(model::Query::user_by_name("alice"), alice, std::chrono::seconds(60));
+    (*maps)->publish(model::Query::user_by_uid(1000), alice, std::chrono::seconds(60));
+  }
+  EXPECT_EQ(stat_of(**maps, "nscd.passwd.used_bytes"), used);
+  // A changed answer is appended.
+  alice.gecos = "Alice B.";
+  (*maps)->publish(model::Query::user_by_name("alice"), alice, std::chrono::seconds(60));
+  EXPECT_NE(stat_of(**maps, "nscd.passwd.used_bytes"), used);
+}
+
+TEST(NscdMap, NamesNobodyHasFillAQuarterOfAMapAtMost) {
+  fastcache::NscdMapOptions small;
+  small.data_bytes = 64 * 1024;
+  auto maps = fastcache::NscdMaps::create(small);
+  ASSERT_TRUE(maps);
+  for (int i = 0; i < 10000; ++i) {
+    (*maps)->publish_negative(model::Query::user_by_name("ghost" + std::to_string(i)), std::chrono::seconds(60));
+  }
+  EXPECT_EQ(stat_of(**maps, "nscd.maps_made"), "2") << "negative answers made the map be replaced";
+  EXPECT_LE(std::stoul(stat_of(**maps, "nscd.passwd.used_bytes")), small.data_bytes / 4);
+  // Real answers still fit.
+  model::User bob{"bob", "x", 1001, 100, "", "/home/bob", "/bin/sh"};
+  (*maps)->publish(model::Query::user_by_name("bob"), bob, std::chrono::seconds(60));
+  auto out = (*maps)->handout(nscd::Database::kPasswd);
+  ASSERT_TRUE(out);
+  ClientMap client(out->fd, out->size);
+  ::close(out->fd);
+  EXPECT_TRUE(client.find(nscd::RequestType::kGetpwbyname, "bob"));
 }
 
 }  // namespace
