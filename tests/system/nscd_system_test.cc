@@ -255,6 +255,28 @@ TEST_F(NscdHostile, MalformedRequestsAreClosedAndTheDaemonSurvives) {
   expect_alive();
 }
 
+// A peer asking the socket for one name over and over (glibc's client would
+// find it in the map) does not make the map grow: the same answer is not
+// appended again.
+TEST_F(NscdHostile, RepeatingOneLookupDoesNotFillTheMap) {
+  const std::string name = std::next(data().passwd_by_name.begin(), 7)->first;
+  const std::string req = request_bytes(2, 0, static_cast<std::int32_t>(name.size() + 1), name + '\0');
+  auto ask = [&req] {
+    int fd = connect_front();
+    if (fd < 0) return false;
+    bool ok = ::send(fd, req.data(), req.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(req.size());
+    std::int32_t head[9];
+    pollfd p{fd, POLLIN, 0};
+    ok = ok && ::poll(&p, 1, 10000) == 1 && ::recv(fd, head, sizeof head, MSG_WAITALL) == sizeof head;
+    ::close(fd);
+    return ok;
+  };
+  ASSERT_TRUE(ask());
+  const long used = status_figure("nscd.passwd.used_bytes");
+  for (int i = 0; i < 2000; ++i) ASSERT_TRUE(ask());
+  EXPECT_EQ(status_figure("nscd.passwd.used_bytes"), used);
+}
+
 // `nscd -i`: root's INVALIDATE is fastid's invalidation (the map handed out
 // before is retired); anyone else's is closed unanswered and changes nothing.
 TEST_F(NscdHostile, InvalidateIsRootsOnly) {
