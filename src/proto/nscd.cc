@@ -187,7 +187,9 @@ RequestType request_type_of(model::Kind kind) {
     case model::Kind::kGroupByGid: return RequestType::kGetgrbygid;
     case model::Kind::kInitgroups: return RequestType::kInitgroups;
     case model::Kind::kUsersPage:
-    case model::Kind::kGroupsPage: break;
+    case model::Kind::kGroupsPage:
+    case model::Kind::kNetgroup:  // nscd's netgroups are not served: glibc asks its modules
+    case model::Kind::kSshKeys: break;
   }
   return RequestType::kLastRequest;
 }
@@ -206,7 +208,9 @@ std::optional<Database> database_of(model::Kind kind) {
     case model::Kind::kGroupByGid:
     case model::Kind::kInitgroups: return Database::kGroup;
     case model::Kind::kUsersPage:
-    case model::Kind::kGroupsPage: break;
+    case model::Kind::kGroupsPage:
+    case model::Kind::kNetgroup:  // nscd's netgroups are not served: glibc asks its modules
+    case model::Kind::kSshKeys: break;
   }
   return std::nullopt;
 }
@@ -219,7 +223,9 @@ std::size_t response_header_size(model::Kind kind) {
     case model::Kind::kGroupByGid: return kGrHeaderSize;
     case model::Kind::kInitgroups: return kInitgrHeaderSize;
     case model::Kind::kUsersPage:
-    case model::Kind::kGroupsPage: break;
+    case model::Kind::kGroupsPage:
+    case model::Kind::kNetgroup:  // nscd's netgroups are not served: glibc asks its modules
+    case model::Kind::kSshKeys: break;
   }
   return 0;
 }
@@ -238,7 +244,9 @@ std::optional<std::vector<std::uint8_t>> encode_found(const model::Query& query,
       if (const auto* gids = std::get_if<model::Gids>(&answer)) return initgroups_record(*gids);
       break;
     case model::Kind::kUsersPage:
-    case model::Kind::kGroupsPage: break;
+    case model::Kind::kGroupsPage:
+    case model::Kind::kNetgroup:  // nscd's netgroups are not served: glibc asks its modules
+    case model::Kind::kSshKeys: break;
   }
   return std::nullopt;
 }
