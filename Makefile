@@ -50,6 +50,7 @@ bench: build
 	bench/run-ldap-bench
 	bench/run-id-bench
 	bench/run-pam-bench
+	bench/run-nscd-bench
 
 # libFuzzer (clang-14) on the fast cache reader: arbitrary bytes as a map file.
 FUZZ_SECONDS ?= 60

@@ -1,6 +1,7 @@
 /* nss_bench: load generator for getpwnam_r or getgrouplist through glibc,
  * against one NSS service chosen with __nss_configure_lookup ("fastid",
- * "fastidfloor", "files", "sss", ...).
+ * "fastidfloor", "files", "sss", ...), or "nscd": nothing configured, so that
+ * glibc's built-in nscd client answers (bench/run-nscd-bench).
  *
  *   nss_bench [-s SERVICE] [-o getpwnam|getgrouplist] [-w hot|distinct]
  *             [-t THREADS] [-d SECONDS] [-n OPS] [-u USERS] [-H HOT_USERS]
@@ -173,7 +174,11 @@ int main(int argc, char **argv) {
    * falls back to "group" if the module has no initgroups_dyn. */
   static const char *const pw_dbs[] = {"passwd", NULL};
   static const char *const gl_dbs[] = {"initgroups", "group", NULL};
-  for (const char *const *db = op_grouplist ? gl_dbs : pw_dbs; *db != NULL; ++db) {
+  /* "nscd": configure nothing. glibc then asks the nscd socket first (its
+   * built-in client, the shared map when it gets one) and nsswitch.conf after:
+   * run it where /var/run/nscd/socket is the daemon to measure. */
+  const int via_nscd = strcmp(service, "nscd") == 0;
+  for (const char *const *db = op_grouplist ? gl_dbs : pw_dbs; !via_nscd && *db != NULL; ++db) {
     if (__nss_configure_lookup(*db, service) != 0) {
       fprintf(stderr, "nss_bench: __nss_configure_lookup(%s, %s) failed\n", *db, service);
       return 2;

@@ -160,6 +160,14 @@ struct ListenConfig {
   bool operator==(const ListenConfig&) const = default;
 };
 
+// [nscd]: the front that speaks glibc's nscd protocol (docs/nscd.md).
+struct NscdConfig {
+  bool enabled = false;
+  std::string socket = "/var/run/nscd/socket";
+
+  bool operator==(const NscdConfig&) const = default;
+};
+
 // [pam]: the daemon's authentication path (docs/pam.md).
 struct PamConfig {
   int max_failures = 5;
@@ -209,6 +217,7 @@ struct Config {
   PamConfig pam;
   StoreConfig store;
   VarlinkConfig varlink;
+  NscdConfig nscd;
   std::vector<ProviderConfig> providers;  // in the order they are asked; never empty
 
   bool operator==(const Config&) const = default;

@@ -260,6 +260,20 @@ int main(int argc, char** argv) {
     varlink_fd = *fd;
     core::log_info("serving io.systemd.UserDatabase on " + varlink_path);
   }
+  // The nscd front's socket: anyone may connect, as to nscd's (docs/nscd.md).
+  std::string nscd_path;
+  std::optional<int> nscd_fd;
+  if (config->nscd.enabled) {
+    nscd_path = config->nscd.socket;
+    const std::string folder = nscd_path.substr(0, nscd_path.rfind('/'));
+    if (auto st = server::ensure_directory(folder.empty() ? "/" : folder, 0755); !st) {
+      return fail("[nscd] socket: " + st.to_string());
+    }
+    auto fd = server::open_unix_listener(nscd_path, 0666);
+    if (!fd) return fail("[nscd] socket (is nscd, unscd or nsncd running?): " + fd.error().to_string());
+    nscd_fd = *fd;
+    core::log_info("answering glibc's nscd protocol on " + nscd_path);
+  }
 
   // Clients trust fast cache maps owned by the user the workers publish as.
   if (auto st = supervisor::mark_cache_owner(d.socket_dir, drop_to ? drop_to->uid : ::geteuid()); !st) {
@@ -294,6 +308,7 @@ int main(int argc, char** argv) {
   setup.udp_listeners = std::move(udp_listeners);
   setup.unix_listeners.emplace_back(*pam_fd, "pam");
   setup.varlink_listener = varlink_fd;
+  if (nscd_fd) setup.unix_listeners.emplace_back(*nscd_fd, "nscd");
   // READY=1 once a worker's loop runs on the listeners opened above, after
   // the providers were checked.
   setup.on_ready = [&daemonizer, &notifier] {
@@ -341,5 +356,6 @@ int main(int argc, char** argv) {
   ::unlink(admin_path.c_str());
   ::unlink(pam_path.c_str());
   if (!varlink_path.empty()) ::unlink(varlink_path.c_str());
+  if (!nscd_path.empty()) ::unlink(nscd_path.c_str());
   return rc;
 }

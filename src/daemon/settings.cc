@@ -124,6 +124,7 @@ std::string_view section_header(Section section) {
     case Section::kPam: return "[pam]";
     case Section::kStore: return "[store]";
     case Section::kVarlink: return "[varlink]";
+    case Section::kNscd: return "[nscd]";
   }
   return "?";
 }
@@ -383,6 +384,8 @@ void apply_section_defaults(Section section, C& target) {
       s.apply_store(target, *value);
     } else if constexpr (std::is_same_v<C, VarlinkConfig>) {
       s.apply_varlink(target, *value);
+    } else if constexpr (std::is_same_v<C, NscdConfig>) {
+      s.apply_nscd(target, *value);
     } else {
       s.apply_provider(target, *value);
     }
@@ -418,6 +421,7 @@ Status check_varlink_config(const VarlinkConfig& varlink) {
   }
   return Status::ok();
 }
+void apply_defaults(NscdConfig& nscd) { apply_section_defaults(Section::kNscd, nscd); }
 
 Status check_listen_config(const ListenConfig& listen) {
   if (listen.tls_cert.empty() != listen.tls_key.empty()) {

@@ -30,6 +30,7 @@ enum class Section : std::uint8_t {
   kPam,           // [pam]: one table, every key optional
   kStore,         // [store]: one table, every key optional
   kVarlink,       // [varlink]: the systemd userdb front, every key optional
+  kNscd,          // [nscd]: the nscd protocol front, every key optional
 };
 
 enum class SettingType : std::uint8_t {
@@ -100,6 +101,8 @@ struct Setting {
   SettingValue (*read_fastcache)(const FastCacheConfig&) = nullptr;
   void (*apply_fastcache_map)(FastCacheMapConfig&, const SettingValue&) = nullptr;
   SettingValue (*read_fastcache_map)(const FastCacheMapConfig&) = nullptr;
+  void (*apply_nscd)(NscdConfig&, const SettingValue&) = nullptr;
+  SettingValue (*read_nscd)(const NscdConfig&) = nullptr;
   void (*apply_listen)(ListenConfig&, const SettingValue&) = nullptr;
   SettingValue (*read_listen)(const ListenConfig&) = nullptr;
   void (*apply_pam)(PamConfig&, const SettingValue&) = nullptr;
@@ -181,6 +184,7 @@ void apply_defaults(PoolConfig& pool);
 void apply_defaults(FastCacheConfig& fastcache);  // every map's too
 void apply_defaults(FastCacheMapConfig& map);
 void apply_defaults(ListenConfig& listen);
+void apply_defaults(NscdConfig& nscd);
 
 void apply_defaults(PamConfig& pam);
 void apply_defaults(StoreConfig& store);

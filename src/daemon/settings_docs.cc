@@ -246,6 +246,14 @@ std::string config_reference_markdown() {
       "\n";
   doc_table(out, Section::kVarlink, "");
   out +=
+      "## [nscd]\n"
+      "\n"
+      "The nscd front: glibc's built-in nscd client (in every dynamically and statically\n"
+      "linked program) gets fastid's answers on the nscd socket and searches shared maps\n"
+      "in process, with no NSS module installed. Off by default; see docs/nscd.md.\n"
+      "\n";
+  doc_table(out, Section::kNscd, "");
+  out +=
       "\n"
       "## Example\n"
       "\n"

@@ -16,6 +16,7 @@ Config default_config() {
   apply_defaults(config.pam);
   apply_defaults(config.store);
   apply_defaults(config.varlink);
+  apply_defaults(config.nscd);
   ProviderConfig local;
   apply_defaults(local);
   local.name = "local";
@@ -71,6 +72,11 @@ std::string render_config(const Config& config, Secrets secrets) {
   for (const Setting& s : settings()) {
     if (s.section != Section::kVarlink) continue;
     out += std::string(s.key) + " = " + format_setting_value(s, s.read_varlink(config.varlink)) + "\n";
+  }
+  out += "\n[nscd]\n";
+  for (const Setting& s : settings()) {
+    if (s.section != Section::kNscd) continue;
+    out += std::string(s.key) + " = " + format_setting_value(s, s.read_nscd(config.nscd)) + "\n";
   }
   for (const ProviderConfig& p : config.providers) {
     out += "\n[[provider]]\n";

@@ -531,6 +531,22 @@ const Setting kLaterKeys[] = {
                        "are closed. Non-root uids share three quarters of them, each at most "
                        "`[daemon] max_connections_per_uid`.",
     }),
+    nscd_key<&NscdConfig::enabled>({
+        .key = "enabled",
+        .type = SettingType::kBool,
+        .default_text = "false",
+        .description = "Whether fastidd answers glibc's nscd protocol on `socket` and hands out "
+                       "shared maps that glibc searches in the calling process, with no NSS "
+                       "module loaded (docs/nscd.md). Stop any nscd, unscd or nsncd first.",
+    }),
+    nscd_key<&NscdConfig::socket>({
+        .key = "socket",
+        .type = SettingType::kString,
+        .default_text = "/var/run/nscd/socket",
+        .rule = StringRule::kAbsolutePath,
+        .description = "The nscd socket (mode 0666). glibc connects to `/var/run/nscd/socket` "
+                       "and nowhere else: another path is for tests and containers that bind it there.",
+    }),
 };
 
 }  // namespace

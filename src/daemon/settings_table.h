@@ -124,6 +124,14 @@ constexpr Setting listen_key(Setting s) {
 }
 
 template <auto Member>
+constexpr Setting nscd_key(Setting s) {
+  s.section = Section::kNscd;
+  s.apply_nscd = &Field<Member>::apply;
+  s.read_nscd = &Field<Member>::read;
+  return s;
+}
+
+template <auto Member>
 constexpr Setting pam_key(Setting s) {
   s.section = Section::kPam;
   s.apply_pam = &Field<Member>::apply;

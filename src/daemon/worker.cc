@@ -263,7 +263,11 @@ class Worker {
     // Who was refused what, and why: for root only.
     admin_.add_status_source([this] { return server_.gate().status_items(); }, /*root_only=*/true);
     for (auto& [fd, name] : setup_.unix_listeners) {
-      server_.add_unix_listener(fd, name, name == "admin", name == "pam");
+      if (name == "nscd") {
+        server_.add_nscd_listener(fd, name);
+      } else {
+        server_.add_unix_listener(fd, name, name == "admin", name == "pam");
+      }
     }
     for (auto& [fd, name] : setup_.tcp_listeners) server_.add_tcp_listener(fd, "tcp " + name, setup_.tcp_tls);
     for (auto& [fd, name] : setup_.udp_listeners) server_.add_udp_listener(fd, "udp " + name);
@@ -282,7 +286,10 @@ class Worker {
     io_.run();
     // A daemon that stopped must not keep answering through its maps: clients
     // then go to the socket, find nobody, and move on to the next NSS source.
-    if (publisher_) (void)publisher_->invalidate_all();
+    if (publisher_) {
+      (void)publisher_->invalidate_all();
+      publisher_->retire_nscd();
+    }
     if (store_) (void)store_->sync();
     pam_.join();
     core::log_info("stopped");
@@ -367,10 +374,11 @@ class Worker {
         !(setup_.config.listen == next->listen) ||
         setup_.config.store.enabled != next->store.enabled ||
         setup_.config.store.size_bytes != next->store.size_bytes ||
-        setup_.config.varlink.enabled != next->varlink.enabled || setup_.config.varlink.socket != next->varlink.socket) {
+        setup_.config.varlink.enabled != next->varlink.enabled || setup_.config.varlink.socket != next->varlink.socket ||
+        !(setup_.config.nscd == next->nscd)) {
       core::log_warning(
           "socket_dir, state_dir, workers, pid_file, on_worker_exit, user, group, [fastcache], "
-          "[listen], [store] enabled/size and [varlink] enabled/socket take effect at restart only");
+          "[listen], [nscd], [store] enabled/size and [varlink] enabled/socket take effect at restart only");
     }
     // Requests in flight keep the old directories alive; their pools stop once
     // those finish, and are kept here until the worker ends.
@@ -395,6 +403,7 @@ class Worker {
     kept.daemon.group = old_d.group;
     kept.fastcache = setup_.config.fastcache;
     kept.listen = setup_.config.listen;
+    kept.nscd = setup_.config.nscd;
     kept.store.enabled = setup_.config.store.enabled;
     kept.store.size_bytes = setup_.config.store.size_bytes;
     kept.varlink.enabled = setup_.config.varlink.enabled;
@@ -425,6 +434,7 @@ class Worker {
         (void)store_->sync();
         next_store_sync_ = std::chrono::steady_clock::now() + kStoreSyncInterval;
       }
+      if (publisher_) publisher_->sweep();  // the nscd maps' expiry, to the second
       if (publisher_ && std::chrono::steady_clock::now() >= next_heartbeat_) {
         publisher_->heartbeat();
         next_heartbeat_ = std::chrono::steady_clock::now() + kHeartbeatInterval;
@@ -494,7 +504,11 @@ class Worker {
   // from older data, so the maps start empty.
   void open_fast_cache() {
     const auto& fc = setup_.config.fastcache;
-    if (!fc.passwd.enabled && !fc.group.enabled && !fc.initgroups.enabled) return;
+    // The nscd front's maps are published alongside (docs/nscd.md); with
+    // several workers each would hold its own, so the front answers on the
+    // socket only there.
+    const bool nscd_maps = setup_.config.nscd.enabled && setup_.config.daemon.workers == 1;
+    if (!fc.passwd.enabled && !fc.group.enabled && !fc.initgroups.enabled && !nscd_maps) return;
     server::CachePublisherOptions options;
     options.dir = setup_.config.daemon.state_dir + "/mc";
     auto map = [](const FastCacheMapConfig& m) {
@@ -504,6 +518,7 @@ class Worker {
     options.group = map(fc.group);
     options.initgroups = map(fc.initgroups);
     options.negative_ttl = fc.negative_ttl;
+    options.nscd = nscd_maps;
     auto p = server::CachePublisher::open(options);
     if (!p) {
       core::log_error("fast cache disabled: " + p.error().to_string());

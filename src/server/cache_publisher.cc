@@ -4,6 +4,7 @@
 
 #include "core/log.h"
 #include "fastcache/layout.h"
+#include "fastcache/nscd_map.h"
 #include "fastcache/writer.h"
 #include "proto/wire.h"
 
@@ -35,11 +36,17 @@ core::Result<std::unique_ptr<CachePublisher>> CachePublisher::open(CachePublishe
       !st) {
     return core::error(st);
   }
+  if (p->options_.nscd) {
+    auto maps = fastcache::NscdMaps::create({});
+    if (!maps) return core::error(maps.error());
+    p->nscd_ = std::move(*maps);
+  }
   return p;
 }
 
 CachePublisher::CachePublisher(CachePublisherOptions options) : options_(std::move(options)) {}
 
+// The nscd maps retire as they are destroyed.
 CachePublisher::~CachePublisher() = default;
 
 void CachePublisher::note(const core::Status& st, const char* what) {
@@ -72,16 +79,28 @@ std::pair<FastCacheWriter*, const CacheMapOptions*> CachePublisher::map_for(mode
   return {nullptr, nullptr};
 }
 
+// The ttl of a kind's answers: its fast cache map's, whether that map is enabled or not.
+static std::chrono::milliseconds ttl_of(const CachePublisherOptions& o, model::Kind kind) {
+  switch (kind) {
+    case model::Kind::kUserByName:
+    case model::Kind::kUserByUid: return o.passwd.ttl;
+    case model::Kind::kGroupByName:
+    case model::Kind::kGroupByGid: return o.group.ttl;
+    default: return o.initgroups.ttl;
+  }
+}
+
 void CachePublisher::publish(const model::Query& query, const model::Answer& answer) {
   auto [map, options] = map_for(query.kind);
   if (map) note(map->put(query, answer, options->ttl), "an answer");
+  if (nscd_) nscd_->publish(query, answer, ttl_of(options_, query.kind));
 }
 
 void CachePublisher::publish_negative(const model::Query& query) {
+  if (options_.negative_ttl.count() <= 0) return;
   auto [map, options] = map_for(query.kind);
-  if (map && options_.negative_ttl.count() > 0) {
-    note(map->put_negative(query, options_.negative_ttl), "a negative answer");
-  }
+  if (map) note(map->put_negative(query, options_.negative_ttl), "a negative answer");
+  if (nscd_) nscd_->publish_negative(query, options_.negative_ttl);
 }
 
 core::Status CachePublisher::invalidate_all() { return invalidate(proto::kMapAll); }
@@ -95,6 +114,12 @@ core::Status CachePublisher::invalidate(std::uint32_t mask) {
   for (auto [w, bit] : maps) {
     if (w == nullptr || (mask & bit) == 0) continue;
     core::Status st = w->invalidate();
+    if (!st && first.is_ok()) first = st;
+  }
+  // glibc keeps initgroups in the group map: any of the three drops both.
+  if (nscd_ && (mask & proto::kMapAll) != 0) {
+    core::Status st =
+        nscd_->invalidate((mask & proto::kMapPasswd) != 0, (mask & (proto::kMapGroup | proto::kMapInitgroups)) != 0);
     if (!st && first.is_ok()) first = st;
   }
   return first;
@@ -130,6 +155,14 @@ core::Result<bool> CachePublisher::remove(const model::Query& query) {
   return map->remove(query);
 }
 
+void CachePublisher::sweep() {
+  if (nscd_) nscd_->sweep();
+}
+
+void CachePublisher::retire_nscd() {
+  if (nscd_) nscd_->retire();
+}
+
 void CachePublisher::heartbeat() {
   for (auto* w : {passwd_.get(), group_.get(), initgroups_.get()}) {
     if (w != nullptr) note(w->heartbeat(), "the heartbeat");
@@ -158,6 +191,9 @@ std::vector<std::pair<std::string, std::string>> CachePublisher::stats() const {
   add("group", group_.get());
   add("initgroups", initgroups_.get());
   out.emplace_back("fastcache.publish_failures", std::to_string(failures_));
+  if (nscd_) {
+    for (auto& kv : nscd_->stats()) out.push_back(std::move(kv));
+  }
   return out;
 }
 

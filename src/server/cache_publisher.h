@@ -1,7 +1,9 @@
 // CachePublisher: puts the answers the daemon serves into the fast cache maps
 // (passwd, group, initgroups) that clients read without a socket. Owns one
 // FastCacheWriter per enabled map; failures to publish are counted and logged
-// once, never fail a request. Loop-thread only.
+// once, never fail a request. With the nscd front, it also owns the shared
+// maps glibc's nscd client reads (fastcache/nscd_map.h), kept coherent with
+// the fast cache: the same answers, ttls and invalidations. Loop-thread only.
 #pragma once
 
 #include <chrono>
@@ -18,6 +20,7 @@
 
 namespace fastid::fastcache {
 class FastCacheWriter;
+class NscdMaps;
 }
 
 namespace fastid::server {
@@ -35,6 +38,9 @@ struct CachePublisherOptions {
   std::string dir;  // state_dir/mc
   CacheMapOptions passwd, group, initgroups;
   std::chrono::milliseconds negative_ttl{15000};  // 0 = publish no negative answers
+  // The nscd front's shared maps (fastcache/nscd_map.h), published from the
+  // same answers with the same ttls, invalidated with the maps above.
+  bool nscd = false;
 };
 
 class CachePublisher {
@@ -67,6 +73,12 @@ class CachePublisher {
 
   // Tells readers the daemon is alive; call every few seconds.
   void heartbeat();
+  // The nscd maps' expiry and timestamp; call about once a second.
+  void sweep();
+  // A stopping daemon: the nscd maps are retired for good (clients go to the socket).
+  void retire_nscd();
+  // nullptr: the nscd front hands out no maps.
+  const fastcache::NscdMaps* nscd_maps() const { return nscd_.get(); }
 
   // size, entries, evictions, generation per map, for `fastid status`.
   std::vector<std::pair<std::string, std::string>> stats() const;
@@ -80,6 +92,7 @@ class CachePublisher {
 
   CachePublisherOptions options_;
   std::unique_ptr<fastcache::FastCacheWriter> passwd_, group_, initgroups_;
+  std::unique_ptr<fastcache::NscdMaps> nscd_;
   std::uint64_t failures_ = 0;
   bool failure_logged_ = false;
 };

@@ -69,6 +69,10 @@ class TlsServerContext;
 asio::awaitable<void> serve_tls_connection(Server& server, std::shared_ptr<Server::Connection> conn,
                                            std::shared_ptr<TlsServerContext> tls);
 
+// One request of glibc's nscd protocol, answered, then the connection closed
+// (nscd_connection.cc); a request it cannot take closes it at once.
+asio::awaitable<void> serve_nscd_connection(Server& server, std::shared_ptr<Server::Connection> conn);
+
 // Closes the connection's socket when its deadline passes.
 asio::awaitable<void> watch_connection(std::shared_ptr<Server::Connection> conn);
 

@@ -29,6 +29,7 @@ const char* rejection_name(Rejection r) {
     case Rejection::kNotAdminSocket: return "not_admin_socket";
     case Rejection::kAdminNotRoot: return "admin_not_root";
     case Rejection::kNotVarlink: return "not_varlink";
+    case Rejection::kNotNscd: return "not_nscd";
   }
   return "?";
 }
@@ -41,6 +42,7 @@ const char* rejection_message(Rejection r) {
     case Rejection::kNotAdminSocket:
     case Rejection::kAdminNotRoot: return "admin requests are accepted on the admin socket, from root only";
     case Rejection::kNotVarlink: return "only user and group lookups are accepted on the Varlink socket";
+    case Rejection::kNotNscd: return "only lookups are accepted on the nscd socket";
   }
   return "refused";
 }
@@ -48,12 +50,15 @@ const char* rejection_message(Rejection r) {
 Rejection gate_verdict(ListenerClass listener, bool root, std::uint16_t opcode) {
   const bool network = listener == ListenerClass::kNetwork;
   const bool varlink = listener == ListenerClass::kVarlink;
+  const bool nscd = listener == ListenerClass::kNscd;
+  // A front end that speaks its own protocol has its own refusal.
+  const Rejection own = varlink ? Rejection::kNotVarlink : nscd ? Rejection::kNotNscd : Rejection::kNone;
   std::optional<Route> route = route_of(opcode);
-  if (!route) return network ? Rejection::kNotPublic : varlink ? Rejection::kNotVarlink : Rejection::kNone;
+  if (!route) return network ? Rejection::kNotPublic : own;
   for (const GateRule& rule : kGateTable) {
     if (rule.route != *route) continue;
     if ((rule.listeners & listener_bit(listener)) == 0) {
-      return network ? Rejection::kNotPublic : varlink ? Rejection::kNotVarlink : rule.off_listener;
+      return network ? Rejection::kNotPublic : own != Rejection::kNone ? own : rule.off_listener;
     }
     if (rule.root_only && (network || !root)) return Rejection::kAdminNotRoot;
     return Rejection::kNone;

@@ -19,8 +19,11 @@ namespace fastid::server {
 // connection's budget (docs/architecture.md, "Limits"): each class has its
 // own, so that no class can starve another. UDP is kNetwork.
 // kVarlink: the systemd userdb socket (varlink_front.h): its calls become lookups only.
-enum class ListenerClass : std::uint8_t { kNss, kPam, kAdmin, kNetwork, kVarlink };
-inline constexpr std::size_t kListenerClasses = 5;
+// kNscd: the socket speaking glibc's nscd protocol (nscd_connection.cc): its
+// requests are passed through this gate as the lookup opcode they ask the same
+// question as.
+enum class ListenerClass : std::uint8_t { kNss, kPam, kAdmin, kNetwork, kVarlink, kNscd };
+inline constexpr std::size_t kListenerClasses = 6;
 
 // Where the router sends an opcode (router.h): the lookup handler, the PAM
 // handler, or the admin handler (ping, status, and the administrator's
@@ -39,6 +42,7 @@ enum class Rejection : std::uint8_t {
   kNotAdminSocket,  // an admin request off the admin socket
   kAdminNotRoot,    // an admin request on the admin socket from a non-root peer
   kNotVarlink,      // anything but a lookup from the Varlink socket
+  kNotNscd,         // anything but a lookup on the nscd socket
 };
 inline constexpr std::size_t kRejections = 6;
 
@@ -67,16 +71,17 @@ inline constexpr std::uint8_t kVarlinkListener = listener_bit(ListenerClass::kVa
 
 inline constexpr std::array<GateRule, kRoutes> kGateTable{{
     {Route::kPing, kAllListeners, false, Rejection::kNone},
-    {Route::kLookup, kAllListeners | kVarlinkListener, false, Rejection::kNone},
+    {Route::kLookup, kAllListeners | kVarlinkListener | listener_bit(ListenerClass::kNscd), false, Rejection::kNone},
     {Route::kStatus, kLocalListeners, false, Rejection::kNone},
     {Route::kAuth, listener_bit(ListenerClass::kPam), false, Rejection::kNotPamSocket},
-    {Route::kAdmin, listener_bit(ListenerClass::kAdmin), true, Rejection::kNotAdminSocket},
+    {Route::kAdmin, listener_bit(ListenerClass::kAdmin) | listener_bit(ListenerClass::kNscd), true,
+     Rejection::kNotAdminSocket},
 }};
 
 // The table's verdict alone, for a request of `opcode` on `listener` from a
 // peer that is (or is not) root. Network peers are never root. An unknown
 // opcode passes on a local listener (the decoder answers "unknown opcode") and
-// is kNotPublic on a network one, kNotVarlink on the Varlink socket.
+// is kNotPublic on a network one, kNotVarlink on the Varlink socket and kNotNscd on the nscd socket.
 Rejection gate_verdict(ListenerClass listener, bool root, std::uint16_t opcode);
 
 // The gate of one front worker: the table's verdicts, counted.

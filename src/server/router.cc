@@ -6,6 +6,8 @@
 #pragma GCC diagnostic ignored "-Wmismatched-new-delete"
 #include "server/router.h"
 
+#include "fastcache/nscd_map.h"
+#include "server/cache_publisher.h"
 #include "server/pam_handler.h"
 
 namespace fastid::server {
@@ -35,6 +37,14 @@ asio::awaitable<core::Result<model::Answer>> Router::lookup(model::Query query, 
   ++requests_;
   auto op = lookups_.lookup(std::move(query), source);
   co_return co_await std::move(op);
+}
+
+std::optional<std::pair<int, std::uint64_t>> Router::nscd_map(proto::nscd::Database db) const {
+  const CachePublisher* publisher = lookups_.publisher();
+  if (publisher == nullptr || publisher->nscd_maps() == nullptr) return std::nullopt;
+  auto handout = publisher->nscd_maps()->handout(db);
+  if (!handout) return std::nullopt;
+  return std::make_pair(handout->fd, handout->size);
 }
 
 }  // namespace fastid::server

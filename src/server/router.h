@@ -11,7 +11,9 @@
 #include <string>
 
 #include "core/peer_cred.h"
+#include "model/query.h"
 #include "proto/messages.h"
+#include "proto/nscd.h"
 #include "server/admin_handler.h"
 #include "server/gate.h"
 #include "server/nss_handler.h"
@@ -35,6 +37,10 @@ class Router {
   // same NssHandler::lookup as a lookup frame's, counted the same. `source`,
   // when given, gets the name of the directory that answered.
   asio::awaitable<core::Result<model::Answer>> lookup(model::Query query, std::string* source = nullptr);
+
+  // A read-only descriptor of the nscd front's shared map of `db` and its
+  // size, for GETFDPW/GETFDGR (the caller closes it); nullopt: no map.
+  std::optional<std::pair<int, std::uint64_t>> nscd_map(proto::nscd::Database db) const;
 
   // "requests": the requests answered here but authentication (lookups, ping,
   // status, invalidation), the figure tests and operators read before and after.

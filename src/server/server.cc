@@ -193,6 +193,12 @@ void Server::add_varlink_listener(int fd, std::string name) {
   start_accepting(listeners_.back().get());
 }
 
+void Server::add_nscd_listener(int fd, std::string name) {
+  listeners_.push_back(std::make_unique<Listener>(io_, fd, AF_UNIX, 0, std::move(name)));
+  listeners_.back()->cls = ListenerClass::kNscd;
+  start_accepting(listeners_.back().get());
+}
+
 void Server::add_tcp_listener(int fd, std::string name, std::shared_ptr<TlsServerContext> tls) {
   listeners_.push_back(std::make_unique<Listener>(io_, fd, socket_family(fd), IPPROTO_TCP, std::move(name)));
   listeners_.back()->network = true;
@@ -301,6 +307,8 @@ void Server::start_accepting(Listener* listener) {
       s.connections_.emplace(id, conn);
       if (listener->cls == ListenerClass::kVarlink) {
         asio::co_spawn(s.io_, serve_varlink_connection(s, conn, s.varlink_options_), asio::detached);
+      } else if (listener->cls == ListenerClass::kNscd) {
+        asio::co_spawn(s.io_, serve_nscd_connection(s, conn), asio::detached);
       } else if (listener->tls) {
         asio::co_spawn(s.io_, serve_tls_connection(s, conn, listener->tls), asio::detached);
       } else {
@@ -319,6 +327,7 @@ std::size_t Server::budget_of(ListenerClass cls) const {
     case ListenerClass::kAdmin: return kAdminConnections;
     case ListenerClass::kNetwork: return limits_.max_network_connections;
     case ListenerClass::kVarlink: return limits_.max_varlink_connections;
+    case ListenerClass::kNscd: return limits_.max_connections;  // the nss socket's budget, its own count
   }
   return 0;
 }
@@ -445,6 +454,7 @@ StatusItems Server::status_items() const {
       {"connections.open.admin", std::to_string(use_[static_cast<std::size_t>(ListenerClass::kAdmin)].open)},
       {"connections.open.network", std::to_string(use_[static_cast<std::size_t>(ListenerClass::kNetwork)].open)},
       {"connections.open.varlink", std::to_string(use_[static_cast<std::size_t>(ListenerClass::kVarlink)].open)},
+      {"connections.open.nscd", std::to_string(use_[static_cast<std::size_t>(ListenerClass::kNscd)].open)},
       {"connections.rejected", std::to_string(stats_.rejected)},
       {"connections.evicted", std::to_string(stats_.evicted)},
       {"connections.closed_idle", std::to_string(stats_.closed_idle)},
@@ -456,6 +466,11 @@ StatusItems Server::status_items() const {
       {"udp.dropped", std::to_string(stats_.udp_dropped)},
       {"varlink.calls", std::to_string(stats_.varlink_calls)},
       {"varlink.malformed", std::to_string(stats_.varlink_malformed)},
+      {"nscd.requests", std::to_string(stats_.nscd_requests)},
+      {"nscd.malformed", std::to_string(stats_.nscd_malformed)},
+      {"nscd.not_served", std::to_string(stats_.nscd_not_served)},
+      {"nscd.failed", std::to_string(stats_.nscd_failed)},
+      {"nscd.maps_sent", std::to_string(stats_.nscd_maps_sent)},
   };
 }
 

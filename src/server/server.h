@@ -62,6 +62,11 @@ struct ServerStats {
   std::uint64_t udp_dropped = 0;      // not a frame: no reply at all
   std::uint64_t varlink_calls = 0;      // messages received on the Varlink socket
   std::uint64_t varlink_malformed = 0;  // not a Varlink call (or no NUL within the limit): closed
+  std::uint64_t nscd_requests = 0;    // nscd protocol: requests whose header arrived
+  std::uint64_t nscd_malformed = 0;   //   bad version, type or key length, a key cut short or not one C string
+  std::uint64_t nscd_not_served = 0;  //   hosts, services, netgroups, statistics, shutdown, invalidation; no map
+  std::uint64_t nscd_failed = 0;      //   a directory failure: closed, so that glibc asks its modules
+  std::uint64_t nscd_maps_sent = 0;   //   map descriptors handed out
   std::size_t open = 0;
 };
 
@@ -81,6 +86,11 @@ class Server {
   // refused on every other listener); `auth`: the pam socket, the only one
   // where authentication requests are accepted (the gate's table, gate.h).
   void add_unix_listener(int fd, std::string name, bool admin = false, bool auth = false);
+
+  // The socket of glibc's nscd protocol (an already listening Unix stream
+  // socket; the server takes ownership of `fd`): one request per connection,
+  // answered through the same gate and router (nscd_connection.cc).
+  void add_nscd_listener(int fd, std::string name);
 
   // Network listeners (bound, listening and non-blocking, shared with the other
   // workers): only ping and public lookups are answered on them. The server

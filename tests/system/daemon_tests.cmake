@@ -97,3 +97,25 @@ target_link_libraries(pam_ldap_system_test PRIVATE fastid_proto GTest::gtest GTe
 add_dependencies(pam_ldap_system_test fastidd nss_fastid fastid-provider-worker pam_fastid)
 add_test(NAME pam_ldap_system_test COMMAND pam_ldap_system_test)
 set_tests_properties(pam_ldap_system_test PROPERTIES LABELS "system;ldap" TIMEOUT 600)
+
+# The nscd front through real glibc (docs/nscd.md): nscd_probe calls glibc's
+# lookups with no NSS module configured; nscd_probe_static is the same program
+# linked statically (glibc warns at link time: a static getpwnam still uses
+# nscd's socket, which is what the test checks).
+add_executable(nscd_probe nscd_probe.c)
+fastid_warnings(nscd_probe)
+add_executable(nscd_probe_static nscd_probe.c)
+fastid_warnings(nscd_probe_static)
+# Never sanitized (a sanitizer runtime cannot be linked statically): it is
+# glibc's static client that is under test, not this program.
+target_compile_options(nscd_probe_static PRIVATE -fno-sanitize=all)
+target_link_options(nscd_probe_static PRIVATE -fno-sanitize=all -static)
+add_executable(nscd_churn nscd_churn.c)
+fastid_warnings(nscd_churn)
+add_executable(nscd_system_test nscd_system_test.cc)
+fastid_warnings(nscd_system_test)
+target_compile_definitions(nscd_system_test PRIVATE ${FASTID_SYSTEM_DEFS})
+target_link_libraries(nscd_system_test PRIVATE GTest::gtest GTest::gtest_main Threads::Threads)
+add_dependencies(nscd_system_test fastidd fastid_cli fastid-provider-worker nscd_probe nscd_probe_static nscd_churn)
+add_test(NAME nscd_system_test COMMAND nscd_system_test)
+set_tests_properties(nscd_system_test PROPERTIES LABELS "system;nscd" TIMEOUT 600)

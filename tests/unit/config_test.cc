@@ -69,6 +69,9 @@ TEST(SettingsTable, EveryEntryIsComplete) {
     } else if (s.section == Section::kVarlink) {
       EXPECT_NE(s.apply_varlink, nullptr);
       EXPECT_NE(s.read_varlink, nullptr);
+    } else if (s.section == Section::kNscd) {
+      EXPECT_NE(s.apply_nscd, nullptr);
+      EXPECT_NE(s.read_nscd, nullptr);
       EXPECT_EQ(s.apply_provider, nullptr);
     } else {
       EXPECT_NE(s.apply_provider, nullptr);
@@ -597,6 +600,22 @@ TEST(Sections, Varlink) {
             "/etc/fastid.toml:6: [varlink] socket: must be an absolute path, got \"io.fastid\"");
   EXPECT_EQ(error_of(std::string(kMinimal) + "\n[varlink]\nenable = true\n"),
             "/etc/fastid.toml:6: [varlink] enable: unknown key (did you mean \"enabled\"?)");
+}
+
+TEST(Nscd, KeysDefaultsAndRules) {
+  auto c = parse_config(std::string(kMinimal) + "\n[nscd]\nenabled = true\nsocket = \"/run/test/nscd.sock\"\n",
+                        "/etc/fastid.toml");
+  ASSERT_TRUE(c) << c.error().to_string();
+  EXPECT_TRUE(c->nscd.enabled);
+  EXPECT_EQ(c->nscd.socket, "/run/test/nscd.sock");
+  EXPECT_EQ(default_config().nscd, NscdConfig{});
+  EXPECT_FALSE(default_config().nscd.enabled);
+  EXPECT_EQ(default_config().nscd.socket, "/var/run/nscd/socket");
+  EXPECT_EQ(error_of(std::string(kMinimal) + "\n[nscd]\nsocket = \"relative/socket\"\n"),
+            "/etc/fastid.toml:6: [nscd] socket: must be an absolute path, got \"relative/socket\"");
+  EXPECT_EQ(error_of(std::string(kMinimal) + "\n[nscd]\nenable = true\n"),
+            "/etc/fastid.toml:6: [nscd] enable: unknown key (did you mean \"enabled\"?)");
+  EXPECT_EQ(error_of("nscd = 5\n"), "/etc/fastid.toml:1: nscd: must be a section: write [nscd], got an integer");
 }
 
 TEST(Errors, UnknownSectionsAndStrayKeys) {

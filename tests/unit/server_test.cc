@@ -537,6 +537,12 @@ TEST(GateTest, TheTableDecidesEveryListenerCallerAndOpcode) {
       {L::kNss, false, O::kSetLogLevel, R::kNotAdminSocket},
       {L::kNetwork, true, O::kCacheShow, R::kNotPublic},
       {L::kNetwork, false, O::kSetLogLevel, R::kNotPublic},
+      // The nscd socket: lookups from anyone, invalidation (nscd -i) from root, nothing else.
+      {L::kNscd, false, O::kGetpwnam, R::kNone},    {L::kNscd, false, O::kInitgroups, R::kNone},
+      {L::kNscd, true, O::kCacheInvalidate, R::kNone},
+      {L::kNscd, false, O::kCacheInvalidate, R::kAdminNotRoot},
+      {L::kNscd, false, O::kPing, R::kNotNscd},     {L::kNscd, true, O::kStatus, R::kNotNscd},
+      {L::kNscd, true, O::kAuthenticate, R::kNotNscd},
   };
   for (const Row& r : rows) {
     EXPECT_EQ(gate_verdict(r.listener, r.root, op(r.opcode)), r.expected)
@@ -550,6 +556,7 @@ TEST(GateTest, UnknownOpcodesAreTheDecodersLocallyAndRefusedOverTheNetwork) {
   EXPECT_EQ(gate_verdict(ListenerClass::kNetwork, false, 0x001F), Rejection::kNotPublic)
       << "an unassigned opcode of the public range is not public";
   EXPECT_EQ(gate_verdict(ListenerClass::kPam, false, 0x002F), Rejection::kNone);
+  EXPECT_EQ(gate_verdict(ListenerClass::kNscd, true, 0x7777), Rejection::kNotNscd);
 }
 
 TEST(GateTest, EveryRouteHasOneRowAndEveryOpcodeOneRoute) {
