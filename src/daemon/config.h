@@ -105,6 +105,9 @@ struct ProviderConfig {
   std::chrono::milliseconds network_timeout{5000};
   std::chrono::milliseconds search_timeout{10000};
   bool allow_cleartext_passwords = false;
+  std::string sasl_mech = {};  // "" (simple bind) or "GSSAPI" (docs/kerberos.md)
+  std::string keytab = {};
+  std::string principal = {};
 
   // type "winbind" (docs/winbind.md).
   std::string separator = "\\";

@@ -75,6 +75,9 @@ Result<std::unique_ptr<Provider>> make_provider(const ProviderConfig& config) {
         .network_timeout = config.network_timeout,
         .search_timeout = config.search_timeout,
         .allow_cleartext_passwords = config.allow_cleartext_passwords,
+        .sasl_mech = config.sasl_mech,
+        .keytab = config.keytab,
+        .principal = config.principal,
     }), ids);
   }
   if (config.type == "winbind") {

@@ -371,6 +371,36 @@ const Setting kProviderKeys[] = {
                        "`start_tls`. A provider that may send a password in clear (this, or a "
                        "`bind_dn` over such a URI) is logged as a warning at start.",
     }),
+    provider_key<&ProviderConfig::sasl_mech>({
+        .key = "sasl_mech",
+        .type = SettingType::kString,
+        .default_text = "",
+        .provider_type = "ldap",
+        .description = "How the service account binds: empty for a simple bind as `bind_dn`, "
+                       "`GSSAPI` for a Kerberos bind as `principal` with a ticket fastid gets "
+                       "itself from `keytab` (kept in memory, per provider worker, renewed "
+                       "before it expires; docs/kerberos.md). With GSSAPI, `bind_dn` stays "
+                       "empty and each `uri` names the server as its `ldap/` principal does.",
+    }),
+    provider_key<&ProviderConfig::keytab>({
+        .key = "keytab",
+        .type = SettingType::kString,
+        .default_text = "",
+        .rule = StringRule::kAbsolutePathOrEmpty,
+        .provider_type = "ldap",
+        .description = "With `sasl_mech = \"GSSAPI\"`: the keytab holding the key of "
+                       "`principal`; must be readable by the daemon (and its `user`), and by "
+                       "nobody else. Required for GSSAPI.",
+    }),
+    provider_key<&ProviderConfig::principal>({
+        .key = "principal",
+        .type = SettingType::kString,
+        .default_text = "",
+        .provider_type = "ldap",
+        .description = "With `sasl_mech = \"GSSAPI\"`: the Kerberos principal fastid binds "
+                       "as (`name/host` or `name/host@REALM`); empty: this host's principal "
+                       "`host/<hostname>`.",
+    }),
 
     // ---- type "winbind" (docs/winbind.md) ----
     provider_key<&ProviderConfig::separator>({
