@@ -108,6 +108,11 @@ struct ProviderConfig {
   std::string sasl_mech = {};  // "" (simple bind) or "GSSAPI" (docs/kerberos.md)
   std::string keytab = {};
   std::string principal = {};
+  // Any type run in the pool: who checks passwords ("" = the provider, "krb5" = the KDC).
+  std::string auth_provider = {};
+  std::string krb5_realm = {};
+  std::string krb5_keytab = "/etc/krb5.keytab";
+  std::string krb5_ccache = "FILE:/tmp/krb5cc_%U_XXXXXX";
 
   // type "winbind" (docs/winbind.md).
   std::string separator = "\\";
@@ -123,7 +128,10 @@ struct ProviderConfig {
   PoolConfig pool = {};
 
   // Whether this provider runs in a pool of worker processes ("auto" resolved).
-  bool in_pool() const { return isolation == "process" || (isolation == "auto" && type != "files"); }
+  // (A KDC password check blocks: auth_provider "krb5" runs in the pool too.)
+  bool in_pool() const {
+    return isolation == "process" || (isolation == "auto" && (type != "files" || auth_provider == "krb5"));
+  }
 
   bool operator==(const ProviderConfig&) const = default;
 };
