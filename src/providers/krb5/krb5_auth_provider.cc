@@ -30,6 +30,8 @@ Status Krb5AuthProvider::authenticate(std::string_view user, std::string_view pa
   if (!outcome.status) {
     if (outcome.status.code() == core::Code::kPermissionDenied) ++kdc_rejected_;
     if (outcome.unverified) ++unverified_;
+    // Said only once the old password proved right (password_check.h).
+    if (outcome.password_expired) core::log_warning("provider " + name() + ": " + outcome.status.message());
     return outcome.status;
   }
   ++kdc_accepted_;
