@@ -166,5 +166,24 @@ TEST_F(Krb5PamTest, ACacheDirectoryThroughALinkOrWithoutStickyBitIsRefused) {
   }
 }
 
+// `fastidd --check-config` (and the start) names a verification keytab that
+// is missing, rather than letting logins through unverified.
+TEST_F(Krb5PamTest, CheckConfigNamesAMissingKeytabAndABadCachePattern) {
+  PamDaemon d("");
+  auto check = [&](const std::string& config, const std::string& words) {
+    d.write_config(config);
+    auto r = run(bin_dir() + "/fastidd --check-config --config " + d.config_path() + " 2>&1");
+    EXPECT_NE(r.exit_code, 0) << r.out;
+    EXPECT_NE(r.out.find(words), std::string::npos) << r.out << "\nwanted: " << words;
+  };
+  std::string missing = krb5_config(d, *kdc, "FILE:" + cache_dir_ + "/krb5cc_%U_XXXXXX");
+  missing.replace(missing.find(kdc->host_keytab()), kdc->host_keytab().size(), kdc->dir() + "/gone.keytab");
+  check(missing, "krb5_keytab " + kdc->dir() + "/gone.keytab: cannot be read");
+  check(krb5_config(d, *kdc, "KEYRING:persistent:%U"), "only FILE:/path/..._XXXXXX caches are supported");
+  std::string in_process = krb5_config(d, *kdc, "FILE:" + cache_dir_ + "/krb5cc_%U_XXXXXX");
+  in_process.replace(in_process.find("auth_provider"), 0, "isolation = \"none\"\n");
+  check(in_process, "isolation must be process or auto");
+}
+
 }  // namespace
 }  // namespace fastid::testing
