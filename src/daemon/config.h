@@ -112,6 +112,14 @@ struct ProviderConfig {
   std::chrono::milliseconds network_timeout{5000};
   std::chrono::milliseconds search_timeout{10000};
   bool allow_cleartext_passwords = false;
+  std::string sasl_mech = {};  // "" (simple bind) or "GSSAPI" (docs/kerberos.md)
+  std::string keytab = {};
+  std::string principal = {};
+  // Any type run in the pool: who checks passwords ("" = the provider, "krb5" = the KDC).
+  std::string auth_provider = {};
+  std::string krb5_realm = {};
+  std::string krb5_keytab = "/etc/krb5.keytab";
+  std::string krb5_ccache = "FILE:/tmp/krb5cc_%U_XXXXXX";
 
   // type "winbind" (docs/winbind.md).
   std::string separator = "\\";
@@ -127,7 +135,10 @@ struct ProviderConfig {
   PoolConfig pool = {};
 
   // Whether this provider runs in a pool of worker processes ("auto" resolved).
-  bool in_pool() const { return isolation == "process" || (isolation == "auto" && type != "files"); }
+  // (A KDC password check blocks: auth_provider "krb5" runs in the pool too.)
+  bool in_pool() const {
+    return isolation == "process" || (isolation == "auto" && (type != "files" || auth_provider == "krb5"));
+  }
 
   bool operator==(const ProviderConfig&) const = default;
 };

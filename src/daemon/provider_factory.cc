@@ -4,6 +4,7 @@
 
 #include "providers/checked_provider.h"
 #include "providers/files/files_provider.h"
+#include "providers/krb5/krb5_auth_provider.h"
 #include "providers/remote/remote_provider.h"
 #include "providers/ldap/ldap_provider.h"
 #include "providers/slow/slow_provider.h"
@@ -13,7 +14,32 @@ namespace fastid::daemon {
 
 using namespace providers;  // the provider types this file builds
 
+namespace {
+Result<std::unique_ptr<Provider>> make_directory_provider(const ProviderConfig& config);
+}  // namespace
+
+// auth_provider "krb5": the KDC checks the passwords of the provider's users.
 Result<std::unique_ptr<Provider>> make_provider(const ProviderConfig& config) {
+  auto made = make_directory_provider(config);
+  if (!made || config.auth_provider.empty()) return made;
+  if (config.auth_provider != "krb5") {
+    return core::error(Status::invalid_argument("provider " + config.name + ": auth_provider \"" +
+                                                config.auth_provider + "\": krb5 or empty"));
+  }
+  if (!config.in_pool()) {
+    return core::error(Status::invalid_argument("provider " + config.name +
+                                                ": auth_provider krb5 blocks on the KDC: isolation "
+                                                "must be process or auto"));
+  }
+  return std::make_unique<Krb5AuthProvider>(std::move(*made), Krb5AuthProvider::Options{
+                                                                  .realm = config.krb5_realm,
+                                                                  .keytab = config.krb5_keytab,
+                                                                  .ccache = config.krb5_ccache,
+                                                              });
+}
+
+namespace {
+Result<std::unique_ptr<Provider>> make_directory_provider(const ProviderConfig& config) {
   if (config.type == "files") {
     return std::make_unique<FilesProvider>(FilesProvider::Options{
         .name = config.name,
@@ -79,6 +105,9 @@ Result<std::unique_ptr<Provider>> make_provider(const ProviderConfig& config) {
         .network_timeout = config.network_timeout,
         .search_timeout = config.search_timeout,
         .allow_cleartext_passwords = config.allow_cleartext_passwords,
+        .sasl_mech = config.sasl_mech,
+        .keytab = config.keytab,
+        .principal = config.principal,
     }), ids);
   }
   if (config.type == "winbind") {
@@ -94,6 +123,7 @@ Result<std::unique_ptr<Provider>> make_provider(const ProviderConfig& config) {
   return core::error(Status::invalid_argument("provider " + config.name + ": provider type \"" +
                                               config.type + "\" is not available in this build"));
 }
+}  // namespace
 
 pool::PoolOptions pool_options(const PoolConfig& pool) {
   return pool::PoolOptions{

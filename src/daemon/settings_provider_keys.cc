@@ -405,6 +405,79 @@ const Setting kProviderKeys[] = {
                        "`start_tls`. A provider that may send a password in clear (this, or a "
                        "`bind_dn` over such a URI) is logged as a warning at start.",
     }),
+    provider_key<&ProviderConfig::sasl_mech>({
+        .key = "sasl_mech",
+        .type = SettingType::kString,
+        .default_text = "",
+        .provider_type = "ldap",
+        .description = "How the service account binds: empty for a simple bind as `bind_dn`, "
+                       "`GSSAPI` for a Kerberos bind as `principal` with a ticket fastid gets "
+                       "itself from `keytab` (kept in memory, per provider worker, renewed "
+                       "before it expires; docs/kerberos.md). With GSSAPI, `bind_dn` stays "
+                       "empty and each `uri` names the server as its `ldap/` principal does.",
+    }),
+    provider_key<&ProviderConfig::keytab>({
+        .key = "keytab",
+        .type = SettingType::kString,
+        .default_text = "",
+        .rule = StringRule::kAbsolutePathOrEmpty,
+        .provider_type = "ldap",
+        .description = "With `sasl_mech = \"GSSAPI\"`: the keytab holding the key of "
+                       "`principal`; must be readable by the daemon (and its `user`), and by "
+                       "nobody else. Required for GSSAPI.",
+    }),
+    provider_key<&ProviderConfig::principal>({
+        .key = "principal",
+        .type = SettingType::kString,
+        .default_text = "",
+        .provider_type = "ldap",
+        .description = "With `sasl_mech = \"GSSAPI\"`: the Kerberos principal fastid binds "
+                       "as (`name/host` or `name/host@REALM`); empty: this host's principal "
+                       "`host/<hostname>`.",
+    }),
+
+    // ---- Kerberos password checks, types "files" and "ldap" (docs/kerberos.md) ----
+    provider_key<&ProviderConfig::auth_provider>({
+        .key = "auth_provider",
+        .type = SettingType::kString,
+        .default_text = "",
+        .provider_type = "files ldap",
+        .description = "Who checks passwords: empty for the provider itself, `krb5` for the "
+                       "Kerberos KDC: the password must get the user an initial ticket, which "
+                       "must verify against `krb5_keytab` (a spoofed KDC cannot let anyone in), "
+                       "and the ticket is left for the user in a cache (`krb5_ccache`). "
+                       "Lookups and account checks stay the provider's. Runs in the provider "
+                       "pool (`isolation` must not be `none`).",
+    }),
+    provider_key<&ProviderConfig::krb5_realm>({
+        .key = "krb5_realm",
+        .type = SettingType::kString,
+        .default_text = "",
+        .provider_type = "files ldap",
+        .description = "With `auth_provider = \"krb5\"`: the realm of the users' principals "
+                       "(`NAME@REALM`); empty: krb5.conf's `default_realm`. The KDCs are "
+                       "krb5.conf's (or `KRB5_CONFIG`'s).",
+    }),
+    provider_key<&ProviderConfig::krb5_keytab>({
+        .key = "krb5_keytab",
+        .type = SettingType::kString,
+        .default_text = "/etc/krb5.keytab",
+        .rule = StringRule::kAbsolutePath,
+        .provider_type = "files ldap",
+        .description = "With `auth_provider = \"krb5\"`: the keytab with this host's `host/` "
+                       "key that every login's ticket is verified against; a missing keytab "
+                       "stops the start (never a login without the check).",
+    }),
+    provider_key<&ProviderConfig::krb5_ccache>({
+        .key = "krb5_ccache",
+        .type = SettingType::kString,
+        .default_text = "FILE:/tmp/krb5cc_%U_XXXXXX",
+        .provider_type = "files ldap",
+        .description = "With `auth_provider = \"krb5\"`: where a login's ticket is left: a new "
+                       "file per login, `%U` the uid, `XXXXXX` random, created by root with "
+                       "O_EXCL|O_NOFOLLOW, mode 0600, owned by the user, in a directory nobody "
+                       "else can swap. Empty: no ticket is kept.",
+    }),
 
     // ---- type "winbind" (docs/winbind.md) ----
     provider_key<&ProviderConfig::separator>({

@@ -8,6 +8,7 @@
 //   fastid::testing::Slapd slapd({.schema = "rfc2307bis", .tls = true, .log = true});
 //   ASSERT_TRUE(slapd.started()) << slapd.error();
 //   slapd.uri(), slapd.base(), slapd.ca_file(), slapd.searches_logged() ...
+//   With .gssapi_kdc_dir (a support/kdc_fixture.h realm): GSSAPI binds too.
 //
 // Needs FASTID_SOURCE_DIR (the tree with tests/ldap). Not thread-safe.
 #pragma once
@@ -30,13 +31,16 @@ class Slapd {
  public:
   struct Options {
     std::string extra = {};          // one more LDIF file to load (first: see below)
+    // A tests/krb5/kdc-fixture folder (support/kdc_fixture.h, Kdc::dir()):
+    // slapd also accepts SASL GSSAPI binds from that realm (gssapi_uri()).
+    std::string gssapi_kdc_dir = {};
     std::string schema = "rfc2307";  // or "rfc2307bis"
     int users = 10000;
     int groups = 1000;
     bool tls = false;    // StartTLS and an ldaps:// listener with the fixture's own CA
     bool log = false;    // slapd's stats log in log_path(), for counting searches
     bool scale = false;  // the 50,000-member group and the user in 2,000 groups
-    // (`extra` comes first because g++ 12 warns about an omitted trailing
+    // (`extra` and `gssapi_kdc_dir` come first because g++ 12 warns about an omitted trailing
     // std::string in designated initializers.)
   };
 
@@ -56,6 +60,7 @@ class Slapd {
     if (options_.log) cmd += " --log";
     if (options_.scale) cmd += " --scale";
     if (!options_.extra.empty()) cmd += " --extra " + options_.extra;
+    if (!options_.gssapi_kdc_dir.empty()) cmd += " --gssapi " + options_.gssapi_kdc_dir;
     started_ = command(cmd) && read_env();
   }
 
@@ -84,6 +89,8 @@ class Slapd {
   }
   std::string uri() const { return env("LDAP_URI"); }
   std::string ldaps_uri() const { return env("LDAPS_URI"); }
+  // ldap://localhost:PORT/: the name slapd's ldap/localhost key is for (with gssapi_kdc_dir).
+  std::string gssapi_uri() const { return env("LDAP_GSSAPI_URI"); }
   int port() const { return std::atoi(env("LDAP_PORT").c_str()); }
   std::string base() const { return env("LDAP_BASE"); }
   std::string ca_file() const { return env("LDAP_CA_FILE"); }

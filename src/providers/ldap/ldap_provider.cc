@@ -4,6 +4,7 @@
 #include <lber.h>
 #include <ldap.h>
 #include <netdb.h>
+#include <sasl/sasl.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -21,6 +22,7 @@
 #include "core/log.h"
 #include "core/trace.h"
 #include "proto/wire.h"
+#include "providers/krb5/keytab_credentials.h"
 #include "providers/ldap/ldap_membership.h"
 #include "providers/ldap/ldap_values.h"
 #include "providers/netgroups.h"
@@ -155,6 +157,20 @@ std::string date_of_day(std::int64_t day) {
   return buf;
 }
 
+// The SASL interaction of a GSSAPI bind. libldap makes a new SASL context
+// for every bind, so the credential (our private ticket cache) can only be
+// set here, once the context exists; every prompt (GSSAPI asks for the
+// authorization identity) gets its default or nothing.
+int gssapi_interact(LDAP* ld, unsigned /*flags*/, void* defaults, void* prompts) {
+  if (defaults != nullptr) ldap_set_option(ld, LDAP_OPT_X_SASL_GSS_CREDS, defaults);
+  for (auto* in = static_cast<sasl_interact_t*>(prompts); in != nullptr && in->id != SASL_CB_LIST_END; ++in) {
+    const char* value = in->defresult != nullptr ? in->defresult : "";
+    in->result = value;
+    in->len = static_cast<unsigned>(std::strlen(value));
+  }
+  return LDAP_SUCCESS;
+}
+
 }  // namespace
 
 struct LdapProvider::Impl {
@@ -225,6 +241,7 @@ struct LdapProvider::Impl {
         return Status::permission_denied(prefix(p) + uri + ": StartTLS refused: " + describe(ld, rc));
       }
     }
+    if (!user_bind && p.gss_ != nullptr) return gssapi_bind(p, uri, ld);
     berval cred{};
     cred.bv_val = const_cast<char*>(password.data());  // libldap only reads it
     cred.bv_len = password.size();
@@ -250,9 +267,34 @@ struct LdapProvider::Impl {
                                      "bind refused: " + describe(ld, rc));
   }
 
+  // The service account's SASL GSSAPI bind with the provider's own ticket.
+  // The server's principal is ldap/<the URI's host> exactly as written
+  // (no canonicalisation through DNS, which would name this host for 127.0.0.1).
+  static Status gssapi_bind(const P& p, const std::string& uri, LDAP* ld) {
+    ldap_set_option(ld, LDAP_OPT_X_SASL_NOCANON, LDAP_OPT_ON);
+    const int rc = ldap_sasl_interactive_bind_s(ld, nullptr, "GSSAPI", nullptr, nullptr, LDAP_SASL_QUIET,
+                                                gssapi_interact, p.gss_->gss_credential());
+    if (rc == LDAP_SUCCESS) return Status::ok();
+    const std::string why = describe(ld, rc);
+    // The ticket is fine but the service ticket could not be had: the KDC is gone.
+    if (is_connection_error(rc) || why.find("Cannot contact any KDC") != std::string::npos) {
+      return Status::unavailable(prefix(p) + uri + ": GSSAPI bind: " + why);
+    }
+    return Status::permission_denied(prefix(p) + uri + ": GSSAPI bind as principal " +
+                                     p.gss_->principal_name() + " refused: " + why);
+  }
+
   // The search connection: kept open; on failure each URI is tried in order.
   static Status ensure_connected(P& p) {
     if (p.conn_ != nullptr) return Status::ok();
+    if (p.gss_ != nullptr) {
+      // A ticket first: without one no URI can be bound to.
+      if (Status st = p.gss_->ensure_ticket(); !st) {
+        core::log_warning(log_prefix(p) + st.message().substr(prefix(p).size()));
+        p.last_error_ = st.message().substr(prefix(p).size());
+        return st;
+      }
+    }
     std::string failures;
     Status worst = Status::ok();
     for (std::size_t i = 0; i < p.options_.uris.size(); ++i) {
@@ -890,6 +932,23 @@ Status LdapProvider::check_options() {
   const bool overlap = Impl::under(user_base_key_, group_base_key_, Scope::kSub) ||
                        Impl::under(group_base_key_, user_base_key_, Scope::kSub);
   rdn_names_users_ = lowered(ua_.name) != lowered(ga_.name) || !overlap;
+  gss_.reset();
+  if (!options_.sasl_mech.empty()) {
+    if (options_.sasl_mech != "GSSAPI") {
+      return Status::invalid_argument(pre + "sasl_mech \"" + printable(options_.sasl_mech) +
+                                      "\": only GSSAPI (or empty: a simple bind)");
+    }
+    if (!options_.bind_dn.empty()) {
+      return Status::invalid_argument(pre + "bind_dn is set with sasl_mech GSSAPI: the identity is "
+                                      "the Kerberos principal; leave bind_dn empty");
+    }
+    gss_ = std::make_unique<krb5::KeytabCredentials>(krb5::KeytabCredentials::Options{
+        .keytab = options_.keytab, .principal = options_.principal, .what = pre});
+    if (Status st = gss_->check(); !st) {
+      gss_.reset();
+      return st;
+    }
+  }
   if (!options_.bind_dn.empty() && password_.empty()) {
     return Status::invalid_argument(pre + "bind_dn is set but the password is empty (bind_password "
                                     "or bind_password_file)");
@@ -953,6 +1012,7 @@ void LdapProvider::warn_cleartext() const {
 
 void LdapProvider::close() {
   unbind(conn_);
+  gss_.reset();  // destroys the private ticket cache
   connected_uri_.clear();
   user_walk_ = {};
   group_walk_ = {};
@@ -1259,6 +1319,7 @@ Result<model::Account> LdapProvider::account(std::string_view user) {
 std::vector<std::pair<std::string, std::string>> LdapProvider::stats() const {
   return {
       {"connected_uri", connected_uri_.empty() ? "-" : connected_uri_},
+      {"tickets_obtained", std::to_string(gss_ != nullptr ? gss_->tickets_obtained() : 0)},
       {"searches", std::to_string(searches_)},
       {"reconnects", std::to_string(reconnects_)},
       {"failovers", std::to_string(failovers_)},

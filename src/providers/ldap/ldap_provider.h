@@ -22,6 +22,10 @@
 // libldap's handle, kept out of this header.
 struct ldap;
 
+namespace fastid::providers::krb5 {
+class KeytabCredentials;
+}
+
 namespace fastid::providers {
 
 class LdapProvider final : public Provider {
@@ -57,6 +61,12 @@ class LdapProvider final : public Provider {
     // Off: authenticate() never binds with a user's password over ldap://
     // without start_tls (it skips such URIs; kUnavailable when none is left).
     bool allow_cleartext_passwords = false;
+    // "" = a simple bind (bind_dn); "GSSAPI" = a SASL GSSAPI bind with a
+    // ticket this provider gets itself from `keytab` for `principal` ("" =
+    // the host principal), in a private MEMORY: cache (docs/kerberos.md).
+    std::string sasl_mech = {};
+    std::string keytab = {};
+    std::string principal = {};
   };
 
   explicit LdapProvider(Options options);
@@ -144,6 +154,8 @@ class LdapProvider final : public Provider {
   std::uint64_t searches_ = 0, reconnects_ = 0, rejected_ = 0, skipped_ = 0, failovers_ = 0;
   std::uint64_t ambiguous_ = 0, cleartext_refusals_ = 0, locked_refusals_ = 0;
   std::string last_error_;
+  // With sasl_mech GSSAPI: this instance's own ticket (keytab_credentials.h).
+  std::unique_ptr<krb5::KeytabCredentials> gss_;
 
   Status check_options();
   void warn_cleartext() const;

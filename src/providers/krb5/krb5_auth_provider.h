@@ -1,0 +1,54 @@
+// Krb5AuthProvider: a provider whose passwords the KDC checks (auth_provider
+// = "krb5", docs/kerberos.md). It wraps any provider (ldap, files …): lookups
+// and account checks are the wrapped one's; authenticate() looks the user up
+// there (a user this provider does not serve is not found, whatever the KDC
+// knows), has the KDC check the password with a ticket verified against the
+// host keytab (password_check.h), and writes that ticket to a new credential
+// cache owned by the user (user_cache.h, krb5_ccache). It blocks: the
+// provider factory builds it only for providers that run in the pool.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "providers/krb5/password_check.h"
+#include "providers/provider.h"
+
+namespace fastid::providers {
+
+class Krb5AuthProvider final : public Provider {
+ public:
+  struct Options {
+    std::string realm = {};      // "" = krb5.conf's default_realm
+    std::string keytab = {};     // host keytab logins are verified against
+    std::string ccache = {};     // "FILE:/tmp/krb5cc_%U_XXXXXX"; "" = no cache is written
+  };
+
+  Krb5AuthProvider(std::unique_ptr<Provider> inner, Options options);
+
+  const std::string& name() const override { return inner_->name(); }
+  // The wrapped provider's open, and the KDC settings (realm, keytab, cache pattern) checked.
+  Status open() override;
+  void close() override { inner_->close(); }
+  Status refresh() override { return inner_->refresh(); }
+  Result<Answer> lookup(const Query& query) override { return inner_->lookup(query); }
+  Status authenticate(std::string_view user, std::string_view password) override;
+  Result<model::Account> account(std::string_view user) override { return inner_->account(user); }
+  bool names_entry(std::string_view asked, std::string_view answered) const override {
+    return inner_->names_entry(asked, answered);
+  }
+  std::uint64_t data_generation() const override { return inner_->data_generation(); }
+  std::vector<std::pair<std::string, std::string>> stats() const override;
+
+  // The cache written by the last successful authenticate() ("" if none), for tests.
+  const std::string& last_cache() const { return last_cache_; }
+
+ private:
+  std::unique_ptr<Provider> inner_;
+  Options options_;
+  krb5::PasswordCheck check_;
+  std::string last_cache_;
+  std::uint64_t kdc_accepted_ = 0, kdc_rejected_ = 0, unverified_ = 0, caches_written_ = 0;
+};
+
+}  // namespace fastid::providers
