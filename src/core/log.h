@@ -16,7 +16,6 @@ bool parse_log_level(std::string_view text, LogLevel* out);
 void set_log_role(std::string_view role);  // "fastidd", "worker", "supervisor"…
 void set_log_level(LogLevel level);
 void set_log_fd(int fd);                   // default 2 (stderr)
-LogLevel log_level();
 
 void log(LogLevel level, std::string_view message);
 inline void log_debug(std::string_view m) { log(LogLevel::kDebug, m); }

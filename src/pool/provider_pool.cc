@@ -180,8 +180,8 @@ asio::awaitable<core::Result<proto::Reply>> ProviderPool::call(proto::Request re
   auto coalescer = coalescer_;  // our own reference: see coalescer_
   const std::uint32_t id = request.request_id;
   std::string key = coalesce_key(request);
-  // Named, then moved: GCC 12.2 destroys a std::function passed as a prvalue
-  // to a coroutine parameter twice (a double free).
+  // Named, then moved: a std::function prvalue passed to a coroutine
+  // parameter is destroyed twice (core/gcc12_coroutines.h, rule 1).
   core::Coalescer<std::string, core::Result<proto::Reply>>::Make make = [this, request] {
     return call_once(request, false);
   };

@@ -9,8 +9,8 @@ using proto::AuthReply;
 using proto::AuthResult;
 using proto::Opcode;
 
-// Every awaitable below is created in its own statement and then awaited
-// (GCC 12 coroutine temporaries).
+// Every awaitable below is built in its own statement, then awaited
+// (core/gcc12_coroutines.h, rule 1).
 
 namespace {
 

@@ -8,11 +8,7 @@
 // OpenSSL writes to the socket with write(2): fastidd ignores SIGPIPE (main.cc)
 // before the workers exist. The only file of src/server that includes OpenSSL.
 
-// Asio's coroutine frames come from its recycling allocator (aligned_alloc) and
-// go back through the frame's own operator delete (free); once the request
-// loop's frame is inlined into serve_tls_connection, GCC 12 takes the class
-// operator delete for the global one and warns (as in tests/unit/pool_test.cc).
-#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
+#include "core/gcc12_coroutines.h"  // first: its rules and pragmas
 #include "server/tls_listener.h"
 
 #include <asio/experimental/as_tuple.hpp>

@@ -10,13 +10,7 @@
 // (passwords on the pam socket): the bytes past size() are inspected through
 // data(), the buffer's own allocation, the memory a later allocation would reuse.
 
-// GCC 12 with sanitizers and -O2 falsely reports the Status inside a valued
-// Result<T> "maybe uninitialized" where co_spawn default-constructs its result.
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-// Asio's coroutine frames come from its recycling allocator (aligned_alloc) and go
-// back through the frame's own operator delete (free); once both are inlined into a
-// test body, GCC 12 takes the class operator delete for the global one and warns.
-#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
+#include "core/gcc12_coroutines.h"  // first: its rules and pragmas
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <stdlib.h>
