@@ -80,9 +80,9 @@ Result<std::unique_ptr<Provider>> make_provider(const ProviderConfig& config) {
   if (config.type == "winbind") {
     return std::make_unique<CheckedProvider>(std::make_unique<WinbindProvider>(WinbindProvider::Options{
                                                  .name = config.name,
-                                                 .separator = config.separator,
-                                                 .default_domain = config.default_domain,
-                                                 .case_sensitive = config.case_sensitive,
+                                                 .names = {.separator = config.separator,
+                                                           .default_domain = config.default_domain,
+                                                           .case_sensitive = config.case_sensitive},
                                              }),
                                              ids, CheckedProvider::NameForm::kQualified);
   }
