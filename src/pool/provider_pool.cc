@@ -450,14 +450,14 @@ core::Result<ProviderPool::WorkerPtr> ProviderPool::add_worker() {
 }
 
 core::Status ProviderPool::launch(const WorkerPtr& w) {
-  auto spawned = spawn_worker(WorkerCommand{options_.worker_path, name_, worker_settings_});
+  auto spawned = spawn_provider_worker(ProviderWorkerCommand{options_.worker_path, name_, worker_settings_});
   if (!spawned) return spawned.error();
   asio::error_code ec;
   w->socket.assign(asio::local::stream_protocol(), spawned->socket_fd, ec);
   if (!ec && spawned->pidfd >= 0) w->pidfd.assign(spawned->pidfd, ec);
   if (ec) {
     // Only a descriptor Asio cannot register could fail here: give up this one.
-    signal_worker(spawned->pid, spawned->pidfd, SIGKILL);
+    signal_provider_worker(spawned->pid, spawned->pidfd, SIGKILL);
     int status = 0;
     while (::waitpid(spawned->pid, &status, 0) < 0 && errno == EINTR) {
     }
@@ -562,7 +562,7 @@ void ProviderPool::top_up() {
 
 void ProviderPool::kill(const WorkerPtr& w) {
   if (w->pid > 0 && !w->reaped)
-    signal_worker(w->pid, w->pidfd.is_open() ? w->pidfd.native_handle() : -1, SIGKILL);
+    signal_provider_worker(w->pid, w->pidfd.is_open() ? w->pidfd.native_handle() : -1, SIGKILL);
 }
 
 void ProviderPool::unlink(const WorkerPtr& w) {

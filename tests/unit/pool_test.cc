@@ -892,7 +892,7 @@ std::string worker_settings() {
 }
 
 TEST(ProviderWorker, SaysReadyAnswersEachFrameAndExitsCleanlyWhenItsSocketCloses) {
-  auto spawned = spawn_worker({kWorker, "test", worker_settings()});
+  auto spawned = spawn_provider_worker({kWorker, "test", worker_settings()});
   ASSERT_TRUE(spawned.has_value()) << spawned.error().to_string();
   proto::Reply ready;
   ASSERT_TRUE(read_frame(spawned->socket_fd, &ready));
@@ -926,7 +926,7 @@ TEST(ProviderWorker, DiesWithTheDaemonThatStartedIt) {
   ASSERT_GE(daemon, 0);
   if (daemon == 0) {
     // The "daemon": starts a worker, reports its pid, and vanishes without any cleanup.
-    auto spawned = spawn_worker({kWorker, "test", worker_settings()});
+    auto spawned = spawn_provider_worker({kWorker, "test", worker_settings()});
     pid_t pids[2] = {spawned ? spawned->pid : 0, 0};
     proto::Reply ready;
     if (spawned) (void)read_frame(spawned->socket_fd, &ready);  // PR_SET_PDEATHSIG is set by now
