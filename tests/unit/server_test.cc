@@ -171,6 +171,14 @@ class StoredDirectoryTest : public ServerTest {
 
   core::Result<Answer> ask(const Query& q) { return await(dir_->lookup(q)); }
 
+  // The directory behind goes down; a failed lookup and the failed probe take
+  // the stored directory offline. False when it never went.
+  bool take_offline() {
+    fake_->down = core::Status::unavailable("slapd stopped");
+    (void)ask(Query::user_by_name("nobody-yet"));
+    return run_until([&] { return dir_->offline(); });
+  }
+
   std::string item(const std::string& key) {
     for (auto& [k, v] : dir_->status_items()) {
       if (k == "store.corp." + key) return v;
@@ -383,9 +391,7 @@ TEST_F(StoredDirectoryTest, OfflineRecordsOlderThanTheMaximumAgeAndExpiredNegati
   ASSERT_TRUE(store_->put("corp", old_q, user("olduser", 1001), now - 3600000, now - 60000));  // fetched 1 h ago
   ASSERT_TRUE(store_->put("corp", young_q, alice_, now - 300000, now - 60000));                // fetched 5 min ago
   ASSERT_TRUE(store_->put_negative("corp", ghost_q, now - 120000, now - 60000));               // expired negative
-  fake_->down = core::Status::unavailable("slapd stopped");
-  (void)ask(Query::user_by_name("nobody-yet"));
-  ASSERT_TRUE(run_until([&] { return dir_->offline(); }));
+  ASSERT_TRUE(take_offline());
   const std::size_t asked = fake_->asked.size();
 
   auto young = ask(young_q);
@@ -415,9 +421,7 @@ TEST_F(StoredDirectoryTest, OfflineFreshRecordsAndFreshNegativesAnswerAndQueueNo
   const Query ghost_q = Query::user_by_name("ghost");
   ASSERT_TRUE(store_->put("corp", q, alice_, now - 1000, now + 60000));  // fresh, near expiry
   ASSERT_TRUE(store_->put_negative("corp", ghost_q, now - 1000, now + 60000));
-  fake_->down = core::Status::unavailable("slapd stopped");
-  (void)ask(Query::user_by_name("nobody-yet"));
-  ASSERT_TRUE(run_until([&] { return dir_->offline(); }));
+  ASSERT_TRUE(take_offline());
   const std::size_t asked = fake_->asked.size();
 
   auto r = ask(q);
