@@ -189,10 +189,4 @@ class Offloader {
   std::atomic<bool> joined_{false};
 };
 
-// offload(offloader, fn, args...): the same as offloader.offload(fn, args...).
-template <typename F, typename... Args>
-asio::awaitable<std::invoke_result_t<F&, Args&...>> offload(Offloader& offloader, F fn, Args... args) {
-  return offloader.offload(std::move(fn), std::move(args)...);
-}
-
 }  // namespace fastid::core

@@ -226,9 +226,9 @@ TEST_F(Core, OffloadRunsPlainAndVoidCallsOnThePool) {
   std::thread::id void_call_thread;
   int value = run_on(loop, [&]() -> asio::awaitable<int> {
     auto note_thread = [&void_call_thread] { void_call_thread = std::this_thread::get_id(); };
-    co_await offload(offloader, note_thread);
+    co_await offloader.offload(note_thread);
     EXPECT_EQ(std::this_thread::get_id(), loop_id);
-    co_return co_await offload(offloader, [] { return 6 * 7; });
+    co_return co_await offloader.offload([] { return 6 * 7; });
   });
   EXPECT_EQ(value, 42);
   EXPECT_NE(void_call_thread, std::thread::id{});
