@@ -432,8 +432,13 @@ TEST_F(Core, CancelledWaiterLeavesTheOthersAlone) {
   asio::co_spawn(loop, coalescer.run("alice", counted_lookup("alice", calls)), collect("waiter"));
   asio::co_spawn(loop, coalescer.run("alice", counted_lookup("alice", calls)),
                  asio::bind_cancellation_slot(cancel_waiter.slot(), collect("cancelled")));
-  asio::steady_timer trigger(loop, 5ms);
-  trigger.async_wait([&](const asio::error_code&) { cancel_waiter.emit(asio::cancellation_type::terminal); });
+  // All three started (the leader's call waits on its timer, the others on
+  // the leader), then the one waiter is cancelled: its completion is queued
+  // before the call's can be, however late this process gets the CPU (a
+  // timer to cancel it would race the call's own timer on a loaded machine).
+  loop.poll();
+  ASSERT_EQ(coalescer.in_flight(), 1u);
+  cancel_waiter.emit(asio::cancellation_type::terminal);
   loop.run();
   EXPECT_EQ(calls["alice"], 1);
   ASSERT_EQ(finished.size(), 3u);
