@@ -114,7 +114,7 @@ void prune(Slot& slot, std::int64_t now, const Lockout::Options& o) {
   }
 }
 
-// A worker died holding the mutex: whatever it was writing is brought back
+// A front worker died holding the mutex: whatever it was writing is brought back
 // into range. Each field is one aligned store, so at most the one update it
 // was making is lost or half made (one attempt more or less).
 void repair(LockoutShared& s) {

@@ -1,8 +1,8 @@
 // Lockout: after `max_failures` wrong passwords for one user within
 // `failure_window`, that user is refused for `lockout_time` without any source
 // being asked. One table for every front worker: it lives in a shared
-// anonymous mapping made before the workers are forked (LockoutTable::create),
-// so with `-w N` the count is per user, not per user and worker.
+// anonymous mapping made before the front workers are forked (LockoutTable::create),
+// so with `-w N` the count is per user, not per user and front worker.
 //
 // Attempts in flight count: an authentication first takes a reservation
 // (begin); while failures plus reservations reach max_failures, further
@@ -13,9 +13,9 @@
 // The table is bounded (kSlots users, placed by a keyed hash with a random key
 // per daemon start, so that nobody can choose names that evict a given user);
 // names are compared without ASCII case. A process-shared robust mutex guards
-// it: a worker that dies holding it leaves it to the next caller, which
+// it: a front worker that dies holding it leaves it to the next caller, which
 // clamps every slot back into range (an update cut short is off by at most one
-// attempt); the supervisor drops a dead worker's reservations (release_owner).
+// attempt); the supervisor drops a dead front worker's reservations (release_owner).
 // Every reservation also expires after `attempt_lifetime`, a backstop for a
 // process that died without a supervisor to tell.
 //
@@ -55,9 +55,9 @@ class LockoutTable {
   LockoutTable(const LockoutTable&) = delete;
   LockoutTable& operator=(const LockoutTable&) = delete;
 
-  // A worker that died: its reservations go (called by the supervisor once reaped).
+  // A front worker that died: its reservations go (called by the supervisor once reaped).
   void release_owner(pid_t pid);
-  // Users with a slot, and lockouts since the table was made (all workers).
+  // Users with a slot, and lockouts since the table was made (all front workers).
   std::size_t tracked() const;
   std::uint64_t lockouts() const;
 

@@ -38,7 +38,7 @@ void pool_release(Conn* c, bool healthy);
 // The identity whose fast cache maps libfastid trusts besides root's and the
 // caller's own: the owner of socket_dir/cache-owner when the socket directory
 // ($FASTID_SOCKET_DIR, default /run/fastid) is root's and writable by root
-// alone (root gives the marker to the workers' user at every start), else the
+// alone (root gives the marker to the front workers' user at every start), else the
 // directory's owner (a daemon a user runs for itself). 0 when unknown.
 uid_t cache_publisher();
 

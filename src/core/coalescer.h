@@ -44,8 +44,8 @@ class Coalescer {
   // leader gives everyone Status cancelled; a cancelled waiter alone gets Status
   // cancelled and the others are unaffected; an exception becomes Status internal.
   // make lives in this call's frame for as long as its coroutine runs, so a
-  // lambda coroutine may use its captures. (GCC 12: build a capturing lambda
-  // outside the co_await expression, or it is destroyed twice; see offload.h.)
+  // lambda coroutine may use its captures. (Build a capturing lambda outside
+  // the co_await expression: core/gcc12_coroutines.h, rule 1.)
   asio::awaitable<Value> run(Key key, Make make) {
     if (auto found = flights_.find(key); found != flights_.end()) {
       // Our own reference: the leader erases the entry before we resume.

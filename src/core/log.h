@@ -25,7 +25,7 @@ bool parse_log_level(std::string_view text, LogLevel* out);
 const char* log_level_name(LogLevel level);
 
 // Process-wide settings: set at start-up and after fork, before other threads.
-void set_log_role(std::string_view role);  // "fastidd", "worker", "supervisor"…
+void set_log_role(std::string_view role);  // "fastidd", "front-worker0", "supervisor", "provider-worker"
 void set_log_level(LogLevel level);
 void set_log_fd(int fd);                   // default 2 (stderr)
 LogLevel log_level();

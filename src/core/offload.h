@@ -1,7 +1,7 @@
-// Offloader: a worker's small thread pool for blocking calls (file reads, crypt(3),
+// Offloader: a front worker's small thread pool for blocking calls (file reads, crypt(3),
 // synchronous libraries), so that the loop thread never blocks. offload(fn, args...)
 // runs fn on a pool thread with its own copies of its inputs and resumes the awaiting
-// coroutine on that coroutine's own executor (the loop). Owned by the worker; offload()
+// coroutine on that coroutine's own executor (the loop). Owned by the front worker; offload()
 // is awaited on the loop thread; join() is called by the owner at shutdown, after the
 // loop has stopped and before it is destroyed.
 #pragma once
@@ -151,13 +151,13 @@ class Offloader {
   // inputs, since the awaiting coroutine may stop waiting before it finishes.
   //
   // fn should return Result<T>: then a thrown exception becomes Status internal,
-  // cancelling the awaiting coroutine (with_deadline, shutdown) resumes it at
+  // cancelling the awaiting coroutine (shutdown) resumes it at
   // once with Status cancelled while fn runs to its end with the result dropped,
   // and offload() after join() yields Status unavailable. Any other return type
   // is supported but not cancellable, and fn must not throw (std::terminate).
   //
-  // GCC 12 destroys a lambda with captures (or any aggregate temporary) twice
-  // when it is written inside a co_await expression. Name the lambda first
+  // A lambda with captures written inside the co_await expression is
+  // destroyed twice (core/gcc12_coroutines.h, rule 1). Name the lambda first
   //   auto read = [path] { return read_file(path); };
   //   co_await offloader.offload(std::move(read));
   // or pass the inputs as arguments: co_await offloader.offload(read_file, path).
@@ -188,11 +188,5 @@ class Offloader {
   asio::thread_pool pool_;
   std::atomic<bool> joined_{false};
 };
-
-// offload(offloader, fn, args...): the same as offloader.offload(fn, args...).
-template <typename F, typename... Args>
-asio::awaitable<std::invoke_result_t<F&, Args&...>> offload(Offloader& offloader, F fn, Args... args) {
-  return offloader.offload(std::move(fn), std::move(args)...);
-}
 
 }  // namespace fastid::core

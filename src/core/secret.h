@@ -48,15 +48,6 @@ class Secret {
   std::size_t size() const noexcept { return size_; }
   bool empty() const noexcept { return size_ == 0; }
 
-  // Equal sizes and bytes, in time that depends on the size only.
-  friend bool operator==(const Secret& a, const Secret& b) noexcept {
-    if (a.size_ != b.size_) return false;
-    unsigned char diff = 0;
-    for (std::size_t i = 0; i < a.size_; ++i)
-      diff |= static_cast<unsigned char>(a.data_[i] ^ b.data_[i]);
-    return diff == 0;
-  }
-
  private:
   void wipe() noexcept {
     if (data_) ::explicit_bzero(data_.get(), size_);

@@ -72,8 +72,8 @@ using Result = std::expected<T, Status>;
 // Shorthand for returning an error from a function returning Result<T>.
 inline std::unexpected<Status> error(Status s) { return std::unexpected<Status>(std::move(s)); }
 
-// is_result_v<T>: true when T is some Result<U>. Generic code (deadlines, offload,
-// coalescing) uses it to report timeouts and cancellation inside the value.
+// is_result_v<T>: true when T is some Result<U>. Offload uses it to report a thrown
+// exception and cancellation inside the value.
 template <typename T>
 struct is_result : std::false_type {};
 template <typename T>

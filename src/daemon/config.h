@@ -39,13 +39,13 @@ struct DaemonConfig {
   std::chrono::milliseconds network_idle_timeout{10000};
   std::chrono::milliseconds stall_timeout{5000};
   std::string on_worker_exit = "restart";
-  std::string user;   // "" = workers keep the supervisor's identity
+  std::string user;   // "" = front workers keep the supervisor's identity
   std::string group;  // "" = the user's primary group
 
   bool operator==(const DaemonConfig&) const = default;
 };
 
-// A provider's pool of worker processes ([pool], and per provider `pool = { ... }`).
+// A provider's pool of provider worker processes ([pool], and per provider `pool = { ... }`).
 // Limits between keys (min_workers <= max_workers, ...) hold in a parsed Config.
 struct PoolConfig {
   int min_workers = 1;
@@ -134,7 +134,7 @@ struct ProviderConfig {
   // `pool = { ... }` keys applied on top (parse_config resolves them).
   PoolConfig pool = {};
 
-  // Whether this provider runs in a pool of worker processes ("auto" resolved).
+  // Whether this provider runs in a pool of provider worker processes ("auto" resolved).
   // (A KDC password check blocks: auth_provider "krb5" runs in the pool too.)
   bool in_pool() const {
     return isolation == "process" || (isolation == "auto" && (type != "files" || auth_provider == "krb5"));

@@ -17,7 +17,7 @@
 #include "core/log.h"
 #include "core/trace.h"
 #include "daemon/config.h"
-#include "daemon/worker.h"
+#include "daemon/front_worker.h"
 #include "server/net_listener.h"
 #include "server/tls_listener.h"
 #include "server/unix_listener.h"
@@ -43,8 +43,8 @@ int main(int argc, char** argv) {
   // SIGHUP's default action ends the process, and a reload may be asked for
   // as soon as the sockets accept, before anything can handle it: it stays
   // blocked (pending, not lost) in the supervisor, which takes it with
-  // sigtimedwait, and in each worker until its loop's signal set is in place
-  // (daemon/worker.cc). Blocked here, before any thread or fork inherits the mask.
+  // sigtimedwait, and in each front worker until its loop's signal set is in place
+  // (daemon/front_worker.cc). Blocked here, before any thread or fork inherits the mask.
   // SIGUSR1 (reopen the log file) likewise: logrotate may send it at any time.
   {
     sigset_t hup;
@@ -156,7 +156,7 @@ int main(int argc, char** argv) {
   // first lookup (an unreachable directory the store knows is tolerated).
   if (auto st = daemon::check_providers_at_start(*config, check_only); !st) return fail(st.to_string());
   // TLS of the TCP listeners: the key is read now, while fastidd is still
-  // root and before any worker exists (workers inherit the context).
+  // root and before any front worker exists (front workers inherit the context).
   std::shared_ptr<server::TlsServerContext> tcp_tls;
   if (!config->listen.tls_cert.empty()) {
     auto tls = server::load_tls_server_context({.cert_file = config->listen.tls_cert,
@@ -195,7 +195,7 @@ int main(int argc, char** argv) {
     if (auto st = pid_file.acquire(d.pid_file); !st) return fail(st.to_string());
   }
 
-  // Network listeners: opened here, once, and shared by every worker. They
+  // Network listeners: opened here, once, and shared by every front worker. They
   // and the identity to drop to come before the Unix sockets: a start that
   // fails on them leaves no socket file behind.
   std::vector<std::pair<int, std::string>> tcp_listeners, udp_listeners;
@@ -224,8 +224,8 @@ int main(int argc, char** argv) {
     }
   }
 
-  // Privilege drop: the identity was resolved above; the workers drop to it
-  // after the fork. The state the workers write (fast cache maps, store)
+  // Privilege drop: the identity was resolved above; the front workers drop to it
+  // after the fork. The state the front workers write (fast cache maps, store)
   // becomes theirs; the pid file, log and sockets stay the supervisor's.
   if (drop_to) {
     if (::geteuid() != 0) return fail("[daemon] user: fastidd must start as root to drop privileges");
@@ -275,7 +275,7 @@ int main(int argc, char** argv) {
     core::log_info("answering glibc's nscd protocol on " + nscd_path);
   }
 
-  // Clients trust fast cache maps owned by the user the workers publish as.
+  // Clients trust fast cache maps owned by the user the front workers publish as.
   if (auto st = supervisor::mark_cache_owner(d.socket_dir, drop_to ? drop_to->uid : ::geteuid()); !st) {
     return fail(st.to_string());
   }
@@ -286,15 +286,15 @@ int main(int argc, char** argv) {
     if (auto st = pid_file.update(); !st) return fail(st.to_string());
   }
 
-  // Every worker's figures, in one shared page mapped before the fork.
-  auto figures = supervisor::WorkerFigures::create(config->daemon.workers);
+  // Every front worker's figures, in one shared page mapped before the fork.
+  auto figures = supervisor::FrontWorkerFigures::create(config->daemon.workers);
   if (!figures) return fail(figures.error().to_string());
-  // One lockout table for every worker, mapped before the fork too, so that
-  // max_failures counts per user and not per user and worker (docs/pam.md).
+  // One lockout table for every front worker, mapped before the fork too, so that
+  // max_failures counts per user and not per user and front worker (docs/pam.md).
   auto lockout = auth::LockoutTable::create();
   if (!lockout) return fail(lockout.error().to_string());
 
-  daemon::WorkerSetup setup;
+  daemon::FrontWorkerSetup setup;
   const int workers = config->daemon.workers;
   const auto grace = config->daemon.shutdown_grace;
   const std::string on_worker_exit = config->daemon.on_worker_exit;
@@ -309,7 +309,7 @@ int main(int argc, char** argv) {
   setup.unix_listeners.emplace_back(*pam_fd, "pam");
   setup.varlink_listener = varlink_fd;
   if (nscd_fd) setup.unix_listeners.emplace_back(*nscd_fd, "nscd");
-  // READY=1 once a worker's loop runs on the listeners opened above, after
+  // READY=1 once a front worker's loop runs on the listeners opened above, after
   // the providers were checked.
   setup.on_ready = [&daemonizer, &notifier] {
     daemonizer.notify_ready();
@@ -320,7 +320,7 @@ int main(int argc, char** argv) {
   setup.lockout = *lockout;
 
   int rc;
-  // A worker runs as `drop_to` from its first instruction of its own.
+  // A front worker runs as `drop_to` from its first instruction of its own.
   auto run_one = [&setup, &drop_to](int index) {
     setup.index = index;  // this process's own copy of setup, after the fork
     if (drop_to) {
@@ -330,24 +330,24 @@ int main(int argc, char** argv) {
       }
       core::log_info("running as " + drop_to->name);
     }
-    return daemon::run_worker(setup);
+    return daemon::run_front_worker(setup);
   };
   if (workers == 1 && !drop_to) {
     // One front worker: it runs in this process, with nothing to supervise.
-    rc = daemon::run_worker(std::move(setup));
+    rc = daemon::run_front_worker(std::move(setup));
   } else {
     // Several: a supervisor forks them after everything above was opened and
-    // checked; each worker builds its own loop and providers after the fork.
-    // Every worker tells the waiting parent it is ready; the first word counts.
+    // checked; each front worker builds its own loop and providers after the fork.
+    // Every front worker tells the waiting parent it is ready; the first word counts.
     supervisor::SupervisorOptions options;
-    options.workers = workers;
+    options.front_workers = workers;
     options.shutdown_grace = grace;
     options.figures = &*figures;
-    // A dead worker's attempts in flight no longer count against anyone.
-    options.worker_reaped = [table = *lockout](pid_t pid) { table->release_owner(pid); };
-    options.on_worker_exit = on_worker_exit == "exit" ? supervisor::OnWorkerExit::kExit
-                                                      : supervisor::OnWorkerExit::kRestart;
-    // With a privilege drop even one worker is forked: the supervisor stays
+    // A dead front worker's attempts in flight no longer count against anyone.
+    options.front_worker_reaped = [table = *lockout](pid_t pid) { table->release_owner(pid); };
+    options.on_front_worker_exit = on_worker_exit == "exit" ? supervisor::OnFrontWorkerExit::kExit
+                                                      : supervisor::OnFrontWorkerExit::kRestart;
+    // With a privilege drop even one front worker is forked: the supervisor stays
     // root to remove the sockets and pid file at the end.
     supervisor::Supervisor sup(options, run_one);
     rc = sup.run();

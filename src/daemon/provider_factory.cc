@@ -113,9 +113,9 @@ Result<std::unique_ptr<Provider>> make_directory_provider(const ProviderConfig& 
   if (config.type == "winbind") {
     return std::make_unique<CheckedProvider>(std::make_unique<WinbindProvider>(WinbindProvider::Options{
                                                  .name = config.name,
-                                                 .separator = config.separator,
-                                                 .default_domain = config.default_domain,
-                                                 .case_sensitive = config.case_sensitive,
+                                                 .names = {.separator = config.separator,
+                                                           .default_domain = config.default_domain,
+                                                           .case_sensitive = config.case_sensitive},
                                              }),
                                              ids, CheckedProvider::NameForm::kQualified);
   }

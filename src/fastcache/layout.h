@@ -43,7 +43,7 @@ inline constexpr uint32_t kTableById = 1;
 
 inline constexpr const char* kDefaultCacheDir = FASTID_CACHE_DIR_DEFAULT;  // default_paths.h
 // An empty file in the socket directory that root creates at every start and
-// gives to the user the workers publish as: clients trust maps owned by its
+// gives to the user the front workers publish as: clients trust maps owned by its
 // owner (besides root and themselves) when the socket directory is root's
 // and nobody else may write to it. With no [daemon] user it is root's.
 inline constexpr const char* kCacheOwnerMarker = "cache-owner";

@@ -1,6 +1,6 @@
 // Query and Answer: one lookup as every layer carries it — the NSS handler,
 // the directories (in-process, pooled, stored), the provider pool and its
-// workers, the providers, the store and the fast cache. A lookup kind is one
+// provider workers, the providers, the store and the fast cache. A lookup kind is one
 // enumerator of Kind; the places that really differ per kind (a provider's
 // search, a codec, a cache map) switch on it, everything else passes the
 // pair along.
@@ -74,7 +74,7 @@ using Answer = std::variant<User, Group, Gids, Page<User>, Page<Group>, Netgroup
 std::size_t answer_index(Kind kind);
 
 // kCorruption unless `answer` is the alternative `query.kind` expects (a
-// worker's or an upstream's answer is checked before it is believed).
+// provider worker's or an upstream's answer is checked before it is believed).
 core::Status check_answer(const Query& query, const Answer& answer);
 
 // "user alice", "uid 42", "group staff", "gid 7", "the groups of alice",

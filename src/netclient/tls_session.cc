@@ -14,35 +14,23 @@
 #include <cerrno>
 #include <cstring>
 
+#include "core/tls/tls_context.h"
+
 namespace fastid::netclient {
 
+using core::openssl_errors;
 using core::Status;
 
 class TlsClientContext {
  public:
-  explicit TlsClientContext(SSL_CTX* ctx) : ctx_(ctx) {}
-  ~TlsClientContext() { SSL_CTX_free(ctx_); }
-  TlsClientContext(const TlsClientContext&) = delete;
-  TlsClientContext& operator=(const TlsClientContext&) = delete;
-  SSL_CTX* get() const { return ctx_; }
+  explicit TlsClientContext(core::SslCtxPtr ctx) : ctx_(std::move(ctx)) {}
+  SSL_CTX* get() const { return ctx_.get(); }
 
  private:
-  SSL_CTX* ctx_;
+  core::SslCtxPtr ctx_;
 };
 
 namespace {
-
-// OpenSSL's error queue as one line; the queue is left empty.
-std::string openssl_errors() {
-  std::string out;
-  while (unsigned long e = ERR_get_error()) {
-    char buf[256];
-    ERR_error_string_n(e, buf, sizeof buf);
-    out += out.empty() ? "" : "; ";
-    out += buf;
-  }
-  return out.empty() ? "TLS error" : out;
-}
 
 bool is_ip_literal(const std::string& host) {
   in6_addr a6;
@@ -56,14 +44,12 @@ core::Result<std::shared_ptr<const TlsClientContext>> make_tls_client_context(co
   if (::access(ca_file.c_str(), R_OK) != 0) {
     return core::error(Status::invalid_argument("tls_ca_file " + ca_file + ": " + std::strerror(errno)));
   }
-  ERR_clear_error();
-  SSL_CTX* ctx = ::SSL_CTX_new(::TLS_client_method());
-  if (ctx == nullptr) return core::error(Status::internal("TLS context: " + openssl_errors()));
-  auto context = std::make_shared<TlsClientContext>(ctx);  // frees it on every path
-  ::SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
-  // No renegotiation; an EOF without close_notify is an ordinary "closed"
-  // (every message is framed with its length: a cut is seen by the framing).
-  ::SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION | SSL_OP_IGNORE_UNEXPECTED_EOF);
+  // An EOF without close_notify is an ordinary "closed" (every message is
+  // framed with its length: a cut is seen by the framing).
+  auto made = core::new_tls_context(core::TlsRole::kClient, SSL_OP_IGNORE_UNEXPECTED_EOF);
+  if (!made) return core::error(made.error());
+  auto context = std::make_shared<TlsClientContext>(std::move(*made));  // frees it on every path
+  SSL_CTX* ctx = context->get();
   ::SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, nullptr);
   // Only the CAs of this file, never the system's trust store: an upstream is
   // a server of the site, signed by the site's CA.

@@ -172,12 +172,15 @@ ProviderPool::~ProviderPool() {
 asio::awaitable<core::Result<proto::Reply>> ProviderPool::call(proto::Request request) {
   ++counters_.requests;
   const bool priority = proto::opcode_is_auth(static_cast<std::uint16_t>(request.opcode));
-  if (!coalescable(request.opcode)) co_return co_await call_once(std::move(request), priority);
+  if (!coalescable(request.opcode)) {
+    auto op = call_once(std::move(request), priority);  // core/gcc12_coroutines.h, rule 1
+    co_return co_await std::move(op);
+  }
   auto coalescer = coalescer_;  // our own reference: see coalescer_
   const std::uint32_t id = request.request_id;
   std::string key = coalesce_key(request);
-  // Named, then moved: GCC 12.2 destroys a std::function passed as a prvalue
-  // to a coroutine parameter twice (a double free).
+  // Named, then moved: a std::function prvalue passed to a coroutine
+  // parameter is destroyed twice (core/gcc12_coroutines.h, rule 1).
   core::Coalescer<std::string, core::Result<proto::Reply>>::Make make = [this, request] {
     return call_once(request, false);
   };
@@ -231,18 +234,22 @@ proto::Request user_request(Opcode op, std::string user) {
 asio::awaitable<core::Result<model::Answer>> ProviderPool::lookup(model::Query query, std::uint32_t request_id) {
   const model::Kind kind = query.kind;
   auto decode = [kind](const proto::Reply& reply) { return proto::decode_answer(kind, reply); };
-  co_return decoded(co_await call(proto::request_of(query, request_id)), decode);
+  // Each call built in its own statement, then awaited (core/gcc12_coroutines.h, rule 1).
+  auto op = call(proto::request_of(query, request_id));
+  co_return decoded(co_await std::move(op), decode);
 }
 
 asio::awaitable<core::Result<proto::AuthReply>> ProviderPool::authenticate(std::string user,
                                                                            core::Secret password) {
   proto::Request r = user_request(Opcode::kAuthenticate, std::move(user));
   r.password = std::move(password);
-  co_return decoded(co_await call(std::move(r)), proto::decode_auth_reply);
+  auto op = call(std::move(r));
+  co_return decoded(co_await std::move(op), proto::decode_auth_reply);
 }
 
 asio::awaitable<core::Result<proto::AuthReply>> ProviderPool::account(std::string user) {
-  co_return decoded(co_await call(user_request(Opcode::kAccount, std::move(user))), proto::decode_auth_reply);
+  auto op = call(user_request(Opcode::kAccount, std::move(user)));
+  co_return decoded(co_await std::move(op), proto::decode_auth_reply);
 }
 
 asio::awaitable<core::Status> ProviderPool::probe() {
@@ -264,7 +271,8 @@ asio::awaitable<core::Result<std::vector<std::pair<std::string, std::string>>>>
 ProviderPool::provider_stats() {
   proto::Request r;
   r.opcode = Opcode::kStatus;
-  co_return decoded(co_await call(std::move(r)), decode_status_reply);
+  auto op = call(std::move(r));
+  co_return decoded(co_await std::move(op), decode_status_reply);
 }
 
 // ---- Dispatch ------------------------------------------------------------------------
@@ -446,14 +454,14 @@ core::Result<ProviderPool::WorkerPtr> ProviderPool::add_worker() {
 }
 
 core::Status ProviderPool::launch(const WorkerPtr& w) {
-  auto spawned = spawn_worker(WorkerCommand{options_.worker_path, name_, worker_settings_});
+  auto spawned = spawn_provider_worker(ProviderWorkerCommand{options_.worker_path, name_, worker_settings_});
   if (!spawned) return spawned.error();
   asio::error_code ec;
   w->socket.assign(asio::local::stream_protocol(), spawned->socket_fd, ec);
   if (!ec && spawned->pidfd >= 0) w->pidfd.assign(spawned->pidfd, ec);
   if (ec) {
     // Only a descriptor Asio cannot register could fail here: give up this one.
-    signal_worker(spawned->pid, spawned->pidfd, SIGKILL);
+    signal_provider_worker(spawned->pid, spawned->pidfd, SIGKILL);
     int status = 0;
     while (::waitpid(spawned->pid, &status, 0) < 0 && errno == EINTR) {
     }
@@ -565,7 +573,7 @@ void ProviderPool::top_up() {
 
 void ProviderPool::kill(const WorkerPtr& w) {
   if (w->pid > 0 && !w->reaped)
-    signal_worker(w->pid, w->pidfd.is_open() ? w->pidfd.native_handle() : -1, SIGKILL);
+    signal_provider_worker(w->pid, w->pidfd.is_open() ? w->pidfd.native_handle() : -1, SIGKILL);
 }
 
 void ProviderPool::unlink(const WorkerPtr& w) {

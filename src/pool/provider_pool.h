@@ -58,7 +58,7 @@
 #include "core/coalescer.h"
 #include "core/log.h"
 #include "core/status.h"
-#include "pool/worker_process.h"
+#include "pool/provider_worker_process.h"
 #include "proto/messages.h"
 
 namespace fastid::pool {
@@ -108,7 +108,7 @@ struct PoolStats {
 class ProviderPool {
  public:
   struct Options {
-    std::string worker_path = default_worker_path();
+    std::string worker_path = default_provider_worker_path();
   };
 
   // `name` is the provider's, for logs, errors and status; `worker_settings`

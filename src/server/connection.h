@@ -1,4 +1,4 @@
-// Server::Connection: one client connection on the worker's loop. Owned jointly
+// Server::Connection: one client connection on the front worker's loop. Owned jointly
 // by the registry and the two coroutines that serve it (the request loop and
 // its watchdog); never destroyed from inside its own callbacks. Internal to
 // src/server: includes Asio.

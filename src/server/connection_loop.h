@@ -148,7 +148,7 @@ inline asio::awaitable<proto::Bytes> answer_frame(Server& server, Server::Connec
   // A pooled provider may take up to its request_timeout: the stall limit is
   // for the peer's reading and writing, not for our backends.
   conn.set_deadline(Clock::time_point::max());
-  // Built in its own statement, then awaited (GCC 12 coroutine temporaries).
+  // Built in its own statement, then awaited (core/gcc12_coroutines.h, rule 1).
   auto op = server.router().dispatch(std::move(*request), conn.peer);
   co_return co_await std::move(op);
 }

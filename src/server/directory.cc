@@ -7,8 +7,8 @@
 
 namespace fastid::server {
 
-// Each awaitable below is created in its own statement and then awaited:
-// GCC 12 destroys some temporaries of a co_await full-expression twice.
+// Every awaitable below is built in its own statement, then awaited
+// (core/gcc12_coroutines.h, rule 1).
 
 bool means_offline(const core::Status& st) {
   return st.code() == core::Code::kUnavailable || st.code() == core::Code::kTimeout;

@@ -1,7 +1,7 @@
 // Directory: something that answers queries — one configured provider as the
 // request handlers ask it, asynchronously (co_await). Three kinds:
 //   in-process  a provider that never blocks, called on the loop (files);
-//   pooled      a provider in its pool of worker processes (src/pool);
+//   pooled      a provider in its pool of provider worker processes (src/pool);
 //   stored      the persistent store in front of another directory, with its
 //               offline mode (stored_directory.h).
 // A request in flight holds the directories it started with (shared_ptr), so
@@ -46,7 +46,7 @@ class Directory {
 
   // Authentication and the account check (providers::Provider's codes). An
   // in-process provider runs them on `offloader` (crypt is slow by design); a
-  // pooled one in its worker. The password is zeroed wherever it went.
+  // pooled one in its provider worker. The password is zeroed wherever it went.
   virtual asio::awaitable<core::Status> authenticate(std::string user, core::Secret password,
                                                      core::Offloader& offloader) = 0;
   virtual asio::awaitable<core::Result<model::Account>> account(std::string user,
@@ -66,7 +66,7 @@ class Directory {
   // verdict. Pooled, it waits in the authentication queue, so that lookups
   // filling the pool cannot make it fail and fake an outage.
   virtual asio::awaitable<core::Status> probe() = 0;
-  // The longest one call may wait for a worker, and again for its answer
+  // The longest one call may wait for a provider worker, and again for its answer
   // (the pool's request_timeout); 0 for a provider called in this process.
   virtual std::chrono::milliseconds request_timeout() const { return std::chrono::milliseconds(0); }
 
@@ -76,7 +76,7 @@ class Directory {
   // Changes whenever what this directory answers from may have changed (0:
   // it cannot tell); the daemon then invalidates the fast cache.
   virtual std::uint64_t data_generation() const { return 0; }
-  // Ends what it runs in the background (timers, worker processes); lookups
+  // Ends what it runs in the background (timers, provider worker processes); lookups
   // in flight finish.
   virtual void stop() = 0;
 
@@ -94,7 +94,7 @@ bool means_offline(const core::Status& st);
 
 // An opened provider called on the loop.
 DirectoryPtr in_process_directory(std::shared_ptr<providers::Provider> provider);
-// A started pool of worker processes running one provider.
+// A started pool of provider worker processes running one provider.
 DirectoryPtr pooled_directory(std::shared_ptr<pool::ProviderPool> pool);
 
 }  // namespace fastid::server

@@ -1,5 +1,5 @@
 // Opening the network listeners of [listen]. The supervisor opens them once,
-// before any worker exists; workers inherit the descriptors and share them.
+// before any front worker exists; front workers inherit the descriptors and share them.
 // Every fd is O_CLOEXEC and non-blocking (losing a race for a connection or a
 // datagram is then EAGAIN, never a hang).
 #pragma once

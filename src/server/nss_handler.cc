@@ -1,10 +1,6 @@
 // NssHandler: the lookup opcodes answered from the directories (nss_handler.h).
 
-// Asio's coroutine frames come from its recycling allocator (aligned_alloc) and
-// go back through the frame's own operator delete (free); once both are inlined
-// into lookup()'s ramp, GCC 12 takes the class operator delete for the global
-// one and warns (a false positive; tests/unit/pool_test.cc has the same).
-#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
+#include "core/gcc12_coroutines.h"  // first: its rules and pragmas
 #include "server/nss_handler.h"
 
 #include <asio/post.hpp>
@@ -22,8 +18,8 @@ using model::Query;
 using proto::Opcode;
 using proto::WireStatus;
 
-// Every awaitable below is created in its own statement and then awaited:
-// GCC 12 destroys some temporaries of a co_await full-expression twice.
+// Every awaitable below is built in its own statement, then awaited
+// (core/gcc12_coroutines.h, rule 1).
 
 namespace {
 

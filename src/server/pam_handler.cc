@@ -9,8 +9,8 @@ using proto::AuthReply;
 using proto::AuthResult;
 using proto::Opcode;
 
-// Every awaitable below is created in its own statement and then awaited
-// (GCC 12 coroutine temporaries).
+// Every awaitable below is built in its own statement, then awaited
+// (core/gcc12_coroutines.h, rule 1).
 
 namespace {
 
@@ -96,7 +96,7 @@ PamHandler::PamHandler(NssHandler& nss, PamOptions config, std::string state_dir
 PamHandler::~PamHandler() { offloader_.join(); }
 
 auth::Lockout::Options PamHandler::lockout_options() const {
-  // An attempt waits for a worker and for its answer (request_timeout each),
+  // An attempt waits for a provider worker and for its answer (request_timeout each),
   // then maybe for a probe (the same again), per pooled directory; crypt and
   // the offline file take well under the minute added.
   auth::Lockout::Clock::duration lifetime = std::chrono::minutes(1);

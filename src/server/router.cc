@@ -1,9 +1,6 @@
 // Router: opcode -> handler (router.h).
 
-// Asio's coroutine frames come from its recycling allocator (aligned_alloc) and
-// go back through the frame's own operator delete (free); GCC 12 warns falsely
-// once both are inlined (see nss_handler.cc).
-#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
+#include "core/gcc12_coroutines.h"  // first: its rules and pragmas
 #include "server/router.h"
 
 #include "fastcache/nscd_map.h"
@@ -12,8 +9,8 @@
 
 namespace fastid::server {
 
-// Every awaitable is created in its own statement and then awaited: GCC 12
-// destroys some temporaries of a co_await full-expression twice.
+// Every awaitable is built in its own statement, then awaited
+// (core/gcc12_coroutines.h, rule 1).
 asio::awaitable<proto::Bytes> Router::dispatch(proto::Request request, core::PeerCred peer) {
   const std::optional<Route> route = route_of(static_cast<std::uint16_t>(request.opcode));
   if (route == Route::kLookup) {

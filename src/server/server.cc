@@ -213,8 +213,8 @@ void Server::add_udp_listener(int fd, std::string name) {
 }
 
 void Server::start_receiving(UdpListener* listener) {
-  // Shared with the other workers like the stream listeners: a datagram
-  // another worker took is EAGAIN here, and Asio waits again.
+  // Shared with the other front workers like the stream listeners: a datagram
+  // another front worker took is EAGAIN here, and Asio waits again.
   auto loop = [](Server* self, UdpListener* listener) -> asio::awaitable<void> {
     Server& s = *self;
     std::vector<std::uint8_t> buf(65536);
@@ -244,7 +244,7 @@ void Server::on_datagram_done() {
 
 void Server::start_accepting(Listener* listener) {
   // The accept loop. The listener is non-blocking and may be shared with other
-  // worker processes: losing the race for a connection is EAGAIN inside Asio's
+  // front worker processes: losing the race for a connection is EAGAIN inside Asio's
   // reactor, which simply waits again — silent, as it should be.
   // Everything the coroutine uses arrives as a parameter: a lambda's captures
   // would die with the lambda object while the coroutine still runs.

@@ -27,14 +27,14 @@ namespace fastid::server {
 class TlsServerContext;
 struct VarlinkOptions;
 
-// Connections of the root-only admin socket per worker (0600, `fastid` only).
+// Connections of the root-only admin socket per front worker (0600, `fastid` only).
 inline constexpr std::size_t kAdminConnections = 32;
 
 struct ServerLimits {
   std::chrono::milliseconds idle_timeout{60000};          // local peer, no request for this long: close
   std::chrono::milliseconds network_idle_timeout{10000};  // the same for TCP peers
   std::chrono::milliseconds stall_timeout{5000};   // a frame half-read/half-written this long: close
-  // Budgets per worker and listener class; past one, new peers of that class
+  // Budgets per front worker and listener class; past one, new peers of that class
   // are closed at once. Non-root local peers together may hold at most three
   // quarters of the nss and pam budgets: the last quarter is root's.
   std::size_t max_connections = 4096;          // the nss socket
@@ -93,7 +93,7 @@ class Server {
   void add_nscd_listener(int fd, std::string name);
 
   // Network listeners (bound, listening and non-blocking, shared with the other
-  // workers): only ping and public lookups are answered on them. The server
+  // front workers): only ping and public lookups are answered on them. The server
   // takes ownership of `fd`. With `tls` (tls_listener.h) the TCP listener
   // speaks TLS only.
   void add_tcp_listener(int fd, std::string name, std::shared_ptr<TlsServerContext> tls = nullptr);

@@ -10,8 +10,8 @@
 
 namespace fastid::server {
 
-// Every awaitable below is created in its own statement and then awaited:
-// GCC 12 destroys some temporaries of a co_await full-expression twice.
+// Every awaitable below is built in its own statement, then awaited
+// (core/gcc12_coroutines.h, rule 1).
 
 using model::Answer;
 using model::Query;
@@ -76,7 +76,7 @@ asio::awaitable<core::Result<Answer>> StoredDirectory::lookup(Query q) {
     co_return r;
   }
   // The directory could not answer this one: one entry that hangs or crashes
-  // its worker, or the whole directory gone? A probe tells (suspect). Either
+  // its provider worker, or the whole directory gone? A probe tells (suspect). Either
   // way this request gets an expired record if one is young enough, else the
   // directory's own error.
   if (means_offline(r.error())) suspect();
@@ -223,7 +223,7 @@ void StoredDirectory::arm_probe() {
 // The directory behind's probe (Directory::probe): one question it can
 // answer whatever its data. Online, a probe confirms a suspicion (a failed
 // lookup) before the directory is declared offline, so one entry that hangs
-// or crashes a worker does not take the others down; offline, it is the
+// or crashes a provider worker does not take the others down; offline, it is the
 // timer's periodic try. A pooled directory sends it in the pool's
 // authentication queue, so lookups that fill the pool cannot make it time out
 // and fake an outage.

@@ -11,7 +11,7 @@
 //
 // When a lookup fails with kUnavailable or kTimeout, a probe (a lookup any
 // reachable provider answers at once) decides between one bad entry (a name
-// that hangs or crashes a worker: the directory stays online) and an outage;
+// that hangs or crashes a provider worker: the directory stays online) and an outage;
 // when the probe fails too, the directory is offline: expired records
 // fetched at most offline_max_age ago are answered, a name with no such
 // record fails at once with kUnavailable (the NSS module's "try again", never

@@ -6,13 +6,9 @@
 // make an idle TLS connection cost ~77 KB; this way, with OpenSSL releasing
 // its record buffers while idle, it costs ~19 KB (plaintext: ~3.2 KB).
 // OpenSSL writes to the socket with write(2): fastidd ignores SIGPIPE (main.cc)
-// before the workers exist. The only file of src/server that includes OpenSSL.
+// before the front workers exist. The only file of src/server that includes OpenSSL.
 
-// Asio's coroutine frames come from its recycling allocator (aligned_alloc) and
-// go back through the frame's own operator delete (free); once the request
-// loop's frame is inlined into serve_tls_connection, GCC 12 takes the class
-// operator delete for the global one and warns (as in tests/unit/pool_test.cc).
-#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
+#include "core/gcc12_coroutines.h"  // first: its rules and pragmas
 #include "server/tls_listener.h"
 
 #include <asio/experimental/as_tuple.hpp>
@@ -32,39 +28,27 @@
 #include <tuple>
 
 #include "core/log.h"
+#include "core/tls/tls_context.h"
 #include "server/connection_loop.h"
 
 namespace fastid::server {
 
 class TlsServerContext {
  public:
-  TlsServerContext() : ctx(::SSL_CTX_new(::TLS_server_method())) {}
-  ~TlsServerContext() { ::SSL_CTX_free(ctx); }
-  TlsServerContext(const TlsServerContext&) = delete;
-  TlsServerContext& operator=(const TlsServerContext&) = delete;
-  SSL_CTX* ctx;
+  explicit TlsServerContext(core::SslCtxPtr owned) : ctx(std::move(owned)) {}
+  core::SslCtxPtr ctx;
   std::chrono::milliseconds handshake_timeout{5000};
   std::string description;
 };
 
 namespace {
 
+using core::openssl_errors;
 using core::Status;
 constexpr auto kUseTuple = asio::experimental::as_tuple(asio::use_awaitable);
 using IoResult = std::tuple<asio::error_code, std::size_t>;
 
 constexpr std::size_t kMaxKeyFile = 1 << 20;
-
-std::string openssl_errors() {
-  std::string out;
-  while (unsigned long e = ERR_get_error()) {
-    char buf[256];
-    ERR_error_string_n(e, buf, sizeof buf);
-    out += out.empty() ? "" : "; ";
-    out += buf;
-  }
-  return out.empty() ? "TLS error" : out;
-}
 
 // The key file's bytes, read through one descriptor that was checked: a
 // regular file that not every user may read or write. The caller wipes them.
@@ -222,19 +206,17 @@ class TlsTransport {
 }  // namespace
 
 core::Result<std::shared_ptr<TlsServerContext>> load_tls_server_context(const TlsServerOptions& options) {
-  ERR_clear_error();
-  auto tls = std::make_shared<TlsServerContext>();
-  if (tls->ctx == nullptr) return core::error(Status::internal("TLS context: " + openssl_errors()));
-  tls->handshake_timeout = options.handshake_timeout;
-  SSL_CTX* ctx = tls->ctx;
-  ::SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
   // SSL_OP_CLEANSE_PLAINTEXT: OpenSSL decrypts records in place in its read
   // buffer and by default leaves the plaintext there until overwritten or
   // freed; with it, delivered bytes are cleansed at once and the buffers when
   // released (SSL_MODE_RELEASE_BUFFERS, SSL_free). A frame sent over TLS may
   // carry a password even though the network refuses auth requests.
-  ::SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION | SSL_OP_CIPHER_SERVER_PREFERENCE |
-                                 SSL_OP_CLEANSE_PLAINTEXT);
+  auto made = core::new_tls_context(core::TlsRole::kServer,
+                                    SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_CLEANSE_PLAINTEXT);
+  if (!made) return core::error(made.error());
+  auto tls = std::make_shared<TlsServerContext>(std::move(*made));
+  tls->handshake_timeout = options.handshake_timeout;
+  SSL_CTX* ctx = tls->ctx.get();
   // Idle connections give their record buffers back; no server-side session
   // cache a stream of peers could grow (TLS 1.3 resumes with tickets).
   ::SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
@@ -251,7 +233,7 @@ core::Result<std::shared_ptr<TlsServerContext>> load_tls_server_context(const Tl
     ::BIO_free(b);
   }
   ::explicit_bzero(key->data(), key->size());
-  const bool used = pkey != nullptr && ::SSL_CTX_use_PrivateKey(tls->ctx, pkey) == 1;
+  const bool used = pkey != nullptr && ::SSL_CTX_use_PrivateKey(ctx, pkey) == 1;
   ::EVP_PKEY_free(pkey);
   if (!used) return core::error(Status::invalid_argument("tls_key " + options.key_file + ": " + openssl_errors()));
   if (::SSL_CTX_check_private_key(ctx) != 1) {
@@ -266,7 +248,7 @@ std::string describe(const TlsServerContext& context) { return context.descripti
 
 asio::awaitable<void> serve_tls_connection(Server& server, std::shared_ptr<Server::Connection> conn,
                                            std::shared_ptr<TlsServerContext> tls) {
-  TlsSession session(*conn, tls->ctx);
+  TlsSession session(*conn, tls->ctx.get());
   // The handshake's own deadline: a peer that connects and stalls (or
   // trickles a hello) is closed by the watchdog when it passes. Not busy: a
   // graceful stop closes it at once.

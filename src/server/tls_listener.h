@@ -1,7 +1,7 @@
 // TLS for the TCP listeners ([listen] tls_cert, tls_key): the server context,
-// made once by fastidd's start-up as root — before any worker drops its
+// made once by fastidd's start-up as root — before any front worker drops its
 // privileges, so the key file may stay readable by root alone — and inherited
-// by every worker across the fork. With a context, a TCP listener speaks TLS
+// by every front worker across the fork. With a context, a TCP listener speaks TLS
 // only: TLS 1.2 or later, no renegotiation, no compression, a bounded
 // handshake, then the same frames, limits and public-only rules as plaintext.
 // OpenSSL stays in tls_listener.cc (its headers are heavy).
@@ -21,7 +21,7 @@ struct TlsServerOptions {
   std::chrono::milliseconds handshake_timeout{5000};  // accept to handshake done
 };
 
-class TlsServerContext;  // opaque; shared by the listeners and connections of a worker
+class TlsServerContext;  // opaque; shared by the listeners and connections of a front worker
 
 // Reads and checks the certificate chain and the key: a key file that every
 // user may read or write is refused (kPermissionDenied), so is a key that does

@@ -1,5 +1,5 @@
 // Opening the daemon's Unix stream listeners. The supervisor opens them once,
-// before any worker exists; workers inherit the descriptors. Every fd is
+// before any front worker exists; front workers inherit the descriptors. Every fd is
 // O_CLOEXEC and non-blocking (losing an accept race is then EAGAIN, not a hang).
 #pragma once
 

@@ -12,7 +12,7 @@
 // replaced by an empty one at open: a cache is never worth refusing to start.
 //
 // Thread-safety: one Store may be used from one thread at a time (the
-// worker's loop); several processes may use the same directory at once.
+// front worker's loop); several processes may use the same directory at once.
 #pragma once
 
 #include <chrono>
@@ -150,7 +150,7 @@ class Store {
   Result<std::size_t> erase(std::string_view provider, const model::Query& query);
 
   // Writes what the OS holds of the map to disk (the store writes without
-  // fsync per commit; the worker calls this on a timer and at stop).
+  // fsync per commit; the front worker calls this on a timer and at stop).
   Status sync();
 
   Stats stats() const;

@@ -221,7 +221,7 @@ core::Status drop_to(const Identity& who) {
     return core::Status::internal("privileges could be regained after dropping to " + who.name);
   }
   // A credential change resets the dumpable flag to fs.suid_dumpable, which
-  // may be 1: then every process of the target user could ptrace this worker
+  // may be 1: then every process of the target user could ptrace this front worker
   // and read the passwords it handles. Clear it again, and check.
   if (::prctl(PR_SET_DUMPABLE, 0) != 0 || ::prctl(PR_GET_DUMPABLE) != 0) {
     return core::status_from_errno(errno, "prctl(PR_SET_DUMPABLE, 0) after the drop");

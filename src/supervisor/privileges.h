@@ -21,7 +21,7 @@ struct Identity {
 
 // Resolves `user` and `group` (names or numeric ids; group "" = the user's
 // primary group). A numeric uid needs no lookup at all; a name is looked up
-// through NSS once, here, before any worker serves. Errors name what is wrong.
+// through NSS once, here, before any front worker serves. Errors name what is wrong.
 core::Result<Identity> resolve_identity(const std::string& user, const std::string& group);
 
 // A directory inside the handed-over one: created by root if `create` and
@@ -32,7 +32,7 @@ struct Subdirectory {
 };
 
 // Gives `dir`, its `subdirs` and what lies directly inside them to the
-// identity, so that the workers can write their state after the drop. Run as
+// identity, so that the front workers can write their state after the drop. Run as
 // root at every start, on directories the identity controls: nothing is
 // reached through a path the identity could change (each subdirectory and
 // entry is opened relative to its parent without following links), a
@@ -42,7 +42,7 @@ core::Status hand_over(const Identity& who, const std::string& dir, const std::v
 
 // Creates `socket_dir`/cache-owner (fastcache::kCacheOwnerMarker) afresh,
 // owned by `uid`: the user whose fast cache maps clients trust. Run by root
-// on the root-owned socket directory, before any worker publishes.
+// on the root-owned socket directory, before any front worker publishes.
 core::Status mark_cache_owner(const std::string& socket_dir, uid_t uid);
 
 // setgroups({gid}), setgid, setuid; then checks that uid 0 cannot be regained.

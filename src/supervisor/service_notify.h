@@ -3,7 +3,7 @@
 // "KEY=VALUE\n" lines to the AF_UNIX socket named by NOTIFY_SOCKET, a path or,
 // with a leading '@', an abstract address. Without NOTIFY_SOCKET every call does
 // nothing. The units in dist/systemd set NotifyAccess=all: with -w N the front
-// workers, children of the main process, send the states themselves.
+// front workers, children of the main process, send the states themselves.
 #pragma once
 
 #include <string>

@@ -32,10 +32,10 @@ sigset_t supervised_signals() {
 
 }  // namespace
 
-Supervisor::Supervisor(SupervisorOptions options, std::function<int(int)> run_worker)
-    : options_(options), run_worker_(std::move(run_worker)) {}
+Supervisor::Supervisor(SupervisorOptions options, std::function<int(int)> run_front_worker)
+    : options_(options), run_front_worker_(std::move(run_front_worker)) {}
 
-std::vector<pid_t> Supervisor::worker_pids() const {
+std::vector<pid_t> Supervisor::front_worker_pids() const {
   std::vector<pid_t> out;
   for (pid_t p : pids_) {
     if (p > 0) out.push_back(p);
@@ -46,22 +46,22 @@ std::vector<pid_t> Supervisor::worker_pids() const {
 pid_t Supervisor::spawn(int index) {
   pid_t pid = ::fork();
   if (pid < 0) {
-    core::log_error(std::string("fork worker: ") + std::strerror(errno));
+    core::log_error(std::string("fork front worker: ") + std::strerror(errno));
     return -1;
   }
   if (pid == 0) {
-    // A worker dies with its supervisor: nothing may serve unsupervised.
+    // A front worker dies with its supervisor: nothing may serve unsupervised.
     ::prctl(PR_SET_PDEATHSIG, SIGTERM);
     if (::getppid() == 1) ::_exit(1);  // the supervisor died before prctl
-    // SIGHUP and SIGUSR1 stay blocked: the worker unblocks them once it can
+    // SIGHUP and SIGUSR1 stay blocked: the front worker unblocks them once it can
     // handle them; a reload or reopen forwarded while it starts waits for
     // that instead of killing it.
     sigset_t set = supervised_signals();
     sigdelset(&set, SIGHUP);
     sigdelset(&set, SIGUSR1);
     ::sigprocmask(SIG_UNBLOCK, &set, nullptr);
-    core::set_log_role("worker" + std::to_string(index));
-    ::_exit(run_worker_(index));
+    core::set_log_role("front-worker" + std::to_string(index));
+    ::_exit(run_front_worker_(index));
   }
   return pid;
 }
@@ -74,7 +74,7 @@ void Supervisor::forward(int signo) {
 
 int Supervisor::stop_all(int exit_code) {
   forward(SIGTERM);
-  // The workers finish their requests in flight within the grace period; a
+  // The front workers finish their requests in flight within the grace period; a
   // second more, then whatever is left is killed so that stop always ends.
   auto until = Clock::now() + options_.shutdown_grace + std::chrono::seconds(1);
   for (;;) {
@@ -91,7 +91,7 @@ int Supervisor::stop_all(int exit_code) {
     }
     if (!any) break;
     if (Clock::now() >= until) {
-      core::log_warning("workers did not stop within the grace period: killing them");
+      core::log_warning("front workers did not stop within the grace period: killing them");
       forward(SIGKILL);
       for (pid_t& p : pids_) {
         if (p > 0) ::waitpid(p, nullptr, 0);
@@ -111,25 +111,25 @@ int Supervisor::run() {
   sigset_t set = supervised_signals();
   ::sigprocmask(SIG_BLOCK, &set, nullptr);
 
-  pids_.assign(static_cast<size_t>(options_.workers), 0);
-  for (int i = 0; i < options_.workers; ++i) {
+  pids_.assign(static_cast<size_t>(options_.front_workers), 0);
+  for (int i = 0; i < options_.front_workers; ++i) {
     pids_[static_cast<size_t>(i)] = spawn(i);
     if (pids_[static_cast<size_t>(i)] < 0) return stop_all(1);
   }
-  core::log_info("started " + std::to_string(options_.workers) + " worker(s)");
+  core::log_info("started " + std::to_string(options_.front_workers) + " front worker(s)");
 
-  // Workers waiting to be restarted, with the time they may be.
+  // Front workers waiting to be restarted, with the time they may be.
   std::vector<Clock::time_point> restart_at(pids_.size(), Clock::time_point::max());
   for (;;) {
     timespec timeout{0, 100 * 1000 * 1000};  // wakes to run paced restarts
     siginfo_t info;
     int signo = ::sigtimedwait(&set, &info, &timeout);
     if (signo == SIGTERM || signo == SIGINT) {
-      core::log_info(std::string("received ") + strsignal(signo) + ": stopping the workers");
+      core::log_info(std::string("received ") + strsignal(signo) + ": stopping the front workers");
       return stop_all(0);
     }
     if (signo == SIGHUP) {
-      core::log_info("received SIGHUP: workers reload their configuration");
+      core::log_info("received SIGHUP: front workers reload their configuration");
       forward(SIGHUP);
       continue;
     }
@@ -149,16 +149,16 @@ int Supervisor::run() {
       if (pids_[i] <= 0) continue;
       int status;
       if (::waitpid(pids_[i], &status, WNOHANG) != pids_[i]) continue;
-      core::log_warning("worker " + std::to_string(i) + " (pid " + std::to_string(pids_[i]) + ") " +
+      core::log_warning("front worker " + std::to_string(i) + " (pid " + std::to_string(pids_[i]) + ") " +
                         describe(status));
-      if (options_.worker_reaped) options_.worker_reaped(pids_[i]);
+      if (options_.front_worker_reaped) options_.front_worker_reaped(pids_[i]);
       pids_[i] = 0;
       if (options_.figures) options_.figures->clear(static_cast<int>(i));
-      if (options_.on_worker_exit == OnWorkerExit::kExit) {
+      if (options_.on_front_worker_exit == OnFrontWorkerExit::kExit) {
         core::log_error("on_worker_exit = \"exit\": stopping everything");
         return stop_all(1);
       }
-      // A crash loop means the next worker will die too: stop, with a
+      // A crash loop means the next front worker will die too: stop, with a
       // non-zero exit, so that the service manager restarts the whole.
       auto now = Clock::now();
       deaths_.push_back(now);
@@ -166,7 +166,7 @@ int Supervisor::run() {
         deaths_.erase(deaths_.begin());
       }
       if (static_cast<int>(deaths_.size()) >= options_.crash_limit) {
-        core::log_error("workers are crashing in a loop (" + std::to_string(deaths_.size()) +
+        core::log_error("front workers are crashing in a loop (" + std::to_string(deaths_.size()) +
                         " deaths within the crash window): stopping everything");
         return stop_all(1);
       }
@@ -179,7 +179,7 @@ int Supervisor::run() {
         restart_at[i] = Clock::time_point::max();
         pids_[i] = spawn(static_cast<int>(i));
         if (pids_[i] < 0) return stop_all(1);
-        core::log_info("worker " + std::to_string(i) + " replaced (pid " + std::to_string(pids_[i]) + ")");
+        core::log_info("front worker " + std::to_string(i) + " replaced (pid " + std::to_string(pids_[i]) + ")");
       }
     }
   }

@@ -3,13 +3,7 @@
 // Every test starts its pool, stops it, and checks that each worker process it ever
 // saw has been reaped. Delays are 10-300 ms; the whole file runs in well under a minute.
 
-// GCC 12 with sanitizers and -O2 falsely reports the Status inside a valued
-// Result<T> "maybe uninitialized" where co_spawn default-constructs its result.
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-// Asio's coroutine frames come from its recycling allocator (aligned_alloc) and go
-// back through the frame's own operator delete (free); once both are inlined into a
-// test body, GCC 12 takes the class operator delete for the global one and warns.
-#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
+#include "core/gcc12_coroutines.h"  // first: its rules and pragmas
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <signal.h>
@@ -35,12 +29,12 @@
 #include <thread>
 #include <vector>
 
-#include "core/deadline.h"
 #include "daemon/provider_factory.h"
 #include "daemon/provider_settings.h"
 #include "daemon/settings.h"
 #include "pool/provider_pool.h"
 #include "pool/worker_protocol.h"
+#include "support/coroutines.h"
 #include "providers/slow/slow_provider.h"
 
 namespace fastid::pool {
@@ -155,13 +149,13 @@ class Pool : public ::testing::Test {
   }
 
   // Polls `condition` every 2 ms; false when `limit` passed first. A template, not a
-  // std::function: GCC 12.2 destroys a std::function argument of a coroutine twice.
+  // std::function argument (core/gcc12_coroutines.h, rule 1).
   template <typename Condition>
   asio::awaitable<bool> wait_until(Condition condition, std::chrono::milliseconds limit = 5000ms) {
     const auto end = Clock::now() + limit;
     while (!condition()) {
       if (Clock::now() > end) co_return false;
-      co_await core::sleep_for(2ms);
+      co_await testing::pause_for(2ms);
     }
     co_return true;
   }
@@ -547,7 +541,7 @@ TEST_F(Pool, RepeatedStartFailuresBackOffInsteadOfSpinning) {
     CO_ASSERT_FALSE(r.has_value());
     EXPECT_EQ(r.error().code(), core::Code::kUnavailable);
     EXPECT_THAT(r.error().message(), HasSubstr("no worker could start (stage worker)"));
-    co_await core::sleep_for(1500ms);
+    co_await testing::pause_for(1500ms);
     // 100, 200, 400, 800 ms between starts: a handful, not hundreds.
     const PoolStats s = snapshot();
     EXPECT_LE(s.started, 8u);
@@ -895,7 +889,7 @@ TEST_F(Pool, FilesProviderRunsInThePoolToo) {
     auto alice = co_await user_named("alice");
     CO_ASSERT_TRUE(alice.has_value());
     EXPECT_EQ(alice->uid, 1000u);
-    // (A braced list in the same full expression as co_await trips GCC 12.)
+    // Not a braced list beside co_await (core/gcc12_coroutines.h, rule 1).
     const std::vector<std::uint32_t> staff = {50};
     auto groups = model::answer_as<model::Gids>(co_await pool_->lookup(Query::initgroups("alice")));
     EXPECT_EQ(groups.value(), staff);
@@ -933,7 +927,7 @@ std::string worker_settings() {
 }
 
 TEST(ProviderWorker, SaysReadyAnswersEachFrameAndExitsCleanlyWhenItsSocketCloses) {
-  auto spawned = spawn_worker({kWorker, "test", worker_settings()});
+  auto spawned = spawn_provider_worker({kWorker, "test", worker_settings()});
   ASSERT_TRUE(spawned.has_value()) << spawned.error().to_string();
   proto::Reply ready;
   ASSERT_TRUE(read_frame(spawned->socket_fd, &ready));
@@ -967,7 +961,7 @@ TEST(ProviderWorker, DiesWithTheDaemonThatStartedIt) {
   ASSERT_GE(daemon, 0);
   if (daemon == 0) {
     // The "daemon": starts a worker, reports its pid, and vanishes without any cleanup.
-    auto spawned = spawn_worker({kWorker, "test", worker_settings()});
+    auto spawned = spawn_provider_worker({kWorker, "test", worker_settings()});
     pid_t pids[2] = {spawned ? spawned->pid : 0, 0};
     proto::Reply ready;
     if (spawned) (void)read_frame(spawned->socket_fd, &ready);  // PR_SET_PDEATHSIG is set by now

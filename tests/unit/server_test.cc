@@ -10,13 +10,7 @@
 // (passwords on the pam socket): the bytes past size() are inspected through
 // data(), the buffer's own allocation, the memory a later allocation would reuse.
 
-// GCC 12 with sanitizers and -O2 falsely reports the Status inside a valued
-// Result<T> "maybe uninitialized" where co_spawn default-constructs its result.
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-// Asio's coroutine frames come from its recycling allocator (aligned_alloc) and go
-// back through the frame's own operator delete (free); once both are inlined into a
-// test body, GCC 12 takes the class operator delete for the global one and warns.
-#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
+#include "core/gcc12_coroutines.h"  // first: its rules and pragmas
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <stdlib.h>
@@ -28,6 +22,7 @@
 #include <filesystem>
 #include <functional>
 #include <map>
+#include <set>
 #include <optional>
 
 #include "server/admin_handler.h"
@@ -175,6 +170,14 @@ class StoredDirectoryTest : public ServerTest {
   }
 
   core::Result<Answer> ask(const Query& q) { return await(dir_->lookup(q)); }
+
+  // The directory behind goes down; a failed lookup and the failed probe take
+  // the stored directory offline. False when it never went.
+  bool take_offline() {
+    fake_->down = core::Status::unavailable("slapd stopped");
+    (void)ask(Query::user_by_name("nobody-yet"));
+    return run_until([&] { return dir_->offline(); });
+  }
 
   std::string item(const std::string& key) {
     for (auto& [k, v] : dir_->status_items()) {
@@ -371,6 +374,84 @@ TEST_F(StoredDirectoryTest, OfflineForAuthenticationOnlyWhenTheProbeFailsToo) {
   const std::size_t probes = fake_->times_asked(Query::user_by_uid(0));
   EXPECT_TRUE(await(dir_->offline(core::Status::busy("provider corp: queue full"))));
   EXPECT_EQ(fake_->times_asked(Query::user_by_uid(0)), probes);
+}
+
+// Offline, a record is a better answer than "try again" only while it is
+// young enough: one fetched longer than offline_max_age ago is not served,
+// and a stored "no such entry" that has expired is never stretched into one.
+TEST_F(StoredDirectoryTest, OfflineRecordsOlderThanTheMaximumAgeAndExpiredNegativesAreTryAgain) {
+  StoredDirectoryOptions o;
+  o.probe_interval = 1h;
+  o.offline_max_age = 10min;
+  open(o);
+  const store::Millis now = store::now_millis();
+  const Query old_q = Query::user_by_name("olduser");
+  const Query young_q = Query::user_by_name("alice");
+  const Query ghost_q = Query::user_by_name("ghost");
+  ASSERT_TRUE(store_->put("corp", old_q, user("olduser", 1001), now - 3600000, now - 60000));  // fetched 1 h ago
+  ASSERT_TRUE(store_->put("corp", young_q, alice_, now - 300000, now - 60000));                // fetched 5 min ago
+  ASSERT_TRUE(store_->put_negative("corp", ghost_q, now - 120000, now - 60000));               // expired negative
+  ASSERT_TRUE(take_offline());
+  const std::size_t asked = fake_->asked.size();
+
+  auto young = ask(young_q);
+  ASSERT_TRUE(young.has_value()) << young.error().to_string();
+  EXPECT_EQ(std::get<User>(*young), alice_);
+  auto old = ask(old_q);
+  ASSERT_FALSE(old.has_value()) << "a record older than offline_max_age was served";
+  EXPECT_EQ(old.error().code(), core::Code::kUnavailable);
+  auto ghost = ask(ghost_q);
+  ASSERT_FALSE(ghost.has_value());
+  EXPECT_EQ(ghost.error().code(), core::Code::kUnavailable) << "an expired negative is \"try again\", not \"no such user\"";
+  EXPECT_EQ(fake_->asked.size(), asked) << "offline, nothing reaches the directory";
+  EXPECT_EQ(item("stale_answers"), "1");
+  EXPECT_EQ(item("unavailable"), "2");
+}
+
+// Offline, what is still fresh answers as it would online — a fresh "no such
+// entry" too — and nothing is queued for a refresh the directory cannot give.
+TEST_F(StoredDirectoryTest, OfflineFreshRecordsAndFreshNegativesAnswerAndQueueNoRefresh) {
+  StoredDirectoryOptions o;
+  o.probe_interval = 1h;
+  o.refresh_ahead = 1h;
+  o.refresh_tick = 10ms;
+  open(o);
+  const store::Millis now = store::now_millis();
+  const Query q = Query::user_by_name("alice");
+  const Query ghost_q = Query::user_by_name("ghost");
+  ASSERT_TRUE(store_->put("corp", q, alice_, now - 1000, now + 60000));  // fresh, near expiry
+  ASSERT_TRUE(store_->put_negative("corp", ghost_q, now - 1000, now + 60000));
+  ASSERT_TRUE(take_offline());
+  const std::size_t asked = fake_->asked.size();
+
+  auto r = ask(q);
+  ASSERT_TRUE(r.has_value()) << r.error().to_string();
+  auto ghost = ask(ghost_q);
+  ASSERT_FALSE(ghost.has_value());
+  EXPECT_EQ(ghost.error().code(), core::Code::kNotFound);
+  io_.run_for(50ms);  // several refresh ticks
+  EXPECT_EQ(item("refresh_queue"), "0");
+  EXPECT_EQ(item("refreshed"), "0");
+  EXPECT_EQ(fake_->asked.size(), asked);
+  EXPECT_EQ(item("hits"), "2");
+}
+
+// Online, a failure of the moment (busy) is no outage, but an expired record
+// young enough is still a better answer than the error.
+TEST_F(StoredDirectoryTest, BusyWithAnExpiredRecordAnswersTheRecordAndStaysOnline) {
+  open();
+  const store::Millis now = store::now_millis();
+  const Query q = Query::user_by_name("alice");
+  ASSERT_TRUE(store_->put("corp", q, alice_, now - 3600000, now - 60000));
+  fake_->down = core::Status::busy("provider corp: queue full (64 requests)");
+  auto r = ask(q);
+  ASSERT_TRUE(r.has_value()) << r.error().to_string();
+  EXPECT_EQ(std::get<User>(*r), alice_);
+  EXPECT_EQ(fake_->times_asked(q), 1u) << "online, the expired record is asked for first";
+  io_.run_for(20ms);
+  EXPECT_EQ(item("probes"), "0");
+  EXPECT_FALSE(dir_->offline());
+  EXPECT_EQ(item("stale_answers"), "1");
 }
 
 TEST_F(StoredDirectoryTest, StopStopsTheDirectoryBehind) {
@@ -616,6 +697,25 @@ TEST(GateTest, EachRefusalIsCountedUnderItsName) {
   EXPECT_EQ(items["gate.refused.not_admin_socket"], "0");
   EXPECT_EQ(items["gate.refused.admin_not_root"], "0");
   EXPECT_EQ(items.size(), kRejections - 1) << "one line per reason, 'none' excluded";
+}
+
+TEST(GateTest, EveryReasonHasItsOwnNameAndAFixedMessageThatNamesNoDetail) {
+  std::set<std::string> names;
+  for (std::size_t i = 0; i < kRejections; ++i) {
+    const auto r = static_cast<Rejection>(i);
+    names.insert(rejection_name(r));
+    if (r == Rejection::kNone) {
+      EXPECT_STREQ(rejection_message(r), "");
+      continue;
+    }
+    const std::string message = rejection_message(r);
+    EXPECT_FALSE(message.empty()) << rejection_name(r);
+    EXPECT_THAT(message, Not(HasSubstr("/"))) << "a refusal names no path";
+  }
+  EXPECT_EQ(names.size(), kRejections) << "each reason is counted under a name of its own";
+  EXPECT_EQ(std::string(rejection_name(Rejection::kAdminNotRoot)), "admin_not_root");
+  EXPECT_THAT(rejection_message(Rejection::kNotPamSocket), HasSubstr("pam socket"));
+  EXPECT_THAT(rejection_message(Rejection::kNotPublic), HasSubstr("network"));
 }
 
 // ---- The router: opcode -> handler ------------------------------------------

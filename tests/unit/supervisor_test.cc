@@ -9,7 +9,7 @@
 #include <map>
 
 #include "supervisor/privileges.h"
-#include "supervisor/worker_figures.h"
+#include "supervisor/front_worker_figures.h"
 
 namespace fastid::supervisor {
 namespace {
@@ -18,8 +18,8 @@ std::map<std::string, std::string> as_map(const std::vector<std::pair<std::strin
   return {items.begin(), items.end()};
 }
 
-TEST(WorkerFigures, ForkedWorkersPublishAndAnyProcessReadsAllSlots) {
-  auto figures = WorkerFigures::create(3);
+TEST(FrontWorkerFigures, ForkedWorkersPublishAndAnyProcessReadsAllSlots) {
+  auto figures = FrontWorkerFigures::create(3);
   ASSERT_TRUE(figures.has_value()) << figures.error().to_string();
   auto empty = as_map(figures->status_items());
   EXPECT_EQ(empty["workers"], "3");
@@ -31,7 +31,7 @@ TEST(WorkerFigures, ForkedWorkersPublishAndAnyProcessReadsAllSlots) {
     pid_t pid = ::fork();
     ASSERT_GE(pid, 0);
     if (pid == 0) {
-      WorkerSample s;
+      FrontWorkerSample s;
       s.requests = 100 * static_cast<std::uint64_t>(i + 1);
       s.connections_open = 3;
       s.idle_timeout_ms = 7000;
@@ -58,13 +58,13 @@ TEST(WorkerFigures, ForkedWorkersPublishAndAnyProcessReadsAllSlots) {
   EXPECT_EQ(m.count("worker.0.pid"), 0u);
   EXPECT_EQ(m["total.requests"], "200");
   // Out-of-range slots are ignored, never written.
-  figures->publish(7, WorkerSample{});
-  figures->publish(-1, WorkerSample{});
+  figures->publish(7, FrontWorkerSample{});
+  figures->publish(-1, FrontWorkerSample{});
   EXPECT_EQ(as_map(figures->status_items())["total.requests"], "200");
 }
 
-TEST(WorkerFigures, RefusesNoWorkersAndReportsOwnRss) {
-  EXPECT_FALSE(WorkerFigures::create(0).has_value());
+TEST(FrontWorkerFigures, RefusesNoWorkersAndReportsOwnRss) {
+  EXPECT_FALSE(FrontWorkerFigures::create(0).has_value());
   EXPECT_GT(self_rss_kib(), 0u);
 }
 

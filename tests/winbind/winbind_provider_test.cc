@@ -134,12 +134,12 @@ TEST_F(WinbindProviderTest, CaseSensitiveSitesNeedTheExactCase) {
 }
 
 TEST_F(WinbindProviderTest, SeparatorIsConfigurable) {
-  auto plus = make({.separator = "+"});
+  auto plus = make({.names = {.separator = "+"}});
   auto u = plus->user_by_name("WBTEST+wbuser005");
   ASSERT_TRUE(u) << u.error().message();
   EXPECT_EQ(u->name, "WBTEST+wbuser005");
   EXPECT_TRUE(plus->user_by_name("WBTEST\\wbuser005"));  // winbindd's own separator still works
-  auto at = make({.separator = "@"});
+  auto at = make({.names = {.separator = "@"}});
   auto v = at->user_by_name("WBTEST\\wbuser005");
   ASSERT_TRUE(v);
   EXPECT_EQ(v->name, "wbuser005@WBTEST");
@@ -225,12 +225,12 @@ TEST_F(WinbindProviderTest, AuthenticationAndAccountStates) {
 }
 
 TEST_F(WinbindProviderTest, ADefaultDomainWinbindDoesNotKnowIsRefusedAtOpen) {
-  WinbindProvider p({.name = "ad", .separator = "\\", .default_domain = "OTHER", .case_sensitive = false});
+  WinbindProvider p({.name = "ad", .names = {.separator = "\\", .default_domain = "OTHER", .case_sensitive = false}});
   auto st = p.open();
   EXPECT_EQ(st.code(), Code::kInvalidArgument);
   EXPECT_THAT(st.message(), HasSubstr("default_domain"));
   EXPECT_THAT(st.message(), HasSubstr("WBTEST"));
-  WinbindProvider bad({.name = "ad", .separator = "::", .default_domain = "", .case_sensitive = false});
+  WinbindProvider bad({.name = "ad", .names = {.separator = "::", .default_domain = "", .case_sensitive = false}});
   EXPECT_THAT(bad.open().message(), HasSubstr("separator"));
 }
 

@@ -25,7 +25,7 @@ std::optional<SplitName> WinbindNames::split(std::string_view asked) const {
   if (asked.empty()) return std::nullopt;
   // DOMAIN\user first (either separator), then user@domain: a UPN's user part
   // never holds a backslash, and `DOMAIN\user@x` is a user named "user@x".
-  for (char sep : {rules_.separator, rules_.winbind_separator}) {
+  for (char sep : {rules_.names.separator_char(), rules_.winbind_separator}) {
     if (sep == '@') continue;
     const auto at = asked.find(sep);
     if (at == std::string_view::npos) continue;
@@ -50,16 +50,16 @@ std::string WinbindNames::canonical_domain(std::string_view domain) const {
 }
 
 bool WinbindNames::is_default_domain(std::string_view domain) const {
-  if (rules_.default_domain.empty() || domain.empty()) return false;
-  if (equal_nocase(domain, rules_.default_domain)) return true;
-  const std::string a = canonical_domain(domain), b = canonical_domain(rules_.default_domain);
+  if (rules_.names.default_domain.empty() || domain.empty()) return false;
+  if (equal_nocase(domain, rules_.names.default_domain)) return true;
+  const std::string a = canonical_domain(domain), b = canonical_domain(rules_.names.default_domain);
   return !a.empty() && equal_nocase(a, b);
 }
 
 std::optional<std::string> WinbindNames::to_winbind(std::string_view asked) const {
   auto parts = split(asked);
   if (!parts) return std::nullopt;
-  std::string domain = parts->domain.empty() ? rules_.default_domain : parts->domain;
+  std::string domain = parts->domain.empty() ? rules_.names.default_domain : parts->domain;
   if (domain.empty()) return parts->user;  // winbindd's own default domain decides
   // Only domains winbindd lists: a standalone winbindd answers any domain
   // name with its local users ("NODOMAIN\\bob"), which is no such user.
@@ -78,21 +78,21 @@ std::string WinbindNames::from_winbind(std::string_view winbind_name) const {
   if (domain.empty() || is_default_domain(domain)) return std::string(user);
   const std::string known = canonical_domain(domain);
   const std::string shown = known.empty() ? std::string(domain) : known;
-  if (rules_.separator == '@') return std::string(user) + "@" + shown;
-  return shown + rules_.separator + std::string(user);
+  if (rules_.names.separator_char() == '@') return std::string(user) + "@" + shown;
+  return shown + rules_.names.separator_char() + std::string(user);
 }
 
 bool WinbindNames::same_entry(std::string_view asked, std::string_view answered) const {
   auto a = split(asked), b = split(answered);
   if (!a || !b) return false;
-  const std::string da = a->domain.empty() ? rules_.default_domain : a->domain;
-  const std::string db = b->domain.empty() ? rules_.default_domain : b->domain;
+  const std::string da = a->domain.empty() ? rules_.names.default_domain : a->domain;
+  const std::string db = b->domain.empty() ? rules_.names.default_domain : b->domain;
   if (da.empty() != db.empty()) return false;
   if (!da.empty() && !equal_nocase(da, db)) {
     const std::string ca = canonical_domain(da), cb = canonical_domain(db);
     if (ca.empty() || !equal_nocase(ca, cb)) return false;
   }
-  return rules_.case_sensitive ? a->user == b->user : equal_nocase(a->user, b->user);
+  return rules_.names.case_sensitive ? a->user == b->user : equal_nocase(a->user, b->user);
 }
 
 }  // namespace fastid::providers::winbind

@@ -19,6 +19,8 @@
 #include <string_view>
 #include <vector>
 
+#include "providers/name_options.h"
+
 namespace fastid::providers::winbind {
 
 // One domain winbindd knows: its NetBIOS name and its DNS name ("" if none).
@@ -27,11 +29,10 @@ struct DomainNames {
   std::string dns;
 };
 
+// The provider's NameOptions (checked) and what winbindd told about itself.
 struct NameRules {
-  char separator = '\\';        // fastid's, in answers
-  char winbind_separator = '\\';  // winbindd's (`winbind separator`)
-  std::string default_domain;   // "" = every name qualified
-  bool case_sensitive = false;
+  NameOptions names;                 // fastid's separator, default domain, case
+  char winbind_separator = '\\';     // winbindd's (`winbind separator`)
   std::vector<DomainNames> domains;  // winbindd's own domain first, then trusts
 };
 

@@ -117,20 +117,6 @@ void WinbindProvider::close() {
   group_list_ = {};
 }
 
-Status WinbindProvider::check_options() const {
-  const std::string p = "provider " + options_.name + ": ";
-  const std::string& s = options_.separator;
-  if (s.size() != 1 || (s[0] != '\\' && s[0] != '/' && s[0] != '+' && s[0] != '@')) {
-    return Status::invalid_argument(p + "separator: must be one of \\, /, + or @, got \"" + s + "\"");
-  }
-  for (char c : options_.default_domain) {
-    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
-                    c == '-' || c == '_';
-    if (!ok) return Status::invalid_argument(p + "default_domain: \"" + options_.default_domain + "\" is not a domain name");
-  }
-  return Status::ok();
-}
-
 Status WinbindProvider::failure(int wbc_error, const std::string& what) {
   const auto e = static_cast<wbcErr>(wbc_error);
   const std::string p = "provider " + options_.name + ": ";
@@ -168,11 +154,7 @@ Status WinbindProvider::connect() {
   if (wbcErr e = wbcCtxInterfaceDetails(ctx_, &details); !WBC_ERROR_IS_OK(e)) {
     return Status::unavailable(p + "winbindd's interface details: " + wbcErrorString(e));
   }
-  NameRules rules{.separator = options_.separator[0],
-                  .winbind_separator = details->winbind_separator,
-                  .default_domain = options_.default_domain,
-                  .case_sensitive = options_.case_sensitive,
-                  .domains = {}};
+  NameRules rules{.names = options_.names, .winbind_separator = details->winbind_separator, .domains = {}};
   rules.domains.push_back(DomainNames{details->netbios_domain != nullptr ? details->netbios_domain : "",
                                       details->dns_domain != nullptr ? details->dns_domain : ""});
   wbcFreeMemory(details);
@@ -186,12 +168,12 @@ Status WinbindProvider::connect() {
     wbcFreeMemory(trusts);
   }
   WinbindNames names(std::move(rules));
-  if (!options_.default_domain.empty() && names.canonical_domain(options_.default_domain).empty()) {
+  if (!options_.names.default_domain.empty() && names.canonical_domain(options_.names.default_domain).empty()) {
     std::string known;
     for (const DomainNames& d : names.rules().domains) {
       known += (known.empty() ? "" : ", ") + d.netbios + (d.dns.empty() ? "" : " (" + d.dns + ")");
     }
-    return Status::invalid_argument(p + "default_domain: winbindd knows no domain \"" + options_.default_domain +
+    return Status::invalid_argument(p + "default_domain: winbindd knows no domain \"" + options_.names.default_domain +
                                     "\" (it knows " + known + ")");
   }
   names_.emplace(std::move(names));
@@ -199,7 +181,7 @@ Status WinbindProvider::connect() {
 }
 
 Status WinbindProvider::open() {
-  if (Status st = check_options(); !st) return st;
+  if (Status st = check_name_options(options_.names, options_.name); !st) return st;
   return connect();
 }
 
@@ -253,7 +235,7 @@ Result<Group> WinbindProvider::group(std::string_view asked, bool by_gid, std::u
 Result<model::Gids> WinbindProvider::groups_of(std::string_view asked) {
   // The user must be one this provider serves (case-sensitive sites, names
   // winbindd would take that fastid does not).
-  if (options_.case_sensitive) {
+  if (options_.names.case_sensitive) {
     if (auto u = user(asked, false, 0); !u) return core::error(u.error());
   }
   auto wn = names_->to_winbind(asked);

@@ -1,8 +1,8 @@
 // WinbindProvider: users, groups, initgroups, enumeration and authentication
 // from Samba's winbindd through libwbclient (`type = "winbind"`), with the
 // names AD sites use (winbind_names.h). Calls block on winbindd's socket, so
-// it runs in the provider pool's worker processes (isolation `auto` means
-// `process`). One wbcContext per instance, made in open() inside the worker
+// it runs in the provider pool's provider worker processes (isolation `auto` means
+// `process`). One wbcContext per instance, made in open() inside the provider worker
 // that uses it: the library's global context and its lock are never used, so
 // no fork can inherit a held lock. Not thread-safe (the Provider contract).
 // docs/winbind.md describes settings, names and errors.
@@ -15,6 +15,7 @@
 #include <string_view>
 #include <vector>
 
+#include "providers/name_options.h"
 #include "providers/provider.h"
 #include "providers/winbind/winbind_names.h"
 
@@ -26,9 +27,7 @@ class WinbindProvider final : public Provider {
  public:
   struct Options {
     std::string name = {};
-    std::string separator = "\\";  // one character: '\\', '/', '+' or '@'
-    std::string default_domain = {};
-    bool case_sensitive = false;
+    NameOptions names = {};  // separator, default_domain, case_sensitive
   };
 
   // The socket libwbclient uses (compiled into it), for messages.
@@ -75,7 +74,6 @@ class WinbindProvider final : public Provider {
     std::vector<std::string> names;
   };
 
-  Status check_options() const;
   Status connect();  // context, ping, interface details and domains
   Result<User> user(std::string_view asked, bool by_uid, std::uint32_t uid);
   Result<Group> group(std::string_view asked, bool by_gid, std::uint32_t gid);

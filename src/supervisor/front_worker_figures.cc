@@ -1,4 +1,4 @@
-#include "supervisor/worker_figures.h"
+#include "supervisor/front_worker_figures.h"
 
 #include <fcntl.h>
 #include <sys/mman.h>
@@ -13,24 +13,24 @@ namespace {
 constexpr auto kRelaxed = std::memory_order_relaxed;
 }  // namespace
 
-core::Result<WorkerFigures> WorkerFigures::create(int workers) {
+core::Result<FrontWorkerFigures> FrontWorkerFigures::create(int workers) {
   if (workers < 1) return core::error(core::Status::invalid_argument("no workers"));
-  WorkerFigures f;
-  f.bytes_ = sizeof(WorkerSlot) * static_cast<std::size_t>(workers);
+  FrontWorkerFigures f;
+  f.bytes_ = sizeof(FrontWorkerSlot) * static_cast<std::size_t>(workers);
   void* p = ::mmap(nullptr, f.bytes_, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
   if (p == MAP_FAILED) return core::error(core::status_from_errno(errno, "mmap worker figures"));
   // Zero-filled by the kernel: every atomic starts at 0, a valid object
   // representation for lock-free integer atomics.
   static_assert(std::atomic<std::uint64_t>::is_always_lock_free);
-  f.slots_ = static_cast<WorkerSlot*>(p);
+  f.slots_ = static_cast<FrontWorkerSlot*>(p);
   f.workers_ = workers;
   return f;
 }
 
-WorkerFigures::WorkerFigures(WorkerFigures&& o) noexcept
+FrontWorkerFigures::FrontWorkerFigures(FrontWorkerFigures&& o) noexcept
     : slots_(std::exchange(o.slots_, nullptr)), workers_(o.workers_), bytes_(o.bytes_) {}
 
-WorkerFigures& WorkerFigures::operator=(WorkerFigures&& o) noexcept {
+FrontWorkerFigures& FrontWorkerFigures::operator=(FrontWorkerFigures&& o) noexcept {
   if (this != &o) {
     if (slots_) ::munmap(slots_, bytes_);
     slots_ = std::exchange(o.slots_, nullptr);
@@ -40,13 +40,13 @@ WorkerFigures& WorkerFigures::operator=(WorkerFigures&& o) noexcept {
   return *this;
 }
 
-WorkerFigures::~WorkerFigures() {
+FrontWorkerFigures::~FrontWorkerFigures() {
   if (slots_) ::munmap(slots_, bytes_);
 }
 
-void WorkerFigures::publish(int index, const WorkerSample& s) {
+void FrontWorkerFigures::publish(int index, const FrontWorkerSample& s) {
   if (slots_ == nullptr || index < 0 || index >= workers_) return;
-  WorkerSlot& w = slots_[index];
+  FrontWorkerSlot& w = slots_[index];
   w.requests.store(s.requests, kRelaxed);
   w.connections_open.store(s.connections_open, kRelaxed);
   w.connections_accepted.store(s.connections_accepted, kRelaxed);
@@ -66,21 +66,21 @@ void WorkerFigures::publish(int index, const WorkerSample& s) {
   w.pid.store(::getpid(), std::memory_order_release);
 }
 
-void WorkerFigures::clear(int index) {
+void FrontWorkerFigures::clear(int index) {
   if (slots_ == nullptr || index < 0 || index >= workers_) return;
   slots_[index].pid.store(0, std::memory_order_release);
 }
 
-std::vector<std::pair<std::string, std::string>> WorkerFigures::status_items() const {
+std::vector<std::pair<std::string, std::string>> FrontWorkerFigures::status_items() const {
   std::vector<std::pair<std::string, std::string>> out;
   if (slots_ == nullptr) return out;
   out.emplace_back("workers", std::to_string(workers_));
-  WorkerSample total;
+  FrontWorkerSample total;
   const auto now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                           std::chrono::system_clock::now().time_since_epoch())
                           .count();
   for (int i = 0; i < workers_; ++i) {
-    const WorkerSlot& w = slots_[i];
+    const FrontWorkerSlot& w = slots_[i];
     const std::int64_t pid = w.pid.load(std::memory_order_acquire);
     if (pid <= 0) continue;
     const std::string p = "worker." + std::to_string(i) + ".";

@@ -16,7 +16,7 @@
 #include "providers/provider.h"
 #include "auth/lockout.h"
 #include "supervisor/service_notify.h"
-#include "supervisor/worker_figures.h"
+#include "supervisor/front_worker_figures.h"
 
 namespace fastid::server {
 class TlsServerContext;
@@ -53,7 +53,7 @@ core::Result<std::vector<std::shared_ptr<providers::Provider>>> open_providers(c
 // fork, to say in the log whether it holds records of the provider.
 core::Status check_providers_at_start(const Config& config, bool check_only);
 
-struct WorkerSetup {
+struct FrontWorkerSetup {
   Config config;
   std::string config_path;  // "" = found by find_config(""); used again on reload
   Overrides overrides;
@@ -65,11 +65,11 @@ struct WorkerSetup {
   std::vector<std::pair<int, std::string>> udp_listeners;   // fd, bound address
   int varlink_listener = -1;  // [varlink] socket, when enabled
   std::function<void()> on_ready;  // called once, when the loop is about to run
-  // Where this worker publishes its figures (slot `index`) and reads its
+  // Where this front worker publishes its figures (slot `index`) and reads its
   // siblings' for `fastid status`; nullptr: its own figures only.
-  supervisor::WorkerFigures* figures = nullptr;
+  supervisor::FrontWorkerFigures* figures = nullptr;
   // The lockout table every front worker shares (mapped before the fork);
-  // null: this worker makes one of its own.
+  // null: this front worker makes one of its own.
   std::shared_ptr<auth::LockoutTable> lockout;
   int index = 0;
   // The service manager, told RELOADING=1/READY=1 around a SIGHUP reload and
@@ -78,6 +78,6 @@ struct WorkerSetup {
 };
 
 // Runs until stopped. Returns the process exit code (0 after a graceful stop).
-int run_worker(WorkerSetup setup);
+int run_front_worker(FrontWorkerSetup setup);
 
 }  // namespace fastid::daemon

@@ -1,15 +1,15 @@
-// WorkerFigures: one small shared memory region where every front worker
+// FrontWorkerFigures: one small shared memory region where every front worker
 // publishes its figures, so that `fastid status` — answered by whichever
-// worker took the connection — shows all of them.
+// front worker took the connection — shows all of them.
 //
-// Why shared memory and not a request to each worker: a status request would
-// otherwise need the answering worker to reach its siblings (a socketpair per
-// pair of workers, or through the supervisor, which runs no event loop and must
+// Why shared memory and not a request to each front worker: a status request would
+// otherwise need the answering front worker to reach its siblings (a socketpair per
+// pair of front workers, or through the supervisor, which runs no event loop and must
 // stay that way). A page the supervisor maps before it forks costs nothing,
-// needs no protocol, and a hung or dead worker cannot block the answer: its
+// needs no protocol, and a hung or dead front worker cannot block the answer: its
 // figures simply stop moving (its slot shows its pid and when it last wrote).
 //
-// Each worker writes only its own slot, field by field with relaxed atomic
+// Each front worker writes only its own slot, field by field with relaxed atomic
 // stores, on a timer (every 500 ms) and after a reload; readers load fields
 // the same way. Figures of different fields need not be from the same instant.
 #pragma once
@@ -26,9 +26,9 @@
 
 namespace fastid::supervisor {
 
-struct WorkerSlot {
+struct FrontWorkerSlot {
   std::atomic<std::int64_t> pid;
-  std::atomic<std::int64_t> updated_unix_ms;  // when the worker last wrote its slot
+  std::atomic<std::int64_t> updated_unix_ms;  // when the front worker last wrote its slot
   std::atomic<std::uint64_t> requests;
   std::atomic<std::uint64_t> connections_open;
   std::atomic<std::uint64_t> connections_accepted;
@@ -41,30 +41,30 @@ struct WorkerSlot {
   std::atomic<std::uint64_t> idle_timeout_ms;   // reloadable settings in force
   std::atomic<std::uint64_t> stall_timeout_ms;
   std::atomic<std::uint64_t> max_connections;
-  std::atomic<std::uint64_t> rss_kib;           // the worker's resident set
+  std::atomic<std::uint64_t> rss_kib;           // the front worker's resident set
 };
 
-// The fields a worker publishes (a plain copy, filled by the worker).
-struct WorkerSample {
+// The fields a front worker publishes (a plain copy, filled by the front worker).
+struct FrontWorkerSample {
   std::uint64_t requests = 0, connections_open = 0, connections_accepted = 0, connections_rejected = 0,
                 closed_idle = 0, closed_protocol = 0, udp_requests = 0, network_refused = 0, reloads = 0,
                 idle_timeout_ms = 0, stall_timeout_ms = 0, max_connections = 0, rss_kib = 0;
 };
 
-class WorkerFigures {
+class FrontWorkerFigures {
  public:
   // Maps a shared anonymous region of `workers` slots; call before fork().
-  static core::Result<WorkerFigures> create(int workers);
-  WorkerFigures() = default;
-  WorkerFigures(WorkerFigures&& other) noexcept;
-  WorkerFigures& operator=(WorkerFigures&& other) noexcept;
-  ~WorkerFigures();
+  static core::Result<FrontWorkerFigures> create(int workers);
+  FrontWorkerFigures() = default;
+  FrontWorkerFigures(FrontWorkerFigures&& other) noexcept;
+  FrontWorkerFigures& operator=(FrontWorkerFigures&& other) noexcept;
+  ~FrontWorkerFigures();
 
   int workers() const { return workers_; }
 
-  // The worker `index` writes its sample (and its pid, and the time).
-  void publish(int index, const WorkerSample& sample);
-  // The supervisor clears the slot of a worker that died.
+  // The front worker `index` writes its sample (and its pid, and the time).
+  void publish(int index, const FrontWorkerSample& sample);
+  // The supervisor clears the slot of a front worker that died.
   void clear(int index);
 
   // Status lines: "workers", then "worker.<i>.<figure>" for every slot with a
@@ -72,7 +72,7 @@ class WorkerFigures {
   std::vector<std::pair<std::string, std::string>> status_items() const;
 
  private:
-  WorkerSlot* slots_ = nullptr;
+  FrontWorkerSlot* slots_ = nullptr;
   int workers_ = 0;
   std::size_t bytes_ = 0;
 };

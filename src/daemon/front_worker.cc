@@ -1,4 +1,4 @@
-#include "daemon/worker.h"
+#include "daemon/front_worker.h"
 
 #include <asio/io_context.hpp>
 #include <asio/signal_set.hpp>
@@ -120,8 +120,8 @@ server::StoredDirectoryOptions stored_directory_options(const StoreConfig& c) {
   return o;
 }
 
-// The directories of a worker: in-process providers opened here, pooled ones
-// as pools of worker processes started here (on the loop's thread, which
+// The directories of a front worker: in-process providers opened here, pooled ones
+// as pools of provider worker processes started here (on the loop's thread, which
 // their death signal is tied to), behind the store when there is one.
 core::Result<server::Directories> open_directories(const Config& config, asio::any_io_executor executor,
                                                    std::shared_ptr<store::Store> store) {
@@ -155,7 +155,7 @@ core::Result<server::Directories> open_directories(const Config& config, asio::a
 }
 
 // Ends what a set of directories runs: providers closed, pools asked to stop
-// (their workers finish and exit; the loop runs dry once they have).
+// (their provider workers finish and exit; the loop runs dry once they have).
 void close_directories(const server::Directories& directories) {
   for (const auto& d : directories) d->stop();
 }
@@ -189,11 +189,11 @@ server::ServerLimits limits_of(const Config& c) {
   return l;
 }
 
-// The worker's state, alive for the whole loop. Every member is used on the
+// The front worker's state, alive for the whole loop. Every member is used on the
 // loop thread only.
-class Worker {
+class FrontWorker {
  public:
-  explicit Worker(WorkerSetup setup)
+  explicit FrontWorker(FrontWorkerSetup setup)
       : setup_(std::move(setup)),
         io_(1),
         signals_(io_, SIGTERM, SIGINT, SIGHUP),
@@ -381,7 +381,7 @@ class Worker {
           "[listen], [nscd], [store] enabled/size and [varlink] enabled/socket take effect at restart only");
     }
     // Requests in flight keep the old directories alive; their pools stop once
-    // those finish, and are kept here until the worker ends.
+    // those finish, and are kept here until the front worker ends.
     close_directories(handler_.directories());
     for (const auto& b : handler_.directories()) retired_.push_back(b);
     handler_.set_directories(std::move(*opened));
@@ -443,13 +443,13 @@ class Worker {
     });
   }
 
-  // This worker's figures in the shared page, for whichever worker answers
+  // This front worker's figures in the shared page, for whichever front worker answers
   // `fastid status`. Every 500 ms, after a reload and before a status reply.
   void publish_figures() {
     if (!setup_.figures) return;
     const auto& st = server_.stats();
     const auto& d = setup_.config.daemon;
-    supervisor::WorkerSample s;
+    supervisor::FrontWorkerSample s;
     s.requests = st.requests;
     s.connections_open = server_.status_open();
     s.connections_accepted = st.accepted;
@@ -477,8 +477,8 @@ class Worker {
   }
 
   // The persistent store lives in state_dir/store, shared with the other
-  // workers, opened here (after the fork). Only pooled providers use it. One
-  // that cannot be opened is logged and the worker runs without it: lookups
+  // front workers, opened here (after the fork). Only pooled providers use it. One
+  // that cannot be opened is logged and the front worker runs without it: lookups
   // must not depend on a cache.
   void open_store() {
     const auto& sc = setup_.config.store;
@@ -499,7 +499,7 @@ class Worker {
   }
 
   // The fast cache maps live in state_dir/mc. A map that cannot be opened is
-  // logged and the worker serves through the socket only: lookups must not
+  // logged and the front worker serves through the socket only: lookups must not
   // depend on the cache. Published answers from before this start may come
   // from older data, so the maps start empty.
   void open_fast_cache() {
@@ -552,7 +552,7 @@ class Worker {
   // The store commits without fsync; this bounds what a power loss can take.
   static constexpr std::chrono::seconds kStoreSyncInterval{30};
 
-  WorkerSetup setup_;
+  FrontWorkerSetup setup_;
   asio::io_context io_;
   asio::signal_set signals_;
   asio::signal_set reopen_signal_;
@@ -577,8 +577,8 @@ class Worker {
 
 }  // namespace
 
-int run_worker(WorkerSetup setup) {
-  Worker worker(std::move(setup));
+int run_front_worker(FrontWorkerSetup setup) {
+  FrontWorker worker(std::move(setup));
   return worker.run();
 }
 

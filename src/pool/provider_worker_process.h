@@ -13,7 +13,7 @@
 
 namespace fastid::pool {
 
-struct WorkerCommand {
+struct ProviderWorkerCommand {
   std::string path;         // the fastid-provider-worker executable
   std::string provider;     // the provider's name: argv and logs
   std::string settings;     // the provider's settings, opaque here (written to a sealed memfd)
@@ -21,7 +21,7 @@ struct WorkerCommand {
 
 // A running child and the daemon's ends of it. The caller owns both
 // descriptors and must reap `pid` exactly once (reap_if_exited).
-struct SpawnedWorker {
+struct SpawnedProviderWorker {
   pid_t pid = -1;
   int socket_fd = -1;  // stream socket to the worker, close-on-exec
   int pidfd = -1;      // readable once the child exits; -1 where the kernel has no pidfd_open
@@ -34,11 +34,11 @@ struct SpawnedWorker {
 // which then stops its workers in order). The worker sets PR_SET_PDEATHSIG itself,
 // which ties it to the calling thread: call this on the loop thread.
 // kUnavailable naming the path and errno when the process cannot start.
-core::Result<SpawnedWorker> spawn_worker(const WorkerCommand& command);
+core::Result<SpawnedProviderWorker> spawn_provider_worker(const ProviderWorkerCommand& command);
 
 // Sends `signo` to a child, through its pidfd when there is one. Only for a
 // child not reaped yet: a reaped pid may belong to someone else by now.
-void signal_worker(pid_t pid, int pidfd, int signo);
+void signal_provider_worker(pid_t pid, int pidfd, int signo);
 
 // The child's wait status once it has exited (reaping it), nullopt while it
 // runs. A child that some other code already reaped (ECHILD) reports -1.
@@ -50,6 +50,6 @@ std::string describe_exit(int wait_status);
 // The fastid-provider-worker to run: the installed one (FASTID_PROVIDER_WORKER_PATH,
 // under libexecdir, compiled in), or in a build tree (FASTID_BUILD_TREE_MARKER
 // beside the running executable) the one built beside it. default_paths.h.
-std::string default_worker_path();
+std::string default_provider_worker_path();
 
 }  // namespace fastid::pool

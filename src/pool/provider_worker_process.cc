@@ -1,4 +1,4 @@
-#include "pool/worker_process.h"
+#include "pool/provider_worker_process.h"
 
 #include <fcntl.h>
 #include <signal.h>
@@ -80,7 +80,7 @@ struct SpawnSetup {
 
 }  // namespace
 
-core::Result<SpawnedWorker> spawn_worker(const WorkerCommand& command) {
+core::Result<SpawnedProviderWorker> spawn_provider_worker(const ProviderWorkerCommand& command) {
   int pair[2];
   if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) != 0) {
     return core::error(unavailable(errno, "socketpair"));
@@ -126,7 +126,7 @@ core::Result<SpawnedWorker> spawn_worker(const WorkerCommand& command) {
   const int rc = ::posix_spawn(&pid, command.path.c_str(), &setup.actions, &setup.attr, argv.data(), environ);
   if (rc != 0) return core::error(unavailable(rc, "start provider worker " + command.path));
 
-  SpawnedWorker out;
+  SpawnedProviderWorker out;
   out.pid = pid;
   // Not reaped yet, so the pid is still this child's: no race in opening it.
   out.pidfd = pidfd_open(pid);
@@ -135,7 +135,7 @@ core::Result<SpawnedWorker> spawn_worker(const WorkerCommand& command) {
   return out;
 }
 
-void signal_worker(pid_t pid, int pidfd, int signo) {
+void signal_provider_worker(pid_t pid, int pidfd, int signo) {
   // A pidfd names this very process even after it exits; never fall back to
   // the bare pid when there is one.
   if (pidfd >= 0) {
@@ -167,7 +167,7 @@ std::string describe_exit(int status) {
   return "wait status " + std::to_string(status);
 }
 
-std::string default_worker_path() {
+std::string default_provider_worker_path() {
   // Never a path from the environment or argv[0]: fastidd runs as root and
   // executes what this returns. The build tree is recognised by the marker
   // CMake writes beside its executables, looked up beside /proc/self/exe:
