@@ -4,6 +4,7 @@
 
 #include "providers/checked_provider.h"
 #include "providers/files/files_provider.h"
+#include "providers/home_shell_rules.h"
 #include "providers/remote/remote_provider.h"
 #include "providers/ldap/ldap_provider.h"
 #include "providers/slow/slow_provider.h"
@@ -13,7 +14,9 @@ namespace fastid::daemon {
 
 using namespace providers;  // the provider types this file builds
 
-Result<std::unique_ptr<Provider>> make_provider(const ProviderConfig& config) {
+namespace {
+
+Result<std::unique_ptr<Provider>> make_bare_provider(const ProviderConfig& config) {
   if (config.type == "files") {
     return std::make_unique<FilesProvider>(FilesProvider::Options{
         .name = config.name,
@@ -75,6 +78,7 @@ Result<std::unique_ptr<Provider>> make_provider(const ProviderConfig& config) {
         .network_timeout = config.network_timeout,
         .search_timeout = config.search_timeout,
         .allow_cleartext_passwords = config.allow_cleartext_passwords,
+        .access_filter = config.access_filter,
     }), ids);
   }
   if (config.type == "winbind") {
@@ -89,6 +93,30 @@ Result<std::unique_ptr<Provider>> make_provider(const ProviderConfig& config) {
   // A validated config never gets here; a hand-built one (tests, tools) may.
   return core::error(Status::invalid_argument("provider " + config.name + ": provider type \"" +
                                               config.type + "\" is not available in this build"));
+}
+
+HomeShellOptions home_shell_options(const ProviderConfig& config) {
+  return HomeShellOptions{
+      .domain = config.name,
+      .override_homedir = config.override_homedir,
+      .fallback_homedir = config.fallback_homedir,
+      .override_shell = config.override_shell,
+      .allowed_shells = config.allowed_shells,
+      .vetoed_shells = config.vetoed_shells,
+      .shell_fallback = config.shell_fallback,
+  };
+}
+
+}  // namespace
+
+// The home and shell rules go around every provider that has any: one place,
+// so the store, the fast cache and every front end see the same record.
+Result<std::unique_ptr<Provider>> make_provider(const ProviderConfig& config) {
+  auto bare = make_bare_provider(config);
+  if (!bare) return bare;
+  HomeShellOptions rules = home_shell_options(config);
+  if (rules.empty()) return bare;
+  return std::unique_ptr<Provider>(std::make_unique<HomeShellProvider>(std::move(*bare), std::move(rules)));
 }
 
 pool::PoolOptions pool_options(const PoolConfig& pool) {

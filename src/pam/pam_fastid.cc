@@ -10,11 +10,18 @@
 // SO_PEERCRED uid must be 0, and it must answer a ping within kCheckMs. A password or user name over the protocol's
 // limits is refused at once, never sent.
 //
-// Options: debug, use_first_pass, try_first_pass, socket=/abs/path (default
+// Password changes (chauthtok): the preliminary pass asks the daemon whether
+// a source of ours changes the user's password (PAM_IGNORE otherwise: files
+// users are pam_unix's) and prompts for the current one; the update pass
+// prompts for the new one twice and sends both; the daemon binds as the user.
+//
+// Options: debug, use_first_pass, try_first_pass, use_authtok, socket=/abs/path (default
 // FASTID_SOCKET_DIR_DEFAULT/pam, /run/fastid/pam unless moved at build time), timeout=SECONDS (reply deadline for a check, 1..120, default 15).
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -50,6 +57,7 @@ struct Options {
   bool debug = false;
   bool use_first_pass = false;
   bool try_first_pass = false;
+  bool use_authtok = false;  // chauthtok: the new password is an earlier module's (pam_pwquality)
   const char* socket = kDefaultSocket;
   int timeout_ms = kDefaultTimeoutMs;
 };
@@ -64,6 +72,8 @@ Options parse_options(pam_handle_t* pamh, int argc, const char** argv) {
       o.use_first_pass = true;
     } else if (strcmp(a, "try_first_pass") == 0) {
       o.try_first_pass = true;
+    } else if (strcmp(a, "use_authtok") == 0) {
+      o.use_authtok = true;
     } else if (strncmp(a, "socket=", 7) == 0 && a[7] == '/' &&
                strlen(a + 7) < sizeof(sockaddr_un::sun_path)) {
       o.socket = a + 7;
@@ -230,14 +240,41 @@ int pam_code(AuthResult r) {
       return PAM_ACCT_EXPIRED;
     case AuthResult::kPasswordExpired:
       return PAM_NEW_AUTHTOK_REQD;
+    case AuthResult::kTokenError:
+      return PAM_AUTHTOK_ERR;
+    case AuthResult::kIgnore:
+      return PAM_IGNORE;
   }
   return PAM_AUTHINFO_UNAVAIL;
+}
+
+// A password change's answer, in the codes pam_sm_chauthtok(3) lists.
+int chauthtok_code(AuthResult r) {
+  switch (r) {
+    case AuthResult::kSuccess:
+      return PAM_SUCCESS;
+    case AuthResult::kUserUnknown:
+      return PAM_USER_UNKNOWN;
+    case AuthResult::kAuthError:         // the current password is wrong
+    case AuthResult::kPermissionDenied:  // another user's, or a locked account
+    case AuthResult::kLocked:
+      return PAM_PERM_DENIED;
+    case AuthResult::kTokenError:
+      return PAM_AUTHTOK_ERR;
+    case AuthResult::kIgnore:
+      return PAM_IGNORE;
+    case AuthResult::kUnavailable:
+    case AuthResult::kAccountExpired:
+    case AuthResult::kPasswordExpired:
+      break;
+  }
+  return PAM_TRY_AGAIN;
 }
 
 // Sends one auth request (user, optional password, service) and maps the
 // answer. `message` receives the daemon's message (NUL-terminated, may be empty).
 int ask(pam_handle_t* pamh, const Options& o, Opcode op, const char* user, const char* password,
-        char* message, size_t message_cap) {
+        const char* new_password, char* message, size_t message_cap) {
   message[0] = '\0';
   const void* service_item = nullptr;
   const char* service = "";
@@ -251,14 +288,15 @@ int ask(pam_handle_t* pamh, const Options& o, Opcode op, const char* user, const
   int fd = connect_daemon(pamh, o);
   if (fd < 0) return PAM_AUTHINFO_UNAVAIL;
 
-  // Header + user + password + service, each bounded before we got here.
-  uint8_t frame[fastid::proto::kHeaderSize + 12 + fastid::proto::kMaxNameLength +
-                fastid::proto::kMaxPasswordLength + fastid::proto::kMaxServiceLength];
+  // Header + user + two passwords + service, each bounded before we got here.
+  uint8_t frame[fastid::proto::kHeaderSize + 16 + fastid::proto::kMaxNameLength +
+                2 * fastid::proto::kMaxPasswordLength + fastid::proto::kMaxServiceLength];
   memset(frame, 0, sizeof frame);
   fastid::proto::WireWriter w(frame + fastid::proto::kHeaderSize,
                               sizeof frame - fastid::proto::kHeaderSize);
   w.cstr(user);
-  if (op == Opcode::kAuthenticate) w.cstr(password);
+  if (op != Opcode::kAccount) w.cstr(password);
+  if (op == Opcode::kChangePassword) w.cstr(new_password);
   w.str(service, service_len);
   const uint32_t id = 2;
   FrameHeader h{fastid::proto::kVersion,     0, static_cast<uint16_t>(op), id, 0,
@@ -290,7 +328,8 @@ int ask(pam_handle_t* pamh, const Options& o, Opcode op, const char* user, const
     message[i] = (c < 0x20 || c == 0x7f) ? '?' : static_cast<char>(c);
   }
   message[mlen] = '\0';
-  return pam_code(static_cast<AuthResult>(code));
+  return op == Opcode::kChangePassword ? chauthtok_code(static_cast<AuthResult>(code))
+                                       : pam_code(static_cast<AuthResult>(code));
 }
 
 // The user name, checked against the protocol's limit.
@@ -306,34 +345,169 @@ int get_user(pam_handle_t* pamh, const char** user) {
   return PAM_SUCCESS;
 }
 
-// Asks the user through the application's conversation, without echo. The
-// answer becomes PAM_AUTHTOK (for modules stacked after us); our copy is zeroed.
-int prompt_password(pam_handle_t* pamh) {
+// Frees a conversation's answer, its text zeroed first.
+void drop_answer(pam_response* resp) {
+  if (resp == nullptr) return;
+  if (resp[0].resp != nullptr) {
+    explicit_bzero(resp[0].resp, strlen(resp[0].resp));
+    free(resp[0].resp);
+  }
+  free(resp);
+}
+
+// One prompt without echo through the application's conversation; on
+// PAM_SUCCESS *resp holds the answer (drop_answer() frees it).
+int ask_hidden(pam_handle_t* pamh, const char* prompt, pam_response** resp) {
+  *resp = nullptr;
   const void* item = nullptr;
   if (pam_get_item(pamh, PAM_CONV, &item) != PAM_SUCCESS || item == nullptr) return PAM_CONV_ERR;
   const pam_conv* conv = static_cast<const pam_conv*>(item);
   if (conv->conv == nullptr) return PAM_CONV_ERR;
   pam_message msg;
   msg.msg_style = PAM_PROMPT_ECHO_OFF;
-  msg.msg = "Password: ";
+  msg.msg = prompt;
   const pam_message* msgs[1] = {&msg};
-  pam_response* resp = nullptr;
-  int rc = conv->conv(1, msgs, &resp, conv->appdata_ptr);
-  if (rc != PAM_SUCCESS) return rc;
-  if (resp == nullptr) return PAM_CONV_ERR;
-  int out = PAM_CONV_ERR;
-  if (resp[0].resp != nullptr) {
-    out = pam_set_item(pamh, PAM_AUTHTOK, resp[0].resp);
-    explicit_bzero(resp[0].resp, strlen(resp[0].resp));
-    free(resp[0].resp);
+  int rc = conv->conv(1, msgs, resp, conv->appdata_ptr);
+  if (rc != PAM_SUCCESS) {
+    drop_answer(*resp);
+    *resp = nullptr;
+    return rc;
   }
-  free(resp);
-  return out;
+  if (*resp == nullptr) return PAM_CONV_ERR;
+  if ((*resp)[0].resp == nullptr) {
+    drop_answer(*resp);
+    *resp = nullptr;
+    return PAM_CONV_ERR;
+  }
+  return PAM_SUCCESS;
+}
+
+// Asks the user through the application's conversation, without echo. The
+// answer becomes `item` (PAM_AUTHTOK or PAM_OLDAUTHTOK, for modules stacked
+// after us); our copy is zeroed.
+int prompt_password(pam_handle_t* pamh, int item = PAM_AUTHTOK, const char* prompt = "Password: ") {
+  pam_response* resp = nullptr;
+  int rc = ask_hidden(pamh, prompt, &resp);
+  if (rc != PAM_SUCCESS) return rc;
+  rc = pam_set_item(pamh, item, resp[0].resp);
+  drop_answer(resp);
+  return rc;
 }
 
 void tell(pam_handle_t* pamh, int flags, int style, const char* text) {
   if ((flags & PAM_SILENT) != 0 || text[0] == '\0') return;
   pam_prompt(pamh, style, nullptr, "%s", text);
+}
+
+// pam_set_data key: authentication's account verdict for acct_mgmt
+// (PAM_ACCT_EXPIRED or PAM_NEW_AUTHTOK_REQD as the data pointer's value).
+constexpr const char* kAccountVerdict = "fastid_account_verdict";
+
+// pam_set_data key: the preliminary pass found that no source of ours
+// changes this user's password, so the update pass ignores it too.
+constexpr const char* kNotOurs = "fastid_chauthtok_not_ours";
+
+bool too_long(const char* password) {
+  return strnlen(password, fastid::proto::kMaxPasswordLength + 1) > fastid::proto::kMaxPasswordLength;
+}
+
+// PAM_PRELIM_CHECK: is the daemon there, and does a source of ours change
+// this user's password (no secret sent)? Then the current password, asked
+// now as pam_unix does, kept as PAM_OLDAUTHTOK for the update pass.
+int prelim_check(pam_handle_t* pamh, int flags, const Options& o, const char* user) {
+  char message[1025];
+  int rc = ask(pamh, o, Opcode::kChangePassword, user, "", "", message, sizeof message);
+  if (rc == PAM_IGNORE) {
+    (void)pam_set_data(pamh, kNotOurs, const_cast<char*>(kNotOurs), nullptr);
+    if (o.debug) pam_syslog(pamh, LOG_DEBUG, "chauthtok %s: %s", user, message);
+    return PAM_IGNORE;
+  }
+  if (rc != PAM_SUCCESS) {
+    tell(pamh, flags, PAM_ERROR_MSG, message);
+    // No daemon: "the preliminary check was unsuccessful" in chauthtok's words.
+    return rc == PAM_AUTHINFO_UNAVAIL ? PAM_TRY_AGAIN : rc;
+  }
+  const void* old_token = nullptr;
+  if (o.use_first_pass || o.try_first_pass) (void)pam_get_item(pamh, PAM_OLDAUTHTOK, &old_token);
+  if (old_token != nullptr) return PAM_SUCCESS;
+  if (o.use_first_pass) return PAM_AUTHTOK_RECOVERY_ERR;
+  rc = prompt_password(pamh, PAM_OLDAUTHTOK, "Current password: ");
+  if (rc != PAM_SUCCESS) return rc == PAM_CONV_AGAIN ? PAM_INCOMPLETE : PAM_AUTHTOK_RECOVERY_ERR;
+  return PAM_SUCCESS;
+}
+
+// The new password, twice, unless use_authtok takes an earlier module's;
+// it becomes PAM_AUTHTOK. PAM_SUCCESS with *token set, or a PAM error.
+int new_password(pam_handle_t* pamh, int flags, const Options& o, const void** token) {
+  *token = nullptr;
+  if (o.use_authtok) {
+    if (pam_get_item(pamh, PAM_AUTHTOK, token) != PAM_SUCCESS || *token == nullptr) return PAM_AUTHTOK_ERR;
+    return PAM_SUCCESS;
+  }
+  pam_response* first = nullptr;
+  int rc = ask_hidden(pamh, "New password: ", &first);
+  if (rc != PAM_SUCCESS) return rc == PAM_CONV_AGAIN ? PAM_INCOMPLETE : PAM_AUTHTOK_ERR;
+  pam_response* again = nullptr;
+  rc = ask_hidden(pamh, "Retype new password: ", &again);
+  if (rc != PAM_SUCCESS) {
+    drop_answer(first);
+    return rc == PAM_CONV_AGAIN ? PAM_INCOMPLETE : PAM_AUTHTOK_ERR;
+  }
+  const bool same = strcmp(first[0].resp, again[0].resp) == 0;
+  if (same) rc = pam_set_item(pamh, PAM_AUTHTOK, first[0].resp);
+  drop_answer(first);
+  drop_answer(again);
+  if (!same) {
+    tell(pamh, flags, PAM_ERROR_MSG, "Sorry, passwords do not match.");
+    return PAM_AUTHTOK_ERR;
+  }
+  if (rc != PAM_SUCCESS) return rc;
+  if (pam_get_item(pamh, PAM_AUTHTOK, token) != PAM_SUCCESS || *token == nullptr) return PAM_AUTHTOK_ERR;
+  return PAM_SUCCESS;
+}
+
+// pam_sm_chauthtok: the preliminary pass, then the update pass that sends the
+// current and the new password to the daemon, which changes it in the
+// user's directory bound as the user (never as anyone else).
+int change_password(pam_handle_t* pamh, int flags, const Options& o) {
+  const char* user = nullptr;
+  int rc = get_user(pamh, &user);
+  if (rc != PAM_SUCCESS) return rc;
+  if ((flags & PAM_PRELIM_CHECK) != 0) {
+    rc = prelim_check(pamh, flags, o, user);
+    if (o.debug) pam_syslog(pamh, LOG_DEBUG, "chauthtok %s (preliminary): %s", user, pam_strerror(pamh, rc));
+    return rc;
+  }
+  if ((flags & PAM_UPDATE_AUTHTOK) == 0) return PAM_SERVICE_ERR;
+  const void* not_ours = nullptr;
+  if (pam_get_data(pamh, kNotOurs, &not_ours) == PAM_SUCCESS && not_ours != nullptr) return PAM_IGNORE;
+  const void* old_token = nullptr;
+  if (pam_get_item(pamh, PAM_OLDAUTHTOK, &old_token) != PAM_SUCCESS || old_token == nullptr) {
+    return PAM_AUTHTOK_RECOVERY_ERR;
+  }
+  const void* new_token = nullptr;
+  rc = new_password(pamh, flags, o, &new_token);
+  if (rc != PAM_SUCCESS) return rc;
+  const char* old_pw = static_cast<const char*>(old_token);
+  const char* new_pw = static_cast<const char*>(new_token);
+  if (too_long(old_pw)) return PAM_PERM_DENIED;
+  if (too_long(new_pw)) {
+    tell(pamh, flags, PAM_ERROR_MSG, "The new password is too long.");
+    return PAM_AUTHTOK_ERR;
+  }
+  if (new_pw[0] == '\0') {
+    tell(pamh, flags, PAM_ERROR_MSG, "No password given.");
+    return PAM_AUTHTOK_ERR;
+  }
+  char message[1025];
+  rc = ask(pamh, o, Opcode::kChangePassword, user, old_pw, new_pw, message, sizeof message);
+  if (rc == PAM_SUCCESS) {
+    tell(pamh, flags, PAM_TEXT_INFO, message);
+  } else if (rc != PAM_IGNORE) {
+    tell(pamh, flags, PAM_ERROR_MSG, message);
+  }
+  if (o.debug) pam_syslog(pamh, LOG_DEBUG, "chauthtok %s: %s", user, pam_strerror(pamh, rc));
+  return rc;
 }
 
 }  // namespace
@@ -372,7 +546,15 @@ __attribute__((visibility("default"))) int pam_sm_authenticate(pam_handle_t* pam
     return PAM_AUTH_ERR;
   }
   char message[1025];
-  rc = ask(pamh, o, Opcode::kAuthenticate, user, password, message, sizeof message);
+  rc = ask(pamh, o, Opcode::kAuthenticate, user, password, nullptr, message, sizeof message);
+  if (rc == PAM_ACCT_EXPIRED || rc == PAM_NEW_AUTHTOK_REQD) {
+    // The password is right; the source said (only while checking it, as
+    // winbind does) that the account has expired or the password must be
+    // changed. That is the account check's answer, as pam_unix gives it.
+    (void)pam_set_data(pamh, kAccountVerdict, reinterpret_cast<void*>(static_cast<intptr_t>(rc)), nullptr);
+    if (o.debug) pam_syslog(pamh, LOG_DEBUG, "authenticate %s: %s deferred to acct_mgmt", user, pam_strerror(pamh, rc));
+    return PAM_SUCCESS;
+  }
   if (rc == PAM_MAXTRIES) tell(pamh, flags, PAM_ERROR_MSG, message);
   if (rc == PAM_SUCCESS) tell(pamh, flags, PAM_TEXT_INFO, message);
   if (o.debug) pam_syslog(pamh, LOG_DEBUG, "authenticate %s: %s", user, pam_strerror(pamh, rc));
@@ -390,19 +572,23 @@ __attribute__((visibility("default"))) int pam_sm_acct_mgmt(pam_handle_t* pamh, 
   int rc = get_user(pamh, &user);
   if (rc != PAM_SUCCESS) return rc;
   char message[1025];
-  rc = ask(pamh, o, Opcode::kAccount, user, nullptr, message, sizeof message);
+  rc = ask(pamh, o, Opcode::kAccount, user, nullptr, nullptr, message, sizeof message);
+  const void* deferred = nullptr;
+  if (rc == PAM_SUCCESS && pam_get_data(pamh, kAccountVerdict, &deferred) == PAM_SUCCESS && deferred != nullptr) {
+    rc = static_cast<int>(reinterpret_cast<intptr_t>(deferred));
+    snprintf(message, sizeof message, "%s",
+             rc == PAM_NEW_AUTHTOK_REQD ? "Your password has expired; you must change it now."
+                                        : "Your account has expired.");
+  }
   if (rc != PAM_SUCCESS) tell(pamh, flags, PAM_ERROR_MSG, message);
   if (o.debug) pam_syslog(pamh, LOG_DEBUG, "account %s: %s", user, pam_strerror(pamh, rc));
   return rc;
 }
 
-__attribute__((visibility("default"))) int pam_sm_chauthtok(pam_handle_t* pamh, int, int argc,
+__attribute__((visibility("default"))) int pam_sm_chauthtok(pam_handle_t* pamh, int flags, int argc,
                                                             const char** argv) {
-  // Password changes belong to the directory's own tools; the next module decides.
   const Options o = parse_options(pamh, argc, argv);
-  if (o.debug)
-    pam_syslog(pamh, LOG_DEBUG, "password change is not supported by pam_fastid: ignored");
-  return PAM_IGNORE;
+  return change_password(pamh, flags, o);
 }
 
 __attribute__((visibility("default"))) int pam_sm_open_session(pam_handle_t*, int, int,
