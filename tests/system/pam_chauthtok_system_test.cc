@@ -48,8 +48,7 @@ class PamChauthtokTest : public ::testing::Test {
         "\"]\nbase = \"" + slapd_->base() + "\"\nstart_tls = true\ntls_ca_file = \"" +
         slapd_->ca_file() + "\"\nbind_dn = \"" + slapd_->bind_dn() +
         "\"\nbind_password_file = \"" + slapd_->bind_password_file() +
-        "\"\nnetwork_timeout = \"1s\"\npool = { request_timeout = \"3s\" }\n" +
-        "store = { ttl = \"1s\" }\n");
+        "\"\nnetwork_timeout = \"1s\"\npool = { request_timeout = \"3s\" }\n");
     set_up_pam(*daemon_, kService);
     // chauthtok: fastid decides for its users; for a user it leaves alone
     // (PAM_IGNORE) the next module does — pam_permit stands for pam_unix here.
