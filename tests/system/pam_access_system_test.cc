@@ -116,6 +116,8 @@ TEST_F(PamAccessTest, AnEntryTheAccessFilterDoesNotMatchIsRefused) {
 TEST_F(PamAccessTest, ZzOfflineTheSameRulesDecide) {
   for (const char* u : {"user00008", "user00009"}) {
     ASSERT_TRUE(has(login(u, "authenticate"), kSuccess)) << u;
+    // What sshd or login look up around a login: the user and its groups.
+    ASSERT_EQ(daemon_->getent(std::string("passwd ") + u).exit_code, 0) << u;
     ASSERT_EQ(daemon_->getent(std::string("initgroups ") + u).exit_code, 0) << u;
   }
   ASSERT_EQ(daemon_->getent("group banned").exit_code, 0);
