@@ -254,8 +254,10 @@ asio::awaitable<AuthReply> PamHandler::authenticate(proto::Request req, core::Pe
     }
     if (st.code() == core::Code::kPermissionDenied) {
       ++failures_;
-      core::log_warning("pam: authentication failure from provider " + d->name() + ": " +
-                        who(req, peer));
+      // The provider's reason (wrong password, a disabled or locked-out
+      // account): for the log, which is root's; never the caller's reply.
+      core::log_warning("pam: authentication failure from provider " + d->name() + " (" + shown(st.message()) +
+                        "): " + who(req, peer));
       if (lockout_.fail(attempt, auth::Lockout::Clock::now())) {
         core::log_warning("pam: locked out after " + std::to_string(config_.max_failures) +
                           " failures: " + who(req, peer));

@@ -168,6 +168,14 @@ TEST_F(WinbindSystemTest, AccountStatesAtAcctMgmt) {
   auto locked = pamtester(*d_, "fastid-winbind-test", "wbuser007", "pw-wbuser007", "authenticate acct_mgmt");
   EXPECT_TRUE(has(locked, "Authentication failure")) << locked.out;
   EXPECT_FALSE(has(locked, "successfully authenticated")) << locked.out;
+  // The domain's own words reached the log: the states were the domain's.
+  const std::string log = d_->log();
+  EXPECT_NE(log.find("account refused by provider ad (the account has expired): user wbexpired"), std::string::npos)
+      << log;
+  EXPECT_NE(log.find("account refused by provider ad (the password must be changed): user wbmustchange"),
+            std::string::npos) << log;
+  EXPECT_NE(log.find("the account is locked out"), std::string::npos) << log;
+  EXPECT_NE(log.find("the account is disabled"), std::string::npos) << log;
   // Nothing of theirs was kept for offline logins (offline is off here; the
   // account check without a prior authentication is winbind's "in order").
   auto alone = pamtester(*d_, "fastid-winbind-test", "wbuser003", "", "acct_mgmt");
