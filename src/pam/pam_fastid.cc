@@ -39,30 +39,21 @@
 
 #include "default_paths.h"
 #include "pam/daemon_check.h"
+#include "pam/module.h"
 #include "proto/wire.h"
 
-namespace {
+namespace fastid::pam_module {
 
 using fastid::pam::DaemonCheck;
 using fastid::proto::AuthResult;
 using fastid::proto::FrameHeader;
 using fastid::proto::Opcode;
 
-constexpr const char* kDefaultSocket = FASTID_SOCKET_DIR_DEFAULT "/pam";
 constexpr int kCheckMs = 900;             // connect + ping: the daemon must be alive and root
-constexpr int kDefaultTimeoutMs = 15000;  // a check may wait on a directory (bind, crypt)
 constexpr uint32_t kMaxReply = 2048;      // an auth reply is a code and a short message
 
-struct Options {
-  bool debug = false;
-  bool use_first_pass = false;
-  bool try_first_pass = false;
-  bool use_authtok = false;  // chauthtok: the new password is an earlier module's (pam_pwquality)
-  const char* socket = kDefaultSocket;
-  int timeout_ms = kDefaultTimeoutMs;
-};
 
-Options parse_options(pam_handle_t* pamh, int argc, const char** argv) {
+static Options parse_options(pam_handle_t* pamh, int argc, const char** argv) {
   Options o;
   for (int i = 0; i < argc; ++i) {
     const char* a = argv[i];
@@ -92,14 +83,14 @@ Options parse_options(pam_handle_t* pamh, int argc, const char** argv) {
   return o;
 }
 
-int64_t now_ms() {
+static int64_t now_ms() {
   timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return static_cast<int64_t>(ts.tv_sec) * 1000 + ts.tv_nsec / 1000000;
 }
 
 // Waits for `events` on fd until the deadline; false on timeout or error.
-bool wait_for(int fd, short events, int64_t deadline) {
+static bool wait_for(int fd, short events, int64_t deadline) {
   for (;;) {
     int64_t left = deadline - now_ms();
     if (left <= 0) return false;
@@ -111,7 +102,7 @@ bool wait_for(int fd, short events, int64_t deadline) {
   }
 }
 
-bool send_all(int fd, const uint8_t* p, size_t n, int64_t deadline) {
+static bool send_all(int fd, const uint8_t* p, size_t n, int64_t deadline) {
   while (n > 0) {
     ssize_t w = send(fd, p, n, MSG_NOSIGNAL | MSG_DONTWAIT);
     if (w < 0 && errno == EINTR) continue;
@@ -126,7 +117,7 @@ bool send_all(int fd, const uint8_t* p, size_t n, int64_t deadline) {
   return true;
 }
 
-bool recv_all(int fd, uint8_t* p, size_t n, int64_t deadline) {
+static bool recv_all(int fd, uint8_t* p, size_t n, int64_t deadline) {
   while (n > 0) {
     ssize_t r = recv(fd, p, n, MSG_DONTWAIT);
     if (r < 0 && errno == EINTR) continue;
@@ -143,7 +134,7 @@ bool recv_all(int fd, uint8_t* p, size_t n, int64_t deadline) {
 
 // One request frame out, its reply in. The reply must be for this opcode and
 // id, status kOk and at most kMaxReply bytes; the payload lands in `payload`.
-bool exchange(int fd, const uint8_t* frame, size_t frame_len, uint16_t opcode, uint32_t id,
+static bool exchange(int fd, const uint8_t* frame, size_t frame_len, uint16_t opcode, uint32_t id,
               uint8_t* payload, uint32_t* payload_len, int64_t deadline) {
   if (!send_all(fd, frame, frame_len, deadline)) return false;
   uint8_t head[fastid::proto::kHeaderSize];
@@ -161,7 +152,7 @@ bool exchange(int fd, const uint8_t* frame, size_t frame_len, uint16_t opcode, u
 
 // Connects and checks the daemon: a root-owned socket, a root peer, a ping
 // answered in time. Returns the fd (> 2, O_CLOEXEC) or -1 with the reason logged.
-int connect_daemon(pam_handle_t* pamh, const Options& o) {
+static int connect_daemon(pam_handle_t* pamh, const Options& o) {
   const int64_t deadline = now_ms() + kCheckMs;
   const DaemonCheck file = fastid::pam::check_socket_file(o.socket);
   if (file == DaemonCheck::kNoSocket) {
@@ -222,7 +213,7 @@ int connect_daemon(pam_handle_t* pamh, const Options& o) {
   return fd;
 }
 
-int pam_code(AuthResult r) {
+static int pam_code(AuthResult r) {
   switch (r) {
     case AuthResult::kSuccess:
       return PAM_SUCCESS;
@@ -249,7 +240,7 @@ int pam_code(AuthResult r) {
 }
 
 // A password change's answer, in the codes pam_sm_chauthtok(3) lists.
-int chauthtok_code(AuthResult r) {
+static int chauthtok_code(AuthResult r) {
   switch (r) {
     case AuthResult::kSuccess:
       return PAM_SUCCESS;
@@ -385,7 +376,7 @@ int ask_hidden(pam_handle_t* pamh, const char* prompt, pam_response** resp) {
 // Asks the user through the application's conversation, without echo. The
 // answer becomes `item` (PAM_AUTHTOK or PAM_OLDAUTHTOK, for modules stacked
 // after us); our copy is zeroed.
-int prompt_password(pam_handle_t* pamh, int item = PAM_AUTHTOK, const char* prompt = "Password: ") {
+int prompt_password(pam_handle_t* pamh, int item, const char* prompt) {
   pam_response* resp = nullptr;
   int rc = ask_hidden(pamh, prompt, &resp);
   if (rc != PAM_SUCCESS) return rc;
@@ -403,114 +394,9 @@ void tell(pam_handle_t* pamh, int flags, int style, const char* text) {
 // (PAM_ACCT_EXPIRED or PAM_NEW_AUTHTOK_REQD as the data pointer's value).
 constexpr const char* kAccountVerdict = "fastid_account_verdict";
 
-// pam_set_data key: the preliminary pass found that no source of ours
-// changes this user's password, so the update pass ignores it too.
-constexpr const char* kNotOurs = "fastid_chauthtok_not_ours";
+}  // namespace fastid::pam_module
 
-bool too_long(const char* password) {
-  return strnlen(password, fastid::proto::kMaxPasswordLength + 1) > fastid::proto::kMaxPasswordLength;
-}
-
-// PAM_PRELIM_CHECK: is the daemon there, and does a source of ours change
-// this user's password (no secret sent)? Then the current password, asked
-// now as pam_unix does, kept as PAM_OLDAUTHTOK for the update pass.
-int prelim_check(pam_handle_t* pamh, int flags, const Options& o, const char* user) {
-  char message[1025];
-  int rc = ask(pamh, o, Opcode::kChangePassword, user, "", "", message, sizeof message);
-  if (rc == PAM_IGNORE) {
-    (void)pam_set_data(pamh, kNotOurs, const_cast<char*>(kNotOurs), nullptr);
-    if (o.debug) pam_syslog(pamh, LOG_DEBUG, "chauthtok %s: %s", user, message);
-    return PAM_IGNORE;
-  }
-  if (rc != PAM_SUCCESS) {
-    tell(pamh, flags, PAM_ERROR_MSG, message);
-    // No daemon: "the preliminary check was unsuccessful" in chauthtok's words.
-    return rc == PAM_AUTHINFO_UNAVAIL ? PAM_TRY_AGAIN : rc;
-  }
-  const void* old_token = nullptr;
-  if (o.use_first_pass || o.try_first_pass) (void)pam_get_item(pamh, PAM_OLDAUTHTOK, &old_token);
-  if (old_token != nullptr) return PAM_SUCCESS;
-  if (o.use_first_pass) return PAM_AUTHTOK_RECOVERY_ERR;
-  rc = prompt_password(pamh, PAM_OLDAUTHTOK, "Current password: ");
-  if (rc != PAM_SUCCESS) return rc == PAM_CONV_AGAIN ? PAM_INCOMPLETE : PAM_AUTHTOK_RECOVERY_ERR;
-  return PAM_SUCCESS;
-}
-
-// The new password, twice, unless use_authtok takes an earlier module's;
-// it becomes PAM_AUTHTOK. PAM_SUCCESS with *token set, or a PAM error.
-int new_password(pam_handle_t* pamh, int flags, const Options& o, const void** token) {
-  *token = nullptr;
-  if (o.use_authtok) {
-    if (pam_get_item(pamh, PAM_AUTHTOK, token) != PAM_SUCCESS || *token == nullptr) return PAM_AUTHTOK_ERR;
-    return PAM_SUCCESS;
-  }
-  pam_response* first = nullptr;
-  int rc = ask_hidden(pamh, "New password: ", &first);
-  if (rc != PAM_SUCCESS) return rc == PAM_CONV_AGAIN ? PAM_INCOMPLETE : PAM_AUTHTOK_ERR;
-  pam_response* again = nullptr;
-  rc = ask_hidden(pamh, "Retype new password: ", &again);
-  if (rc != PAM_SUCCESS) {
-    drop_answer(first);
-    return rc == PAM_CONV_AGAIN ? PAM_INCOMPLETE : PAM_AUTHTOK_ERR;
-  }
-  const bool same = strcmp(first[0].resp, again[0].resp) == 0;
-  if (same) rc = pam_set_item(pamh, PAM_AUTHTOK, first[0].resp);
-  drop_answer(first);
-  drop_answer(again);
-  if (!same) {
-    tell(pamh, flags, PAM_ERROR_MSG, "Sorry, passwords do not match.");
-    return PAM_AUTHTOK_ERR;
-  }
-  if (rc != PAM_SUCCESS) return rc;
-  if (pam_get_item(pamh, PAM_AUTHTOK, token) != PAM_SUCCESS || *token == nullptr) return PAM_AUTHTOK_ERR;
-  return PAM_SUCCESS;
-}
-
-// pam_sm_chauthtok: the preliminary pass, then the update pass that sends the
-// current and the new password to the daemon, which changes it in the
-// user's directory bound as the user (never as anyone else).
-int change_password(pam_handle_t* pamh, int flags, const Options& o) {
-  const char* user = nullptr;
-  int rc = get_user(pamh, &user);
-  if (rc != PAM_SUCCESS) return rc;
-  if ((flags & PAM_PRELIM_CHECK) != 0) {
-    rc = prelim_check(pamh, flags, o, user);
-    if (o.debug) pam_syslog(pamh, LOG_DEBUG, "chauthtok %s (preliminary): %s", user, pam_strerror(pamh, rc));
-    return rc;
-  }
-  if ((flags & PAM_UPDATE_AUTHTOK) == 0) return PAM_SERVICE_ERR;
-  const void* not_ours = nullptr;
-  if (pam_get_data(pamh, kNotOurs, &not_ours) == PAM_SUCCESS && not_ours != nullptr) return PAM_IGNORE;
-  const void* old_token = nullptr;
-  if (pam_get_item(pamh, PAM_OLDAUTHTOK, &old_token) != PAM_SUCCESS || old_token == nullptr) {
-    return PAM_AUTHTOK_RECOVERY_ERR;
-  }
-  const void* new_token = nullptr;
-  rc = new_password(pamh, flags, o, &new_token);
-  if (rc != PAM_SUCCESS) return rc;
-  const char* old_pw = static_cast<const char*>(old_token);
-  const char* new_pw = static_cast<const char*>(new_token);
-  if (too_long(old_pw)) return PAM_PERM_DENIED;
-  if (too_long(new_pw)) {
-    tell(pamh, flags, PAM_ERROR_MSG, "The new password is too long.");
-    return PAM_AUTHTOK_ERR;
-  }
-  if (new_pw[0] == '\0') {
-    tell(pamh, flags, PAM_ERROR_MSG, "No password given.");
-    return PAM_AUTHTOK_ERR;
-  }
-  char message[1025];
-  rc = ask(pamh, o, Opcode::kChangePassword, user, old_pw, new_pw, message, sizeof message);
-  if (rc == PAM_SUCCESS) {
-    tell(pamh, flags, PAM_TEXT_INFO, message);
-  } else if (rc != PAM_IGNORE) {
-    tell(pamh, flags, PAM_ERROR_MSG, message);
-  }
-  if (o.debug) pam_syslog(pamh, LOG_DEBUG, "chauthtok %s: %s", user, pam_strerror(pamh, rc));
-  return rc;
-}
-
-}  // namespace
+using namespace fastid::pam_module;
 
 extern "C" {
 
