@@ -18,6 +18,7 @@
 #include <memory>
 
 #include "support/pam_fixture.h"
+#include "support/raw_client.h"
 #include "support/slapd_fixture.h"
 
 namespace fastid::testing {
@@ -136,7 +137,7 @@ class PamChauthtokTest : public ::testing::Test {
               (std::string(policy) == "mustchange" ? "pwdMustChange: TRUE\n" : "") + "\n";
     }
     int uid = 100090;
-    for (const char* user : {"chris", "dana", "erin", "frank", "resetme", "victim"}) {
+    for (const char* user : {"chris", "dana", "erin", "frank", "resetme", "victim", "gina"}) {
       ldif += "dn: uid=" + std::string(user) + ",ou=people," + base +
               "\nchangetype: add\nobjectClass: inetOrgPerson\nobjectClass: posixAccount\n"
               "objectClass: shadowAccount\nuid: " + user + "\ncn: " + user + "\nsn: " + user +
@@ -260,6 +261,38 @@ TEST_F(PamChauthtokTest, WrongCurrentPasswordsCountTowardsTheLockout) {
   EXPECT_TRUE(directory_accepts("frank", "Start-pw.frank"));
   EXPECT_FALSE(directory_accepts("frank", "Frank-new.1"));
   EXPECT_TRUE(has(login("frank", "Start-pw.frank"), kMaxTries));
+}
+
+// Attack: current-password guesses, each followed by a frame with another
+// guess and an empty new password (sent raw: the module never sends one).
+// Such a frame used to reach the directory's provider, which refused the new
+// password without binding, and the daemon took that as a right current
+// password and forgot the user's failures: the guesses never locked the
+// account. Now it is refused before the lockout and counts for nothing.
+TEST_F(PamChauthtokTest, AGuessWithAnEmptyNewPasswordDoesNotResetTheLockout) {
+  auto send = [](const std::string& old_pw, const std::string& new_pw) {
+    proto::Request req;
+    req.opcode = proto::Opcode::kChangePassword;
+    req.request_id = 7;
+    req.name = "gina";
+    req.password.assign(old_pw);
+    req.new_password.assign(new_pw);
+    req.service = "attack";
+    const int fd = connect_unix(daemon_->socket_dir() + "/pam");
+    auto reply = exchange(fd, req);
+    ::close(fd);
+    if (!reply) return proto::AuthResult::kUnavailable;
+    auto answer = proto::decode_auth_reply(*reply);
+    return answer ? answer->result : proto::AuthResult::kUnavailable;
+  };
+  for (int round = 0; round < 3; ++round) {
+    EXPECT_EQ(send("Guess-" + std::to_string(round), "Gina-new.pw1"), proto::AuthResult::kAuthError) << round;
+    EXPECT_EQ(send("Guess-x" + std::to_string(round), ""), proto::AuthResult::kTokenError) << round;
+  }
+  // Three wrong current passwords (max_failures): locked, whatever came between.
+  EXPECT_EQ(send("Start-pw.gina", "Gina-new.pw1"), proto::AuthResult::kLocked);
+  EXPECT_TRUE(directory_accepts("gina", "Start-pw.gina"));
+  EXPECT_FALSE(directory_accepts("gina", "Gina-new.pw1"));
 }
 
 }  // namespace
