@@ -66,6 +66,33 @@ fastid_status fastid_enum_next_user(fastid_enum *e, struct passwd *pw, char *buf
 fastid_status fastid_enum_next_group(fastid_enum *e, struct group *gr, char *buf, size_t buflen);
 void fastid_enum_close(fastid_enum *e); /* NULL is allowed */
 
+/* Netgroups (netgroup(5)): the triples of netgroup `name`, with the nested
+ * netgroups the daemon holds flattened in (each once; cycles end where they
+ * close). On FASTID_OK *out is one malloc'd block to give back with
+ * fastid_netgroup_free(): a NULL field of a triple is a wildcard; `nested`
+ * names netgroups it includes that the daemon does not hold (glibc looks them
+ * up in the other sources). */
+typedef struct fastid_netgroup_triple {
+  const char *host;
+  const char *user;
+  const char *domain;
+} fastid_netgroup_triple;
+typedef struct fastid_netgroup {
+  size_t ntriples;
+  const fastid_netgroup_triple *triples;
+  size_t nnested;
+  const char *const *nested;
+} fastid_netgroup;
+fastid_status fastid_getnetgroup(const char *name, fastid_netgroup **out);
+void fastid_netgroup_free(fastid_netgroup *netgroup); /* NULL is allowed */
+
+/* The SSH public keys of exactly `user` (authorized_keys lines, for sshd's
+ * AuthorizedKeysCommand): cb(line, ctx) once per key, only after the whole
+ * reply was validated; a user without keys makes no call. The line is valid
+ * during the callback only. */
+typedef void (*fastid_ssh_key_cb)(const char *line, void *ctx);
+fastid_status fastid_ssh_keys(const char *user, fastid_ssh_key_cb cb, void *ctx);
+
 /* Checks that the daemon answers; copies its version string (NUL-terminated)
  * into `version` when version != NULL (FASTID_ERANGE if len is too small). */
 fastid_status fastid_ping(char *version, size_t len);

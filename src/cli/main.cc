@@ -235,6 +235,55 @@ int cmd_cache_invalidate(const std::string& map) {
   return admin_request(req, "cache invalidate " + map);
 }
 
+// ---- netgroups and SSH keys ---------------------------------------------------
+
+// `fastid netgroup NAME`: as `getent netgroup NAME` prints it.
+int cmd_netgroup(const std::string& name) {
+  fastid_netgroup* ng = nullptr;
+  fastid_status st = fastid_getnetgroup(name.c_str(), &ng);
+  if (st != FASTID_OK) return report(st, "netgroup " + name);
+  std::printf("%-21s", name.c_str());
+  auto field = [](const char* f) { return f ? f : ""; };
+  for (size_t i = 0; i < ng->ntriples; ++i) {
+    const auto& t = ng->triples[i];
+    std::printf(" (%s,%s,%s)", field(t.host), field(t.user), field(t.domain));
+  }
+  for (size_t i = 0; i < ng->nnested; ++i) std::printf(" %s", ng->nested[i]);
+  std::printf("\n");
+  fastid_netgroup_free(ng);
+  return kFound;
+}
+
+// sshd runs AuthorizedKeysCommand with the name a client typed: anyone who
+// can reach port 22 chooses it. Only a plausible user name is asked about.
+bool plausible_user_name(const std::string& name) {
+  if (name.empty() || name.size() > fastid::proto::kMaxNameLength || name[0] == '-') return false;
+  for (char ch : name) {
+    const auto c = static_cast<unsigned char>(ch);
+    if (c <= 0x20 || c == 0x7f || std::strchr(":,/()*\\", c) != nullptr) return false;
+  }
+  return true;
+}
+
+// `fastid ssh-keys USER`, for sshd's AuthorizedKeysCommand: the user's keys
+// on stdout, one line each; nothing on stdout otherwise. Exit 0 with the
+// keys (none is still 0), 2 for an unknown user, 1 for a refused name or any
+// failure — sshd then lets no key in from this command.
+int cmd_ssh_keys(const std::string& user) {
+  if (!plausible_user_name(user)) {
+    std::fprintf(stderr, "fastid: ssh-keys: not a user name\n");
+    return kError;
+  }
+  fastid_status st = fastid_ssh_keys(
+      user.c_str(), [](const char* line, void*) { std::printf("%s\n", line); }, nullptr);
+  if (st != FASTID_OK) return report(st, "ssh keys of " + user);
+  if (std::fflush(stdout) != 0 || std::ferror(stdout)) {
+    std::fprintf(stderr, "fastid: ssh-keys: cannot write the keys: %s\n", std::strerror(errno));
+    return kError;
+  }
+  return kFound;
+}
+
 // ---- --server HOST:PORT: a remote fastidd over TCP (or UDP with --udp) ------
 
 struct Remote {
@@ -401,6 +450,22 @@ int main(int argc, char** argv) {
   auto* groups = app.add_subcommand("groups", "list a user's supplementary group ids");
   groups->add_option("USER", key)->required();
   groups->callback([&] { rc = remote() ? remote_groups(*remote(), key) : cmd_groups(key); });
+
+  auto* netgroup = app.add_subcommand("netgroup", "show a netgroup's triples, nested netgroups flattened");
+  netgroup->add_option("NAME", key)->required();
+  netgroup->callback([&] { rc = cmd_netgroup(key); });
+
+  auto* ssh_keys = app.add_subcommand(
+      "ssh-keys", "print USER's SSH public keys from the directory (sshd AuthorizedKeysCommand; docs/ssh.md)");
+  ssh_keys->add_option("USER", key)->required();
+  ssh_keys->callback([&] {
+    if (!server.empty()) {
+      std::fprintf(stderr, "fastid: ssh-keys: asked of the local daemon only\n");
+      rc = kError;
+      return;
+    }
+    rc = cmd_ssh_keys(key);
+  });
 
   auto* users = app.add_subcommand("users", "enumerate every user");
   users->callback([&] { rc = remote() ? remote_enumerate(*remote(), true) : cmd_enumerate(true); });

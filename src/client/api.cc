@@ -8,6 +8,7 @@
 #include <atomic>
 
 #include "client/call.h"
+#include "client/entry.h"
 #include "client/last_message.h"
 #include "client/pool.h"
 #include "client/retry_stash.h"
@@ -18,7 +19,10 @@
 
 #define FASTID_PUBLIC extern "C" __attribute__((visibility("default")))
 
+using fastid::client::begin;
 using fastid::client::Call;
+using fastid::client::check_name;
+using fastid::client::ErrnoKeeper;
 using fastid::client::clear_message;
 using fastid::client::GroupView;
 using fastid::client::PasswdView;
@@ -43,11 +47,6 @@ constexpr uint32_t kPageRecords = 256;     // records asked per enumeration page
 constexpr uint32_t kMaxStatusPairs = 4096;
 constexpr int kMaxEmptyPages = 64;
 
-// Restores the caller's errno on return: the library's system calls are its own business.
-struct ErrnoKeeper {
-  int saved = errno;
-  ~ErrnoKeeper() { errno = saved; }
-};
 
 // The fast cache, consulted before the socket. A constant-initialised global:
 // no constructor, no exit handler. Its directory is set once, by the first
@@ -87,49 +86,7 @@ bool cache_answered(fastid::fastcache::LookupResult r, fastid_status* st) {
   return false;
 }
 
-// FASTID_DISABLE=1 turns the library off in this process (read once, with
-// secure_getenv: setuid programs ignore it): every call answers
-// FASTID_UNAVAILABLE at once, before the fast cache or the socket, so the NSS
-// module hands over to the next source. fastidd sets it for itself and all it
-// starts: the daemon must never ask itself (its own service user at start,
-// with a stale fast cache or a directory answering; a provider worker's own
-// lookups, which would wait on the pool they block).
-std::atomic<int> g_disabled{0};  // 0 not read yet, 1 enabled, 2 disabled
-
-bool disabled_here() {
-  int state = g_disabled.load(std::memory_order_relaxed);
-  if (state == 0) {
-    const char* v = secure_getenv("FASTID_DISABLE");
-    state = v != nullptr && strcmp(v, "1") == 0 ? 2 : 1;
-    g_disabled.store(state, std::memory_order_relaxed);
-  }
-  return state == 2;
-}
-
-fastid_status begin(bool args_ok) {
-  clear_message();
-  if (!args_ok) {
-    set_message("invalid argument");
-    return FASTID_INVALID_ARGUMENT;
-  }
-  if (disabled_here()) {
-    set_message("fastid is disabled in this process (FASTID_DISABLE=1)");
-    return FASTID_UNAVAILABLE;
-  }
-  return FASTID_OK;
-}
-
 bool buffer_ok(const char* buf, size_t buflen) { return buf != nullptr || buflen == 0; }
-
-// Checks a name argument: at most kMaxNameLength bytes. Sets *len.
-fastid_status check_name(const char* name, size_t* len) {
-  *len = strnlen(name, fastid::proto::kMaxNameLength + 1);
-  if (*len > fastid::proto::kMaxNameLength) {
-    set_message("name longer than %u bytes", fastid::proto::kMaxNameLength);
-    return FASTID_INVALID_ARGUMENT;
-  }
-  return FASTID_OK;
-}
 
 // A reply payload: from this thread's retry stash when the same request just
 // ended in ERANGE (the caller is retrying with a bigger buffer), else from the daemon.

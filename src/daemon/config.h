@@ -64,6 +64,7 @@ struct ProviderConfig {
   std::string passwd = "/etc/passwd";
   std::string group = "/etc/group";
   std::string shadow = "/etc/shadow";
+  std::string netgroup = {};  // netgroup(5) file; "" = none
   std::chrono::milliseconds refresh_interval{1000};
 
   // type "slow": a generated dataset for tests and benchmarks (scripts/gen-dataset's).
@@ -102,6 +103,9 @@ struct ProviderConfig {
   std::vector<std::string> group_attributes = {};
   int page_size = 500;
   int nesting_depth = 4;
+  std::string netgroup_base = {};
+  std::string netgroup_filter = "(objectClass=nisNetgroup)";
+  std::string ssh_key_attribute = "sshPublicKey";
   std::chrono::milliseconds network_timeout{5000};
   std::chrono::milliseconds search_timeout{10000};
   bool allow_cleartext_passwords = false;

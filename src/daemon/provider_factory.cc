@@ -23,6 +23,7 @@ Result<std::unique_ptr<Provider>> make_bare_provider(const ProviderConfig& confi
         .passwd_path = config.passwd,
         .group_path = config.group,
         .shadow_path = config.shadow,
+        .netgroup_path = config.netgroup,
     });
   }
   if (config.type == "slow") {
@@ -75,6 +76,9 @@ Result<std::unique_ptr<Provider>> make_bare_provider(const ProviderConfig& confi
         .group_attributes = config.group_attributes,
         .page_size = config.page_size,
         .nesting_depth = config.nesting_depth,
+        .netgroup_base = config.netgroup_base,
+        .netgroup_filter = config.netgroup_filter,
+        .ssh_key_attribute = config.ssh_key_attribute,
         .network_timeout = config.network_timeout,
         .search_timeout = config.search_timeout,
         .allow_cleartext_passwords = config.allow_cleartext_passwords,

@@ -55,6 +55,16 @@ const Setting kProviderKeys[] = {
         .description = "File of password hashes in shadow(5) format, for authentication and "
                        "account checks, read at each check; never published nor cached.",
     }),
+    provider_key<&ProviderConfig::netgroup>({
+        .key = "netgroup",
+        .type = SettingType::kString,
+        .default_text = "",
+        .rule = StringRule::kAbsolutePathOrEmpty,
+        .provider_type = "files",
+        .description = "File of netgroups in netgroup(5) format (`/etc/netgroup`), re-read when it "
+                       "changes like the others; empty: this provider has no netgroups "
+                       "(docs/netgroups.md).",
+    }),
     provider_key<&ProviderConfig::refresh_interval>({
         .key = "refresh_interval",
         .type = SettingType::kDuration,
@@ -350,6 +360,30 @@ const Setting kProviderKeys[] = {
         .provider_type = "ldap",
         .description = "rfc2307bis: how many levels of nested groups count (0: direct members "
                        "only); each level costs initgroups one search.",
+    }),
+    provider_key<&ProviderConfig::netgroup_base>({
+        .key = "netgroup_base",
+        .type = SettingType::kString,
+        .default_text = "",
+        .provider_type = "ldap",
+        .description = "Search base of netgroups (subtree); empty: `base` (docs/netgroups.md).",
+    }),
+    provider_key<&ProviderConfig::netgroup_filter>({
+        .key = "netgroup_filter",
+        .type = SettingType::kString,
+        .default_text = "(objectClass=nisNetgroup)",
+        .provider_type = "ldap",
+        .description = "Filter every netgroup entry matches (its name in `cn`, triples in "
+                       "`nisNetgroupTriple`, nested netgroups in `memberNisNetgroup`).",
+    }),
+    provider_key<&ProviderConfig::ssh_key_attribute>({
+        .key = "ssh_key_attribute",
+        .type = SettingType::kString,
+        .default_text = "sshPublicKey",
+        .provider_type = "ldap",
+        .description = "Attribute of a user entry holding its SSH public keys, one "
+                       "authorized_keys line each, for `fastid ssh-keys` (docs/ssh.md); empty: "
+                       "no keys from this directory.",
     }),
     provider_key<&ProviderConfig::network_timeout>({
         .key = "network_timeout",

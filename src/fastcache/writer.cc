@@ -846,7 +846,9 @@ core::Status FastCacheWriter::put_negative(const model::Query& q, std::chrono::m
     case model::Kind::kGroupByGid: return put_negative_gid(q.id, ttl);
     case model::Kind::kInitgroups: return put_negative_initgroups(q.name, ttl);
     case model::Kind::kUsersPage:
-    case model::Kind::kGroupsPage: break;
+    case model::Kind::kGroupsPage:
+    case model::Kind::kNetgroup:
+    case model::Kind::kSshKeys: break;
   }
   return Status::invalid_argument("fast cache: " + model::describe(q) + " is never published");
 }

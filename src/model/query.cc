@@ -4,7 +4,8 @@
 namespace fastid::model {
 
 bool keyed_by_name(Kind kind) {
-  return kind == Kind::kUserByName || kind == Kind::kGroupByName || kind == Kind::kInitgroups;
+  return kind == Kind::kUserByName || kind == Kind::kGroupByName || kind == Kind::kInitgroups ||
+         kind == Kind::kNetgroup || kind == Kind::kSshKeys;
 }
 
 bool keyed_by_id(Kind kind) { return kind == Kind::kUserByUid || kind == Kind::kGroupByGid; }
@@ -25,6 +26,10 @@ std::size_t answer_index(Kind kind) {
       return 3;
     case Kind::kGroupsPage:
       return 4;
+    case Kind::kNetgroup:
+      return 5;
+    case Kind::kSshKeys:
+      return 6;
   }
   return std::variant_npos;
 }
@@ -50,6 +55,10 @@ std::string describe(const Query& q) {
       return "users page at " + std::to_string(q.cursor);
     case Kind::kGroupsPage:
       return "groups page at " + std::to_string(q.cursor);
+    case Kind::kNetgroup:
+      return "netgroup " + q.name;
+    case Kind::kSshKeys:
+      return "the SSH keys of " + q.name;
   }
   return "?";
 }

@@ -25,6 +25,8 @@ enum class Kind : std::uint8_t {
   kInitgroups,  // the gids of the groups that list a user (supplementary groups)
   kUsersPage,   // enumeration: one page of users
   kGroupsPage,  // enumeration: one page of groups
+  kNetgroup,    // a netgroup by name: its triples, nested netgroups flattened
+  kSshKeys,     // a user's SSH public keys, by user name
 };
 
 // What a by-name kind is keyed on (name) and what a by-id kind is (id).
@@ -50,6 +52,8 @@ struct Query {
   static Query groups_page(std::uint32_t cursor, std::uint32_t max) {
     return {Kind::kGroupsPage, {}, 0, cursor, max};
   }
+  static Query netgroup(std::string name) { return {Kind::kNetgroup, std::move(name)}; }
+  static Query ssh_keys(std::string user) { return {Kind::kSshKeys, std::move(user)}; }
 
   bool operator==(const Query&) const = default;
   bool operator<(const Query& o) const {
@@ -60,10 +64,11 @@ struct Query {
 using Gids = std::vector<std::uint32_t>;
 
 // The answer to a query: a User for the user kinds, a Group for the group
-// kinds, Gids for kInitgroups, a page for the page kinds. "No such entry" and
+// kinds, Gids for kInitgroups, a page for the page kinds, a Netgroup for
+// kNetgroup, SshKeys for kSshKeys. "No such entry" and
 // failures are not answers: they travel as the Result's error (kNotFound,
 // kUnavailable, ...).
-using Answer = std::variant<User, Group, Gids, Page<User>, Page<Group>>;
+using Answer = std::variant<User, Group, Gids, Page<User>, Page<Group>, Netgroup, SshKeys>;
 
 // The index in Answer of the alternative that answers `kind`.
 std::size_t answer_index(Kind kind);

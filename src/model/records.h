@@ -1,5 +1,5 @@
 // Identity records, the model every layer shares: one passwd entry, one group
-// entry, one page of an enumeration, an account verdict. Plain values; they
+// entry, one page of an enumeration, a netgroup, a user's SSH keys, an account verdict. Plain values; they
 // never carry password hashes (passwd is "x" or "*"). The wire (src/proto),
 // the store's codec and the fast cache are encodings of these.
 #pragma once
@@ -37,6 +37,35 @@ struct Page {
   std::uint32_t next_cursor = 0;
   bool more = false;
   bool operator==(const Page&) const = default;
+};
+
+// One netgroup member triple (netgroup(5)): an empty field is a wildcard
+// (glibc's NULL, "any"); any other value, "-" included, must match as given.
+struct NetgroupTriple {
+  std::string host;
+  std::string user;
+  std::string domain;
+  bool operator==(const NetgroupTriple&) const = default;
+  auto operator<=>(const NetgroupTriple&) const = default;
+};
+
+// A netgroup as one source knows it: its triples with the nested netgroups it
+// holds already flattened in (each once, cycles cut), and the names of nested
+// netgroups this source does not have, which glibc looks up in the other
+// sources of nsswitch.conf.
+struct Netgroup {
+  std::string name;
+  std::vector<NetgroupTriple> triples;
+  std::vector<std::string> unresolved;
+  bool operator==(const Netgroup&) const = default;
+};
+
+// A user's SSH public keys (authorized_keys lines, one key each), for sshd's
+// AuthorizedKeysCommand. Public data; never private keys.
+struct SshKeys {
+  std::string user;
+  std::vector<std::string> keys;
+  bool operator==(const SshKeys&) const = default;
 };
 
 // The verdict of an account check (PAM acct_mgmt): from shadow aging fields

@@ -1,4 +1,4 @@
-/* libnss_fastid.so.2: the glibc NSS module (passwd, group, initgroups) on top
+/* libnss_fastid.so.2: the glibc NSS module (passwd, group, initgroups, netgroup) on top
  * of libfastid, linked in statically. It runs inside every process that looks
  * up a user, so it only maps statuses and keeps the enumeration state; all
  * socket handling (pooling, fork, fds, timeouts) is libfastid's.
@@ -41,6 +41,9 @@ nss_endpwent _nss_fastid_endpwent;
 nss_setgrent _nss_fastid_setgrent;
 nss_getgrent_r _nss_fastid_getgrent_r;
 nss_endgrent _nss_fastid_endgrent;
+nss_setnetgrent _nss_fastid_setnetgrent;
+nss_getnetgrent_r _nss_fastid_getnetgrent_r;
+nss_endnetgrent _nss_fastid_endnetgrent;
 
 static enum nss_status map_status(fastid_status s, int *errnop) {
   switch (s) {
@@ -200,4 +203,97 @@ enum nss_status _nss_fastid_getgrent_r(struct group *gr, char *buf, size_t bufle
   if (st == FASTID_OK) st = fastid_enum_next_group(gr_enum, gr, buf, buflen);
   pthread_mutex_unlock(&gr_lock);
   return map_status(st, errnop);
+}
+
+/* Netgroups. glibc hands every module the state of one netgroup walk as a
+ * struct __netgrent, which <nss.h> only declares: its layout is glibc's ABI
+ * (inet/netgroup.h, unchanged since glibc 2.1) and is written out here, as
+ * every out-of-tree netgroup module must. The module keeps the daemon's whole
+ * answer (one fastid_netgroup block) in `data` and its place in `position`;
+ * glibc's innetgr() asserts that `data` is NULL again after endnetgrent. */
+struct fastid_glibc_name_list;
+struct __netgrent {
+  enum { triple_val, group_val } type;
+  union {
+    struct {
+      const char *host;
+      const char *user;
+      const char *domain;
+    } triple;
+    const char *group;
+  } val;
+  char *data;
+  size_t data_size;
+  union {
+    char *cursor;
+    unsigned long int position;
+  };
+  int first;
+  struct fastid_glibc_name_list *known_groups;
+  struct fastid_glibc_name_list *needed_groups;
+  void *nip;
+};
+
+enum nss_status _nss_fastid_setnetgrent(const char *group, struct __netgrent *result) {
+  int ignored = 0;
+  fastid_netgroup *ng = NULL;
+  fastid_status st = fastid_getnetgroup(group, &ng);
+  if (st != FASTID_OK) return map_status(st, &ignored);
+  result->data = (char *)ng;
+  result->data_size = sizeof *ng;
+  result->position = 0;
+  return NSS_STATUS_SUCCESS;
+}
+
+enum nss_status _nss_fastid_endnetgrent(struct __netgrent *result) {
+  fastid_netgroup_free((fastid_netgroup *)result->data);
+  result->data = NULL;
+  result->data_size = 0;
+  result->position = 0;
+  return NSS_STATUS_SUCCESS;
+}
+
+/* Copies `s` (NULL stays NULL: a wildcard) into the caller's buffer. */
+static int put(const char *s, const char **out, char **buf, size_t *left) {
+  if (s == NULL) {
+    *out = NULL;
+    return 1;
+  }
+  size_t n = strlen(s) + 1;
+  if (n > *left) return 0;
+  memcpy(*buf, s, n);
+  *out = *buf;
+  *buf += n;
+  *left -= n;
+  return 1;
+}
+
+/* The triples first, then the nested netgroups the daemon does not hold (glibc
+ * looks those up itself, with its own cycle check); NSS_STATUS_RETURN at the
+ * end, which tells glibc this netgroup is done. */
+enum nss_status _nss_fastid_getnetgrent_r(struct __netgrent *result, char *buffer, size_t buflen,
+                                          int *errnop) {
+  const fastid_netgroup *ng = (const fastid_netgroup *)result->data;
+  if (ng == NULL) return NSS_STATUS_RETURN;
+  size_t i = result->position;
+  char *p = buffer;
+  size_t left = buflen;
+  int ok;
+  if (i < ng->ntriples) {
+    const fastid_netgroup_triple *t = &ng->triples[i];
+    ok = put(t->host, &result->val.triple.host, &p, &left) && put(t->user, &result->val.triple.user, &p, &left) &&
+         put(t->domain, &result->val.triple.domain, &p, &left);
+    result->type = triple_val;
+  } else if (i - ng->ntriples < ng->nnested) {
+    ok = put(ng->nested[i - ng->ntriples], &result->val.group, &p, &left);
+    result->type = group_val;
+  } else {
+    return NSS_STATUS_RETURN;
+  }
+  if (!ok) {
+    *errnop = ERANGE;
+    return NSS_STATUS_TRYAGAIN; /* the same entry again, with a bigger buffer */
+  }
+  result->position = i + 1;
+  return NSS_STATUS_SUCCESS;
 }

@@ -68,18 +68,13 @@ bool coalescable(Opcode op) {
 
 std::string coalesce_key(const proto::Request& r) {
   // The opcode's digits end at the first '|', so no name can forge another key.
+  // What a lookup is keyed on comes from its kind (model::keyed_by_name), so
+  // a new kind cannot fall through to the page key and share another's answer.
   std::string key = std::to_string(static_cast<unsigned>(r.opcode)) + "|";
-  switch (r.opcode) {
-    case Opcode::kGetpwnam:
-    case Opcode::kGetgrnam:
-    case Opcode::kInitgroups:
-      return key + r.name;
-    case Opcode::kGetpwuid:
-    case Opcode::kGetgrgid:
-      return key + std::to_string(r.id);
-    default:
-      return key + std::to_string(r.cursor) + "|" + std::to_string(r.max);
-  }
+  const std::optional<model::Query> q = proto::query_of(r);
+  if (q && model::keyed_by_name(q->kind)) return key + r.name;
+  if (q && model::keyed_by_id(q->kind)) return key + std::to_string(r.id);
+  return key + std::to_string(r.cursor) + "|" + std::to_string(r.max);
 }
 
 }  // namespace
@@ -1007,19 +1002,9 @@ void ProviderPool::tick() {
 std::string ProviderPool::describe(const Job& job) const {
   const auto& r = job.request;
   std::string what(proto::opcode_name(static_cast<std::uint16_t>(r.opcode)));
-  switch (r.opcode) {
-    case Opcode::kGetpwnam:
-    case Opcode::kGetgrnam:
-    case Opcode::kInitgroups:
-      what += " " + core::quote(r.name);
-      break;  // quoted: client data
-    case Opcode::kGetpwuid:
-    case Opcode::kGetgrgid:
-      what += " " + std::to_string(r.id);
-      break;
-    default:
-      break;
-  }
+  const std::optional<model::Query> q = proto::query_of(r);
+  if (q && model::keyed_by_name(q->kind)) what += " " + core::quote(r.name);  // quoted: client data
+  if (q && model::keyed_by_id(q->kind)) what += " " + std::to_string(r.id);
   return what + " (request " + std::to_string(r.request_id) + ")";
 }
 

@@ -36,7 +36,8 @@ Bytes encode_frame(std::uint16_t opcode, std::uint32_t request_id, WireStatus st
 }
 
 bool is_name_lookup(Opcode op) {
-  return op == Opcode::kGetpwnam || op == Opcode::kGetgrnam || op == Opcode::kInitgroups;
+  return op == Opcode::kGetpwnam || op == Opcode::kGetgrnam || op == Opcode::kInitgroups ||
+         op == Opcode::kNetgroup || op == Opcode::kSshKeys;
 }
 
 }  // namespace
@@ -289,13 +290,16 @@ Opcode opcode_of(Kind kind) {
     case Kind::kInitgroups: return Opcode::kInitgroups;
     case Kind::kUsersPage: return Opcode::kPwentPage;
     case Kind::kGroupsPage: return Opcode::kGrentPage;
+    case Kind::kNetgroup: return Opcode::kNetgroup;
+    case Kind::kSshKeys: return Opcode::kSshKeys;
   }
   return Opcode::kPing;
 }
 
 std::optional<model::Query> query_of(const Request& req) {
   for (Kind kind : {Kind::kUserByName, Kind::kUserByUid, Kind::kGroupByName, Kind::kGroupByGid,
-                    Kind::kInitgroups, Kind::kUsersPage, Kind::kGroupsPage}) {
+                    Kind::kInitgroups, Kind::kUsersPage, Kind::kGroupsPage, Kind::kNetgroup,
+                    Kind::kSshKeys}) {
     if (opcode_of(kind) == req.opcode) return model::Query{kind, req.name, req.id, req.cursor, req.max};
   }
   return std::nullopt;
@@ -329,6 +333,23 @@ void put(WireWriter& w, const Page<T>& page) {
   for (const auto& rec : page.records) put(w, rec);
 }
 
+void put(WireWriter& w, const model::Netgroup& ng) {
+  w.str(ng.name.data(), ng.name.size());
+  w.u32(static_cast<std::uint32_t>(ng.triples.size()));
+  for (const auto& t : ng.triples) {
+    w.str(t.host.data(), t.host.size());
+    w.str(t.user.data(), t.user.size());
+    w.str(t.domain.data(), t.domain.size());
+  }
+  w.u32(static_cast<std::uint32_t>(ng.unresolved.size()));
+  for (const auto& n : ng.unresolved) w.str(n.data(), n.size());
+}
+void put(WireWriter& w, const model::SshKeys& k) {
+  w.str(k.user.data(), k.user.size());
+  w.u32(static_cast<std::uint32_t>(k.keys.size()));
+  for (const auto& key : k.keys) w.str(key.data(), key.size());
+}
+
 bool get(WireReader& r, User* u) { return get_user(r, u); }
 bool get(WireReader& r, Group* g) { return get_group(r, g); }
 bool get(WireReader& r, model::Gids* gids) {
@@ -337,6 +358,43 @@ bool get(WireReader& r, model::Gids* gids) {
   gids->resize(n);
   for (auto& g : *gids) g = r.u32();
   return !r.bad;
+}
+bool get_string(WireReader& r, std::uint32_t max, std::string* out) {
+  std::uint32_t n = 0;
+  const char* s = r.str(max, &n);
+  if (r.bad) return false;
+  out->assign(s, n);
+  return true;
+}
+// Counts are checked against what the payload can hold (4 bytes a string at
+// least) before anything is reserved.
+bool get(WireReader& r, model::Netgroup* ng) {
+  if (!get_string(r, kMaxNameLength, &ng->name)) return false;
+  const std::uint32_t n = r.u32();
+  if (r.bad || n > kMaxNetgroupTriples || n > r.remaining() / 12) return false;
+  ng->triples.resize(n);
+  for (auto& t : ng->triples) {
+    if (!get_string(r, kMaxNetgroupField, &t.host) || !get_string(r, kMaxNetgroupField, &t.user) ||
+        !get_string(r, kMaxNetgroupField, &t.domain))
+      return false;
+  }
+  const std::uint32_t m = r.u32();
+  if (r.bad || m > kMaxNetgroupUnresolved || m > r.remaining() / 4) return false;
+  ng->unresolved.resize(m);
+  for (auto& name : ng->unresolved) {
+    if (!get_string(r, kMaxNameLength, &name)) return false;
+  }
+  return true;
+}
+bool get(WireReader& r, model::SshKeys* k) {
+  if (!get_string(r, kMaxNameLength, &k->user)) return false;
+  const std::uint32_t n = r.u32();
+  if (r.bad || n > kMaxSshKeys || n > r.remaining() / 4) return false;
+  k->keys.resize(n);
+  for (auto& key : k->keys) {
+    if (!get_string(r, kMaxSshKeyLength, &key)) return false;
+  }
+  return true;
 }
 template <typename T>
 bool get(WireReader& r, Page<T>* page) {
@@ -387,6 +445,8 @@ core::Result<model::Answer> decode_answer(Kind kind, const Reply& reply) {
     case Kind::kInitgroups: ok = get_as<model::Gids>(r, &answer); break;
     case Kind::kUsersPage: ok = get_as<Page<User>>(r, &answer); break;
     case Kind::kGroupsPage: ok = get_as<Page<Group>>(r, &answer); break;
+    case Kind::kNetgroup: ok = get_as<model::Netgroup>(r, &answer); break;
+    case Kind::kSshKeys: ok = get_as<model::SshKeys>(r, &answer); break;
   }
   if (!ok || !r.at_end()) {
     return core::error(core::Status::corruption(
@@ -475,6 +535,8 @@ std::string_view opcode_name(std::uint16_t opcode) {
     case Opcode::kInitgroups: return "initgroups";
     case Opcode::kPwentPage: return "pwent-page";
     case Opcode::kGrentPage: return "grent-page";
+    case Opcode::kNetgroup: return "netgroup";
+    case Opcode::kSshKeys: return "ssh-keys";
     case Opcode::kAuthenticate: return "authenticate";
     case Opcode::kAccount: return "account";
     case Opcode::kChangePassword: return "change-password";

@@ -32,6 +32,14 @@ inline constexpr uint32_t kMaxFieldLength = 4096;          // gecos, dir, shell
 inline constexpr uint32_t kMaxGroupMembers = 65536;
 inline constexpr uint32_t kMaxInitgroups = 65536;
 inline constexpr uint32_t kMaxPageRecords = 1024;
+// Netgroups: a triple's field fits a host or domain name (253) and all three
+// fit glibc innetgr()'s fixed 1024-byte buffer, which skips what does not.
+inline constexpr uint32_t kMaxNetgroupField = 255;
+inline constexpr uint32_t kMaxNetgroupTriples = 16384;  // after flattening
+inline constexpr uint32_t kMaxNetgroupUnresolved = 1024;
+// SSH keys: an authorized_keys line of a 16384-bit RSA key with options fits.
+inline constexpr uint32_t kMaxSshKeys = 64;
+inline constexpr uint32_t kMaxSshKeyLength = 8192;
 // Authentication: longer passwords are refused at once, never processed (as
 // pam_unix bounds them by PAM_MAX_RESP_SIZE); the PAM service name is for logs.
 inline constexpr uint32_t kMaxPasswordLength = 512;
@@ -51,6 +59,9 @@ enum class Opcode : uint16_t {
   kInitgroups = 0x0014,  // str user -> u32 n, n x u32 gid
   kPwentPage = 0x0015,   // u32 cursor, u32 max -> u32 next, u32 more, u32 n, n x passwd
   kGrentPage = 0x0016,   // u32 cursor, u32 max -> u32 next, u32 more, u32 n, n x group
+  kNetgroup = 0x0017,    // str name -> str name, u32 n, n x (str host, str user, str domain),
+                         //             u32 m, m x str unresolved nested netgroup
+  kSshKeys = 0x0018,     // str user -> str user, u32 n, n x str authorized_keys line
   // Authentication (0x20-0x2F): accepted only on the pam socket, never on a
   // network listener (opcode_is_auth).
   kAuthenticate = 0x0020,  // str user, str password, str service -> u32 AuthResult, str message
@@ -79,6 +90,8 @@ inline bool opcode_known(uint16_t op) {
     case Opcode::kInitgroups:
     case Opcode::kPwentPage:
     case Opcode::kGrentPage:
+    case Opcode::kNetgroup:
+    case Opcode::kSshKeys:
     case Opcode::kAuthenticate:
     case Opcode::kAccount:
     case Opcode::kChangePassword:

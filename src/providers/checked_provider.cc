@@ -3,6 +3,9 @@
 #include <algorithm>
 
 #include "core/log.h"
+#include "proto/wire.h"
+#include "providers/netgroups.h"
+#include "providers/ssh_keys.h"
 
 namespace fastid::providers {
 
@@ -104,12 +107,68 @@ Result<Answer> CheckedProvider::checked(const Query& q, model::Gids gids) {
   return gids;
 }
 
+// A netgroup must be the one asked for; triples and nested names that break
+// the rules are dropped (a dropped triple can only narrow who matches).
+Result<Answer> CheckedProvider::checked(const Query& q, model::Netgroup ng) {
+  const std::string what = "netgroup \"" + printable(ng.name) + "\"";
+  if (ng.name != q.name) {
+    return core::error(refuse(what, "the answer to a lookup of \"" + printable(q.name) + "\" names another netgroup"));
+  }
+  if (ng.triples.size() > proto::kMaxNetgroupTriples || ng.unresolved.size() > proto::kMaxNetgroupUnresolved) {
+    return core::error(refuse(what, "more triples or nested netgroups than the protocol carries"));
+  }
+  std::erase_if(ng.triples, [&](const model::NetgroupTriple& t) {
+    const char* why = invalid_triple_reason(t);
+    if (why != nullptr) {
+      core::log_warning("provider " + name() + ": " + what + ": triple (" + printable(t.host) + "," +
+                        printable(t.user) + "," + printable(t.domain) + ") dropped: " + why);
+    }
+    return why != nullptr;
+  });
+  std::erase_if(ng.unresolved, [&](const std::string& n) {
+    const char* why = invalid_netgroup_name_reason(n);
+    if (why != nullptr) {
+      core::log_warning("provider " + name() + ": " + what + ": nested netgroup \"" + printable(n) +
+                        "\" dropped: " + why);
+    }
+    return why != nullptr;
+  });
+  return ng;
+}
+
+// Keys of exactly the user asked for (never of a name that matched it
+// case-insensitively), each a single valid authorized_keys line.
+Result<Answer> CheckedProvider::checked(const Query& q, model::SshKeys keys) {
+  const std::string what = "SSH keys of \"" + printable(keys.user) + "\"";
+  if (keys.user != q.name) {
+    return core::error(refuse(what, "the answer to a lookup of \"" + printable(q.name) + "\" names another user"));
+  }
+  model::SshKeys out{keys.user, {}};
+  for (const std::string& k : keys.keys) {
+    const char* why = nullptr;
+    auto line = ssh_key_line(k, &why);
+    if (!line) {
+      ++refused_;
+      core::log_warning("provider " + name() + ": " + what + ": key \"" + printable(k) + "\" skipped: " + why);
+      continue;
+    }
+    if (out.keys.size() == proto::kMaxSshKeys) {
+      core::log_warning("provider " + name() + ": " + what + ": more than " +
+                        std::to_string(proto::kMaxSshKeys) + " keys, the rest skipped");
+      break;
+    }
+    out.keys.push_back(std::move(*line));
+  }
+  return out;
+}
+
 // A refused id is still asked for: the store probes a provider's reachability
 // with getpwuid(0), and only the provider can say whether it answers.
 Result<Answer> CheckedProvider::lookup(const Query& q) {
-  if (model::keyed_by_name(q.kind) && invalid_name_reason(q.name, qualified_) != nullptr) {
-    return core::error(Status::not_found(q.kind == model::Kind::kGroupByName ? "no such group" : "no such user"));
-  }
+  const char* bad_name = q.kind == model::Kind::kNetgroup ? invalid_netgroup_name_reason(q.name)
+                         : model::keyed_by_name(q.kind)   ? invalid_name_reason(q.name, qualified_)
+                                                          : nullptr;
+  if (bad_name != nullptr) return core::error(Status::not_found("no " + model::describe(q)));
   auto r = inner_->lookup(q);
   if (!r) return r;
   if (Status st = model::check_answer(q, *r); !st) return core::error(st.with_context("provider " + name()));

@@ -61,6 +61,8 @@ class CheckedProvider final : public Provider {
   template <typename T>
   Result<Answer> checked(const Query& q, Page<T> page);
   Result<Answer> checked(const Query& q, model::Gids gids);
+  Result<Answer> checked(const Query& q, model::Netgroup netgroup);
+  Result<Answer> checked(const Query& q, model::SshKeys keys);
 
   std::unique_ptr<Provider> inner_;
   IdRange ids_;

@@ -59,7 +59,11 @@ std::pair<FastCacheWriter*, const CacheMapOptions*> CachePublisher::map_for(mode
     case model::Kind::kGroupByGid: return {group_.get(), &options_.group};
     case model::Kind::kInitgroups: return {initgroups_.get(), &options_.initgroups};
     case model::Kind::kUsersPage:
-    case model::Kind::kGroupsPage: break;
+    case model::Kind::kGroupsPage:
+    // Netgroups and SSH keys are not in the fast cache: sshd and innetgr()
+    // callers are few and the store keeps them (docs/netgroups.md, docs/ssh.md).
+    case model::Kind::kNetgroup:
+    case model::Kind::kSshKeys: break;
   }
   return {nullptr, nullptr};
 }

@@ -89,7 +89,7 @@ std::optional<Header> decode_header(std::string_view bytes) {
   std::uint8_t kind = 0, map = 0, pad = 0;
   Header h;
   if (!r.u32(&magic) || magic != kMagic) return std::nullopt;
-  if (!r.u8(&kind) || kind > 1 || !r.u8(&map) || map < 1 || map > 5) return std::nullopt;
+  if (!r.u8(&kind) || kind > 1 || !r.u8(&map) || map < 1 || map > kLastMap) return std::nullopt;
   if (!r.u8(&pad) || !r.u8(&pad) || !r.i64(&h.fetched) || !r.i64(&h.expires)) return std::nullopt;
   h.negative = kind == 1;
   h.map = static_cast<Map>(map);
@@ -128,6 +128,30 @@ std::string encode_gids(const Header& h, const std::vector<std::uint32_t>& gids)
   return w.take();
 }
 
+std::string encode_netgroup(const Header& h, const model::Netgroup& ng) {
+  Writer w;
+  header_into(w, h);
+  w.str(ng.name);
+  w.u32(static_cast<std::uint32_t>(ng.triples.size()));
+  for (const auto& t : ng.triples) {
+    w.str(t.host);
+    w.str(t.user);
+    w.str(t.domain);
+  }
+  w.u32(static_cast<std::uint32_t>(ng.unresolved.size()));
+  for (const auto& n : ng.unresolved) w.str(n);
+  return w.take();
+}
+
+std::string encode_ssh_keys(const Header& h, const model::SshKeys& k) {
+  Writer w;
+  header_into(w, h);
+  w.str(k.user);
+  w.u32(static_cast<std::uint32_t>(k.keys.size()));
+  for (const auto& key : k.keys) w.str(key);
+  return w.take();
+}
+
 std::optional<model::User> decode_user(std::string_view bytes) {
   if (bytes.size() < kHeaderSize) return std::nullopt;
   Reader r(bytes.substr(kHeaderSize));
@@ -163,6 +187,40 @@ std::optional<std::vector<std::uint32_t>> decode_gids(std::string_view bytes) {
   std::vector<std::uint32_t> gids(n);
   for (auto& g : gids) r.u32(&g);
   return gids;
+}
+
+std::optional<model::Netgroup> decode_netgroup(std::string_view bytes) {
+  if (bytes.size() < kHeaderSize) return std::nullopt;
+  Reader r(bytes.substr(kHeaderSize));
+  model::Netgroup ng;
+  std::uint32_t n = 0;
+  // A triple takes at least three 4-byte lengths, a name one.
+  if (!r.str(&ng.name) || !r.u32(&n) || n > r.left() / 12) return std::nullopt;
+  ng.triples.resize(n);
+  for (auto& t : ng.triples) {
+    if (!r.str(&t.host) || !r.str(&t.user) || !r.str(&t.domain)) return std::nullopt;
+  }
+  if (!r.u32(&n) || n > r.left() / 4) return std::nullopt;
+  ng.unresolved.resize(n);
+  for (auto& name : ng.unresolved) {
+    if (!r.str(&name)) return std::nullopt;
+  }
+  if (r.left() != 0) return std::nullopt;
+  return ng;
+}
+
+std::optional<model::SshKeys> decode_ssh_keys(std::string_view bytes) {
+  if (bytes.size() < kHeaderSize) return std::nullopt;
+  Reader r(bytes.substr(kHeaderSize));
+  model::SshKeys k;
+  std::uint32_t n = 0;
+  if (!r.str(&k.user) || !r.u32(&n) || n > r.left() / 4) return std::nullopt;
+  k.keys.resize(n);
+  for (auto& key : k.keys) {
+    if (!r.str(&key)) return std::nullopt;
+  }
+  if (r.left() != 0) return std::nullopt;
+  return k;
 }
 
 }  // namespace fastid::store::codec

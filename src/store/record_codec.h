@@ -31,10 +31,14 @@ std::optional<Header> decode_header(std::string_view bytes);
 std::string encode_user(const Header& h, const model::User& u);
 std::string encode_group(const Header& h, const model::Group& g);
 std::string encode_gids(const Header& h, const std::vector<std::uint32_t>& gids);
+std::string encode_netgroup(const Header& h, const model::Netgroup& ng);
+std::string encode_ssh_keys(const Header& h, const model::SshKeys& keys);
 
 // The payload after the header; nullopt when the bytes are not a whole record.
 std::optional<model::User> decode_user(std::string_view bytes);
 std::optional<model::Group> decode_group(std::string_view bytes);
 std::optional<std::vector<std::uint32_t>> decode_gids(std::string_view bytes);
+std::optional<model::Netgroup> decode_netgroup(std::string_view bytes);
+std::optional<model::SshKeys> decode_ssh_keys(std::string_view bytes);
 
 }  // namespace fastid::store::codec

@@ -36,7 +36,10 @@ constexpr std::size_t kNameKeySize = 192;  // an XXH3 secret (>= 136 bytes)
 // Negative answers by name use their map's byte with this bit set.
 constexpr std::uint8_t kDigestMapBit = 0x80;
 
-bool by_name(Map map) { return map == Map::kUserByName || map == Map::kGroupByName || map == Map::kInitgroups; }
+bool by_name(Map map) {
+  return map == Map::kUserByName || map == Map::kGroupByName || map == Map::kInitgroups ||
+         map == Map::kNetgroup || map == Map::kSshKeys;
+}
 
 Status lmdb_error(int rc, std::string_view what) {
   if (rc == MDB_MAP_FULL)
@@ -116,6 +119,10 @@ std::string_view map_name(Map map) {
       return "group.bygid";
     case Map::kInitgroups:
       return "initgroups";
+    case Map::kNetgroup:
+      return "netgroup";
+    case Map::kSshKeys:
+      return "sshkeys";
   }
   return "?";
 }
@@ -488,6 +495,8 @@ std::optional<Map> map_of(model::Kind kind) {
     case model::Kind::kGroupByName: return Map::kGroupByName;
     case model::Kind::kGroupByGid: return Map::kGroupByGid;
     case model::Kind::kInitgroups: return Map::kInitgroups;
+    case model::Kind::kNetgroup: return Map::kNetgroup;
+    case model::Kind::kSshKeys: return Map::kSshKeys;
     case model::Kind::kUsersPage:
     case model::Kind::kGroupsPage: break;
   }
@@ -507,6 +516,14 @@ Status Store::put(std::string_view provider, const model::Query& q, const model:
   if (const auto* g = std::get_if<model::Group>(&answer)) return put_group(provider, *g, fetched, expires);
   if (const auto* gids = std::get_if<model::Gids>(&answer)) {
     return put_initgroups(provider, q.name, *gids, fetched, expires);
+  }
+  codec::Header h{false, Map::kNetgroup, fetched, expires};
+  if (const auto* ng = std::get_if<model::Netgroup>(&answer)) {
+    return put_records({{key(provider, Map::kNetgroup, q.name), codec::encode_netgroup(h, *ng)}});
+  }
+  if (const auto* keys = std::get_if<model::SshKeys>(&answer)) {
+    h.map = Map::kSshKeys;
+    return put_records({{key(provider, Map::kSshKeys, q.name), codec::encode_ssh_keys(h, *keys)}});
   }
   return not_stored(q);
 }
@@ -605,6 +622,14 @@ Result<std::optional<Record<model::Group>>> Store::group_by_gid(std::string_view
 Result<std::optional<Record<std::vector<std::uint32_t>>>> Store::initgroups(
     std::string_view provider, std::string_view user){
     FASTID_STORE_GET(std::vector<std::uint32_t>, Map::kInitgroups, user, codec::decode_gids)}
+
+Result<std::optional<Record<model::Netgroup>>> Store::netgroup(std::string_view provider,
+                                                               std::string_view name){
+    FASTID_STORE_GET(model::Netgroup, Map::kNetgroup, name, codec::decode_netgroup)}
+
+Result<std::optional<Record<model::SshKeys>>> Store::ssh_keys(std::string_view provider,
+                                                              std::string_view user){
+    FASTID_STORE_GET(model::SshKeys, Map::kSshKeys, user, codec::decode_ssh_keys)}
 #undef FASTID_STORE_GET
 
 namespace {
@@ -627,6 +652,8 @@ Result<std::optional<Record<model::Answer>>> Store::get(std::string_view provide
     case model::Kind::kGroupByName: return as_answer(group_by_name(provider, q.name));
     case model::Kind::kGroupByGid: return as_answer(group_by_gid(provider, q.id));
     case model::Kind::kInitgroups: return as_answer(initgroups(provider, q.name));
+    case model::Kind::kNetgroup: return as_answer(netgroup(provider, q.name));
+    case model::Kind::kSshKeys: return as_answer(ssh_keys(provider, q.name));
     case model::Kind::kUsersPage:
     case model::Kind::kGroupsPage: break;
   }

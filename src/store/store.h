@@ -37,14 +37,18 @@ using Millis = std::int64_t;
 Millis now_millis();
 
 // What a key names. Users and groups are stored under both their name and
-// their id; initgroups lists under the user's name.
+// their id; initgroups lists and SSH keys under the user's name, netgroups
+// under theirs.
 enum class Map : std::uint8_t {
   kUserByName = 1,
   kUserByUid = 2,
   kGroupByName = 3,
   kGroupByGid = 4,
   kInitgroups = 5,
+  kNetgroup = 6,
+  kSshKeys = 7,
 };
+inline constexpr std::uint8_t kLastMap = 7;
 std::string_view map_name(Map map);
 
 // One stored answer. `negative`: the backend said "no such entry".
@@ -141,6 +145,9 @@ class Store {
   static std::string id_key(std::uint32_t id);
 
  private:
+  // The newer kinds are reached through get(); no typed accessors of their own.
+  Result<std::optional<Record<model::Netgroup>>> netgroup(std::string_view provider, std::string_view name);
+  Result<std::optional<Record<model::SshKeys>>> ssh_keys(std::string_view provider, std::string_view user);
   struct Env;
   explicit Store(Options options);
   Status open_env(bool* replaced);

@@ -41,6 +41,16 @@ add_dependencies(fastcache_system_test fastidd fastid_cli nss_fastid fastid-prov
 add_test(NAME fastcache_system_test COMMAND fastcache_system_test)
 set_tests_properties(fastcache_system_test PROPERTIES LABELS "system;fastcache" TIMEOUT 600)
 
+# Netgroups from a files provider's netgroup(5) file through real glibc:
+# getent netgroup and innetgr() with the test's own nsswitch.conf (issue #16).
+add_executable(netgroup_system_test netgroup_system_test.cc)
+fastid_warnings(netgroup_system_test)
+target_compile_definitions(netgroup_system_test PRIVATE ${FASTID_SYSTEM_DEFS})
+target_link_libraries(netgroup_system_test PRIVATE GTest::gtest GTest::gtest_main Threads::Threads)
+add_dependencies(netgroup_system_test fastidd fastid_cli nss_fastid innetgr_query)
+add_test(NAME netgroup_system_test COMMAND netgroup_system_test)
+set_tests_properties(netgroup_system_test PROPERTIES LABELS "system" TIMEOUT 300)
+
 # The persistent store and offline mode (docs/store.md), with store_fill to
 # make a large store without a hundred thousand lookups.
 add_executable(store_fill store_fill.cc)

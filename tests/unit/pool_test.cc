@@ -615,6 +615,41 @@ TEST_F(Pool, ThousandIdenticalConcurrentLookupsMakeOneProviderCall) {
   });
 }
 
+// Coalescing keys on what the query's kind is keyed on: two lookups of one
+// kind with different names are two provider calls with their own answers
+// (a kind the key did not know once fell through to the page key, "cursor|max",
+// and a netgroup was answered with another netgroup's answer).
+TEST_F(Pool, ConcurrentNetgroupLookupsOfDifferentNamesGetTheirOwnAnswers) {
+  auto config = slow_config();
+  config.delay = 100ms;
+  config.pool.max_workers = 1;
+  config.pool.min_spare_workers = 0;
+  make(config);
+  ASSERT_TRUE(pool_->start());
+  run([&]() -> asio::awaitable<void> {
+    EXPECT_TRUE(co_await all_ready(1));
+    std::vector<std::optional<Result<model::Answer>>> results(4);
+    for (std::size_t i = 0; i < results.size(); ++i) {
+      asio::co_spawn(io_, pool_->lookup(Query::netgroup("ng-" + user_name(static_cast<int>(i) + 1))),
+                     [out = &results[i]](std::exception_ptr e, Result<model::Answer> r) {
+                       if (e) std::rethrow_exception(e);
+                       out->emplace(std::move(r));
+                     });
+    }
+    EXPECT_TRUE(co_await wait_until([&] {
+      return std::all_of(results.begin(), results.end(), [](const auto& r) { return r.has_value(); });
+    }));
+    for (std::size_t i = 0; i < results.size(); ++i) {
+      auto ng = model::answer_as<model::Netgroup>(std::move(*results[i]));
+      CO_ASSERT_TRUE(ng.has_value());
+      EXPECT_EQ(ng->name, "ng-" + user_name(static_cast<int>(i) + 1));
+      CO_ASSERT_TRUE(ng->triples.size() == 1u);
+      EXPECT_EQ(ng->triples[0].user, user_name(static_cast<int>(i) + 1));
+    }
+    EXPECT_EQ(snapshot().provider_calls, 4u);
+  });
+}
+
 // ---- Calls, status, stop -----------------------------------------------------------------
 
 TEST_F(Pool, AuthenticationIsForwardedToTheWorkerAndNeverCoalesced) {

@@ -15,6 +15,7 @@
 
 #include "core/log.h"
 #include "proto/wire.h"
+#include "providers/files/netgroup_file.h"
 #include "providers/files/shadow.h"
 
 namespace fastid::providers {
@@ -201,8 +202,10 @@ class FilesProvider::Index {
   NameMap<std::uint32_t> group_by_name;
   std::unordered_map<std::uint32_t, std::uint32_t> group_by_gid;
   NameMap<std::vector<std::uint32_t>> gids_by_member;  // initgroups, group-file order
+  NetgroupFile netgroups;  // empty without a netgroup file
   FileStamp passwd_stamp;
   FileStamp group_stamp;
+  FileStamp netgroup_stamp;
   FileReport passwd_report;
   FileReport group_report;
   std::int64_t loaded_at = 0;  // unix seconds
@@ -343,7 +346,16 @@ Result<bool> FilesProvider::changed() const {
                            .with_context("provider " + options_.name));
   }
   const FileStamp group = stamp_of(st);
-  return !index || !(index->passwd_stamp == passwd) || !(index->group_stamp == group);
+  FileStamp netgroup;
+  if (!options_.netgroup_path.empty()) {
+    if (::stat(options_.netgroup_path.c_str(), &st) != 0) {
+      return core::error(core::status_from_errno(errno, "stat " + options_.netgroup_path)
+                             .with_context("provider " + options_.name));
+    }
+    netgroup = stamp_of(st);
+  }
+  return !index || !(index->passwd_stamp == passwd) || !(index->group_stamp == group) ||
+         !(index->netgroup_stamp == netgroup);
 }
 
 Result<std::shared_ptr<const FilesProvider::Index>> FilesProvider::load() const {
@@ -358,6 +370,16 @@ Result<std::shared_ptr<const FilesProvider::Index>> FilesProvider::load() const 
   index->group_stamp = group->stamp;
   index->parse_passwd(passwd->text);
   index->parse_group(group->text);
+  if (!options_.netgroup_path.empty()) {
+    auto netgroup = read_file(options_.netgroup_path);
+    if (!netgroup) return core::error(netgroup.error().with_context(context));
+    index->netgroup_stamp = netgroup->stamp;
+    index->netgroups = parse_netgroup_file(netgroup->text);
+    FileReport report;
+    report.malformed = index->netgroups.malformed;
+    for (const auto& [line, why] : index->netgroups.examples) report.examples.emplace_back(line, why);
+    warn_malformed(options_.name, options_.netgroup_path, report);
+  }
   index->loaded_at = std::chrono::duration_cast<std::chrono::seconds>(
                          std::chrono::system_clock::now().time_since_epoch())
                          .count();
@@ -408,6 +430,16 @@ Result<Answer> FilesProvider::lookup(const Query& q) {
       return page_of(index->users, q.cursor, q.max);
     case model::Kind::kGroupsPage:
       return page_of(index->groups, q.cursor, q.max);
+    case model::Kind::kNetgroup:
+      return flatten_netgroup(q.name, [&](const std::vector<std::string>& names) {
+        std::map<std::string, NetgroupEntry> found;
+        for (const auto& n : names) {
+          if (auto it = index->netgroups.netgroups.find(n); it != index->netgroups.netgroups.end()) found.insert(*it);
+        }
+        return core::Result<std::map<std::string, NetgroupEntry>>(std::move(found));
+      });
+    case model::Kind::kSshKeys:
+      break;  // keys come from directories
   }
   return core::error(Status::not_found(model::describe(q)));
 }

@@ -1,5 +1,6 @@
 // FilesProvider: answers passwd, group and initgroups from a passwd(5)-format
-// and a group(5)-format file, with glibc "files" semantics, from an in-memory index.
+// and a group(5)-format file, and netgroups from an optional netgroup(5) file,
+// with glibc "files" semantics, from an in-memory index.
 // The index is immutable once built and replaced whole on reload, so lookups,
 // stats() and install() are safe from any thread at once; open, close and
 // refresh are called by one thread at a time (the Provider contract).
@@ -25,6 +26,7 @@ class FilesProvider final : public Provider {
     std::string passwd_path = "/etc/passwd";
     std::string group_path = "/etc/group";
     std::string shadow_path = {};           // shadow(5) file for authenticate()/account(); "" = none
+    std::string netgroup_path = {};         // netgroup(5) file; "" = no netgroups
   };
 
   // Both files parsed and indexed, plus what the files were when read

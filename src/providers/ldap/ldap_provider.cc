@@ -23,6 +23,7 @@
 #include "providers/ldap/ldap_membership.h"
 #include "providers/ldap/ldap_password.h"
 #include "providers/ldap/ldap_values.h"
+#include "providers/netgroups.h"
 
 namespace fastid::providers {
 
@@ -796,11 +797,13 @@ Status LdapProvider::check_options() {
   };
   for (Status st : {check_dn("base", options_.base, true), check_dn("user_base", options_.user_base, false),
                     check_dn("group_base", options_.group_base, false),
+                    check_dn("netgroup_base", options_.netgroup_base, false),
                     check_dn("bind_dn", options_.bind_dn, false)}) {
     if (!st) return st;
   }
   user_base_ = options_.user_base.empty() ? options_.base : options_.user_base;
   group_base_ = options_.group_base.empty() ? options_.base : options_.group_base;
+  netgroup_base_ = options_.netgroup_base.empty() ? options_.base : options_.netgroup_base;
   user_base_key_ = *dn_key(user_base_);
   group_base_key_ = *dn_key(group_base_);
   auto scope = [&](const char* key, const std::string& text, Scope& out) -> Status {
@@ -817,6 +820,7 @@ Status LdapProvider::check_options() {
   else return Status::invalid_argument(pre + "schema \"" + printable(options_.schema) + "\": rfc2307 or rfc2307bis");
   for (const auto& [key, filter] : {std::pair{"user_filter", &options_.user_filter},
                                     std::pair{"group_filter", &options_.group_filter},
+                                    std::pair{"netgroup_filter", &options_.netgroup_filter},
                                     std::pair{"access_filter", &options_.access_filter}}) {
     const std::string& f = *filter;
     if (filter == &options_.access_filter && f.empty()) continue;  // optional
@@ -991,6 +995,16 @@ Result<Answer> LdapProvider::lookup(const Query& q) {
       return Impl::walk<Group>(*this, group_walk_, q.cursor, q.max, group_base_, group_scope_, options_.group_filter,
                                Impl::group_attr_list(*this),
                                [this](const Entry& e) -> Result<Group> { return Impl::to_group(*this, e); });
+    case Kind::kNetgroup: {
+      auto ng = netgroup(q.name);
+      if (!ng) return core::error(ng.error());
+      return Answer(std::move(*ng));
+    }
+    case Kind::kSshKeys: {
+      auto keys = ssh_keys(q.name);
+      if (!keys) return core::error(keys.error());
+      return Answer(std::move(*keys));
+    }
   }
   return core::error(Status::invalid_argument(Impl::prefix(*this) + "unknown lookup kind"));
 }
@@ -1052,6 +1066,53 @@ Result<model::Gids> LdapProvider::memberships(std::string_view user) {
                                                 std::to_string(proto::kMaxInitgroups) + ")"));
   }
   return gids;
+}
+
+Result<model::Netgroup> LdapProvider::netgroup(const std::string& name) {
+  if (invalid_netgroup_name_reason(name) != nullptr) {
+    return core::error(Status::not_found(Impl::prefix(*this) + "no such netgroup"));
+  }
+  static const std::string kName = "cn", kTriple = "nisnetgrouptriple", kMember = "membernisnetgroup";
+  const std::vector<std::string> attrs = {"cn", "nisNetgroupTriple", "memberNisNetgroup"};
+  auto fetch = [&](const std::vector<std::string>& names) -> Result<std::map<std::string, NetgroupEntry>> {
+    std::map<std::string, NetgroupEntry> out;
+    for (std::size_t from = 0; from < names.size(); from += kTermsPerSearch) {
+      std::string any;
+      for (std::size_t i = from; i < names.size() && i < from + kTermsPerSearch; ++i) any += equality_filter("cn", names[i]);
+      auto entries = Impl::search(*this, netgroup_base_, Scope::kSub, "(&" + options_.netgroup_filter + "(|" + any + "))", attrs);
+      if (!entries) return core::error(entries.error());
+      for (std::size_t i = from; i < names.size() && i < from + kTermsPerSearch; ++i) {
+        // Exactly that name (cn matching ignores case), and one entry of it.
+        auto only = Impl::only_named(*this, *entries, kName, names[i], "netgroup");
+        if (!only || *only == nullptr) continue;
+        const Entry& e = **only;
+        NetgroupEntry ng;
+        if (const auto* triples = e.values(kTriple)) {
+          for (const auto& text : *triples) {
+            const char* why = nullptr;
+            if (auto t = parse_triple(text, &why)) {
+              ng.triples.push_back(std::move(*t));
+            } else {
+              Impl::reject_entry(*this, e, std::string(why) + " (nisNetgroupTriple \"" + printable(text) + "\"; that triple only)");
+            }
+          }
+        }
+        if (const auto* members = e.values(kMember)) ng.members = *members;
+        out.emplace(names[i], std::move(ng));
+      }
+    }
+    return out;
+  };
+  return flatten_netgroup(name, fetch);
+}
+
+Result<model::SshKeys> LdapProvider::ssh_keys(std::string_view user) {
+  if (options_.ssh_key_attribute.empty()) return core::error(Status::not_found(Impl::prefix(*this) + "no SSH keys"));
+  auto entry = Impl::user_entry(*this, user, {options_.ssh_key_attribute});
+  if (!entry) return core::error(entry.error());
+  model::SshKeys keys{std::string(user), {}};
+  if (const auto* values = entry->values(lowered(options_.ssh_key_attribute))) keys.keys = *values;
+  return keys;
 }
 
 namespace {

@@ -1,4 +1,4 @@
-// LdapProvider: passwd, group, initgroups, authentication and account checks
+// LdapProvider: passwd, group, initgroups, netgroups, SSH keys, authentication and account checks
 // from an LDAP directory through OpenLDAP's libldap, with synchronous calls
 // (it runs in the provider pool's worker processes: isolation `auto` means
 // `process` for it). One instance holds one connection for searches, opened
@@ -49,6 +49,9 @@ class LdapProvider final : public Provider {
     std::vector<std::string> group_attributes = {};
     int page_size = 500;
     int nesting_depth = 4;
+    std::string netgroup_base = {};       // "" = base; searched with scope sub
+    std::string netgroup_filter = "(objectClass=nisNetgroup)";
+    std::string ssh_key_attribute = "sshPublicKey";  // "" = no keys
     std::chrono::milliseconds network_timeout{5000};
     std::chrono::milliseconds search_timeout{10000};
     // Off: authenticate() never binds with a user's password over ldap://
@@ -129,7 +132,7 @@ class LdapProvider final : public Provider {
   Schema schema_ = Schema::kRfc2307;
   Scope user_scope_ = Scope::kSub;
   Scope group_scope_ = Scope::kSub;
-  std::string user_base_, group_base_, user_base_key_, group_base_key_;
+  std::string user_base_, group_base_, user_base_key_, group_base_key_, netgroup_base_;
   struct UserAttrs {
     std::string name = "uid", uid = "uidNumber", gid = "gidNumber", gecos = "gecos",
                 home = "homeDirectory", shell = "loginShell";
@@ -158,6 +161,11 @@ class LdapProvider final : public Provider {
   // chunks), never one per group: walked by ldap::walk_nesting
   // (ldap_membership.h) like a group's members, so the two agree.
   Result<model::Gids> memberships(std::string_view user);
+  // cn, nisNetgroupTriple, memberNisNetgroup of each nesting level in one
+  // search (names OR-ed), flattened by providers::flatten_netgroup.
+  Result<model::Netgroup> netgroup(const std::string& name);
+  // The values of ssh_key_attribute of the one entry of exactly that name.
+  Result<model::SshKeys> ssh_keys(std::string_view user);
   friend struct Impl;
 };
 

@@ -157,6 +157,15 @@ Page<T> page_of(std::uint32_t count, const Query& q, Make make) {
 Result<Answer> SlowProvider::lookup(const Query& q) {
   using model::Kind;
   if (!open_) return core::error(not_open());
+  // The generated dataset has no SSH keys; each user has a netgroup
+  // "ng-NAME" of one triple (,NAME,), so that tests can ask for many.
+  if (q.kind == Kind::kSshKeys) return core::error(Status::not_found(model::describe(q)));
+  if (q.kind == Kind::kNetgroup) {
+    const std::string user = q.name.rfind("ng-", 0) == 0 ? q.name.substr(3) : std::string();
+    if (Status st = behave(user); !st) return core::error(st);
+    if (user.empty() || user_index(user) == 0) return core::error(Status::not_found(model::describe(q)));
+    return model::Netgroup{q.name, {{"", user, ""}}, {}};
+  }
   const bool group = q.kind == Kind::kGroupByName || q.kind == Kind::kGroupByGid || q.kind == Kind::kGroupsPage;
   // The 1-based dataset index the query names (0: none), and the name it is
   // judged by (a by-id lookup by the name it resolves to; a page by none).

@@ -334,6 +334,9 @@ Result<Answer> WinbindProvider::lookup(const Query& q) {
     case Kind::kInitgroups: return as_answer(groups_of(q.name));
     case Kind::kUsersPage: return as_answer(page_of<User>(q.cursor, q.max, user_list_));
     case Kind::kGroupsPage: return as_answer(page_of<Group>(q.cursor, q.max, group_list_));
+    // winbind serves neither netgroups nor SSH keys: the next directory may.
+    case Kind::kNetgroup:
+    case Kind::kSshKeys: return core::error(Status::not_found(model::describe(q)));
   }
   return core::error(Status::internal("provider " + options_.name + ": unknown query kind"));
 }
