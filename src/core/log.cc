@@ -47,6 +47,8 @@ void set_log_role(std::string_view role) {
 void set_log_level(LogLevel level) { g_level.store(static_cast<int>(level)); }
 void set_log_fd(int fd) { g_fd.store(fd); }
 LogLevel log_level() { return static_cast<LogLevel>(g_level.load()); }
+int log_fd() { return g_fd.load(std::memory_order_relaxed); }
+const char* log_role() { return g_role; }
 
 void log(LogLevel level, std::string_view message) {
   if (static_cast<int>(level) < g_level.load(std::memory_order_relaxed)) return;

@@ -17,6 +17,8 @@ void set_log_role(std::string_view role);  // "fastidd", "worker", "supervisor"â
 void set_log_level(LogLevel level);
 void set_log_fd(int fd);                   // default 2 (stderr)
 LogLevel log_level();
+int log_fd();                           // where lines go (core/trace.h writes there too)
+const char* log_role();
 
 void log(LogLevel level, std::string_view message);
 inline void log_debug(std::string_view m) { log(LogLevel::kDebug, m); }

@@ -125,6 +125,7 @@ class Parser {
     apply_defaults(config.listen);
     apply_defaults(config.pam);
     apply_defaults(config.store);
+    apply_defaults(config.varlink);
     for (const auto& [key, node] : in_file_order(root)) {
       const std::string_view k = key->str();
       const auto& where = key->source();
@@ -170,6 +171,13 @@ class Parser {
                                                     std::string(node_kind(*node))));
         }
         if (Status st = parse_store(*table, config.store); !st) return core::error(st);
+      } else if (k == "varlink") {
+        const toml::table* table = node->as_table();
+        if (table == nullptr) {
+          return core::error(fail(where, "", k, "must be a section: write [varlink], got " +
+                                                    std::string(node_kind(*node))));
+        }
+        if (Status st = parse_varlink(*table, config.varlink); !st) return core::error(st);
       } else if (k == "provider") {
         const toml::array* array = node->as_array();
         if (array == nullptr || !array->is_array_of_tables()) {
@@ -187,7 +195,7 @@ class Parser {
       } else if (node->is_table() || node->is_array_of_tables()) {
         static constexpr std::string_view kSections[] = {"daemon",    "provider", "pool",
                                                            "fastcache", "store",    "pam",
-                                                           "listen"};
+                                                           "listen",    "varlink"};
         std::string problem = "unknown section [" + display_key(k) + "]";
         if (auto hint = closest_match(k, kSections); !hint.empty()) {
           problem += " (did you mean [" + std::string(hint) + "]?)";
@@ -290,6 +298,20 @@ class Parser {
       s->apply_pool(pool, *value);
     }
     if (Status st = check_pool_config(pool); !st) return fail(table.source(), label, "", st.message());
+    return Status::ok();
+  }
+
+  Status parse_varlink(const toml::table& table, VarlinkConfig& varlink) const {
+    const std::string_view label = section_header(Section::kVarlink);
+    for (const auto& [key, node] : in_file_order(table)) {
+      const std::string_view k = key->str();
+      const Setting* s = find_setting(Section::kVarlink, k);
+      if (s == nullptr) return fail(key->source(), label, k, unknown_key(Section::kVarlink, k));
+      auto value = value_from_node(*s, *node);
+      if (!value) return fail(node->source(), label, k, value.error().message());
+      s->apply_varlink(varlink, *value);
+    }
+    if (Status st = check_varlink_config(varlink); !st) return fail(table.source(), label, "", st.message());
     return Status::ok();
   }
 

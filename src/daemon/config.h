@@ -25,6 +25,7 @@ struct DaemonConfig {
   std::string state_dir = FASTID_STATE_DIR_DEFAULT;
   int workers = 1;
   core::LogLevel log_level = core::LogLevel::kInfo;
+  bool trace_requests = false;
   std::string pid_file;  // "" = none
   std::chrono::milliseconds idle_timeout{60000};
   std::chrono::milliseconds shutdown_grace{5000};
@@ -150,6 +151,7 @@ struct FastCacheMapConfig {
   bool enabled = true;
   std::uint64_t size_bytes = 8u << 20;
   std::chrono::milliseconds ttl{300000};
+  std::uint64_t max_record = 1u << 20;
 
   bool operator==(const FastCacheMapConfig&) const = default;
 };
@@ -200,6 +202,18 @@ struct StoreConfig {
   bool operator==(const StoreConfig&) const = default;
 };
 
+// [varlink]: the systemd userdb front (io.systemd.UserDatabase over Varlink,
+// docs/varlink.md): nss-systemd, userdbctl, homed and logind ask fastid.
+struct VarlinkConfig {
+  bool enabled = false;
+  std::string socket = "/run/systemd/userdb/io.fastid";  // its file name is the service name
+  bool include_files = false;  // also answer records of `files` providers
+  bool enumerate = true;       // false: enumerations are EnumerationNotSupported
+  int max_connections = 1024;  // per front worker
+
+  bool operator==(const VarlinkConfig&) const = default;
+};
+
 struct Config {
   std::string source;  // file path or "<embedded default>"
   DaemonConfig daemon;
@@ -208,6 +222,7 @@ struct Config {
   ListenConfig listen;
   PamConfig pam;
   StoreConfig store;
+  VarlinkConfig varlink;
   std::vector<ProviderConfig> providers;  // in the order they are asked; never empty
 
   bool operator==(const Config&) const = default;

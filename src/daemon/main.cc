@@ -15,6 +15,7 @@
 #include <iostream>
 
 #include "core/log.h"
+#include "core/trace.h"
 #include "daemon/config.h"
 #include "daemon/worker.h"
 #include "server/net_listener.h"
@@ -108,6 +109,7 @@ int main(int argc, char** argv) {
   auto config = daemon::read_config(config_path, overrides);
   if (!config) return fail(config.error().to_string());
   core::set_log_level(config->daemon.log_level);
+  core::set_trace_enabled(config->daemon.trace_requests);
 
   // The identity to drop to, resolved once, now (also for --check-config).
   const auto& d = config->daemon;
@@ -120,11 +122,20 @@ int main(int argc, char** argv) {
   }
   // Root binds sockets in socket_dir and hands state_dir over: nobody else
   // may be able to change them or the directories on the way to them.
-  auto check_directories = [&d, &drop_to](bool may_be_missing) {
+  // The Varlink socket's folder too: systemd's clients trust whatever answers there.
+  const std::string varlink_dir = config->varlink.socket.substr(0, config->varlink.socket.rfind('/'));
+  auto check_directories = [&d, &drop_to, &config, &varlink_dir](bool may_be_missing) {
     std::vector<uid_t> state_owners;
     if (drop_to) state_owners.push_back(drop_to->uid);
     if (auto st = supervisor::check_trusted_directory("[daemon] socket_dir", d.socket_dir, {}, may_be_missing); !st) {
       return st;
+    }
+    if (config->varlink.enabled) {
+      if (auto st = supervisor::check_trusted_directory("[varlink] socket", varlink_dir.empty() ? "/" : varlink_dir,
+                                                        {}, may_be_missing);
+          !st) {
+        return st;
+      }
     }
     return supervisor::check_trusted_directory("[daemon] state_dir", d.state_dir, state_owners, may_be_missing);
   };
@@ -163,6 +174,9 @@ int main(int argc, char** argv) {
 
   if (auto st = server::ensure_directory(d.socket_dir, 0755); !st) return fail(st.to_string());
   if (auto st = server::ensure_directory(d.state_dir, 0755); !st) return fail(st.to_string());
+  if (config->varlink.enabled && !varlink_dir.empty()) {
+    if (auto st = server::ensure_directory(varlink_dir, 0755); !st) return fail(st.to_string());
+  }
   if (auto st = check_directories(false); !st) return fail(st.to_string());
 
   supervisor::PidFile pid_file;
@@ -225,6 +239,17 @@ int main(int argc, char** argv) {
   auto pam_fd = server::open_unix_listener(pam_path, 0666);
   if (!pam_fd) return fail(pam_fd.error().to_string());
 
+  // The systemd userdb socket: anyone may connect (nss-systemd runs in every
+  // process); each call is a lookup, as on the nss socket (docs/varlink.md).
+  const std::string varlink_path = config->varlink.enabled ? config->varlink.socket : "";
+  int varlink_fd = -1;
+  if (!varlink_path.empty()) {
+    auto fd = server::open_unix_listener(varlink_path, 0666);
+    if (!fd) return fail("[varlink] socket: " + fd.error().to_string());
+    varlink_fd = *fd;
+    core::log_info("serving io.systemd.UserDatabase on " + varlink_path);
+  }
+
   // Clients trust fast cache maps owned by the user the workers publish as.
   if (auto st = supervisor::mark_cache_owner(d.socket_dir, drop_to ? drop_to->uid : ::geteuid()); !st) {
     return fail(st.to_string());
@@ -257,6 +282,7 @@ int main(int argc, char** argv) {
   setup.tcp_tls = std::move(tcp_tls);
   setup.udp_listeners = std::move(udp_listeners);
   setup.unix_listeners.emplace_back(*pam_fd, "pam");
+  setup.varlink_listener = varlink_fd;
   // READY=1 once a worker's loop runs on the listeners opened above, after
   // the providers were checked.
   setup.on_ready = [&daemonizer, &notifier] {
@@ -303,5 +329,6 @@ int main(int argc, char** argv) {
   ::unlink(nss_path.c_str());
   ::unlink(admin_path.c_str());
   ::unlink(pam_path.c_str());
+  if (!varlink_path.empty()) ::unlink(varlink_path.c_str());
   return rc;
 }

@@ -52,11 +52,12 @@ Result<std::vector<std::string>> unescape(std::string_view text, bool items) {
 
 }  // namespace
 
-std::string encode_provider_settings(const ProviderConfig& provider, core::LogLevel log_level) {
+std::string encode_provider_settings(const ProviderConfig& provider, core::LogLevel log_level,
+                                     bool trace_requests) {
   std::string out(kMagic);
   out += "\nlog_level=";
   escape_into(out, setting_text(log_level));
-  out += '\n';
+  out += trace_requests ? "\ntrace_requests=true\n" : "\ntrace_requests=false\n";
   for (const Setting& s : settings()) {
     if (s.section != Section::kProvider || !s.read_provider || !setting_applies_to(s, provider.type)) continue;
     const SettingValue value = s.read_provider(provider);
@@ -80,6 +81,7 @@ Result<ProviderSettings> decode_provider_settings(std::string_view text) {
   apply_defaults(out.provider);
   std::set<std::string, std::less<>> seen;
   bool level_seen = false;
+  bool trace_seen = false;
   std::size_t lineno = 0;
   while (!text.empty()) {
     const std::size_t end = text.find('\n');
@@ -103,6 +105,14 @@ Result<ProviderSettings> decode_provider_settings(std::string_view text) {
         return core::error(invalid(at + ": expected one log level, once"));
       }
       level_seen = true;
+      continue;
+    }
+    if (key == "trace_requests") {
+      if ((raw != "true" && raw != "false") || trace_seen) {
+        return core::error(invalid(at + ": expected true or false, once"));
+      }
+      out.trace_requests = raw == "true";
+      trace_seen = true;
       continue;
     }
     const Setting* s = find_setting(Section::kProvider, key);

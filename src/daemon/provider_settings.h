@@ -5,6 +5,7 @@
 //
 //   fastid-provider-settings 1
 //   log_level=info
+//   trace_requests=false   ([daemon] trace_requests: core/trace.h)
 //   KEY=VALUE            one line per provider setting that applies to its type
 //
 // Values are in the setting's own syntax (setting_text); a string list is its
@@ -24,9 +25,11 @@ namespace fastid::daemon {
 struct ProviderSettings {
   ProviderConfig provider;  // its `pool` member keeps the defaults: pools are the daemon's
   core::LogLevel log_level = core::LogLevel::kInfo;
+  bool trace_requests = false;
 };
 
-std::string encode_provider_settings(const ProviderConfig& provider, core::LogLevel log_level);
+std::string encode_provider_settings(const ProviderConfig& provider, core::LogLevel log_level,
+                                     bool trace_requests = false);
 
 // Every value is checked again against the settings table (the text crossed a
 // process boundary). Errors are kInvalidArgument naming the line and key.

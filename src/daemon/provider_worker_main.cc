@@ -28,6 +28,7 @@
 
 #include "core/log.h"
 #include "core/text.h"
+#include "core/trace.h"
 #include "daemon/provider_factory.h"
 #include "daemon/provider_settings.h"
 #include "pool/worker_protocol.h"
@@ -153,11 +154,17 @@ int serve(int fd, providers::Provider& provider, std::chrono::milliseconds refre
       }
     }
     auto request = proto::decode_request(h, payload);
+    if (core::trace_enabled()) {
+      const std::optional<model::Query> query = request ? proto::query_of(*request) : std::nullopt;
+      core::set_trace_key(query ? model::describe(*query) : std::string());
+      core::trace_stage_current("provider_started");
+    }
     proto::Bytes reply = request ? serve_request(provider, *request)
                                  : proto::encode_error_reply(h.opcode, h.request_id, request.error().status,
                                                              request.error().message);
     // The request frame of an authentication held a password: gone now.
     if (proto::opcode_is_auth(h.opcode)) ::explicit_bzero(payload.data(), payload.size());
+    core::trace_stage_current("provider_replied");
     if (!write_all(fd, reply)) {
       core::log_error("provider " + provider.name() + ": writing a reply: " + std::strerror(errno));
       return kExitProtocol;
@@ -215,7 +222,10 @@ int run(int argc, char** argv) {
   auto settings = decode_provider_settings(*text);
   // The text held the provider's secrets (a bind password): gone now.
   ::explicit_bzero(text->data(), text->size());
-  if (settings) core::set_log_level(settings->log_level);
+  if (settings) {
+    core::set_log_level(settings->log_level);
+    core::set_trace_enabled(settings->trace_requests);
+  }
   if (!settings || settings->provider.name != args.provider) {
     const core::Status st =
         settings ? core::Status::invalid_argument("provider " + args.provider + ": its settings name provider " +

@@ -123,6 +123,7 @@ std::string_view section_header(Section section) {
     case Section::kListen: return "[listen]";
     case Section::kPam: return "[pam]";
     case Section::kStore: return "[store]";
+    case Section::kVarlink: return "[varlink]";
   }
   return "?";
 }
@@ -380,6 +381,8 @@ void apply_section_defaults(Section section, C& target) {
       s.apply_pam(target, *value);
     } else if constexpr (std::is_same_v<C, StoreConfig>) {
       s.apply_store(target, *value);
+    } else if constexpr (std::is_same_v<C, VarlinkConfig>) {
+      s.apply_varlink(target, *value);
     } else {
       s.apply_provider(target, *value);
     }
@@ -403,6 +406,18 @@ void apply_defaults(ListenConfig& listen) { apply_section_defaults(Section::kLis
 
 void apply_defaults(PamConfig& pam) { apply_section_defaults(Section::kPam, pam); }
 void apply_defaults(StoreConfig& store) { apply_section_defaults(Section::kStore, store); }
+void apply_defaults(VarlinkConfig& varlink) { apply_section_defaults(Section::kVarlink, varlink); }
+
+Status check_varlink_config(const VarlinkConfig& varlink) {
+  // The socket's file name is the service name clients send ("io.fastid");
+  // systemd reads every socket of its folder, so the name must be one of its own.
+  const std::size_t slash = varlink.socket.rfind('/');
+  const std::string_view file = std::string_view(varlink.socket).substr(slash + 1);
+  if (file.empty() || file == "." || file == "..") {
+    return invalid("socket must end in a file name (the service name clients send), got \"" + varlink.socket + "\"");
+  }
+  return Status::ok();
+}
 
 Status check_listen_config(const ListenConfig& listen) {
   if (listen.tls_cert.empty() != listen.tls_key.empty()) {

@@ -29,6 +29,7 @@ enum class Section : std::uint8_t {
   kListen,        // [listen]: network listeners for public lookups
   kPam,           // [pam]: one table, every key optional
   kStore,         // [store]: one table, every key optional
+  kVarlink,       // [varlink]: the systemd userdb front, every key optional
 };
 
 enum class SettingType : std::uint8_t {
@@ -105,6 +106,8 @@ struct Setting {
   SettingValue (*read_pam)(const PamConfig&) = nullptr;
   void (*apply_store)(StoreConfig&, const SettingValue&) = nullptr;
   SettingValue (*read_store)(const StoreConfig&) = nullptr;
+  void (*apply_varlink)(VarlinkConfig&, const SettingValue&) = nullptr;
+  SettingValue (*read_varlink)(const VarlinkConfig&) = nullptr;
 };
 
 // The maps of [fastcache], each a table of the kFastcacheMap settings.
@@ -181,6 +184,7 @@ void apply_defaults(ListenConfig& listen);
 
 void apply_defaults(PamConfig& pam);
 void apply_defaults(StoreConfig& store);
+void apply_defaults(VarlinkConfig& varlink);
 
 // The rule between [listen] keys: tls_cert and tls_key both or neither.
 Status check_listen_config(const ListenConfig& listen);
@@ -188,6 +192,7 @@ Status check_listen_config(const ListenConfig& listen);
 // The rule between [store] keys: refresh_ahead shorter than ttl (else every
 // hit would refresh). The message names the keys and values.
 Status check_store_config(const StoreConfig& store);
+Status check_varlink_config(const VarlinkConfig& varlink);
 
 // The rules between pool keys that no single key's limits can say:
 // min_workers and min_spare_workers at most max_workers. The message names the

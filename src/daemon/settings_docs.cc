@@ -237,6 +237,16 @@ std::string config_reference_markdown() {
   doc_table(out, Section::kStore, "");
   out +=
       "\n"
+      "## [varlink]\n"
+      "\n"
+      "The systemd userdb front: fastidd answers `io.systemd.UserDatabase` over Varlink\n"
+      "on a socket in `/run/systemd/userdb/`, where nss-systemd (Debian's default\n"
+      "`passwd: files systemd`), `userdbctl`, homed and logind find it, with no fastid\n"
+      "module installed (docs/varlink.md). Every key is optional.\n"
+      "\n";
+  doc_table(out, Section::kVarlink, "");
+  out +=
+      "\n"
       "## Example\n"
       "\n"
       "The embedded default, with every setting spelled out:\n"

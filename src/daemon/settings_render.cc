@@ -15,6 +15,7 @@ Config default_config() {
   apply_defaults(config.listen);
   apply_defaults(config.pam);
   apply_defaults(config.store);
+  apply_defaults(config.varlink);
   ProviderConfig local;
   apply_defaults(local);
   local.name = "local";
@@ -65,6 +66,11 @@ std::string render_config(const Config& config, Secrets secrets) {
   for (const Setting& s : settings()) {
     if (s.section != Section::kStore) continue;
     out += std::string(s.key) + " = " + format_setting_value(s, s.read_store(config.store)) + "\n";
+  }
+  out += "\n[varlink]\n";
+  for (const Setting& s : settings()) {
+    if (s.section != Section::kVarlink) continue;
+    out += std::string(s.key) + " = " + format_setting_value(s, s.read_varlink(config.varlink)) + "\n";
   }
   for (const ProviderConfig& p : config.providers) {
     out += "\n[[provider]]\n";

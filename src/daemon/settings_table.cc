@@ -42,6 +42,16 @@ const Setting kDaemonKeys[] = {
         .default_text = "info",
         .description = "Lowest level of the messages written to the log (stderr).",
     }),
+    daemon_key<&DaemonConfig::trace_requests>({
+        .key = "trace_requests",
+        .type = SettingType::kBool,
+        .default_text = "false",
+        .description = "Writes one `trace` line to the log for each stage of every lookup (received, "
+                       "store read, dispatched, provider started, each directory search sent and "
+                       "answered, reply written, store written, published), with a monotonic time "
+                       "in ns, whatever the log level: to see where a lookup's time goes "
+                       "(`bench/run-ldap-bench` prints each stage's median). Costly; off in service.",
+    }),
     daemon_key<&DaemonConfig::pid_file>({
         .key = "pid_file",
         .type = SettingType::kString,
@@ -264,6 +274,17 @@ const Setting kLaterKeys[] = {
         .max = 1 * kGiB,
         .description = "Size of the map's file; when full, the oldest entries are overwritten.",
     }),
+    fastcache_map_key<&FastCacheMapConfig::max_record>({
+        .key = "max_record",
+        .type = SettingType::kSize,
+        .default_text = "1MiB",
+        .min = 1 * kKiB,
+        .max = 1 * kMiB,
+        .description = "Largest record the map takes; a larger answer is served over the socket "
+                       "only. The map keeps it within half of its record ring (a map of `size` "
+                       "8MiB takes records up to 1MiB, the format's limit), so that a group of "
+                       "50,000 members (~500 KB) is answered from the map.",
+    }),
     fastcache_map_key<&FastCacheMapConfig::ttl>({
         .key = "ttl",
         .type = SettingType::kDuration,
@@ -449,6 +470,46 @@ const Setting kLaterKeys[] = {
         .max = 1 * kHour,
         .description = "While a provider is offline, how often it is tried again; the first "
                        "answer puts it back online.",
+    }),
+    varlink_key<&VarlinkConfig::enabled>({
+        .key = "enabled",
+        .type = SettingType::kBool,
+        .default_text = "false",
+        .description = "Whether fastidd serves `io.systemd.UserDatabase` on `socket`, so that "
+                       "nss-systemd and `userdbctl` resolve fastid's users and groups.",
+    }),
+    varlink_key<&VarlinkConfig::socket>({
+        .key = "socket",
+        .type = SettingType::kString,
+        .default_text = "/run/systemd/userdb/io.fastid",
+        .rule = StringRule::kAbsolutePath,
+        .description = "The Varlink socket (mode 0666). Its file name is the service name "
+                       "clients must send (`service`); systemd asks every socket in "
+                       "`/run/systemd/userdb/`.",
+    }),
+    varlink_key<&VarlinkConfig::include_files>({
+        .key = "include_files",
+        .type = SettingType::kBool,
+        .default_text = "false",
+        .description = "Whether records answered by `files` providers are served too. Off: "
+                       "glibc's `files` already answers them, and enumeration would list them twice.",
+    }),
+    varlink_key<&VarlinkConfig::enumerate>({
+        .key = "enumerate",
+        .type = SettingType::kBool,
+        .default_text = "true",
+        .description = "Whether whole lists are served (`getent passwd`, `userdbctl`); off, every "
+                       "enumeration is answered `EnumerationNotSupported` (directories too large to list).",
+    }),
+    varlink_key<&VarlinkConfig::max_connections>({
+        .key = "max_connections",
+        .type = SettingType::kInt,
+        .default_text = "1024",
+        .min = 1,
+        .max = 65536,
+        .description = "Connections of the Varlink socket per front worker; past it new ones "
+                       "are closed. Non-root uids share three quarters of them, each at most "
+                       "`[daemon] max_connections_per_uid`.",
     }),
 };
 

@@ -139,6 +139,14 @@ constexpr Setting store_key(Setting s) {
   return s;
 }
 
+template <auto Member>
+constexpr Setting varlink_key(Setting s) {
+  s.section = Section::kVarlink;
+  s.apply_varlink = &Field<Member>::apply;
+  s.read_varlink = &Field<Member>::read;
+  return s;
+}
+
 constexpr std::int64_t kKiB = 1 << 10;
 constexpr std::int64_t kMiB = 1 << 20;
 constexpr std::int64_t kGiB = 1 << 30;

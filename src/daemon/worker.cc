@@ -10,6 +10,7 @@
 #include <filesystem>
 
 #include "core/log.h"
+#include "core/trace.h"
 #include "daemon/provider_factory.h"
 #include "daemon/provider_settings.h"
 #include "pool/provider_pool.h"
@@ -20,6 +21,7 @@
 #include "server/router.h"
 #include "server/server.h"
 #include "server/stored_directory.h"
+#include "server/varlink_front.h"
 #include "store/store.h"
 
 namespace fastid::daemon {
@@ -124,7 +126,8 @@ core::Result<server::Directories> open_directories(const Config& config, asio::a
   for (const auto& pc : config.providers) {
     if (pc.in_pool()) {
       auto pool = std::make_shared<pool::ProviderPool>(executor, pc.name, pool_options(pc.pool),
-                                                       encode_provider_settings(pc, config.daemon.log_level));
+                                                       encode_provider_settings(pc, config.daemon.log_level,
+                                                                                config.daemon.trace_requests));
       core::Status st = pool->start();
       if (!st) return core::error(st.with_context("provider " + pc.name));
       server::DirectoryPtr pooled = server::pooled_directory(std::move(pool));
@@ -154,6 +157,21 @@ void close_directories(const server::Directories& directories) {
   for (const auto& d : directories) d->stop();
 }
 
+// What the Varlink front needs of the configuration: the service name (the
+// socket's file name) and the directories it leaves out (docs/varlink.md).
+std::shared_ptr<const server::VarlinkOptions> varlink_options_of(const Config& c) {
+  auto o = std::make_shared<server::VarlinkOptions>();
+  o->service = c.varlink.socket.substr(c.varlink.socket.rfind('/') + 1);
+  o->version = FASTID_VERSION;
+  o->enumerate = c.varlink.enumerate;
+  if (!c.varlink.include_files) {
+    for (const ProviderConfig& p : c.providers) {
+      if (p.type == "files") o->left_out.push_back(p.name);
+    }
+  }
+  return o;
+}
+
 server::ServerLimits limits_of(const Config& c) {
   server::ServerLimits l;
   l.idle_timeout = c.daemon.idle_timeout;
@@ -161,6 +179,7 @@ server::ServerLimits limits_of(const Config& c) {
   l.max_connections = static_cast<std::size_t>(c.daemon.max_connections);
   l.max_pam_connections = static_cast<std::size_t>(c.daemon.max_pam_connections);
   l.max_network_connections = static_cast<std::size_t>(c.daemon.max_network_connections);
+  l.max_varlink_connections = static_cast<std::size_t>(c.varlink.max_connections);
   l.max_connections_per_uid = static_cast<std::size_t>(c.daemon.max_connections_per_uid);
   l.max_connections_per_address = static_cast<std::size_t>(c.daemon.max_connections_per_address);
   l.stall_timeout = c.daemon.stall_timeout;
@@ -229,6 +248,8 @@ class Worker {
     }
     for (auto& [fd, name] : setup_.tcp_listeners) server_.add_tcp_listener(fd, "tcp " + name, setup_.tcp_tls);
     for (auto& [fd, name] : setup_.udp_listeners) server_.add_udp_listener(fd, "udp " + name);
+    server_.set_varlink_options(varlink_options_of(setup_.config));
+    if (setup_.varlink_listener >= 0) server_.add_varlink_listener(setup_.varlink_listener, "varlink");
     wait_for_signal();
     arm_refresh();
     arm_figures();
@@ -311,10 +332,11 @@ class Worker {
         old_d.group != new_d.group || !(setup_.config.fastcache == next->fastcache) ||
         !(setup_.config.listen == next->listen) ||
         setup_.config.store.enabled != next->store.enabled ||
-        setup_.config.store.size_bytes != next->store.size_bytes) {
+        setup_.config.store.size_bytes != next->store.size_bytes ||
+        setup_.config.varlink.enabled != next->varlink.enabled || setup_.config.varlink.socket != next->varlink.socket) {
       core::log_warning(
           "socket_dir, state_dir, workers, pid_file, on_worker_exit, user, group, [fastcache], "
-          "[listen] and [store] enabled/size take effect at restart only");
+          "[listen], [store] enabled/size and [varlink] enabled/socket take effect at restart only");
     }
     // Requests in flight keep the old directories alive; their pools stop once
     // those finish, and are kept here until the worker ends.
@@ -324,6 +346,7 @@ class Worker {
     // New providers: what was published from the old ones may be wrong now.
     invalidate_fast_cache("configuration reloaded");
     core::set_log_level(new_d.log_level);
+    core::set_trace_enabled(new_d.trace_requests);
     server_.set_limits(limits_of(*next));
     pam_.set_config(pam_options(*next));
     Config kept = std::move(*next);
@@ -339,6 +362,9 @@ class Worker {
     kept.listen = setup_.config.listen;
     kept.store.enabled = setup_.config.store.enabled;
     kept.store.size_bytes = setup_.config.store.size_bytes;
+    kept.varlink.enabled = setup_.config.varlink.enabled;
+    kept.varlink.socket = setup_.config.varlink.socket;
+    server_.set_varlink_options(varlink_options_of(kept));
     setup_.config = std::move(kept);
     ++reloads_;
     publish_figures();
@@ -436,7 +462,7 @@ class Worker {
     server::CachePublisherOptions options;
     options.dir = setup_.config.daemon.state_dir + "/mc";
     auto map = [](const FastCacheMapConfig& m) {
-      return server::CacheMapOptions{m.enabled, m.size_bytes, m.ttl};
+      return server::CacheMapOptions{m.enabled, m.size_bytes, m.ttl, m.max_record};
     };
     options.passwd = map(fc.passwd);
     options.group = map(fc.group);

@@ -60,6 +60,7 @@ struct WorkerSetup {
   // listener speaks TLS only. nullptr: plaintext.
   std::shared_ptr<server::TlsServerContext> tcp_tls;
   std::vector<std::pair<int, std::string>> udp_listeners;   // fd, bound address
+  int varlink_listener = -1;  // [varlink] socket, when enabled
   std::function<void()> on_ready;  // called once, when the loop is about to run
   // Where this worker publishes its figures (slot `index`) and reads its
   // siblings' for `fastid status`; nullptr: its own figures only.

@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "core/text.h"
+#include "core/trace.h"
 #include "pool/worker_protocol.h"
 
 namespace fastid::pool {
@@ -491,12 +492,19 @@ core::Status ProviderPool::launch(const WorkerPtr& w) {
   return core::Status::ok();
 }
 
+// A stage of a lookup's trace (core/trace.h), named as the front worker names it.
+void ProviderPool::trace(const Job& job, std::string_view stage) {
+  if (!core::trace_enabled()) return;
+  if (std::optional<model::Query> q = proto::query_of(job.request)) core::trace_stage(stage, model::describe(*q));
+}
+
 void ProviderPool::send(const WorkerPtr& w, JobPtr job) {
   w->state = State::kBusy;
   w->current = job;
   if (next_wire_id_ == kReadyRequestId) ++next_wire_id_;
   job->wire_id = next_wire_id_++;
   ++counters_.provider_calls;
+  trace(*job, "dispatched");
   proto::Request on_wire = job->request;
   on_wire.request_id = job->wire_id;
   auto frame = std::make_shared<proto::Bytes>(proto::encode_request(on_wire));
@@ -804,6 +812,7 @@ void ProviderPool::on_frame(const WorkerPtr& w, const proto::FrameHeader& header
     next_start_ = {};
     proto::Reply reply{header, std::move(payload)};
     reply.header.request_id = job->request.request_id;
+    trace(*job, "pool_replied");
     complete(job, std::move(reply));
     const int limit = pool_.max_requests_per_worker;
     if (w->stop_after_reply) {

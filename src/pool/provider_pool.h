@@ -188,6 +188,7 @@ class ProviderPool {
   core::Result<WorkerPtr> add_worker();
   core::Status launch(const WorkerPtr& w);
   void send(const WorkerPtr& w, JobPtr job);
+  static void trace(const Job& job, std::string_view stage);
   JobPtr next_job(const WorkerPtr& w);
   void become_idle_or_work(const WorkerPtr& w);
   void wake_idle();  // idle workers take what they may (a lookup slot freed up)

@@ -1,6 +1,9 @@
 #include "server/cache_publisher.h"
 
+#include <algorithm>
+
 #include "core/log.h"
+#include "fastcache/layout.h"
 #include "fastcache/writer.h"
 #include "proto/wire.h"
 
@@ -16,6 +19,7 @@ core::Result<std::unique_ptr<CachePublisher>> CachePublisher::open(CachePublishe
     if (!m.enabled) return core::Status::ok();
     fastcache::FastCacheOptions fo;
     fo.size_bytes = m.size_bytes;
+    fo.max_record = static_cast<std::uint32_t>(std::min<std::uint64_t>(m.max_record, fastcache::kMaxRecordHard));
     auto w = FastCacheWriter::open(p->options_.dir, kind, fo);
     if (!w) return w.error().with_context(std::string("fast cache map ") + name);
     *out = std::move(*w);

@@ -25,6 +25,9 @@ struct CacheMapOptions {
   bool enabled = true;
   std::uint64_t size_bytes = 8u << 20;
   std::chrono::milliseconds ttl{300000};
+  // Largest record published (the writer also keeps it within half the ring
+  // and the format's 1 MiB); larger answers are served by the socket only.
+  std::uint64_t max_record = 1u << 20;
 };
 
 struct CachePublisherOptions {

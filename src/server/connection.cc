@@ -74,6 +74,13 @@ class PlainTransport {
   }
   auto read(asio::mutable_buffer b) { return asio::async_read(conn_.socket, b, kUseTuple); }
   auto write(asio::const_buffer b) { return asio::async_write(conn_.socket, b, kUseTuple); }
+  // What the socket takes at once (it is non-blocking): almost always the
+  // whole reply, sent before this handler returns to the loop.
+  std::size_t write_now(asio::const_buffer b) {
+    asio::error_code ec;
+    const std::size_t n = conn_.socket.write_some(b, ec);
+    return ec ? 0 : n;
+  }
 
  private:
   Server::Connection& conn_;

@@ -7,6 +7,7 @@
 //                              false when the peer is gone or the socket was closed
 //   read(buffer), write(buffer) awaitable ops (as_tuple: error, bytes) that
 //                              read or write the whole buffer
+//   write_now(buffer)          bytes written at once, without waiting (0: none)
 // so that the plain path keeps its wait-for-readability, one-read design and
 // TLS reads through OpenSSL's buffers. A Transport is a small handle, kept in
 // the loop's own coroutine frame. Included by those two files only.
@@ -24,6 +25,7 @@
 #include <span>
 #include <vector>
 
+#include "core/trace.h"
 #include "proto/messages.h"
 #include "proto/wire.h"
 #include "server/connection.h"
@@ -110,8 +112,9 @@ asio::awaitable<FrameRead> read_frame(Server::Connection& conn, Transport& trans
 // frame. The frame is used up here (the request owns copies of its fields, a
 // password in a core::Secret): erasing it wipes it and the tail the move
 // leaves behind; what follows it, if anything, is the client's next request.
+// With tracing on, a lookup's trace key is left in `trace_key` (core/trace.h).
 inline asio::awaitable<proto::Bytes> answer_frame(Server& server, Server::Connection& conn, const FrameRead& frame,
-                                                  ReadBuffer& in) {
+                                                  ReadBuffer& in, std::string& trace_key) {
   using Clock = std::chrono::steady_clock;
   const proto::FrameHeader& h = frame.header;
   const std::size_t frame_end = proto::kHeaderSize + (frame.oversized ? 0 : h.length);
@@ -136,6 +139,12 @@ inline asio::awaitable<proto::Bytes> answer_frame(Server& server, Server::Connec
   if (!request) {
     co_return proto::encode_error_reply(h.opcode, h.request_id, request.error().status, request.error().message);
   }
+  if (core::trace_enabled()) {
+    if (std::optional<model::Query> q = proto::query_of(*request)) {
+      trace_key = model::describe(*q);
+      core::trace_stage("received", trace_key);
+    }
+  }
   // A pooled provider may take up to its request_timeout: the stall limit is
   // for the peer's reading and writing, not for our backends.
   conn.set_deadline(Clock::time_point::max());
@@ -159,6 +168,7 @@ asio::awaitable<void> serve_requests(Server& server, std::shared_ptr<Server::Con
   // path out of this loop too: the buffer wipes itself when destroyed.
   ReadBuffer in;
   bool protocol_error = false;
+  std::string trace_key;  // the lookup being answered, with tracing on
 
   while (!server.stopping()) {
     conn->busy = false;
@@ -186,15 +196,24 @@ asio::awaitable<void> serve_requests(Server& server, std::shared_ptr<Server::Con
       break;
     }
 
-    auto answer = answer_frame(server, *conn, frame, in);
+    trace_key.clear();
+    auto answer = answer_frame(server, *conn, frame, in, trace_key);
     proto::Bytes reply = co_await std::move(answer);
 
     conn->set_deadline(Clock::now() + server.limits().stall_timeout);
-    auto [werr, wn] = co_await transport.write(asio::buffer(reply));
-    if (werr) {
-      protocol_error = conn->timed_out;
-      break;
+    // The reply leaves in this very handler, before the work the answer
+    // queued behind it (the store write and the fast cache publish are
+    // posted, docs/architecture.md) and without a loop turn of its own; only
+    // what the socket did not take is awaited.
+    const std::size_t sent = transport.write_now(asio::buffer(reply));
+    if (sent < reply.size()) {
+      auto [werr, wn] = co_await transport.write(asio::buffer(reply) + sent);
+      if (werr) {
+        protocol_error = conn->timed_out;
+        break;
+      }
     }
+    if (!trace_key.empty()) core::trace_stage("reply_written", trace_key);
   }
 
   if (conn->timed_out && !conn->busy) {

@@ -26,6 +26,7 @@ const char* rejection_name(Rejection r) {
     case Rejection::kNotPamSocket: return "not_pam_socket";
     case Rejection::kNotAdminSocket: return "not_admin_socket";
     case Rejection::kAdminNotRoot: return "admin_not_root";
+    case Rejection::kNotVarlink: return "not_varlink";
   }
   return "?";
 }
@@ -37,18 +38,20 @@ const char* rejection_message(Rejection r) {
     case Rejection::kNotPamSocket: return "authentication requests are accepted on the pam socket only";
     case Rejection::kNotAdminSocket:
     case Rejection::kAdminNotRoot: return "admin requests are accepted on the admin socket, from root only";
+    case Rejection::kNotVarlink: return "only user and group lookups are accepted on the Varlink socket";
   }
   return "refused";
 }
 
 Rejection gate_verdict(ListenerClass listener, bool root, std::uint16_t opcode) {
   const bool network = listener == ListenerClass::kNetwork;
+  const bool varlink = listener == ListenerClass::kVarlink;
   std::optional<Route> route = route_of(opcode);
-  if (!route) return network ? Rejection::kNotPublic : Rejection::kNone;
+  if (!route) return network ? Rejection::kNotPublic : varlink ? Rejection::kNotVarlink : Rejection::kNone;
   for (const GateRule& rule : kGateTable) {
     if (rule.route != *route) continue;
     if ((rule.listeners & listener_bit(listener)) == 0) {
-      return network ? Rejection::kNotPublic : rule.off_listener;
+      return network ? Rejection::kNotPublic : varlink ? Rejection::kNotVarlink : rule.off_listener;
     }
     if (rule.root_only && (network || !root)) return Rejection::kAdminNotRoot;
     return Rejection::kNone;

@@ -18,8 +18,9 @@ namespace fastid::server {
 // The listener a connection or datagram came in on. It also decides a stream
 // connection's budget (docs/architecture.md, "Limits"): each class has its
 // own, so that no class can starve another. UDP is kNetwork.
-enum class ListenerClass : std::uint8_t { kNss, kPam, kAdmin, kNetwork };
-inline constexpr std::size_t kListenerClasses = 4;
+// kVarlink: the systemd userdb socket (varlink_front.h): its calls become lookups only.
+enum class ListenerClass : std::uint8_t { kNss, kPam, kAdmin, kNetwork, kVarlink };
+inline constexpr std::size_t kListenerClasses = 5;
 
 // Where the router sends an opcode (router.h): the lookup handler, the PAM
 // handler, or the admin handler (ping, status, cache invalidation).
@@ -36,8 +37,9 @@ enum class Rejection : std::uint8_t {
   kNotPamSocket,    // authentication off the pam socket
   kNotAdminSocket,  // an admin request off the admin socket
   kAdminNotRoot,    // an admin request on the admin socket from a non-root peer
+  kNotVarlink,      // anything but a lookup from the Varlink socket
 };
-inline constexpr std::size_t kRejections = 5;
+inline constexpr std::size_t kRejections = 6;
 
 // The name a rejection is counted under ("gate.refused.<name>").
 const char* rejection_name(Rejection r);
@@ -60,10 +62,11 @@ inline constexpr std::uint8_t listener_bit(ListenerClass c) {
 inline constexpr std::uint8_t kLocalListeners =
     listener_bit(ListenerClass::kNss) | listener_bit(ListenerClass::kPam) | listener_bit(ListenerClass::kAdmin);
 inline constexpr std::uint8_t kAllListeners = kLocalListeners | listener_bit(ListenerClass::kNetwork);
+inline constexpr std::uint8_t kVarlinkListener = listener_bit(ListenerClass::kVarlink);
 
 inline constexpr std::array<GateRule, kRoutes> kGateTable{{
     {Route::kPing, kAllListeners, false, Rejection::kNone},
-    {Route::kLookup, kAllListeners, false, Rejection::kNone},
+    {Route::kLookup, kAllListeners | kVarlinkListener, false, Rejection::kNone},
     {Route::kStatus, kLocalListeners, false, Rejection::kNone},
     {Route::kAuth, listener_bit(ListenerClass::kPam), false, Rejection::kNotPamSocket},
     {Route::kInvalidate, listener_bit(ListenerClass::kAdmin), true, Rejection::kNotAdminSocket},
@@ -72,7 +75,7 @@ inline constexpr std::array<GateRule, kRoutes> kGateTable{{
 // The table's verdict alone, for a request of `opcode` on `listener` from a
 // peer that is (or is not) root. Network peers are never root. An unknown
 // opcode passes on a local listener (the decoder answers "unknown opcode") and
-// is kNotPublic on a network one.
+// is kNotPublic on a network one, kNotVarlink on the Varlink socket.
 Rejection gate_verdict(ListenerClass listener, bool root, std::uint16_t opcode);
 
 // The gate of one front worker: the table's verdicts, counted.

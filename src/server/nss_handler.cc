@@ -7,9 +7,13 @@
 #pragma GCC diagnostic ignored "-Wmismatched-new-delete"
 #include "server/nss_handler.h"
 
+#include <asio/post.hpp>
+#include <asio/this_coro.hpp>
+
 #include <algorithm>
 
 #include "core/log.h"
+#include "core/trace.h"
 
 namespace fastid::server {
 
@@ -63,7 +67,7 @@ PageView page_view(Answer& answer) {
 // One page of an enumeration across the directories, in order: the cursor
 // names the directory and that directory's own cursor; an empty last page of
 // one directory moves on to the next.
-asio::awaitable<core::Result<Answer>> walk_pages(Directories directories, Query q) {
+asio::awaitable<core::Result<Answer>> walk_pages(Directories directories, Query q, std::string* source) {
   std::uint32_t index = q.cursor >> kCursorShift;
   Query ask = q;
   ask.cursor = q.cursor & kInnerMask;
@@ -77,6 +81,7 @@ asio::awaitable<core::Result<Answer>> walk_pages(Directories directories, Query 
       co_return core::error(st.with_context("provider " + directories[index]->name()));
     }
     out = std::move(*r);
+    if (source != nullptr) *source = directories[index]->name();
     PageView page = page_view(out);
     if (*page.more) {
       *page.next_cursor = (index << kCursorShift) | (*page.next_cursor & kInnerMask);
@@ -110,10 +115,10 @@ asio::awaitable<proto::Bytes> NssHandler::handle(proto::Request req, core::PeerC
                                       WireStatus::kUnknownOpcode, "unknown opcode");
 }
 
-asio::awaitable<core::Result<Answer>> NssHandler::lookup(Query q) {
+asio::awaitable<core::Result<Answer>> NssHandler::lookup(Query q, std::string* source) {
   Directories directories = directories_;  // kept alive across the awaits
   if (model::is_page(q.kind)) {
-    auto op = walk_pages(std::move(directories), std::move(q));
+    auto op = walk_pages(std::move(directories), std::move(q), source);
     co_return co_await std::move(op);
   }
   // Memberships are the union over every directory that knows the user: a
@@ -134,6 +139,7 @@ asio::awaitable<core::Result<Answer>> NssHandler::lookup(Query q) {
       if (failure.is_ok()) failure = st.with_context("provider " + d->name());
       continue;
     }
+    if (source != nullptr) *source = d->name();
     if (!merge) {
       found = std::move(*r);
       break;
@@ -146,13 +152,41 @@ asio::awaitable<core::Result<Answer>> NssHandler::lookup(Query q) {
   }
   // A partial list of memberships would silently drop a user's groups: "try again".
   if (found && (!merge || failure.is_ok())) {
-    if (publisher_) publisher_->publish(q, *found);
+    if (publisher_) {
+      const asio::any_io_executor executor = co_await asio::this_coro::executor;
+      publish_later(executor, q, *found);
+    }
     co_return std::move(*found);
   }
   if (!failure.is_ok()) co_return core::error(failure);
   // Only a definite "no such entry" is published; "try again" never is.
-  if (publisher_) publisher_->publish_negative(q);
+  if (publisher_) {
+    const asio::any_io_executor executor = co_await asio::this_coro::executor;
+    publish_later(executor, q, std::nullopt);
+  }
   co_return core::error(core::Status::not_found(""));
+}
+
+void NssHandler::publish_later(const asio::any_io_executor& executor, const Query& q, std::optional<Answer> answer) {
+  pending_publish_.emplace_back(q, std::move(answer));
+  if (pending_publish_.size() > 1) return;  // a handler is posted already
+  // Posted: it runs once the handler that made this answer has returned to
+  // the loop, i.e. after the reply was handed to the socket.
+  asio::post(executor, [this] { publish_pending(); });
+}
+
+void NssHandler::publish_pending() {
+  auto batch = std::move(pending_publish_);
+  pending_publish_.clear();
+  for (const auto& [q, answer] : batch) {
+    if (publisher_ == nullptr) break;
+    if (answer) {
+      publisher_->publish(q, *answer);
+    } else {
+      publisher_->publish_negative(q);
+    }
+    if (core::trace_enabled()) core::trace_stage("published", model::describe(q));
+  }
 }
 
 StatusItems NssHandler::status_items() const {

@@ -6,11 +6,13 @@
 // never holds up the loop. Loop-thread only.
 #pragma once
 
+#include <asio/any_io_executor.hpp>
 #include <asio/awaitable.hpp>
 
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -48,8 +50,10 @@ class NssHandler {
   // that knows the user; a page walks the directories one after the other.
   // While a directory fails, a name nobody knows is that failure ("try
   // again"), never "not found" (an error with an empty message). Answers and
-  // definite "not found"s are published to the fast cache.
-  asio::awaitable<core::Result<model::Answer>> lookup(model::Query query);
+  // definite "not found"s are published to the fast cache. `source`, when
+  // given, gets the name of the directory whose answer (or page) it is
+  // (initgroups: the last that added gids).
+  asio::awaitable<core::Result<model::Answer>> lookup(model::Query query, std::string* source = nullptr);
 
   // Lookup requests handled (the status figure "requests" is the router's).
   std::uint64_t requests() const { return requests_; }
@@ -58,8 +62,15 @@ class NssHandler {
 
  private:
 
+  // Answers are published after the reply: queued here and published by one
+  // handler posted behind it (per loop turn), with nullopt for "no such entry".
+  void publish_later(const asio::any_io_executor& executor, const model::Query& q,
+                     std::optional<model::Answer> answer);
+  void publish_pending();
+
   Directories directories_;
   CachePublisher* publisher_ = nullptr;
+  std::vector<std::pair<model::Query, std::optional<model::Answer>>> pending_publish_;
   std::uint64_t requests_ = 0;
   std::uint64_t not_found_ = 0;
   std::uint64_t errors_ = 0;

@@ -31,4 +31,10 @@ asio::awaitable<proto::Bytes> Router::dispatch(proto::Request request, core::Pee
   co_return admin_.handle(request, peer);
 }
 
+asio::awaitable<core::Result<model::Answer>> Router::lookup(model::Query query, std::string* source) {
+  ++requests_;
+  auto op = lookups_.lookup(std::move(query), source);
+  co_return co_await std::move(op);
+}
+
 }  // namespace fastid::server

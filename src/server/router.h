@@ -31,6 +31,11 @@ class Router {
   // gate decided); a handler may take a while (a pooled provider, crypt).
   asio::awaitable<proto::Bytes> dispatch(proto::Request request, core::PeerCred peer);
 
+  // A lookup of a front end that is not the wire (the Varlink front): the
+  // same NssHandler::lookup as a lookup frame's, counted the same. `source`,
+  // when given, gets the name of the directory that answered.
+  asio::awaitable<core::Result<model::Answer>> lookup(model::Query query, std::string* source = nullptr);
+
   // "requests": the requests answered here but authentication (lookups, ping,
   // status, invalidation), the figure tests and operators read before and after.
   StatusItems status_items() const { return {{"requests", std::to_string(requests_)}}; }

@@ -22,6 +22,7 @@
 #include "proto/messages.h"
 #include "proto/wire.h"
 #include "server/connection.h"
+#include "server/varlink_front.h"
 
 namespace fastid::server {
 namespace {
@@ -185,6 +186,13 @@ void Server::add_unix_listener(int fd, std::string name, bool admin, bool auth) 
   start_accepting(listeners_.back().get());
 }
 
+void Server::add_varlink_listener(int fd, std::string name) {
+  listeners_.push_back(std::make_unique<Listener>(io_, fd, AF_UNIX, 0, std::move(name)));
+  listeners_.back()->cls = ListenerClass::kVarlink;
+  if (!varlink_options_) varlink_options_ = std::make_shared<VarlinkOptions>();
+  start_accepting(listeners_.back().get());
+}
+
 void Server::add_tcp_listener(int fd, std::string name, std::shared_ptr<TlsServerContext> tls) {
   listeners_.push_back(std::make_unique<Listener>(io_, fd, socket_family(fd), IPPROTO_TCP, std::move(name)));
   listeners_.back()->network = true;
@@ -291,7 +299,9 @@ void Server::start_accepting(Listener* listener) {
       ++s.stats_.accepted;
       conn->deadline = std::chrono::steady_clock::now() + s.idle_timeout_of(*conn);
       s.connections_.emplace(id, conn);
-      if (listener->tls) {
+      if (listener->cls == ListenerClass::kVarlink) {
+        asio::co_spawn(s.io_, serve_varlink_connection(s, conn, s.varlink_options_), asio::detached);
+      } else if (listener->tls) {
         asio::co_spawn(s.io_, serve_tls_connection(s, conn, listener->tls), asio::detached);
       } else {
         asio::co_spawn(s.io_, serve_connection(s, conn), asio::detached);
@@ -308,6 +318,7 @@ std::size_t Server::budget_of(ListenerClass cls) const {
     case ListenerClass::kPam: return limits_.max_pam_connections;
     case ListenerClass::kAdmin: return kAdminConnections;
     case ListenerClass::kNetwork: return limits_.max_network_connections;
+    case ListenerClass::kVarlink: return limits_.max_varlink_connections;
   }
   return 0;
 }
@@ -433,6 +444,7 @@ StatusItems Server::status_items() const {
       {"connections.open.pam", std::to_string(use_[static_cast<std::size_t>(ListenerClass::kPam)].open)},
       {"connections.open.admin", std::to_string(use_[static_cast<std::size_t>(ListenerClass::kAdmin)].open)},
       {"connections.open.network", std::to_string(use_[static_cast<std::size_t>(ListenerClass::kNetwork)].open)},
+      {"connections.open.varlink", std::to_string(use_[static_cast<std::size_t>(ListenerClass::kVarlink)].open)},
       {"connections.rejected", std::to_string(stats_.rejected)},
       {"connections.evicted", std::to_string(stats_.evicted)},
       {"connections.closed_idle", std::to_string(stats_.closed_idle)},
@@ -442,6 +454,8 @@ StatusItems Server::status_items() const {
       {"udp.requests", std::to_string(stats_.udp_requests)},
       {"udp.truncated", std::to_string(stats_.udp_truncated)},
       {"udp.dropped", std::to_string(stats_.udp_dropped)},
+      {"varlink.calls", std::to_string(stats_.varlink_calls)},
+      {"varlink.malformed", std::to_string(stats_.varlink_malformed)},
   };
 }
 

@@ -25,6 +25,7 @@ class io_context;
 namespace fastid::server {
 
 class TlsServerContext;
+struct VarlinkOptions;
 
 // Connections of the root-only admin socket per worker (0600, `fastid` only).
 inline constexpr std::size_t kAdminConnections = 32;
@@ -39,6 +40,7 @@ struct ServerLimits {
   std::size_t max_connections = 4096;          // the nss socket
   std::size_t max_pam_connections = 1024;      // the pam socket
   std::size_t max_network_connections = 1024;  // all TCP listeners together
+  std::size_t max_varlink_connections = 1024;  // the Varlink (systemd userdb) socket
   // Caps per peer. A peer at its cap that connects again has its own oldest
   // idle connection closed to make room (refused when none is idle). Root is
   // not capped per uid.
@@ -58,6 +60,8 @@ struct ServerStats {
   std::uint64_t udp_requests = 0;
   std::uint64_t udp_truncated = 0;    // replies over three times their datagram
   std::uint64_t udp_dropped = 0;      // not a frame: no reply at all
+  std::uint64_t varlink_calls = 0;      // messages received on the Varlink socket
+  std::uint64_t varlink_malformed = 0;  // not a Varlink call (or no NUL within the limit): closed
   std::size_t open = 0;
 };
 
@@ -84,6 +88,14 @@ class Server {
   // speaks TLS only.
   void add_tcp_listener(int fd, std::string name, std::shared_ptr<TlsServerContext> tls = nullptr);
   void add_udp_listener(int fd, std::string name);
+
+  // The systemd userdb socket (varlink_front.h; bound, listening, non-blocking):
+  // io.systemd.UserDatabase calls, answered as lookups. The server takes
+  // ownership of `fd`. set_varlink_options: what its connections use (the
+  // service name, the directories left out); a reload may replace them, and
+  // connections already open keep the ones they started with.
+  void add_varlink_listener(int fd, std::string name);
+  void set_varlink_options(std::shared_ptr<const VarlinkOptions> options) { varlink_options_ = std::move(options); }
 
   void set_limits(ServerLimits limits) { limits_ = limits; }
 
@@ -134,6 +146,7 @@ class Server {
   Gate gate_;
   std::vector<std::unique_ptr<Listener>> listeners_;
   std::vector<std::unique_ptr<UdpListener>> udp_listeners_;
+  std::shared_ptr<const VarlinkOptions> varlink_options_;
   std::size_t udp_in_flight_ = 0;
   std::map<std::uint64_t, std::shared_ptr<Connection>> connections_;
   struct ClassUse {

@@ -3,8 +3,10 @@
 
 #include <asio/co_spawn.hpp>
 #include <asio/detached.hpp>
+#include <asio/post.hpp>
 
 #include "core/log.h"
+#include "core/trace.h"
 
 namespace fastid::server {
 
@@ -50,6 +52,7 @@ asio::awaitable<core::Result<Answer>> StoredDirectory::lookup(Query q) {
   }
   const Millis now = store::now_millis();
   Stored rec = read(q);
+  if (core::trace_enabled()) core::trace_stage("store_read", model::describe(q));
   if (rec && rec->fresh(now)) {
     ++counters_.hits;
     if (rec->negative) {
@@ -69,11 +72,7 @@ asio::awaitable<core::Result<Answer>> StoredDirectory::lookup(Query q) {
   const Millis after = store::now_millis();
   if (r || r.error().code() == core::Code::kNotFound) {
     if (offline_) go_online();
-    if (r) {
-      write(q, *r, after);
-    } else {
-      write_negative(q, after);
-    }
+    queue_write(q, r ? std::optional<Answer>(*r) : std::nullopt, after);
     co_return r;
   }
   // The directory could not answer this one: one entry that hangs or crashes
@@ -146,6 +145,36 @@ void StoredDirectory::write(const Query& q, const Answer& answer, Millis now) {
   // A record that cannot be stored is still answered; the store says why.
   if (!st)
     core::log_warning("provider " + name() + ": " + model::describe(q) + " not stored: " + st.to_string());
+}
+
+void StoredDirectory::queue_write(const Query& q, std::optional<Answer> answer, Millis now) {
+  if (!answer && options_.negative_ttl.count() <= 0) return;
+  pending_writes_.push_back({q, std::move(answer), now});
+  if (pending_writes_.size() > 1) return;  // a flush is posted already
+  // Posted: it runs once the handler that made this answer has returned to
+  // the loop, i.e. after the reply was handed to the socket.
+  asio::post(executor_, [self = shared_from_this()] { self->flush_writes(); });
+}
+
+void StoredDirectory::flush_writes() {
+  std::vector<PendingWrite> batch = std::move(pending_writes_);
+  pending_writes_.clear();
+  const core::Status st = store_->put_batch([&] {
+    for (const PendingWrite& w : batch) {
+      if (w.answer) {
+        write(w.query, *w.answer, w.at);
+      } else {
+        write_negative(w.query, w.at);
+      }
+    }
+  });
+  if (!st) {
+    core::log_warning("provider " + name() + ": " + std::to_string(batch.size()) +
+                      " answers written together, some not stored: " + st.to_string());
+  }
+  if (core::trace_enabled()) {
+    for (const PendingWrite& w : batch) core::trace_stage("store_written", model::describe(w.query));
+  }
 }
 
 void StoredDirectory::write_negative(const Query& q, Millis now) {

@@ -36,6 +36,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <vector>
 
 #include "server/directory.h"
 #include "store/store.h"
@@ -101,6 +102,11 @@ class StoredDirectory final : public Directory, public std::enable_shared_from_t
   Stored read(const model::Query& q);
   void write(const model::Query& q, const model::Answer& answer, store::Millis now);
   void write_negative(const model::Query& q, store::Millis now);
+  // A miss's answer (or "no such entry": nullopt) is written after the reply:
+  // queued here, and every queued write of a loop turn goes in one
+  // transaction (Store::put_batch) from a handler posted behind the reply.
+  void queue_write(const model::Query& q, std::optional<model::Answer> answer, store::Millis now);
+  void flush_writes();
   core::Result<model::Answer> offline_answer(const Stored& rec, const model::Query& q, store::Millis now);
 
   void suspect();  // a lookup failed as if offline: probe now to decide
@@ -127,6 +133,12 @@ class StoredDirectory final : public Directory, public std::enable_shared_from_t
   std::set<model::Query> refresh_queued_;  // what refresh_queue_ holds or is in flight, once each
   std::size_t refreshes_in_flight_ = 0;
   bool store_error_logged_ = false;
+  struct PendingWrite {
+    model::Query query;
+    std::optional<model::Answer> answer;  // nullopt: no such entry
+    store::Millis at;
+  };
+  std::vector<PendingWrite> pending_writes_;  // flushed by one posted handler
 
   struct Counters {
     std::uint64_t hits = 0;           // fresh records answered

@@ -327,7 +327,32 @@ Store::Fill Store::fill() const {
   return f;
 }
 
+Status Store::put_batch(const std::function<void()>& fill) {
+  batching_ = true;
+  batch_.clear();
+  fill();
+  batching_ = false;
+  auto groups = std::move(batch_);
+  batch_.clear();
+  if (groups.empty()) return Status::ok();
+  if (groups.size() == 1) return put_records(groups.front());
+  std::vector<std::pair<std::string, std::string>> all;
+  for (auto& g : groups) all.insert(all.end(), g.begin(), g.end());
+  if (Status st = put_records(all); st) return st;
+  --write_errors_;  // counted per put, below
+  Status first;
+  for (const auto& g : groups) {
+    Status st = put_records(g);
+    if (!st && first.is_ok()) first = st;
+  }
+  return first;
+}
+
 Status Store::put_records(const std::vector<std::pair<std::string, std::string>>& records) {
+  if (batching_) {
+    batch_.push_back(records);
+    return Status::ok();
+  }
   int rc = 0;
   if (++puts_since_check_ >= kFillCheckEvery) {
     puts_since_check_ = 0;

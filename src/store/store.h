@@ -17,6 +17,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -112,6 +113,11 @@ class Store {
              Millis fetched, Millis expires);
   Status put_negative(std::string_view provider, const model::Query& query, Millis fetched,
                       Millis expires);
+  // The puts `fill` makes are written in one transaction: the misses of one
+  // loop turn cost one commit, not one each. If that transaction fails, each
+  // put's records are written on their own, so that a record that does not
+  // fit costs only itself. Returns the first failure.
+  Status put_batch(const std::function<void()>& fill);
   Result<std::optional<Record<model::Answer>>> get(std::string_view provider, const model::Query& query);
 
   // nullopt: nothing stored (or a record that does not decode, which is
@@ -177,6 +183,8 @@ class Store {
   std::uint64_t write_errors_ = 0;
   std::uint64_t replaced_ = 0;
   int puts_since_check_ = kFillCheckEvery;  // check at the first put
+  bool batching_ = false;                   // inside put_batch: puts are collected in batch_
+  std::vector<std::vector<std::pair<std::string, std::string>>> batch_;
   std::uint64_t entry_limit_ = 0;           // records at the high-water mark, once learnt
 };
 

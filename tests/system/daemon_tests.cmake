@@ -29,6 +29,17 @@ foreach(t nss_system_test daemon_system_test pam_system_test pam_security_system
   set_tests_properties(${t} PROPERTIES LABELS "system" TIMEOUT 600)
 endforeach()
 
+# The systemd userdb front (docs/varlink.md): real nss-systemd, getent, id and
+# userdbctl in a private mount namespace, the interface's errors, hostile peers.
+add_executable(varlink_system_test varlink_system_test.cc)
+fastid_warnings(varlink_system_test)
+target_compile_definitions(varlink_system_test PRIVATE ${FASTID_SYSTEM_DEFS})
+target_link_libraries(varlink_system_test PRIVATE nlohmann_json::nlohmann_json GTest::gtest GTest::gtest_main
+                      Threads::Threads)
+add_dependencies(varlink_system_test fastidd fastid_cli fastid-provider-worker)
+add_test(NAME varlink_system_test COMMAND varlink_system_test)
+set_tests_properties(varlink_system_test PROPERTIES LABELS "system;varlink" TIMEOUT 600)
+
 # The fast cache's security tests through the real NSS module: hostile map
 # headers (tests/fuzz/hostile_maps.h), canary names, the maps' owner.
 add_executable(fastcache_system_test fastcache_system_test.cc)

@@ -145,12 +145,8 @@ TEST_F(NssSystemTest, TheCliAnswersWithGetentExitCodes) {
 }
 
 // Issue 5's scale case through real glibc with the files provider: a group of
-// 50,000 members (~600 KB on the wire, too big for the fast cache's 64 KiB
-// records). glibc's getgrnam starts with a 1 KiB buffer and doubles it on each
-// ERANGE; libfastid answers those retries from the reply it kept, so one
-// `getent group` is one request to the daemon, not one per doubling.
-TEST(NssBigGroup, WarmGetentOfFiftyThousandMembersAsksTheDaemonOnce) {
-  Daemon d(100, 10);
+// 50,000 members (~600 KB on the wire), appended to the daemon's group file.
+std::string append_big_group(const Daemon& d) {
   constexpr int kMembers = 50000;
   std::string line = "biggroup:x:300000:";
   for (int i = 0; i < kMembers; ++i) {
@@ -158,10 +154,42 @@ TEST(NssBigGroup, WarmGetentOfFiftyThousandMembersAsksTheDaemonOnce) {
     std::snprintf(m, sizeof m, "%sbig%05d", i ? "," : "", i);
     line += m;
   }
-  {
-    std::ofstream out(d.dir() + "/data/group", std::ios::app);
-    out << line << "\n";
+  std::ofstream out(d.dir() + "/data/group", std::ios::app);
+  out << line << "\n";
+  return line;
+}
+
+// Issue 17: the group map takes records up to 1 MiB ([fastcache] max_record),
+// so once published the 50,000-member group is answered from the map, by name
+// and by gid, through glibc's ERANGE retries, without asking the daemon.
+TEST(NssBigGroup, WarmGetentOfFiftyThousandMembersAsksTheDaemonNothing) {
+  Daemon d(100, 10);
+  const std::string line = append_big_group(d);
+  ASSERT_TRUE(d.start()) << d.log();
+  for (const std::string key : {"biggroup", "300000"}) {
+    const std::string cmd = d.env() + "getent -s fastid group " + key;
+    auto first = run(cmd);
+    ASSERT_EQ(first.exit_code, 0) << first.out.substr(0, 300) << d.log();
+    EXPECT_EQ(first.out, line + "\n") << "every member, in order";
+    for (int i = 0; i < 3; ++i) {
+      long before = d.requests_served();
+      auto r = run(cmd);
+      long after = d.requests_served();
+      ASSERT_EQ(r.exit_code, 0);
+      EXPECT_EQ(r.out, line + "\n");
+      EXPECT_EQ(after - before - 1, 0) << "getent group " << key << " from the fast cache";  // minus the status request
+    }
   }
+}
+
+// With the group map's records limited to 64 KiB, the big group is served over
+// the socket: glibc's getgrnam starts with a 1 KiB buffer and doubles it on each
+// ERANGE; libfastid answers those retries from the reply it kept, so one
+// `getent group` is one request to the daemon, not one per doubling.
+TEST(NssBigGroup, WarmGetentOfFiftyThousandMembersAsksTheDaemonOnce) {
+  Daemon d(100, 10);
+  const std::string line = append_big_group(d);
+  d.write_config(d.default_config_text() + "\n[fastcache]\ngroup = { max_record = \"64KiB\" }\n");
   ASSERT_TRUE(d.start()) << d.log();
   const std::string cmd = d.env() + "getent -s fastid group biggroup";
   auto first = run(cmd);

@@ -66,6 +66,10 @@ TEST(SettingsTable, EveryEntryIsComplete) {
       EXPECT_NE(s.apply_store, nullptr);
       EXPECT_NE(s.read_store, nullptr);
       EXPECT_EQ(s.apply_provider, nullptr);
+    } else if (s.section == Section::kVarlink) {
+      EXPECT_NE(s.apply_varlink, nullptr);
+      EXPECT_NE(s.read_varlink, nullptr);
+      EXPECT_EQ(s.apply_provider, nullptr);
     } else {
       EXPECT_NE(s.apply_provider, nullptr);
       EXPECT_NE(s.read_provider, nullptr);
@@ -123,6 +127,15 @@ TEST(SettingsTable, DefaultsMatchTheStructs) {
   store.probe_interval = 5ms;
   apply_defaults(store);
   EXPECT_EQ(store, StoreConfig{});
+
+  VarlinkConfig varlink;
+  varlink.enabled = true;
+  varlink.socket = "/x";
+  varlink.include_files = true;
+  varlink.enumerate = false;
+  varlink.max_connections = 1;
+  apply_defaults(varlink);
+  EXPECT_EQ(varlink, VarlinkConfig{});
 
   PoolConfig pool;
   pool.min_workers = 5;
@@ -562,6 +575,28 @@ TEST(Store, KeysDefaultsAndRules) {
   EXPECT_EQ(error_of(std::string(kMinimal) + "\n[store]\nsize = \"512KiB\"\n"),
             "/etc/fastid.toml:6: [store] size: must be between 1MiB and 64GiB, got 512KiB");
   EXPECT_EQ(error_of("store = 5\n"), "/etc/fastid.toml:1: store: must be a section: write [store], got an integer");
+}
+
+TEST(Sections, Varlink) {
+  auto c = parse_config(std::string(kMinimal) + "\n[varlink]\nenabled = true\nsocket = \"/run/u/io.example\"\n"
+                                                "include_files = true\nenumerate = false\nmax_connections = 16\n",
+                        "/etc/fastid.toml");
+  ASSERT_TRUE(c) << c.error().to_string();
+  EXPECT_TRUE(c->varlink.enabled);
+  EXPECT_EQ(c->varlink.socket, "/run/u/io.example");
+  EXPECT_TRUE(c->varlink.include_files);
+  EXPECT_FALSE(c->varlink.enumerate);
+  EXPECT_EQ(c->varlink.max_connections, 16);
+  EXPECT_EQ(default_config().varlink, VarlinkConfig{});
+  EXPECT_FALSE(VarlinkConfig{}.enabled);
+  EXPECT_EQ(VarlinkConfig{}.socket, "/run/systemd/userdb/io.fastid");
+  EXPECT_EQ(error_of(std::string(kMinimal) + "\n[varlink]\nsocket = \"/run/systemd/userdb/\"\n"),
+            "/etc/fastid.toml:5: [varlink] socket must end in a file name (the service name clients send), "
+            "got \"/run/systemd/userdb/\"");
+  EXPECT_EQ(error_of(std::string(kMinimal) + "\n[varlink]\nsocket = \"io.fastid\"\n"),
+            "/etc/fastid.toml:6: [varlink] socket: must be an absolute path, got \"io.fastid\"");
+  EXPECT_EQ(error_of(std::string(kMinimal) + "\n[varlink]\nenable = true\n"),
+            "/etc/fastid.toml:6: [varlink] enable: unknown key (did you mean \"enabled\"?)");
 }
 
 TEST(Errors, UnknownSectionsAndStrayKeys) {

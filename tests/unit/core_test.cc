@@ -29,6 +29,7 @@
 #include <optional>
 #include <stdexcept>
 #include <ostream>
+#include <sstream>
 #include <string>
 #include <system_error>
 #include <thread>
@@ -45,6 +46,8 @@
 #include "core/peer_cred.h"
 #include "core/signals.h"
 #include "core/status.h"
+#include "core/log.h"
+#include "core/trace.h"
 
 namespace fastid::core {
 
@@ -760,6 +763,57 @@ TEST_F(Core, DestroyingTheLoopMidCallLeavesNoEntryAndNoFrame) {
   EXPECT_EQ(coalescer.in_flight(), 0u);
   EXPECT_EQ(Tracked::live, 0);
   EXPECT_EQ(completions, 0);
+}
+
+// [daemon] trace_requests (core/trace.h): off, nothing is written; on, one
+// whole line per stage on the log's descriptor, whatever the log level, with
+// a monotonic time, the stage and the key, control bytes of the key as '?'
+// (a key may come from a client: it must not forge a line).
+TEST(Trace, OneLinePerStageOnlyWhenOnWithTheKeysControlBytesReplaced) {
+  int fds[2];
+  ASSERT_EQ(::pipe2(fds, O_CLOEXEC | O_NONBLOCK), 0);
+  const int old_fd = log_fd();
+  const LogLevel old_level = log_level();
+  set_log_fd(fds[1]);
+  set_log_level(LogLevel::kError);
+  auto drain = [&] {
+    std::string out;
+    char buf[4096];
+    for (ssize_t n; (n = ::read(fds[0], buf, sizeof buf)) > 0;) out.append(buf, static_cast<std::size_t>(n));
+    return out;
+  };
+  set_trace_enabled(false);
+  trace_stage("received", "user \"alice\"");
+  set_trace_key("user \"alice\"");
+  trace_stage_current("search_sent");
+  EXPECT_EQ(drain(), "") << "off: nothing";
+
+  set_trace_enabled(true);
+  trace_stage("received", "user \"a\nb\"");
+  set_trace_key("group 7");
+  trace_stage_current("search_sent");
+  set_trace_enabled(false);
+  set_log_fd(old_fd);
+  set_log_level(old_level);
+  const std::string out = drain();
+  ::close(fds[0]);
+  ::close(fds[1]);
+  std::vector<std::string> lines;
+  for (std::size_t at = 0, nl; (nl = out.find('\n', at)) != std::string::npos; at = nl + 1) {
+    lines.push_back(out.substr(at, nl - at));
+  }
+  ASSERT_EQ(lines.size(), 2u) << out;
+  // "trace ROLE[PID] NS STAGE KEY"
+  std::istringstream first(lines[0]);
+  std::string word, role, stage;
+  long long ns = 0;
+  first >> word >> role >> ns >> stage;
+  EXPECT_EQ(word, "trace");
+  EXPECT_NE(role.find("[" + std::to_string(::getpid()) + "]"), std::string::npos) << role;
+  EXPECT_GT(ns, 0);
+  EXPECT_EQ(stage, "received");
+  EXPECT_NE(lines[0].find(" received user \"a?b\""), std::string::npos) << lines[0];
+  EXPECT_NE(lines[1].find(" search_sent group 7"), std::string::npos) << lines[1];
 }
 
 }  // namespace

@@ -143,6 +143,85 @@ TEST_F(FastCacheSecurityTest, WriterReplacesAHostileFileInsteadOfAdoptingIt) {
       ::testing::ExitedWithCode(0), "");
 }
 
+// Issue 17: the daemon publishes records up to 1 MiB (a 50,000-member group),
+// so a record's header claims lengths and counts that large. The reader still
+// bounds every one of them before it trusts the record: a big record whose
+// length runs past the ring or above max_record, whose member count is above
+// the format's limit, whose string area claims more than the record or less
+// than its members need, is a miss — never a read outside the record.
+TEST_F(FastCacheSecurityTest, ABigGroupRecordWithAHostileHeaderIsAMiss) {
+  fc::FastCacheOptions o;
+  o.size_bytes = 4u << 20;
+  o.max_record = 1u << 20;
+  auto w = fc::FastCacheWriter::open(dir_, MapKind::kGroup, o);
+  ASSERT_TRUE(w.has_value()) << w.error().to_string();
+  fastid::model::Group big;
+  big.name = "biggroup";
+  big.gid = 299999;
+  for (int i = 1; i <= 50000; ++i) big.members.push_back("bulk" + std::to_string(100000 + i).substr(1));
+  ASSERT_TRUE((*w)->put(fastid::model::Query::group_by_name("biggroup"), big, 60s));
+  const std::size_t buflen = 2u << 20;
+  std::vector<char> buf(buflen);
+  auto lookup = [&](bool by_gid) {
+    fc::FastCacheReader reader;
+    reader.set_directory(dir_.c_str());
+    struct group gr;
+    const LookupResult r = by_gid ? reader.group_by_gid(299999, &gr, buf.data(), buflen)
+                                  : reader.group_by_name("biggroup", &gr, buf.data(), buflen);
+    std::size_t members = 0;
+    if (r == LookupResult::kHit) {
+      while (gr.gr_mem[members] != nullptr) ++members;
+    }
+    reader.reset();
+    return std::make_pair(r, members);
+  };
+  ASSERT_EQ(lookup(false), std::make_pair(LookupResult::kHit, std::size_t{50000}));
+  ASSERT_EQ(lookup(true), std::make_pair(LookupResult::kHit, std::size_t{50000}));
+
+  // The record is the ring's first: at data_offset.
+  const int fd = ::open(path(MapKind::kGroup).c_str(), O_RDWR | O_CLOEXEC);
+  ASSERT_GE(fd, 0);
+  uint64_t data_offset = 0, data_size = 0, w0 = 0, w3 = 0;
+  ASSERT_EQ(pread(fd, &data_offset, 8, fc::kOffDataOffset), 8);
+  ASSERT_EQ(pread(fd, &data_size, 8, fc::kOffDataSize), 8);
+  ASSERT_EQ(pread(fd, &w0, 8, static_cast<off_t>(data_offset)), 8);
+  ASSERT_EQ(pread(fd, &w3, 8, static_cast<off_t>(data_offset + 24)), 8);
+  ASSERT_EQ(static_cast<uint8_t>(w0), fc::kRecGroup);
+  const uint64_t length = fc::hi32(w0), count = fc::lo32(w3), strings = fc::hi32(w3);
+  ASSERT_GT(length, 64u << 10) << "a record above the old 64 KiB limit";
+  ASSERT_EQ(count, 50000u);
+  struct Lie {
+    const char* what;
+    uint64_t w0, w3;
+  };
+  const auto with_length = [&](uint64_t l) { return (w0 & 0xffffffffull) | (l << 32); };
+  const auto with = [&](uint64_t c, uint64_t st) { return c | (st << 32); };
+  const Lie lies[] = {
+      {"length past the end of the ring", with_length(data_size), w3},
+      {"length above max_record", with_length((1u << 20) + 8), w3},
+      {"length beyond the 32-bit ring", with_length(0xfffffff8ull), w3},
+      {"count above 65,536", w0, with(fc::kMaxCount + 1, strings)},
+      {"string area longer than the record", w0, with(count, length)},
+      {"string area shorter than its members", w0, with(count, 64)},
+  };
+  for (const Lie& lie : lies) {
+    ASSERT_EQ(pwrite(fd, &lie.w0, 8, static_cast<off_t>(data_offset)), 8);
+    ASSERT_EQ(pwrite(fd, &lie.w3, 8, static_cast<off_t>(data_offset + 24)), 8);
+    EXPECT_EXIT(
+        {
+          const bool miss = lookup(false).first == LookupResult::kMiss && lookup(true).first == LookupResult::kMiss;
+          _exit(miss ? 0 : 1);
+        },
+        ::testing::ExitedWithCode(0), "")
+        << lie.what;
+  }
+  // Put back as it was: a hit again (the lies above were the only change).
+  ASSERT_EQ(pwrite(fd, &w0, 8, static_cast<off_t>(data_offset)), 8);
+  ASSERT_EQ(pwrite(fd, &w3, 8, static_cast<off_t>(data_offset + 24)), 8);
+  ::close(fd);
+  EXPECT_EQ(lookup(false), std::make_pair(LookupResult::kHit, std::size_t{50000}));
+}
+
 // The trust chain: a map file owned by another user, with forged answers,
 // is ignored; the same bytes owned by root are used.
 TEST_F(FastCacheSecurityTest, AMapOwnedByAnotherUserIsIgnored) {

@@ -560,6 +560,20 @@ TEST(GateTest, EveryRouteHasOneRowAndEveryOpcodeOneRoute) {
   }
 }
 
+// The Varlink socket (varlink_front.h) sends lookups only: every other route,
+// and any unknown opcode, is kNotVarlink, for root as for anyone.
+TEST(GateTest, TheVarlinkSocketTakesLookupsOnly) {
+  for (std::uint32_t o = 0; o <= 0xFFFF; ++o) {
+    const auto opcode = static_cast<std::uint16_t>(o);
+    const bool lookup = route_of(opcode) == Route::kLookup;
+    for (bool root : {false, true}) {
+      EXPECT_EQ(gate_verdict(ListenerClass::kVarlink, root, opcode), lookup ? Rejection::kNone : Rejection::kNotVarlink)
+          << "opcode " << o << " root " << root;
+    }
+  }
+  EXPECT_STREQ(rejection_name(Rejection::kNotVarlink), "not_varlink");
+}
+
 TEST(GateTest, EachRefusalIsCountedUnderItsName) {
   Gate gate;
   EXPECT_EQ(gate.check(ListenerClass::kNetwork, false, op(proto::Opcode::kStatus)), Rejection::kNotPublic);

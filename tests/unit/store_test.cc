@@ -291,6 +291,39 @@ TEST_F(StoreTest, RecordLargerThanTheMapIsRefusedClearly) {
   EXPECT_TRUE(s->user_by_name("corp", "user2")->has_value());
 }
 
+// Issue 17: the misses of one loop turn are written together (put_batch): all
+// of them are stored, and a record that cannot be stored costs only itself —
+// the batch falls back to one transaction per put.
+TEST_F(StoreTest, ABatchStoresEveryPutAndARecordThatDoesNotFitCostsOnlyItself) {
+  auto s = open_store(1ull << 20);
+  ASSERT_TRUE(s);
+  ASSERT_TRUE(s->put_batch([&] {
+    for (int i = 0; i < 20; ++i) EXPECT_TRUE(s->put_user("corp", user(i), 1, 2));
+  }));
+  for (int i = 0; i < 20; ++i) EXPECT_TRUE(s->user_by_name("corp", "user" + std::to_string(i))->has_value()) << i;
+  EXPECT_EQ(s->stats().entries, 40u);  // by name and by uid
+
+  model::Group huge;
+  huge.name = "huge";
+  huge.gid = 9;
+  for (int i = 0; i < 200000; ++i) huge.members.push_back("member-with-a-long-name-" + std::to_string(i));
+  const core::Status st = s->put_batch([&] {
+    // Newer than the first twenty: making room for the huge record evicts the oldest.
+    (void)s->put_user("corp", user(100), 10, 20);
+    (void)s->put_group("corp", huge, 10, 20);
+    (void)s->put_user("corp", user(101), 10, 20);
+  });
+  ASSERT_FALSE(st);
+  EXPECT_NE(st.message().find("no room"), std::string::npos) << st.message();
+  EXPECT_EQ(s->stats().write_errors, 1u) << "one put failed";
+  EXPECT_FALSE(s->group_by_name("corp", "huge")->has_value());
+  EXPECT_TRUE(s->user_by_name("corp", "user100")->has_value());
+  EXPECT_TRUE(s->user_by_name("corp", "user101")->has_value());
+  // Outside a batch, puts are written at once again.
+  ASSERT_TRUE(s->put_user("corp", user(102), 3, 4));
+  EXPECT_TRUE(s->user_by_name("corp", "user102")->has_value());
+}
+
 // A process that reads holds its snapshot of the map until its read ends:
 // until then no page the others free may be reused, and they write on fresh
 // pages. One descheduled mid-read on a loaded machine let three writers fill

@@ -19,6 +19,7 @@
 #include <unordered_set>
 
 #include "core/log.h"
+#include "core/trace.h"
 #include "proto/wire.h"
 #include "providers/ldap/ldap_membership.h"
 #include "providers/ldap/ldap_password.h"
@@ -314,9 +315,11 @@ struct LdapProvider::Impl {
       timeval tv = to_timeval(p.options_.search_timeout);
       LDAPMessage* res = nullptr;
       ++p.searches_;
+      core::trace_stage_current("search_sent");
       int rc = ldap_search_ext_s(p.conn_, base.c_str(), scope_of(scope), filter.c_str(),
                                  attr_ptrs.data(), 0, page_ctrl ? ctrls : nullptr, nullptr, &tv,
                                  LDAP_NO_LIMIT, &res);
+      core::trace_stage_current("search_answered");
       if (page_ctrl != nullptr) ldap_control_free(page_ctrl);
       if (is_connection_error(rc)) {
         const std::string why = describe(p.conn_, rc);
