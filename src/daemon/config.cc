@@ -14,6 +14,7 @@
 #include <toml++/toml.h>
 
 #include "daemon/settings.h"
+#include "providers/home_shell_rules.h"
 
 namespace fastid::daemon {
 namespace {
@@ -525,6 +526,16 @@ class Parser {
       return core::error(fail(table.source(), label, "min_id",
                               "min_id " + std::to_string(provider.min_id) + " is above max_id " +
                                   std::to_string(provider.max_id)));
+    }
+    if (Status st = providers::check_home_shell_options(providers::HomeShellOptions{
+            .override_homedir = provider.override_homedir,
+            .fallback_homedir = provider.fallback_homedir,
+            .override_shell = provider.override_shell,
+            .allowed_shells = provider.allowed_shells,
+            .vetoed_shells = provider.vetoed_shells,
+            .shell_fallback = provider.shell_fallback});
+        !st) {
+      return core::error(fail(table.source(), label, "", st.message()));
     }
     if (provider.type == "fastid" && provider.servers.empty()) {
       return core::error(fail(table.source(), label, "",

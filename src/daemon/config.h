@@ -126,6 +126,22 @@ struct ProviderConfig {
   std::string default_domain = {};
   bool case_sensitive = false;
 
+  std::string access_filter = {};  // ldap: the filter a user's entry must match at the account check
+
+  // Every type: who may log in (the account check), docs/pam.md.
+  std::vector<std::string> allow_users = {};
+  std::vector<std::string> deny_users = {};
+  std::vector<std::string> allow_groups = {};
+  std::vector<std::string> deny_groups = {};
+
+  // Every type: home and shell rules applied to every user it answers.
+  std::string override_homedir = {};
+  std::string fallback_homedir = {};
+  std::string override_shell = {};
+  std::vector<std::string> allowed_shells = {};
+  std::vector<std::string> vetoed_shells = {};
+  std::string shell_fallback = "/bin/sh";
+
   // types "ldap", "fastid" and "winbind" (directory-backed): the ids they may give.
   std::uint32_t min_id = 1;
   std::uint32_t max_id = 4294967294u;

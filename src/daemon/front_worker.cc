@@ -97,7 +97,15 @@ core::Status check_providers_at_start(const Config& config, bool check_only) {
 
 namespace {
 
-server::PamOptions pam_options(const PamConfig& c) {
+server::PamOptions pam_options(const Config& config) {
+  const PamConfig& c = config.pam;
+  std::map<std::string, server::AccessRules> access;
+  for (const ProviderConfig& p : config.providers) {
+    access[p.name] = server::AccessRules{.allow_users = p.allow_users,
+                                         .deny_users = p.deny_users,
+                                         .allow_groups = p.allow_groups,
+                                         .deny_groups = p.deny_groups};
+  }
   return server::PamOptions{
       .max_failures = c.max_failures,
       .failure_window = c.failure_window,
@@ -107,6 +115,7 @@ server::PamOptions pam_options(const PamConfig& c) {
       .offline = c.offline,
       .offline_file = c.offline_file,
       .offline_max_age = c.offline_max_age,
+      .access_rules = std::move(access),
   };
 }
 
@@ -202,7 +211,7 @@ class FrontWorker {
         figures_timer_(io_),
         router_(handler_, admin_),
         server_(io_, limits_of(setup_.config), router_),
-        pam_(handler_, pam_options(setup_.config.pam), setup_.config.daemon.state_dir, setup_.lockout) {
+        pam_(handler_, pam_options(setup_.config), setup_.config.daemon.state_dir, setup_.lockout) {
     router_.set_pam_handler(&pam_);
     // fastidd's main blocked SIGHUP (its default action kills): signals_ now
     // handles it, so let it through, on this (the loop's) thread only. One
@@ -391,7 +400,7 @@ class FrontWorker {
     core::set_trace_enabled(new_d.trace_requests);
     core::set_log_repeat_limit(static_cast<std::uint32_t>(new_d.log_repeat_burst), new_d.log_repeat_window);
     server_.set_limits(limits_of(*next));
-    pam_.set_config(pam_options(next->pam));
+    pam_.set_config(pam_options(*next));
     Config kept = std::move(*next);
     // Restart-only settings stay as they are in the running process.
     kept.daemon.socket_dir = old_d.socket_dir;

@@ -5,6 +5,7 @@
 #include "providers/checked_provider.h"
 #include "providers/files/files_provider.h"
 #include "providers/krb5/krb5_auth_provider.h"
+#include "providers/home_shell_rules.h"
 #include "providers/remote/remote_provider.h"
 #include "providers/ldap/ldap_provider.h"
 #include "providers/slow/slow_provider.h"
@@ -13,30 +14,6 @@
 namespace fastid::daemon {
 
 using namespace providers;  // the provider types this file builds
-
-namespace {
-Result<std::unique_ptr<Provider>> make_directory_provider(const ProviderConfig& config);
-}  // namespace
-
-// auth_provider "krb5": the KDC checks the passwords of the provider's users.
-Result<std::unique_ptr<Provider>> make_provider(const ProviderConfig& config) {
-  auto made = make_directory_provider(config);
-  if (!made || config.auth_provider.empty()) return made;
-  if (config.auth_provider != "krb5") {
-    return core::error(Status::invalid_argument("provider " + config.name + ": auth_provider \"" +
-                                                config.auth_provider + "\": krb5 or empty"));
-  }
-  if (!config.in_pool()) {
-    return core::error(Status::invalid_argument("provider " + config.name +
-                                                ": auth_provider krb5 blocks on the KDC: isolation "
-                                                "must be process or auto"));
-  }
-  return std::make_unique<Krb5AuthProvider>(std::move(*made), Krb5AuthProvider::Options{
-                                                                  .realm = config.krb5_realm,
-                                                                  .keytab = config.krb5_keytab,
-                                                                  .ccache = config.krb5_ccache,
-                                                              });
-}
 
 namespace {
 Result<std::unique_ptr<Provider>> make_directory_provider(const ProviderConfig& config) {
@@ -108,6 +85,7 @@ Result<std::unique_ptr<Provider>> make_directory_provider(const ProviderConfig& 
         .sasl_mech = config.sasl_mech,
         .keytab = config.keytab,
         .principal = config.principal,
+        .access_filter = config.access_filter,
     }), ids);
   }
   if (config.type == "winbind") {
@@ -123,7 +101,51 @@ Result<std::unique_ptr<Provider>> make_directory_provider(const ProviderConfig& 
   return core::error(Status::invalid_argument("provider " + config.name + ": provider type \"" +
                                               config.type + "\" is not available in this build"));
 }
+
+// auth_provider "krb5": the KDC checks the passwords of the provider's users.
+Result<std::unique_ptr<Provider>> with_auth_provider(std::unique_ptr<Provider> made, const ProviderConfig& config) {
+  if (config.auth_provider.empty()) return made;
+  if (config.auth_provider != "krb5") {
+    return core::error(Status::invalid_argument("provider " + config.name + ": auth_provider \"" +
+                                                config.auth_provider + "\": krb5 or empty"));
+  }
+  if (!config.in_pool()) {
+    return core::error(Status::invalid_argument("provider " + config.name +
+                                                ": auth_provider krb5 blocks on the KDC: isolation "
+                                                "must be process or auto"));
+  }
+  return std::make_unique<Krb5AuthProvider>(std::move(made), Krb5AuthProvider::Options{
+                                                                 .realm = config.krb5_realm,
+                                                                 .keytab = config.krb5_keytab,
+                                                                 .ccache = config.krb5_ccache,
+                                                             });
+}
+
+HomeShellOptions home_shell_options(const ProviderConfig& config) {
+  return HomeShellOptions{
+      .domain = config.name,
+      .override_homedir = config.override_homedir,
+      .fallback_homedir = config.fallback_homedir,
+      .override_shell = config.override_shell,
+      .allowed_shells = config.allowed_shells,
+      .vetoed_shells = config.vetoed_shells,
+      .shell_fallback = config.shell_fallback,
+  };
+}
+
 }  // namespace
+
+// The home and shell rules go around every provider that has any: one place,
+// so the store, the fast cache and every front end see the same record.
+Result<std::unique_ptr<Provider>> make_provider(const ProviderConfig& config) {
+  auto directory = make_directory_provider(config);
+  if (!directory) return directory;
+  auto bare = with_auth_provider(std::move(*directory), config);
+  if (!bare) return bare;
+  HomeShellOptions rules = home_shell_options(config);
+  if (rules.empty()) return bare;
+  return std::unique_ptr<Provider>(std::make_unique<HomeShellProvider>(std::move(*bare), std::move(rules)));
+}
 
 pool::PoolOptions pool_options(const PoolConfig& pool) {
   return pool::PoolOptions{

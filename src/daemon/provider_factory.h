@@ -15,7 +15,8 @@
 namespace fastid::daemon {
 
 // A new, unopened provider (the caller opens it in the process that uses it).
-// Directory-backed types (ldap, fastid, winbind) come wrapped in a CheckedProvider.
+// Directory-backed types (ldap, fastid, winbind) come wrapped in a CheckedProvider,
+// and every type with a home or shell rule in a HomeShellProvider.
 // kInvalidArgument naming the provider and type when this build has no such type.
 Result<std::unique_ptr<providers::Provider>> make_provider(const ProviderConfig& config);
 

@@ -314,6 +314,16 @@ const Setting kProviderKeys[] = {
         .provider_type = "ldap",
         .description = "Filter every group entry matches; lookups AND it with their own term.",
     }),
+    provider_key<&ProviderConfig::access_filter>({
+        .key = "access_filter",
+        .type = SettingType::kString,
+        .default_text = "",
+        .provider_type = "ldap",
+        .description = "Filter the user's entry must also match at the account check (PAM "
+                       "acct_mgmt), e.g. `(memberOf=cn=shell,ou=groups,dc=example,dc=org)`; a user "
+                       "it does not match is refused (PAM_PERM_DENIED) and logged naming it. "
+                       "Empty: no filter.",
+    }),
     provider_key<&ProviderConfig::user_attributes>({
         .key = "user_attributes",
         .type = SettingType::kStringList,
@@ -507,6 +517,78 @@ const Setting kProviderKeys[] = {
         .description = "Off: names match without regard to case, as AD compares them, and "
                        "answers carry the directory's own case. On: a name must be asked in "
                        "that exact case (domains always match without case).",
+    }),
+
+    // ---- every type: who may log in (the account check) ----
+    provider_key<&ProviderConfig::allow_users>({
+        .key = "allow_users",
+        .type = SettingType::kStringList,
+        .default_text = "",
+        .description = "Users of this provider who may log in (PAM acct_mgmt); with "
+                       "`allow_groups`, members of those groups may too. Both empty: everyone "
+                       "not denied. Refusals are PAM_PERM_DENIED, logged naming the rule.",
+    }),
+    provider_key<&ProviderConfig::deny_users>({
+        .key = "deny_users",
+        .type = SettingType::kStringList,
+        .default_text = "",
+        .description = "Users of this provider who may not log in; wins over every allow rule.",
+    }),
+    provider_key<&ProviderConfig::allow_groups>({
+        .key = "allow_groups",
+        .type = SettingType::kStringList,
+        .default_text = "",
+        .description = "Groups (by name) whose members may log in: the user's primary group or "
+                       "one of its initgroups. A group nobody knows admits nobody.",
+    }),
+    provider_key<&ProviderConfig::deny_groups>({
+        .key = "deny_groups",
+        .type = SettingType::kStringList,
+        .default_text = "",
+        .description = "Groups whose members may not log in; wins over every allow rule. The "
+                       "same decision is made offline, from the store's records.",
+    }),
+
+    // ---- every type: home and shell rules (applied to every user answered) ----
+    provider_key<&ProviderConfig::override_homedir>({
+        .key = "override_homedir",
+        .type = SettingType::kString,
+        .default_text = "",
+        .description = "Template of every user's home directory, replacing the provider's: `%u` "
+                       "name, `%U` uid, `%d` domain (the provider's name), `%f` name@domain, `%%` "
+                       "a percent sign. An absolute path without `.` or `..` segments; a user "
+                       "whose values would make one (a `/` in a name) is refused and logged. "
+                       "Empty: the provider's home.",
+    }),
+    provider_key<&ProviderConfig::fallback_homedir>({
+        .key = "fallback_homedir",
+        .type = SettingType::kString,
+        .default_text = "",
+        .description = "Template (as `override_homedir`) for users whose home is empty.",
+    }),
+    provider_key<&ProviderConfig::override_shell>({
+        .key = "override_shell",
+        .type = SettingType::kString,
+        .default_text = "",
+        .description = "Shell of every user, replacing the provider's (absolute). Empty: theirs.",
+    }),
+    provider_key<&ProviderConfig::allowed_shells>({
+        .key = "allowed_shells",
+        .type = SettingType::kStringList,
+        .default_text = "",
+        .description = "Shells users may have; any other becomes `shell_fallback`. Empty: any.",
+    }),
+    provider_key<&ProviderConfig::vetoed_shells>({
+        .key = "vetoed_shells",
+        .type = SettingType::kStringList,
+        .default_text = "",
+        .description = "Shells replaced by `shell_fallback`.",
+    }),
+    provider_key<&ProviderConfig::shell_fallback>({
+        .key = "shell_fallback",
+        .type = SettingType::kString,
+        .default_text = "/bin/sh",
+        .description = "The shell given instead of one outside `allowed_shells` or in `vetoed_shells`.",
     }),
 
     // ---- directory-backed types: "ldap", "fastid" and "winbind" ----

@@ -84,4 +84,20 @@ struct Account {
   bool operator==(const Account&) const = default;
 };
 
+// The verdict of a password change (PAM chauthtok) by a source that knows the
+// user; `message` is for the user (the directory's reason), never a secret.
+enum class PasswordChangeVerdict : std::uint8_t {
+  kChanged = 0,         // done (or, for a preliminary check: this source would do it)
+  kOldPasswordRejected, // the current password is not the user's  -> PAM_PERM_DENIED
+  kNewPasswordRefused,  // the source's password policy refused it -> PAM_AUTHTOK_ERR
+  kDenied,              // the account is locked                   -> PAM_PERM_DENIED
+  kNotSupported,        // this source does not change passwords   -> PAM_IGNORE
+};
+
+struct PasswordChange {
+  PasswordChangeVerdict verdict = PasswordChangeVerdict::kChanged;
+  std::string message;
+  bool operator==(const PasswordChange&) const = default;
+};
+
 }  // namespace fastid::model

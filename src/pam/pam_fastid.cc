@@ -10,11 +10,18 @@
 // SO_PEERCRED uid must be 0, and it must answer a ping within kCheckMs. A password or user name over the protocol's
 // limits is refused at once, never sent.
 //
-// Options: debug, use_first_pass, try_first_pass, socket=/abs/path (default
+// Password changes (chauthtok): the preliminary pass asks the daemon whether
+// a source of ours changes the user's password (PAM_IGNORE otherwise: files
+// users are pam_unix's) and prompts for the current one; the update pass
+// prompts for the new one twice and sends both; the daemon binds as the user.
+//
+// Options: debug, use_first_pass, try_first_pass, use_authtok, socket=/abs/path (default
 // FASTID_SOCKET_DIR_DEFAULT/pam, /run/fastid/pam unless moved at build time), timeout=SECONDS (reply deadline for a check, 1..120, default 15).
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -32,29 +39,21 @@
 
 #include "default_paths.h"
 #include "pam/daemon_check.h"
+#include "pam/module.h"
 #include "proto/wire.h"
 
-namespace {
+namespace fastid::pam_module {
 
 using fastid::pam::DaemonCheck;
 using fastid::proto::AuthResult;
 using fastid::proto::FrameHeader;
 using fastid::proto::Opcode;
 
-constexpr const char* kDefaultSocket = FASTID_SOCKET_DIR_DEFAULT "/pam";
 constexpr int kCheckMs = 900;             // connect + ping: the daemon must be alive and root
-constexpr int kDefaultTimeoutMs = 15000;  // a check may wait on a directory (bind, crypt)
 constexpr uint32_t kMaxReply = 2048;      // an auth reply is a code and a short message
 
-struct Options {
-  bool debug = false;
-  bool use_first_pass = false;
-  bool try_first_pass = false;
-  const char* socket = kDefaultSocket;
-  int timeout_ms = kDefaultTimeoutMs;
-};
 
-Options parse_options(pam_handle_t* pamh, int argc, const char** argv) {
+static Options parse_options(pam_handle_t* pamh, int argc, const char** argv) {
   Options o;
   for (int i = 0; i < argc; ++i) {
     const char* a = argv[i];
@@ -64,6 +63,8 @@ Options parse_options(pam_handle_t* pamh, int argc, const char** argv) {
       o.use_first_pass = true;
     } else if (strcmp(a, "try_first_pass") == 0) {
       o.try_first_pass = true;
+    } else if (strcmp(a, "use_authtok") == 0) {
+      o.use_authtok = true;
     } else if (strncmp(a, "socket=", 7) == 0 && a[7] == '/' &&
                strlen(a + 7) < sizeof(sockaddr_un::sun_path)) {
       o.socket = a + 7;
@@ -82,14 +83,14 @@ Options parse_options(pam_handle_t* pamh, int argc, const char** argv) {
   return o;
 }
 
-int64_t now_ms() {
+static int64_t now_ms() {
   timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return static_cast<int64_t>(ts.tv_sec) * 1000 + ts.tv_nsec / 1000000;
 }
 
 // Waits for `events` on fd until the deadline; false on timeout or error.
-bool wait_for(int fd, short events, int64_t deadline) {
+static bool wait_for(int fd, short events, int64_t deadline) {
   for (;;) {
     int64_t left = deadline - now_ms();
     if (left <= 0) return false;
@@ -101,7 +102,7 @@ bool wait_for(int fd, short events, int64_t deadline) {
   }
 }
 
-bool send_all(int fd, const uint8_t* p, size_t n, int64_t deadline) {
+static bool send_all(int fd, const uint8_t* p, size_t n, int64_t deadline) {
   while (n > 0) {
     ssize_t w = send(fd, p, n, MSG_NOSIGNAL | MSG_DONTWAIT);
     if (w < 0 && errno == EINTR) continue;
@@ -116,7 +117,7 @@ bool send_all(int fd, const uint8_t* p, size_t n, int64_t deadline) {
   return true;
 }
 
-bool recv_all(int fd, uint8_t* p, size_t n, int64_t deadline) {
+static bool recv_all(int fd, uint8_t* p, size_t n, int64_t deadline) {
   while (n > 0) {
     ssize_t r = recv(fd, p, n, MSG_DONTWAIT);
     if (r < 0 && errno == EINTR) continue;
@@ -133,7 +134,7 @@ bool recv_all(int fd, uint8_t* p, size_t n, int64_t deadline) {
 
 // One request frame out, its reply in. The reply must be for this opcode and
 // id, status kOk and at most kMaxReply bytes; the payload lands in `payload`.
-bool exchange(int fd, const uint8_t* frame, size_t frame_len, uint16_t opcode, uint32_t id,
+static bool exchange(int fd, const uint8_t* frame, size_t frame_len, uint16_t opcode, uint32_t id,
               uint8_t* payload, uint32_t* payload_len, int64_t deadline) {
   if (!send_all(fd, frame, frame_len, deadline)) return false;
   uint8_t head[fastid::proto::kHeaderSize];
@@ -151,7 +152,7 @@ bool exchange(int fd, const uint8_t* frame, size_t frame_len, uint16_t opcode, u
 
 // Connects and checks the daemon: a root-owned socket, a root peer, a ping
 // answered in time. Returns the fd (> 2, O_CLOEXEC) or -1 with the reason logged.
-int connect_daemon(pam_handle_t* pamh, const Options& o) {
+static int connect_daemon(pam_handle_t* pamh, const Options& o) {
   const int64_t deadline = now_ms() + kCheckMs;
   const DaemonCheck file = fastid::pam::check_socket_file(o.socket);
   if (file == DaemonCheck::kNoSocket) {
@@ -212,7 +213,7 @@ int connect_daemon(pam_handle_t* pamh, const Options& o) {
   return fd;
 }
 
-int pam_code(AuthResult r) {
+static int pam_code(AuthResult r) {
   switch (r) {
     case AuthResult::kSuccess:
       return PAM_SUCCESS;
@@ -230,14 +231,41 @@ int pam_code(AuthResult r) {
       return PAM_ACCT_EXPIRED;
     case AuthResult::kPasswordExpired:
       return PAM_NEW_AUTHTOK_REQD;
+    case AuthResult::kTokenError:
+      return PAM_AUTHTOK_ERR;
+    case AuthResult::kIgnore:
+      return PAM_IGNORE;
   }
   return PAM_AUTHINFO_UNAVAIL;
+}
+
+// A password change's answer, in the codes pam_sm_chauthtok(3) lists.
+static int chauthtok_code(AuthResult r) {
+  switch (r) {
+    case AuthResult::kSuccess:
+      return PAM_SUCCESS;
+    case AuthResult::kUserUnknown:
+      return PAM_USER_UNKNOWN;
+    case AuthResult::kAuthError:         // the current password is wrong
+    case AuthResult::kPermissionDenied:  // another user's, or a locked account
+    case AuthResult::kLocked:
+      return PAM_PERM_DENIED;
+    case AuthResult::kTokenError:
+      return PAM_AUTHTOK_ERR;
+    case AuthResult::kIgnore:
+      return PAM_IGNORE;
+    case AuthResult::kUnavailable:
+    case AuthResult::kAccountExpired:
+    case AuthResult::kPasswordExpired:
+      break;
+  }
+  return PAM_TRY_AGAIN;
 }
 
 // Sends one auth request (user, optional password, service) and maps the
 // answer. `message` receives the daemon's message (NUL-terminated, may be empty).
 int ask(pam_handle_t* pamh, const Options& o, Opcode op, const char* user, const char* password,
-        char* message, size_t message_cap) {
+        const char* new_password, char* message, size_t message_cap) {
   message[0] = '\0';
   const void* service_item = nullptr;
   const char* service = "";
@@ -251,14 +279,15 @@ int ask(pam_handle_t* pamh, const Options& o, Opcode op, const char* user, const
   int fd = connect_daemon(pamh, o);
   if (fd < 0) return PAM_AUTHINFO_UNAVAIL;
 
-  // Header + user + password + service, each bounded before we got here.
-  uint8_t frame[fastid::proto::kHeaderSize + 12 + fastid::proto::kMaxNameLength +
-                fastid::proto::kMaxPasswordLength + fastid::proto::kMaxServiceLength];
+  // Header + user + two passwords + service, each bounded before we got here.
+  uint8_t frame[fastid::proto::kHeaderSize + 16 + fastid::proto::kMaxNameLength +
+                2 * fastid::proto::kMaxPasswordLength + fastid::proto::kMaxServiceLength];
   memset(frame, 0, sizeof frame);
   fastid::proto::WireWriter w(frame + fastid::proto::kHeaderSize,
                               sizeof frame - fastid::proto::kHeaderSize);
   w.cstr(user);
-  if (op == Opcode::kAuthenticate) w.cstr(password);
+  if (op != Opcode::kAccount) w.cstr(password);
+  if (op == Opcode::kChangePassword) w.cstr(new_password);
   w.str(service, service_len);
   const uint32_t id = 2;
   FrameHeader h{fastid::proto::kVersion,     0, static_cast<uint16_t>(op), id, 0,
@@ -290,7 +319,8 @@ int ask(pam_handle_t* pamh, const Options& o, Opcode op, const char* user, const
     message[i] = (c < 0x20 || c == 0x7f) ? '?' : static_cast<char>(c);
   }
   message[mlen] = '\0';
-  return pam_code(static_cast<AuthResult>(code));
+  return op == Opcode::kChangePassword ? chauthtok_code(static_cast<AuthResult>(code))
+                                       : pam_code(static_cast<AuthResult>(code));
 }
 
 // The user name, checked against the protocol's limit.
@@ -306,29 +336,53 @@ int get_user(pam_handle_t* pamh, const char** user) {
   return PAM_SUCCESS;
 }
 
-// Asks the user through the application's conversation, without echo. The
-// answer becomes PAM_AUTHTOK (for modules stacked after us); our copy is zeroed.
-int prompt_password(pam_handle_t* pamh) {
+// Frees a conversation's answer, its text zeroed first.
+void drop_answer(pam_response* resp) {
+  if (resp == nullptr) return;
+  if (resp[0].resp != nullptr) {
+    explicit_bzero(resp[0].resp, strlen(resp[0].resp));
+    free(resp[0].resp);
+  }
+  free(resp);
+}
+
+// One prompt without echo through the application's conversation; on
+// PAM_SUCCESS *resp holds the answer (drop_answer() frees it).
+int ask_hidden(pam_handle_t* pamh, const char* prompt, pam_response** resp) {
+  *resp = nullptr;
   const void* item = nullptr;
   if (pam_get_item(pamh, PAM_CONV, &item) != PAM_SUCCESS || item == nullptr) return PAM_CONV_ERR;
   const pam_conv* conv = static_cast<const pam_conv*>(item);
   if (conv->conv == nullptr) return PAM_CONV_ERR;
   pam_message msg;
   msg.msg_style = PAM_PROMPT_ECHO_OFF;
-  msg.msg = "Password: ";
+  msg.msg = prompt;
   const pam_message* msgs[1] = {&msg};
-  pam_response* resp = nullptr;
-  int rc = conv->conv(1, msgs, &resp, conv->appdata_ptr);
-  if (rc != PAM_SUCCESS) return rc;
-  if (resp == nullptr) return PAM_CONV_ERR;
-  int out = PAM_CONV_ERR;
-  if (resp[0].resp != nullptr) {
-    out = pam_set_item(pamh, PAM_AUTHTOK, resp[0].resp);
-    explicit_bzero(resp[0].resp, strlen(resp[0].resp));
-    free(resp[0].resp);
+  int rc = conv->conv(1, msgs, resp, conv->appdata_ptr);
+  if (rc != PAM_SUCCESS) {
+    drop_answer(*resp);
+    *resp = nullptr;
+    return rc;
   }
-  free(resp);
-  return out;
+  if (*resp == nullptr) return PAM_CONV_ERR;
+  if ((*resp)[0].resp == nullptr) {
+    drop_answer(*resp);
+    *resp = nullptr;
+    return PAM_CONV_ERR;
+  }
+  return PAM_SUCCESS;
+}
+
+// Asks the user through the application's conversation, without echo. The
+// answer becomes `item` (PAM_AUTHTOK or PAM_OLDAUTHTOK, for modules stacked
+// after us); our copy is zeroed.
+int prompt_password(pam_handle_t* pamh, int item, const char* prompt) {
+  pam_response* resp = nullptr;
+  int rc = ask_hidden(pamh, prompt, &resp);
+  if (rc != PAM_SUCCESS) return rc;
+  rc = pam_set_item(pamh, item, resp[0].resp);
+  drop_answer(resp);
+  return rc;
 }
 
 void tell(pam_handle_t* pamh, int flags, int style, const char* text) {
@@ -336,7 +390,13 @@ void tell(pam_handle_t* pamh, int flags, int style, const char* text) {
   pam_prompt(pamh, style, nullptr, "%s", text);
 }
 
-}  // namespace
+// pam_set_data key: authentication's account verdict for acct_mgmt
+// (PAM_ACCT_EXPIRED or PAM_NEW_AUTHTOK_REQD as the data pointer's value).
+constexpr const char* kAccountVerdict = "fastid_account_verdict";
+
+}  // namespace fastid::pam_module
+
+using namespace fastid::pam_module;
 
 extern "C" {
 
@@ -372,7 +432,15 @@ __attribute__((visibility("default"))) int pam_sm_authenticate(pam_handle_t* pam
     return PAM_AUTH_ERR;
   }
   char message[1025];
-  rc = ask(pamh, o, Opcode::kAuthenticate, user, password, message, sizeof message);
+  rc = ask(pamh, o, Opcode::kAuthenticate, user, password, nullptr, message, sizeof message);
+  if (rc == PAM_ACCT_EXPIRED || rc == PAM_NEW_AUTHTOK_REQD) {
+    // The password is right; the source said (only while checking it, as
+    // winbind does) that the account has expired or the password must be
+    // changed. That is the account check's answer, as pam_unix gives it.
+    (void)pam_set_data(pamh, kAccountVerdict, reinterpret_cast<void*>(static_cast<intptr_t>(rc)), nullptr);
+    if (o.debug) pam_syslog(pamh, LOG_DEBUG, "authenticate %s: %s deferred to acct_mgmt", user, pam_strerror(pamh, rc));
+    return PAM_SUCCESS;
+  }
   if (rc == PAM_MAXTRIES) tell(pamh, flags, PAM_ERROR_MSG, message);
   if (rc == PAM_SUCCESS) tell(pamh, flags, PAM_TEXT_INFO, message);
   if (o.debug) pam_syslog(pamh, LOG_DEBUG, "authenticate %s: %s", user, pam_strerror(pamh, rc));
@@ -390,19 +458,23 @@ __attribute__((visibility("default"))) int pam_sm_acct_mgmt(pam_handle_t* pamh, 
   int rc = get_user(pamh, &user);
   if (rc != PAM_SUCCESS) return rc;
   char message[1025];
-  rc = ask(pamh, o, Opcode::kAccount, user, nullptr, message, sizeof message);
+  rc = ask(pamh, o, Opcode::kAccount, user, nullptr, nullptr, message, sizeof message);
+  const void* deferred = nullptr;
+  if (rc == PAM_SUCCESS && pam_get_data(pamh, kAccountVerdict, &deferred) == PAM_SUCCESS && deferred != nullptr) {
+    rc = static_cast<int>(reinterpret_cast<intptr_t>(deferred));
+    snprintf(message, sizeof message, "%s",
+             rc == PAM_NEW_AUTHTOK_REQD ? "Your password has expired; you must change it now."
+                                        : "Your account has expired.");
+  }
   if (rc != PAM_SUCCESS) tell(pamh, flags, PAM_ERROR_MSG, message);
   if (o.debug) pam_syslog(pamh, LOG_DEBUG, "account %s: %s", user, pam_strerror(pamh, rc));
   return rc;
 }
 
-__attribute__((visibility("default"))) int pam_sm_chauthtok(pam_handle_t* pamh, int, int argc,
+__attribute__((visibility("default"))) int pam_sm_chauthtok(pam_handle_t* pamh, int flags, int argc,
                                                             const char** argv) {
-  // Password changes belong to the directory's own tools; the next module decides.
   const Options o = parse_options(pamh, argc, argv);
-  if (o.debug)
-    pam_syslog(pamh, LOG_DEBUG, "password change is not supported by pam_fastid: ignored");
-  return PAM_IGNORE;
+  return change_password(pamh, flags, o);
 }
 
 __attribute__((visibility("default"))) int pam_sm_open_session(pam_handle_t*, int, int,

@@ -247,6 +247,15 @@ asio::awaitable<core::Result<proto::AuthReply>> ProviderPool::authenticate(std::
   co_return decoded(co_await std::move(op), proto::decode_auth_reply);
 }
 
+asio::awaitable<core::Result<proto::AuthReply>> ProviderPool::change_password(std::string user,
+                                                                              core::Secret old_password,
+                                                                              core::Secret new_password) {
+  proto::Request r = user_request(Opcode::kChangePassword, std::move(user));
+  r.password = std::move(old_password);
+  r.new_password = std::move(new_password);
+  co_return decoded(co_await call(std::move(r)), proto::decode_auth_reply);
+}
+
 asio::awaitable<core::Result<proto::AuthReply>> ProviderPool::account(std::string user) {
   auto op = call(user_request(Opcode::kAccount, std::move(user)));
   co_return decoded(co_await std::move(op), proto::decode_auth_reply);
@@ -653,7 +662,8 @@ void ProviderPool::fail_worker(const WorkerPtr& w, Failure kind, const core::Sta
     const std::string what = describe(*job) + ": " + cause.message();
     // An authentication that reached a worker may have reached the directory
     // (a bind that a password policy counts): it is never sent twice.
-    const bool may_retry = job->request.opcode != Opcode::kAuthenticate;
+    const bool may_retry =
+        job->request.opcode != Opcode::kAuthenticate && job->request.opcode != Opcode::kChangePassword;
     if (job->failures < 2 && !job->abandoned && may_retry) {
       core::log_warning("provider " + name_ + ": " + what + "; retrying once on another worker");
       job->first_failure = cause.message();

@@ -154,6 +154,9 @@ class ProviderPool {
   // own errors (busy, timeout, unavailable) are the Result's error.
   asio::awaitable<core::Result<proto::AuthReply>> authenticate(std::string user, core::Secret password);
   asio::awaitable<core::Result<proto::AuthReply>> account(std::string user);
+  // Never sent twice (a bind with the old password counts against a policy).
+  asio::awaitable<core::Result<proto::AuthReply>> change_password(std::string user, core::Secret old_password,
+                                                                  core::Secret new_password);
   // Whether the provider can be reached: a lookup any reachable provider
   // answers at once (uid 0; "no such uid" counts as an answer), sent in the
   // authentication queue so that lookups waiting cannot make it fail. ok:

@@ -36,13 +36,19 @@ proto::Bytes serve_request(providers::Provider& provider, const proto::Request& 
       return proto::encode_status_reply(id, provider.stats());
     case Opcode::kAuthenticate: {
       // A rejection, an unknown user and an outage travel as error replies
-      // with their codes; only a success is an AuthReply.
-      core::Status st = provider.authenticate(req.name, req.password.view());
-      if (!st) return error_frame(req, st);
-      return proto::encode_auth_reply(id, req.opcode, proto::AuthReply{proto::AuthResult::kSuccess, ""});
+      // with their codes; a success is an AuthReply with the account's
+      // verdict as the source saw it (auth_reply_of: kSuccess when in order).
+      auto r = provider.authenticate_verdict(req.name, req.password.view());
+      if (!r) return error_frame(req, r.error());
+      return proto::encode_auth_reply(id, req.opcode, auth_reply_of(*r));
     }
     case Opcode::kAccount: {
       auto r = provider.account(req.name);
+      if (!r) return error_frame(req, r.error());
+      return proto::encode_auth_reply(id, req.opcode, auth_reply_of(*r));
+    }
+    case Opcode::kChangePassword: {
+      auto r = provider.change_password(req.name, req.password.view(), req.new_password.view());
       if (!r) return error_frame(req, r.error());
       return proto::encode_auth_reply(id, req.opcode, auth_reply_of(*r));
     }
@@ -77,6 +83,35 @@ core::Result<model::Account> account_of(const proto::AuthReply& reply) {
     default: break;
   }
   return core::error(core::Status::corruption("account reply with result " +
+                                              std::string(proto::auth_result_name(reply.result))));
+}
+
+proto::AuthReply auth_reply_of(const model::PasswordChange& change) {
+  using model::PasswordChangeVerdict;
+  using proto::AuthResult;
+  AuthResult result = AuthResult::kSuccess;
+  switch (change.verdict) {
+    case PasswordChangeVerdict::kChanged: result = AuthResult::kSuccess; break;
+    case PasswordChangeVerdict::kOldPasswordRejected: result = AuthResult::kAuthError; break;
+    case PasswordChangeVerdict::kNewPasswordRefused: result = AuthResult::kTokenError; break;
+    case PasswordChangeVerdict::kDenied: result = AuthResult::kPermissionDenied; break;
+    case PasswordChangeVerdict::kNotSupported: result = AuthResult::kIgnore; break;
+  }
+  return proto::AuthReply{result, change.message};
+}
+
+core::Result<model::PasswordChange> password_change_of(const proto::AuthReply& reply) {
+  using model::PasswordChangeVerdict;
+  using proto::AuthResult;
+  switch (reply.result) {
+    case AuthResult::kSuccess: return model::PasswordChange{PasswordChangeVerdict::kChanged, reply.message};
+    case AuthResult::kAuthError: return model::PasswordChange{PasswordChangeVerdict::kOldPasswordRejected, reply.message};
+    case AuthResult::kTokenError: return model::PasswordChange{PasswordChangeVerdict::kNewPasswordRefused, reply.message};
+    case AuthResult::kPermissionDenied: return model::PasswordChange{PasswordChangeVerdict::kDenied, reply.message};
+    case AuthResult::kIgnore: return model::PasswordChange{PasswordChangeVerdict::kNotSupported, reply.message};
+    default: break;
+  }
+  return core::error(core::Status::corruption("password change reply with result " +
                                               std::string(proto::auth_result_name(reply.result))));
 }
 

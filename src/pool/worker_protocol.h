@@ -46,6 +46,9 @@ core::Result<std::vector<std::pair<std::string, std::string>>> decode_status_rep
 // result that is not an account verdict).
 proto::AuthReply auth_reply_of(const model::Account& account);
 core::Result<model::Account> account_of(const proto::AuthReply& reply);
+// A password change verdict likewise (kChangePassword replies).
+proto::AuthReply auth_reply_of(const model::PasswordChange& change);
+core::Result<model::PasswordChange> password_change_of(const proto::AuthReply& reply);
 
 // A whole frame again (header + payload), e.g. to forward a worker's reply to
 // a client unchanged but for the request id.

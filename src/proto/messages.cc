@@ -76,22 +76,29 @@ std::expected<Request, DecodeError> decode_request(const FrameHeader& header,
     req.cursor = r.u32();
     req.max = r.u32();
     if (!r.bad && (req.max == 0 || req.max > kMaxPageRecords)) req.max = kMaxPageRecords;
-  } else if (req.opcode == Opcode::kAuthenticate || req.opcode == Opcode::kAccount) {
+  } else if (req.opcode == Opcode::kAuthenticate || req.opcode == Opcode::kAccount ||
+             req.opcode == Opcode::kChangePassword) {
     std::uint32_t n = 0;
     const char* user = r.str(kMaxNameLength, &n);
     if (!r.bad && n == 0) return std::unexpected(DecodeError{WireStatus::kBadRequest, "empty user name"});
     req.name.assign(user, n);
-    if (req.opcode == Opcode::kAuthenticate) {
-      // The length is checked before a byte of the password is copied.
+    // A password: its length is checked before a byte of it is copied.
+    auto password = [&](core::Secret* out) -> std::optional<DecodeError> {
       const std::uint32_t pn = r.remaining() >= 4 ? load_u32(payload.data() + r.pos) : 0;
       if (pn > kMaxPasswordLength) {
-        return std::unexpected(DecodeError{WireStatus::kTooLarge, "password longer than " +
-                                                                      std::to_string(kMaxPasswordLength) +
-                                                                      " bytes refused"});
+        return DecodeError{WireStatus::kTooLarge,
+                           "password longer than " + std::to_string(kMaxPasswordLength) + " bytes refused"};
       }
       std::uint32_t m = 0;
       const char* pw = r.str(kMaxPasswordLength, &m);
-      if (!r.bad) req.password.assign(std::string_view(pw, m));
+      if (!r.bad) out->assign(std::string_view(pw, m));
+      return std::nullopt;
+    };
+    if (req.opcode != Opcode::kAccount) {
+      if (auto e = password(&req.password)) return std::unexpected(std::move(*e));
+    }
+    if (req.opcode == Opcode::kChangePassword) {
+      if (auto e = password(&req.new_password)) return std::unexpected(std::move(*e));
     }
     std::uint32_t sn = 0;
     const char* service = r.str(kMaxServiceLength, &sn);
@@ -126,11 +133,14 @@ std::expected<Request, DecodeError> decode_request(const FrameHeader& header,
 }
 
 Bytes encode_request(const Request& req) {
-  Bytes out(kHeaderSize + 16 + req.name.size() + req.password.size() + req.service.size());
+  Bytes out(kHeaderSize + 20 + req.name.size() + req.password.size() + req.new_password.size() +
+            req.service.size());
   WireWriter w(out.data() + kHeaderSize, out.size() - kHeaderSize);
-  if (req.opcode == Opcode::kAuthenticate || req.opcode == Opcode::kAccount) {
+  if (req.opcode == Opcode::kAuthenticate || req.opcode == Opcode::kAccount ||
+      req.opcode == Opcode::kChangePassword) {
     w.str(req.name.data(), req.name.size());
-    if (req.opcode == Opcode::kAuthenticate) w.str(req.password.view().data(), req.password.size());
+    if (req.opcode != Opcode::kAccount) w.str(req.password.view().data(), req.password.size());
+    if (req.opcode == Opcode::kChangePassword) w.str(req.new_password.view().data(), req.new_password.size());
     w.str(req.service.data(), req.service.size());
   } else if (is_name_lookup(req.opcode)) {
     w.str(req.name.data(), req.name.size());
@@ -475,6 +485,8 @@ std::string_view auth_result_name(AuthResult result) {
     case AuthResult::kPermissionDenied: return "permission denied";
     case AuthResult::kAccountExpired: return "account expired";
     case AuthResult::kPasswordExpired: return "password expired";
+    case AuthResult::kTokenError: return "new password refused";
+    case AuthResult::kIgnore: return "not changed here";
   }
   return "unknown result";
 }
@@ -547,6 +559,7 @@ std::string_view opcode_name(std::uint16_t opcode) {
     case Opcode::kSshKeys: return "ssh-keys";
     case Opcode::kAuthenticate: return "authenticate";
     case Opcode::kAccount: return "account";
+    case Opcode::kChangePassword: return "change-password";
     case Opcode::kCacheInvalidate: return "cache-invalidate";
     case Opcode::kCacheForget: return "cache-forget";
     case Opcode::kCacheShow: return "cache-show";

@@ -30,9 +30,12 @@ struct Request {
   std::uint32_t id = 0;
   std::uint32_t cursor = 0;
   std::uint32_t max = 0;
-  // kAuthenticate only; zeroed when the request is destroyed.
+  // kAuthenticate and kChangePassword (the old one); zeroed when the request
+  // is destroyed.
   core::Secret password = {};
-  // kAuthenticate/kAccount: the PAM service asking ("sshd"), for logs.
+  // kChangePassword only: the new password.
+  core::Secret new_password = {};
+  // kAuthenticate/kAccount/kChangePassword: the PAM service asking ("sshd"), for logs.
   std::string service = {};
 };
 

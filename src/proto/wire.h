@@ -66,6 +66,10 @@ enum class Opcode : uint16_t {
   // network listener (opcode_is_auth).
   kAuthenticate = 0x0020,  // str user, str password, str service -> u32 AuthResult, str message
   kAccount = 0x0021,       // str user, str service -> u32 AuthResult, str message
+  // str user, str old password, str new password, str service -> u32 AuthResult,
+  // str message. An empty old and new password: a preliminary check only (would
+  // a source change this user's password?), nothing is changed.
+  kChangePassword = 0x0022,
   // Admin: accepted only on the admin socket, from root.
   kCacheInvalidate = 0x0030,  // u32 map mask (kMapPasswd|kMapGroup|kMapInitgroups) -> str message
   kCacheForget = 0x0031,      // u32 entry kind (kEntryUser|kEntryGroup), str name or decimal id -> str message
@@ -97,6 +101,7 @@ inline bool opcode_known(uint16_t op) {
     case Opcode::kSshKeys:
     case Opcode::kAuthenticate:
     case Opcode::kAccount:
+    case Opcode::kChangePassword:
     case Opcode::kCacheInvalidate:
     case Opcode::kCacheForget:
     case Opcode::kCacheShow:
@@ -121,8 +126,11 @@ enum class AuthResult : uint32_t {
   kPermissionDenied = 5, // PAM_PERM_DENIED: this caller may not ask; account locked
   kAccountExpired = 6,   // PAM_ACCT_EXPIRED
   kPasswordExpired = 7,  // PAM_NEW_AUTHTOK_REQD
+  // kChangePassword only (kAuthError there: the old password was rejected):
+  kTokenError = 8,       // PAM_AUTHTOK_ERR: the new password was refused (policy)
+  kIgnore = 9,           // PAM_IGNORE: the user's source does not change passwords
 };
-inline constexpr uint32_t kAuthResultMax = 7;
+inline constexpr uint32_t kAuthResultMax = 9;
 
 // What the network listeners (TCP, UDP) accept: ping and the lookups of public
 // data (0x10-0x1F). Status, authentication and admin requests are refused there.

@@ -185,12 +185,31 @@ Status CheckedProvider::authenticate(std::string_view user, std::string_view pas
   return u ? Status::ok() : u.error();
 }
 
+Result<model::Account> CheckedProvider::authenticate_verdict(std::string_view user, std::string_view password) {
+  auto r = inner_->authenticate_verdict(user, password);
+  if (!r) return r;
+  if (auto u = user_by_name(user); !u) return core::error(u.error());
+  return r;
+}
+
 Result<model::Account> CheckedProvider::account(std::string_view user) {
   auto a = inner_->account(user);
   if (!a) return a;
   auto u = user_by_name(user);
   if (!u) return core::error(u.error());
   return a;
+}
+
+// Checked before the change, not after: a user whose record is refused here
+// (uid 0, an id out of range, an ambiguous name) has no password fastid changes.
+Result<model::PasswordChange> CheckedProvider::change_password(std::string_view user, std::string_view old_password,
+                                                               std::string_view new_password) {
+  if (invalid_name_reason(user, qualified_) != nullptr) {
+    return core::error(Status::not_found("no such user"));
+  }
+  auto u = user_by_name(user);
+  if (!u) return core::error(u.error());
+  return inner_->change_password(user, old_password, new_password);
 }
 
 std::vector<std::pair<std::string, std::string>> CheckedProvider::stats() const {

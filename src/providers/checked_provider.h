@@ -37,7 +37,10 @@ class CheckedProvider final : public Provider {
 
   Result<Answer> lookup(const Query& query) override;
   Status authenticate(std::string_view user, std::string_view password) override;
+  Result<model::Account> authenticate_verdict(std::string_view user, std::string_view password) override;
   Result<model::Account> account(std::string_view user) override;
+  Result<model::PasswordChange> change_password(std::string_view user, std::string_view old_password,
+                                                std::string_view new_password) override;
 
   std::uint64_t data_generation() const override { return inner_->data_generation(); }
   std::vector<std::pair<std::string, std::string>> stats() const override;

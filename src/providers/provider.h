@@ -69,11 +69,38 @@ class Provider {
     return Status::invalid_argument(name() + ": this provider does not authenticate");
   }
 
+  // authenticate(), and what the source said of the account while it checked
+  // the password: most sources say nothing (kOk; their account() decides);
+  // winbind reports an expired account or a password that must be changed
+  // only here, with the right password (and has no account check without
+  // one). A verdict other than kOk means the password was right.
+  virtual Result<model::Account> authenticate_verdict(std::string_view user, std::string_view password) {
+    Status st = authenticate(user, password);
+    if (!st) return core::error(st);
+    return model::Account{};
+  }
+
   // The account check after authentication (PAM acct_mgmt): same error codes
   // as authenticate; a verdict other than kOk is an answer, not an error.
   virtual Result<model::Account> account(std::string_view user) {
     (void)user;
     return core::error(Status::invalid_argument(name() + ": this provider has no account checks"));
+  }
+
+  // A password change (PAM chauthtok): `old_password` must be the user's
+  // (the source checks it, e.g. by binding as the user), and the source's own
+  // policy may refuse `new_password`. Both empty: a preliminary check only —
+  // kChanged when this source would change the user's password, nothing sent.
+  // Errors as authenticate(): kNotFound (unknown here: the next source is
+  // asked), kUnavailable, kInvalidArgument (this provider does not change
+  // passwords at all: the next source is asked). A source that knows the user
+  // but leaves passwords to other tools answers kNotSupported.
+  virtual Result<model::PasswordChange> change_password(std::string_view user, std::string_view old_password,
+                                                        std::string_view new_password) {
+    (void)user;
+    (void)old_password;
+    (void)new_password;
+    return core::error(Status::invalid_argument(name() + ": this provider does not change passwords"));
   }
 
   // Whether a record named `answered` is the entry a lookup of `asked` means.

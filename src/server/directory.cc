@@ -29,15 +29,22 @@ class InProcessDirectory final : public Directory {
     co_return r;
   }
 
-  asio::awaitable<core::Status> authenticate(std::string user, core::Secret password,
-                                             core::Offloader& offloader) override {
+  asio::awaitable<core::Result<model::Account>> authenticate(std::string user, core::Secret password,
+                                                             core::Offloader& offloader) override {
     auto op = offloader.offload(check_password, provider_, std::move(user), std::move(password));
-    core::Result<bool> r = co_await std::move(op);
-    co_return r ? core::Status::ok() : r.error();
+    co_return co_await std::move(op);
   }
 
   asio::awaitable<core::Result<model::Account>> account(std::string user, core::Offloader& offloader) override {
     auto op = offloader.offload(check_account, provider_, std::move(user));
+    co_return co_await std::move(op);
+  }
+
+  asio::awaitable<core::Result<model::PasswordChange>> change_password(std::string user, core::Secret old_password,
+                                                                       core::Secret new_password,
+                                                                       core::Offloader& offloader) override {
+    auto op = offloader.offload(check_change, provider_, std::move(user), std::move(old_password),
+                                std::move(new_password));
     co_return co_await std::move(op);
   }
 
@@ -63,11 +70,14 @@ class InProcessDirectory final : public Directory {
 
  private:
   // Run on the offload pool: they own copies of what they use.
-  static core::Result<bool> check_password(std::shared_ptr<providers::Provider> provider, std::string user,
-                                           core::Secret password) {
-    core::Status st = provider->authenticate(user, password.view());
-    if (!st) return core::error(st);
-    return true;
+  static core::Result<model::Account> check_password(std::shared_ptr<providers::Provider> provider,
+                                                     std::string user, core::Secret password) {
+    return provider->authenticate_verdict(user, password.view());
+  }
+  static core::Result<model::PasswordChange> check_change(std::shared_ptr<providers::Provider> provider,
+                                                          std::string user, core::Secret old_password,
+                                                          core::Secret new_password) {
+    return provider->change_password(user, old_password.view(), new_password.view());
   }
   static core::Result<model::Account> check_account(std::shared_ptr<providers::Provider> provider,
                                                     std::string user) {
@@ -89,17 +99,13 @@ class PooledDirectory final : public Directory {
     co_return co_await std::move(op);
   }
 
-  asio::awaitable<core::Status> authenticate(std::string user, core::Secret password,
-                                             core::Offloader&) override {
+  asio::awaitable<core::Result<model::Account>> authenticate(std::string user, core::Secret password,
+                                                             core::Offloader&) override {
     std::shared_ptr<pool::ProviderPool> pool = pool_;
     auto op = pool->authenticate(std::move(user), std::move(password));
     core::Result<proto::AuthReply> r = co_await std::move(op);
-    if (!r) co_return r.error();
-    if (r->result != proto::AuthResult::kSuccess) {
-      co_return core::Status::corruption("authentication reply with result " +
-                                         std::string(proto::auth_result_name(r->result)));
-    }
-    co_return core::Status::ok();
+    if (!r) co_return core::error(r.error());
+    co_return pool::account_of(*r);
   }
 
   asio::awaitable<core::Result<model::Account>> account(std::string user, core::Offloader&) override {
@@ -108,6 +114,16 @@ class PooledDirectory final : public Directory {
     core::Result<proto::AuthReply> r = co_await std::move(op);
     if (!r) co_return core::error(r.error());
     co_return pool::account_of(*r);
+  }
+
+  asio::awaitable<core::Result<model::PasswordChange>> change_password(std::string user, core::Secret old_password,
+                                                                       core::Secret new_password,
+                                                                       core::Offloader&) override {
+    std::shared_ptr<pool::ProviderPool> pool = pool_;
+    auto op = pool->change_password(std::move(user), std::move(old_password), std::move(new_password));
+    core::Result<proto::AuthReply> r = co_await std::move(op);
+    if (!r) co_return core::error(r.error());
+    co_return pool::password_change_of(*r);
   }
 
   asio::awaitable<bool> offline(core::Status failure) override {

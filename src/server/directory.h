@@ -47,10 +47,26 @@ class Directory {
   // Authentication and the account check (providers::Provider's codes). An
   // in-process provider runs them on `offloader` (crypt is slow by design); a
   // pooled one in its provider worker. The password is zeroed wherever it went.
-  virtual asio::awaitable<core::Status> authenticate(std::string user, core::Secret password,
-                                                     core::Offloader& offloader) = 0;
+  // authenticate: ok with the account's verdict as the source saw it while
+  // checking the password (Provider::authenticate_verdict; kOk mostly).
+  virtual asio::awaitable<core::Result<model::Account>> authenticate(std::string user, core::Secret password,
+                                                                     core::Offloader& offloader) = 0;
   virtual asio::awaitable<core::Result<model::Account>> account(std::string user,
                                                                 core::Offloader& offloader) = 0;
+
+  // A password change (providers::Provider::change_password's verdicts and
+  // codes; both passwords empty: a preliminary check). Never retried, never
+  // stored; the passwords are zeroed wherever they went.
+  virtual asio::awaitable<core::Result<model::PasswordChange>> change_password(std::string user,
+                                                                               core::Secret old_password,
+                                                                               core::Secret new_password,
+                                                                               core::Offloader& offloader) {
+    (void)user;
+    (void)old_password;
+    (void)new_password;
+    (void)offloader;
+    co_return core::error(core::Status::invalid_argument(name() + ": does not change passwords"));
+  }
 
   // After authenticate() or account() failed with `failure` (neither an
   // answer nor "no such user"): whether the directory is offline, so that

@@ -12,7 +12,8 @@ std::optional<Route> route_of(std::uint16_t opcode) {
     case Opcode::kPing: return Route::kPing;
     case Opcode::kStatus: return Route::kStatus;
     case Opcode::kAuthenticate:
-    case Opcode::kAccount: return Route::kAuth;
+    case Opcode::kAccount:
+    case Opcode::kChangePassword: return Route::kAuth;
     case Opcode::kCacheInvalidate:
     case Opcode::kCacheForget:
     case Opcode::kCacheShow:

@@ -144,6 +144,9 @@ asio::awaitable<proto::Bytes> PamHandler::handle(proto::Request req, core::PeerC
   } else if (op == Opcode::kAccount) {
     auto run = account(std::move(req), peer);
     reply = co_await std::move(run);
+  } else if (op == Opcode::kChangePassword) {
+    auto run = change_password(std::move(req), peer);
+    reply = co_await std::move(run);
   } else {
     co_return proto::encode_error_reply(static_cast<std::uint16_t>(op), id,
                                         proto::WireStatus::kUnknownOpcode,
@@ -209,7 +212,26 @@ asio::awaitable<AuthReply> PamHandler::authenticate(proto::Request req, core::Pe
   std::vector<FailedDirectory> failed;
   for (const DirectoryPtr& d : directories) {
     auto op = d->authenticate(req.name, req.password, offloader_);
-    core::Status st = co_await std::move(op);
+    core::Result<model::Account> verdict = co_await std::move(op);
+    const core::Status st = verdict ? core::Status::ok() : verdict.error();
+    if (verdict && verdict->verdict != model::AccountVerdict::kOk) {
+      // The password is right, and the source said what the account check
+      // will have to say (winbind: an expired account, a password that must
+      // be changed; only its authentication tells). Never a credential kept
+      // for offline logins; a disabled account is refused here and now.
+      lockout_.succeed(attempt, auth::Lockout::Clock::now());
+      auto drop = forget_offline(req.name, "the source refused the account");
+      co_await std::move(drop);
+      AuthReply reply = pool::auth_reply_of(*verdict);
+      core::log_info("pam: password right but account refused by provider " + d->name() + " (" +
+                     shown(reply.message) + "): " + who(req, peer));
+      if (reply.result == AuthResult::kPermissionDenied) {
+        ++failures_;
+        co_return AuthReply{AuthResult::kAuthError, reply.message};
+      }
+      ++successes_;
+      co_return reply;  // kAccountExpired or kPasswordExpired: the module defers it to acct_mgmt
+    }
     if (st.is_ok()) {
       ++successes_;
       lockout_.succeed(attempt, auth::Lockout::Clock::now());
@@ -232,8 +254,10 @@ asio::awaitable<AuthReply> PamHandler::authenticate(proto::Request req, core::Pe
     }
     if (st.code() == core::Code::kPermissionDenied) {
       ++failures_;
-      core::log_warning("pam: authentication failure from provider " + d->name() + ": " +
-                        who(req, peer));
+      // The provider's reason (wrong password, a disabled or locked-out
+      // account): for the log, which is root's; never the caller's reply.
+      core::log_warning("pam: authentication failure from provider " + d->name() + " (" + shown(st.message()) +
+                        "): " + who(req, peer));
       if (lockout_.fail(attempt, auth::Lockout::Clock::now())) {
         core::log_warning("pam: locked out after " + std::to_string(config_.max_failures) +
                           " failures: " + who(req, peer));
@@ -315,6 +339,14 @@ asio::awaitable<AuthReply> PamHandler::account(proto::Request req, core::PeerCre
     core::Result<model::Account> r = co_await std::move(op);
     if (r) {
       AuthReply reply = pool::auth_reply_of(*r);
+      if (reply.result == AuthResult::kSuccess) {
+        auto rules = apply_access_rules(d->name(), req, peer);
+        reply = co_await std::move(rules);
+        if (reply.result == AuthResult::kUnavailable) {
+          ++unavailable_;
+          co_return reply;
+        }
+      }
       if (reply.result != AuthResult::kSuccess) {
         core::log_info("pam: account refused by provider " + d->name() + " (" + reply.message +
                        "): " + who(req, peer));
@@ -331,17 +363,148 @@ asio::awaitable<AuthReply> PamHandler::account(proto::Request req, core::PeerCre
     co_await std::move(drop);
     co_return AuthReply{AuthResult::kUserUnknown, ""};
   }
+  std::vector<std::string> failed_names;
+  for (const auto& f : failed) failed_names.push_back(f.directory->name());
   auto offline = failed_offline(std::move(failed), req, peer);
   const bool all_offline = co_await std::move(offline);
   if (offline_ && all_offline) {
     auto store = offline_;
     auto op = offloader_.offload(has_offline, store, req.name);
     const bool known = co_await std::move(op);
-    if (known) co_return AuthReply{AuthResult::kSuccess, "account checked offline"};
+    if (known) {
+      // The same access rules as online, from what the store kept.
+      for (const std::string& name : failed_names) {
+        auto rules = apply_access_rules(name, req, peer);
+        AuthReply verdict = co_await std::move(rules);
+        if (verdict.result != AuthResult::kSuccess) co_return verdict;
+      }
+      co_return AuthReply{AuthResult::kSuccess, "account checked offline"};
+    }
   }
   ++unavailable_;
   co_return AuthReply{AuthResult::kUnavailable,
                       all_offline ? "no source could be reached" : "the source is busy or failing; try again"};
+}
+
+asio::awaitable<AuthReply> PamHandler::change_password(proto::Request req, core::PeerCred peer) {
+  auto check = check_caller(req, peer);
+  AuthReply allowed = co_await std::move(check);
+  if (allowed.result != AuthResult::kSuccess) co_return allowed;
+  const bool preliminary = req.password.empty() && req.new_password.empty();
+  if (!preliminary && req.new_password.empty()) {
+    co_return AuthReply{AuthResult::kTokenError, "the new password is empty"};
+  }
+
+  // A change checks the current password: it takes a place in the lockout
+  // like a login, so that chauthtok is no way around max_failures.
+  lockout_.set_options(lockout_options());
+  const auto now = auth::Lockout::Clock::now();
+  auth::Lockout::Attempt attempt;
+  if (!preliminary) {
+    const auth::Lockout::Verdict admitted = lockout_.begin(req.name, now, &attempt);
+    if (admitted.admission != auth::Lockout::Admission::kAdmitted) {
+      ++locked_refusals_;
+      core::log_warning("pam: password change refused, locked out: " + who(req, peer));
+      co_return AuthReply{AuthResult::kLocked, "too many failed attempts; try again later"};
+    }
+  }
+
+  Directories directories = nss_.directories();  // kept alive across the awaits
+  bool failed = false;
+  std::string not_changing;
+  for (const DirectoryPtr& d : directories) {
+    auto op = d->change_password(req.name, req.password, req.new_password, offloader_);
+    core::Result<model::PasswordChange> r = co_await std::move(op);
+    if (!r) {
+      if (r.error().code() == core::Code::kInvalidArgument && not_changing.empty()) {
+        not_changing = "provider " + d->name() + " does not change passwords";
+      }
+      if (could_not_answer(r.error())) {
+        core::log_warning("pam: provider " + d->name() + " could not change the password of " + who(req, peer) +
+                          ": " + r.error().to_string());
+        failed = true;
+      }
+      continue;  // kNotFound, or a provider that does not change passwords: the next
+    }
+    using model::PasswordChangeVerdict;
+    const std::string by = "provider " + d->name();
+    switch (r->verdict) {
+      case PasswordChangeVerdict::kChanged:
+        if (preliminary) co_return AuthReply{AuthResult::kSuccess, ""};
+        ++password_changes_;
+        lockout_.succeed(attempt, auth::Lockout::Clock::now());
+        core::log_info("pam: password changed by " + by + ": " + who(req, peer));
+        if (offline_) {
+          // The directory took the new password from this user, who proved the old one.
+          auto store = offline_;
+          auto save = offloader_.offload(remember_offline, store, req.name, req.new_password);
+          core::Status saved = co_await std::move(save);
+          if (!saved) {
+            core::log_warning("pam: offline credential not updated: " + saved.to_string());
+            auto drop = forget_offline(req.name, "the password changed");
+            co_await std::move(drop);
+          }
+        }
+        co_return AuthReply{AuthResult::kSuccess, "password changed"};
+      case PasswordChangeVerdict::kOldPasswordRejected:
+        ++failures_;
+        ++password_change_refusals_;
+        core::log_warning("pam: password change refused by " + by + ", the current password is wrong: " +
+                          who(req, peer));
+        if (lockout_.fail(attempt, auth::Lockout::Clock::now())) {
+          core::log_warning("pam: locked out after " + std::to_string(config_.max_failures) +
+                            " failures: " + who(req, peer));
+        }
+        if (offline_) {
+          auto store = offline_;
+          auto drop = offloader_.offload(forget_stale_offline, store, req.name, req.password);
+          (void)co_await std::move(drop);
+        }
+        co_return AuthReply{AuthResult::kAuthError, r->message};
+      case PasswordChangeVerdict::kNewPasswordRefused:
+        // Not counted either way: a refusal of the new password must not
+        // forget the user's failures (a guess with a new password the policy
+        // refuses would otherwise reset the lockout).
+        ++password_change_refusals_;
+        core::log_info("pam: new password refused by " + by + " (" + shown(r->message) + "): " + who(req, peer));
+        co_return AuthReply{AuthResult::kTokenError, r->message};
+      case PasswordChangeVerdict::kDenied:
+        ++password_change_refusals_;
+        core::log_warning("pam: password change denied by " + by + " (" + shown(r->message) + "): " + who(req, peer));
+        co_return AuthReply{AuthResult::kPermissionDenied, r->message};
+      case PasswordChangeVerdict::kNotSupported:
+        // Its user: the next directory's namesake is not the one who logs in.
+        core::log_info("pam: password change left to other modules (" + shown(r->message) + "): " + who(req, peer));
+        co_return AuthReply{AuthResult::kIgnore, r->message};
+    }
+  }
+  if (failed) {
+    ++unavailable_;
+    co_return AuthReply{AuthResult::kUnavailable, "the password cannot be changed now; try again later"};
+  }
+  if (!not_changing.empty()) {
+    // Known only to sources that do not change passwords (or to none).
+    core::log_info("pam: no source changes the password of " + who(req, peer));
+  }
+  co_return AuthReply{AuthResult::kUserUnknown, ""};
+}
+
+asio::awaitable<AuthReply> PamHandler::apply_access_rules(const std::string& provider, const proto::Request& req,
+                                                          core::PeerCred peer) {
+  const auto it = config_.access_rules.find(provider);
+  if (it == config_.access_rules.end() || it->second.empty()) co_return AuthReply{AuthResult::kSuccess, ""};
+  auto check = access_refusal(nss_, it->second, req.name);
+  core::Result<std::optional<std::string>> refusal = co_await std::move(check);
+  if (!refusal) {
+    core::log_warning("pam: the access rules of provider " + provider + " cannot be checked for " + who(req, peer) +
+                      ": " + refusal.error().to_string());
+    co_return AuthReply{AuthResult::kUnavailable, "the access rules cannot be checked now; try again"};
+  }
+  if (!*refusal) co_return AuthReply{AuthResult::kSuccess, ""};
+  ++access_refusals_;
+  core::log_warning("pam: access denied by provider " + provider + " rule " + shown(**refusal) + ": " +
+                    who(req, peer));
+  co_return AuthReply{AuthResult::kPermissionDenied, "access denied"};
 }
 
 StatusItems PamHandler::status_items() const {
@@ -354,6 +517,9 @@ StatusItems PamHandler::status_items() const {
       {"pam.refused_callers", std::to_string(refused_callers_)},
       {"pam.locked_refusals", std::to_string(locked_refusals_)},
       {"pam.lockouts", std::to_string(lockout_.lockouts())},
+      {"pam.password_changes", std::to_string(password_changes_)},
+      {"pam.access_refusals", std::to_string(access_refusals_)},
+      {"pam.password_change_refusals", std::to_string(password_change_refusals_)},
   };
 }
 

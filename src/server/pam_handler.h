@@ -11,6 +11,7 @@
 //   4. the directories are asked in order: a success or a rejection ends it; a
 //      directory that does not know the user passes to the next; one that could
 //      not answer is remembered with why;
+//      (a password change: the first directory that knows the user decides);
 //   5. when no directory answered: if none failed, the user is unknown (and an
 //      offline credential of that name goes); else offline credentials (if
 //      enabled) decide only when every failed directory is offline as its probe
@@ -24,6 +25,7 @@
 #include <asio/awaitable.hpp>
 #include <chrono>
 
+#include <map>
 #include <memory>
 #include <string>
 #include <utility>
@@ -35,6 +37,7 @@
 #include "core/offload.h"
 #include "core/peer_cred.h"
 #include "proto/messages.h"
+#include "server/access_rules.h"
 #include "server/nss_handler.h"
 
 namespace fastid::server {
@@ -49,6 +52,9 @@ struct PamOptions {
   bool offline = false;      // keep offline credentials for when directories are down
   std::string offline_file;  // "" = state_dir/pam-offline
   std::chrono::milliseconds offline_max_age{604800000};
+  // Each provider's access rules (by provider name), applied at the account
+  // check to the users it finds in order, and offline to those it stored.
+  std::map<std::string, AccessRules> access_rules = {};
 };
 
 // A directory that could not answer an authentication or account check, and why.
@@ -79,6 +85,13 @@ class PamHandler {
  private:
   asio::awaitable<proto::AuthReply> authenticate(proto::Request req, core::PeerCred peer);
   asio::awaitable<proto::AuthReply> account(proto::Request req, core::PeerCred peer);
+  // kChangePassword (pam_sm_chauthtok): the caller check, then the lockout
+  // (a wrong current password is a failed guess like any other), then the
+  // first directory that knows the user changes it (or says it does not change
+  // passwords: PAM_IGNORE). Never offline. A change updates the user's
+  // offline credential to the new password; a rejected current password that
+  // the offline credential still accepts drops it.
+  asio::awaitable<proto::AuthReply> change_password(proto::Request req, core::PeerCred peer);
   // Step 2. kSuccess when the caller may ask about req.name.
   asio::awaitable<proto::AuthReply> check_caller(const proto::Request& req, core::PeerCred peer);
   // Step 5: whether every directory that could not answer is offline.
@@ -88,6 +101,11 @@ class PamHandler {
   // What the lockout needs now: the options, with attempt_lifetime longer
   // than any attempt through the current directories can take.
   auth::Lockout::Options lockout_options() const;
+  // A verdict of `provider`'s access rules for the user: kSuccess (admitted,
+  // or no rules), kPermissionDenied (a rule refused, logged with its name),
+  // kUnavailable (a lookup the rules need failed).
+  asio::awaitable<proto::AuthReply> apply_access_rules(const std::string& provider, const proto::Request& req,
+                                                       core::PeerCred peer);
   // Drops the user's offline credential (no such user, account refused).
   asio::awaitable<void> forget_offline(const std::string& user, const char* why);
 
@@ -105,6 +123,9 @@ class PamHandler {
   std::uint64_t unavailable_ = 0;
   std::uint64_t offline_successes_ = 0;
   std::uint64_t offline_forgotten_ = 0;
+  std::uint64_t password_changes_ = 0;
+  std::uint64_t access_refusals_ = 0;
+  std::uint64_t password_change_refusals_ = 0;
 };
 
 }  // namespace fastid::server

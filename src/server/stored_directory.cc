@@ -89,8 +89,9 @@ asio::awaitable<core::Result<Answer>> StoredDirectory::lookup(Query q) {
   co_return r;
 }
 
-asio::awaitable<core::Status> StoredDirectory::authenticate(std::string user, core::Secret password,
-                                                            core::Offloader& offloader) {
+asio::awaitable<core::Result<model::Account>> StoredDirectory::authenticate(std::string user,
+                                                                            core::Secret password,
+                                                                            core::Offloader& offloader) {
   DirectoryPtr behind = behind_;  // alive across the await
   auto op = behind->authenticate(std::move(user), std::move(password), offloader);
   co_return co_await std::move(op);
@@ -100,6 +101,15 @@ asio::awaitable<core::Result<model::Account>> StoredDirectory::account(std::stri
                                                                        core::Offloader& offloader) {
   DirectoryPtr behind = behind_;
   auto op = behind->account(std::move(user), offloader);
+  co_return co_await std::move(op);
+}
+
+asio::awaitable<core::Result<model::PasswordChange>> StoredDirectory::change_password(std::string user,
+                                                                                     core::Secret old_password,
+                                                                                     core::Secret new_password,
+                                                                                     core::Offloader& offloader) {
+  DirectoryPtr behind = behind_;
+  auto op = behind->change_password(std::move(user), std::move(old_password), std::move(new_password), offloader);
   co_return co_await std::move(op);
 }
 

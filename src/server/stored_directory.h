@@ -73,9 +73,12 @@ class StoredDirectory final : public Directory, public std::enable_shared_from_t
 
   const std::string& name() const override { return behind_->name(); }
   asio::awaitable<core::Result<model::Answer>> lookup(model::Query query) override;
-  asio::awaitable<core::Status> authenticate(std::string user, core::Secret password,
-                                             core::Offloader& offloader) override;
+  asio::awaitable<core::Result<model::Account>> authenticate(std::string user, core::Secret password,
+                                                             core::Offloader& offloader) override;
   asio::awaitable<core::Result<model::Account>> account(std::string user, core::Offloader& offloader) override;
+  asio::awaitable<core::Result<model::PasswordChange>> change_password(std::string user, core::Secret old_password,
+                                                                       core::Secret new_password,
+                                                                       core::Offloader& offloader) override;
 
   // Authentication asks this when the directory behind failed it with
   // `failure`: true while it is offline. Online, a failure that may mean an

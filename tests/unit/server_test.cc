@@ -78,8 +78,8 @@ class FakeDirectory final : public Directory {
     if (auto a = answers.find(q); a != answers.end()) co_return a->second;
     co_return core::error(core::Status::not_found(name_ + ": " + model::describe(q)));
   }
-  asio::awaitable<core::Status> authenticate(std::string, core::Secret, core::Offloader&) override {
-    co_return core::Status::invalid_argument("fake: no authentication");
+  asio::awaitable<core::Result<model::Account>> authenticate(std::string, core::Secret, core::Offloader&) override {
+    co_return core::error(core::Status::invalid_argument("fake: no authentication"));
   }
   asio::awaitable<core::Result<model::Account>> account(std::string, core::Offloader&) override {
     co_return core::error(core::Status::invalid_argument("fake: no accounts"));

@@ -135,6 +135,53 @@ TEST_F(WinbindSystemTest, PamtesterRightWrongUnknownAndDisabled) {
   EXPECT_TRUE(has(disabled, "Authentication failure")) << disabled.out;
 }
 
+// Account states winbind reports only while it checks a password (issue #15):
+// with the right password, an expired account is PAM_ACCT_EXPIRED and a
+// password that must be changed PAM_NEW_AUTHTOK_REQD at acct_mgmt (the module
+// keeps authentication's verdict for it, as pam_unix answers shadow aging);
+// a disabled account is refused at authentication (PAM_AUTH_ERR), and so is
+// a locked-out one, whose password the domain does not even check.
+TEST_F(WinbindSystemTest, AccountStatesAtAcctMgmt) {
+  start(0);
+  set_up_pam(*d_, "fastid-winbind-test");
+  auto expired = pamtester(*d_, "fastid-winbind-test", "wbexpired", "pw-wbexpired", "authenticate acct_mgmt");
+  EXPECT_TRUE(has(expired, "successfully authenticated")) << expired.out;
+  EXPECT_TRUE(has(expired, "User account has expired")) << expired.out;
+  auto change = pamtester(*d_, "fastid-winbind-test", "wbmustchange", "pw-wbmustchange", "authenticate acct_mgmt");
+  EXPECT_TRUE(has(change, "successfully authenticated")) << change.out;
+  EXPECT_TRUE(has(change, "Authentication token is no longer valid; new one required")) << change.out;
+  auto disabled = pamtester(*d_, "fastid-winbind-test", "wbdisabled", "pw-wbdisabled", "authenticate acct_mgmt");
+  EXPECT_TRUE(has(disabled, "Authentication failure")) << disabled.out;
+  EXPECT_FALSE(has(disabled, "successfully authenticated")) << disabled.out;
+  // A wrong password for the expired account stays a wrong password.
+  auto wrong = pamtester(*d_, "fastid-winbind-test", "wbexpired", "pw-wbuser001", "authenticate acct_mgmt");
+  EXPECT_TRUE(has(wrong, "Authentication failure")) << wrong.out;
+  // An administrator locks wbuser007 out (pdbedit's L flag): refused with the
+  // right password, which the domain does not check.
+  // (A lockout lasts forever, or Samba would lift this one at once: its
+  // last bad password time is long past.)
+  int code = -1;
+  wb_->tool("pdbedit -P 'lockout duration' -C -1", &code);
+  ASSERT_EQ(code, 0);
+  wb_->tool("pdbedit -u wbuser007 -c '[L]'", &code);
+  ASSERT_EQ(code, 0);
+  auto locked = pamtester(*d_, "fastid-winbind-test", "wbuser007", "pw-wbuser007", "authenticate acct_mgmt");
+  EXPECT_TRUE(has(locked, "Authentication failure")) << locked.out;
+  EXPECT_FALSE(has(locked, "successfully authenticated")) << locked.out;
+  // The domain's own words reached the log: the states were the domain's.
+  const std::string log = d_->log();
+  EXPECT_NE(log.find("account refused by provider ad (the account has expired): user wbexpired"), std::string::npos)
+      << log;
+  EXPECT_NE(log.find("account refused by provider ad (the password must be changed): user wbmustchange"),
+            std::string::npos) << log;
+  EXPECT_NE(log.find("the account is locked out"), std::string::npos) << log;
+  EXPECT_NE(log.find("the account is disabled"), std::string::npos) << log;
+  // Nothing of theirs was kept for offline logins (offline is off here; the
+  // account check without a prior authentication is winbind's "in order").
+  auto alone = pamtester(*d_, "fastid-winbind-test", "wbuser003", "", "acct_mgmt");
+  EXPECT_TRUE(has(alone, "account management done")) << alone.out;
+}
+
 TEST_F(WinbindSystemTest, WinbinddStoppedServesStoredUsersAndComesBackOnline) {
   start(0);
   const std::string query = d_->env() + bin_dir() + "/nss_query passwd ";

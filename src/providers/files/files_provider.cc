@@ -508,4 +508,13 @@ Result<model::Account> FilesProvider::account(std::string_view user) {
   return shadow_account_verdict(*entry, days_since_epoch());
 }
 
+Result<model::PasswordChange> FilesProvider::change_password(std::string_view user, std::string_view,
+                                                             std::string_view) {
+  auto known = user_by_name(user);
+  if (!known) return core::error(known.error());
+  return model::PasswordChange{model::PasswordChangeVerdict::kNotSupported,
+                               "provider " + name() +
+                                   " (files) does not change passwords: passwd(1) through pam_unix does"};
+}
+
 }  // namespace fastid::providers

@@ -63,6 +63,11 @@ class FilesProvider final : public Provider {
   // when the shadow file cannot be read, kInvalidArgument without one.
   Status authenticate(std::string_view user, std::string_view password) override;
   Result<model::Account> account(std::string_view user) override;
+  // Never: a files user's password is the shadow file's, changed by
+  // passwd(1) through pam_unix. A known user gets kNotSupported (PAM_IGNORE,
+  // so that the next module in the stack changes it), an unknown one kNotFound.
+  Result<model::PasswordChange> change_password(std::string_view user, std::string_view old_password,
+                                                std::string_view new_password) override;
 
   // users, groups, malformed and skipped line counts, reloads, last error.
   std::vector<std::pair<std::string, std::string>> stats() const override;

@@ -34,6 +34,16 @@ class Krb5AuthProvider final : public Provider {
   Result<Answer> lookup(const Query& query) override { return inner_->lookup(query); }
   Status authenticate(std::string_view user, std::string_view password) override;
   Result<model::Account> account(std::string_view user) override { return inner_->account(user); }
+  // The KDC holds the passwords, so the directory behind must not change
+  // them; a kpasswd change is not built yet (docs/kerberos.md).
+  Result<model::PasswordChange> change_password(std::string_view user, std::string_view,
+                                                std::string_view) override {
+    auto known = inner_->lookup(Query::user_by_name(std::string(user)));
+    if (!known) return core::error(known.error());
+    return model::PasswordChange{model::PasswordChangeVerdict::kNotSupported,
+                                 "provider " + name() + " (auth_provider krb5) does not change Kerberos "
+                                 "passwords yet: use kpasswd"};
+  }
   bool names_entry(std::string_view asked, std::string_view answered) const override {
     return inner_->names_entry(asked, answered);
   }

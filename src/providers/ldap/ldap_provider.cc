@@ -24,6 +24,7 @@
 #include "proto/wire.h"
 #include "providers/krb5/keytab_credentials.h"
 #include "providers/ldap/ldap_membership.h"
+#include "providers/ldap/ldap_password.h"
 #include "providers/ldap/ldap_values.h"
 #include "providers/netgroups.h"
 
@@ -864,8 +865,10 @@ Status LdapProvider::check_options() {
   else return Status::invalid_argument(pre + "schema \"" + printable(options_.schema) + "\": rfc2307 or rfc2307bis");
   for (const auto& [key, filter] : {std::pair{"user_filter", &options_.user_filter},
                                     std::pair{"group_filter", &options_.group_filter},
-                                    std::pair{"netgroup_filter", &options_.netgroup_filter}}) {
+                                    std::pair{"netgroup_filter", &options_.netgroup_filter},
+                                    std::pair{"access_filter", &options_.access_filter}}) {
     const std::string& f = *filter;
+    if (filter == &options_.access_filter && f.empty()) continue;  // optional
     int depth = 0;
     bool balanced = f.size() >= 2 && f.front() == '(' && f.back() == ')';
     for (std::size_t i = 0; balanced && i < f.size(); ++i) {
@@ -1275,6 +1278,67 @@ Status LdapProvider::authenticate(std::string_view user, std::string_view passwo
   return Status::ok();
 }
 
+Result<model::PasswordChange> LdapProvider::change_password(std::string_view user, std::string_view old_password,
+                                                             std::string_view new_password) {
+  using model::PasswordChange;
+  using model::PasswordChangeVerdict;
+  if (!checked_) {
+    if (Status st = check_options(); !st) return core::error(st);
+  }
+  auto entry = Impl::user_entry(*this, user, kLockAttrs);
+  if (!entry) return core::error(entry.error());
+  if (old_password.empty() && new_password.empty()) return PasswordChange{};  // preliminary: ours
+  // An empty password would make the bind "unauthenticated" and succeed.
+  if (old_password.empty()) return PasswordChange{PasswordChangeVerdict::kOldPasswordRejected, "no current password"};
+  if (new_password.empty()) return PasswordChange{PasswordChangeVerdict::kNewPasswordRefused, "the new password is empty"};
+  std::string why;
+  if (lock_of(*entry, &why) == Lock::kPermanent) {
+    ++locked_refusals_;
+    core::log_warning(Impl::log_prefix(*this) + "password change of "" + printable(user) + "" refused: " + why);
+    return PasswordChange{PasswordChangeVerdict::kDenied, why};
+  }
+  bool tried = false;
+  Status last = Status::unavailable(Impl::prefix(*this) + "no URI answered");
+  for (const auto& uri : options_.uris) {
+    if (!options_.allow_cleartext_passwords && Impl::cleartext(*this, uri)) continue;
+    tried = true;
+    LDAP* ld = nullptr;
+    Status st = Impl::make_handle(*this, uri, ld);
+    if (st) st = Impl::connect_and_bind(*this, uri, ld, entry->dn, old_password, true);
+    if (!st) {
+      unbind(ld);
+      last = st;
+      if (st.code() == core::Code::kUnavailable) continue;
+      if (st.code() != core::Code::kPermissionDenied) return core::error(st);
+      core::log_warning(Impl::log_prefix(*this) + "password change of \"" + printable(user) +
+                        "\" refused: the current password did not bind (" + st.message() + ")");
+      return PasswordChange{PasswordChangeVerdict::kOldPasswordRejected, "the current password is not right"};
+    }
+    // Bound as the user: the operation names no entry, so it can change no
+    // password but the bound user's own.
+    auto changed = ldap::modify_own_password(ld, old_password, new_password, options_.search_timeout);
+    unbind(ld);
+    if (!changed) return changed;
+    if (changed->verdict == PasswordChangeVerdict::kChanged) {
+      ++password_changes_;
+      core::log_info(Impl::log_prefix(*this) + "password of \"" + printable(user) + "\" changed");
+    } else {
+      core::log_warning(Impl::log_prefix(*this) + "password change of \"" + printable(user) +
+                        "\" refused by the directory: " + changed->message);
+    }
+    return changed;
+  }
+  if (!tried) {
+    ++cleartext_refusals_;
+    const std::string msg = "refusing to send the passwords of \"" + printable(user) +
+                            "\" over an unencrypted connection (ldap:// without start_tls); use "
+                            "ldaps:// or start_tls, or set allow_cleartext_passwords";
+    core::log_error(Impl::log_prefix(*this) + msg);
+    return core::error(Status::unavailable(Impl::prefix(*this) + msg));
+  }
+  return core::error(last);
+}
+
 model::Account LdapProvider::account_verdict(std::int64_t today, std::int64_t last_change,
                                              std::int64_t max_days, std::int64_t inactive,
                                              std::int64_t expire) {
@@ -1297,7 +1361,7 @@ model::Account LdapProvider::account_verdict(std::int64_t today, std::int64_t la
 
 Result<model::Account> LdapProvider::account(std::string_view user) {
   FASTID_LDAP_READY();
-  std::vector<std::string> attrs = {"shadowLastChange", "shadowMax", "shadowInactive", "shadowExpire"};
+  std::vector<std::string> attrs = {"shadowLastChange", "shadowMax", "shadowInactive", "shadowExpire", "pwdReset"};
   attrs.insert(attrs.end(), kLockAttrs.begin(), kLockAttrs.end());
   auto entry = Impl::user_entry(*this, user, std::move(attrs));
   if (!entry) return core::error(entry.error());
@@ -1305,6 +1369,21 @@ Result<model::Account> LdapProvider::account(std::string_view user) {
   // right password still stands for logins without one (SSH keys) until then.
   if (std::string why; lock_of(*entry, &why) != Lock::kNone) {
     return model::Account{model::AccountVerdict::kDenied, why};
+  }
+  if (!options_.access_filter.empty()) {
+    // The entry itself, read again with the filter: no match, no login.
+    auto match = Impl::search(*this, entry->dn, Scope::kBase, options_.access_filter, {"1.1"});
+    if (!match) return core::error(match.error());
+    if (match->empty()) {
+      core::log_warning(Impl::log_prefix(*this) + "user \"" + printable(user) + "\" refused: entry does not match access_filter " +
+                        printable(options_.access_filter));
+      return model::Account{model::AccountVerdict::kDenied, "access denied by access_filter"};
+    }
+  }
+  // ppolicy: an administrator reset the password; the user must choose a new
+  // one (the overlay clears the flag when the user changes it).
+  if (lowered(entry->first("pwdreset")) == "true") {
+    return model::Account{model::AccountVerdict::kPasswordExpired, "password reset by an administrator: change it now"};
   }
   auto field = [&](const char* attr) -> std::int64_t {
     const std::string v = entry->first(lowered(attr));
@@ -1328,6 +1407,7 @@ std::vector<std::pair<std::string, std::string>> LdapProvider::stats() const {
       {"ambiguous_names", std::to_string(ambiguous_)},
       {"cleartext_refusals", std::to_string(cleartext_refusals_)},
       {"locked_refusals", std::to_string(locked_refusals_)},
+      {"password_changes", std::to_string(password_changes_)},
       {"last_error", last_error_.empty() ? "-" : last_error_},
   };
 }

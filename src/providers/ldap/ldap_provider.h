@@ -67,6 +67,8 @@ class LdapProvider final : public Provider {
     std::string sasl_mech = {};
     std::string keytab = {};
     std::string principal = {};
+    // The account check refuses a user whose entry does not match it ("": none).
+    std::string access_filter = {};
   };
 
   explicit LdapProvider(Options options);
@@ -100,9 +102,16 @@ class LdapProvider final : public Provider {
   // pwdAccountLockedTime the bind did not clear): kPermissionDenied.
   Status authenticate(std::string_view user, std::string_view password) override;
   // The directory's lock state (nsAccountLock, pwdAccountLockedTime: denied),
-  // then shadowAccount attributes (shadowExpire, shadowLastChange, shadowMax,
+  // ppolicy's pwdReset (an administrator's reset: the password must be
+  // changed), then shadowAccount attributes (shadowExpire, shadowLastChange, shadowMax,
   // shadowInactive), by today's date in days since 1970.
   Result<model::Account> account(std::string_view user) override;
+  // The Password Modify extended operation (RFC 3062, ldap_password.h) on a
+  // connection of its own, bound as the user's DN with the old password (TLS
+  // only, as authenticate()): a user changes their own password and nobody
+  // else's. The directory's password policy has the last word.
+  Result<model::PasswordChange> change_password(std::string_view user, std::string_view old_password,
+                                                std::string_view new_password) override;
 
   std::vector<std::pair<std::string, std::string>> stats() const override;
 
@@ -152,7 +161,7 @@ class LdapProvider final : public Provider {
   std::optional<std::int64_t> today_for_test_;
   // stats
   std::uint64_t searches_ = 0, reconnects_ = 0, rejected_ = 0, skipped_ = 0, failovers_ = 0;
-  std::uint64_t ambiguous_ = 0, cleartext_refusals_ = 0, locked_refusals_ = 0;
+  std::uint64_t ambiguous_ = 0, cleartext_refusals_ = 0, locked_refusals_ = 0, password_changes_ = 0;
   std::string last_error_;
   // With sasl_mech GSSAPI: this instance's own ticket (keytab_credentials.h).
   std::unique_ptr<krb5::KeytabCredentials> gss_;

@@ -324,16 +324,25 @@ Result<Answer> WinbindProvider::lookup(const Query& q) {
 }
 
 Status WinbindProvider::authenticate(std::string_view user_name, std::string_view password) {
+  auto r = authenticate_verdict(user_name, password);
+  if (!r) return r.error();
+  if (r->verdict != model::AccountVerdict::kOk) {
+    return Status::permission_denied("provider " + options_.name + ": " + r->message);
+  }
+  return Status::ok();
+}
+
+Result<model::Account> WinbindProvider::authenticate_verdict(std::string_view user_name, std::string_view password) {
   const std::string p = "provider " + options_.name + ": ";
-  if (Status st = connect(); !st) return st;
+  if (Status st = connect(); !st) return core::error(st);
   // An empty password would ask for an anonymous logon; one with a NUL would
   // be cut short by the C string: neither is ever the user's password.
   if (password.empty() || password.find('\0') != std::string_view::npos) {
     ++auth_refused_;
-    return Status::permission_denied(p + "password refused");
+    return core::error(Status::permission_denied(p + "password refused"));
   }
   auto wn = names_->to_winbind(user_name);
-  if (!wn) return Status::not_found(p + "no such user");
+  if (!wn) return core::error(Status::not_found(p + "no such user"));
   // The account winbindd checks: DOMAIN and user apart; a short name with no
   // default domain is winbindd's own domain's.
   std::string domain, account = *wn;
@@ -358,26 +367,35 @@ Status WinbindProvider::authenticate(std::string_view user_name, std::string_vie
   const std::string nt_text = err != nullptr && err->nt_string != nullptr ? err->nt_string : hex(nt);
   wbcFreeMemory(info);
   wbcFreeMemory(err);
-  if (WBC_ERROR_IS_OK(e)) return Status::ok();
-  if (e != WBC_ERR_AUTH_ERROR) return failure(e, "user");
+  if (WBC_ERROR_IS_OK(e)) return model::Account{};
+  if (e != WBC_ERR_AUTH_ERROR) return core::error(failure(e, "user"));
   if (nt == kNoSuchUser || nt == kNoSuchDomain) {
     ++not_found_;
-    return Status::not_found(p + "no such user");
+    return core::error(Status::not_found(p + "no such user"));
   }
   for (std::uint32_t outage : kOutages) {
     if (nt == outage) {
       ++unavailable_;
       last_error_ = "the domain could not check a password: " + nt_text;
-      return Status::unavailable(p + last_error_);
+      return core::error(Status::unavailable(p + last_error_));
     }
   }
   ++auth_refused_;
-  if (nt == kWrongPassword || nt == kLogonFailure) return Status::permission_denied(p + "wrong password");
-  // Any other refusal (known account states and whatever else the domain
-  // says) is a refusal, never an outage: offline credentials must not open
-  // an account the domain closed.
-  if (const char* state = account_state(nt)) return Status::permission_denied(p + state + " (" + nt_text + ")");
-  return Status::permission_denied(p + "logon refused (" + nt_text + ")");
+  if (nt == kWrongPassword || nt == kLogonFailure) {
+    return core::error(Status::permission_denied(p + "wrong password"));
+  }
+  // Checked by the domain after the password: the account check's verdicts.
+  if (nt == kAccountExpired) return model::Account{model::AccountVerdict::kExpired, account_state(nt)};
+  if (nt == kPasswordExpired || nt == kPasswordMustChange) {
+    return model::Account{model::AccountVerdict::kPasswordExpired, account_state(nt)};
+  }
+  // Any other refusal (a disabled or locked-out account, whatever else the
+  // domain says) is a refusal, never an outage: offline credentials must not
+  // open an account the domain closed.
+  if (const char* state = account_state(nt)) {
+    return core::error(Status::permission_denied(p + state + " (" + nt_text + ")"));
+  }
+  return core::error(Status::permission_denied(p + "logon refused (" + nt_text + ")"));
 }
 
 Result<model::Account> WinbindProvider::account(std::string_view user_name) {

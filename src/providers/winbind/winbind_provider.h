@@ -60,6 +60,13 @@ class WinbindProvider final : public Provider {
   // naming the state; unknown user: kNotFound; no domain controller or no
   // winbindd: kUnavailable.
   Status authenticate(std::string_view user, std::string_view password) override;
+  // With the right password, the domain's account states that Samba checks
+  // after the password (sam_account_ok): an expired account (kExpired) and a
+  // password that has expired or must be changed (kPasswordExpired) are
+  // verdicts for the account check; a disabled account or another account
+  // restriction is refused here (kPermissionDenied); a locked-out account is
+  // refused before any password is checked (kPermissionDenied).
+  Result<model::Account> authenticate_verdict(std::string_view user, std::string_view password) override;
   // winbindd reports account state only when a password is checked; without
   // one, a user it knows is in order (authenticate() has refused the others).
   Result<model::Account> account(std::string_view user) override;

@@ -1,0 +1,48 @@
+// What the two files of pam_fastid.so share (pam_fastid.cc: the daemon
+// exchange, authentication and account checks; pam_chauthtok.cc: password
+// changes). Inside the module only: hidden, never exported (the version
+// script exports pam_sm_* alone). libc and libpam only.
+#pragma once
+
+#include <stddef.h>
+
+#include <security/pam_modules.h>
+
+#include "default_paths.h"
+#include "proto/wire.h"
+
+namespace fastid::pam_module {
+
+inline constexpr const char* kDefaultSocket = FASTID_SOCKET_DIR_DEFAULT "/pam";
+inline constexpr int kDefaultTimeoutMs = 15000;  // a check may wait on a directory (bind, crypt)
+
+struct Options {
+  bool debug = false;
+  bool use_first_pass = false;
+  bool try_first_pass = false;
+  bool use_authtok = false;  // chauthtok: the new password is an earlier module's (pam_pwquality)
+  const char* socket = kDefaultSocket;
+  int timeout_ms = kDefaultTimeoutMs;
+};
+
+// One request to the daemon (after its checks: a root socket, a root peer, a
+// ping in time): the user, a password (kAuthenticate; the current one for
+// kChangePassword), the new password (kChangePassword), the PAM service. The
+// answer as a PAM code; `message` receives the daemon's printable message.
+int ask(pam_handle_t* pamh, const Options& o, proto::Opcode op, const char* user, const char* password,
+        const char* new_password, char* message, size_t message_cap);
+// The user name, checked against the protocol's limit.
+int get_user(pam_handle_t* pamh, const char** user);
+// One prompt without echo; on PAM_SUCCESS *resp holds the answer, which
+// drop_answer() zeroes and frees.
+int ask_hidden(pam_handle_t* pamh, const char* prompt, pam_response** resp);
+void drop_answer(pam_response* resp);
+// A prompt whose answer becomes `item` (PAM_AUTHTOK, PAM_OLDAUTHTOK); our copy zeroed.
+int prompt_password(pam_handle_t* pamh, int item = PAM_AUTHTOK, const char* prompt = "Password: ");
+// A message to the user unless PAM_SILENT or empty.
+void tell(pam_handle_t* pamh, int flags, int style, const char* text);
+
+// pam_sm_chauthtok's work (pam_chauthtok.cc).
+int change_password(pam_handle_t* pamh, int flags, const Options& o);
+
+}  // namespace fastid::pam_module
