@@ -23,7 +23,7 @@ namespace fastid::server {
 // requests are passed through this gate as the lookup opcode they ask the same
 // question as.
 enum class ListenerClass : std::uint8_t { kNss, kPam, kAdmin, kNetwork, kVarlink, kNscd };
-inline constexpr std::size_t kListenerClasses = 6;
+inline constexpr std::size_t kListenerClasses = static_cast<std::size_t>(ListenerClass::kNscd) + 1;
 
 // Where the router sends an opcode (router.h): the lookup handler, the PAM
 // handler, or the admin handler (ping, status, and the administrator's
@@ -44,7 +44,9 @@ enum class Rejection : std::uint8_t {
   kNotVarlink,      // anything but a lookup from the Varlink socket
   kNotNscd,         // anything but a lookup on the nscd socket
 };
-inline constexpr std::size_t kRejections = 6;
+// Counted from the last value, so that a new reason cannot be left out of
+// the counters (two fronts added one each at once).
+inline constexpr std::size_t kRejections = static_cast<std::size_t>(Rejection::kNotNscd) + 1;
 
 // The name a rejection is counted under ("gate.refused.<name>").
 const char* rejection_name(Rejection r);

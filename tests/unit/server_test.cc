@@ -687,6 +687,12 @@ TEST(GateTest, EachRefusalIsCountedUnderItsName) {
   EXPECT_EQ(gate.check(ListenerClass::kNetwork, false, op(proto::Opcode::kAuthenticate)), Rejection::kNotPublic);
   EXPECT_EQ(gate.check(ListenerClass::kNss, false, op(proto::Opcode::kAccount)), Rejection::kNotPamSocket);
   EXPECT_EQ(gate.check(ListenerClass::kNss, false, op(proto::Opcode::kPing)), Rejection::kNone);
+  // Each front's own reason, the last of the enum included (it was once past
+  // the counters' end when two fronts each added one).
+  EXPECT_EQ(gate.check(ListenerClass::kVarlink, false, op(proto::Opcode::kStatus)), Rejection::kNotVarlink);
+  EXPECT_EQ(gate.check(ListenerClass::kNscd, false, op(proto::Opcode::kAuthenticate)), Rejection::kNotNscd);
+  EXPECT_EQ(gate.count(Rejection::kNotVarlink), 1u);
+  EXPECT_EQ(gate.count(Rejection::kNotNscd), 1u);
   EXPECT_EQ(gate.count(Rejection::kNotPublic), 2u);
   EXPECT_EQ(gate.count(Rejection::kNotPamSocket), 1u);
   EXPECT_EQ(gate.count(Rejection::kAdminNotRoot), 0u);
@@ -696,6 +702,8 @@ TEST(GateTest, EachRefusalIsCountedUnderItsName) {
   EXPECT_EQ(items["gate.refused.not_pam_socket"], "1");
   EXPECT_EQ(items["gate.refused.not_admin_socket"], "0");
   EXPECT_EQ(items["gate.refused.admin_not_root"], "0");
+  EXPECT_EQ(items["gate.refused.not_varlink"], "1");
+  EXPECT_EQ(items["gate.refused.not_nscd"], "1");
   EXPECT_EQ(items.size(), kRejections - 1) << "one line per reason, 'none' excluded";
 }
 
