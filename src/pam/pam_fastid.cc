@@ -466,7 +466,9 @@ __attribute__((visibility("default"))) int pam_sm_acct_mgmt(pam_handle_t* pamh, 
              rc == PAM_NEW_AUTHTOK_REQD ? "Your password has expired; you must change it now."
                                         : "Your account has expired.");
   }
-  if (rc != PAM_SUCCESS) tell(pamh, flags, PAM_ERROR_MSG, message);
+  // In order, the daemon's words are a warning (the password expires soon),
+  // shown as pam_unix shows its own; otherwise the reason of the refusal.
+  tell(pamh, flags, rc == PAM_SUCCESS ? PAM_TEXT_INFO : PAM_ERROR_MSG, message);
   if (o.debug) pam_syslog(pamh, LOG_DEBUG, "account %s: %s", user, pam_strerror(pamh, rc));
   return rc;
 }

@@ -341,7 +341,9 @@ asio::awaitable<AuthReply> PamHandler::account(proto::Request req, core::PeerCre
       AuthReply reply = pool::auth_reply_of(*r);
       if (reply.result == AuthResult::kSuccess) {
         auto rules = apply_access_rules(d->name(), req, peer);
-        reply = co_await std::move(rules);
+        AuthReply ruled = co_await std::move(rules);
+        // Admitted: the source's words stay (an expiry warning for the user).
+        if (ruled.result != AuthResult::kSuccess) reply = std::move(ruled);
         if (reply.result == AuthResult::kUnavailable) {
           ++unavailable_;
           co_return reply;
@@ -378,7 +380,8 @@ asio::awaitable<AuthReply> PamHandler::account(proto::Request req, core::PeerCre
         AuthReply verdict = co_await std::move(rules);
         if (verdict.result != AuthResult::kSuccess) co_return verdict;
       }
-      co_return AuthReply{AuthResult::kSuccess, "account checked offline"};
+      core::log_info("pam: account checked offline (sources unreachable): " + who(req, peer));
+      co_return AuthReply{AuthResult::kSuccess, ""};
     }
   }
   ++unavailable_;
@@ -434,6 +437,7 @@ asio::awaitable<AuthReply> PamHandler::change_password(proto::Request req, core:
         ++password_changes_;
         lockout_.succeed(attempt, auth::Lockout::Clock::now());
         core::log_info("pam: password changed by " + by + ": " + who(req, peer));
+        forget_cached(req.name);
         if (offline_) {
           // The directory took the new password from this user, who proved the old one.
           auto store = offline_;
@@ -505,6 +509,12 @@ asio::awaitable<AuthReply> PamHandler::apply_access_rules(const std::string& pro
   core::log_warning("pam: access denied by provider " + provider + " rule " + shown(**refusal) + ": " +
                     who(req, peer));
   co_return AuthReply{AuthResult::kPermissionDenied, "access denied"};
+}
+
+void PamHandler::forget_cached(const std::string& user) {
+  if (cache_ == nullptr) return;
+  auto gone = cache_->forget(proto::kEntryUser, user);
+  if (!gone) core::log_warning("pam: the cached records of " + shown(user) + " not dropped: " + gone.error().to_string());
 }
 
 StatusItems PamHandler::status_items() const {

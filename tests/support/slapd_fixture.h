@@ -119,6 +119,23 @@ class Slapd {
   }
   void clear_log() const { std::ofstream(log_path(), std::ios::trunc); }
 
+  // slapd's ppolicy overlay on the database (the fixture loads its module and
+  // schema; no overlay is configured at the start), with the policy entry
+  // `default_policy_dn` as its default (olcPPolicyDefault): written into
+  // cn=config with slapadd while slapd is stopped, then slapd restarted on the
+  // same ports. The policy entries themselves are the test's (ldapmodify).
+  bool add_ppolicy_overlay(const std::string& default_policy_dn) {
+    {
+      std::ofstream out(dir_ + "/ppolicy.ldif", std::ios::trunc);
+      out << "dn: olcOverlay={0}ppolicy,olcDatabase={1}mdb,cn=config\nobjectClass: olcOverlayConfig\n"
+             "objectClass: olcPPolicyConfig\nolcOverlay: {0}ppolicy\nolcPPolicyDefault: "
+          << default_policy_dn << "\n";
+    }
+    if (!stop()) return false;
+    if (!command("slapadd -n 0 -F " + dir_ + "/slapd.d -l " + dir_ + "/ppolicy.ldif >/dev/null")) return false;
+    return restart();
+  }
+
   // `ldapsearch -LLL` over the plain URI, anonymous; args are shell words.
   std::string ldapsearch(const std::string& args) const {
     std::string out;

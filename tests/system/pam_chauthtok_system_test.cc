@@ -78,22 +78,9 @@ class PamChauthtokTest : public ::testing::Test {
   }
   static CommandResult in_namespace(const std::string& program, const std::vector<std::string>& answers,
                                     int uid) {
-    static std::atomic<int> calls{0};
-    const std::string d = daemon_->dir();
-    const std::string in = d + "/answers." + std::to_string(calls.fetch_add(1));
     std::string text;
     for (const auto& a : answers) text += a + "\n";
-    write_file(in, text);
-    std::string drop;
-    if (uid != 0) {
-      drop = "setpriv --reuid=" + std::to_string(uid) + " --regid=" + std::to_string(uid) + " --clear-groups ";
-    }
-    const std::string inner = "mount --bind " + d + "/pam.d /etc/pam.d && mount --bind " + d +
-                              "/nsswitch.conf /etc/nsswitch.conf && exec " + drop + "env " + daemon_->env() +
-                              program;
-    CommandResult r = run("unshare -m sh -c '" + inner + "' < " + in + " 2>&1");
-    ::unlink(in.c_str());
-    return r;
+    return in_pam_namespace(*daemon_, program, text, uid);
   }
   static CommandResult login(const std::string& user, const std::string& password,
                              const std::string& steps = "authenticate") {
@@ -116,17 +103,8 @@ class PamChauthtokTest : public ::testing::Test {
   // administrator set them (pwdMustChange); users added over LDAP so that
   // slapd keeps the operational attributes ppolicy writes.
   static bool add_password_policy() {
-    const std::string d = slapd_->dir();
     const std::string base = slapd_->base();
-    write_file(d + "/ppolicy.ldif",
-               "dn: olcOverlay={0}ppolicy,olcDatabase={1}mdb,cn=config\nobjectClass: olcOverlayConfig\n"
-               "objectClass: olcPPolicyConfig\nolcOverlay: {0}ppolicy\n"
-               "olcPPolicyDefault: cn=default,ou=policies," + base + "\n");
-    if (!slapd_->stop()) return false;
-    if (run("slapadd -n 0 -F " + d + "/slapd.d -l " + d + "/ppolicy.ldif >/dev/null 2>&1").exit_code != 0) {
-      return false;
-    }
-    if (!slapd_->restart()) return false;
+    if (!slapd_->add_ppolicy_overlay("cn=default,ou=policies," + base)) return false;
     std::string ldif = "dn: ou=policies," + base +
                        "\nchangetype: add\nobjectClass: organizationalUnit\nou: policies\n\n";
     for (const char* policy : {"default", "mustchange"}) {

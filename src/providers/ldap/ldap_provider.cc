@@ -27,6 +27,7 @@
 #include "providers/ldap/ldap_password.h"
 #include "providers/ldap/ldap_values.h"
 #include "providers/netgroups.h"
+#include "providers/password_expiry.h"
 
 namespace fastid::providers {
 
@@ -843,6 +844,7 @@ Status LdapProvider::check_options() {
   for (Status st : {check_dn("base", options_.base, true), check_dn("user_base", options_.user_base, false),
                     check_dn("group_base", options_.group_base, false),
                     check_dn("netgroup_base", options_.netgroup_base, false),
+                    check_dn("password_policy_dn", options_.password_policy_dn, false),
                     check_dn("bind_dn", options_.bind_dn, false)}) {
     if (!st) return st;
   }
@@ -1285,7 +1287,9 @@ Result<model::PasswordChange> LdapProvider::change_password(std::string_view use
   if (!checked_) {
     if (Status st = check_options(); !st) return core::error(st);
   }
-  auto entry = Impl::user_entry(*this, user, kLockAttrs);
+  std::vector<std::string> attrs = kLockAttrs;
+  attrs.push_back("objectClass");
+  auto entry = Impl::user_entry(*this, user, std::move(attrs));
   if (!entry) return core::error(entry.error());
   if (old_password.empty() && new_password.empty()) return PasswordChange{};  // preliminary: ours
   // An empty password would make the bind "unauthenticated" and succeed.
@@ -1294,7 +1298,7 @@ Result<model::PasswordChange> LdapProvider::change_password(std::string_view use
   std::string why;
   if (lock_of(*entry, &why) == Lock::kPermanent) {
     ++locked_refusals_;
-    core::log_warning(Impl::log_prefix(*this) + "password change of "" + printable(user) + "" refused: " + why);
+    core::log_warning(Impl::log_prefix(*this) + "password change of \"" + printable(user) + "\" refused: " + why);
     return PasswordChange{PasswordChangeVerdict::kDenied, why};
   }
   bool tried = false;
@@ -1317,6 +1321,14 @@ Result<model::PasswordChange> LdapProvider::change_password(std::string_view use
     // Bound as the user: the operation names no entry, so it can change no
     // password but the bound user's own.
     auto changed = ldap::modify_own_password(ld, old_password, new_password, options_.search_timeout);
+    if (changed && changed->verdict == PasswordChangeVerdict::kChanged && ldap::has_shadow_account(entry->values("objectclass"))) {
+      // Shadow aging starts again today (as nslcd and SSSD do), written as the user.
+      const std::int64_t today = today_for_test_ ? *today_for_test_ : today_in_days();
+      if (Status st = ldap::update_shadow_last_change(ld, entry->dn, today, options_.search_timeout); !st) {
+        core::log_warning(Impl::log_prefix(*this) + "password of \"" + printable(user) +
+                          "\" changed, but shadowLastChange not updated: " + st.message());
+      }
+    }
     unbind(ld);
     if (!changed) return changed;
     if (changed->verdict == PasswordChangeVerdict::kChanged) {
@@ -1359,9 +1371,37 @@ model::Account LdapProvider::account_verdict(std::int64_t today, std::int64_t la
   return {};
 }
 
+Result<PolicyExpiry> LdapProvider::password_policy_expiry(const std::string& changed_time,
+                                                          const std::string& policy_subentry) {
+  if (changed_time.empty()) return PolicyExpiry{};  // never changed under a policy: no age
+  const std::string& dn = policy_subentry.empty() ? options_.password_policy_dn : policy_subentry;
+  if (dn.empty()) return PolicyExpiry{};
+  const auto changed = parse_generalized_time(changed_time);
+  if (!changed) {
+    core::log_warning(Impl::log_prefix(*this) + "pwdChangedTime \"" + printable(changed_time) + "\" is not a time; ignored");
+    return PolicyExpiry{};
+  }
+  auto policy = Impl::search(*this, dn, Scope::kBase, "(objectClass=*)", {"pwdMaxAge", "pwdExpireWarning"});
+  if (!policy) return core::error(policy.error());
+  if (policy->empty()) {
+    core::log_warning(Impl::log_prefix(*this) + "password policy " + printable(dn) + " not found; no expiry");
+    return PolicyExpiry{};
+  }
+  auto seconds = [&](const char* attr) -> std::int64_t {
+    auto v = parse_days(policy->front().first(attr));  // a decimal count, as the shadow fields
+    return v ? *v : 0;
+  };
+  const std::int64_t now = now_for_test_ ? *now_for_test_
+                                         : std::chrono::duration_cast<std::chrono::seconds>(
+                                               std::chrono::system_clock::now().time_since_epoch())
+                                               .count();
+  return ppolicy_expiry(now, *changed, seconds("pwdmaxage"), seconds("pwdexpirewarning"));
+}
+
 Result<model::Account> LdapProvider::account(std::string_view user) {
   FASTID_LDAP_READY();
-  std::vector<std::string> attrs = {"shadowLastChange", "shadowMax", "shadowInactive", "shadowExpire", "pwdReset"};
+  std::vector<std::string> attrs = {"shadowLastChange", "shadowMax",      "shadowInactive",   "shadowExpire",
+                                    "shadowWarning",    "pwdReset",       "pwdChangedTime",   "pwdPolicySubentry"};
   attrs.insert(attrs.end(), kLockAttrs.begin(), kLockAttrs.end());
   auto entry = Impl::user_entry(*this, user, std::move(attrs));
   if (!entry) return core::error(entry.error());
@@ -1391,8 +1431,24 @@ Result<model::Account> LdapProvider::account(std::string_view user) {
     return d ? *d : -1;
   };
   const std::int64_t today = today_for_test_ ? *today_for_test_ : today_in_days();
-  return account_verdict(today, field("shadowLastChange"), field("shadowMax"), field("shadowInactive"),
-                         field("shadowExpire"));
+  model::Account verdict = account_verdict(today, field("shadowLastChange"), field("shadowMax"),
+                                           field("shadowInactive"), field("shadowExpire"));
+  if (verdict.verdict != model::AccountVerdict::kOk) return verdict;
+  // In order by shadow; the password policy's age, then the nearer warning.
+  std::optional<std::int64_t> days_left =
+      shadow_days_to_expiry(today, field("shadowLastChange"), field("shadowMax"), field("shadowWarning"));
+  auto policy = password_policy_expiry(entry->first("pwdchangedtime"), entry->first("pwdpolicysubentry"));
+  if (!policy) return core::error(policy.error());
+  if (policy->state == PolicyExpiry::State::kExpired) {
+    return model::Account{model::AccountVerdict::kPasswordExpired,
+                          "password expired on " + date_of_day(policy->expires_at / 86400) + " (password policy)"};
+  }
+  if (policy->state == PolicyExpiry::State::kWarning) {
+    const std::int64_t days = policy->seconds_left / 86400;
+    if (!days_left || days < *days_left) days_left = days;
+  }
+  if (days_left) verdict.message = expiry_warning(*days_left);
+  return verdict;
 }
 
 std::vector<std::pair<std::string, std::string>> LdapProvider::stats() const {
