@@ -438,6 +438,7 @@ __attribute__((visibility("default"))) int pam_sm_authenticate(pam_handle_t* pam
     // winbind does) that the account has expired or the password must be
     // changed. That is the account check's answer, as pam_unix gives it.
     (void)pam_set_data(pamh, kAccountVerdict, reinterpret_cast<void*>(static_cast<intptr_t>(rc)), nullptr);
+    tell(pamh, flags, PAM_TEXT_INFO, message);  // the source's words (ppolicy: grace logins left)
     if (o.debug) pam_syslog(pamh, LOG_DEBUG, "authenticate %s: %s deferred to acct_mgmt", user, pam_strerror(pamh, rc));
     return PAM_SUCCESS;
   }

@@ -250,7 +250,8 @@ asio::awaitable<AuthReply> PamHandler::authenticate(proto::Request req, core::Pe
         core::Status saved = co_await std::move(save);
         if (!saved) core::log_warning("pam: offline credentials not saved: " + saved.to_string());
       }
-      co_return AuthReply{AuthResult::kSuccess, ""};
+      // The source's words for the user, if any (the directory's expiry warning).
+      co_return AuthReply{AuthResult::kSuccess, verdict->message};
     }
     if (st.code() == core::Code::kPermissionDenied) {
       ++failures_;

@@ -6,15 +6,17 @@
 //    shadowAccount attributes (shadowLastChange + shadowMax, shadowWarning)
 //    and from the password policy (pwdChangedTime + pwdMaxAge,
 //    pwdExpireWarning; the default policy named by password_policy_dn, or the
-//    entry's pwdPolicySubentry), the nearer one when both apply; a password
-//    the policy has aged out is PAM_NEW_AUTHTOK_REQD;
+//    entry's pwdPolicySubentry), the nearer one when both apply; the
+//    policy's warning control on the login's bind; a password the policy has
+//    aged out is PAM_NEW_AUTHTOK_REQD, and a grace login says so;
 //  - after `pamtester chauthtok` the entry's shadowLastChange is today (a
 //    shadowAccount entry only), the account check is in order again, and the
 //    user's records have left the store and the fast cache;
 //  - `fastid passwd`: a user changes their own password (no USER: the
 //    caller's name), never another user's, not with a wrong current password;
 //    a files user is told to use passwd(1); on a terminal nothing typed is
-//    echoed (tests/system/pty_answer.py runs it on a pseudo-terminal).
+//    echoed (tests/system/pty_answer.py runs it on a pseudo-terminal); with
+//    the directory down the changed password logs in offline, the old one not.
 // Needs root (unshare -m, setpriv); skipped otherwise.
 #include <gtest/gtest.h>
 #include <sys/stat.h>
@@ -57,7 +59,7 @@ class PamPasswordTest : public ::testing::Test {
     write_file(d + "/data/local-group", "localgrp:x:4000:\n");
     daemon_->write_config(
         "[daemon]\nsocket_dir = \"" + daemon_->socket_dir() + "\"\nstate_dir = \"" + d +
-        "/state\"\nlog_level = \"info\"\n\n[pam]\nmax_failures = 20\ncaller_rate = 50\ncaller_burst = 50\n" +
+        "/state\"\nlog_level = \"info\"\n\n[pam]\noffline = true\nmax_failures = 20\ncaller_rate = 50\ncaller_burst = 50\n" +
         "\n[[provider]]\nname = \"local\"\ntype = \"files\"\npasswd = \"" + d + "/data/local-passwd\"\ngroup = \"" +
         d + "/data/local-group\"\n" + "\n[[provider]]\nname = \"corp\"\ntype = \"ldap\"\nuri = [\"" + slapd_->uri() +
         "\"]\nbase = \"" + slapd_->base() + "\"\nstart_tls = true\ntls_ca_file = \"" + slapd_->ca_file() +
@@ -106,6 +108,7 @@ class PamPasswordTest : public ::testing::Test {
         {"pwvictim", "noage", ""},
         {"pwtty", "noage", ""},
         {"pwwrong", "noage", ""},
+        {"pwoffline", "noage", ""},
     };
     return list;
   }
@@ -220,6 +223,19 @@ TEST_F(PamPasswordTest, APasswordThePolicyAgedOutMustBeChanged) {
   } while (std::chrono::steady_clock::now() < until);
   EXPECT_TRUE(has(r, kNewToken)) << r.out << daemon_->log();
   EXPECT_TRUE(has(r, "(password policy)")) << r.out;
+  // The directory still takes it a few times (pwdGraceAuthnLimit): the login
+  // says how many are left and leads into the change.
+  auto grace = pamtester("polexpired", {password_of("polexpired")}, "authenticate acct_mgmt");
+  EXPECT_TRUE(has(grace, "grace login(s) left")) << grace.out << daemon_->log();
+  EXPECT_TRUE(has(grace, kNewToken)) << grace.out;
+}
+
+TEST_F(PamPasswordTest, TheLoginShowsThePolicysExpiryWarningFromTheBind) {
+  // slapd's answer to the bind carries timeBeforeExpiration (the policy
+  // control): shown at authentication, before any account check.
+  auto r = pamtester("warnpol", {password_of("warnpol")}, "authenticate");
+  EXPECT_TRUE(has(r, kSuccess)) << r.out;
+  EXPECT_TRUE(has(r, "Your password will expire in 10 days.")) << r.out << daemon_->log();
 }
 
 TEST_F(PamPasswordTest, AChangeStartsShadowAgingAgainAndDropsTheCachedRecords) {
@@ -296,6 +312,22 @@ TEST_F(PamPasswordTest, FastidPasswdEchoesNothingOnATerminal) {
   EXPECT_FALSE(has(r, old_pw)) << "the current password was echoed:\n" << r.out;
   EXPECT_FALSE(has(r, new_pw)) << "the new password was echoed:\n" << r.out;
   EXPECT_TRUE(directory_accepts("pwtty", new_pw));
+}
+
+// Last (it stops slapd): a password changed through `fastid passwd` is the
+// one the offline credential holds, so with the directory down the new
+// password logs in "with cached credentials" and the old one does not.
+TEST_F(PamPasswordTest, ZzWithTheDirectoryDownTheNewPasswordLogsInAndTheOldOneDoesNot) {
+  const std::string new_pw = "Offline-new.pw7", old_pw = password_of("pwoffline");
+  auto changed = passwd("pwoffline", {old_pw, new_pw, new_pw});
+  ASSERT_EQ(changed.exit_code, 0) << changed.out << daemon_->log();
+  ASSERT_TRUE(slapd_->kill());
+  auto now = pamtester("pwoffline", {new_pw}, "authenticate");
+  EXPECT_TRUE(has(now, kSuccess)) << now.out << daemon_->log();
+  EXPECT_TRUE(has(now, "cached credentials")) << now.out;
+  auto before = pamtester("pwoffline", {old_pw}, "authenticate");
+  EXPECT_TRUE(has(before, kAuthErr)) << before.out;
+  EXPECT_FALSE(has(before, kSuccess)) << before.out;
 }
 
 }  // namespace

@@ -23,6 +23,7 @@
 #include "core/trace.h"
 #include "proto/wire.h"
 #include "providers/krb5/keytab_credentials.h"
+#include "providers/ldap/ldap_bind_policy.h"
 #include "providers/ldap/ldap_membership.h"
 #include "providers/ldap/ldap_password.h"
 #include "providers/ldap/ldap_values.h"
@@ -226,8 +227,10 @@ struct LdapProvider::Impl {
   // Connects `ld` (StartTLS if configured) and binds as dn/password.
   // kPermissionDenied: the server refused the credentials or the certificate
   // did not verify; kUnavailable: no answer.
+  // `notice` (a user's bind only): what the password policy control said.
   static Status connect_and_bind(const P& p, const std::string& uri, LDAP* ld, const std::string& dn,
-                                 std::string_view password, bool user_bind) {
+                                 std::string_view password, bool user_bind,
+                                 ldap::BindPolicyNotice* notice = nullptr) {
     const bool ldaps = uri.rfind("ldaps:", 0) == 0;
     const std::string ca = p.options_.tls_ca_file.empty() ? "the system trust store"
                                                           : "tls_ca_file " + p.options_.tls_ca_file;
@@ -247,8 +250,10 @@ struct LdapProvider::Impl {
     berval cred{};
     cred.bv_val = const_cast<char*>(password.data());  // libldap only reads it
     cred.bv_len = password.size();
-    int rc = ldap_sasl_bind_s(ld, dn.empty() ? nullptr : dn.c_str(), LDAP_SASL_SIMPLE, &cred,
-                              nullptr, nullptr, nullptr);
+    int rc = notice != nullptr
+                 ? ldap::simple_bind_with_policy(ld, dn, password, p.options_.search_timeout, notice)
+                 : ldap_sasl_bind_s(ld, dn.empty() ? nullptr : dn.c_str(), LDAP_SASL_SIMPLE, &cred, nullptr,
+                                    nullptr, nullptr);
     if (rc == LDAP_SUCCESS) return Status::ok();
     if (rc == LDAP_INVALID_CREDENTIALS) {
       if (user_bind) return Status::permission_denied(prefix(p) + "password rejected");
@@ -1230,13 +1235,14 @@ Status LdapProvider::authenticate(std::string_view user, std::string_view passwo
       tried = true;
       LDAP* ld = nullptr;
       Status st = Impl::make_handle(*this, uri, ld);
-      if (st) st = Impl::connect_and_bind(*this, uri, ld, dn, secret, true);
+      if (st) st = Impl::connect_and_bind(*this, uri, ld, dn, secret, true, &last_bind_notice_);
       unbind(ld);
       last = st;
       if (st || st.code() != core::Code::kUnavailable) break;
     }
     return last;
   };
+  last_bind_notice_ = {};
   auto entry = Impl::user_entry(*this, user, kLockAttrs);
   if (!entry) {
     // A name the directory does not know costs what a wrong password costs —
@@ -1278,6 +1284,12 @@ Status LdapProvider::authenticate(std::string_view user, std::string_view passwo
     return Status::permission_denied(Impl::prefix(*this) + why);
   }
   return Status::ok();
+}
+
+Result<model::Account> LdapProvider::authenticate_verdict(std::string_view user, std::string_view password) {
+  if (Status st = authenticate(user, password); !st) return core::error(st);
+  // What the directory's password policy said while it took the password.
+  return ldap::account_of_notice(last_bind_notice_);
 }
 
 Result<model::PasswordChange> LdapProvider::change_password(std::string_view user, std::string_view old_password,

@@ -17,6 +17,7 @@
 #include <string_view>
 #include <vector>
 
+#include "providers/ldap/ldap_bind_policy.h"
 #include "providers/password_expiry.h"
 #include "providers/provider.h"
 
@@ -106,6 +107,10 @@ class LdapProvider final : public Provider {
   // the name: not found, no bind. A directory lock (nsAccountLock, a
   // pwdAccountLockedTime the bind did not clear): kPermissionDenied.
   Status authenticate(std::string_view user, std::string_view password) override;
+  // authenticate(), and what slapd's password policy control said of the
+  // bind (ldap_bind_policy.h): an expiry warning (kOk with words for the
+  // user) or grace logins left (kPasswordExpired: change it now).
+  Result<model::Account> authenticate_verdict(std::string_view user, std::string_view password) override;
   // The directory's lock state (nsAccountLock, pwdAccountLockedTime: denied),
   // ppolicy's pwdReset (an administrator's reset: the password must be
   // changed), then shadowAccount attributes (shadowExpire, shadowLastChange, shadowMax,
@@ -167,6 +172,7 @@ class LdapProvider final : public Provider {
   Walk<Group> group_walk_;
   std::optional<std::int64_t> today_for_test_;
   std::optional<std::int64_t> now_for_test_;
+  ldap::BindPolicyNotice last_bind_notice_;  // of the last authenticate()
   // stats
   std::uint64_t searches_ = 0, reconnects_ = 0, rejected_ = 0, skipped_ = 0, failovers_ = 0;
   std::uint64_t ambiguous_ = 0, cleartext_refusals_ = 0, locked_refusals_ = 0, password_changes_ = 0;
