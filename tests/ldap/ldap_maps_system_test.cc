@@ -247,7 +247,7 @@ TEST_F(LdapMapsBisTest, GetentNetgroupIsTheDatasetFlattenedThroughTheCycle) {
     EXPECT_EQ(parse_getent_netgroup(r.out), expected_triples(def.name)) << def.name << ": " << r.out;
   }
   CommandResult dn = getent("ng-dn-member");
-  EXPECT_EQ(parse_getent_netgroup(dn.out), (std::set<Triple>{{"dn-host", "", ""}})) << dn.out;
+  EXPECT_EQ(parse_getent_netgroup(dn.out), (std::set<Triple>{Triple{"dn-host", "", ""}})) << dn.out;
   EXPECT_EQ(getent("ng-nosuch").out, "");
 }
 

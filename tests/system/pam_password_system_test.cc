@@ -236,6 +236,13 @@ TEST_F(PamPasswordTest, TheLoginShowsThePolicysExpiryWarningFromTheBind) {
   auto r = pamtester("warnpol", {password_of("warnpol")}, "authenticate");
   EXPECT_TRUE(has(r, kSuccess)) << r.out;
   EXPECT_TRUE(has(r, "Your password will expire in 10 days.")) << r.out << daemon_->log();
+  // The account check finds the same from the policy entry: said once, not twice.
+  auto both = pamtester("warnpol", {password_of("warnpol")}, "authenticate acct_mgmt");
+  EXPECT_TRUE(has(both, kAccountOk)) << both.out;
+  const std::string warning = "Your password will expire in 10 days.";
+  const auto first = both.out.find(warning);
+  EXPECT_NE(first, std::string::npos) << both.out;
+  EXPECT_EQ(both.out.find(warning, first + 1), std::string::npos) << "shown twice:\n" << both.out;
 }
 
 TEST_F(PamPasswordTest, AChangeStartsShadowAgingAgainAndDropsTheCachedRecords) {
