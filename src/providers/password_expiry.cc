@@ -19,7 +19,7 @@ PolicyExpiry ppolicy_expiry(std::int64_t now, std::int64_t changed, std::int64_t
   if (max_age <= 0) return out;
   out.expires_at = changed + max_age;
   const std::int64_t left = out.expires_at - now;
-  if (left <= 0) {
+  if (left < 0) {  // past pwdMaxAge, as slapd counts it (whole seconds)
     out.state = PolicyExpiry::State::kExpired;
   } else if (expire_warning > 0 && left <= expire_warning) {
     out.state = PolicyExpiry::State::kWarning;

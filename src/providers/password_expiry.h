@@ -25,7 +25,8 @@ std::optional<std::int64_t> shadow_days_to_expiry(std::int64_t today, std::int64
 
 // A ppolicy password's state at `now` (seconds since 1970): `changed` is
 // pwdChangedTime, `max_age` and `expire_warning` the policy's pwdMaxAge and
-// pwdExpireWarning in seconds (0 or less: no expiry, no warning).
+// pwdExpireWarning in seconds (0 or less: no expiry, no warning). Expired
+// once more than max_age has passed; warned from expire_warning before.
 struct PolicyExpiry {
   enum class State : std::uint8_t { kNone, kWarning, kExpired };
   State state = State::kNone;

@@ -35,7 +35,9 @@ TEST(PpolicyExpiry, WarnsWithinExpireWarningAndExpiresAtMaxAge) {
   EXPECT_EQ(soon.state, State::kWarning);
   EXPECT_EQ(soon.seconds_left, 50);
   EXPECT_EQ(soon.expires_at, changed + 1000);
-  const PolicyExpiry gone = ppolicy_expiry(changed + 1000, changed, 1000, 100);
+  EXPECT_EQ(ppolicy_expiry(changed + 1000, changed, 1000, 100).state, State::kWarning);  // its last second
+  EXPECT_EQ(ppolicy_expiry(changed + 1000, changed, 1000, 0).state, State::kNone);
+  const PolicyExpiry gone = ppolicy_expiry(changed + 1001, changed, 1000, 100);
   EXPECT_EQ(gone.state, State::kExpired);
   EXPECT_EQ(gone.expires_at, changed + 1000);
 }
