@@ -50,7 +50,7 @@ class PamPasswordTest : public ::testing::Test {
     if (::geteuid() != 0) return;
     slapd_ = new Slapd(Slapd::Options{.users = 20, .groups = 5, .tls = true});
     ASSERT_TRUE(slapd_->started()) << slapd_->error();
-    ASSERT_TRUE(slapd_->add_ppolicy_overlay(policy_dn("default"))) << slapd_->error();
+    ASSERT_TRUE(slapd_->add_ppolicy_overlay()) << slapd_->error();  // default: cn=default,ou=policies
     ASSERT_TRUE(slapd_->ldapmodify(directory_ldif())) << read_file(slapd_->dir() + "/change.out");
     daemon_ = new Daemon(1, 1);
     ::chmod(daemon_->dir().c_str(), 0755);
@@ -61,11 +61,8 @@ class PamPasswordTest : public ::testing::Test {
         "[daemon]\nsocket_dir = \"" + daemon_->socket_dir() + "\"\nstate_dir = \"" + d +
         "/state\"\nlog_level = \"info\"\n\n[pam]\noffline = true\nmax_failures = 20\ncaller_rate = 50\ncaller_burst = 50\n" +
         "\n[[provider]]\nname = \"local\"\ntype = \"files\"\npasswd = \"" + d + "/data/local-passwd\"\ngroup = \"" +
-        d + "/data/local-group\"\n" + "\n[[provider]]\nname = \"corp\"\ntype = \"ldap\"\nuri = [\"" + slapd_->uri() +
-        "\"]\nbase = \"" + slapd_->base() + "\"\nstart_tls = true\ntls_ca_file = \"" + slapd_->ca_file() +
-        "\"\nbind_dn = \"" + slapd_->bind_dn() + "\"\nbind_password_file = \"" + slapd_->bind_password_file() +
-        "\"\npassword_policy_dn = \"" + policy_dn("default") +
-        "\"\nnetwork_timeout = \"1s\"\npool = { request_timeout = \"3s\" }\n");
+        d + "/data/local-group\"\n" +
+        slapd_->provider_toml("password_policy_dn = \"" + policy_dn("default") + "\"\n", /*start_tls=*/true));
     set_up_pam(*daemon_, kService);
     const std::string module = lib_dir() + "/pam_fastid.so socket=" + daemon_->socket_dir() + "/pam";
     write_file(d + "/pam.d/" + kService, "auth required " + module + "\naccount required " + module +
