@@ -8,7 +8,8 @@
 //    pwdExpireWarning; the default policy named by password_policy_dn, or the
 //    entry's pwdPolicySubentry), the nearer one when both apply; the
 //    policy's warning control on the login's bind; a password the policy has
-//    aged out is PAM_NEW_AUTHTOK_REQD, and a grace login says so;
+//    aged out is PAM_NEW_AUTHTOK_REQD, and a grace login says so; a files
+//    user's shadow file warns the same way;
 //  - after `pamtester chauthtok` the entry's shadowLastChange is today (a
 //    shadowAccount entry only), the account check is in order again, and the
 //    user's records have left the store and the fast cache;
@@ -57,11 +58,15 @@ class PamPasswordTest : public ::testing::Test {
     const std::string d = daemon_->dir();
     write_file(d + "/data/local-passwd", "localonly:x:4000:4000::/home/localonly:/bin/sh\n");
     write_file(d + "/data/local-group", "localgrp:x:4000:\n");
+    // A files user inside its shadow warning period: 5 of 7 days left.
+    write_file(d + "/data/local-shadow", "localonly:" + hash_of("Local-pw.1", "$y$") + ":" +
+                                             std::to_string(today() - 25) + ":0:30:7:::\n");
+    ::chmod((d + "/data/local-shadow").c_str(), 0600);
     daemon_->write_config(
         "[daemon]\nsocket_dir = \"" + daemon_->socket_dir() + "\"\nstate_dir = \"" + d +
         "/state\"\nlog_level = \"info\"\n\n[pam]\noffline = true\nmax_failures = 20\ncaller_rate = 50\ncaller_burst = 50\n" +
         "\n[[provider]]\nname = \"local\"\ntype = \"files\"\npasswd = \"" + d + "/data/local-passwd\"\ngroup = \"" +
-        d + "/data/local-group\"\n" +
+        d + "/data/local-group\"\nshadow = \"" + d + "/data/local-shadow\"\n" +
         slapd_->provider_toml("password_policy_dn = \"" + policy_dn("default") + "\"\n", /*start_tls=*/true));
     set_up_pam(*daemon_, kService);
     const std::string module = lib_dir() + "/pam_fastid.so socket=" + daemon_->socket_dir() + "/pam";
@@ -202,6 +207,10 @@ TEST_F(PamPasswordTest, TheAccountCheckWarnsBeforeThePasswordExpires) {
     EXPECT_TRUE(has(r, kAccountOk)) << user << ": " << r.out;
     EXPECT_FALSE(has(r, "will expire")) << user << ": " << r.out;
   }
+  // A files user: shadow(5)'s warning field, the same words.
+  auto local = account("localonly");
+  EXPECT_TRUE(has(local, kAccountOk)) << local.out;
+  EXPECT_TRUE(has(local, "Your password will expire in 5 days.")) << local.out;
   // `fastid auth` prints the same words after its account check.
   auto cli = run("printf '%s\\n' '" + password_of("warnshadow") + "' | setsid -w env FASTID_SOCKET_DIR=" +
                  daemon_->socket_dir() + " " + bin_dir() + "/fastid auth warnshadow 2>&1");
