@@ -1,11 +1,12 @@
 // password_expiry: the shadow warning period, a ppolicy password's age, the
-// GeneralizedTime reader and the words the user reads; and the files
-// provider's verdict carrying the warning.
+// GeneralizedTime reader and the words the user reads; the files provider's
+// verdict carrying the warning; what a bind's password policy control means.
 #include "providers/password_expiry.h"
 
 #include <gtest/gtest.h>
 
 #include "providers/files/shadow.h"
+#include "providers/ldap/ldap_bind_policy.h"
 
 namespace fastid::providers {
 namespace {
@@ -70,6 +71,18 @@ TEST(ShadowAccountVerdict, InOrderWithTheWarningInsideTheWarningPeriod) {
   EXPECT_EQ(warned.message, "Your password will expire in 5 days.");
   EXPECT_EQ(shadow_account_verdict(e, 110), model::Account{});
   EXPECT_EQ(shadow_account_verdict(e, 131).verdict, model::AccountVerdict::kPasswordExpired);
+}
+
+TEST(BindPolicyNotice, GraceLoginsMeanChangeNowAndAWarningIsWords) {
+  EXPECT_EQ(ldap::account_of_notice({}), model::Account{});
+  const model::Account warned = ldap::account_of_notice({.seconds_before_expiration = 907200});
+  EXPECT_EQ(warned.verdict, model::AccountVerdict::kOk);
+  EXPECT_EQ(warned.message, "Your password will expire in 10 days.");
+  const model::Account grace = ldap::account_of_notice({.grace_logins_left = 4});
+  EXPECT_EQ(grace.verdict, model::AccountVerdict::kPasswordExpired);
+  EXPECT_NE(grace.message.find("4 grace login(s) left"), std::string::npos) << grace.message;
+  // The last grace login: none left, still a change required.
+  EXPECT_EQ(ldap::account_of_notice({.grace_logins_left = 0}).verdict, model::AccountVerdict::kPasswordExpired);
 }
 
 }  // namespace
