@@ -152,7 +152,7 @@ HotTrace trace_hot_lookups(const Daemon& d, const std::string& what, const std::
   fs::remove(trace);
   auto r = in_nscd_namespace(d, "NSCD_PROBE_WARM=" + std::to_string(warm) + " strace -f -qq -o " + trace +
                                     " -e trace=%network,write " + bin_dir() + "/nscd_probe " + what + " " + key +
-                                    " " + std::to_string(lookups));
+                                    " " + std::to_string(lookups) + " 2>/dev/null");
   *out = r.out;
   return network_calls_around_hot(read_file(trace));
 }

@@ -141,10 +141,10 @@ TEST_F(NscdFront, StraceSeesNoNetworkCallInHotLookups) {
   if (std::system("command -v strace >/dev/null") != 0) GTEST_SKIP() << "no strace (scripts/install-deps)";
   const auto& [name, line] = *std::next(data().passwd_by_name.begin(), 77);
   const std::string trace = daemon_->dir() + "/strace.txt";
-  for (const std::string what : {"passwd " + name, "uid " + split(line, ':')[2]}) {
+  for (const std::string& what : {"passwd " + name, "uid " + split(line, ':')[2]}) {
     fs::remove(trace);
     auto r = in_namespace("NSCD_PROBE_WARM=2 strace -f -qq -o " + trace + " -e trace=%network,write " + bin_dir() +
-                          "/nscd_probe " + what + " 1002");
+                          "/nscd_probe " + what + " 1002 2>/dev/null");
     EXPECT_EQ(r.out, line + "\n") << what;
     const HotTrace t = network_calls_around_hot(read_file(trace));
     EXPECT_GT(t.before, 0) << what << ": strace saw no request at all\n" << read_file(trace);
