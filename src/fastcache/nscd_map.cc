@@ -250,8 +250,9 @@ void NscdMaps::catch_up() {
     std::uint64_t& seen = seen_[static_cast<std::size_t>(db)];
     if (now == seen) continue;
     // Another worker invalidated this database: this worker's records of it
-    // may be what was invalidated. A map that cannot be made leaves the old
-    // one retired-to-be on the next call: nothing stale is handed out.
+    // may be what was invalidated. If no fresh map can be made, the old one
+    // is retired now (glibc leaves it for the socket) and the next call
+    // tries again: nothing from before the invalidation is served from a map.
     if (replace(db)) {
       seen = now;
     } else {

@@ -32,9 +32,9 @@
 #include <cstring>
 #include <vector>
 
+#include "core/log.h"
 #include "proto/messages.h"
 #include "proto/wire.h"
-#include "core/log.h"
 #include "proto/nscd.h"
 #include "proto/nscd_statistics.h"
 #include "server/connection.h"
@@ -173,9 +173,9 @@ asio::awaitable<Outcome> answer(Server& server, Server::Connection& conn, const 
   }
   if (request.shutdown) {
     // `nscd -K`: refused for everyone, root included. fastidd is a system
-    // service: stopping it is its service manager's (systemctl stop fastid),
-    // which also knows not to restart it; a daemon that exited under it here
-    // would be restarted, or leave the host without its directories.
+    // service: stopping it is its service manager's (systemctl stop fastid).
+    // A clean exit here would not be restarted (Restart=on-failure) and
+    // would leave the host without its directories and its PAM service.
     ++stats.nscd_shutdowns_refused;
     if (root) core::log_warning("nscd SHUTDOWN request (nscd -K) refused: stop fastidd through its service manager");
     out.refused = true;
