@@ -106,6 +106,9 @@ class PamHandler {
   // kUnavailable (a lookup the rules need failed).
   asio::awaitable<proto::AuthReply> apply_access_rules(const std::string& provider, const proto::Request& req,
                                                        core::PeerCred peer);
+  // A failed guess (a password rejected, online or offline): counted by the
+  // lockout, and said in the log when it locks the user out.
+  void count_failure(auth::Lockout::Attempt& attempt, const proto::Request& req, const core::PeerCred& peer);
   // Drops the user's offline credential (no such user, account refused).
   asio::awaitable<void> forget_offline(const std::string& user, const char* why);
 
