@@ -24,6 +24,10 @@ inline constexpr std::array<std::uint64_t, 17> kLatencyBoundsUs{
     50, 100, 250, 500, 1000, 2500, 5000, 10000, 25000, 50000, 100000, 250000, 500000, 1000000, 2500000, 5000000,
     10000000};
 inline constexpr std::size_t kLatencyBuckets = kLatencyBoundsUs.size() + 1;
+// The same bounds in seconds, as the exposition's `le` labels say them.
+inline constexpr std::array<const char*, kLatencyBoundsUs.size()> kLatencyBoundsLabel{
+    "0.00005", "0.0001", "0.00025", "0.0005", "0.001", "0.0025", "0.005", "0.01", "0.025",
+    "0.05",    "0.1",    "0.25",    "0.5",    "1",     "2.5",    "5",     "10"};
 
 const char* lookup_kind_name(model::Kind kind);       // "user_by_name"
 const char* lookup_result_name(LookupResult result);  // "found", "not_found", "unavailable", "error"

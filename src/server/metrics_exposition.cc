@@ -100,12 +100,7 @@ void lookups(PrometheusText& out, const Figures& f) {
     std::uint64_t cumulative = 0;
     for (std::size_t b = 0; b < kLatencyBuckets; ++b) {
       cumulative += f.total(prefix + "bucket." + std::to_string(b));
-      std::string le = "+Inf";
-      if (b < kLatencyBoundsUs.size()) {
-        char buf[32];
-        auto [end, ec] = std::to_chars(buf, buf + sizeof buf, static_cast<double>(kLatencyBoundsUs[b]) / 1e6);
-        le.assign(buf, ec == std::errc() ? end : buf);
-      }
+      const char* le = b < kLatencyBoundsLabel.size() ? kLatencyBoundsLabel[b] : "+Inf";
       out.sample("fastid_lookup_duration_seconds_bucket", {{"kind", kind}, {"le", le}}, cumulative);
     }
     out.sample("fastid_lookup_duration_seconds_sum", {{"kind", kind}},

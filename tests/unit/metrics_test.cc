@@ -114,6 +114,12 @@ TEST(PrometheusTextTest, LabelValuesAreEscaped) {
   EXPECT_EQ(out.text(), "m{l=\"x\\\"} 1\\nevil 2\"} 1\n") << "a label value cannot start a sample of its own";
 }
 
+TEST(LookupMetricsTest, TheBucketLabelsSayTheBounds) {
+  for (std::size_t i = 0; i < kLatencyBoundsUs.size(); ++i) {
+    EXPECT_DOUBLE_EQ(std::stod(kLatencyBoundsLabel[i]) * 1e6, static_cast<double>(kLatencyBoundsUs[i])) << i;
+  }
+}
+
 TEST(MetricsSnapshotTest, FiguresAndStatesAreKeptTextIsLeftOut) {
   StatusItems items = {{"requests", "12"},
                        {"config", "/etc/fastid/fastid.toml"},
@@ -183,7 +189,7 @@ TEST(MetricsExpositionTest, EveryFrontWorkersFiguresAreSummedAndSharedOnesTakenO
   EXPECT_EQ(s["fastid_lookups_total{kind=\"group_by_gid\",result=\"unavailable\"}"], "1");
   EXPECT_EQ(s["fastid_lookups_total{kind=\"ssh_keys\",result=\"found\"}"], "0");
   // Cumulative buckets: 80 us falls in le=0.0001, 3 ms in le=0.005, 20 s past every bound.
-  EXPECT_EQ(s["fastid_lookup_duration_seconds_bucket{kind=\"user_by_name\",le=\"5e-05\"}"], "0");
+  EXPECT_EQ(s["fastid_lookup_duration_seconds_bucket{kind=\"user_by_name\",le=\"0.00005\"}"], "0");
   EXPECT_EQ(s["fastid_lookup_duration_seconds_bucket{kind=\"user_by_name\",le=\"0.0001\"}"], "1");
   EXPECT_EQ(s["fastid_lookup_duration_seconds_bucket{kind=\"user_by_name\",le=\"0.005\"}"], "2");
   EXPECT_EQ(s["fastid_lookup_duration_seconds_bucket{kind=\"user_by_name\",le=\"10\"}"], "2");
