@@ -27,11 +27,7 @@ class WrongSettingTest : public ::testing::Test {
   // A files provider and the directory, with `from` replaced by `to` in the
   // directory's settings.
   std::string config(const Daemon& d, const std::string& from, const std::string& to) const {
-    const Slapd& s = *slapd_;
-    std::string corp = "[[provider]]\nname = \"corp\"\ntype = \"ldap\"\nuri = [\"" + s.uri() + "\"]\nbase = \"" +
-                       s.base() + "\"\nbind_dn = \"" + s.bind_dn() + "\"\nbind_password_file = \"" +
-                       s.bind_password_file() + "\"\nschema = \"rfc2307\"\nstart_tls = true\ntls_ca_file = \"" +
-                       s.ca_file() + "\"\n";
+    std::string corp = slapd_->provider_toml("schema = \"rfc2307\"\n", /*start_tls=*/true);
     const std::size_t at = corp.find(from);
     EXPECT_NE(at, std::string::npos) << from;
     if (at != std::string::npos) corp.replace(at, from.size(), to);
@@ -41,7 +37,7 @@ class WrongSettingTest : public ::testing::Test {
            "/state\"\n\n[store]\nprobe_interval = \"300ms\"\n\n[fastcache]\npasswd = { enabled = false }\n"
            "group = { enabled = false }\ninitgroups = { enabled = false }\n\n"
            "[[provider]]\nname = \"local\"\ntype = \"files\"\npasswd = \"" + d.dir() +
-           "/local.passwd\"\ngroup = \"" + d.dir() + "/local.group\"\n\n" + corp;
+           "/local.passwd\"\ngroup = \"" + d.dir() + "/local.group\"\n" + corp;
   }
 
   // --check-config fails naming `words`; a start goes on, loudly; local names
