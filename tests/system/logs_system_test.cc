@@ -129,6 +129,7 @@ TEST(LogsSystemTest, DebugLevelReachesTheProviderWorkersAlreadyRunning) {
   // The request line names no user.
   const std::string log = d.log();
   const std::size_t at = log.find(worker_line);
+  ASSERT_NE(at, std::string::npos);
   EXPECT_EQ(log.substr(at, log.find('\n', at) - at).find("user00101"), std::string::npos);
 
   // Back at info: no more of them.
