@@ -87,6 +87,44 @@ TEST(HttpRequestTest, AHeadPastTheLimitIsTooLargeAndNothingPastItIsRead) {
   EXPECT_EQ(parse(many + "\r\n", nullptr, 100000), HttpParse::kBad) << "more header lines than kHttpMaxHeaders";
 }
 
+// Random heads and mutations of a real one (run under ASan too): every input
+// gets a verdict, nothing is read past the limit, a verdict never changes
+// once more bytes come (a head once bad stays bad).
+TEST(HttpRequestTest, RandomAndMutatedHeadsAlwaysGetAVerdictWithinTheLimit) {
+  std::uint64_t seed = 0x9e3779b97f4a7c15ull;
+  auto next = [&seed] {
+    seed ^= seed << 13;
+    seed ^= seed >> 7;
+    seed ^= seed << 17;
+    return seed;
+  };
+  const std::string real = "GET /metrics HTTP/1.1\r\nHost: a\r\nAccept: */*\r\n\r\n";
+  for (int i = 0; i < 20000; ++i) {
+    std::string bytes;
+    if (i % 2 == 0) {
+      bytes.resize(next() % 300);
+      for (char& c : bytes) c = static_cast<char>(next());
+    } else {
+      bytes = real;
+      for (int m = 0; m < 1 + static_cast<int>(next() % 4); ++m) bytes[next() % bytes.size()] = static_cast<char>(next());
+    }
+    const std::size_t limit = 64 + next() % 256;
+    HttpRequestHead head;
+    const HttpParse whole = parse_http_request_head(bytes, limit, &head);
+    if (whole == HttpParse::kDone) {
+      EXPECT_LE(head.method.size(), kHttpMaxMethod);
+      EXPECT_LE(head.target.size(), kHttpMaxTarget);
+      EXPECT_EQ(head.target.rfind(head.path, 0), 0u);
+    }
+    // A prefix that was already bad says so at once: the full head agrees.
+    const std::string prefix = bytes.substr(0, bytes.size() / 2);
+    HttpRequestHead scratch;
+    if (parse_http_request_head(prefix, limit, &scratch) == HttpParse::kBad) {
+      EXPECT_EQ(whole, HttpParse::kBad) << i;
+    }
+  }
+}
+
 TEST(HttpRequestTest, TheResponseSaysItsLengthAndCloses) {
   const std::string r = http_response(405, "Method Not Allowed", "text/plain", "only GET\n", "Allow: GET\r\n");
   EXPECT_THAT(r, HasSubstr("HTTP/1.1 405 Method Not Allowed\r\n"));
