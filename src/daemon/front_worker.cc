@@ -64,6 +64,7 @@ core::Status check_providers_at_start(const Config& config, bool check_only) {
     (*made)->close();
     if (st) continue;
     if (check_only || !pc.in_pool()) return st.with_context("provider " + pc.name);
+    if (st.code() != core::Code::kUnavailable && !may_start_unopened(pc)) return st.with_context("provider " + pc.name);
     if (st.code() != core::Code::kUnavailable) {
       // A setting the directory refuses: a base that does not exist, a bind
       // password it rejects, a CA that does not verify it. --check-config

@@ -277,6 +277,10 @@ int run(int argc, char** argv) {
   std::unique_ptr<providers::Provider> provider = std::move(*made);
   if (!opened && opened.code() == core::Code::kUnavailable) {
     core::log_warning(opened.to_string());
+  } else if (!opened && !may_start_unopened(*mine)) {
+    core::log_error(opened.to_string());
+    (void)write_all(args.fd, encode_start_failure(opened));
+    return kExitOpen;
   } else if (!opened) {
     // A setting the directory refuses (a base that does not exist, a wrong
     // password, a CA that does not verify it): the daemon started anyway
