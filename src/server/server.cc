@@ -459,10 +459,8 @@ void Server::maybe_finish_stop() {
 }
 
 StatusItems Server::status_items() const {
-  auto uptime = std::chrono::duration_cast<std::chrono::seconds>(
-      std::chrono::steady_clock::now() - started_);
   StatusItems items = {
-      {"uptime_seconds", std::to_string(uptime.count())},
+      {"uptime_seconds", std::to_string(uptime().count())},
       {"connections.open", std::to_string(connections_.size())},
       {"connections.accepted", std::to_string(stats_.accepted)},
       {"connections.rejected", std::to_string(stats_.rejected)},
@@ -483,6 +481,8 @@ StatusItems Server::status_items() const {
       {"nscd.maps_sent", std::to_string(stats_.nscd_maps_sent)},
       {"metrics.scrapes", std::to_string(stats_.metrics_scrapes)},
       {"metrics.bad_requests", std::to_string(stats_.metrics_bad_requests)},
+      {"nscd.statistics", std::to_string(stats_.nscd_statistics)},
+      {"nscd.shutdowns_refused", std::to_string(stats_.nscd_shutdowns_refused)},
   };
   // Per listener class, named by the class (derived from the enum, so that a
   // new class is never left out): open, accepted, refused at once.
