@@ -28,12 +28,16 @@
 #include "server/router.h"
 #include "server/server.h"
 #include "server/stored_directory.h"
+#include "server/metrics_exposition.h"
 #include "server/varlink_front.h"
 #include "store/store.h"
 
 namespace fastid::daemon {
 
 using namespace wiring;
+
+// A front worker's metrics snapshot fits its slot of the figures page.
+static_assert(server::kMetricsSnapshotBytes <= supervisor::kSnapshotWords * sizeof(std::uint64_t));
 
 namespace {
 
@@ -85,29 +89,26 @@ class FrontWorker {
     admin_.set_cache_control(&cache_control_);
     pam_.set_cache_control(&cache_control_);
     admin_.add_status_source([this] {
-      auto items = server_.status_items();
-      items.emplace_back("config", setup_.config.source);
-      items.emplace_back("pid", std::to_string(::getpid()));
-      items.emplace_back("idle_timeout_ms", std::to_string(setup_.config.daemon.idle_timeout.count()));
-      items.emplace_back("reloads", std::to_string(reloads_));
-      items.emplace_back("log.level", core::log_level_name(core::log_level()));
-      items.emplace_back("log.suppressed", std::to_string(core::log_suppressed()));
+      auto items = own_status_items();
       if (setup_.figures) {
         publish_figures();
         for (auto& kv : setup_.figures->status_items()) items.push_back(std::move(kv));
       }
-      if (store_) {
-        const store::Stats st = store_->stats();
-        items.emplace_back("store.entries", std::to_string(st.entries));
-        items.emplace_back("store.used_bytes", std::to_string(st.used_bytes));
-        items.emplace_back("store.map_size", std::to_string(st.map_size));
-        items.emplace_back("store.evictions", std::to_string(st.evictions));
-        items.emplace_back("store.write_errors", std::to_string(st.write_errors));
-      }
-      for (auto& kv : pam_.status_items()) items.push_back(std::move(kv));
-      for (auto& kv : router_.status_items()) items.push_back(std::move(kv));
-      for (auto& kv : handler_.status_items()) items.push_back(std::move(kv));
       return items;
+    });
+    // The metrics listener's document: every front worker's snapshot, this
+    // one's fresh (metrics_exposition.h).
+    router_.set_metrics_source([this] {
+      std::vector<server::StatusItems> workers;
+      if (setup_.figures) {
+        publish_figures();
+        for (const std::string& text : setup_.figures->snapshots()) {
+          workers.push_back(server::decode_metrics_snapshot(text));
+        }
+      } else {
+        workers.push_back(server::decode_metrics_snapshot(metrics_snapshot()));
+      }
+      return server::render_metrics(workers);
     });
     // Who was refused what, and why: for root only.
     admin_.add_status_source([this] { return server_.gate().status_items(); }, /*root_only=*/true);
@@ -122,6 +123,7 @@ class FrontWorker {
     for (auto& [fd, name] : setup_.udp_listeners) server_.add_udp_listener(fd, "udp " + name);
     server_.set_varlink_options(varlink_options_of(setup_.config));
     if (setup_.varlink_listener >= 0) server_.add_varlink_listener(setup_.varlink_listener, "varlink");
+    if (setup_.metrics_listener >= 0) server_.add_metrics_listener(setup_.metrics_listener, "metrics");
     wait_for_signal();
     wait_for_reopen();
     arm_refresh();
@@ -224,10 +226,11 @@ class FrontWorker {
         setup_.config.store.enabled != next->store.enabled ||
         setup_.config.store.size_bytes != next->store.size_bytes ||
         setup_.config.varlink.enabled != next->varlink.enabled || setup_.config.varlink.socket != next->varlink.socket ||
-        !(setup_.config.nscd == next->nscd)) {
+        !(setup_.config.nscd == next->nscd) || setup_.config.metrics.listen != next->metrics.listen) {
       core::log_warning(
           "socket_dir, state_dir, workers, pid_file, on_worker_exit, user, group, [fastcache], "
-          "[listen], [nscd], [store] enabled/size and [varlink] enabled/socket take effect at restart only");
+          "[listen], [nscd], [metrics] listen, [store] enabled/size and [varlink] enabled/socket take effect "
+          "at restart only");
     }
     // Requests in flight keep the old directories alive; their pools stop once
     // those finish, and are kept here until the front worker ends.
@@ -253,6 +256,7 @@ class FrontWorker {
     kept.fastcache = setup_.config.fastcache;
     kept.listen = setup_.config.listen;
     kept.nscd = setup_.config.nscd;
+    kept.metrics.listen = setup_.config.metrics.listen;
     kept.store.enabled = setup_.config.store.enabled;
     kept.store.size_bytes = setup_.config.store.size_bytes;
     kept.varlink.enabled = setup_.config.varlink.enabled;
@@ -292,8 +296,42 @@ class FrontWorker {
     });
   }
 
+  // This front worker's own status lines (not its siblings'): the status
+  // reply's first part and the metrics snapshot's source.
+  server::StatusItems own_status_items() const {
+    auto items = server_.status_items();
+    items.emplace_back("config", setup_.config.source);
+    items.emplace_back("pid", std::to_string(::getpid()));
+    items.emplace_back("idle_timeout_ms", std::to_string(setup_.config.daemon.idle_timeout.count()));
+    items.emplace_back("reloads", std::to_string(reloads_));
+    items.emplace_back("log.level", core::log_level_name(core::log_level()));
+    items.emplace_back("log.suppressed", std::to_string(core::log_suppressed()));
+    if (store_) {
+      const store::Stats st = store_->stats();
+      items.emplace_back("store.entries", std::to_string(st.entries));
+      items.emplace_back("store.used_bytes", std::to_string(st.used_bytes));
+      items.emplace_back("store.map_size", std::to_string(st.map_size));
+      items.emplace_back("store.evictions", std::to_string(st.evictions));
+      items.emplace_back("store.write_errors", std::to_string(st.write_errors));
+    }
+    for (auto& kv : pam_.status_items()) items.push_back(std::move(kv));
+    for (auto& kv : router_.status_items()) items.push_back(std::move(kv));
+    for (auto& kv : handler_.status_items()) items.push_back(std::move(kv));
+    return items;
+  }
+
+  // The metrics snapshot: the status lines and gate refusals that are figures,
+  // and the lookups by kind with their latencies.
+  std::string metrics_snapshot() const {
+    auto items = own_status_items();
+    for (auto& kv : server_.gate().status_items()) items.push_back(std::move(kv));
+    for (auto& kv : handler_.lookup_metrics().items()) items.push_back(std::move(kv));
+    return server::encode_metrics_snapshot(items);
+  }
+
   // This front worker's figures in the shared page, for whichever front worker answers
-  // `fastid status`. Every 500 ms, after a reload and before a status reply.
+  // `fastid status` or a scrape. Every 500 ms, after a reload and before a status
+  // reply or a scrape.
   void publish_figures() {
     if (!setup_.figures) return;
     const auto& st = server_.stats();
@@ -313,6 +351,7 @@ class FrontWorker {
     s.max_connections = static_cast<std::uint64_t>(d.max_connections);
     s.rss_kib = supervisor::self_rss_kib();
     setup_.figures->publish(setup_.index, s);
+    setup_.figures->publish_snapshot(setup_.index, metrics_snapshot());
   }
 
   void arm_figures() {

@@ -68,8 +68,18 @@ core::Status check_providers_at_start(const Config& config, bool check_only) {
     core::Status st = (*made)->open();
     (*made)->close();
     if (st) continue;
-    if (check_only || st.code() != core::Code::kUnavailable || !pc.in_pool()) {
-      return st.with_context("provider " + pc.name);
+    if (check_only || !pc.in_pool()) return st.with_context("provider " + pc.name);
+    if (st.code() != core::Code::kUnavailable && !may_start_unopened(pc)) return st.with_context("provider " + pc.name);
+    if (st.code() != core::Code::kUnavailable) {
+      // A setting the directory refuses: a base that does not exist, a bind
+      // password it rejects, a CA that does not verify it. --check-config
+      // fails on it; a start goes on, so that one wrong directory setting
+      // cannot take the node's local accounts down with it.
+      core::log_error("provider " + pc.name + " is misconfigured: " + st.to_string() +
+                      ". STARTING WITHOUT IT: its names answer \"unavailable, try again\" (what the store "
+                      "holds of it excepted) until it can be opened, tried every 30 s; fix the setting and "
+                      "reload (fastidd --check-config names it)");
+      continue;
     }
     // Unreachable: start anyway (a node that boots before its directory), from
     // what the store holds of it, if anything.
@@ -198,6 +208,8 @@ server::ServerLimits limits_of(const Config& c) {
   l.max_pam_connections = static_cast<std::size_t>(c.daemon.max_pam_connections);
   l.max_network_connections = static_cast<std::size_t>(c.daemon.max_network_connections);
   l.max_varlink_connections = static_cast<std::size_t>(c.varlink.max_connections);
+  l.max_metrics_connections = static_cast<std::size_t>(c.metrics.max_connections);
+  l.max_metrics_connections_per_address = static_cast<std::size_t>(c.metrics.max_connections_per_address);
   l.max_connections_per_uid = static_cast<std::size_t>(c.daemon.max_connections_per_uid);
   l.max_connections_per_address = static_cast<std::size_t>(c.daemon.max_connections_per_address);
   l.stall_timeout = c.daemon.stall_timeout;
