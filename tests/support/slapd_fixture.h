@@ -27,6 +27,15 @@
 
 namespace fastid::testing {
 
+// Keys added to every ldap provider section the LDAP tests write. The
+// `*_async` ctest entries run the same tests with FASTID_TEST_LDAP_ASYNC=1:
+// lookups are then searched by the front worker itself (async_lookups,
+// server/ldap_loop_directory.h), so every behaviour is checked in both modes.
+inline std::string ldap_mode_keys() {
+  const char* v = ::getenv("FASTID_TEST_LDAP_ASYNC");
+  return v != nullptr && std::string(v) == "1" ? "async_lookups = true\n" : "";
+}
+
 class Slapd {
  public:
   struct Options {

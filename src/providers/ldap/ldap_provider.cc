@@ -336,6 +336,16 @@ struct LdapProvider::Impl {
                                            const std::string& filter,
                                            const std::vector<std::string>& attrs,
                                            std::string* cookie = nullptr, bool retry = true) {
+    if (p.search_hook_) {
+      if (cookie != nullptr) return core::error(Status::unavailable(prefix(p) + "no paged search through the hook"));
+      auto got = p.search_hook_(LdapSearchRequest{base, scope_of(scope), filter, attrs});
+      if (!got) return core::error(got.error());
+      ++p.searches_;
+      std::vector<Entry> out;
+      out.reserve(got->size());
+      for (auto& e : *got) out.push_back(Entry{std::move(e.dn), std::move(e.attrs)});
+      return out;
+    }
     std::vector<char*> attr_ptrs;
     for (const auto& a : attrs) attr_ptrs.push_back(const_cast<char*>(a.c_str()));
     attr_ptrs.push_back(nullptr);
@@ -1011,6 +1021,14 @@ void LdapProvider::warn_cleartext() const {
     core::log_warning(Impl::log_prefix(*this) + "authentication will not use " + plain +
                       " (no TLS; allow_cleartext_passwords is off)");
   }
+}
+
+::ldap* LdapProvider::release_connection(std::string* uri) {
+  LDAP* ld = conn_;
+  conn_ = nullptr;
+  if (uri != nullptr) *uri = connected_uri_;
+  connected_uri_.clear();
+  return ld;
 }
 
 void LdapProvider::close() {
