@@ -38,7 +38,7 @@ long figure(const Daemon& d, const std::string& key) {
   return v.empty() ? -1 : std::stol(v);
 }
 
-struct Run {
+struct LoadFigures {
   long longest_turn_us = -1;
   long written = -1;
   long evictions = -1;
@@ -47,14 +47,14 @@ struct Run {
 
 // Every user once by name (and some by id, groups), through glibc, 4 threads:
 // each lookup a miss that the store (when on) writes back.
-Run write_heavy_load(bool with_store) {
+LoadFigures write_heavy_load(bool with_store) {
   Daemon d(kUsers, kGroups);  // gen-dataset files equal to the slow provider's answers
   d.write_config("[daemon]\nsocket_dir = \"" + d.socket_dir() + "\"\nstate_dir = \"" + d.dir() +
                  "/state\"\n\n[store]\nenabled = " + (with_store ? "true" : "false") +
                  "\nsize = \"2MiB\"\n\n[fastcache]\npasswd = { enabled = false }\ngroup = { enabled = false }\n"
                  "initgroups = { enabled = false }\n\n[[provider]]\nname = \"dir\"\ntype = \"slow\"\n"
                  "users = " + std::to_string(kUsers) + "\ngroups = " + std::to_string(kGroups) + "\n");
-  Run out;
+  LoadFigures out;
   if (!d.start()) {
     ADD_FAILURE() << d.log();
     return out;
@@ -75,19 +75,28 @@ Run write_heavy_load(bool with_store) {
 }
 
 TEST(LoopLatencySystemTest, StoreWritesAndEvictionsDoNotHoldTheLoop) {
-  const Run base = write_heavy_load(false);
-  const Run store = write_heavy_load(true);
-  ASSERT_GE(base.longest_turn_us, 0) << "no loop.longest_turn_us in status";
-  ASSERT_GE(store.longest_turn_us, 0) << "no loop.longest_turn_us in status";
-  // The writes went through the writer thread, and the map was small enough
-  // to make it evict (the longest writes there are).
-  EXPECT_GT(store.written, 10000) << store.load_out;
-  EXPECT_GT(store.evictions, 0);
-  std::printf("longest loop turn: %ld us without the store, %ld us with %ld writes and %ld evictions\n",
-              base.longest_turn_us, store.longest_turn_us, store.written, store.evictions);
-  // Judged against the run without writes, on the same machine in the same
-  // minute: twice it, plus 10 ms (the issue's bound for any one turn).
-  EXPECT_LE(store.longest_turn_us, 2 * base.longest_turn_us + 10000);
+  // Alternately, twice each; the shorter of each pair is compared: a busy
+  // machine preempts the worker now and then, which the figure includes
+  // (the loop could not run either), and one such spike must not decide.
+  LoadFigures base, store;
+  for (int round = 0; round < 2; ++round) {
+    const LoadFigures b = write_heavy_load(false);
+    const LoadFigures s = write_heavy_load(true);
+    ASSERT_GE(b.longest_turn_us, 0) << "no loop.longest_turn_us in status";
+    ASSERT_GE(s.longest_turn_us, 0) << "no loop.longest_turn_us in status";
+    // The writes went through the writer thread, and the map was small
+    // enough to make it evict (the longest writes there are).
+    EXPECT_GT(s.written, 10000) << s.load_out;
+    EXPECT_GT(s.evictions, 0);
+    std::printf("round %d: longest loop turn %ld us without the store, %ld us with %ld writes and %ld evictions\n",
+                round + 1, b.longest_turn_us, s.longest_turn_us, s.written, s.evictions);
+    if (round == 0 || b.longest_turn_us < base.longest_turn_us) base = b;
+    if (round == 0 || s.longest_turn_us < store.longest_turn_us) store = s;
+  }
+  // Judged against the runs without writes, on the same machine in the same
+  // minute: twice theirs, plus 10 ms (the issue's bound for any one turn).
+  EXPECT_LE(store.longest_turn_us, 2 * base.longest_turn_us + 10000)
+      << "without the store " << base.longest_turn_us << " us";
 }
 
 }  // namespace
