@@ -86,7 +86,7 @@ TEST(LoopLatencySystemTest, StoreWritesAndEvictionsDoNotHoldTheLoop) {
     ASSERT_GE(s.longest_turn_us, 0) << "no loop.longest_turn_us in status";
     // The writes went through the writer thread, and the map was small
     // enough to make it evict (the longest writes there are).
-    EXPECT_GT(s.written, 10000) << s.load_out;
+    EXPECT_GT(s.written, 1000) << s.load_out;
     EXPECT_GT(s.evictions, 0);
     std::printf("round %d: longest loop turn %ld us without the store, %ld us with %ld writes and %ld evictions\n",
                 round + 1, b.longest_turn_us, s.longest_turn_us, s.written, s.evictions);
