@@ -273,6 +273,7 @@ class FrontWorker {
       // This worker's (the one answering); every worker's is in worker.N.
       items.emplace_back("loop.longest_turn_us", std::to_string(loop_monitor_.longest_us()));
       items.emplace_back("loop.longest_turn_recent_us", std::to_string(loop_monitor_.longest_recent_us()));
+      items.emplace_back("loop.longest_turn_cpu_us", std::to_string(loop_monitor_.longest_cpu_us()));
       if (setup_.figures) {
         publish_figures();
         for (auto& kv : setup_.figures->status_items()) items.push_back(std::move(kv));

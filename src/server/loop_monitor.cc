@@ -1,10 +1,22 @@
 // LoopMonitor: the longest turn of the front worker's loop (loop_monitor.h).
 #include "server/loop_monitor.h"
 
+#include <time.h>
+
 #include <algorithm>
 #include <utility>
 
 namespace fastid::server {
+
+namespace {
+
+std::uint64_t thread_cpu_us() {
+  timespec ts{};
+  if (::clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts) != 0) return 0;
+  return static_cast<std::uint64_t>(ts.tv_sec) * 1000000u + static_cast<std::uint64_t>(ts.tv_nsec) / 1000u;
+}
+
+}  // namespace
 
 LoopMonitor::LoopMonitor(asio::any_io_executor executor, std::function<std::uint64_t()> activity,
                          LoopMonitorOptions options)
@@ -16,6 +28,7 @@ void LoopMonitor::start() {
   window_start_ = now;
   last_active_ = now;
   last_activity_ = activity_ ? activity_() : 0;
+  last_cpu_us_ = thread_cpu_us();
   arm(now + options_.busy_period);
 }
 
@@ -54,6 +67,9 @@ void LoopMonitor::fired(std::chrono::steady_clock::time_point due) {
   }
   window_us_ = std::max(window_us_, us);
   longest_us_ = std::max(longest_us_, us);
+  const std::uint64_t cpu = thread_cpu_us();
+  longest_cpu_us_ = std::max(longest_cpu_us_, std::min(us, cpu - std::min(cpu, last_cpu_us_)));
+  last_cpu_us_ = cpu;
   const std::uint64_t activity = activity_ ? activity_() : 0;
   if (activity != last_activity_) {
     last_activity_ = activity;

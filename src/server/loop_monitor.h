@@ -9,7 +9,11 @@
 // of L µs is seen as at least L minus the probe's period, so the figure is
 // the longest turn within one period (a lower bound; Asio offers no hook
 // around each handler, and wrapping every handler of the worker would cost
-// every request). The period is short (5 ms) while the worker serves and
+// every request). That lateness also counts time the worker waited for a
+// CPU; longest_cpu_us() leaves it out: the loop thread's own CPU time
+// (CLOCK_THREAD_CPUTIME_ID) since the probe before, capped by the lateness —
+// what a turn really spent running, whatever the machine's load.
+// The period is short (5 ms) while the worker serves and
 // long (250 ms) when `activity` has not moved for a second: an idle daemon
 // does not wake 200 times a second. Loop-thread only.
 #pragma once
@@ -41,6 +45,7 @@ class LoopMonitor {
   // The latest a probe ran behind its due time, in µs: since start, and over
   // the last one to two windows.
   std::uint64_t longest_us() const { return longest_us_; }
+  std::uint64_t longest_cpu_us() const { return longest_cpu_us_; }
   std::uint64_t longest_recent_us() const;
   std::uint64_t probes() const { return probes_; }
 
@@ -53,6 +58,8 @@ class LoopMonitor {
   LoopMonitorOptions options_;
   bool stopping_ = false;
   std::uint64_t longest_us_ = 0;
+  std::uint64_t longest_cpu_us_ = 0;
+  std::uint64_t last_cpu_us_ = 0;  // the loop thread's CPU time at the last probe
   std::uint64_t window_us_ = 0;       // the current window's longest
   std::uint64_t last_window_us_ = 0;  // the previous window's
   std::chrono::steady_clock::time_point window_start_{};
