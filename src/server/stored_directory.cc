@@ -130,6 +130,20 @@ core::Result<Answer> StoredDirectory::offline_answer(const Stored& rec, const Qu
 }
 
 StoredDirectory::Stored StoredDirectory::read(const Query& q) {
+  if (!unconfirmed_.empty()) {
+    const std::uint64_t done = writer_->completed();
+    while (!unconfirmed_.empty() && unconfirmed_.front().first <= done) unconfirmed_.pop_front();
+    for (auto it = unconfirmed_.rbegin(); it != unconfirmed_.rend(); ++it) {
+      const store::StoreWriter::Write& w = it->second;
+      if (!(w.query == q)) continue;
+      store::Record<Answer> rec;
+      rec.negative = !w.answer;
+      if (w.answer) rec.value = *w.answer;
+      rec.fetched = w.fetched;
+      rec.expires = w.expires;
+      return rec;
+    }
+  }
   auto stored = store_->get(name(), q);
   if (stored) return std::move(*stored);
   if (!store_error_logged_) {
@@ -147,7 +161,11 @@ store::StoreWriter::Write StoredDirectory::to_write(const Query& q, std::optiona
 
 void StoredDirectory::hand_over(store::StoreWriter::Batch batch) {
   const std::size_t n = batch.size();
-  if (!writer_->submit(std::move(batch))) {
+  store::StoreWriter::Batch kept = batch;
+  if (writer_->submit(std::move(batch))) {
+    const std::uint64_t id = writer_->submitted();  // loop-thread only submits: this batch's number
+    for (auto& w : kept) unconfirmed_.emplace_back(id, std::move(w));
+  } else {
     // A cache: the answer was given; the next lookup asks the directory again.
     core::log_warning("provider " + name() + ": the store's write queue is full, " + std::to_string(n) +
                       " answers not stored");

@@ -147,6 +147,11 @@ class StoredDirectory final : public Directory, public std::enable_shared_from_t
     store::Millis at;
   };
   std::vector<PendingWrite> pending_writes_;  // flushed by one posted handler
+  // What was handed to the writer and is not committed yet, by batch number:
+  // a lookup of one of those keys right after its miss is answered from here,
+  // as the store will (glibc often asks twice: initgroups for the count,
+  // then for the list). Dropped once the writer has committed the batch.
+  std::deque<std::pair<std::uint64_t, store::StoreWriter::Write>> unconfirmed_;
 
   struct Counters {
     std::uint64_t hits = 0;           // fresh records answered

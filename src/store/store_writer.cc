@@ -50,6 +50,16 @@ bool StoreWriter::submit(Batch&& batch) {
   return true;
 }
 
+std::uint64_t StoreWriter::submitted() const {
+  std::lock_guard lock(mutex_);
+  return submitted_;
+}
+
+std::uint64_t StoreWriter::completed() const {
+  std::lock_guard lock(mutex_);
+  return completed_;
+}
+
 void StoreWriter::wait_idle() {
   std::unique_lock lock(mutex_);
   const std::uint64_t target = submitted_;

@@ -76,6 +76,11 @@ class StoreWriter {
   // (nothing of it is written) or the writer is stopped. Never blocks on the
   // store: only on the queue's mutex, which the writer holds for a swap.
   bool submit(Batch&& batch);
+  // How many batches were accepted by submit() so far (the last one's number),
+  // and how many of them are committed: batch n is in the store once
+  // completed() >= n.
+  std::uint64_t submitted() const;
+  std::uint64_t completed() const;
   // Returns once every batch submitted before the call is written.
   void wait_idle();
   // Drains the queue, syncs, joins the thread; idempotent.

@@ -109,7 +109,10 @@ core::Result<std::vector<LdapAsyncConnection::Completed>> LdapAsyncConnection::p
     }
     Completed c;
     c.msgid = ldap_msgid(res);
-    if (type != LDAP_RES_SEARCH_RESULT) {
+    // A complete search chain is returned with the type of its first message:
+    // an entry or a reference when it has any (a chain that was already
+    // complete in libldap's list), the result otherwise.
+    if (type != LDAP_RES_SEARCH_RESULT && type != LDAP_RES_SEARCH_ENTRY && type != LDAP_RES_SEARCH_REFERENCE) {
       // Not ours (an unsolicited notice of disconnection, a stray reply).
       ldap_msgfree(res);
       if (type == LDAP_RES_EXTENDED) return core::error(Status::unavailable("ldap: " + uri_ + ": the server ended the connection"));
