@@ -49,6 +49,7 @@ LdapProvider::Options ldap_options(const ProviderConfig& config) {
       .keytab = config.keytab,
       .principal = config.principal,
       .access_filter = config.access_filter,
+      .password_policy_dn = config.password_policy_dn,
   };
 }
 

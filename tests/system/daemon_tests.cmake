@@ -12,7 +12,8 @@ if(FASTID_SANITIZE MATCHES "address")
   list(APPEND FASTID_SYSTEM_DEFS FASTID_ASAN_RUNTIME="${ASAN_RUNTIME}")
 endif()
 
-foreach(t nss_system_test daemon_system_test pam_system_test pam_security_system_test pam_chauthtok_system_test pam_access_system_test net_system_test
+foreach(t nss_system_test daemon_system_test pam_system_test pam_security_system_test pam_chauthtok_system_test pam_access_system_test
+          pam_password_system_test net_system_test
           workers_system_test limits_system_test tls_system_test conn_budget_system_test conn_secrets_system_test
           privilege_system_test service_system_test cache_control_system_test
           logs_system_test status_json_system_test)
@@ -132,3 +133,12 @@ target_link_libraries(loop_latency_system_test PRIVATE fastid_proto GTest::gtest
 add_dependencies(loop_latency_system_test fastidd fastid_cli nss_fastid nss_stress fastid-provider-worker)
 add_test(NAME loop_latency_system_test COMMAND loop_latency_system_test)
 set_tests_properties(loop_latency_system_test PROPERTIES LABELS "system;store" TIMEOUT 600)
+# `nscd -g` / `nscd -K` (Debian's nscd binary, its client side only) and the
+# maps with two front workers.
+add_executable(nscd_admin_system_test nscd_admin_system_test.cc)
+fastid_warnings(nscd_admin_system_test)
+target_compile_definitions(nscd_admin_system_test PRIVATE ${FASTID_SYSTEM_DEFS})
+target_link_libraries(nscd_admin_system_test PRIVATE GTest::gtest GTest::gtest_main Threads::Threads)
+add_dependencies(nscd_admin_system_test fastidd fastid_cli fastid-provider-worker nscd_probe)
+add_test(NAME nscd_admin_system_test COMMAND nscd_admin_system_test)
+set_tests_properties(nscd_admin_system_test PROPERTIES LABELS "system;nscd" TIMEOUT 600)
