@@ -95,6 +95,7 @@ struct ProviderConfig {
   std::string bind_password_file = {};
   std::string tls_ca_file = {};
   bool start_tls = false;
+  bool async_lookups = false;  // ldap: lookups searched on the front worker's loop
   std::string schema = "rfc2307";
   std::string user_base = {};
   std::string user_scope = "sub";

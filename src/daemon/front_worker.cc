@@ -22,6 +22,8 @@
 #include "pool/provider_pool.h"
 #include "server/cache_control.h"
 #include "server/cache_publisher.h"
+#include "server/ldap_loop_directory.h"
+#include "server/loop_monitor.h"
 #include "server/nss_handler.h"
 #include "server/admin_handler.h"
 #include "server/pam_handler.h"
@@ -31,6 +33,7 @@
 #include "server/metrics_exposition.h"
 #include "server/varlink_front.h"
 #include "store/store.h"
+#include "store/store_writer.h"
 
 namespace fastid::daemon {
 
@@ -54,7 +57,8 @@ class FrontWorker {
         figures_timer_(io_),
         router_(handler_, admin_),
         server_(io_, limits_of(setup_.config), router_),
-        pam_(handler_, pam_options(setup_.config), setup_.config.daemon.state_dir, setup_.lockout) {
+        pam_(handler_, pam_options(setup_.config), setup_.config.daemon.state_dir, setup_.lockout),
+        loop_monitor_(io_.get_executor(), [this] { return server_.stats().requests; }) {
     router_.set_pam_handler(&pam_);
     // fastidd's main blocked SIGHUP (its default action kills): signals_ now
     // handles it, so let it through, on this (the loop's) thread only. One
@@ -69,7 +73,7 @@ class FrontWorker {
 
   int run() {
     open_store();
-    auto opened = open_directories(setup_.config, io_.get_executor(), store_);
+    auto opened = open_directories(setup_.config, io_.get_executor(), store_, store_writer_);
     if (!opened) {
       core::log_error(opened.error().to_string());
       return 1;
@@ -85,6 +89,8 @@ class FrontWorker {
         if (pc.in_pool()) names.push_back(pc.name);
       }
       return names;
+    }, [this] {
+      if (store_writer_) store_writer_->wait_idle();
     });
     admin_.set_cache_control(&cache_control_);
     pam_.set_cache_control(&cache_control_);
@@ -128,6 +134,7 @@ class FrontWorker {
     wait_for_reopen();
     arm_refresh();
     arm_figures();
+    loop_monitor_.start();
     core::log_info("serving lookups on " + setup_.config.daemon.socket_dir + "/nss with " +
                    std::to_string(handler_.directories().size()) + " provider(s), config " +
                    setup_.config.source);
@@ -141,7 +148,13 @@ class FrontWorker {
       (void)publisher_->invalidate_all();
       publisher_->retire_nscd();
     }
-    if (store_) (void)store_->sync();
+    // The writer thread drains its queue, syncs and ends (without one, the
+    // store is synced here).
+    if (store_writer_) {
+      store_writer_->stop();
+    } else if (store_) {
+      (void)store_->sync();
+    }
     pam_.join();
     core::log_info("stopped");
     return exit_code_;
@@ -190,6 +203,7 @@ class FrontWorker {
     stopping_ = true;
     refresh_timer_.cancel();
     figures_timer_.cancel();
+    loop_monitor_.stop();
     server_.stop(setup_.config.daemon.shutdown_grace, [this] {
       asio::error_code ignored;
       signals_.cancel(ignored);
@@ -210,7 +224,7 @@ class FrontWorker {
                       next.error().to_string());
       return;
     }
-    auto opened = open_directories(*next, io_.get_executor(), store_);
+    auto opened = open_directories(*next, io_.get_executor(), store_, store_writer_);
     if (!opened) {
       core::log_error("reload refused, keeping the running configuration: " +
                       opened.error().to_string());
@@ -283,10 +297,6 @@ class FrontWorker {
       // A failed refresh keeps the previous data; the provider logs it once.
       for (const auto& d : handler_.directories()) (void)d->refresh();
       if (data_generation() != published_generation_) invalidate_fast_cache("a source changed");
-      if (store_ && std::chrono::steady_clock::now() >= next_store_sync_) {
-        (void)store_->sync();
-        next_store_sync_ = std::chrono::steady_clock::now() + kStoreSyncInterval;
-      }
       if (publisher_) publisher_->sweep();  // the nscd maps' expiry, to the second
       if (publisher_ && std::chrono::steady_clock::now() >= next_heartbeat_) {
         publisher_->heartbeat();
@@ -306,6 +316,10 @@ class FrontWorker {
     items.emplace_back("reloads", std::to_string(reloads_));
     items.emplace_back("log.level", core::log_level_name(core::log_level()));
     items.emplace_back("log.suppressed", std::to_string(core::log_suppressed()));
+    // This worker's (the one answering); every worker's is in worker.N.
+    items.emplace_back("loop.longest_turn_us", std::to_string(loop_monitor_.longest_us()));
+    items.emplace_back("loop.longest_turn_recent_us", std::to_string(loop_monitor_.longest_recent_us()));
+    items.emplace_back("loop.longest_turn_cpu_us", std::to_string(loop_monitor_.longest_cpu_us()));
     if (store_) {
       const store::Stats st = store_->stats();
       items.emplace_back("store.entries", std::to_string(st.entries));
@@ -313,6 +327,15 @@ class FrontWorker {
       items.emplace_back("store.map_size", std::to_string(st.map_size));
       items.emplace_back("store.evictions", std::to_string(st.evictions));
       items.emplace_back("store.write_errors", std::to_string(st.write_errors));
+      if (store_writer_) {
+        const store::StoreWriter::Stats ws = store_writer_->stats();
+        items.emplace_back("store.writer.queued", std::to_string(ws.queued));
+        items.emplace_back("store.writer.written", std::to_string(ws.written));
+        items.emplace_back("store.writer.dropped", std::to_string(ws.dropped));
+        items.emplace_back("store.writer.syncs", std::to_string(ws.syncs));
+        items.emplace_back("store.writer.longest_batch_us", std::to_string(ws.longest_batch_us));
+        items.emplace_back("store.writer.longest_sync_us", std::to_string(ws.longest_sync_us));
+      }
     }
     for (auto& kv : pam_.status_items()) items.push_back(std::move(kv));
     for (auto& kv : router_.status_items()) items.push_back(std::move(kv));
@@ -350,6 +373,7 @@ class FrontWorker {
     s.stall_timeout_ms = static_cast<std::uint64_t>(d.stall_timeout.count());
     s.max_connections = static_cast<std::uint64_t>(d.max_connections);
     s.rss_kib = supervisor::self_rss_kib();
+    s.loop_longest_turn_us = loop_monitor_.longest_us();
     setup_.figures->publish(setup_.index, s);
     setup_.figures->publish_snapshot(setup_.index, metrics_snapshot());
   }
@@ -383,7 +407,11 @@ class FrontWorker {
       return;
     }
     store_ = std::move(*s);
-    next_store_sync_ = std::chrono::steady_clock::now() + kStoreSyncInterval;
+    // Writes and the periodic sync run on the writer's thread, never on the
+    // loop (issue 20): a commit, an eviction or an msync can take milliseconds.
+    store::WriterOptions wo;
+    wo.sync_interval = kStoreSyncInterval;
+    store_writer_ = std::make_shared<store::StoreWriter>(store_, wo);
   }
 
   // The fast cache maps live in state_dir/mc. A map that cannot be opened is
@@ -453,9 +481,10 @@ class FrontWorker {
   server::Router router_;
   server::Server server_;
   server::PamHandler pam_;
+  server::LoopMonitor loop_monitor_;  // loop.longest_turn_us
   std::unique_ptr<server::CachePublisher> publisher_;
   std::shared_ptr<store::Store> store_;  // null: no store (disabled, or no pooled provider)
-  std::chrono::steady_clock::time_point next_store_sync_{};
+  std::shared_ptr<store::StoreWriter> store_writer_;  // with store_: its writes and sync
   server::Directories retired_;  // replaced by a reload, stopping
   std::uint64_t published_generation_ = 0;
   std::chrono::steady_clock::time_point next_heartbeat_{};

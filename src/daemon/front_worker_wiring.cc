@@ -27,6 +27,7 @@
 #include "server/pam_handler.h"
 #include "server/router.h"
 #include "server/server.h"
+#include "server/ldap_loop_directory.h"
 #include "server/stored_directory.h"
 #include "server/varlink_front.h"
 #include "store/store.h"
@@ -149,7 +150,8 @@ server::StoredDirectoryOptions stored_directory_options(const StoreConfig& c) {
 // as pools of provider worker processes started here (on the loop's thread, which
 // their death signal is tied to), behind the store when there is one.
 core::Result<server::Directories> open_directories(const Config& config, asio::any_io_executor executor,
-                                                   std::shared_ptr<store::Store> store) {
+                                                   std::shared_ptr<store::Store> store,
+                                                   std::shared_ptr<store::StoreWriter> writer) {
   server::Directories out;
   for (const auto& pc : config.providers) {
     if (pc.in_pool()) {
@@ -159,10 +161,21 @@ core::Result<server::Directories> open_directories(const Config& config, asio::a
       core::Status st = pool->start();
       if (!st) return core::error(st.with_context("provider " + pc.name));
       server::DirectoryPtr pooled = server::pooled_directory(std::move(pool));
+      if (pc.async_lookups) {
+        // Lookups searched by this front worker itself; the pool behind it (docs/ldap.md).
+        auto parts = make_async_ldap(pc);
+        if (!parts) return core::error(parts.error());
+        auto loop = std::make_shared<server::LdapLoopDirectory>(executor, std::move(parts->chain), parts->ldap,
+                                                                std::move(parts->make_connector), std::move(pooled),
+                                                                server::LdapLoopOptions{});
+        loop->start();
+        pooled = std::move(loop);
+      }
       if (store) {
         // Behind the persistent store and its offline mode (docs/store.md).
         auto stored = std::make_shared<server::StoredDirectory>(executor, store, std::move(pooled),
                                                                 stored_directory_options(config.store));
+        stored->set_writer(writer);
         stored->start();
         pooled = std::move(stored);
       }

@@ -15,6 +15,7 @@
 #include "server/stored_directory.h"
 #include "server/varlink_front.h"
 #include "store/store.h"
+#include "store/store_writer.h"
 
 namespace fastid::daemon::wiring {
 
@@ -23,8 +24,10 @@ server::StoredDirectoryOptions stored_directory_options(const StoreConfig& c);
 // The directories of a front worker: in-process providers opened here, pooled ones
 // as pools of provider worker processes started here (on the loop's thread, which
 // their death signal is tied to), behind the store when there is one.
+// Store writes go to `writer` (with `store`).
 core::Result<server::Directories> open_directories(const Config& config, asio::any_io_executor executor,
-                                                   std::shared_ptr<store::Store> store);
+                                                   std::shared_ptr<store::Store> store,
+                                                   std::shared_ptr<store::StoreWriter> writer);
 // Ends what a set of directories runs: providers closed, pools asked to stop
 // (their provider workers finish and exit; the loop runs dry once they have).
 void close_directories(const server::Directories& directories);

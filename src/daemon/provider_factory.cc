@@ -16,6 +16,43 @@ namespace fastid::daemon {
 using namespace providers;  // the provider types this file builds
 
 namespace {
+// The LDAP provider's options from its section (the pooled provider, and the
+// front worker's own searches with async_lookups).
+LdapProvider::Options ldap_options(const ProviderConfig& config) {
+  return LdapProvider::Options{
+      .name = config.name,
+      .uris = config.uri,
+      .base = config.base,
+      .bind_dn = config.bind_dn,
+      .bind_password = config.bind_password,
+      .bind_password_file = config.bind_password_file,
+      .tls_ca_file = config.tls_ca_file,
+      .start_tls = config.start_tls,
+      .schema = config.schema,
+      .user_base = config.user_base,
+      .user_scope = config.user_scope,
+      .user_filter = config.user_filter,
+      .group_base = config.group_base,
+      .group_scope = config.group_scope,
+      .group_filter = config.group_filter,
+      .user_attributes = config.user_attributes,
+      .group_attributes = config.group_attributes,
+      .page_size = config.page_size,
+      .nesting_depth = config.nesting_depth,
+      .netgroup_base = config.netgroup_base,
+      .netgroup_filter = config.netgroup_filter,
+      .ssh_key_attribute = config.ssh_key_attribute,
+      .network_timeout = config.network_timeout,
+      .search_timeout = config.search_timeout,
+      .allow_cleartext_passwords = config.allow_cleartext_passwords,
+      .sasl_mech = config.sasl_mech,
+      .keytab = config.keytab,
+      .principal = config.principal,
+      .access_filter = config.access_filter,
+      .password_policy_dn = config.password_policy_dn,
+  };
+}
+
 Result<std::unique_ptr<Provider>> make_directory_provider(const ProviderConfig& config) {
   if (config.type == "files") {
     return std::make_unique<FilesProvider>(FilesProvider::Options{
@@ -56,38 +93,7 @@ Result<std::unique_ptr<Provider>> make_directory_provider(const ProviderConfig& 
                                               ids);
   }
   if (config.type == "ldap") {
-    return std::make_unique<CheckedProvider>(std::make_unique<LdapProvider>(LdapProvider::Options{
-        .name = config.name,
-        .uris = config.uri,
-        .base = config.base,
-        .bind_dn = config.bind_dn,
-        .bind_password = config.bind_password,
-        .bind_password_file = config.bind_password_file,
-        .tls_ca_file = config.tls_ca_file,
-        .start_tls = config.start_tls,
-        .schema = config.schema,
-        .user_base = config.user_base,
-        .user_scope = config.user_scope,
-        .user_filter = config.user_filter,
-        .group_base = config.group_base,
-        .group_scope = config.group_scope,
-        .group_filter = config.group_filter,
-        .user_attributes = config.user_attributes,
-        .group_attributes = config.group_attributes,
-        .page_size = config.page_size,
-        .nesting_depth = config.nesting_depth,
-        .netgroup_base = config.netgroup_base,
-        .netgroup_filter = config.netgroup_filter,
-        .ssh_key_attribute = config.ssh_key_attribute,
-        .network_timeout = config.network_timeout,
-        .search_timeout = config.search_timeout,
-        .allow_cleartext_passwords = config.allow_cleartext_passwords,
-        .sasl_mech = config.sasl_mech,
-        .keytab = config.keytab,
-        .principal = config.principal,
-        .access_filter = config.access_filter,
-        .password_policy_dn = config.password_policy_dn,
-    }), ids);
+    return std::make_unique<CheckedProvider>(std::make_unique<LdapProvider>(ldap_options(config)), ids);
   }
   if (config.type == "winbind") {
     return std::make_unique<CheckedProvider>(std::make_unique<WinbindProvider>(WinbindProvider::Options{
@@ -146,6 +152,29 @@ Result<std::unique_ptr<Provider>> make_provider(const ProviderConfig& config) {
   HomeShellOptions rules = home_shell_options(config);
   if (rules.empty()) return bare;
   return std::unique_ptr<Provider>(std::make_unique<HomeShellProvider>(std::move(*bare), std::move(rules)));
+}
+
+Result<AsyncLdapParts> make_async_ldap(const ProviderConfig& config) {
+  if (config.type != "ldap" || !config.async_lookups) {
+    return core::error(Status::invalid_argument("provider " + config.name + ": async_lookups is for ldap providers"));
+  }
+  if (!config.in_pool()) {
+    return core::error(Status::invalid_argument("provider " + config.name +
+                                                ": async_lookups needs the provider pool: isolation must be "
+                                                "process or auto"));
+  }
+  AsyncLdapParts parts;
+  auto ldap = std::make_unique<LdapProvider>(ldap_options(config));
+  parts.ldap = ldap.get();
+  // The same decorators as the pooled provider's lookups (make_provider):
+  // the directory gate, then the home and shell rules.
+  const IdRange ids{.min_id = config.min_id, .max_id = config.max_id};
+  parts.chain = std::make_unique<CheckedProvider>(std::move(ldap), ids);
+  HomeShellOptions rules = home_shell_options(config);
+  if (!rules.empty()) parts.chain = std::make_unique<HomeShellProvider>(std::move(parts.chain), std::move(rules));
+  LdapProvider::Options options = ldap_options(config);
+  parts.make_connector = [options] { return std::make_unique<LdapProvider>(options); };
+  return parts;
 }
 
 pool::PoolOptions pool_options(const PoolConfig& pool) {

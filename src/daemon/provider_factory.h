@@ -5,11 +5,13 @@
 // daemon's wiring: the providers and the pool never see the configuration.
 #pragma once
 
+#include <functional>
 #include <memory>
 
 #include "core/status.h"
 #include "daemon/config.h"
 #include "pool/provider_pool.h"
+#include "providers/ldap/ldap_provider.h"
 #include "providers/provider.h"
 
 namespace fastid::daemon {
@@ -19,6 +21,18 @@ namespace fastid::daemon {
 // and every type with a home or shell rule in a HomeShellProvider.
 // kInvalidArgument naming the provider and type when this build has no such type.
 Result<std::unique_ptr<providers::Provider>> make_provider(const ProviderConfig& config);
+
+// What a front worker needs to search an ldap provider itself (async_lookups,
+// server/ldap_loop_directory.h): the provider's lookup chain (never opened:
+// its searches are answered through `ldap`'s search hook), and a maker of
+// providers whose open() connects and binds (on a helper thread).
+struct AsyncLdapParts {
+  std::unique_ptr<providers::Provider> chain;
+  providers::LdapProvider* ldap = nullptr;  // inside chain
+  std::function<std::unique_ptr<providers::LdapProvider>()> make_connector;
+};
+// kInvalidArgument: not an ldap provider with async_lookups, or not pooled.
+Result<AsyncLdapParts> make_async_ldap(const ProviderConfig& config);
 
 // The provider's effective pool settings as the pool's options.
 pool::PoolOptions pool_options(const PoolConfig& pool);

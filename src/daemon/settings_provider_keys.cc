@@ -264,6 +264,20 @@ const Setting kProviderKeys[] = {
         .description = "Upgrade `ldap://` connections with StartTLS before binding; a server that "
                        "refuses it is not used.",
     }),
+    provider_key<&ProviderConfig::async_lookups>({
+        .key = "async_lookups",
+        .type = SettingType::kBool,
+        .default_text = "false",
+        .provider_type = "ldap",
+        .description = "Lookups by name or id (users, groups, initgroups) are searched by each "
+                       "front worker itself, with libldap's asynchronous API on a connection of "
+                       "its own watched by its event loop: no hop to a provider worker, several "
+                       "searches outstanding at once. The same searches, rules and checks as in "
+                       "the pool; enumeration, netgroups, SSH keys, authentication and account "
+                       "checks stay in the pool, which also answers every lookup while that "
+                       "connection is down (it is opened again in the background). Needs the "
+                       "pool (`isolation` not `none`).",
+    }),
     provider_key<&ProviderConfig::schema>({
         .key = "schema",
         .type = SettingType::kString,

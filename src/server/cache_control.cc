@@ -92,6 +92,7 @@ std::vector<Query> queries_of(bool group, const std::vector<std::string>& names,
 }  // namespace
 
 core::Result<std::string> CacheControl::invalidate(std::uint32_t mask) {
+  settle();
   if (publisher_ == nullptr && !store_) {
     return core::error(core::Status::unavailable("nothing to invalidate: the fast cache and the store are disabled"));
   }
@@ -140,6 +141,7 @@ CacheControl::Keys CacheControl::keys_of(bool group, std::string_view key) {
 }
 
 core::Result<std::string> CacheControl::forget(std::uint32_t entry, std::string_view key) {
+  settle();
   const bool group = entry == proto::kEntryGroup;
   const Keys keys = keys_of(group, key);
   const auto queries = queries_of(group, keys.names, keys.ids);
@@ -168,6 +170,7 @@ core::Result<std::string> CacheControl::forget(std::uint32_t entry, std::string_
 }
 
 core::Result<StatusItems> CacheControl::show(std::uint32_t entry, std::string_view key) {
+  settle();
   const bool group = entry == proto::kEntryGroup;
   const Keys keys = keys_of(group, key);
   const auto queries = queries_of(group, keys.names, keys.ids);

@@ -31,9 +31,14 @@ class CacheControl {
   void set_publisher(CachePublisher* publisher) { publisher_ = publisher; }
   // The store (nullptr: none) and the providers whose records it holds (the
   // pooled ones of the running configuration), asked at each request.
-  void set_store(std::shared_ptr<store::Store> store, std::function<std::vector<std::string>()> providers) {
+  // `settle` (may be empty) returns once the writes queued before it are in
+  // the store (StoreWriter::wait_idle): an erase must not be undone by a
+  // write of an older answer that was still queued, and `show` must see it.
+  void set_store(std::shared_ptr<store::Store> store, std::function<std::vector<std::string>()> providers,
+                 std::function<void()> settle = {}) {
     store_ = std::move(store);
     providers_ = std::move(providers);
+    settle_ = std::move(settle);
   }
 
   // Every record of the maps in `mask` (proto::kMapPasswd | kMapGroup |
@@ -64,6 +69,10 @@ class CacheControl {
   CachePublisher* publisher_ = nullptr;
   std::shared_ptr<store::Store> store_;
   std::function<std::vector<std::string>()> providers_;
+  std::function<void()> settle_;
+  void settle() const {
+    if (settle_) settle_();
+  }
 };
 
 }  // namespace fastid::server

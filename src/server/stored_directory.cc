@@ -130,6 +130,20 @@ core::Result<Answer> StoredDirectory::offline_answer(const Stored& rec, const Qu
 }
 
 StoredDirectory::Stored StoredDirectory::read(const Query& q) {
+  if (!unconfirmed_.empty()) {
+    const std::uint64_t done = writer_->completed();
+    while (!unconfirmed_.empty() && unconfirmed_.front().first <= done) unconfirmed_.pop_front();
+    for (auto it = unconfirmed_.rbegin(); it != unconfirmed_.rend(); ++it) {
+      const store::StoreWriter::Write& w = it->second;
+      if (!(w.query == q)) continue;
+      store::Record<Answer> rec;
+      rec.negative = !w.answer;
+      if (w.answer) rec.value = *w.answer;
+      rec.fetched = w.fetched;
+      rec.expires = w.expires;
+      return rec;
+    }
+  }
   auto stored = store_->get(name(), q);
   if (stored) return std::move(*stored);
   if (!store_error_logged_) {
@@ -140,7 +154,31 @@ StoredDirectory::Stored StoredDirectory::read(const Query& q) {
   return std::nullopt;
 }
 
+store::StoreWriter::Write StoredDirectory::to_write(const Query& q, std::optional<Answer> answer, Millis now) const {
+  const auto ttl = answer ? options_.ttl : options_.negative_ttl;
+  return {name(), q, std::move(answer), now, now + ms(ttl)};
+}
+
+void StoredDirectory::hand_over(store::StoreWriter::Batch batch) {
+  const std::size_t n = batch.size();
+  store::StoreWriter::Batch kept = batch;
+  if (writer_->submit(std::move(batch))) {
+    const std::uint64_t id = writer_->submitted();  // loop-thread only submits: this batch's number
+    for (auto& w : kept) unconfirmed_.emplace_back(id, std::move(w));
+  } else {
+    // A cache: the answer was given; the next lookup asks the directory again.
+    core::log_warning("provider " + name() + ": the store's write queue is full, " + std::to_string(n) +
+                      " answers not stored");
+  }
+}
+
 void StoredDirectory::write(const Query& q, const Answer& answer, Millis now) {
+  if (writer_) {
+    store::StoreWriter::Batch one;
+    one.push_back(to_write(q, answer, now));
+    hand_over(std::move(one));
+    return;
+  }
   core::Status st = store_->put(name(), q, answer, now, now + ms(options_.ttl));
   // A record that cannot be stored is still answered; the store says why.
   if (!st)
@@ -159,6 +197,13 @@ void StoredDirectory::queue_write(const Query& q, std::optional<Answer> answer, 
 void StoredDirectory::flush_writes() {
   std::vector<PendingWrite> batch = std::move(pending_writes_);
   pending_writes_.clear();
+  if (writer_) {
+    store::StoreWriter::Batch out;
+    out.reserve(batch.size());
+    for (PendingWrite& w : batch) out.push_back(to_write(w.query, std::move(w.answer), w.at));
+    hand_over(std::move(out));
+    return;
+  }
   const core::Status st = store_->put_batch([&] {
     for (const PendingWrite& w : batch) {
       if (w.answer) {
@@ -179,6 +224,12 @@ void StoredDirectory::flush_writes() {
 
 void StoredDirectory::write_negative(const Query& q, Millis now) {
   if (options_.negative_ttl.count() <= 0) return;
+  if (writer_) {
+    store::StoreWriter::Batch one;
+    one.push_back(to_write(q, std::nullopt, now));
+    hand_over(std::move(one));
+    return;
+  }
   core::Status st = store_->put_negative(name(), q, now, now + ms(options_.negative_ttl));
   if (!st)
     core::log_warning("provider " + name() + ": " + model::describe(q) + " not stored: " + st.to_string());

@@ -40,6 +40,7 @@
 
 #include "server/directory.h"
 #include "store/store.h"
+#include "store/store_writer.h"
 
 namespace fastid::server {
 
@@ -90,6 +91,9 @@ class StoredDirectory final : public Directory, public std::enable_shared_from_t
   std::chrono::milliseconds request_timeout() const override { return behind_->request_timeout(); }
 
   bool offline() const { return offline_; }
+  // Store writes go to this writer thread instead of the loop (null: written
+  // on the loop, as unit tests without a writer do). Set before start().
+  void set_writer(std::shared_ptr<store::StoreWriter> writer) { writer_ = std::move(writer); }
 
   // The directory's own, then "store.<provider>.state" = online/offline,
   // hits, misses, stale answers …
@@ -107,6 +111,9 @@ class StoredDirectory final : public Directory, public std::enable_shared_from_t
   // transaction (Store::put_batch) from a handler posted behind the reply.
   void queue_write(const model::Query& q, std::optional<model::Answer> answer, store::Millis now);
   void flush_writes();
+  store::StoreWriter::Write to_write(const model::Query& q, std::optional<model::Answer> answer,
+                                     store::Millis now) const;
+  void hand_over(store::StoreWriter::Batch batch);
   core::Result<model::Answer> offline_answer(const Stored& rec, const model::Query& q, store::Millis now);
 
   void suspect();  // a lookup failed as if offline: probe now to decide
@@ -120,6 +127,7 @@ class StoredDirectory final : public Directory, public std::enable_shared_from_t
 
   asio::any_io_executor executor_;
   std::shared_ptr<store::Store> store_;
+  std::shared_ptr<store::StoreWriter> writer_;
   DirectoryPtr behind_;
   StoredDirectoryOptions options_;
   asio::steady_timer probe_timer_;
@@ -139,6 +147,11 @@ class StoredDirectory final : public Directory, public std::enable_shared_from_t
     store::Millis at;
   };
   std::vector<PendingWrite> pending_writes_;  // flushed by one posted handler
+  // What was handed to the writer and is not committed yet, by batch number:
+  // a lookup of one of those keys right after its miss is answered from here,
+  // as the store will (glibc often asks twice: initgroups for the count,
+  // then for the list). Dropped once the writer has committed the batch.
+  std::deque<std::pair<std::uint64_t, store::StoreWriter::Write>> unconfirmed_;
 
   struct Counters {
     std::uint64_t hits = 0;           // fresh records answered

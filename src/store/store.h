@@ -11,10 +11,13 @@
 // store file that is corrupt or of another format is logged, moved aside and
 // replaced by an empty one at open: a cache is never worth refusing to start.
 //
-// Thread-safety: one Store may be used from one thread at a time (the
-// front worker's loop); several processes may use the same directory at once.
+// Thread-safety: reads (get and the typed reads, has_records, stats) from one
+// thread at a time (the front worker's loop), the puts and sync from one
+// other thread at a time (StoreWriter's; LMDB serialises write transactions),
+// erase/clear from either; several processes may use the same directory at once.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -189,8 +192,9 @@ class Store {
 
   Options options_;
   std::unique_ptr<Env> env_;
-  std::uint64_t evictions_ = 0;
-  std::uint64_t write_errors_ = 0;
+  // Written by the writer thread (StoreWriter), read by stats() on the loop.
+  std::atomic<std::uint64_t> evictions_{0};
+  std::atomic<std::uint64_t> write_errors_{0};
   std::uint64_t replaced_ = 0;
   int puts_since_check_ = kFillCheckEvery;  // check at the first put
   bool batching_ = false;                   // inside put_batch: puts are collected in batch_

@@ -62,6 +62,7 @@ void FrontWorkerFigures::publish(int index, const FrontWorkerSample& s) {
   w.stall_timeout_ms.store(s.stall_timeout_ms, kRelaxed);
   w.max_connections.store(s.max_connections, kRelaxed);
   w.rss_kib.store(s.rss_kib, kRelaxed);
+  w.loop_longest_turn_us.store(s.loop_longest_turn_us, kRelaxed);
   auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
       std::chrono::system_clock::now().time_since_epoch());
   w.updated_unix_ms.store(now.count(), kRelaxed);
@@ -146,12 +147,16 @@ std::vector<std::pair<std::string, std::string>> FrontWorkerFigures::status_item
     add("stall_timeout_ms", w.stall_timeout_ms.load(kRelaxed), nullptr);
     add("max_connections", w.max_connections.load(kRelaxed), nullptr);
     add("rss_kib", w.rss_kib.load(kRelaxed), &total.rss_kib);
+    const std::uint64_t turn = w.loop_longest_turn_us.load(kRelaxed);
+    add("loop.longest_turn_us", turn, nullptr);
+    total.loop_longest_turn_us = std::max(total.loop_longest_turn_us, turn);
   }
   out.emplace_back("total.requests", std::to_string(total.requests));
   out.emplace_back("total.connections.open", std::to_string(total.connections_open));
   out.emplace_back("total.connections.accepted", std::to_string(total.connections_accepted));
   out.emplace_back("total.udp.requests", std::to_string(total.udp_requests));
   out.emplace_back("total.rss_kib", std::to_string(total.rss_kib));
+  out.emplace_back("max.loop.longest_turn_us", std::to_string(total.loop_longest_turn_us));
   return out;
 }
 

@@ -55,13 +55,15 @@ struct FrontWorkerSlot {
   std::atomic<std::uint64_t> snapshot_sequence;  // odd while the snapshot is being written
   std::atomic<std::uint64_t> snapshot_bytes;
   std::atomic<std::uint64_t> snapshot[kSnapshotWords];
+  std::atomic<std::uint64_t> loop_longest_turn_us;  // server/loop_monitor.h
 };
 
 // The fields a front worker publishes (a plain copy, filled by the front worker).
 struct FrontWorkerSample {
   std::uint64_t requests = 0, connections_open = 0, connections_accepted = 0, connections_rejected = 0,
                 closed_idle = 0, closed_protocol = 0, udp_requests = 0, network_refused = 0, reloads = 0,
-                idle_timeout_ms = 0, stall_timeout_ms = 0, max_connections = 0, rss_kib = 0;
+                idle_timeout_ms = 0, stall_timeout_ms = 0, max_connections = 0, rss_kib = 0,
+                loop_longest_turn_us = 0;
 };
 
 class FrontWorkerFigures {

@@ -60,7 +60,7 @@ std::string trim(std::string s) {
 }
 
 std::string ldap_provider_toml(const Slapd& s, const std::string& schema, const std::string& extra = "") {
-  return "\n[[provider]]\nname = \"corp\"\ntype = \"ldap\"\nuri = [\"" + s.uri() + "\"]\nbase = \"" +
+  return "\n[[provider]]\nname = \"corp\"\ntype = \"ldap\"\n" + ldap_mode_keys() + "uri = [\"" + s.uri() + "\"]\nbase = \"" +
          s.base() + "\"\nbind_dn = \"" + s.bind_dn() + "\"\nbind_password_file = \"" +
          s.bind_password_file() + "\"\nschema = \"" + schema + "\"\npage_size = 97\n" + extra;
 }

@@ -30,6 +30,15 @@
 
 namespace fastid::testing {
 
+// Keys added to every ldap provider section the LDAP tests write. The
+// `*_async` ctest entries run the same tests with FASTID_TEST_LDAP_ASYNC=1:
+// lookups are then searched by the front worker itself (async_lookups,
+// server/ldap_loop_directory.h), so every behaviour is checked in both modes.
+inline std::string ldap_mode_keys() {
+  const char* v = ::getenv("FASTID_TEST_LDAP_ASYNC");
+  return v != nullptr && std::string(v) == "1" ? "async_lookups = true\n" : "";
+}
+
 class Slapd : public ScriptedServer {
  public:
   struct Options {
@@ -98,8 +107,8 @@ class Slapd : public ScriptedServer {
   // `start_tls`, with a 1 s network timeout and a 3 s pool request timeout
   // (tests that stop slapd want an answer soon); `extra`: more keys of it.
   std::string provider_toml(const std::string& extra = "", bool start_tls = false) const {
-    std::string t = "\n[[provider]]\nname = \"corp\"\ntype = \"ldap\"\nuri = [\"" + uri() + "\"]\nbase = \"" +
-                    base() + "\"\n";
+    std::string t = "\n[[provider]]\nname = \"corp\"\ntype = \"ldap\"\n" + ldap_mode_keys() + "uri = [\"" + uri() +
+                    "\"]\nbase = \"" + base() + "\"\n";
     if (start_tls) t += "start_tls = true\ntls_ca_file = \"" + ca_file() + "\"\n";
     return t + "bind_dn = \"" + bind_dn() + "\"\nbind_password_file = \"" + bind_password_file() +
            "\"\nnetwork_timeout = \"1s\"\npool = { request_timeout = \"3s\" }\n" + extra;

@@ -98,6 +98,10 @@ if(EXISTS ${CMAKE_SOURCE_DIR}/tests/support/slapd_fixture.h)
                    fastid-provider-worker)
   add_test(NAME store_ldap_system_test COMMAND store_ldap_system_test)
   set_tests_properties(store_ldap_system_test PROPERTIES LABELS "system;store;ldap" TIMEOUT 600)
+  # The same tests with lookups searched by the front worker (async_lookups).
+  add_test(NAME store_ldap_system_test_async COMMAND store_ldap_system_test)
+  set_tests_properties(store_ldap_system_test_async PROPERTIES LABELS "system;store;ldap" TIMEOUT 600
+                       ENVIRONMENT "FASTID_TEST_LDAP_ASYNC=1")
 endif()
 # A wrong directory setting (base, bind password, CA) against the private slapd:
 # --check-config fails, a start goes on and serves the local provider.
@@ -141,6 +145,15 @@ target_link_libraries(nscd_system_test PRIVATE GTest::gtest GTest::gtest_main Th
 add_dependencies(nscd_system_test fastidd fastid_cli fastid-provider-worker nscd_probe nscd_probe_static nscd_churn)
 add_test(NAME nscd_system_test COMMAND nscd_system_test)
 set_tests_properties(nscd_system_test PROPERTIES LABELS "system;nscd" TIMEOUT 600)
+
+# The store's writes off the loop; the longest loop turn in status (issue 20).
+add_executable(loop_latency_system_test loop_latency_system_test.cc)
+fastid_warnings(loop_latency_system_test)
+target_compile_definitions(loop_latency_system_test PRIVATE ${FASTID_SYSTEM_DEFS})
+target_link_libraries(loop_latency_system_test PRIVATE fastid_proto GTest::gtest GTest::gtest_main Threads::Threads)
+add_dependencies(loop_latency_system_test fastidd fastid_cli nss_fastid nss_stress fastid-provider-worker)
+add_test(NAME loop_latency_system_test COMMAND loop_latency_system_test)
+set_tests_properties(loop_latency_system_test PROPERTIES LABELS "system;store" TIMEOUT 600)
 # `nscd -g` / `nscd -K` (Debian's nscd binary, its client side only) and the
 # maps with two front workers.
 add_executable(nscd_admin_system_test nscd_admin_system_test.cc)

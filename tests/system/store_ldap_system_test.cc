@@ -34,7 +34,7 @@ class StoreLdapTest : public ::testing::Test {
         "[daemon]\nsocket_dir = \"" + d_.socket_dir() + "\"\nstate_dir = \"" + d_.dir() +
         "/state\"\n\n[store]\nttl = \"1s\"\nrefresh_ahead = \"300ms\"\nprobe_interval = \"300ms\"\n"
         "\n[fastcache]\npasswd = { enabled = false }\ngroup = { enabled = false }\n"
-        "initgroups = { enabled = false }\n\n[[provider]]\nname = \"corp\"\ntype = \"ldap\"\nuri = [\"" +
+        "initgroups = { enabled = false }\n\n[[provider]]\nname = \"corp\"\ntype = \"ldap\"\n" + ldap_mode_keys() + "uri = [\"" +
         slapd_.uri() + "\"]\nbase = \"" + slapd_.base() + "\"\nbind_dn = \"" + slapd_.bind_dn() +
         "\"\nbind_password_file = \"" + slapd_.bind_password_file() + "\"\nschema = \"rfc2307\"\n");
     ASSERT_TRUE(d_.start()) << d_.log();
@@ -128,7 +128,7 @@ class ColdStartLdapTest : public ::testing::Test {
            "group = { enabled = false }\ninitgroups = { enabled = false }\n\n"
            "[[provider]]\nname = \"local\"\ntype = \"files\"\npasswd = \"" + d_.dir() +
            "/local.passwd\"\ngroup = \"" + d_.dir() + "/local.group\"\n\n"
-           "[[provider]]\nname = \"corp\"\ntype = \"ldap\"\nuri = [\"" + slapd_.uri() + "\"]\nbase = \"" +
+           "[[provider]]\nname = \"corp\"\ntype = \"ldap\"\n" + ldap_mode_keys() + "uri = [\"" + slapd_.uri() + "\"]\nbase = \"" +
            slapd_.base() + "\"\nbind_dn = \"" + slapd_.bind_dn() + "\"\nbind_password_file = \"" +
            slapd_.bind_password_file() + "\"\nschema = \"rfc2307\"\n";
   }

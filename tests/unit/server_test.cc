@@ -14,9 +14,11 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <stdlib.h>
+#include <time.h>
 
 #include <asio/co_spawn.hpp>
 #include <asio/io_context.hpp>
+#include <asio/steady_timer.hpp>
 #include <chrono>
 #include <cstring>
 #include <filesystem>
@@ -24,10 +26,12 @@
 #include <map>
 #include <set>
 #include <optional>
+#include <thread>
 
 #include "server/admin_handler.h"
 #include "server/directory.h"
 #include "server/gate.h"
+#include "server/loop_monitor.h"
 #include "server/nss_handler.h"
 #include "server/read_buffer.h"
 #include "server/router.h"
@@ -861,6 +865,67 @@ TEST(ReadBufferTest, GrowingPastTheCapacityKeepsTheBytes) {
   EXPECT_TRUE(b.empty());
   EXPECT_EQ(b.capacity(), 0u);
   EXPECT_EQ(b.data(), nullptr);
+}
+
+}  // namespace
+}  // namespace fastid::server
+
+// ---- LoopMonitor: the longest loop turn in status (issue 20) ---------------
+
+namespace fastid::server {
+namespace {
+
+// A handler that holds the loop for 50 ms is seen as a turn of at least
+// 50 ms minus the probe's period; before it, the figure is below it.
+TEST(LoopMonitorTest, AHandlerThatHoldsTheLoopIsSeenAsItsLongestTurn) {
+  asio::io_context io;
+  std::uint64_t activity = 0;
+  LoopMonitor monitor(io.get_executor(), [&] { return ++activity; },
+                      LoopMonitorOptions{.busy_period = std::chrono::microseconds(2000)});
+  monitor.start();
+  std::uint64_t before = 0;
+  asio::steady_timer hold(io);
+  hold.expires_after(30ms);
+  hold.async_wait([&](const asio::error_code&) {
+    before = monitor.longest_us();
+    // The turn under test: 50 ms of this thread's CPU time (on a busy
+    // machine more wall time), spent running.
+    auto cpu_ms = [] {
+      timespec ts{};
+      ::clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+      return ts.tv_sec * 1000.0 + ts.tv_nsec / 1e6;
+    };
+    const double until = cpu_ms() + 50;
+    while (cpu_ms() < until) {
+    }
+  });
+  asio::steady_timer end(io);
+  end.expires_after(200ms);
+  end.async_wait([&](const asio::error_code&) { monitor.stop(); });
+  io.run();
+  EXPECT_GE(monitor.probes(), 5u);
+  EXPECT_GE(monitor.longest_us(), 48000u);
+  EXPECT_GE(monitor.longest_recent_us(), 48000u);
+  EXPECT_LT(before, monitor.longest_us());
+  EXPECT_GE(monitor.longest_cpu_us(), 40000u);  // it ran: its CPU time counts
+}
+
+// A turn that waits off the CPU (here: sleeps, as a preempted worker would
+// not run) is as late for the probe, but is not CPU the loop spent.
+TEST(LoopMonitorTest, TimeOffTheCpuIsLateButNotCountedAsCpu) {
+  asio::io_context io;
+  LoopMonitor monitor(io.get_executor(), [] { return std::uint64_t{1}; },
+                      LoopMonitorOptions{.busy_period = std::chrono::microseconds(2000)});
+  monitor.start();
+  asio::steady_timer hold(io);
+  hold.expires_after(30ms);
+  hold.async_wait([&](const asio::error_code&) { std::this_thread::sleep_for(50ms); });
+  asio::steady_timer end(io);
+  end.expires_after(200ms);
+  end.async_wait([&](const asio::error_code&) { monitor.stop(); });
+  io.run();
+  EXPECT_GE(monitor.longest_us(), 48000u);
+  EXPECT_LT(monitor.longest_cpu_us(), 25000u);
 }
 
 }  // namespace

@@ -16,10 +16,12 @@
 #include <filesystem>
 #include <fstream>
 #include <string>
+#include <thread>
 
 #include <gtest/gtest.h>
 
 #include "store/record_codec.h"
+#include "store/store_writer.h"
 
 namespace fastid::store {
 namespace {
@@ -598,6 +600,95 @@ TEST_F(StoreTest, EraseDropsOneKeyAndClearMapsDropsWholeMapsOfEveryProvider) {
   const Map rest[] = {Map::kGroupByName, Map::kGroupByGid, Map::kInitgroups};
   EXPECT_EQ(*s->clear_maps(rest), 3u);
   EXPECT_EQ(s->stats().entries, 0u);
+}
+
+}  // namespace
+}  // namespace fastid::store
+
+// ---- StoreWriter: the writes and the sync on a thread of their own ----------
+
+namespace fastid::store {
+namespace {
+
+StoreWriter::Write user_write(int i, Millis now) {
+  model::User u;
+  u.name = "user" + std::to_string(i);
+  u.uid = 100000 + static_cast<std::uint32_t>(i);
+  u.gid = 200000;
+  u.dir = "/home/" + u.name;
+  u.shell = "/bin/sh";
+  return {"p", model::Query::user_by_name(u.name), model::Answer(u), now, now + 60000};
+}
+
+TEST_F(StoreTest, WriterWritesEveryBatchAndWaitIdleSeesThemAll) {
+  std::shared_ptr<Store> s = open_store();
+  ASSERT_TRUE(s);
+  StoreWriter w(s, WriterOptions{});
+  const Millis now = now_millis();
+  for (int b = 0; b < 20; ++b) {
+    StoreWriter::Batch batch;
+    for (int i = 0; i < 50; ++i) batch.push_back(user_write(b * 50 + i, now));
+    ASSERT_TRUE(w.submit(std::move(batch)));
+  }
+  StoreWriter::Batch negative;
+  negative.push_back({"p", model::Query::user_by_name("nobody-here"), std::nullopt, now, now + 60000});
+  ASSERT_TRUE(w.submit(std::move(negative)));
+  w.wait_idle();
+  for (int i = 0; i < 1000; ++i) {
+    auto rec = s->user_by_uid("p", 100000 + static_cast<std::uint32_t>(i));
+    ASSERT_TRUE(rec && *rec) << i;
+    EXPECT_EQ((*rec)->value.name, "user" + std::to_string(i));
+  }
+  auto neg = s->get("p", model::Query::user_by_name("nobody-here"));
+  ASSERT_TRUE(neg && *neg);
+  EXPECT_TRUE((*neg)->negative);
+  const auto st = w.stats();
+  EXPECT_EQ(st.written, 1001u);
+  EXPECT_EQ(st.queued, 0u);
+  EXPECT_EQ(st.dropped, 0u);
+}
+
+TEST_F(StoreTest, WriterRefusesABatchThatDoesNotFitTheQueueAndCountsIt) {
+  std::shared_ptr<Store> s = open_store();
+  ASSERT_TRUE(s);
+  StoreWriter w(s, WriterOptions{.sync_interval = std::chrono::milliseconds(0), .max_queued = 10});
+  StoreWriter::Batch big;
+  for (int i = 0; i < 11; ++i) big.push_back(user_write(i, now_millis()));
+  EXPECT_FALSE(w.submit(std::move(big)));
+  w.wait_idle();
+  EXPECT_EQ(w.stats().dropped, 11u);
+  EXPECT_EQ(w.stats().written, 0u);
+  auto rec = s->user_by_uid("p", 100000);
+  ASSERT_TRUE(rec);
+  EXPECT_FALSE(*rec);
+}
+
+TEST_F(StoreTest, WriterStopDrainsTheQueueSyncsAndRefusesAfterwards) {
+  std::shared_ptr<Store> s = open_store();
+  ASSERT_TRUE(s);
+  StoreWriter w(s, WriterOptions{.sync_interval = std::chrono::milliseconds(0)});
+  StoreWriter::Batch batch;
+  for (int i = 0; i < 100; ++i) batch.push_back(user_write(i, now_millis()));
+  ASSERT_TRUE(w.submit(std::move(batch)));
+  w.stop();
+  EXPECT_EQ(w.stats().written, 100u);
+  EXPECT_GE(w.stats().syncs, 1u);  // the sync at stop
+  auto rec = s->user_by_uid("p", 100099);
+  ASSERT_TRUE(rec && *rec);
+  StoreWriter::Batch late;
+  late.push_back(user_write(500, now_millis()));
+  EXPECT_FALSE(w.submit(std::move(late)));
+}
+
+TEST_F(StoreTest, WriterSyncsOnItsOwnTimer) {
+  std::shared_ptr<Store> s = open_store();
+  ASSERT_TRUE(s);
+  StoreWriter w(s, WriterOptions{.sync_interval = std::chrono::milliseconds(20)});
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (w.stats().syncs < 2 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  EXPECT_GE(w.stats().syncs, 2u);
 }
 
 }  // namespace

@@ -272,6 +272,17 @@ Result<std::vector<Entry>> LdapProvider::Impl::search(P& p, const std::string& b
                                                       const std::string& filter,
                                                       const std::vector<std::string>& attrs,
                                                       std::string* cookie, bool retry) {
+  if (p.search_hook_) {
+    // async_lookups: the front worker makes the search (ldap_search_hook.h).
+    if (cookie != nullptr) return core::error(Status::unavailable(prefix(p) + "no paged search through the hook"));
+    auto got = p.search_hook_(LdapSearchRequest{base, scope_of(scope), filter, attrs});
+    if (!got) return core::error(got.error());
+    ++p.searches_;
+    std::vector<Entry> out;
+    out.reserve(got->size());
+    for (auto& e : *got) out.push_back(Entry{std::move(e.dn), std::move(e.attrs)});
+    return out;
+  }
   std::vector<char*> attr_ptrs;
   for (const auto& a : attrs) attr_ptrs.push_back(const_cast<char*>(a.c_str()));
   attr_ptrs.push_back(nullptr);

@@ -146,6 +146,14 @@ void LdapProvider::warn_cleartext() const {
   }
 }
 
+::ldap* LdapProvider::release_connection(std::string* uri) {
+  LDAP* ld = conn_;
+  conn_ = nullptr;
+  if (uri != nullptr) *uri = connected_uri_;
+  connected_uri_.clear();
+  return ld;
+}
+
 void LdapProvider::close() {
   unbind(conn_);
   gss_.reset();  // destroys the private ticket cache

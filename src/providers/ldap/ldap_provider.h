@@ -17,6 +17,7 @@
 #include <string_view>
 #include <vector>
 
+#include "providers/ldap/ldap_search_hook.h"
 #include "providers/ldap/ldap_bind_policy.h"
 #include "providers/password_expiry.h"
 #include "providers/provider.h"
@@ -132,6 +133,13 @@ class LdapProvider final : public Provider {
   // The URI the search connection uses now ("" when none).
   const std::string& connected_uri() const { return connected_uri_; }
 
+  // The in-process LDAP mode (ldap_search_hook.h): searches other than paged
+  // ones are answered by `hook` instead of the search connection (empty: the
+  // connection again). release_connection(): the search connection, connected
+  // and bound by open(), handed to the caller (who unbinds it); nullptr if none.
+  void set_search_hook(LdapSearchHook hook) { search_hook_ = std::move(hook); }
+  ::ldap* release_connection(std::string* uri);
+
   // What an account check decides from the shadow fields (-1 = absent), for tests.
   static model::Account account_verdict(std::int64_t today, std::int64_t last_change,
                                         std::int64_t max_days, std::int64_t inactive,
@@ -177,6 +185,7 @@ class LdapProvider final : public Provider {
   std::uint64_t searches_ = 0, reconnects_ = 0, rejected_ = 0, skipped_ = 0, failovers_ = 0;
   std::uint64_t ambiguous_ = 0, cleartext_refusals_ = 0, locked_refusals_ = 0, password_changes_ = 0;
   std::string last_error_;
+  LdapSearchHook search_hook_;
   // With sasl_mech GSSAPI: this instance's own ticket (keytab_credentials.h).
   std::unique_ptr<krb5::KeytabCredentials> gss_;
 
