@@ -23,6 +23,7 @@
 #include "core/trace.h"
 #include "proto/wire.h"
 #include "providers/krb5/keytab_credentials.h"
+#include "providers/ldap/ldap_entry.h"
 #include "providers/ldap/ldap_membership.h"
 #include "providers/ldap/ldap_password.h"
 #include "providers/ldap/ldap_values.h"
@@ -50,13 +51,7 @@ constexpr std::size_t kTermsPerSearch = 500;
 // Enumeration cursors share 32 bits with the daemon's backend index (24 left).
 constexpr std::uint32_t kMaxCursor = (1u << 24) - 1;
 
-std::string lowered(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) {
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  }
-  return out;
-}
+using ldap::lowered;
 
 timeval to_timeval(std::chrono::milliseconds d) {
   timeval tv{};
@@ -123,19 +118,7 @@ bool tcp_reachable(const std::string& uri, std::chrono::milliseconds timeout) {
   return ok;
 }
 
-struct Entry {
-  std::string dn;
-  std::map<std::string, std::vector<std::string>> attrs;  // lower-cased attribute names
-
-  const std::vector<std::string>* values(const std::string& attr_lower) const {
-    auto it = attrs.find(attr_lower);
-    return it == attrs.end() || it->second.empty() ? nullptr : &it->second;
-  }
-  std::string first(const std::string& attr_lower) const {
-    const auto* v = values(attr_lower);
-    return v ? v->front() : std::string();
-  }
-};
+using ldap::Entry;
 
 void unbind(LDAP*& ld) {
   if (ld != nullptr) {
@@ -450,78 +433,21 @@ struct LdapProvider::Impl {
     return out;
   }
 
-  // The name the entry is served under: `want` if it is one of its values
-  // (a lookup by name matches exactly, never case-folded), else the first.
-  static std::optional<std::string> pick_name(const std::vector<std::string>& names,
-                                              std::string_view want) {
-    if (want.empty()) return names.front();
-    for (const auto& n : names) {
-      if (n == want) return n;
-    }
-    return std::nullopt;
+  // The mapping itself is ldap_entry.cc's; here what follows from it (a log
+  // line and a count for an entry skipped or rejected).
+  template <typename T>
+  static std::optional<T> served(P& p, const Entry& e, ldap::Mapped<T> m) {
+    if (m.outcome == ldap::Outcome::kSkipped) skip_entry(p, e, m.why);
+    if (m.outcome == ldap::Outcome::kRejected) reject_entry(p, e, m.why);
+    return std::move(m.record);
   }
-
   static std::optional<User> to_user(P& p, const Entry& e, std::string_view want = {}) {
-    const auto* names = e.values(lowered(p.ua_.name));
-    if (names == nullptr) return skip_entry(p, e, "no " + p.ua_.name), std::nullopt;
-    const auto* uids = e.values(lowered(p.ua_.uid));
-    if (uids == nullptr) return skip_entry(p, e, "no " + p.ua_.uid), std::nullopt;
-    const auto* gids = e.values(lowered(p.ua_.gid));
-    if (gids == nullptr) return skip_entry(p, e, "no " + p.ua_.gid), std::nullopt;
-    auto name = pick_name(*names, want);
-    if (!name) return std::nullopt;
-    if (const char* why = invalid_name_reason(*name)) {
-      return reject_entry(p, e, std::string(why) + " (" + p.ua_.name + " \"" + printable(*name) + "\")"),
-             std::nullopt;
-    }
-    auto uid = parse_id(uids->front());
-    if (!uid) {
-      return reject_entry(p, e, p.ua_.uid + " \"" + printable(uids->front()) + "\" is not an id in 0..4294967294"),
-             std::nullopt;
-    }
-    auto gid = parse_id(gids->front());
-    if (!gid) {
-      return reject_entry(p, e, p.ua_.gid + " \"" + printable(gids->front()) + "\" is not an id in 0..4294967294"),
-             std::nullopt;
-    }
-    User u;
-    u.name = *name;
-    u.uid = *uid;
-    u.gid = *gid;
-    u.gecos = e.first(lowered(p.ua_.gecos));
-    u.dir = e.first(lowered(p.ua_.home));
-    u.shell = e.first(lowered(p.ua_.shell));
-    for (const auto& [field, attr] : {std::pair{&u.gecos, &p.ua_.gecos}, std::pair{&u.dir, &p.ua_.home},
-                                      std::pair{&u.shell, &p.ua_.shell}}) {
-      if (const char* why = invalid_field_reason(*field)) {
-        return reject_entry(p, e, std::string(why) + " (" + *attr + " \"" + printable(*field) + "\")"),
-               std::nullopt;
-      }
-    }
-    return u;
+    return served(p, e, ldap::user_of_entry(p.ua_, e, want));
   }
 
   // The group's own fields, members not yet resolved.
   static std::optional<Group> to_group_head(P& p, const Entry& e, std::string_view want = {}) {
-    const auto* names = e.values(lowered(p.ga_.name));
-    if (names == nullptr) return skip_entry(p, e, "no " + p.ga_.name), std::nullopt;
-    const auto* gids = e.values(lowered(p.ga_.gid));
-    if (gids == nullptr) return skip_entry(p, e, "no " + p.ga_.gid), std::nullopt;
-    auto name = pick_name(*names, want);
-    if (!name) return std::nullopt;
-    if (const char* why = invalid_name_reason(*name)) {
-      return reject_entry(p, e, std::string(why) + " (" + p.ga_.name + " \"" + printable(*name) + "\")"),
-             std::nullopt;
-    }
-    auto gid = parse_id(gids->front());
-    if (!gid) {
-      return reject_entry(p, e, p.ga_.gid + " \"" + printable(gids->front()) + "\" is not an id in 0..4294967294"),
-             std::nullopt;
-    }
-    Group g;
-    g.name = *name;
-    g.gid = *gid;
-    return g;
+    return served(p, e, ldap::group_head_of_entry(p.ga_, e, want));
   }
 
   // Collects member names of one group: memberUid values, member DNs that

@@ -17,6 +17,7 @@
 #include <string_view>
 #include <vector>
 
+#include "providers/ldap/ldap_entry.h"
 #include "providers/provider.h"
 
 // libldap's handle, kept out of this header.
@@ -143,17 +144,12 @@ class LdapProvider final : public Provider {
   Scope user_scope_ = Scope::kSub;
   Scope group_scope_ = Scope::kSub;
   std::string user_base_, group_base_, user_base_key_, group_base_key_, netgroup_base_;
-  struct UserAttrs {
-    std::string name = "uid", uid = "uidNumber", gid = "gidNumber", gecos = "gecos",
-                home = "homeDirectory", shell = "loginShell";
-  } ua_;
-  struct GroupAttrs {
-    std::string name = "cn", gid = "gidNumber", member_uid = "memberUid", member = "member";
-  } ga_;
+  ldap::UserAttributes ua_;    // which attribute holds each field (providers/ldap/ldap_entry.h)
+  ldap::GroupAttributes ga_;
   bool rdn_names_users_ = true;    // member DNs may name users by their RDN (see .cc)
   std::string password_;          // the service account's; zeroed on close
   bool checked_ = false;          // options validated
-  ldap* conn_ = nullptr;
+  ::ldap* conn_ = nullptr;
   std::string connected_uri_;
   std::size_t next_uri_ = 0;      // where the next connect starts
   Walk<User> user_walk_;
