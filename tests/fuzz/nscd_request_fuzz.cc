@@ -10,6 +10,8 @@
 
 #include "proto/nscd.h"
 
+extern "C" int LLVMFuzzerInitialize(int*, char***) { return 0; }
+
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   namespace nscd = fastid::proto::nscd;
   if (size < nscd::kHeaderSize) return 0;

@@ -20,12 +20,15 @@
 
 #include <cstdio>
 #include <filesystem>
+#include <memory>
 #include <fstream>
 #include <map>
 #include <sstream>
 #include <string>
 #include <utility>
 #include <vector>
+
+#include "support/reaper.h"
 
 namespace fastid::testing {
 
@@ -45,6 +48,8 @@ class Kdc {
       return;
     }
     dir_ = made;
+    // If the test dies (an abort, ctest's timeout), the KDC goes with it.
+    reaper_ = std::make_unique<Reaper>(script() + " kill " + dir_ + " >/dev/null 2>&1; rm -rf " + dir_);
     std::string cmd = script() + " start " + dir_ + " --realm " + options_.realm;
     for (const auto& [name, password] : options_.users) cmd += " --user '" + name + ":" + password + "'";
     started_ = command(cmd) && read_env();
@@ -123,6 +128,7 @@ class Kdc {
 
   Options options_;
   std::string dir_;
+  std::unique_ptr<Reaper> reaper_;  // kills the server if the test dies first
   std::string error_;
   bool started_ = false;
   std::map<std::string, std::string> env_;

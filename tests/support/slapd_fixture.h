@@ -19,11 +19,14 @@
 
 #include <cstdio>
 #include <filesystem>
+#include <memory>
 #include <fstream>
 #include <map>
 #include <sstream>
 #include <string>
 #include <vector>
+
+#include "support/reaper.h"
 
 namespace fastid::testing {
 
@@ -53,6 +56,8 @@ class Slapd {
       return;
     }
     dir_ = made;
+    // If the test dies (an abort, ctest's timeout), slapd goes with it.
+    reaper_ = std::make_unique<Reaper>(script() + " kill " + dir_ + " >/dev/null 2>&1; rm -rf " + dir_);
     std::string cmd = script() + " start " + dir_ + " --schema " + options_.schema +
                       " --users " + std::to_string(options_.users) + " --groups " +
                       std::to_string(options_.groups) + " --data " + data_cache();
@@ -203,6 +208,7 @@ class Slapd {
 
   Options options_;
   std::string dir_;
+  std::unique_ptr<Reaper> reaper_;  // kills the server if the test dies first
   std::string error_;
   bool started_ = false;
   std::map<std::string, std::string> env_;

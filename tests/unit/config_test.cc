@@ -1013,3 +1013,22 @@ TEST(Default, RenderedConfigLeavesSecretsOutUnlessAskedToInclude) {
 
 }  // namespace
 }  // namespace fastid::daemon
+
+// Found by tests/fuzz/config_fuzz (tests/fuzz/regression/config): "[" then a
+// NUL byte tripped an assertion inside toml++ (a Debug build of fastidd
+// aborted on such a file). TOML allows no control character but tab and
+// newlines, so every other one is refused before toml++ sees the text, named
+// with its line and column.
+TEST(ConfigText, AControlCharacterIsRefusedWithItsPlace) {
+  using namespace std::string_literals;
+  auto nul = fastid::daemon::parse_config("[daemon]\nworkers = 1\n\n[\0]\n"s, "c.toml");
+  ASSERT_FALSE(nul);
+  EXPECT_THAT(nul.error().message(), ::testing::HasSubstr("c.toml:4:2: TOML syntax error: control character 0x00"));
+  auto esc = fastid::daemon::parse_config("[daemon]\nlog_level = \"info\x1b\"\n", "c.toml");
+  ASSERT_FALSE(esc);
+  EXPECT_THAT(esc.error().message(), ::testing::HasSubstr("c.toml:2:18: TOML syntax error: control character 0x1b"));
+  // Tabs and CRLF line ends are TOML's own.
+  auto crlf = fastid::daemon::parse_config(
+      "[daemon]\r\n\tworkers = 1\r\n\r\n[[provider]]\r\nname = \"local\"\r\ntype = \"files\"\r\n", "c.toml");
+  EXPECT_TRUE(crlf) << crlf.error().message();
+}
