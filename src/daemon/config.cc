@@ -6,7 +6,6 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <cstdio>
 #include <map>
 #include <utility>
 
@@ -15,6 +14,7 @@
 #include <toml++/toml.h>
 
 #include "daemon/settings.h"
+#include "daemon/toml_precheck.h"
 #include "providers/home_shell_rules.h"
 
 namespace fastid::daemon {
@@ -558,26 +558,10 @@ class Parser {
 }  // namespace
 
 Result<Config> parse_config(std::string_view text, std::string source_name) {
-  // TOML allows no control character but tab, and newlines (LF, CRLF), even
-  // inside strings (there they must be escaped). toml++ 3.3 does not reject
-  // every one itself: "[" then NUL trips an assertion in its key parser (a
-  // Debug build aborts; tests/fuzz/regression/config). Refused here, named.
-  std::size_t line = 1, column = 1;
-  for (const char ch : text) {
-    const auto c = static_cast<unsigned char>(ch);
-    if ((c < 0x20 && c != '\t' && c != '\n' && c != '\r') || c == 0x7f) {
-      char hex[8];
-      std::snprintf(hex, sizeof hex, "0x%02x", c);
-      return core::error(Status::invalid_argument(source_name + ":" + std::to_string(line) + ":" +
-                                                  std::to_string(column) + ": TOML syntax error: control character " +
-                                                  hex + " (TOML allows only tab and newlines)"));
-    }
-    if (c == '\n') {
-      ++line;
-      column = 1;
-    } else {
-      ++column;
-    }
+  // What toml++ would trip an assertion on is refused first (toml_precheck.h).
+  if (auto why = toml_precheck(text)) {
+    return core::error(Status::invalid_argument(source_name + ":" + std::to_string(why->line) + ":" +
+                                                std::to_string(why->column) + ": TOML syntax error: " + why->why));
   }
   toml::table root;
   try {

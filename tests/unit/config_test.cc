@@ -1032,3 +1032,40 @@ TEST(ConfigText, AControlCharacterIsRefusedWithItsPlace) {
       "[daemon]\r\n\tworkers = 1\r\n\r\n[[provider]]\r\nname = \"local\"\r\ntype = \"files\"\r\n", "c.toml");
   EXPECT_TRUE(crlf) << crlf.error().message();
 }
+
+// Also found by config_fuzz: a table header with no key after its "[" ("[=")
+// trips the same toml++ assertion; refused first. Strings and multi-line
+// arrays that hold such text are not headers and still parse.
+TEST(ConfigText, ATableHeaderWithoutAKeyIsRefusedWithItsPlace) {
+  auto eq = fastid::daemon::parse_config("[daemon]\nworkers = 1\n[= \"info\"\n", "c.toml");
+  ASSERT_FALSE(eq);
+  EXPECT_THAT(eq.error().message(), ::testing::HasSubstr("c.toml:3:2: TOML syntax error: a table header must start with a key"));
+  auto nl = fastid::daemon::parse_config("[\n[[rk&\n", "c.toml");
+  ASSERT_FALSE(nl);
+  EXPECT_THAT(nl.error().message(), ::testing::HasSubstr("c.toml:1:2: TOML syntax error: a table header"));
+  auto arr = fastid::daemon::parse_config("[[,]]\n", "c.toml");
+  ASSERT_FALSE(arr);
+  EXPECT_THAT(arr.error().message(), ::testing::HasSubstr("c.toml:1:3: TOML syntax error: a table header"));
+  auto fine = fastid::daemon::parse_config(
+      "# [= a comment\n[daemon]\nworkers = 1\n\n[ \"listen\" ]\ntcp = [\n  \"127.0.0.1:7070\",\n]\n\n[[provider]]\n"
+      "name = \"local\" # [=\ntype = \"files\"\npasswd = '''\n/etc/passwd'''\n",
+      "c.toml");
+  if (!fine) {
+    EXPECT_THAT(fine.error().message(), ::testing::Not(::testing::HasSubstr("table header must start")));
+  }
+}
+
+// Found by config_fuzz: a non-ASCII character where toml++ looks for
+// whitespace (U+0354 after a value) reaches __builtin_unreachable in its
+// whitespace table (UBSan: "execution reached an unreachable program point").
+// TOML allows non-ASCII only in strings and comments; elsewhere refused first.
+TEST(ConfigText, ANonAsciiCharacterOutsideStringsIsRefusedWithItsPlace) {
+  auto bad = fastid::daemon::parse_config("[daemon]\nworkers = 1 \xcd\x94\n", "c.toml");
+  ASSERT_FALSE(bad);
+  EXPECT_THAT(bad.error().message(), ::testing::HasSubstr("c.toml:2:13: TOML syntax error: a non-ASCII character"));
+  auto fine = fastid::daemon::parse_config(
+      "# caf\xc3\xa9\n[daemon]\nworkers = 1\n\n[[provider]]\nname = \"l\xc3\xb6" "cal\"\ntype = \"files\"\n", "c.toml");
+  if (!fine) {
+    EXPECT_THAT(fine.error().message(), ::testing::Not(::testing::HasSubstr("non-ASCII")));
+  }
+}
