@@ -51,6 +51,8 @@ bench: build
 	bench/run-id-bench
 	bench/run-pam-bench
 	bench/run-nscd-bench
+	bench/run-varlink-bench
+	bench/run-winbind-bench
 
 # libFuzzer (clang-16, ASan + UBSan) on every parser of untrusted bytes, FUZZ_SECONDS
 # each, two at a time (FUZZ_JOBS); docs/reliability.md lists the targets.
