@@ -49,14 +49,17 @@ std::optional<TomlRefusal> toml_precheck(std::string_view text) {
     const std::size_t n = multi ? 3 : 1;
     std::size_t j = i + n;
     while (j < text.size() && text.substr(j, n) != text.substr(i, n)) {
-      if (!multi && text[j] == '\n') return j - 1;  // unclosed: toml++ says so; the newline is the loop's
-      if (q == '"' && text[j] == '\\' && j + 1 < text.size()) ++j;  // an escape in a basic string
+      // Unclosed on its line: not a string (valid TOML never has one); its
+      // bytes are checked like any other.
+      if (!multi && text[j] == '\n') return i;
+      if (q == '"' && text[j] == '\\' && j + 1 < text.size() && (multi || text[j + 1] != '\n')) ++j;  // an escape
       if (text[j] == '\n') {
         ++line;
         line_start = j + 1;
       }
       ++j;
     }
+    if (j >= text.size() && !multi) return i;  // unclosed at the end: the same
     j = j + n - 1;
     // A multi-line string may end with up to two more quotes of its kind.
     while (multi && j + 1 < text.size() && text[j + 1] == q) ++j;

@@ -1069,3 +1069,11 @@ TEST(ConfigText, ANonAsciiCharacterOutsideStringsIsRefusedWithItsPlace) {
     EXPECT_THAT(fine.error().message(), ::testing::Not(::testing::HasSubstr("non-ASCII")));
   }
 }
+
+// The same, after a quote that opens no string on its line (config_fuzz:
+// 'name =0"...\xcd\x94...' without a closing quote): not hidden as a string.
+TEST(ConfigText, ANonAsciiCharacterAfterAnUnclosedQuoteIsRefused) {
+  auto bad = fastid::daemon::parse_config("[daemon]\nworkers =0\"abc\xcd\x94\n", "c.toml");
+  ASSERT_FALSE(bad);
+  EXPECT_THAT(bad.error().message(), ::testing::HasSubstr("c.toml:2:15: TOML syntax error: a non-ASCII character"));
+}
