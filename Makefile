@@ -3,7 +3,7 @@
 #                /etc/passwd and /etc/group, and show lookups through glibc
 #   make test    install dependencies, build (plain, ASan+UBSan, TSan) and run every test
 #   make bench   build and run the benchmarks (docs/benchmarks.md)
-#   make fuzz    fuzz the fast cache reader for FUZZ_SECONDS (default 60)
+#   make fuzz    every libFuzzer target of tests/fuzz for FUZZ_SECONDS each (default 60)
 #   make install install the build (prefix /usr/local unless CMAKE_FLAGS says
 #                -DCMAKE_INSTALL_PREFIX=...; DESTDIR honoured)
 #   make package-test  build the Debian packages, install them in a throw-away
@@ -54,7 +54,8 @@ bench: build
 	bench/run-varlink-bench
 	bench/run-winbind-bench
 
-# libFuzzer (clang-14) on the fast cache reader: arbitrary bytes as a map file.
+# libFuzzer (clang-16, ASan + UBSan) on every parser of untrusted bytes, FUZZ_SECONDS
+# each, two at a time (FUZZ_JOBS); docs/reliability.md lists the targets.
 FUZZ_SECONDS ?= 60
 fuzz: deps
 	tests/fuzz/run-fuzz $(FUZZ_SECONDS)

@@ -14,6 +14,7 @@
 #include <toml++/toml.h>
 
 #include "daemon/settings.h"
+#include "daemon/toml_precheck.h"
 #include "providers/home_shell_rules.h"
 
 namespace fastid::daemon {
@@ -579,6 +580,11 @@ class Parser {
 }  // namespace
 
 Result<Config> parse_config(std::string_view text, std::string source_name) {
+  // What toml++ would trip an assertion on is refused first (toml_precheck.h).
+  if (auto why = toml_precheck(text)) {
+    return core::error(Status::invalid_argument(source_name + ":" + std::to_string(why->line) + ":" +
+                                                std::to_string(why->column) + ": TOML syntax error: " + why->why));
+  }
   toml::table root;
   try {
     root = toml::parse(text, std::string(source_name));

@@ -10,13 +10,19 @@
 
 #include "proto/nscd.h"
 
+extern "C" int LLVMFuzzerInitialize(int*, char***) { return 0; }
+
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   namespace nscd = fastid::proto::nscd;
   if (size < nscd::kHeaderSize) return 0;
   nscd::RequestHeader header;
   if (nscd::decode_header(data, &header) != nscd::HeaderCheck::kOk) return 0;
   const std::size_t want = static_cast<std::size_t>(header.key_length);
-  if (want < 1 || want > nscd::kMaxKeyLength) std::abort();  // the header check's promise
+  // The header check's promise: a key of 1..kMaxKeyLength bytes, or none for
+  // the keyless requests (GETSTAT, SHUTDOWN: `nscd -g`, `nscd -K`).
+  const bool keyless = header.type == static_cast<std::int32_t>(nscd::RequestType::kGetstat) ||
+                       header.type == static_cast<std::int32_t>(nscd::RequestType::kShutdown);
+  if ((want < 1 && !keyless) || want > nscd::kMaxKeyLength) std::abort();
   const std::size_t have = size - nscd::kHeaderSize < want ? size - nscd::kHeaderSize : want;
   auto request = nscd::decode_request(header, std::span<const std::uint8_t>(data + nscd::kHeaderSize, have));
   if (!request || !request->query) return 0;

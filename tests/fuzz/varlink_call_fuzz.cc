@@ -13,6 +13,8 @@
 
 namespace vl = fastid::proto::varlink;
 
+extern "C" int LLVMFuzzerInitialize(int*, char***) { return 0; }
+
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string_view message(reinterpret_cast<const char*>(data), size);
   auto call = vl::decode_call(message);

@@ -6,6 +6,7 @@
 
 #include <dirent.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -24,6 +25,8 @@
 #include <string>
 #include <thread>
 #include <vector>
+
+#include <gtest/gtest.h>
 
 #include "support/text.h"
 
@@ -167,6 +170,12 @@ class Daemon {
 
   ~Daemon() {
     stop(SIGKILL);
+    // A sanitizer report from fastidd, its workers or a client the test ran
+    // through env() fails the test that caused it (the process may have
+    // survived it, or the test may not have looked at its exit).
+    if (const std::string reports = sanitizer_reports(); !reports.empty()) {
+      ADD_FAILURE() << "sanitizer reports from the processes of this test:\n" << reports;
+    }
     std::error_code ec;
     fs::remove_all(dir_, ec);
   }
@@ -212,8 +221,14 @@ class Daemon {
   // Starts fastidd in the foreground and returns at once, without waiting
   // for its socket (for tests of what it reports while starting).
   void launch(const std::vector<std::string>& extra_args = {}) {
+    const pid_t test = ::getpid();
     pid_ = ::fork();
     if (pid_ == 0) {
+      // fastidd dies with the test, even when an assertion or ctest's
+      // timeout ends the test before ~Daemon runs.
+      ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+      if (::getppid() != test) ::_exit(127);
+      set_sanitizer_log("fastidd");
       std::string log = log_path();
       std::vector<std::string> args = {bin_dir() + "/fastidd", "--config", config_path(),
                                        "--log-file", log};
@@ -275,9 +290,31 @@ class Daemon {
     std::string e = "LD_LIBRARY_PATH=" + lib_dir() + " FASTID_SOCKET_DIR=" + socket_dir() +
                     " FASTID_CACHE_DIR=" + cache_dir() + " ";
 #ifdef FASTID_ASAN_RUNTIME
-    e += "LD_PRELOAD=" FASTID_ASAN_RUNTIME " ASAN_OPTIONS=detect_leaks=0 ";
+    e += "LD_PRELOAD=" FASTID_ASAN_RUNTIME " ASAN_OPTIONS=detect_leaks=0:log_path=" + dir_ + "/sanitizer-client ";
 #endif
+    e += "UBSAN_OPTIONS=print_stacktrace=1:log_path=" + dir_ + "/sanitizer-client ";
     return e;
+  }
+
+  // What the sanitizers reported in this test's processes (their log_path
+  // files under dir()), "" when nothing. Only reports count: an error, a
+  // leak, a data race, undefined behaviour.
+  std::string sanitizer_reports() const {
+    std::string out;
+    std::error_code ec;
+    for (const auto& e : fs::directory_iterator(dir_, ec)) {
+      const std::string name = e.path().filename().string();
+      if (name.rfind("sanitizer-", 0) != 0) continue;
+      const std::string text = read_file(e.path().string());
+      for (const char* mark : {"ERROR: AddressSanitizer", "ERROR: LeakSanitizer: detected", "runtime error:",
+                               "WARNING: ThreadSanitizer", "ERROR: ThreadSanitizer"}) {
+        if (text.find(mark) != std::string::npos) {
+          out += "== " + name + " ==\n" + text + "\n";
+          break;
+        }
+      }
+    }
+    return out;
   }
 
   // The daemon's own request counter ("requests" in `fastid status`; exact
@@ -318,6 +355,19 @@ class Daemon {
   Dataset dataset;
 
  private:
+  // In the child before exec: the sanitizers write to dir()/sanitizer-WHO.PID
+  // (read by sanitizer_reports) instead of the test's stderr, keeping any
+  // options the test run was given.
+  void set_sanitizer_log(const char* who) const {
+    for (const char* var : {"ASAN_OPTIONS", "UBSAN_OPTIONS", "TSAN_OPTIONS"}) {
+      const char* old = ::getenv(var);
+      std::string v = old != nullptr && *old != '\0' ? std::string(old) + ":" : std::string();
+      if (std::string(var) == "UBSAN_OPTIONS") v += "print_stacktrace=1:";
+      v += "log_path=" + dir_ + "/sanitizer-" + who;
+      ::setenv(var, v.c_str(), 1);
+    }
+  }
+
   std::string dir_;
   pid_t pid_ = -1;
 };

@@ -2,7 +2,8 @@
 // a private temporary folder, a fixture script called as `SCRIPT VERB DIR ...`
 // whose stderr becomes error() when it fails, and the KEY=VALUE `env` file the
 // script writes into the folder to say where its server listens. The server
-// is killed and the folder removed when the fixture is destroyed.
+// is killed and the folder removed when the fixture is destroyed — or, by a
+// reaper (reaper.h), when the test dies first (an abort, ctest's timeout).
 //
 // Not thread-safe.
 #pragma once
@@ -12,11 +13,14 @@
 
 #include <cstdlib>
 #include <filesystem>
+#include <memory>
 #include <fstream>
 #include <map>
 #include <sstream>
 #include <string>
 #include <utility>
+
+#include "support/reaper.h"
 
 namespace fastid::testing {
 
@@ -45,6 +49,7 @@ class ScriptedServer {
   ScriptedServer(std::string script, std::string dir_template) : script_(std::move(script)) {
     if (const char* made = ::mkdtemp(dir_template.data()); made != nullptr) {
       dir_ = made;
+      reaper_ = std::make_unique<Reaper>(script_ + " kill " + dir_ + " >/dev/null 2>&1; rm -rf " + dir_);
     } else {
       error_ = "mkdtemp failed";
     }
@@ -99,6 +104,7 @@ class ScriptedServer {
   std::string error_;
   bool started_ = false;
   std::map<std::string, std::string> env_;
+  std::unique_ptr<Reaper> reaper_;  // last: says goodbye after the destructor killed the server
 };
 
 }  // namespace fastid::testing

@@ -19,16 +19,18 @@ std::vector<std::uint8_t> header_bytes(proto::FrameHeader h) {
   return out;
 }
 
-TEST(DaemonSystemTest, StoppedDaemonMakesLookupsFailWithinOneSecond) {
+TEST(DaemonSystemTest, StoppedDaemonMakesLookupsFailAtOnceNotAfterTheClientTimeout) {
   Daemon d(100, 10);
   ASSERT_TRUE(d.start());
   ASSERT_EQ(d.getent("passwd user00001").exit_code, 0);
   int status = d.stop(SIGTERM);
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
   EXPECT_FALSE(std::filesystem::exists(d.socket_dir() + "/nss")) << "socket removed at exit";
-  auto r = d.getent("passwd user00001");
+  // The client's timeout made long (20 s): a client that waited for a daemon
+  // instead of failing at the missing socket would take all of it.
+  auto r = run("FASTID_TIMEOUT_MS=20000 " + d.env() + "getent -s fastid passwd user00001");
   EXPECT_EQ(r.exit_code, 2);
-  EXPECT_LT(r.seconds, 1.0);
+  EXPECT_LT(r.seconds, 10.0) << "failed at once, not after the 20 s client timeout";
   auto cli = run("FASTID_SOCKET_DIR=" + d.socket_dir() + " " + bin_dir() + "/fastid user user00001 2>&1");
   EXPECT_EQ(cli.exit_code, 1) << "unavailable is an error, not 'not found': " << cli.out;
 }
@@ -41,7 +43,10 @@ TEST(DaemonSystemTest, AHungDaemonMakesLookupsFailAfterTheClientTimeoutNotHang) 
   auto r = run("FASTID_TIMEOUT_MS=500 " + d.env() + "getent -s fastid passwd user00050");
   ::kill(d.pid(), SIGCONT);
   EXPECT_EQ(r.exit_code, 2);
-  EXPECT_LT(r.seconds, 3.0);
+  // Ended by the client's 500 ms timeout (it waited at least that long), not
+  // by anything else; a hang would be cut only by ctest.
+  EXPECT_GE(r.seconds, 0.5);
+  EXPECT_LT(r.seconds, 15.0) << "the 500 ms timeout ended it";
   EXPECT_EQ(d.getent("passwd user00050").exit_code, 0) << "serves again after SIGCONT";
 }
 
@@ -60,7 +65,8 @@ TEST(FastCacheSystemTest, WarmEntriesAnswerWhileTheDaemonIsStoppedAndChangesAreS
   auto r = run("FASTID_TIMEOUT_MS=300 " + d.env() + "getent -s fastid passwd user00007");
   auto g = run("FASTID_TIMEOUT_MS=300 " + d.env() + "getent -s fastid group group0003");
   auto byuid = run("FASTID_TIMEOUT_MS=300 " + d.env() + "getent -s fastid passwd 100007");
-  auto neg = run("FASTID_TIMEOUT_MS=1500 " + d.env() + "getent -s fastid passwd nobody-here");
+  // A long client timeout (20 s): only the map can answer this one quickly.
+  auto neg = run("FASTID_TIMEOUT_MS=20000 " + d.env() + "getent -s fastid passwd nobody-here");
   auto cold = run("FASTID_TIMEOUT_MS=300 " + d.env() + "getent -s fastid passwd user00008");
   ::kill(d.pid(), SIGCONT);
   EXPECT_EQ(r.exit_code, 0);
@@ -68,7 +74,7 @@ TEST(FastCacheSystemTest, WarmEntriesAnswerWhileTheDaemonIsStoppedAndChangesAreS
   EXPECT_EQ(g.out, warm_group.out);
   EXPECT_EQ(byuid.out, warm.out);
   EXPECT_EQ(neg.exit_code, 2) << "a published negative answer";
-  EXPECT_LT(neg.seconds, 1.0) << "answered by the map, not after the 1.5 s client timeout";
+  EXPECT_LT(neg.seconds, 10.0) << "answered by the map, not after the 20 s client timeout";
   EXPECT_EQ(cold.exit_code, 2) << "never asked: only the socket could answer";
 
   // The source changes: the daemon reloads it and invalidates the maps, so the

@@ -1043,3 +1043,67 @@ TEST(Default, RenderedConfigLeavesSecretsOutUnlessAskedToInclude) {
 
 }  // namespace
 }  // namespace fastid::daemon
+
+// Found by tests/fuzz/config_fuzz (tests/fuzz/regression/config): "[" then a
+// NUL byte tripped an assertion inside toml++ (a Debug build of fastidd
+// aborted on such a file). TOML allows no control character but tab and
+// newlines, so every other one is refused before toml++ sees the text, named
+// with its line and column.
+TEST(ConfigText, AControlCharacterIsRefusedWithItsPlace) {
+  using namespace std::string_literals;
+  auto nul = fastid::daemon::parse_config("[daemon]\nworkers = 1\n\n[\0]\n"s, "c.toml");
+  ASSERT_FALSE(nul);
+  EXPECT_THAT(nul.error().message(), ::testing::HasSubstr("c.toml:4:2: TOML syntax error: control character 0x00"));
+  auto esc = fastid::daemon::parse_config("[daemon]\nlog_level = \"info\x1b\"\n", "c.toml");
+  ASSERT_FALSE(esc);
+  EXPECT_THAT(esc.error().message(), ::testing::HasSubstr("c.toml:2:18: TOML syntax error: control character 0x1b"));
+  // Tabs and CRLF line ends are TOML's own.
+  auto crlf = fastid::daemon::parse_config(
+      "[daemon]\r\n\tworkers = 1\r\n\r\n[[provider]]\r\nname = \"local\"\r\ntype = \"files\"\r\n", "c.toml");
+  EXPECT_TRUE(crlf) << crlf.error().message();
+}
+
+// Also found by config_fuzz: a table header with no key after its "[" ("[=")
+// trips the same toml++ assertion; refused first. Strings and multi-line
+// arrays that hold such text are not headers and still parse.
+TEST(ConfigText, ATableHeaderWithoutAKeyIsRefusedWithItsPlace) {
+  auto eq = fastid::daemon::parse_config("[daemon]\nworkers = 1\n[= \"info\"\n", "c.toml");
+  ASSERT_FALSE(eq);
+  EXPECT_THAT(eq.error().message(), ::testing::HasSubstr("c.toml:3:2: TOML syntax error: a table header must start with a key"));
+  auto nl = fastid::daemon::parse_config("[\n[[rk&\n", "c.toml");
+  ASSERT_FALSE(nl);
+  EXPECT_THAT(nl.error().message(), ::testing::HasSubstr("c.toml:1:2: TOML syntax error: a table header"));
+  auto arr = fastid::daemon::parse_config("[[,]]\n", "c.toml");
+  ASSERT_FALSE(arr);
+  EXPECT_THAT(arr.error().message(), ::testing::HasSubstr("c.toml:1:3: TOML syntax error: a table header"));
+  auto fine = fastid::daemon::parse_config(
+      "# [= a comment\n[daemon]\nworkers = 1\n\n[ \"listen\" ]\ntcp = [\n  \"127.0.0.1:7070\",\n]\n\n[[provider]]\n"
+      "name = \"local\" # [=\ntype = \"files\"\npasswd = '''\n/etc/passwd'''\n",
+      "c.toml");
+  if (!fine) {
+    EXPECT_THAT(fine.error().message(), ::testing::Not(::testing::HasSubstr("table header must start")));
+  }
+}
+
+// Found by config_fuzz: a non-ASCII character where toml++ looks for
+// whitespace (U+0354 after a value) reaches __builtin_unreachable in its
+// whitespace table (UBSan: "execution reached an unreachable program point").
+// TOML allows non-ASCII only in strings and comments; elsewhere refused first.
+TEST(ConfigText, ANonAsciiCharacterOutsideStringsIsRefusedWithItsPlace) {
+  auto bad = fastid::daemon::parse_config("[daemon]\nworkers = 1 \xcd\x94\n", "c.toml");
+  ASSERT_FALSE(bad);
+  EXPECT_THAT(bad.error().message(), ::testing::HasSubstr("c.toml:2:13: TOML syntax error: a non-ASCII character"));
+  auto fine = fastid::daemon::parse_config(
+      "# caf\xc3\xa9\n[daemon]\nworkers = 1\n\n[[provider]]\nname = \"l\xc3\xb6" "cal\"\ntype = \"files\"\n", "c.toml");
+  if (!fine) {
+    EXPECT_THAT(fine.error().message(), ::testing::Not(::testing::HasSubstr("non-ASCII")));
+  }
+}
+
+// The same, after a quote that opens no string on its line (config_fuzz:
+// 'name =0"...\xcd\x94...' without a closing quote): not hidden as a string.
+TEST(ConfigText, ANonAsciiCharacterAfterAnUnclosedQuoteIsRefused) {
+  auto bad = fastid::daemon::parse_config("[daemon]\nworkers =0\"abc\xcd\x94\n", "c.toml");
+  ASSERT_FALSE(bad);
+  EXPECT_THAT(bad.error().message(), ::testing::HasSubstr("c.toml:2:15: TOML syntax error: a non-ASCII character"));
+}

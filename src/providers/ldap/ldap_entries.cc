@@ -14,18 +14,6 @@
 
 namespace fastid::providers {
 
-namespace ldap {
-
-std::string lowered(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) {
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  }
-  return out;
-}
-
-}  // namespace ldap
-
 void LdapProvider::Impl::skip_entry(P& p, const Entry& e, const std::string& why) {
   ++p.skipped_;
   core::log_warning(log_prefix(p) + "entry " + printable(e.dn) + " skipped: " + why);
@@ -46,78 +34,30 @@ std::vector<std::string> LdapProvider::Impl::group_attr_list(const P& p) {
   return out;
 }
 
-// The name the entry is served under: `want` if it is one of its values
-// (a lookup by name matches exactly, never case-folded), else the first.
-std::optional<std::string> LdapProvider::Impl::pick_name(const std::vector<std::string>& names,
-                                                         std::string_view want) {
-  if (want.empty()) return names.front();
-  for (const auto& n : names) {
-    if (n == want) return n;
-  }
-  return std::nullopt;
+namespace {
+
+// What follows from ldap_entry.cc's verdict: a log line and a count for an
+// entry skipped or rejected.
+template <typename T, typename Skip, typename Reject>
+std::optional<T> served(ldap::Mapped<T> m, Skip skip, Reject reject) {
+  if (m.outcome == ldap::Outcome::kSkipped) skip(m.why);
+  if (m.outcome == ldap::Outcome::kRejected) reject(m.why);
+  return std::move(m.record);
 }
 
+}  // namespace
+
 std::optional<User> LdapProvider::Impl::to_user(P& p, const Entry& e, std::string_view want) {
-  const auto* names = e.values(lowered(p.ua_.name));
-  if (names == nullptr) return skip_entry(p, e, "no " + p.ua_.name), std::nullopt;
-  const auto* uids = e.values(lowered(p.ua_.uid));
-  if (uids == nullptr) return skip_entry(p, e, "no " + p.ua_.uid), std::nullopt;
-  const auto* gids = e.values(lowered(p.ua_.gid));
-  if (gids == nullptr) return skip_entry(p, e, "no " + p.ua_.gid), std::nullopt;
-  auto name = pick_name(*names, want);
-  if (!name) return std::nullopt;
-  if (const char* why = invalid_name_reason(*name)) {
-    return reject_entry(p, e, std::string(why) + " (" + p.ua_.name + " \"" + printable(*name) + "\")"),
-           std::nullopt;
-  }
-  auto uid = parse_id(uids->front());
-  if (!uid) {
-    return reject_entry(p, e, p.ua_.uid + " \"" + printable(uids->front()) + "\" is not an id in 0..4294967294"),
-           std::nullopt;
-  }
-  auto gid = parse_id(gids->front());
-  if (!gid) {
-    return reject_entry(p, e, p.ua_.gid + " \"" + printable(gids->front()) + "\" is not an id in 0..4294967294"),
-           std::nullopt;
-  }
-  User u;
-  u.name = *name;
-  u.uid = *uid;
-  u.gid = *gid;
-  u.gecos = e.first(lowered(p.ua_.gecos));
-  u.dir = e.first(lowered(p.ua_.home));
-  u.shell = e.first(lowered(p.ua_.shell));
-  for (const auto& [field, attr] : {std::pair{&u.gecos, &p.ua_.gecos}, std::pair{&u.dir, &p.ua_.home},
-                                    std::pair{&u.shell, &p.ua_.shell}}) {
-    if (const char* why = invalid_field_reason(*field)) {
-      return reject_entry(p, e, std::string(why) + " (" + *attr + " \"" + printable(*field) + "\")"),
-             std::nullopt;
-    }
-  }
-  return u;
+  return served(
+      ldap::user_of_entry(p.ua_, e, want), [&](const std::string& why) { skip_entry(p, e, why); },
+      [&](const std::string& why) { reject_entry(p, e, why); });
 }
 
 // The group's own fields, members not yet resolved.
 std::optional<Group> LdapProvider::Impl::to_group_head(P& p, const Entry& e, std::string_view want) {
-  const auto* names = e.values(lowered(p.ga_.name));
-  if (names == nullptr) return skip_entry(p, e, "no " + p.ga_.name), std::nullopt;
-  const auto* gids = e.values(lowered(p.ga_.gid));
-  if (gids == nullptr) return skip_entry(p, e, "no " + p.ga_.gid), std::nullopt;
-  auto name = pick_name(*names, want);
-  if (!name) return std::nullopt;
-  if (const char* why = invalid_name_reason(*name)) {
-    return reject_entry(p, e, std::string(why) + " (" + p.ga_.name + " \"" + printable(*name) + "\")"),
-           std::nullopt;
-  }
-  auto gid = parse_id(gids->front());
-  if (!gid) {
-    return reject_entry(p, e, p.ga_.gid + " \"" + printable(gids->front()) + "\" is not an id in 0..4294967294"),
-           std::nullopt;
-  }
-  Group g;
-  g.name = *name;
-  g.gid = *gid;
-  return g;
+  return served(
+      ldap::group_head_of_entry(p.ga_, e, want), [&](const std::string& why) { skip_entry(p, e, why); },
+      [&](const std::string& why) { reject_entry(p, e, why); });
 }
 
 void LdapProvider::Impl::add_member(P& p, const Entry& group, Members& m, const std::string& name) {

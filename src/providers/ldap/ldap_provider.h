@@ -19,6 +19,7 @@
 
 #include "providers/ldap/ldap_search_hook.h"
 #include "providers/ldap/ldap_bind_policy.h"
+#include "providers/ldap/ldap_entry.h"
 #include "providers/password_expiry.h"
 #include "providers/provider.h"
 
@@ -163,13 +164,8 @@ class LdapProvider final : public Provider {
   Scope user_scope_ = Scope::kSub;
   Scope group_scope_ = Scope::kSub;
   std::string user_base_, group_base_, user_base_key_, group_base_key_, netgroup_base_;
-  struct UserAttrs {
-    std::string name = "uid", uid = "uidNumber", gid = "gidNumber", gecos = "gecos",
-                home = "homeDirectory", shell = "loginShell";
-  } ua_;
-  struct GroupAttrs {
-    std::string name = "cn", gid = "gidNumber", member_uid = "memberUid", member = "member";
-  } ga_;
+  ldap::UserAttributes ua_;    // which attribute holds each field (providers/ldap/ldap_entry.h)
+  ldap::GroupAttributes ga_;
   bool rdn_names_users_ = true;    // member DNs may name users by their RDN (see .cc)
   std::string password_;          // the service account's; zeroed on close
   bool checked_ = false;          // options validated

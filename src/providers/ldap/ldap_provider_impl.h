@@ -22,6 +22,7 @@
 #include <unordered_set>
 #include <vector>
 
+#include "providers/ldap/ldap_entry.h"
 #include "providers/ldap/ldap_provider.h"
 #include "providers/ldap/ldap_values.h"
 
@@ -35,23 +36,8 @@ namespace ldap {
 // ceil(2000 / 500) = 4 per nesting level).
 inline constexpr std::size_t kTermsPerSearch = 500;
 
-// One entry of a search result.
-struct Entry {
-  std::string dn;
-  std::map<std::string, std::vector<std::string>> attrs;  // lower-cased attribute names
-
-  const std::vector<std::string>* values(const std::string& attr_lower) const {
-    auto it = attrs.find(attr_lower);
-    return it == attrs.end() || it->second.empty() ? nullptr : &it->second;
-  }
-  std::string first(const std::string& attr_lower) const {
-    const auto* v = values(attr_lower);
-    return v ? v->front() : std::string();
-  }
-};
-
-// ASCII lower case (attribute names, URI schemes, TRUE/true values).
-std::string lowered(std::string_view s);
+// Entry (one entry of a search result) and lowered() (ASCII lower case:
+// attribute names, URI schemes, TRUE/true values) are ldap_entry.h's.
 timeval to_timeval(std::chrono::milliseconds d);
 // A connection failure: the server is gone or never answered; another URI may do.
 bool is_connection_error(int rc);
@@ -123,10 +109,8 @@ struct LdapProvider::Impl {
   static void reject_entry(P& p, const Entry& e, const std::string& why);
   static std::vector<std::string> user_attr_list(const P& p);
   static std::vector<std::string> group_attr_list(const P& p);
-  // The name the entry is served under: `want` if it is one of its values
-  // (a lookup by name matches exactly, never case-folded), else the first.
-  static std::optional<std::string> pick_name(const std::vector<std::string>& names,
-                                              std::string_view want);
+  // The mapping itself is ldap_entry.cc's (pure, fuzzed); these log and
+  // count an entry skipped or rejected.
   static std::optional<User> to_user(P& p, const Entry& e, std::string_view want = {});
   // The group's own fields, members not yet resolved.
   static std::optional<Group> to_group_head(P& p, const Entry& e, std::string_view want = {});

@@ -1,0 +1,109 @@
+// The checks of toml_precheck.h. The header check follows TOML's lexical
+// structure just far enough to know where a table header can begin: at the
+// start of a line, outside any string, comment or multi-line array.
+#include "daemon/toml_precheck.h"
+
+#include <cstdio>
+#include <utility>
+
+namespace fastid::daemon {
+namespace {
+
+bool key_start(char c) {
+  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-' ||
+         c == '"' || c == '\'';
+}
+
+bool blank(char c) { return c == ' ' || c == '\t'; }
+
+}  // namespace
+
+std::optional<TomlRefusal> toml_precheck(std::string_view text) {
+  std::size_t line = 1, line_start = 0;
+  auto at = [&](std::size_t i, std::string why) { return TomlRefusal{line, i - line_start + 1, std::move(why)}; };
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const auto c = static_cast<unsigned char>(text[i]);
+    if ((c < 0x20 && c != '\t' && c != '\n' && c != '\r') || c == 0x7f) {
+      char hex[8];
+      std::snprintf(hex, sizeof hex, "0x%02x", c);
+      return at(i, std::string("control character ") + hex + " (TOML allows only tab and newlines)");
+    }
+    if (c == '\n') {
+      ++line;
+      line_start = i + 1;
+    }
+  }
+  // Where a table header may begin: depth 0 (no array or inline table open),
+  // outside strings and comments, first thing on its line. And outside
+  // strings and comments, only ASCII: TOML's bare keys and values are ASCII,
+  // and toml++ reaches __builtin_unreachable on some non-ASCII characters
+  // there (U+00A1..U+0499 where it looks for whitespace).
+  line = 1;
+  line_start = 0;
+  int depth = 0;
+  bool line_begins = true;
+  // Past the string that starts at i; the index of its last character.
+  auto skip_string = [&](std::size_t i) {
+    const char q = text[i];
+    const bool multi = text.substr(i, 3) == std::string(3, q);
+    const std::size_t n = multi ? 3 : 1;
+    std::size_t j = i + n;
+    while (j < text.size() && text.substr(j, n) != text.substr(i, n)) {
+      // Unclosed on its line: not a string (valid TOML never has one); its
+      // bytes are checked like any other.
+      if (!multi && text[j] == '\n') return i;
+      if (q == '"' && text[j] == '\\' && j + 1 < text.size() && (multi || text[j + 1] != '\n')) ++j;  // an escape
+      if (text[j] == '\n') {
+        ++line;
+        line_start = j + 1;
+      }
+      ++j;
+    }
+    if (j >= text.size() && !multi) return i;  // unclosed at the end: the same
+    j = j + n - 1;
+    // A multi-line string may end with up to two more quotes of its kind.
+    while (multi && j + 1 < text.size() && text[j + 1] == q) ++j;
+    return j;
+  };
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (c == '\n') {
+      ++line;
+      line_start = i + 1;
+      line_begins = true;
+      continue;
+    }
+    if (blank(c) || c == '\r') continue;
+    const bool first = line_begins;
+    line_begins = false;
+    if (static_cast<unsigned char>(c) >= 0x80) return at(i, "a non-ASCII character outside a string or comment");
+    if (c == '#') {
+      while (i + 1 < text.size() && text[i + 1] != '\n') ++i;
+    } else if (c == '"' || c == '\'') {
+      i = skip_string(i);
+    } else if (c == '[' && first && depth == 0) {
+      std::size_t j = i + 1;
+      if (j < text.size() && text[j] == '[') ++j;
+      while (j < text.size() && blank(text[j])) ++j;
+      if (j < text.size() && text[j] != ']' && !key_start(text[j]))
+        return at(j, "a table header must start with a key");
+      // The key, to its closing bracket: quoted parts skipped, the rest ASCII.
+      for (; j < text.size() && text[j] != ']' && text[j] != '\n'; ++j) {
+        if (text[j] == '"' || text[j] == '\'') {
+          j = skip_string(j);
+        } else if (static_cast<unsigned char>(text[j]) >= 0x80) {
+          return at(j, "a non-ASCII character outside a string or comment");
+        }
+      }
+      while (j < text.size() && text[j] == ']') ++j;
+      i = j - 1;
+    } else if (c == '[' || c == '{') {
+      ++depth;
+    } else if ((c == ']' || c == '}') && depth > 0) {
+      --depth;
+    }
+  }
+  return std::nullopt;
+}
+
+}  // namespace fastid::daemon
