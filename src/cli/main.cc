@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "cli/auth.h"
+#include "cli/passwd.h"
 #include "default_paths.h"
 #include "fastid/fastid.h"
 #include "netclient/net_client.h"
@@ -653,6 +654,19 @@ int main(int argc, char** argv) {
       return;
     }
     rc = fastid::cli::cmd_auth(key);
+  });
+
+  std::string passwd_user;
+  auto* passwd = app.add_subcommand(
+      "passwd", "change your password in the directory (prompted without echo) through the pam socket");
+  passwd->add_option("USER", passwd_user, "whose password (default: yours; root may name anyone, and needs the current password too)");
+  passwd->callback([&] {
+    if (!server.empty()) {
+      std::fprintf(stderr, "fastid: passwd: never over the network (passwords go to the local pam socket)\n");
+      rc = kError;
+      return;
+    }
+    rc = fastid::cli::cmd_passwd(passwd_user);
   });
 
   app.add_subcommand("ping", "check that fastidd answers")->callback([&] {

@@ -127,6 +127,7 @@ struct ProviderConfig {
   bool case_sensitive = false;
 
   std::string access_filter = {};  // ldap: the filter a user's entry must match at the account check
+  std::string password_policy_dn = {};  // ldap: the default ppolicy entry, for expiry warnings
 
   // Every type: who may log in (the account check), docs/pam.md.
   std::vector<std::string> allow_users = {};

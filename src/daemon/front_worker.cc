@@ -244,6 +244,7 @@ class FrontWorker {
       return names;
     });
     admin_.set_cache_control(&cache_control_);
+    pam_.set_cache_control(&cache_control_);
     admin_.add_status_source([this] {
       auto items = server_.status_items();
       items.emplace_back("config", setup_.config.source);

@@ -86,6 +86,7 @@ Result<std::unique_ptr<Provider>> make_directory_provider(const ProviderConfig& 
         .keytab = config.keytab,
         .principal = config.principal,
         .access_filter = config.access_filter,
+        .password_policy_dn = config.password_policy_dn,
     }), ids);
   }
   if (config.type == "winbind") {

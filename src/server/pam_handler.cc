@@ -210,7 +210,8 @@ asio::awaitable<AuthReply> PamHandler::authenticate(proto::Request req, core::Pe
         core::Status saved = co_await std::move(save);
         if (!saved) core::log_warning("pam: offline credentials not saved: " + saved.to_string());
       }
-      co_return AuthReply{AuthResult::kSuccess, ""};
+      // The source's words for the user, if any (the directory's expiry warning).
+      co_return AuthReply{AuthResult::kSuccess, verdict->message};
     }
     if (st.code() == core::Code::kPermissionDenied) {
       ++failures_;
@@ -301,7 +302,9 @@ asio::awaitable<AuthReply> PamHandler::account(proto::Request req, core::PeerCre
       AuthReply reply = pool::auth_reply_of(*r);
       if (reply.result == AuthResult::kSuccess) {
         auto rules = apply_access_rules(d->name(), req, peer);
-        reply = co_await std::move(rules);
+        AuthReply ruled = co_await std::move(rules);
+        // Admitted: the source's words stay (an expiry warning for the user).
+        if (ruled.result != AuthResult::kSuccess) reply = std::move(ruled);
         if (reply.result == AuthResult::kUnavailable) {
           ++unavailable_;
           co_return reply;
@@ -338,7 +341,8 @@ asio::awaitable<AuthReply> PamHandler::account(proto::Request req, core::PeerCre
         AuthReply verdict = co_await std::move(rules);
         if (verdict.result != AuthResult::kSuccess) co_return verdict;
       }
-      co_return AuthReply{AuthResult::kSuccess, "account checked offline"};
+      core::log_info("pam: account checked offline (sources unreachable): " + who(req, peer));
+      co_return AuthReply{AuthResult::kSuccess, ""};
     }
   }
   ++unavailable_;
@@ -363,6 +367,12 @@ asio::awaitable<AuthReply> PamHandler::apply_access_rules(const std::string& pro
   core::log_warning("pam: access denied by provider " + provider + " rule " + shown(**refusal) + ": " +
                     who(req, peer));
   co_return AuthReply{AuthResult::kPermissionDenied, "access denied"};
+}
+
+void PamHandler::forget_cached(const std::string& user) {
+  if (cache_ == nullptr) return;
+  auto gone = cache_->forget(proto::kEntryUser, user);
+  if (!gone) core::log_warning("pam: the cached records of " + shown(user) + " not dropped: " + gone.error().to_string());
 }
 
 StatusItems PamHandler::status_items() const {

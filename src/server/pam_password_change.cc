@@ -67,6 +67,7 @@ asio::awaitable<AuthReply> PamHandler::change_password(proto::Request req, core:
         ++password_changes_;
         lockout_.succeed(attempt, auth::Lockout::Clock::now());
         core::log_info("pam: password changed by " + by + ": " + who(req, peer));
+        forget_cached(req.name);
         if (offline_) {
           // The directory took the new password from this user, who proved the old one.
           auto store = offline_;

@@ -12,7 +12,8 @@ if(FASTID_SANITIZE MATCHES "address")
   list(APPEND FASTID_SYSTEM_DEFS FASTID_ASAN_RUNTIME="${ASAN_RUNTIME}")
 endif()
 
-foreach(t nss_system_test daemon_system_test pam_system_test pam_security_system_test pam_chauthtok_system_test pam_access_system_test net_system_test
+foreach(t nss_system_test daemon_system_test pam_system_test pam_security_system_test pam_chauthtok_system_test pam_access_system_test
+          pam_password_system_test net_system_test
           workers_system_test limits_system_test tls_system_test conn_budget_system_test conn_secrets_system_test
           privilege_system_test service_system_test cache_control_system_test
           logs_system_test status_json_system_test)
