@@ -236,6 +236,16 @@ struct VarlinkConfig {
   bool operator==(const VarlinkConfig&) const = default;
 };
 
+// [metrics]: the Prometheus scrape listener (docs/operations.md, "Metrics").
+// Off while `listen` is empty.
+struct MetricsConfig {
+  std::string listen;                   // "HOST:PORT", numeric; "" = no listener
+  int max_connections = 64;             // per front worker
+  int max_connections_per_address = 4;  // per IPv4 address or IPv6 /64
+
+  bool operator==(const MetricsConfig&) const = default;
+};
+
 struct Config {
   std::string source;  // file path or "<embedded default>"
   DaemonConfig daemon;
@@ -246,6 +256,7 @@ struct Config {
   StoreConfig store;
   VarlinkConfig varlink;
   NscdConfig nscd;
+  MetricsConfig metrics;
   std::vector<ProviderConfig> providers;  // in the order they are asked; never empty
 
   bool operator==(const Config&) const = default;

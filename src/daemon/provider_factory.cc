@@ -161,4 +161,6 @@ pool::PoolOptions pool_options(const PoolConfig& pool) {
   };
 }
 
+bool may_start_unopened(const ProviderConfig& config) { return config.in_pool() && config.type != "files"; }
+
 }  // namespace fastid::daemon

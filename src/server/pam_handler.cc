@@ -219,10 +219,7 @@ asio::awaitable<AuthReply> PamHandler::authenticate(proto::Request req, core::Pe
       // account): for the log, which is root's; never the caller's reply.
       core::log_warning("pam: authentication failure from provider " + d->name() + " (" + shown(st.message()) +
                         "): " + who(req, peer));
-      if (lockout_.fail(attempt, auth::Lockout::Clock::now())) {
-        core::log_warning("pam: locked out after " + std::to_string(config_.max_failures) +
-                          " failures: " + who(req, peer));
-      }
+      count_failure(attempt, req, peer);
       if (offline_) {
         // The source rejected it: an offline credential must never let it in later.
         auto store = offline_;
@@ -261,16 +258,21 @@ asio::awaitable<AuthReply> PamHandler::authenticate(proto::Request req, core::Pe
     if (st.code() == core::Code::kPermissionDenied) {
       ++failures_;
       core::log_warning("pam: offline authentication failure: " + who(req, peer));
-      if (lockout_.fail(attempt, auth::Lockout::Clock::now())) {
-        core::log_warning("pam: locked out after " + std::to_string(config_.max_failures) +
-                          " failures: " + who(req, peer));
-      }
+      count_failure(attempt, req, peer);
       co_return AuthReply{AuthResult::kAuthError, ""};
     }
   }
   ++unavailable_;
   co_return AuthReply{AuthResult::kUnavailable,
                       all_offline ? "no source could be reached" : "the source is busy or failing; try again"};
+}
+
+void PamHandler::count_failure(auth::Lockout::Attempt& attempt, const proto::Request& req,
+                               const core::PeerCred& peer) {
+  if (lockout_.fail(attempt, auth::Lockout::Clock::now())) {
+    core::log_warning("pam: locked out after " + std::to_string(config_.max_failures) +
+                      " failures: " + who(req, peer));
+  }
 }
 
 asio::awaitable<bool> PamHandler::failed_offline(std::vector<FailedDirectory> failed, const proto::Request& req,

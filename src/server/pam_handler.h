@@ -112,6 +112,9 @@ class PamHandler {
                                                        core::PeerCred peer);
   // Drops the user's records from the store and the fast cache (after a change).
   void forget_cached(const std::string& user);
+  // A failed guess (a password rejected, online or offline): counted by the
+  // lockout, and said in the log when it locks the user out.
+  void count_failure(auth::Lockout::Attempt& attempt, const proto::Request& req, const core::PeerCred& peer);
   // Drops the user's offline credential (no such user, account refused).
   asio::awaitable<void> forget_offline(const std::string& user, const char* why);
 
