@@ -237,6 +237,47 @@ TEST(PamOfflineAccountTest, DeletedOrExpiredAccountsNeverLogInOffline) {
   EXPECT_NE(kept.find("user00041:"), std::string::npos) << kept;
 }
 
+// Issue #11, "offline credentials dated in the future are not used": a line
+// of the offline file whose login time is after now (the clock was set back,
+// or the line was forged) would stay usable for longer than max_age. With the
+// directory down, the same credential logs in when dated now and is refused
+// when dated a day ahead, through pamtester and the real daemon.
+TEST(PamOfflineAccountTest, AnOfflineCredentialDatedInTheFutureIsNotUsed) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root: unshare -m";
+  const std::string down = "/slow-is-down";
+  SlowPamDaemon d("offline = true\n", "");
+  d.configure("offline = true\n",
+              "password = \"" + std::string(kOldPw) + "\"\ndown_file = \"" + d.dir() + down + "\"\n",
+              "[store]\nprobe_interval = \"200ms\"\n");
+  ASSERT_TRUE(d.start()) << d.log();
+  auto online = d.pamtester("fastid-test", "user00041", kOldPw);
+  ASSERT_TRUE(has(online, kSuccess)) << online.out << d.log();
+  ASSERT_NE(d.offline_text().find("user00041:"), std::string::npos);
+  // Rewrites user00041's login time in place (the file keeps its owner and mode).
+  auto date_line = [&](long long when) {
+    std::string text = d.offline_text();
+    const std::size_t at = text.find("user00041:");
+    const std::size_t eol = text.find('\n', at);
+    const std::size_t colon = text.rfind(':', eol);
+    text.replace(colon + 1, eol - colon - 1, std::to_string(when));
+    write_file(d.dir() + "/state/pam-offline", text);
+    return text;
+  };
+  write_file(d.dir() + down, "");
+  // Control: dated now, the credential logs in offline.
+  date_line(static_cast<long long>(::time(nullptr)));
+  CommandResult control;
+  ASSERT_TRUE(eventually([&] {
+    control = d.pamtester("fastid-test", "user00041", kOldPw);
+    return has(control, kSuccess);
+  })) << "offline mode itself works: " << control.out << d.log();
+  // The attack: the same line dated a day ahead.
+  const std::string forged = date_line(static_cast<long long>(::time(nullptr)) + 86400);
+  auto future = d.pamtester("fastid-test", "user00041", kOldPw);
+  EXPECT_FALSE(has(future, kSuccess)) << "a credential dated in the future logged in: " << future.out << forged;
+  EXPECT_NE(future.exit_code, 0) << future.out;
+}
+
 // Issue #11 attack 3: 40 concurrent logins (one with the right password)
 // against a provider that takes 300 ms, max_failures = 3. At most 3 reach
 // the provider, the others are refused as locked, and the user stays locked.

@@ -113,6 +113,12 @@ core::Result<ShadowEntry> find_shadow_entry(const std::string& path, std::string
   return core::error(core::Status::not_found("no shadow entry for user " + std::string(user)));
 }
 
+namespace {
+thread_local std::uint64_t t_crypt_calls = 0;
+}  // namespace
+
+std::uint64_t crypt_calls_on_this_thread() { return t_crypt_calls; }
+
 void dummy_password_check(std::string_view password) {
   // crypt_gensalt with NULL random bytes reads them from the kernel; a
   // default-cost yescrypt setting, as most shadow files hold today.
@@ -124,6 +130,7 @@ void dummy_password_check(std::string_view password) {
   std::string phrase(password);
   auto data = std::make_unique<crypt_data>();
   ::memset(data.get(), 0, sizeof(crypt_data));
+  ++t_crypt_calls;
   (void)::crypt_r(phrase.c_str(), setting.c_str(), data.get());
   ::explicit_bzero(data.get(), sizeof(crypt_data));
   ::explicit_bzero(phrase.data(), phrase.size());
@@ -141,6 +148,7 @@ core::Status check_shadow_password(const ShadowEntry& entry, std::string_view pa
   std::string phrase(password);
   auto data = std::make_unique<crypt_data>();
   ::memset(data.get(), 0, sizeof(crypt_data));
+  ++t_crypt_calls;
   const char* got = ::crypt_r(phrase.c_str(), setting.c_str(), data.get());
   bool match = false;
   if (got != nullptr && got[0] != '*') {

@@ -42,6 +42,11 @@ core::Status check_shadow_password(const ShadowEntry& entry, std::string_view pa
 // costs what refusing a known one does (no user-enumeration timing oracle).
 void dummy_password_check(std::string_view password);
 
+// crypt_r calls made on this thread by the two functions above, since the
+// thread started: what an authentication really cost, counted where the work
+// is done (so a path that skips the crypt shows in the figure).
+std::uint64_t crypt_calls_on_this_thread();
+
 // The account verdict of the aging fields on day `today`, as pam_unix reads
 // them: expire_day passed -> kExpired; last_change 0 -> kPasswordExpired
 // (change required); last_change + max_days + inactive_days passed ->
