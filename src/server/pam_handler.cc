@@ -2,6 +2,7 @@
 
 #include "core/log.h"
 #include "pool/worker_protocol.h"
+#include "proto/ccache_name.h"
 
 namespace fastid::server {
 
@@ -250,7 +251,16 @@ asio::awaitable<AuthReply> PamHandler::authenticate(proto::Request req, core::Pe
         core::Status saved = co_await std::move(save);
         if (!saved) core::log_warning("pam: offline credentials not saved: " + saved.to_string());
       }
-      co_return AuthReply{AuthResult::kSuccess, ""};
+      AuthReply ok{AuthResult::kSuccess, ""};
+      // The user's ticket cache (auth_provider = "krb5"), for KRB5CCNAME; a
+      // name of any other shape never leaves the daemon.
+      if (proto::ccache_name_shape_ok(verdict->ccache.data(), verdict->ccache.size())) {
+        ok.ccache = verdict->ccache;
+      } else if (!verdict->ccache.empty()) {
+        core::log_error("pam: provider " + d->name() + " named a credential cache that is not a plain FILE: "
+                        "or KEYRING: name; not sent: " + who(req, peer));
+      }
+      co_return ok;
     }
     if (st.code() == core::Code::kPermissionDenied) {
       ++failures_;

@@ -12,6 +12,7 @@
 #include <sstream>
 #include <string>
 
+#include "proto/ccache_name.h"
 #include "providers/krb5/user_cache.h"
 
 namespace fastid::providers::krb5 {
@@ -35,6 +36,21 @@ class UserCacheTest : public ::testing::Test {
   }
   std::string dir_;
 };
+
+// The names an authentication reply may carry (daemon and module check them).
+TEST(CcacheNameShape, PlainFileAndPersistentKeyringNamesOnly) {
+  auto ok = [](const std::string& name) { return proto::ccache_name_shape_ok(name.data(), name.size()); };
+  EXPECT_TRUE(ok("FILE:/tmp/krb5cc_1000_a8Xk2p"));
+  EXPECT_TRUE(ok("FILE:/run/user/1000/krb5cc.x-y"));
+  EXPECT_TRUE(ok("KEYRING:persistent:1000"));
+  for (const std::string bad :
+       {"", "FILE:", "FILE:/", "FILE:tmp/x", "FILE:/tmp/x\nLD_PRELOAD=/e.so", "FILE:/tmp/x y", "FILE:/tmp/../etc/shadow",
+        "FILE:/tmp/./x", "FILE:/tmp//x", "FILE:/tmp/x/", "FILE:/tmp/x\t", "FILE:/tmp/%U", "MEMORY:x", "DIR:/tmp",
+        "KEYRING:persistent:", "KEYRING:persistent:10a", "KEYRING:session:1000", "KEYRING:persistent:12345678901",
+        "file:/tmp/x", "FILE:/tmp/" + std::string(300, 'a')}) {
+    EXPECT_FALSE(ok(bad)) << bad;
+  }
+}
 
 TEST(UserCachePattern, OnlyAbsoluteFilePathsEndingInRandomCharacters) {
   auto ok = parse_cache_pattern("FILE:/tmp/krb5cc_%U_XXXXXX", 1000);
