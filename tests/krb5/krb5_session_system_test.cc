@@ -64,8 +64,9 @@ class Krb5SessionTest : public ::testing::Test {
   // A started daemon of `realm` whose logins leave caches in cache_dir_, and
   // the services "krb5-setcred" (pam_fastid in auth only: setcred exports)
   // and "krb5-session" (in session too: open_session exports).
-  void start(PamDaemon& d, const Kdc& realm, const std::string& pam_section = "") {
-    d.write_config(krb5_config(d, realm, "FILE:" + cache_dir_ + "/krb5cc_%U_XXXXXX", pam_section));
+  void start(PamDaemon& d, const Kdc& realm, const std::string& pam_section = "", std::string ccache = "") {
+    if (ccache.empty()) ccache = "FILE:" + cache_dir_ + "/krb5cc_%U_XXXXXX";
+    d.write_config(krb5_config(d, realm, ccache, pam_section));
     ::setenv("KRB5_CONFIG", realm.krb5_config().c_str(), 1);
     ASSERT_TRUE(d.start()) << d.log();
     const std::string script = write_session_script(d, "session.sh", kUid);
@@ -97,6 +98,26 @@ TEST_F(Krb5SessionTest, TheSessionGetsKrb5ccnameAndKlistFindsTheUsersTicket) {
   // A session nobody authenticated in this handle gets none.
   auto none = d.pamtester("krb5-session", "user00010", "", "open_session");
   EXPECT_TRUE(has(none, "session KRB5CCNAME=[none]")) << none.out;
+}
+
+// krb5_ccache = "KEYRING:persistent:%U": the ticket goes to the user's
+// persistent kernel keyring, which the session names and the user's klist
+// reads; another user's klist cannot reach it.
+TEST_F(Krb5SessionTest, AKeyringCacheIsTheUsersPersistentKeyring) {
+  const std::string as_user = "setpriv --reuid=100010 --regid=100010 --clear-groups env KRB5_CONFIG=/dev/null ";
+  const std::string keyring = "KEYRING:persistent:" + std::to_string(kUid);
+  (void)run(as_user + "kdestroy -A -c " + keyring + " 2>&1");
+  ASSERT_NE(run(as_user + "klist -c " + keyring + " 2>&1").exit_code, 0) << "a ticket before the login";
+  PamDaemon d("");
+  start(d, *kdc, "", "KEYRING:persistent:%U");
+  auto r = d.pamtester("krb5-setcred", "user00010", kUserPw, "authenticate setcred open_session");
+  EXPECT_EQ(r.exit_code, 0) << r.out << d.log();
+  EXPECT_TRUE(has(r, "session KRB5CCNAME=[" + keyring + "]")) << r.out << d.log();
+  EXPECT_TRUE(has(r, "klist: Default principal: user00010@" + kdc->realm())) << r.out;
+  auto other = run("setpriv --reuid=100011 --regid=100011 --clear-groups env KRB5_CONFIG=/dev/null klist -c " +
+                   keyring + " 2>&1");
+  EXPECT_NE(other.exit_code, 0) << other.out;
+  EXPECT_EQ(run(as_user + "kdestroy -A -c " + keyring + " 2>&1").exit_code, 0);
 }
 
 // A root process on a root-owned pam socket that says "success" to every
@@ -278,6 +299,37 @@ TEST_F(Krb5SessionTest, ANewPasswordThePolicyRefusesIsAnAuthtokError) {
   EXPECT_TRUE(has(r, kTokenErr)) << r.out;
   EXPECT_TRUE(has(r, "too short")) << r.out;
   EXPECT_EQ(d.pamtester("krb5-session", "user00014", "Old-krb-pw.14", "authenticate").exit_code, 0);
+}
+
+// The attack: a KDC and kpasswd server that are not the realm's (DNS or
+// the network redirected) take the attacker's password for the user and
+// report the change as done. Were it believed, the offline credential would
+// hold the attacker's new password, good for a login whenever the real KDC
+// is unreachable. The new password's ticket must verify against the host
+// keytab first: it cannot, so the change is refused and nothing is kept.
+TEST_F(Krb5SessionTest, ASpoofedKdcCannotFakeAPasswordChange) {
+  Kdc spoof({.users = {{"user00010", "Attacker-pw.1"}}});
+  ASSERT_TRUE(spoof.started()) << spoof.error();
+  PamDaemon d("");
+  d.write_config(krb5_config(d, *kdc, "FILE:" + cache_dir_ + "/krb5cc_%U_XXXXXX", "offline = true\n"));
+  ::setenv("KRB5_CONFIG", spoof.krb5_config().c_str(), 1);  // fastidd asks the spoofed realm
+  const bool started = d.start();
+  ::setenv("KRB5_CONFIG", kdc->krb5_config().c_str(), 1);
+  ASSERT_TRUE(started) << d.log();
+  const std::string script = write_session_script(d, "session.sh", kUid);
+  krb5_service(d, "krb5-session", "socket=" + d.socket_dir() + "/pam ccache_dir=" + cache_dir_, script, true);
+  auto r = d.in_namespace("pamtester krb5-session user00010 chauthtok",
+                          "Attacker-pw.1\nAttacker-new.1\nAttacker-new.1\n");
+  EXPECT_NE(r.exit_code, 0) << "a spoofed kpasswd changed the password: " << r.out;
+  EXPECT_FALSE(has(r, kChanged)) << r.out;
+  EXPECT_NE(d.log().find("does not verify against krb5_keytab " + kdc->host_keytab()), std::string::npos)
+      << d.log();
+  EXPECT_EQ(d.log().find("pam: password changed by provider"), std::string::npos) << d.log();
+  // Nothing was kept for offline logins.
+  const std::string offline_file = d.dir() + "/state/pam-offline";
+  std::error_code ec;
+  EXPECT_FALSE(fs::exists(offline_file, ec) && read_file(offline_file).find("user00010:") != std::string::npos)
+      << read_file(offline_file);
 }
 
 // The KDC stopped: a user who logged in before authenticates from the
