@@ -11,6 +11,7 @@
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <vector>
 
 #include "proto/ccache_name.h"
 #include "providers/krb5/user_cache.h"
@@ -43,8 +44,8 @@ TEST(CcacheNameShape, PlainFileAndPersistentKeyringNamesOnly) {
   EXPECT_TRUE(ok("FILE:/tmp/krb5cc_1000_a8Xk2p"));
   EXPECT_TRUE(ok("FILE:/run/user/1000/krb5cc.x-y"));
   EXPECT_TRUE(ok("KEYRING:persistent:1000"));
-  for (const std::string bad :
-       {"", "FILE:", "FILE:/", "FILE:tmp/x", "FILE:/tmp/x\nLD_PRELOAD=/e.so", "FILE:/tmp/x y", "FILE:/tmp/../etc/shadow",
+  for (const std::string& bad : std::vector<std::string>{
+           "", "FILE:", "FILE:/", "FILE:tmp/x", "FILE:/tmp/x\nLD_PRELOAD=/e.so", "FILE:/tmp/x y", "FILE:/tmp/../etc/shadow",
         "FILE:/tmp/./x", "FILE:/tmp//x", "FILE:/tmp/x/", "FILE:/tmp/x\t", "FILE:/tmp/%U", "MEMORY:x", "DIR:/tmp",
         "KEYRING:persistent:", "KEYRING:persistent:10a", "KEYRING:session:1000", "KEYRING:persistent:12345678901",
         "file:/tmp/x", "FILE:/tmp/" + std::string(300, 'a')}) {
