@@ -53,12 +53,16 @@ TEST(CcacheNameShape, PlainFileAndPersistentKeyringNamesOnly) {
   }
 }
 
-TEST(UserCachePattern, OnlyAbsoluteFilePathsEndingInRandomCharacters) {
+TEST(UserCachePattern, AbsoluteFilePathsEndingInRandomCharactersOrThePersistentKeyring) {
   auto ok = parse_cache_pattern("FILE:/tmp/krb5cc_%U_XXXXXX", 1000);
   ASSERT_TRUE(ok.has_value()) << ok.error().to_string();
   EXPECT_EQ(ok->dir, "/tmp");
   EXPECT_EQ(ok->name_template, "krb5cc_1000_XXXXXX");
-  for (const char* bad : {"KEYRING:persistent:%U", "FILE:krb5cc_%U_XXXXXX", "FILE:/tmp/krb5cc_%U",
+  EXPECT_TRUE(ok->keyring.empty());
+  auto keyring = parse_cache_pattern("KEYRING:persistent:%U", 1000);
+  ASSERT_TRUE(keyring.has_value()) << keyring.error().to_string();
+  EXPECT_EQ(keyring->keyring, "KEYRING:persistent:1000");
+  for (const char* bad : {"KEYRING:persistent:0", "KEYRING:session:%U", "KEYRING:%U", "FILE:krb5cc_%U_XXXXXX", "FILE:/tmp/krb5cc_%U",
                           "/tmp/krb5cc_XXXXXX", "FILE:/tmp/../etc/krb5cc_XXXXXX", "FILE:"}) {
     auto r = parse_cache_pattern(bad, 1000);
     EXPECT_FALSE(r.has_value()) << bad;

@@ -69,6 +69,16 @@ Result<model::Account> Krb5AuthProvider::authenticate_verdict(std::string_view u
   return model::Account{model::AccountVerdict::kOk, "", *cache};
 }
 
+Result<model::Account> Krb5AuthProvider::account(std::string_view user) {
+  auto verdict = inner_->account(user);
+  if (verdict) return verdict;
+  const core::Code code = verdict.error().code();
+  if (code != core::Code::kNotFound && code != core::Code::kInvalidArgument) return verdict;
+  auto known = inner_->user_by_name(user);
+  if (!known) return core::error(known.error());
+  return model::Account{};
+}
+
 Result<model::PasswordChange> Krb5AuthProvider::change_password(std::string_view user, std::string_view old_password,
                                                                 std::string_view new_password) {
   // Only users this provider serves; both empty: would we change it? Yes.

@@ -40,7 +40,11 @@ class Krb5AuthProvider final : public Provider {
   // KRB5CCNAME for the session) and an expired password (proved right by a
   // kadmin/changepw ticket) as kPasswordExpired: PAM_NEW_AUTHTOK_REQD, then chauthtok.
   Result<model::Account> authenticate_verdict(std::string_view user, std::string_view password) override;
-  Result<model::Account> account(std::string_view user) override { return inner_->account(user); }
+  // The wrapped provider's verdict; for a user it serves but holds no
+  // account data of (a files user with no shadow line: the password is the
+  // KDC's), in order — the KDC refuses disabled and expired principals at
+  // the login itself.
+  Result<model::Account> account(std::string_view user) override;
   // The KDC holds the passwords: a change goes through kpasswd
   // (PasswordCheck::change_password), never to the directory behind.
   Result<model::PasswordChange> change_password(std::string_view user, std::string_view old_password,
