@@ -2,10 +2,7 @@
 // io.systemd.UserDatabase methods, each a walk of model::Queries through the
 // gate and Router::lookup.
 
-// Asio's coroutine frames come from its recycling allocator (aligned_alloc) and
-// go back through the frame's own operator delete (free); GCC 12 warns falsely
-// once both are inlined (see nss_handler.cc).
-#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
+#include "core/gcc12_coroutines.h"  // first: its rules and pragmas
 #include "server/varlink_front.h"
 
 #include <asio/experimental/as_tuple.hpp>
@@ -62,8 +59,8 @@ class Call {
   asio::awaitable<bool> answer();
 
  private:
-  asio::awaitable<bool> user_record();
-  asio::awaitable<bool> group_record();
+  template <typename Record>
+  asio::awaitable<bool> record();
   asio::awaitable<bool> memberships();
   asio::awaitable<bool> memberships_of_user(const std::string& user);
 
@@ -169,92 +166,62 @@ asio::awaitable<bool> Call::answer() {
     co_return co_await std::move(op);
   }
   if (call_.method == vl::Method::kGetUserRecord) {
-    auto op = user_record();
+    auto op = record<model::User>();
     co_return co_await std::move(op);
   }
   if (call_.method == vl::Method::kGetGroupRecord) {
-    auto op = group_record();
+    auto op = record<model::Group>();
     co_return co_await std::move(op);
   }
   auto op = memberships();
   co_return co_await std::move(op);
 }
 
-asio::awaitable<bool> Call::user_record() {
-  if (call_.name || call_.id) {
-    std::string source;
-    auto ask_op = ask(call_.name ? Query::user_by_name(*call_.name) : Query::user_by_uid(*call_.id), &source);
-    core::Result<model::User> user = model::answer_as<model::User>(co_await std::move(ask_op));
-    if (!user) {
-      auto op = fail(error_of(user.error(), false));
-      co_return co_await std::move(op);
-    }
-    std::string_view error;
-    if (left_out(source)) {
-      error = vl::kNoRecordFound;
-    } else if (call_.name && call_.id && user->uid != *call_.id) {
-      error = vl::kConflictingRecordFound;  // the name is another uid's
-    } else if (!call_.admits(user->uid)) {
-      error = vl::kNonMatchingRecordFound;
-    }
-    if (!error.empty()) {
-      auto op = fail(error);
-      co_return co_await std::move(op);
-    }
-    auto push_op = push(std::move(*user));
-    if (!co_await std::move(push_op)) co_return false;
-    auto op = finish();
-    co_return co_await std::move(op);
-  }
-  if (!call_.more || !options_.enumerate) {
-    auto op = fail(call_.more ? vl::kEnumerationNotSupported : vl::kExpectedMore);
-    co_return co_await std::move(op);
-  }
-  std::uint32_t cursor = 0;
-  for (std::size_t pages = 0; pages < kMaxPages; ++pages) {
-    std::string source;
-    auto ask_op = ask(Query::users_page(cursor, kPageRecords), &source);
-    auto page = model::answer_as<model::Page<model::User>>(co_await std::move(ask_op));
-    if (!page) {
-      auto op = fail(error_of(page.error(), true));
-      co_return co_await std::move(op);
-    }
-    if (!left_out(source)) {
-      for (model::User& u : page->records) {
-        if (!call_.admits(u.uid)) continue;
-        auto op = push(std::move(u));
-        if (!co_await std::move(op)) co_return false;
-      }
-    }
-    if (!page->more) break;
-    cursor = page->next_cursor;
-  }
-  auto op = finish();
-  co_return co_await std::move(op);
-}
+// What differs between the user and the group methods: the queries that
+// fetch the record and the id it carries; the rest of the method is one.
+template <typename Record>
+struct RecordQueries;
+template <>
+struct RecordQueries<model::User> {
+  static Query by_name(const std::string& name) { return Query::user_by_name(name); }
+  static Query by_id(std::uint32_t id) { return Query::user_by_uid(id); }
+  static Query page(std::uint32_t cursor) { return Query::users_page(cursor, kPageRecords); }
+  static std::uint32_t id(const model::User& u) { return u.uid; }
+};
+template <>
+struct RecordQueries<model::Group> {
+  static Query by_name(const std::string& name) { return Query::group_by_name(name); }
+  static Query by_id(std::uint32_t id) { return Query::group_by_gid(id); }
+  static Query page(std::uint32_t cursor) { return Query::groups_page(cursor, kPageRecords); }
+  static std::uint32_t id(const model::Group& g) { return g.gid; }
+};
 
-asio::awaitable<bool> Call::group_record() {
+// GetUserRecord / GetGroupRecord: one record by name and/or id, or (with
+// `more`) every record, page by page.
+template <typename Record>
+asio::awaitable<bool> Call::record() {
+  using Q = RecordQueries<Record>;
   if (call_.name || call_.id) {
     std::string source;
-    auto ask_op = ask(call_.name ? Query::group_by_name(*call_.name) : Query::group_by_gid(*call_.id), &source);
-    core::Result<model::Group> group = model::answer_as<model::Group>(co_await std::move(ask_op));
-    if (!group) {
-      auto op = fail(error_of(group.error(), false));
+    auto ask_op = ask(call_.name ? Q::by_name(*call_.name) : Q::by_id(*call_.id), &source);
+    core::Result<Record> found = model::answer_as<Record>(co_await std::move(ask_op));
+    if (!found) {
+      auto op = fail(error_of(found.error(), false));
       co_return co_await std::move(op);
     }
     std::string_view error;
     if (left_out(source)) {
       error = vl::kNoRecordFound;
-    } else if (call_.name && call_.id && group->gid != *call_.id) {
-      error = vl::kConflictingRecordFound;
-    } else if (!call_.admits(group->gid)) {
+    } else if (call_.name && call_.id && Q::id(*found) != *call_.id) {
+      error = vl::kConflictingRecordFound;  // the name is another id's
+    } else if (!call_.admits(Q::id(*found))) {
       error = vl::kNonMatchingRecordFound;
     }
     if (!error.empty()) {
       auto op = fail(error);
       co_return co_await std::move(op);
     }
-    auto push_op = push(std::move(*group));
+    auto push_op = push(std::move(*found));
     if (!co_await std::move(push_op)) co_return false;
     auto op = finish();
     co_return co_await std::move(op);
@@ -266,16 +233,16 @@ asio::awaitable<bool> Call::group_record() {
   std::uint32_t cursor = 0;
   for (std::size_t pages = 0; pages < kMaxPages; ++pages) {
     std::string source;
-    auto ask_op = ask(Query::groups_page(cursor, kPageRecords), &source);
-    auto page = model::answer_as<model::Page<model::Group>>(co_await std::move(ask_op));
+    auto ask_op = ask(Q::page(cursor), &source);
+    auto page = model::answer_as<model::Page<Record>>(co_await std::move(ask_op));
     if (!page) {
       auto op = fail(error_of(page.error(), true));
       co_return co_await std::move(op);
     }
     if (!left_out(source)) {
-      for (model::Group& g : page->records) {
-        if (!call_.admits(g.gid)) continue;
-        auto op = push(std::move(g));
+      for (Record& r : page->records) {
+        if (!call_.admits(Q::id(r))) continue;
+        auto op = push(std::move(r));
         if (!co_await std::move(op)) co_return false;
       }
     }

@@ -81,10 +81,7 @@ class LdapMapsTest : public ::testing::Test {
     daemon_ = new Daemon(1, 1);
     daemon_->write_config(
         "[daemon]\nsocket_dir = \"" + daemon_->socket_dir() + "\"\nstate_dir = \"" + daemon_->dir() +
-        "/state\"\nlog_level = \"info\"\n\n[[provider]]\nname = \"corp\"\ntype = \"ldap\"\nuri = [\"" +
-        slapd_->uri() + "\"]\nbase = \"" + slapd_->base() + "\"\nbind_dn = \"" + slapd_->bind_dn() +
-        "\"\nbind_password_file = \"" + slapd_->bind_password_file() +
-        "\"\nnetwork_timeout = \"1s\"\npool = { request_timeout = \"3s\" }\n");
+        "/state\"\nlog_level = \"info\"\n" + slapd_->provider_toml());
     ASSERT_TRUE(daemon_->start()) << daemon_->log();
   }
   static void TearDownTestSuite() {

@@ -84,10 +84,7 @@ class LdapSecurityTest : public ::testing::Test {
   static Daemon* start(const std::string& extra) {
     auto* d = new Daemon(1, 1);
     d->write_config("[daemon]\nsocket_dir = \"" + d->socket_dir() + "\"\nstate_dir = \"" + d->dir() +
-                    "/state\"\nlog_level = \"info\"\n\n[[provider]]\nname = \"corp\"\ntype = \"ldap\"\n"
-                    "uri = [\"" + slapd_->uri() + "\"]\nbase = \"" + slapd_->base() + "\"\nbind_dn = \"" +
-                    slapd_->bind_dn() + "\"\nbind_password_file = \"" + slapd_->bind_password_file() +
-                    "\"\nnetwork_timeout = \"1s\"\npool = { request_timeout = \"3s\" }\n" + extra);
+                    "/state\"\nlog_level = \"info\"\n" + slapd_->provider_toml(extra));
     set_up_pam(*d, kService);
     EXPECT_TRUE(d->start()) << d->log();
     return d;

@@ -16,20 +16,16 @@
 #pragma once
 
 #include <stdlib.h>
-#include <unistd.h>
 
-#include <cstdio>
-#include <filesystem>
-#include <fstream>
-#include <map>
-#include <sstream>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "support/fixture_script.h"
+
 namespace fastid::testing {
 
-class Kdc {
+class Kdc : public ScriptedServer {
  public:
   struct Options {
     std::string realm = "FASTID.TEST";
@@ -37,48 +33,21 @@ class Kdc {
   };
 
   Kdc() : Kdc(Options{}) {}
-  explicit Kdc(Options options) : options_(std::move(options)) {
-    char tmpl[] = "/tmp/fastid-kdc-XXXXXX";
-    const char* made = ::mkdtemp(tmpl);
-    if (made == nullptr) {
-      error_ = "mkdtemp failed";
-      return;
-    }
-    dir_ = made;
-    std::string cmd = script() + " start " + dir_ + " --realm " + options_.realm;
-    for (const auto& [name, password] : options_.users) cmd += " --user '" + name + ":" + password + "'";
-    started_ = command(cmd) && read_env();
+  explicit Kdc(Options options)
+      : ScriptedServer(std::string(FASTID_SOURCE_DIR) + "/tests/krb5/kdc-fixture", "/tmp/fastid-kdc-XXXXXX"),
+        options_(std::move(options)) {
+    std::string args = " --realm " + options_.realm;
+    for (const auto& [name, password] : options_.users) args += " --user '" + name + ":" + password + "'";
+    start(args);
   }
 
-  ~Kdc() {
-    if (!dir_.empty()) {
-      command(script() + " kill " + dir_);
-      std::error_code ec;
-      std::filesystem::remove_all(dir_, ec);
-    }
-  }
-  Kdc(const Kdc&) = delete;
-  Kdc& operator=(const Kdc&) = delete;
-
-  bool started() const { return started_; }
-  const std::string& error() const { return error_; }
-  const std::string& dir() const { return dir_; }
-
-  bool stop() { return command(script() + " stop " + dir_); }
-  bool kill() { return command(script() + " kill " + dir_); }
-  // Same ports, same database.
-  bool restart() { return command(script() + " restart " + dir_) && read_env(); }
   // One kadmin.local command on the realm's database; false (and error()) when refused.
   bool kadmin(const std::string& query) {
     std::string quoted;
     for (char c : query) quoted += c == '\'' ? std::string("'\\''") : std::string(1, c);
-    return command(script() + " kadmin " + dir_ + " '" + quoted + "' >/dev/null");
+    return command(script() + " kadmin " + dir() + " '" + quoted + "' >/dev/null");
   }
 
-  std::string env(const std::string& key) const {
-    auto it = env_.find(key);
-    return it == env_.end() ? std::string() : it->second;
-  }
   std::string realm() const { return env("KRB5_REALM"); }
   int kdc_port() const { return std::atoi(env("KDC_PORT").c_str()); }
   // The clients' krb5.conf (KRB5_CONFIG for fastid, kinit, klist).
@@ -90,42 +59,7 @@ class Kdc {
   std::string env_prefix() const { return "KRB5_CONFIG=" + krb5_config() + " "; }
 
  private:
-  static std::string script() { return std::string(FASTID_SOURCE_DIR) + "/tests/krb5/kdc-fixture"; }
-
-  bool command(const std::string& cmd) {
-    const std::string full = cmd + " 2>" + dir_ + ".err";
-    const int rc = std::system(full.c_str());
-    std::ifstream in(dir_ + ".err");
-    std::stringstream ss;
-    ss << in.rdbuf();
-    std::error_code ec;
-    std::filesystem::remove(dir_ + ".err", ec);
-    if (rc != 0) {
-      error_ = cmd + ": exit " + std::to_string(rc) + ": " + ss.str();
-      return false;
-    }
-    return true;
-  }
-
-  bool read_env() {
-    std::ifstream in(dir_ + "/env");
-    if (!in) {
-      error_ = dir_ + "/env: missing";
-      return false;
-    }
-    env_.clear();
-    for (std::string line; std::getline(in, line);) {
-      auto eq = line.find('=');
-      if (eq != std::string::npos) env_[line.substr(0, eq)] = line.substr(eq + 1);
-    }
-    return true;
-  }
-
   Options options_;
-  std::string dir_;
-  std::string error_;
-  bool started_ = false;
-  std::map<std::string, std::string> env_;
 };
 
 }  // namespace fastid::testing

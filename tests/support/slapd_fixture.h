@@ -23,11 +23,14 @@
 #include <map>
 #include <sstream>
 #include <string>
+#include <utility>
 #include <vector>
+
+#include "support/fixture_script.h"
 
 namespace fastid::testing {
 
-class Slapd {
+class Slapd : public ScriptedServer {
  public:
   struct Options {
     std::string extra = {};          // one more LDIF file to load (first: see below)
@@ -45,48 +48,19 @@ class Slapd {
   };
 
   Slapd() : Slapd(Options{}) {}
-  explicit Slapd(Options options) : options_(std::move(options)) {
-    char tmpl[] = "/tmp/fastid-slapd-XXXXXX";
-    const char* made = ::mkdtemp(tmpl);
-    if (made == nullptr) {
-      error_ = "mkdtemp failed";
-      return;
-    }
-    dir_ = made;
-    std::string cmd = script() + " start " + dir_ + " --schema " + options_.schema +
-                      " --users " + std::to_string(options_.users) + " --groups " +
-                      std::to_string(options_.groups) + " --data " + data_cache();
-    if (options_.tls) cmd += " --tls";
-    if (options_.log) cmd += " --log";
-    if (options_.scale) cmd += " --scale";
-    if (!options_.extra.empty()) cmd += " --extra " + options_.extra;
-    if (!options_.gssapi_kdc_dir.empty()) cmd += " --gssapi " + options_.gssapi_kdc_dir;
-    started_ = command(cmd) && read_env();
+  explicit Slapd(Options options)
+      : ScriptedServer(std::string(FASTID_SOURCE_DIR) + "/tests/ldap/slapd-fixture", "/tmp/fastid-slapd-XXXXXX"),
+        options_(std::move(options)) {
+    std::string args = " --schema " + options_.schema + " --users " + std::to_string(options_.users) +
+                       " --groups " + std::to_string(options_.groups) + " --data " + data_cache();
+    if (options_.tls) args += " --tls";
+    if (options_.log) args += " --log";
+    if (options_.scale) args += " --scale";
+    if (!options_.extra.empty()) args += " --extra " + options_.extra;
+    if (!options_.gssapi_kdc_dir.empty()) args += " --gssapi " + options_.gssapi_kdc_dir;
+    start(args);
   }
 
-  ~Slapd() {
-    if (!dir_.empty()) {
-      command(script() + " kill " + dir_);
-      std::error_code ec;
-      std::filesystem::remove_all(dir_, ec);
-    }
-  }
-  Slapd(const Slapd&) = delete;
-  Slapd& operator=(const Slapd&) = delete;
-
-  bool started() const { return started_; }
-  const std::string& error() const { return error_; }
-  const std::string& dir() const { return dir_; }
-
-  bool stop() { return command(script() + " stop " + dir_); }
-  bool kill() { return command(script() + " kill " + dir_); }
-  // Same ports, same data.
-  bool restart() { return command(script() + " restart " + dir_) && read_env(); }
-
-  std::string env(const std::string& key) const {
-    auto it = env_.find(key);
-    return it == env_.end() ? std::string() : it->second;
-  }
   std::string uri() const { return env("LDAP_URI"); }
   std::string ldaps_uri() const { return env("LDAPS_URI"); }
   // ldap://localhost:PORT/: the name slapd's ldap/localhost key is for (with gssapi_kdc_dir).
@@ -119,6 +93,32 @@ class Slapd {
   }
   void clear_log() const { std::ofstream(log_path(), std::ios::trunc); }
 
+  // The [[provider]] table of an LDAP provider named "corp" reading this slapd
+  // as the fixture's reader, over StartTLS with the fixture's CA when
+  // `start_tls`, with a 1 s network timeout and a 3 s pool request timeout
+  // (tests that stop slapd want an answer soon); `extra`: more keys of it.
+  std::string provider_toml(const std::string& extra = "", bool start_tls = false) const {
+    std::string t = "\n[[provider]]\nname = \"corp\"\ntype = \"ldap\"\nuri = [\"" + uri() + "\"]\nbase = \"" +
+                    base() + "\"\n";
+    if (start_tls) t += "start_tls = true\ntls_ca_file = \"" + ca_file() + "\"\n";
+    return t + "bind_dn = \"" + bind_dn() + "\"\nbind_password_file = \"" + bind_password_file() +
+           "\"\nnetwork_timeout = \"1s\"\npool = { request_timeout = \"3s\" }\n" + extra;
+  }
+
+  // Loads slapd's ppolicy overlay into cn=config (slapd stopped meanwhile) with
+  // cn=default,ou=policies,BASE as its default policy; the policy entries
+  // themselves are the test's to add (ldapmodify), as each wants its own.
+  bool add_ppolicy_overlay() {
+    const std::string ldif = dir() + "/ppolicy.ldif";
+    {
+      std::ofstream out(ldif, std::ios::trunc);
+      out << "dn: olcOverlay={0}ppolicy,olcDatabase={1}mdb,cn=config\nobjectClass: olcOverlayConfig\n"
+             "objectClass: olcPPolicyConfig\nolcOverlay: {0}ppolicy\nolcPPolicyDefault: cn=default,ou=policies,"
+          << base() << "\n";
+    }
+    return stop() && command("slapadd -n 0 -F " + dir() + "/slapd.d -l " + ldif + " >/dev/null") && restart();
+  }
+
   // `ldapsearch -LLL` over the plain URI, anonymous; args are shell words.
   std::string ldapsearch(const std::string& args) const {
     std::string out;
@@ -139,19 +139,17 @@ class Slapd {
   // added this way carry the operational attributes slapd keeps (the
   // bulk-loaded ones have none, so slapd will not modify those in place).
   bool ldapmodify(const std::string& ldif) const {
-    const std::string file = dir_ + "/change.ldif";
+    const std::string file = dir() + "/change.ldif";
     {
       std::ofstream out(file, std::ios::trunc);
       out << ldif;
     }
     const std::string cmd = "ldapmodify -x -H " + uri() + " -D cn=admin," + base() +
-                            " -w admin-secret -f " + file + " >" + dir_ + "/change.out 2>&1";
+                            " -w admin-secret -f " + file + " >" + dir() + "/change.out 2>&1";
     return std::system(cmd.c_str()) == 0;
   }
 
  private:
-  static std::string script() { return std::string(FASTID_SOURCE_DIR) + "/tests/ldap/slapd-fixture"; }
-
   // One folder of generated datasets per test binary, removed when it exits.
   static const std::string& data_cache() {
     struct Cache {
@@ -172,40 +170,7 @@ class Slapd {
     return cache.path;
   }
 
-  bool command(const std::string& cmd) {
-    const std::string full = cmd + " 2>" + dir_ + ".err";
-    const int rc = std::system(full.c_str());
-    std::ifstream in(dir_ + ".err");
-    std::stringstream ss;
-    ss << in.rdbuf();
-    std::error_code ec;
-    std::filesystem::remove(dir_ + ".err", ec);
-    if (rc != 0) {
-      error_ = cmd + ": exit " + std::to_string(rc) + ": " + ss.str();
-      return false;
-    }
-    return true;
-  }
-
-  bool read_env() {
-    std::ifstream in(dir_ + "/env");
-    if (!in) {
-      error_ = dir_ + "/env: missing";
-      return false;
-    }
-    env_.clear();
-    for (std::string line; std::getline(in, line);) {
-      auto eq = line.find('=');
-      if (eq != std::string::npos) env_[line.substr(0, eq)] = line.substr(eq + 1);
-    }
-    return true;
-  }
-
   Options options_;
-  std::string dir_;
-  std::string error_;
-  bool started_ = false;
-  std::map<std::string, std::string> env_;
 };
 
 }  // namespace fastid::testing

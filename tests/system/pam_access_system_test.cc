@@ -41,12 +41,10 @@ class PamAccessTest : public ::testing::Test {
     daemon_->write_config(
         "[daemon]\nsocket_dir = \"" + daemon_->socket_dir() + "\"\nstate_dir = \"" + daemon_->dir() +
         "/state\"\nlog_level = \"info\"\n\n[pam]\noffline = true\n" +
-        "\n[[provider]]\nname = \"corp\"\ntype = \"ldap\"\nuri = [\"" + slapd_->uri() + "\"]\nbase = \"" + base +
-        "\"\nstart_tls = true\ntls_ca_file = \"" + slapd_->ca_file() + "\"\nbind_dn = \"" + slapd_->bind_dn() +
-        "\"\nbind_password_file = \"" + slapd_->bind_password_file() +
-        "\"\nnetwork_timeout = \"1s\"\npool = { request_timeout = \"3s\" }\n"
-        "access_filter = \"(!(uid=user00007))\"\nallow_groups = [\"shellusers\"]\ndeny_groups = [\"banned\"]\n"
-        "allow_users = [\"user00006\"]\ndeny_users = [\"user00005\"]\n");
+        slapd_->provider_toml(
+            "access_filter = \"(!(uid=user00007))\"\nallow_groups = [\"shellusers\"]\ndeny_groups = [\"banned\"]\n"
+            "allow_users = [\"user00006\"]\ndeny_users = [\"user00005\"]\n",
+            /*start_tls=*/true));
     set_up_pam(*daemon_, kService);
     ASSERT_TRUE(daemon_->start()) << daemon_->log();
   }

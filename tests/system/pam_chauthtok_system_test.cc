@@ -45,11 +45,7 @@ class PamChauthtokTest : public ::testing::Test {
         "/state\"\nlog_level = \"info\"\n\n[pam]\noffline = true\nmax_failures = 3\n" +
         "\n[[provider]]\nname = \"local\"\ntype = \"files\"\npasswd = \"" + d +
         "/data/local-passwd\"\ngroup = \"" + d + "/data/local-group\"\n" +
-        "\n[[provider]]\nname = \"corp\"\ntype = \"ldap\"\nuri = [\"" + slapd_->uri() +
-        "\"]\nbase = \"" + slapd_->base() + "\"\nstart_tls = true\ntls_ca_file = \"" +
-        slapd_->ca_file() + "\"\nbind_dn = \"" + slapd_->bind_dn() +
-        "\"\nbind_password_file = \"" + slapd_->bind_password_file() +
-        "\"\nnetwork_timeout = \"1s\"\npool = { request_timeout = \"3s\" }\n");
+        slapd_->provider_toml("", /*start_tls=*/true));
     set_up_pam(*daemon_, kService);
     // chauthtok: fastid decides for its users; for a user it leaves alone
     // (PAM_IGNORE) the next module does — pam_permit stands for pam_unix here.
@@ -116,17 +112,8 @@ class PamChauthtokTest : public ::testing::Test {
   // administrator set them (pwdMustChange); users added over LDAP so that
   // slapd keeps the operational attributes ppolicy writes.
   static bool add_password_policy() {
-    const std::string d = slapd_->dir();
     const std::string base = slapd_->base();
-    write_file(d + "/ppolicy.ldif",
-               "dn: olcOverlay={0}ppolicy,olcDatabase={1}mdb,cn=config\nobjectClass: olcOverlayConfig\n"
-               "objectClass: olcPPolicyConfig\nolcOverlay: {0}ppolicy\n"
-               "olcPPolicyDefault: cn=default,ou=policies," + base + "\n");
-    if (!slapd_->stop()) return false;
-    if (run("slapadd -n 0 -F " + d + "/slapd.d -l " + d + "/ppolicy.ldif >/dev/null 2>&1").exit_code != 0) {
-      return false;
-    }
-    if (!slapd_->restart()) return false;
+    if (!slapd_->add_ppolicy_overlay()) return false;
     std::string ldif = "dn: ou=policies," + base +
                        "\nchangetype: add\nobjectClass: organizationalUnit\nou: policies\n\n";
     for (const char* policy : {"default", "mustchange"}) {

@@ -29,11 +29,7 @@ class PamLdapTest : public ::testing::Test {
     daemon_->write_config(
         "[daemon]\nsocket_dir = \"" + daemon_->socket_dir() + "\"\nstate_dir = \"" +
         daemon_->dir() + "/state\"\nlog_level = \"info\"\n\n[pam]\noffline = true\n" +
-        "\n[[provider]]\nname = \"corp\"\ntype = \"ldap\"\nuri = [\"" + slapd_->uri() +
-        "\"]\nbase = \"" + slapd_->base() + "\"\nstart_tls = true\ntls_ca_file = \"" +
-        slapd_->ca_file() + "\"\nbind_dn = \"" + slapd_->bind_dn() +
-        "\"\nbind_password_file = \"" + slapd_->bind_password_file() +
-        "\"\nnetwork_timeout = \"1s\"\npool = { request_timeout = \"3s\" }\n");
+        slapd_->provider_toml("", /*start_tls=*/true));
     set_up_pam(*daemon_, "fastid-test");
     ASSERT_TRUE(daemon_->start()) << daemon_->log();
   }
@@ -59,20 +55,8 @@ class PamLdapTest : public ::testing::Test {
   // the operational attributes ppolicy writes (the fixture's bulk-loaded
   // entries have none).
   static bool add_password_policy() {
-    const std::string d = slapd_->dir();
     const std::string base = slapd_->base();
-    write_file(
-        d + "/ppolicy.ldif",
-        "dn: olcOverlay={0}ppolicy,olcDatabase={1}mdb,cn=config\nobjectClass: olcOverlayConfig\n"
-        "objectClass: olcPPolicyConfig\nolcOverlay: {0}ppolicy\n"
-        "olcPPolicyDefault: cn=default,ou=policies," +
-            base + "\n");
-    if (!slapd_->stop()) return false;
-    if (run("slapadd -n 0 -F " + d + "/slapd.d -l " + d + "/ppolicy.ldif >/dev/null 2>&1")
-            .exit_code != 0) {
-      return false;
-    }
-    if (!slapd_->restart()) return false;
+    if (!slapd_->add_ppolicy_overlay()) return false;
     return ldapmodify(
         "dn: ou=policies," + base +
         "\nchangetype: add\nobjectClass: organizationalUnit\n"

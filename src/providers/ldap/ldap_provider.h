@@ -153,7 +153,7 @@ class LdapProvider final : public Provider {
   bool rdn_names_users_ = true;    // member DNs may name users by their RDN (see .cc)
   std::string password_;          // the service account's; zeroed on close
   bool checked_ = false;          // options validated
-  ldap* conn_ = nullptr;
+  ::ldap* conn_ = nullptr;
   std::string connected_uri_;
   std::size_t next_uri_ = 0;      // where the next connect starts
   Walk<User> user_walk_;
