@@ -1,6 +1,7 @@
 // The fast cache file format shared by the writer (fastidd) and the reader
-// (libfastid): byte offsets, record encoding, index entries, hashing, and the
-// atomic word accessors that are the only way either side touches a mapping.
+// (libfastid): byte offsets, index entries, hashing, and the atomic word
+// accessors that are the only way either side touches a mapping; the records
+// themselves are record_format.h.
 // Header-only and libc-only (no allocation, no exceptions, no libstdc++ runtime);
 // docs/fastcache.md is the prose version of this file: keep them in step.
 #pragma once
@@ -138,43 +139,9 @@ inline uint64_t hash_id(uint32_t id, uint64_t seed) {
   return XXH3_64bits_withSeed(b, sizeof b, seed);
 }
 
-// ---- Records (8-byte aligned; never straddle the end of the ring) -----------------
-//  0 u8  type      kRecPasswd / kRecGroup / kRecInitgroups / kRecPad
-//  1 u8  flags     kFlagNegativeByName | kFlagNegativeById
-//  2 u16 reserved  0
-//  4 u32 length    bytes of the whole record, multiple of 8
-//  8 u64 expires   CLOCK_REALTIME ns; at or after it the record is a miss
-// 16 u32 id        uid (passwd), gid (group), 0 (initgroups); negative by
-//                  name: the by-name index slot it was published in (so that
-//                  the writer can remove the entry when the record expires)
-// 20 u32 gid       passwd: primary gid; else 0
-// 24 u32 count     group: members; initgroups: gids; passwd: 0
-// 28 u32 strings   bytes of the string area, every NUL included
-// 32 u16 len0      bytes of the first string (the name), NUL excluded
-// 34 u16 len1      passwd, group: the passwd field's bytes; else 0
-// 36 u16 len2      passwd: gecos bytes; else 0
-// 38 u16 len3      passwd: dir bytes; else 0 (a passwd's shell is the rest)
-// 40 string area   NUL-terminated strings, zero-padded to 8:
-//                  passwd: name, passwd, gecos, dir, shell
-//                  group:  name, passwd, member...
-//                  initgroups: name
-//                  negative by name: the name's NameDigest (lo, hi; 16
-//                  bytes, len0 = 0), never the name; negative by id: nothing
-//    then (initgroups only) count x u32 gid, zero-padded to 8.
-// A pad record (type kRecPad, length = the rest of the ring) fills the end of a
-// lap that the next record did not fit in; the rest of it is zeroed.
-// A dead record (type kRecDead, same length) is one the writer scrubbed (an
-// expired or replaced negative record): every word after the first is zero.
-inline constexpr uint8_t kRecPasswd = 1;
-inline constexpr uint8_t kRecGroup = 2;
-inline constexpr uint8_t kRecInitgroups = 3;
-inline constexpr uint8_t kRecPad = 0x7f;
-inline constexpr uint8_t kRecDead = 0x7e;
-inline constexpr uint8_t kFlagNegativeByName = 0x01;
-inline constexpr uint8_t kFlagNegativeById = 0x02;
+// ---- Records: record_format.h (the layout, its encoding and its bounds checks) -----
+// The header every record starts with (parse_header bounds max_record by it).
 inline constexpr uint64_t kRecordHeaderSize = 40;
-
-inline uint8_t record_type(MapKind k) { return static_cast<uint8_t>(k); }
 
 // Limits every file must respect (the writer's options are checked against them).
 inline constexpr uint32_t kMaxNameLength = 256;                 // as proto::kMaxNameLength

@@ -1,4 +1,10 @@
+// FastCacheReader (reader.h): the client side of the fast cache, libc only:
+// the maps found, mapped and trusted (owner, header), refreshed when
+// superseded or stale, and lookups that copy a record out of a mapping with
+// atomic word loads and check it (record_format.h) before anything is used.
 #include "fastcache/reader.h"
+
+#include "fastcache/record_format.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -324,8 +330,8 @@ Probe FastCacheReader::probe(const Mapping& m, const Key& key, Sink* sink, uint6
   const MapParams& p = m.params;
   const unsigned char* base = m.base;
   const unsigned char* data = base + p.data_offset;
-  uint64_t h = key.table == kTableByName ? hash_name(key.name, key.name_len, p.seed) : hash_id(key.id, p.seed);
-  uint16_t tag = hash_tag(h);
+  uint64_t hash = key.table == kTableByName ? hash_name(key.name, key.name_len, p.seed) : hash_id(key.id, p.seed);
+  uint16_t tag = hash_tag(hash);
   uint64_t mask = p.index_entries - 1;
   uint64_t table = p.index_offset + uint64_t{key.table} * p.index_entries * 8;
   uint8_t want_type = record_type(p.kind);
@@ -333,7 +339,7 @@ Probe FastCacheReader::probe(const Mapping& m, const Key& key, Sink* sink, uint6
 
   for (uint32_t n = 0; n < p.probe_limit; ++n) {
     // Acquire: the record an entry points to was complete before the entry was stored.
-    uint64_t e = load_acquire(base, table + ((h + n) & mask) * 8);
+    uint64_t e = load_acquire(base, table + ((hash + n) & mask) * 8);
     if (e == 0) return Probe::kMiss;  // never used: the key is not further on
     if (entry_tag(e) != tag) continue;
     uint64_t pos = entry_pos(e);
@@ -343,72 +349,57 @@ Probe FastCacheReader::probe(const Mapping& m, const Key& key, Sink* sink, uint6
     const unsigned char* rec = data + off;
 
     // Copy phase: nothing below is trusted until the tail check passes.
-    uint64_t w0 = load_relaxed(rec, 0), w1 = load_relaxed(rec, 8), w2 = load_relaxed(rec, 16),
-             w3 = load_relaxed(rec, 24), w4 = load_relaxed(rec, 32);
-    uint8_t type = static_cast<uint8_t>(w0);
-    uint8_t flags = static_cast<uint8_t>(w0 >> 8);
-    uint64_t length = hi32(w0);
-    uint64_t expires = w1;
-    uint32_t id = lo32(w2), gid = hi32(w2);
-    uint64_t count = lo32(w3), strings = hi32(w3);
-    uint64_t name_len = w4 & 0xffff, len1 = (w4 >> 16) & 0xffff, len2 = (w4 >> 32) & 0xffff, len3 = w4 >> 48;
-    bool negative = (flags & (kFlagNegativeByName | kFlagNegativeById)) != 0;
-    bool dead = type == kRecDead;  // scrubbed by the writer: skip it
-    uint64_t extra = sink->kind == Sink::kGids && !negative ? pad8(count * 4) : 0;
-    bool bad = (type != want_type && !dead) || length < kRecordHeaderSize || length % 8 != 0 ||
-               length > p.max_record || length > p.data_size - off || count > kMaxCount ||
-               name_len > kMaxNameLength || strings > length - kRecordHeaderSize ||
-               pad8(strings) + extra > length - kRecordHeaderSize;
+    const RecordHeader h = read_record_header(rec);
+    bool negative = record_negative(h);
+    bool dead = h.type == kRecDead;  // scrubbed by the writer: skip it
+    uint64_t extra = sink->kind == Sink::kGids && !negative ? pad8(h.count * 4) : 0;
+    bool bad = (h.type != want_type && !dead) || !record_header_ok(h, p, off, extra);
     bool match = false;
     bool fits = false;
     char* area = nullptr;  // private copy of the string area, when copied
     if (!bad && !dead) {
       const unsigned char* str = rec + kRecordHeaderSize;
       if (key.table == kTableById) {
-        match = id == key.id && (flags & kFlagNegativeByName) == 0;
-      } else if ((flags & kFlagNegativeByName) != 0) {
-        // A negative by name holds the name's digest, never the name.
-        if (strings == kNameDigestSize) {
-          NameDigest want = name_digest(key.name, key.name_len, p.name_salt);
-          match = load_relaxed(str, 0) == want.lo && load_relaxed(str, 8) == want.hi;
-        }
+        match = record_has_id(h, key.id);
+      } else if ((h.flags & kFlagNegativeByName) != 0) {
+        match = record_has_digest(h, str, name_digest(key.name, key.name_len, p.name_salt));
       } else {
-        match = name_len == key.name_len && strings > name_len && (flags & kFlagNegativeById) == 0;
+        match = record_may_have_name(h, key.name_len);
       }
       if (match && !negative && sink->kind != Sink::kGids) {
         size_t need = 0;
         char* dst = nullptr;
         if (sink->kind == Sink::kPasswd) {
-          need = strings;
+          need = h.strings;
           dst = sink->buf;
         } else if (sink->buf != nullptr) {
           size_t pad = align_pad(sink->buf);
-          need = pad + (count + 1) * sizeof(char*) + strings;
-          dst = sink->buf + pad + (count + 1) * sizeof(char*);
+          need = pad + (h.count + 1) * sizeof(char*) + h.strings;
+          dst = sink->buf + pad + (h.count + 1) * sizeof(char*);
         }
         fits = sink->buf != nullptr && need <= sink->buflen;
         if (fits) {
-          copy_out(dst, str, strings);
+          copy_out(dst, str, h.strings);
           area = dst;
         }
       }
       if (match && key.table == kTableByName && !negative) {
         const char* name_copy = area;
         if (name_copy == nullptr) {
-          copy_out(keybuf, str, name_len + 1);
+          copy_out(keybuf, str, h.name_len + 1);
           name_copy = keybuf;
         }
-        match = memcmp(name_copy, key.name, name_len) == 0 && name_copy[name_len] == '\0';
+        match = memcmp(name_copy, key.name, h.name_len) == 0 && name_copy[h.name_len] == '\0';
       }
       if (match && !negative && sink->kind == Sink::kGids) {
-        const unsigned char* g = str + pad8(strings);
-        uint64_t k = count < sink->cap ? count : sink->cap;
+        const unsigned char* g = rec + record_gids_offset(h.strings);
+        uint64_t k = h.count < sink->cap ? h.count : sink->cap;
         for (uint64_t i = 0; i < k; i += 2) {
           uint64_t w = load_relaxed(g, i * 2 * 2);  // gids i and i+1
           sink->gids[i] = lo32(w);
           if (i + 1 < k) sink->gids[i + 1] = hi32(w);
         }
-        fits = count <= sink->cap;
+        fits = h.count <= sink->cap;
       }
     }
 
@@ -423,7 +414,7 @@ Probe FastCacheReader::probe(const Mapping& m, const Key& key, Sink* sink, uint6
     fence_acquire();
     uint64_t tail = load_relaxed(base, kOffTail);
     uint64_t state = load_relaxed(base, kOffState);
-    if (tail > pos || w0_again != w0) {
+    if (tail > pos || w0_again != h.w0) {
       torn_copies_.fetch_add(1, std::memory_order_relaxed);
       return Probe::kRetry;
     }
@@ -431,10 +422,10 @@ Probe FastCacheReader::probe(const Mapping& m, const Key& key, Sink* sink, uint6
     if (bad) return Probe::kMiss;         // consistent, yet not a valid record: corrupt
     if (dead || !match) continue;
 
-    if (now >= expires || expires - now > p.max_ttl_ns) return Probe::kMiss;
+    if (now >= h.expires || h.expires - now > p.max_ttl_ns) return Probe::kMiss;
     if (negative) return Probe::kNegativeHit;
     if (sink->kind == Sink::kGids) {
-      sink->count_out = count;
+      sink->count_out = h.count;
       return fits ? Probe::kHit : Probe::kErange;
     }
     if (!fits) return Probe::kErange;
@@ -444,9 +435,9 @@ Probe FastCacheReader::probe(const Mapping& m, const Key& key, Sink* sink, uint6
       // The lengths in the header place the five strings; each must end with
       // the NUL where they say, the last one at the end of the area. (A NUL
       // inside a field would only shorten it: still in bounds.)
-      uint64_t o1 = name_len + 1, o2 = o1 + len1 + 1, o3 = o2 + len2 + 1, o4 = o3 + len3 + 1;
-      if (o4 >= strings || area[name_len] != '\0' || area[o2 - 1] != '\0' || area[o3 - 1] != '\0' ||
-          area[o4 - 1] != '\0' || area[strings - 1] != '\0')
+      uint64_t o1 = h.name_len + 1, o2 = o1 + h.len1 + 1, o3 = o2 + h.len2 + 1, o4 = o3 + h.len3 + 1;
+      if (o4 >= h.strings || area[h.name_len] != '\0' || area[o2 - 1] != '\0' || area[o3 - 1] != '\0' ||
+          area[o4 - 1] != '\0' || area[h.strings - 1] != '\0')
         return Probe::kMiss;
       struct passwd* pw = sink->pw;
       pw->pw_name = area;
@@ -454,13 +445,13 @@ Probe FastCacheReader::probe(const Mapping& m, const Key& key, Sink* sink, uint6
       pw->pw_gecos = area + o2;
       pw->pw_dir = area + o3;
       pw->pw_shell = area + o4;
-      pw->pw_uid = id;
-      pw->pw_gid = gid;
+      pw->pw_uid = h.id;
+      pw->pw_gid = h.gid;
       return Probe::kHit;
     }
-    char** mem = reinterpret_cast<char**>(area) - (count + 1);
+    char** mem = reinterpret_cast<char**>(area) - (h.count + 1);
     struct group* gr = sink->gr;
-    if (!split_strings(area, strings, count + 2, [&](uint64_t i, char* s) {
+    if (!split_strings(area, h.strings, h.count + 2, [&](uint64_t i, char* s) {
           if (i == 0) {
             gr->gr_name = s;
           } else if (i == 1) {
@@ -470,10 +461,10 @@ Probe FastCacheReader::probe(const Mapping& m, const Key& key, Sink* sink, uint6
           }
         }))
       return Probe::kMiss;
-    if (gr->gr_passwd != gr->gr_name + name_len + 1) return Probe::kMiss;
-    mem[count] = nullptr;
+    if (gr->gr_passwd != gr->gr_name + h.name_len + 1) return Probe::kMiss;
+    mem[h.count] = nullptr;
     gr->gr_mem = mem;
-    gr->gr_gid = id;
+    gr->gr_gid = h.id;
     return Probe::kHit;
   }
   return Probe::kMiss;

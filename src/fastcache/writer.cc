@@ -1,4 +1,11 @@
+// FastCacheWriter (writer.h): opening a map, the writer lock (a flock shared
+// with other writers, across forks), the file's geometry from the options,
+// creating, adopting and publishing files, and the whole-file operations
+// (invalidate, resize, heartbeat, stats). Records and the index are in
+// writer_ring.cc and writer_records.cc.
 #include "fastcache/writer.h"
+
+#include "fastcache/writer_internal.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -18,20 +25,9 @@
 namespace fastid::fastcache {
 
 using core::Status;
-
-struct FastCacheWriter::Key {
-  uint32_t table;
-  std::string_view name;  // table 0
-  uint32_t id;            // table 1
-};
+using namespace internal;
 
 namespace {
-
-uint64_t realtime_ns() {
-  struct timespec ts;
-  clock_gettime(CLOCK_REALTIME, &ts);
-  return static_cast<uint64_t>(ts.tv_sec) * 1000000000ull + static_cast<uint64_t>(ts.tv_nsec);
-}
 
 uint64_t monotonic_ns() {
   struct timespec ts;
@@ -45,10 +41,6 @@ uint64_t random_seed() {
     s = realtime_ns() ^ (static_cast<uint64_t>(getpid()) << 32) ^ monotonic_ns() * 0x9e3779b97f4a7c15ull;
   }
   return s;
-}
-
-uint64_t ns(std::chrono::milliseconds d) {
-  return d.count() <= 0 ? 0 : static_cast<uint64_t>(d.count()) * 1000000ull;
 }
 
 uint32_t pow2_ceil(uint64_t n) {
@@ -71,7 +63,27 @@ uint64_t typical_record(MapKind k) {
   return 128;
 }
 
-// The header a file of these options gets (generation and seed aside).
+bool same_geometry(const MapParams& a, const MapParams& b) {
+  return a.file_size == b.file_size && a.index_entries == b.index_entries && a.index_tables == b.index_tables &&
+         a.index_offset == b.index_offset && a.data_offset == b.data_offset && a.data_size == b.data_size &&
+         a.probe_limit == b.probe_limit && a.max_record == b.max_record && a.max_ttl_ns == b.max_ttl_ns &&
+         a.stale_after_ns == b.stale_after_ns;
+}
+
+}  // namespace
+
+namespace internal {
+
+uint64_t realtime_ns() {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return static_cast<uint64_t>(ts.tv_sec) * 1000000000ull + static_cast<uint64_t>(ts.tv_nsec);
+}
+
+uint64_t ns(std::chrono::milliseconds d) {
+  return d.count() <= 0 ? 0 : static_cast<uint64_t>(d.count()) * 1000000ull;
+}
+
 bool geometry(MapKind kind, const FastCacheOptions& o, uint64_t size, MapParams* p, std::string* why) {
   p->kind = kind;
   p->file_size = size;
@@ -117,87 +129,7 @@ bool geometry(MapKind kind, const FastCacheOptions& o, uint64_t size, MapParams*
   return true;
 }
 
-bool same_geometry(const MapParams& a, const MapParams& b) {
-  return a.file_size == b.file_size && a.index_entries == b.index_entries && a.index_tables == b.index_tables &&
-         a.index_offset == b.index_offset && a.data_offset == b.data_offset && a.data_size == b.data_size &&
-         a.probe_limit == b.probe_limit && a.max_record == b.max_record && a.max_ttl_ns == b.max_ttl_ns &&
-         a.stale_after_ns == b.stale_after_ns;
-}
-
-// What the client would refuse (src/client/unpack.cc) is refused here, so a
-// record in the map is always one the socket path would also have returned.
-bool clean(std::string_view s, size_t min, size_t max, std::string_view forbidden) {
-  if (s.size() < min || s.size() > max) return false;
-  for (char c : s) {
-    if (c == '\0' || forbidden.find(c) != std::string_view::npos) return false;
-  }
-  return true;
-}
-// The name rules (as the files provider's): 1..256 bytes, no blank, control
-// character, ':' or ','. A name that breaks them is never published, not even
-// as a negative answer: what is typed at a login prompt (a password, often)
-// has no business in a file every local user can read.
-bool clean_name(std::string_view s) {
-  if (s.empty() || s.size() > kMaxNameLength) return false;
-  for (char ch : s) {
-    auto c = static_cast<unsigned char>(ch);
-    if (c <= 0x20 || c == 0x7f || c == ':' || c == ',') return false;
-  }
-  return true;
-}
-bool clean_field(std::string_view s) { return clean(s, 0, kMaxFieldLength, ":\n"); }
-bool clean_member(std::string_view s) { return clean_name(s); }
-
-// Public data only: a password field is "x" or "*", whatever the source said.
-std::string_view public_passwd(std::string_view p) { return p == "*" ? "*" : "x"; }
-
-void put_u32(std::string& r, size_t off, uint32_t v) { std::memcpy(r.data() + off, &v, 4); }
-void put_u64(std::string& r, size_t off, uint64_t v) { std::memcpy(r.data() + off, &v, 8); }
-
-// A record: header, then the strings (each followed by NUL), then gids.
-std::string build_record(MapKind kind, uint8_t flags, uint64_t expires, uint32_t id, uint32_t gid,
-                         std::initializer_list<std::string_view> strings,
-                         std::span<const std::string> more_strings, std::span<const uint32_t> gids,
-                         uint32_t count) {
-  uint64_t slen = 0;
-  for (auto s : strings) slen += s.size() + 1;
-  for (const auto& s : more_strings) slen += s.size() + 1;
-  size_t len = kRecordHeaderSize + pad8(slen) + pad8(gids.size() * 4);
-  std::string r(len, '\0');
-  r[0] = static_cast<char>(record_type(kind));
-  r[1] = static_cast<char>(flags);
-  put_u32(r, 4, static_cast<uint32_t>(len));
-  put_u64(r, 8, expires);
-  put_u32(r, 16, id);
-  put_u32(r, 20, gid);
-  put_u32(r, 24, count);
-  put_u32(r, 28, static_cast<uint32_t>(slen));
-  // The first four strings' lengths (name, passwd, gecos, dir): readers find
-  // the fields without scanning for NULs.
-  size_t k = 0;
-  for (auto s : strings) {
-    if (k < 4) {
-      uint16_t l = static_cast<uint16_t>(s.size());
-      std::memcpy(r.data() + 32 + 2 * k, &l, 2);
-    }
-    ++k;
-  }
-  size_t at = kRecordHeaderSize;
-  auto add = [&](std::string_view s) {
-    std::memcpy(r.data() + at, s.data(), s.size());
-    at += s.size() + 1;
-  };
-  for (auto s : strings) add(s);
-  for (const auto& s : more_strings) add(s);
-  at = kRecordHeaderSize + pad8(slen);
-  for (uint32_t g : gids) {
-    put_u32(r, at, g);
-    at += 4;
-  }
-  return r;
-}
-
-}  // namespace
+}  // namespace internal
 
 // ---- Opening and the lock ------------------------------------------------------------
 
@@ -467,466 +399,6 @@ core::Status FastCacheWriter::create_and_publish(uint64_t size, uint64_t generat
   ino_ = st.st_ino;
   params_ = p;
   return Status::ok();
-}
-
-// ---- Writing records ------------------------------------------------------------------
-
-void FastCacheWriter::count_evictions(uint64_t need_tail) {
-  const uint64_t data = params_.data_offset;
-  uint64_t cur = word(kOffEvictCursor);
-  uint64_t evicted = 0;
-  while (cur < need_tail) {
-    uint64_t lap = cur >> kLapShift, off = cur & kOffsetMask;
-    if (off + 8 > params_.data_size) {
-      cur = (lap + 1) << kLapShift;
-      continue;
-    }
-    uint64_t w0 = word(data + off);
-    uint8_t type = static_cast<uint8_t>(w0);
-    uint64_t len = hi32(w0);
-    if (type == kRecPad) {
-      cur = (lap + 1) << kLapShift;
-      continue;
-    }
-    if ((type != record_type(kind_) && type != kRecDead) || len < kRecordHeaderSize || len % 8 != 0 ||
-        off + len > params_.data_size) {
-      cur = need_tail;  // lost track (a foreign or damaged file): stop counting
-      break;
-    }
-    cur += len;
-    ++evicted;
-  }
-  set_word(kOffEvictCursor, cur);
-  if (evicted) {
-    uint64_t records = word(kOffRecords);
-    set_word(kOffRecords, records > evicted ? records - evicted : 0);
-    set_word(kOffEvictions, word(kOffEvictions) + evicted);
-  }
-}
-
-FastCacheWriter::Append FastCacheWriter::append(std::string& record, const Key* keys, int nkeys) {
-  const uint64_t L = record.size();
-  const uint64_t data = params_.data_offset;
-  uint64_t head = word(kOffHead);
-  uint64_t tail = word(kOffTail);
-  uint64_t lap = head >> kLapShift, off = head & kOffsetMask;
-  if (off > params_.data_size || tail > head) return Append::kRepublish;  // damaged: start afresh
-  bool pad = false;
-  uint64_t pos = head;
-  if (off + L > params_.data_size) {
-    pad = off < params_.data_size;
-    pos = (lap + 1) << kLapShift;
-  }
-  uint64_t plap = pos >> kLapShift, poff = pos & kOffsetMask;
-  if (plap > kMaxLap) return Append::kRepublish;
-  // Everything of the previous lap below our end is about to be overwritten.
-  uint64_t need_tail = plap == 0 ? 0 : ((plap - 1) << kLapShift) | (poff + L);
-  if (need_tail > tail) {
-    // The cursor steps over whole records: the one our end cuts through is
-    // evicted whole, so the tail goes to its end (no record starts between).
-    count_evictions(need_tail);
-    uint64_t cursor = word(kOffEvictCursor);
-    if (cursor > need_tail && cursor <= pos) need_tail = cursor;
-    set_word(kOffTail, need_tail);
-    tail = need_tail;
-    // Release fence: the tail store is ordered before every overwrite below, so
-    // a reader whose copy saw any overwritten word also sees the new tail.
-    fence_release();
-  }
-  uint64_t w;
-  if (pad) {
-    // The pad covers bytes of the lap before, all below the tail now: zeroed,
-    // so that no evicted record's bytes stay readable.
-    set_word(data + off, kRecPad | ((params_.data_size - off) << 32));
-    for (uint64_t i = off + 8; i < params_.data_size; i += 8) set_word(data + i, 0);
-  }
-  // The first word (type, length) before head moves: a writer that dies after
-  // this point leaves a record the next one can step over.
-  std::memcpy(&w, record.data(), 8);
-  set_word(data + poff, w);
-  set_word(kOffHead, pos + L);
-  hook(WriterStage::kReserved);
-  // The index entries this record will take (the index does not change
-  // before we store them: we hold the lock). A negative by name keeps its
-  // by-name slot, so that remove_expired_negatives() can find the entry.
-  uint64_t slots[2], replaced[2];
-  for (int i = 0; i < nkeys; ++i) slots[i] = slot_for(keys[i], &replaced[i]);
-  if (static_cast<uint8_t>(record[1]) & kFlagNegativeByName) {
-    uint32_t slot = static_cast<uint32_t>(slots[0]);
-    std::memcpy(record.data() + 16, &slot, 4);
-  }
-  for (uint64_t i = 8; i < L; i += 8) {
-    std::memcpy(&w, record.data() + i, 8);
-    set_word(data + poff + i, w);
-  }
-  // The rest of the record that straddled our end (below the tail) is zeroed:
-  // no evicted record's bytes stay readable.
-  if (plap > 0 && (tail >> kLapShift) == plap - 1) {
-    uint64_t end = std::min(tail & kOffsetMask, params_.data_size);
-    for (uint64_t i = poff + L; i < end; i += 8) set_word(data + i, 0);
-  }
-  hook(WriterStage::kWritten);
-  fence_release();
-  for (int i = 0; i < nkeys; ++i) {
-    store_release(base_, table_offset(keys[i].table) + slots[i] * 8,
-                  make_entry(hash_tag(key_hash(keys[i])), pos));
-    // A negative answer that a newer record replaced: nothing points to it
-    // any more; its bytes go now rather than when the ring comes round.
-    if (replaced[i] != kNoRecord) scrub(replaced[i], /*negative_only=*/true);
-  }
-  set_word(kOffRecords, word(kOffRecords) + 1);
-  set_word(kOffInserts, word(kOffInserts) + 1);
-  return Append::kOk;
-}
-
-uint64_t FastCacheWriter::table_offset(uint32_t table) const {
-  return params_.index_offset + uint64_t{table} * params_.index_entries * 8;
-}
-
-uint64_t FastCacheWriter::key_hash(const Key& key) const {
-  return key.table == kTableByName ? hash_name(key.name.data(), key.name.size(), params_.seed)
-                                   : hash_id(key.id, params_.seed);
-}
-
-// Zeroes the record at pos (under the lock), keeping its length so that the
-// eviction walk can step over it: first word marked dead, release fence, the
-// rest zeroed. A reader copying it meanwhile sees the mark when it re-reads
-// the first word after its fence (docs/fastcache.md), and starts again.
-void FastCacheWriter::scrub(uint64_t pos, bool negative_only) {
-  uint64_t off = pos & kOffsetMask;
-  if (pos < word(kOffTail) || off + kRecordHeaderSize > params_.data_size) return;
-  const uint64_t rec = params_.data_offset + off;
-  uint64_t w0 = word(rec);
-  uint64_t len = hi32(w0);
-  uint8_t flags = static_cast<uint8_t>(w0 >> 8);
-  if (static_cast<uint8_t>(w0) != record_type(kind_) || len < kRecordHeaderSize || len % 8 != 0 ||
-      len > params_.data_size - off)
-    return;
-  if (negative_only && (flags & (kFlagNegativeByName | kFlagNegativeById)) == 0) return;
-  set_word(rec, kRecDead | (len << 32));
-  fence_release();
-  for (uint64_t i = 8; i < len; i += 8) set_word(rec + i, 0);
-}
-
-// Walks the live records (under the lock) and removes every negative by-name
-// record that has expired: index entry made a tombstone first (no new reader
-// finds it), then the record scrubbed. Bounded by the ring's size.
-void FastCacheWriter::remove_expired_negatives(uint64_t now) {
-  const uint64_t data = params_.data_offset;
-  uint64_t tail = word(kOffTail), head = word(kOffHead);
-  uint64_t cur = word(kOffEvictCursor);
-  if (cur < tail || cur > head) return;  // nothing we can walk safely
-  const uint64_t by_name = table_offset(kTableByName);
-  for (uint64_t steps = 0; cur < head && steps < params_.data_size / 8 + 2; ++steps) {
-    uint64_t lap = cur >> kLapShift, off = cur & kOffsetMask;
-    if (off + kRecordHeaderSize > params_.data_size) {
-      cur = (lap + 1) << kLapShift;
-      continue;
-    }
-    uint64_t w0 = word(data + off);
-    uint8_t type = static_cast<uint8_t>(w0), flags = static_cast<uint8_t>(w0 >> 8);
-    uint64_t len = hi32(w0);
-    if (type == kRecPad) {
-      cur = (lap + 1) << kLapShift;
-      continue;
-    }
-    if ((type != record_type(kind_) && type != kRecDead) || len < kRecordHeaderSize || len % 8 != 0 ||
-        len > params_.data_size - off)
-      return;  // lost track (a writer died mid-record, or damage): try next time
-    if (type != kRecDead && (flags & kFlagNegativeByName) != 0 && word(data + off + 8) <= now) {
-      uint64_t slot = lo32(word(data + off + 16));
-      if (slot < params_.index_entries) {
-        uint64_t e = word(by_name + slot * 8);
-        if (entry_tag(e) != 0 && entry_pos(e) == cur) store_release(base_, by_name + slot * 8, kEntryTombstone);
-      }
-      scrub(cur, /*negative_only=*/true);
-    }
-    cur += len;
-  }
-}
-
-bool FastCacheWriter::record_has_key(uint64_t pos, const Key& key) const {
-  uint64_t off = pos & kOffsetMask;
-  if (off + kRecordHeaderSize > params_.data_size) return false;
-  const unsigned char* rec = base_ + params_.data_offset + off;
-  uint64_t w0 = load_relaxed(rec, 0), w2 = load_relaxed(rec, 16), w3 = load_relaxed(rec, 24),
-           w4 = load_relaxed(rec, 32);
-  uint8_t flags = static_cast<uint8_t>(w0 >> 8);
-  uint64_t len = hi32(w0);
-  if (static_cast<uint8_t>(w0) != record_type(kind_) || len > params_.max_record || off + len > params_.data_size)
-    return false;
-  if (key.table == kTableById) return lo32(w2) == key.id && (flags & kFlagNegativeByName) == 0;
-  uint64_t strings = hi32(w3), name_len = w4 & 0xffff;
-  if ((flags & kFlagNegativeByName) != 0) {
-    if (strings != kNameDigestSize || kRecordHeaderSize + kNameDigestSize > len) return false;
-    NameDigest d = name_digest(key.name.data(), key.name.size(), params_.name_salt);
-    return load_relaxed(rec, kRecordHeaderSize) == d.lo && load_relaxed(rec, kRecordHeaderSize + 8) == d.hi;
-  }
-  if ((flags & kFlagNegativeById) != 0 || name_len != key.name.size() || strings <= name_len ||
-      kRecordHeaderSize + strings > len)
-    return false;
-  char name[pad8(kMaxNameLength + 1)];
-  for (uint64_t i = 0; i < pad8(name_len + 1); i += 8) {
-    uint64_t w = load_relaxed(rec, kRecordHeaderSize + i);
-    std::memcpy(name + i, &w, 8);
-  }
-  return std::memcmp(name, key.name.data(), name_len) == 0 && name[name_len] == '\0';
-}
-
-// Where the key's index entry goes (under the lock, once the tail has moved
-// for the new record): in place of the key's current entry if it is in the
-// probe window (so a key is never indexed twice; *replaced = that entry's
-// record), else the first empty or removed entry, else the entry of the
-// oldest record in the window (*replaced = that record).
-uint64_t FastCacheWriter::slot_for(const Key& key, uint64_t* replaced) const {
-  const uint64_t mask = params_.index_entries - 1;
-  const uint64_t table = table_offset(key.table);
-  uint64_t h = key_hash(key);
-  uint16_t tag = hash_tag(h);
-  uint64_t tail = word(kOffTail);
-  int64_t free_slot = -1, victim = -1;
-  uint64_t victim_pos = ~uint64_t{0};
-  *replaced = kNoRecord;
-  for (uint32_t n = 0; n < params_.probe_limit; ++n) {
-    uint64_t idx = (h + n) & mask;
-    uint64_t e = word(table + idx * 8);
-    if (e == 0) {
-      if (free_slot < 0) free_slot = static_cast<int64_t>(idx);
-      break;  // nothing of ours beyond an entry never used
-    }
-    uint64_t epos = entry_pos(e);
-    if (entry_tag(e) == 0 || epos < tail) {
-      if (free_slot < 0) free_slot = static_cast<int64_t>(idx);
-      continue;
-    }
-    if (entry_tag(e) == tag && record_has_key(epos, key)) {
-      *replaced = epos;
-      return idx;
-    }
-    if (epos < victim_pos) {
-      victim_pos = epos;
-      victim = static_cast<int64_t>(idx);
-    }
-  }
-  if (free_slot >= 0) return static_cast<uint64_t>(free_slot);
-  // A full window: the oldest record loses its entry. If it is a negative
-  // answer (one key only) nothing points to it any more, so it is reported
-  // as replaced and the caller scrubs it: its name digest does not stay in
-  // the ring until the ring comes round.
-  *replaced = victim_pos;
-  return static_cast<uint64_t>(victim);
-}
-
-core::Status FastCacheWriter::put(std::string& record, std::chrono::milliseconds ttl, const Key* keys, int nkeys) {
-  if (record.size() > kMaxRecordHard) return Status::invalid_argument("fast cache record above 1 MiB");
-  std::unique_lock<std::mutex> guard(mu_, std::defer_lock);
-  if (Status s = lock(guard); !s) return s;
-  // Under the lock: params_ is the geometry of the file we now hold.
-  if (record.size() > params_.max_record) {
-    unlock();
-    return Status::invalid_argument("fast cache record of " + std::to_string(record.size()) +
-                                    " bytes is above max_record");
-  }
-  put_u64(record, 8, realtime_ns() + std::min(ns(ttl), params_.max_ttl_ns));
-  // The digest of a negative by name depends on the file's salt: stamped
-  // under the lock, again if the file is republished.
-  auto stamp_digest = [&] {
-    if ((static_cast<uint8_t>(record[1]) & kFlagNegativeByName) == 0) return;
-    NameDigest d = name_digest(keys[0].name.data(), keys[0].name.size(), params_.name_salt);
-    put_u64(record, kRecordHeaderSize, d.lo);
-    put_u64(record, kRecordHeaderSize + 8, d.hi);
-  };
-  stamp_digest();
-  Status s;
-  if (append(record, keys, nkeys) == Append::kRepublish) {
-    s = create_and_publish(length_, params_.generation + 1, -1);
-    stamp_digest();
-    if (s && append(record, keys, nkeys) != Append::kOk) s = Status::internal("fast cache: append failed");
-  }
-  unlock();
-  return s;
-}
-
-core::Status FastCacheWriter::put_user(const model::User& u, std::chrono::milliseconds ttl) {
-  if (kind_ != MapKind::kPasswd) return Status::invalid_argument("put_user on a non-passwd map");
-  if (!clean_name(u.name) || !clean_field(u.gecos) || !clean_field(u.dir) || !clean_field(u.shell) || ttl.count() <= 0)
-    return Status::invalid_argument("user record not publishable: " + u.name.substr(0, 64));
-  std::string r = build_record(kind_, 0, 0, u.uid, u.gid, {u.name, public_passwd(u.passwd), u.gecos, u.dir, u.shell},
-                               {}, {}, 0);
-  Key keys[2] = {{kTableByName, u.name, 0}, {kTableById, {}, u.uid}};
-  return put(r, ttl, keys, 2);
-}
-
-core::Status FastCacheWriter::put_group(const model::Group& g, std::chrono::milliseconds ttl) {
-  if (kind_ != MapKind::kGroup) return Status::invalid_argument("put_group on a non-group map");
-  bool ok = clean_name(g.name) && g.members.size() <= kMaxCount && ttl.count() > 0;
-  for (const auto& m : g.members) ok = ok && clean_member(m);
-  if (!ok) return Status::invalid_argument("group record not publishable: " + g.name.substr(0, 64));
-  std::string r = build_record(kind_, 0, 0, g.gid, 0, {g.name, public_passwd(g.passwd)}, g.members, {},
-                               static_cast<uint32_t>(g.members.size()));
-  Key keys[2] = {{kTableByName, g.name, 0}, {kTableById, {}, g.gid}};
-  return put(r, ttl, keys, 2);
-}
-
-core::Status FastCacheWriter::put_initgroups(std::string_view user, std::span<const uint32_t> gids,
-                                             std::chrono::milliseconds ttl) {
-  if (kind_ != MapKind::kInitgroups) return Status::invalid_argument("put_initgroups on a non-initgroups map");
-  if (!clean_name(user) || gids.size() > kMaxCount || ttl.count() <= 0)
-    return Status::invalid_argument("initgroups record not publishable");
-  std::string r = build_record(kind_, 0, 0, 0, 0, {user}, {}, gids, static_cast<uint32_t>(gids.size()));
-  Key key{kTableByName, user, 0};
-  return put(r, ttl, &key, 1);
-}
-
-namespace {
-core::Status negative_checks(MapKind have, MapKind want, std::string_view name, bool by_name,
-                             std::chrono::milliseconds ttl) {
-  if (have != want) return Status::invalid_argument("negative record for another map");
-  if ((by_name && !clean_name(name)) || ttl.count() <= 0) return Status::invalid_argument("negative record not publishable");
-  return Status::ok();
-}
-}  // namespace
-
-core::Status FastCacheWriter::put_negative_user_name(std::string_view name, std::chrono::milliseconds ttl) {
-  if (Status s = negative_checks(kind_, MapKind::kPasswd, name, true, ttl); !s) return s;
-  return put_negative_name(name, ttl);
-}
-
-// A negative by-name record holds the name's salted digest, never the name;
-// the salt is the file's, read under the lock (put() stamps it).
-core::Status FastCacheWriter::put_negative_name(std::string_view name, std::chrono::milliseconds ttl) {
-  std::string r(kRecordHeaderSize + kNameDigestSize, '\0');
-  r[0] = static_cast<char>(record_type(kind_));
-  r[1] = static_cast<char>(kFlagNegativeByName);
-  put_u32(r, 4, static_cast<uint32_t>(r.size()));
-  put_u32(r, 28, static_cast<uint32_t>(kNameDigestSize));
-  Key key{kTableByName, name, 0};
-  return put(r, ttl, &key, 1);
-}
-
-core::Status FastCacheWriter::put_negative_uid(uint32_t uid, std::chrono::milliseconds ttl) {
-  if (Status s = negative_checks(kind_, MapKind::kPasswd, {}, false, ttl); !s) return s;
-  std::string r = build_record(kind_, kFlagNegativeById, 0, uid, 0,
-                               {}, {}, {}, 0);
-  Key key{kTableById, {}, uid};
-  return put(r, ttl, &key, 1);
-}
-
-core::Status FastCacheWriter::put_negative_group_name(std::string_view name, std::chrono::milliseconds ttl) {
-  if (Status s = negative_checks(kind_, MapKind::kGroup, name, true, ttl); !s) return s;
-  return put_negative_name(name, ttl);
-}
-
-core::Status FastCacheWriter::put_negative_gid(uint32_t gid, std::chrono::milliseconds ttl) {
-  if (Status s = negative_checks(kind_, MapKind::kGroup, {}, false, ttl); !s) return s;
-  std::string r = build_record(kind_, kFlagNegativeById, 0, gid, 0,
-                               {}, {}, {}, 0);
-  Key key{kTableById, {}, gid};
-  return put(r, ttl, &key, 1);
-}
-
-core::Status FastCacheWriter::put_negative_initgroups(std::string_view user, std::chrono::milliseconds ttl) {
-  if (Status s = negative_checks(kind_, MapKind::kInitgroups, user, true, ttl); !s) return s;
-  return put_negative_name(user, ttl);
-}
-
-core::Status FastCacheWriter::put(const model::Query& q, const model::Answer& answer,
-                                  std::chrono::milliseconds ttl) {
-  if (const auto* u = std::get_if<model::User>(&answer)) return put_user(*u, ttl);
-  if (const auto* g = std::get_if<model::Group>(&answer)) return put_group(*g, ttl);
-  if (const auto* gids = std::get_if<model::Gids>(&answer)) return put_initgroups(q.name, *gids, ttl);
-  return Status::invalid_argument("fast cache: " + model::describe(q) + " is never published");
-}
-
-core::Status FastCacheWriter::put_negative(const model::Query& q, std::chrono::milliseconds ttl) {
-  switch (q.kind) {
-    case model::Kind::kUserByName: return put_negative_user_name(q.name, ttl);
-    case model::Kind::kUserByUid: return put_negative_uid(q.id, ttl);
-    case model::Kind::kGroupByName: return put_negative_group_name(q.name, ttl);
-    case model::Kind::kGroupByGid: return put_negative_gid(q.id, ttl);
-    case model::Kind::kInitgroups: return put_negative_initgroups(q.name, ttl);
-    case model::Kind::kUsersPage:
-    case model::Kind::kGroupsPage:
-    case model::Kind::kNetgroup:
-    case model::Kind::kSshKeys: break;
-  }
-  return Status::invalid_argument("fast cache: " + model::describe(q) + " is never published");
-}
-
-// ---- One key, for administrators ------------------------------------------------------
-
-core::Result<FastCacheWriter::Key> FastCacheWriter::key_of(const model::Query& q) const {
-  MapKind want = MapKind::kPasswd;
-  Key key{kTableByName, q.name, 0};
-  switch (q.kind) {
-    case model::Kind::kUserByName: break;
-    case model::Kind::kUserByUid: key = Key{kTableById, {}, q.id}; break;
-    case model::Kind::kGroupByName: want = MapKind::kGroup; break;
-    case model::Kind::kGroupByGid: want = MapKind::kGroup; key = Key{kTableById, {}, q.id}; break;
-    case model::Kind::kInitgroups: want = MapKind::kInitgroups; break;
-    case model::Kind::kUsersPage:
-    case model::Kind::kGroupsPage:
-    case model::Kind::kNetgroup:
-    case model::Kind::kSshKeys:
-      return core::error(Status::invalid_argument("fast cache: " + model::describe(q) + " is never published"));
-  }
-  if (want != kind_) return core::error(Status::invalid_argument("fast cache: " + model::describe(q) + " is in another map"));
-  if (key.table == kTableByName && !clean_name(key.name))
-    return core::error(Status::invalid_argument("fast cache: a name no client would look up"));
-  return key;
-}
-
-uint64_t FastCacheWriter::locate(const Key& key) const {
-  const uint64_t mask = params_.index_entries - 1;
-  const uint64_t table = table_offset(key.table);
-  const uint64_t h = key_hash(key);
-  const uint16_t tag = hash_tag(h);
-  const uint64_t tail = word(kOffTail);
-  for (uint32_t n = 0; n < params_.probe_limit; ++n) {
-    uint64_t e = word(table + ((h + n) & mask) * 8);
-    if (e == 0) break;
-    uint64_t epos = entry_pos(e);
-    if (entry_tag(e) == tag && epos >= tail && record_has_key(epos, key)) return epos;
-  }
-  return kNoRecord;
-}
-
-core::Result<std::optional<FastCacheWriter::Held>> FastCacheWriter::find(const model::Query& q) {
-  auto key = key_of(q);
-  if (!key) return core::error(key.error());
-  std::unique_lock<std::mutex> guard(mu_, std::defer_lock);
-  if (Status s = lock(guard); !s) return core::error(std::move(s));
-  std::optional<Held> out;
-  if (uint64_t pos = locate(*key); pos != kNoRecord) {
-    const uint64_t rec = params_.data_offset + (pos & kOffsetMask);
-    const uint8_t flags = static_cast<uint8_t>(word(rec) >> 8);
-    out = Held{(flags & (kFlagNegativeByName | kFlagNegativeById)) != 0, word(rec + 8)};
-  }
-  unlock();
-  return out;
-}
-
-core::Result<bool> FastCacheWriter::remove(const model::Query& q) {
-  auto key = key_of(q);
-  if (!key) return core::error(key.error());
-  std::unique_lock<std::mutex> guard(mu_, std::defer_lock);
-  if (Status s = lock(guard); !s) return core::error(std::move(s));
-  const uint64_t pos = locate(*key);
-  if (pos != kNoRecord) {
-    // Every entry that points to the record becomes a tombstone first (no new
-    // reader finds it; both tables: a user is indexed by name and uid), then
-    // its bytes are scrubbed (a reader copying it meanwhile starts again).
-    for (uint32_t t : {kTableByName, kTableById}) {
-      const uint64_t table = table_offset(t);
-      for (uint64_t i = 0; i < params_.index_entries; ++i) {
-        uint64_t e = word(table + i * 8);
-        if (e != 0 && entry_tag(e) != 0 && entry_pos(e) == pos) store_release(base_, table + i * 8, kEntryTombstone);
-      }
-    }
-    scrub(pos, /*negative_only=*/false);
-  }
-  unlock();
-  return pos != kNoRecord;
 }
 
 // ---- Whole-file operations ------------------------------------------------------------

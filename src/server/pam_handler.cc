@@ -1,14 +1,27 @@
+// PamHandler (pam_handler.h): authentication, the account check, the caller
+// check, rate limit, lockout, offline credentials and access rules; the
+// password change is in pam_password_change.cc, the helpers both use in
+// pam_support.h.
 #include "server/pam_handler.h"
 
 #include "core/log.h"
 #include "pool/worker_protocol.h"
 #include "proto/ccache_name.h"
+#include "server/pam_support.h"
 
 namespace fastid::server {
 
 using proto::AuthReply;
 using proto::AuthResult;
 using proto::Opcode;
+using pam::could_not_answer;
+using pam::forget_offline_line;
+using pam::forget_stale_offline;
+using pam::has_offline;
+using pam::remember_offline;
+using pam::shown;
+using pam::verify_offline;
+using pam::who;
 
 // Every awaitable below is built in its own statement, then awaited
 // (core/gcc12_coroutines.h, rule 1).
@@ -27,59 +40,6 @@ std::shared_ptr<auth::LockoutTable> table_or_own(std::shared_ptr<auth::LockoutTa
 
 std::string seconds_left(auth::Lockout::Clock::time_point until, auth::Lockout::Clock::time_point now) {
   return std::to_string(std::chrono::duration_cast<std::chrono::seconds>(until - now).count() + 1);
-}
-
-// Names and services come from the caller: printable in a log line, bounded.
-std::string shown(std::string_view text) {
-  std::string out;
-  for (char ch : text.substr(0, 64)) {
-    const auto c = static_cast<unsigned char>(ch);
-    out.push_back(c < 0x20 || c == 0x7f ? '?' : ch);
-  }
-  return out;
-}
-
-std::string who(const proto::Request& req, const core::PeerCred& peer) {
-  return "user " + shown(req.name) + " (service " +
-         (req.service.empty() ? "-" : shown(req.service)) + ", caller uid " +
-         std::to_string(peer.uid) + " pid " + std::to_string(peer.pid) + ")";
-}
-
-core::Status remember_offline(std::shared_ptr<auth::OfflineCredentials> store, std::string user,
-                              core::Secret password) {
-  return store->remember(user, password.view());
-}
-core::Status verify_offline(std::shared_ptr<auth::OfflineCredentials> store, std::string user,
-                            core::Secret password) {
-  return store->verify(user, password.view());
-}
-// After the source rejected `password`: a cached credential that would still
-// accept it is stale (the password was changed or revoked) and goes. A wrong
-// guess that the cache would refuse too leaves it alone, so that guessing
-// cannot take offline logins away from the user.
-core::Status forget_stale_offline(std::shared_ptr<auth::OfflineCredentials> store, std::string user,
-                                  core::Secret password) {
-  if (!store->verify(user, password.view()).is_ok()) return core::Status::ok();
-  return store->forget(user);
-}
-core::Status forget_offline_line(std::shared_ptr<auth::OfflineCredentials> store, std::string user) {
-  return store->forget(user);
-}
-bool has_offline(std::shared_ptr<auth::OfflineCredentials> store, std::string user) {
-  return store->has(user);
-}
-
-// Neither an answer about the user nor "this source does not authenticate".
-bool could_not_answer(const core::Status& st) {
-  switch (st.code()) {
-    case core::Code::kOk:
-    case core::Code::kNotFound:
-    case core::Code::kPermissionDenied:
-    case core::Code::kInvalidArgument:
-      return false;
-    default:
-      return true;
-  }
 }
 
 }  // namespace
@@ -396,108 +356,6 @@ asio::awaitable<AuthReply> PamHandler::account(proto::Request req, core::PeerCre
                       all_offline ? "no source could be reached" : "the source is busy or failing; try again"};
 }
 
-asio::awaitable<AuthReply> PamHandler::change_password(proto::Request req, core::PeerCred peer) {
-  auto check = check_caller(req, peer);
-  AuthReply allowed = co_await std::move(check);
-  if (allowed.result != AuthResult::kSuccess) co_return allowed;
-  const bool preliminary = req.password.empty() && req.new_password.empty();
-  if (!preliminary && req.new_password.empty()) {
-    co_return AuthReply{AuthResult::kTokenError, "the new password is empty"};
-  }
-
-  // A change checks the current password: it takes a place in the lockout
-  // like a login, so that chauthtok is no way around max_failures.
-  lockout_.set_options(lockout_options());
-  const auto now = auth::Lockout::Clock::now();
-  auth::Lockout::Attempt attempt;
-  if (!preliminary) {
-    const auth::Lockout::Verdict admitted = lockout_.begin(req.name, now, &attempt);
-    if (admitted.admission != auth::Lockout::Admission::kAdmitted) {
-      ++locked_refusals_;
-      core::log_warning("pam: password change refused, locked out: " + who(req, peer));
-      co_return AuthReply{AuthResult::kLocked, "too many failed attempts; try again later"};
-    }
-  }
-
-  Directories directories = nss_.directories();  // kept alive across the awaits
-  bool failed = false;
-  std::string not_changing;
-  for (const DirectoryPtr& d : directories) {
-    auto op = d->change_password(req.name, req.password, req.new_password, offloader_);
-    core::Result<model::PasswordChange> r = co_await std::move(op);
-    if (!r) {
-      if (r.error().code() == core::Code::kInvalidArgument && not_changing.empty()) {
-        not_changing = "provider " + d->name() + " does not change passwords";
-      }
-      if (could_not_answer(r.error())) {
-        core::log_warning("pam: provider " + d->name() + " could not change the password of " + who(req, peer) +
-                          ": " + r.error().to_string());
-        failed = true;
-      }
-      continue;  // kNotFound, or a provider that does not change passwords: the next
-    }
-    using model::PasswordChangeVerdict;
-    const std::string by = "provider " + d->name();
-    switch (r->verdict) {
-      case PasswordChangeVerdict::kChanged:
-        if (preliminary) co_return AuthReply{AuthResult::kSuccess, ""};
-        ++password_changes_;
-        lockout_.succeed(attempt, auth::Lockout::Clock::now());
-        core::log_info("pam: password changed by " + by + ": " + who(req, peer));
-        if (offline_) {
-          // The directory took the new password from this user, who proved the old one.
-          auto store = offline_;
-          auto save = offloader_.offload(remember_offline, store, req.name, req.new_password);
-          core::Status saved = co_await std::move(save);
-          if (!saved) {
-            core::log_warning("pam: offline credential not updated: " + saved.to_string());
-            auto drop = forget_offline(req.name, "the password changed");
-            co_await std::move(drop);
-          }
-        }
-        co_return AuthReply{AuthResult::kSuccess, "password changed"};
-      case PasswordChangeVerdict::kOldPasswordRejected:
-        ++failures_;
-        ++password_change_refusals_;
-        core::log_warning("pam: password change refused by " + by + ", the current password is wrong: " +
-                          who(req, peer));
-        if (lockout_.fail(attempt, auth::Lockout::Clock::now())) {
-          core::log_warning("pam: locked out after " + std::to_string(config_.max_failures) +
-                            " failures: " + who(req, peer));
-        }
-        if (offline_) {
-          auto store = offline_;
-          auto drop = offloader_.offload(forget_stale_offline, store, req.name, req.password);
-          (void)co_await std::move(drop);
-        }
-        co_return AuthReply{AuthResult::kAuthError, r->message};
-      case PasswordChangeVerdict::kNewPasswordRefused:
-        // Not counted either way: a refusal of the new password must not
-        // forget the user's failures (a guess with a new password the policy
-        // refuses would otherwise reset the lockout).
-        ++password_change_refusals_;
-        core::log_info("pam: new password refused by " + by + " (" + shown(r->message) + "): " + who(req, peer));
-        co_return AuthReply{AuthResult::kTokenError, r->message};
-      case PasswordChangeVerdict::kDenied:
-        ++password_change_refusals_;
-        core::log_warning("pam: password change denied by " + by + " (" + shown(r->message) + "): " + who(req, peer));
-        co_return AuthReply{AuthResult::kPermissionDenied, r->message};
-      case PasswordChangeVerdict::kNotSupported:
-        // Its user: the next directory's namesake is not the one who logs in.
-        core::log_info("pam: password change left to other modules (" + shown(r->message) + "): " + who(req, peer));
-        co_return AuthReply{AuthResult::kIgnore, r->message};
-    }
-  }
-  if (failed) {
-    ++unavailable_;
-    co_return AuthReply{AuthResult::kUnavailable, "the password cannot be changed now; try again later"};
-  }
-  if (!not_changing.empty()) {
-    // Known only to sources that do not change passwords (or to none).
-    core::log_info("pam: no source changes the password of " + who(req, peer));
-  }
-  co_return AuthReply{AuthResult::kUserUnknown, ""};
-}
 
 asio::awaitable<AuthReply> PamHandler::apply_access_rules(const std::string& provider, const proto::Request& req,
                                                           core::PeerCred peer) {

@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "fastcache/layout.h"
+#include "fastcache/record_format.h"
 #include "fastcache/reader.h"
 #include "fastcache/writer.h"
 #include "hostile_maps.h"

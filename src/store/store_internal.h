@@ -1,0 +1,77 @@
+// The store's internals, shared by its files and included by them only:
+// store.cc (opening, checking and clearing the LMDB environment, figures),
+// store_writes.cc (records in, eviction) and store_reads.cc (records out).
+// LMDB's types stay out of store.h.
+#pragma once
+
+#include <lmdb.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "store/store.h"
+
+namespace fastid::store {
+
+namespace internal {
+
+// Negative answers by name use their map's byte with this bit set.
+inline constexpr std::uint8_t kDigestMapBit = 0x80;
+
+// The maps keyed by a name (the others by an id).
+bool by_name(Map map);
+// An LMDB return code as a Status: a full map is kBusy, a damaged file kCorruption.
+Status lmdb_error(int rc, std::string_view what);
+
+inline MDB_val val(std::string_view s) { return MDB_val{s.size(), const_cast<char*>(s.data())}; }
+inline std::string_view view(const MDB_val& v) { return {static_cast<const char*>(v.mv_data), v.mv_size}; }
+
+// A transaction that aborts unless committed.
+class Txn {
+ public:
+  Txn() = default;
+  ~Txn() { abort(); }
+  Txn(const Txn&) = delete;
+  Txn& operator=(const Txn&) = delete;
+  int begin(MDB_env* env, unsigned flags) { return mdb_txn_begin(env, nullptr, flags, &txn_); }
+  int commit() {
+    int rc = mdb_txn_commit(txn_);
+    txn_ = nullptr;
+    return rc;
+  }
+  void abort() {
+    if (txn_) mdb_txn_abort(txn_);
+    txn_ = nullptr;
+  }
+  MDB_txn* get() const { return txn_; }
+
+ private:
+  MDB_txn* txn_ = nullptr;
+};
+
+// The map a query's key is stored in; nullopt for the kinds never stored (pages).
+std::optional<Map> map_of(model::Kind kind);
+// The error for a query of a kind never stored.
+Status not_stored(const model::Query& q);
+
+}  // namespace internal
+
+struct Store::Env {
+  MDB_env* env = nullptr;
+  MDB_dbi meta = 0;
+  MDB_dbi records = 0;
+  std::string name_key;  // kNameKeySize bytes
+  // One read transaction, reset after each lookup and renewed for the next:
+  // it keeps its reader slot, so a lookup takes no lock on LMDB's reader
+  // table (which every fastidd process shares).
+  MDB_txn* reader = nullptr;
+  ~Env() {
+    if (reader) mdb_txn_abort(reader);
+    if (env) mdb_env_close(env);
+  }
+};
+
+}  // namespace fastid::store

@@ -1,0 +1,179 @@
+// Store's reads (store.h): one record by its key through the kept read
+// transaction, by name the newer of a positive and a negative answer, each
+// decoded and checked (a record that does not decode is dropped).
+#include "store/store_internal.h"
+
+#include <lmdb.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+
+#include "core/log.h"
+#include "store/record_codec.h"
+
+namespace fastid::store {
+
+using namespace internal;
+
+// By name, a positive answer is under the name and a negative one under its
+// digest: the newer of the two is the answer.
+Result<std::optional<std::string>> Store::get_by_name(std::string_view provider, Map map, std::string_view name,
+                                                      std::string* key_used) {
+  std::string pk = key(provider, map, name), nk = negative_name_key(provider, map, name);
+  auto pos = get_raw(pk);
+  if (!pos) return pos;
+  auto neg = get_raw(nk);
+  if (!neg) return neg;
+  auto fetched = [](const std::optional<std::string>& raw) -> Millis {
+    auto h = raw ? codec::decode_header(*raw) : std::nullopt;
+    return h ? h->fetched : -1;
+  };
+  bool negative = neg->has_value() && (!pos->has_value() || fetched(*neg) > fetched(*pos));
+  *key_used = negative ? nk : pk;
+  return negative ? std::move(*neg) : std::move(*pos);
+}
+
+Result<std::optional<std::string>> Store::get_raw(const std::string& k) {
+  int rc = env_->reader ? mdb_txn_renew(env_->reader)
+                        : mdb_txn_begin(env_->env, nullptr, MDB_RDONLY, &env_->reader);
+  if (rc != 0) {
+    if (env_->reader) mdb_txn_abort(env_->reader);
+    env_->reader = nullptr;
+    return core::error(lmdb_error(rc, "begin read"));
+  }
+  MDB_val mk = val(k), mv;
+  rc = mdb_get(env_->reader, env_->records, &mk, &mv);
+  std::optional<std::string> out;
+  if (rc == 0) out = std::string(view(mv));  // copied before the snapshot is released
+  mdb_txn_reset(env_->reader);
+  if (rc == MDB_NOTFOUND) return std::optional<std::string>();
+  if (rc != 0) return core::error(lmdb_error(rc, "read"));
+  return out;
+}
+
+void Store::drop_bad(const std::string& k) {
+  core::log_warning("store: a record that does not decode was deleted (" +
+                    std::to_string(k.size()) + "-byte key)");
+  Txn txn;
+  if (txn.begin(env_->env, 0) != 0) return;
+  MDB_val mk = val(k);
+  (void)mdb_del(txn.get(), env_->records, &mk, nullptr);
+  (void)txn.commit();
+}
+
+namespace {
+
+template <typename T, typename Decode>
+Result<std::optional<Record<T>>> decode_record(const std::optional<std::string>& raw, Map map,
+                                               Decode decode, bool* bad) {
+  if (!raw) return std::optional<Record<T>>();
+  auto h = codec::decode_header(*raw);
+  if (!h || h->map != map) {
+    *bad = true;
+    return std::optional<Record<T>>();
+  }
+  Record<T> rec;
+  rec.negative = h->negative;
+  rec.fetched = h->fetched;
+  rec.expires = h->expires;
+  if (!h->negative) {
+    auto v = decode(*raw);
+    if (!v) {
+      *bad = true;
+      return std::optional<Record<T>>();
+    }
+    rec.value = std::move(*v);
+  } else if (raw->size() != codec::kHeaderSize) {
+    *bad = true;
+    return std::optional<Record<T>>();
+  }
+  return std::optional<Record<T>>(std::move(rec));
+}
+
+}  // namespace
+
+#define FASTID_STORE_GET(T, MAP, KEY, DECODE)           \
+  std::string k = key(provider, MAP, KEY);              \
+  auto raw = by_name(MAP) ? get_by_name(provider, MAP, KEY, &k) : get_raw(k); \
+  if (!raw) return core::error(raw.error());            \
+  bool bad = false;                                     \
+  auto rec = decode_record<T>(*raw, MAP, DECODE, &bad); \
+  if (bad) drop_bad(k);                                 \
+  return rec;
+
+Result<std::optional<Record<model::User>>> Store::user_by_name(std::string_view provider,
+                                                               std::string_view name){
+    FASTID_STORE_GET(model::User, Map::kUserByName, name, codec::decode_user)}
+
+Result<std::optional<Record<model::User>>> Store::user_by_uid(std::string_view provider,
+                                                              std::uint32_t uid){
+    FASTID_STORE_GET(model::User, Map::kUserByUid, id_key(uid), codec::decode_user)}
+
+Result<std::optional<Record<model::Group>>> Store::group_by_name(std::string_view provider,
+                                                                 std::string_view name){
+    FASTID_STORE_GET(model::Group, Map::kGroupByName, name, codec::decode_group)}
+
+Result<std::optional<Record<model::Group>>> Store::group_by_gid(std::string_view provider,
+                                                                std::uint32_t gid){
+    FASTID_STORE_GET(model::Group, Map::kGroupByGid, id_key(gid), codec::decode_group)}
+
+Result<std::optional<Record<std::vector<std::uint32_t>>>> Store::initgroups(
+    std::string_view provider, std::string_view user){
+    FASTID_STORE_GET(std::vector<std::uint32_t>, Map::kInitgroups, user, codec::decode_gids)}
+
+Result<std::optional<Record<model::Netgroup>>> Store::netgroup(std::string_view provider,
+                                                               std::string_view name){
+    FASTID_STORE_GET(model::Netgroup, Map::kNetgroup, name, codec::decode_netgroup)}
+
+Result<std::optional<Record<model::SshKeys>>> Store::ssh_keys(std::string_view provider,
+                                                              std::string_view user){
+    FASTID_STORE_GET(model::SshKeys, Map::kSshKeys, user, codec::decode_ssh_keys)}
+#undef FASTID_STORE_GET
+
+namespace {
+
+template <typename T>
+Result<std::optional<Record<model::Answer>>> as_answer(Result<std::optional<Record<T>>> r) {
+  if (!r) return core::error(r.error());
+  if (!*r) return std::optional<Record<model::Answer>>();
+  Record<T>& rec = **r;
+  return std::optional<Record<model::Answer>>(
+      Record<model::Answer>{std::move(rec.value), rec.negative, rec.fetched, rec.expires});
+}
+
+}  // namespace
+
+Result<std::optional<Record<model::Answer>>> Store::get(std::string_view provider, const model::Query& q) {
+  switch (q.kind) {
+    case model::Kind::kUserByName: return as_answer(user_by_name(provider, q.name));
+    case model::Kind::kUserByUid: return as_answer(user_by_uid(provider, q.id));
+    case model::Kind::kGroupByName: return as_answer(group_by_name(provider, q.name));
+    case model::Kind::kGroupByGid: return as_answer(group_by_gid(provider, q.id));
+    case model::Kind::kInitgroups: return as_answer(initgroups(provider, q.name));
+    case model::Kind::kNetgroup: return as_answer(netgroup(provider, q.name));
+    case model::Kind::kSshKeys: return as_answer(ssh_keys(provider, q.name));
+    case model::Kind::kUsersPage:
+    case model::Kind::kGroupsPage: break;
+  }
+  return core::error(not_stored(q));
+}
+
+Result<bool> Store::has_records(std::string_view provider) {
+  Txn txn;
+  int rc = txn.begin(env_->env, MDB_RDONLY);
+  if (rc != 0) return core::error(lmdb_error(rc, "begin read"));
+  std::string prefix(provider);
+  prefix.push_back('\0');
+  MDB_cursor* cursor = nullptr;
+  rc = mdb_cursor_open(txn.get(), env_->records, &cursor);
+  if (rc != 0) return core::error(lmdb_error(rc, "cursor"));
+  MDB_val k = val(prefix), v;
+  rc = mdb_cursor_get(cursor, &k, &v, MDB_SET_RANGE);
+  const bool found = rc == 0 && view(k).starts_with(prefix);
+  mdb_cursor_close(cursor);
+  if (rc != 0 && rc != MDB_NOTFOUND) return core::error(lmdb_error(rc, "read"));
+  return found;
+}
+
+}  // namespace fastid::store
