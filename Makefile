@@ -51,6 +51,8 @@ bench: build
 	bench/run-id-bench
 	bench/run-pam-bench
 	bench/run-nscd-bench
+	bench/run-varlink-bench
+	bench/run-winbind-bench
 
 # libFuzzer (clang-14) on the fast cache reader: arbitrary bytes as a map file.
 FUZZ_SECONDS ?= 60

@@ -1,14 +1,20 @@
-/* nss_bench: load generator for getpwnam_r or getgrouplist through glibc,
+/* nss_bench: load generator for getpwnam_r, getgrgid_r or getgrouplist through glibc,
  * against one NSS service chosen with __nss_configure_lookup ("fastid",
  * "fastidfloor", "files", "sss", ...), or "nscd": nothing configured, so that
  * glibc's built-in nscd client answers (bench/run-nscd-bench).
  *
- *   nss_bench [-s SERVICE] [-o getpwnam|getgrouplist] [-w hot|distinct]
+ *   nss_bench [-s SERVICE] [-o getpwnam|getgrgid|getgrouplist] [-w hot|distinct]
  *             [-t THREADS] [-d SECONDS] [-n OPS] [-u USERS] [-H HOT_USERS]
+ *             [-m] [-f NAME_FORMAT] [-g FIRST_GID]
  *
  * Operations: "getpwnam" (default) calls getpwnam_r (the module's getpwnam_r);
- * "getgrouplist" calls getgrouplist (the module's initgroups_dyn), with the
- * user's primary gid as gen-dataset assigns it.
+ * "getgrgid" calls getgrgid_r of gen-dataset's gids (FIRST_GID, default
+ * 200001, and on, over its 1,000 groups); "getgrouplist" calls getgrouplist
+ * (the module's initgroups_dyn), with the user's primary gid as gen-dataset
+ * assigns it. -m: negative lookups — names ("missing%05u") and gids
+ * (FIRST_GID + 500,000 and on) nobody has; a lookup that finds one is the
+ * error then. -f: the users' names (a printf format of N, default
+ * "user%05u"; e.g. "WBTEST\wbuser%03u" for the winbind fixture).
  *
  * Workloads: "hot" repeats the first HOT_USERS (1,000) users of the dataset
  * (user00001..); "distinct" walks all USERS (10,000) in turn, each thread from
@@ -48,6 +54,10 @@ struct thread_state {
 
 static const char *workload = "hot";
 static int op_grouplist; /* -o getgrouplist */
+static int op_grgid;     /* -o getgrgid */
+static int missing;      /* -m: lookups of what does not exist */
+static const char *name_format = "user%05u";
+static unsigned first_gid = 200001;
 static unsigned users = 10000, hot_users = 1000, nthreads = 1;
 static double seconds = 5;
 static uint64_t total_ops;      /* 0: run for `seconds` */
@@ -82,6 +92,13 @@ static uint64_t now_ns(void) {
 /* One lookup of user N (1-based); returns 0 or an errno-style code, ENOENT
  * for "not found". */
 static int lookup(unsigned n, const char *name, char *buf, size_t buflen) {
+  if (op_grgid) {
+    struct group gr, *res;
+    gid_t gid = missing ? first_gid + 500000u + n : first_gid + (n - 1) % DATASET_GROUPS;
+    int rc = getgrgid_r(gid, &gr, buf, buflen, &res);
+    if (rc != 0) return rc;
+    return res != NULL ? 0 : ENOENT;
+  }
   if (op_grouplist) {
     gid_t groups[64];
     int ngroups = (int)(sizeof groups / sizeof groups[0]);
@@ -99,7 +116,7 @@ static int lookup(unsigned n, const char *name, char *buf, size_t buflen) {
 
 static void *worker(void *arg) {
   struct thread_state *st = arg;
-  char buf[4096], name[32];
+  char buf[4096], name[64];
   int distinct = strcmp(workload, "distinct") == 0;
   unsigned span = distinct ? users : hot_users;
   unsigned i = (unsigned)((uint64_t)st->index * span / nthreads);
@@ -109,15 +126,24 @@ static void *worker(void *arg) {
   }
   while (st->ops < quota && !atomic_load_explicit(&stop, memory_order_relaxed)) {
     unsigned n = i % span + 1;
-    snprintf(name, sizeof name, "user%05u", n);
+    if (missing) {
+      snprintf(name, sizeof name, "missing%05u", n);
+    } else {
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wformat-nonliteral"
+      snprintf(name, sizeof name, name_format, n);
+#pragma GCC diagnostic pop
+    }
     i += distinct ? 1 : 7; /* hot: a stride that visits all 1,000 in a mixed order */
     uint64_t t0 = now_ns();
     int rc = lookup(n, name, buf, sizeof buf);
     uint64_t t1 = now_ns();
+    /* -m: "not found" is the right answer, anything else an error. */
+    if (missing) rc = rc == ENOENT ? 0 : rc == 0 ? EEXIST : rc;
     if (rc != 0) {
       if (st->errors++ == 0)
-        fprintf(stderr, "nss_bench: %s(%s): %s\n", op_grouplist ? "getgrouplist" : "getpwnam_r", name,
-                rc == ENOENT ? "not found" : strerror(rc));
+        fprintf(stderr, "nss_bench: %s(%s): %s\n", op_grouplist ? "getgrouplist" : op_grgid ? "getgrgid_r" : "getpwnam_r",
+                name, rc == ENOENT ? "not found" : rc == EEXIST ? "found, expected none" : strerror(rc));
     }
     st->hist[bucket_of(t1 - t0)]++;
     st->ops++;
@@ -141,7 +167,7 @@ static double percentile(const uint64_t *hist, uint64_t n, double p) {
 }
 
 static int usage(void) {
-  fprintf(stderr, "usage: nss_bench [-s SERVICE] [-o getpwnam|getgrouplist] [-w hot|distinct] "
+  fprintf(stderr, "usage: nss_bench [-s SERVICE] [-o getpwnam|getgrgid|getgrouplist] [-w hot|distinct] [-m] [-f FORMAT] [-g GID] "
                   "[-t THREADS] [-d SECONDS] [-n OPS] [-u USERS] [-H HOT_USERS]\n");
   return 2;
 }
@@ -149,7 +175,7 @@ static int usage(void) {
 int main(int argc, char **argv) {
   const char *service = "fastid", *op = "getpwnam";
   int c;
-  while ((c = getopt(argc, argv, "s:o:w:t:d:n:u:H:")) != -1) {
+  while ((c = getopt(argc, argv, "s:o:w:t:d:n:u:H:mf:g:")) != -1) {
     switch (c) {
       case 's': service = optarg; break;
       case 'o': op = optarg; break;
@@ -159,26 +185,32 @@ int main(int argc, char **argv) {
       case 'n': total_ops = strtoull(optarg, NULL, 10); break;
       case 'u': users = (unsigned)strtoul(optarg, NULL, 10); break;
       case 'H': hot_users = (unsigned)strtoul(optarg, NULL, 10); break;
+      case 'm': missing = 1; break;
+      case 'f': name_format = optarg; break;
+      case 'g': first_gid = (unsigned)strtoul(optarg, NULL, 10); break;
       default: return usage();
     }
   }
   if (nthreads < 1 || nthreads > 1024 || users < 1 || hot_users < 1 || seconds <= 0 ||
       (strcmp(workload, "hot") != 0 && strcmp(workload, "distinct") != 0) ||
-      (strcmp(op, "getpwnam") != 0 && strcmp(op, "getgrouplist") != 0))
+      (strcmp(op, "getpwnam") != 0 && strcmp(op, "getgrgid") != 0 && strcmp(op, "getgrouplist") != 0) ||
+      (missing && strcmp(op, "getgrouplist") == 0))
     return usage();
   op_grouplist = strcmp(op, "getgrouplist") == 0;
+  op_grgid = strcmp(op, "getgrgid") == 0;
   if (hot_users > users) hot_users = users;
   /* getgrouplist reads the "initgroups" database. "group" is configured too:
    * glibc consults nscd for getgrouplist unless "group" was configured this
    * way (every 100th call it would retry nscd's socket), and getgrouplist
    * falls back to "group" if the module has no initgroups_dyn. */
   static const char *const pw_dbs[] = {"passwd", NULL};
+  static const char *const gr_dbs[] = {"group", NULL};
   static const char *const gl_dbs[] = {"initgroups", "group", NULL};
   /* "nscd": configure nothing. glibc then asks the nscd socket first (its
    * built-in client, the shared map when it gets one) and nsswitch.conf after:
    * run it where /var/run/nscd/socket is the daemon to measure. */
   const int via_nscd = strcmp(service, "nscd") == 0;
-  for (const char *const *db = op_grouplist ? gl_dbs : pw_dbs; !via_nscd && *db != NULL; ++db) {
+  for (const char *const *db = op_grouplist ? gl_dbs : op_grgid ? gr_dbs : pw_dbs; !via_nscd && *db != NULL; ++db) {
     if (__nss_configure_lookup(*db, service) != 0) {
       fprintf(stderr, "nss_bench: __nss_configure_lookup(%s, %s) failed\n", *db, service);
       return 2;
@@ -210,9 +242,9 @@ int main(int argc, char **argv) {
     errors += ts[t].errors;
     for (unsigned b = 0; b < BUCKETS; ++b) hist[b] += ts[t].hist[b];
   }
-  printf("service=%s op=%s workload=%s threads=%u ops=%llu seconds=%.2f ops_per_sec=%.0f p50_us=%.2f "
+  printf("service=%s op=%s%s workload=%s threads=%u ops=%llu seconds=%.2f ops_per_sec=%.0f p50_us=%.2f "
          "p99_us=%.2f errors=%llu\n",
-         service, op, workload, nthreads, (unsigned long long)ops, secs, ops ? (double)ops / secs : 0.0,
+         service, op, missing ? "-missing" : "", workload, nthreads, (unsigned long long)ops, secs, ops ? (double)ops / secs : 0.0,
          ops ? percentile(hist, ops, 0.50) : 0.0, ops ? percentile(hist, ops, 0.99) : 0.0,
          (unsigned long long)errors);
   free(ts);

@@ -514,9 +514,9 @@ class FrontWorker {
   void open_fast_cache() {
     const auto& fc = setup_.config.fastcache;
     // The nscd front's maps are published alongside (docs/nscd.md); with
-    // several workers each would hold its own, so the front answers on the
-    // socket only there.
-    const bool nscd_maps = setup_.config.nscd.enabled && setup_.config.daemon.workers == 1;
+    // several workers each holds its own, kept consistent through the shared
+    // epochs (an invalidation in one retires the others' maps of that database).
+    const bool nscd_maps = setup_.config.nscd.enabled;
     if (!fc.passwd.enabled && !fc.group.enabled && !fc.initgroups.enabled && !nscd_maps) return;
     server::CachePublisherOptions options;
     options.dir = setup_.config.daemon.state_dir + "/mc";
@@ -528,6 +528,7 @@ class FrontWorker {
     options.initgroups = map(fc.initgroups);
     options.negative_ttl = fc.negative_ttl;
     options.nscd = nscd_maps;
+    options.nscd_epochs = setup_.nscd_epochs;
     auto p = server::CachePublisher::open(options);
     if (!p) {
       core::log_error("fast cache disabled: " + p.error().to_string());

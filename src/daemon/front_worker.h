@@ -16,6 +16,7 @@
 #include "providers/provider.h"
 #include "auth/lockout.h"
 #include "supervisor/service_notify.h"
+#include "fastcache/nscd_epochs.h"
 #include "supervisor/front_worker_figures.h"
 
 namespace fastid::server {
@@ -71,6 +72,9 @@ struct FrontWorkerSetup {
   // The lockout table every front worker shares (mapped before the fork);
   // null: this front worker makes one of its own.
   std::shared_ptr<auth::LockoutTable> lockout;
+  // The nscd maps' invalidation epochs every front worker follows (mapped
+  // before the fork; fastcache/nscd_epochs.h). null: the front is off.
+  std::shared_ptr<fastcache::NscdEpochs> nscd_epochs;
   int index = 0;
   // The service manager, told RELOADING=1/READY=1 around a SIGHUP reload and
   // STOPPING=1 at SIGTERM (READY=1 at start is on_ready's). nullptr: nobody.

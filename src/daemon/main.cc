@@ -293,6 +293,14 @@ int main(int argc, char** argv) {
   // max_failures counts per user and not per user and front worker (docs/pam.md).
   auto lockout = auth::LockoutTable::create();
   if (!lockout) return fail(lockout.error().to_string());
+  // The nscd front's maps, one set per front worker, follow one another's
+  // invalidations through this page (docs/nscd.md, "Several front workers").
+  std::shared_ptr<fastcache::NscdEpochs> nscd_epochs;
+  if (config->nscd.enabled) {
+    auto e = fastcache::NscdEpochs::create();
+    if (!e) return fail(e.error().to_string());
+    nscd_epochs = std::move(*e);
+  }
 
   daemon::FrontWorkerSetup setup;
   const int workers = config->daemon.workers;
@@ -318,6 +326,7 @@ int main(int argc, char** argv) {
   setup.notifier = &notifier;
   setup.figures = &*figures;
   setup.lockout = *lockout;
+  setup.nscd_epochs = nscd_epochs;
 
   int rc;
   // A front worker runs as `drop_to` from its first instruction of its own.

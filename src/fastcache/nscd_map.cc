@@ -211,24 +211,54 @@ int NscdMap::reader_fd() const {
   return ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
 }
 
-core::Result<std::unique_ptr<NscdMaps>> NscdMaps::create(NscdMapOptions options) {
-  std::unique_ptr<NscdMaps> m(new NscdMaps(options));
-  if (core::Status st = m->invalidate(); !st) return core::error(st);
+core::Result<std::unique_ptr<NscdMaps>> NscdMaps::create(NscdMapOptions options,
+                                                         std::shared_ptr<NscdEpochs> epochs) {
+  std::unique_ptr<NscdMaps> m(new NscdMaps(options, std::move(epochs)));
+  for (Database db : {Database::kPasswd, Database::kGroup}) {
+    if (m->epochs_) m->seen_[static_cast<std::size_t>(db)] = m->epochs_->current(db);
+    if (core::Status st = m->replace(db); !st) return core::error(st);
+  }
   return m;
 }
 
 NscdMap* NscdMaps::map(Database db) const { return db == Database::kPasswd ? passwd_.get() : group_.get(); }
 
+core::Status NscdMaps::replace(Database db) {
+  auto fresh = NscdMap::create(db, options_);
+  if (!fresh) return fresh.error().with_context("nscd " + std::string(proto::nscd::database_name(db)) + " map");
+  // The old map retires as it is destroyed: clients move to the new one.
+  (db == Database::kPasswd ? passwd_ : group_) = std::move(*fresh);
+  ++generation_;
+  return core::Status::ok();
+}
+
 core::Status NscdMaps::invalidate(bool passwd, bool group) {
   for (Database db : {Database::kPasswd, Database::kGroup}) {
     if (!(db == Database::kPasswd ? passwd : group)) continue;
-    auto fresh = NscdMap::create(db, options_);
-    if (!fresh) return fresh.error().with_context("nscd " + std::string(proto::nscd::database_name(db)) + " map");
-    // The old map retires as it is destroyed: clients move to the new one.
-    (db == Database::kPasswd ? passwd_ : group_) = std::move(*fresh);
-    ++generation_;
+    // The epoch first: a worker that hands out its map after this point
+    // retires it first (catch_up).
+    if (epochs_) seen_[static_cast<std::size_t>(db)] = epochs_->advance(db);
+    if (core::Status st = replace(db); !st) return st;
   }
   return core::Status::ok();
+}
+
+void NscdMaps::catch_up() {
+  if (!epochs_) return;
+  for (Database db : {Database::kPasswd, Database::kGroup}) {
+    const std::uint64_t now = epochs_->current(db);
+    std::uint64_t& seen = seen_[static_cast<std::size_t>(db)];
+    if (now == seen) continue;
+    // Another worker invalidated this database: this worker's records of it
+    // may be what was invalidated. If no fresh map can be made, the old one
+    // is retired now (glibc leaves it for the socket) and the next call
+    // tries again: nothing from before the invalidation is served from a map.
+    if (replace(db)) {
+      seen = now;
+    } else {
+      if (NscdMap* m = map(db)) m->retire();
+    }
+  }
 }
 
 void NscdMaps::add(Database db, std::span<const NscdMap::Key> keys, std::span<const std::uint8_t> record,
@@ -267,6 +297,7 @@ void NscdMaps::add(Database db, std::span<const NscdMap::Key> keys, std::span<co
 void NscdMaps::publish(const model::Query& query, const model::Answer& answer, std::chrono::milliseconds ttl) {
   std::optional<Database> db = proto::nscd::database_of(query.kind);
   if (!db) return;
+  catch_up();
   std::optional<std::vector<std::uint8_t>> record = proto::nscd::encode_found(query, answer);
   if (!record) {
     ++dropped_;
@@ -295,11 +326,13 @@ void NscdMaps::publish(const model::Query& query, const model::Answer& answer, s
 void NscdMaps::publish_negative(const model::Query& query, std::chrono::milliseconds ttl) {
   std::optional<Database> db = proto::nscd::database_of(query.kind);
   if (!db) return;
+  catch_up();
   const NscdMap::Key key{proto::nscd::request_type_of(query.kind), proto::nscd::key_of(query)};
   add(*db, {&key, 1}, proto::nscd::encode_not_found(query.kind), true, ttl);
 }
 
 void NscdMaps::sweep() {
+  catch_up();
   const auto now = std::chrono::steady_clock::now();
   for (NscdMap* m : {passwd_.get(), group_.get()}) {
     if (m == nullptr) continue;
@@ -314,12 +347,19 @@ void NscdMaps::retire() {
   }
 }
 
-std::optional<NscdMaps::Handout> NscdMaps::handout(Database db) const {
+std::optional<NscdMaps::Handout> NscdMaps::handout(Database db) {
+  catch_up();
   NscdMap* m = map(db);
   if (m == nullptr) return std::nullopt;
   int fd = m->reader_fd();
   if (fd < 0) return std::nullopt;
   return Handout{fd, m->size()};
+}
+
+std::optional<NscdMaps::Figures> NscdMaps::figures(Database db) const {
+  const NscdMap* m = map(db);
+  if (m == nullptr) return std::nullopt;
+  return Figures{options_.buckets, m->data_bytes(), m->used_bytes(), m->entries()};
 }
 
 std::vector<std::pair<std::string, std::string>> NscdMaps::stats() const {

@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "core/status.h"
+#include "fastcache/nscd_epochs.h"
 #include "model/query.h"
 #include "proto/nscd.h"
 
@@ -93,6 +94,7 @@ class NscdMap {
   std::uint64_t size() const { return length_; }
   std::uint64_t entries() const { return entries_; }
   std::uint64_t used_bytes() const { return first_free_; }
+  std::uint64_t data_bytes() const { return data_size_; }
 
  private:
   NscdMap() = default;
@@ -118,19 +120,24 @@ class NscdMap {
   std::priority_queue<Expiry, std::vector<Expiry>, std::greater<Expiry>> expiries_;
 };
 
-// Both maps, published from the answers the daemon serves.
+// Both maps, published from the answers the daemon serves. With several
+// front workers, each has its own NscdMaps, kept consistent through `epochs`
+// (nscd_epochs.h): an invalidation here retires the other workers' maps of
+// that database before they hand one out or publish again, within a second.
 class NscdMaps {
  public:
-  static core::Result<std::unique_ptr<NscdMaps>> create(NscdMapOptions options);
+  static core::Result<std::unique_ptr<NscdMaps>> create(NscdMapOptions options,
+                                                        std::shared_ptr<NscdEpochs> epochs = nullptr);
 
   // One answer under the keys glibc looks it up by (a user by name and uid,
   // a group by name and gid, initgroups by user name); a negative answer
   // under the query's key.
   void publish(const model::Query& query, const model::Answer& answer, std::chrono::milliseconds ttl);
   void publish_negative(const model::Query& query, std::chrono::milliseconds ttl);
-  // Retires the maps named and starts fresh, empty ones.
+  // Retires the maps named and starts fresh, empty ones (and tells the
+  // other front workers to do the same).
   core::Status invalidate(bool passwd = true, bool group = true);
-  // Expiry and the timestamp; call about once a second.
+  // Expiry, the timestamp, the other workers' invalidations; call about once a second.
   void sweep();
   // Retires both maps for good (a stopping daemon): clients go to the socket.
   void retire();
@@ -139,17 +146,30 @@ class NscdMaps {
     int fd;  // the caller's to close
     std::uint64_t size;
   };
-  std::optional<Handout> handout(proto::nscd::Database db) const;
+  std::optional<Handout> handout(proto::nscd::Database db);
 
   std::vector<std::pair<std::string, std::string>> stats() const;
+  // One database's current map, for `nscd -g`.
+  struct Figures {
+    std::uint64_t buckets = 0, data_size = 0, used_bytes = 0, entries = 0;
+  };
+  std::optional<Figures> figures(proto::nscd::Database db) const;
+  std::uint64_t dropped() const { return dropped_; }
 
  private:
-  explicit NscdMaps(NscdMapOptions options) : options_(options) {}
+  NscdMaps(NscdMapOptions options, std::shared_ptr<NscdEpochs> epochs)
+      : options_(options), epochs_(std::move(epochs)) {}
   NscdMap* map(proto::nscd::Database db) const;
+  // A fresh, empty map for `db` in place of the current one (which retires).
+  core::Status replace(proto::nscd::Database db);
+  // Retires a map made before another worker's invalidation of its database.
+  void catch_up();
   void add(proto::nscd::Database db, std::span<const NscdMap::Key> keys, std::span<const std::uint8_t> record,
            bool not_found, std::chrono::milliseconds ttl);
 
   NscdMapOptions options_;
+  std::shared_ptr<NscdEpochs> epochs_;  // null: one front worker, nobody else to follow
+  std::uint64_t seen_[2] = {0, 0};       // per database: the epoch its map was made at
   std::unique_ptr<NscdMap> passwd_, group_;
   std::uint64_t generation_ = 0;  // fresh maps made
   std::uint64_t dropped_ = 0;     // records that fit in no map (or wait for the next one)

@@ -129,14 +129,26 @@ HeaderCheck decode_header(const std::uint8_t* bytes, RequestHeader* out) {
   if (out->type < 0 || out->type >= static_cast<std::int32_t>(RequestType::kLastRequest)) {
     return HeaderCheck::kBadType;
   }
-  if (out->key_length < 1 || static_cast<std::size_t>(out->key_length) > kMaxKeyLength) {
+  // GETSTAT and SHUTDOWN carry no key (`nscd -g`, `nscd -K` send a length of 0).
+  const auto type = static_cast<RequestType>(out->type);
+  const std::int32_t min_key = type == RequestType::kGetstat || type == RequestType::kShutdown ? 0 : 1;
+  if (out->key_length < min_key || static_cast<std::size_t>(out->key_length) > kMaxKeyLength) {
     return HeaderCheck::kBadKeyLength;
   }
   return HeaderCheck::kOk;
 }
 
 std::optional<Request> decode_request(const RequestHeader& header, std::span<const std::uint8_t> key) {
-  if (key.size() != static_cast<std::size_t>(header.key_length) || key.empty()) return std::nullopt;
+  if (key.size() != static_cast<std::size_t>(header.key_length)) return std::nullopt;
+  const auto type = static_cast<RequestType>(header.type);
+  if (key.empty()) {
+    // Only the keyless requests (decode_header let no other through).
+    if (type != RequestType::kGetstat && type != RequestType::kShutdown) return std::nullopt;
+    Request r;
+    r.type = type;
+    (type == RequestType::kGetstat ? r.statistics : r.shutdown) = true;
+    return r;
+  }
   // One C string filling the key exactly: glibc sends strlen + 1 bytes.
   if (key.back() != 0) return std::nullopt;
   std::string_view text(reinterpret_cast<const char*>(key.data()), key.size() - 1);
@@ -174,6 +186,8 @@ std::optional<Request> decode_request(const RequestHeader& header, std::span<con
       if (text == "passwd") r.invalidate = Database::kPasswd;
       if (text == "group") r.invalidate = Database::kGroup;
       break;
+    case RequestType::kGetstat: r.statistics = true; break;  // a key, if any, is not used
+    case RequestType::kShutdown: r.shutdown = true; break;
     default: break;  // not served: neither query nor map
   }
   return r;

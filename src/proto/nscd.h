@@ -68,7 +68,8 @@ enum class HeaderCheck : std::uint8_t { kOk, kBadVersion, kBadType, kBadKeyLengt
 const char* header_check_name(HeaderCheck c);
 
 // The 12 bytes glibc sends first (host byte order: same machine). kOk means
-// the version is 2, the type one glibc defines and 1 <= key length <= 1024.
+// the version is 2, the type one glibc defines and 1 <= key length <= 1024
+// (0 too for GETSTAT and SHUTDOWN, which carry no key).
 HeaderCheck decode_header(const std::uint8_t* bytes, RequestHeader* out);
 
 // What a request asks for, once its key is read.
@@ -79,16 +80,20 @@ struct Request {
   std::optional<Database> map;
   // INVALIDATE of "passwd" or "group" (root only; `nscd -i`): the database.
   std::optional<Database> invalidate;
+  // GETSTAT (`nscd -g`) and SHUTDOWN (`nscd -K`): root's statistics; a
+  // shutdown is refused for everyone (docs/nscd.md).
+  bool statistics = false;
+  bool shutdown = false;
   std::string key;  // the key as sent, without its terminating NUL
 };
 
 // Decodes a request of a valid header: a lookup's key must be one
 // NUL-terminated string of key_length bytes with no NUL before its end; an id
 // key is 1 to 10 decimal digits no larger than 4294967295 (glibc sends
-// uid/gid in decimal). nullopt: refused (the connection is closed). Types
-// the daemon does not serve (hosts, services, netgroups, statistics,
-// shutdown, invalidation of another database) decode with none of query, map
-// and invalidate: the caller closes those too,
+// uid/gid in decimal); GETSTAT and SHUTDOWN may have no key. nullopt:
+// refused (the connection is closed). Types the daemon does not serve (hosts,
+// services, netgroups, invalidation of another database) decode with none of
+// query, map, invalidate, statistics and shutdown: the caller closes those too,
 // which sends glibc on to its NSS modules for that database only.
 std::optional<Request> decode_request(const RequestHeader& header, std::span<const std::uint8_t> key);
 

@@ -37,7 +37,7 @@ core::Result<std::unique_ptr<CachePublisher>> CachePublisher::open(CachePublishe
     return core::error(st);
   }
   if (p->options_.nscd) {
-    auto maps = fastcache::NscdMaps::create({});
+    auto maps = fastcache::NscdMaps::create({}, p->options_.nscd_epochs);
     if (!maps) return core::error(maps.error());
     p->nscd_ = std::move(*maps);
   }
@@ -150,9 +150,43 @@ core::Result<std::optional<CachePublisher::Held>> CachePublisher::find(const mod
 }
 
 core::Result<bool> CachePublisher::remove(const model::Query& query) {
+  // The nscd map of the key's database goes whole: its records cannot be
+  // taken out one by one (glibc may be reading them).
+  if (nscd_) {
+    if (std::optional<proto::nscd::Database> db = proto::nscd::database_of(query.kind)) {
+      note(nscd_->invalidate(*db == proto::nscd::Database::kPasswd, *db == proto::nscd::Database::kGroup),
+           "an nscd invalidation");
+    }
+  }
   auto [map, options] = map_for(query.kind);
   if (map == nullptr) return false;
   return map->remove(query);
+}
+
+std::optional<std::pair<int, std::uint64_t>> CachePublisher::nscd_handout(proto::nscd::Database db) {
+  if (!nscd_) return std::nullopt;
+  auto handout = nscd_->handout(db);
+  if (!handout) return std::nullopt;
+  return std::make_pair(handout->fd, handout->size);
+}
+
+proto::nscd::DatabaseStatistics CachePublisher::nscd_statistics(proto::nscd::Database db) const {
+  proto::nscd::DatabaseStatistics d;
+  d.enabled = true;
+  const CacheMapOptions& o = db == proto::nscd::Database::kPasswd ? options_.passwd : options_.group;
+  d.positive_ttl_s = static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::seconds>(o.ttl).count());
+  d.negative_ttl_s =
+      static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::seconds>(options_.negative_ttl).count());
+  if (!nscd_) return d;
+  if (auto f = nscd_->figures(db)) {
+    d.shared = true;
+    d.buckets = f->buckets;
+    d.entries = f->entries;
+    d.data_size = f->data_size;
+    d.data_used = f->used_bytes;
+  }
+  d.failed = nscd_->dropped();
+  return d;
 }
 
 void CachePublisher::sweep() {

@@ -17,10 +17,13 @@
 
 #include "core/status.h"
 #include "model/query.h"
+#include "proto/nscd.h"
+#include "proto/nscd_statistics.h"
 
 namespace fastid::fastcache {
 class FastCacheWriter;
 class NscdMaps;
+class NscdEpochs;
 }
 
 namespace fastid::server {
@@ -41,6 +44,9 @@ struct CachePublisherOptions {
   // The nscd front's shared maps (fastcache/nscd_map.h), published from the
   // same answers with the same ttls, invalidated with the maps above.
   bool nscd = false;
+  // With several front workers: the epochs every worker's nscd maps follow
+  // (fastcache/nscd_epochs.h), mapped before the fork. null: one worker.
+  std::shared_ptr<fastcache::NscdEpochs> nscd_epochs;
 };
 
 class CachePublisher {
@@ -79,6 +85,12 @@ class CachePublisher {
   void retire_nscd();
   // nullptr: the nscd front hands out no maps.
   const fastcache::NscdMaps* nscd_maps() const { return nscd_.get(); }
+  // A read-only descriptor of the nscd map of `db` and its size (the caller
+  // closes it); nullopt: no map.
+  std::optional<std::pair<int, std::uint64_t>> nscd_handout(proto::nscd::Database db);
+  // The map's part of `nscd -g`'s figures for `db` (the answers counted on
+  // the socket are the server's).
+  proto::nscd::DatabaseStatistics nscd_statistics(proto::nscd::Database db) const;
 
   // size, entries, evictions, generation per map, for `fastid status`.
   std::vector<std::pair<std::string, std::string>> stats() const;

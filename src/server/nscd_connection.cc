@@ -6,11 +6,14 @@
 // reply — a record, "not found", or a map descriptor over SCM_RIGHTS — and
 // close. Anything else closes the connection without a word: a bad version,
 // type or key length, a key that is not one C string, a request cut short, a
-// type the daemon does not serve (hosts, services, netgroups, statistics,
-// shutdown), an invalidation from anyone but root, a directory failure.
-// INVALIDATE of passwd or group from root (`nscd -i`) is the admin handler's
-// invalidation, through the same gate row as the admin socket's. glibc then asks its NSS
-// modules for that database (docs/nscd.md).
+// type the daemon does not serve (hosts, services, netgroups), an
+// invalidation or a GETSTAT from anyone but root, any SHUTDOWN, a directory
+// failure. INVALIDATE of passwd or group from root (`nscd -i`) is the admin
+// handler's invalidation, through the same gate row as the admin socket's;
+// GETSTAT from root (`nscd -g`) is answered with nscd's statistics record
+// filled with fastid's figures; SHUTDOWN (`nscd -K`) never stops fastidd: it
+// is a system service, stopped through its service manager. glibc asks its
+// NSS modules for a database whose request was closed (docs/nscd.md).
 
 // Asio's coroutine frames come from its recycling allocator (aligned_alloc) and
 // go back through the frame's own operator delete (free); GCC 12 warns falsely
@@ -29,9 +32,11 @@
 #include <cstring>
 #include <vector>
 
+#include "core/log.h"
 #include "proto/messages.h"
 #include "proto/wire.h"
 #include "proto/nscd.h"
+#include "proto/nscd_statistics.h"
 #include "server/connection.h"
 
 namespace fastid::server {
@@ -94,13 +99,16 @@ asio::awaitable<Outcome> answer(Server& server, Server::Connection& conn, const 
     conn.set_deadline(Clock::time_point::max());
     auto op = server.router().lookup(*request.query);
     core::Result<model::Answer> r = co_await std::move(op);
+    const std::size_t db = nscd::database_of(request.query->kind) == nscd::Database::kPasswd ? 0 : 1;
     if (r) {
       if (auto record = nscd::encode_found(*request.query, *r)) {
         out.reply = std::move(*record);
+        ++stats.nscd_found[db];
         co_return out;
       }
     } else if (r.error().code() == core::Code::kNotFound) {
       out.reply = nscd::encode_not_found(request.query->kind);
+      ++stats.nscd_not_found[db];
       co_return out;
     }
     // "Try again" or a record glibc could not take: no answer, so that glibc
@@ -140,6 +148,37 @@ asio::awaitable<Outcome> answer(Server& server, Server::Connection& conn, const 
     const std::int32_t result = done ? 0 : EIO;
     const auto* rb = reinterpret_cast<const std::uint8_t*>(&result);
     out.reply.assign(rb, rb + sizeof result);
+    co_return out;
+  }
+  if (request.statistics) {
+    // `nscd -g`: root only, as nscd answers it (the gate's admin row, root
+    // only on the admin and nscd sockets; statistics are an administrator's).
+    if (server.admit_request(ListenerClass::kNscd, root, static_cast<std::uint16_t>(proto::Opcode::kCacheShow)) !=
+        Rejection::kNone) {
+      out.refused = true;
+      co_return out;
+    }
+    nscd::Statistics s;
+    s.runtime_s = server.uptime().count();
+    s.passwd = server.router().nscd_statistics(nscd::Database::kPasswd);
+    s.group = server.router().nscd_statistics(nscd::Database::kGroup);
+    for (std::size_t db = 0; db < 2; ++db) {
+      nscd::DatabaseStatistics& d = db == 0 ? s.passwd : s.group;
+      d.positive_answers = stats.nscd_found[db];
+      d.negative_answers = stats.nscd_not_found[db];
+    }
+    ++stats.nscd_statistics;
+    out.reply = nscd::encode_statistics(s);
+    co_return out;
+  }
+  if (request.shutdown) {
+    // `nscd -K`: refused for everyone, root included. fastidd is a system
+    // service: stopping it is its service manager's (systemctl stop fastid).
+    // A clean exit here would not be restarted (Restart=on-failure) and
+    // would leave the host without its directories and its PAM service.
+    ++stats.nscd_shutdowns_refused;
+    if (root) core::log_warning("nscd SHUTDOWN request (nscd -K) refused: stop fastidd through its service manager");
+    out.refused = true;
     co_return out;
   }
   ++stats.nscd_not_served;

@@ -39,6 +39,7 @@ class NssHandler {
   // (nullptr: nowhere). Not owned; must outlive the handler's use of it.
   void set_publisher(CachePublisher* publisher) { publisher_ = publisher; }
   const CachePublisher* publisher() const { return publisher_; }
+  CachePublisher* publisher() { return publisher_; }
 
   // One whole reply frame for a decoded lookup request. Never throws; any directory
   // failure becomes an error reply that says which provider and why — to a

@@ -3,7 +3,6 @@
 #include "core/gcc12_coroutines.h"  // first: its rules and pragmas
 #include "server/router.h"
 
-#include "fastcache/nscd_map.h"
 #include "server/cache_publisher.h"
 #include "server/pam_handler.h"
 
@@ -36,12 +35,20 @@ asio::awaitable<core::Result<model::Answer>> Router::lookup(model::Query query, 
   co_return co_await std::move(op);
 }
 
-std::optional<std::pair<int, std::uint64_t>> Router::nscd_map(proto::nscd::Database db) const {
-  const CachePublisher* publisher = lookups_.publisher();
-  if (publisher == nullptr || publisher->nscd_maps() == nullptr) return std::nullopt;
-  auto handout = publisher->nscd_maps()->handout(db);
-  if (!handout) return std::nullopt;
-  return std::make_pair(handout->fd, handout->size);
+std::optional<std::pair<int, std::uint64_t>> Router::nscd_map(proto::nscd::Database db) {
+  CachePublisher* publisher = lookups_.publisher();
+  if (publisher == nullptr) return std::nullopt;
+  return publisher->nscd_handout(db);
+}
+
+proto::nscd::DatabaseStatistics Router::nscd_statistics(proto::nscd::Database db) const {
+  const CachePublisher* publisher = static_cast<const NssHandler&>(lookups_).publisher();
+  if (publisher == nullptr) {
+    proto::nscd::DatabaseStatistics d;
+    d.enabled = true;  // answered on the socket, no map
+    return d;
+  }
+  return publisher->nscd_statistics(db);
 }
 
 }  // namespace fastid::server

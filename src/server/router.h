@@ -14,6 +14,7 @@
 #include "model/query.h"
 #include "proto/messages.h"
 #include "proto/nscd.h"
+#include "proto/nscd_statistics.h"
 #include "server/admin_handler.h"
 #include "server/gate.h"
 #include "server/nss_handler.h"
@@ -40,7 +41,10 @@ class Router {
 
   // A read-only descriptor of the nscd front's shared map of `db` and its
   // size, for GETFDPW/GETFDGR (the caller closes it); nullopt: no map.
-  std::optional<std::pair<int, std::uint64_t>> nscd_map(proto::nscd::Database db) const;
+  std::optional<std::pair<int, std::uint64_t>> nscd_map(proto::nscd::Database db);
+  // The maps' part of `nscd -g`'s figures for `db` (enabled but not shared
+  // when no map is handed out).
+  proto::nscd::DatabaseStatistics nscd_statistics(proto::nscd::Database db) const;
 
   // "requests": the requests answered here but authentication (lookups, ping,
   // status, invalidation), the figure tests and operators read before and after.

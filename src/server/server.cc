@@ -443,10 +443,8 @@ void Server::maybe_finish_stop() {
 }
 
 StatusItems Server::status_items() const {
-  auto uptime = std::chrono::duration_cast<std::chrono::seconds>(
-      std::chrono::steady_clock::now() - started_);
   return {
-      {"uptime_seconds", std::to_string(uptime.count())},
+      {"uptime_seconds", std::to_string(uptime().count())},
       {"connections.open", std::to_string(connections_.size())},
       {"connections.accepted", std::to_string(stats_.accepted)},
       {"connections.open.nss", std::to_string(use_[static_cast<std::size_t>(ListenerClass::kNss)].open)},
@@ -471,6 +469,8 @@ StatusItems Server::status_items() const {
       {"nscd.not_served", std::to_string(stats_.nscd_not_served)},
       {"nscd.failed", std::to_string(stats_.nscd_failed)},
       {"nscd.maps_sent", std::to_string(stats_.nscd_maps_sent)},
+      {"nscd.statistics", std::to_string(stats_.nscd_statistics)},
+      {"nscd.shutdowns_refused", std::to_string(stats_.nscd_shutdowns_refused)},
   };
 }
 

@@ -64,9 +64,15 @@ struct ServerStats {
   std::uint64_t varlink_malformed = 0;  // not a Varlink call (or no NUL within the limit): closed
   std::uint64_t nscd_requests = 0;    // nscd protocol: requests whose header arrived
   std::uint64_t nscd_malformed = 0;   //   bad version, type or key length, a key cut short or not one C string
-  std::uint64_t nscd_not_served = 0;  //   hosts, services, netgroups, statistics, shutdown, invalidation; no map
+  std::uint64_t nscd_not_served = 0;  //   hosts, services, netgroups, invalidation of another database; no map
   std::uint64_t nscd_failed = 0;      //   a directory failure: closed, so that glibc asks its modules
   std::uint64_t nscd_maps_sent = 0;   //   map descriptors handed out
+  std::uint64_t nscd_statistics = 0;  //   GETSTAT answered (root's `nscd -g`)
+  std::uint64_t nscd_shutdowns_refused = 0;  // SHUTDOWN (`nscd -K`): refused for everyone
+  // Answers on the socket per database (passwd, group) found / not found:
+  // `nscd -g`'s "cache hits on positive / negative entries".
+  std::uint64_t nscd_found[2] = {0, 0};
+  std::uint64_t nscd_not_found[2] = {0, 0};
   std::size_t open = 0;
 };
 
@@ -126,6 +132,9 @@ class Server {
   const Gate& gate() const { return gate_; }
   Router& router() { return router_; }
   bool stopping() const { return stopping_; }
+  std::chrono::seconds uptime() const {
+    return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - started_);
+  }
   const ServerLimits& limits() const { return limits_; }
   StatusItems status_items() const;
 

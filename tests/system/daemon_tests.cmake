@@ -119,3 +119,12 @@ target_link_libraries(nscd_system_test PRIVATE GTest::gtest GTest::gtest_main Th
 add_dependencies(nscd_system_test fastidd fastid_cli fastid-provider-worker nscd_probe nscd_probe_static nscd_churn)
 add_test(NAME nscd_system_test COMMAND nscd_system_test)
 set_tests_properties(nscd_system_test PROPERTIES LABELS "system;nscd" TIMEOUT 600)
+# `nscd -g` / `nscd -K` (Debian's nscd binary, its client side only) and the
+# maps with two front workers.
+add_executable(nscd_admin_system_test nscd_admin_system_test.cc)
+fastid_warnings(nscd_admin_system_test)
+target_compile_definitions(nscd_admin_system_test PRIVATE ${FASTID_SYSTEM_DEFS})
+target_link_libraries(nscd_admin_system_test PRIVATE GTest::gtest GTest::gtest_main Threads::Threads)
+add_dependencies(nscd_admin_system_test fastidd fastid_cli fastid-provider-worker nscd_probe)
+add_test(NAME nscd_admin_system_test COMMAND nscd_admin_system_test)
+set_tests_properties(nscd_admin_system_test PROPERTIES LABELS "system;nscd" TIMEOUT 600)

@@ -15,6 +15,7 @@
 
 #include "fastcache/nscd_map.h"
 #include "proto/nscd.h"
+#include "proto/nscd_statistics.h"
 
 namespace {
 
@@ -93,6 +94,12 @@ TEST(NscdProto, HeaderRefusals) {
   EXPECT_EQ(nscd::decode_header(header(2, 0, 1025).data(), &h), nscd::HeaderCheck::kBadKeyLength);
   EXPECT_EQ(nscd::decode_header(header(2, 0, 0x7fffffff).data(), &h), nscd::HeaderCheck::kBadKeyLength);
   EXPECT_EQ(nscd::decode_header(header(2, 0, 1024).data(), &h), nscd::HeaderCheck::kOk);
+  // GETSTAT and SHUTDOWN carry no key (`nscd -g`, `nscd -K`); nothing else may.
+  EXPECT_EQ(nscd::decode_header(header(2, 9, 0).data(), &h), nscd::HeaderCheck::kOk);
+  EXPECT_EQ(nscd::decode_header(header(2, 8, 0).data(), &h), nscd::HeaderCheck::kOk);
+  EXPECT_EQ(nscd::decode_header(header(2, 9, -1).data(), &h), nscd::HeaderCheck::kBadKeyLength);
+  EXPECT_EQ(nscd::decode_header(header(2, 10, 0).data(), &h), nscd::HeaderCheck::kBadKeyLength);
+  EXPECT_EQ(nscd::decode_header(header(2, 11, 0).data(), &h), nscd::HeaderCheck::kBadKeyLength);
 }
 
 std::optional<nscd::Request> request(nscd::RequestType type, std::string_view key_bytes) {
@@ -129,7 +136,18 @@ TEST(NscdProto, Requests) {
   r = request(T::kGethostbyname, std::string_view("example.org\0", 12));
   ASSERT_TRUE(r);
   EXPECT_FALSE(r->query || r->map);
+  // Statistics and shutdown, with no key or any C string.
+  r = request(T::kGetstat, "");
+  ASSERT_TRUE(r);
+  EXPECT_TRUE(r->statistics);
+  EXPECT_FALSE(r->shutdown || r->query || r->map || r->invalidate);
+  r = request(T::kShutdown, std::string_view("\0", 1));
+  ASSERT_TRUE(r);
+  EXPECT_TRUE(r->shutdown);
+  EXPECT_FALSE(r->statistics);
+  EXPECT_FALSE(request(T::kGetstat, "x"));  // a key that is no C string
   // Refused outright.
+  EXPECT_FALSE(request(T::kGetpwbyname, ""));                                   // no key
   EXPECT_FALSE(request(T::kGetpwbyname, "alice"));                              // no NUL
   EXPECT_FALSE(request(T::kGetpwbyname, std::string_view("al\0ce\0", 6)));      // NUL inside
   EXPECT_FALSE(request(T::kGetpwbyname, std::string_view("\0", 1)));            // empty name
@@ -142,6 +160,59 @@ TEST(NscdProto, Requests) {
   nscd::RequestHeader h{2, 0, 10};
   const std::uint8_t k[] = {'a', 0};
   EXPECT_FALSE(nscd::decode_request(h, k));
+}
+
+// `nscd -g` reads exactly sizeof (struct statdata) and refuses another
+// version: glibc 2.36's layout with SELinux (Debian's nscd), field by field.
+TEST(NscdProto, StatisticsAreGlibcsStatdata) {
+  nscd::Statistics s;
+  s.runtime_s = 3723;
+  s.reloads = 2;
+  s.passwd.enabled = true;
+  s.passwd.shared = true;
+  s.passwd.buckets = 16381;
+  s.passwd.positive_ttl_s = 300;
+  s.passwd.negative_ttl_s = 15;
+  s.passwd.entries = 8;
+  s.passwd.data_size = 8u << 20;
+  s.passwd.data_used = 960;
+  s.passwd.positive_answers = 7;
+  s.passwd.negative_answers = 1;
+  s.passwd.failed = 3;
+  s.group.enabled = true;
+  const std::vector<std::uint8_t> b = nscd::encode_statistics(s);
+  ASSERT_EQ(b.size(), 768u);
+  auto u32 = [&b](std::size_t at) {
+    std::uint32_t v;
+    std::memcpy(&v, b.data() + at, 4);
+    return v;
+  };
+  auto u64 = [&b](std::size_t at) {
+    std::uint64_t v;
+    std::memcpy(&v, b.data() + at, 8);
+    return v;
+  };
+  EXPECT_EQ(u32(0), 0x01020001u);  // STATDATA_VERSION | SELinux
+  EXPECT_EQ(u64(8), 3723u);        // runtime
+  EXPECT_EQ(u32(24), 1u);          // nthreads
+  EXPECT_EQ(u32(48), 2u);          // reload_count
+  EXPECT_EQ(u32(52), 5u);          // ndbs
+  const std::size_t pw = 56, gr = 56 + 136, hosts = 56 + 2 * 136;
+  EXPECT_EQ(u32(pw + 0), 1u);       // enabled
+  EXPECT_EQ(u32(pw + 4), 0u);       // check_file
+  EXPECT_EQ(u32(pw + 8), 1u);       // shared
+  EXPECT_EQ(u64(pw + 16), 16381u);  // module
+  EXPECT_EQ(u64(pw + 24), 300u);    // postimeout
+  EXPECT_EQ(u64(pw + 32), 15u);     // negtimeout
+  EXPECT_EQ(u64(pw + 40), 8u);      // nentries
+  EXPECT_EQ(u64(pw + 64), 8u << 20);  // datasize
+  EXPECT_EQ(u64(pw + 72), 960u);    // dataused
+  EXPECT_EQ(u64(pw + 80), 7u);      // poshit
+  EXPECT_EQ(u64(pw + 88), 1u);      // neghit
+  EXPECT_EQ(u64(pw + 128), 3u);     // addfailed
+  EXPECT_EQ(u32(gr + 0), 1u);
+  EXPECT_EQ(u32(gr + 8), 0u);
+  EXPECT_EQ(u32(hosts + 0), 0u);    // hosts: not served
 }
 
 TEST(NscdProto, Records) {
@@ -364,6 +435,44 @@ TEST(NscdMap, NamesNobodyHasFillAQuarterOfAMapAtMost) {
   ClientMap client(out->fd, out->size);
   ::close(out->fd);
   EXPECT_TRUE(client.find(nscd::RequestType::kGetpwbyname, "bob"));
+}
+
+// Two front workers' maps over one epochs page: an invalidation in one
+// retires the other's map of that database (and only that one) before the
+// other hands a map out or publishes again; the fresh map has the new answers.
+TEST(NscdMap, AnInvalidationInOneWorkerRetiresTheOthersMap) {
+  auto epochs = fastcache::NscdEpochs::create();
+  ASSERT_TRUE(epochs) << epochs.error().to_string();
+  auto a = fastcache::NscdMaps::create({}, *epochs);
+  auto b = fastcache::NscdMaps::create({}, *epochs);
+  ASSERT_TRUE(a && b);
+  model::User alice{"alice", "x", 1000, 100, "Alice", "/home/alice", "/bin/sh"};
+  (*b)->publish(model::Query::user_by_name("alice"), alice, std::chrono::seconds(60));
+  auto old_pw = (*b)->handout(nscd::Database::kPasswd);
+  auto old_gr = (*b)->handout(nscd::Database::kGroup);
+  ASSERT_TRUE(old_pw && old_gr);
+  ClientMap before(old_pw->fd, old_pw->size), group_before(old_gr->fd, old_gr->size);
+  ASSERT_TRUE(before.find(nscd::RequestType::kGetpwbyname, "alice"));
+  EXPECT_EQ(before.head()->gc_cycle % 2, 0);
+
+  ASSERT_TRUE((*a)->invalidate(true, false).is_ok());
+  // b has not looked yet: its map still stands (the check is b's own, at its
+  // next handout, publish or sweep).
+  EXPECT_EQ(before.head()->gc_cycle % 2, 0);
+  auto fresh = (*b)->handout(nscd::Database::kPasswd);
+  ASSERT_TRUE(fresh);
+  EXPECT_EQ(before.head()->gc_cycle % 2, 1) << "b's old passwd map was not retired";
+  EXPECT_EQ(group_before.head()->gc_cycle % 2, 0) << "the group map was not invalidated";
+  ClientMap after(fresh->fd, fresh->size);
+  EXPECT_FALSE(after.find(nscd::RequestType::kGetpwbyname, "alice"));
+  (*b)->publish(model::Query::user_by_name("alice"), alice, std::chrono::seconds(60));
+  EXPECT_TRUE(after.find(nscd::RequestType::kGetpwbyname, "alice"));
+  // A sweep catches up too, and a map is retired once per invalidation only.
+  ASSERT_TRUE((*a)->invalidate(false, true).is_ok());
+  (*b)->sweep();
+  EXPECT_EQ(group_before.head()->gc_cycle % 2, 1);
+  EXPECT_EQ(after.head()->gc_cycle % 2, 0);
+  for (int fd : {old_pw->fd, old_gr->fd, fresh->fd}) ::close(fd);
 }
 
 }  // namespace
