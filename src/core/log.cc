@@ -175,7 +175,15 @@ void set_log_role(std::string_view role) {
   g_role[n] = '\0';
 }
 
-void set_log_level(LogLevel level) { g_level.load()->store(static_cast<int>(level)); }
+// Set by follow_log_level: the page is another process's, mapped read-only.
+std::atomic<bool> g_level_followed{false};
+// The shared page's memfd (share_log_level), for shared_log_level_fd.
+std::atomic<int> g_level_fd{-1};
+
+void set_log_level(LogLevel level) {
+  if (g_level_followed.load()) return;  // the front worker's level rules here
+  g_level.load()->store(static_cast<int>(level));
+}
 void set_log_fd(int fd) { g_fd.store(fd); }
 LogLevel log_level() { return static_cast<LogLevel>(g_level.load()->load()); }
 int log_fd() { return g_fd.load(std::memory_order_relaxed); }
@@ -183,11 +191,48 @@ const char* log_role() { return g_role; }
 
 bool share_log_level() {
   if (g_level.load() != &g_local_level) return true;
-  void* page = ::mmap(nullptr, sizeof(std::atomic<int>), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-  if (page == MAP_FAILED) return false;
+  // A memfd rather than an anonymous page: provider workers are exec'd, not
+  // forked, and map it from a descriptor (read-only: they parse directory
+  // data and must not be able to change the front workers' level).
+  const int fd = ::memfd_create("fastid-log-level", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+  if (fd < 0) return false;
+  const auto size = static_cast<off_t>(::sysconf(_SC_PAGESIZE));
+  if (::ftruncate(fd, size) != 0 || ::fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) != 0) {
+    ::close(fd);
+    return false;
+  }
+  void* page = ::mmap(nullptr, static_cast<std::size_t>(size), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  if (page == MAP_FAILED) {
+    ::close(fd);
+    return false;
+  }
   static_assert(std::atomic<int>::is_always_lock_free, "a shared atomic must not hide a process-local lock");
   auto* shared = new (page) std::atomic<int>(g_local_level.load());
   g_level.store(shared);  // never unmapped: the process may log until it exits
+  g_level_fd.store(fd);   // kept for shared_log_level_fd
+  return true;
+}
+
+int shared_log_level_fd() {
+  const int fd = g_level_fd.load();
+  if (fd < 0) return -1;
+  // A new open file description, read-only: a process given it cannot map the
+  // page writable (mmap PROT_WRITE on it fails with EACCES).
+  const std::string path = "/proc/self/fd/" + std::to_string(fd);
+  return ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+}
+
+bool follow_log_level(int fd) {
+  void* page = ::mmap(nullptr, sizeof(std::atomic<int>), PROT_READ, MAP_SHARED, fd, 0);
+  if (page == MAP_FAILED) return false;
+  const int level = static_cast<const std::atomic<int>*>(page)->load();
+  if (level < static_cast<int>(LogLevel::kDebug) || level > static_cast<int>(LogLevel::kError)) {
+    ::munmap(page, sizeof(std::atomic<int>));
+    return false;
+  }
+  // Loads only from here on (set_log_level returns early); never unmapped.
+  g_level_followed.store(true);
+  g_level.store(static_cast<std::atomic<int>*>(page));
   return true;
 }
 

@@ -32,10 +32,20 @@ LogLevel log_level();
 int log_fd();                           // where lines go (core/trace.h writes there too)
 const char* log_role();
 
-// Moves the level into a MAP_SHARED page: processes forked afterwards share
-// it, and set_log_level() in any of them changes it for all. Call once,
-// before the fork; false (level stays per process) when mmap fails.
+// Moves the level into a MAP_SHARED page (a sealed memfd): processes forked
+// afterwards share it, and set_log_level() in any of them changes it for all.
+// Call once, before the fork; false (level stays per process) when it fails.
 bool share_log_level();
+
+// A read-only descriptor of the shared level page (close-on-exec; the caller
+// closes it), for a process that is exec'd rather than forked (a provider
+// worker) to follow the level with follow_log_level; -1 when not shared.
+int shared_log_level_fd();
+// Follows the level in the page behind `fd` (mapped read-only; `fd` may be
+// closed afterwards): every later set_log_level() elsewhere shows here at
+// once, and this process's own set_log_level() no longer changes anything.
+// false (the level stays this process's own) when the page cannot be mapped.
+bool follow_log_level(int fd);
 
 // The file the log fd writes to (--log-file), for reopen_log_file(): opened
 // again (append, create 0640, close-on-exec) and put in place of the log fd

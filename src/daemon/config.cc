@@ -127,6 +127,7 @@ class Parser {
     apply_defaults(config.store);
     apply_defaults(config.varlink);
     apply_defaults(config.nscd);
+    apply_defaults(config.metrics);
     for (const auto& [key, node] : in_file_order(root)) {
       const std::string_view k = key->str();
       const auto& where = key->source();
@@ -186,6 +187,13 @@ class Parser {
                                                     std::string(node_kind(*node))));
         }
         if (Status st = parse_nscd(*table, config.nscd); !st) return core::error(st);
+      } else if (k == "metrics") {
+        const toml::table* table = node->as_table();
+        if (table == nullptr) {
+          return core::error(fail(where, "", k, "must be a section: write [metrics], got " +
+                                                    std::string(node_kind(*node))));
+        }
+        if (Status st = parse_metrics(*table, config.metrics); !st) return core::error(st);
       } else if (k == "provider") {
         const toml::array* array = node->as_array();
         if (array == nullptr || !array->is_array_of_tables()) {
@@ -203,7 +211,8 @@ class Parser {
       } else if (node->is_table() || node->is_array_of_tables()) {
         static constexpr std::string_view kSections[] = {"daemon",    "provider", "pool",
                                                            "fastcache", "store",    "pam",
-                                                           "listen",    "varlink",  "nscd"};
+                                                           "listen",    "varlink",  "nscd",
+                                                           "metrics"};
         std::string problem = "unknown section [" + display_key(k) + "]";
         if (auto hint = closest_match(k, kSections); !hint.empty()) {
           problem += " (did you mean [" + std::string(hint) + "]?)";
@@ -279,6 +288,19 @@ class Parser {
       s->apply_listen(listen, *value);
     }
     if (Status st = check_listen_config(listen); !st) return fail(table.source(), label, "", st.message());
+    return Status::ok();
+  }
+
+  Status parse_metrics(const toml::table& table, MetricsConfig& metrics) const {
+    const std::string_view label = section_header(Section::kMetrics);
+    for (const auto& [key, node] : in_file_order(table)) {
+      const std::string_view k = key->str();
+      const Setting* s = find_setting(Section::kMetrics, k);
+      if (s == nullptr) return fail(key->source(), label, k, unknown_key(Section::kMetrics, k));
+      auto value = value_from_node(*s, *node);
+      if (!value) return fail(node->source(), label, k, value.error().message());
+      s->apply_metrics(metrics, *value);
+    }
     return Status::ok();
   }
 

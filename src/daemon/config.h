@@ -127,6 +127,7 @@ struct ProviderConfig {
   bool case_sensitive = false;
 
   std::string access_filter = {};  // ldap: the filter a user's entry must match at the account check
+  std::string password_policy_dn = {};  // ldap: the default ppolicy entry, for expiry warnings
 
   // Every type: who may log in (the account check), docs/pam.md.
   std::vector<std::string> allow_users = {};
@@ -235,6 +236,16 @@ struct VarlinkConfig {
   bool operator==(const VarlinkConfig&) const = default;
 };
 
+// [metrics]: the Prometheus scrape listener (docs/operations.md, "Metrics").
+// Off while `listen` is empty.
+struct MetricsConfig {
+  std::string listen;                   // "HOST:PORT", numeric; "" = no listener
+  int max_connections = 64;             // per front worker
+  int max_connections_per_address = 4;  // per IPv4 address or IPv6 /64
+
+  bool operator==(const MetricsConfig&) const = default;
+};
+
 struct Config {
   std::string source;  // file path or "<embedded default>"
   DaemonConfig daemon;
@@ -245,6 +256,7 @@ struct Config {
   StoreConfig store;
   VarlinkConfig varlink;
   NscdConfig nscd;
+  MetricsConfig metrics;
   std::vector<ProviderConfig> providers;  // in the order they are asked; never empty
 
   bool operator==(const Config&) const = default;

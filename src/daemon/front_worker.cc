@@ -1,4 +1,10 @@
+// The front worker (front_worker.h): one loop with its listeners, handlers,
+// directories, store and fast cache writers; reload on SIGHUP, a graceful
+// stop on SIGTERM, figures published for status. What it is built from is in
+// front_worker_wiring.cc.
 #include "daemon/front_worker.h"
+
+#include "daemon/front_worker_wiring.h"
 
 #include <asio/io_context.hpp>
 #include <asio/signal_set.hpp>
@@ -22,181 +28,18 @@
 #include "server/router.h"
 #include "server/server.h"
 #include "server/stored_directory.h"
+#include "server/metrics_exposition.h"
 #include "server/varlink_front.h"
 #include "store/store.h"
 
 namespace fastid::daemon {
 
-void apply_overrides(Config& config, const Overrides& o) {
-  if (o.socket_dir) config.daemon.socket_dir = *o.socket_dir;
-  if (o.state_dir) config.daemon.state_dir = *o.state_dir;
-  if (o.pid_file) config.daemon.pid_file = *o.pid_file;
-  if (o.log_level) config.daemon.log_level = *o.log_level;
-  if (o.workers) config.daemon.workers = *o.workers;
-}
+using namespace wiring;
 
-core::Result<Config> read_config(const std::string& explicit_path, const Overrides& overrides) {
-  auto config = find_config(explicit_path);
-  if (!config) return config;
-  apply_overrides(*config, overrides);
-  return config;
-}
-
-core::Result<std::vector<std::shared_ptr<providers::Provider>>> open_providers(const Config& config) {
-  std::vector<std::shared_ptr<providers::Provider>> out;
-  for (const auto& pc : config.providers) {
-    auto made = make_provider(pc);
-    if (!made) return core::error(made.error().with_context("provider " + pc.name));
-    std::shared_ptr<providers::Provider> p = std::move(*made);
-    core::Status st = p->open();
-    if (!st) return core::error(st.with_context("provider " + pc.name));
-    out.push_back(std::move(p));
-  }
-  return out;
-}
-
-core::Status check_providers_at_start(const Config& config, bool check_only) {
-  for (const auto& pc : config.providers) {
-    auto made = make_provider(pc);
-    if (!made) return made.error().with_context("provider " + pc.name);
-    core::Status st = (*made)->open();
-    (*made)->close();
-    if (st) continue;
-    if (check_only || st.code() != core::Code::kUnavailable || !pc.in_pool()) {
-      return st.with_context("provider " + pc.name);
-    }
-    // Unreachable: start anyway (a node that boots before its directory), from
-    // what the store holds of it, if anything.
-    bool stored = false;
-    if (config.store.enabled) {
-      store::Options options;
-      options.dir = config.daemon.state_dir + "/store";
-      options.map_size = config.store.size_bytes;
-      if (std::filesystem::exists(options.dir + "/data.mdb")) {
-        auto s = store::Store::open(options);
-        if (s) {
-          auto has = (*s)->has_records(pc.name);
-          stored = has && *has;
-        }
-      }
-    }
-    if (stored) {
-      core::log_warning("provider " + pc.name + " cannot be reached at start (" + st.to_string() +
-                        "): starting with what the store holds of it; it is offline until it answers");
-    } else {
-      core::log_error("provider " + pc.name + " cannot be reached at start (" + st.to_string() +
-                      "): starting without it (the store holds nothing of it); its names fail as "
-                      "\"unavailable, try again\" until it answers" +
-                      (config.store.enabled ? std::string(", checked every probe_interval")
-                                            : std::string(", asked again at each lookup ([store] is disabled)")) +
-                      ". If the directory is up, the setting is wrong: run fastidd --check-config");
-    }
-  }
-  return core::Status::ok();
-}
+// A front worker's metrics snapshot fits its slot of the figures page.
+static_assert(server::kMetricsSnapshotBytes <= supervisor::kSnapshotWords * sizeof(std::uint64_t));
 
 namespace {
-
-server::PamOptions pam_options(const Config& config) {
-  const PamConfig& c = config.pam;
-  std::map<std::string, server::AccessRules> access;
-  for (const ProviderConfig& p : config.providers) {
-    access[p.name] = server::AccessRules{.allow_users = p.allow_users,
-                                         .deny_users = p.deny_users,
-                                         .allow_groups = p.allow_groups,
-                                         .deny_groups = p.deny_groups};
-  }
-  return server::PamOptions{
-      .max_failures = c.max_failures,
-      .failure_window = c.failure_window,
-      .lockout_time = c.lockout_time,
-      .caller_rate = c.caller_rate,
-      .caller_burst = c.caller_burst,
-      .offline = c.offline,
-      .offline_file = c.offline_file,
-      .offline_max_age = c.offline_max_age,
-      .access_rules = std::move(access),
-  };
-}
-
-server::StoredDirectoryOptions stored_directory_options(const StoreConfig& c) {
-  server::StoredDirectoryOptions o;
-  o.ttl = c.ttl;
-  o.negative_ttl = c.negative_ttl;
-  o.refresh_ahead = c.refresh_ahead;
-  o.offline_max_age = c.offline_max_age;
-  o.probe_interval = c.probe_interval;
-  return o;
-}
-
-// The directories of a front worker: in-process providers opened here, pooled ones
-// as pools of provider worker processes started here (on the loop's thread, which
-// their death signal is tied to), behind the store when there is one.
-core::Result<server::Directories> open_directories(const Config& config, asio::any_io_executor executor,
-                                                   std::shared_ptr<store::Store> store) {
-  server::Directories out;
-  for (const auto& pc : config.providers) {
-    if (pc.in_pool()) {
-      auto pool = std::make_shared<pool::ProviderPool>(executor, pc.name, pool_options(pc.pool),
-                                                       encode_provider_settings(pc, config.daemon.log_level,
-                                                                                config.daemon.trace_requests));
-      core::Status st = pool->start();
-      if (!st) return core::error(st.with_context("provider " + pc.name));
-      server::DirectoryPtr pooled = server::pooled_directory(std::move(pool));
-      if (store) {
-        // Behind the persistent store and its offline mode (docs/store.md).
-        auto stored = std::make_shared<server::StoredDirectory>(executor, store, std::move(pooled),
-                                                                stored_directory_options(config.store));
-        stored->start();
-        pooled = std::move(stored);
-      }
-      out.push_back(std::move(pooled));
-      continue;
-    }
-    auto made = make_provider(pc);
-    if (!made) return core::error(made.error().with_context("provider " + pc.name));
-    std::shared_ptr<providers::Provider> p = std::move(*made);
-    core::Status st = p->open();
-    if (!st) return core::error(st.with_context("provider " + pc.name));
-    out.push_back(server::in_process_directory(std::move(p)));
-  }
-  return out;
-}
-
-// Ends what a set of directories runs: providers closed, pools asked to stop
-// (their provider workers finish and exit; the loop runs dry once they have).
-void close_directories(const server::Directories& directories) {
-  for (const auto& d : directories) d->stop();
-}
-
-// What the Varlink front needs of the configuration: the service name (the
-// socket's file name) and the directories it leaves out (docs/varlink.md).
-std::shared_ptr<const server::VarlinkOptions> varlink_options_of(const Config& c) {
-  auto o = std::make_shared<server::VarlinkOptions>();
-  o->service = c.varlink.socket.substr(c.varlink.socket.rfind('/') + 1);
-  o->version = FASTID_VERSION;
-  o->enumerate = c.varlink.enumerate;
-  if (!c.varlink.include_files) {
-    for (const ProviderConfig& p : c.providers) {
-      if (p.type == "files") o->left_out.push_back(p.name);
-    }
-  }
-  return o;
-}
-
-server::ServerLimits limits_of(const Config& c) {
-  server::ServerLimits l;
-  l.idle_timeout = c.daemon.idle_timeout;
-  l.network_idle_timeout = c.daemon.network_idle_timeout;
-  l.max_connections = static_cast<std::size_t>(c.daemon.max_connections);
-  l.max_pam_connections = static_cast<std::size_t>(c.daemon.max_pam_connections);
-  l.max_network_connections = static_cast<std::size_t>(c.daemon.max_network_connections);
-  l.max_varlink_connections = static_cast<std::size_t>(c.varlink.max_connections);
-  l.max_connections_per_uid = static_cast<std::size_t>(c.daemon.max_connections_per_uid);
-  l.max_connections_per_address = static_cast<std::size_t>(c.daemon.max_connections_per_address);
-  l.stall_timeout = c.daemon.stall_timeout;
-  return l;
-}
 
 // The front worker's state, alive for the whole loop. Every member is used on the
 // loop thread only.
@@ -244,30 +87,28 @@ class FrontWorker {
       return names;
     });
     admin_.set_cache_control(&cache_control_);
+    pam_.set_cache_control(&cache_control_);
     admin_.add_status_source([this] {
-      auto items = server_.status_items();
-      items.emplace_back("config", setup_.config.source);
-      items.emplace_back("pid", std::to_string(::getpid()));
-      items.emplace_back("idle_timeout_ms", std::to_string(setup_.config.daemon.idle_timeout.count()));
-      items.emplace_back("reloads", std::to_string(reloads_));
-      items.emplace_back("log.level", core::log_level_name(core::log_level()));
-      items.emplace_back("log.suppressed", std::to_string(core::log_suppressed()));
+      auto items = own_status_items();
       if (setup_.figures) {
         publish_figures();
         for (auto& kv : setup_.figures->status_items()) items.push_back(std::move(kv));
       }
-      if (store_) {
-        const store::Stats st = store_->stats();
-        items.emplace_back("store.entries", std::to_string(st.entries));
-        items.emplace_back("store.used_bytes", std::to_string(st.used_bytes));
-        items.emplace_back("store.map_size", std::to_string(st.map_size));
-        items.emplace_back("store.evictions", std::to_string(st.evictions));
-        items.emplace_back("store.write_errors", std::to_string(st.write_errors));
-      }
-      for (auto& kv : pam_.status_items()) items.push_back(std::move(kv));
-      for (auto& kv : router_.status_items()) items.push_back(std::move(kv));
-      for (auto& kv : handler_.status_items()) items.push_back(std::move(kv));
       return items;
+    });
+    // The metrics listener's document: every front worker's snapshot, this
+    // one's fresh (metrics_exposition.h).
+    router_.set_metrics_source([this] {
+      std::vector<server::StatusItems> workers;
+      if (setup_.figures) {
+        publish_figures();
+        for (const std::string& text : setup_.figures->snapshots()) {
+          workers.push_back(server::decode_metrics_snapshot(text));
+        }
+      } else {
+        workers.push_back(server::decode_metrics_snapshot(metrics_snapshot()));
+      }
+      return server::render_metrics(workers);
     });
     // Who was refused what, and why: for root only.
     admin_.add_status_source([this] { return server_.gate().status_items(); }, /*root_only=*/true);
@@ -282,6 +123,7 @@ class FrontWorker {
     for (auto& [fd, name] : setup_.udp_listeners) server_.add_udp_listener(fd, "udp " + name);
     server_.set_varlink_options(varlink_options_of(setup_.config));
     if (setup_.varlink_listener >= 0) server_.add_varlink_listener(setup_.varlink_listener, "varlink");
+    if (setup_.metrics_listener >= 0) server_.add_metrics_listener(setup_.metrics_listener, "metrics");
     wait_for_signal();
     wait_for_reopen();
     arm_refresh();
@@ -384,10 +226,11 @@ class FrontWorker {
         setup_.config.store.enabled != next->store.enabled ||
         setup_.config.store.size_bytes != next->store.size_bytes ||
         setup_.config.varlink.enabled != next->varlink.enabled || setup_.config.varlink.socket != next->varlink.socket ||
-        !(setup_.config.nscd == next->nscd)) {
+        !(setup_.config.nscd == next->nscd) || setup_.config.metrics.listen != next->metrics.listen) {
       core::log_warning(
           "socket_dir, state_dir, workers, pid_file, on_worker_exit, user, group, [fastcache], "
-          "[listen], [nscd], [store] enabled/size and [varlink] enabled/socket take effect at restart only");
+          "[listen], [nscd], [metrics] listen, [store] enabled/size and [varlink] enabled/socket take effect "
+          "at restart only");
     }
     // Requests in flight keep the old directories alive; their pools stop once
     // those finish, and are kept here until the front worker ends.
@@ -413,6 +256,7 @@ class FrontWorker {
     kept.fastcache = setup_.config.fastcache;
     kept.listen = setup_.config.listen;
     kept.nscd = setup_.config.nscd;
+    kept.metrics.listen = setup_.config.metrics.listen;
     kept.store.enabled = setup_.config.store.enabled;
     kept.store.size_bytes = setup_.config.store.size_bytes;
     kept.varlink.enabled = setup_.config.varlink.enabled;
@@ -452,8 +296,42 @@ class FrontWorker {
     });
   }
 
+  // This front worker's own status lines (not its siblings'): the status
+  // reply's first part and the metrics snapshot's source.
+  server::StatusItems own_status_items() const {
+    auto items = server_.status_items();
+    items.emplace_back("config", setup_.config.source);
+    items.emplace_back("pid", std::to_string(::getpid()));
+    items.emplace_back("idle_timeout_ms", std::to_string(setup_.config.daemon.idle_timeout.count()));
+    items.emplace_back("reloads", std::to_string(reloads_));
+    items.emplace_back("log.level", core::log_level_name(core::log_level()));
+    items.emplace_back("log.suppressed", std::to_string(core::log_suppressed()));
+    if (store_) {
+      const store::Stats st = store_->stats();
+      items.emplace_back("store.entries", std::to_string(st.entries));
+      items.emplace_back("store.used_bytes", std::to_string(st.used_bytes));
+      items.emplace_back("store.map_size", std::to_string(st.map_size));
+      items.emplace_back("store.evictions", std::to_string(st.evictions));
+      items.emplace_back("store.write_errors", std::to_string(st.write_errors));
+    }
+    for (auto& kv : pam_.status_items()) items.push_back(std::move(kv));
+    for (auto& kv : router_.status_items()) items.push_back(std::move(kv));
+    for (auto& kv : handler_.status_items()) items.push_back(std::move(kv));
+    return items;
+  }
+
+  // The metrics snapshot: the status lines and gate refusals that are figures,
+  // and the lookups by kind with their latencies.
+  std::string metrics_snapshot() const {
+    auto items = own_status_items();
+    for (auto& kv : server_.gate().status_items()) items.push_back(std::move(kv));
+    for (auto& kv : handler_.lookup_metrics().items()) items.push_back(std::move(kv));
+    return server::encode_metrics_snapshot(items);
+  }
+
   // This front worker's figures in the shared page, for whichever front worker answers
-  // `fastid status`. Every 500 ms, after a reload and before a status reply.
+  // `fastid status` or a scrape. Every 500 ms, after a reload and before a status
+  // reply or a scrape.
   void publish_figures() {
     if (!setup_.figures) return;
     const auto& st = server_.stats();
@@ -473,6 +351,7 @@ class FrontWorker {
     s.max_connections = static_cast<std::uint64_t>(d.max_connections);
     s.rss_kib = supervisor::self_rss_kib();
     setup_.figures->publish(setup_.index, s);
+    setup_.figures->publish_snapshot(setup_.index, metrics_snapshot());
   }
 
   void arm_figures() {

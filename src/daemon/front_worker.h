@@ -43,10 +43,15 @@ core::Result<Config> read_config(const std::string& explicit_path, const Overrid
 core::Result<std::vector<std::shared_ptr<providers::Provider>>> open_providers(const Config& config);
 
 // Start-up's check of the providers: each is created, opened and closed
-// once, so that a wrong path, URI, base or credential stops the daemon with a
-// message that names it. One exception, not for --check-config: a pooled
+// once, so that a wrong path, URI, base or credential is named. With
+// `check_only` (--check-config) any failure is returned. At start, a pooled
 // provider that cannot be reached (kUnavailable) is logged loudly and
-// tolerated — a stateless node boots before its network or its directory.
+// tolerated — a stateless node boots before its network or its directory —
+// and so is one the directory refuses (a base that does not exist, a wrong
+// bind password, a CA that does not verify it): logged as an error, its names
+// answer "unavailable" (providers/unopened_provider.h), local providers serve.
+// A provider that cannot even be created, and an in-process one (files) that
+// cannot be opened, still stop the start.
 // The daemon starts; its other providers and what the store holds answer,
 // the provider's other names fail "unavailable, try again" (never "no such
 // user"), and the store's probe brings it online when it answers
@@ -65,6 +70,7 @@ struct FrontWorkerSetup {
   std::shared_ptr<server::TlsServerContext> tcp_tls;
   std::vector<std::pair<int, std::string>> udp_listeners;   // fd, bound address
   int varlink_listener = -1;  // [varlink] socket, when enabled
+  int metrics_listener = -1;  // [metrics] listen, when set (TCP)
   std::function<void()> on_ready;  // called once, when the loop is about to run
   // Where this front worker publishes its figures (slot `index`) and reads its
   // siblings' for `fastid status`; nullptr: its own figures only.

@@ -217,6 +217,14 @@ int main(int argc, char** argv) {
     core::log_info("listening on udp " + l->bound + " (plaintext, public lookups only)");
     udp_listeners.emplace_back(l->fd, l->bound);
   }
+  // The Prometheus scrape listener ([metrics] listen; docs/operations.md, "Metrics").
+  int metrics_fd = -1;
+  if (!config->metrics.listen.empty()) {
+    auto l = server::open_tcp_listener(config->metrics.listen, 128);
+    if (!l) return fail("[metrics] listen: " + l.error().to_string());
+    core::log_info("serving metrics on http://" + l->bound + "/metrics (plaintext, figures only)");
+    metrics_fd = l->fd;
+  }
   for (const auto& p : config->providers) {
     if (p.type == "fastid" && p.tls_ca_file.empty()) {
       core::log_warning("provider " + p.name + " is plaintext: answers from its upstreams can be read "
@@ -316,6 +324,7 @@ int main(int argc, char** argv) {
   setup.udp_listeners = std::move(udp_listeners);
   setup.unix_listeners.emplace_back(*pam_fd, "pam");
   setup.varlink_listener = varlink_fd;
+  setup.metrics_listener = metrics_fd;
   if (nscd_fd) setup.unix_listeners.emplace_back(*nscd_fd, "nscd");
   // READY=1 once a front worker's loop runs on the listeners opened above, after
   // the providers were checked.

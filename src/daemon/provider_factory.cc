@@ -86,6 +86,7 @@ Result<std::unique_ptr<Provider>> make_directory_provider(const ProviderConfig& 
         .keytab = config.keytab,
         .principal = config.principal,
         .access_filter = config.access_filter,
+        .password_policy_dn = config.password_policy_dn,
     }), ids);
   }
   if (config.type == "winbind") {
@@ -159,5 +160,7 @@ pool::PoolOptions pool_options(const PoolConfig& pool) {
       .auth_workers = pool.auth_workers,
   };
 }
+
+bool may_start_unopened(const ProviderConfig& config) { return config.in_pool() && config.type != "files"; }
 
 }  // namespace fastid::daemon

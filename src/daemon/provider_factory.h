@@ -23,4 +23,11 @@ Result<std::unique_ptr<providers::Provider>> make_provider(const ProviderConfig&
 // The provider's effective pool settings as the pool's options.
 pool::PoolOptions pool_options(const PoolConfig& pool);
 
+// Whether a provider that cannot be opened at start may start anyway,
+// answering "unavailable" (providers/unopened_provider.h): a pooled provider
+// of a directory type, whose failure is a setting the directory refuses (a
+// base, a password, a CA). A files provider's unreadable file, in a pool or
+// not, stops the start as before.
+bool may_start_unopened(const ProviderConfig& config);
+
 }  // namespace fastid::daemon

@@ -27,6 +27,7 @@
 #include <string_view>
 
 #include "core/log.h"
+#include "providers/unopened_provider.h"
 #include "core/text.h"
 #include "core/trace.h"
 #include "daemon/provider_factory.h"
@@ -47,12 +48,15 @@ constexpr int kExitOpen = 4;
 constexpr int kExitProtocol = 5;
 constexpr int kExitOrphan = 6;
 constexpr int kExitTraced = 7;
+// How often a provider that could not be opened at start is tried again.
+constexpr std::chrono::seconds kReopenInterval{30};
 
 constexpr std::size_t kMaxConfigBytes = 1 << 20;
 
 struct Args {
   int fd = -1;
   int config_fd = -1;
+  int log_level_fd = -1;  // the front workers' shared level page, read-only (optional)
   std::string provider;
   pid_t parent = 0;
 };
@@ -71,6 +75,8 @@ bool parse_args(int argc, char** argv, Args* args) {
       args->fd = n;
     else if (flag == "--config-fd" && parse_int(value, &n))
       args->config_fd = n;
+    else if (flag == "--log-level-fd" && parse_int(value, &n) && n >= 0)
+      args->log_level_fd = n;
     else if (flag == "--provider")
       args->provider = value;
     else if (flag == "--parent" && parse_int(value, &n))
@@ -153,6 +159,7 @@ int serve(int fd, providers::Provider& provider, std::chrono::milliseconds refre
         core::log_warning("provider " + provider.name() + ": " + st.to_string());
       }
     }
+    const auto started = std::chrono::steady_clock::now();
     auto request = proto::decode_request(h, payload);
     if (core::trace_enabled()) {
       const std::optional<model::Query> query = request ? proto::query_of(*request) : std::nullopt;
@@ -168,6 +175,16 @@ int serve(int fd, providers::Provider& provider, std::chrono::milliseconds refre
     if (!write_all(fd, reply)) {
       core::log_error("provider " + provider.name() + ": writing a reply: " + std::strerror(errno));
       return kExitProtocol;
+    }
+    if (core::log_level() == core::LogLevel::kDebug) {
+      // No name, no answer: the opcode, the reply's status and the time.
+      proto::FrameHeader rh{};
+      const bool decoded = reply.size() >= proto::kHeaderSize &&
+                           proto::decode_header(reply.data(), &rh) == proto::HeaderCheck::kOk;
+      const auto us = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - started);
+      core::log_debug("provider " + provider.name() + ": request opcode " + std::to_string(h.opcode) +
+                      " answered with status " + (decoded ? std::to_string(rh.status) : std::string("?")) + " in " +
+                      std::to_string(us.count()) + " us");
     }
   }
 }
@@ -203,7 +220,7 @@ int run(int argc, char** argv) {
   Args args;
   if (!parse_args(argc, argv, &args)) {
     core::log_error(
-        "usage: fastid-provider-worker --fd N --config-fd N --provider NAME --parent PID "
+        "usage: fastid-provider-worker --fd N --config-fd N [--log-level-fd N] --provider NAME --parent PID "
         "(started by fastidd's provider pool)");
     return kExitUsage;
   }
@@ -226,6 +243,15 @@ int run(int argc, char** argv) {
     core::set_log_level(settings->log_level);
     core::set_trace_enabled(settings->trace_requests);
   }
+  // From here on the level is the front workers' (`fastid debug-level` reaches
+  // this process at once): their shared page, mapped read-only.
+  if (args.log_level_fd >= 0) {
+    if (!core::follow_log_level(args.log_level_fd)) {
+      core::log_warning("provider " + args.provider + ": cannot follow the daemon's log level: " +
+                        std::strerror(errno));
+    }
+    ::close(args.log_level_fd);
+  }
   if (!settings || settings->provider.name != args.provider) {
     const core::Status st =
         settings ? core::Status::invalid_argument("provider " + args.provider + ": its settings name provider " +
@@ -243,14 +269,26 @@ int run(int argc, char** argv) {
   // kUnavailable: the backend did not answer (a directory that is down). The
   // daemon's start-up check already decided whether that may start; a worker
   // serves anyway and its provider connects again on each call.
-  if (!opened && opened.code() == core::Code::kUnavailable) {
-    core::log_warning(opened.to_string());
-  } else if (!opened) {
-    core::log_error(opened.to_string());
-    (void)write_all(args.fd, encode_start_failure(opened));
+  if (!made) {
+    core::log_error(made.error().to_string());
+    (void)write_all(args.fd, encode_start_failure(made.error()));
     return kExitOpen;
   }
   std::unique_ptr<providers::Provider> provider = std::move(*made);
+  if (!opened && opened.code() == core::Code::kUnavailable) {
+    core::log_warning(opened.to_string());
+  } else if (!opened && !may_start_unopened(*mine)) {
+    core::log_error(opened.to_string());
+    (void)write_all(args.fd, encode_start_failure(opened));
+    return kExitOpen;
+  } else if (!opened) {
+    // A setting the directory refuses (a base that does not exist, a wrong
+    // password, a CA that does not verify it): the daemon started anyway
+    // (check_providers_at_start said so loudly); its names are "try again",
+    // and the provider is opened again now and then (unopened_provider.h).
+    core::log_error(opened.to_string() + ": answering \"unavailable\" until it can be opened");
+    provider = std::make_unique<providers::UnopenedProvider>(std::move(provider), opened, kReopenInterval);
+  }
   if (!write_all(args.fd, encode_ready("fastid-provider-worker " FASTID_VERSION))) return kExitProtocol;
   core::log_debug("provider " + args.provider + ": worker ready");
   const int code = serve(args.fd, *provider, mine->refresh_interval);

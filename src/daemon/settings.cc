@@ -125,6 +125,7 @@ std::string_view section_header(Section section) {
     case Section::kStore: return "[store]";
     case Section::kVarlink: return "[varlink]";
     case Section::kNscd: return "[nscd]";
+    case Section::kMetrics: return "[metrics]";
   }
   return "?";
 }
@@ -206,6 +207,10 @@ Status check_setting(const Setting& s, const SettingValue& value) {
           }
           break;
         case StringRule::kHostPort:
+          if (auto hp = parse_host_port(v); !hp) return hp.error();
+          break;
+        case StringRule::kHostPortOrEmpty:
+          if (v.empty()) break;
           if (auto hp = parse_host_port(v); !hp) return hp.error();
           break;
         case StringRule::kAccountOrEmpty: {
@@ -386,6 +391,8 @@ void apply_section_defaults(Section section, C& target) {
       s.apply_varlink(target, *value);
     } else if constexpr (std::is_same_v<C, NscdConfig>) {
       s.apply_nscd(target, *value);
+    } else if constexpr (std::is_same_v<C, MetricsConfig>) {
+      s.apply_metrics(target, *value);
     } else {
       s.apply_provider(target, *value);
     }
@@ -422,6 +429,7 @@ Status check_varlink_config(const VarlinkConfig& varlink) {
   return Status::ok();
 }
 void apply_defaults(NscdConfig& nscd) { apply_section_defaults(Section::kNscd, nscd); }
+void apply_defaults(MetricsConfig& metrics) { apply_section_defaults(Section::kMetrics, metrics); }
 
 Status check_listen_config(const ListenConfig& listen) {
   if (listen.tls_cert.empty() != listen.tls_key.empty()) {

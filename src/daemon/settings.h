@@ -31,6 +31,7 @@ enum class Section : std::uint8_t {
   kStore,         // [store]: one table, every key optional
   kVarlink,       // [varlink]: the systemd userdb front, every key optional
   kNscd,          // [nscd]: the nscd protocol front, every key optional
+  kMetrics,       // [metrics]: the Prometheus scrape listener, every key optional
 };
 
 enum class SettingType : std::uint8_t {
@@ -54,6 +55,7 @@ enum class StringRule : std::uint8_t {
   kOnWorkerExit,         // "restart" or "exit"
   kHostPort,             // list items: "HOST:PORT", "[V6]:PORT"; numeric host, port 0-65535
   kAccountOrEmpty,       // "" or a user/group name or a numeric id
+  kHostPortOrEmpty,      // "" or one "HOST:PORT" as kHostPort
 };
 
 // A size in bytes: a type of its own so that it never mixes with kInt values.
@@ -111,6 +113,8 @@ struct Setting {
   SettingValue (*read_store)(const StoreConfig&) = nullptr;
   void (*apply_varlink)(VarlinkConfig&, const SettingValue&) = nullptr;
   SettingValue (*read_varlink)(const VarlinkConfig&) = nullptr;
+  void (*apply_metrics)(MetricsConfig&, const SettingValue&) = nullptr;
+  SettingValue (*read_metrics)(const MetricsConfig&) = nullptr;
 };
 
 // The maps of [fastcache], each a table of the kFastcacheMap settings.
@@ -189,6 +193,7 @@ void apply_defaults(NscdConfig& nscd);
 void apply_defaults(PamConfig& pam);
 void apply_defaults(StoreConfig& store);
 void apply_defaults(VarlinkConfig& varlink);
+void apply_defaults(MetricsConfig& metrics);
 
 // The rule between [listen] keys: tls_cert and tls_key both or neither.
 Status check_listen_config(const ListenConfig& listen);

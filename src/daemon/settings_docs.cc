@@ -61,6 +61,7 @@ std::string doc_limits(const Setting& s) {
         case StringRule::kOnWorkerExit: return "`restart`, `exit`";
         case StringRule::kHostPort: return "";
         case StringRule::kAccountOrEmpty: return "name or number, or empty";
+        case StringRule::kHostPortOrEmpty: return "`HOST:PORT`, or empty";
       }
   }
   return "";
@@ -253,6 +254,15 @@ std::string config_reference_markdown() {
       "in process, with no NSS module installed. Off by default; see docs/nscd.md.\n"
       "\n";
   doc_table(out, Section::kNscd, "");
+  out +=
+      "\n"
+      "## [metrics]\n"
+      "\n"
+      "The Prometheus scrape listener: `GET /metrics` over HTTP/1.x in the text exposition\n"
+      "format, with the figures of every front worker (docs/operations.md, \"Metrics\", lists\n"
+      "each metric). Off by default.\n"
+      "\n";
+  doc_table(out, Section::kMetrics, "");
   out +=
       "\n"
       "## Example\n"

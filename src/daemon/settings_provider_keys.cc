@@ -324,6 +324,18 @@ const Setting kProviderKeys[] = {
                        "it does not match is refused (PAM_PERM_DENIED) and logged naming it. "
                        "Empty: no filter.",
     }),
+    provider_key<&ProviderConfig::password_policy_dn>({
+        .key = "password_policy_dn",
+        .type = SettingType::kString,
+        .default_text = "",
+        .provider_type = "ldap",
+        .description = "DN of the directory's default password policy entry (slapd's "
+                       "`olcPPolicyDefault`), read for `pwdMaxAge` and `pwdExpireWarning` when a "
+                       "user's entry names no `pwdPolicySubentry`: the account check then warns "
+                       "before the password expires (PAM_TEXT_INFO) and answers "
+                       "PAM_NEW_AUTHTOK_REQD once it has (docs/ldap.md). Empty: only users whose "
+                       "entry names a policy.",
+    }),
     provider_key<&ProviderConfig::user_attributes>({
         .key = "user_attributes",
         .type = SettingType::kStringList,

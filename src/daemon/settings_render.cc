@@ -17,6 +17,7 @@ Config default_config() {
   apply_defaults(config.store);
   apply_defaults(config.varlink);
   apply_defaults(config.nscd);
+  apply_defaults(config.metrics);
   ProviderConfig local;
   apply_defaults(local);
   local.name = "local";
@@ -77,6 +78,11 @@ std::string render_config(const Config& config, Secrets secrets) {
   for (const Setting& s : settings()) {
     if (s.section != Section::kNscd) continue;
     out += std::string(s.key) + " = " + format_setting_value(s, s.read_nscd(config.nscd)) + "\n";
+  }
+  out += "\n[metrics]\n";
+  for (const Setting& s : settings()) {
+    if (s.section != Section::kMetrics) continue;
+    out += std::string(s.key) + " = " + format_setting_value(s, s.read_metrics(config.metrics)) + "\n";
   }
   for (const ProviderConfig& p : config.providers) {
     out += "\n[[provider]]\n";

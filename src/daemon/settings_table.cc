@@ -547,6 +547,33 @@ const Setting kLaterKeys[] = {
         .description = "The nscd socket (mode 0666). glibc connects to `/var/run/nscd/socket` "
                        "and nowhere else: another path is for tests and containers that bind it there.",
     }),
+    metrics_key<&MetricsConfig::listen>({
+        .key = "listen",
+        .type = SettingType::kString,
+        .default_text = "",
+        .rule = StringRule::kHostPortOrEmpty,
+        .description = "Where Prometheus scrapes `GET /metrics` over plain HTTP: one numeric "
+                       "`HOST:PORT` (`\"127.0.0.1:9464\"`, `\"[::1]:9464\"`); empty: no listener. "
+                       "Figures only, no names; still, bind it to loopback or a management network "
+                       "(docs/operations.md, \"Metrics\").",
+    }),
+    metrics_key<&MetricsConfig::max_connections>({
+        .key = "max_connections",
+        .type = SettingType::kInt,
+        .default_text = "64",
+        .min = 1,
+        .max = 4096,
+        .description = "Scrape connections per front worker; past it new ones are closed.",
+    }),
+    metrics_key<&MetricsConfig::max_connections_per_address>({
+        .key = "max_connections_per_address",
+        .type = SettingType::kInt,
+        .default_text = "4",
+        .min = 1,
+        .max = 4096,
+        .description = "Scrape connections one IPv4 address (or IPv6 /64) may hold per front "
+                       "worker; at the cap its oldest idle one is closed, or the new one refused.",
+    }),
 };
 
 }  // namespace

@@ -132,6 +132,14 @@ constexpr Setting nscd_key(Setting s) {
 }
 
 template <auto Member>
+constexpr Setting metrics_key(Setting s) {
+  s.section = Section::kMetrics;
+  s.apply_metrics = &Field<Member>::apply;
+  s.read_metrics = &Field<Member>::read;
+  return s;
+}
+
+template <auto Member>
 constexpr Setting pam_key(Setting s) {
   s.section = Section::kPam;
   s.apply_pam = &Field<Member>::apply;

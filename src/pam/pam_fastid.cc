@@ -411,6 +411,16 @@ void tell(pam_handle_t* pamh, int flags, int style, const char* text) {
 // pam_set_data key: authentication's account verdict for acct_mgmt
 // (PAM_ACCT_EXPIRED or PAM_NEW_AUTHTOK_REQD as the data pointer's value).
 constexpr const char* kAccountVerdict = "fastid_account_verdict";
+// pam_set_data key: a digest of the words authentication showed the user (an
+// expiry warning from the directory's bind), so that acct_mgmt does not show
+// the same words twice. The value is the digest itself: nothing allocated.
+constexpr const char* kShown = "fastid_shown";
+
+static uintptr_t digest(const char* text) {
+  uintptr_t h = 1469598103934665603u & UINTPTR_MAX;  // FNV-1a
+  for (const char* c = text; *c != '\0'; ++c) h = (h ^ static_cast<unsigned char>(*c)) * 1099511628211u;
+  return h | 1;  // never null: null means "nothing shown"
+}
 
 }  // namespace fastid::pam_module
 
@@ -459,11 +469,15 @@ __attribute__((visibility("default"))) int pam_sm_authenticate(pam_handle_t* pam
     // winbind does) that the account has expired or the password must be
     // changed. That is the account check's answer, as pam_unix gives it.
     (void)pam_set_data(pamh, kAccountVerdict, reinterpret_cast<void*>(static_cast<intptr_t>(rc)), nullptr);
+    tell(pamh, flags, PAM_TEXT_INFO, message);  // the source's words (ppolicy: grace logins left)
     if (o.debug) pam_syslog(pamh, LOG_DEBUG, "authenticate %s: %s deferred to acct_mgmt", user, pam_strerror(pamh, rc));
     return PAM_SUCCESS;
   }
   if (rc == PAM_MAXTRIES) tell(pamh, flags, PAM_ERROR_MSG, message);
-  if (rc == PAM_SUCCESS) tell(pamh, flags, PAM_TEXT_INFO, message);
+  if (rc == PAM_SUCCESS && message[0] != '\0') {
+    tell(pamh, flags, PAM_TEXT_INFO, message);
+    (void)pam_set_data(pamh, kShown, reinterpret_cast<void*>(digest(message)), nullptr);
+  }
   if (o.debug) pam_syslog(pamh, LOG_DEBUG, "authenticate %s: %s", user, pam_strerror(pamh, rc));
   return rc;
 }
@@ -491,7 +505,12 @@ __attribute__((visibility("default"))) int pam_sm_acct_mgmt(pam_handle_t* pamh, 
              rc == PAM_NEW_AUTHTOK_REQD ? "Your password has expired; you must change it now."
                                         : "Your account has expired.");
   }
-  if (rc != PAM_SUCCESS) tell(pamh, flags, PAM_ERROR_MSG, message);
+  // In order, the daemon's words are a warning (the password expires soon),
+  // shown as pam_unix shows its own; otherwise the reason of the refusal.
+  const void* shown = nullptr;
+  const bool said_already = rc == PAM_SUCCESS && pam_get_data(pamh, kShown, &shown) == PAM_SUCCESS &&
+                            reinterpret_cast<uintptr_t>(shown) == digest(message);
+  if (!said_already) tell(pamh, flags, rc == PAM_SUCCESS ? PAM_TEXT_INFO : PAM_ERROR_MSG, message);
   if (o.debug) pam_syslog(pamh, LOG_DEBUG, "account %s: %s", user, pam_strerror(pamh, rc));
   return rc;
 }

@@ -15,6 +15,7 @@
 #include <string_view>
 #include <vector>
 
+#include "core/log.h"
 #include "default_paths.h"
 
 extern char** environ;
@@ -96,13 +97,18 @@ core::Result<SpawnedProviderWorker> spawn_provider_worker(const ProviderWorkerCo
   Fd config_src(::fcntl(config.fd, F_DUPFD_CLOEXEC, 10));
   if (socket_src.fd < 0 || config_src.fd < 0)
     return core::error(unavailable(errno, "dup worker descriptors"));
+  // The front workers' log level page, read-only (core::shared_log_level_fd):
+  // `fastid debug-level` reaches the provider worker too. None: its own level.
+  Fd level(core::shared_log_level_fd());
+  Fd level_src(level.fd >= 0 ? ::fcntl(level.fd, F_DUPFD_CLOEXEC, 10) : -1);
 
   SpawnSetup setup;
   posix_spawn_file_actions_adddup2(&setup.actions, socket_src.fd, 3);
   posix_spawn_file_actions_adddup2(&setup.actions, config_src.fd, 4);
+  if (level_src.fd >= 0) posix_spawn_file_actions_adddup2(&setup.actions, level_src.fd, 5);
   posix_spawn_file_actions_addopen(&setup.actions, 0, "/dev/null", O_RDONLY, 0);
   // Whatever the daemon or a library left open without O_CLOEXEC stays behind.
-  posix_spawn_file_actions_addclosefrom_np(&setup.actions, 5);
+  posix_spawn_file_actions_addclosefrom_np(&setup.actions, 6);
 
   // Dispositions set to SIG_IGN and blocked signals survive exec: the worker
   // must start as a fresh program would.
@@ -118,6 +124,10 @@ core::Result<SpawnedProviderWorker> spawn_provider_worker(const ProviderWorkerCo
   const std::string parent = std::to_string(::getpid());
   std::vector<std::string> args = {command.path, "--fd",           "3",        "--config-fd", "4",
                                    "--provider", command.provider, "--parent", parent};
+  if (level_src.fd >= 0) {
+    args.emplace_back("--log-level-fd");
+    args.emplace_back("5");
+  }
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);

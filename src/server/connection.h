@@ -73,6 +73,10 @@ asio::awaitable<void> serve_tls_connection(Server& server, std::shared_ptr<Serve
 // (nscd_connection.cc); a request it cannot take closes it at once.
 asio::awaitable<void> serve_nscd_connection(Server& server, std::shared_ptr<Server::Connection> conn);
 
+// One HTTP request of the metrics listener (metrics_connection.cc): GET
+// /metrics answered with the exposition, anything else 400/404/405/431; then closed.
+asio::awaitable<void> serve_metrics_connection(Server& server, std::shared_ptr<Server::Connection> conn);
+
 // Closes the connection's socket when its deadline passes.
 asio::awaitable<void> watch_connection(std::shared_ptr<Server::Connection> conn);
 

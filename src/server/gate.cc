@@ -22,6 +22,19 @@ std::optional<Route> route_of(std::uint16_t opcode) {
   }
 }
 
+const char* listener_class_name(ListenerClass c) {
+  switch (c) {
+    case ListenerClass::kNss: return "nss";
+    case ListenerClass::kPam: return "pam";
+    case ListenerClass::kAdmin: return "admin";
+    case ListenerClass::kNetwork: return "network";
+    case ListenerClass::kVarlink: return "varlink";
+    case ListenerClass::kNscd: return "nscd";
+    case ListenerClass::kMetrics: return "metrics";
+  }
+  return "?";
+}
+
 const char* rejection_name(Rejection r) {
   switch (r) {
     case Rejection::kNone: return "none";
@@ -31,6 +44,7 @@ const char* rejection_name(Rejection r) {
     case Rejection::kAdminNotRoot: return "admin_not_root";
     case Rejection::kNotVarlink: return "not_varlink";
     case Rejection::kNotNscd: return "not_nscd";
+    case Rejection::kNotMetrics: return "not_metrics";
   }
   return "?";
 }
@@ -44,20 +58,36 @@ const char* rejection_message(Rejection r) {
     case Rejection::kAdminNotRoot: return "admin requests are accepted on the admin socket, from root only";
     case Rejection::kNotVarlink: return "only user and group lookups are accepted on the Varlink socket";
     case Rejection::kNotNscd: return "only lookups are accepted on the nscd socket";
+    case Rejection::kNotMetrics: return "only a metrics scrape is accepted on the metrics listener";
   }
   return "refused";
 }
 
+namespace {
+
+// A front end that speaks its own protocol has its own refusal.
+Rejection own_refusal(ListenerClass listener) {
+  switch (listener) {
+    case ListenerClass::kVarlink: return Rejection::kNotVarlink;
+    case ListenerClass::kNscd: return Rejection::kNotNscd;
+    case ListenerClass::kMetrics: return Rejection::kNotMetrics;
+    default: return Rejection::kNone;
+  }
+}
+
+}  // namespace
+
 Rejection gate_verdict(ListenerClass listener, bool root, std::uint16_t opcode) {
-  const bool network = listener == ListenerClass::kNetwork;
-  const bool varlink = listener == ListenerClass::kVarlink;
-  const bool nscd = listener == ListenerClass::kNscd;
-  // A front end that speaks its own protocol has its own refusal.
-  const Rejection own = varlink ? Rejection::kNotVarlink : nscd ? Rejection::kNotNscd : Rejection::kNone;
   std::optional<Route> route = route_of(opcode);
-  if (!route) return network ? Rejection::kNotPublic : own;
+  if (!route) return listener == ListenerClass::kNetwork ? Rejection::kNotPublic : own_refusal(listener);
+  return gate_verdict(listener, root, *route);
+}
+
+Rejection gate_verdict(ListenerClass listener, bool root, Route route) {
+  const bool network = listener == ListenerClass::kNetwork;
+  const Rejection own = own_refusal(listener);
   for (const GateRule& rule : kGateTable) {
-    if (rule.route != *route) continue;
+    if (rule.route != route) continue;
     if ((rule.listeners & listener_bit(listener)) == 0) {
       return network ? Rejection::kNotPublic : own != Rejection::kNone ? own : rule.off_listener;
     }

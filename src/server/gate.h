@@ -22,14 +22,21 @@ namespace fastid::server {
 // kNscd: the socket speaking glibc's nscd protocol (nscd_connection.cc): its
 // requests are passed through this gate as the lookup opcode they ask the same
 // question as.
-enum class ListenerClass : std::uint8_t { kNss, kPam, kAdmin, kNetwork, kVarlink, kNscd };
-inline constexpr std::size_t kListenerClasses = static_cast<std::size_t>(ListenerClass::kNscd) + 1;
+// kMetrics: the Prometheus scrape listener (metrics_connection.cc, TCP, anonymous
+// peers): one HTTP GET per connection, passed as Route::kMetrics; nothing else.
+enum class ListenerClass : std::uint8_t { kNss, kPam, kAdmin, kNetwork, kVarlink, kNscd, kMetrics };
+inline constexpr std::size_t kListenerClasses = static_cast<std::size_t>(ListenerClass::kMetrics) + 1;
+static_assert(kListenerClasses <= 8, "GateRule::listeners holds one bit per listener class");
+
+// The listener class as metrics and status name it ("nss", "metrics").
+const char* listener_class_name(ListenerClass c);
 
 // Where the router sends an opcode (router.h): the lookup handler, the PAM
 // handler, or the admin handler (ping, status, and the administrator's
-// controls: cache invalidate/forget/show, the log level).
-enum class Route : std::uint8_t { kPing, kStatus, kLookup, kAuth, kAdmin };
-inline constexpr std::size_t kRoutes = 5;
+// controls: cache invalidate/forget/show, the log level), or a scrape of the
+// metrics listener (no wire opcode has this route: only that listener asks it).
+enum class Route : std::uint8_t { kPing, kStatus, kLookup, kAuth, kAdmin, kMetrics };
+inline constexpr std::size_t kRoutes = static_cast<std::size_t>(Route::kMetrics) + 1;
 
 // The route of a wire opcode; nullopt: unknown (the decoder answers it).
 std::optional<Route> route_of(std::uint16_t opcode);
@@ -43,10 +50,11 @@ enum class Rejection : std::uint8_t {
   kAdminNotRoot,    // an admin request on the admin socket from a non-root peer
   kNotVarlink,      // anything but a lookup from the Varlink socket
   kNotNscd,         // anything but a lookup on the nscd socket
+  kNotMetrics,      // anything but a scrape on the metrics listener, or a scrape elsewhere
 };
 // Counted from the last value, so that a new reason cannot be left out of
 // the counters (two fronts added one each at once).
-inline constexpr std::size_t kRejections = static_cast<std::size_t>(Rejection::kNotNscd) + 1;
+inline constexpr std::size_t kRejections = static_cast<std::size_t>(Rejection::kNotMetrics) + 1;
 
 // The name a rejection is counted under ("gate.refused.<name>").
 const char* rejection_name(Rejection r);
@@ -78,19 +86,28 @@ inline constexpr std::array<GateRule, kRoutes> kGateTable{{
     {Route::kAuth, listener_bit(ListenerClass::kPam), false, Rejection::kNotPamSocket},
     {Route::kAdmin, listener_bit(ListenerClass::kAdmin) | listener_bit(ListenerClass::kNscd), true,
      Rejection::kNotAdminSocket},
+    {Route::kMetrics, listener_bit(ListenerClass::kMetrics), false, Rejection::kNotMetrics},
 }};
 
 // The table's verdict alone, for a request of `opcode` on `listener` from a
 // peer that is (or is not) root. Network peers are never root. An unknown
 // opcode passes on a local listener (the decoder answers "unknown opcode") and
-// is kNotPublic on a network one, kNotVarlink on the Varlink socket and kNotNscd on the nscd socket.
+// is kNotPublic on a network one, kNotVarlink on the Varlink socket, kNotNscd on
+// the nscd socket and kNotMetrics on the metrics listener.
 Rejection gate_verdict(ListenerClass listener, bool root, std::uint16_t opcode);
+// The same for a route (a front that is not the wire: the metrics scrape).
+Rejection gate_verdict(ListenerClass listener, bool root, Route route);
 
 // The gate of one front worker: the table's verdicts, counted.
 class Gate {
  public:
   Rejection check(ListenerClass listener, bool root, std::uint16_t opcode) {
     Rejection r = gate_verdict(listener, root, opcode);
+    ++refused_[static_cast<std::size_t>(r)];
+    return r;
+  }
+  Rejection check(ListenerClass listener, bool root, Route route) {
+    Rejection r = gate_verdict(listener, root, route);
     ++refused_[static_cast<std::size_t>(r)];
     return r;
   }

@@ -7,6 +7,7 @@
 #include <asio/this_coro.hpp>
 
 #include <algorithm>
+#include <chrono>
 
 #include "core/log.h"
 #include "core/trace.h"
@@ -112,6 +113,16 @@ asio::awaitable<proto::Bytes> NssHandler::handle(proto::Request req, core::PeerC
 }
 
 asio::awaitable<core::Result<Answer>> NssHandler::lookup(Query q, std::string* source) {
+  const model::Kind kind = q.kind;
+  const auto started = std::chrono::steady_clock::now();
+  auto op = lookup_in_order(std::move(q), source);
+  core::Result<Answer> r = co_await std::move(op);
+  metrics_.record(kind, r ? LookupResult::kFound : lookup_result_of(r.error().code()),
+                  std::chrono::steady_clock::now() - started);
+  co_return r;
+}
+
+asio::awaitable<core::Result<Answer>> NssHandler::lookup_in_order(Query q, std::string* source) {
   Directories directories = directories_;  // kept alive across the awaits
   if (model::is_page(q.kind)) {
     auto op = walk_pages(std::move(directories), std::move(q), source);

@@ -22,6 +22,7 @@
 #include "proto/messages.h"
 #include "server/cache_publisher.h"
 #include "server/directory.h"
+#include "server/lookup_metrics.h"
 
 namespace fastid::server {
 
@@ -61,8 +62,12 @@ class NssHandler {
   std::uint64_t requests() const { return requests_; }
   // Lines for the status reply: lookup failures, the fast cache's figures, each directory's.
   StatusItems status_items() const;
+  // Lookups by kind and result and their latency, for the metrics listener.
+  const LookupMetrics& lookup_metrics() const { return metrics_; }
 
  private:
+  // lookup() without the counting.
+  asio::awaitable<core::Result<model::Answer>> lookup_in_order(model::Query query, std::string* source);
 
   // Answers are published after the reply: queued here and published by one
   // handler posted behind it (per loop turn), with nullopt for "no such entry".
@@ -76,6 +81,7 @@ class NssHandler {
   std::uint64_t requests_ = 0;
   std::uint64_t not_found_ = 0;
   std::uint64_t errors_ = 0;
+  LookupMetrics metrics_;
 };
 
 }  // namespace fastid::server

@@ -211,7 +211,8 @@ asio::awaitable<AuthReply> PamHandler::authenticate(proto::Request req, core::Pe
         core::Status saved = co_await std::move(save);
         if (!saved) core::log_warning("pam: offline credentials not saved: " + saved.to_string());
       }
-      AuthReply ok{AuthResult::kSuccess, ""};
+      // The source's words for the user, if any (the directory's expiry warning).
+      AuthReply ok{AuthResult::kSuccess, verdict->message};
       // The user's ticket cache (auth_provider = "krb5"), for KRB5CCNAME; a
       // name of any other shape never leaves the daemon.
       if (proto::ccache_name_shape_ok(verdict->ccache.data(), verdict->ccache.size())) {
@@ -228,10 +229,7 @@ asio::awaitable<AuthReply> PamHandler::authenticate(proto::Request req, core::Pe
       // account): for the log, which is root's; never the caller's reply.
       core::log_warning("pam: authentication failure from provider " + d->name() + " (" + shown(st.message()) +
                         "): " + who(req, peer));
-      if (lockout_.fail(attempt, auth::Lockout::Clock::now())) {
-        core::log_warning("pam: locked out after " + std::to_string(config_.max_failures) +
-                          " failures: " + who(req, peer));
-      }
+      count_failure(attempt, req, peer);
       if (offline_) {
         // The source rejected it: an offline credential must never let it in later.
         auto store = offline_;
@@ -270,16 +268,21 @@ asio::awaitable<AuthReply> PamHandler::authenticate(proto::Request req, core::Pe
     if (st.code() == core::Code::kPermissionDenied) {
       ++failures_;
       core::log_warning("pam: offline authentication failure: " + who(req, peer));
-      if (lockout_.fail(attempt, auth::Lockout::Clock::now())) {
-        core::log_warning("pam: locked out after " + std::to_string(config_.max_failures) +
-                          " failures: " + who(req, peer));
-      }
+      count_failure(attempt, req, peer);
       co_return AuthReply{AuthResult::kAuthError, ""};
     }
   }
   ++unavailable_;
   co_return AuthReply{AuthResult::kUnavailable,
                       all_offline ? "no source could be reached" : "the source is busy or failing; try again"};
+}
+
+void PamHandler::count_failure(auth::Lockout::Attempt& attempt, const proto::Request& req,
+                               const core::PeerCred& peer) {
+  if (lockout_.fail(attempt, auth::Lockout::Clock::now())) {
+    core::log_warning("pam: locked out after " + std::to_string(config_.max_failures) +
+                      " failures: " + who(req, peer));
+  }
 }
 
 asio::awaitable<bool> PamHandler::failed_offline(std::vector<FailedDirectory> failed, const proto::Request& req,
@@ -311,7 +314,9 @@ asio::awaitable<AuthReply> PamHandler::account(proto::Request req, core::PeerCre
       AuthReply reply = pool::auth_reply_of(*r);
       if (reply.result == AuthResult::kSuccess) {
         auto rules = apply_access_rules(d->name(), req, peer);
-        reply = co_await std::move(rules);
+        AuthReply ruled = co_await std::move(rules);
+        // Admitted: the source's words stay (an expiry warning for the user).
+        if (ruled.result != AuthResult::kSuccess) reply = std::move(ruled);
         if (reply.result == AuthResult::kUnavailable) {
           ++unavailable_;
           co_return reply;
@@ -348,7 +353,8 @@ asio::awaitable<AuthReply> PamHandler::account(proto::Request req, core::PeerCre
         AuthReply verdict = co_await std::move(rules);
         if (verdict.result != AuthResult::kSuccess) co_return verdict;
       }
-      co_return AuthReply{AuthResult::kSuccess, "account checked offline"};
+      core::log_info("pam: account checked offline (sources unreachable): " + who(req, peer));
+      co_return AuthReply{AuthResult::kSuccess, ""};
     }
   }
   ++unavailable_;
@@ -373,6 +379,12 @@ asio::awaitable<AuthReply> PamHandler::apply_access_rules(const std::string& pro
   core::log_warning("pam: access denied by provider " + provider + " rule " + shown(**refusal) + ": " +
                     who(req, peer));
   co_return AuthReply{AuthResult::kPermissionDenied, "access denied"};
+}
+
+void PamHandler::forget_cached(const std::string& user) {
+  if (cache_ == nullptr) return;
+  auto gone = cache_->forget(proto::kEntryUser, user);
+  if (!gone) core::log_warning("pam: the cached records of " + shown(user) + " not dropped: " + gone.error().to_string());
 }
 
 StatusItems PamHandler::status_items() const {

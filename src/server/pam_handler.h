@@ -38,6 +38,7 @@
 #include "core/peer_cred.h"
 #include "proto/messages.h"
 #include "server/access_rules.h"
+#include "server/cache_control.h"
 #include "server/nss_handler.h"
 
 namespace fastid::server {
@@ -73,6 +74,9 @@ class PamHandler {
   ~PamHandler();
 
   void set_config(PamOptions config);
+  // The caches a password change clears the user's records from (the
+  // directory entry changed: shadowLastChange); nullptr: none. Not owned.
+  void set_cache_control(CacheControl* cache) { cache_ = cache; }
 
   // One reply frame: kOk with an AuthReply, or an error reply for requests
   // that could not be served (busy, bad request).
@@ -106,10 +110,16 @@ class PamHandler {
   // kUnavailable (a lookup the rules need failed).
   asio::awaitable<proto::AuthReply> apply_access_rules(const std::string& provider, const proto::Request& req,
                                                        core::PeerCred peer);
+  // Drops the user's records from the store and the fast cache (after a change).
+  void forget_cached(const std::string& user);
+  // A failed guess (a password rejected, online or offline): counted by the
+  // lockout, and said in the log when it locks the user out.
+  void count_failure(auth::Lockout::Attempt& attempt, const proto::Request& req, const core::PeerCred& peer);
   // Drops the user's offline credential (no such user, account refused).
   asio::awaitable<void> forget_offline(const std::string& user, const char* why);
 
   NssHandler& nss_;
+  CacheControl* cache_ = nullptr;
   PamOptions config_;
   std::string state_dir_;
   core::Offloader offloader_{2};

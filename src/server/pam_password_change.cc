@@ -67,6 +67,7 @@ asio::awaitable<AuthReply> PamHandler::change_password(proto::Request req, core:
         ++password_changes_;
         lockout_.succeed(attempt, auth::Lockout::Clock::now());
         core::log_info("pam: password changed by " + by + ": " + who(req, peer));
+        forget_cached(req.name);
         if (offline_) {
           // The directory took the new password from this user, who proved the old one.
           auto store = offline_;
@@ -84,10 +85,7 @@ asio::awaitable<AuthReply> PamHandler::change_password(proto::Request req, core:
         ++password_change_refusals_;
         core::log_warning("pam: password change refused by " + by + ", the current password is wrong: " +
                           who(req, peer));
-        if (lockout_.fail(attempt, auth::Lockout::Clock::now())) {
-          core::log_warning("pam: locked out after " + std::to_string(config_.max_failures) +
-                            " failures: " + who(req, peer));
-        }
+        count_failure(attempt, req, peer);
         if (offline_) {
           auto store = offline_;
           auto drop = offloader_.offload(forget_stale_offline, store, req.name, req.password);

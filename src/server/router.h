@@ -8,6 +8,7 @@
 #include <asio/awaitable.hpp>
 
 #include <cstdint>
+#include <functional>
 #include <string>
 
 #include "core/peer_cred.h"
@@ -46,6 +47,12 @@ class Router {
   // when no map is handed out).
   proto::nscd::DatabaseStatistics nscd_statistics(proto::nscd::Database db) const;
 
+  // The metrics listener's one route (metrics_connection.cc): the exposition
+  // text of every front worker's figures, made by `source` (set by the front
+  // worker; unset: an empty exposition).
+  void set_metrics_source(std::function<std::string()> source) { metrics_ = std::move(source); }
+  std::string metrics() const { return metrics_ ? metrics_() : std::string(); }
+
   // "requests": the requests answered here but authentication (lookups, ping,
   // status, invalidation), the figure tests and operators read before and after.
   StatusItems status_items() const { return {{"requests", std::to_string(requests_)}}; }
@@ -55,6 +62,7 @@ class Router {
   NssHandler& lookups_;
   AdminHandler& admin_;
   PamHandler* pam_ = nullptr;
+  std::function<std::string()> metrics_;
   std::uint64_t requests_ = 0;
 };
 

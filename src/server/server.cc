@@ -199,6 +199,13 @@ void Server::add_nscd_listener(int fd, std::string name) {
   start_accepting(listeners_.back().get());
 }
 
+void Server::add_metrics_listener(int fd, std::string name) {
+  listeners_.push_back(std::make_unique<Listener>(io_, fd, socket_family(fd), IPPROTO_TCP, std::move(name)));
+  listeners_.back()->network = true;  // anonymous peers, capped per address
+  listeners_.back()->cls = ListenerClass::kMetrics;
+  start_accepting(listeners_.back().get());
+}
+
 void Server::add_tcp_listener(int fd, std::string name, std::shared_ptr<TlsServerContext> tls) {
   listeners_.push_back(std::make_unique<Listener>(io_, fd, socket_family(fd), IPPROTO_TCP, std::move(name)));
   listeners_.back()->network = true;
@@ -283,6 +290,9 @@ void Server::start_accepting(Listener* listener) {
           socket.close(ignored);
           continue;
         }
+        // A scraper's cap is its own: its connections and its lookups over
+        // TCP never take each other's places.
+        if (listener->cls == ListenerClass::kMetrics) holder = "m" + holder;
       } else if (!cred->is_root()) {
         holder = "u" + std::to_string(static_cast<int>(listener->cls)) + ":" + std::to_string(cred->uid);
       }
@@ -299,16 +309,20 @@ void Server::start_accepting(Listener* listener) {
         // the peer sees EOF at once and its client library reports "try
         // again"; connections already open are unaffected.
         ++s.stats_.rejected;
+        ++s.stats_.rejected_by_class[static_cast<std::size_t>(listener->cls)];
         conn->close();
         continue;
       }
       ++s.stats_.accepted;
+      ++s.stats_.accepted_by_class[static_cast<std::size_t>(listener->cls)];
       conn->deadline = std::chrono::steady_clock::now() + s.idle_timeout_of(*conn);
       s.connections_.emplace(id, conn);
       if (listener->cls == ListenerClass::kVarlink) {
         asio::co_spawn(s.io_, serve_varlink_connection(s, conn, s.varlink_options_), asio::detached);
       } else if (listener->cls == ListenerClass::kNscd) {
         asio::co_spawn(s.io_, serve_nscd_connection(s, conn), asio::detached);
+      } else if (listener->cls == ListenerClass::kMetrics) {
+        asio::co_spawn(s.io_, serve_metrics_connection(s, conn), asio::detached);
       } else if (listener->tls) {
         asio::co_spawn(s.io_, serve_tls_connection(s, conn, listener->tls), asio::detached);
       } else {
@@ -328,6 +342,7 @@ std::size_t Server::budget_of(ListenerClass cls) const {
     case ListenerClass::kNetwork: return limits_.max_network_connections;
     case ListenerClass::kVarlink: return limits_.max_varlink_connections;
     case ListenerClass::kNscd: return limits_.max_connections;  // the nss socket's budget, its own count
+    case ListenerClass::kMetrics: return limits_.max_metrics_connections;
   }
   return 0;
 }
@@ -339,8 +354,9 @@ std::chrono::milliseconds Server::idle_timeout_of(const Connection& conn) const 
 bool Server::admit(Connection& conn) {
   ClassUse& use = use_[static_cast<std::size_t>(conn.listener_class)];
   if (!conn.holder.empty()) {
-    const std::size_t cap =
-        conn.network ? limits_.max_connections_per_address : limits_.max_connections_per_uid;
+    const std::size_t cap = conn.listener_class == ListenerClass::kMetrics ? limits_.max_metrics_connections_per_address
+                            : conn.network                                 ? limits_.max_connections_per_address
+                                                                           : limits_.max_connections_per_uid;
     auto held = holders_.find(conn.holder);
     if (held != holders_.end() && held->second.size() >= cap) {
       // The peer is at its cap: its own oldest idle connection makes room, so
@@ -443,16 +459,10 @@ void Server::maybe_finish_stop() {
 }
 
 StatusItems Server::status_items() const {
-  return {
+  StatusItems items = {
       {"uptime_seconds", std::to_string(uptime().count())},
       {"connections.open", std::to_string(connections_.size())},
       {"connections.accepted", std::to_string(stats_.accepted)},
-      {"connections.open.nss", std::to_string(use_[static_cast<std::size_t>(ListenerClass::kNss)].open)},
-      {"connections.open.pam", std::to_string(use_[static_cast<std::size_t>(ListenerClass::kPam)].open)},
-      {"connections.open.admin", std::to_string(use_[static_cast<std::size_t>(ListenerClass::kAdmin)].open)},
-      {"connections.open.network", std::to_string(use_[static_cast<std::size_t>(ListenerClass::kNetwork)].open)},
-      {"connections.open.varlink", std::to_string(use_[static_cast<std::size_t>(ListenerClass::kVarlink)].open)},
-      {"connections.open.nscd", std::to_string(use_[static_cast<std::size_t>(ListenerClass::kNscd)].open)},
       {"connections.rejected", std::to_string(stats_.rejected)},
       {"connections.evicted", std::to_string(stats_.evicted)},
       {"connections.closed_idle", std::to_string(stats_.closed_idle)},
@@ -469,9 +479,20 @@ StatusItems Server::status_items() const {
       {"nscd.not_served", std::to_string(stats_.nscd_not_served)},
       {"nscd.failed", std::to_string(stats_.nscd_failed)},
       {"nscd.maps_sent", std::to_string(stats_.nscd_maps_sent)},
+      {"metrics.scrapes", std::to_string(stats_.metrics_scrapes)},
+      {"metrics.bad_requests", std::to_string(stats_.metrics_bad_requests)},
       {"nscd.statistics", std::to_string(stats_.nscd_statistics)},
       {"nscd.shutdowns_refused", std::to_string(stats_.nscd_shutdowns_refused)},
   };
+  // Per listener class, named by the class (derived from the enum, so that a
+  // new class is never left out): open, accepted, refused at once.
+  for (std::size_t c = 0; c < kListenerClasses; ++c) {
+    const std::string name = listener_class_name(static_cast<ListenerClass>(c));
+    items.emplace_back("connections.open." + name, std::to_string(use_[c].open));
+    items.emplace_back("connections.accepted." + name, std::to_string(stats_.accepted_by_class[c]));
+    items.emplace_back("connections.rejected." + name, std::to_string(stats_.rejected_by_class[c]));
+  }
+  return items;
 }
 
 }  // namespace fastid::server

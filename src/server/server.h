@@ -41,6 +41,8 @@ struct ServerLimits {
   std::size_t max_pam_connections = 1024;      // the pam socket
   std::size_t max_network_connections = 1024;  // all TCP listeners together
   std::size_t max_varlink_connections = 1024;  // the Varlink (systemd userdb) socket
+  std::size_t max_metrics_connections = 64;    // the metrics listener
+  std::size_t max_metrics_connections_per_address = 4;
   // Caps per peer. A peer at its cap that connects again has its own oldest
   // idle connection closed to make room (refused when none is idle). Root is
   // not capped per uid.
@@ -67,6 +69,11 @@ struct ServerStats {
   std::uint64_t nscd_not_served = 0;  //   hosts, services, netgroups, invalidation of another database; no map
   std::uint64_t nscd_failed = 0;      //   a directory failure: closed, so that glibc asks its modules
   std::uint64_t nscd_maps_sent = 0;   //   map descriptors handed out
+  std::uint64_t metrics_scrapes = 0;       // GET /metrics answered
+  std::uint64_t metrics_bad_requests = 0;  //   400, 404, 405, 431
+  // Per listener class (ListenerClass): accepted and refused at once.
+  std::array<std::uint64_t, kListenerClasses> accepted_by_class{};
+  std::array<std::uint64_t, kListenerClasses> rejected_by_class{};
   std::uint64_t nscd_statistics = 0;  //   GETSTAT answered (root's `nscd -g`)
   std::uint64_t nscd_shutdowns_refused = 0;  // SHUTDOWN (`nscd -K`): refused for everyone
   // Answers on the socket per database (passwd, group) found / not found:
@@ -111,6 +118,11 @@ class Server {
   // service name, the directories left out); a reload may replace them, and
   // connections already open keep the ones they started with.
   void add_varlink_listener(int fd, std::string name);
+
+  // The Prometheus scrape listener (TCP, bound, listening, non-blocking;
+  // metrics_connection.cc): GET /metrics only, its own budget and per-address
+  // cap. The server takes ownership of `fd`.
+  void add_metrics_listener(int fd, std::string name);
   void set_varlink_options(std::shared_ptr<const VarlinkOptions> options) { varlink_options_ = std::move(options); }
 
   void set_limits(ServerLimits limits) { limits_ = limits; }
@@ -129,6 +141,8 @@ class Server {
   // The one gate of every transport, and where what it lets through goes.
   // admit_request: the gate's verdict, counted (kNotPublic in refused_network too).
   Rejection admit_request(ListenerClass listener, bool root, std::uint16_t opcode);
+  // The same for a front whose requests are not wire opcodes (the metrics scrape).
+  Rejection admit_request(ListenerClass listener, bool root, Route route) { return gate_.check(listener, root, route); }
   const Gate& gate() const { return gate_; }
   Router& router() { return router_; }
   bool stopping() const { return stopping_; }

@@ -4,9 +4,11 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
+#include <cstring>
 
 namespace fastid::supervisor {
 namespace {
@@ -64,6 +66,47 @@ void FrontWorkerFigures::publish(int index, const FrontWorkerSample& s) {
       std::chrono::system_clock::now().time_since_epoch());
   w.updated_unix_ms.store(now.count(), kRelaxed);
   w.pid.store(::getpid(), std::memory_order_release);
+}
+
+void FrontWorkerFigures::publish_snapshot(int index, std::string_view text) {
+  if (slots_ == nullptr || index < 0 || index >= workers_) return;
+  FrontWorkerSlot& w = slots_[index];
+  const std::size_t bytes = std::min(text.size(), kSnapshotWords * sizeof(std::uint64_t));
+  const std::uint64_t seq = w.snapshot_sequence.load(kRelaxed);
+  w.snapshot_sequence.store(seq + 1, kRelaxed);  // odd: being written
+  std::atomic_thread_fence(std::memory_order_release);
+  for (std::size_t i = 0; i * 8 < bytes; ++i) {
+    std::uint64_t word = 0;
+    std::memcpy(&word, text.data() + i * 8, std::min<std::size_t>(8, bytes - i * 8));
+    w.snapshot[i].store(word, kRelaxed);
+  }
+  w.snapshot_bytes.store(bytes, kRelaxed);
+  w.snapshot_sequence.store(seq + 2, std::memory_order_release);
+}
+
+std::vector<std::string> FrontWorkerFigures::snapshots() const {
+  std::vector<std::string> out;
+  if (slots_ == nullptr) return out;
+  for (int i = 0; i < workers_; ++i) {
+    const FrontWorkerSlot& w = slots_[i];
+    if (w.pid.load(std::memory_order_acquire) <= 0) continue;
+    for (int attempt = 0; attempt < 3; ++attempt) {
+      const std::uint64_t before = w.snapshot_sequence.load(std::memory_order_acquire);
+      if (before % 2 != 0) continue;
+      const std::size_t bytes =
+          std::min<std::size_t>(w.snapshot_bytes.load(kRelaxed), kSnapshotWords * sizeof(std::uint64_t));
+      std::string text(bytes, '\0');
+      for (std::size_t k = 0; k * 8 < bytes; ++k) {
+        const std::uint64_t word = w.snapshot[k].load(kRelaxed);
+        std::memcpy(text.data() + k * 8, &word, std::min<std::size_t>(8, bytes - k * 8));
+      }
+      std::atomic_thread_fence(std::memory_order_acquire);
+      if (w.snapshot_sequence.load(kRelaxed) != before) continue;
+      out.push_back(std::move(text));
+      break;
+    }
+  }
+  return out;
 }
 
 void FrontWorkerFigures::clear(int index) {

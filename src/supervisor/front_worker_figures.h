@@ -12,6 +12,12 @@
 // Each front worker writes only its own slot, field by field with relaxed atomic
 // stores, on a timer (every 500 ms) and after a reload; readers load fields
 // the same way. Figures of different fields need not be from the same instant.
+//
+// Beside the fixed fields, each slot holds the front worker's whole figures
+// snapshot as opaque text (the metrics listener's source: every front worker's
+// status figures, server/metrics_exposition.h). It is written under a sequence
+// counter (odd while being written) in 8-byte atomic words, and a reader that
+// sees the counter move copies again, so it never takes a torn snapshot.
 #pragma once
 
 #include <sys/types.h>
@@ -19,12 +25,16 @@
 #include <atomic>
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
 #include "core/status.h"
 
 namespace fastid::supervisor {
+
+// Bytes of one front worker's snapshot text.
+inline constexpr std::size_t kSnapshotWords = 8192;  // 64 KiB
 
 struct FrontWorkerSlot {
   std::atomic<std::int64_t> pid;
@@ -42,6 +52,9 @@ struct FrontWorkerSlot {
   std::atomic<std::uint64_t> stall_timeout_ms;
   std::atomic<std::uint64_t> max_connections;
   std::atomic<std::uint64_t> rss_kib;           // the front worker's resident set
+  std::atomic<std::uint64_t> snapshot_sequence;  // odd while the snapshot is being written
+  std::atomic<std::uint64_t> snapshot_bytes;
+  std::atomic<std::uint64_t> snapshot[kSnapshotWords];
 };
 
 // The fields a front worker publishes (a plain copy, filled by the front worker).
@@ -64,6 +77,13 @@ class FrontWorkerFigures {
 
   // The front worker `index` writes its sample (and its pid, and the time).
   void publish(int index, const FrontWorkerSample& sample);
+  // The front worker `index` stores its snapshot text (cut at
+  // kSnapshotWords * 8 bytes; the writer keeps it below that).
+  void publish_snapshot(int index, std::string_view text);
+  // The snapshot of every slot with a live pid, in slot order; a slot whose
+  // snapshot kept changing while read (three tries) is left out.
+  std::vector<std::string> snapshots() const;
+
   // The supervisor clears the slot of a front worker that died.
   void clear(int index);
 

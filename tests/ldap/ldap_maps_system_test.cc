@@ -187,6 +187,74 @@ TEST_F(LdapMapsTest, KeysAndNetgroupsAreAnsweredFromTheStoreWhileTheDirectoryIsD
   ASSERT_TRUE(slapd_->restart());
 }
 
+// The same netgroups under `schema = "rfc2307bis"` (slapd loaded with the
+// fixture's RFC 2307bis schema, which keeps RFC 2307's nisNetgroup): nested
+// netgroups are memberNisNetgroup names in both layouts (as nslcd and SSSD
+// read them), so getent netgroup and innetgr() answer exactly as above. A
+// memberNisNetgroup written as a DN names no netgroup and is dropped.
+class LdapMapsBisTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    if (::geteuid() != 0) return;
+    dir_ = new std::string(::mkdtemp(std::string("/tmp/fastid-maps-bis-XXXXXX").data()));
+    const std::string base = "dc=fastid,dc=test";
+    write_file(*dir_ + "/netgroups.ldif",
+               netgroup_ldif(base) + "dn: cn=ng-dn-member,ou=netgroups," + base +
+                   "\nobjectClass: nisNetgroup\ncn: ng-dn-member\nnisNetgroupTriple: (dn-host,,)\n"
+                   "memberNisNetgroup: cn=ng-hosts,ou=netgroups," + base + "\n\n");
+    slapd_ = new Slapd(Slapd::Options{.extra = *dir_ + "/netgroups.ldif", .schema = "rfc2307bis", .users = 20, .groups = 2});
+    ASSERT_TRUE(slapd_->started()) << slapd_->error();
+    ASSERT_EQ(slapd_->base(), base);
+    daemon_ = new Daemon(1, 1);
+    daemon_->write_config("[daemon]\nsocket_dir = \"" + daemon_->socket_dir() + "\"\nstate_dir = \"" +
+                          daemon_->dir() + "/state\"\nlog_level = \"info\"\n" +
+                          slapd_->provider_toml("schema = \"rfc2307bis\"\n"));
+    ASSERT_TRUE(daemon_->start()) << daemon_->log();
+  }
+  static void TearDownTestSuite() {
+    delete daemon_;
+    delete slapd_;
+    if (dir_ != nullptr) run("rm -rf " + *dir_);
+    delete dir_;
+  }
+  void SetUp() override {
+    if (::geteuid() != 0) GTEST_SKIP() << "needs root: unshare -m";
+    ASSERT_TRUE(daemon_ != nullptr && daemon_->answers());
+  }
+  static CommandResult getent(const std::string& name) {
+    return with_nsswitch(*daemon_, kNsswitch, "getent netgroup " + name);
+  }
+  static std::string* dir_;
+  static Slapd* slapd_;
+  static Daemon* daemon_;
+};
+std::string* LdapMapsBisTest::dir_ = nullptr;
+Slapd* LdapMapsBisTest::slapd_ = nullptr;
+Daemon* LdapMapsBisTest::daemon_ = nullptr;
+
+TEST_F(LdapMapsBisTest, GetentNetgroupIsTheDatasetFlattenedThroughTheCycle) {
+  // The directory holds them: slapd took the entries under the bis schema.
+  ASSERT_TRUE(has(slapd_->ldapsearch("'(cn=ng-cycle-b)' memberNisNetgroup"), "memberNisNetgroup: ng-cycle-a"));
+  for (const auto& def : netgroup_defs()) {
+    CommandResult r = getent(def.name);
+    EXPECT_EQ(r.exit_code, 0) << def.name << ": " << r.out << daemon_->log();
+    EXPECT_EQ(parse_getent_netgroup(r.out), expected_triples(def.name)) << def.name << ": " << r.out;
+  }
+  CommandResult dn = getent("ng-dn-member");
+  EXPECT_EQ(parse_getent_netgroup(dn.out), (std::set<Triple>{Triple{"dn-host", "", ""}})) << dn.out;
+  EXPECT_EQ(getent("ng-nosuch").out, "");
+}
+
+TEST_F(LdapMapsBisTest, InnetgrAnswersAsTheDatasetSays) {
+  const auto queries = innetgr_queries();
+  const auto answers = ask_innetgr(*daemon_, queries);
+  ASSERT_EQ(answers.size(), queries.size()) << (answers.empty() ? "" : answers[0]);
+  for (size_t i = 0; i < queries.size(); ++i) {
+    auto f = split(queries[i], ' ');
+    EXPECT_EQ(answers[i], expected_innetgr(f[0], f[1], f[2], f[3]) ? "1" : "0") << "innetgr(" << queries[i] << ")";
+  }
+}
+
 // Plain builds only: sshd and ssh are not instrumented, and in a sanitized
 // build the nss_fastid module they load cannot run without the ASan runtime
 // first in their library list (preloading it into sshd's privilege-separated

@@ -334,6 +334,28 @@ inline void set_up_pam(const Daemon& d, const std::string& service) {
   write_file(d.dir() + "/nsswitch.conf", "passwd: files fastid\ngroup: files fastid\n");
 }
 
+// Runs `program` (pamtester, pam_driver, fastid) in a private mount namespace
+// where /etc/pam.d and /etc/nsswitch.conf are d.dir()'s (set_up_pam), with
+// the daemon's environment, as root or as `uid` (setpriv; its gid the same
+// number, no supplementary groups) and in a session of its own (setsid: no
+// controlling terminal, so nothing reads /dev/tty); `input` is its stdin.
+// Output is stdout and stderr together.
+inline CommandResult in_pam_namespace(const Daemon& d, const std::string& program, const std::string& input,
+                                      int uid = 0) {
+  static std::atomic<int> calls{0};  // one stdin file per call: calls may run at once
+  const std::string in = d.dir() + "/stdin." + std::to_string(calls.fetch_add(1));
+  write_file(in, input);
+  std::string drop;
+  if (uid != 0) {
+    drop = "setpriv --reuid=" + std::to_string(uid) + " --regid=" + std::to_string(uid) + " --clear-groups ";
+  }
+  const std::string inner = "mount --bind " + d.dir() + "/pam.d /etc/pam.d && mount --bind " + d.dir() +
+                            "/nsswitch.conf /etc/nsswitch.conf && exec " + drop + "env " + d.env() + program;
+  CommandResult r = run("setsid -w unshare -m sh -c '" + inner + "' < " + in + " 2>&1");
+  ::unlink(in.c_str());
+  return r;
+}
+
 // `steps`: pamtester's operations ("authenticate acct_mgmt"); the password is
 // its standard input. Output is pamtester's stdout and stderr together.
 inline CommandResult pamtester(const Daemon& d, const std::string& service, const std::string& user,

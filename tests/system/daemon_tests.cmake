@@ -12,7 +12,8 @@ if(FASTID_SANITIZE MATCHES "address")
   list(APPEND FASTID_SYSTEM_DEFS FASTID_ASAN_RUNTIME="${ASAN_RUNTIME}")
 endif()
 
-foreach(t nss_system_test daemon_system_test pam_system_test pam_security_system_test pam_chauthtok_system_test pam_access_system_test net_system_test
+foreach(t nss_system_test daemon_system_test pam_system_test pam_security_system_test pam_chauthtok_system_test pam_access_system_test
+          pam_password_system_test net_system_test
           workers_system_test limits_system_test tls_system_test conn_budget_system_test conn_secrets_system_test
           privilege_system_test service_system_test cache_control_system_test
           logs_system_test status_json_system_test)
@@ -29,6 +30,16 @@ foreach(t nss_system_test daemon_system_test pam_system_test pam_security_system
   endif()
   set_tests_properties(${t} PROPERTIES LABELS "system" TIMEOUT 600)
 endforeach()
+
+# The metrics listener (docs/operations.md "Metrics"): real curl, Prometheus'
+# own parser, hostile HTTP peers.
+add_executable(metrics_system_test metrics_system_test.cc)
+fastid_warnings(metrics_system_test)
+target_compile_definitions(metrics_system_test PRIVATE ${FASTID_SYSTEM_DEFS})
+target_link_libraries(metrics_system_test PRIVATE fastid_proto GTest::gtest GTest::gtest_main Threads::Threads crypt)
+add_dependencies(metrics_system_test fastidd fastid_cli nss_fastid fastid-provider-worker pam_fastid)
+add_test(NAME metrics_system_test COMMAND metrics_system_test)
+set_tests_properties(metrics_system_test PROPERTIES LABELS "system;metrics" TIMEOUT 600)
 
 # The systemd userdb front (docs/varlink.md): real nss-systemd, getent, id and
 # userdbctl in a private mount namespace, the interface's errors, hostile peers.
@@ -87,6 +98,17 @@ if(EXISTS ${CMAKE_SOURCE_DIR}/tests/support/slapd_fixture.h)
                    fastid-provider-worker)
   add_test(NAME store_ldap_system_test COMMAND store_ldap_system_test)
   set_tests_properties(store_ldap_system_test PROPERTIES LABELS "system;store;ldap" TIMEOUT 600)
+endif()
+# A wrong directory setting (base, bind password, CA) against the private slapd:
+# --check-config fails, a start goes on and serves the local provider.
+if(EXISTS ${CMAKE_SOURCE_DIR}/tests/support/slapd_fixture.h)
+  add_executable(wrong_setting_system_test wrong_setting_system_test.cc)
+  fastid_warnings(wrong_setting_system_test)
+  target_compile_definitions(wrong_setting_system_test PRIVATE ${FASTID_SYSTEM_DEFS})
+  target_link_libraries(wrong_setting_system_test PRIVATE GTest::gtest GTest::gtest_main Threads::Threads)
+  add_dependencies(wrong_setting_system_test fastidd nss_fastid nss_query fastid-provider-worker)
+  add_test(NAME wrong_setting_system_test COMMAND wrong_setting_system_test)
+  set_tests_properties(wrong_setting_system_test PROPERTIES LABELS "system;ldap" TIMEOUT 600)
 endif()
 # PAM against the private slapd of tests/ldap (slapd-fixture): the LDAP
 # provider binds as the user (docs/pam.md).

@@ -92,6 +92,55 @@ TEST(LogsSystemTest, DebugLevelReachesEveryFrontWorkerAndAReloadSetsTheConfigure
   }));
 }
 
+// Provider workers are exec'd, not forked: they follow the front workers'
+// level through a read-only mapping of the shared page (core::follow_log_level).
+// One started at info writes its per-request debug line once `fastid
+// debug-level debug` is set, without a restart, and stops at info again.
+TEST(LogsSystemTest, DebugLevelReachesTheProviderWorkersAlreadyRunning) {
+  Daemon d(10, 2);
+  d.write_config(d.default_config_text() +
+                 "\n[[provider]]\nname = \"dir\"\ntype = \"slow\"\nusers = 200\ngroups = 20\n");
+  ASSERT_TRUE(d.start()) << d.log();
+  const std::string c = cli(d);
+  const std::string worker_line = "provider dir: request opcode";
+  auto lookup_once = [&](const char* name) {
+    int fd = connect_unix(d.socket_dir() + "/nss");
+    const bool ok = fd >= 0 && lookup(fd, 1, name);
+    if (fd >= 0) ::close(fd);
+    return ok;
+  };
+  // At info a provider worker answers without a debug line; it is running now.
+  ASSERT_TRUE(lookup_once("user00100"));
+  ASSERT_TRUE(wait_until([&] { return d.status_value("pool.dir.workers") != "0"; })) << d.status().out;
+  EXPECT_EQ(count(d.log(), worker_line), 0) << d.log();
+  const std::string pids_before = d.status().out;
+
+  auto set = run(c + "debug-level debug 2>&1");
+  ASSERT_EQ(set.exit_code, 0) << set.out;
+  ASSERT_TRUE(lookup_once("user00101"));
+  EXPECT_TRUE(wait_until([&] { return count(d.log(), worker_line) >= 1; })) << d.log();
+  EXPECT_NE(d.log().find("provider-worker["), std::string::npos) << d.log();
+  // It was the same provider worker: none was started since.
+  std::smatch before, after;
+  const std::string pids_after = d.status().out;
+  ASSERT_TRUE(std::regex_search(pids_before, before, std::regex("pool\\.dir\\.worker\\.[0-9]+ +pid ([0-9]+)")));
+  ASSERT_TRUE(std::regex_search(pids_after, after, std::regex("pool\\.dir\\.worker\\.[0-9]+ +pid ([0-9]+)")));
+  EXPECT_EQ(before[1], after[1]) << pids_before << "\n" << pids_after;
+  // The request line names no user.
+  const std::string log = d.log();
+  const std::size_t at = log.find(worker_line);
+  ASSERT_NE(at, std::string::npos);
+  EXPECT_EQ(log.substr(at, log.find('\n', at) - at).find("user00101"), std::string::npos);
+
+  // Back at info: no more of them.
+  ASSERT_EQ(run(c + "debug-level info 2>&1").exit_code, 0);
+  const long seen = count(d.log(), worker_line);
+  ASSERT_TRUE(lookup_once("user00102"));
+  ASSERT_TRUE(lookup_once("user00103"));
+  EXPECT_EQ(count(d.log(), worker_line), seen) << d.log();
+  EXPECT_EQ(d.stop(SIGTERM), 0);
+}
+
 TEST(LogsSystemTest, RepeatedLinesAreCountedAndSummarisedNotWritten) {
   Daemon d(100, 10);
   std::string config = d.default_config_text();

@@ -74,22 +74,9 @@ class PamChauthtokTest : public ::testing::Test {
   }
   static CommandResult in_namespace(const std::string& program, const std::vector<std::string>& answers,
                                     int uid) {
-    static std::atomic<int> calls{0};
-    const std::string d = daemon_->dir();
-    const std::string in = d + "/answers." + std::to_string(calls.fetch_add(1));
     std::string text;
     for (const auto& a : answers) text += a + "\n";
-    write_file(in, text);
-    std::string drop;
-    if (uid != 0) {
-      drop = "setpriv --reuid=" + std::to_string(uid) + " --regid=" + std::to_string(uid) + " --clear-groups ";
-    }
-    const std::string inner = "mount --bind " + d + "/pam.d /etc/pam.d && mount --bind " + d +
-                              "/nsswitch.conf /etc/nsswitch.conf && exec " + drop + "env " + daemon_->env() +
-                              program;
-    CommandResult r = run("unshare -m sh -c '" + inner + "' < " + in + " 2>&1");
-    ::unlink(in.c_str());
-    return r;
+    return in_pam_namespace(*daemon_, program, text, uid);
   }
   static CommandResult login(const std::string& user, const std::string& password,
                              const std::string& steps = "authenticate") {

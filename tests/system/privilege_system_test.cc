@@ -398,5 +398,31 @@ TEST(PrivilegeSystemTest, FastidAuthSendsNoPasswordToADaemonThatIsNotRoot) {
   }
 }
 
+// `fastid passwd` makes the same checks before its first request (which
+// carries no secret) and before the one with both passwords: nothing at all
+// reaches a socket that is not root's or a listener that is not root.
+TEST(PrivilegeSystemTest, FastidPasswdSendsNothingToADaemonThatIsNotRoot) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root";
+  Daemon d(10, 2);
+  ::chmod(d.dir().c_str(), 0755);
+  const std::string kOld = "Fake-daemon.old", kNew = "Fake-daemon.new";
+  for (const bool bind_as_root : {false, true}) {
+    SCOPED_TRACE(bind_as_root ? "root's socket file, listener not root" : "socket of the service user");
+    const std::string dir = d.dir() + "/fake-" + (bind_as_root ? "root" : "user");
+    ASSERT_EQ(::mkdir(dir.c_str(), 0755), 0);
+    if (!bind_as_root) {
+      ASSERT_EQ(::chown(dir.c_str(), kServiceUid, kServiceUid), 0);
+    }
+    FakeDaemon fake(dir, bind_as_root);
+    auto r = run("printf '%s\\n' '" + kOld + "' '" + kNew + "' '" + kNew + "' | setsid -w env FASTID_SOCKET_DIR=" +
+                 dir + " " + bin_dir() + "/fastid passwd user00001 2>&1");
+    const std::string got = fake.received();
+    EXPECT_EQ(r.exit_code, 1) << r.out;
+    EXPECT_NE(r.out.find("refusing " + dir + "/pam: "), std::string::npos) << r.out;
+    EXPECT_TRUE(got.empty()) << got.size() << " bytes sent to the fake daemon";
+    EXPECT_EQ(got.find(kOld), std::string::npos) << "the fake daemon got the password";
+  }
+}
+
 }  // namespace
 }  // namespace fastid::testing

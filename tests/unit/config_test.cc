@@ -73,6 +73,10 @@ TEST(SettingsTable, EveryEntryIsComplete) {
       EXPECT_NE(s.apply_nscd, nullptr);
       EXPECT_NE(s.read_nscd, nullptr);
       EXPECT_EQ(s.apply_provider, nullptr);
+    } else if (s.section == Section::kMetrics) {
+      EXPECT_NE(s.apply_metrics, nullptr);
+      EXPECT_NE(s.read_metrics, nullptr);
+      EXPECT_EQ(s.apply_provider, nullptr);
     } else {
       EXPECT_NE(s.apply_provider, nullptr);
       EXPECT_NE(s.read_provider, nullptr);
@@ -616,6 +620,32 @@ TEST(Nscd, KeysDefaultsAndRules) {
   EXPECT_EQ(error_of(std::string(kMinimal) + "\n[nscd]\nenable = true\n"),
             "/etc/fastid.toml:6: [nscd] enable: unknown key (did you mean \"enabled\"?)");
   EXPECT_EQ(error_of("nscd = 5\n"), "/etc/fastid.toml:1: nscd: must be a section: write [nscd], got an integer");
+}
+
+TEST(Metrics, OffByDefaultOneNumericAddressAndItsCaps) {
+  EXPECT_EQ(default_config().metrics, MetricsConfig{});
+  EXPECT_TRUE(default_config().metrics.listen.empty()) << "no listener unless asked for";
+  auto c = parse_config(std::string(kMinimal) +
+                            "\n[metrics]\nlisten = \"[::1]:9464\"\nmax_connections = 8\n"
+                            "max_connections_per_address = 2\n",
+                        "/etc/fastid.toml");
+  ASSERT_TRUE(c) << c.error().to_string();
+  EXPECT_EQ(c->metrics.listen, "[::1]:9464");
+  EXPECT_EQ(c->metrics.max_connections, 8);
+  EXPECT_EQ(c->metrics.max_connections_per_address, 2);
+  auto again = parse_config(render_config(*c), "rendered");
+  ASSERT_TRUE(again) << again.error().to_string();
+  EXPECT_EQ(again->metrics, c->metrics);
+  EXPECT_NE(error_of(std::string(kMinimal) + "\n[metrics]\nlisten = \"localhost:9464\"\n").find("[metrics] listen: "),
+            std::string::npos)
+      << "a name would need a resolver at start";
+  EXPECT_NE(error_of(std::string(kMinimal) + "\n[metrics]\nlisten = \"127.0.0.1:99999\"\n").find("[metrics] listen: "),
+            std::string::npos);
+  EXPECT_EQ(error_of(std::string(kMinimal) + "\n[metrics]\nmax_connections = 0\n"),
+            "/etc/fastid.toml:6: [metrics] max_connections: must be between 1 and 4096, got 0");
+  EXPECT_EQ(error_of(std::string(kMinimal) + "\n[metrics]\nlsten = \"127.0.0.1:1\"\n"),
+            "/etc/fastid.toml:6: [metrics] lsten: unknown key (did you mean \"listen\"?)");
+  EXPECT_EQ(error_of("metrics = 5\n"), "/etc/fastid.toml:1: metrics: must be a section: write [metrics], got an integer");
 }
 
 TEST(Errors, UnknownSectionsAndStrayKeys) {

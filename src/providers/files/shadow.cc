@@ -12,6 +12,8 @@
 #include <memory>
 #include <vector>
 
+#include "providers/password_expiry.h"
+
 namespace fastid::providers {
 namespace {
 
@@ -185,6 +187,10 @@ model::Account shadow_account_verdict(const ShadowEntry& e, std::int64_t today) 
     if (today > e.last_change + e.max_days) {
       return {AccountVerdict::kPasswordExpired, "the password has expired"};
     }
+  }
+  // In order; inside the warning period the user is told (PAM_TEXT_INFO).
+  if (auto left = shadow_days_to_expiry(today, e.last_change, e.max_days, e.warn_days)) {
+    return {AccountVerdict::kOk, expiry_warning(*left)};
   }
   return {};
 }

@@ -1,7 +1,7 @@
 // The LDAP provider's calls for one user's credentials and account: a simple
 // bind as the user (authenticate), the Password Modify operation
 // (change_password) and the account check (lock attributes, access_filter,
-// pwdReset, shadow fields).
+// pwdReset, shadow fields, the password's expiry and its warning).
 #include <ldap.h>
 
 #include <algorithm>
@@ -9,8 +9,10 @@
 #include <cstdio>
 
 #include "core/log.h"
+#include "providers/ldap/ldap_bind_policy.h"
 #include "providers/ldap/ldap_password.h"
 #include "providers/ldap/ldap_provider_impl.h"
+#include "providers/password_expiry.h"
 
 namespace fastid::providers {
 
@@ -78,13 +80,14 @@ Status LdapProvider::authenticate(std::string_view user, std::string_view passwo
       tried = true;
       LDAP* ld = nullptr;
       Status st = Impl::make_handle(*this, uri, ld);
-      if (st) st = Impl::connect_and_bind(*this, uri, ld, dn, secret, true);
+      if (st) st = Impl::connect_and_bind(*this, uri, ld, dn, secret, true, &last_bind_notice_);
       unbind(ld);
       last = st;
       if (st || st.code() != core::Code::kUnavailable) break;
     }
     return last;
   };
+  last_bind_notice_ = {};
   auto entry = Impl::user_entry(*this, user, kLockAttrs);
   if (!entry) {
     // A name the directory does not know costs what a wrong password costs —
@@ -128,6 +131,12 @@ Status LdapProvider::authenticate(std::string_view user, std::string_view passwo
   return Status::ok();
 }
 
+Result<model::Account> LdapProvider::authenticate_verdict(std::string_view user, std::string_view password) {
+  if (Status st = authenticate(user, password); !st) return core::error(st);
+  // What the directory's password policy said while it took the password.
+  return ldap::account_of_notice(last_bind_notice_);
+}
+
 Result<model::PasswordChange> LdapProvider::change_password(std::string_view user, std::string_view old_password,
                                                              std::string_view new_password) {
   using model::PasswordChange;
@@ -135,7 +144,9 @@ Result<model::PasswordChange> LdapProvider::change_password(std::string_view use
   if (!checked_) {
     if (Status st = check_options(); !st) return core::error(st);
   }
-  auto entry = Impl::user_entry(*this, user, kLockAttrs);
+  std::vector<std::string> attrs = kLockAttrs;
+  attrs.push_back("objectClass");
+  auto entry = Impl::user_entry(*this, user, std::move(attrs));
   if (!entry) return core::error(entry.error());
   if (old_password.empty() && new_password.empty()) return PasswordChange{};  // preliminary: ours
   // An empty password would make the bind "unauthenticated" and succeed.
@@ -144,7 +155,7 @@ Result<model::PasswordChange> LdapProvider::change_password(std::string_view use
   std::string why;
   if (lock_of(*entry, &why) == Lock::kPermanent) {
     ++locked_refusals_;
-    core::log_warning(Impl::log_prefix(*this) + "password change of "" + printable(user) + "" refused: " + why);
+    core::log_warning(Impl::log_prefix(*this) + "password change of \"" + printable(user) + "\" refused: " + why);
     return PasswordChange{PasswordChangeVerdict::kDenied, why};
   }
   bool tried = false;
@@ -167,6 +178,15 @@ Result<model::PasswordChange> LdapProvider::change_password(std::string_view use
     // Bound as the user: the operation names no entry, so it can change no
     // password but the bound user's own.
     auto changed = ldap::modify_own_password(ld, old_password, new_password, options_.search_timeout);
+    if (changed && changed->verdict == PasswordChangeVerdict::kChanged &&
+        ldap::has_shadow_account(entry->values("objectclass"))) {
+      // Shadow aging starts again today (as nslcd and SSSD do), written as the user.
+      const std::int64_t today = today_for_test_ ? *today_for_test_ : today_in_days();
+      if (Status shadow = ldap::update_shadow_last_change(ld, entry->dn, today, options_.search_timeout); !shadow) {
+        core::log_warning(Impl::log_prefix(*this) + "password of \"" + printable(user) +
+                          "\" changed, but shadowLastChange not updated: " + shadow.message());
+      }
+    }
     unbind(ld);
     if (!changed) return changed;
     if (changed->verdict == PasswordChangeVerdict::kChanged) {
@@ -211,7 +231,8 @@ model::Account LdapProvider::account_verdict(std::int64_t today, std::int64_t la
 
 Result<model::Account> LdapProvider::account(std::string_view user) {
   FASTID_LDAP_READY();
-  std::vector<std::string> attrs = {"shadowLastChange", "shadowMax", "shadowInactive", "shadowExpire", "pwdReset"};
+  std::vector<std::string> attrs = {"shadowLastChange", "shadowMax",      "shadowInactive", "shadowExpire",
+                                    "shadowWarning",    "pwdReset",       "pwdChangedTime", "pwdPolicySubentry"};
   attrs.insert(attrs.end(), kLockAttrs.begin(), kLockAttrs.end());
   auto entry = Impl::user_entry(*this, user, std::move(attrs));
   if (!entry) return core::error(entry.error());
@@ -241,8 +262,24 @@ Result<model::Account> LdapProvider::account(std::string_view user) {
     return d ? *d : -1;
   };
   const std::int64_t today = today_for_test_ ? *today_for_test_ : today_in_days();
-  return account_verdict(today, field("shadowLastChange"), field("shadowMax"), field("shadowInactive"),
-                         field("shadowExpire"));
+  model::Account verdict = account_verdict(today, field("shadowLastChange"), field("shadowMax"),
+                                           field("shadowInactive"), field("shadowExpire"));
+  if (verdict.verdict != model::AccountVerdict::kOk) return verdict;
+  // In order by shadow; the password policy's age, then the nearer warning.
+  std::optional<std::int64_t> days_left =
+      shadow_days_to_expiry(today, field("shadowLastChange"), field("shadowMax"), field("shadowWarning"));
+  auto policy = password_policy_expiry(entry->first("pwdchangedtime"), entry->first("pwdpolicysubentry"));
+  if (!policy) return core::error(policy.error());
+  if (policy->state == PolicyExpiry::State::kExpired) {
+    return model::Account{model::AccountVerdict::kPasswordExpired,
+                          "password expired on " + date_of_day(policy->expires_at / 86400) + " (password policy)"};
+  }
+  if (policy->state == PolicyExpiry::State::kWarning) {
+    const std::int64_t days = policy->seconds_left / 86400;
+    if (!days_left || days < *days_left) days_left = days;
+  }
+  if (days_left) verdict.message = expiry_warning(*days_left);
+  return verdict;
 }
 
 }  // namespace fastid::providers

@@ -16,6 +16,7 @@
 #include "core/log.h"
 #include "core/trace.h"
 #include "providers/krb5/keytab_credentials.h"
+#include "providers/ldap/ldap_bind_policy.h"
 #include "providers/ldap/ldap_provider_impl.h"
 
 namespace fastid::providers {
@@ -158,7 +159,8 @@ Status LdapProvider::Impl::make_handle(const P& p, const std::string& uri, LDAP*
 // kPermissionDenied: the server refused the credentials or the certificate
 // did not verify; kUnavailable: no answer.
 Status LdapProvider::Impl::connect_and_bind(const P& p, const std::string& uri, LDAP* ld, const std::string& dn,
-                                            std::string_view password, bool user_bind) {
+                                            std::string_view password, bool user_bind,
+                                            ldap::BindPolicyNotice* notice) {
   const bool ldaps = uri.rfind("ldaps:", 0) == 0;
   const std::string ca = p.options_.tls_ca_file.empty() ? "the system trust store"
                                                         : "tls_ca_file " + p.options_.tls_ca_file;
@@ -178,8 +180,10 @@ Status LdapProvider::Impl::connect_and_bind(const P& p, const std::string& uri, 
   berval cred{};
   cred.bv_val = const_cast<char*>(password.data());  // libldap only reads it
   cred.bv_len = password.size();
-  int rc = ldap_sasl_bind_s(ld, dn.empty() ? nullptr : dn.c_str(), LDAP_SASL_SIMPLE, &cred,
-                            nullptr, nullptr, nullptr);
+  int rc = notice != nullptr
+               ? ldap::simple_bind_with_policy(ld, dn, password, p.options_.search_timeout, notice)
+               : ldap_sasl_bind_s(ld, dn.empty() ? nullptr : dn.c_str(), LDAP_SASL_SIMPLE, &cred, nullptr,
+                                  nullptr, nullptr);
   if (rc == LDAP_SUCCESS) return Status::ok();
   if (rc == LDAP_INVALID_CREDENTIALS) {
     if (user_bind) return Status::permission_denied(prefix(p) + "password rejected");

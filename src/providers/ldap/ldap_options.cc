@@ -40,6 +40,7 @@ Status LdapProvider::check_options() {
   for (Status st : {check_dn("base", options_.base, true), check_dn("user_base", options_.user_base, false),
                     check_dn("group_base", options_.group_base, false),
                     check_dn("netgroup_base", options_.netgroup_base, false),
+                    check_dn("password_policy_dn", options_.password_policy_dn, false),
                     check_dn("bind_dn", options_.bind_dn, false)}) {
     if (!st) return st;
   }

@@ -3,6 +3,7 @@
 
 #include <lber.h>
 #include <ldap.h>
+#include <strings.h>
 
 #include <string>
 
@@ -85,6 +86,46 @@ core::Result<PasswordChange> modify_own_password(::ldap* bound, std::string_view
     return PasswordChange{PasswordChangeVerdict::kDenied, "the directory does not let you change your password: " + reason};
   }
   return PasswordChange{PasswordChangeVerdict::kNewPasswordRefused, reason};
+}
+
+bool has_shadow_account(const std::vector<std::string>* object_classes) {
+  if (object_classes == nullptr) return false;
+  for (const auto& c : *object_classes) {
+    if (c.size() == 13 && ::strncasecmp(c.c_str(), "shadowAccount", 13) == 0) return true;
+  }
+  return false;
+}
+
+core::Status update_shadow_last_change(::ldap* bound, const std::string& dn, std::int64_t today,
+                                       std::chrono::milliseconds timeout) {
+  std::string day = std::to_string(today);
+  char* values[2] = {day.data(), nullptr};
+  char attr[] = "shadowLastChange";
+  LDAPMod mod{};
+  mod.mod_op = LDAP_MOD_REPLACE;
+  mod.mod_type = attr;
+  mod.mod_values = values;
+  LDAPMod* mods[2] = {&mod, nullptr};
+  int msgid = 0;
+  int rc = ldap_modify_ext(bound, dn.c_str(), mods, nullptr, nullptr, &msgid);
+  if (rc != LDAP_SUCCESS) return core::Status::unavailable(std::string("modify not sent: ") + ldap_err2string(rc));
+  timeval tv{static_cast<time_t>(timeout.count() / 1000), static_cast<suseconds_t>((timeout.count() % 1000) * 1000)};
+  LDAPMessage* result = nullptr;
+  rc = ldap_result(bound, msgid, LDAP_MSG_ALL, &tv, &result);
+  if (rc == 0) {
+    ldap_msgfree(result);
+    return core::Status::timeout("no answer to the modify operation");
+  }
+  if (rc < 0) return core::Status::unavailable("modify: connection lost");
+  int err = LDAP_OTHER;
+  char* text = nullptr;
+  rc = ldap_parse_result(bound, result, &err, nullptr, &text, nullptr, nullptr, /*freeit=*/1);
+  const std::string reason = reason_of(rc == LDAP_SUCCESS ? err : rc, PP_noError, text);
+  ldap_memfree(text);
+  if (rc != LDAP_SUCCESS || err != LDAP_SUCCESS) {
+    return core::Status::permission_denied("the directory refused the modify of " + printable(dn) + ": " + reason);
+  }
+  return core::Status::ok();
 }
 
 }  // namespace fastid::providers::ldap

@@ -17,6 +17,8 @@
 #include <string_view>
 #include <vector>
 
+#include "providers/ldap/ldap_bind_policy.h"
+#include "providers/password_expiry.h"
 #include "providers/provider.h"
 
 // libldap's handle, kept out of this header.
@@ -69,6 +71,10 @@ class LdapProvider final : public Provider {
     std::string principal = {};
     // The account check refuses a user whose entry does not match it ("": none).
     std::string access_filter = {};
+    // The ppolicy default policy entry (slapd's olcPPolicyDefault), read for
+    // pwdMaxAge and pwdExpireWarning when a user entry names no
+    // pwdPolicySubentry ("": only users that name one have a policy's age).
+    std::string password_policy_dn = {};
   };
 
   explicit LdapProvider(Options options);
@@ -101,6 +107,10 @@ class LdapProvider final : public Provider {
   // the name: not found, no bind. A directory lock (nsAccountLock, a
   // pwdAccountLockedTime the bind did not clear): kPermissionDenied.
   Status authenticate(std::string_view user, std::string_view password) override;
+  // authenticate(), and what slapd's password policy control said of the
+  // bind (ldap_bind_policy.h): an expiry warning (kOk with words for the
+  // user) or grace logins left (kPasswordExpired: change it now).
+  Result<model::Account> authenticate_verdict(std::string_view user, std::string_view password) override;
   // The directory's lock state (nsAccountLock, pwdAccountLockedTime: denied),
   // ppolicy's pwdReset (an administrator's reset: the password must be
   // changed), then shadowAccount attributes (shadowExpire, shadowLastChange, shadowMax,
@@ -117,6 +127,8 @@ class LdapProvider final : public Provider {
 
   // The day account() takes as today (tests); nullopt = the clock.
   void set_today_for_test(std::optional<std::int64_t> day) { today_for_test_ = day; }
+  // The second (since 1970) a password policy's age is measured at (tests); nullopt = the clock.
+  void set_now_for_test(std::optional<std::int64_t> second) { now_for_test_ = second; }
   // The URI the search connection uses now ("" when none).
   const std::string& connected_uri() const { return connected_uri_; }
 
@@ -159,6 +171,8 @@ class LdapProvider final : public Provider {
   Walk<User> user_walk_;
   Walk<Group> group_walk_;
   std::optional<std::int64_t> today_for_test_;
+  std::optional<std::int64_t> now_for_test_;
+  ldap::BindPolicyNotice last_bind_notice_;  // of the last authenticate()
   // stats
   std::uint64_t searches_ = 0, reconnects_ = 0, rejected_ = 0, skipped_ = 0, failovers_ = 0;
   std::uint64_t ambiguous_ = 0, cleartext_refusals_ = 0, locked_refusals_ = 0, password_changes_ = 0;
@@ -176,6 +190,10 @@ class LdapProvider final : public Provider {
   // cn, nisNetgroupTriple, memberNisNetgroup of each nesting level in one
   // search (names OR-ed), flattened by providers::flatten_netgroup.
   Result<model::Netgroup> netgroup(const std::string& name);
+  // A ppolicy password's age (password_expiry.h): pwdChangedTime against the
+  // pwdMaxAge and pwdExpireWarning of the entry's pwdPolicySubentry, else of
+  // password_policy_dn (one base search); kNone without either.
+  Result<PolicyExpiry> password_policy_expiry(const std::string& changed_time, const std::string& policy_subentry);
   // The values of ssh_key_attribute of the one entry of exactly that name.
   Result<model::SshKeys> ssh_keys(std::string_view user);
   friend struct Impl;

@@ -94,9 +94,12 @@ struct LdapProvider::Impl {
   static Status make_handle(const P& p, const std::string& uri, LDAP*& ld);
   // Connects `ld` (StartTLS if configured) and binds as dn/password.
   // kPermissionDenied: the server refused the credentials or the certificate
-  // did not verify; kUnavailable: no answer.
+  // did not verify; kUnavailable: no answer. `notice` (a user's bind only):
+  // the bind carries the password policy control, and this gets what the
+  // server's answer said (ldap_bind_policy.h).
   static Status connect_and_bind(const P& p, const std::string& uri, LDAP* ld, const std::string& dn,
-                                 std::string_view password, bool user_bind);
+                                 std::string_view password, bool user_bind,
+                                 ldap::BindPolicyNotice* notice = nullptr);
   // The service account's SASL GSSAPI bind with the provider's own ticket.
   // The server's principal is ldap/<the URI's host> exactly as written
   // (no canonicalisation through DNS, which would name this host for 127.0.0.1).
