@@ -512,7 +512,9 @@ const Setting kProviderKeys[] = {
         .description = "With `auth_provider = \"krb5\"`: where a login's ticket is left: a new "
                        "file per login, `%U` the uid, `XXXXXX` random, created by root with "
                        "O_EXCL|O_NOFOLLOW, mode 0600, owned by the user, in a directory nobody "
-                       "else can swap. Empty: no ticket is kept.",
+                       "else can swap; or `KEYRING:persistent:%U`, the user's persistent kernel "
+                       "keyring. pam_fastid exports it as KRB5CCNAME (its `ccache_dir` option "
+                       "names the directory of FILE: caches). Empty: no ticket is kept.",
     }),
 
     // ---- type "winbind" (docs/winbind.md) ----

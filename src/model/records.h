@@ -81,6 +81,10 @@ enum class AccountVerdict : std::uint8_t {
 struct Account {
   AccountVerdict verdict = AccountVerdict::kOk;
   std::string message;
+  // Authentication only: the credential cache the source left for this login
+  // ("FILE:/tmp/krb5cc_1000_a8Xk2p", auth_provider = "krb5"), exported to the
+  // session as KRB5CCNAME; "" for none.
+  std::string ccache = {};
   bool operator==(const Account&) const = default;
 };
 

@@ -23,14 +23,20 @@ struct Options {
   bool use_authtok = false;  // chauthtok: the new password is an earlier module's (pam_pwquality)
   const char* socket = kDefaultSocket;
   int timeout_ms = kDefaultTimeoutMs;
+  // The directory a FILE: credential cache from the daemon must be in (%U: the
+  // uid), matching the daemon's krb5_ccache; pam_ccache.cc.
+  const char* ccache_dir = "/tmp";
 };
 
 // One request to the daemon (after its checks: a root socket, a root peer, a
 // ping in time): the user, a password (kAuthenticate; the current one for
 // kChangePassword), the new password (kChangePassword), the PAM service. The
-// answer as a PAM code; `message` receives the daemon's printable message.
+// answer as a PAM code; `message` receives the daemon's printable message, and
+// `ccache` (if given) the credential cache a successful kAuthenticate named
+// (unchecked: keep_ccache checks it), NUL-terminated, "" for none.
 int ask(pam_handle_t* pamh, const Options& o, proto::Opcode op, const char* user, const char* password,
-        const char* new_password, char* message, size_t message_cap);
+        const char* new_password, char* message, size_t message_cap, char* ccache = nullptr,
+        size_t ccache_cap = 0);
 // The user name, checked against the protocol's limit.
 int get_user(pam_handle_t* pamh, const char** user);
 // One prompt without echo; on PAM_SUCCESS *resp holds the answer, which
@@ -41,6 +47,13 @@ void drop_answer(pam_response* resp);
 int prompt_password(pam_handle_t* pamh, int item = PAM_AUTHTOK, const char* prompt = "Password: ");
 // A message to the user unless PAM_SILENT or empty.
 void tell(pam_handle_t* pamh, int flags, int style, const char* text);
+
+// The login's Kerberos cache (pam_ccache.cc): keep_ccache checks the name a
+// successful authentication's reply carried and keeps it (or drops the last
+// one: `len` 0); export_ccache puts it in the PAM environment as KRB5CCNAME
+// (pam_sm_setcred, pam_sm_open_session); false when there is none.
+void keep_ccache(pam_handle_t* pamh, const Options& o, const char* user, const char* name, size_t len);
+bool export_ccache(pam_handle_t* pamh, const Options& o);
 
 // pam_sm_chauthtok's work (pam_chauthtok.cc).
 int change_password(pam_handle_t* pamh, int flags, const Options& o);

@@ -1,7 +1,8 @@
 // pam_fastid.so: authentication and account checks through fastidd's `pam`
 // socket (docs/pam.md). It runs inside login, sshd, su, sudo, screen lockers:
 // no C++ runtime, no exceptions, no threads, no signal handlers, no
-// allocation but libpam's own, every fd O_CLOEXEC and above 2, SIGPIPE never
+// allocation but libpam's own (and the kept KRB5CCNAME line, which libpam
+// frees with the handle), every fd O_CLOEXEC and above 2, SIGPIPE never
 // raised (MSG_NOSIGNAL), poll() with deadlines so that a missing, stopped or
 // broken daemon costs at most kCheckMs before PAM_AUTHINFO_UNAVAIL.
 //
@@ -15,7 +16,11 @@
 // users are pam_unix's) and prompts for the current one; the update pass
 // prompts for the new one twice and sends both; the daemon binds as the user.
 //
-// Options: debug, use_first_pass, try_first_pass, use_authtok, socket=/abs/path (default
+// Kerberos (auth_provider = "krb5"): the ticket cache a successful
+// authentication names is checked and exported as KRB5CCNAME by setcred and
+// open_session (pam_ccache.cc).
+//
+// Options: debug, use_first_pass, try_first_pass, use_authtok, ccache_dir=/abs/dir (default /tmp), socket=/abs/path (default
 // FASTID_SOCKET_DIR_DEFAULT/pam, /run/fastid/pam unless moved at build time), timeout=SECONDS (reply deadline for a check, 1..120, default 15).
 #include <errno.h>
 #include <fcntl.h>
@@ -40,6 +45,7 @@
 #include "default_paths.h"
 #include "pam/daemon_check.h"
 #include "pam/module.h"
+#include "proto/ccache_name.h"
 #include "proto/wire.h"
 
 namespace fastid::pam_module {
@@ -68,6 +74,9 @@ static Options parse_options(pam_handle_t* pamh, int argc, const char** argv) {
     } else if (strncmp(a, "socket=", 7) == 0 && a[7] == '/' &&
                strlen(a + 7) < sizeof(sockaddr_un::sun_path)) {
       o.socket = a + 7;
+    } else if (strncmp(a, "ccache_dir=", 11) == 0 && a[11] == '/' &&
+               strlen(a + 11) <= fastid::proto::kMaxCcacheNameLength) {
+      o.ccache_dir = a + 11;
     } else if (strncmp(a, "timeout=", 8) == 0) {
       char* end = nullptr;
       long s = strtol(a + 8, &end, 10);
@@ -265,8 +274,9 @@ static int chauthtok_code(AuthResult r) {
 // Sends one auth request (user, optional password, service) and maps the
 // answer. `message` receives the daemon's message (NUL-terminated, may be empty).
 int ask(pam_handle_t* pamh, const Options& o, Opcode op, const char* user, const char* password,
-        const char* new_password, char* message, size_t message_cap) {
+        const char* new_password, char* message, size_t message_cap, char* ccache, size_t ccache_cap) {
   message[0] = '\0';
+  if (ccache != nullptr && ccache_cap > 0) ccache[0] = '\0';
   const void* service_item = nullptr;
   const char* service = "";
   if (pam_get_item(pamh, PAM_SERVICE, &service_item) == PAM_SUCCESS && service_item != nullptr) {
@@ -308,6 +318,10 @@ int ask(pam_handle_t* pamh, const Options& o, Opcode op, const char* user, const
   uint32_t code = r.u32();
   uint32_t mlen = 0;
   const char* m = r.str(1024, &mlen);
+  // A success of kAuthenticate may name the user's credential cache.
+  uint32_t clen = 0;
+  const char* c = nullptr;
+  if (!r.bad && !r.at_end() && op == Opcode::kAuthenticate) c = r.str(fastid::proto::kMaxCcacheNameLength, &clen);
   if (r.bad || !r.at_end() || code > fastid::proto::kAuthResultMax) {
     pam_syslog(pamh, LOG_ERR, "malformed answer from fastidd for user %s", user);
     return PAM_AUTHINFO_UNAVAIL;
@@ -319,6 +333,10 @@ int ask(pam_handle_t* pamh, const Options& o, Opcode op, const char* user, const
     message[i] = (c < 0x20 || c == 0x7f) ? '?' : static_cast<char>(c);
   }
   message[mlen] = '\0';
+  if (c != nullptr && ccache != nullptr && clen < ccache_cap && code == 0) {
+    memcpy(ccache, c, clen);
+    ccache[clen] = '\0';
+  }
   return op == Opcode::kChangePassword ? chauthtok_code(static_cast<AuthResult>(code))
                                        : pam_code(static_cast<AuthResult>(code));
 }
@@ -442,7 +460,10 @@ __attribute__((visibility("default"))) int pam_sm_authenticate(pam_handle_t* pam
     return PAM_AUTH_ERR;
   }
   char message[1025];
-  rc = ask(pamh, o, Opcode::kAuthenticate, user, password, nullptr, message, sizeof message);
+  char ccache[fastid::proto::kMaxCcacheNameLength + 1];
+  rc = ask(pamh, o, Opcode::kAuthenticate, user, password, nullptr, message, sizeof message, ccache,
+           sizeof ccache);
+  if (rc == PAM_SUCCESS) keep_ccache(pamh, o, user, ccache, strlen(ccache));
   if (rc == PAM_ACCT_EXPIRED || rc == PAM_NEW_AUTHTOK_REQD) {
     // The password is right; the source said (only while checking it, as
     // winbind does) that the account has expired or the password must be
@@ -461,8 +482,12 @@ __attribute__((visibility("default"))) int pam_sm_authenticate(pam_handle_t* pam
   return rc;
 }
 
-__attribute__((visibility("default"))) int pam_sm_setcred(pam_handle_t*, int, int, const char**) {
-  return PAM_SUCCESS;  // fastid grants no credentials beyond what NSS already answers
+// The Kerberos ticket the daemon left for this login (auth_provider = "krb5")
+// becomes the session's KRB5CCNAME; fastid grants no other credentials.
+__attribute__((visibility("default"))) int pam_sm_setcred(pam_handle_t* pamh, int flags, int argc,
+                                                          const char** argv) {
+  if ((flags & PAM_DELETE_CRED) == 0) (void)export_ccache(pamh, parse_options(pamh, argc, argv));
+  return PAM_SUCCESS;
 }
 
 __attribute__((visibility("default"))) int pam_sm_acct_mgmt(pam_handle_t* pamh, int flags, int argc,
@@ -496,9 +521,11 @@ __attribute__((visibility("default"))) int pam_sm_chauthtok(pam_handle_t* pamh, 
   return change_password(pamh, flags, o);
 }
 
-__attribute__((visibility("default"))) int pam_sm_open_session(pam_handle_t*, int, int,
-                                                               const char**) {
-  return PAM_IGNORE;
+// Applications that open the session without setcred (or in another order)
+// get KRB5CCNAME too.
+__attribute__((visibility("default"))) int pam_sm_open_session(pam_handle_t* pamh, int, int argc,
+                                                               const char** argv) {
+  return export_ccache(pamh, parse_options(pamh, argc, argv)) ? PAM_SUCCESS : PAM_IGNORE;
 }
 
 __attribute__((visibility("default"))) int pam_sm_close_session(pam_handle_t*, int, int,

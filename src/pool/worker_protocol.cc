@@ -69,14 +69,14 @@ proto::AuthReply auth_reply_of(const model::Account& account) {
     case AccountVerdict::kPasswordExpired: result = AuthResult::kPasswordExpired; break;
     case AccountVerdict::kDenied: result = AuthResult::kPermissionDenied; break;
   }
-  return proto::AuthReply{result, account.message};
+  return proto::AuthReply{result, account.message, account.ccache};
 }
 
 core::Result<model::Account> account_of(const proto::AuthReply& reply) {
   using model::AccountVerdict;
   using proto::AuthResult;
   switch (reply.result) {
-    case AuthResult::kSuccess: return model::Account{AccountVerdict::kOk, reply.message};
+    case AuthResult::kSuccess: return model::Account{AccountVerdict::kOk, reply.message, reply.ccache};
     case AuthResult::kAccountExpired: return model::Account{AccountVerdict::kExpired, reply.message};
     case AuthResult::kPasswordExpired: return model::Account{AccountVerdict::kPasswordExpired, reply.message};
     case AuthResult::kPermissionDenied: return model::Account{AccountVerdict::kDenied, reply.message};

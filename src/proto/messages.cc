@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "proto/ccache_name.h"
+
 namespace fastid::proto {
 
 using model::Group;
@@ -235,6 +237,10 @@ Bytes encode_auth_reply(std::uint32_t request_id, Opcode opcode, const AuthReply
     w.u32(static_cast<std::uint32_t>(reply.result));
     std::string_view msg = std::string_view(reply.message).substr(0, 1024);
     w.str(msg.data(), msg.size());
+    // Never cut: a shortened name would be another cache.
+    if (!reply.ccache.empty() && reply.ccache.size() <= kMaxCcacheNameLength) {
+      w.str(reply.ccache.data(), reply.ccache.size());
+    }
   });
 }
 
@@ -284,6 +290,10 @@ core::Result<AuthReply> decode_auth_reply(const Reply& reply) {
     std::uint32_t n = 0;
     const char* s = r.str(1024, &n);
     a->message.assign(s, n);
+    if (!r.bad && !r.at_end()) {
+      const char* c = r.str(kMaxCcacheNameLength, &n);
+      a->ccache.assign(c, n);
+    }
     return !r.bad;
   };
   return decode_record_reply<AuthReply>(reply, get);

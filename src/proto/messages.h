@@ -40,10 +40,14 @@ struct Request {
 };
 
 // The answer to kAuthenticate/kAccount: a result and a message for the user
-// or the log ("account expired on 2026-01-01"), never a secret.
+// or the log ("account expired on 2026-01-01"), never a secret. A successful
+// kAuthenticate may name the credential cache the source left for the login
+// (proto/ccache_name.h; sent only when not empty, so older readers of a reply
+// without one are unaffected).
 struct AuthReply {
   AuthResult result = AuthResult::kUnavailable;
   std::string message;
+  std::string ccache = {};
   bool operator==(const AuthReply&) const = default;
 };
 

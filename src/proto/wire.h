@@ -64,7 +64,9 @@ enum class Opcode : uint16_t {
   kSshKeys = 0x0018,     // str user -> str user, u32 n, n x str authorized_keys line
   // Authentication (0x20-0x2F): accepted only on the pam socket, never on a
   // network listener (opcode_is_auth).
-  kAuthenticate = 0x0020,  // str user, str password, str service -> u32 AuthResult, str message
+  // str user, str password, str service -> u32 AuthResult, str message
+  // [, str credential cache name (a success only; proto/ccache_name.h)]
+  kAuthenticate = 0x0020,
   kAccount = 0x0021,       // str user, str service -> u32 AuthResult, str message
   // str user, str old password, str new password, str service -> u32 AuthResult,
   // str message. An empty old and new password: a preliminary check only (would

@@ -6,6 +6,7 @@
 
 #include "core/log.h"
 #include "pool/worker_protocol.h"
+#include "proto/ccache_name.h"
 #include "server/pam_support.h"
 
 namespace fastid::server {
@@ -211,7 +212,16 @@ asio::awaitable<AuthReply> PamHandler::authenticate(proto::Request req, core::Pe
         if (!saved) core::log_warning("pam: offline credentials not saved: " + saved.to_string());
       }
       // The source's words for the user, if any (the directory's expiry warning).
-      co_return AuthReply{AuthResult::kSuccess, verdict->message};
+      AuthReply ok{AuthResult::kSuccess, verdict->message};
+      // The user's ticket cache (auth_provider = "krb5"), for KRB5CCNAME; a
+      // name of any other shape never leaves the daemon.
+      if (proto::ccache_name_shape_ok(verdict->ccache.data(), verdict->ccache.size())) {
+        ok.ccache = verdict->ccache;
+      } else if (!verdict->ccache.empty()) {
+        core::log_error("pam: provider " + d->name() + " named a credential cache that is not a plain FILE: "
+                        "or KEYRING: name; not sent: " + who(req, peer));
+      }
+      co_return ok;
     }
     if (st.code() == core::Code::kPermissionDenied) {
       ++failures_;

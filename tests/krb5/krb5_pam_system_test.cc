@@ -11,35 +11,14 @@
 #include <stdlib.h>
 #include <sys/stat.h>
 
-#include <regex>
 #include <string>
 
-#include "support/daemon_fixture.h"
-#include "support/kdc_fixture.h"
-#include "support/pam_fixture.h"
+#include "support/krb5_pam_fixture.h"
 
 namespace fastid::testing {
 namespace {
 
 constexpr const char* kUserPw = "Kerberos-pw.10";
-
-// The files provider of PamDaemon with the KDC checking its passwords.
-std::string krb5_config(const PamDaemon& d, const Kdc& kdc, const std::string& ccache) {
-  return d.default_config_text() + "shadow = \"" + d.shadow_path() + "\"\nauth_provider = \"krb5\"\n" +
-         "krb5_keytab = \"" + kdc.host_keytab() + "\"\nkrb5_ccache = \"" + ccache + "\"\n\n[pam]\n";
-}
-
-// The cache the daemon logged for `user` ("" when none).
-std::string cache_logged(const Daemon& d, const std::string& user) {
-  std::smatch m;
-  const std::string log = d.log();
-  const std::regex re("ticket of \"" + user + "\" in FILE:([^ \\n]+)");
-  std::string last;
-  for (auto it = std::sregex_iterator(log.begin(), log.end(), re); it != std::sregex_iterator(); ++it) {
-    last = (*it)[1].str();
-  }
-  return last;
-}
 
 class Krb5PamTest : public ::testing::Test {
  protected:
@@ -107,19 +86,25 @@ TEST_F(Krb5PamTest, TheKdcDecidesAndTheUserGetsATicketInACacheOfTheirOwn) {
   EXPECT_EQ(d.log().find("Not-the-pw.1"), std::string::npos);
 }
 
-TEST_F(Krb5PamTest, AnExpiredPasswordIsRefusedOnlyOnceTheOldOneProvedRight) {
+// An expired password, proved right by a kadmin/changepw ticket, is
+// PAM_NEW_AUTHTOK_REQD at acct_mgmt (authentication defers it, as pam_unix
+// does for shadow aging), which leads into chauthtok; a wrong password is
+// an authentication failure, never "expired".
+TEST_F(Krb5PamTest, AnExpiredPasswordIsReportedOnlyOnceTheOldOneProvedRight) {
   ASSERT_TRUE(kdc->kadmin("modprinc -pwexpire yesterday user00012")) << kdc->error();
   PamDaemon d("");
   d.write_config(krb5_config(d, *kdc, "FILE:" + cache_dir_ + "/krb5cc_%U_XXXXXX"));
   ASSERT_TRUE(d.start()) << d.log();
-  auto right = d.pamtester("fastid-test", "user00012", "Expiring-pw.12");
+  auto right = d.pamtester("fastid-test", "user00012", "Expiring-pw.12", "authenticate acct_mgmt");
   EXPECT_NE(right.exit_code, 0) << right.out;
+  EXPECT_TRUE(has(right, kNewToken)) << right.out;
   EXPECT_NE(d.log().find("the password of user00012@" + kdc->realm() + " has expired"), std::string::npos)
       << d.log();
   // The KDC says "expired" to a wrong password too; fastid does not say so to it.
   const std::size_t before = d.log().size();
-  auto wrong = d.pamtester("fastid-test", "user00012", "Wrong-guess.12");
+  auto wrong = d.pamtester("fastid-test", "user00012", "Wrong-guess.12", "authenticate acct_mgmt");
   EXPECT_NE(wrong.exit_code, 0) << wrong.out;
+  EXPECT_TRUE(has(wrong, kAuthErr)) << wrong.out;
   EXPECT_EQ(d.log().substr(before).find("has expired"), std::string::npos) << d.log().substr(before);
   EXPECT_TRUE(cache_logged(d, "user00012").empty());
 }
@@ -179,7 +164,8 @@ TEST_F(Krb5PamTest, CheckConfigNamesAMissingKeytabAndABadCachePattern) {
   std::string missing = krb5_config(d, *kdc, "FILE:" + cache_dir_ + "/krb5cc_%U_XXXXXX");
   missing.replace(missing.find(kdc->host_keytab()), kdc->host_keytab().size(), kdc->dir() + "/gone.keytab");
   check(missing, "krb5_keytab " + kdc->dir() + "/gone.keytab: cannot be read");
-  check(krb5_config(d, *kdc, "KEYRING:persistent:%U"), "only FILE:/path/..._XXXXXX caches are supported");
+  check(krb5_config(d, *kdc, "KEYRING:session:%U"),
+        "only FILE:/path/..._XXXXXX and KEYRING:persistent:%U caches are supported");
   std::string in_process = krb5_config(d, *kdc, "FILE:" + cache_dir_ + "/krb5cc_%U_XXXXXX");
   in_process.replace(in_process.find("auth_provider"), 0, "isolation = \"none\"\n");
   check(in_process, "isolation must be process or auto");

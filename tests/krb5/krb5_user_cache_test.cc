@@ -11,7 +11,9 @@
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <vector>
 
+#include "proto/ccache_name.h"
 #include "providers/krb5/user_cache.h"
 
 namespace fastid::providers::krb5 {
@@ -36,12 +38,31 @@ class UserCacheTest : public ::testing::Test {
   std::string dir_;
 };
 
-TEST(UserCachePattern, OnlyAbsoluteFilePathsEndingInRandomCharacters) {
+// The names an authentication reply may carry (daemon and module check them).
+TEST(CcacheNameShape, PlainFileAndPersistentKeyringNamesOnly) {
+  auto ok = [](const std::string& name) { return proto::ccache_name_shape_ok(name.data(), name.size()); };
+  EXPECT_TRUE(ok("FILE:/tmp/krb5cc_1000_a8Xk2p"));
+  EXPECT_TRUE(ok("FILE:/run/user/1000/krb5cc.x-y"));
+  EXPECT_TRUE(ok("KEYRING:persistent:1000"));
+  for (const std::string& bad : std::vector<std::string>{
+           "", "FILE:", "FILE:/", "FILE:tmp/x", "FILE:/tmp/x\nLD_PRELOAD=/e.so", "FILE:/tmp/x y", "FILE:/tmp/../etc/shadow",
+        "FILE:/tmp/./x", "FILE:/tmp//x", "FILE:/tmp/x/", "FILE:/tmp/x\t", "FILE:/tmp/%U", "MEMORY:x", "DIR:/tmp",
+        "KEYRING:persistent:", "KEYRING:persistent:10a", "KEYRING:session:1000", "KEYRING:persistent:12345678901",
+        "file:/tmp/x", "FILE:/tmp/" + std::string(300, 'a')}) {
+    EXPECT_FALSE(ok(bad)) << bad;
+  }
+}
+
+TEST(UserCachePattern, AbsoluteFilePathsEndingInRandomCharactersOrThePersistentKeyring) {
   auto ok = parse_cache_pattern("FILE:/tmp/krb5cc_%U_XXXXXX", 1000);
   ASSERT_TRUE(ok.has_value()) << ok.error().to_string();
   EXPECT_EQ(ok->dir, "/tmp");
   EXPECT_EQ(ok->name_template, "krb5cc_1000_XXXXXX");
-  for (const char* bad : {"KEYRING:persistent:%U", "FILE:krb5cc_%U_XXXXXX", "FILE:/tmp/krb5cc_%U",
+  EXPECT_TRUE(ok->keyring.empty());
+  auto keyring = parse_cache_pattern("KEYRING:persistent:%U", 1000);
+  ASSERT_TRUE(keyring.has_value()) << keyring.error().to_string();
+  EXPECT_EQ(keyring->keyring, "KEYRING:persistent:1000");
+  for (const char* bad : {"KEYRING:persistent:0", "KEYRING:session:%U", "KEYRING:%U", "FILE:krb5cc_%U_XXXXXX", "FILE:/tmp/krb5cc_%U",
                           "/tmp/krb5cc_XXXXXX", "FILE:/tmp/../etc/krb5cc_XXXXXX", "FILE:"}) {
     auto r = parse_cache_pattern(bad, 1000);
     EXPECT_FALSE(r.has_value()) << bad;

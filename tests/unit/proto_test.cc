@@ -349,6 +349,23 @@ TEST(Auth, RepliesRoundTripAndUnknownResultsAreCorruption) {
   EXPECT_EQ(decode_auth_reply(r).error().code(), core::Code::kCorruption);
 }
 
+// A success may name the login's credential cache: one more str, sent only
+// when there is one (a reply without it is byte for byte the old one).
+TEST(Auth, ACredentialCacheNameTravelsOnlyWhenThereIsOne) {
+  AuthReply plain{AuthResult::kSuccess, ""};
+  AuthReply with{AuthResult::kSuccess, "", "FILE:/tmp/krb5cc_1000_a8Xk2p"};
+  Bytes f = encode_auth_reply(4, Opcode::kAuthenticate, plain);
+  Bytes g = encode_auth_reply(4, Opcode::kAuthenticate, with);
+  EXPECT_EQ(g.size(), f.size() + 4 + with.ccache.size());
+  Reply r{header_of(g), Bytes(g.begin() + kHeaderSize, g.end())};
+  auto back = decode_auth_reply(r);
+  ASSERT_TRUE(back.has_value());
+  EXPECT_EQ(*back, with);
+  // Anything after the name is still corruption.
+  r.payload.push_back(0);
+  EXPECT_EQ(decode_auth_reply(r).error().code(), core::Code::kCorruption);
+}
+
 TEST(StatusMapping, EveryWireStatusMapsToACoreCodeAndBack) {
   EXPECT_EQ(to_wire(core::Code::kNotFound), WireStatus::kNotFound);
   EXPECT_EQ(from_wire(WireStatus::kNotFound), core::Code::kNotFound);

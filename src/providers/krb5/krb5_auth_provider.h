@@ -31,19 +31,24 @@ class Krb5AuthProvider final : public Provider {
   Status open() override;
   void close() override { inner_->close(); }
   Status refresh() override { return inner_->refresh(); }
-  Result<Answer> lookup(const Query& query) override { return inner_->lookup(query); }
+  // The wrapped provider's answer; for the probe's question (uid 0, which no
+  // directory serves: Directory::probe), also whether a KDC answers, so that
+  // a KDC outage makes the provider offline and offline credentials apply.
+  Result<Answer> lookup(const Query& query) override;
   Status authenticate(std::string_view user, std::string_view password) override;
-  Result<model::Account> account(std::string_view user) override { return inner_->account(user); }
-  // The KDC holds the passwords, so the directory behind must not change
-  // them; a kpasswd change is not built yet (docs/kerberos.md).
-  Result<model::PasswordChange> change_password(std::string_view user, std::string_view,
-                                                std::string_view) override {
-    auto known = inner_->lookup(Query::user_by_name(std::string(user)));
-    if (!known) return core::error(known.error());
-    return model::PasswordChange{model::PasswordChangeVerdict::kNotSupported,
-                                 "provider " + name() + " (auth_provider krb5) does not change Kerberos "
-                                 "passwords yet: use kpasswd"};
-  }
+  // authenticate(), with the login's cache in the verdict (model::Account::ccache,
+  // KRB5CCNAME for the session) and an expired password (proved right by a
+  // kadmin/changepw ticket) as kPasswordExpired: PAM_NEW_AUTHTOK_REQD, then chauthtok.
+  Result<model::Account> authenticate_verdict(std::string_view user, std::string_view password) override;
+  // The wrapped provider's verdict; for a user it serves but holds no
+  // account data of (a files user with no shadow line: the password is the
+  // KDC's), in order — the KDC refuses disabled and expired principals at
+  // the login itself.
+  Result<model::Account> account(std::string_view user) override;
+  // The KDC holds the passwords: a change goes through kpasswd
+  // (PasswordCheck::change_password), never to the directory behind.
+  Result<model::PasswordChange> change_password(std::string_view user, std::string_view old_password,
+                                                std::string_view new_password) override;
   bool names_entry(std::string_view asked, std::string_view answered) const override {
     return inner_->names_entry(asked, answered);
   }
@@ -58,7 +63,7 @@ class Krb5AuthProvider final : public Provider {
   Options options_;
   krb5::PasswordCheck check_;
   std::string last_cache_;
-  std::uint64_t kdc_accepted_ = 0, kdc_rejected_ = 0, unverified_ = 0, caches_written_ = 0;
+  std::uint64_t kdc_accepted_ = 0, kdc_rejected_ = 0, unverified_ = 0, caches_written_ = 0, password_changes_ = 0;
 };
 
 }  // namespace fastid::providers

@@ -13,6 +13,7 @@
 #include <string_view>
 
 #include "core/status.h"
+#include "model/records.h"
 
 namespace fastid::providers::krb5 {
 
@@ -55,6 +56,22 @@ class PasswordCheck {
   // the cache's name ("FILE:/tmp/krb5cc_1000_a8Xk2p").
   core::Result<std::string> write_cache(const Outcome& accepted, const std::string& pattern,
                                         unsigned uid, unsigned gid);
+
+  // A password change through the KDC's kpasswd service (krb5_change_password,
+  // kadmind's port): an initial kadmin/changepw ticket with `old_password`
+  // (one the KDC refuses: kOldPasswordRejected), then the change; the
+  // realm's policy may refuse the new one (kNewPasswordRefused, with its
+  // reason). The change counts only once a ticket for the new password
+  // verifies against the keytab (a KDC and kpasswd server that are not the
+  // realm's: kDenied, logged as an error). Errors: kNotFound (the KDC does not
+  // know the user), kUnavailable (no KDC or kpasswd server answered).
+  core::Result<model::PasswordChange> change_password(std::string_view user, std::string_view old_password,
+                                                      std::string_view new_password);
+
+  // Whether a KDC of the realm answers at all: an AS exchange for the
+  // keytab's first principal (any answer of the KDC counts). kUnavailable
+  // when none does; the offline decision of the provider's probe.
+  core::Status kdc_reachable();
 
   std::string principal_of(std::string_view user) const;
 

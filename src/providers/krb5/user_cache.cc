@@ -33,9 +33,15 @@ bool safe_directory(const struct stat& st, unsigned uid) {
 
 core::Result<CachePath> parse_cache_pattern(std::string_view pattern, unsigned uid) {
   const std::string_view kFile = "FILE:";
+  if (pattern == "KEYRING:persistent:%U") {
+    CachePath out;
+    out.keyring = "KEYRING:persistent:" + std::to_string(uid);
+    return out;
+  }
   if (pattern.substr(0, kFile.size()) != kFile) {
     return core::error(Status::invalid_argument("krb5_ccache \"" + std::string(pattern) +
-                                                "\": only FILE:/path/..._XXXXXX caches are supported"));
+                                                "\": only FILE:/path/..._XXXXXX and KEYRING:persistent:%U caches "
+                                                "are supported"));
   }
   std::string path;
   for (std::size_t i = kFile.size(); i < pattern.size(); ++i) {

@@ -19,10 +19,13 @@
 namespace fastid::providers::krb5 {
 
 // The directory and file name template of `pattern` for `uid`, checked
-// (FILE: only, absolute, XXXXXX at the end): kInvalidArgument otherwise.
+// (FILE:, absolute, XXXXXX at the end), or the user's persistent kernel
+// keyring ("KEYRING:persistent:%U", which libkrb5 writes itself: keyring
+// caches have no path anyone could redirect): kInvalidArgument otherwise.
 struct CachePath {
   std::string dir;
   std::string name_template;
+  std::string keyring = {};  // "KEYRING:persistent:1000"; dir and name_template empty then
 };
 core::Result<CachePath> parse_cache_pattern(std::string_view pattern, unsigned uid);
 
