@@ -2,6 +2,7 @@
 // check, rate limit, lockout, offline credentials and access rules; the
 // password change is in pam_password_change.cc, the helpers both use in
 // pam_support.h.
+#include "core/gcc12_coroutines.h"  // first: its rules and pragmas
 #include "server/pam_handler.h"
 
 #include "core/log.h"
