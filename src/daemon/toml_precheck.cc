@@ -42,6 +42,7 @@ std::optional<TomlRefusal> toml_precheck(std::string_view text) {
   line_start = 0;
   int depth = 0;
   bool line_begins = true;
+  char previous = '\n';  // the last character read outside strings and comments, blanks aside
   // Past the string that starts at i; the index of its last character.
   auto skip_string = [&](std::size_t i) {
     const char q = text[i];
@@ -76,10 +77,18 @@ std::optional<TomlRefusal> toml_precheck(std::string_view text) {
     if (blank(c) || c == '\r') continue;
     const bool first = line_begins;
     line_begins = false;
+    const char before = previous;
+    previous = c;
     if (static_cast<unsigned char>(c) >= 0x80) return at(i, "a non-ASCII character outside a string or comment");
     if (c == '#') {
       while (i + 1 < text.size() && text[i + 1] != '\n') ++i;
     } else if (c == '"' || c == '\'') {
+      // A string begins a key (first on its line, or after a dot of a dotted
+      // key) or a value (after `=`, `[`, `,` or `{`); a quote anywhere else
+      // (`name = 0""""…`) is not TOML, and this check would read a string
+      // where toml++ does not.
+      if (!first && before != '=' && before != '[' && before != ',' && before != '{' && before != '.')
+        return at(i, "a quote where no key or value can begin");
       i = skip_string(i);
     } else if (c == '[' && first && depth == 0) {
       std::size_t j = i + 1;

@@ -1100,10 +1100,25 @@ TEST(ConfigText, ANonAsciiCharacterOutsideStringsIsRefusedWithItsPlace) {
   }
 }
 
-// The same, after a quote that opens no string on its line (config_fuzz:
-// 'name =0"...\xcd\x94...' without a closing quote): not hidden as a string.
-TEST(ConfigText, ANonAsciiCharacterAfterAnUnclosedQuoteIsRefused) {
-  auto bad = fastid::daemon::parse_config("[daemon]\nworkers =0\"abc\xcd\x94\n", "c.toml");
-  ASSERT_FALSE(bad);
-  EXPECT_THAT(bad.error().message(), ::testing::HasSubstr("c.toml:2:15: TOML syntax error: a non-ASCII character"));
+// The same, after a quote where no string can begin (config_fuzz:
+// 'name =0"...\xcd\x94...', closed or not, and 'name =0""""...\xcd\x94...',
+// which the check once read as a multi-line string where toml++ does not):
+// refused at the quote, so nothing after it is hidden as a string.
+TEST(ConfigText, AQuoteWhereNoStringCanBeginIsRefusedBeforeWhatFollows) {
+  for (const char* text : {"[daemon]\nworkers =0\"abc\xcd\x94\n", "[daemon]\nworkers =0\"abc\xcd\x94\"\n",
+                           "[daemon]\nworkers =0\"\"\"\"abc\xcd\x94levet;\n"}) {
+    auto bad = fastid::daemon::parse_config(text, "c.toml");
+    ASSERT_FALSE(bad) << text;
+    EXPECT_THAT(bad.error().message(),
+                ::testing::HasSubstr("c.toml:2:11: TOML syntax error: a quote where no key or value can begin"));
+  }
+  // Strings where TOML has them stay strings: keys, dotted keys, values,
+  // array items and inline tables, non-ASCII inside them allowed.
+  auto fine = fastid::daemon::parse_config(
+      "[daemon]\nworkers = 1\n\n[[provider]]\n\"name\" = \"l\xc3\xb6" "cal\"\ntype = \"files\"\n"
+      "pool = { request_timeout = \"3s\" }\nallow_users = [\"a\", 'b',\n  \"c\"]\n",
+      "c.toml");
+  if (!fine) {
+    EXPECT_THAT(fine.error().message(), ::testing::Not(::testing::HasSubstr("TOML syntax error")));
+  }
 }
