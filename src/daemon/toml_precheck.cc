@@ -4,6 +4,7 @@
 #include "daemon/toml_precheck.h"
 
 #include <cstdio>
+#include <string>
 #include <utility>
 
 namespace fastid::daemon {
@@ -41,6 +42,7 @@ std::optional<TomlRefusal> toml_precheck(std::string_view text) {
   line = 1;
   line_start = 0;
   int depth = 0;
+  std::string open;  // the arrays and inline tables open, innermost last
   bool line_begins = true;
   char previous = '\n';  // the last character read outside strings and comments, blanks aside
   // Past the string that starts at i; the index of its last character.
@@ -107,8 +109,14 @@ std::optional<TomlRefusal> toml_precheck(std::string_view text) {
       while (j < text.size() && text[j] == ']') ++j;
       i = j - 1;
     } else if (c == '[' || c == '{') {
+      open.push_back(c);
       ++depth;
-    } else if ((c == ']' || c == '}') && depth > 0) {
+    } else if (c == ']' || c == '}') {
+      // Every closing bracket closes the last one opened, of its kind
+      // (toml++ asserts on `{ a = [ }`).
+      if (open.empty() || open.back() != (c == ']' ? '[' : '{'))
+        return at(i, std::string("a '") + c + "' that closes no " + (c == ']' ? "array" : "inline table"));
+      open.pop_back();
       --depth;
     }
   }

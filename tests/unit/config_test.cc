@@ -1100,6 +1100,16 @@ TEST(ConfigText, ANonAsciiCharacterOutsideStringsIsRefusedWithItsPlace) {
   }
 }
 
+// A bracket that closes what is not open (config_fuzz: 'pool = { w=  [ }on]',
+// on which toml++ asserts): refused where it stands.
+TEST(ConfigText, ABracketThatClosesNothingOpenIsRefusedWhereItStands) {
+  for (const char* text : {"[daemon]\npool = { w=  [ }on]\n", "[daemon]\nw]\n", "[daemon]\nx = [1, 2}\n"}) {
+    auto bad = fastid::daemon::parse_config(text, "c.toml");
+    ASSERT_FALSE(bad) << text;
+    EXPECT_THAT(bad.error().message(), ::testing::HasSubstr("that closes no")) << text;
+  }
+}
+
 // The same, after a quote where no string can begin (config_fuzz:
 // 'name =0"...\xcd\x94...', closed or not, and 'name =0""""...\xcd\x94...',
 // which the check once read as a multi-line string where toml++ does not):
