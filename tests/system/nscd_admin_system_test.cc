@@ -150,7 +150,7 @@ HotTrace trace_hot_lookups(const Daemon& d, const std::string& what, const std::
                            std::string* out) {
   const std::string trace = d.dir() + "/strace.txt";
   fs::remove(trace);
-  auto r = in_nscd_namespace(d, "NSCD_PROBE_WARM=" + std::to_string(warm) + " strace -f -qq -o " + trace +
+  auto r = in_nscd_namespace(d, kNoLeakCheckUnderStrace + "NSCD_PROBE_WARM=" + std::to_string(warm) + " strace -f -qq -o " + trace +
                                     " -e trace=%network,write " + bin_dir() + "/nscd_probe " + what + " " + key +
                                     " " + std::to_string(lookups) + " 2>/dev/null");
   *out = r.out;

@@ -143,7 +143,7 @@ TEST_F(NscdFront, StraceSeesNoNetworkCallInHotLookups) {
   const std::string trace = daemon_->dir() + "/strace.txt";
   for (const std::string& what : {"passwd " + name, "uid " + split(line, ':')[2]}) {
     fs::remove(trace);
-    auto r = in_namespace("NSCD_PROBE_WARM=2 strace -f -qq -o " + trace + " -e trace=%network,write " + bin_dir() +
+    auto r = in_namespace(kNoLeakCheckUnderStrace + "NSCD_PROBE_WARM=2 strace -f -qq -o " + trace + " -e trace=%network,write " + bin_dir() +
                           "/nscd_probe " + what + " 1002 2>/dev/null");
     EXPECT_EQ(r.out, line + "\n") << what;
     const HotTrace t = network_calls_around_hot(read_file(trace));
