@@ -37,30 +37,14 @@ constexpr unsigned kUid = 100010;  // user00010 of PamDaemon's dataset
 constexpr const char* kChanged = "authentication token altered successfully";
 constexpr const char* kTokenErr = "Authentication token manipulation error";
 
-class Krb5SessionTest : public ::testing::Test {
+class Krb5SessionTest : public Krb5PamSuite<Krb5SessionTest> {
+ public:
+  static constexpr const char* kCachePrefix = "/tmp/fastid-krb5cc-s";
+  static Kdc::Options kdc_options() {
+    return {.users = {{"user00010", kUserPw}, {"user00013", "Old-krb-pw.13"}, {"user00014", "Old-krb-pw.14"}}};
+  }
+
  protected:
-  static Kdc* kdc;
-  static void SetUpTestSuite() {
-    kdc = new Kdc({.users = {{"user00010", kUserPw},
-                             {"user00013", "Old-krb-pw.13"},
-                             {"user00014", "Old-krb-pw.14"}}});
-  }
-  static void TearDownTestSuite() {
-    delete kdc;
-    kdc = nullptr;
-  }
-  void SetUp() override {
-    if (::geteuid() != 0) GTEST_SKIP() << "needs root";
-    ASSERT_TRUE(kdc->started()) << kdc->error();
-    ::setenv("KRB5_CONFIG", kdc->krb5_config().c_str(), 1);
-    cache_dir_ = std::string("/tmp/fastid-krb5cc-s") + std::to_string(::getpid());
-    fs::create_directories(cache_dir_);
-    ::chmod(cache_dir_.c_str(), 01777);
-  }
-  void TearDown() override {
-    std::error_code ec;
-    fs::remove_all(cache_dir_, ec);
-  }
   // A started daemon of `realm` whose logins leave caches in cache_dir_, and
   // the services "krb5-setcred" (pam_fastid in auth only: setcred exports)
   // and "krb5-session" (in session too: open_session exports).
@@ -74,9 +58,7 @@ class Krb5SessionTest : public ::testing::Test {
     krb5_service(d, "krb5-setcred", args, script, false);
     krb5_service(d, "krb5-session", args, script, true);
   }
-  std::string cache_dir_;
 };
-Kdc* Krb5SessionTest::kdc = nullptr;
 
 TEST_F(Krb5SessionTest, TheSessionGetsKrb5ccnameAndKlistFindsTheUsersTicket) {
   PamDaemon d("");

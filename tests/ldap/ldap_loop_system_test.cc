@@ -12,7 +12,6 @@
 
 #include <chrono>
 #include <fstream>
-#include <sstream>
 #include <string>
 #include <thread>
 
@@ -24,24 +23,6 @@ namespace {
 
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
-
-std::string status_value(const Daemon& d, const std::string& key) {
-  auto r = run("FASTID_SOCKET_DIR=" + d.socket_dir() + " " + bin_dir() + "/fastid status 2>&1");
-  std::istringstream in(r.out);
-  for (std::string line; std::getline(in, line);) {
-    std::istringstream words(line);
-    std::string k, v;
-    words >> k;
-    std::getline(words >> std::ws, v);
-    if (k == key) return v;
-  }
-  return "";
-}
-
-long figure(const Daemon& d, const std::string& key) {
-  const std::string v = status_value(d, key);
-  return v.empty() ? -1 : std::stol(v);
-}
 
 bool stopped(pid_t pid) {
   std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
@@ -81,9 +62,9 @@ TEST_F(LdapLoopSystemTest, AnswersEqualThePooledProvidersAndAreSearchedInTheFron
   ASSERT_TRUE(slapd_.started()) << slapd_.error();
   auto pooled = start(false);
   auto loop = start(true);
-  ASSERT_TRUE(wait_until([&] { return status_value(*loop, "ldap_loop.corp.state") == "connected"; }))
+  ASSERT_TRUE(wait_until([&] { return loop->status_value("ldap_loop.corp.state") == "connected"; }))
       << loop->log();
-  const long to_pool_before = figure(*loop, "ldap_loop.corp.to_pool");
+  const long to_pool_before = loop->status_figure("ldap_loop.corp.to_pool");
   int asked = 0;
   for (int i = 1; i <= 300; i += 7) {
     char name[16];
@@ -110,15 +91,15 @@ TEST_F(LdapLoopSystemTest, AnswersEqualThePooledProvidersAndAreSearchedInTheFron
     ++asked;
   }
   // Every one of them was answered in the front worker, none by the pool.
-  EXPECT_GE(figure(*loop, "ldap_loop.corp.lookups"), asked);
-  EXPECT_EQ(figure(*loop, "ldap_loop.corp.to_pool"), to_pool_before);
-  EXPECT_GE(figure(*loop, "ldap_loop.corp.searches"), asked);
+  EXPECT_GE(loop->status_figure("ldap_loop.corp.lookups"), asked);
+  EXPECT_EQ(loop->status_figure("ldap_loop.corp.to_pool"), to_pool_before);
+  EXPECT_GE(loop->status_figure("ldap_loop.corp.searches"), asked);
 }
 
 TEST_F(LdapLoopSystemTest, AHungSlapdCostsTheRequestTimeoutAndTheLoopKeepsAnswering) {
   ASSERT_TRUE(slapd_.started()) << slapd_.error();
   auto d = start(true, "network_timeout = \"1s\"\npool = { request_timeout = \"2s\" }\n");
-  ASSERT_TRUE(wait_until([&] { return status_value(*d, "ldap_loop.corp.state") == "connected"; })) << d->log();
+  ASSERT_TRUE(wait_until([&] { return d->status_value("ldap_loop.corp.state") == "connected"; })) << d->log();
   ASSERT_NE(query(*d, "passwd user00001").find("user00001:"), std::string::npos);
   ASSERT_EQ(::kill(slapd_.pid(), SIGSTOP), 0);
   ASSERT_TRUE(wait_until([&] { return stopped(slapd_.pid()); }, 5s));
@@ -129,7 +110,7 @@ TEST_F(LdapLoopSystemTest, AHungSlapdCostsTheRequestTimeoutAndTheLoopKeepsAnswer
   // ... does not hold the loop: status is answered meanwhile.
   std::this_thread::sleep_for(200ms);  // the lookup is waiting for slapd by now (not a timing assertion)
   const auto status_start = Clock::now();
-  const std::string state = status_value(*d, "ldap_loop.corp.outstanding");
+  const std::string state = d->status_value("ldap_loop.corp.outstanding");
   const double status_ms = std::chrono::duration<double, std::milli>(Clock::now() - status_start).count();
   asker.join();
   const double seconds = std::chrono::duration<double>(Clock::now() - start_time).count();
@@ -141,11 +122,11 @@ TEST_F(LdapLoopSystemTest, AHungSlapdCostsTheRequestTimeoutAndTheLoopKeepsAnswer
   // The request timeout, not the client's 5 s deadline nor a hang.
   EXPECT_LT(seconds, 4.5);
   EXPECT_LT(status_ms, 1500.0);
-  EXPECT_GE(figure(*d, "ldap_loop.corp.timeouts"), 1);
+  EXPECT_GE(d->status_figure("ldap_loop.corp.timeouts"), 1);
   // Back: the front worker connects again by itself and answers.
   EXPECT_TRUE(wait_until([&] {
     return query(*d, "passwd user00003").find("user00003:") != std::string::npos &&
-           status_value(*d, "ldap_loop.corp.state") == "connected";
+           d->status_value("ldap_loop.corp.state") == "connected";
   })) << d->log();
 }
 
