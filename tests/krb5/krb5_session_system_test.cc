@@ -28,6 +28,7 @@
 
 #include "proto/wire.h"
 #include "support/krb5_pam_fixture.h"
+#include "support/raw_client.h"
 
 namespace fastid::testing {
 namespace {
@@ -138,13 +139,9 @@ class CcacheNamingDaemon {
     for (;;) {
       int c = ::accept4(fd, nullptr, nullptr, SOCK_CLOEXEC);
       if (c < 0) continue;
-      for (;;) {
-        std::uint8_t head[proto::kHeaderSize];
-        if (::recv(c, head, sizeof head, MSG_WAITALL) != static_cast<ssize_t>(sizeof head)) break;
-        proto::FrameHeader h{};
-        proto::decode_header(head, &h);
-        std::vector<std::uint8_t> body(h.length);
-        if (h.length && ::recv(c, body.data(), body.size(), MSG_WAITALL) != static_cast<ssize_t>(body.size())) break;
+      proto::FrameHeader h{};
+      std::vector<std::uint8_t> body;
+      while (read_request_frame(c, &h, &body)) {
         std::uint8_t out[2048];
         proto::WireWriter w(out + proto::kHeaderSize, sizeof out - proto::kHeaderSize);
         if (h.opcode == static_cast<std::uint16_t>(proto::Opcode::kPing)) {

@@ -13,6 +13,9 @@
 //   };
 //
 // Needs root (unshare -m); without it nothing starts and every test skips.
+// SlapdDaemonSuite, under it, is only the two static members, their end and
+// the [daemon] section: a suite without PAM (home_shell_system_test) starts
+// its own.
 #pragma once
 
 #include <gtest/gtest.h>
@@ -26,9 +29,36 @@
 
 namespace fastid::testing {
 
+// A suite's one slapd_ and one daemon_ (each Suite its own), stopped and
+// removed after its last test.
 template <typename Suite>
-class PamSlapdSuite : public ::testing::Test {
+class SlapdDaemonSuite : public ::testing::Test {
  protected:
+  static void TearDownTestSuite() {
+    delete daemon_;
+    daemon_ = nullptr;
+    delete slapd_;
+    slapd_ = nullptr;
+  }
+
+  // The config's [daemon] section: daemon_'s folders, info logs.
+  static std::string daemon_section() {
+    return "[daemon]\nsocket_dir = \"" + daemon_->socket_dir() + "\"\nstate_dir = \"" + daemon_->dir() +
+           "/state\"\nlog_level = \"info\"\n";
+  }
+
+  static inline Slapd* slapd_ = nullptr;
+  static inline Daemon* daemon_ = nullptr;
+};
+
+template <typename Suite>
+class PamSlapdSuite : public SlapdDaemonSuite<Suite> {
+ protected:
+  using Base = SlapdDaemonSuite<Suite>;
+  using Base::daemon_;
+  using Base::daemon_section;
+  using Base::slapd_;
+
   // ---- Hooks (Suite hides the ones it needs) ----
   static Slapd::Options slapd_options() { return Slapd::Options{.users = 20, .groups = 5, .tls = true}; }
   // The suite's own entries, policies and overlays in slapd_.
@@ -49,12 +79,6 @@ class PamSlapdSuite : public ::testing::Test {
     ASSERT_NO_FATAL_FAILURE(Suite::set_up_daemon());
     ASSERT_TRUE(daemon_->start()) << daemon_->log();
   }
-  static void TearDownTestSuite() {
-    delete daemon_;
-    daemon_ = nullptr;
-    delete slapd_;
-    slapd_ = nullptr;
-  }
   void SetUp() override {
     if (::geteuid() != 0) GTEST_SKIP() << "needs root: unshare -m";
     ASSERT_NE(daemon_, nullptr);
@@ -65,8 +89,7 @@ class PamSlapdSuite : public ::testing::Test {
   // `ldap_keys`.
   static std::string daemon_config(const std::string& pam_keys = "", const std::string& providers = "",
                                    const std::string& ldap_keys = "") {
-    return "[daemon]\nsocket_dir = \"" + daemon_->socket_dir() + "\"\nstate_dir = \"" + daemon_->dir() +
-           "/state\"\nlog_level = \"info\"\n\n[pam]\noffline = true\n" + pam_keys + providers +
+    return daemon_section() + "\n[pam]\noffline = true\n" + pam_keys + providers +
            slapd_->provider_toml(ldap_keys, /*start_tls=*/true);
   }
 
@@ -89,9 +112,6 @@ class PamSlapdSuite : public ::testing::Test {
                "auth required " + module + "\naccount required " + module + "\npassword required " + module +
                    "\npassword required pam_permit.so\n");
   }
-
-  static inline Slapd* slapd_ = nullptr;
-  static inline Daemon* daemon_ = nullptr;
 };
 
 }  // namespace fastid::testing

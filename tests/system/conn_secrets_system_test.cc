@@ -286,13 +286,9 @@ class FakeDaemon {
       for (;;) {
         int fd = ::accept4(lfd, nullptr, nullptr, SOCK_CLOEXEC);
         if (fd < 0) continue;
-        for (;;) {
-          std::uint8_t head[proto::kHeaderSize];
-          if (::recv(fd, head, sizeof head, MSG_WAITALL) != static_cast<ssize_t>(sizeof head)) break;
-          proto::FrameHeader h{};
-          proto::decode_header(head, &h);
-          std::vector<std::uint8_t> payload(h.length);
-          if (h.length > 0 && ::recv(fd, payload.data(), h.length, MSG_WAITALL) != static_cast<ssize_t>(h.length)) break;
+        proto::FrameHeader h{};
+        std::vector<std::uint8_t> payload;
+        while (read_request_frame(fd, &h, &payload)) {
           auto req = proto::decode_request(h, payload);
           proto::Bytes out;
           if (req && req->opcode == proto::Opcode::kGetpwnam) {

@@ -14,6 +14,7 @@
 #include <memory>
 
 #include "support/pam_fixture.h"
+#include "support/raw_client.h"
 #include "proto/messages.h"
 #include "proto/wire.h"
 
@@ -271,16 +272,9 @@ TEST_F(PamSystemTest, BrokenDaemonRepliesAreAuthinfoUnavail) {
       for (;;) {
         int c = ::accept4(fd, nullptr, nullptr, SOCK_CLOEXEC);
         if (c < 0) continue;
-        for (;;) {
-          std::uint8_t head[proto::kHeaderSize];
-          if (::recv(c, head, sizeof head, MSG_WAITALL) != static_cast<ssize_t>(sizeof head)) break;
-          proto::FrameHeader h{};
-          proto::decode_header(head, &h);
-          std::vector<std::uint8_t> body(h.length);
-          if (h.length && ::recv(c, body.data(), body.size(), MSG_WAITALL) !=
-                              static_cast<ssize_t>(body.size())) {
-            break;
-          }
+        proto::FrameHeader h{};
+        std::vector<std::uint8_t> body;
+        while (read_request_frame(c, &h, &body)) {
           if (h.opcode == static_cast<std::uint16_t>(proto::Opcode::kPing)) {
             proto::Bytes pong = proto::encode_ping_reply(h.request_id, "broken");
             (void)!::send(c, pong.data(), pong.size(), MSG_NOSIGNAL);
