@@ -136,29 +136,23 @@ class CcacheNamingDaemon {
     if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 || ::listen(fd, 8) != 0) ::_exit(1);
     ::chmod(socket().c_str(), 0666);
     (void)!::write(ready, "r", 1);
-    for (;;) {
-      int c = ::accept4(fd, nullptr, nullptr, SOCK_CLOEXEC);
-      if (c < 0) continue;
-      proto::FrameHeader h{};
-      std::vector<std::uint8_t> body;
-      while (read_request_frame(c, &h, &body)) {
-        std::uint8_t out[2048];
-        proto::WireWriter w(out + proto::kHeaderSize, sizeof out - proto::kHeaderSize);
-        if (h.opcode == static_cast<std::uint16_t>(proto::Opcode::kPing)) {
-          w.str("fake", 4);
-        } else {
-          const std::string name = read_file(dir_ + "/answer");
-          w.u32(static_cast<std::uint32_t>(proto::AuthResult::kSuccess));
-          w.str("", 0);
-          w.str(name.data(), name.size());
-        }
-        proto::FrameHeader reply{proto::kVersion, proto::kFlagReply, h.opcode, h.request_id, 0,
-                                 static_cast<std::uint32_t>(w.len)};
-        proto::encode_header(reply, out);
-        (void)!::send(c, out, proto::kHeaderSize + w.len, MSG_NOSIGNAL);
+    serve_frames(fd, [this](int c, const proto::FrameHeader& h, const std::vector<std::uint8_t>&) {
+      std::uint8_t out[2048];
+      proto::WireWriter w(out + proto::kHeaderSize, sizeof out - proto::kHeaderSize);
+      if (h.opcode == static_cast<std::uint16_t>(proto::Opcode::kPing)) {
+        w.str("fake", 4);
+      } else {
+        const std::string name = read_file(dir_ + "/answer");
+        w.u32(static_cast<std::uint32_t>(proto::AuthResult::kSuccess));
+        w.str("", 0);
+        w.str(name.data(), name.size());
       }
-      ::close(c);
-    }
+      proto::FrameHeader reply{proto::kVersion, proto::kFlagReply, h.opcode, h.request_id, 0,
+                               static_cast<std::uint32_t>(w.len)};
+      proto::encode_header(reply, out);
+      (void)!::send(c, out, proto::kHeaderSize + w.len, MSG_NOSIGNAL);
+      return true;
+    });
   }
 
   std::string dir_;

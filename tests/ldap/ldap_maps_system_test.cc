@@ -46,6 +46,32 @@ std::string netgroups_ldif(const std::string& base) {
          "dn: cn=ng-twin,ou=people," + base + "\nobjectClass: nisNetgroup\ncn: ng-twin\nnisNetgroupTriple: (two,,)\n\n";
 }
 
+CommandResult getent_netgroup(const Daemon& d, const std::string& name) {
+  return with_nsswitch(d, kNsswitch, "getent netgroup " + name);
+}
+
+// What both schemas' suites check: every netgroup of the dataset, flattened
+// through the cycle, and nothing for an unknown name...
+void expect_the_datasets_netgroups(const Daemon& d) {
+  for (const auto& def : netgroup_defs()) {
+    CommandResult r = getent_netgroup(d, def.name);
+    EXPECT_EQ(r.exit_code, 0) << def.name << ": " << r.out << d.log();
+    EXPECT_EQ(parse_getent_netgroup(r.out), expected_triples(def.name)) << def.name << ": " << r.out;
+  }
+  EXPECT_EQ(getent_netgroup(d, "ng-nosuch").out, "");
+}
+
+// ... and innetgr(3) answering as the dataset says.
+void expect_the_datasets_innetgr(const Daemon& d) {
+  const auto queries = innetgr_queries();
+  const auto answers = ask_innetgr(d, queries);
+  ASSERT_EQ(answers.size(), queries.size()) << (answers.empty() ? "" : answers[0]);
+  for (size_t i = 0; i < queries.size(); ++i) {
+    auto f = split(queries[i], ' ');
+    EXPECT_EQ(answers[i], expected_innetgr(f[0], f[1], f[2], f[3]) ? "1" : "0") << "innetgr(" << queries[i] << ")";
+  }
+}
+
 std::string key_user_ldif(const Slapd& s, const std::string& name, const std::string& uid,
                           const std::vector<std::string>& keys) {
   std::string out = "dn: uid=" + name + ",ou=people," + s.base() +
@@ -99,9 +125,7 @@ class LdapMapsTest : public ::testing::Test {
     while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
     return s;
   }
-  static CommandResult getent(const std::string& name) {
-    return with_nsswitch(*daemon_, kNsswitch, "getent netgroup " + name);
-  }
+  static CommandResult getent(const std::string& name) { return getent_netgroup(*daemon_, name); }
   // `fastid ssh-keys ARGS`: stdout only (stderr is the test's).
   static CommandResult ssh_keys(const std::string& args) {
     return run(daemon_->env() + bin_dir() + "/fastid ssh-keys " + args);
@@ -117,24 +141,9 @@ std::string* LdapMapsTest::alice_key_ = nullptr;
 Slapd* LdapMapsTest::slapd_ = nullptr;
 Daemon* LdapMapsTest::daemon_ = nullptr;
 
-TEST_F(LdapMapsTest, GetentNetgroupIsTheDatasetFlattenedThroughTheCycle) {
-  for (const auto& def : netgroup_defs()) {
-    CommandResult r = getent(def.name);
-    EXPECT_EQ(r.exit_code, 0) << def.name << ": " << r.out << daemon_->log();
-    EXPECT_EQ(parse_getent_netgroup(r.out), expected_triples(def.name)) << def.name << ": " << r.out;
-  }
-  EXPECT_EQ(getent("ng-nosuch").out, "");
-}
+TEST_F(LdapMapsTest, GetentNetgroupIsTheDatasetFlattenedThroughTheCycle) { expect_the_datasets_netgroups(*daemon_); }
 
-TEST_F(LdapMapsTest, InnetgrAnswersAsTheDatasetSays) {
-  const auto queries = innetgr_queries();
-  const auto answers = ask_innetgr(*daemon_, queries);
-  ASSERT_EQ(answers.size(), queries.size()) << (answers.empty() ? "" : answers[0]);
-  for (size_t i = 0; i < queries.size(); ++i) {
-    auto f = split(queries[i], ' ');
-    EXPECT_EQ(answers[i], expected_innetgr(f[0], f[1], f[2], f[3]) ? "1" : "0") << "innetgr(" << queries[i] << ")";
-  }
-}
+TEST_F(LdapMapsTest, InnetgrAnswersAsTheDatasetSays) { expect_the_datasets_innetgr(*daemon_); }
 
 TEST_F(LdapMapsTest, HostileTriplesAndNamesAreDroppedAndTwoEntriesOfOneNameAreNone) {
   CommandResult r = getent("ng-hostile");
@@ -221,9 +230,7 @@ class LdapMapsBisTest : public ::testing::Test {
     if (::geteuid() != 0) GTEST_SKIP() << "needs root: unshare -m";
     ASSERT_TRUE(daemon_ != nullptr && daemon_->answers());
   }
-  static CommandResult getent(const std::string& name) {
-    return with_nsswitch(*daemon_, kNsswitch, "getent netgroup " + name);
-  }
+  static CommandResult getent(const std::string& name) { return getent_netgroup(*daemon_, name); }
   static std::string* dir_;
   static Slapd* slapd_;
   static Daemon* daemon_;
@@ -235,25 +242,12 @@ Daemon* LdapMapsBisTest::daemon_ = nullptr;
 TEST_F(LdapMapsBisTest, GetentNetgroupIsTheDatasetFlattenedThroughTheCycle) {
   // The directory holds them: slapd took the entries under the bis schema.
   ASSERT_TRUE(has(slapd_->ldapsearch("'(cn=ng-cycle-b)' memberNisNetgroup"), "memberNisNetgroup: ng-cycle-a"));
-  for (const auto& def : netgroup_defs()) {
-    CommandResult r = getent(def.name);
-    EXPECT_EQ(r.exit_code, 0) << def.name << ": " << r.out << daemon_->log();
-    EXPECT_EQ(parse_getent_netgroup(r.out), expected_triples(def.name)) << def.name << ": " << r.out;
-  }
+  expect_the_datasets_netgroups(*daemon_);
   CommandResult dn = getent("ng-dn-member");
   EXPECT_EQ(parse_getent_netgroup(dn.out), (std::set<Triple>{Triple{"dn-host", "", ""}})) << dn.out;
-  EXPECT_EQ(getent("ng-nosuch").out, "");
 }
 
-TEST_F(LdapMapsBisTest, InnetgrAnswersAsTheDatasetSays) {
-  const auto queries = innetgr_queries();
-  const auto answers = ask_innetgr(*daemon_, queries);
-  ASSERT_EQ(answers.size(), queries.size()) << (answers.empty() ? "" : answers[0]);
-  for (size_t i = 0; i < queries.size(); ++i) {
-    auto f = split(queries[i], ' ');
-    EXPECT_EQ(answers[i], expected_innetgr(f[0], f[1], f[2], f[3]) ? "1" : "0") << "innetgr(" << queries[i] << ")";
-  }
-}
+TEST_F(LdapMapsBisTest, InnetgrAnswersAsTheDatasetSays) { expect_the_datasets_innetgr(*daemon_); }
 
 // Plain builds only: sshd and ssh are not instrumented, and in a sanitized
 // build the nss_fastid module they load cannot run without the ASan runtime

@@ -283,24 +283,17 @@ class FakeDaemon {
         ::_exit(4);
       }
       if (::write(ready[1], "r", 1) != 1) ::_exit(5);
-      for (;;) {
-        int fd = ::accept4(lfd, nullptr, nullptr, SOCK_CLOEXEC);
-        if (fd < 0) continue;
-        proto::FrameHeader h{};
-        std::vector<std::uint8_t> payload;
-        while (read_request_frame(fd, &h, &payload)) {
-          auto req = proto::decode_request(h, payload);
-          proto::Bytes out;
-          if (req && req->opcode == proto::Opcode::kGetpwnam) {
-            model::User u{req->name, "x", 0, 0, "planted", "/root", "/bin/sh"};
-            out = proto::encode_answer(h.request_id, *proto::query_of(*req), u);
-          } else {
-            out = proto::encode_error_reply(h.opcode, h.request_id, proto::WireStatus::kNotFound, "");
-          }
-          if (!send_all(fd, out)) break;
+      serve_frames(lfd, [](int fd, const proto::FrameHeader& h, const std::vector<std::uint8_t>& payload) {
+        auto req = proto::decode_request(h, payload);
+        proto::Bytes out;
+        if (req && req->opcode == proto::Opcode::kGetpwnam) {
+          model::User u{req->name, "x", 0, 0, "planted", "/root", "/bin/sh"};
+          out = proto::encode_answer(h.request_id, *proto::query_of(*req), u);
+        } else {
+          out = proto::encode_error_reply(h.opcode, h.request_id, proto::WireStatus::kNotFound, "");
         }
-        ::close(fd);
-      }
+        return send_all(fd, out);
+      });
     }
     ::close(ready[1]);
     char c;

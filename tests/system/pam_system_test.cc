@@ -269,32 +269,25 @@ TEST_F(PamSystemTest, BrokenDaemonRepliesAreAuthinfoUnavail) {
       if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 || ::listen(fd, 8) != 0)
         ::_exit(1);
       (void)!::write(ready[1], "r", 1);
-      for (;;) {
-        int c = ::accept4(fd, nullptr, nullptr, SOCK_CLOEXEC);
-        if (c < 0) continue;
-        proto::FrameHeader h{};
-        std::vector<std::uint8_t> body;
-        while (read_request_frame(c, &h, &body)) {
-          if (h.opcode == static_cast<std::uint16_t>(proto::Opcode::kPing)) {
-            proto::Bytes pong = proto::encode_ping_reply(h.request_id, "broken");
-            (void)!::send(c, pong.data(), pong.size(), MSG_NOSIGNAL);
-            continue;
-          }
-          if (mode == 0) {  // announces 1 MiB, sends 16 bytes
-            proto::FrameHeader big{proto::kVersion, proto::kFlagReply, h.opcode, h.request_id, 0,
-                                   1u << 20};
-            std::uint8_t out[proto::kHeaderSize + 16] = {};
-            proto::encode_header(big, out);
-            (void)!::send(c, out, sizeof out, MSG_NOSIGNAL);
-          } else if (mode == 1) {  // garbage
-            std::uint8_t junk[64];
-            std::memset(junk, 0xA5, sizeof junk);
-            (void)!::send(c, junk, sizeof junk, MSG_NOSIGNAL);
-          }
-          break;  // mode 2: just close
+      serve_frames(fd, [mode](int c, const proto::FrameHeader& h, const std::vector<std::uint8_t>&) {
+        if (h.opcode == static_cast<std::uint16_t>(proto::Opcode::kPing)) {
+          proto::Bytes pong = proto::encode_ping_reply(h.request_id, "broken");
+          (void)!::send(c, pong.data(), pong.size(), MSG_NOSIGNAL);
+          return true;
         }
-        ::close(c);
-      }
+        if (mode == 0) {  // announces 1 MiB, sends 16 bytes
+          proto::FrameHeader big{proto::kVersion, proto::kFlagReply, h.opcode, h.request_id, 0,
+                                 1u << 20};
+          std::uint8_t out[proto::kHeaderSize + 16] = {};
+          proto::encode_header(big, out);
+          (void)!::send(c, out, sizeof out, MSG_NOSIGNAL);
+        } else if (mode == 1) {  // garbage
+          std::uint8_t junk[64];
+          std::memset(junk, 0xA5, sizeof junk);
+          (void)!::send(c, junk, sizeof junk, MSG_NOSIGNAL);
+        }
+        return false;  // mode 2: just close
+      });
     }
     ::close(ready[1]);
     char byte;
