@@ -11,8 +11,8 @@
 #include <sys/socket.h>
 
 #include "support/daemon_fixture.h"
-#include "support/pam_slapd_suite.h"
 #include "support/slapd_fixture.h"
+#include "support/slapd_suite.h"
 
 namespace fastid::testing {
 namespace {

@@ -13,9 +13,7 @@
 //   };
 //
 // Needs root (unshare -m); without it nothing starts and every test skips.
-// SlapdDaemonSuite, under it, is only the two static members, their end and
-// the [daemon] section: a suite without PAM (home_shell_system_test) starts
-// its own.
+// Built on SlapdDaemonSuite (support/slapd_suite.h).
 #pragma once
 
 #include <gtest/gtest.h>
@@ -23,33 +21,13 @@
 #include <unistd.h>
 
 #include <string>
+#include <vector>
 
 #include "support/daemon_fixture.h"
 #include "support/slapd_fixture.h"
+#include "support/slapd_suite.h"
 
 namespace fastid::testing {
-
-// A suite's one slapd_ and one daemon_ (each Suite its own), stopped and
-// removed after its last test.
-template <typename Suite>
-class SlapdDaemonSuite : public ::testing::Test {
- protected:
-  static void TearDownTestSuite() {
-    delete daemon_;
-    daemon_ = nullptr;
-    delete slapd_;
-    slapd_ = nullptr;
-  }
-
-  // The config's [daemon] section: daemon_'s folders, info logs.
-  static std::string daemon_section() {
-    return "[daemon]\nsocket_dir = \"" + daemon_->socket_dir() + "\"\nstate_dir = \"" + daemon_->dir() +
-           "/state\"\nlog_level = \"info\"\n";
-  }
-
-  static inline Slapd* slapd_ = nullptr;
-  static inline Daemon* daemon_ = nullptr;
-};
 
 template <typename Suite>
 class PamSlapdSuite : public SlapdDaemonSuite<Suite> {
@@ -101,6 +79,24 @@ class PamSlapdSuite : public SlapdDaemonSuite<Suite> {
     write_file(d + "/data/local-group", "localgrp:x:4000:\n");
     return "\n[[provider]]\nname = \"local\"\ntype = \"files\"\npasswd = \"" + d + "/data/local-passwd\"\ngroup = \"" +
            d + "/data/local-group\"\n" + (shadow.empty() ? "" : "shadow = \"" + shadow + "\"\n");
+  }
+
+  // pamtester on Suite::kService in the test's namespace (in_pam_namespace),
+  // as root or `uid`; `answers` one line per prompt (pamtester's
+  // conversation, libpam_misc's misc_conv, reads a line each).
+  static CommandResult pamtester(const std::string& user, const std::vector<std::string>& answers,
+                                 const std::string& steps, int uid = 0) {
+    std::string text;
+    for (const auto& a : answers) text += a + "\n";
+    return in_pam_namespace(*daemon_, "pamtester " + std::string(Suite::kService) + " " + user + " " + steps, text,
+                            uid);
+  }
+
+  // Whether slapd itself takes `password` for `user` (a bind of its own).
+  static bool directory_accepts(const std::string& user, const std::string& password) {
+    return run("ldapwhoami -x -H " + slapd_->uri() + " -D uid=" + user + ",ou=people," + slapd_->base() + " -w '" +
+               password + "' >/dev/null 2>&1")
+               .exit_code == 0;
   }
 
   // Suite::kService with pam_fastid for password changes too, then

@@ -45,7 +45,7 @@ class PamAccessTest : public PamSlapdSuite<PamAccessTest> {
 
  protected:
   static CommandResult login(const std::string& user, const std::string& steps = "authenticate acct_mgmt") {
-    return pamtester(*daemon_, kService, user, Slapd::password_of(user), steps);
+    return testing::pamtester(*daemon_, kService, user, Slapd::password_of(user), steps);
   }
   static bool logged(const std::string& text) { return daemon_->log().find(text) != std::string::npos; }
 };

@@ -18,8 +18,8 @@
 #include <memory>
 
 #include "support/pam_fixture.h"
-#include "support/raw_client.h"
 #include "support/pam_slapd_suite.h"
+#include "support/raw_client.h"
 #include "support/slapd_fixture.h"
 
 namespace fastid::testing {
@@ -40,18 +40,6 @@ class PamChauthtokTest : public PamSlapdSuite<PamChauthtokTest> {
   }
 
  protected:
-  // pamtester in the test's namespace; `answers` one line per prompt
-  // (pamtester's conversation, libpam_misc's misc_conv, reads a line each).
-  static CommandResult pamtester(const std::string& user, const std::vector<std::string>& answers,
-                                 const std::string& steps, int uid = 0) {
-    return in_namespace("pamtester " + std::string(kService) + " " + user + " " + steps, answers, uid);
-  }
-  static CommandResult in_namespace(const std::string& program, const std::vector<std::string>& answers,
-                                    int uid) {
-    std::string text;
-    for (const auto& a : answers) text += a + "\n";
-    return in_pam_namespace(*daemon_, program, text, uid);
-  }
   static CommandResult login(const std::string& user, const std::string& password,
                              const std::string& steps = "authenticate") {
     return pamtester(user, {password}, steps);
@@ -59,12 +47,6 @@ class PamChauthtokTest : public PamSlapdSuite<PamChauthtokTest> {
   static CommandResult change(const std::string& user, const std::string& old_pw, const std::string& new_pw,
                               int uid = 0) {
     return pamtester(user, {old_pw, new_pw, new_pw}, "chauthtok", uid);
-  }
-  // Whether slapd itself takes `password` for `user` (a bind of its own).
-  static bool directory_accepts(const std::string& user, const std::string& password) {
-    return run("ldapwhoami -x -H " + slapd_->uri() + " -D uid=" + user + ",ou=people," + slapd_->base() +
-               " -w '" + password + "' >/dev/null 2>&1")
-               .exit_code == 0;
   }
 
   // The ppolicy overlay (module loaded by the fixture) with a default policy

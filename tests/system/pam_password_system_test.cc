@@ -127,25 +127,12 @@ class PamPasswordTest : public PamSlapdSuite<PamPasswordTest> {
     return ldif;
   }
 
-  // pamtester in the test's namespace; one line of stdin per prompt.
-  static CommandResult pamtester(const std::string& user, const std::vector<std::string>& answers,
-                                 const std::string& steps) {
-    std::string text;
-    for (const auto& a : answers) text += a + "\n";
-    return in_pam_namespace(*daemon_, "pamtester " + std::string(kService) + " " + user + " " + steps, text);
-  }
   static CommandResult account(const std::string& user) { return pamtester(user, {}, "acct_mgmt"); }
   // `fastid passwd ARGS` in the namespace (its own name comes from NSS), as `uid`.
   static CommandResult passwd(const std::string& args, const std::vector<std::string>& answers, int uid = 0) {
     std::string text;
     for (const auto& a : answers) text += a + "\n";
     return in_pam_namespace(*daemon_, bin_dir() + "/fastid passwd " + args, text, uid);
-  }
-  // Whether slapd itself takes `password` for `user` (a bind of its own).
-  static bool directory_accepts(const std::string& user, const std::string& password) {
-    return run("ldapwhoami -x -H " + slapd_->uri() + " -D " + user_dn(user) + " -w '" + password +
-               "' >/dev/null 2>&1")
-               .exit_code == 0;
   }
   static std::string attribute(const std::string& user, const std::string& attr) {
     const std::string out = slapd_->ldapsearch("'(uid=" + user + ")' " + attr);
