@@ -188,7 +188,7 @@ int main(int argc, char** argv) {
   ::umask(022);
 
   if (auto st = server::ensure_directory(d.socket_dir, 0755); !st) return fail(st.to_string());
-  if (auto st = server::ensure_directory(d.state_dir, 0755); !st) return fail("[daemon] state_dir: " + st.to_string());
+  if (auto st = server::ensure_directory(d.state_dir, 0755); !st) return fail("[daemon] state_dir " + d.state_dir + ": " + st.to_string());
   // The store, the fast cache maps, lockouts and offline credentials live
   // there: a start that could keep none of them is refused, with the reason,
   // rather than one that logs each of them disabled and runs on without.

@@ -169,14 +169,17 @@ Status check_data_file(const Store::Env& env, const std::string& dir) {
 }  // namespace internal
 
 Status Store::check_file() const {
-  if (damaged_.load(std::memory_order_acquire))
-    return Status::corruption("store: " + options_.dir + "/data.mdb was damaged while fastidd ran; the store is off until restart");
+  const Status off = Status::corruption("store: " + options_.dir +
+                                        "/data.mdb was damaged while fastidd ran; the store is off until restart");
+  if (damaged_.load(std::memory_order_acquire)) return off;
   Status st = check_data_file(*env_, options_.dir);
-  if (!st && !damaged_.exchange(true, std::memory_order_acq_rel)) {
+  if (st) return st;
+  // What happened is said once, here; the callers' own lines carry `off`.
+  if (!damaged_.exchange(true, std::memory_order_acq_rel)) {
     core::log_error(st.to_string() + " while fastidd ran: the store is off until fastidd restarts (lookups go to "
                     "the providers); at the next start the file is moved aside to data.mdb.bad");
   }
-  return st;
+  return off;
 }
 
 Millis now_millis() {

@@ -52,7 +52,6 @@ class Txn {
   MDB_txn* txn_ = nullptr;
 };
 
-struct Store::Env;
 // Whether the data file is still whole and LMDB's (Store::check_file).
 Status check_data_file(const Store::Env& env, const std::string& dir);
 

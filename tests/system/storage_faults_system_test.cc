@@ -119,7 +119,9 @@ void store_file_damaged_while_running(const std::string& what, const std::functi
 
   // Restarted: the damaged file is moved aside (never thrown away), said in
   // the log, and an empty store serves from then on.
-  if (running) EXPECT_EQ(d.stop(SIGTERM), 0) << "a clean exit";
+  if (running) {
+    EXPECT_EQ(d.stop(SIGTERM), 0) << "a clean exit";
+  }
   ASSERT_TRUE(d.start()) << d.log();
   const std::string bad = data_file(d) + ".bad";
   EXPECT_TRUE(fs::exists(bad)) << d.log();
@@ -155,16 +157,19 @@ TEST(StorageFaultsSystemTest, AStoreFileWrittenOverWithGarbageUnderFastiddIsTurn
 // ---- 3. A fast cache map truncated and written over under 8 reading threads --------
 
 // nss_stress's eight threads read the passwd and group maps through glibc
-// while this thread writes garbage over them (the header, the index and
-// ring), truncates them (to less than a header, to half) and puts them back:
-// no reader may crash or get a wrong answer; a map it cannot trust is a miss
-// and the socket answers.
-TEST(StorageFaultsSystemTest, FastCacheMapsTruncatedAndWrittenOverUnderEightReadingThreads) {
-  Daemon d(2000, 100);
-  ASSERT_TRUE(d.start()) << d.log();
+// while a vandal thread damages them every 30 ms, round after round, until
+// the runs are over; returns what the runs saw. `in_place_truncation`: the
+// vandal also cuts the live file short in place (truncate(2)), else it only
+// replaces it with a cut copy (rename), as cp --remove-destination, install
+// or an editor would.
+struct VandalRun {
+  NssStressTally tally;
+  int faults = 0;
+};
+
+VandalRun read_while_vandalised(const Daemon& d, bool in_place_truncation) {
   const std::string stress =
       d.env() + bin_dir() + "/nss_stress " + d.dir() + "/data/passwd " + d.dir() + "/data/group ";
-  ASSERT_EQ(run(stress + "1 4000 2>&1").exit_code, 0) << "warm";
   const std::vector<std::string> maps = {d.cache_dir() + "/passwd", d.cache_dir() + "/group"};
   std::atomic<bool> done{false};
   std::atomic<int> faults{0};
@@ -175,32 +180,79 @@ TEST(StorageFaultsSystemTest, FastCacheMapsTruncatedAndWrittenOverUnderEightRead
         std::error_code ec;
         const auto size = fs::file_size(map, ec);
         if (ec || size < 8192) continue;
+        const auto cut = round % 2 == 0 ? std::uintmax_t{100} : size / 2;
         switch (round % 4) {
           case 0: overwrite_in_place(map, 0, random_bytes(4096, rng())); break;            // the header
           case 1: overwrite_in_place(map, 4096, random_bytes(size - 4096, rng())); break;  // index and ring
-          case 2: (void)::truncate(map.c_str(), 100); break;                               // less than a header
-          case 3: (void)::truncate(map.c_str(), static_cast<off_t>(size / 2)); break;      // half
+          default:
+            if (in_place_truncation) {
+              (void)::truncate(map.c_str(), static_cast<off_t>(cut));
+            } else {
+              write_file(map + ".cut", read_file(map).substr(0, cut));
+              fs::rename(map + ".cut", map, ec);
+            }
         }
         faults.fetch_add(1);
       }
       std::this_thread::sleep_for(30ms);  // the daemon republishes; readers remap
     }
   });
-  NssStressTally tally;
-  for (int i = 0; i < 4 || faults.load() < 8; ++i) tally += nss_stress(stress + "8 2500");
+  VandalRun out;
+  for (int i = 0; i < 4 || faults.load() < 8; ++i) out.tally += nss_stress(stress + "8 2500");
   done = true;
   vandal.join();
-  std::printf("[figure] fast cache maps vandalised %d times under 8 reading threads: %ld lookups, %ld wrong "
-              "answers, %ld not found, %ld errors, %d client crashes, fastidd %s\n",
-              faults.load(), tally.lookups, tally.mismatch, tally.notfound, tally.error, tally.crashes,
-              alive(d) ? "running" : "DEAD");
-  EXPECT_GE(faults.load(), 8);
-  EXPECT_EQ(tally.crashes, 0) << tally.first_output;
-  EXPECT_EQ(tally.mismatch, 0) << tally.first_output;
-  EXPECT_EQ(tally.notfound + tally.error, 0) << "a map that is not trusted falls back to the socket: "
-                                             << tally.first_output;
-  EXPECT_GT(tally.lookups, 0);
+  out.faults = faults.load();
+  return out;
+}
+
+// Written over in place (header, index and ring) and replaced by cut
+// copies: no reader crashes, no answer is wrong, and a map that is not
+// trusted is a miss answered by the socket (every lookup finds its record).
+TEST(StorageFaultsSystemTest, FastCacheMapsWrittenOverOrReplacedByCutCopiesUnderEightReadingThreads) {
+  Daemon d(2000, 100);
+  ASSERT_TRUE(d.start()) << d.log();
+  ASSERT_EQ(run(d.env() + bin_dir() + "/nss_stress " + d.dir() + "/data/passwd " + d.dir() + "/data/group 1 4000")
+                .exit_code,
+            0)
+      << "warm";
+  const VandalRun v = read_while_vandalised(d, false);
+  const NssStressTally& t = v.tally;
+  std::printf("[figure] fast cache maps written over or replaced by cut copies %d times under 8 reading threads: "
+              "%ld lookups, %ld wrong answers, %ld not found, %ld errors, %d client crashes in %d runs, fastidd %s\n",
+              v.faults, t.lookups, t.mismatch, t.notfound, t.error, t.crashes, t.runs, alive(d) ? "running" : "DEAD");
+  EXPECT_GE(v.faults, 8);
+  EXPECT_EQ(t.crashes, 0) << t.first_output;
+  EXPECT_EQ(t.mismatch, 0) << t.first_output;
+  EXPECT_EQ(t.notfound + t.error, 0) << "a map that is not trusted falls back to the socket: " << t.first_output;
+  EXPECT_GT(t.lookups, 0);
   EXPECT_TRUE(alive(d)) << d.log();
+}
+
+// Cut short in place (truncate(2) on the live file) while mapped: the
+// kernel sends SIGBUS to a reader that touches a page past the new end, and
+// the NSS module may not catch signals, so a reader in the middle of a
+// lookup can die (the known limit, docs/reliability.md). What is asserted:
+// no answer is ever wrong, fastidd survives (its writer checks the size
+// before it touches the file) and readers started afterwards are served.
+TEST(StorageFaultsSystemTest, FastCacheMapsTruncatedInPlaceUnderEightReadingThreadsNeverGiveAWrongAnswer) {
+  Daemon d(2000, 100);
+  ASSERT_TRUE(d.start()) << d.log();
+  const std::string stress =
+      d.env() + bin_dir() + "/nss_stress " + d.dir() + "/data/passwd " + d.dir() + "/data/group ";
+  ASSERT_EQ(run(stress + "1 4000").exit_code, 0) << "warm";
+  const VandalRun v = read_while_vandalised(d, true);
+  const NssStressTally& t = v.tally;
+  const NssStressTally after = nss_stress(stress + "8 2500");
+  std::printf("[figure] fast cache maps written over or truncated in place %d times under 8 reading threads: "
+              "%ld lookups, %ld wrong answers, %d of %d runs killed by SIGBUS (the known limit), fastidd %s; "
+              "afterwards %ld of %ld lookups right\n",
+              v.faults, t.lookups, t.mismatch, t.crashes, t.runs, alive(d) ? "running" : "DEAD",
+              after.lookups - after.mismatch - after.notfound - after.error, after.lookups);
+  EXPECT_GE(v.faults, 8);
+  EXPECT_EQ(t.mismatch, 0) << t.first_output;
+  EXPECT_TRUE(alive(d)) << d.log();
+  EXPECT_EQ(after.crashes + after.mismatch + after.notfound + after.error, 0) << after.first_output;
+  EXPECT_EQ(after.lookups, 20000);
 }
 
 // ---- 4. The disk full --------------------------------------------------------
