@@ -159,10 +159,16 @@ Status check_data_file(const Store::Env& env, const std::string& dir) {
   }
   if (newest < 0)
     return Status::corruption("store: " + data + " no longer holds LMDB meta pages: overwritten");
+  // The size again, after the meta pages were read: a commit of the writer
+  // thread may have grown the file and moved the last page since the first
+  // look (a file only grows; one that shrank was cut short).
+  if (::fstat(env.data_fd, &st) != 0)
+    return Status::corruption("store: " + data + " cannot be checked: " + std::strerror(errno));
   const std::uint64_t last = word64(newest, meta::kLastPage);
-  if (last >= size / psize)
-    return Status::corruption("store: " + data + " is " + std::to_string(size) + " bytes but its last page ends at " +
-                              std::to_string((last + 1) * psize) + ": truncated");
+  const auto now_size = static_cast<std::uint64_t>(st.st_size);
+  if (last >= now_size / psize)
+    return Status::corruption("store: " + data + " is " + std::to_string(now_size) +
+                              " bytes but its last page ends at " + std::to_string((last + 1) * psize) + ": truncated");
   return Status::ok();
 }
 

@@ -123,10 +123,12 @@ void store_file_damaged_while_running(const std::string& what, const std::functi
     EXPECT_EQ(d.stop(SIGTERM), 0) << "a clean exit";
   }
   ASSERT_TRUE(d.start()) << d.log();
-  const std::string bad = data_file(d) + ".bad";
+  // The front worker opens the store once it serves: poll for what it did.
+  const std::string bad = data_file(d) + ".bad", aside = "moving it aside to " + bad;
+  EXPECT_TRUE(wait_until([&] { return count_lines(d.log(), aside) > 0; })) << d.log();
+  EXPECT_EQ(count_lines(d.log(), aside), 1) << d.log();
   EXPECT_TRUE(fs::exists(bad)) << d.log();
   if (fs::exists(bad)) kept(bad);
-  EXPECT_EQ(count_lines(d.log(), "moving it aside to " + data_file(d) + ".bad"), 1) << d.log();
   LookupTally restarted = look_up_users(d, 1, 501);
   EXPECT_TRUE(stored_at_least(d, 1000)) << "the new store takes records: " << d.status().out;
   std::printf("[figure] store file %s under fastidd: %d lookups after it, %d wrong, %d failed, fastidd %s; "
