@@ -86,9 +86,9 @@ struct Stats {
 class Store {
  public:
   // Opens (creating when needed) the store in options.dir. A file LMDB
-  // refuses, or one whose format record is not ours, is moved aside to
-  // dir.bad-<time> and an empty store created in its place (logged as an
-  // error). Fails only when the directory itself cannot be used.
+  // refuses, one cut short (check_file), or one whose format record is not
+  // ours, is moved aside to data.mdb.bad and an empty store created in its
+  // place (logged as an error). Fails only when the directory itself cannot be used.
   static Result<std::unique_ptr<Store>> open(Options options);
 
   ~Store();
