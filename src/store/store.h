@@ -1,11 +1,13 @@
 // Store: the daemon's persistent cache of full records on LMDB (DESIGN
 // "Persistent store"). Users, groups, initgroups lists and negative answers,
 // keyed by provider, map and key, each with the time it was fetched and the
-// time it expires. One file shared by every fastidd process (LMDB is safe
+// time it expires; negative answers in a database of their own, under their
+// own budget (Options::max_negative_entries). One file shared by every fastidd process (LMDB is safe
 // across processes; readers never block); each process opens its own Store
 // after any fork and never hands it across one. docs/store.md.
 //
-// Failure rules: a full map evicts the oldest records and retries, and when
+// Failure rules: a full map evicts the oldest records (negative answers
+// first) and retries, and when
 // even that cannot make room (one record larger than the map) the put fails
 // with kBusy and a message that says so — nothing already stored is harmed. A
 // store file that is corrupt or of another format is logged, moved aside and
