@@ -98,14 +98,16 @@ class HostileClientsTest : public ::testing::Test {
     ASSERT_TRUE(d_.start()) << d_.log();
     path_ = d_.socket_dir() + "/nss";
     // Warm: the big group is loaded and answered once before the baseline.
-    FrameClient c = FrameClient::unix_socket(path_);
-    ASSERT_TRUE(c.send(proto::encode_request(getgrnam(1, kBigGroup))));
-    proto::FrameHeader h{};
-    std::vector<std::uint8_t> payload;
-    ASSERT_TRUE(c.read_reply(&h, &payload));
-    ASSERT_EQ(h.status, 0u);
-    big_reply_bytes_ = proto::kHeaderSize + payload.size();
-    ASSERT_TRUE(wait_until([&] { return d_.status_value("connections.open") == "1"; }));
+    {
+      FrameClient c = FrameClient::unix_socket(path_);
+      ASSERT_TRUE(c.send(proto::encode_request(getgrnam(1, kBigGroup))));
+      proto::FrameHeader h{};
+      std::vector<std::uint8_t> payload;
+      ASSERT_TRUE(c.read_reply(&h, &payload));
+      ASSERT_EQ(h.status, 0u);
+      big_reply_bytes_ = proto::kHeaderSize + payload.size();
+    }
+    ASSERT_TRUE(wait_until([&] { return d_.status_value("connections.open") == "1"; }, 5s)) << d_.status().out;
     baseline_fds_ = fastidd_fds(d_.pid());
   }
 
@@ -116,8 +118,11 @@ class HostileClientsTest : public ::testing::Test {
     EXPECT_TRUE(lookup(fd, 4242, "user00007")) << "after " << after << ": another client is not served";
     ::close(fd);
     int now = -1;
-    EXPECT_TRUE(wait_until([&] { return (now = fastidd_fds(d_.pid())) == baseline_fds_; }, 10s))
+    // At most the baseline: one the daemon held then (the closing status
+    // connection, a timer) may be gone by now; one more is a leak.
+    EXPECT_TRUE(wait_until([&] { return (now = fastidd_fds(d_.pid())) <= baseline_fds_; }, 10s))
         << "after " << after << ": fastidd holds " << now << " descriptors, " << baseline_fds_ << " before";
+    std::printf("[figure] after %s: fastidd descriptors %d (baseline %d)\n", after.c_str(), now, baseline_fds_);
   }
 
   Daemon d_;
