@@ -6,7 +6,7 @@
 // the descriptors of every fastidd process are back to their baseline. Each
 // case prints its figure ("[figure] ..."); docs/reliability.md, "Hostile local
 // clients", lists them with the cases of limits_system_test and
-// conn_budget_system_test. Needs root only for nothing: any uid may do this.
+// conn_budget_system_test. Needs no root: any local uid can do all of this.
 #include <gtest/gtest.h>
 
 #include <signal.h>
