@@ -17,6 +17,7 @@
 #include <sstream>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "support/daemon_fixture.h"
 #include "support/slapd_fixture.h"
@@ -150,6 +151,30 @@ TEST_F(LdapLoopSystemTest, AHungSlapdCostsTheRequestTimeoutAndTheLoopKeepsAnswer
     return query(*d, "passwd user00003").find("user00003:") != std::string::npos &&
            status_value(*d, "ldap_loop.corp.state") == "connected";
   })) << d->log();
+}
+
+TEST_F(LdapLoopSystemTest, IdenticalLookupsInFlightShareOneSearch) {
+  ASSERT_TRUE(slapd_.started()) << slapd_.error();
+  auto d = start(true, "pool = { request_timeout = \"20s\" }\n");
+  ASSERT_TRUE(wait_until([&] { return status_value(*d, "ldap_loop.corp.state") == "connected"; })) << d->log();
+  const long searches_before = figure(*d, "ldap_loop.corp.searches");
+  const long open_before = figure(*d, "connections.open");
+  ASSERT_EQ(::kill(slapd_.pid(), SIGSTOP), 0);
+  ASSERT_TRUE(wait_until([&] { return stopped(slapd_.pid()); }, 5s));
+  constexpr int kAskers = 8;
+  std::vector<std::string> got(kAskers);
+  std::vector<std::thread> askers;
+  for (int i = 0; i < kAskers; ++i) askers.emplace_back([&, i] { got[i] = query(*d, "passwd user00007"); });
+  // Every asker connected (and so asked) while slapd cannot answer: one
+  // search outstanding.
+  const bool all_in = wait_until([&] {
+    return figure(*d, "connections.open") >= open_before + kAskers && figure(*d, "ldap_loop.corp.outstanding") == 1;
+  }, 10s);
+  ::kill(slapd_.pid(), SIGCONT);
+  for (auto& t : askers) t.join();
+  ASSERT_TRUE(all_in) << "connections.open " << figure(*d, "connections.open");
+  for (const auto& g : got) EXPECT_NE(g.find("user00007:"), std::string::npos) << g;
+  EXPECT_EQ(figure(*d, "ldap_loop.corp.searches"), searches_before + 1);
 }
 
 // A slapd reached through a proxy that cuts an answer in half and holds the
