@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "support/daemon_fixture.h"
+#include "support/raw_client.h"
 #include "support/slapd_fixture.h"
 #include "support/stalling_proxy.h"
 
@@ -177,6 +178,77 @@ TEST_F(LdapLoopSystemTest, IdenticalLookupsInFlightShareOneSearch) {
   EXPECT_EQ(figure(*d, "ldap_loop.corp.searches"), searches_before + 1);
 }
 
+// The config of a daemon whose ldap provider "corp" reaches `slapd` through
+// a proxy on `port` with async_lookups, behind a files provider "local"
+// (zlocal), the fast cache and the store off, request_timeout 2 s.
+std::string config_through_proxy(const Daemon& d, const Slapd& slapd, int port, const std::string& extra = "") {
+  const std::string dir = d.dir();
+  write_file(dir + "/data/local-passwd", "zlocal:x:4002:4002::/home/zlocal:/bin/sh\n");
+  write_file(dir + "/data/local-group", "zlocal:x:4002:\n");
+  return "[daemon]\nsocket_dir = \"" + d.socket_dir() + "\"\nstate_dir = \"" + dir +
+         "/state\"\nlog_level = \"info\"\nmax_connections_per_uid = 1024\n\n[store]\nenabled = false\n\n"
+         "[fastcache]\npasswd = { enabled = false }\ngroup = { enabled = false }\n"
+         "initgroups = { enabled = false }\n\n[[provider]]\nname = \"local\"\ntype = \"files\"\npasswd = \"" +
+         dir + "/data/local-passwd\"\ngroup = \"" + dir + "/data/local-group\"\n"
+         "\n[[provider]]\nname = \"corp\"\ntype = \"ldap\"\nuri = [\"ldap://127.0.0.1:" + std::to_string(port) +
+         "/\"]\nbase = \"" + slapd.base() + "\"\nbind_dn = \"" + slapd.bind_dn() + "\"\nbind_password_file = \"" +
+         slapd.bind_password_file() + "\"\nschema = \"rfc2307bis\"\nasync_lookups = true\nnetwork_timeout = \"1s\"\n"
+         "pool = { request_timeout = \"2s\" }\n" + extra;
+}
+
+// A slapd that reads no more requests (the proxy stops reading, with a small
+// receive buffer): the front worker's searches pile up in its socket. Its
+// loop must not wait to write one — a files name and status are answered
+// while 1,000 distinct lookups are asked at once, and at most 128 searches
+// are outstanding on the connection (the rest go to the pool), so that the
+// requests always fit in its send buffer.
+TEST_F(LdapLoopSystemTest, ADirectoryThatReadsNoSearchesDoesNotHoldTheLoop) {
+  ASSERT_TRUE(slapd_.started()) << slapd_.error();
+  StallingProxy proxy(slapd_.port(), 6s, 2048);
+  ASSERT_NE(proxy.port(), 0);
+  auto d = std::make_unique<Daemon>(1, 1);
+  d->write_config(config_through_proxy(*d, slapd_, proxy.port()));
+  ASSERT_TRUE(d->start()) << d->log();
+  ASSERT_TRUE(wait_until([&] { return status_value(*d, "ldap_loop.corp.state") == "connected"; })) << d->log();
+  ASSERT_NE(query(*d, "passwd user00001").find("user00001:"), std::string::npos) << d->log();
+  proxy.stop_reading_requests();
+  constexpr std::size_t kClients = 1000;
+  // kClients clients, each asking for another name (long ones: bigger
+  // searches), none waiting for its answer.
+  std::vector<int> clients;
+  for (std::size_t i = 1; i <= kClients; ++i) {
+    const int fd = connect_unix(d->socket_dir() + "/nss");
+    if (fd < 0) break;
+    char name[40];
+    std::snprintf(name, sizeof name, "absent%026zu", i);
+    proto::Request req;
+    req.opcode = proto::Opcode::kGetpwnam;
+    req.request_id = static_cast<std::uint32_t>(i);
+    req.name = name;
+    if (!send_all(fd, proto::encode_request(req))) break;
+    clients.push_back(fd);
+  }
+  const bool all_sent = clients.size() == kClients;
+  const auto files_start = Clock::now();
+  const std::string local = query(*d, "passwd zlocal");
+  const double files_ms = std::chrono::duration<double, std::milli>(Clock::now() - files_start).count();
+  const auto status_start = Clock::now();
+  const long outstanding = figure(*d, "ldap_loop.corp.outstanding");
+  const double status_ms = std::chrono::duration<double, std::milli>(Clock::now() - status_start).count();
+  for (int fd : clients) ::close(fd);
+  ASSERT_TRUE(all_sent) << clients.size() << " clients";
+  std::printf("directory reading nothing, %zu lookups asked: files name answered in %.0f ms, status in %.0f ms "
+              "(%ld searches outstanding on the front worker's connection)\n",
+              kClients, files_ms, status_ms, outstanding);
+  EXPECT_NE(local.find("zlocal:x:4002:"), std::string::npos) << local;
+  EXPECT_LT(files_ms, 1000.0);
+  EXPECT_LT(status_ms, 1000.0);
+  // The connection's bound (LdapAsyncConnection::kMaxOutstanding): the rest
+  // went to the pool.
+  EXPECT_GE(outstanding, 1);
+  EXPECT_LE(outstanding, 128);
+}
+
 // A slapd reached through a proxy that cuts an answer in half and holds the
 // rest for 6 s (support/stalling_proxy.h): the front worker's connection has
 // read half a message (plain) or half a TLS record (StartTLS). Its loop must
@@ -216,6 +288,9 @@ TEST_P(LdapLoopStallTest, AnAnswerCutInHalfHoldsNeitherTheLoopNorTheLookupBeyond
   ASSERT_TRUE(d->start()) << d->log();
   ASSERT_TRUE(wait_until([&] { return status_value(*d, "ldap_loop.corp.state") == "connected"; })) << d->log();
   ASSERT_NE(query(*d, "passwd user00001").find("user00001:"), std::string::npos) << d->log();
+  // The provider worker's connection is up too and nothing is on its way:
+  // the next request through the proxy is the front worker's search.
+  ASSERT_TRUE(wait_until([&] { return proxy.connections() >= 2 && proxy.quiet_for() >= 300ms; }, 10s));
 
   proxy.stall_next_reply();
   const auto start_time = Clock::now();

@@ -8,6 +8,7 @@
 //   StallingProxy proxy(slapd.port(), 6s);   // proxy.port(): connect here
 //   proxy.stall_next_reply();                // arm: the next reply is cut
 //   ... proxy.stalls() == 1 once a reply was cut
+//   proxy.stop_reading_requests();          // a server that reads nothing more
 //
 // Every connection is forwarded both ways by one thread with poll(); the
 // stall holds only the connection whose reply was cut.
@@ -30,9 +31,14 @@ namespace fastid::testing {
 
 class StallingProxy {
  public:
-  StallingProxy(int server_port, std::chrono::milliseconds hold)
+  // `receive_buffer` (bytes, 0: the system's): the accepted connections'
+  // SO_RCVBUF, so that a client's writes fill it soon once nothing is read.
+  StallingProxy(int server_port, std::chrono::milliseconds hold, int receive_buffer = 0)
       : server_port_(server_port), hold_(hold) {
     listener_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (listener_ >= 0 && receive_buffer > 0) {
+      ::setsockopt(listener_, SOL_SOCKET, SO_RCVBUF, &receive_buffer, sizeof receive_buffer);
+    }
     sockaddr_in addr{};
     addr.sin_family = AF_INET;
     addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
@@ -57,7 +63,18 @@ class StallingProxy {
   StallingProxy& operator=(const StallingProxy&) = delete;
 
   int port() const { return port_; }  // 0: not listening
+  // Arms the cut: the first connection whose client sends something after
+  // this has its next reply cut (so a reply already on its way elsewhere is not).
   void stall_next_reply() { armed_ = true; }
+  int connections() const { return connections_; }
+  // Time since any byte went through either way (a quiet proxy: nothing on its way).
+  std::chrono::milliseconds quiet_for() const {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now().time_since_epoch() -
+                                                                 Clock::duration(last_traffic_.load()));
+  }
+  // From now on nothing the clients send is read (their requests pile up in
+  // the sockets' buffers); the server's replies still go through.
+  void stop_reading_requests() { deaf_ = true; }
   int stalls() const { return stalls_; }
 
  private:
@@ -68,6 +85,7 @@ class StallingProxy {
     std::string held;            // the cut reply's second half
     Clock::time_point release{};  // when it is sent on (held non-empty)
     bool closed = false;
+    bool target = false;          // its next reply is cut
   };
 
   static bool send_all(int fd, const char* data, size_t n) {
@@ -93,7 +111,8 @@ class StallingProxy {
       if (s >= 0) ::close(s);
       return;
     }
-    pairs_.push_back(Pair{c, s, {}, {}, false});
+    pairs_.push_back(Pair{c, s, {}, {}, false, false});
+    ++connections_;
   }
 
   // One read from `from`, written to `to`; a reply from the server is cut
@@ -102,9 +121,12 @@ class StallingProxy {
     char buf[65536];
     const ssize_t n = ::recv(from_server ? p.server : p.client, buf, sizeof buf, 0);
     if (n <= 0) return false;
+    last_traffic_ = Clock::now().time_since_epoch().count();
     const int to = from_server ? p.client : p.server;
     size_t now = static_cast<size_t>(n);
-    if (from_server && n >= 2 && armed_.exchange(false)) {
+    if (!from_server && armed_.exchange(false)) p.target = true;
+    if (from_server && n >= 2 && p.target) {
+      p.target = false;
       now = static_cast<size_t>(n) / 2;
       p.held.assign(buf + now, static_cast<size_t>(n) - now);
       p.release = Clock::now() + hold_;
@@ -117,7 +139,7 @@ class StallingProxy {
     while (!stop_) {
       std::vector<pollfd> fds{{listener_, POLLIN, 0}};
       for (auto& p : pairs_) {
-        fds.push_back({p.closed ? -1 : p.client, POLLIN, 0});
+        fds.push_back({p.closed || deaf_ ? -1 : p.client, POLLIN, 0});
         // While a reply is held, nothing more of the server's is read.
         fds.push_back({p.closed || !p.held.empty() ? -1 : p.server, POLLIN, 0});
       }
@@ -148,7 +170,10 @@ class StallingProxy {
   int port_ = 0;
   std::vector<Pair> pairs_;  // the proxy thread's
   std::atomic<bool> armed_{false};
+  std::atomic<bool> deaf_{false};
   std::atomic<int> stalls_{0};
+  std::atomic<int> connections_{0};
+  std::atomic<Clock::rep> last_traffic_{0};
   std::atomic<bool> stop_{false};
   std::thread thread_;
 };
