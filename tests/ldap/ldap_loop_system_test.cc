@@ -199,7 +199,7 @@ std::string config_through_proxy(const Daemon& d, const Slapd& slapd, int port, 
 // A slapd that reads no more requests (the proxy stops reading, with a small
 // receive buffer): the front worker's searches pile up in its socket. Its
 // loop must not wait to write one — a files name and status are answered
-// while 1,000 distinct lookups are asked at once, and at most 128 searches
+// while 300 distinct lookups are asked at once, and at most 128 searches
 // are outstanding on the connection (the rest go to the pool), so that the
 // requests always fit in its send buffer.
 TEST_F(LdapLoopSystemTest, ADirectoryThatReadsNoSearchesDoesNotHoldTheLoop) {
@@ -212,7 +212,7 @@ TEST_F(LdapLoopSystemTest, ADirectoryThatReadsNoSearchesDoesNotHoldTheLoop) {
   ASSERT_TRUE(wait_until([&] { return status_value(*d, "ldap_loop.corp.state") == "connected"; })) << d->log();
   ASSERT_NE(query(*d, "passwd user00001").find("user00001:"), std::string::npos) << d->log();
   proxy.stop_reading_requests();
-  constexpr std::size_t kClients = 1000;
+  constexpr std::size_t kClients = 300;
   // kClients clients, each asking for another name (long ones: bigger
   // searches), none waiting for its answer.
   std::vector<int> clients;
@@ -241,8 +241,10 @@ TEST_F(LdapLoopSystemTest, ADirectoryThatReadsNoSearchesDoesNotHoldTheLoop) {
               "(%ld searches outstanding on the front worker's connection)\n",
               kClients, files_ms, status_ms, outstanding);
   EXPECT_NE(local.find("zlocal:x:4002:"), std::string::npos) << local;
-  EXPECT_LT(files_ms, 1000.0);
-  EXPECT_LT(status_ms, 1000.0);
+  // Behind the 300 requests in the loop's queue, but not behind a write
+  // that would wait for as long as the server reads nothing (for ever).
+  EXPECT_LT(files_ms, 1500.0);
+  EXPECT_LT(status_ms, 1500.0);
   // The connection's bound (LdapAsyncConnection::kMaxOutstanding): the rest
   // went to the pool.
   EXPECT_GE(outstanding, 1);
