@@ -138,9 +138,9 @@ TEST_F(LdapLoopSystemTest, AHungSlapdCostsTheRequestTimeoutAndTheLoopKeepsAnswer
 TEST_F(LdapLoopSystemTest, IdenticalLookupsInFlightShareOneSearch) {
   ASSERT_TRUE(slapd_.started()) << slapd_.error();
   auto d = start(true, "pool = { request_timeout = \"20s\" }\n");
-  ASSERT_TRUE(wait_until([&] { return status_value(*d, "ldap_loop.corp.state") == "connected"; })) << d->log();
-  const long searches_before = figure(*d, "ldap_loop.corp.searches");
-  const long open_before = figure(*d, "connections.open");
+  ASSERT_TRUE(wait_until([&] { return d->status_value("ldap_loop.corp.state") == "connected"; })) << d->log();
+  const long searches_before = d->status_figure("ldap_loop.corp.searches");
+  const long open_before = d->status_figure("connections.open");
   ASSERT_EQ(::kill(slapd_.pid(), SIGSTOP), 0);
   ASSERT_TRUE(wait_until([&] { return stopped(slapd_.pid()); }, 5s));
   constexpr int kAskers = 8;
@@ -150,13 +150,13 @@ TEST_F(LdapLoopSystemTest, IdenticalLookupsInFlightShareOneSearch) {
   // Every asker connected (and so asked) while slapd cannot answer: one
   // search outstanding.
   const bool all_in = wait_until([&] {
-    return figure(*d, "connections.open") >= open_before + kAskers && figure(*d, "ldap_loop.corp.outstanding") == 1;
+    return d->status_figure("connections.open") >= open_before + kAskers && d->status_figure("ldap_loop.corp.outstanding") == 1;
   }, 10s);
   ::kill(slapd_.pid(), SIGCONT);
   for (auto& t : askers) t.join();
-  ASSERT_TRUE(all_in) << "connections.open " << figure(*d, "connections.open");
+  ASSERT_TRUE(all_in) << "connections.open " << d->status_figure("connections.open");
   for (const auto& g : got) EXPECT_NE(g.find("user00007:"), std::string::npos) << g;
-  EXPECT_EQ(figure(*d, "ldap_loop.corp.searches"), searches_before + 1);
+  EXPECT_EQ(d->status_figure("ldap_loop.corp.searches"), searches_before + 1);
 }
 
 // The config of a daemon whose ldap provider "corp" reaches `slapd` through
@@ -190,7 +190,7 @@ TEST_F(LdapLoopSystemTest, ADirectoryThatReadsNoSearchesDoesNotHoldTheLoop) {
   auto d = std::make_unique<Daemon>(1, 1);
   d->write_config(config_through_proxy(*d, slapd_, proxy.port()));
   ASSERT_TRUE(d->start()) << d->log();
-  ASSERT_TRUE(wait_until([&] { return status_value(*d, "ldap_loop.corp.state") == "connected"; })) << d->log();
+  ASSERT_TRUE(wait_until([&] { return d->status_value("ldap_loop.corp.state") == "connected"; })) << d->log();
   ASSERT_NE(query(*d, "passwd user00001").find("user00001:"), std::string::npos) << d->log();
   proxy.stop_reading_requests();
   constexpr std::size_t kClients = 300;
@@ -214,7 +214,7 @@ TEST_F(LdapLoopSystemTest, ADirectoryThatReadsNoSearchesDoesNotHoldTheLoop) {
   const std::string local = query(*d, "passwd zlocal");
   const double files_ms = std::chrono::duration<double, std::milli>(Clock::now() - files_start).count();
   const auto status_start = Clock::now();
-  const long outstanding = figure(*d, "ldap_loop.corp.outstanding");
+  const long outstanding = d->status_figure("ldap_loop.corp.outstanding");
   const double status_ms = std::chrono::duration<double, std::milli>(Clock::now() - status_start).count();
   for (int fd : clients) ::close(fd);
   ASSERT_TRUE(all_sent) << clients.size() << " clients";
@@ -269,7 +269,7 @@ TEST_P(LdapLoopStallTest, AnAnswerCutInHalfHoldsNeitherTheLoopNorTheLookupBeyond
                   "pool = { request_timeout = \"2s\" }\n" +
                   (tls ? "start_tls = true\ntls_ca_file = \"" + tls_slapd_.ca_file() + "\"\n" : std::string()));
   ASSERT_TRUE(d->start()) << d->log();
-  ASSERT_TRUE(wait_until([&] { return status_value(*d, "ldap_loop.corp.state") == "connected"; })) << d->log();
+  ASSERT_TRUE(wait_until([&] { return d->status_value("ldap_loop.corp.state") == "connected"; })) << d->log();
   ASSERT_NE(query(*d, "passwd user00001").find("user00001:"), std::string::npos) << d->log();
   // The provider worker's connection is up too and nothing is on its way:
   // the next request through the proxy is the front worker's search.
@@ -289,7 +289,7 @@ TEST_P(LdapLoopStallTest, AnAnswerCutInHalfHoldsNeitherTheLoopNorTheLookupBeyond
   const std::string local = query(*d, "passwd zlocal");
   const double files_ms = std::chrono::duration<double, std::milli>(Clock::now() - files_start).count();
   const auto status_start = Clock::now();
-  const std::string outstanding = status_value(*d, "ldap_loop.corp.outstanding");
+  const std::string outstanding = d->status_value("ldap_loop.corp.outstanding");
   const double status_ms = std::chrono::duration<double, std::milli>(Clock::now() - status_start).count();
   asker.join();
   ASSERT_TRUE(was_cut) << "the proxy never cut an answer";
@@ -303,11 +303,11 @@ TEST_P(LdapLoopStallTest, AnAnswerCutInHalfHoldsNeitherTheLoopNorTheLookupBeyond
   EXPECT_EQ(cut.find("user00002:"), std::string::npos) << cut;
   EXPECT_GE(cut_seconds, 1.5);
   EXPECT_LT(cut_seconds, 4.5);
-  EXPECT_GE(figure(*d, "ldap_loop.corp.timeouts"), 1);
+  EXPECT_GE(d->status_figure("ldap_loop.corp.timeouts"), 1);
   // The rest of the lookups: the pool's connection meanwhile, then a new one.
   EXPECT_TRUE(wait_until([&] {
     return query(*d, "passwd user00003").find("user00003:") != std::string::npos &&
-           status_value(*d, "ldap_loop.corp.state") == "connected";
+           d->status_value("ldap_loop.corp.state") == "connected";
   })) << d->log();
 }
 
