@@ -8,10 +8,15 @@
 #                -DCMAKE_INSTALL_PREFIX=...; DESTDIR honoured)
 #   make package-test  build the Debian packages, install them in a throw-away
 #                root, use them through glibc and PAM, purge them (minutes)
+#   make soak    DURATION (default 30m) of mixed lookups, authentications,
+#                invalidations, slapd restarts and worker kills; prints the
+#                figures over time and a verdict (tests/soak/run-soak; not in CI)
+#   make valgrind  a set of system tests with fastidd and the clients under
+#                valgrind memcheck (tests/valgrind/run-valgrind; not in CI)
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
 
-.PHONY: all deps build build-asan build-tsan test demo demo-stop bench fuzz clean install package-test
+.PHONY: all deps build build-asan build-tsan test demo demo-stop bench fuzz clean install package-test soak valgrind
 
 all: build
 
@@ -66,6 +71,22 @@ install: build
 package-test:
 	scripts/install-deps packaging
 	tests/packaging/package-test
+
+# Only what each needs is built: the daemon, the CLI, the modules, the glibc
+# load program (soak) and the system tests run under memcheck (valgrind).
+SOAK_TARGETS = fastidd fastid_cli fastid-provider-worker nss_fastid pam_fastid nss_stress
+VALGRIND_TESTS = daemon_system_test nss_system_test pam_system_test ldap_system_test
+DURATION ?= 30m
+soak: deps
+	cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DFASTID_WERROR=ON $(CMAKE_FLAGS) >/dev/null
+	cmake --build build -j$(JOBS) --target $(SOAK_TARGETS)
+	tests/soak/run-soak --duration $(DURATION)
+
+valgrind: deps
+	scripts/install-deps valgrind
+	cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DFASTID_WERROR=ON $(CMAKE_FLAGS) >/dev/null
+	cmake --build build -j$(JOBS) --target $(VALGRIND_TESTS)
+	tests/valgrind/run-valgrind build
 
 clean:
 	rm -rf build build-asan build-tsan build-fuzz .demo

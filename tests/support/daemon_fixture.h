@@ -2,6 +2,17 @@
 // dataset and a config, the daemon started from build/bin and stopped (and the
 // folder removed) at the end. Helpers run real programs (getent, the glibc
 // test programs) against it with LD_LIBRARY_PATH and FASTID_SOCKET_DIR set.
+//
+// `make valgrind` (tests/valgrind/run-valgrind) runs these tests with three
+// environment variables this fixture honours (none is set in `make test`):
+//   FASTID_TEST_WRAPPER         words put before fastidd's command line
+//                               ("valgrind --tool=memcheck ..."); `{dir}` in
+//                               them is replaced by the test's folder
+//   FASTID_TEST_CLIENT_WRAPPER  the same before getent and pamtester
+//   FASTID_TEST_TIME_SCALE      an integer: every wait of this fixture
+//                               (start, wait_until) is that many times longer
+// A valgrind error (its --error-markers) in a log under the test's folder
+// fails the test like a sanitizer report does.
 #pragma once
 
 #include <dirent.h>
@@ -71,13 +82,30 @@ inline void write_file(const std::string& path, const std::string& text) {
   out << text;
 }
 
+// FASTID_TEST_TIME_SCALE (1 when unset or not a positive integer below 1000).
+inline int time_scale() {
+  const char* v = ::getenv("FASTID_TEST_TIME_SCALE");
+  const int n = v != nullptr ? std::atoi(v) : 1;
+  return n >= 1 && n < 1000 ? n : 1;
+}
+
+// The words of a wrapper variable, `{dir}` replaced by `dir`, each followed by a space.
+inline std::string wrapper_prefix(const char* variable, const std::string& dir) {
+  const char* v = ::getenv(variable);
+  std::string out = v != nullptr ? v : "";
+  for (auto at = out.find("{dir}"); at != std::string::npos; at = out.find("{dir}", at + dir.size())) {
+    out.replace(at, 5, dir);
+  }
+  return out.empty() ? out : out + " ";
+}
+
 // Polls `condition` every 20 ms until it holds (true) or `limit` has passed
 // (false, after one last look). What tests wait for is a state, never a time:
 // the limit only bounds a failure, so it is wide enough for a loaded machine
 // with a sanitizer build and costs nothing when the state comes at once.
 template <typename Condition>
 bool wait_until(Condition condition, std::chrono::milliseconds limit = std::chrono::seconds(30)) {
-  const auto until = std::chrono::steady_clock::now() + limit;
+  const auto until = std::chrono::steady_clock::now() + limit * time_scale();
   while (!condition()) {
     if (std::chrono::steady_clock::now() >= until) return condition();
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
@@ -205,7 +233,7 @@ class Daemon {
              const std::function<void(pid_t)>& just_started = {}) {
     launch(extra_args);
     if (just_started) just_started(pid_);
-    auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10) * time_scale();
     while (std::chrono::steady_clock::now() < until) {
       int status;
       if (::waitpid(pid_, &status, WNOHANG) == pid_) {
@@ -230,13 +258,14 @@ class Daemon {
       if (::getppid() != test) ::_exit(127);
       set_sanitizer_log("fastidd");
       std::string log = log_path();
-      std::vector<std::string> args = {bin_dir() + "/fastidd", "--config", config_path(),
-                                       "--log-file", log};
+      std::vector<std::string> args = split(wrapper_prefix("FASTID_TEST_WRAPPER", dir_), ' ');
+      std::erase(args, std::string());
+      args.insert(args.end(), {bin_dir() + "/fastidd", "--config", config_path(), "--log-file", log});
       args.insert(args.end(), extra_args.begin(), extra_args.end());
       std::vector<char*> argv;
       for (auto& a : args) argv.push_back(a.data());
       argv.push_back(nullptr);
-      ::execv(argv[0], argv.data());
+      ::execvp(argv[0], argv.data());
       ::_exit(127);
     }
   }
@@ -307,7 +336,7 @@ class Daemon {
       if (name.rfind("sanitizer-", 0) != 0) continue;
       const std::string text = read_file(e.path().string());
       for (const char* mark : {"ERROR: AddressSanitizer", "ERROR: LeakSanitizer: detected", "runtime error:",
-                               "WARNING: ThreadSanitizer", "ERROR: ThreadSanitizer"}) {
+                               "WARNING: ThreadSanitizer", "ERROR: ThreadSanitizer", "VALGRIND-ERROR-BEGIN"}) {
         if (text.find(mark) != std::string::npos) {
           out += "== " + name + " ==\n" + text + "\n";
           break;
@@ -330,7 +359,7 @@ class Daemon {
   }
 
   CommandResult getent(const std::string& args) const {
-    return run(env() + "getent -s fastid " + args + " 2>&1");
+    return run(env() + client_wrapper() + "getent -s fastid " + args + " 2>&1");
   }
 
   // `fastid status` as root, or as `uid` (setpriv) when it is not 0.
@@ -357,6 +386,9 @@ class Daemon {
     const std::string v = status_value(key);
     return v.empty() ? -1 : std::stol(v);
   }
+
+  // FASTID_TEST_CLIENT_WRAPPER's words for this test ("" in `make test`).
+  std::string client_wrapper() const { return wrapper_prefix("FASTID_TEST_CLIENT_WRAPPER", dir_); }
 
   Dataset dataset;
 
@@ -416,7 +448,7 @@ inline CommandResult in_pam_namespace(const Daemon& d, const std::string& progra
 // its standard input. Output is pamtester's stdout and stderr together.
 inline CommandResult pamtester(const Daemon& d, const std::string& service, const std::string& user,
                                const std::string& password, const std::string& steps = "authenticate") {
-  return in_pam_namespace(d, "pamtester " + service + " " + user + " " + steps, password + "\n");
+  return in_pam_namespace(d, d.client_wrapper() + "pamtester " + service + " " + user + " " + steps, password + "\n");
 }
 
 }  // namespace fastid::testing

@@ -98,7 +98,8 @@ class PamDaemon : public Daemon {
   CommandResult pamtester(const std::string& service, const std::string& user,
                           const std::string& password, const std::string& steps = "authenticate",
                           int uid = 0) const {
-    return in_namespace("pamtester " + service + " " + user + " " + steps, password + "\n", uid);
+    return in_namespace(client_wrapper() + "pamtester " + service + " " + user + " " + steps, password + "\n",
+                        uid);
   }
 
   CommandResult driver(const std::string& args, const std::string& password, int uid = 0) const {
