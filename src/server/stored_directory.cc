@@ -80,8 +80,8 @@ asio::awaitable<core::Result<Answer>> StoredDirectory::lookup(Query q) {
     // stored as a miss's is (ask_and_settle).
     auto race = std::make_shared<Race>(executor_);
     race->timer.expires_after(options_.stale_after);
-    auto settle = ask_and_settle(shared_from_this(), q, race);
-    asio::co_spawn(executor_, std::move(settle), asio::detached);
+    auto answer = ask_and_settle(shared_from_this(), q, race);
+    asio::co_spawn(executor_, std::move(answer), asio::detached);
     if (!race->result) {
       asio::error_code ec;
       auto wait = race->timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
