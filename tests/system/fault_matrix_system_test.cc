@@ -189,8 +189,10 @@ TEST_F(DirectoryFaultTest, SlapdStoppedIsAHungDirectoryAndExpiredNamesAreAnswere
 // ---- Provider workers: a pooled provider without a store -----------------------
 
 // Every lookup reaches a provider worker (no store, no fast cache); 8 client
-// threads keep the 3 workers that may serve lookups busy with queues, so a
-// worker picked as busy has a request in hand or next.
+// threads keep the 3 workers that may serve lookups (4, one kept for
+// authentication) busy with queues, so a worker picked as busy has a request
+// in hand or next; loads of 800 lookups (~3 s) make a pick in the gap between
+// two loads unlikely.
 class ProviderWorkerFaultTest : public ::testing::Test {
  protected:
   ProviderWorkerFaultTest() : d_(500, 50) {}
@@ -206,7 +208,7 @@ class ProviderWorkerFaultTest : public ::testing::Test {
 
   std::string stress() const {
     return d_.env() + kClientTimeout + bin_dir() + "/nss_stress " + d_.dir() + "/data/passwd " + d_.dir() +
-           "/data/group 8 50 2>&1";
+           "/data/group 8 100 2>&1";
   }
   std::set<pid_t> workers() const { return descendants_running(d_.pid(), "fastid-provider-worker"); }
 
