@@ -222,6 +222,7 @@ struct StoreConfig {
   std::chrono::milliseconds refresh_ahead{300000};   // asked-for records this close to expiry are refreshed
   std::chrono::milliseconds offline_max_age{604800000};  // offline: records fetched at most this long ago
   std::chrono::milliseconds probe_interval{5000};    // offline: how often the backend is tried
+  std::chrono::milliseconds stale_after{2000};       // online: an expired record answers a slower backend
 
   bool operator==(const StoreConfig&) const = default;
 };

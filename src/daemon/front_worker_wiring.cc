@@ -143,6 +143,7 @@ server::StoredDirectoryOptions stored_directory_options(const StoreConfig& c) {
   o.refresh_ahead = c.refresh_ahead;
   o.offline_max_age = c.offline_max_age;
   o.probe_interval = c.probe_interval;
+  o.stale_after = c.stale_after;
   return o;
 }
 

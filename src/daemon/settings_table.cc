@@ -502,6 +502,19 @@ const Setting kLaterKeys[] = {
         .description = "While a provider is offline, how often it is tried again; the first "
                        "answer puts it back online.",
     }),
+    store_key<&StoreConfig::stale_after>({
+        .key = "stale_after",
+        .type = SettingType::kDuration,
+        .default_text = "2s",
+        .min = 0,
+        .max = 1 * kHour,
+        .description = "While a provider is online, an expired record (fetched at most "
+                       "`offline_max_age` ago) is answered if the provider has not answered "
+                       "within this long, and the provider's answer is stored when it comes: a "
+                       "hung directory, or the pool's `request_timeout` and retry, would "
+                       "otherwise outlast the clients' own 5 s reply timeout. Keep it below "
+                       "that; `\"0\"`: wait for the provider.",
+    }),
     varlink_key<&VarlinkConfig::enabled>({
         .key = "enabled",
         .type = SettingType::kBool,

@@ -170,9 +170,18 @@ ProviderPool::JobPtr ProviderPool::next_job(const WorkerPtr& w) {
   }
   if (lookups_in_service() >= lookup_limit()) return nullptr;
   for (;;) {
+    // The longest queue; on a tie, the one whose first request has waited
+    // longest. (It was "its own on a tie": a queue left on a worker that went
+    // idle while lookups held lookup_limit() workers — a replacement that
+    // started with a request queued on it — tied with the busy workers' own
+    // queues for ever, and its request timed out in the queue: issue #20's
+    // fault matrix lost a lookup at every provider worker killed under load.)
     WorkerPtr longest = w;
     for (const WorkerPtr& other : workers_) {
-      if (other->queue.size() > longest->queue.size()) longest = other;
+      const bool longer = other->queue.size() > longest->queue.size();
+      const bool older = !other->queue.empty() && other->queue.size() == longest->queue.size() &&
+                         other->queue.front()->queued_at < longest->queue.front()->queued_at;
+      if (longer || older) longest = other;
     }
     if (longest->queue.empty()) return nullptr;
     JobPtr job = std::move(longest->queue.front());

@@ -14,9 +14,9 @@
 //   that every worker serves before any lookup, and lookups never hold more than
 //   max_workers - auth_workers workers (at least one): so local users flooding
 //   the lookup socket can neither fill it nor make a login wait behind them.
-// - Balance: a worker that finishes takes its next request from the longest queue (its
-//   own on a tie), so queues stay within one of each other and none waits behind a
-//   slow worker while another is free.
+// - Balance: a worker that finishes takes its next request from the longest queue (on a
+//   tie, the one whose first request has waited longest), so queues stay within one of
+//   each other and none waits behind a slow or idle worker while another is free.
 // - Spares: after every dispatch and reply, workers are started ahead of need until
 //   min_spare_workers are idle or starting; idle workers beyond min_workers and
 //   min_spare_workers that stay idle spare_idle_timeout are stopped (a re-arming timer).

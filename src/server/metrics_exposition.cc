@@ -180,7 +180,8 @@ void caches(PrometheusText& out, const Figures& f) {
       {"fastid_store_hits_total", ".hits", "Lookups of a pooled provider answered from a fresh stored record."},
       {"fastid_store_negative_hits_total", ".negative_hits", "Lookups answered from a stored \"no such entry\"."},
       {"fastid_store_misses_total", ".misses", "Lookups of a pooled provider the store could not answer (asked the provider)."},
-      {"fastid_store_stale_answers_total", ".stale_answers", "Expired records answered while the provider was offline."},
+      {"fastid_store_stale_answers_total", ".stale_answers", "Expired records answered while the provider was offline, failing or slow."},
+      {"fastid_store_stale_slow_total", ".stale_slow", "Expired records answered because the provider had not answered within stale_after."},
       {"fastid_store_unavailable_total", ".unavailable", "Lookups answered \"try again\": provider offline, nothing stored."},
   };
   const auto providers = f.labels("store.", ".misses");

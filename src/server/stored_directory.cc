@@ -1,9 +1,13 @@
 // StoredDirectory: the persistent store in front of another directory (stored_directory.h).
+#include "core/gcc12_coroutines.h"
+
 #include "server/stored_directory.h"
 
 #include <asio/co_spawn.hpp>
 #include <asio/detached.hpp>
 #include <asio/post.hpp>
+#include <asio/redirect_error.hpp>
+#include <asio/use_awaitable.hpp>
 
 #include "core/log.h"
 #include "core/trace.h"
@@ -67,19 +71,38 @@ asio::awaitable<core::Result<Answer>> StoredDirectory::lookup(Query q) {
   if (offline_) co_return offline_answer(rec, q, now);
 
   ++counters_.misses;
+  const bool stale_usable = rec && !rec->negative && now - rec->fetched <= ms(options_.offline_max_age);
+  if (stale_usable && options_.stale_after.count() > 0) {
+    // An expired record stands in for the directory if it has not answered
+    // within stale_after: a hung directory, or a pool's timeout, retry and
+    // backoff, may take longer than the client waits (libfastid: 5 s), and the
+    // store has an answer now. The directory's answer, when it comes, is
+    // stored as a miss's is (ask_and_settle).
+    auto race = std::make_shared<Race>(executor_);
+    race->timer.expires_after(options_.stale_after);
+    auto answer = ask_and_settle(shared_from_this(), q, race);
+    asio::co_spawn(executor_, std::move(answer), asio::detached);
+    if (!race->result) {
+      asio::error_code ec;
+      auto wait = race->timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+      co_await std::move(wait);
+    }
+    if (!race->result) {
+      ++counters_.stale;
+      ++counters_.stale_slow;
+      co_return std::move(rec->value);
+    }
+    core::Result<Answer> r = std::move(*race->result);
+    if (r || r.error().code() == core::Code::kNotFound) co_return r;
+    // The directory failed in time: the expired record is still the better answer.
+    ++counters_.stale;
+    co_return std::move(rec->value);
+  }
   auto op = ask(q);
   core::Result<Answer> r = co_await std::move(op);
   const Millis after = store::now_millis();
-  if (r || r.error().code() == core::Code::kNotFound) {
-    if (offline_) go_online();
-    queue_write(q, r ? std::optional<Answer>(*r) : std::nullopt, after);
-    co_return r;
-  }
-  // The directory could not answer this one: one entry that hangs or crashes
-  // its provider worker, or the whole directory gone? A probe tells (suspect). Either
-  // way this request gets an expired record if one is young enough, else the
-  // directory's own error.
-  if (means_offline(r.error())) suspect();
+  settle(q, r, after);
+  if (r || r.error().code() == core::Code::kNotFound) co_return r;
   // Busy or another failure of the moment: an expired record is still a
   // better answer than an error, within offline_max_age.
   if (rec && !rec->negative && after - rec->fetched <= ms(options_.offline_max_age)) {
@@ -87,6 +110,31 @@ asio::awaitable<core::Result<Answer>> StoredDirectory::lookup(Query q) {
     co_return std::move(rec->value);
   }
   co_return r;
+}
+
+// What a miss's answer does to the store and the offline state: an answer or
+// "no such entry" is written back (and puts an offline directory online); a
+// failure that may mean an outage is settled by a probe (suspect): one entry
+// that hangs or crashes its provider worker, or the whole directory gone?
+void StoredDirectory::settle(const Query& q, const core::Result<Answer>& r, Millis after) {
+  if (r || r.error().code() == core::Code::kNotFound) {
+    if (offline_) go_online();
+    queue_write(q, r ? std::optional<Answer>(*r) : std::nullopt, after);
+    return;
+  }
+  if (means_offline(r.error())) suspect();
+}
+
+// The directory's answer to a lookup that an expired record may stand in for:
+// settled as a miss's, then handed to the lookup if it still waits (the timer
+// is its wake-up).
+asio::awaitable<void> StoredDirectory::ask_and_settle(std::shared_ptr<StoredDirectory> self, Query q,
+                                                      std::shared_ptr<Race> race) {
+  auto op = self->ask(q);
+  core::Result<Answer> r = co_await std::move(op);
+  self->settle(q, r, store::now_millis());
+  race->result = std::move(r);
+  race->timer.cancel();
 }
 
 asio::awaitable<core::Result<model::Account>> StoredDirectory::authenticate(std::string user,
@@ -384,6 +432,7 @@ StatusItems StoredDirectory::status_items() const {
       {"negative_hits", counters_.negative_hits},
       {"misses", counters_.misses},
       {"stale_answers", counters_.stale},
+      {"stale_slow", counters_.stale_slow},
       {"unavailable", counters_.unavailable},
       {"refreshed", counters_.refreshed},
       {"refresh_queue", refresh_queue_.size()},

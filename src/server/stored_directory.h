@@ -9,6 +9,11 @@
 // background: the request never waits for the refresh. Enumeration pages are
 // not stored: they go to the directory behind.
 //
+// An expired record is also answered, online, when the directory behind has
+// not answered within stale_after (its answer, when it comes, is written
+// back): a hung directory or a pool's timeout, retry and backoff can outlast
+// the client's own reply timeout, and the store has an answer now.
+//
 // When a lookup fails with kUnavailable or kTimeout, a probe (a lookup any
 // reachable provider answers at once) decides between one bad entry (a name
 // that hangs or crashes a provider worker: the directory stays online) and an outage;
@@ -50,6 +55,9 @@ struct StoredDirectoryOptions {
   std::chrono::milliseconds refresh_ahead{300000};
   std::chrono::milliseconds offline_max_age{604800000};
   std::chrono::milliseconds probe_interval{5000};
+  // Online, an expired record (within offline_max_age) is answered if the
+  // directory behind has not answered within this long; 0: wait for it.
+  std::chrono::milliseconds stale_after{2000};
   // How often the refresh queue is drained, and how many refreshes may be
   // in flight at once (so a burst of near-expiry hits never floods the pool).
   std::chrono::milliseconds refresh_tick{1000};
@@ -102,7 +110,18 @@ class StoredDirectory final : public Directory, public std::enable_shared_from_t
  private:
   using Stored = std::optional<store::Record<model::Answer>>;
 
+  // A lookup racing the directory against stale_after: the timer wakes the
+  // lookup, early (cancelled) when the directory's answer is in `result`.
+  struct Race {
+    explicit Race(asio::any_io_executor ex) : timer(std::move(ex)) {}
+    asio::steady_timer timer;
+    std::optional<core::Result<model::Answer>> result;
+  };
+
   asio::awaitable<core::Result<model::Answer>> ask(model::Query q);
+  void settle(const model::Query& q, const core::Result<model::Answer>& r, store::Millis after);
+  static asio::awaitable<void> ask_and_settle(std::shared_ptr<StoredDirectory> self, model::Query q,
+                                              std::shared_ptr<Race> race);
   Stored read(const model::Query& q);
   void write(const model::Query& q, const model::Answer& answer, store::Millis now);
   void write_negative(const model::Query& q, store::Millis now);
@@ -158,6 +177,7 @@ class StoredDirectory final : public Directory, public std::enable_shared_from_t
     std::uint64_t negative_hits = 0;  // of which "no such entry"
     std::uint64_t misses = 0;         // asked the directory behind
     std::uint64_t stale = 0;          // expired records answered (offline or directory failing)
+    std::uint64_t stale_slow = 0;     // of which: the directory had not answered within stale_after
     std::uint64_t unavailable = 0;    // offline and nothing to answer
     std::uint64_t refreshed = 0;      // background refreshes that wrote a record
     std::uint64_t offline_transitions = 0;

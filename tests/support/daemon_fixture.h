@@ -173,6 +173,18 @@ inline std::set<pid_t> descendants(pid_t root) {
   return out;
 }
 
+// The descendants of `root` whose program (argv[0]) contains `program`:
+// e.g. a daemon's provider workers ("fastid-provider-worker").
+inline std::set<pid_t> descendants_running(pid_t root, const std::string& program) {
+  std::set<pid_t> out;
+  for (pid_t pid : descendants(root)) {
+    const std::string cmdline = read_file("/proc/" + std::to_string(pid) + "/cmdline");
+    const std::string argv0 = cmdline.substr(0, cmdline.find('\0'));
+    if (argv0.find(program) != std::string::npos) out.insert(pid);
+  }
+  return out;
+}
+
 // The "Uid:" line of /proc/PID/status (real, effective, saved, fs).
 inline std::string uid_line(pid_t pid) {
   std::istringstream in(read_file("/proc/" + std::to_string(pid) + "/status"));

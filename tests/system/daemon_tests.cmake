@@ -164,3 +164,13 @@ target_link_libraries(nscd_admin_system_test PRIVATE GTest::gtest GTest::gtest_m
 add_dependencies(nscd_admin_system_test fastidd fastid_cli fastid-provider-worker nscd_probe)
 add_test(NAME nscd_admin_system_test COMMAND nscd_admin_system_test)
 set_tests_properties(nscd_admin_system_test PROPERTIES LABELS "system;nscd" TIMEOUT 600)
+# The fault matrix for the directory and the processes (issue 20,
+# docs/reliability.md): slapd killed and hung, provider and front workers
+# killed and hung, each under a load through glibc, each printing its figure.
+add_executable(fault_matrix_system_test fault_matrix_system_test.cc)
+fastid_warnings(fault_matrix_system_test)
+target_compile_definitions(fault_matrix_system_test PRIVATE ${FASTID_SYSTEM_DEFS})
+target_link_libraries(fault_matrix_system_test PRIVATE GTest::gtest GTest::gtest_main Threads::Threads)
+add_dependencies(fault_matrix_system_test fastidd fastid_cli nss_fastid nss_query nss_stress fastid-provider-worker)
+add_test(NAME fault_matrix_system_test COMMAND fault_matrix_system_test)
+set_tests_properties(fault_matrix_system_test PROPERTIES LABELS "system;store;ldap" TIMEOUT 600)

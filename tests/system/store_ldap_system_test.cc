@@ -8,7 +8,8 @@
 // stored, and is back online within the probe interval once slapd returns;
 // and a node that boots while slapd is down, with an empty store, starts,
 // serves its files, answers slapd's names "try again" and comes online
-// by itself (ColdStartLdapTest).
+// by itself (ColdStartLdapTest). The fault matrix (fault_matrix_system_test,
+// docs/reliability.md) refers to these for the rows they prove.
 #include <gtest/gtest.h>
 
 #include <chrono>
@@ -17,6 +18,7 @@
 #include "support/daemon_fixture.h"
 #include "support/load_runs.h"
 #include "support/slapd_fixture.h"
+#include "support/stored_daemon.h"
 
 namespace fastid::testing {
 namespace {
@@ -30,13 +32,11 @@ class StoreLdapTest : public ::testing::Test {
 
   void SetUp() override {
     ASSERT_TRUE(slapd_.started()) << slapd_.error();
-    d_.write_config(
-        "[daemon]\nsocket_dir = \"" + d_.socket_dir() + "\"\nstate_dir = \"" + d_.dir() +
-        "/state\"\n\n[store]\nttl = \"1s\"\nrefresh_ahead = \"300ms\"\nprobe_interval = \"300ms\"\n"
-        "\n[fastcache]\npasswd = { enabled = false }\ngroup = { enabled = false }\n"
-        "initgroups = { enabled = false }\n\n[[provider]]\nname = \"corp\"\ntype = \"ldap\"\n" + ldap_mode_keys() + "uri = [\"" +
-        slapd_.uri() + "\"]\nbase = \"" + slapd_.base() + "\"\nbind_dn = \"" + slapd_.bind_dn() +
-        "\"\nbind_password_file = \"" + slapd_.bind_password_file() + "\"\nschema = \"rfc2307\"\n");
+    d_.write_config(stored_daemon_config(
+        d_, "ttl = \"1s\"\nrefresh_ahead = \"300ms\"\nprobe_interval = \"300ms\"\n",
+        "\n[[provider]]\nname = \"corp\"\ntype = \"ldap\"\n" + ldap_mode_keys() + "uri = [\"" + slapd_.uri() +
+            "\"]\nbase = \"" + slapd_.base() + "\"\nbind_dn = \"" + slapd_.bind_dn() + "\"\nbind_password_file = \"" +
+            slapd_.bind_password_file() + "\"\nschema = \"rfc2307\"\n"));
     ASSERT_TRUE(d_.start()) << d_.log();
     const std::string stress = d_.env() + bin_dir() + "/nss_stress " + slapd_.data_dir() +
                                "/expected/passwd " + slapd_.data_dir() + "/expected/group 1 ";
@@ -68,15 +68,7 @@ class StoreLdapTest : public ::testing::Test {
     return state() == want;
   }
 
-  std::string state() const {
-    auto r = run("FASTID_SOCKET_DIR=" + d_.socket_dir() + " " + bin_dir() + "/fastid status 2>&1");
-    auto at = r.out.find("store.corp.state");
-    if (at == std::string::npos) return "";
-    std::istringstream in(r.out.substr(at));
-    std::string k, v;
-    in >> k >> v;
-    return v;
-  }
+  std::string state() const { return store_state(d_); }
 
   Slapd slapd_;
   Daemon d_;
@@ -143,7 +135,7 @@ class ColdStartLdapTest : public ::testing::Test {
   CommandResult query(const std::string& args) const {
     return run(d_.env() + bin_dir() + "/nss_query " + args + " 2>&1");
   }
-  std::string state() const { return d_.status_value("store.corp.state"); }
+  std::string state() const { return store_state(d_); }
 
   Slapd slapd_;
   Daemon d_;

@@ -19,6 +19,8 @@
 #include <asio/co_spawn.hpp>
 #include <asio/io_context.hpp>
 #include <asio/steady_timer.hpp>
+#include <asio/this_coro.hpp>
+#include <asio/use_awaitable.hpp>
 #include <chrono>
 #include <cstring>
 #include <filesystem>
@@ -70,6 +72,7 @@ class FakeDirectory final : public Directory {
   std::map<Query, Answer> answers;         // what it knows
   std::map<Query, core::Status> failures;  // entries that fail on their own
   core::Status down;                       // not ok: every lookup fails with it
+  std::chrono::milliseconds delay{0};      // every lookup answers this late (a slow or hung source)
   std::vector<Query> asked;
   bool stopped = false;
 
@@ -77,6 +80,12 @@ class FakeDirectory final : public Directory {
 
   asio::awaitable<core::Result<Answer>> lookup(Query q) override {
     asked.push_back(q);
+    if (delay.count() > 0) {
+      auto executor = co_await asio::this_coro::executor;
+      asio::steady_timer late(executor, delay);
+      auto wait = late.async_wait(asio::use_awaitable);
+      co_await std::move(wait);
+    }
     if (!down.is_ok()) co_return core::error(down);
     if (auto f = failures.find(q); f != failures.end()) co_return core::error(f->second);
     if (auto a = answers.find(q); a != answers.end()) co_return a->second;
@@ -456,6 +465,59 @@ TEST_F(StoredDirectoryTest, BusyWithAnExpiredRecordAnswersTheRecordAndStaysOnlin
   EXPECT_EQ(item("probes"), "0");
   EXPECT_FALSE(dir_->offline());
   EXPECT_EQ(item("stale_answers"), "1");
+}
+
+// A directory slower than stale_after (hung, or a pool's request_timeout,
+// retry and backoff) must not make a client that has an expired record in
+// the store wait past its own timeout: the record answers at stale_after,
+// and the directory's answer, when it comes, is stored (issue #20).
+TEST_F(StoredDirectoryTest, AnExpiredRecordAnswersADirectorySlowerThanStaleAfterWhoseAnswerIsStoredLater) {
+  StoredDirectoryOptions o;
+  o.stale_after = 50ms;
+  open(o);
+  const Query q = Query::user_by_name("alice");
+  User old = alice_;
+  old.shell = "/bin/old";
+  const store::Millis now = store::now_millis();
+  ASSERT_TRUE(store_->put("corp", q, old, now - 3600000, now - 60000));  // expired a minute ago
+  fake_->delay = 1s;
+  const auto asked_at = Clock::now();
+  auto r = ask(q);
+  const auto took = Clock::now() - asked_at;
+  ASSERT_TRUE(r.has_value()) << r.error().to_string();
+  EXPECT_EQ(std::get<User>(*r), old);
+  EXPECT_LT(took, 900ms) << "answered at stale_after, not when the directory answered";
+  EXPECT_EQ(item("stale_slow"), "1");
+  EXPECT_EQ(item("stale_answers"), "1");
+  // The directory's answer arrives later and replaces the record.
+  ASSERT_TRUE(run_until([&] {
+    auto stored = store_->get("corp", q);
+    return stored && *stored && std::get<User>((*stored)->value) == alice_;
+  }));
+  fake_->delay = 0ms;
+  const std::size_t asked = fake_->asked.size();
+  auto fresh = ask(q);
+  ASSERT_TRUE(fresh.has_value());
+  EXPECT_EQ(std::get<User>(*fresh), alice_);
+  EXPECT_EQ(fake_->asked.size(), asked) << "a fresh hit";
+  EXPECT_FALSE(dir_->offline());
+}
+
+// stale_after = 0: the directory is waited for, as long as it takes.
+TEST_F(StoredDirectoryTest, StaleAfterZeroWaitsForTheDirectory) {
+  StoredDirectoryOptions o;
+  o.stale_after = 0ms;
+  open(o);
+  const Query q = Query::user_by_name("alice");
+  User old = alice_;
+  old.shell = "/bin/old";
+  const store::Millis now = store::now_millis();
+  ASSERT_TRUE(store_->put("corp", q, old, now - 3600000, now - 60000));
+  fake_->delay = 200ms;
+  auto r = ask(q);
+  ASSERT_TRUE(r.has_value()) << r.error().to_string();
+  EXPECT_EQ(std::get<User>(*r), alice_);
+  EXPECT_EQ(item("stale_slow"), "0");
 }
 
 TEST_F(StoredDirectoryTest, StopStopsTheDirectoryBehind) {
