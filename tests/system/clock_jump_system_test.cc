@@ -95,6 +95,15 @@ void allow_preload_under_asan() {
   }
 }
 
+// One value in the text of one `fastid status`, "" when absent.
+std::string value_in(const std::string& status, const std::string& key) {
+  const std::string all = "\n" + status;
+  const auto at = all.find("\n" + key + " ");
+  if (at == std::string::npos) return "";
+  const auto v = all.find_first_not_of(' ', at + key.size() + 1);
+  return all.substr(v, all.find('\n', v) - v);
+}
+
 // One value of `fastid status` as a number (-1 when absent).
 long figure(const Daemon& d, const std::string& key) {
   const std::string v = d.status_value(key);
@@ -334,6 +343,36 @@ TEST(ClockJumpFastCacheTest, AClientThatFoundNoMapFindsItSoonAfterTheClockWasSet
   std::printf("[figure] clock -1d between a client's first lookup (no map yet) and fastidd's start: "
               "%ld of %d lookups over 3 s asked the daemon, the rest answered from the fast cache\n",
               asked, kLookups);
+}
+
+// ---- fastid status: each front worker's age ------------------------------------------------
+
+// worker.N.age_ms says how long ago a front worker last wrote its figures (a
+// hung worker's grows): a duration between two processes, so on the monotonic
+// clock. Right after a jump, the sibling that did not answer the status wrote
+// its figures before the jump (they are rewritten every 500 ms): on the wall
+// clock its age would read a day too old or a day in the future.
+TEST(ClockJumpStatusTest, WorkerAgesStayTheTimeSinceTheirLastUpdateAcrossJumps) {
+  allow_preload_under_asan();
+  Daemon d(50, 5);
+  FakeClock clock(d.dir());
+  clock.apply_to(d);
+  ASSERT_TRUE(d.start({"-w", "2"})) << d.log();
+  ASSERT_TRUE(wait_until([&] { return d.status_value("worker.1.age_ms") != ""; })) << d.status().out;
+  std::string figures;
+  for (const auto& [offset, ns] : {std::pair{"-1d", -kDayNs}, std::pair{"+1d", kDayNs}, std::pair{"+0", std::int64_t{0}}}) {
+    clock.set(offset, ns);
+    const std::string out = d.status().out;  // at once: a sibling's figures predate the jump
+    for (const char* key : {"worker.0.age_ms", "worker.1.age_ms"}) {
+      const std::string v = value_in(out, key);
+      ASSERT_FALSE(v.empty()) << out;
+      const long age = std::stol(v);
+      EXPECT_GE(age, 0) << "clock " << offset << ": " << key << " " << age;
+      EXPECT_LT(age, 5000) << "clock " << offset << ": " << key << " " << age;
+      figures += std::string(" ") + offset + " " + key + "=" + v;
+    }
+  }
+  std::printf("[figure] worker ages read right after each jump (ms):%s\n", figures.c_str());
 }
 
 // ---- The lockout: a duration, on the monotonic clock ----------------------------------------
