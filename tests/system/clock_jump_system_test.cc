@@ -13,10 +13,10 @@
 // a time too far in the past as expired and one in the future as of unknown
 // age — never fresh for as long as the clock was set back.
 //
-// Runs in the plain and the ASan build: the ASan fastidd takes libfaketime
-// after its own runtime with verify_asan_link_order=0, the uninstrumented
-// clients get both preloaded, the ASan runtime first. Needs root (unshare -m
-// for pamtester).
+// For the ASan build: the ASan fastidd takes libfaketime after its own
+// runtime with verify_asan_link_order=0, the uninstrumented clients get both
+// preloaded, the ASan runtime first (docs/reliability.md says what was run).
+// Needs root (unshare -m for pamtester).
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
