@@ -186,12 +186,8 @@ class ClockJumpLdapTest : public ::testing::Test {
   std::string stored_fresh(const std::string& user) const {
     auto r = run("FASTID_SOCKET_DIR=" + d_.socket_dir() + " " + bin_dir() + "/fastid cache show user " + user +
                  " 2>&1");
-    auto at = r.out.find("store.corp.passwd.byname.fresh");
-    if (at == std::string::npos) return "? " + r.out;
-    std::istringstream in(r.out.substr(at));
-    std::string k, v;
-    in >> k >> v;
-    return v;
+    const std::string v = value_in(r.out, "store.corp.passwd.byname.fresh");
+    return v.empty() ? "? " + r.out : v;
   }
   long misses() const { return figure(d_, "store.corp.misses"); }
   long hits() const { return figure(d_, "store.corp.hits"); }
