@@ -101,7 +101,92 @@ Status not_stored(const model::Query& q) {
   return Status::invalid_argument("store: " + model::describe(q) + " is never stored");
 }
 
+// LMDB's meta page (lmdb 0.9, 64-bit): a 16-byte page header, then the
+// magic, the version, the address and size of the map, the two databases of
+// 48 bytes (the first one's pad word holds the page size), the last page
+// used and the transaction id. Only what check_data_file needs.
+namespace meta {
+constexpr std::size_t kMagic = 16, kVersion = 20, kPageSize = 40, kLastPage = 136, kTxnId = 144, kEnd = 152;
+constexpr std::uint32_t kLmdbMagic = 0xBEEFC0DEu, kLmdbVersion = 1;
+}  // namespace meta
+
+Status check_data_file(const Store::Env& env, const std::string& dir) {
+  const std::string data = dir + "/data.mdb";
+  struct stat st;
+  if (env.data_fd < 0 || ::fstat(env.data_fd, &st) != 0)
+    return Status::corruption("store: " + data + " cannot be checked: " + std::strerror(errno));
+  const auto size = static_cast<std::uint64_t>(st.st_size);
+  if (st.st_nlink == 0)
+    return Status::corruption("store: " + data + " was removed while fastidd used it");
+  // Before the map is known (at open) the meta pages are read with pread;
+  // after it, straight from the map, once the size says they are there.
+  unsigned char head[2][meta::kEnd];
+  std::size_t psize = env.psize;
+  auto read_meta = [&](int i) {
+    const std::uint64_t at = static_cast<std::uint64_t>(i) * psize;
+    if (at + meta::kEnd > size) return false;
+    if (env.map != nullptr) {
+      std::memcpy(head[i], env.map + at, meta::kEnd);
+      return true;
+    }
+    return ::pread(env.data_fd, head[i], meta::kEnd, static_cast<off_t>(at)) == static_cast<ssize_t>(meta::kEnd);
+  };
+  auto word32 = [&](int i, std::size_t off) {
+    std::uint32_t v;
+    std::memcpy(&v, head[i] + off, sizeof v);
+    return v;
+  };
+  auto word64 = [&](int i, std::size_t off) {
+    std::uint64_t v;
+    std::memcpy(&v, head[i] + off, sizeof v);
+    return v;
+  };
+  if (psize == 0) {  // at open: the page size is in meta page 0
+    psize = 1;
+    if (!read_meta(0)) return Status::corruption("store: " + data + " is " + std::to_string(size) + " bytes: cut short");
+    psize = word32(0, meta::kPageSize);
+    if (psize < 512 || psize > (1u << 16) || (psize & (psize - 1)) != 0)
+      return Status::corruption("store: " + data + " is not an LMDB file (no valid page size)");
+  }
+  if (size < 2 * psize)
+    return Status::corruption("store: " + data + " is " + std::to_string(size) +
+                              " bytes, shorter than its two meta pages: truncated");
+  int newest = -1;
+  for (int i = 0; i < 2; ++i) {
+    if (!read_meta(i) || word32(i, meta::kMagic) != meta::kLmdbMagic || word32(i, meta::kVersion) != meta::kLmdbVersion)
+      continue;
+    if (newest < 0 || word64(i, meta::kTxnId) > word64(newest, meta::kTxnId)) newest = i;
+  }
+  if (newest < 0)
+    return Status::corruption("store: " + data + " no longer holds LMDB meta pages: overwritten");
+  // The size again, after the meta pages were read: a commit of the writer
+  // thread may have grown the file and moved the last page since the first
+  // look (a file only grows; one that shrank was cut short).
+  if (::fstat(env.data_fd, &st) != 0)
+    return Status::corruption("store: " + data + " cannot be checked: " + std::strerror(errno));
+  const std::uint64_t last = word64(newest, meta::kLastPage);
+  const auto now_size = static_cast<std::uint64_t>(st.st_size);
+  if (last >= now_size / psize)
+    return Status::corruption("store: " + data + " is " + std::to_string(now_size) +
+                              " bytes but its last page ends at " + std::to_string((last + 1) * psize) + ": truncated");
+  return Status::ok();
+}
+
 }  // namespace internal
+
+Status Store::check_file() const {
+  const Status off = Status::corruption("store: " + options_.dir +
+                                        "/data.mdb was damaged while fastidd ran; the store is off until restart");
+  if (damaged_.load(std::memory_order_acquire)) return off;
+  Status st = check_data_file(*env_, options_.dir);
+  if (st) return st;
+  // What happened is said once, here; the callers' own lines carry `off`.
+  if (!damaged_.exchange(true, std::memory_order_acq_rel)) {
+    core::log_error(st.to_string() + " while fastidd ran: the store is off until fastidd restarts (lookups go to "
+                    "the providers); at the next start the file is moved aside to data.mdb.bad");
+  }
+  return off;
+}
 
 Millis now_millis() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -211,6 +296,16 @@ Status Store::open_env(bool* replaced) {
   if (mdb_env_get_fd(env->env, &data_fd) == 0 && data_fd >= 0) {
     ::fcntl(data_fd, F_SETFD, ::fcntl(data_fd, F_GETFD) | FD_CLOEXEC);
   }
+  // A file cut short or written over is refused before LMDB reads a page of
+  // it through the map (a truncated file would be SIGBUS in the walk below).
+  env->data_fd = data_fd;
+  if (Status whole = check_data_file(*env, options_.dir); !whole) return whole;
+  MDB_envinfo info;
+  MDB_stat est;
+  if (mdb_env_info(env->env, &info) == 0 && mdb_env_stat(env->env, &est) == 0) {
+    env->map = static_cast<const unsigned char*>(info.me_mapaddr);
+    env->psize = est.ms_psize;
+  }
   int dead = 0;
   (void)mdb_reader_check(env->env, &dead);  // slots of processes that died mid-read
 
@@ -276,6 +371,7 @@ Status Store::open_env(bool* replaced) {
 }
 
 Result<std::size_t> Store::clear_maps(std::span<const Map> maps) {
+  if (Status whole = check_file(); !whole) return core::error(whole);
   auto wanted = [&](std::string_view k) {
     auto nul = k.find('\0');
     if (nul == std::string_view::npos || nul + 1 >= k.size()) return false;
@@ -312,6 +408,7 @@ Result<std::size_t> Store::clear_maps(std::span<const Map> maps) {
 Result<std::size_t> Store::erase(std::string_view provider, const model::Query& q) {
   auto map = map_of(q.kind);
   if (!map) return core::error(not_stored(q));
+  if (Status whole = check_file(); !whole) return core::error(whole);
   std::vector<std::string> keys;
   if (by_name(*map)) {
     keys.push_back(key(provider, *map, q.name));
@@ -335,6 +432,7 @@ Result<std::size_t> Store::erase(std::string_view provider, const model::Query& 
 }
 
 Status Store::clear(std::string_view provider) {
+  if (Status whole = check_file(); !whole) return whole;
   Txn txn;
   int rc = txn.begin(env_->env, 0);
   if (rc != 0) return lmdb_error(rc, "begin clear");
@@ -371,6 +469,7 @@ Stats Store::stats() const {
   s.evictions = evictions_;
   s.write_errors = write_errors_;
   s.replaced = replaced_;
+  if (!check_file()) return s;  // LMDB's figures are read from the file's pages
   MDB_envinfo info;
   MDB_stat est;
   if (mdb_env_info(env_->env, &info) == 0 && mdb_env_stat(env_->env, &est) == 0) {

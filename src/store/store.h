@@ -93,9 +93,9 @@ struct Stats {
 class Store {
  public:
   // Opens (creating when needed) the store in options.dir. A file LMDB
-  // refuses, or one whose format record is not ours, is moved aside to
-  // dir.bad-<time> and an empty store created in its place (logged as an
-  // error). Fails only when the directory itself cannot be used.
+  // refuses, one cut short (check_file), or one whose format record is not
+  // ours, is moved aside to data.mdb.bad and an empty store created in its
+  // place (logged as an error). Fails only when the directory itself cannot be used.
   static Result<std::unique_ptr<Store>> open(Options options);
 
   ~Store();
@@ -164,17 +164,25 @@ class Store {
   Status sync();
 
   Stats stats() const;
+  // Whether the file is still the one opened: LMDB reads it through a map,
+  // and a file truncated under it would be SIGBUS at the next read, one
+  // overwritten (meta pages that are not LMDB's) a wild page number. Every
+  // read and write checks it first (an fstat and two words of the map); once
+  // it fails, the store answers every call with kCorruption until restart
+  // (logged once), and the next open moves the file aside.
+  Status check_file() const;
   const Options& options() const { return options_; }
 
   // The key under which a record is stored (exposed for tests and tools).
   static std::string key(std::string_view provider, Map map, std::string_view k);
   static std::string id_key(std::uint32_t id);
 
+  struct Env;  // LMDB's handles (store_internal.h)
+
  private:
   // The newer kinds are reached through get(); no typed accessors of their own.
   Result<std::optional<Record<model::Netgroup>>> netgroup(std::string_view provider, std::string_view name);
   Result<std::optional<Record<model::SshKeys>>> ssh_keys(std::string_view provider, std::string_view user);
-  struct Env;
   explicit Store(Options options);
   Status open_env(bool* replaced);
   Status put_records(const std::vector<std::pair<std::string, std::string>>& records);
@@ -203,6 +211,8 @@ class Store {
   std::atomic<std::uint64_t> evictions_{0};
   std::atomic<std::uint64_t> write_errors_{0};
   std::uint64_t replaced_ = 0;
+  mutable std::atomic<bool> damaged_{false};  // check_file() failed once: for good
+  std::atomic<bool> high_water_logged_{false};
   int puts_since_check_ = kFillCheckEvery;  // check at the first put
   bool batching_ = false;                   // inside put_batch: puts are collected in batch_
   std::vector<std::vector<std::pair<std::string, std::string>>> batch_;

@@ -35,6 +35,7 @@ Result<std::optional<std::string>> Store::get_by_name(std::string_view provider,
 }
 
 Result<std::optional<std::string>> Store::get_raw(const std::string& k) {
+  if (Status whole = check_file(); !whole) return core::error(whole);
   int rc = env_->reader ? mdb_txn_renew(env_->reader)
                         : mdb_txn_begin(env_->env, nullptr, MDB_RDONLY, &env_->reader);
   if (rc != 0) {
@@ -160,6 +161,7 @@ Result<std::optional<Record<model::Answer>>> Store::get(std::string_view provide
 }
 
 Result<bool> Store::has_records(std::string_view provider) {
+  if (Status whole = check_file(); !whole) return core::error(whole);
   Txn txn;
   int rc = txn.begin(env_->env, MDB_RDONLY);
   if (rc != 0) return core::error(lmdb_error(rc, "begin read"));

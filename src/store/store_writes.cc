@@ -84,6 +84,10 @@ Status Store::put_records(const std::vector<std::pair<std::string, std::string>>
     batch_.push_back(records);
     return Status::ok();
   }
+  if (Status whole = check_file(); !whole) {
+    ++write_errors_;
+    return whole;
+  }
   int rc = 0;
   if (++puts_since_check_ >= kFillCheckEvery) {
     puts_since_check_ = 0;
@@ -97,6 +101,15 @@ Status Store::put_records(const std::vector<std::pair<std::string, std::string>>
         (f.ratio > kHighWater || f.entries > entry_limit_)) {
       const double target = static_cast<double>(entry_limit_) * kLowWater / kHighWater;
       const double fraction = 1.0 - target / static_cast<double>(f.entries);
+      if (!high_water_logged_.exchange(true)) {
+        // Said once per process: from here on evicting is the store's normal
+        // state, and a line per eviction would only repeat this one.
+        core::log_warning("store: the map is full to its high-water mark (" + std::to_string(f.entries) +
+                          " records, " + std::to_string(static_cast<int>(f.ratio * 100)) + " % of " +
+                          std::to_string(options_.map_size) +
+                          " bytes): evicting the records fetched longest ago, down to 60 %; "
+                          "lookups of evicted records ask the provider again ([store] size keeps more)");
+      }
       Status ev = evict_oldest(std::max(options_.evict_fraction, fraction));
       if (!ev) core::log_warning(ev.to_string());
     }
