@@ -316,6 +316,8 @@ Status Store::open_env(bool* replaced) {
   if (rc != 0) return Status::corruption("store: open meta: " + std::string(mdb_strerror(rc)));
   rc = mdb_dbi_open(txn.get(), "records", MDB_CREATE, &env->records);
   if (rc != 0) return Status::corruption("store: open records: " + std::string(mdb_strerror(rc)));
+  rc = mdb_dbi_open(txn.get(), "negatives", MDB_CREATE, &env->negatives);
+  if (rc != 0) return Status::corruption("store: open negatives: " + std::string(mdb_strerror(rc)));
   MDB_val k = val(kFormatKey), v;
   rc = mdb_get(txn.get(), env->meta, &k, &v);
   if (rc == MDB_NOTFOUND) {
@@ -348,22 +350,21 @@ Status Store::open_env(bool* replaced) {
   }
   // Walk the keys once: a damaged page shows up here rather than at some
   // later lookup (100,000 records take a few milliseconds). A negative answer
-  // stored under the name itself (by a fastidd before the digests) goes.
-  MDB_cursor* cursor = nullptr;
-  rc = mdb_cursor_open(txn.get(), env->records, &cursor);
-  if (rc != 0) return Status::corruption("store: cursor: " + std::string(mdb_strerror(rc)));
-  MDB_val ck, cv;
-  while ((rc = mdb_cursor_get(cursor, &ck, &cv, MDB_NEXT)) == 0) {
-    std::string_view k = view(ck);
-    std::size_t nul = k.find('\0');
-    auto h = codec::decode_header(view(cv));
-    if (h && h->negative && nul != std::string_view::npos && nul + 1 < k.size() &&
-        by_name(static_cast<Map>(static_cast<std::uint8_t>(k[nul + 1]))))
-      (void)mdb_cursor_del(cursor, 0);
+  // among the positive records (written by a fastidd before negative answers
+  // had a database and a budget of their own) goes: it would escape the budget.
+  for (MDB_dbi dbi : {env->records, env->negatives}) {
+    MDB_cursor* cursor = nullptr;
+    rc = mdb_cursor_open(txn.get(), dbi, &cursor);
+    if (rc != 0) return Status::corruption("store: cursor: " + std::string(mdb_strerror(rc)));
+    MDB_val ck, cv;
+    while ((rc = mdb_cursor_get(cursor, &ck, &cv, MDB_NEXT)) == 0) {
+      auto h = codec::decode_header(view(cv));
+      if (dbi == env->records && h && h->negative) (void)mdb_cursor_del(cursor, 0);
+    }
+    mdb_cursor_close(cursor);
+    if (rc != MDB_NOTFOUND)
+      return Status::corruption("store: walking the records: " + std::string(mdb_strerror(rc)));
   }
-  mdb_cursor_close(cursor);
-  if (rc != MDB_NOTFOUND)
-    return Status::corruption("store: walking the records: " + std::string(mdb_strerror(rc)));
   rc = txn.commit();
   if (rc != 0) return lmdb_error(rc, "commit");
   env_ = std::move(env);
@@ -381,25 +382,27 @@ Result<std::size_t> Store::clear_maps(std::span<const Map> maps) {
   Txn txn;
   int rc = txn.begin(env_->env, 0);
   if (rc != 0) return core::error(lmdb_error(rc, "begin clear"));
-  MDB_cursor* cursor = nullptr;
-  rc = mdb_cursor_open(txn.get(), env_->records, &cursor);
-  if (rc != 0) return core::error(lmdb_error(rc, "clear cursor"));
   std::size_t removed = 0;
-  MDB_val k, v;
-  rc = mdb_cursor_get(cursor, &k, &v, MDB_FIRST);
-  while (rc == 0) {
-    if (wanted(view(k))) {
-      rc = mdb_cursor_del(cursor, 0);
-      if (rc != 0) break;
-      ++removed;
-      // After a delete the cursor sits on the next record (or past the end).
-      rc = mdb_cursor_get(cursor, &k, &v, MDB_GET_CURRENT);
-    } else {
-      rc = mdb_cursor_get(cursor, &k, &v, MDB_NEXT);
+  for (MDB_dbi dbi : {env_->records, env_->negatives}) {
+    MDB_cursor* cursor = nullptr;
+    rc = mdb_cursor_open(txn.get(), dbi, &cursor);
+    if (rc != 0) return core::error(lmdb_error(rc, "clear cursor"));
+    MDB_val k, v;
+    rc = mdb_cursor_get(cursor, &k, &v, MDB_FIRST);
+    while (rc == 0) {
+      if (wanted(view(k))) {
+        rc = mdb_cursor_del(cursor, 0);
+        if (rc != 0) break;
+        ++removed;
+        // After a delete the cursor sits on the next record (or past the end).
+        rc = mdb_cursor_get(cursor, &k, &v, MDB_GET_CURRENT);
+      } else {
+        rc = mdb_cursor_get(cursor, &k, &v, MDB_NEXT);
+      }
     }
+    mdb_cursor_close(cursor);
+    if (rc != 0 && rc != MDB_NOTFOUND && rc != EINVAL) return core::error(lmdb_error(rc, "clear"));
   }
-  mdb_cursor_close(cursor);
-  if (rc != 0 && rc != MDB_NOTFOUND && rc != EINVAL) return core::error(lmdb_error(rc, "clear"));
   rc = txn.commit();
   if (rc != 0) return core::error(lmdb_error(rc, "commit clear"));
   return removed;
@@ -409,20 +412,16 @@ Result<std::size_t> Store::erase(std::string_view provider, const model::Query& 
   auto map = map_of(q.kind);
   if (!map) return core::error(not_stored(q));
   if (Status whole = check_file(); !whole) return core::error(whole);
-  std::vector<std::string> keys;
-  if (by_name(*map)) {
-    keys.push_back(key(provider, *map, q.name));
-    keys.push_back(negative_name_key(provider, *map, q.name));
-  } else {
-    keys.push_back(key(provider, *map, id_key(q.id)));
-  }
+  const std::string k = by_name(*map) ? q.name : id_key(q.id);
+  const std::pair<MDB_dbi, std::string> keys[] = {{env_->records, key(provider, *map, k)},
+                                                  {env_->negatives, negative_key(provider, *map, k)}};
   Txn txn;
   int rc = txn.begin(env_->env, 0);
   if (rc != 0) return core::error(lmdb_error(rc, "begin erase"));
   std::size_t removed = 0;
-  for (const auto& k : keys) {
-    MDB_val kv = val(k);
-    rc = mdb_del(txn.get(), env_->records, &kv, nullptr);
+  for (const auto& [dbi, dk] : keys) {
+    MDB_val kv = val(dk);
+    rc = mdb_del(txn.get(), dbi, &kv, nullptr);
     if (rc == 0) ++removed;
     else if (rc != MDB_NOTFOUND) return core::error(lmdb_error(rc, "erase"));
   }
@@ -436,24 +435,26 @@ Status Store::clear(std::string_view provider) {
   Txn txn;
   int rc = txn.begin(env_->env, 0);
   if (rc != 0) return lmdb_error(rc, "begin clear");
-  if (provider.empty()) {
-    rc = mdb_drop(txn.get(), env_->records, 0);
-    if (rc != 0) return lmdb_error(rc, "clear");
-  } else {
-    std::string prefix(provider);
-    prefix.push_back('\0');
-    MDB_cursor* cursor = nullptr;
-    rc = mdb_cursor_open(txn.get(), env_->records, &cursor);
-    if (rc != 0) return lmdb_error(rc, "clear cursor");
-    MDB_val k = val(prefix), v;
-    rc = mdb_cursor_get(cursor, &k, &v, MDB_SET_RANGE);
-    while (rc == 0 && view(k).starts_with(prefix)) {
-      rc = mdb_cursor_del(cursor, 0);
-      if (rc != 0) break;
-      rc = mdb_cursor_get(cursor, &k, &v, MDB_GET_CURRENT);
+  for (MDB_dbi dbi : {env_->records, env_->negatives}) {
+    if (provider.empty()) {
+      rc = mdb_drop(txn.get(), dbi, 0);
+      if (rc != 0) return lmdb_error(rc, "clear");
+    } else {
+      std::string prefix(provider);
+      prefix.push_back('\0');
+      MDB_cursor* cursor = nullptr;
+      rc = mdb_cursor_open(txn.get(), dbi, &cursor);
+      if (rc != 0) return lmdb_error(rc, "clear cursor");
+      MDB_val k = val(prefix), v;
+      rc = mdb_cursor_get(cursor, &k, &v, MDB_SET_RANGE);
+      while (rc == 0 && view(k).starts_with(prefix)) {
+        rc = mdb_cursor_del(cursor, 0);
+        if (rc != 0) break;
+        rc = mdb_cursor_get(cursor, &k, &v, MDB_GET_CURRENT);
+      }
+      mdb_cursor_close(cursor);
+      if (rc != 0 && rc != MDB_NOTFOUND && rc != EINVAL) return lmdb_error(rc, "clear");
     }
-    mdb_cursor_close(cursor);
-    if (rc != 0 && rc != MDB_NOTFOUND && rc != EINVAL) return lmdb_error(rc, "clear");
   }
   rc = txn.commit();
   return rc == 0 ? Status::ok() : lmdb_error(rc, "commit clear");
@@ -467,6 +468,7 @@ Status Store::sync() {
 Stats Store::stats() const {
   Stats s;
   s.evictions = evictions_;
+  s.negative_evictions = negative_evictions_;
   s.write_errors = write_errors_;
   s.replaced = replaced_;
   if (!check_file()) return s;  // LMDB's figures are read from the file's pages
@@ -480,6 +482,10 @@ Stats Store::stats() const {
   if (txn.begin(env_->env, MDB_RDONLY) == 0) {
     MDB_stat st;
     if (mdb_stat(txn.get(), env_->records, &st) == 0) s.entries = st.ms_entries;
+    if (mdb_stat(txn.get(), env_->negatives, &st) == 0) {
+      s.negative_entries = st.ms_entries;
+      s.entries += st.ms_entries;
+    }
   }
   return s;
 }

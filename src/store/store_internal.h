@@ -65,7 +65,8 @@ Status not_stored(const model::Query& q);
 struct Store::Env {
   MDB_env* env = nullptr;
   MDB_dbi meta = 0;
-  MDB_dbi records = 0;
+  MDB_dbi records = 0;    // positive records
+  MDB_dbi negatives = 0;  // negative answers, under their own budget
   std::string name_key;  // kNameKeySize bytes
   // One read transaction, reset after each lookup and renewed for the next:
   // it keeps its reader slot, so a lookup takes no lock on LMDB's reader
