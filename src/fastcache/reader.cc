@@ -51,6 +51,17 @@ constexpr uint64_t kRecheckSupersededNs = 50000000ull;  // replaced, new one not
 
 int map_index(MapKind k) { return static_cast<int>(k) - 1; }
 
+// The slow path's rate limit is a duration kept in this process's memory, so
+// it is read on the monotonic clock (vDSO, no system call): on the wall clock,
+// a process that found no map just before the clock was set back a day would
+// not look for one again for a day (clock_jump_system_test). The times in the
+// map itself (heartbeat, expiry) stay on the realtime clock: see layout.h.
+uint64_t monotonic_coarse_ns() {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+  return static_cast<uint64_t>(ts.tv_sec) * 1000000000ull + static_cast<uint64_t>(ts.tv_nsec);
+}
+
 // The stripe of this lookup's reader counter: the CPU (rseq/vDSO in glibc, no
 // system call), so that threads on different CPUs never share a cache line.
 int stripe_index() {
@@ -164,7 +175,7 @@ void FastCacheReader::reclaim_locked(MapState& ms) {
 
 bool FastCacheReader::refresh(MapKind kind, const Mapping* seen, bool superseded) {
   MapState& ms = maps_[map_index(kind)];
-  uint64_t now = realtime_coarse_ns();
+  uint64_t now = monotonic_coarse_ns();
   if (now < ms.next_check_ns.load(std::memory_order_relaxed) &&
       ms.current.load(std::memory_order_acquire) == seen)
     return false;

@@ -85,7 +85,7 @@ class FastCacheReader {
   };
   struct MapState {
     std::atomic<Mapping*> current{nullptr};
-    std::atomic<uint64_t> next_check_ns{0};  // rate limit of the slow path
+    std::atomic<uint64_t> next_check_ns{0};  // rate limit of the slow path (CLOCK_MONOTONIC_COARSE)
     Mapping slots[kSlotsPerMap];
   };
   enum class Probe : int { kHit, kNegativeHit, kMiss, kErange, kRetry };

@@ -21,6 +21,12 @@ core::Result<std::unique_ptr<CachePublisher>> CachePublisher::open(CachePublishe
     fastcache::FastCacheOptions fo;
     fo.size_bytes = m.size_bytes;
     fo.max_record = static_cast<std::uint32_t>(std::min<std::uint64_t>(m.max_record, fastcache::kMaxRecordHard));
+    // Readers take a record whose expiry is more than max_ttl away as written
+    // on a clock that has since been set back (docs/fastcache.md): the
+    // longest ttl this map is written with, so a step back of more than that
+    // makes every record a miss at once, rather than a cap of a day that lets
+    // a record published for 5 minutes be used for up to a day.
+    fo.max_ttl = std::max({m.ttl, p->options_.negative_ttl, std::chrono::milliseconds(1000)});
     auto w = FastCacheWriter::open(p->options_.dir, kind, fo);
     if (!w) return w.error().with_context(std::string("fast cache map ") + name);
     *out = std::move(*w);

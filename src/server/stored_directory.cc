@@ -105,7 +105,7 @@ asio::awaitable<core::Result<Answer>> StoredDirectory::lookup(Query q) {
   if (r || r.error().code() == core::Code::kNotFound) co_return r;
   // Busy or another failure of the moment: an expired record is still a
   // better answer than an error, within offline_max_age.
-  if (rec && !rec->negative && after - rec->fetched <= ms(options_.offline_max_age)) {
+  if (rec && !rec->negative && rec->fetched_within(after, ms(options_.offline_max_age))) {
     ++counters_.stale;
     co_return std::move(rec->value);
   }
@@ -168,7 +168,7 @@ asio::awaitable<core::Result<Answer>> StoredDirectory::ask(Query q) {
 }
 
 core::Result<Answer> StoredDirectory::offline_answer(const Stored& rec, const Query& q, Millis now) {
-  if (rec && !rec->negative && now - rec->fetched <= ms(options_.offline_max_age)) {
+  if (rec && !rec->negative && rec->fetched_within(now, ms(options_.offline_max_age))) {
     ++counters_.stale;
     return rec->value;
   }

@@ -66,7 +66,14 @@ struct Record {
   Millis fetched = 0;
   Millis expires = 0;
 
-  bool fresh(Millis now) const { return now < expires; }
+  // Both read the wall clock's `now` against times stored in the file, which
+  // outlives the process. A record fetched after `now` (the clock was set
+  // back) has no known age: it is neither fresh nor young enough to answer
+  // offline. Else a clock set back a day would keep every record fresh for a
+  // day plus its ttl, and one set back further for as long as it takes the
+  // clock to catch up.
+  bool fresh(Millis now) const { return fetched <= now && now < expires; }
+  bool fetched_within(Millis now, Millis max_age) const { return fetched <= now && now - fetched <= max_age; }
 };
 
 struct Options {

@@ -64,8 +64,8 @@ void FrontWorkerFigures::publish(int index, const FrontWorkerSample& s) {
   w.rss_kib.store(s.rss_kib, kRelaxed);
   w.loop_longest_turn_us.store(s.loop_longest_turn_us, kRelaxed);
   auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
-      std::chrono::system_clock::now().time_since_epoch());
-  w.updated_unix_ms.store(now.count(), kRelaxed);
+      std::chrono::steady_clock::now().time_since_epoch());
+  w.updated_monotonic_ms.store(now.count(), kRelaxed);
   w.pid.store(::getpid(), std::memory_order_release);
 }
 
@@ -121,7 +121,7 @@ std::vector<std::pair<std::string, std::string>> FrontWorkerFigures::status_item
   out.emplace_back("workers", std::to_string(workers_));
   FrontWorkerSample total;
   const auto now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                          std::chrono::system_clock::now().time_since_epoch())
+                          std::chrono::steady_clock::now().time_since_epoch())
                           .count();
   for (int i = 0; i < workers_; ++i) {
     const FrontWorkerSlot& w = slots_[i];
@@ -133,7 +133,7 @@ std::vector<std::pair<std::string, std::string>> FrontWorkerFigures::status_item
       if (sum) *sum += v;
     };
     out.emplace_back(p + "pid", std::to_string(pid));
-    out.emplace_back(p + "age_ms", std::to_string(now_ms - w.updated_unix_ms.load(kRelaxed)));
+    out.emplace_back(p + "age_ms", std::to_string(now_ms - w.updated_monotonic_ms.load(kRelaxed)));
     add("requests", w.requests.load(kRelaxed), &total.requests);
     add("connections.open", w.connections_open.load(kRelaxed), &total.connections_open);
     add("connections.accepted", w.connections_accepted.load(kRelaxed), &total.connections_accepted);

@@ -38,7 +38,10 @@ inline constexpr std::size_t kSnapshotWords = 8192;  // 64 KiB
 
 struct FrontWorkerSlot {
   std::atomic<std::int64_t> pid;
-  std::atomic<std::int64_t> updated_unix_ms;  // when the front worker last wrote its slot
+  // When the front worker last wrote its slot: CLOCK_MONOTONIC ms (system-wide,
+  // and these processes share one boot), so that age_ms is not off by a day
+  // when the wall clock is stepped (clock_jump_system_test).
+  std::atomic<std::int64_t> updated_monotonic_ms;
   std::atomic<std::uint64_t> requests;
   std::atomic<std::uint64_t> connections_open;
   std::atomic<std::uint64_t> connections_accepted;

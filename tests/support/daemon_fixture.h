@@ -269,6 +269,7 @@ class Daemon {
       ::prctl(PR_SET_PDEATHSIG, SIGKILL);
       if (::getppid() != test) ::_exit(127);
       set_sanitizer_log("fastidd");
+      for (const auto& [name, value] : daemon_environment) ::setenv(name.c_str(), value.c_str(), 1);
       std::string log = log_path();
       std::vector<std::string> args = split(wrapper_prefix("FASTID_TEST_WRAPPER", dir_), ' ');
       std::erase(args, std::string());
@@ -403,6 +404,9 @@ class Daemon {
   std::string client_wrapper() const { return wrapper_prefix("FASTID_TEST_CLIENT_WRAPPER", dir_); }
 
   Dataset dataset;
+  // More environment for fastidd (and so its workers), set in the child
+  // before exec, after the sanitizers' log paths: e.g. an LD_PRELOAD.
+  std::map<std::string, std::string> daemon_environment;
 
  private:
   // In the child before exec: the sanitizers write to dir()/sanitizer-WHO.PID

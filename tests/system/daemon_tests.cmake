@@ -174,3 +174,15 @@ target_link_libraries(fault_matrix_system_test PRIVATE GTest::gtest GTest::gtest
 add_dependencies(fault_matrix_system_test fastidd fastid_cli nss_fastid nss_query nss_stress fastid-provider-worker)
 add_test(NAME fault_matrix_system_test COMMAND fault_matrix_system_test)
 set_tests_properties(fault_matrix_system_test PROPERTIES LABELS "system;store;ldap" TIMEOUT 600)
+# Fault matrix: the wall clock jumps a day forward and backward under fastidd
+# and its clients (Debian's libfaketime preloaded), in front of a private
+# slapd: store and fast cache expiry, refresh-ahead, offline answers and
+# credentials, the lockout (docs/reliability.md "Fault matrix: clock jumps").
+add_executable(clock_jump_system_test clock_jump_system_test.cc)
+fastid_warnings(clock_jump_system_test)
+target_compile_definitions(clock_jump_system_test PRIVATE ${FASTID_SYSTEM_DEFS})
+target_link_libraries(clock_jump_system_test PRIVATE GTest::gtest GTest::gtest_main Threads::Threads crypt)
+add_dependencies(clock_jump_system_test fastidd fastid_cli nss_fastid fastid-provider-worker pam_fastid
+                 clock_probe)
+add_test(NAME clock_jump_system_test COMMAND clock_jump_system_test)
+set_tests_properties(clock_jump_system_test PROPERTIES LABELS "system;ldap;pam" TIMEOUT 300)

@@ -84,6 +84,12 @@ TEST_F(StoreTest, UserComesBackByNameAndUidWithItsTimes) {
   EXPECT_EQ((*byname)->expires, 2000);
   EXPECT_TRUE((*byname)->fresh(1999));
   EXPECT_FALSE((*byname)->fresh(2000));
+  // The clock set back before the fetch: the record's age is unknown, it is
+  // neither fresh nor young enough for an offline answer (clock_jump_system_test).
+  EXPECT_FALSE((*byname)->fresh(999));
+  EXPECT_TRUE((*byname)->fetched_within(1500, 500));
+  EXPECT_FALSE((*byname)->fetched_within(1501, 500));
+  EXPECT_FALSE((*byname)->fetched_within(999, 500));
   auto byuid = s->user_by_uid("corp", 100007);
   ASSERT_TRUE(byuid && byuid->has_value());
   EXPECT_EQ((*byuid)->value, u);
