@@ -327,7 +327,7 @@ TEST(ClockJumpFastCacheTest, AClientThatFoundNoMapFindsItSoonAfterTheClockWasSet
   FakeClock clock(d.dir());
   clock.apply_to(d);
   const std::string go = d.dir() + "/go", out = d.dir() + "/probe.out";
-  constexpr int kLookups = 30;  // 100 ms apart
+  constexpr int kLookups = 50;  // 100 ms apart
   std::thread probe([&] {
     run(d.env() + clock.client_env() + bin_dir() + "/clock_probe user00001 " + go + " " +
         std::to_string(kLookups) + " > " + out + " 2>&1");
@@ -345,10 +345,12 @@ TEST(ClockJumpFastCacheTest, AClientThatFoundNoMapFindsItSoonAfterTheClockWasSet
             std::string::npos)
       << read_file(out);
   // Lookups in the first second after the first one may go to the socket
-  // (the map is looked for once a second); after that the map answers.
-  EXPECT_LE(asked, 12) << "the client kept asking the daemon: it did not look for the map again";
+  // (the map is looked for once a second); after that the map answers. The
+  // bound leaves room for a loaded machine (a late publish, late wake-ups):
+  // a client that times its re-look on the wall clock asks for all 50.
+  EXPECT_LE(asked, kLookups / 2) << "the client kept asking the daemon: it did not look for the map again";
   std::printf("[figure] clock -1d between a client's first lookup (no map yet) and fastidd's start: "
-              "%ld of %d lookups over 3 s asked the daemon, the rest answered from the fast cache\n",
+              "%ld of %d lookups over 5 s asked the daemon, the rest answered from the fast cache\n",
               asked, kLookups);
 }
 
@@ -375,7 +377,9 @@ TEST(ClockJumpStatusTest, WorkerAgesStayTheTimeSinceTheirLastUpdateAcrossJumps) 
       ASSERT_FALSE(v.empty()) << out;
       const long age = std::stol(v);
       EXPECT_GE(age, 0) << "clock " << offset << ": " << key << " " << age;
-      EXPECT_LT(age, 5000) << "clock " << offset << ": " << key << " " << age;
+      // Rewritten every 500 ms; a minute leaves room for a stalled machine,
+      // and a wall-clock age reads a day off.
+      EXPECT_LT(age, 60000) << "clock " << offset << ": " << key << " " << age;
       figures += std::string(" ") + offset + " " + key + "=" + v;
     }
   }
