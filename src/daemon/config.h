@@ -216,6 +216,7 @@ struct PamConfig {
 struct StoreConfig {
   bool enabled = true;
   std::uint64_t size_bytes = 256u << 20;
+  int max_negative_entries = 10000;                  // negative answers kept, apart from the records' room
   std::chrono::milliseconds ttl{5400000};            // a record is fresh this long after its fetch
   std::chrono::milliseconds negative_ttl{15000};     // 0 = "no such entry" is not stored
   std::chrono::milliseconds refresh_ahead{300000};   // asked-for records this close to expiry are refreshed

@@ -239,11 +239,12 @@ class FrontWorker {
         !(setup_.config.listen == next->listen) ||
         setup_.config.store.enabled != next->store.enabled ||
         setup_.config.store.size_bytes != next->store.size_bytes ||
+        setup_.config.store.max_negative_entries != next->store.max_negative_entries ||
         setup_.config.varlink.enabled != next->varlink.enabled || setup_.config.varlink.socket != next->varlink.socket ||
         !(setup_.config.nscd == next->nscd) || setup_.config.metrics.listen != next->metrics.listen) {
       core::log_warning(
           "socket_dir, state_dir, workers, pid_file, on_worker_exit, user, group, [fastcache], "
-          "[listen], [nscd], [metrics] listen, [store] enabled/size and [varlink] enabled/socket take effect "
+          "[listen], [nscd], [metrics] listen, [store] enabled/size/max_negative_entries and [varlink] enabled/socket take effect "
           "at restart only");
     }
     // Requests in flight keep the old directories alive; their pools stop once
@@ -273,6 +274,7 @@ class FrontWorker {
     kept.metrics.listen = setup_.config.metrics.listen;
     kept.store.enabled = setup_.config.store.enabled;
     kept.store.size_bytes = setup_.config.store.size_bytes;
+    kept.store.max_negative_entries = setup_.config.store.max_negative_entries;
     kept.varlink.enabled = setup_.config.varlink.enabled;
     kept.varlink.socket = setup_.config.varlink.socket;
     server_.set_varlink_options(varlink_options_of(kept));
@@ -326,6 +328,8 @@ class FrontWorker {
       items.emplace_back("store.used_bytes", std::to_string(st.used_bytes));
       items.emplace_back("store.map_size", std::to_string(st.map_size));
       items.emplace_back("store.evictions", std::to_string(st.evictions));
+      items.emplace_back("store.negative_entries", std::to_string(st.negative_entries));
+      items.emplace_back("store.negative_evictions", std::to_string(st.negative_evictions));
       items.emplace_back("store.write_errors", std::to_string(st.write_errors));
       if (store_writer_) {
         const store::StoreWriter::Stats ws = store_writer_->stats();
@@ -401,6 +405,7 @@ class FrontWorker {
     store::Options options;
     options.dir = setup_.config.daemon.state_dir + "/store";
     options.map_size = sc.size_bytes;
+    options.max_negative_entries = static_cast<std::uint64_t>(sc.max_negative_entries);
     auto s = store::Store::open(options);
     if (!s) {
       core::log_error("store disabled: " + s.error().to_string());

@@ -166,6 +166,12 @@ int main(int argc, char** argv) {
     tcp_tls = std::move(*tls);
   }
   if (check_only) {
+    // As root only (fastidd starts as root): a check run by another user
+    // says nothing about what the daemon can write.
+    struct stat state_st;
+    if (::geteuid() == 0 && ::stat(d.state_dir.c_str(), &state_st) == 0 && S_ISDIR(state_st.st_mode)) {
+      if (auto st = server::check_writable_directory("[daemon] state_dir", d.state_dir); !st) return fail(st.to_string());
+    }
     std::printf("configuration %s is valid (%zu provider(s))\n", config->source.c_str(),
                 config->providers.size());
     return 0;
@@ -184,7 +190,11 @@ int main(int argc, char** argv) {
   ::umask(022);
 
   if (auto st = server::ensure_directory(d.socket_dir, 0755); !st) return fail(st.to_string());
-  if (auto st = server::ensure_directory(d.state_dir, 0755); !st) return fail(st.to_string());
+  if (auto st = server::ensure_directory(d.state_dir, 0755); !st) return fail("[daemon] state_dir " + d.state_dir + ": " + st.to_string());
+  // The store, the fast cache maps, lockouts and offline credentials live
+  // there: a start that could keep none of them is refused, with the reason,
+  // rather than one that logs each of them disabled and runs on without.
+  if (auto st = server::check_writable_directory("[daemon] state_dir", d.state_dir); !st) return fail(st.to_string());
   if (config->varlink.enabled && !varlink_dir.empty()) {
     if (auto st = server::ensure_directory(varlink_dir, 0755); !st) return fail(st.to_string());
   }

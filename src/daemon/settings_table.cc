@@ -446,6 +446,17 @@ const Setting kLaterKeys[] = {
         .description = "Upper bound of the store file (the LMDB map); from 3/4 full on, the "
                        "records fetched longest ago are evicted.",
     }),
+    store_key<&StoreConfig::max_negative_entries>({
+        .key = "max_negative_entries",
+        .type = SettingType::kInt,
+        .default_text = "10000",
+        .min = 16,
+        .max = 10000000,
+        .description = "Negative answers (\"no such user or group\") the store keeps, apart from "
+                       "its records: past it the oldest negative answers are evicted, never a "
+                       "record, so that a flood of unknown names cannot push real users out "
+                       "(about 100 bytes each in the file).",
+    }),
     store_key<&StoreConfig::ttl>({
         .key = "ttl",
         .type = SettingType::kDuration,

@@ -32,6 +32,18 @@ Status ensure_directory(const std::string& dir, mode_t mode) {
   return Status::ok();
 }
 
+Status check_writable_directory(const std::string& what, const std::string& dir) {
+  const std::string probe = dir + "/.fastidd-write-check." + std::to_string(::getpid());
+  const int fd = ::open(probe.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+  if (fd < 0) {
+    const int err = errno;
+    return Status(core::Code::kIoError, what + " " + dir + " is not writable: " + std::strerror(err), err);
+  }
+  ::close(fd);
+  ::unlink(probe.c_str());
+  return Status::ok();
+}
+
 namespace {
 
 bool fill_address(const std::string& path, sockaddr_un* addr) {

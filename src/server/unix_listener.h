@@ -19,4 +19,9 @@ core::Result<int> open_unix_listener(const std::string& path, mode_t mode, int b
 // Creates `dir` (and its parents) with `mode` if it does not exist.
 core::Status ensure_directory(const std::string& dir, mode_t mode);
 
+// Whether a file can be created in `dir` (one is created and removed at
+// once, nothing written: a full disk is not a reason to refuse a start). The
+// error names `what`, the path and the reason.
+core::Status check_writable_directory(const std::string& what, const std::string& dir);
+
 }  // namespace fastid::server

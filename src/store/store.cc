@@ -101,7 +101,92 @@ Status not_stored(const model::Query& q) {
   return Status::invalid_argument("store: " + model::describe(q) + " is never stored");
 }
 
+// LMDB's meta page (lmdb 0.9, 64-bit): a 16-byte page header, then the
+// magic, the version, the address and size of the map, the two databases of
+// 48 bytes (the first one's pad word holds the page size), the last page
+// used and the transaction id. Only what check_data_file needs.
+namespace meta {
+constexpr std::size_t kMagic = 16, kVersion = 20, kPageSize = 40, kLastPage = 136, kTxnId = 144, kEnd = 152;
+constexpr std::uint32_t kLmdbMagic = 0xBEEFC0DEu, kLmdbVersion = 1;
+}  // namespace meta
+
+Status check_data_file(const Store::Env& env, const std::string& dir) {
+  const std::string data = dir + "/data.mdb";
+  struct stat st;
+  if (env.data_fd < 0 || ::fstat(env.data_fd, &st) != 0)
+    return Status::corruption("store: " + data + " cannot be checked: " + std::strerror(errno));
+  const auto size = static_cast<std::uint64_t>(st.st_size);
+  if (st.st_nlink == 0)
+    return Status::corruption("store: " + data + " was removed while fastidd used it");
+  // Before the map is known (at open) the meta pages are read with pread;
+  // after it, straight from the map, once the size says they are there.
+  unsigned char head[2][meta::kEnd];
+  std::size_t psize = env.psize;
+  auto read_meta = [&](int i) {
+    const std::uint64_t at = static_cast<std::uint64_t>(i) * psize;
+    if (at + meta::kEnd > size) return false;
+    if (env.map != nullptr) {
+      std::memcpy(head[i], env.map + at, meta::kEnd);
+      return true;
+    }
+    return ::pread(env.data_fd, head[i], meta::kEnd, static_cast<off_t>(at)) == static_cast<ssize_t>(meta::kEnd);
+  };
+  auto word32 = [&](int i, std::size_t off) {
+    std::uint32_t v;
+    std::memcpy(&v, head[i] + off, sizeof v);
+    return v;
+  };
+  auto word64 = [&](int i, std::size_t off) {
+    std::uint64_t v;
+    std::memcpy(&v, head[i] + off, sizeof v);
+    return v;
+  };
+  if (psize == 0) {  // at open: the page size is in meta page 0
+    psize = 1;
+    if (!read_meta(0)) return Status::corruption("store: " + data + " is " + std::to_string(size) + " bytes: cut short");
+    psize = word32(0, meta::kPageSize);
+    if (psize < 512 || psize > (1u << 16) || (psize & (psize - 1)) != 0)
+      return Status::corruption("store: " + data + " is not an LMDB file (no valid page size)");
+  }
+  if (size < 2 * psize)
+    return Status::corruption("store: " + data + " is " + std::to_string(size) +
+                              " bytes, shorter than its two meta pages: truncated");
+  int newest = -1;
+  for (int i = 0; i < 2; ++i) {
+    if (!read_meta(i) || word32(i, meta::kMagic) != meta::kLmdbMagic || word32(i, meta::kVersion) != meta::kLmdbVersion)
+      continue;
+    if (newest < 0 || word64(i, meta::kTxnId) > word64(newest, meta::kTxnId)) newest = i;
+  }
+  if (newest < 0)
+    return Status::corruption("store: " + data + " no longer holds LMDB meta pages: overwritten");
+  // The size again, after the meta pages were read: a commit of the writer
+  // thread may have grown the file and moved the last page since the first
+  // look (a file only grows; one that shrank was cut short).
+  if (::fstat(env.data_fd, &st) != 0)
+    return Status::corruption("store: " + data + " cannot be checked: " + std::strerror(errno));
+  const std::uint64_t last = word64(newest, meta::kLastPage);
+  const auto now_size = static_cast<std::uint64_t>(st.st_size);
+  if (last >= now_size / psize)
+    return Status::corruption("store: " + data + " is " + std::to_string(now_size) +
+                              " bytes but its last page ends at " + std::to_string((last + 1) * psize) + ": truncated");
+  return Status::ok();
+}
+
 }  // namespace internal
+
+Status Store::check_file() const {
+  const Status off = Status::corruption("store: " + options_.dir +
+                                        "/data.mdb was damaged while fastidd ran; the store is off until restart");
+  if (damaged_.load(std::memory_order_acquire)) return off;
+  Status st = check_data_file(*env_, options_.dir);
+  if (st) return st;
+  // What happened is said once, here; the callers' own lines carry `off`.
+  if (!damaged_.exchange(true, std::memory_order_acq_rel)) {
+    core::log_error(st.to_string() + " while fastidd ran: the store is off until fastidd restarts (lookups go to "
+                    "the providers); at the next start the file is moved aside to data.mdb.bad");
+  }
+  return off;
+}
 
 Millis now_millis() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -211,6 +296,16 @@ Status Store::open_env(bool* replaced) {
   if (mdb_env_get_fd(env->env, &data_fd) == 0 && data_fd >= 0) {
     ::fcntl(data_fd, F_SETFD, ::fcntl(data_fd, F_GETFD) | FD_CLOEXEC);
   }
+  // A file cut short or written over is refused before LMDB reads a page of
+  // it through the map (a truncated file would be SIGBUS in the walk below).
+  env->data_fd = data_fd;
+  if (Status whole = check_data_file(*env, options_.dir); !whole) return whole;
+  MDB_envinfo info;
+  MDB_stat est;
+  if (mdb_env_info(env->env, &info) == 0 && mdb_env_stat(env->env, &est) == 0) {
+    env->map = static_cast<const unsigned char*>(info.me_mapaddr);
+    env->psize = est.ms_psize;
+  }
   int dead = 0;
   (void)mdb_reader_check(env->env, &dead);  // slots of processes that died mid-read
 
@@ -221,6 +316,8 @@ Status Store::open_env(bool* replaced) {
   if (rc != 0) return Status::corruption("store: open meta: " + std::string(mdb_strerror(rc)));
   rc = mdb_dbi_open(txn.get(), "records", MDB_CREATE, &env->records);
   if (rc != 0) return Status::corruption("store: open records: " + std::string(mdb_strerror(rc)));
+  rc = mdb_dbi_open(txn.get(), "negatives", MDB_CREATE, &env->negatives);
+  if (rc != 0) return Status::corruption("store: open negatives: " + std::string(mdb_strerror(rc)));
   MDB_val k = val(kFormatKey), v;
   rc = mdb_get(txn.get(), env->meta, &k, &v);
   if (rc == MDB_NOTFOUND) {
@@ -253,22 +350,21 @@ Status Store::open_env(bool* replaced) {
   }
   // Walk the keys once: a damaged page shows up here rather than at some
   // later lookup (100,000 records take a few milliseconds). A negative answer
-  // stored under the name itself (by a fastidd before the digests) goes.
-  MDB_cursor* cursor = nullptr;
-  rc = mdb_cursor_open(txn.get(), env->records, &cursor);
-  if (rc != 0) return Status::corruption("store: cursor: " + std::string(mdb_strerror(rc)));
-  MDB_val ck, cv;
-  while ((rc = mdb_cursor_get(cursor, &ck, &cv, MDB_NEXT)) == 0) {
-    std::string_view k = view(ck);
-    std::size_t nul = k.find('\0');
-    auto h = codec::decode_header(view(cv));
-    if (h && h->negative && nul != std::string_view::npos && nul + 1 < k.size() &&
-        by_name(static_cast<Map>(static_cast<std::uint8_t>(k[nul + 1]))))
-      (void)mdb_cursor_del(cursor, 0);
+  // among the positive records (written by a fastidd before negative answers
+  // had a database and a budget of their own) goes: it would escape the budget.
+  for (MDB_dbi dbi : {env->records, env->negatives}) {
+    MDB_cursor* cursor = nullptr;
+    rc = mdb_cursor_open(txn.get(), dbi, &cursor);
+    if (rc != 0) return Status::corruption("store: cursor: " + std::string(mdb_strerror(rc)));
+    MDB_val ck, cv;
+    while ((rc = mdb_cursor_get(cursor, &ck, &cv, MDB_NEXT)) == 0) {
+      auto h = codec::decode_header(view(cv));
+      if (dbi == env->records && h && h->negative) (void)mdb_cursor_del(cursor, 0);
+    }
+    mdb_cursor_close(cursor);
+    if (rc != MDB_NOTFOUND)
+      return Status::corruption("store: walking the records: " + std::string(mdb_strerror(rc)));
   }
-  mdb_cursor_close(cursor);
-  if (rc != MDB_NOTFOUND)
-    return Status::corruption("store: walking the records: " + std::string(mdb_strerror(rc)));
   rc = txn.commit();
   if (rc != 0) return lmdb_error(rc, "commit");
   env_ = std::move(env);
@@ -276,6 +372,7 @@ Status Store::open_env(bool* replaced) {
 }
 
 Result<std::size_t> Store::clear_maps(std::span<const Map> maps) {
+  if (Status whole = check_file(); !whole) return core::error(whole);
   auto wanted = [&](std::string_view k) {
     auto nul = k.find('\0');
     if (nul == std::string_view::npos || nul + 1 >= k.size()) return false;
@@ -285,25 +382,27 @@ Result<std::size_t> Store::clear_maps(std::span<const Map> maps) {
   Txn txn;
   int rc = txn.begin(env_->env, 0);
   if (rc != 0) return core::error(lmdb_error(rc, "begin clear"));
-  MDB_cursor* cursor = nullptr;
-  rc = mdb_cursor_open(txn.get(), env_->records, &cursor);
-  if (rc != 0) return core::error(lmdb_error(rc, "clear cursor"));
   std::size_t removed = 0;
-  MDB_val k, v;
-  rc = mdb_cursor_get(cursor, &k, &v, MDB_FIRST);
-  while (rc == 0) {
-    if (wanted(view(k))) {
-      rc = mdb_cursor_del(cursor, 0);
-      if (rc != 0) break;
-      ++removed;
-      // After a delete the cursor sits on the next record (or past the end).
-      rc = mdb_cursor_get(cursor, &k, &v, MDB_GET_CURRENT);
-    } else {
-      rc = mdb_cursor_get(cursor, &k, &v, MDB_NEXT);
+  for (MDB_dbi dbi : {env_->records, env_->negatives}) {
+    MDB_cursor* cursor = nullptr;
+    rc = mdb_cursor_open(txn.get(), dbi, &cursor);
+    if (rc != 0) return core::error(lmdb_error(rc, "clear cursor"));
+    MDB_val k, v;
+    rc = mdb_cursor_get(cursor, &k, &v, MDB_FIRST);
+    while (rc == 0) {
+      if (wanted(view(k))) {
+        rc = mdb_cursor_del(cursor, 0);
+        if (rc != 0) break;
+        ++removed;
+        // After a delete the cursor sits on the next record (or past the end).
+        rc = mdb_cursor_get(cursor, &k, &v, MDB_GET_CURRENT);
+      } else {
+        rc = mdb_cursor_get(cursor, &k, &v, MDB_NEXT);
+      }
     }
+    mdb_cursor_close(cursor);
+    if (rc != 0 && rc != MDB_NOTFOUND && rc != EINVAL) return core::error(lmdb_error(rc, "clear"));
   }
-  mdb_cursor_close(cursor);
-  if (rc != 0 && rc != MDB_NOTFOUND && rc != EINVAL) return core::error(lmdb_error(rc, "clear"));
   rc = txn.commit();
   if (rc != 0) return core::error(lmdb_error(rc, "commit clear"));
   return removed;
@@ -312,20 +411,17 @@ Result<std::size_t> Store::clear_maps(std::span<const Map> maps) {
 Result<std::size_t> Store::erase(std::string_view provider, const model::Query& q) {
   auto map = map_of(q.kind);
   if (!map) return core::error(not_stored(q));
-  std::vector<std::string> keys;
-  if (by_name(*map)) {
-    keys.push_back(key(provider, *map, q.name));
-    keys.push_back(negative_name_key(provider, *map, q.name));
-  } else {
-    keys.push_back(key(provider, *map, id_key(q.id)));
-  }
+  if (Status whole = check_file(); !whole) return core::error(whole);
+  const std::string k = by_name(*map) ? q.name : id_key(q.id);
+  const std::pair<MDB_dbi, std::string> keys[] = {{env_->records, key(provider, *map, k)},
+                                                  {env_->negatives, negative_key(provider, *map, k)}};
   Txn txn;
   int rc = txn.begin(env_->env, 0);
   if (rc != 0) return core::error(lmdb_error(rc, "begin erase"));
   std::size_t removed = 0;
-  for (const auto& k : keys) {
-    MDB_val kv = val(k);
-    rc = mdb_del(txn.get(), env_->records, &kv, nullptr);
+  for (const auto& [dbi, dk] : keys) {
+    MDB_val kv = val(dk);
+    rc = mdb_del(txn.get(), dbi, &kv, nullptr);
     if (rc == 0) ++removed;
     else if (rc != MDB_NOTFOUND) return core::error(lmdb_error(rc, "erase"));
   }
@@ -335,27 +431,30 @@ Result<std::size_t> Store::erase(std::string_view provider, const model::Query& 
 }
 
 Status Store::clear(std::string_view provider) {
+  if (Status whole = check_file(); !whole) return whole;
   Txn txn;
   int rc = txn.begin(env_->env, 0);
   if (rc != 0) return lmdb_error(rc, "begin clear");
-  if (provider.empty()) {
-    rc = mdb_drop(txn.get(), env_->records, 0);
-    if (rc != 0) return lmdb_error(rc, "clear");
-  } else {
-    std::string prefix(provider);
-    prefix.push_back('\0');
-    MDB_cursor* cursor = nullptr;
-    rc = mdb_cursor_open(txn.get(), env_->records, &cursor);
-    if (rc != 0) return lmdb_error(rc, "clear cursor");
-    MDB_val k = val(prefix), v;
-    rc = mdb_cursor_get(cursor, &k, &v, MDB_SET_RANGE);
-    while (rc == 0 && view(k).starts_with(prefix)) {
-      rc = mdb_cursor_del(cursor, 0);
-      if (rc != 0) break;
-      rc = mdb_cursor_get(cursor, &k, &v, MDB_GET_CURRENT);
+  for (MDB_dbi dbi : {env_->records, env_->negatives}) {
+    if (provider.empty()) {
+      rc = mdb_drop(txn.get(), dbi, 0);
+      if (rc != 0) return lmdb_error(rc, "clear");
+    } else {
+      std::string prefix(provider);
+      prefix.push_back('\0');
+      MDB_cursor* cursor = nullptr;
+      rc = mdb_cursor_open(txn.get(), dbi, &cursor);
+      if (rc != 0) return lmdb_error(rc, "clear cursor");
+      MDB_val k = val(prefix), v;
+      rc = mdb_cursor_get(cursor, &k, &v, MDB_SET_RANGE);
+      while (rc == 0 && view(k).starts_with(prefix)) {
+        rc = mdb_cursor_del(cursor, 0);
+        if (rc != 0) break;
+        rc = mdb_cursor_get(cursor, &k, &v, MDB_GET_CURRENT);
+      }
+      mdb_cursor_close(cursor);
+      if (rc != 0 && rc != MDB_NOTFOUND && rc != EINVAL) return lmdb_error(rc, "clear");
     }
-    mdb_cursor_close(cursor);
-    if (rc != 0 && rc != MDB_NOTFOUND && rc != EINVAL) return lmdb_error(rc, "clear");
   }
   rc = txn.commit();
   return rc == 0 ? Status::ok() : lmdb_error(rc, "commit clear");
@@ -369,8 +468,10 @@ Status Store::sync() {
 Stats Store::stats() const {
   Stats s;
   s.evictions = evictions_;
+  s.negative_evictions = negative_evictions_;
   s.write_errors = write_errors_;
   s.replaced = replaced_;
+  if (!check_file()) return s;  // LMDB's figures are read from the file's pages
   MDB_envinfo info;
   MDB_stat est;
   if (mdb_env_info(env_->env, &info) == 0 && mdb_env_stat(env_->env, &est) == 0) {
@@ -381,6 +482,10 @@ Stats Store::stats() const {
   if (txn.begin(env_->env, MDB_RDONLY) == 0) {
     MDB_stat st;
     if (mdb_stat(txn.get(), env_->records, &st) == 0) s.entries = st.ms_entries;
+    if (mdb_stat(txn.get(), env_->negatives, &st) == 0) {
+      s.negative_entries = st.ms_entries;
+      s.entries += st.ms_entries;
+    }
   }
   return s;
 }

@@ -1,11 +1,13 @@
 // Store: the daemon's persistent cache of full records on LMDB (DESIGN
 // "Persistent store"). Users, groups, initgroups lists and negative answers,
 // keyed by provider, map and key, each with the time it was fetched and the
-// time it expires. One file shared by every fastidd process (LMDB is safe
+// time it expires; negative answers in a database of their own, under their
+// own budget (Options::max_negative_entries). One file shared by every fastidd process (LMDB is safe
 // across processes; readers never block); each process opens its own Store
 // after any fork and never hands it across one. docs/store.md.
 //
-// Failure rules: a full map evicts the oldest records and retries, and when
+// Failure rules: a full map evicts the oldest records (negative answers
+// first) and retries, and when
 // even that cannot make room (one record larger than the map) the put fails
 // with kBusy and a message that says so — nothing already stored is harmed. A
 // store file that is corrupt or of another format is logged, moved aside and
@@ -72,13 +74,20 @@ struct Options {
   std::uint64_t map_size = 256ull << 20;  // LMDB map size (the file's upper bound)
   // Fraction of the records evicted, oldest first, when the map is full.
   double evict_fraction = 0.125;
+  // Negative answers ("no such entry") are kept apart from the records and
+  // have a budget of their own: past it, the oldest negative answers go, and
+  // never a positive record. A flood of unknown names (any local user can
+  // send one) therefore cannot push the directory's real records out.
+  std::uint64_t max_negative_entries = 10000;
 };
 
 struct Stats {
-  std::uint64_t entries = 0;       // records in the file (all processes)
+  std::uint64_t entries = 0;       // records in the file (all processes), negative answers included
+  std::uint64_t negative_entries = 0;  // of which negative answers (at most max_negative_entries)
   std::uint64_t map_size = 0;      // bytes
   std::uint64_t used_bytes = 0;    // pages in use * page size
   std::uint64_t evictions = 0;     // records this process evicted
+  std::uint64_t negative_evictions = 0;  // of which negative answers past their budget
   std::uint64_t write_errors = 0;  // puts this process could not store
   std::uint64_t replaced = 0;      // 1 when this process replaced a bad file at open
 };
@@ -86,9 +95,9 @@ struct Stats {
 class Store {
  public:
   // Opens (creating when needed) the store in options.dir. A file LMDB
-  // refuses, or one whose format record is not ours, is moved aside to
-  // dir.bad-<time> and an empty store created in its place (logged as an
-  // error). Fails only when the directory itself cannot be used.
+  // refuses, one cut short (check_file), or one whose format record is not
+  // ours, is moved aside to data.mdb.bad and an empty store created in its
+  // place (logged as an error). Fails only when the directory itself cannot be used.
   static Result<std::unique_ptr<Store>> open(Options options);
 
   ~Store();
@@ -157,22 +166,45 @@ class Store {
   Status sync();
 
   Stats stats() const;
+  // Whether the file is still the one opened: LMDB reads it through a map,
+  // and a file truncated under it would be SIGBUS at the next read, one
+  // overwritten (meta pages that are not LMDB's) a wild page number. Every
+  // read and write checks it first (an fstat and two words of the map); once
+  // it fails, the store answers every call with kCorruption until restart
+  // (logged once), and the next open moves the file aside.
+  Status check_file() const;
   const Options& options() const { return options_; }
 
   // The key under which a record is stored (exposed for tests and tools).
   static std::string key(std::string_view provider, Map map, std::string_view k);
   static std::string id_key(std::uint32_t id);
 
+  struct Env;  // LMDB's handles (store_internal.h)
+
  private:
   // The newer kinds are reached through get(); no typed accessors of their own.
   Result<std::optional<Record<model::Netgroup>>> netgroup(std::string_view provider, std::string_view name);
   Result<std::optional<Record<model::SshKeys>>> ssh_keys(std::string_view provider, std::string_view user);
-  struct Env;
   explicit Store(Options options);
   Status open_env(bool* replaced);
-  Status put_records(const std::vector<std::pair<std::string, std::string>>& records);
-  Status write_once(const std::vector<std::pair<std::string, std::string>>& records, int* mdb_rc);
-  Status evict_oldest(double fraction);
+  // One record to write: a positive one goes to the records database, a
+  // negative answer to the negatives database (its own budget).
+  struct Row {
+    std::string key;
+    std::string value;
+    bool negative = false;
+  };
+  using Rows = std::vector<Row>;
+  Status put_records(const Rows& records);
+  Status write_once(const Rows& records, int* mdb_rc);
+  // Which records an eviction may take: the positive ones (their high-water
+  // mark), the negative ones (their budget), or both, negatives first (a
+  // full map).
+  enum class Evict { kRecords, kNegatives, kNegativesFirst };
+  Status evict_oldest(double fraction, Evict which);
+  // Past max_negative_entries (counting `adding` about to be written), the
+  // oldest negative answers go, down to 7/8 of the budget.
+  void keep_negatives_in_budget(std::size_t adding);
   struct Fill {
     double ratio = 0;  // pages of records / pages of the map
     std::uint64_t entries = 0;
@@ -183,22 +215,29 @@ class Store {
   static constexpr double kLowWater = 0.6;        // ... down to this
   static constexpr int kFillCheckEvery = 16;      // puts between two checks
   static constexpr std::size_t kEvictBatch = 32;  // deletions per transaction
-  Result<std::optional<std::string>> get_raw(const std::string& key);
-  Result<std::optional<std::string>> get_by_name(std::string_view provider, Map map, std::string_view name,
-                                                 std::string* key_used);
+  Result<std::optional<std::string>> get_raw(const std::string& key, bool negatives);
+  // The newer of the positive record under `positive_key` and the negative
+  // answer under `negative_key`; says which one it returned.
+  Result<std::optional<std::string>> get_newer(const std::string& positive_key, const std::string& negative_key,
+                                               bool* negative_used);
+  // The key of a negative answer: by name a keyed digest, by id the record's key.
+  std::string negative_key(std::string_view provider, Map map, std::string_view k) const;
   // Where a negative answer by name is stored: a keyed digest, not the name.
   std::string negative_name_key(std::string_view provider, Map map, std::string_view name) const;
-  void drop_bad(const std::string& key);
+  void drop_bad(const std::string& key, bool negatives);
 
   Options options_;
   std::unique_ptr<Env> env_;
   // Written by the writer thread (StoreWriter), read by stats() on the loop.
   std::atomic<std::uint64_t> evictions_{0};
+  std::atomic<std::uint64_t> negative_evictions_{0};
   std::atomic<std::uint64_t> write_errors_{0};
   std::uint64_t replaced_ = 0;
+  mutable std::atomic<bool> damaged_{false};  // check_file() failed once: for good
+  std::atomic<bool> high_water_logged_{false};
   int puts_since_check_ = kFillCheckEvery;  // check at the first put
   bool batching_ = false;                   // inside put_batch: puts are collected in batch_
-  std::vector<std::vector<std::pair<std::string, std::string>>> batch_;
+  std::vector<Rows> batch_;
   std::uint64_t entry_limit_ = 0;           // records at the high-water mark, once learnt
 };
 

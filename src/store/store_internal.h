@@ -52,6 +52,9 @@ class Txn {
   MDB_txn* txn_ = nullptr;
 };
 
+// Whether the data file is still whole and LMDB's (Store::check_file).
+Status check_data_file(const Store::Env& env, const std::string& dir);
+
 // The map a query's key is stored in; nullopt for the kinds never stored (pages).
 std::optional<Map> map_of(model::Kind kind);
 // The error for a query of a kind never stored.
@@ -62,12 +65,18 @@ Status not_stored(const model::Query& q);
 struct Store::Env {
   MDB_env* env = nullptr;
   MDB_dbi meta = 0;
-  MDB_dbi records = 0;
+  MDB_dbi records = 0;    // positive records
+  MDB_dbi negatives = 0;  // negative answers, under their own budget
   std::string name_key;  // kNameKeySize bytes
   // One read transaction, reset after each lookup and renewed for the next:
   // it keeps its reader slot, so a lookup takes no lock on LMDB's reader
   // table (which every fastidd process shares).
   MDB_txn* reader = nullptr;
+  // What check_file() looks at, taken once the file was found whole at open:
+  // the data file's descriptor, where LMDB mapped it and its page size.
+  int data_fd = -1;
+  const unsigned char* map = nullptr;
+  std::size_t psize = 0;
   ~Env() {
     if (reader) mdb_txn_abort(reader);
     if (env) mdb_env_close(env);

@@ -1,5 +1,5 @@
 // Store's reads (store.h): one record by its key through the kept read
-// transaction, by name the newer of a positive and a negative answer, each
+// transaction, the newer of a positive record and a negative answer, each
 // decoded and checked (a record that does not decode is dropped).
 #include "store/store_internal.h"
 
@@ -16,25 +16,25 @@ namespace fastid::store {
 
 using namespace internal;
 
-// By name, a positive answer is under the name and a negative one under its
-// digest: the newer of the two is the answer.
-Result<std::optional<std::string>> Store::get_by_name(std::string_view provider, Map map, std::string_view name,
-                                                      std::string* key_used) {
-  std::string pk = key(provider, map, name), nk = negative_name_key(provider, map, name);
-  auto pos = get_raw(pk);
+// A positive record is in the records database and a negative answer in the
+// negatives one (by name under the name's digest): the newer of the two is
+// the answer.
+Result<std::optional<std::string>> Store::get_newer(const std::string& positive_key, const std::string& negative_key,
+                                                    bool* negative_used) {
+  auto pos = get_raw(positive_key, false);
   if (!pos) return pos;
-  auto neg = get_raw(nk);
+  auto neg = get_raw(negative_key, true);
   if (!neg) return neg;
   auto fetched = [](const std::optional<std::string>& raw) -> Millis {
     auto h = raw ? codec::decode_header(*raw) : std::nullopt;
     return h ? h->fetched : -1;
   };
-  bool negative = neg->has_value() && (!pos->has_value() || fetched(*neg) > fetched(*pos));
-  *key_used = negative ? nk : pk;
-  return negative ? std::move(*neg) : std::move(*pos);
+  *negative_used = neg->has_value() && (!pos->has_value() || fetched(*neg) > fetched(*pos));
+  return *negative_used ? std::move(*neg) : std::move(*pos);
 }
 
-Result<std::optional<std::string>> Store::get_raw(const std::string& k) {
+Result<std::optional<std::string>> Store::get_raw(const std::string& k, bool negatives) {
+  if (Status whole = check_file(); !whole) return core::error(whole);
   int rc = env_->reader ? mdb_txn_renew(env_->reader)
                         : mdb_txn_begin(env_->env, nullptr, MDB_RDONLY, &env_->reader);
   if (rc != 0) {
@@ -43,7 +43,7 @@ Result<std::optional<std::string>> Store::get_raw(const std::string& k) {
     return core::error(lmdb_error(rc, "begin read"));
   }
   MDB_val mk = val(k), mv;
-  rc = mdb_get(env_->reader, env_->records, &mk, &mv);
+  rc = mdb_get(env_->reader, negatives ? env_->negatives : env_->records, &mk, &mv);
   std::optional<std::string> out;
   if (rc == 0) out = std::string(view(mv));  // copied before the snapshot is released
   mdb_txn_reset(env_->reader);
@@ -52,13 +52,13 @@ Result<std::optional<std::string>> Store::get_raw(const std::string& k) {
   return out;
 }
 
-void Store::drop_bad(const std::string& k) {
+void Store::drop_bad(const std::string& k, bool negatives) {
   core::log_warning("store: a record that does not decode was deleted (" +
                     std::to_string(k.size()) + "-byte key)");
   Txn txn;
   if (txn.begin(env_->env, 0) != 0) return;
   MDB_val mk = val(k);
-  (void)mdb_del(txn.get(), env_->records, &mk, nullptr);
+  (void)mdb_del(txn.get(), negatives ? env_->negatives : env_->records, &mk, nullptr);
   (void)txn.commit();
 }
 
@@ -93,13 +93,14 @@ Result<std::optional<Record<T>>> decode_record(const std::optional<std::string>&
 
 }  // namespace
 
-#define FASTID_STORE_GET(T, MAP, KEY, DECODE)           \
-  std::string k = key(provider, MAP, KEY);              \
-  auto raw = by_name(MAP) ? get_by_name(provider, MAP, KEY, &k) : get_raw(k); \
-  if (!raw) return core::error(raw.error());            \
-  bool bad = false;                                     \
-  auto rec = decode_record<T>(*raw, MAP, DECODE, &bad); \
-  if (bad) drop_bad(k);                                 \
+#define FASTID_STORE_GET(T, MAP, KEY, DECODE)                                             \
+  const std::string pk = key(provider, MAP, KEY), nk = negative_key(provider, MAP, KEY); \
+  bool negative = false;                                                                \
+  auto raw = get_newer(pk, nk, &negative);                                              \
+  if (!raw) return core::error(raw.error());                                            \
+  bool bad = false;                                                                     \
+  auto rec = decode_record<T>(*raw, MAP, DECODE, &bad);                                 \
+  if (bad) drop_bad(negative ? nk : pk, negative);                                      \
   return rec;
 
 Result<std::optional<Record<model::User>>> Store::user_by_name(std::string_view provider,
@@ -160,20 +161,24 @@ Result<std::optional<Record<model::Answer>>> Store::get(std::string_view provide
 }
 
 Result<bool> Store::has_records(std::string_view provider) {
+  if (Status whole = check_file(); !whole) return core::error(whole);
   Txn txn;
   int rc = txn.begin(env_->env, MDB_RDONLY);
   if (rc != 0) return core::error(lmdb_error(rc, "begin read"));
   std::string prefix(provider);
   prefix.push_back('\0');
-  MDB_cursor* cursor = nullptr;
-  rc = mdb_cursor_open(txn.get(), env_->records, &cursor);
-  if (rc != 0) return core::error(lmdb_error(rc, "cursor"));
-  MDB_val k = val(prefix), v;
-  rc = mdb_cursor_get(cursor, &k, &v, MDB_SET_RANGE);
-  const bool found = rc == 0 && view(k).starts_with(prefix);
-  mdb_cursor_close(cursor);
-  if (rc != 0 && rc != MDB_NOTFOUND) return core::error(lmdb_error(rc, "read"));
-  return found;
+  for (MDB_dbi dbi : {env_->records, env_->negatives}) {
+    MDB_cursor* cursor = nullptr;
+    rc = mdb_cursor_open(txn.get(), dbi, &cursor);
+    if (rc != 0) return core::error(lmdb_error(rc, "cursor"));
+    MDB_val k = val(prefix), v;
+    rc = mdb_cursor_get(cursor, &k, &v, MDB_SET_RANGE);
+    const bool found = rc == 0 && view(k).starts_with(prefix);
+    mdb_cursor_close(cursor);
+    if (rc != 0 && rc != MDB_NOTFOUND) return core::error(lmdb_error(rc, "read"));
+    if (found) return true;
+  }
+  return false;
 }
 
 }  // namespace fastid::store

@@ -123,15 +123,17 @@ void StoreWriter::write(Batch& batch) {
                                   : store_->put_negative(w.provider, w.query, w.fetched, w.expires);
       if (!one) {
         refused = true;
-        core::log_warning("provider " + w.provider + ": " + model::describe(w.query) +
-                          " not stored: " + one.to_string());
+        core::log_debug("provider " + w.provider + ": " + model::describe(w.query) +
+                        " not stored: " + one.to_string());
+        note_failure(one);
       }
     }
   });
   if (!st) {
     refused = true;
-    core::log_warning("store: " + std::to_string(batch.size()) +
-                      " answers written together, some not stored: " + st.to_string());
+    note_failure(st);
+  } else if (!refused) {
+    note_success();
   }
   const std::uint64_t took = micros_since(start);
   if (core::trace_enabled()) {
@@ -142,6 +144,23 @@ void StoreWriter::write(Batch& batch) {
   stats_.written += batch.size();
   if (refused) ++stats_.failed;
   stats_.longest_batch_us = std::max(stats_.longest_batch_us, took);
+}
+
+void StoreWriter::note_failure(const Status& st) {
+  ++failed_since_;
+  const std::string condition = st.to_string();
+  if (condition == failing_) return;
+  failing_ = condition;
+  core::log_warning(condition + ": answers are not being stored (lookups are answered by the providers; "
+                    "said once until this changes, store.write_errors counts them)");
+}
+
+void StoreWriter::note_success() {
+  if (failing_.empty()) return;
+  core::log_info("store: answers are stored again, after " + std::to_string(failed_since_) +
+                 " refused (" + failing_ + ")");
+  failing_.clear();
+  failed_since_ = 0;
 }
 
 void StoreWriter::sync() {

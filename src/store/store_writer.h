@@ -93,6 +93,15 @@ class StoreWriter {
   void run();
   void write(Batch& batch);
   void sync();
+  // Failed writes are logged once per condition (the disk full, the map
+  // full, a damaged file), not once per write: a full disk under load would
+  // otherwise write a line per lookup to the very disk that is full. The
+  // first failure of a new kind is logged, and the first success after
+  // failures says how many writes the condition cost. Writer thread only.
+  void note_failure(const Status& st);
+  void note_success();
+  std::string failing_;             // the condition being reported, "" when writes succeed
+  std::uint64_t failed_since_ = 0;  // writes refused since it was reported
 
   std::shared_ptr<Store> store_;
   WriterOptions options_;

@@ -62,6 +62,10 @@ TEST(FastCacheSystemTest, WarmEntriesAnswerWhileTheDaemonIsStoppedAndChangesAreS
   ASSERT_EQ(warm_group.exit_code, 0);
   ASSERT_EQ(d.getent("initgroups user00007").exit_code, 0);
   EXPECT_EQ(d.getent("passwd nobody-here").exit_code, 2);
+  // Each answer is published behind its reply: a request read after them is
+  // handled after the publishing (one loop, in order). Without it a SIGSTOP
+  // could come first, and the map miss the negative answer (a 20 s wait).
+  ASSERT_EQ(d.status().exit_code, 0);
 
   // Stopped, the daemon cannot answer: whatever answers is the map.
   ::kill(d.pid(), SIGSTOP);
@@ -114,11 +118,20 @@ TEST(FastCacheSystemTest, GarbageOrTruncatedMapFilesMakeClientsFallBackToTheSock
   auto r = d.getent("passwd user00009");
   EXPECT_EQ(r.exit_code, 0) << "served by the socket";
   EXPECT_EQ(r.out, d.dataset.passwd_by_name.at("user00009") + "\n");
+  // The daemon publishes that answer behind the reply, replacing the garbage
+  // map with a new file and writing into it. A truncation in the middle of
+  // that write is SIGBUS in fastidd (the known limit in docs/reliability.md,
+  // "Fault matrix: storage and disk"); it made this test fail one run in
+  // three, unseen by its old kill(pid, 0) check, which a zombie passes. A
+  // request read after that reply is handled after the publish (one loop, in
+  // order): it orders the truncation after the write.
+  ASSERT_EQ(d.status().exit_code, 0);
   // A truncated file in place of the map.
   ::truncate(map.c_str(), 100);
   auto t = d.getent("passwd user00010");
-  EXPECT_EQ(t.exit_code, 0);
-  EXPECT_EQ(::kill(d.pid(), 0), 0) << "the daemon is unharmed";
+  EXPECT_EQ(t.exit_code, 0) << t.out;
+  const int exited = d.wait_exit(std::chrono::milliseconds(0));
+  EXPECT_EQ(exited, -1) << "the daemon is unharmed; it ended: " << (WIFSIGNALED(exited) ? strsignal(WTERMSIG(exited)) : "exit") << d.log();
 }
 
 TEST(DaemonSystemTest, ChangedSourceFilesAreReloadedWithoutASignal) {

@@ -194,6 +194,49 @@ TEST_F(StoreTest, NegativeAnswersAreRecordsOfTheirOwn) {
   EXPECT_EQ((*now)->value, u);
 }
 
+// Negative answers have a budget of their own (issue #20, "a flood of
+// random unknown names"): past it the oldest negative answers go, never a
+// positive record, even in a map small enough that the flood alone would
+// fill it; through batches (the writer's path) and single puts alike.
+TEST_F(StoreTest, AFloodOfNegativeAnswersEvictsOlderNegativesOnly) {
+  Options o;
+  o.dir = dir_;
+  o.map_size = 1ull << 20;  // 20,000 negative answers alone would fill it
+  o.max_negative_entries = 500;
+  auto opened = Store::open(o);
+  ASSERT_TRUE(opened) << opened.error().to_string();
+  auto& s = *opened;
+  for (int i = 1; i <= 300; ++i) ASSERT_TRUE(s->put_user("corp", user(i), i, 1000000));
+  Millis t = 1000;
+  for (int round = 0; round < 200; ++round) {
+    ASSERT_TRUE(s->put_batch([&] {
+      for (int j = 0; j < 50; ++j, ++t) {
+        ASSERT_TRUE(s->put_negative("corp", Map::kUserByName, "nosuch" + std::to_string(t), t, t + 1000000));
+      }
+    }));
+  }
+  for (int i = 0; i < 1000; ++i, ++t)
+    ASSERT_TRUE(s->put_negative("corp", model::Query::user_by_uid(static_cast<std::uint32_t>(900000 + i)), t, t + 1000000));
+  const Stats st = s->stats();
+  EXPECT_LE(st.negative_entries, 500u);
+  EXPECT_GT(st.negative_evictions, 0u);
+  EXPECT_EQ(st.evictions, st.negative_evictions) << "a positive record was evicted";
+  for (int i = 1; i <= 300; ++i) {
+    auto r = s->user_by_name("corp", "user" + std::to_string(i));
+    ASSERT_TRUE(r && r->has_value()) << "user" << i << " was evicted";
+    EXPECT_FALSE((*r)->negative);
+    auto byuid = s->user_by_uid("corp", 100000 + static_cast<std::uint32_t>(i));
+    ASSERT_TRUE(byuid && byuid->has_value()) << "uid of user" << i << " was evicted";
+  }
+  // The newest negative answers are kept, the oldest went.
+  auto newest = s->user_by_uid("corp", 900999);
+  ASSERT_TRUE(newest && newest->has_value());
+  EXPECT_TRUE((*newest)->negative);
+  auto oldest = s->user_by_name("corp", "nosuch1000");
+  ASSERT_TRUE(oldest.has_value());
+  EXPECT_FALSE(oldest->has_value());
+}
+
 TEST_F(StoreTest, ProvidersDoNotSeeEachOthersRecords) {
   auto s = open_store();
   ASSERT_TRUE(s);

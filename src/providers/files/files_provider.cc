@@ -178,15 +178,26 @@ void warn_malformed(const std::string& provider, const std::string& path, const 
 }
 
 
+// An enumeration cursor: the provider has the low 24 bits (the top byte is
+// the directory's, server/nss_handler.cc). Tagged: bit 23, the index's tag
+// (1..31) in bits 18-22 and the position in bits 0-17. Untagged (the first
+// page, 0, and every page of a file of more than kCursorPositions records):
+// a position in the current index.
+constexpr std::uint32_t kCursorTagged = 1u << 23;
+constexpr int kCursorTagShift = 18;
+constexpr std::uint32_t kCursorTags = 31;
+constexpr std::uint32_t kCursorPositions = (1u << kCursorTagShift) - 1;
+
 template <class T>
-Result<Page<T>> page_of(const std::vector<T>& records, std::uint32_t cursor, std::uint32_t max) {
+Result<Page<T>> page_of(const std::vector<T>& records, std::uint32_t position, std::uint32_t max, std::uint32_t tag) {
   if (max == 0) return core::error(Status::invalid_argument("page size must be at least 1"));
   Page<T> page;
-  const std::size_t begin = std::min<std::size_t>(cursor, records.size());
+  const std::size_t begin = std::min<std::size_t>(position, records.size());
   const std::size_t end = std::min<std::size_t>(records.size(), begin + max);
   page.records.assign(records.begin() + static_cast<std::ptrdiff_t>(begin),
                       records.begin() + static_cast<std::ptrdiff_t>(end));
   page.next_cursor = static_cast<std::uint32_t>(end);
+  if (records.size() <= kCursorPositions) page.next_cursor |= kCursorTagged | (tag << kCursorTagShift);
   page.more = end < records.size();
   return page;
 }
@@ -209,6 +220,7 @@ class FilesProvider::Index {
   FileReport passwd_report;
   FileReport group_report;
   std::int64_t loaded_at = 0;  // unix seconds
+  std::uint32_t tag = 1;  // 1..31, in enumeration cursors: unlike the kept indexes' tags
 
   void parse_passwd(std::string_view text) {
     for_each_line(text, passwd_report, [&](std::string_view line) -> const char* {
@@ -380,6 +392,14 @@ Result<std::shared_ptr<const FilesProvider::Index>> FilesProvider::load() const 
     for (const auto& [line, why] : index->netgroups.examples) report.examples.emplace_back(line, why);
     warn_malformed(options_.name, options_.netgroup_path, report);
   }
+  // From the files' stamps, so that front workers that read the same files
+  // tag them alike (a page may go to another worker), unless in use.
+  const std::size_t h = std::hash<std::string_view>{}(std::string_view(
+      reinterpret_cast<const char*>(&index->passwd_stamp), sizeof index->passwd_stamp)) ^
+                        (std::hash<std::string_view>{}(std::string_view(
+                             reinterpret_cast<const char*>(&index->group_stamp), sizeof index->group_stamp)) *
+                         31);
+  index->tag = unused_tag(1 + static_cast<std::uint32_t>(h % kCursorTags));
   index->loaded_at = std::chrono::duration_cast<std::chrono::seconds>(
                          std::chrono::system_clock::now().time_since_epoch())
                          .count();
@@ -389,12 +409,45 @@ Result<std::shared_ptr<const FilesProvider::Index>> FilesProvider::load() const 
 }
 
 void FilesProvider::install(std::shared_ptr<const Index> index) {
-  // The old index is released outside the lock: freeing 10,000 records must
+  // Old indexes are released outside the lock: freeing 10,000 records must
   // not hold up a lookup on another thread.
+  std::vector<Replaced> expired;
   {
     std::lock_guard lock(index_mu_);
+    const auto now = std::chrono::steady_clock::now();
     index_.swap(index);
+    if (index && index_) replaced_.push_back({std::move(index), now});  // kept for enumerations under way
+    if (!index_) replaced_.swap(expired);                                // closed: nothing to page through
+    while (!replaced_.empty() &&
+           (replaced_.size() > kMaxReplacedKept || now - replaced_.front().at > kKeepReplaced)) {
+      expired.push_back(std::move(replaced_.front()));
+      replaced_.erase(replaced_.begin());
+    }
   }
+}
+
+std::shared_ptr<const FilesProvider::Index> FilesProvider::version(std::uint32_t tag,
+                                                                   std::shared_ptr<const Index> current) const {
+  if (current && current->tag == tag) return current;
+  std::lock_guard lock(index_mu_);
+  const auto now = std::chrono::steady_clock::now();
+  for (const auto& r : replaced_) {
+    if (r.index->tag == tag && now - r.at <= kKeepReplaced) return r.index;
+  }
+  return nullptr;
+}
+
+std::uint32_t FilesProvider::unused_tag(std::uint32_t wanted) const {
+  std::lock_guard lock(index_mu_);
+  auto in_use = [&](std::uint32_t t) {
+    if (index_ && index_->tag == t) return true;
+    for (const auto& r : replaced_) {
+      if (r.index->tag == t) return true;
+    }
+    return false;
+  };
+  for (std::uint32_t i = 0; i < kCursorTags && in_use(wanted); ++i) wanted = wanted % kCursorTags + 1;
+  return wanted;
 }
 
 Result<Answer> FilesProvider::lookup(const Query& q) {
@@ -427,9 +480,22 @@ Result<Answer> FilesProvider::lookup(const Query& q) {
       break;
     }
     case model::Kind::kUsersPage:
-      return page_of(index->users, q.cursor, q.max);
-    case model::Kind::kGroupsPage:
-      return page_of(index->groups, q.cursor, q.max);
+    case model::Kind::kGroupsPage: {
+      std::shared_ptr<const Index> from = index;
+      std::uint32_t position = q.cursor;
+      if ((q.cursor & kCursorTagged) != 0) {
+        from = version((q.cursor >> kCursorTagShift) & kCursorTags, index);
+        if (!from) {
+          return core::error(Status::unavailable(
+              "provider " + options_.name +
+              ": an enumeration that began before the files were reloaded, on a version no longer kept: "
+              "start it again"));
+        }
+        position = q.cursor & kCursorPositions;
+      }
+      if (q.kind == model::Kind::kUsersPage) return page_of(from->users, position, q.max, from->tag);
+      return page_of(from->groups, position, q.max, from->tag);
+    }
     case model::Kind::kNetgroup:
       return flatten_netgroup(q.name, [&](const std::vector<std::string>& names) {
         std::map<std::string, NetgroupEntry> found;

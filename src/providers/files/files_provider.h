@@ -7,6 +7,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -52,9 +53,14 @@ class FilesProvider final : public Provider {
   // From the index. kInitgroups: the gids of the groups listing the user, in
   // group-file order, without repeats; a user is known if it is in the passwd
   // file or listed in any group (local groups may list directory users, as
-  // with glibc's files module). Page cursor = position in file order, valid
-  // for the index it came from: across a reload a page may repeat or miss
-  // records, never fail.
+  // with glibc's files module). Pages: in file order, and an enumeration
+  // reads one version of the files from its first page to its last. The
+  // cursor names the index it came from (a tag) and a position in it; an
+  // index replaced by a reload is kept for kKeepReplaced (at most
+  // kMaxReplacedKept of them), so an enumeration that crosses a reload ends
+  // on the records it began with, none repeated or skipped. One slower than
+  // that fails kUnavailable ("start it again"), never silently. Files of more
+  // than 262,143 records have untagged cursors (positions only, as before).
   Result<Answer> lookup(const Query& query) override;
 
   // Against the shadow file, read at each call (providers/files/shadow.h):
@@ -99,6 +105,17 @@ class FilesProvider final : public Provider {
   // the mutex is held only to copy the pointer (one refcount increment).
   mutable std::mutex index_mu_;
   std::shared_ptr<const Index> index_;  // null while not open
+  // Indexes replaced by reloads, newest last, for enumerations begun on them.
+  struct Replaced {
+    std::shared_ptr<const Index> index;
+    std::chrono::steady_clock::time_point at;
+  };
+  std::vector<Replaced> replaced_;  // guarded by index_mu_
+  static constexpr std::chrono::seconds kKeepReplaced{60};
+  static constexpr std::size_t kMaxReplacedKept = 2;
+  // The index an enumeration cursor's tag names: `current` or a kept one.
+  std::shared_ptr<const Index> version(std::uint32_t tag, std::shared_ptr<const Index> current) const;
+  std::uint32_t unused_tag(std::uint32_t wanted) const;
 
   mutable std::mutex mu_;  // guards the reload history below (stats() reads it)
   std::uint64_t reloads_ = 0;

@@ -1,0 +1,409 @@
+// Hostile local clients (issue #20) through the real nss socket, with raw
+// frames (support/raw_client.h): lengths near 2^32, unknown opcodes, a frame
+// sent one byte at a time, clients that die mid-request, half-closed sockets,
+// slow readers of the 50,000-member group, and a flood of random unknown
+// names against the store. After each attack: another client is served and
+// the descriptors of every fastidd process are back to their baseline. Each
+// case prints its figure ("[figure] ..."); docs/reliability.md, "Hostile local
+// clients", lists them with the cases of limits_system_test and
+// conn_budget_system_test. Needs no root: any local uid can do all of this.
+#include <gtest/gtest.h>
+
+#include <signal.h>
+#include <sys/resource.h>
+
+#include <random>
+
+#include "support/daemon_fixture.h"
+#include "support/raw_client.h"
+
+namespace fastid::testing {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using namespace std::chrono_literals;
+
+constexpr int kBigGroupMembers = 50000;
+constexpr const char* kBigGroup = "biggroup";
+constexpr int kStallSeconds = 1;  // the tests' [daemon] stall_timeout
+
+double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+
+// Open descriptors of fastidd and every process under it (workers, provider
+// workers).
+int fastidd_fds(pid_t root) {
+  std::set<pid_t> all = descendants(root);
+  all.insert(root);
+  int n = 0;
+  for (pid_t p : all) {
+    std::error_code ec;
+    for (auto it = fs::directory_iterator("/proc/" + std::to_string(p) + "/fd", ec);
+         !ec && it != fs::directory_iterator(); it.increment(ec))
+      ++n;
+  }
+  return n;
+}
+
+// VmRSS of fastidd and every process under it, KiB.
+std::uint64_t fastidd_rss_kib(pid_t root) {
+  std::set<pid_t> all = descendants(root);
+  all.insert(root);
+  std::uint64_t kib = 0;
+  for (pid_t p : all) {
+    std::istringstream in(read_file("/proc/" + std::to_string(p) + "/status"));
+    for (std::string line; std::getline(in, line);) {
+      if (line.rfind("VmRSS:", 0) == 0) kib += std::stoull(line.substr(6));
+    }
+  }
+  return kib;
+}
+
+proto::Request getpwnam(std::uint32_t id, const std::string& name) {
+  proto::Request r;
+  r.opcode = proto::Opcode::kGetpwnam;
+  r.request_id = id;
+  r.name = name;
+  return r;
+}
+
+proto::Request getgrnam(std::uint32_t id, const std::string& name) {
+  proto::Request r;
+  r.opcode = proto::Opcode::kGetgrnam;
+  r.request_id = id;
+  r.name = name;
+  return r;
+}
+
+// A daemon on the generated files, plus one group of 50,000 members.
+class HostileClientsTest : public ::testing::Test {
+ protected:
+  HostileClientsTest() : d_(1000, 20) {
+    std::string line = std::string(kBigGroup) + ":x:299999:";
+    for (int i = 1; i <= kBigGroupMembers; ++i) {
+      char name[16];
+      std::snprintf(name, sizeof name, "%suser%05d", i == 1 ? "" : ",", i);
+      line += name;
+    }
+    std::ofstream(d_.dir() + "/data/group", std::ios::app) << line << "\n";
+    std::string cfg = d_.default_config_text();
+    cfg.insert(cfg.find("log_level"), "stall_timeout = \"" + std::to_string(kStallSeconds) + "s\"\n");
+    d_.write_config(cfg);
+  }
+
+  void SetUp() override {
+    rlimit rl{};
+    ::getrlimit(RLIMIT_NOFILE, &rl);
+    rl.rlim_cur = rl.rlim_max;
+    ::setrlimit(RLIMIT_NOFILE, &rl);
+    ASSERT_TRUE(d_.start()) << d_.log();
+    path_ = d_.socket_dir() + "/nss";
+    // Warm: the big group is loaded and answered once before the baseline.
+    {
+      FrameClient c = FrameClient::unix_socket(path_);
+      ASSERT_TRUE(c.send(proto::encode_request(getgrnam(1, kBigGroup))));
+      proto::FrameHeader h{};
+      std::vector<std::uint8_t> payload;
+      ASSERT_TRUE(c.read_reply(&h, &payload));
+      ASSERT_EQ(h.status, 0u);
+      big_reply_bytes_ = proto::kHeaderSize + payload.size();
+    }
+    ASSERT_TRUE(wait_until([&] { return d_.status_value("connections.open") == "1"; }, 5s)) << d_.status().out;
+    baseline_fds_ = fastidd_fds(d_.pid());
+  }
+
+  // Another client is served, and the descriptors come back to the baseline
+  // (the daemon closed every connection of the attack).
+  void expect_recovered(const std::string& after) {
+    int fd = connect_unix(path_);
+    EXPECT_TRUE(lookup(fd, 4242, "user00007")) << "after " << after << ": another client is not served";
+    ::close(fd);
+    int now = -1;
+    // At most the baseline: one the daemon held then (the closing status
+    // connection, a timer) may be gone by now; one more is a leak.
+    EXPECT_TRUE(wait_until([&] { return (now = fastidd_fds(d_.pid())) <= baseline_fds_; }, 10s))
+        << "after " << after << ": fastidd holds " << now << " descriptors, " << baseline_fds_ << " before";
+    std::printf("[figure] after %s: fastidd descriptors %d (baseline %d)\n", after.c_str(), now, baseline_fds_);
+  }
+
+  Daemon d_;
+  std::string path_;
+  std::size_t big_reply_bytes_ = 0;
+  int baseline_fds_ = 0;
+};
+
+TEST_F(HostileClientsTest, LengthsNearTwoToThe32AreRefusedAtTheHeader) {
+  for (std::uint32_t length : {0xFFFFFFFFu, 0xFFFFFFF0u, 0x80000000u, proto::kMaxPayload + 1}) {
+    auto frame = proto::encode_request(getpwnam(1, "user00001"));
+    proto::store_u32(frame.data() + 12, length);
+    frame.resize(frame.size() + 64, 'A');  // some of the promised payload
+    int fd = connect_unix(path_);
+    ASSERT_GE(fd, 0);
+    const auto t0 = Clock::now();
+    ASSERT_TRUE(send_all(fd, frame));
+    EXPECT_TRUE(closed_within(fd, 2000)) << "length " << length << ": the connection stays open";
+    std::printf("[figure] length 0x%08x: closed in %.1f ms, nothing read past the header\n", length,
+                seconds_since(t0) * 1000);
+    ::close(fd);
+    expect_recovered("length " + std::to_string(length));
+  }
+}
+
+TEST_F(HostileClientsTest, UnknownOpcodesGetAnErrorAndTheConnectionGoesOn) {
+  int fd = connect_unix(path_);
+  ASSERT_GE(fd, 0);
+  int answered = 0;
+  const std::uint16_t opcodes[] = {0x0000, 0x0009, 0x00EE, 0x0FFF, 0x7777, 0xFFFF};
+  for (std::uint16_t op : opcodes) {
+    auto frame = proto::encode_request(getpwnam(op + 100u, "user00001"));
+    proto::store_u16(frame.data() + 2, op);
+    ASSERT_TRUE(send_all(fd, frame));
+    auto reply = read_reply(fd);
+    ASSERT_TRUE(reply) << "opcode 0x" << std::hex << op << ": no reply";
+    EXPECT_EQ(reply->header.request_id, op + 100u);
+    EXPECT_NE(reply->header.status, 0u) << "opcode 0x" << std::hex << op << " answered as a success";
+    answered += reply->header.status != 0 ? 1 : 0;
+    // The same connection still answers a real request.
+    EXPECT_TRUE(lookup(fd, 9, "user00002")) << "after opcode 0x" << std::hex << op;
+  }
+  std::printf("[figure] %d unknown opcodes, %d answered with an error, connection kept\n",
+              static_cast<int>(std::size(opcodes)), answered);
+  ::close(fd);
+  expect_recovered("unknown opcodes");
+}
+
+TEST_F(HostileClientsTest, AFrameSentOneByteAtATimeIsAnsweredRightly) {
+  int fd = connect_unix(path_);
+  ASSERT_GE(fd, 0);
+  const auto frame = proto::encode_request(getpwnam(77, "user00123"));
+  const auto t0 = Clock::now();
+  for (std::uint8_t b : frame) {
+    ASSERT_EQ(::send(fd, &b, 1, MSG_NOSIGNAL), 1);
+    std::this_thread::sleep_for(2ms);  // each byte in a read of its own
+  }
+  auto reply = read_reply(fd);
+  ASSERT_TRUE(reply);
+  EXPECT_EQ(reply->header.request_id, 77u);
+  auto user = model::answer_as<model::User>(proto::decode_answer(model::Kind::kUserByName, *reply));
+  ASSERT_TRUE(user);
+  EXPECT_EQ(user->name, "user00123");
+  std::printf("[figure] a %zu-byte frame in %zu one-byte sends over %.0f ms: answered rightly\n", frame.size(),
+              frame.size(), seconds_since(t0) * 1000);
+  EXPECT_TRUE(lookup(fd, 78, "user00124"));
+  ::close(fd);
+  expect_recovered("one byte at a time");
+}
+
+TEST_F(HostileClientsTest, ClientsThatDieMidRequestCostNothing) {
+  constexpr int kEach = 20;
+  const auto frame = proto::encode_request(getgrnam(5, kBigGroup));
+  std::vector<pid_t> kids;
+  for (int i = 0; i < 3 * kEach; ++i) {
+    pid_t pid = ::fork();
+    ASSERT_GE(pid, 0);
+    if (pid == 0) {
+      int fd = connect_unix(path_);
+      if (fd < 0) ::_exit(2);
+      std::vector<std::uint8_t> part(frame);
+      if (i < kEach) part.resize(proto::kHeaderSize / 2);             // mid-header
+      else if (i < 2 * kEach) part.resize(proto::kHeaderSize + 3);    // mid-payload
+      if (!send_all(fd, part)) ::_exit(3);
+      if (i >= 2 * kEach) std::this_thread::sleep_for(50ms);  // the whole request: the reply is on its way
+      ::raise(SIGKILL);  // dies without closing or reading
+    }
+    kids.push_back(pid);
+  }
+  int killed = 0;
+  for (pid_t pid : kids) {
+    int status = 0;
+    ::waitpid(pid, &status, 0);
+    killed += WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL ? 1 : 0;
+  }
+  EXPECT_EQ(killed, 3 * kEach) << "a client could not send its part";
+  const auto t0 = Clock::now();
+  EXPECT_TRUE(wait_until([&] { return d_.status_value("connections.open") == "1"; }, 10s));
+  std::printf("[figure] %d clients SIGKILLed mid-header, %d mid-payload, %d before reading a %zu-byte reply: "
+              "all connections gone %.0f ms later\n",
+              kEach, kEach, kEach, big_reply_bytes_, seconds_since(t0) * 1000);
+  expect_recovered("clients killed mid-request");
+}
+
+TEST_F(HostileClientsTest, HalfClosedSockets) {
+  // Write side shut after the request: the reply still comes, then the
+  // daemon sees the end and closes.
+  int fd = connect_unix(path_);
+  ASSERT_GE(fd, 0);
+  ASSERT_TRUE(send_all(fd, proto::encode_request(getgrnam(11, kBigGroup))));
+  ASSERT_EQ(::shutdown(fd, SHUT_WR), 0);
+  auto reply = read_reply(fd);
+  ASSERT_TRUE(reply) << "no reply after shutdown(SHUT_WR)";
+  EXPECT_EQ(reply->header.status, 0u);
+  auto group = model::answer_as<model::Group>(proto::decode_answer(model::Kind::kGroupByName, *reply));
+  ASSERT_TRUE(group);
+  EXPECT_EQ(group->members.size(), static_cast<std::size_t>(kBigGroupMembers));
+  EXPECT_TRUE(closed_within(fd, 2000)) << "the daemon keeps a connection whose peer stopped writing";
+  ::close(fd);
+  expect_recovered("shutdown(SHUT_WR)");
+
+  // Read side shut after the request: the daemon's write fails or lands
+  // nowhere; it closes the connection either way.
+  fd = connect_unix(path_);
+  ASSERT_GE(fd, 0);
+  ASSERT_TRUE(send_all(fd, proto::encode_request(getgrnam(12, kBigGroup))));
+  ASSERT_EQ(::shutdown(fd, SHUT_RD), 0);
+  const auto t0 = Clock::now();
+  EXPECT_TRUE(wait_until([&] { return d_.status_value("connections.open") == "1"; }, 10s))
+      << "the daemon keeps a connection whose peer stopped reading";
+  const double rd_ms = seconds_since(t0) * 1000;
+  ::close(fd);
+  expect_recovered("shutdown(SHUT_RD)");
+  std::printf("[figure] SHUT_WR: %zu-byte reply received whole, then closed; SHUT_RD: closed %.0f ms later\n",
+              big_reply_bytes_, rd_ms);
+}
+
+// Slow readers of the largest reply: 200 connections ask for the
+// 50,000-member group and never read, 5 more read one byte every 200 ms.
+// fastidd holds at most one reply per connection (at most kMaxPayload),
+// closes each after the stall timeout, keeps serving, and its memory stays
+// under 200 x (kMaxPayload + 64 KiB) above the baseline.
+TEST_F(HostileClientsTest, SlowReadersOfTheBigGroupAreClosedAfterTheStallTimeout) {
+  constexpr int kSilent = 200, kDrip = 5;
+  const std::uint64_t rss0 = fastidd_rss_kib(d_.pid());
+  const auto frame = proto::encode_request(getgrnam(21, kBigGroup));
+  std::vector<int> silent, drip;
+  const auto t0 = Clock::now();
+  for (int i = 0; i < kSilent + kDrip; ++i) {
+    int fd = connect_unix(path_);
+    ASSERT_GE(fd, 0);
+    ASSERT_TRUE(send_all(fd, frame));
+    (i < kSilent ? silent : drip).push_back(fd);
+  }
+  // Meanwhile another client is served, and the peak of memory is sampled.
+  std::uint64_t peak = rss0;
+  int served = 0, failed = 0;
+  double worst_ms = 0;
+  int probe = connect_unix(path_);
+  std::vector<std::size_t> drip_bytes(kDrip, 0);
+  std::vector<bool> drip_closed(kDrip, false);
+  auto last_drip = Clock::now();
+  while (seconds_since(t0) < kStallSeconds + 2.0) {
+    const auto q0 = Clock::now();
+    char name[16];
+    std::snprintf(name, sizeof name, "user%05d", 1 + served % 1000);
+    (lookup(probe, static_cast<std::uint32_t>(served + 1), name) ? served : failed)++;
+    worst_ms = std::max(worst_ms, seconds_since(q0) * 1000);
+    peak = std::max(peak, fastidd_rss_kib(d_.pid()));
+    if (Clock::now() - last_drip >= 200ms) {
+      last_drip = Clock::now();
+      for (int i = 0; i < kDrip; ++i) {
+        if (drip_closed[static_cast<std::size_t>(i)]) continue;
+        char c;
+        ssize_t n = ::recv(drip[static_cast<std::size_t>(i)], &c, 1, MSG_DONTWAIT);
+        if (n == 1) ++drip_bytes[static_cast<std::size_t>(i)];
+        else if (n == 0 || (n < 0 && errno != EAGAIN)) drip_closed[static_cast<std::size_t>(i)] = true;
+      }
+    }
+    std::this_thread::sleep_for(5ms);
+  }
+  ::close(probe);
+  EXPECT_EQ(failed, 0);
+  EXPECT_GT(served, 0);
+  // Every slow connection is closed by the daemon (the stall timeout) before
+  // its reply was taken.
+  EXPECT_TRUE(wait_until([&] { return d_.status_value("connections.open") == "1"; }, 10s))
+      << "still open: " << d_.status_value("connections.open");
+  const double closed_s = seconds_since(t0);
+  // A drip reader sees the end of the stream after a part of its reply.
+  for (int i = 0; i < kDrip; ++i) {
+    std::size_t got = drip_bytes[static_cast<std::size_t>(i)];
+    int fd = drip[static_cast<std::size_t>(i)];
+    char buf[65536];
+    for (ssize_t n; (n = ::recv(fd, buf, sizeof buf, MSG_DONTWAIT)) > 0;) got += static_cast<std::size_t>(n);
+    EXPECT_LT(got, big_reply_bytes_) << "drip reader " << i << " got its whole reply";
+  }
+  const std::uint64_t rss1 = fastidd_rss_kib(d_.pid());
+  const std::uint64_t bound_kib = kSilent * (proto::kMaxPayload + 65536) / 1024 + rss0;
+  std::printf("[figure] %d silent + %d one-byte readers of a %zu-byte reply: all closed %.1f s after they asked "
+              "(stall_timeout %d s); fastidd RSS %llu KiB before, %llu KiB peak (+%llu), %llu KiB after; bound "
+              "%llu KiB; %d lookups served alongside (worst %.1f ms), %d failed\n",
+              kSilent, kDrip, big_reply_bytes_, closed_s, kStallSeconds, static_cast<unsigned long long>(rss0),
+              static_cast<unsigned long long>(peak), static_cast<unsigned long long>(peak - rss0),
+              static_cast<unsigned long long>(rss1), static_cast<unsigned long long>(bound_kib), served, worst_ms,
+              failed);
+  EXPECT_LT(peak, bound_kib) << "fastidd buffered more than one reply per slow reader";
+  EXPECT_LT(closed_s, kStallSeconds + 8.0);
+  for (int fd : silent) ::close(fd);
+  for (int fd : drip) ::close(fd);
+  expect_recovered("slow readers");
+}
+
+// A flood of random unknown names against the store: the negative answers
+// have their own budget ([store] max_negative_entries), so they evict older
+// negative answers and never a real user. The directory is the slow
+// provider; with it down afterwards, every real user must still be answered
+// from the store. The store map is small (1 MiB) so that, without the budget,
+// the flood filled it and evicted the users (fetched first, so oldest).
+TEST(HostileFloodTest, RandomUnknownNamesNeverEvictRealUsersFromTheStore) {
+  constexpr int kUsers = 1000, kFlood = 20000, kBudget = 2000;
+  Daemon d(10, 2);
+  const std::string down = d.dir() + "/down";
+  d.write_config("[daemon]\nsocket_dir = \"" + d.socket_dir() + "\"\nstate_dir = \"" + d.dir() +
+                 "/state\"\nlog_level = \"info\"\n\n[store]\nsize = \"1MiB\"\nmax_negative_entries = " +
+                 std::to_string(kBudget) +
+                 "\n\n[fastcache]\npasswd = { enabled = false }\ngroup = { enabled = false }\n"
+                 "initgroups = { enabled = false }\n\n[[provider]]\nname = \"dir\"\ntype = \"slow\"\n"
+                 "users = 2000\ngroups = 100\ndown_file = \"" + down + "\"\n");
+  ASSERT_TRUE(d.start()) << d.log();
+  const std::string path = d.socket_dir() + "/nss";
+  auto user_name = [](int i) {
+    char name[16];
+    std::snprintf(name, sizeof name, "user%05d", i);
+    return std::string(name);
+  };
+  int fd = connect_unix(path);
+  ASSERT_GE(fd, 0);
+  for (int i = 1; i <= kUsers; ++i) ASSERT_TRUE(lookup(fd, static_cast<std::uint32_t>(i), user_name(i).c_str()));
+  auto drained = [&] { return d.status_value("store.writer.queued") == "0"; };
+  ASSERT_TRUE(wait_until(drained));
+
+  // The flood: pipelined, 100 requests in flight per round.
+  std::mt19937_64 rng(20);
+  const auto t0 = Clock::now();
+  int not_found = 0;
+  for (int sent = 0; sent < kFlood; sent += 100) {
+    std::vector<std::uint8_t> batch;
+    for (int j = 0; j < 100; ++j) {
+      char name[24];
+      std::snprintf(name, sizeof name, "x%016llx", static_cast<unsigned long long>(rng()));
+      auto f = proto::encode_request(getpwnam(static_cast<std::uint32_t>(sent + j), name));
+      batch.insert(batch.end(), f.begin(), f.end());
+    }
+    ASSERT_TRUE(send_all(fd, batch));
+    for (int j = 0; j < 100; ++j) {
+      auto reply = read_reply(fd);
+      ASSERT_TRUE(reply) << "flood request " << sent + j;
+      not_found += reply->header.status == static_cast<std::uint32_t>(proto::WireStatus::kNotFound) ? 1 : 0;
+    }
+  }
+  const double flood_s = seconds_since(t0);
+  ASSERT_TRUE(wait_until(drained));
+  const std::string entries = d.status_value("store.entries"), negatives = d.status_value("store.negative_entries"),
+                    neg_evicted = d.status_value("store.negative_evictions"),
+                    evicted = d.status_value("store.evictions");
+
+  // The directory goes away: every real user is answered from the store.
+  write_file(down, "");
+  int answered = 0;
+  for (int i = 1; i <= kUsers; ++i) answered += lookup(fd, static_cast<std::uint32_t>(i), user_name(i).c_str()) ? 1 : 0;
+  ::close(fd);
+  std::printf("[figure] %d random unknown names in %.2f s (%d \"no such user\"): store entries %s, negative %s "
+              "(budget %d), evicted %s (negative %s); with the directory down %d of %d real users answered from "
+              "the store\n",
+              kFlood, flood_s, not_found, entries.c_str(), negatives.c_str(), kBudget, evicted.c_str(),
+              neg_evicted.c_str(), answered, kUsers);
+  EXPECT_EQ(answered, kUsers) << "the flood of unknown names evicted real users";
+  EXPECT_EQ(evicted, neg_evicted) << "a positive record was evicted";
+  EXPECT_LE(std::stol(negatives.empty() ? "0" : negatives), kBudget);
+}
+
+}  // namespace
+}  // namespace fastid::testing
