@@ -56,24 +56,24 @@ void ProviderPool::dispatch(const JobPtr& job, bool again) {
   const bool one_waits = std::any_of(workers_.begin(), workers_.end(),
                                      [](const WorkerPtr& w) { return w->state == State::kWaiting; });
   const bool can_add = static_cast<int>(workers_.size()) < p.max_workers && !(backing_off() && one_waits);
+  // Fails the job when the pool has no worker at all; `added`, the start
+  // just tried (if any), says why when it failed. True when it did.
+  std::optional<core::Result<WorkerPtr>> added;
+  auto failed_without_workers = [&] {
+    if (!workers_.empty()) return false;
+    fail_job(job, core::Status::unavailable("provider " + name_ +
+                                            (added && !*added ? ": no worker could be started: " + added->error().message()
+                                                              : std::string(": no worker"))));
+    return true;
+  };
   if (job->priority) {
     // Its own queue, served first by whichever worker is free next: never
     // behind lookups, never counted in their budget (max_queue each).
     const bool one_starts = std::any_of(workers_.begin(), workers_.end(), [](const WorkerPtr& w) {
       return (w->state == State::kStarting || w->state == State::kWaiting) && w->queue.empty();
     });
-    if (!one_starts && can_add) {
-      auto w = add_worker();
-      if (!w && workers_.empty()) {
-        fail_job(job, core::Status::unavailable("provider " + name_ +
-                                                ": no worker could be started: " + w.error().message()));
-        return;
-      }
-    }
-    if (workers_.empty()) {
-      fail_job(job, core::Status::unavailable("provider " + name_ + ": no worker"));
-      return;
-    }
+    if (!one_starts && can_add) added = add_worker();
+    if (failed_without_workers()) return;
     if (!again && static_cast<int>(priority_queue_.size()) >= p.max_queue) {
       ++counters_.busy;
       complete(job, core::error(core::Status::busy("provider " + name_ +
@@ -98,23 +98,15 @@ void ProviderPool::dispatch(const JobPtr& job, bool again) {
       }
     }
     if (can_add) {
-      auto w = add_worker();
-      if (w) {
-        (*w)->queue.push_back(job);
+      added = add_worker();
+      if (*added) {
+        (**added)->queue.push_back(job);
         top_up();
-        return;
-      }
-      if (workers_.empty()) {
-        fail_job(job, core::Status::unavailable("provider " + name_ +
-                                                ": no worker could be started: " + w.error().message()));
         return;
       }
     }
   }
-  if (workers_.empty()) {
-    fail_job(job, core::Status::unavailable("provider " + name_ + ": no worker"));
-    return;
-  }
+  if (failed_without_workers()) return;
   if (!again && static_cast<int>(lookups_queued()) >= p.max_queue) {
     ++counters_.busy;
     // Counted apart from `failed`: shedding is the policy working, not a fault.

@@ -125,6 +125,11 @@ asio::awaitable<core::Result<Answer>> LdapLoopDirectory::resolve(Query q) {
 asio::awaitable<core::Result<std::vector<LdapEntryData>>> LdapLoopDirectory::search(LdapSearchRequest request,
                                                                                       std::string key) {
   if (conn_ == nullptr) co_return core::error(core::Status::unavailable("ldap: " + name() + ": not connected"));
+  if (pending_.size() >= static_cast<std::size_t>(providers::LdapAsyncConnection::kMaxOutstanding)) {
+    // As many searches outstanding as the connection takes without waiting:
+    // this lookup is the pool's (resolve() asks it).
+    co_return core::error(core::Status::busy("ldap: " + name() + ": front worker connection full"));
+  }
   if (!key.empty()) core::trace_stage("search_sent", key);
   auto sent = conn_->send(request);
   if (!sent) {
@@ -143,8 +148,7 @@ asio::awaitable<core::Result<std::vector<LdapEntryData>>> LdapLoopDirectory::sea
   // Nobody answered in time: a hung or overloaded server. The connection is
   // not trusted any more; the next lookups go to the pool until a new one is up.
   ++counters_.timeouts;
-  pending_.erase(msgid);
-  if (conn_ != nullptr) conn_->abandon(msgid);
+  pending_.erase(msgid);  // libldap forgets it with the connection (no abandon: a write to a hung server)
   const auto status = core::Status::timeout("ldap: " + name() + ": no answer to a search within " +
                                             std::to_string(timeout().count()) + " ms");
   core::log_warning(status.message() + "; dropping the front worker's connection");

@@ -21,12 +21,15 @@
 // probes; and every lookup while the connection is not up. The connection is
 // opened (connect, StartTLS, bind: blocking) on a helper thread, at start and
 // again after a failure, at most once per reconnect_interval; the loop never
-// waits for it. A broken connection fails its outstanding searches, which are
-// then asked of the pool (whose answer, or failure, is the one the stored
-// directory's offline rules see). A search that outlives request_timeout (a
-// hung server) is abandoned, the connection dropped, and the lookup fails
-// kTimeout, as a pooled one would. Identical lookups in flight share one
-// search (core::Coalescer). Loop-thread only; owned through shared_ptr.
+// waits for it. Once handed over its socket is non-blocking: half a message
+// (or TLS record) read is "nothing yet", and at most kMaxOutstanding
+// searches are outstanding on it (more lookups go to the pool). A broken
+// connection fails its outstanding searches, which are then asked of the pool
+// (whose answer, or failure, is the one the stored directory's offline rules
+// see). A search that outlives request_timeout (a hung server, or one stalled
+// mid-answer) fails kTimeout, as a pooled one would, and the connection is
+// dropped. Identical lookups in flight share one search (core::Coalescer).
+// Loop-thread only; owned through shared_ptr.
 #pragma once
 
 #include <asio/any_io_executor.hpp>

@@ -20,32 +20,11 @@ namespace {
 
 constexpr const char* kUserPw = "Kerberos-pw.10";
 
-class Krb5PamTest : public ::testing::Test {
- protected:
-  static Kdc* kdc;
-  static void SetUpTestSuite() {
-    kdc = new Kdc({.users = {{"user00010", kUserPw}, {"user00012", "Expiring-pw.12"}}});
-    if (kdc->started()) ::setenv("KRB5_CONFIG", kdc->krb5_config().c_str(), 1);
-  }
-  static void TearDownTestSuite() {
-    delete kdc;
-    kdc = nullptr;
-  }
-  void SetUp() override {
-    if (::geteuid() != 0) GTEST_SKIP() << "needs root";
-    ASSERT_TRUE(kdc->started()) << kdc->error();
-    ::setenv("KRB5_CONFIG", kdc->krb5_config().c_str(), 1);
-    cache_dir_ = std::string("/tmp/fastid-krb5cc-") + std::to_string(::getpid());
-    fs::create_directories(cache_dir_);
-    ::chmod(cache_dir_.c_str(), 01777);
-  }
-  void TearDown() override {
-    std::error_code ec;
-    fs::remove_all(cache_dir_, ec);
-  }
-  std::string cache_dir_;
+class Krb5PamTest : public Krb5PamSuite<Krb5PamTest> {
+ public:
+  static constexpr const char* kCachePrefix = "/tmp/fastid-krb5cc-";
+  static Kdc::Options kdc_options() { return {.users = {{"user00010", kUserPw}, {"user00012", "Expiring-pw.12"}}}; }
 };
-Kdc* Krb5PamTest::kdc = nullptr;
 
 TEST_F(Krb5PamTest, TheKdcDecidesAndTheUserGetsATicketInACacheOfTheirOwn) {
   PamDaemon d("");

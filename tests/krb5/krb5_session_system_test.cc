@@ -28,6 +28,7 @@
 
 #include "proto/wire.h"
 #include "support/krb5_pam_fixture.h"
+#include "support/raw_client.h"
 
 namespace fastid::testing {
 namespace {
@@ -37,30 +38,14 @@ constexpr unsigned kUid = 100010;  // user00010 of PamDaemon's dataset
 constexpr const char* kChanged = "authentication token altered successfully";
 constexpr const char* kTokenErr = "Authentication token manipulation error";
 
-class Krb5SessionTest : public ::testing::Test {
+class Krb5SessionTest : public Krb5PamSuite<Krb5SessionTest> {
+ public:
+  static constexpr const char* kCachePrefix = "/tmp/fastid-krb5cc-s";
+  static Kdc::Options kdc_options() {
+    return {.users = {{"user00010", kUserPw}, {"user00013", "Old-krb-pw.13"}, {"user00014", "Old-krb-pw.14"}}};
+  }
+
  protected:
-  static Kdc* kdc;
-  static void SetUpTestSuite() {
-    kdc = new Kdc({.users = {{"user00010", kUserPw},
-                             {"user00013", "Old-krb-pw.13"},
-                             {"user00014", "Old-krb-pw.14"}}});
-  }
-  static void TearDownTestSuite() {
-    delete kdc;
-    kdc = nullptr;
-  }
-  void SetUp() override {
-    if (::geteuid() != 0) GTEST_SKIP() << "needs root";
-    ASSERT_TRUE(kdc->started()) << kdc->error();
-    ::setenv("KRB5_CONFIG", kdc->krb5_config().c_str(), 1);
-    cache_dir_ = std::string("/tmp/fastid-krb5cc-s") + std::to_string(::getpid());
-    fs::create_directories(cache_dir_);
-    ::chmod(cache_dir_.c_str(), 01777);
-  }
-  void TearDown() override {
-    std::error_code ec;
-    fs::remove_all(cache_dir_, ec);
-  }
   // A started daemon of `realm` whose logins leave caches in cache_dir_, and
   // the services "krb5-setcred" (pam_fastid in auth only: setcred exports)
   // and "krb5-session" (in session too: open_session exports).
@@ -74,9 +59,7 @@ class Krb5SessionTest : public ::testing::Test {
     krb5_service(d, "krb5-setcred", args, script, false);
     krb5_service(d, "krb5-session", args, script, true);
   }
-  std::string cache_dir_;
 };
-Kdc* Krb5SessionTest::kdc = nullptr;
 
 TEST_F(Krb5SessionTest, TheSessionGetsKrb5ccnameAndKlistFindsTheUsersTicket) {
   PamDaemon d("");
@@ -153,33 +136,23 @@ class CcacheNamingDaemon {
     if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 || ::listen(fd, 8) != 0) ::_exit(1);
     ::chmod(socket().c_str(), 0666);
     (void)!::write(ready, "r", 1);
-    for (;;) {
-      int c = ::accept4(fd, nullptr, nullptr, SOCK_CLOEXEC);
-      if (c < 0) continue;
-      for (;;) {
-        std::uint8_t head[proto::kHeaderSize];
-        if (::recv(c, head, sizeof head, MSG_WAITALL) != static_cast<ssize_t>(sizeof head)) break;
-        proto::FrameHeader h{};
-        proto::decode_header(head, &h);
-        std::vector<std::uint8_t> body(h.length);
-        if (h.length && ::recv(c, body.data(), body.size(), MSG_WAITALL) != static_cast<ssize_t>(body.size())) break;
-        std::uint8_t out[2048];
-        proto::WireWriter w(out + proto::kHeaderSize, sizeof out - proto::kHeaderSize);
-        if (h.opcode == static_cast<std::uint16_t>(proto::Opcode::kPing)) {
-          w.str("fake", 4);
-        } else {
-          const std::string name = read_file(dir_ + "/answer");
-          w.u32(static_cast<std::uint32_t>(proto::AuthResult::kSuccess));
-          w.str("", 0);
-          w.str(name.data(), name.size());
-        }
-        proto::FrameHeader reply{proto::kVersion, proto::kFlagReply, h.opcode, h.request_id, 0,
-                                 static_cast<std::uint32_t>(w.len)};
-        proto::encode_header(reply, out);
-        (void)!::send(c, out, proto::kHeaderSize + w.len, MSG_NOSIGNAL);
+    serve_frames(fd, [this](int c, const proto::FrameHeader& h, const std::vector<std::uint8_t>&) {
+      std::uint8_t out[2048];
+      proto::WireWriter w(out + proto::kHeaderSize, sizeof out - proto::kHeaderSize);
+      if (h.opcode == static_cast<std::uint16_t>(proto::Opcode::kPing)) {
+        w.str("fake", 4);
+      } else {
+        const std::string name = read_file(dir_ + "/answer");
+        w.u32(static_cast<std::uint32_t>(proto::AuthResult::kSuccess));
+        w.str("", 0);
+        w.str(name.data(), name.size());
       }
-      ::close(c);
-    }
+      proto::FrameHeader reply{proto::kVersion, proto::kFlagReply, h.opcode, h.request_id, 0,
+                               static_cast<std::uint32_t>(w.len)};
+      proto::encode_header(reply, out);
+      (void)!::send(c, out, proto::kHeaderSize + w.len, MSG_NOSIGNAL);
+      return true;
+    });
   }
 
   std::string dir_;

@@ -12,6 +12,7 @@
 
 #include "support/daemon_fixture.h"
 #include "support/slapd_fixture.h"
+#include "support/slapd_suite.h"
 
 namespace fastid::testing {
 namespace {
@@ -35,7 +36,7 @@ bool ends_with(const std::string& s, const std::string& tail) {
   return s.size() >= tail.size() && s.compare(s.size() - tail.size(), tail.size(), tail) == 0;
 }
 
-class HomeShellTest : public ::testing::Test {
+class HomeShellTest : public SlapdDaemonSuite<HomeShellTest> {
  protected:
   static void SetUpTestSuite() {
     slapd_ = new Slapd(Slapd::Options{.users = 20, .groups = 5});
@@ -58,8 +59,7 @@ class HomeShellTest : public ::testing::Test {
                "nohome:x:4001:4001:::/bin/bash\nzlocal:x:4002:4002::/home/zlocal:/bin/zsh\n");
     write_file(d + "/data/local-group", "nohome:x:4001:\n");
     daemon_->write_config(
-        "[daemon]\nsocket_dir = \"" + daemon_->socket_dir() + "\"\nstate_dir = \"" + d +
-        "/state\"\nlog_level = \"info\"\n\n[listen]\ntcp = [\"127.0.0.1:" + std::to_string(port_) + "\"]\n" +
+        daemon_section() + "\n[listen]\ntcp = [\"127.0.0.1:" + std::to_string(port_) + "\"]\n" +
         "\n[[provider]]\nname = \"local\"\ntype = \"files\"\npasswd = \"" + d + "/data/local-passwd\"\ngroup = \"" +
         d + "/data/local-group\"\nfallback_homedir = \"/home/fallback/%u\"\nvetoed_shells = [\"/bin/zsh\"]\n" +
         "\n[[provider]]\nname = \"corp\"\ntype = \"ldap\"\nuri = [\"" + slapd_->uri() + "\"]\nbase = \"" + base +
@@ -67,12 +67,6 @@ class HomeShellTest : public ::testing::Test {
         "\"\noverride_homedir = \"/srv/%d/%u\"\nallowed_shells = [\"/bin/bash\"]\n"
         "shell_fallback = \"/bin/sh\"\n");
     ASSERT_TRUE(daemon_->start()) << daemon_->log();
-  }
-  static void TearDownTestSuite() {
-    delete daemon_;
-    daemon_ = nullptr;
-    delete slapd_;
-    slapd_ = nullptr;
   }
   void SetUp() override { ASSERT_NE(daemon_, nullptr); }
 
@@ -85,13 +79,8 @@ class HomeShellTest : public ::testing::Test {
     return r.exit_code == 0 ? r.out : "exit " + std::to_string(r.exit_code);
   }
 
-  static Slapd* slapd_;
-  static Daemon* daemon_;
-  static int port_;
+  static inline int port_ = 0;
 };
-Slapd* HomeShellTest::slapd_ = nullptr;
-Daemon* HomeShellTest::daemon_ = nullptr;
-int HomeShellTest::port_ = 0;
 
 TEST_F(HomeShellTest, TheDirectorysUsersGetTheTemplateAndAnAllowedShell) {
   // Three times: from the directory, then the store, then the fast cache.

@@ -3,7 +3,9 @@
 // against a private slapd. What only this mode has is tested here: the
 // answers equal the pooled provider's on the same slapd, the lookups really
 // are searched in the front worker (its status counters), and a hung slapd
-// costs the request timeout while the loop keeps answering. Every other
+// costs the request timeout while the loop keeps answering, and so does a
+// slapd that stops in the middle of an answer (half a message, or half a TLS
+// record under StartTLS: the connection reads without blocking). Every other
 // behaviour is checked by running the LDAP suites again in this mode (the
 // `*_async` ctest entries: ldap_system_test, ldap_security_system_test,
 // store_ldap_system_test).
@@ -12,36 +14,20 @@
 
 #include <chrono>
 #include <fstream>
-#include <sstream>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "support/daemon_fixture.h"
+#include "support/raw_client.h"
 #include "support/slapd_fixture.h"
+#include "support/stalling_proxy.h"
 
 namespace fastid::testing {
 namespace {
 
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
-
-std::string status_value(const Daemon& d, const std::string& key) {
-  auto r = run("FASTID_SOCKET_DIR=" + d.socket_dir() + " " + bin_dir() + "/fastid status 2>&1");
-  std::istringstream in(r.out);
-  for (std::string line; std::getline(in, line);) {
-    std::istringstream words(line);
-    std::string k, v;
-    words >> k;
-    std::getline(words >> std::ws, v);
-    if (k == key) return v;
-  }
-  return "";
-}
-
-long figure(const Daemon& d, const std::string& key) {
-  const std::string v = status_value(d, key);
-  return v.empty() ? -1 : std::stol(v);
-}
 
 bool stopped(pid_t pid) {
   std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
@@ -81,9 +67,9 @@ TEST_F(LdapLoopSystemTest, AnswersEqualThePooledProvidersAndAreSearchedInTheFron
   ASSERT_TRUE(slapd_.started()) << slapd_.error();
   auto pooled = start(false);
   auto loop = start(true);
-  ASSERT_TRUE(wait_until([&] { return status_value(*loop, "ldap_loop.corp.state") == "connected"; }))
+  ASSERT_TRUE(wait_until([&] { return loop->status_value("ldap_loop.corp.state") == "connected"; }))
       << loop->log();
-  const long to_pool_before = figure(*loop, "ldap_loop.corp.to_pool");
+  const long to_pool_before = loop->status_figure("ldap_loop.corp.to_pool");
   int asked = 0;
   for (int i = 1; i <= 300; i += 7) {
     char name[16];
@@ -110,15 +96,15 @@ TEST_F(LdapLoopSystemTest, AnswersEqualThePooledProvidersAndAreSearchedInTheFron
     ++asked;
   }
   // Every one of them was answered in the front worker, none by the pool.
-  EXPECT_GE(figure(*loop, "ldap_loop.corp.lookups"), asked);
-  EXPECT_EQ(figure(*loop, "ldap_loop.corp.to_pool"), to_pool_before);
-  EXPECT_GE(figure(*loop, "ldap_loop.corp.searches"), asked);
+  EXPECT_GE(loop->status_figure("ldap_loop.corp.lookups"), asked);
+  EXPECT_EQ(loop->status_figure("ldap_loop.corp.to_pool"), to_pool_before);
+  EXPECT_GE(loop->status_figure("ldap_loop.corp.searches"), asked);
 }
 
 TEST_F(LdapLoopSystemTest, AHungSlapdCostsTheRequestTimeoutAndTheLoopKeepsAnswering) {
   ASSERT_TRUE(slapd_.started()) << slapd_.error();
   auto d = start(true, "network_timeout = \"1s\"\npool = { request_timeout = \"2s\" }\n");
-  ASSERT_TRUE(wait_until([&] { return status_value(*d, "ldap_loop.corp.state") == "connected"; })) << d->log();
+  ASSERT_TRUE(wait_until([&] { return d->status_value("ldap_loop.corp.state") == "connected"; })) << d->log();
   ASSERT_NE(query(*d, "passwd user00001").find("user00001:"), std::string::npos);
   ASSERT_EQ(::kill(slapd_.pid(), SIGSTOP), 0);
   ASSERT_TRUE(wait_until([&] { return stopped(slapd_.pid()); }, 5s));
@@ -129,7 +115,7 @@ TEST_F(LdapLoopSystemTest, AHungSlapdCostsTheRequestTimeoutAndTheLoopKeepsAnswer
   // ... does not hold the loop: status is answered meanwhile.
   std::this_thread::sleep_for(200ms);  // the lookup is waiting for slapd by now (not a timing assertion)
   const auto status_start = Clock::now();
-  const std::string state = status_value(*d, "ldap_loop.corp.outstanding");
+  const std::string state = d->status_value("ldap_loop.corp.outstanding");
   const double status_ms = std::chrono::duration<double, std::milli>(Clock::now() - status_start).count();
   asker.join();
   const double seconds = std::chrono::duration<double>(Clock::now() - start_time).count();
@@ -141,13 +127,192 @@ TEST_F(LdapLoopSystemTest, AHungSlapdCostsTheRequestTimeoutAndTheLoopKeepsAnswer
   // The request timeout, not the client's 5 s deadline nor a hang.
   EXPECT_LT(seconds, 4.5);
   EXPECT_LT(status_ms, 1500.0);
-  EXPECT_GE(figure(*d, "ldap_loop.corp.timeouts"), 1);
+  EXPECT_GE(d->status_figure("ldap_loop.corp.timeouts"), 1);
   // Back: the front worker connects again by itself and answers.
   EXPECT_TRUE(wait_until([&] {
     return query(*d, "passwd user00003").find("user00003:") != std::string::npos &&
-           status_value(*d, "ldap_loop.corp.state") == "connected";
+           d->status_value("ldap_loop.corp.state") == "connected";
   })) << d->log();
 }
+
+TEST_F(LdapLoopSystemTest, IdenticalLookupsInFlightShareOneSearch) {
+  ASSERT_TRUE(slapd_.started()) << slapd_.error();
+  auto d = start(true, "pool = { request_timeout = \"20s\" }\n");
+  ASSERT_TRUE(wait_until([&] { return d->status_value("ldap_loop.corp.state") == "connected"; })) << d->log();
+  const long searches_before = d->status_figure("ldap_loop.corp.searches");
+  const long open_before = d->status_figure("connections.open");
+  ASSERT_EQ(::kill(slapd_.pid(), SIGSTOP), 0);
+  ASSERT_TRUE(wait_until([&] { return stopped(slapd_.pid()); }, 5s));
+  constexpr int kAskers = 8;
+  std::vector<std::string> got(kAskers);
+  std::vector<std::thread> askers;
+  for (int i = 0; i < kAskers; ++i) askers.emplace_back([&, i] { got[i] = query(*d, "passwd user00007"); });
+  // Every asker connected (and so asked) while slapd cannot answer: one
+  // search outstanding.
+  const bool all_in = wait_until([&] {
+    return d->status_figure("connections.open") >= open_before + kAskers && d->status_figure("ldap_loop.corp.outstanding") == 1;
+  }, 10s);
+  ::kill(slapd_.pid(), SIGCONT);
+  for (auto& t : askers) t.join();
+  ASSERT_TRUE(all_in) << "connections.open " << d->status_figure("connections.open");
+  for (const auto& g : got) EXPECT_NE(g.find("user00007:"), std::string::npos) << g;
+  EXPECT_EQ(d->status_figure("ldap_loop.corp.searches"), searches_before + 1);
+}
+
+// The config of a daemon whose ldap provider "corp" reaches `slapd` through
+// a proxy on `port` with async_lookups, behind a files provider "local"
+// (zlocal), the fast cache and the store off, request_timeout 2 s.
+std::string config_through_proxy(const Daemon& d, const Slapd& slapd, int port, const std::string& extra = "") {
+  const std::string dir = d.dir();
+  write_file(dir + "/data/local-passwd", "zlocal:x:4002:4002::/home/zlocal:/bin/sh\n");
+  write_file(dir + "/data/local-group", "zlocal:x:4002:\n");
+  return "[daemon]\nsocket_dir = \"" + d.socket_dir() + "\"\nstate_dir = \"" + dir +
+         "/state\"\nlog_level = \"info\"\nmax_connections_per_uid = 1024\n\n[store]\nenabled = false\n\n"
+         "[fastcache]\npasswd = { enabled = false }\ngroup = { enabled = false }\n"
+         "initgroups = { enabled = false }\n\n[[provider]]\nname = \"local\"\ntype = \"files\"\npasswd = \"" +
+         dir + "/data/local-passwd\"\ngroup = \"" + dir + "/data/local-group\"\n"
+         "\n[[provider]]\nname = \"corp\"\ntype = \"ldap\"\nuri = [\"ldap://127.0.0.1:" + std::to_string(port) +
+         "/\"]\nbase = \"" + slapd.base() + "\"\nbind_dn = \"" + slapd.bind_dn() + "\"\nbind_password_file = \"" +
+         slapd.bind_password_file() + "\"\nschema = \"rfc2307bis\"\nasync_lookups = true\nnetwork_timeout = \"1s\"\n"
+         "pool = { request_timeout = \"2s\" }\n" + extra;
+}
+
+// A slapd that reads no more requests (the proxy stops reading, with a small
+// receive buffer): the front worker's searches pile up in its socket. Its
+// loop must not wait to write one — a files name and status are answered
+// while 300 distinct lookups are asked at once, and at most 128 searches
+// are outstanding on the connection (the rest go to the pool), so that the
+// requests always fit in its send buffer.
+TEST_F(LdapLoopSystemTest, ADirectoryThatReadsNoSearchesDoesNotHoldTheLoop) {
+  ASSERT_TRUE(slapd_.started()) << slapd_.error();
+  StallingProxy proxy(slapd_.port(), 6s, 2048);
+  ASSERT_NE(proxy.port(), 0);
+  auto d = std::make_unique<Daemon>(1, 1);
+  d->write_config(config_through_proxy(*d, slapd_, proxy.port()));
+  ASSERT_TRUE(d->start()) << d->log();
+  ASSERT_TRUE(wait_until([&] { return d->status_value("ldap_loop.corp.state") == "connected"; })) << d->log();
+  ASSERT_NE(query(*d, "passwd user00001").find("user00001:"), std::string::npos) << d->log();
+  proxy.stop_reading_requests();
+  constexpr std::size_t kClients = 300;
+  // kClients clients, each asking for another name (long ones: bigger
+  // searches), none waiting for its answer.
+  std::vector<int> clients;
+  for (std::size_t i = 1; i <= kClients; ++i) {
+    const int fd = connect_unix(d->socket_dir() + "/nss");
+    if (fd < 0) break;
+    char name[40];
+    std::snprintf(name, sizeof name, "absent%026zu", i);
+    proto::Request req;
+    req.opcode = proto::Opcode::kGetpwnam;
+    req.request_id = static_cast<std::uint32_t>(i);
+    req.name = name;
+    if (!send_all(fd, proto::encode_request(req))) break;
+    clients.push_back(fd);
+  }
+  const bool all_sent = clients.size() == kClients;
+  const auto files_start = Clock::now();
+  const std::string local = query(*d, "passwd zlocal");
+  const double files_ms = std::chrono::duration<double, std::milli>(Clock::now() - files_start).count();
+  const auto status_start = Clock::now();
+  const long outstanding = d->status_figure("ldap_loop.corp.outstanding");
+  const double status_ms = std::chrono::duration<double, std::milli>(Clock::now() - status_start).count();
+  for (int fd : clients) ::close(fd);
+  ASSERT_TRUE(all_sent) << clients.size() << " clients";
+  std::printf("directory reading nothing, %zu lookups asked: files name answered in %.0f ms, status in %.0f ms "
+              "(%ld searches outstanding on the front worker's connection)\n",
+              kClients, files_ms, status_ms, outstanding);
+  EXPECT_NE(local.find("zlocal:x:4002:"), std::string::npos) << local;
+  // Behind the 300 requests in the loop's queue, but not behind a write
+  // that would wait for as long as the server reads nothing (for ever).
+  EXPECT_LT(files_ms, 1500.0);
+  EXPECT_LT(status_ms, 1500.0);
+  // The connection's bound (LdapAsyncConnection::kMaxOutstanding): the rest
+  // went to the pool.
+  EXPECT_GE(outstanding, 1);
+  EXPECT_LE(outstanding, 128);
+}
+
+// A slapd reached through a proxy that cuts an answer in half and holds the
+// rest for 6 s (support/stalling_proxy.h): the front worker's connection has
+// read half a message (plain) or half a TLS record (StartTLS). Its loop must
+// keep answering — a name of the files provider in front of the ldap one,
+// and status — and the lookup fail at the request timeout (2 s), not when
+// the rest arrives. On a blocking socket the loop waits in the read (under
+// TLS, OpenSSL's read of the whole record) for the 6 s.
+class LdapLoopStallTest : public ::testing::TestWithParam<bool> {
+ protected:
+  LdapLoopStallTest() : tls_slapd_({.schema = "rfc2307bis", .users = 20, .groups = 3, .tls = true}) {}
+  std::string query(const Daemon& d, const std::string& args) const {
+    return run(d.env() + bin_dir() + "/nss_query " + args + " 2>&1").out;
+  }
+  Slapd tls_slapd_;
+};
+
+TEST_P(LdapLoopStallTest, AnAnswerCutInHalfHoldsNeitherTheLoopNorTheLookupBeyondItsTimeout) {
+  const bool tls = GetParam();
+  ASSERT_TRUE(tls_slapd_.started()) << tls_slapd_.error();
+  StallingProxy proxy(tls_slapd_.port(), 6s);
+  ASSERT_NE(proxy.port(), 0);
+  auto d = std::make_unique<Daemon>(1, 1);
+  const std::string dir = d->dir();
+  write_file(dir + "/data/local-passwd", "zlocal:x:4002:4002::/home/zlocal:/bin/sh\n");
+  write_file(dir + "/data/local-group", "zlocal:x:4002:\n");
+  d->write_config("[daemon]\nsocket_dir = \"" + d->socket_dir() + "\"\nstate_dir = \"" + dir +
+                  "/state\"\nlog_level = \"info\"\n\n[store]\nenabled = false\n\n[fastcache]\n"
+                  "passwd = { enabled = false }\ngroup = { enabled = false }\ninitgroups = { enabled = false }\n"
+                  "\n[[provider]]\nname = \"local\"\ntype = \"files\"\npasswd = \"" + dir +
+                  "/data/local-passwd\"\ngroup = \"" + dir + "/data/local-group\"\n"
+                  "\n[[provider]]\nname = \"corp\"\ntype = \"ldap\"\nuri = [\"ldap://127.0.0.1:" +
+                  std::to_string(proxy.port()) + "/\"]\nbase = \"" + tls_slapd_.base() + "\"\nbind_dn = \"" +
+                  tls_slapd_.bind_dn() + "\"\nbind_password_file = \"" + tls_slapd_.bind_password_file() +
+                  "\"\nschema = \"rfc2307bis\"\nasync_lookups = true\nnetwork_timeout = \"1s\"\n"
+                  "pool = { request_timeout = \"2s\" }\n" +
+                  (tls ? "start_tls = true\ntls_ca_file = \"" + tls_slapd_.ca_file() + "\"\n" : std::string()));
+  ASSERT_TRUE(d->start()) << d->log();
+  ASSERT_TRUE(wait_until([&] { return d->status_value("ldap_loop.corp.state") == "connected"; })) << d->log();
+  ASSERT_NE(query(*d, "passwd user00001").find("user00001:"), std::string::npos) << d->log();
+  // The provider worker's connection is up too and nothing is on its way:
+  // the next request through the proxy is the front worker's search.
+  ASSERT_TRUE(wait_until([&] { return proxy.connections() >= 2 && proxy.quiet_for() >= 300ms; }, 10s));
+
+  proxy.stall_next_reply();
+  const auto start_time = Clock::now();
+  std::string cut;
+  double cut_seconds = 0;
+  std::thread asker([&] {
+    cut = query(*d, "passwd user00002");
+    cut_seconds = std::chrono::duration<double>(Clock::now() - start_time).count();
+  });
+  const bool was_cut = wait_until([&] { return proxy.stalls() == 1; }, 5s);
+  // While the front worker holds half an answer: a files name and status.
+  const auto files_start = Clock::now();
+  const std::string local = query(*d, "passwd zlocal");
+  const double files_ms = std::chrono::duration<double, std::milli>(Clock::now() - files_start).count();
+  const auto status_start = Clock::now();
+  const std::string outstanding = d->status_value("ldap_loop.corp.outstanding");
+  const double status_ms = std::chrono::duration<double, std::milli>(Clock::now() - status_start).count();
+  asker.join();
+  ASSERT_TRUE(was_cut) << "the proxy never cut an answer";
+  std::printf("%s: answer cut in half for 6 s; files name answered in %.0f ms, status in %.0f ms; the lookup "
+              "failed after %.2f s (request_timeout 2 s)\n",
+              tls ? "StartTLS" : "plain", files_ms, status_ms, cut_seconds);
+  EXPECT_NE(local.find("zlocal:x:4002:"), std::string::npos) << local;
+  EXPECT_LT(files_ms, 1000.0);
+  EXPECT_EQ(outstanding, "1");
+  EXPECT_LT(status_ms, 1000.0);
+  EXPECT_EQ(cut.find("user00002:"), std::string::npos) << cut;
+  EXPECT_GE(cut_seconds, 1.5);
+  EXPECT_LT(cut_seconds, 4.5);
+  EXPECT_GE(d->status_figure("ldap_loop.corp.timeouts"), 1);
+  // The rest of the lookups: the pool's connection meanwhile, then a new one.
+  EXPECT_TRUE(wait_until([&] {
+    return query(*d, "passwd user00003").find("user00003:") != std::string::npos &&
+           d->status_value("ldap_loop.corp.state") == "connected";
+  })) << d->log();
+}
+
+INSTANTIATE_TEST_SUITE_P(PlainAndStartTls, LdapLoopStallTest, ::testing::Values(false, true),
+                         [](const auto& info) { return info.param ? "StartTls" : "Plain"; });
 
 }  // namespace
 }  // namespace fastid::testing

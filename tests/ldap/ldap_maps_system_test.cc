@@ -17,6 +17,7 @@
 #include "support/daemon_fixture.h"
 #include "support/netgroup_dataset.h"
 #include "support/slapd_fixture.h"
+#include "support/slapd_suite.h"
 
 namespace fastid::testing {
 namespace {
@@ -46,6 +47,32 @@ std::string netgroups_ldif(const std::string& base) {
          "dn: cn=ng-twin,ou=people," + base + "\nobjectClass: nisNetgroup\ncn: ng-twin\nnisNetgroupTriple: (two,,)\n\n";
 }
 
+CommandResult getent_netgroup(const Daemon& d, const std::string& name) {
+  return with_nsswitch(d, kNsswitch, "getent netgroup " + name);
+}
+
+// What both schemas' suites check: every netgroup of the dataset, flattened
+// through the cycle, and nothing for an unknown name...
+void expect_the_datasets_netgroups(const Daemon& d) {
+  for (const auto& def : netgroup_defs()) {
+    CommandResult r = getent_netgroup(d, def.name);
+    EXPECT_EQ(r.exit_code, 0) << def.name << ": " << r.out << d.log();
+    EXPECT_EQ(parse_getent_netgroup(r.out), expected_triples(def.name)) << def.name << ": " << r.out;
+  }
+  EXPECT_EQ(getent_netgroup(d, "ng-nosuch").out, "");
+}
+
+// ... and innetgr(3) answering as the dataset says.
+void expect_the_datasets_innetgr(const Daemon& d) {
+  const auto queries = innetgr_queries();
+  const auto answers = ask_innetgr(d, queries);
+  ASSERT_EQ(answers.size(), queries.size()) << (answers.empty() ? "" : answers[0]);
+  for (size_t i = 0; i < queries.size(); ++i) {
+    auto f = split(queries[i], ' ');
+    EXPECT_EQ(answers[i], expected_innetgr(f[0], f[1], f[2], f[3]) ? "1" : "0") << "innetgr(" << queries[i] << ")";
+  }
+}
+
 std::string key_user_ldif(const Slapd& s, const std::string& name, const std::string& uid,
                           const std::vector<std::string>& keys) {
   std::string out = "dn: uid=" + name + ",ou=people," + s.base() +
@@ -56,7 +83,37 @@ std::string key_user_ldif(const Slapd& s, const std::string& name, const std::st
   return out + "\n";
 }
 
-class LdapMapsTest : public ::testing::Test {
+// What both schemas' suites share: a folder of their own (dir_), slapd_ and
+// a daemon_ on it, getent netgroup. Needs root (unshare -m).
+template <typename Suite>
+class LdapMapsSuite : public SlapdDaemonSuite<Suite> {
+ protected:
+  using Base = SlapdDaemonSuite<Suite>;
+  using Base::daemon_;
+  using Base::slapd_;
+
+  // daemon_ on slapd_, its ldap provider with `ldap_keys`.
+  static void start_daemon(const std::string& ldap_keys = "") {
+    daemon_ = new Daemon(1, 1);
+    daemon_->write_config(Base::daemon_section() + slapd_->provider_toml(ldap_keys));
+    ASSERT_TRUE(daemon_->start()) << daemon_->log();
+  }
+  static void TearDownTestSuite() {
+    Base::TearDownTestSuite();
+    if (dir_ != nullptr) run("rm -rf " + *dir_);
+    delete dir_;
+    dir_ = nullptr;
+  }
+  void SetUp() override {
+    if (::geteuid() != 0) GTEST_SKIP() << "needs root: unshare -m";
+    ASSERT_TRUE(daemon_ != nullptr && daemon_->answers());
+  }
+  static CommandResult getent(const std::string& name) { return getent_netgroup(*daemon_, name); }
+
+  static inline std::string* dir_ = nullptr;
+};
+
+class LdapMapsTest : public LdapMapsSuite<LdapMapsTest> {
  protected:
   static void SetUpTestSuite() {
     if (::geteuid() != 0) return;
@@ -78,63 +135,28 @@ class LdapMapsTest : public ::testing::Test {
         key_user_ldif(*slapd_, "Keyed2", "100503", {mallory})))
         << read_file(slapd_->dir() + "/change.out");
     alice_key_ = new std::string(alice);
-    daemon_ = new Daemon(1, 1);
-    daemon_->write_config(
-        "[daemon]\nsocket_dir = \"" + daemon_->socket_dir() + "\"\nstate_dir = \"" + daemon_->dir() +
-        "/state\"\nlog_level = \"info\"\n" + slapd_->provider_toml());
-    ASSERT_TRUE(daemon_->start()) << daemon_->log();
+    ASSERT_NO_FATAL_FAILURE(start_daemon());
   }
   static void TearDownTestSuite() {
-    delete daemon_;
-    delete slapd_;
-    if (dir_ != nullptr) run("rm -rf " + *dir_);
-    delete dir_;
+    LdapMapsSuite::TearDownTestSuite();
     delete alice_key_;
-  }
-  void SetUp() override {
-    if (::geteuid() != 0) GTEST_SKIP() << "needs root: unshare -m";
-    ASSERT_TRUE(daemon_ != nullptr && daemon_->answers());
+    alice_key_ = nullptr;
   }
   static std::string trim(std::string s) {
     while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
     return s;
-  }
-  static CommandResult getent(const std::string& name) {
-    return with_nsswitch(*daemon_, kNsswitch, "getent netgroup " + name);
   }
   // `fastid ssh-keys ARGS`: stdout only (stderr is the test's).
   static CommandResult ssh_keys(const std::string& args) {
     return run(daemon_->env() + bin_dir() + "/fastid ssh-keys " + args);
   }
 
-  static std::string* dir_;
-  static std::string* alice_key_;
-  static Slapd* slapd_;
-  static Daemon* daemon_;
+  static inline std::string* alice_key_ = nullptr;
 };
-std::string* LdapMapsTest::dir_ = nullptr;
-std::string* LdapMapsTest::alice_key_ = nullptr;
-Slapd* LdapMapsTest::slapd_ = nullptr;
-Daemon* LdapMapsTest::daemon_ = nullptr;
 
-TEST_F(LdapMapsTest, GetentNetgroupIsTheDatasetFlattenedThroughTheCycle) {
-  for (const auto& def : netgroup_defs()) {
-    CommandResult r = getent(def.name);
-    EXPECT_EQ(r.exit_code, 0) << def.name << ": " << r.out << daemon_->log();
-    EXPECT_EQ(parse_getent_netgroup(r.out), expected_triples(def.name)) << def.name << ": " << r.out;
-  }
-  EXPECT_EQ(getent("ng-nosuch").out, "");
-}
+TEST_F(LdapMapsTest, GetentNetgroupIsTheDatasetFlattenedThroughTheCycle) { expect_the_datasets_netgroups(*daemon_); }
 
-TEST_F(LdapMapsTest, InnetgrAnswersAsTheDatasetSays) {
-  const auto queries = innetgr_queries();
-  const auto answers = ask_innetgr(*daemon_, queries);
-  ASSERT_EQ(answers.size(), queries.size()) << (answers.empty() ? "" : answers[0]);
-  for (size_t i = 0; i < queries.size(); ++i) {
-    auto f = split(queries[i], ' ');
-    EXPECT_EQ(answers[i], expected_innetgr(f[0], f[1], f[2], f[3]) ? "1" : "0") << "innetgr(" << queries[i] << ")";
-  }
-}
+TEST_F(LdapMapsTest, InnetgrAnswersAsTheDatasetSays) { expect_the_datasets_innetgr(*daemon_); }
 
 TEST_F(LdapMapsTest, HostileTriplesAndNamesAreDroppedAndTwoEntriesOfOneNameAreNone) {
   CommandResult r = getent("ng-hostile");
@@ -192,7 +214,7 @@ TEST_F(LdapMapsTest, KeysAndNetgroupsAreAnsweredFromTheStoreWhileTheDirectoryIsD
 // netgroups are memberNisNetgroup names in both layouts (as nslcd and SSSD
 // read them), so getent netgroup and innetgr() answer exactly as above. A
 // memberNisNetgroup written as a DN names no netgroup and is dropped.
-class LdapMapsBisTest : public ::testing::Test {
+class LdapMapsBisTest : public LdapMapsSuite<LdapMapsBisTest> {
  protected:
   static void SetUpTestSuite() {
     if (::geteuid() != 0) return;
@@ -205,55 +227,19 @@ class LdapMapsBisTest : public ::testing::Test {
     slapd_ = new Slapd(Slapd::Options{.extra = *dir_ + "/netgroups.ldif", .schema = "rfc2307bis", .users = 20, .groups = 2});
     ASSERT_TRUE(slapd_->started()) << slapd_->error();
     ASSERT_EQ(slapd_->base(), base);
-    daemon_ = new Daemon(1, 1);
-    daemon_->write_config("[daemon]\nsocket_dir = \"" + daemon_->socket_dir() + "\"\nstate_dir = \"" +
-                          daemon_->dir() + "/state\"\nlog_level = \"info\"\n" +
-                          slapd_->provider_toml("schema = \"rfc2307bis\"\n"));
-    ASSERT_TRUE(daemon_->start()) << daemon_->log();
+    ASSERT_NO_FATAL_FAILURE(start_daemon("schema = \"rfc2307bis\"\n"));
   }
-  static void TearDownTestSuite() {
-    delete daemon_;
-    delete slapd_;
-    if (dir_ != nullptr) run("rm -rf " + *dir_);
-    delete dir_;
-  }
-  void SetUp() override {
-    if (::geteuid() != 0) GTEST_SKIP() << "needs root: unshare -m";
-    ASSERT_TRUE(daemon_ != nullptr && daemon_->answers());
-  }
-  static CommandResult getent(const std::string& name) {
-    return with_nsswitch(*daemon_, kNsswitch, "getent netgroup " + name);
-  }
-  static std::string* dir_;
-  static Slapd* slapd_;
-  static Daemon* daemon_;
 };
-std::string* LdapMapsBisTest::dir_ = nullptr;
-Slapd* LdapMapsBisTest::slapd_ = nullptr;
-Daemon* LdapMapsBisTest::daemon_ = nullptr;
 
 TEST_F(LdapMapsBisTest, GetentNetgroupIsTheDatasetFlattenedThroughTheCycle) {
   // The directory holds them: slapd took the entries under the bis schema.
   ASSERT_TRUE(has(slapd_->ldapsearch("'(cn=ng-cycle-b)' memberNisNetgroup"), "memberNisNetgroup: ng-cycle-a"));
-  for (const auto& def : netgroup_defs()) {
-    CommandResult r = getent(def.name);
-    EXPECT_EQ(r.exit_code, 0) << def.name << ": " << r.out << daemon_->log();
-    EXPECT_EQ(parse_getent_netgroup(r.out), expected_triples(def.name)) << def.name << ": " << r.out;
-  }
+  expect_the_datasets_netgroups(*daemon_);
   CommandResult dn = getent("ng-dn-member");
   EXPECT_EQ(parse_getent_netgroup(dn.out), (std::set<Triple>{Triple{"dn-host", "", ""}})) << dn.out;
-  EXPECT_EQ(getent("ng-nosuch").out, "");
 }
 
-TEST_F(LdapMapsBisTest, InnetgrAnswersAsTheDatasetSays) {
-  const auto queries = innetgr_queries();
-  const auto answers = ask_innetgr(*daemon_, queries);
-  ASSERT_EQ(answers.size(), queries.size()) << (answers.empty() ? "" : answers[0]);
-  for (size_t i = 0; i < queries.size(); ++i) {
-    auto f = split(queries[i], ' ');
-    EXPECT_EQ(answers[i], expected_innetgr(f[0], f[1], f[2], f[3]) ? "1" : "0") << "innetgr(" << queries[i] << ")";
-  }
-}
+TEST_F(LdapMapsBisTest, InnetgrAnswersAsTheDatasetSays) { expect_the_datasets_innetgr(*daemon_); }
 
 // Plain builds only: sshd and ssh are not instrumented, and in a sanitized
 // build the nss_fastid module they load cannot run without the ASan runtime

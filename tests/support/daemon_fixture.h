@@ -352,6 +352,12 @@ class Daemon {
     return out.substr(v, out.find('\n', v) - v);
   }
 
+  // One number of `fastid status` (as root), -1 when the key is not there.
+  long status_figure(const std::string& key) const {
+    const std::string v = status_value(key);
+    return v.empty() ? -1 : std::stol(v);
+  }
+
   Dataset dataset;
 
  private:
@@ -410,15 +416,7 @@ inline CommandResult in_pam_namespace(const Daemon& d, const std::string& progra
 // its standard input. Output is pamtester's stdout and stderr together.
 inline CommandResult pamtester(const Daemon& d, const std::string& service, const std::string& user,
                                const std::string& password, const std::string& steps = "authenticate") {
-  static std::atomic<int> calls{0};
-  const std::string in = d.dir() + "/stdin." + std::to_string(calls.fetch_add(1));
-  write_file(in, password + "\n");
-  const std::string dir = d.dir();
-  CommandResult r = run("unshare -m sh -c 'mount --bind " + dir + "/pam.d /etc/pam.d && mount --bind " + dir +
-                        "/nsswitch.conf /etc/nsswitch.conf && exec env " + d.env() + "pamtester " + service +
-                        " " + user + " " + steps + "' < " + in + " 2>&1");
-  ::unlink(in.c_str());
-  return r;
+  return in_pam_namespace(d, "pamtester " + service + " " + user + " " + steps, password + "\n");
 }
 
 }  // namespace fastid::testing

@@ -4,10 +4,14 @@
 // the daemon logged for a user, and PAM service files whose session stack
 // runs a script through pam_exec that prints the session's KRB5CCNAME (in
 // brackets, so that an injected newline shows) and, as the user, what klist
-// finds in it.
+// finds in it; and Krb5PamSuite, their gtest set-up (one KDC a suite, a
+// sticky cache folder a test).
 #pragma once
 
+#include <gtest/gtest.h>
+#include <stdlib.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <regex>
 #include <string>
@@ -17,6 +21,39 @@
 #include "support/pam_fixture.h"
 
 namespace fastid::testing {
+
+// A suite's set-up: Suite derives from Krb5PamSuite<Suite> and says
+//   static Kdc::Options kdc_options();         // the realm's users
+//   static constexpr const char* kCachePrefix;  // cache_dir_ is it + our pid
+// One realm for the suite (kdc, its krb5.conf as KRB5_CONFIG before each
+// test); a fresh cache folder (01777, as /tmp) for each test, removed after.
+template <typename Suite>
+class Krb5PamSuite : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    kdc = new Kdc(Suite::kdc_options());
+    if (kdc->started()) ::setenv("KRB5_CONFIG", kdc->krb5_config().c_str(), 1);
+  }
+  static void TearDownTestSuite() {
+    delete kdc;
+    kdc = nullptr;
+  }
+  void SetUp() override {
+    if (::geteuid() != 0) GTEST_SKIP() << "needs root";
+    ASSERT_TRUE(kdc->started()) << kdc->error();
+    ::setenv("KRB5_CONFIG", kdc->krb5_config().c_str(), 1);
+    cache_dir_ = std::string(Suite::kCachePrefix) + std::to_string(::getpid());
+    fs::create_directories(cache_dir_);
+    ::chmod(cache_dir_.c_str(), 01777);
+  }
+  void TearDown() override {
+    std::error_code ec;
+    fs::remove_all(cache_dir_, ec);
+  }
+
+  static inline Kdc* kdc = nullptr;
+  std::string cache_dir_;
+};
 
 // The files provider of PamDaemon with the KDC checking its passwords;
 // `pam_section` follows [pam].

@@ -76,6 +76,29 @@ inline std::string nscd_request(std::int32_t version, std::int32_t type, std::in
   return b + key;
 }
 
+// The answer to a GETFD* request (the database's name and the map's size,
+// `n` bytes into `data`, and the map's descriptor passed with them): how
+// many bytes came (recvmsg's count) and the descriptor, -1 when none came.
+struct MapAnswer {
+  ssize_t bytes = -1;
+  int map_fd = -1;
+};
+inline MapAnswer receive_map(int fd, char* data, std::size_t n) {
+  iovec iov{data, n};
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))];
+  msghdr msg{};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = control;
+  msg.msg_controllen = sizeof control;
+  MapAnswer answer;
+  answer.bytes = ::recvmsg(fd, &msg, MSG_CMSG_CLOEXEC | MSG_WAITALL);
+  if (answer.bytes > 0 && CMSG_FIRSTHDR(&msg) != nullptr) {
+    std::memcpy(&answer.map_fd, CMSG_DATA(CMSG_FIRSTHDR(&msg)), sizeof answer.map_fd);
+  }
+  return answer;
+}
+
 // Sends `request` on a new connection as `uid` (a child process that drops
 // to it) and returns what came back within 10 s, the bytes as they are, or
 // "no answer" when the daemon closed without a byte.

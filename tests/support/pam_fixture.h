@@ -10,7 +10,6 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 
-#include <atomic>
 #include <cstdint>
 #include <cstdio>
 #include <ctime>
@@ -93,24 +92,10 @@ class PamDaemon : public Daemon {
 
   // Runs `program` (pamtester or pam_driver) in a private mount namespace
   // where /etc/pam.d and /etc/nsswitch.conf are this test's, as root or as
-  // `uid`; `input` is its stdin. Output is stdout and stderr together.
+  // `uid`; `input` is its stdin (in_pam_namespace, support/daemon_fixture.h).
   CommandResult in_namespace(const std::string& program, const std::string& input,
                              int uid = 0) const {
-    // One stdin file per call: calls may run at once.
-    static std::atomic<int> calls{0};
-    const std::string in = dir() + "/stdin." + std::to_string(calls.fetch_add(1));
-    write_file(in, input);
-    std::string drop;
-    if (uid != 0) {
-      drop = "setpriv --reuid=" + std::to_string(uid) + " --regid=" + std::to_string(uid) +
-             " --clear-groups ";
-    }
-    std::string inner = "mount --bind " + dir() + "/pam.d /etc/pam.d && mount --bind " + dir() +
-                        "/nsswitch.conf /etc/nsswitch.conf && exec " + drop + "env " + env() +
-                        program;
-    CommandResult r = run("unshare -m sh -c '" + inner + "' < " + in + " 2>&1");
-    ::unlink(in.c_str());
-    return r;
+    return in_pam_namespace(*this, program, input, uid);
   }
 
   CommandResult pamtester(const std::string& service, const std::string& user,

@@ -126,6 +126,12 @@ class Pool : public ::testing::Test {
         ProviderPool::Options{.worker_path = std::move(worker)});
   }
 
+  // make(config, worker) and start the pool.
+  core::Status start(const daemon::ProviderConfig& config, std::string worker = kWorker) {
+    make(config, std::move(worker));
+    return pool_->start();
+  }
+
   // The pool's figures, remembering every pid seen so TearDown can check it was reaped.
   PoolStats snapshot() {
     PoolStats s = pool_->stats();
@@ -180,6 +186,20 @@ class Pool : public ::testing::Test {
       if (e) std::rethrow_exception(e);
       out->emplace(std::move(r));
     });
+  }
+
+  // Starts lookups of user_name(1) to user_name(n), each storing its outcome in
+  // its own element (the elements stay put when the vector is moved).
+  std::vector<std::optional<Result<User>>> spawn_lookups(std::size_t n) {
+    std::vector<std::optional<Result<User>>> out(n);
+    for (std::size_t i = 0; i < n; ++i) spawn_lookup(user_name(static_cast<int>(i) + 1), &out[i]);
+    return out;
+  }
+
+  // True when every outcome is in.
+  template <typename T>
+  static bool all_answered(const std::vector<std::optional<T>>& outcomes) {
+    return std::all_of(outcomes.begin(), outcomes.end(), [](const auto& r) { return r.has_value(); });
   }
 
   void TearDown() override {

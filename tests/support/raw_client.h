@@ -2,7 +2,8 @@
 // frames directly (no libfastid), for what the library would never send —
 // thousands of held connections, half frames, pipelined frames — and the
 // checks on them (a lookup on a kept connection, "did the daemon close it"),
-// and FrameClient, one such connection that closes itself.
+// and FrameClient, one such connection that closes itself; and the other
+// side, read_request_frame and serve_frames, for the tests' fake daemons.
 // Needs fastid_proto (encoders and decoders).
 #pragma once
 
@@ -106,6 +107,34 @@ inline bool closed_within(int fd, int ms) {
   char c;
   ssize_t n = ::recv(fd, &c, 1, MSG_DONTWAIT);
   return n == 0 || (n < 0 && errno == ECONNRESET);
+}
+
+// A fake daemon's read: the next request frame on `c` (blocking), its header
+// in *h and its payload in *payload; false at EOF or on a short read.
+inline bool read_request_frame(int c, proto::FrameHeader* h, std::vector<std::uint8_t>* payload) {
+  std::uint8_t head[proto::kHeaderSize];
+  if (::recv(c, head, sizeof head, MSG_WAITALL) != static_cast<ssize_t>(sizeof head)) return false;
+  *h = proto::FrameHeader{};
+  proto::decode_header(head, h);
+  payload->assign(h->length, 0);
+  return h->length == 0 ||
+         ::recv(c, payload->data(), payload->size(), MSG_WAITALL) == static_cast<ssize_t>(payload->size());
+}
+
+// A fake daemon's loop, in a process of its own: each connection on
+// `listen_fd` in turn, handle(c, header, payload) for each request frame on
+// it until the peer stops or handle returns false (then it is closed).
+template <typename Handler>
+[[noreturn]] void serve_frames(int listen_fd, Handler handle) {
+  for (;;) {
+    int c = ::accept4(listen_fd, nullptr, nullptr, SOCK_CLOEXEC);
+    if (c < 0) continue;
+    proto::FrameHeader h{};
+    std::vector<std::uint8_t> payload;
+    while (read_request_frame(c, &h, &payload) && handle(c, h, payload)) {
+    }
+    ::close(c);
+  }
 }
 
 // A connection speaking raw frames (Unix or TCP, connected by connect_unix or

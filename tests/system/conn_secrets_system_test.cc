@@ -283,28 +283,17 @@ class FakeDaemon {
         ::_exit(4);
       }
       if (::write(ready[1], "r", 1) != 1) ::_exit(5);
-      for (;;) {
-        int fd = ::accept4(lfd, nullptr, nullptr, SOCK_CLOEXEC);
-        if (fd < 0) continue;
-        for (;;) {
-          std::uint8_t head[proto::kHeaderSize];
-          if (::recv(fd, head, sizeof head, MSG_WAITALL) != static_cast<ssize_t>(sizeof head)) break;
-          proto::FrameHeader h{};
-          proto::decode_header(head, &h);
-          std::vector<std::uint8_t> payload(h.length);
-          if (h.length > 0 && ::recv(fd, payload.data(), h.length, MSG_WAITALL) != static_cast<ssize_t>(h.length)) break;
-          auto req = proto::decode_request(h, payload);
-          proto::Bytes out;
-          if (req && req->opcode == proto::Opcode::kGetpwnam) {
-            model::User u{req->name, "x", 0, 0, "planted", "/root", "/bin/sh"};
-            out = proto::encode_answer(h.request_id, *proto::query_of(*req), u);
-          } else {
-            out = proto::encode_error_reply(h.opcode, h.request_id, proto::WireStatus::kNotFound, "");
-          }
-          if (!send_all(fd, out)) break;
+      serve_frames(lfd, [](int fd, const proto::FrameHeader& h, const std::vector<std::uint8_t>& payload) {
+        auto req = proto::decode_request(h, payload);
+        proto::Bytes out;
+        if (req && req->opcode == proto::Opcode::kGetpwnam) {
+          model::User u{req->name, "x", 0, 0, "planted", "/root", "/bin/sh"};
+          out = proto::encode_answer(h.request_id, *proto::query_of(*req), u);
+        } else {
+          out = proto::encode_error_reply(h.opcode, h.request_id, proto::WireStatus::kNotFound, "");
         }
-        ::close(fd);
-      }
+        return send_all(fd, out);
+      });
     }
     ::close(ready[1]);
     char c;

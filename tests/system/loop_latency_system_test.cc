@@ -10,7 +10,6 @@
 #include <gtest/gtest.h>
 
 #include <cstdio>
-#include <sstream>
 #include <string>
 
 #include "support/daemon_fixture.h"
@@ -20,24 +19,6 @@ namespace {
 
 constexpr int kUsers = 6000;
 constexpr int kGroups = 300;
-
-std::string status_value(const Daemon& d, const std::string& key) {
-  auto r = run("FASTID_SOCKET_DIR=" + d.socket_dir() + " " + bin_dir() + "/fastid status 2>&1");
-  std::istringstream in(r.out);
-  for (std::string line; std::getline(in, line);) {
-    std::istringstream words(line);
-    std::string k, v;
-    words >> k;
-    std::getline(words >> std::ws, v);
-    if (k == key) return v;
-  }
-  return "";
-}
-
-long figure(const Daemon& d, const std::string& key) {
-  const std::string v = status_value(d, key);
-  return v.empty() ? -1 : std::stol(v);
-}
 
 struct LoadFigures {
   long longest_turn_us = -1;
@@ -65,15 +46,15 @@ LoadFigures write_heavy_load(bool with_store) {
                   "/data/group 4 3000 2>&1");
   EXPECT_EQ(load.exit_code, 0) << load.out << d.log();
   out.load_out = load.out;
-  out.longest_turn_us = figure(d, "loop.longest_turn_us");
-  out.longest_cpu_us = figure(d, "loop.longest_turn_cpu_us");
+  out.longest_turn_us = d.status_figure("loop.longest_turn_us");
+  out.longest_cpu_us = d.status_figure("loop.longest_turn_cpu_us");
   if (with_store) {
     // Everything queued is written before the figures are read.
-    EXPECT_TRUE(wait_until([&] { return figure(d, "store.writer.queued") == 0; })) << d.log();
-    out.written = figure(d, "store.writer.written");
-    out.evictions = figure(d, "store.evictions");
-    out.longest_turn_us = figure(d, "loop.longest_turn_us");
-    out.longest_cpu_us = figure(d, "loop.longest_turn_cpu_us");
+    EXPECT_TRUE(wait_until([&] { return d.status_figure("store.writer.queued") == 0; })) << d.log();
+    out.written = d.status_figure("store.writer.written");
+    out.evictions = d.status_figure("store.evictions");
+    out.longest_turn_us = d.status_figure("loop.longest_turn_us");
+    out.longest_cpu_us = d.status_figure("loop.longest_turn_cpu_us");
   }
   return out;
 }

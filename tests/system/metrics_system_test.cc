@@ -117,10 +117,7 @@ class MetricsSystemTest : public ::testing::Test {
     return out;
   }
 
-  static long worker_requests(int i) {
-    const std::string v = d_->status_value("worker." + std::to_string(i) + ".requests");
-    return v.empty() ? -1 : std::stol(v);
-  }
+  static long worker_requests(int i) { return d_->status_figure("worker." + std::to_string(i) + ".requests"); }
 
   static PamDaemon* d_;
   static int port_;

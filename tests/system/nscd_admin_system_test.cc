@@ -26,10 +26,6 @@ namespace {
 constexpr std::int32_t kShutdown = 8, kGetstat = 9;
 const char* const kNscd = "/usr/sbin/nscd";
 
-long figure(const Daemon& d, const std::string& key) {
-  std::string v = d.status_value(key);
-  return v.empty() ? -1 : std::stol(v);
-}
 
 // The number `nscd -g` printed before `label`, in the section of `database`.
 long printed(const std::string& out, const std::string& database, const std::string& label) {
@@ -94,37 +90,37 @@ TEST_F(NscdAdmin, NscdGPrintsFastidsFiguresToRoot) {
   ASSERT_NE(passwd, std::string::npos) << r.out;
   EXPECT_NE(r.out.find("yes  cache is shared", passwd), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("\ngroup cache:"), std::string::npos) << r.out;
-  EXPECT_GE(figure(*daemon_, "nscd.statistics"), 1);
+  EXPECT_GE(daemon_->status_figure("nscd.statistics"), 1);
 }
 
 TEST_F(NscdAdmin, GetstatFromAnyoneButRootIsClosedUnanswered) {
   const std::string getstat = nscd_request(2, kGetstat, 0, "");
-  const long before = figure(*daemon_, "nscd.statistics");
+  const long before = daemon_->status_figure("nscd.statistics");
   EXPECT_EQ(nscd_exchange_as(65534, socket_path(), getstat, 768), "no answer");
-  EXPECT_EQ(figure(*daemon_, "nscd.statistics"), before);
+  EXPECT_EQ(daemon_->status_figure("nscd.statistics"), before);
   // Root's, on the raw socket: the whole record, with glibc's version.
   const std::string got = nscd_exchange_as(0, socket_path(), getstat, 768);
   ASSERT_EQ(got.size(), 768u) << got;
   std::uint32_t version = 0;
   std::memcpy(&version, got.data(), 4);
   EXPECT_EQ(version, 0x01020001u);
-  EXPECT_EQ(figure(*daemon_, "nscd.statistics"), before + 1);
+  EXPECT_EQ(daemon_->status_figure("nscd.statistics"), before + 1);
   expect_serving();
 }
 
 TEST_F(NscdAdmin, NscdKIsRefusedAndTheDaemonKeepsServing) {
   if (!fs::exists(kNscd)) GTEST_SKIP() << "no " << kNscd << " (scripts/install-deps installs nscd)";
-  const long refused = figure(*daemon_, "nscd.shutdowns_refused");
+  const long refused = daemon_->status_figure("nscd.shutdowns_refused");
   // Root's `nscd -K`: glibc's client sends SHUTDOWN and exits without waiting.
   auto r = in_namespace(std::string(kNscd) + " -K");
   EXPECT_EQ(r.exit_code, 0) << r.out;
-  ASSERT_TRUE(wait_until([&] { return figure(*daemon_, "nscd.shutdowns_refused") >= refused + 1; }))
+  ASSERT_TRUE(wait_until([&] { return daemon_->status_figure("nscd.shutdowns_refused") >= refused + 1; }))
       << daemon_->log();
   // Anyone else's, on the raw socket, with and without a key.
   EXPECT_EQ(nscd_exchange_as(65534, socket_path(), nscd_request(2, kShutdown, 0, ""), 4), "no answer");
   EXPECT_EQ(nscd_exchange_as(65534, socket_path(), nscd_request(2, kShutdown, 1, std::string(1, '\0')), 4),
             "no answer");
-  EXPECT_GE(figure(*daemon_, "nscd.shutdowns_refused"), refused + 3);
+  EXPECT_GE(daemon_->status_figure("nscd.shutdowns_refused"), refused + 3);
   EXPECT_EQ(::kill(daemon_->pid(), 0), 0) << "fastidd is gone";
   EXPECT_TRUE(fs::exists(socket_path()));
   expect_serving();
@@ -189,17 +185,7 @@ TEST(NscdTwoWorkers, AnInvalidationOnOneWorkerRetiresEveryWorkersMap) {
     const std::string req = nscd_request(2, 11, 7, std::string("passwd\0", 7));
     if (fd < 0 || ::send(fd, req.data(), req.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(req.size())) return {-1, 0};
     char key[7 + 8];
-    iovec iov{key, sizeof key};
-    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))];
-    msghdr msg{};
-    msg.msg_iov = &iov;
-    msg.msg_iovlen = 1;
-    msg.msg_control = control;
-    msg.msg_controllen = sizeof control;
-    int map = -1;
-    if (::recvmsg(fd, &msg, MSG_WAITALL | MSG_CMSG_CLOEXEC) > 0 && CMSG_FIRSTHDR(&msg) != nullptr) {
-      std::memcpy(&map, CMSG_DATA(CMSG_FIRSTHDR(&msg)), sizeof map);
-    }
+    const int map = receive_map(fd, key, sizeof key).map_fd;
     ::close(fd);
     struct stat st{};
     if (map < 0 || ::fstat(map, &st) != 0) return {-1, 0};

@@ -48,10 +48,7 @@ class NscdFront : public ::testing::Test {
 
   static CommandResult in_namespace(const std::string& command) { return in_namespace_of(*daemon_, command); }
 
-  static long status_figure(const std::string& key) {
-    std::string v = daemon_->status_value(key);
-    return v.empty() ? -1 : std::stol(v);
-  }
+  static long status_figure(const std::string& key) { return daemon_->status_figure(key); }
 
   static const Dataset& data() { return daemon_->dataset; }
   static inline Daemon* daemon_ = nullptr;
@@ -259,34 +256,14 @@ TEST_F(NscdHostile, RepeatingOneLookupDoesNotFillTheMap) {
 // `nscd -i`: root's INVALIDATE is fastid's invalidation (the map handed out
 // before is retired); anyone else's is closed unanswered and changes nothing.
 TEST_F(NscdHostile, InvalidateIsRootsOnly) {
-  auto invalidate_as = [](uid_t uid) -> std::string {
+  auto invalidate_as = [](uid_t uid) {
     // A child process, so that it can drop to `uid` for its connection.
-    int out[2];
-    if (::pipe(out) != 0) return "pipe";
-    pid_t pid = ::fork();
-    if (pid == 0) {
-      ::close(out[0]);
-      if (uid != 0 && (::setgid(uid) != 0 || ::setuid(uid) != 0)) ::_exit(3);
-      int fd = connect_front();
-      const std::string req = request_bytes(2, 10, 7, std::string("passwd\0", 7));
-      if (fd < 0 || ::send(fd, req.data(), req.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(req.size())) ::_exit(4);
-      std::int32_t result = -1;
-      pollfd p{fd, POLLIN, 0};
-      std::string said = "no answer";
-      if (::poll(&p, 1, 10000) == 1 && ::recv(fd, &result, sizeof result, MSG_WAITALL) == sizeof result) {
-        said = "result " + std::to_string(result);
-      }
-      if (::write(out[1], said.data(), said.size()) < 0) ::_exit(5);
-      ::_exit(0);
-    }
-    ::close(out[1]);
-    std::string said;
-    char buf[64];
-    for (ssize_t n; (n = ::read(out[0], buf, sizeof buf)) > 0;) said.append(buf, static_cast<std::size_t>(n));
-    ::close(out[0]);
-    int status = 0;
-    ::waitpid(pid, &status, 0);
-    return said;
+    const std::string said =
+        nscd_exchange_as(uid, socket_path(), request_bytes(2, 10, 7, std::string("passwd\0", 7)), sizeof(std::int32_t));
+    if (said.size() != sizeof(std::int32_t)) return said;  // "no answer"
+    std::int32_t result;
+    std::memcpy(&result, said.data(), sizeof result);
+    return "result " + std::to_string(result);
   };
   // The test folder is mkdtemp's 0700: let uid 65534 reach the socket.
   fs::permissions(daemon_->dir(), fs::perms::owner_all | fs::perms::group_exec | fs::perms::others_exec);
@@ -319,21 +296,13 @@ TEST_F(NscdHostile, AMapHandedOutIsReadOnly) {
   const std::string req = request_bytes(2, 11, 7, std::string("passwd\0", 7));  // GETFDPW
   ASSERT_EQ(::send(fd, req.data(), req.size(), MSG_NOSIGNAL), static_cast<ssize_t>(req.size()));
   char data[15];
-  iovec iov{data, sizeof data};
-  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))];
-  msghdr msg{};
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  msg.msg_control = control;
-  msg.msg_controllen = sizeof control;
   pollfd p{fd, POLLIN, 0};
   ASSERT_EQ(::poll(&p, 1, 10000), 1);
-  ASSERT_EQ(::recvmsg(fd, &msg, MSG_CMSG_CLOEXEC | MSG_WAITALL), 15);
+  const MapAnswer answer = receive_map(fd, data, sizeof data);
+  ASSERT_EQ(answer.bytes, 15);
   EXPECT_EQ(std::string(data, 7), std::string("passwd\0", 7));
-  cmsghdr* c = CMSG_FIRSTHDR(&msg);
-  ASSERT_NE(c, nullptr);
-  int map_fd;
-  std::memcpy(&map_fd, CMSG_DATA(c), sizeof map_fd);
+  ASSERT_GE(answer.map_fd, 0) << "no descriptor came with the answer";
+  const int map_fd = answer.map_fd;
   std::uint64_t size;
   std::memcpy(&size, data + 7, 8);
   EXPECT_GT(size, 120u);
@@ -369,10 +338,7 @@ TEST(NscdChurn, ReadersStayRightWhileMapsAreReplacedAndRecordsExpire) {
   configure_front(d, "\n[fastcache]\nnegative_ttl = \"1s\"\npasswd = { ttl = \"1s\" }\n");
   ASSERT_TRUE(d.start()) << d.log();
   ASSERT_TRUE(wait_until([&] { return fs::exists(d.dir() + "/nscd/socket"); }));
-  auto figure = [&d](const std::string& key) {
-    std::string v = d.status_value(key);
-    return v.empty() ? -1L : std::stol(v);
-  };
+  auto figure = [&d](const std::string& key) { return d.status_figure(key); };
   const long maps_before = figure("nscd.maps_made");
   const std::string passwd = d.dir() + "/data/passwd";
   const std::string text = read_file(passwd);

@@ -10,20 +10,19 @@
 #include <sys/stat.h>
 
 #include "support/pam_fixture.h"
+#include "support/pam_slapd_suite.h"
 #include "support/slapd_fixture.h"
 
 namespace fastid::testing {
 namespace {
 
-constexpr const char* kService = "fastid-access";
 constexpr const char* kAccountOk = "account management done";
 
-class PamAccessTest : public ::testing::Test {
- protected:
-  static void SetUpTestSuite() {
-    if (::geteuid() != 0) return;
-    slapd_ = new Slapd(Slapd::Options{.users = 20, .groups = 5, .tls = true});
-    ASSERT_TRUE(slapd_->started()) << slapd_->error();
+class PamAccessTest : public PamSlapdSuite<PamAccessTest> {
+ public:
+  static constexpr const char* kService = "fastid-access";
+
+  static void set_up_directory() {
     const std::string base = slapd_->base();
     std::string ldif;
     for (const auto& [name, gid, members] :
@@ -36,38 +35,20 @@ class PamAccessTest : public ::testing::Test {
       ldif += "\n";
     }
     ASSERT_TRUE(slapd_->ldapmodify(ldif));
-    daemon_ = new Daemon(1, 1);
-    ::chmod(daemon_->dir().c_str(), 0755);
-    daemon_->write_config(
-        "[daemon]\nsocket_dir = \"" + daemon_->socket_dir() + "\"\nstate_dir = \"" + daemon_->dir() +
-        "/state\"\nlog_level = \"info\"\n\n[pam]\noffline = true\n" +
-        slapd_->provider_toml(
-            "access_filter = \"(!(uid=user00007))\"\nallow_groups = [\"shellusers\"]\ndeny_groups = [\"banned\"]\n"
-            "allow_users = [\"user00006\"]\ndeny_users = [\"user00005\"]\n",
-            /*start_tls=*/true));
-    set_up_pam(*daemon_, kService);
-    ASSERT_TRUE(daemon_->start()) << daemon_->log();
   }
-  static void TearDownTestSuite() {
-    delete daemon_;
-    daemon_ = nullptr;
-    delete slapd_;
-    slapd_ = nullptr;
+  static void set_up_daemon() {
+    daemon_->write_config(daemon_config(
+        "", "",
+        "access_filter = \"(!(uid=user00007))\"\nallow_groups = [\"shellusers\"]\ndeny_groups = [\"banned\"]\n"
+        "allow_users = [\"user00006\"]\ndeny_users = [\"user00005\"]\n"));
   }
-  void SetUp() override {
-    if (::geteuid() != 0) GTEST_SKIP() << "needs root: unshare -m";
-    ASSERT_NE(daemon_, nullptr);
-  }
+
+ protected:
   static CommandResult login(const std::string& user, const std::string& steps = "authenticate acct_mgmt") {
-    return pamtester(*daemon_, kService, user, Slapd::password_of(user), steps);
+    return testing::pamtester(*daemon_, kService, user, Slapd::password_of(user), steps);
   }
   static bool logged(const std::string& text) { return daemon_->log().find(text) != std::string::npos; }
-
-  static Slapd* slapd_;
-  static Daemon* daemon_;
 };
-Slapd* PamAccessTest::slapd_ = nullptr;
-Daemon* PamAccessTest::daemon_ = nullptr;
 
 TEST_F(PamAccessTest, AMemberOfAnAllowedGroupLogsIn) {
   auto r = login("user00001");

@@ -18,6 +18,7 @@
 #include <memory>
 
 #include "support/pam_fixture.h"
+#include "support/pam_slapd_suite.h"
 #include "support/raw_client.h"
 #include "support/slapd_fixture.h"
 
@@ -26,58 +27,19 @@ namespace {
 
 constexpr const char* kChanged = "authentication token altered successfully";
 constexpr const char* kTokenErr = "Authentication token manipulation error";
-constexpr const char* kService = "fastid-chauthtok";
 
-class PamChauthtokTest : public ::testing::Test {
- protected:
-  static void SetUpTestSuite() {
-    if (::geteuid() != 0) return;
-    slapd_ = new Slapd(Slapd::Options{.users = 20, .groups = 5, .tls = true});
-    ASSERT_TRUE(slapd_->started()) << slapd_->error();
+class PamChauthtokTest : public PamSlapdSuite<PamChauthtokTest> {
+ public:
+  static constexpr const char* kService = "fastid-chauthtok";
+  static void set_up_directory() {
     ASSERT_TRUE(add_password_policy()) << "ppolicy could not be set up in " << slapd_->dir();
-    daemon_ = new Daemon(1, 1);
-    ::chmod(daemon_->dir().c_str(), 0755);
-    const std::string d = daemon_->dir();
-    write_file(d + "/data/local-passwd", "localonly:x:4000:4000::/home/localonly:/bin/sh\n");
-    write_file(d + "/data/local-group", "localgrp:x:4000:\n");
-    daemon_->write_config(
-        "[daemon]\nsocket_dir = \"" + daemon_->socket_dir() + "\"\nstate_dir = \"" + d +
-        "/state\"\nlog_level = \"info\"\n\n[pam]\noffline = true\nmax_failures = 3\n" +
-        "\n[[provider]]\nname = \"local\"\ntype = \"files\"\npasswd = \"" + d +
-        "/data/local-passwd\"\ngroup = \"" + d + "/data/local-group\"\n" +
-        slapd_->provider_toml("", /*start_tls=*/true));
-    set_up_pam(*daemon_, kService);
-    // chauthtok: fastid decides for its users; for a user it leaves alone
-    // (PAM_IGNORE) the next module does — pam_permit stands for pam_unix here.
-    const std::string module = lib_dir() + "/pam_fastid.so socket=" + daemon_->socket_dir() + "/pam";
-    write_file(d + "/pam.d/" + kService,
-               "auth required " + module + "\naccount required " + module + "\npassword required " +
-                   module + "\npassword required pam_permit.so\n");
-    ASSERT_TRUE(daemon_->start()) << daemon_->log();
   }
-  static void TearDownTestSuite() {
-    delete daemon_;
-    daemon_ = nullptr;
-    delete slapd_;
-    slapd_ = nullptr;
-  }
-  void SetUp() override {
-    if (::geteuid() != 0) GTEST_SKIP() << "needs root: unshare -m";
-    ASSERT_NE(daemon_, nullptr);
+  static void set_up_daemon() {
+    daemon_->write_config(daemon_config("max_failures = 3\n", local_files_provider()));
+    add_password_stack();
   }
 
-  // pamtester in the test's namespace; `answers` one line per prompt
-  // (pamtester's conversation, libpam_misc's misc_conv, reads a line each).
-  static CommandResult pamtester(const std::string& user, const std::vector<std::string>& answers,
-                                 const std::string& steps, int uid = 0) {
-    return in_namespace("pamtester " + std::string(kService) + " " + user + " " + steps, answers, uid);
-  }
-  static CommandResult in_namespace(const std::string& program, const std::vector<std::string>& answers,
-                                    int uid) {
-    std::string text;
-    for (const auto& a : answers) text += a + "\n";
-    return in_pam_namespace(*daemon_, program, text, uid);
-  }
+ protected:
   static CommandResult login(const std::string& user, const std::string& password,
                              const std::string& steps = "authenticate") {
     return pamtester(user, {password}, steps);
@@ -85,12 +47,6 @@ class PamChauthtokTest : public ::testing::Test {
   static CommandResult change(const std::string& user, const std::string& old_pw, const std::string& new_pw,
                               int uid = 0) {
     return pamtester(user, {old_pw, new_pw, new_pw}, "chauthtok", uid);
-  }
-  // Whether slapd itself takes `password` for `user` (a bind of its own).
-  static bool directory_accepts(const std::string& user, const std::string& password) {
-    return run("ldapwhoami -x -H " + slapd_->uri() + " -D uid=" + user + ",ou=people," + slapd_->base() +
-               " -w '" + password + "' >/dev/null 2>&1")
-               .exit_code == 0;
   }
 
   // The ppolicy overlay (module loaded by the fixture) with a default policy
@@ -123,12 +79,7 @@ class PamChauthtokTest : public ::testing::Test {
     }
     return slapd_->ldapmodify(ldif);
   }
-
-  static Slapd* slapd_;
-  static Daemon* daemon_;
 };
-Slapd* PamChauthtokTest::slapd_ = nullptr;
-Daemon* PamChauthtokTest::daemon_ = nullptr;
 
 // The offline line of `user` accepts `password` (crypt of the cached hash).
 bool offline_accepts(const std::string& file, const std::string& user, const std::string& password) {

@@ -10,6 +10,7 @@
 #include <memory>
 
 #include "support/pam_fixture.h"
+#include "support/pam_slapd_suite.h"
 #include "support/slapd_fixture.h"
 
 namespace fastid::testing {
@@ -17,36 +18,18 @@ namespace {
 
 using namespace std::chrono_literals;
 
-class PamLdapTest : public ::testing::Test {
- protected:
-  static void SetUpTestSuite() {
-    if (::geteuid() != 0) return;
-    slapd_ = new Slapd(Slapd::Options{.users = 50, .groups = 5, .tls = true});
-    ASSERT_TRUE(slapd_->started()) << slapd_->error();
+class PamLdapTest : public PamSlapdSuite<PamLdapTest> {
+ public:
+  static constexpr const char* kService = "fastid-test";
+  static Slapd::Options slapd_options() { return Slapd::Options{.users = 50, .groups = 5, .tls = true}; }
+  static void set_up_directory() {
     ASSERT_TRUE(add_password_policy()) << "ppolicy could not be set up in " << slapd_->dir();
-    daemon_ = new Daemon(1, 1);
-    ::chmod(daemon_->dir().c_str(), 0755);
-    daemon_->write_config(
-        "[daemon]\nsocket_dir = \"" + daemon_->socket_dir() + "\"\nstate_dir = \"" +
-        daemon_->dir() + "/state\"\nlog_level = \"info\"\n\n[pam]\noffline = true\n" +
-        slapd_->provider_toml("", /*start_tls=*/true));
-    set_up_pam(*daemon_, "fastid-test");
-    ASSERT_TRUE(daemon_->start()) << daemon_->log();
-  }
-  static void TearDownTestSuite() {
-    delete daemon_;
-    daemon_ = nullptr;
-    delete slapd_;
-    slapd_ = nullptr;
-  }
-  void SetUp() override {
-    if (::geteuid() != 0) GTEST_SKIP() << "needs root: unshare -m";
-    ASSERT_NE(daemon_, nullptr);
   }
 
+ protected:
   static CommandResult pamtester(const std::string& user, const std::string& password,
                                  const std::string& steps = "authenticate") {
-    return testing::pamtester(*daemon_, "fastid-test", user, password, steps);
+    return testing::pamtester(*daemon_, kService, user, password, steps);
   }
 
   // The directory's own password policy (slapd's ppolicy overlay — the fixture
@@ -74,12 +57,7 @@ class PamLdapTest : public ::testing::Test {
   }
 
   static bool ldapmodify(const std::string& ldif) { return slapd_->ldapmodify(ldif); }
-
-  static Slapd* slapd_;
-  static Daemon* daemon_;
 };
-Slapd* PamLdapTest::slapd_ = nullptr;
-Daemon* PamLdapTest::daemon_ = nullptr;
 
 TEST_F(PamLdapTest, RightPasswordBindsAsTheUserAndTheAccountIsInOrder) {
   auto r = pamtester("user00001", Slapd::password_of("user00001"), "authenticate acct_mgmt");

@@ -28,12 +28,12 @@
 #include <vector>
 
 #include "support/pam_fixture.h"
+#include "support/pam_slapd_suite.h"
 #include "support/slapd_fixture.h"
 
 namespace fastid::testing {
 namespace {
 
-constexpr const char* kService = "fastid-aging";
 constexpr const char* kAccountOk = "account management done";
 constexpr const char* kChanged = "authentication token altered successfully";
 constexpr int kFirstUid = 100300;
@@ -45,46 +45,25 @@ struct TestUser {
   bool shadow_class = true;
 };
 
-class PamPasswordTest : public ::testing::Test {
- protected:
-  static void SetUpTestSuite() {
-    if (::geteuid() != 0) return;
-    slapd_ = new Slapd(Slapd::Options{.users = 20, .groups = 5, .tls = true});
-    ASSERT_TRUE(slapd_->started()) << slapd_->error();
+class PamPasswordTest : public PamSlapdSuite<PamPasswordTest> {
+ public:
+  static constexpr const char* kService = "fastid-aging";
+  static void set_up_directory() {
     ASSERT_TRUE(slapd_->add_ppolicy_overlay()) << slapd_->error();  // default: cn=default,ou=policies
     ASSERT_TRUE(slapd_->ldapmodify(directory_ldif())) << read_file(slapd_->dir() + "/change.out");
-    daemon_ = new Daemon(1, 1);
-    ::chmod(daemon_->dir().c_str(), 0755);
-    const std::string d = daemon_->dir();
-    write_file(d + "/data/local-passwd", "localonly:x:4000:4000::/home/localonly:/bin/sh\n");
-    write_file(d + "/data/local-group", "localgrp:x:4000:\n");
+  }
+  static void set_up_daemon() {
     // A files user inside its shadow warning period: 5 of 7 days left.
-    write_file(d + "/data/local-shadow", "localonly:" + hash_of("Local-pw.1", "$y$") + ":" +
-                                             std::to_string(today() - 25) + ":0:30:7:::\n");
-    ::chmod((d + "/data/local-shadow").c_str(), 0600);
-    daemon_->write_config(
-        "[daemon]\nsocket_dir = \"" + daemon_->socket_dir() + "\"\nstate_dir = \"" + d +
-        "/state\"\nlog_level = \"info\"\n\n[pam]\noffline = true\nmax_failures = 20\ncaller_rate = 50\ncaller_burst = 50\n" +
-        "\n[[provider]]\nname = \"local\"\ntype = \"files\"\npasswd = \"" + d + "/data/local-passwd\"\ngroup = \"" +
-        d + "/data/local-group\"\nshadow = \"" + d + "/data/local-shadow\"\n" +
-        slapd_->provider_toml("password_policy_dn = \"" + policy_dn("default") + "\"\n", /*start_tls=*/true));
-    set_up_pam(*daemon_, kService);
-    const std::string module = lib_dir() + "/pam_fastid.so socket=" + daemon_->socket_dir() + "/pam";
-    write_file(d + "/pam.d/" + kService, "auth required " + module + "\naccount required " + module +
-                                             "\npassword required " + module + "\npassword required pam_permit.so\n");
-    ASSERT_TRUE(daemon_->start()) << daemon_->log();
-  }
-  static void TearDownTestSuite() {
-    delete daemon_;
-    daemon_ = nullptr;
-    delete slapd_;
-    slapd_ = nullptr;
-  }
-  void SetUp() override {
-    if (::geteuid() != 0) GTEST_SKIP() << "needs root: unshare -m";
-    ASSERT_NE(daemon_, nullptr);
+    const std::string shadow = daemon_->dir() + "/data/local-shadow";
+    write_file(shadow, "localonly:" + hash_of("Local-pw.1", "$y$") + ":" + std::to_string(today() - 25) + ":0:30:7:::\n");
+    ::chmod(shadow.c_str(), 0600);
+    daemon_->write_config(daemon_config("max_failures = 20\ncaller_rate = 50\ncaller_burst = 50\n",
+                                        local_files_provider(shadow),
+                                        "password_policy_dn = \"" + policy_dn("default") + "\"\n"));
+    add_password_stack();
   }
 
+ protected:
   static std::string policy_dn(const std::string& name) { return "cn=" + name + ",ou=policies," + slapd_->base(); }
   static std::string user_dn(const std::string& name) { return "uid=" + name + ",ou=people," + slapd_->base(); }
   static std::string password_of(const std::string& name) { return "Start-pw." + name; }
@@ -148,25 +127,12 @@ class PamPasswordTest : public ::testing::Test {
     return ldif;
   }
 
-  // pamtester in the test's namespace; one line of stdin per prompt.
-  static CommandResult pamtester(const std::string& user, const std::vector<std::string>& answers,
-                                 const std::string& steps) {
-    std::string text;
-    for (const auto& a : answers) text += a + "\n";
-    return in_pam_namespace(*daemon_, "pamtester " + std::string(kService) + " " + user + " " + steps, text);
-  }
   static CommandResult account(const std::string& user) { return pamtester(user, {}, "acct_mgmt"); }
   // `fastid passwd ARGS` in the namespace (its own name comes from NSS), as `uid`.
   static CommandResult passwd(const std::string& args, const std::vector<std::string>& answers, int uid = 0) {
     std::string text;
     for (const auto& a : answers) text += a + "\n";
     return in_pam_namespace(*daemon_, bin_dir() + "/fastid passwd " + args, text, uid);
-  }
-  // Whether slapd itself takes `password` for `user` (a bind of its own).
-  static bool directory_accepts(const std::string& user, const std::string& password) {
-    return run("ldapwhoami -x -H " + slapd_->uri() + " -D " + user_dn(user) + " -w '" + password +
-               "' >/dev/null 2>&1")
-               .exit_code == 0;
   }
   static std::string attribute(const std::string& user, const std::string& attr) {
     const std::string out = slapd_->ldapsearch("'(uid=" + user + ")' " + attr);
@@ -184,12 +150,7 @@ class PamPasswordTest : public ::testing::Test {
     const auto v = out.find_first_not_of(' ', at + key.size() + 1);
     return out.substr(v, out.find('\n', v) - v);
   }
-
-  static Slapd* slapd_;
-  static Daemon* daemon_;
 };
-Slapd* PamPasswordTest::slapd_ = nullptr;
-Daemon* PamPasswordTest::daemon_ = nullptr;
 
 TEST_F(PamPasswordTest, TheAccountCheckWarnsBeforeThePasswordExpires) {
   auto pol = account("warnpol");

@@ -14,6 +14,7 @@
 #include <memory>
 
 #include "support/pam_fixture.h"
+#include "support/raw_client.h"
 #include "proto/messages.h"
 #include "proto/wire.h"
 
@@ -301,39 +302,25 @@ TEST_F(PamSystemTest, BrokenDaemonRepliesAreAuthinfoUnavail) {
       if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 || ::listen(fd, 8) != 0)
         ::_exit(1);
       (void)!::write(ready[1], "r", 1);
-      for (;;) {
-        int c = ::accept4(fd, nullptr, nullptr, SOCK_CLOEXEC);
-        if (c < 0) continue;
-        for (;;) {
-          std::uint8_t head[proto::kHeaderSize];
-          if (::recv(c, head, sizeof head, MSG_WAITALL) != static_cast<ssize_t>(sizeof head)) break;
-          proto::FrameHeader h{};
-          proto::decode_header(head, &h);
-          std::vector<std::uint8_t> body(h.length);
-          if (h.length && ::recv(c, body.data(), body.size(), MSG_WAITALL) !=
-                              static_cast<ssize_t>(body.size())) {
-            break;
-          }
-          if (h.opcode == static_cast<std::uint16_t>(proto::Opcode::kPing)) {
-            proto::Bytes pong = proto::encode_ping_reply(h.request_id, "broken");
-            (void)!::send(c, pong.data(), pong.size(), MSG_NOSIGNAL);
-            continue;
-          }
-          if (mode == 0) {  // announces 1 MiB, sends 16 bytes
-            proto::FrameHeader big{proto::kVersion, proto::kFlagReply, h.opcode, h.request_id, 0,
-                                   1u << 20};
-            std::uint8_t out[proto::kHeaderSize + 16] = {};
-            proto::encode_header(big, out);
-            (void)!::send(c, out, sizeof out, MSG_NOSIGNAL);
-          } else if (mode == 1) {  // garbage
-            std::uint8_t junk[64];
-            std::memset(junk, 0xA5, sizeof junk);
-            (void)!::send(c, junk, sizeof junk, MSG_NOSIGNAL);
-          }
-          break;  // mode 2: just close
+      serve_frames(fd, [mode](int c, const proto::FrameHeader& h, const std::vector<std::uint8_t>&) {
+        if (h.opcode == static_cast<std::uint16_t>(proto::Opcode::kPing)) {
+          proto::Bytes pong = proto::encode_ping_reply(h.request_id, "broken");
+          (void)!::send(c, pong.data(), pong.size(), MSG_NOSIGNAL);
+          return true;
         }
-        ::close(c);
-      }
+        if (mode == 0) {  // announces 1 MiB, sends 16 bytes
+          proto::FrameHeader big{proto::kVersion, proto::kFlagReply, h.opcode, h.request_id, 0,
+                                 1u << 20};
+          std::uint8_t out[proto::kHeaderSize + 16] = {};
+          proto::encode_header(big, out);
+          (void)!::send(c, out, sizeof out, MSG_NOSIGNAL);
+        } else if (mode == 1) {  // garbage
+          std::uint8_t junk[64];
+          std::memset(junk, 0xA5, sizeof junk);
+          (void)!::send(c, junk, sizeof junk, MSG_NOSIGNAL);
+        }
+        return false;  // mode 2: just close
+      });
     }
     ::close(ready[1]);
     char byte;

@@ -49,22 +49,8 @@ class StoreSystemTest : public ::testing::Test {
     return run(d_.env() + bin_dir() + "/nss_query " + args + " 2>&1");
   }
 
-  std::string status_value(const std::string& key) const {
-    auto r = run("FASTID_SOCKET_DIR=" + d_.socket_dir() + " " + bin_dir() + "/fastid status 2>&1");
-    std::istringstream in(r.out);
-    for (std::string line; std::getline(in, line);) {
-      std::istringstream words(line);
-      std::string k, v;
-      words >> k;
-      std::getline(words >> std::ws, v);
-      if (k == key) return v;
-    }
-    return "";
-  }
-  long counter(const std::string& key) const {
-    std::string v = status_value(key);
-    return v.empty() ? -1 : std::stol(v);
-  }
+  std::string status_value(const std::string& key) const { return d_.status_value(key); }
+  long counter(const std::string& key) const { return d_.status_figure(key); }
 
   static long occurrences(const std::string& text, const std::string& what) {
     long n = 0;

@@ -18,8 +18,7 @@ TEST_F(Pool, AuthenticationIsForwardedToTheWorkerAndNeverCoalesced) {
   config.delay = 50ms;
   config.pool.max_workers = 1;
   config.pool.min_spare_workers = 0;
-  make(config);
-  ASSERT_TRUE(pool_->start());
+  ASSERT_TRUE(start(config));
   run([&]() -> asio::awaitable<void> {
     EXPECT_TRUE(co_await all_ready(1));
     // Ten logins of one user at once, half with the wrong password: each is
@@ -33,9 +32,7 @@ TEST_F(Pool, AuthenticationIsForwardedToTheWorkerAndNeverCoalesced) {
                        out->emplace(std::move(r));
                      });
     }
-    EXPECT_TRUE(co_await wait_until([&] {
-      return std::all_of(results.begin(), results.end(), [](const auto& r) { return r.has_value(); });
-    }));
+    EXPECT_TRUE(co_await wait_until([&] { return all_answered(results); }));
     for (std::size_t i = 0; i < results.size(); ++i) {
       CO_ASSERT_TRUE(results[i].has_value());
       if (i % 2 == 0) {
@@ -69,12 +66,10 @@ TEST_F(Pool, AuthWorkersAreKeptForAuthenticationWhileLookupsFillThePool) {
   config.pool.min_spare_workers = 0;
   config.pool.max_queue = 2;
   config.pool.auth_workers = 1;
-  make(config);
-  ASSERT_TRUE(pool_->start());
+  ASSERT_TRUE(start(config));
   run([&]() -> asio::awaitable<void> {
     EXPECT_TRUE(co_await all_ready(2));
-    std::vector<std::optional<Result<User>>> lookups(4);
-    for (int i = 0; i < 4; ++i) spawn_lookup(user_name(i + 1), &lookups[i]);
+    auto lookups = spawn_lookups(4);
     co_await yield();
     const PoolStats s = snapshot();
     EXPECT_EQ(count_state(s, "busy"), 1u) << "lookups hold max_workers - auth_workers";
@@ -92,7 +87,7 @@ TEST_F(Pool, AuthWorkersAreKeptForAuthenticationWhileLookupsFillThePool) {
     EXPECT_FALSE(lookups[0].has_value());
     // The lookups finish before the test's state goes away.
     EXPECT_TRUE(co_await wait_until(
-        [&] { return std::all_of(lookups.begin(), lookups.end(), [](const auto& r) { return r.has_value(); }); },
+        [&] { return all_answered(lookups); },
         10000ms));
   });
 }
@@ -107,12 +102,10 @@ TEST_F(Pool, AuthenticationWaitsAheadOfLookupsWhenNoWorkerCanBeKept) {
   config.pool.min_spare_workers = 0;
   config.pool.max_queue = 2;
   config.pool.auth_workers = 1;  // cannot be kept: one worker serves both, logins first
-  make(config);
-  ASSERT_TRUE(pool_->start());
+  ASSERT_TRUE(start(config));
   run([&]() -> asio::awaitable<void> {
     EXPECT_TRUE(co_await all_ready(1));
-    std::vector<std::optional<Result<User>>> lookups(3);
-    for (int i = 0; i < 3; ++i) spawn_lookup(user_name(i + 1), &lookups[i]);
+    auto lookups = spawn_lookups(3);
     co_await yield();
     auto login = co_await pool_->authenticate(user_name(5), core::Secret("pool-test-pw"));
     CO_ASSERT_TRUE(login.has_value());
@@ -127,8 +120,7 @@ TEST_F(Pool, AnAuthenticationWhoseWorkerDiedIsNeverSentAgain) {
   config.password = "pool-test-pw";
   config.crash_names = {user_name(7)};
   config.pool.max_workers = 2;
-  make(config);
-  ASSERT_TRUE(pool_->start());
+  ASSERT_TRUE(start(config));
   run([&]() -> asio::awaitable<void> {
     EXPECT_TRUE(co_await all_ready(1));
     auto login = co_await pool_->authenticate(user_name(7), core::Secret("pool-test-pw"));
@@ -149,8 +141,7 @@ TEST_F(Pool, TypedCallsAnswerWhatTheProviderAnswers) {
   auto config = slow_config();
   config.users = 50;
   config.groups = 5;
-  make(config);
-  ASSERT_TRUE(pool_->start());
+  ASSERT_TRUE(start(config));
   providers::SlowProvider local({.name = "local", .users = 50, .groups = 5});
   ASSERT_TRUE(local.open());
   run([&]() -> asio::awaitable<void> {
@@ -189,8 +180,7 @@ TEST_F(Pool, StatusItemsDescribeEveryWorkerAndTheTotals) {
   auto config = slow_config();
   config.pool.min_workers = 2;
   config.pool.min_spare_workers = 0;
-  make(config);
-  ASSERT_TRUE(pool_->start());
+  ASSERT_TRUE(start(config));
   run([&]() -> asio::awaitable<void> {
     EXPECT_TRUE(co_await all_ready(2));
     EXPECT_TRUE((co_await user_named(user_name(1))).has_value());
@@ -218,12 +208,10 @@ TEST_F(Pool, StopAnswersQueuedRequestsLetsThoseInFlightFinishAndReapsEveryWorker
   config.pool.min_workers = 2;
   config.pool.max_workers = 2;
   config.pool.min_spare_workers = 0;
-  make(config);
-  ASSERT_TRUE(pool_->start());
+  ASSERT_TRUE(start(config));
   run([&]() -> asio::awaitable<void> {
     EXPECT_TRUE(co_await all_ready(2));
-    std::vector<std::optional<Result<User>>> results(3);
-    for (int i = 0; i < 3; ++i) spawn_lookup(user_name(i + 1), &results[i]);
+    auto results = spawn_lookups(3);
     co_await yield();
     pool_->stop();
     auto late = co_await user_named(user_name(9));
@@ -249,8 +237,7 @@ TEST_F(Pool, FilesProviderRunsInThePoolToo) {
   config.passwd = dir + "/passwd";
   config.group = dir + "/group";
   config.pool.min_spare_workers = 0;  // no spare opening the files as they are removed
-  make(config);
-  ASSERT_TRUE(pool_->start());
+  ASSERT_TRUE(start(config));
   run([&]() -> asio::awaitable<void> {
     auto alice = co_await user_named("alice");
     CO_ASSERT_TRUE(alice.has_value());

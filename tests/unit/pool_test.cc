@@ -18,8 +18,7 @@ using namespace pool_test;
 TEST_F(Pool, StartsMinWorkersAtOnce) {
   auto config = slow_config();
   config.pool.min_workers = 3;
-  make(config);
-  ASSERT_TRUE(pool_->start());
+  ASSERT_TRUE(start(config));
   const PoolStats s = snapshot();
   ASSERT_EQ(s.active(), 3u);
   EXPECT_EQ(s.started, 3u);
@@ -33,8 +32,7 @@ TEST_F(Pool, StartsMinWorkersAtOnce) {
 TEST_F(Pool, StartsASpareBeforeTheNextRequestNeedsIt) {
   auto config = slow_config();
   config.delay = 300ms;  // the first request is still running when the spare is ready
-  make(config);
-  ASSERT_TRUE(pool_->start());
+  ASSERT_TRUE(start(config));
   run([&]() -> asio::awaitable<void> {
     EXPECT_TRUE(co_await all_ready(1));
     std::optional<Result<User>> first, second;
@@ -70,11 +68,9 @@ TEST_F(Pool, TwoHundredConcurrentSlowRequestsStayWithinMaxWorkersAndAllAnswerCor
   auto config = slow_config();
   config.delay = 20ms;
   config.pool.max_workers = 8;
-  make(config);
-  ASSERT_TRUE(pool_->start());
+  ASSERT_TRUE(start(config));
   run([&]() -> asio::awaitable<void> {
-    std::vector<std::optional<Result<User>>> results(200);
-    for (int i = 0; i < 200; ++i) spawn_lookup(user_name(i + 1), &results[i]);
+    auto results = spawn_lookups(200);
     std::size_t most = 0;
     const bool finished = co_await wait_until(
         [&] {
@@ -84,7 +80,7 @@ TEST_F(Pool, TwoHundredConcurrentSlowRequestsStayWithinMaxWorkersAndAllAnswerCor
           std::size_t alive = 0;
           for (const auto& w : s.workers) alive += w.pid > 0 && ::kill(w.pid, 0) == 0 ? 1 : 0;
           EXPECT_LE(alive, 8u);
-          return std::all_of(results.begin(), results.end(), [](const auto& r) { return r.has_value(); });
+          return all_answered(results);
         },
         20000ms);
     CO_ASSERT_TRUE(finished);
@@ -106,13 +102,10 @@ TEST_F(Pool, AtMaxWorkersQueueLengthsDifferByAtMostOne) {
   config.delay = 30ms;
   config.pool.min_workers = 4;
   config.pool.min_spare_workers = 0;
-  make(config);
-  ASSERT_TRUE(pool_->start());
+  ASSERT_TRUE(start(config));
   run([&]() -> asio::awaitable<void> {
     EXPECT_TRUE(co_await all_ready(4));
-    std::vector<std::optional<Result<User>>> results(62);
-    for (std::size_t i = 0; i < results.size(); ++i)
-      spawn_lookup(user_name(static_cast<int>(i) + 1), &results[i]);
+    auto results = spawn_lookups(62);
     co_await yield();
     std::size_t samples = 0;
     auto balanced = [&] {
@@ -130,7 +123,7 @@ TEST_F(Pool, AtMaxWorkersQueueLengthsDifferByAtMostOne) {
     EXPECT_EQ(snapshot().queued, 58u);  // 62 - 4 in flight
     EXPECT_TRUE(co_await wait_until([&] {
       balanced();
-      return std::all_of(results.begin(), results.end(), [](const auto& r) { return r.has_value(); });
+      return all_answered(results);
     }));
     EXPECT_GT(samples, 10u);
     for (const auto& r : results) EXPECT_TRUE(r->has_value());
@@ -142,14 +135,12 @@ TEST_F(Pool, StopsSpareWorkersIdleLongerThanSpareIdleTimeout) {
   config.delay = 100ms;
   config.pool.max_workers = 6;
   config.pool.spare_idle_timeout = 400ms;
-  make(config);
-  ASSERT_TRUE(pool_->start());
+  ASSERT_TRUE(start(config));
   run([&]() -> asio::awaitable<void> {
     EXPECT_TRUE(co_await all_ready(1));
-    std::vector<std::optional<Result<User>>> results(6);
     // No worker's last idle spell can begin before the lookups are made.
     const auto asked_at = Clock::now();
-    for (int i = 0; i < 6; ++i) spawn_lookup(user_name(i + 1), &results[i]);
+    auto results = spawn_lookups(6);
     // Watched until one worker is left: for each worker, the last time it was
     // seen doing something and the first time it was seen stopping (or gone).
     // The pool runs on this loop, so a snapshot is its exact state at the time
@@ -177,7 +168,7 @@ TEST_F(Pool, StopsSpareWorkersIdleLongerThanSpareIdleTimeout) {
           for (auto serial : serials) {
             if (!present.count(serial)) stopped_at.emplace(serial, now);
           }
-          const bool answered = std::all_of(results.begin(), results.end(), [](const auto& r) { return r.has_value(); });
+          const bool answered = all_answered(results);
           return answered && s.active() == 1;
         },
         20000ms);
@@ -204,8 +195,7 @@ TEST_F(Pool, HungWorkerIsKilledAfterRequestTimeoutReplacedAndTheRequestRetriedOn
   config.hang_names = {"hanguser"};
   config.pool.min_workers = 2;
   config.pool.request_timeout = 400ms;
-  make(config);
-  ASSERT_TRUE(pool_->start());
+  ASSERT_TRUE(start(config));
   run([&]() -> asio::awaitable<void> {
     EXPECT_TRUE(co_await all_ready(2));
     const auto started = Clock::now();
@@ -242,8 +232,7 @@ TEST_F(Pool, CrashedWorkerIsReplacedTheRequestRetriedOnceAndThePoolKeepsServing)
   config.delay = 10ms;
   config.crash_names = {"crashuser"};
   config.pool.min_workers = 3;
-  make(config);
-  ASSERT_TRUE(pool_->start());
+  ASSERT_TRUE(start(config));
   run([&]() -> asio::awaitable<void> {
     EXPECT_TRUE(co_await all_ready(3));
     std::optional<Result<User>> crashed;
@@ -278,12 +267,10 @@ TEST_F(Pool, FullQueueAnswersBusyAtOnce) {
   config.pool.max_workers = 1;
   config.pool.min_spare_workers = 0;
   config.pool.max_queue = 2;
-  make(config);
-  ASSERT_TRUE(pool_->start());
+  ASSERT_TRUE(start(config));
   run([&]() -> asio::awaitable<void> {
     EXPECT_TRUE(co_await all_ready(1));
-    std::vector<std::optional<Result<User>>> accepted(3);
-    for (int i = 0; i < 3; ++i) spawn_lookup(user_name(i + 1), &accepted[i]);
+    auto accepted = spawn_lookups(3);
     co_await yield();
     EXPECT_EQ(snapshot().queued, 2u);
     auto refused = co_await user_named(user_name(4));
@@ -294,9 +281,7 @@ TEST_F(Pool, FullQueueAnswersBusyAtOnce) {
     CO_ASSERT_FALSE(refused.has_value());
     EXPECT_EQ(refused.error().code(), core::Code::kBusy);
     EXPECT_EQ(refused.error().message(), "provider test: queue full (2 requests)");
-    EXPECT_TRUE(co_await wait_until([&] {
-      return std::all_of(accepted.begin(), accepted.end(), [](const auto& r) { return r.has_value(); });
-    }));
+    EXPECT_TRUE(co_await wait_until([&] { return all_answered(accepted); }));
     for (const auto& r : accepted) EXPECT_TRUE(r->has_value());
     EXPECT_EQ(snapshot().busy, 1u);
   });
@@ -310,15 +295,11 @@ TEST_F(Pool, RequestThatWaitsLongerThanRequestTimeoutInAQueueTimesOut) {
   config.pool.min_spare_workers = 0;
   config.pool.request_timeout = 500ms;
   config.pool.spare_idle_timeout = 100ms;  // a finer maintenance tick
-  make(config);
-  ASSERT_TRUE(pool_->start());
+  ASSERT_TRUE(start(config));
   run([&]() -> asio::awaitable<void> {
     EXPECT_TRUE(co_await all_ready(1));
-    std::vector<std::optional<Result<User>>> results(3);
-    for (int i = 0; i < 3; ++i) spawn_lookup(user_name(i + 1), &results[i]);
-    EXPECT_TRUE(co_await wait_until([&] {
-      return std::all_of(results.begin(), results.end(), [](const auto& r) { return r.has_value(); });
-    }));
+    auto results = spawn_lookups(3);
+    EXPECT_TRUE(co_await wait_until([&] { return all_answered(results); }));
     EXPECT_TRUE(results[0]->has_value());
     EXPECT_TRUE(results[1]->has_value()) << "waited 300 ms of its 500";
     CO_ASSERT_FALSE(results[2]->has_value());
@@ -333,8 +314,7 @@ TEST_F(Pool, RecyclesAWorkerAfterMaxRequestsPerWorker) {
   auto config = slow_config();
   config.pool.max_requests_per_worker = 3;
   config.pool.min_spare_workers = 0;
-  make(config);
-  ASSERT_TRUE(pool_->start());
+  ASSERT_TRUE(start(config));
   run([&]() -> asio::awaitable<void> {
     std::set<pid_t> served_by;
     for (int i = 1; i <= 7; ++i) {
@@ -349,8 +329,7 @@ TEST_F(Pool, RecyclesAWorkerAfterMaxRequestsPerWorker) {
 }
 
 TEST_F(Pool, RepeatedStartFailuresBackOffInsteadOfSpinning) {
-  make(slow_config(), "/bin/false");  // starts, then exits at once, never ready
-  ASSERT_TRUE(pool_->start());
+  ASSERT_TRUE(start(slow_config(), "/bin/false"));  // starts, then exits at once, never ready
   run([&]() -> asio::awaitable<void> {
     auto r = co_await user_named(user_name(1));
     CO_ASSERT_FALSE(r.has_value());
@@ -382,8 +361,7 @@ TEST_F(Pool, WorkerThatCannotOpenItsProviderSaysWhy) {
   daemon::ProviderConfig config = slow_config();
   config.type = "files";
   config.passwd = "/nonexistent/passwd";
-  make(config);
-  ASSERT_TRUE(pool_->start());
+  ASSERT_TRUE(start(config));
   run([&]() -> asio::awaitable<void> {
     auto r = co_await user_named("root");
     CO_ASSERT_FALSE(r.has_value());
@@ -401,15 +379,12 @@ TEST_F(Pool, ThousandIdenticalConcurrentLookupsMakeOneProviderCall) {
   config.pool.max_workers = 1;
   config.pool.min_spare_workers = 0;
   config.pool.max_queue = 10;  // a thousand uncoalesced requests would not even fit
-  make(config);
-  ASSERT_TRUE(pool_->start());
+  ASSERT_TRUE(start(config));
   run([&]() -> asio::awaitable<void> {
     EXPECT_TRUE(co_await all_ready(1));
     std::vector<std::optional<Result<User>>> results(1000);
     for (auto& r : results) spawn_lookup(user_name(42), &r);
-    EXPECT_TRUE(co_await wait_until([&] {
-      return std::all_of(results.begin(), results.end(), [](const auto& r) { return r.has_value(); });
-    }));
+    EXPECT_TRUE(co_await wait_until([&] { return all_answered(results); }));
     for (const auto& r : results) {
       CO_ASSERT_TRUE(r->has_value());
       EXPECT_EQ((*r)->uid, 100042u);
@@ -433,8 +408,7 @@ TEST_F(Pool, ConcurrentNetgroupLookupsOfDifferentNamesGetTheirOwnAnswers) {
   config.delay = 100ms;
   config.pool.max_workers = 1;
   config.pool.min_spare_workers = 0;
-  make(config);
-  ASSERT_TRUE(pool_->start());
+  ASSERT_TRUE(start(config));
   run([&]() -> asio::awaitable<void> {
     EXPECT_TRUE(co_await all_ready(1));
     std::vector<std::optional<Result<model::Answer>>> results(4);
@@ -445,9 +419,7 @@ TEST_F(Pool, ConcurrentNetgroupLookupsOfDifferentNamesGetTheirOwnAnswers) {
                        out->emplace(std::move(r));
                      });
     }
-    EXPECT_TRUE(co_await wait_until([&] {
-      return std::all_of(results.begin(), results.end(), [](const auto& r) { return r.has_value(); });
-    }));
+    EXPECT_TRUE(co_await wait_until([&] { return all_answered(results); }));
     for (std::size_t i = 0; i < results.size(); ++i) {
       auto ng = model::answer_as<model::Netgroup>(std::move(*results[i]));
       CO_ASSERT_TRUE(ng.has_value());

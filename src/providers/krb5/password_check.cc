@@ -91,6 +91,19 @@ krb5_error_code initial_ticket(krb5_context ctx, krb5_principal client, char* pa
   return rc;
 }
 
+// `name` (a plain_name) as a principal of `realm`, for the caller to free; the
+// error, prefixed `pre`, names it.
+core::Result<krb5_principal> principal_named(krb5_context ctx, const std::string& realm, const std::string& name,
+                                             const std::string& pre) {
+  krb5_principal principal = nullptr;
+  if (krb5_error_code rc = krb5_build_principal(ctx, &principal, static_cast<unsigned>(realm.size()), realm.c_str(),
+                                                name.c_str(), nullptr);
+      rc != 0) {
+    return core::error(Status::internal(pre + "principal of \"" + name + "\": " + message(ctx, rc)));
+  }
+  return principal;
+}
+
 // A krb5_data's bytes as printable text (kpasswd's result strings).
 std::string text_of(const krb5_data& d) {
   std::string out;
@@ -159,14 +172,12 @@ PasswordCheck::Outcome PasswordCheck::check_password(std::string_view user, std:
     return out;
   }
   krb5_context ctx = h_->ctx.get();
-  krb5_principal client = nullptr;
-  const std::string name(user);
-  if (krb5_error_code rc = krb5_build_principal(ctx, &client, static_cast<unsigned>(h_->realm.size()),
-                                                h_->realm.c_str(), name.c_str(), nullptr);
-      rc != 0) {
-    out.status = Status::internal(pre + "principal of \"" + name + "\": " + message(ctx, rc));
+  const auto built = principal_named(ctx, h_->realm, std::string(user), pre);
+  if (!built) {
+    out.status = built.error();
     return out;
   }
+  krb5_principal client = *built;
   const std::string who = principal_of(user);
   CString secret(password);
   auto get_ticket = [&](const char* service, krb5_creds* creds) {
@@ -297,13 +308,9 @@ core::Result<model::PasswordChange> PasswordCheck::change_password(std::string_v
   if (old_password.empty()) return PasswordChange{PasswordChangeVerdict::kOldPasswordRejected, "password rejected"};
   if (new_password.empty()) return PasswordChange{PasswordChangeVerdict::kNewPasswordRefused, "the new password is empty"};
   krb5_context ctx = h_->ctx.get();
-  krb5_principal client = nullptr;
-  const std::string name(user);
-  if (krb5_error_code rc = krb5_build_principal(ctx, &client, static_cast<unsigned>(h_->realm.size()),
-                                                h_->realm.c_str(), name.c_str(), nullptr);
-      rc != 0) {
-    return core::error(Status::internal(pre + "principal of \"" + name + "\": " + message(ctx, rc)));
-  }
+  const auto built = principal_named(ctx, h_->realm, std::string(user), pre);
+  if (!built) return core::error(built.error());
+  krb5_principal client = *built;
   const std::string who = principal_of(user);
   krb5_creds changepw{};
   krb5_error_code rc;

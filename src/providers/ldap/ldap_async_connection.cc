@@ -1,7 +1,9 @@
 // LdapAsyncConnection: libldap's asynchronous searches on one handle (ldap_async_connection.h).
 #include "providers/ldap/ldap_async_connection.h"
 
+#include <fcntl.h>
 #include <ldap.h>
+#include <sys/socket.h>
 #include <sys/time.h>
 
 #include <algorithm>
@@ -74,6 +76,18 @@ core::Result<std::unique_ptr<LdapAsyncConnection>> LdapAsyncConnection::connect(
     ldap_unbind_ext_s(ld, nullptr, nullptr);
     return core::error(Status::unavailable("ldap: " + uri + ": the connection has no descriptor"));
   }
+  // From here on no call waits for the server: a read that finds half a
+  // message (or half a TLS record) returns EAGAIN, which libldap takes as
+  // "no message yet"; a write that would wait is refused (send()). The send
+  // buffer holds every search outstanding (kMaxOutstanding of them, each a
+  // few hundred bytes), so a write waits only on a server that reads nothing.
+  const int flags = ::fcntl(fd, F_GETFL);
+  const int sndbuf = kSendBuffer;
+  if (flags < 0 || ::fcntl(fd, F_SETFL, flags | O_NONBLOCK) != 0 ||
+      ::setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof sndbuf) != 0) {
+    ldap_unbind_ext_s(ld, nullptr, nullptr);
+    return core::error(Status::unavailable("ldap: " + uri + ": cannot make the connection non-blocking"));
+  }
   return std::unique_ptr<LdapAsyncConnection>(new LdapAsyncConnection(ld, std::move(uri), fd));
 }
 
@@ -86,13 +100,21 @@ core::Result<int> LdapAsyncConnection::send(const LdapSearchRequest& r, int size
   for (const auto& a : r.attrs) attrs.push_back(const_cast<char*>(a.c_str()));
   attrs.push_back(nullptr);
   int msgid = -1;
+  int ok = LDAP_SUCCESS;
+  ldap_set_option(ld_, LDAP_OPT_RESULT_CODE, &ok);
   const int rc = ldap_search_ext(ld_, r.base.c_str(), r.scope, r.filter.c_str(), attrs.data(), 0, nullptr, nullptr,
                                  nullptr, size_limit, &msgid);
   if (rc != LDAP_SUCCESS) return core::error(Status::unavailable("ldap: " + uri_ + ": search not sent: " + error_text(ld_, rc)));
+  // libldap keeps a request it could only partly write (the socket's buffer
+  // full: LDAP_BUSY) to finish later and refuses the next one. A server that
+  // does not read what fits in kSendBuffer is as good as hung: the caller
+  // drops the connection rather than wait for it.
+  int after = LDAP_SUCCESS;
+  if (ldap_get_option(ld_, LDAP_OPT_RESULT_CODE, &after) == LDAP_OPT_SUCCESS && after == LDAP_BUSY) {
+    return core::error(Status::unavailable("ldap: " + uri_ + ": the server reads no more searches"));
+  }
   return msgid;
 }
-
-void LdapAsyncConnection::abandon(int msgid) { (void)ldap_abandon_ext(ld_, msgid, nullptr, nullptr); }
 
 core::Result<std::vector<LdapAsyncConnection::Completed>> LdapAsyncConnection::poll() {
   std::vector<Completed> done;

@@ -2,11 +2,15 @@
 // blocking — libldap's asynchronous API (ldap_search_ext, then ldap_result
 // with a zero timeout when the descriptor is readable), so that a caller with
 // an event loop (server/ldap_loop_directory.h) watches fd() and keeps several
-// searches outstanding on the one connection. Connecting, StartTLS and the
-// bind block: connect() is made on a helper thread, through an LdapProvider's
-// own open() (the same URIs in order, TLS rules, credentials and base checks),
-// and the handle is then handed over. No locks: after connect() returns, one
-// thread at a time uses it (the loop's).
+// searches outstanding on the one connection. Connecting, StartTLS (its
+// handshake) and the bind block: connect() is made on a helper thread,
+// through an LdapProvider's own open() (the same URIs in order, TLS rules,
+// credentials and base checks), and the handle is then handed over with its
+// socket made non-blocking, so that no later call waits for the server: half
+// a message or half a TLS record read is "nothing complete yet", and a search
+// the socket cannot take at once is refused (the caller drops the
+// connection). No locks: after connect() returns, one thread at a time uses
+// it (the loop's).
 #pragma once
 
 #include <cstdint>
@@ -35,10 +39,14 @@ class LdapAsyncConnection {
   int fd() const { return fd_; }
   const std::string& uri() const { return uri_; }
 
-  // Sends one search (a few hundred bytes on a connected socket); its message id.
+  // At most this many searches outstanding on one connection (the caller's
+  // bound): their requests always fit in the socket's send buffer.
+  static constexpr int kMaxOutstanding = 128;
+  static constexpr int kSendBuffer = 256 * 1024;
+
+  // Sends one search (a few hundred bytes); its message id. An error: not
+  // sent, or not wholly (a server that reads nothing): drop the connection.
   core::Result<int> send(const LdapSearchRequest& request, int size_limit = 0);
-  // Forgets a search (its answer, if it comes, is dropped by libldap).
-  void abandon(int msgid);
 
   struct Completed {
     int msgid = 0;
