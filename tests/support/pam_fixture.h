@@ -72,8 +72,11 @@ class PamDaemon : public Daemon {
                unix_first + "auth required " + module + " try_first_pass " + sock + "\n");
     write_file(dir() + "/pam.d/fastid-again",
                unix_first + "auth required " + module + " " + sock + "\n");
-    service("fastid-down", module + " socket=" + dir() + "/down/pam");
-    service("fastid-stale", module + " socket=" + dir() + "/stale/pam");
+    // A reply deadline of 120 s (the module's longest): a check that must end
+    // sooner asserts far below it, so a wait on it cannot pass for speed.
+    service("fastid-patient", module + " " + sock + " timeout=120");
+    service("fastid-down", module + " socket=" + dir() + "/down/pam timeout=120");
+    service("fastid-stale", module + " socket=" + dir() + "/stale/pam timeout=120");
     service("fastid-fake", module + " socket=" + dir() + "/fake/pam");
     // getpwnam in the namespace (libpam, pamtester) also asks fastid.
     write_file(dir() + "/nsswitch.conf",

@@ -161,8 +161,8 @@ class FrameClient {
     *payload = std::move(reply->payload);
     return true;
   }
-  // True when the daemon closes the connection within 5 s.
-  bool closed_by_peer() { return closed_within(fd_, 5000); }
+  // True when the daemon closes the connection within `ms` (5 s by default).
+  bool closed_by_peer(int ms = 5000) { return closed_within(fd_, ms); }
 
  private:
   int fd_ = -1;

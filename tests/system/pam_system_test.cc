@@ -138,51 +138,82 @@ TEST_F(PamSystemTest, LockoutAfterMaxFailuresThenUnlockedAfterLockoutTime) {
 }
 
 TEST_F(PamSystemTest, NonRootCallersAreRateLimitedPerUid) {
-  // caller_burst = 5, caller_rate = 1/s: 12 requests as fast as pamtester
-  // starts cannot all pass, however slow this machine is (12 s at most).
-  int refused = 0, passed = 0;
-  for (int i = 0; i < 12; ++i) {
-    auto r = daemon_->pamtester("fastid-test", "user00009", "Rate-pw.9", "authenticate", 100009);
-    if (has(r, kMaxTries)) ++refused;
-    if (has(r, kSuccess)) ++passed;
-  }
-  EXPECT_GE(passed, 5);
-  EXPECT_GE(refused, 1) << passed << " passed";
-  EXPECT_EQ(refused + passed, 12);
+  // caller_burst = 5, caller_rate = 1/s: 30 requests started at once cannot
+  // all pass unless they reach the daemon spread over 25 s. (One after the
+  // other they could: on a loaded machine each pamtester took over a second,
+  // and the bucket refilled between them.)
+  constexpr int kAtOnce = 30;
+  std::string loop = "sh -c \"for n in";
+  for (int i = 0; i < kAtOnce; ++i) loop += " " + std::to_string(i);
+  loop += "; do (echo Rate-pw.9 | pamtester fastid-test user00009 authenticate 2>&1) & done; wait\"";
+  auto r = daemon_->in_namespace(loop, "", 100009);
+  auto count = [&r](const std::string& what) {
+    int n = 0;
+    for (auto p = r.out.find(what); p != std::string::npos; p = r.out.find(what, p + 1)) ++n;
+    return n;
+  };
+  const int refused = count(kMaxTries), passed = count(kSuccess);
+  EXPECT_GE(passed, 1) << r.out;
+  // Refused by the per-uid rate (others may be refused as too many attempts
+  // at once for one user: max_failures = 3 in flight).
+  EXPECT_GE(count("too many authentication requests"), 1) << passed << " passed: " << r.out;
+  EXPECT_EQ(refused + passed, kAtOnce) << r.out;
   // Root (the system's login services) is not rate-limited per uid.
   for (int i = 0; i < 8; ++i) {
     EXPECT_TRUE(has(daemon_->pamtester("fastid-test", "user00009", "Rate-pw.9"), kSuccess));
   }
 }
 
-TEST_F(PamSystemTest, MissingDaemonIsAuthinfoUnavailWithinOneSecond) {
-  auto r = daemon_->pamtester("fastid-down", "user00001", "Yes-crypt.pw1");
+// pamtester under strace (poll, select and sleep calls of every thread); the
+// trace is returned in *trace. A module that waited out a deadline shows it as
+// a call that returned "(Timeout)" or as a sleep: counted, not timed.
+CommandResult traced_pamtester(const PamDaemon& d, const std::string& service, std::string* trace) {
+  const std::string file = d.dir() + "/trace." + service;
+  auto r = d.in_namespace(
+      "strace -f -qq -e trace=poll,ppoll,select,pselect6,epoll_wait,nanosleep,clock_nanosleep -o " + file +
+          " pamtester " + service + " user00001 authenticate",
+      "Yes-crypt.pw1\n");
+  *trace = read_file(file);
+  return r;
+}
+
+bool waited_out_a_deadline(const std::string& trace) {
+  return trace.find("(Timeout)") != std::string::npos || trace.find("nanosleep(") != std::string::npos;
+}
+
+TEST_F(PamSystemTest, MissingDaemonIsAuthinfoUnavailWithoutWaitingForAnyDeadline) {
+  std::string trace;
+  auto r = traced_pamtester(*daemon_, "fastid-down", &trace);
   EXPECT_NE(r.exit_code, 0);
   EXPECT_TRUE(has(r, kUnavail)) << r.out;
-  EXPECT_LT(r.seconds, 1.0);
+  EXPECT_FALSE(waited_out_a_deadline(trace)) << trace;
+  EXPECT_LT(r.seconds, 60.0) << "the reply deadline is 120 s";
   EXPECT_FALSE(has(r, "Password:")) << "no prompt for a password nobody can check: " << r.out;
 }
 
-TEST_F(PamSystemTest, StaleSocketOfADeadDaemonIsAuthinfoUnavailWithinOneSecond) {
+TEST_F(PamSystemTest, StaleSocketOfADeadDaemonIsAuthinfoUnavailWithoutWaitingForAnyDeadline) {
   fs::create_directories(daemon_->dir() + "/stale");
   const std::string path = daemon_->dir() + "/stale/pam";
   int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
   sockaddr_un addr = unix_address(path);
   ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
   ::close(fd);  // the file stays, nobody listens: what a killed daemon leaves
-  auto r = daemon_->pamtester("fastid-stale", "user00001", "Yes-crypt.pw1");
+  std::string trace;
+  auto r = traced_pamtester(*daemon_, "fastid-stale", &trace);
   EXPECT_TRUE(has(r, kUnavail)) << r.out;
-  EXPECT_LT(r.seconds, 1.0);
+  EXPECT_FALSE(waited_out_a_deadline(trace)) << trace;
+  EXPECT_LT(r.seconds, 60.0) << "the reply deadline is 120 s";
 }
 
 TEST_F(PamSystemTest, StoppedDaemonIsAuthinfoUnavailAfterThePingDeadline) {
   // The daemon accepts (the kernel does) but never answers: the module's ping
-  // deadline (900 ms) ends it before any password is sent.
+  // deadline (900 ms) ends it before any password is sent, not the 120 s
+  // reply deadline of this service.
   ASSERT_EQ(::kill(daemon_->pid(), SIGSTOP), 0);
-  auto r = daemon_->pamtester("fastid-test", "user00001", "Yes-crypt.pw1");
+  auto r = daemon_->pamtester("fastid-patient", "user00001", "Yes-crypt.pw1");
   ::kill(daemon_->pid(), SIGCONT);
   EXPECT_TRUE(has(r, kUnavail)) << r.out;
-  EXPECT_LT(r.seconds, 1.5) << "900 ms deadline, plus unshare and pamtester start-up";
+  EXPECT_LT(r.seconds, 60.0) << "900 ms ping deadline, far below the 120 s reply deadline";
   EXPECT_FALSE(has(r, "Password:")) << r.out;
   // And it serves again once resumed.
   EXPECT_TRUE(has(daemon_->pamtester("fastid-test", "user00001", "Yes-crypt.pw1"), kSuccess));
@@ -257,7 +288,9 @@ TEST_F(PamSystemTest, ImpostorDaemonThatIsNotRootNeverGetsThePassword) {
 TEST_F(PamSystemTest, BrokenDaemonRepliesAreAuthinfoUnavail) {
   const std::string dir = daemon_->dir() + "/broken";
   fs::create_directories(dir);
-  daemon_->service("fastid-broken", lib_dir() + "/pam_fastid.so socket=" + dir + "/pam");
+  // Reply deadline 120 s: a module that waited for the rest of a bad reply
+  // would take it all.
+  daemon_->service("fastid-broken", lib_dir() + "/pam_fastid.so socket=" + dir + "/pam timeout=120");
   for (int mode = 0; mode < 3; ++mode) {
     ::unlink((dir + "/pam").c_str());
     int ready[2];
@@ -297,15 +330,15 @@ TEST_F(PamSystemTest, BrokenDaemonRepliesAreAuthinfoUnavail) {
     ::kill(child, SIGKILL);
     ::waitpid(child, nullptr, 0);
     EXPECT_TRUE(has(r, kUnavail)) << "mode " << mode << ": " << r.out;
-    EXPECT_LT(r.seconds, 1.5) << "mode " << mode;
+    EXPECT_LT(r.seconds, 60.0) << "mode " << mode << ": the reply deadline is 120 s";
   }
 }
 
 TEST_F(PamSystemTest, A64KiBPasswordIsRefusedAtOnceAndNothingHangs) {
   const std::string huge(64 * 1024, 'p');
-  auto r = daemon_->driver("fastid-test user00001 authenticate", huge);
+  auto r = daemon_->driver("fastid-patient user00001 authenticate", huge);
   EXPECT_TRUE(has(r, std::string("authenticate: ") + kAuthErr)) << r.out.substr(0, 300);
-  EXPECT_LT(r.seconds, 1.0);
+  EXPECT_LT(r.seconds, 60.0) << "the reply deadline is 120 s";
   // The same on the wire, past the module: the daemon answers "too large" and keeps serving.
   int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
   sockaddr_un addr = unix_address(daemon_->socket_dir() + "/pam");

@@ -5,9 +5,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <thread>
+#include <vector>
 
 #include "auth/lockout.h"
 #include "auth/rate_limiter.h"
@@ -254,6 +257,36 @@ TEST_F(Offline, ForgetDropsTheLineAndReplacingKeepsOneLinePerUser) {
   ASSERT_TRUE(c.forget("alice"));
   EXPECT_EQ(c.verify("alice", "new").code(), core::Code::kNotFound);
   EXPECT_FALSE(c.has("alice"));
+}
+
+// The daemon runs these calls on its offload pool's threads: one instance
+// shared by threads at once loses no line (each call rewrites the whole file)
+// and TSan sees no race (`tsan` label).
+TEST_F(Offline, CallsFromSeveralThreadsAtOnceLoseNoLine) {
+  OfflineCredentials c(path(), 3600s);
+  constexpr int kThreads = 3, kUsers = 2;  // yescrypt is slow: few hashes
+  std::vector<std::thread> threads;
+  std::atomic<int> failures{0};
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&c, &failures, t] {
+      for (int u = 0; u < kUsers; ++u) {
+        const std::string user = "user" + std::to_string(t) + "x" + std::to_string(u);
+        if (!c.remember(user, "pw-" + user)) ++failures;
+        if (!c.verify(user, "pw-" + user)) ++failures;
+        if (!c.has(user)) ++failures;
+      }
+      if (!c.forget("user" + std::to_string(t) + "x0")) ++failures;
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(failures, 0);
+  for (int t = 0; t < kThreads; ++t) {
+    EXPECT_FALSE(c.has("user" + std::to_string(t) + "x0"));
+    for (int u = 1; u < kUsers; ++u) {
+      const std::string user = "user" + std::to_string(t) + "x" + std::to_string(u);
+      EXPECT_TRUE(c.verify(user, "pw-" + user)) << user << "'s line was lost";
+    }
+  }
 }
 
 TEST_F(Offline, AFileOthersCouldWriteIsNotTrusted) {
