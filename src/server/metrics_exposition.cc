@@ -255,6 +255,27 @@ void pam(PrometheusText& out, const Figures& f) {
   out.sample("fastid_pam_access_refusals_total", {}, f.total("pam.access_refusals"));
 }
 
+// The longest event-loop turn of the front workers (server/loop_monitor.h):
+// the largest of theirs, since a turn held by any one worker is what its
+// clients waited for.
+void loop_turns(PrometheusText& out, const Figures& f) {
+  struct Gauge {
+    std::string_view name, item, help;
+  };
+  static constexpr Gauge kGauges[] = {
+      {"fastid_loop_longest_turn_seconds", "loop.longest_turn_us",
+       "The longest event-loop turn of any front worker since it started, waiting for a CPU included."},
+      {"fastid_loop_longest_turn_recent_seconds", "loop.longest_turn_recent_us",
+       "The longest event-loop turn of any front worker in the last 10 to 20 s."},
+      {"fastid_loop_longest_turn_cpu_seconds", "loop.longest_turn_cpu_us",
+       "The CPU time of the longest event-loop turn of any front worker since it started."},
+  };
+  for (const Gauge& g : kGauges) {
+    out.family(g.name, "gauge", g.help);
+    out.sample(g.name, {}, static_cast<double>(f.once(g.item)) / 1e6);
+  }
+}
+
 }  // namespace
 
 std::string encode_metrics_snapshot(const StatusItems& items, std::size_t limit) {
@@ -326,6 +347,7 @@ std::string render_metrics(std::span<const StatusItems> workers) {
   caches(out, f);
   pools(out, f);
   pam(out, f);
+  loop_turns(out, f);
   out.family("fastid_metrics_snapshot_truncated", "gauge",
              "Front workers whose figures did not fit their page slot (some series are missing).");
   out.sample("fastid_metrics_snapshot_truncated", {}, f.total("metrics.truncated"));

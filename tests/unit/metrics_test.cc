@@ -216,6 +216,9 @@ TEST(MetricsExpositionTest, EveryFrontWorkersFiguresAreSummedAndSharedOnesTakenO
   }
   w0.emplace_back("store.corp.state", "online");
   w1.emplace_back("store.corp.state", "offline");
+  w0.emplace_back("loop.longest_turn_us", "2500");
+  w1.emplace_back("loop.longest_turn_us", "17000");  // the worst worker's turn, not a sum
+  w0.emplace_back("loop.longest_turn_cpu_us", "2500");
   const std::vector<StatusItems> workers = {decode_metrics_snapshot(encode_metrics_snapshot(w0)),
                                             decode_metrics_snapshot(encode_metrics_snapshot(w1))};
   const std::string text = render_metrics(workers);
@@ -250,6 +253,9 @@ TEST(MetricsExpositionTest, EveryFrontWorkersFiguresAreSummedAndSharedOnesTakenO
   EXPECT_EQ(s["fastid_provider_front_workers{provider=\"corp\",state=\"online\"}"], "1");
   EXPECT_EQ(s["fastid_provider_front_workers{provider=\"corp\",state=\"offline\"}"], "1");
   EXPECT_EQ(s["fastid_provider_online{provider=\"corp\"}"], "0") << "one front worker sees it offline";
+  EXPECT_EQ(s["fastid_loop_longest_turn_seconds"], "0.017");
+  EXPECT_EQ(s["fastid_loop_longest_turn_cpu_seconds"], "0.0025");
+  EXPECT_EQ(s["fastid_loop_longest_turn_recent_seconds"], "0");
   EXPECT_THAT(text, HasSubstr("# TYPE fastid_lookup_duration_seconds histogram\n"));
   // Each family is declared once.
   std::map<std::string, int> types;
