@@ -260,7 +260,10 @@ TEST_F(LdapMapsTest, SshdLetsTheDirectorysKeyInThroughAuthorizedKeysCommand) {
   const std::string port = run("/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind((\"127.0.0.1\", 0)); "
                                "print(s.getsockname()[1])'").out.substr(0, 5);
   ASSERT_EQ(run("ssh-keygen -q -t ed25519 -N '' -f " + d + "/hostkey").exit_code, 0);
-  const std::string command = bin_dir() + "/fastid ssh-keys -- %u";
+  // sshd refuses a command under a directory anyone may write to (a clone
+  // in /tmp, say): the namespace's /run is root's 0755, and fastid is copied
+  // there, as a package installs it under /usr/bin.
+  const std::string command = "/run/fastid-bin/fastid ssh-keys -- %u";
   write_file(d + "/sshd_config",
              "Port " + trim(port) + "\nListenAddress 127.0.0.1\nHostKey " + d + "/hostkey\nPidFile " + d +
                  "/sshd.pid\nUsePAM no\nPasswordAuthentication no\nKbdInteractiveAuthentication no\n"
@@ -270,7 +273,8 @@ TEST_F(LdapMapsTest, SshdLetsTheDirectorysKeyInThroughAuthorizedKeysCommand) {
   const std::string ssh = "ssh -F /dev/null -o BatchMode=yes -o IdentitiesOnly=yes -o StrictHostKeyChecking=no "
                           "-o UserKnownHostsFile=/dev/null -o ConnectTimeout=5 -p " + trim(port);
   write_file(d + "/run.sh",
-             "mount -t tmpfs tmpfs /run && mkdir -p /run/sshd /run/fastid && mount --bind " +
+             "mount -t tmpfs -o mode=0755 tmpfs /run && mkdir -p /run/sshd /run/fastid /run/fastid-bin && "
+                 "install -m 0755 " + bin_dir() + "/fastid /run/fastid-bin/fastid && mount --bind " +
                  daemon_->socket_dir() + " /run/fastid && mount --bind " + daemon_->dir() +
                  "/nsswitch.conf /etc/nsswitch.conf || exit 9\n"
                  "export LD_LIBRARY_PATH=" + lib_dir() + "\n"
