@@ -25,8 +25,12 @@ core::Result<std::unique_ptr<CachePublisher>> CachePublisher::open(CachePublishe
     // on a clock that has since been set back (docs/fastcache.md): the
     // longest ttl this map is written with, so a step back of more than that
     // makes every record a miss at once, rather than a cap of a day that lets
-    // a record published for 5 minutes be used for up to a day.
-    fo.max_ttl = std::max({m.ttl, p->options_.negative_ttl, std::chrono::milliseconds(1000)});
+    // a record published for 5 minutes be used for up to a day. Plus a
+    // second: the writer dates a record on the precise clock and readers
+    // check it on the coarse one, a tick behind, so a record written with
+    // the longest ttl would otherwise look dated ahead for that tick.
+    fo.max_ttl = std::max({m.ttl, p->options_.negative_ttl, std::chrono::milliseconds(1000)}) +
+                 std::chrono::seconds(1);
     auto w = FastCacheWriter::open(p->options_.dir, kind, fo);
     if (!w) return w.error().with_context(std::string("fast cache map ") + name);
     *out = std::move(*w);
