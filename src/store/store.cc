@@ -111,13 +111,14 @@ constexpr std::uint32_t kLmdbMagic = 0xBEEFC0DEu, kLmdbVersion = 1;
 }  // namespace meta
 
 Status check_data_file(const Store::Env& env, const std::string& dir) {
-  const std::string data = dir + "/data.mdb";
+  // Named only when something is wrong: this runs before every store read.
+  const auto data = [&dir] { return dir + "/data.mdb"; };
   struct stat st;
   if (env.data_fd < 0 || ::fstat(env.data_fd, &st) != 0)
-    return Status::corruption("store: " + data + " cannot be checked: " + std::strerror(errno));
+    return Status::corruption("store: " + data() + " cannot be checked: " + std::strerror(errno));
   const auto size = static_cast<std::uint64_t>(st.st_size);
   if (st.st_nlink == 0)
-    return Status::corruption("store: " + data + " was removed while fastidd used it");
+    return Status::corruption("store: " + data() + " was removed while fastidd used it");
   // Before the map is known (at open) the meta pages are read with pread;
   // after it, straight from the map, once the size says they are there.
   unsigned char head[2][meta::kEnd];
@@ -143,13 +144,13 @@ Status check_data_file(const Store::Env& env, const std::string& dir) {
   };
   if (psize == 0) {  // at open: the page size is in meta page 0
     psize = 1;
-    if (!read_meta(0)) return Status::corruption("store: " + data + " is " + std::to_string(size) + " bytes: cut short");
+    if (!read_meta(0)) return Status::corruption("store: " + data() + " is " + std::to_string(size) + " bytes: cut short");
     psize = word32(0, meta::kPageSize);
     if (psize < 512 || psize > (1u << 16) || (psize & (psize - 1)) != 0)
-      return Status::corruption("store: " + data + " is not an LMDB file (no valid page size)");
+      return Status::corruption("store: " + data() + " is not an LMDB file (no valid page size)");
   }
   if (size < 2 * psize)
-    return Status::corruption("store: " + data + " is " + std::to_string(size) +
+    return Status::corruption("store: " + data() + " is " + std::to_string(size) +
                               " bytes, shorter than its two meta pages: truncated");
   int newest = -1;
   for (int i = 0; i < 2; ++i) {
@@ -158,16 +159,16 @@ Status check_data_file(const Store::Env& env, const std::string& dir) {
     if (newest < 0 || word64(i, meta::kTxnId) > word64(newest, meta::kTxnId)) newest = i;
   }
   if (newest < 0)
-    return Status::corruption("store: " + data + " no longer holds LMDB meta pages: overwritten");
+    return Status::corruption("store: " + data() + " no longer holds LMDB meta pages: overwritten");
   // The size again, after the meta pages were read: a commit of the writer
   // thread may have grown the file and moved the last page since the first
   // look (a file only grows; one that shrank was cut short).
   if (::fstat(env.data_fd, &st) != 0)
-    return Status::corruption("store: " + data + " cannot be checked: " + std::strerror(errno));
+    return Status::corruption("store: " + data() + " cannot be checked: " + std::strerror(errno));
   const std::uint64_t last = word64(newest, meta::kLastPage);
   const auto now_size = static_cast<std::uint64_t>(st.st_size);
   if (last >= now_size / psize)
-    return Status::corruption("store: " + data + " is " + std::to_string(now_size) +
+    return Status::corruption("store: " + data() + " is " + std::to_string(now_size) +
                               " bytes but its last page ends at " + std::to_string((last + 1) * psize) + ": truncated");
   return Status::ok();
 }
@@ -175,9 +176,12 @@ Status check_data_file(const Store::Env& env, const std::string& dir) {
 }  // namespace internal
 
 Status Store::check_file() const {
-  const Status off = Status::corruption("store: " + options_.dir +
-                                        "/data.mdb was damaged while fastidd ran; the store is off until restart");
-  if (damaged_.load(std::memory_order_acquire)) return off;
+  // Built only when the store is off: the check runs before every read.
+  const auto off = [this] {
+    return Status::corruption("store: " + options_.dir +
+                              "/data.mdb was damaged while fastidd ran; the store is off until restart");
+  };
+  if (damaged_.load(std::memory_order_acquire)) return off();
   Status st = check_data_file(*env_, options_.dir);
   if (st) return st;
   // What happened is said once, here; the callers' own lines carry `off`.
@@ -185,7 +189,7 @@ Status Store::check_file() const {
     core::log_error(st.to_string() + " while fastidd ran: the store is off until fastidd restarts (lookups go to "
                     "the providers); at the next start the file is moved aside to data.mdb.bad");
   }
-  return off;
+  return off();
 }
 
 Millis now_millis() {
