@@ -150,7 +150,10 @@ class FrontLoop {
     nss_.set_directories(std::move(directories));
     pam_.emplace(nss_, std::move(options), state_dir, std::move(lockout));
   }
-  ~FrontLoop() { stop(); }
+  ~FrontLoop() {
+    stop();
+    if (pam_) pam_->join();  // the offload threads, once no request is left
+  }
 
   // Queues one request; its outcome goes to results()[index]. Before start()
   // or on the loop thread (the handler is loop-thread only).
@@ -187,7 +190,6 @@ class FrontLoop {
     work_.reset();
     if (!all_answered()) io_.stop();
     if (thread_.joinable()) thread_.join();
-    if (pam_) pam_->join();
   }
   void restart() {
     io_.restart();
@@ -231,8 +233,11 @@ class FrontLoop {
 class PamOffloadTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    char tmpl[] = "/tmp/fastid-pam-offload-test.XXXXXX";
-    ASSERT_NE(::mkdtemp(tmpl), nullptr);
+    // On tmpfs when there is one: the offline file is fsynced at every
+    // login, which a disk shared with builds makes take 0.5 s each.
+    const bool shm = std::filesystem::is_directory("/dev/shm");
+    std::string tmpl = std::string(shm ? "/dev/shm" : "/tmp") + "/fastid-pam-offload-test.XXXXXX";
+    ASSERT_NE(::mkdtemp(tmpl.data()), nullptr);
     dir_ = tmpl;
     const std::string today = std::to_string(::time(nullptr) / 86400 - 1);
     std::string passwd, group, shadow;
@@ -280,12 +285,10 @@ TEST_F(PamOffloadTest, ConcurrentRequestsOnOneLoopRunOnThePoolAndEachGetsItsAnsw
   // alice's check is held on one pool thread; everything else is queued behind it on the loop.
   const std::size_t held = loop.ask(proto::Opcode::kAuthenticate, "alice", password_of("alice"));
   std::vector<std::size_t> right, wrong, accounts;
-  for (int round = 0; round < 2; ++round) {
-    for (std::size_t u = 1; u < users_.size(); ++u) {
-      right.push_back(loop.ask(proto::Opcode::kAuthenticate, users_[u], password_of(users_[u])));
-      wrong.push_back(loop.ask(proto::Opcode::kAuthenticate, users_[u], "wrong-" + std::to_string(round)));
-      accounts.push_back(loop.ask(proto::Opcode::kAccount, users_[u], ""));
-    }
+  for (std::size_t u = 1; u < users_.size(); ++u) {
+    right.push_back(loop.ask(proto::Opcode::kAuthenticate, users_[u], password_of(users_[u])));
+    wrong.push_back(loop.ask(proto::Opcode::kAuthenticate, users_[u], "wrong-guess"));
+    accounts.push_back(loop.ask(proto::Opcode::kAccount, users_[u], ""));
   }
   loop.start();
   // Every other request is answered while alice's check still holds a pool
