@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <expected>
 #include <memory>
@@ -31,6 +32,7 @@
 #include "server/connection.h"
 #include "server/gate.h"
 #include "server/read_buffer.h"
+#include "server/reply_frame.h"
 
 namespace fastid::server {
 
@@ -113,7 +115,7 @@ asio::awaitable<FrameRead> read_frame(Server::Connection& conn, Transport& trans
 // password in a core::Secret): erasing it wipes it and the tail the move
 // leaves behind; what follows it, if anything, is the client's next request.
 // With tracing on, a lookup's trace key is left in `trace_key` (core/trace.h).
-inline asio::awaitable<proto::Bytes> answer_frame(Server& server, Server::Connection& conn, const FrameRead& frame,
+inline asio::awaitable<ReplyFrame> answer_frame(Server& server, Server::Connection& conn, const FrameRead& frame,
                                                   ReadBuffer& in, std::string& trace_key) {
   using Clock = std::chrono::steady_clock;
   const proto::FrameHeader& h = frame.header;
@@ -198,20 +200,33 @@ asio::awaitable<void> serve_requests(Server& server, std::shared_ptr<Server::Con
 
     trace_key.clear();
     auto answer = answer_frame(server, *conn, frame, in, trace_key);
-    proto::Bytes reply = co_await std::move(answer);
+    const ReplyFrame reply = co_await std::move(answer);
 
     conn->set_deadline(Clock::now() + server.limits().stall_timeout);
     // The reply leaves in this very handler, before the work the answer
     // queued behind it (the store write and the fast cache publish are
     // posted, docs/architecture.md) and without a loop turn of its own; only
-    // what the socket did not take is awaited.
-    const std::size_t sent = transport.write_now(asio::buffer(reply));
-    if (sent < reply.size()) {
-      auto [werr, wn] = co_await transport.write(asio::buffer(reply) + sent);
-      if (werr) {
-        protocol_error = conn->timed_out;
-        break;
+    // what the socket did not take is awaited. A shared payload
+    // (shared_replies.h) follows this requester's header, written from the
+    // one buffer every reply to that record version holds a reference to.
+    bool write_failed = false;
+    const std::array<asio::const_buffer, 2> parts{
+        asio::buffer(reply.bytes),
+        reply.shared_payload ? asio::buffer(*reply.shared_payload) : asio::const_buffer()};
+    for (const asio::const_buffer& part : parts) {
+      if (part.size() == 0) continue;
+      const std::size_t sent = transport.write_now(part);
+      if (sent < part.size()) {
+        auto [werr, wn] = co_await transport.write(part + sent);
+        if (werr) {
+          write_failed = true;
+          break;
+        }
       }
+    }
+    if (write_failed) {
+      protocol_error = conn->timed_out;
+      break;
     }
     if (!trace_key.empty()) core::trace_stage("reply_written", trace_key);
   }
