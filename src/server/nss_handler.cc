@@ -108,8 +108,8 @@ asio::awaitable<ReplyFrame> NssHandler::handle(proto::Request req, core::PeerCre
     if (std::shared_ptr<const proto::Bytes> payload =
             shared_.find(*query, [this](std::size_t n) { return version_of(n); })) {
       metrics_.record(query->kind, LookupResult::kFound, std::chrono::steady_clock::now() - started);
-      co_return ReplyFrame(proto::encode_answer_header(req.request_id, query->kind, payload->size()),
-                           std::move(payload));
+      proto::Bytes header = proto::encode_answer_header(req.request_id, query->kind, payload->size());
+      co_return ReplyFrame(std::move(header), std::move(payload));
     }
     // The version is read before the lookup: data that changes during it
     // makes the entry unusable at once, never the other way round.
@@ -134,8 +134,8 @@ asio::awaitable<ReplyFrame> NssHandler::handle(proto::Request req, core::PeerCre
           auto payload = std::make_shared<const proto::Bytes>(std::move(*encoded));
           generations.resize(answered_by + 1);
           shared_.keep(*query, SharedReplies::Version{std::move(generations), invalidations}, payload);
-          co_return ReplyFrame(proto::encode_answer_header(req.request_id, query->kind, payload->size()),
-                               std::move(payload));
+          proto::Bytes header = proto::encode_answer_header(req.request_id, query->kind, payload->size());
+          co_return ReplyFrame(std::move(header), std::move(payload));
         }
       }
       co_return proto::encode_answer(req.request_id, *query, *r);
