@@ -19,7 +19,6 @@
 #include <string.h>
 
 #include <algorithm>
-#include <array>
 #include <chrono>
 #include <expected>
 #include <memory>
@@ -155,6 +154,10 @@ inline asio::awaitable<ReplyFrame> answer_frame(Server& server, Server::Connecti
   co_return co_await std::move(op);
 }
 
+// A shared reply payload is written this many bytes per await (each write's
+// completion is a turn of its own).
+inline constexpr std::size_t kSharedWriteSlice = 4 * 1024;
+
 // The request loop: wait for a request (idle timeout), read its frame (stall
 // timeout), answer it through the gate and the router, write the reply; until
 // the peer leaves, breaks the protocol, stalls or the server stops.
@@ -208,20 +211,24 @@ asio::awaitable<void> serve_requests(Server& server, std::shared_ptr<Server::Con
     // posted, docs/architecture.md) and without a loop turn of its own; only
     // what the socket did not take is awaited. A shared payload
     // (shared_replies.h) follows this requester's header, written from the
-    // one buffer every reply to that record version holds a reference to.
+    // one buffer every reply to that record version holds a reference to, a
+    // slice per loop turn: a burst of requests for it costs the turn that
+    // reads them a slice each, not a socket buffer's worth (~200 KiB) each.
     bool write_failed = false;
-    const std::array<asio::const_buffer, 2> parts{
-        asio::buffer(reply.bytes),
-        reply.shared_payload ? asio::buffer(*reply.shared_payload) : asio::const_buffer()};
-    for (const asio::const_buffer& part : parts) {
-      if (part.size() == 0) continue;
-      const std::size_t sent = transport.write_now(part);
-      if (sent < part.size()) {
-        auto [werr, wn] = co_await transport.write(part + sent);
-        if (werr) {
-          write_failed = true;
-          break;
-        }
+    const std::size_t sent = transport.write_now(asio::buffer(reply.bytes));
+    if (sent < reply.bytes.size()) {
+      auto wr = transport.write(asio::buffer(reply.bytes) + sent);
+      auto [werr, wn] = co_await std::move(wr);
+      write_failed = static_cast<bool>(werr);
+    }
+    if (reply.shared_payload && !write_failed) {
+      const proto::Bytes& payload = *reply.shared_payload;
+      for (std::size_t at = 0; at < payload.size() && !write_failed;) {
+        const std::size_t n = std::min(kSharedWriteSlice, payload.size() - at);
+        auto wr = transport.write(asio::buffer(payload.data() + at, n));
+        auto [werr, wn] = co_await std::move(wr);
+        write_failed = static_cast<bool>(werr);
+        at += n;
       }
     }
     if (write_failed) {

@@ -58,6 +58,22 @@ std::uint64_t fastidd_rss_kib(pid_t root) {
   return kib;
 }
 
+// CPU time (user + system) of fastidd and every process under it, ms.
+double fastidd_cpu_ms(pid_t root) {
+  std::set<pid_t> all = descendants(root);
+  all.insert(root);
+  double ticks = 0;
+  for (pid_t p : all) {
+    const std::string stat = read_file("/proc/" + std::to_string(p) + "/stat");
+    std::istringstream in(stat.substr(stat.rfind(')') + 2));
+    std::string field;
+    for (int i = 3; i <= 15 && in >> field; ++i) {
+      if (i == 14 || i == 15) ticks += std::stod(field);  // utime, stime
+    }
+  }
+  return ticks * 1000.0 / static_cast<double>(::sysconf(_SC_CLK_TCK));
+}
+
 proto::Request getpwnam(std::uint32_t id, const std::string& name) {
   proto::Request r;
   r.opcode = proto::Opcode::kGetpwnam;
@@ -260,49 +276,64 @@ TEST_F(HostileClientsTest, HalfClosedSockets) {
               big_reply_bytes_, rd_ms);
 }
 
-// Slow readers of the largest reply: 200 connections ask for the
-// 50,000-member group and never read, 5 more read one byte every 200 ms.
-// Every reply to that group is written from one shared, immutable payload
-// (server/shared_replies.h): the loop encodes it once, each request costs a
-// header and a reference, so
+// Slow readers of the largest reply: 205 connections are opened, then each
+// asks for the 50,000-member group in one burst; 200 never read, 5 read one
+// byte every 200 ms. Every reply to that group is written from one shared,
+// immutable payload (server/shared_replies.h), a 4 KiB slice per loop turn:
+// the loop encodes it once, each request costs a header, a reference and a
+// slice, so
 // - the front worker's longest loop turn, read from `fastid status` as an
 //   operator would (loop.longest_turn_cpu_us: the loop thread's CPU time in
-//   its longest turn since it started, the warm-up's one encoding included),
-//   stays within 10 ms. The wall-clock figure is printed, not judged: on the
-//   shared 2-core machine it is dominated by waiting for a CPU
-//   (docs/reliability.md "Loop latency"). Without the sharing, each request
-//   copied and encoded the 650 KB group on the loop (about 5 ms of CPU each);
+//   its longest turn), stays within 10 ms. The wall-clock figure is printed,
+//   not judged: on the shared 2-core machine it is dominated by waiting for
+//   a CPU (docs/reliability.md "Loop latency"). Before the sharing, each
+//   request copied and encoded the 650 KB group on the loop (~3.5 ms of CPU
+//   each) and the burst held one turn for 711 ms of CPU;
 // - memory stays under the baseline plus 4 payloads (the table's and one
 //   being replaced, each at most kMaxPayload) plus 40 KiB per slow reader
 //   (its connection, coroutine and the socket's bookkeeping): the figure is
-//   every fastidd process's RSS summed. Before the sharing it was 146 MiB
-//   over the baseline for 200 readers (a copy per reply).
+//   every fastidd process's RSS summed. Before the sharing the burst took it
+//   365 MiB over the baseline (a copy per reply).
 // fastidd closes each slow reader after the stall timeout and keeps serving.
 //
-// Under ASan the same 200 readers, and neither bound is judged, only printed:
-// ASan's quarantine keeps freed memory resident, and its instrumentation
-// makes every handler several times slower, so a turn's CPU time measures
-// ASan.
+// The loop-turn gauge is a maximum since the worker started: it holds the
+// warm-up's one encoding of the group (about 4.5 ms, its copy out of the
+// files index and its encoding; the fast cache publish runs in a turn of its
+// own), so what is asserted is that the readers did not raise it above 10 ms
+// (or above that warm-up turn, if the machine's load made it longer).
+//
+// Under ASan, 25 readers (not run under ASan with 200 since the sharing) and
+// neither bound is judged, only printed: ASan's quarantine keeps freed
+// memory resident, and its instrumentation makes every handler several
+// times slower, so a turn's CPU time measures ASan.
 TEST_F(HostileClientsTest, SlowReadersOfTheBigGroupAreClosedAfterTheStallTimeout) {
 #ifdef FASTID_ASAN_RUNTIME
   constexpr bool kJudge = false;
+  constexpr int kSilent = 25, kDrip = 5;
 #else
   constexpr bool kJudge = true;
-#endif
   constexpr int kSilent = 200, kDrip = 5;
+#endif
   constexpr long kMaxTurnUs = 10000;
   const long turn_cpu0 = d_.status_figure("loop.longest_turn_cpu_us");
   const long turn0 = d_.status_figure("loop.longest_turn_us");
+  const double cpu0 = fastidd_cpu_ms(d_.pid());
   const std::uint64_t rss0 = fastidd_rss_kib(d_.pid());
   const auto frame = proto::encode_request(getgrnam(21, kBigGroup));
   std::vector<int> silent, drip;
-  const auto t0 = Clock::now();
+  // Connected first, then every request sent in one burst: they arrive
+  // together, and the loop answers up to an epoll batch of them in one turn.
   for (int i = 0; i < kSilent + kDrip; ++i) {
     int fd = connect_unix(path_);
     ASSERT_GE(fd, 0);
-    ASSERT_TRUE(send_all(fd, frame));
     (i < kSilent ? silent : drip).push_back(fd);
   }
+  const std::string all_open = std::to_string(kSilent + kDrip + 1);  // and the status connection
+  ASSERT_TRUE(wait_until([&] { return d_.status_value("connections.open") == all_open; }, 10s))
+      << d_.status_value("connections.open") << " connections open";
+  const auto t0 = Clock::now();
+  for (int fd : silent) ASSERT_TRUE(send_all(fd, frame));
+  for (int fd : drip) ASSERT_TRUE(send_all(fd, frame));
   // Meanwhile another client is served, and the peak of memory is sampled.
   std::uint64_t peak = rss0;
   int served = 0, failed = 0;
@@ -347,6 +378,7 @@ TEST_F(HostileClientsTest, SlowReadersOfTheBigGroupAreClosedAfterTheStallTimeout
     EXPECT_LT(got, big_reply_bytes_) << "drip reader " << i << " got its whole reply";
   }
   const std::uint64_t rss1 = fastidd_rss_kib(d_.pid());
+  const double cpu_ms = fastidd_cpu_ms(d_.pid()) - cpu0;
   const std::uint64_t bound_kib = (4 * std::uint64_t{proto::kMaxPayload} + kSilent * 40 * 1024) / 1024 + rss0;
   const long turn_cpu = d_.status_figure("loop.longest_turn_cpu_us");
   const long turn = d_.status_figure("loop.longest_turn_us");
@@ -354,14 +386,16 @@ TEST_F(HostileClientsTest, SlowReadersOfTheBigGroupAreClosedAfterTheStallTimeout
   std::printf("[figure] %d silent + %d one-byte readers of a %zu-byte reply: all closed %.1f s after they asked "
               "(stall_timeout %d s); fastidd RSS %llu KiB before, %llu KiB peak (+%llu), %llu KiB after; bound "
               "%llu KiB; %d lookups served alongside (worst %.1f ms), %d failed; longest loop turn %ld us of CPU "
-              "(%ld before the readers), %ld us wall clock (%ld before); replies from the shared payload %s\n",
+              "(%ld before the readers), %ld us wall clock (%ld before); replies from the shared payload %s; fastidd CPU "
+              "%.0f ms over the case\n",
               kSilent, kDrip, big_reply_bytes_, closed_s, kStallSeconds, static_cast<unsigned long long>(rss0),
               static_cast<unsigned long long>(peak), static_cast<unsigned long long>(peak - rss0),
               static_cast<unsigned long long>(rss1), static_cast<unsigned long long>(bound_kib), served, worst_ms,
-              failed, turn_cpu, turn_cpu0, turn, turn0, shared_hits.c_str());
+              failed, turn_cpu, turn_cpu0, turn, turn0, shared_hits.c_str(), cpu_ms);
   ASSERT_GE(turn_cpu, 0) << "no loop.longest_turn_cpu_us in fastid status";
   if (kJudge) {
-    EXPECT_LE(turn_cpu, kMaxTurnUs) << "a turn of the front worker's loop ran longer than 10 ms";
+    EXPECT_LE(turn_cpu, std::max(turn_cpu0, kMaxTurnUs))
+        << "a turn of the front worker's loop ran longer than 10 ms while it answered the readers";
     EXPECT_LT(peak, bound_kib) << "fastidd held more than the shared payloads and a little per slow reader";
   }
   EXPECT_LT(closed_s, kStallSeconds + 8.0);
