@@ -557,7 +557,7 @@ class NssHandlerTest : public ServerTest {
 
   // The reply frame to `q` through handle(): its header status.
   proto::WireStatus reply_status(const Query& q) {
-    proto::Bytes frame = await(handler_.handle(proto::request_of(q, 9), core::PeerCred{}));
+    proto::Bytes frame = await(handler_.handle(proto::request_of(q, 9), core::PeerCred{})).flatten();
     proto::FrameHeader h{};
     EXPECT_EQ(proto::decode_header(frame.data(), &h), proto::HeaderCheck::kOk);
     EXPECT_EQ(h.request_id, 9u);
@@ -825,7 +825,7 @@ class RouterTest : public ServerTest {
   };
   Routed route(proto::Request req, core::PeerCred peer) {
     req.request_id = 41;
-    proto::Bytes frame = await(router_.dispatch(std::move(req), peer));
+    proto::Bytes frame = await(router_.dispatch(std::move(req), peer)).flatten();
     proto::FrameHeader h{};
     EXPECT_EQ(proto::decode_header(frame.data(), &h), proto::HeaderCheck::kOk);
     EXPECT_EQ(h.request_id, 41u);
