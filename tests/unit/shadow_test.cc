@@ -120,12 +120,13 @@ long peak_rise_kib(const std::function<void()>& fn) {
 // own method and cost.
 TEST_F(Shadow, TheDummyCheckOfAnUnknownNameCostsWhatTheFilesOwnHashesCost) {
   const std::string today = std::to_string(days_since_epoch() - 1);
-  write("shadow", "locked:!" + hash_of("l-pw", "$6$") + ":" + today + ":0:99999:7:::\n" + "bob:" +
-                      hash_of("b-pw", "$6$") + ":" + today + ":0:99999:7:::\n");
+  write("shadow", "locked:!" + hash_of("l-pw", "$6$") + ":" + today + ":0:99999:7:::\n" +
+                      "odd:$unknown$method$x:" + today + ":0:99999:7:::\n" + "bob:" + hash_of("b-pw", "$6$") +
+                      ":" + today + ":0:99999:7:::\n");
   core::Secret like;
   auto none = find_shadow_entry(dir_ + "/shadow", "nobody", &like);
   EXPECT_EQ(none.error().code(), core::Code::kNotFound);
-  EXPECT_EQ(like.view().substr(0, 3), "$6$") << "the first usable hash, not the locked one";
+  EXPECT_EQ(like.view().substr(0, 3), "$6$") << "the first hash libcrypt runs: not the locked one, not the unknown method";
 
   FilesProvider p = provider();
   ASSERT_TRUE(p.open());

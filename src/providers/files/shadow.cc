@@ -75,7 +75,9 @@ bool parse_days(std::string_view text, std::int64_t* out) {
 }
 
 // The hash field of the file's first line whose hash is a crypt(3) string
-// ("$id$..."): what checking a password against this file costs.
+// ("$id$...") of a method libcrypt runs: what checking a password against
+// this file costs. A line of an unknown method is skipped: crypt_r refuses
+// it at once, and a dummy that costs nothing would tell unknown names apart.
 std::string_view first_crypt_hash(std::string_view file) {
   while (!file.empty()) {
     const std::size_t eol = file.find('\n');
@@ -85,7 +87,11 @@ std::string_view first_crypt_hash(std::string_view file) {
     if (c1 == std::string_view::npos) continue;
     std::string_view hash = line.substr(c1 + 1);
     hash = hash.substr(0, hash.find(':'));
-    if (hash.size() > 3 && hash[0] == '$') return hash;
+    if (hash.size() <= 3 || hash[0] != '$') continue;
+    std::string setting(hash);  // NUL-terminated for crypt_checksalt; zeroed below
+    const int verdict = ::crypt_checksalt(setting.c_str());
+    ::explicit_bzero(setting.data(), setting.size());
+    if (verdict == CRYPT_SALT_OK || verdict == CRYPT_SALT_METHOD_LEGACY) return hash;
   }
   return {};
 }
