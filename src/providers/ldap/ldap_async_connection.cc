@@ -40,7 +40,7 @@ std::string error_text(LDAP* ld, int rc) {
   return out;
 }
 
-// The entries of one complete search result chain, as the provider reads its own.
+// The entries of a search's message (an entry, or a chain), as the provider reads its own.
 std::vector<LdapEntryData> entries_of(LDAP* ld, LDAPMessage* res) {
   std::vector<LdapEntryData> out;
   for (LDAPMessage* e = ldap_first_entry(ld, res); e != nullptr; e = ldap_next_entry(ld, e)) {
@@ -156,50 +156,67 @@ core::Result<int> LdapAsyncConnection::send(const LdapSearchRequest& r, int size
   return msgid;
 }
 
+// One message at a time (LDAP_MSG_ONE), as many as are there: with a zero
+// timeout libldap's ldap_result stops after reading one message that does
+// not complete what it was asked for, so asking for whole chains
+// (LDAP_MSG_ALL) read a search's entry on one wake-up and its result on the
+// next, a loop round trip per message. Entries are kept per search here
+// until its result arrives.
 core::Result<std::vector<LdapAsyncConnection::Completed>> LdapAsyncConnection::poll() {
   std::vector<Completed> done;
   for (;;) {
     timeval zero{0, 0};
-    LDAPMessage* res = nullptr;
-    const int type = ldap_result(ld_, LDAP_RES_ANY, LDAP_MSG_ALL, &zero, &res);
-    if (type == 0) return done;  // nothing more is complete
+    LDAPMessage* msg = nullptr;
+    const int type = ldap_result(ld_, LDAP_RES_ANY, LDAP_MSG_ONE, &zero, &msg);
+    if (type == 0) return done;  // nothing more is there
     if (type < 0) {
       int err = LDAP_SERVER_DOWN;
       ldap_get_option(ld_, LDAP_OPT_RESULT_CODE, &err);
-      if (res != nullptr) ldap_msgfree(res);
+      if (msg != nullptr) ldap_msgfree(msg);
       return core::error(Status::unavailable("ldap: " + uri_ + ": " + error_text(ld_, err)));
     }
-    Completed c;
-    c.msgid = ldap_msgid(res);
-    // A complete search chain is returned with the type of its first message:
-    // an entry or a reference when it has any (a chain that was already
-    // complete in libldap's list), the result otherwise.
-    if (type != LDAP_RES_SEARCH_RESULT && type != LDAP_RES_SEARCH_ENTRY && type != LDAP_RES_SEARCH_REFERENCE) {
+    const int msgid = ldap_msgid(msg);
+    if (type == LDAP_RES_SEARCH_ENTRY) {
+      auto got = entries_of(ld_, msg);
+      ldap_msgfree(msg);
+      auto& entries = partial_[msgid];
+      for (auto& e : got) entries.push_back(std::move(e));
+      continue;
+    }
+    if (type == LDAP_RES_SEARCH_REFERENCE) {  // not followed, as in the provider
+      ldap_msgfree(msg);
+      continue;
+    }
+    if (type != LDAP_RES_SEARCH_RESULT) {
       // Not ours (an unsolicited notice of disconnection, a stray reply).
-      ldap_msgfree(res);
+      ldap_msgfree(msg);
       if (type == LDAP_RES_EXTENDED) return core::error(Status::unavailable("ldap: " + uri_ + ": the server ended the connection"));
       continue;
+    }
+    Completed c;
+    c.msgid = msgid;
+    std::vector<LdapEntryData> entries;
+    if (auto it = partial_.find(msgid); it != partial_.end()) {
+      entries = std::move(it->second);
+      partial_.erase(it);
     }
     int rc = LDAP_OTHER;
     char* matched = nullptr;
     char* text = nullptr;
-    if (ldap_parse_result(ld_, res, &rc, &matched, &text, nullptr, nullptr, 0) != LDAP_SUCCESS) rc = LDAP_OTHER;
+    if (ldap_parse_result(ld_, msg, &rc, &matched, &text, nullptr, nullptr, 0) != LDAP_SUCCESS) rc = LDAP_OTHER;
     std::string why = ldap_err2string(rc);
     if (text != nullptr && *text != '\0') why += std::string(" (") + text + ")";
     if (matched != nullptr) ldap_memfree(matched);
     if (text != nullptr) ldap_memfree(text);
+    ldap_msgfree(msg);
     if (rc == LDAP_SUCCESS || rc == LDAP_SIZELIMIT_EXCEEDED) {
-      c.entries = entries_of(ld_, res);
+      c.entries = std::move(entries);
     } else if (rc == LDAP_NO_SUCH_OBJECT) {
       c.entries = std::vector<LdapEntryData>{};
     } else {
+      if (connection_error(rc)) return core::error(Status::unavailable("ldap: " + uri_ + ": " + why));
       c.entries = core::error(Status::unavailable("ldap: " + uri_ + ": search failed: " + why));
-      if (connection_error(rc)) {
-        ldap_msgfree(res);
-        return core::error(Status::unavailable("ldap: " + uri_ + ": " + why));
-      }
     }
-    ldap_msgfree(res);
     done.push_back(std::move(c));
   }
 }

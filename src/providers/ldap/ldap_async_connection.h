@@ -18,6 +18,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "core/status.h"
@@ -79,6 +80,7 @@ class LdapAsyncConnection {
   bool watch_writes();
 
   WriteState writes_;
+  std::unordered_map<int, std::vector<LdapEntryData>> partial_;  // entries of searches whose result is not in yet
   ::ldap* ld_ = nullptr;
   std::string uri_;
   int fd_ = -1;
