@@ -163,8 +163,9 @@ TEST_F(LdapLoopSystemTest, IdenticalLookupsInFlightShareOneSearch) {
 
 // The config of a daemon whose ldap provider "corp" reaches `slapd` through
 // a proxy on `port` with async_lookups, behind a files provider "local"
-// (zlocal), the fast cache and the store off, request_timeout 2 s.
-std::string config_through_proxy(const Daemon& d, const Slapd& slapd, int port, const std::string& extra = "") {
+// (zlocal), the fast cache and the store off, request_timeout 2 s unless told.
+std::string config_through_proxy(const Daemon& d, const Slapd& slapd, int port, const std::string& extra = "",
+                                 const std::string& request_timeout = "2s") {
   const std::string dir = d.dir();
   write_file(dir + "/data/local-passwd", "zlocal:x:4002:4002::/home/zlocal:/bin/sh\n");
   write_file(dir + "/data/local-group", "zlocal:x:4002:\n");
@@ -176,7 +177,7 @@ std::string config_through_proxy(const Daemon& d, const Slapd& slapd, int port, 
          "\n[[provider]]\nname = \"corp\"\ntype = \"ldap\"\nuri = [\"ldap://127.0.0.1:" + std::to_string(port) +
          "/\"]\nbase = \"" + slapd.base() + "\"\nbind_dn = \"" + slapd.bind_dn() + "\"\nbind_password_file = \"" +
          slapd.bind_password_file() + "\"\nschema = \"rfc2307bis\"\nasync_lookups = true\nnetwork_timeout = \"1s\"\n"
-         "pool = { request_timeout = \"2s\" }\n" + extra;
+         "pool = { request_timeout = \"" + request_timeout + "\" }\n" + extra;
 }
 
 // A slapd that reads no more requests (the proxy stops reading, with a small
@@ -244,7 +245,9 @@ TEST_F(LdapLoopSystemTest, ASearchTheSocketTookOnlyPartOfIsFinishedWhenTheServer
   StallingProxy proxy(slapd_.port(), 6s, 2048);
   ASSERT_NE(proxy.port(), 0);
   auto d = std::make_unique<Daemon>(1, 1);
-  d->write_config(config_through_proxy(*d, slapd_, proxy.port()));
+  // A request timeout long enough that no search times out before the
+  // server reads again (a slow ASan build takes seconds over 300 requests).
+  d->write_config(config_through_proxy(*d, slapd_, proxy.port(), "", "30s"));
   ASSERT_TRUE(d->start()) << d->log();
   ASSERT_TRUE(wait_until([&] { return d->status_value("ldap_loop.corp.state") == "connected"; })) << d->log();
   ASSERT_NE(query(*d, "passwd user00001").find("user00001:"), std::string::npos) << d->log();
