@@ -130,15 +130,25 @@ asio::awaitable<core::Result<std::vector<LdapEntryData>>> LdapLoopDirectory::sea
     // this lookup is the pool's (resolve() asks it).
     co_return core::error(core::Status::busy("ldap: " + name() + ": front worker connection full"));
   }
+  if (conn_->write_blocked()) {
+    // The socket has not taken all of an earlier search yet (a server slow to
+    // read): this lookup is the pool's, the connection stays.
+    ++counters_.write_waits;
+    co_return core::error(core::Status::busy("ldap: " + name() + ": front worker connection still writing"));
+  }
   if (!key.empty()) core::trace_stage("search_sent", key);
   auto sent = conn_->send(request);
   if (!sent) {
-    drop(sent.error());
+    if (sent.error().code() != core::Code::kBusy) drop(sent.error());
     co_return core::error(sent.error());
   }
   ++counters_.searches;
+  // Part of it is still in libldap: written from service() once the socket
+  // takes more (a search timeout still bounds how long that may take).
+  if (conn_->write_blocked()) watch_write();
   const int msgid = *sent;
   auto pending = std::make_shared<Pending>(executor_);
+  pending->trace_key = key;
   pending_.emplace(msgid, pending);
   pending->done.expires_after(timeout());
   asio::error_code ec;
@@ -198,12 +208,35 @@ void LdapLoopDirectory::watch() {
   watch_->async_wait(asio::posix::stream_descriptor::wait_read, [weak, generation](const asio::error_code& ec) {
     auto self = weak.lock();
     if (!self || ec || generation != self->generation_) return;
-    self->readable();
+    self->service();
+    self->watch();
   });
 }
 
-void LdapLoopDirectory::readable() {
+void LdapLoopDirectory::watch_write() {
+  if (!watch_ || write_watched_) return;
+  write_watched_ = true;
+  std::weak_ptr<LdapLoopDirectory> weak = weak_from_this();
+  const std::uint64_t generation = generation_;
+  watch_->async_wait(asio::posix::stream_descriptor::wait_write, [weak, generation](const asio::error_code& ec) {
+    auto self = weak.lock();
+    if (!self || generation != self->generation_) return;
+    self->write_watched_ = false;
+    if (ec) return;
+    self->service();  // libldap writes the rest of the search from ldap_result
+  });
+}
+
+// Answers complete now, and the rest of a partly written search if the socket
+// takes it; watches for writability while some of it is still left.
+void LdapLoopDirectory::service() {
   if (conn_ == nullptr) return;
+  if (core::trace_enabled()) {
+    // Each wake-up, against the searches outstanding (loop_woke, loop_woke#2 ...).
+    for (const auto& [id, p] : pending_) {
+      if (!p->trace_key.empty()) core::trace_stage("loop_woke", p->trace_key);
+    }
+  }
   auto done = conn_->poll();
   if (!done) {
     core::log_warning("ldap provider " + name() + ": " + done.error().to_string() +
@@ -214,11 +247,12 @@ void LdapLoopDirectory::readable() {
   for (auto& c : *done) {
     auto it = pending_.find(c.msgid);
     if (it == pending_.end()) continue;  // abandoned
+    if (!it->second->trace_key.empty()) core::trace_stage("search_read", it->second->trace_key);
     it->second->result = std::move(c.entries);
     it->second->done.cancel();
     pending_.erase(it);
   }
-  watch();
+  if (conn_ != nullptr && conn_->write_blocked()) watch_write();
 }
 
 void LdapLoopDirectory::drop(const core::Status& why) {
@@ -235,6 +269,7 @@ void LdapLoopDirectory::drop(const core::Status& why) {
     watch_->release();  // libldap owns the descriptor and closes it at unbind
   }
   watch_.reset();
+  write_watched_ = false;
   conn_.reset();
 }
 
@@ -282,6 +317,7 @@ StatusItems LdapLoopDirectory::status_items() const {
       {"to_pool", counters_.to_pool},   {"timeouts", counters_.timeouts},
       {"connects", counters_.connects}, {"connect_failures", counters_.connect_failures},
       {"drops", counters_.drops},       {"outstanding", pending_.size()},
+      {"write_waits", counters_.write_waits},
   };
   for (const auto& [key, n] : counts) out.emplace_back(p + key, std::to_string(n));
   return out;

@@ -22,8 +22,10 @@
 // opened (connect, StartTLS, bind: blocking) on a helper thread, at start and
 // again after a failure, at most once per reconnect_interval; the loop never
 // waits for it. Once handed over its socket is non-blocking: half a message
-// (or TLS record) read is "nothing yet", and at most kMaxOutstanding
-// searches are outstanding on it (more lookups go to the pool). A broken
+// (or TLS record) read is "nothing yet", a search the socket takes only part
+// of is finished when it is writable again (the loop watches for that;
+// meanwhile lookups go to the pool), and at most kMaxOutstanding searches
+// are outstanding on it (more lookups go to the pool). A broken
 // connection fails its outstanding searches, which are then asked of the pool
 // (whose answer, or failure, is the one the stored directory's offline rules
 // see). A search that outlives request_timeout (a hung server, or one stalled
@@ -97,6 +99,7 @@ class LdapLoopDirectory final : public Directory, public std::enable_shared_from
     explicit Pending(asio::any_io_executor ex) : done(std::move(ex)) {}
     asio::steady_timer done;  // cancelled when the answer is in
     std::optional<core::Result<std::vector<providers::LdapEntryData>>> result;
+    std::string trace_key;  // the lookup's, when tracing: each wake-up is a stage
   };
 
   static bool served_here(model::Kind kind);
@@ -107,7 +110,8 @@ class LdapLoopDirectory final : public Directory, public std::enable_shared_from
   void maybe_connect();
   void connected(std::unique_ptr<providers::LdapAsyncConnection> conn);
   void watch();
-  void readable();
+  void watch_write();
+  void service();
   void drop(const core::Status& why);
   std::chrono::milliseconds timeout() const;
 
@@ -123,6 +127,7 @@ class LdapLoopDirectory final : public Directory, public std::enable_shared_from
   std::unordered_map<int, std::shared_ptr<Pending>> pending_;
   core::Coalescer<std::string, core::Result<model::Answer>> coalescer_;
   asio::thread_pool connector_{1};  // connect + bind, which block
+  bool write_watched_ = false;  // a wait for writability is armed
   bool connecting_ = false;
   bool stopping_ = false;
   std::chrono::steady_clock::time_point next_connect_{};
@@ -134,6 +139,7 @@ class LdapLoopDirectory final : public Directory, public std::enable_shared_from
     std::uint64_t connects = 0;
     std::uint64_t connect_failures = 0;
     std::uint64_t drops = 0;
+    std::uint64_t write_waits = 0;  // lookups sent to the pool while a search was partly written
   } counters_;
 };
 

@@ -2,13 +2,15 @@
 // searched by the front worker itself, through the real daemon and real glibc
 // against a private slapd. What only this mode has is tested here: the
 // answers equal the pooled provider's on the same slapd, the lookups really
-// are searched in the front worker (its status counters), and a hung slapd
+// are searched in the front worker (its status counters), a hung slapd
 // costs the request timeout while the loop keeps answering, and so does a
 // slapd that stops in the middle of an answer (half a message, or half a TLS
-// record under StartTLS: the connection reads without blocking). Every other
-// behaviour is checked by running the LDAP suites again in this mode (the
-// `*_async` ctest entries: ldap_system_test, ldap_security_system_test,
-// store_ldap_system_test).
+// record under StartTLS: the connection reads without blocking), and a
+// search the socket takes only part of is finished once the server reads
+// again, without dropping the connection. Every other behaviour is checked by
+// running the LDAP suites again in this mode (the `*_async` ctest entries:
+// ldap_system_test, ldap_security_system_test, ldap_maps_system_test,
+// store_ldap_system_test, pam_ldap_system_test).
 #include <gtest/gtest.h>
 #include <signal.h>
 
@@ -168,8 +170,9 @@ TEST_F(LdapLoopSystemTest, IdenticalLookupsInFlightShareOneSearch) {
 
 // The config of a daemon whose ldap provider "corp" reaches `slapd` through
 // a proxy on `port` with async_lookups, behind a files provider "local"
-// (zlocal), the fast cache and the store off, request_timeout 2 s.
-std::string config_through_proxy(const Daemon& d, const Slapd& slapd, int port, const std::string& extra = "") {
+// (zlocal), the fast cache and the store off, request_timeout 2 s unless told.
+std::string config_through_proxy(const Daemon& d, const Slapd& slapd, int port, const std::string& extra = "",
+                                 const std::string& request_timeout = "2s") {
   const std::string dir = d.dir();
   write_file(dir + "/data/local-passwd", "zlocal:x:4002:4002::/home/zlocal:/bin/sh\n");
   write_file(dir + "/data/local-group", "zlocal:x:4002:\n");
@@ -181,15 +184,14 @@ std::string config_through_proxy(const Daemon& d, const Slapd& slapd, int port, 
          "\n[[provider]]\nname = \"corp\"\ntype = \"ldap\"\nuri = [\"ldap://127.0.0.1:" + std::to_string(port) +
          "/\"]\nbase = \"" + slapd.base() + "\"\nbind_dn = \"" + slapd.bind_dn() + "\"\nbind_password_file = \"" +
          slapd.bind_password_file() + "\"\nschema = \"rfc2307bis\"\nasync_lookups = true\nnetwork_timeout = \"1s\"\n"
-         "pool = { request_timeout = \"2s\" }\n" + extra;
+         "pool = { request_timeout = \"" + request_timeout + "\" }\n" + extra;
 }
 
 // A slapd that reads no more requests (the proxy stops reading, with a small
 // receive buffer): the front worker's searches pile up in its socket. Its
 // loop must not wait to write one — a files name and status are answered
 // while 300 distinct lookups are asked at once, and at most 128 searches
-// are outstanding on the connection (the rest go to the pool), so that the
-// requests always fit in its send buffer.
+// are outstanding on the connection (the rest go to the pool).
 TEST_F(LdapLoopSystemTest, ADirectoryThatReadsNoSearchesDoesNotHoldTheLoop) {
   ASSERT_TRUE(slapd_.started()) << slapd_.error();
   StallingProxy proxy(slapd_.port(), 6s, 2048);
@@ -237,6 +239,69 @@ TEST_F(LdapLoopSystemTest, ADirectoryThatReadsNoSearchesDoesNotHoldTheLoop) {
   // went to the pool.
   EXPECT_GE(outstanding, 1);
   EXPECT_LE(outstanding, 128);
+}
+
+// A slapd slow to read (the proxy stops reading requests for a while, with
+// a small receive buffer): the front worker's socket takes only part of a
+// search (its send buffer is small on purpose, LdapAsyncConnection::
+// kSendBuffer). The loop finishes writing it once the server reads again:
+// the connection is not dropped, the lookups asked meanwhile go to the pool,
+// and every lookup is answered once the server reads again.
+TEST_F(LdapLoopSystemTest, ASearchTheSocketTookOnlyPartOfIsFinishedWhenTheServerReadsAgain) {
+  ASSERT_TRUE(slapd_.started()) << slapd_.error();
+  StallingProxy proxy(slapd_.port(), 6s, 2048);
+  ASSERT_NE(proxy.port(), 0);
+  auto d = std::make_unique<Daemon>(1, 1);
+  // A request timeout long enough that no search times out before the
+  // server reads again (a slow ASan build takes seconds over 300 requests).
+  d->write_config(config_through_proxy(*d, slapd_, proxy.port(), "", "30s"));
+  ASSERT_TRUE(d->start()) << d->log();
+  ASSERT_TRUE(wait_until([&] { return d->status_value("ldap_loop.corp.state") == "connected"; })) << d->log();
+  ASSERT_NE(query(*d, "passwd user00001").find("user00001:"), std::string::npos) << d->log();
+  proxy.stop_reading_requests();
+  constexpr std::size_t kClients = 300;
+  std::vector<int> clients;
+  for (std::size_t i = 1; i <= kClients; ++i) {
+    const int fd = connect_unix(d->socket_dir() + "/nss");
+    if (fd < 0) break;
+    char name[130];
+    std::snprintf(name, sizeof name, "absent%0120zu", i);  // long: bigger searches
+    proto::Request req;
+    req.opcode = proto::Opcode::kGetpwnam;
+    req.request_id = static_cast<std::uint32_t>(i);
+    req.name = name;
+    if (!send_all(fd, proto::encode_request(req))) break;
+    clients.push_back(fd);
+  }
+  // The socket is full: a search is partly written and the lookups after it
+  // went to the pool, with the connection kept.
+  const bool blocked = wait_until([&] { return d->status_figure("ldap_loop.corp.write_waits") >= 1; }, 10s);
+  const long outstanding = d->status_figure("ldap_loop.corp.outstanding");
+  proxy.resume_reading_requests();
+  std::size_t answered = 0;
+  for (int fd : clients) {
+    if (auto reply = read_reply(fd, 15000)) ++answered;
+    ::close(fd);
+  }
+  ASSERT_EQ(clients.size(), kClients);
+  ASSERT_TRUE(blocked) << "no search was left partly written; drops " << d->status_figure("ldap_loop.corp.drops")
+                       << "\n" << d->log();
+  std::printf("server reading nothing: %ld searches outstanding, %ld lookups to the pool while one was partly "
+              "written; %zu of %zu answered once it read again\n",
+              outstanding, d->status_figure("ldap_loop.corp.write_waits"), answered, kClients);
+  EXPECT_EQ(answered, kClients);
+  EXPECT_GE(outstanding, 1);
+  // The partly written search and those before it were answered on the
+  // connection, which was never dropped nor timed out.
+  EXPECT_EQ(d->status_figure("ldap_loop.corp.drops"), 0) << d->log();
+  EXPECT_EQ(d->status_figure("ldap_loop.corp.timeouts"), 0);
+  EXPECT_EQ(d->status_figure("ldap_loop.corp.connects"), 1);
+  EXPECT_GE(d->status_figure("ldap_loop.corp.lookups"), outstanding);
+  EXPECT_EQ(d->status_figure("ldap_loop.corp.outstanding"), 0);
+  // And it goes on answering.
+  const long lookups = d->status_figure("ldap_loop.corp.lookups");
+  EXPECT_NE(query(*d, "passwd user00002").find("user00002:"), std::string::npos);
+  EXPECT_EQ(d->status_figure("ldap_loop.corp.lookups"), lookups + 1);
 }
 
 // A slapd reached through a proxy that cuts an answer in half and holds the

@@ -9,6 +9,7 @@
 //   proxy.stall_next_reply();                // arm: the next reply is cut
 //   ... proxy.stalls() == 1 once a reply was cut
 //   proxy.stop_reading_requests();          // a server that reads nothing more
+//   proxy.resume_reading_requests();        // ... until now
 //
 // Every connection is forwarded both ways by one thread with poll(); the
 // stall holds only the connection whose reply was cut.
@@ -75,6 +76,8 @@ class StallingProxy {
   // From now on nothing the clients send is read (their requests pile up in
   // the sockets' buffers); the server's replies still go through.
   void stop_reading_requests() { deaf_ = true; }
+  // Reads the clients' requests again (what piled up goes on to the server).
+  void resume_reading_requests() { deaf_ = false; }
   int stalls() const { return stalls_; }
 
  private:

@@ -124,6 +124,10 @@ target_link_libraries(pam_ldap_system_test PRIVATE fastid_proto GTest::gtest GTe
 add_dependencies(pam_ldap_system_test fastidd nss_fastid fastid-provider-worker pam_fastid)
 add_test(NAME pam_ldap_system_test COMMAND pam_ldap_system_test)
 set_tests_properties(pam_ldap_system_test PROPERTIES LABELS "system;ldap" TIMEOUT 600)
+# The same tests with lookups searched by the front worker (async_lookups).
+add_test(NAME pam_ldap_system_test_async COMMAND pam_ldap_system_test)
+set_tests_properties(pam_ldap_system_test_async PROPERTIES LABELS "system;ldap" TIMEOUT 600
+                     ENVIRONMENT "FASTID_TEST_LDAP_ASYNC=1")
 
 # The nscd front through real glibc (docs/nscd.md): nscd_probe calls glibc's
 # lookups with no NSS module configured; nscd_probe_static is the same program
