@@ -12,6 +12,7 @@
 #include <cstring>
 
 #include "core/log.h"
+#include "fastcache/map_memcheck.h"
 
 namespace fastid::fastcache {
 
@@ -80,6 +81,7 @@ core::Result<std::unique_ptr<NscdMap>> NscdMap::create(Database db, NscdMapOptio
   put32(h + kHeadFirstFree, 0);
   put32(h + kHeadMaxEntries, 0);
   std::memset(h + kHeadSize, 0xff, std::uint64_t{m->buckets_} * 4);  // every bucket ENDREF
+  expect_map_bytes_defined(h, kHeadSize + std::uint64_t{m->buckets_} * 4);
   return m;
 }
 
@@ -148,7 +150,10 @@ NscdMap::Added NscdMap::add(std::span<const Key> keys, std::span<const std::uint
                                    .load(std::memory_order_relaxed);
     put32(d + he + kHeNext, head);
     publish32(slot, he);
+    expect_map_bytes_defined(slot, 4);
   }
+  // The packet and its hash entries, all written above.
+  expect_map_bytes_defined(dh, first_free_ - packet);
   publish32(base_ + kHeadFirstFree, first_free_);
   entries_ += keys.size();
   publish32(base_ + kHeadEntries, static_cast<std::uint32_t>(entries_));

@@ -371,6 +371,7 @@ core::Status FastCacheWriter::create_and_publish(uint64_t size, uint64_t generat
   p.name_salt = random_seed();
   store_relaxed(base, kOffNameSalt, p.name_salt);
   store_relaxed(base, kOffHeartbeatNs, now);
+  expect_map_bytes_defined(base, kOffHeartbeatNs + 8);
   if (rename(tmp.c_str(), path_.c_str()) != 0) {
     int err = errno;
     munmap(m, size);

@@ -22,6 +22,7 @@
 
 #include "core/status.h"
 #include "fastcache/layout.h"
+#include "fastcache/map_memcheck.h"
 #include "model/query.h"
 
 namespace fastid::fastcache {
@@ -144,7 +145,10 @@ class FastCacheWriter {
   void hook(WriterStage s) const;
   void remove_stale_temp_files();
   uint64_t word(uint64_t off) const { return load_relaxed(base_, off); }
-  void set_word(uint64_t off, uint64_t v) { store_relaxed(base_, off, v); }
+  void set_word(uint64_t off, uint64_t v) {
+    store_relaxed(base_, off, v);
+    expect_map_bytes_defined(base_ + off, 8);
+  }
 
   std::string dir_;
   std::string path_;

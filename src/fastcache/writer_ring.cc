@@ -111,6 +111,7 @@ FastCacheWriter::Append FastCacheWriter::append(std::string& record, const Key* 
   for (int i = 0; i < nkeys; ++i) {
     store_release(base_, table_offset(keys[i].table) + slots[i] * 8,
                   make_entry(hash_tag(key_hash(keys[i])), pos));
+    expect_map_bytes_defined(base_ + table_offset(keys[i].table) + slots[i] * 8, 8);
     // A negative answer that a newer record replaced: nothing points to it
     // any more; its bytes go now rather than when the ring comes round.
     if (replaced[i] != kNoRecord) scrub(replaced[i], /*negative_only=*/true);

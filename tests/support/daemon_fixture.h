@@ -39,6 +39,8 @@
 
 #include <gtest/gtest.h>
 
+#include "support/time_scale.h"
+
 #include "support/text.h"
 
 namespace fastid::testing {
@@ -80,13 +82,6 @@ inline std::string read_file(const std::string& path) {
 inline void write_file(const std::string& path, const std::string& text) {
   std::ofstream out(path, std::ios::trunc);
   out << text;
-}
-
-// FASTID_TEST_TIME_SCALE (1 when unset or not a positive integer below 1000).
-inline int time_scale() {
-  const char* v = ::getenv("FASTID_TEST_TIME_SCALE");
-  const int n = v != nullptr ? std::atoi(v) : 1;
-  return n >= 1 && n < 1000 ? n : 1;
 }
 
 // The words of a wrapper variable, `{dir}` replaced by `dir`, each followed by a space.

@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <cstdio>
 #include <ctime>
@@ -60,7 +61,12 @@ class PamDaemon : public Daemon {
     fs::create_directories(dir() + "/pam.d");
     const std::string module = lib_dir() + "/pam_fastid.so";
     const std::string sock = "socket=" + socket_dir() + "/pam";
-    service("fastid-test", module + " " + sock);
+    // Its reply deadline is the module's default (15 s), times
+    // FASTID_TEST_TIME_SCALE up to the module's longest (120 s): a memcheck'd
+    // provider worker's first answer takes longer than 15 s.
+    const std::string scaled_deadline =
+        time_scale() > 1 ? " timeout=" + std::to_string(std::min(15 * time_scale(), 120)) : "";
+    service("fastid-test", module + " " + sock + scaled_deadline);
     service("fastid-first-only", module + " use_first_pass " + sock);
     service("fastid-try-only", module + " try_first_pass " + sock);
     // PAM_AUTHTOK can be set by modules only: pam_unix (which fails for these

@@ -27,6 +27,7 @@
 #include <vector>
 
 #include "support/fixture_script.h"
+#include "support/time_scale.h"
 
 namespace fastid::testing {
 
@@ -105,13 +106,22 @@ class Slapd : public ScriptedServer {
   // The [[provider]] table of an LDAP provider named "corp" reading this slapd
   // as the fixture's reader, over StartTLS with the fixture's CA when
   // `start_tls`, with a 1 s network timeout and a 3 s pool request timeout
-  // (tests that stop slapd want an answer soon); `extra`: more keys of it.
+  // (tests that stop slapd want an answer soon), both times
+  // FASTID_TEST_TIME_SCALE (timeout_keys); `extra`: more keys of it.
   std::string provider_toml(const std::string& extra = "", bool start_tls = false) const {
     std::string t = "\n[[provider]]\nname = \"corp\"\ntype = \"ldap\"\n" + ldap_mode_keys() + "uri = [\"" + uri() +
                     "\"]\nbase = \"" + base() + "\"\n";
     if (start_tls) t += "start_tls = true\ntls_ca_file = \"" + ca_file() + "\"\n";
     return t + "bind_dn = \"" + bind_dn() + "\"\nbind_password_file = \"" + bind_password_file() +
-           "\"\nnetwork_timeout = \"1s\"\npool = { request_timeout = \"3s\" }\n" + extra;
+           "\"\n" + timeout_keys(std::chrono::seconds(1), std::chrono::seconds(3)) + extra;
+  }
+
+  // An LDAP provider's network_timeout and pool request_timeout keys, each
+  // times FASTID_TEST_TIME_SCALE: a memcheck'd provider worker doing StartTLS
+  // and searches takes 20-50 times longer than a plain one.
+  static std::string timeout_keys(std::chrono::milliseconds network, std::chrono::milliseconds request) {
+    return "network_timeout = \"" + scaled_duration(network) + "\"\npool = { request_timeout = \"" +
+           scaled_duration(request) + "\" }\n";
   }
 
   // Loads slapd's ppolicy overlay into cn=config (slapd stopped meanwhile) with

@@ -23,7 +23,8 @@ class CacheControlSystemTest : public ::testing::Test {
   void configure(int workers) {
     d_.write_config("[daemon]\nsocket_dir = \"" + d_.socket_dir() + "\"\nstate_dir = \"" + d_.dir() +
                     "/state\"\nlog_level = \"info\"\nworkers = " + std::to_string(workers) +
-                    "\n\n[[provider]]\nname = \"dir\"\ntype = \"slow\"\nusers = 200\ngroups = 20\n");
+                    "\n\n[pool]\nrequest_timeout = \"" + scaled_duration(std::chrono::seconds(10)) +
+                    "\"\n\n[[provider]]\nname = \"dir\"\ntype = \"slow\"\nusers = 200\ngroups = 20\n");
   }
 
   std::string cli() const { return "FASTID_SOCKET_DIR=" + d_.socket_dir() + " " + bin_dir() + "/fastid "; }

@@ -93,11 +93,12 @@ TEST(FastCacheSystemTest, WarmEntriesAnswerWhileTheDaemonIsStoppedAndChangesAreS
   write_file(d.dir() + "/data/passwd.new", passwd);
   std::filesystem::rename(d.dir() + "/data/passwd.new", d.dir() + "/data/passwd");
   CommandResult changed;
-  for (int i = 0; i < 50; ++i) {
-    changed = d.getent("passwd user00007");
-    if (changed.out.find("/bin/zsh") != std::string::npos) break;
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  }
+  wait_until(
+      [&] {
+        changed = d.getent("passwd user00007");
+        return changed.out.find("/bin/zsh") != std::string::npos;
+      },
+      std::chrono::seconds(5));
   EXPECT_NE(changed.out.find("/bin/zsh"), std::string::npos) << changed.out << d.log();
   auto status = run("FASTID_SOCKET_DIR=" + d.socket_dir() + " " + bin_dir() + "/fastid status");
   EXPECT_NE(status.out.find("fastcache.passwd.generation"), std::string::npos) << status.out;
@@ -143,11 +144,12 @@ TEST(DaemonSystemTest, ChangedSourceFilesAreReloadedWithoutASignal) {
     out << "newcomer:x:4242:4242:New Comer:/home/newcomer:/bin/sh\n";
   }
   CommandResult r;
-  for (int i = 0; i < 50; ++i) {
-    r = d.getent("passwd newcomer");
-    if (r.exit_code == 0) break;
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  }
+  wait_until(
+      [&] {
+        r = d.getent("passwd newcomer");
+        return r.exit_code == 0;
+      },
+      std::chrono::seconds(5));
   EXPECT_EQ(r.exit_code, 0);
   EXPECT_EQ(r.out, "newcomer:x:4242:4242:New Comer:/home/newcomer:/bin/sh\n");
 }
@@ -337,13 +339,10 @@ TEST(WorkersSystemTest, TwoWorkersBothServeAndAKilledOneIsReplacedWithoutFailedL
   // (libfastid retries a request whose kept connection died once).
   pid_t victim = *pids.begin();
   ASSERT_EQ(::kill(victim, SIGKILL), 0);
-  bool replaced = false;
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(1);
-  while (!replaced && std::chrono::steady_clock::now() < deadline) {
-    replaced = d.log().find("replaced") != std::string::npos;
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  EXPECT_TRUE(replaced) << "replaced within 1 s\n" << d.log();
+  // 1 s times FASTID_TEST_TIME_SCALE (wait_until).
+  const bool replaced =
+      wait_until([&] { return d.log().find("replaced") != std::string::npos; }, std::chrono::seconds(1));
+  EXPECT_TRUE(replaced) << "replaced within 1 s (times the time scale " << time_scale() << ")\n" << d.log();
   std::string out;
   char buf[4096];
   size_t n;
@@ -366,8 +365,12 @@ namespace {
 // hanging or crashing name costs its worker, never the daemon.
 TEST(PoolSystemTest, HangingAndCrashingNamesFailClearlyWhileOthersAreServed) {
   Daemon d(10, 2);
+  // 500 ms times FASTID_TEST_TIME_SCALE (5 s under memcheck), and so the
+  // bounds below.
+  const int scale = time_scale();
   d.write_config("[daemon]\nsocket_dir = \"" + d.socket_dir() + "\"\nstate_dir = \"" + d.dir() +
-                 "/state\"\n\n[pool]\nrequest_timeout = \"500ms\"\nmax_workers = 4\n\n"
+                 "/state\"\n\n[pool]\nrequest_timeout = \"" + scaled_duration(std::chrono::milliseconds(500)) +
+                 "\"\nmax_workers = 4\n\n"
                  "[[provider]]\nname = \"slow\"\ntype = \"slow\"\nusers = 100\ngroups = 10\n"
                  "hang_names = [\"hanguser\"]\ncrash_names = [\"crashuser\"]\n");
   ASSERT_TRUE(d.start()) << d.log();
@@ -376,10 +379,11 @@ TEST(PoolSystemTest, HangingAndCrashingNamesFailClearlyWhileOthersAreServed) {
 
   // The client waits up to a minute: what ends the call is the pool's 500 ms
   // request_timeout (its message says so), not the client giving up.
-  auto hang = run("FASTID_TIMEOUT_MS=60000 " + cli + "user hanguser 2>&1");
+  auto hang = run("FASTID_TIMEOUT_MS=" + std::to_string(60000 * scale) + " " + cli + "user hanguser 2>&1");
   EXPECT_EQ(hang.exit_code, 1) << hang.out;
-  EXPECT_NE(hang.out.find("no answer within 500 ms"), std::string::npos) << hang.out;
-  EXPECT_LT(hang.seconds, 30.0) << "request_timeout, retried once; the client's is 60 s";
+  EXPECT_NE(hang.out.find("no answer within " + std::to_string(500 * scale) + " ms"), std::string::npos)
+      << hang.out;
+  EXPECT_LT(hang.seconds, 30.0 * scale) << "request_timeout, retried once; the client's is 60 s";
 
   auto crash = run(cli + "user crashuser 2>&1");
   EXPECT_EQ(crash.exit_code, 1) << crash.out;

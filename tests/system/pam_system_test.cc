@@ -498,7 +498,12 @@ TEST_F(PamOfflineTest,
   shadow = "user00001:" + hash_of("New-pw.12", "$y$") + ":" + std::to_string(today() - 1) +
            ":0:99999:7:::" + line_end;
   write_file(d.shadow_path(), shadow);
-  EXPECT_TRUE(has(d.pamtester("fastid-test", "user00001", "Yes-crypt.pw1"), kAuthErr));
+  // The files provider sees the file again at its next check (refresh_interval,
+  // 1 s, on the front worker's timer): until then the source may still look
+  // unreachable. Polled up to a deadline (times FASTID_TEST_TIME_SCALE): a
+  // memcheck'd daemon took longer than one pamtester call.
+  EXPECT_TRUE(wait_until([&] { return has(d.pamtester("fastid-test", "user00001", "Yes-crypt.pw1"), kAuthErr); },
+                         std::chrono::seconds(10)));
   // ...so when the source goes away again, the old password does not get in.
   ASSERT_EQ(::rename(d.shadow_path().c_str(), hidden.c_str()), 0);
   auto after = d.pamtester("fastid-test", "user00001", "Yes-crypt.pw1");
@@ -517,7 +522,7 @@ TEST(PamPooledProviderTest, SlowProviderPasswordsThroughTheWorkerPool) {
       "/state\"\n\n[pam]\noffline = true\n\n[[provider]]\nname = \"slow\"\ntype = \"slow\"\n"
       "users = 100\ngroups = 10\npassword = \"Slow-pw.11\"\nhang_names = [\"user00066\"]\n"
       "down_file = \"" +
-      down + "\"\npool = { request_timeout = \"500ms\" }\n");
+      down + "\"\npool = { request_timeout = \"" + scaled_duration(std::chrono::milliseconds(500)) + "\" }\n");
   ASSERT_TRUE(d.start()) << d.log();
   EXPECT_TRUE(has(d.pamtester("fastid-test", "user00042", "Slow-pw.11", "authenticate acct_mgmt"),
                   kSuccess));

@@ -1,0 +1,31 @@
+// The writers' proof that no uninitialised byte reaches a map file (the fast
+// cache files and the nscd maps): memcheck checks the bytes a process passes
+// to a system call, but a store into a shared mapping is no system call, so
+// the writers ask it directly, with a memcheck client request on the bytes
+// they have just stored into the map. An uninitialised byte there is a
+// memcheck error ("Uninitialised byte(s) found during client check request")
+// that `make valgrind` (tests/valgrind/run-valgrind) counts like any other.
+// Writer side only (the daemon); never included by the reader the NSS module
+// links. Compiled in when valgrind's headers are installed
+// (`scripts/install-deps valgrind`); outside valgrind a request is a few
+// register instructions.
+#pragma once
+
+#include <cstddef>
+
+#if __has_include(<valgrind/memcheck.h>)
+#include <valgrind/memcheck.h>
+#define FASTID_MAP_MEMCHECK 1
+#endif
+
+namespace fastid::fastcache {
+
+// Asks memcheck whether the `size` bytes at `p` (just stored into a map) are
+// all initialised; reports an error if not. Does nothing outside valgrind.
+inline void expect_map_bytes_defined([[maybe_unused]] const void* p, [[maybe_unused]] std::size_t size) {
+#ifdef FASTID_MAP_MEMCHECK
+  (void)VALGRIND_CHECK_MEM_IS_DEFINED(p, size);
+#endif
+}
+
+}  // namespace fastid::fastcache
