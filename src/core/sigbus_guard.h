@@ -15,10 +15,10 @@
 // C++ exception passes. The body must therefore hold nothing in those frames
 // that matters beyond the leak of a little memory: no lock, no descriptor,
 // no transaction the caller does not know how to release after the guard
-// returns false (docs/reliability.md "SIGBUS guard" says what each user
-// leaves behind). The body must not call a function that is not
-// async-signal-safe while it touches the map (malloc, a mutex): only
-// memory accesses and memcpy-like copies fault, and those are safe to leave.
+// returns false (docs/reliability.md "Fault matrix: storage and disk" lists
+// what each user leaves behind). The jump is safe only because the fault
+// lands where the map is read or written: in the body's own code, LMDB's, or
+// memcpy, never inside malloc or under a lock the body does not release.
 //
 // Regions nest (the innermost one catches) and are per thread.
 #pragma once
