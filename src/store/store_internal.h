@@ -38,14 +38,20 @@ inline std::string_view view(const MDB_val& v) { return {static_cast<const char*
 struct OpenTxns {
   static constexpr int kMax = 4;  // the store nests at most two
   MDB_txn* txns[kMax] = {};
+  bool read_only[kMax] = {};
   int count = 0;
-  void add(MDB_txn* t) {
-    if (count < kMax) txns[count++] = t;
+  void add(MDB_txn* t, bool ro) {
+    if (count < kMax) {
+      read_only[count] = ro;
+      txns[count++] = t;
+    }
   }
   void remove(MDB_txn* t) {
     for (int i = 0; i < count; ++i) {
       if (txns[i] == t) {
-        txns[i] = txns[--count];
+        --count;
+        txns[i] = txns[count];
+        read_only[i] = read_only[count];
         return;
       }
     }
@@ -64,7 +70,7 @@ class Txn {
   Txn& operator=(const Txn&) = delete;
   int begin(MDB_env* env, unsigned flags) {
     const int rc = mdb_txn_begin(env, nullptr, flags, &txn_);
-    if (rc == 0 && open_txns != nullptr) open_txns->add(txn_);
+    if (rc == 0 && open_txns != nullptr) open_txns->add(txn_, (flags & MDB_RDONLY) != 0);
     return rc;
   }
   int commit() {
@@ -105,10 +111,17 @@ bool Store::guarded(Body&& body, bool at_open) {
   internal::open_txns = outer;
   if (whole) return true;
   ++sigbus_faults_;
-  // What the skipped frames left open. Aborting touches no page of
-  // data.mdb (it frees the transaction's own copies and releases the
-  // writer lock in lock.mdb); guarded all the same.
+  // What the skipped frames left open. A read transaction is aborted (its
+  // reader slot freed; no page of data.mdb touched). A write transaction
+  // is left as it is, on purpose: LMDB links the cursor of an mdb_put or
+  // mdb_del in progress, which lives on the stack the jump abandoned, into
+  // the transaction, and aborting it would free that stack address (a
+  // crash, seen). Leaving it keeps LMDB's writer lock held by this process
+  // until it exits (a robust mutex: the next process recovers it); every
+  // fastidd process checks the file before each write, finds it cut short
+  // and turns its store off, so none waits on the lock.
   for (int i = open.count - 1; i >= 0; --i) {
+    if (!open.read_only[i]) continue;
     MDB_txn* t = open.txns[i];
     (void)core::sigbus_guarded([t] { mdb_txn_abort(t); });
   }

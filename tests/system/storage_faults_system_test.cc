@@ -251,7 +251,8 @@ TEST(StorageFaultsSystemTest, FastCacheMapsWrittenOverOrReplacedByCutCopiesUnder
 // the NSS module may not catch signals, so a reader in the middle of a
 // lookup can die (the known limit, docs/reliability.md). What is asserted:
 // no answer is ever wrong, fastidd survives (its writer checks the size
-// before it touches the file) and readers started afterwards are served.
+// before it touches the file, and a cut inside a write is caught by its
+// SIGBUS guard: section 7) and readers started afterwards are served.
 TEST(StorageFaultsSystemTest, FastCacheMapsTruncatedInPlaceUnderEightReadingThreadsNeverGiveAWrongAnswer) {
   Daemon d(2000, 100);
   ASSERT_TRUE(d.start()) << d.log();
@@ -588,9 +589,11 @@ TEST(StorageFaultsSystemTest, FastiddSurvivesItsStoreFileCutShortInALoopWhileLoo
 
 // The window the check leaves, hit for certain: a shim preloaded into
 // fastidd (tests/system/cut_store_mid_read.c) cuts data.mdb to its two meta
-// pages inside the 1,500th read of the front worker, after the check has
-// passed and before LMDB reads the record's pages through its map.
-TEST(StorageFaultsSystemTest, AStoreFileCutShortBetweenTheCheckAndTheReadTurnsTheStoreOffAndFastiddServesOn) {
+// pages inside the front worker's `at`-th LMDB call `in` ("get": a read on
+// the loop; "put": a write inside the writer thread's transaction), after
+// the check has passed and before LMDB reads the tree's pages through its
+// map. 500 users are stored, then 1,000 looked up (500 again, 500 new).
+void store_file_cut_inside_an_lmdb_call(const std::string& in, const std::string& at) {
   Daemon d(2000, 20);
   configure_stored(d, 2000, 20, "", "", kExitWithAWorker);
   std::string preload = lib_dir() + "/libcut_store_mid_read.so";
@@ -599,20 +602,24 @@ TEST(StorageFaultsSystemTest, AStoreFileCutShortBetweenTheCheckAndTheReadTurnsTh
 #endif
   d.daemon_environment["LD_PRELOAD"] = preload;
   d.daemon_environment["FASTID_TEST_CUT_PATH"] = data_file(d);
-  d.daemon_environment["FASTID_TEST_CUT_AT"] = "1500";
+  d.daemon_environment["FASTID_TEST_CUT_IN"] = in;
+  d.daemon_environment["FASTID_TEST_CUT_AT"] = at;
   ASSERT_TRUE(d.start()) << d.log();
-  // Two reads per lookup (the record and its negative answer): 1,000 reads.
-  ASSERT_EQ(look_up_users(d, 1, 501).right, 500);
-  ASSERT_TRUE(stored_at_least(d, 1000)) << d.status().out;
-  // The 500 again (answered from the store until the cut) and 500 new ones.
+  // Two reads per lookup (the record and its negative answer), two puts per
+  // user stored (by name and by uid).
+  const LookupTally before = look_up_users(d, 1, 501);
+  ASSERT_EQ(before.right, 500) << before.first_problem << "; fastidd " << run_state(d) << ": " << d.log();
+  ASSERT_TRUE(wait_until([&] { return figure(d, "store.entries") >= 1000 || figure(d, "store.sigbus_faults") > 0; }))
+      << d.status().out;
   LookupTally after = look_up_users(d, 1, 1001);
+  EXPECT_TRUE(wait_until([&] { return figure(d, "store.sigbus_faults") > 0; })) << d.status().out;
   const std::string state = run_state(d);
   const bool running = state == "running";
   const std::string log = d.log();
   const long faults = running ? figure(d, "store.sigbus_faults") : -1;
-  std::printf("[figure] store file cut short between the check and LMDB's read: %d of %d lookups right, "
-              "%ld SIGBUS caught by the store's guard, fastidd %s, data.mdb now %ld bytes\n",
-              after.right, after.asked, faults, state.c_str(),
+  std::printf("[figure] store file cut short inside LMDB's mdb_%s (call %s), after the check: %d of %d lookups "
+              "right, %ld SIGBUS caught by the store's guard, fastidd %s, data.mdb now %ld bytes\n",
+              in.c_str(), at.c_str(), after.right, after.asked, faults, state.c_str(),
               static_cast<long>(fs::exists(data_file(d)) ? fs::file_size(data_file(d)) : 0));
   EXPECT_TRUE(running) << "fastidd " << state << ": " << log;
   EXPECT_EQ(count_lines(log, "killed by signal"), 0) << log;
@@ -620,6 +627,18 @@ TEST(StorageFaultsSystemTest, AStoreFileCutShortBetweenTheCheckAndTheReadTurnsTh
   EXPECT_EQ(faults, 1);
   EXPECT_EQ(count_lines(log, "(SIGBUS while reading or writing it)"), 1) << log;
   EXPECT_EQ(count_lines(log, "the store is off until fastidd restarts"), 1) << log;
+  // The interrupted transactions were dealt with: fastidd stops cleanly.
+  if (running) {
+    EXPECT_EQ(d.stop(SIGTERM), 0) << d.log();
+  }
+}
+
+TEST(StorageFaultsSystemTest, AStoreFileCutShortBetweenTheCheckAndTheReadTurnsTheStoreOffAndFastiddServesOn) {
+  store_file_cut_inside_an_lmdb_call("get", "1500");
+}
+
+TEST(StorageFaultsSystemTest, AStoreFileCutShortInsideAWriteTransactionTurnsTheStoreOffAndFastiddServesOn) {
+  store_file_cut_inside_an_lmdb_call("put", "600");
 }
 
 }  // namespace
