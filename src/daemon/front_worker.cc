@@ -16,6 +16,7 @@
 #include <filesystem>
 
 #include "core/log.h"
+#include "core/sigbus_guard.h"
 #include "core/trace.h"
 #include "daemon/provider_factory.h"
 #include "daemon/provider_settings.h"
@@ -318,6 +319,8 @@ class FrontWorker {
     items.emplace_back("reloads", std::to_string(reloads_));
     items.emplace_back("log.level", core::log_level_name(core::log_level()));
     items.emplace_back("log.suppressed", std::to_string(core::log_suppressed()));
+    // SIGBUS caught by the guards (a mapped file cut short under this worker).
+    items.emplace_back("sigbus.caught", std::to_string(core::sigbus_caught()));
     // This worker's (the one answering); every worker's is in worker.N.
     items.emplace_back("loop.longest_turn_us", std::to_string(loop_monitor_.longest_us()));
     items.emplace_back("loop.longest_turn_recent_us", std::to_string(loop_monitor_.longest_recent_us()));
@@ -331,6 +334,7 @@ class FrontWorker {
       items.emplace_back("store.negative_entries", std::to_string(st.negative_entries));
       items.emplace_back("store.negative_evictions", std::to_string(st.negative_evictions));
       items.emplace_back("store.write_errors", std::to_string(st.write_errors));
+      items.emplace_back("store.sigbus_faults", std::to_string(store_->sigbus_faults()));
       if (store_writer_) {
         const store::StoreWriter::Stats ws = store_writer_->stats();
         items.emplace_back("store.writer.queued", std::to_string(ws.queued));

@@ -18,6 +18,7 @@
 #include "core/trace.h"
 #include "daemon/config.h"
 #include "daemon/front_worker.h"
+#include "daemon/sigbus_handler.h"
 #include "server/net_listener.h"
 #include "server/tls_listener.h"
 #include "server/unix_listener.h"
@@ -187,6 +188,10 @@ int main(int argc, char** argv) {
     }
   }
   ::signal(SIGPIPE, SIG_IGN);  // a peer that leaves mid-reply is an error value, not a signal
+  // A map file cut short under fastidd (a fast cache map, the store's
+  // data.mdb) is reported as damaged rather than killing a front worker;
+  // any other SIGBUS still kills (daemon/sigbus_handler.h).
+  if (auto st = daemon::install_sigbus_handler(); !st) return fail(st.to_string());
   ::umask(022);
 
   if (auto st = server::ensure_directory(d.socket_dir, 0755); !st) return fail(st.to_string());

@@ -22,6 +22,8 @@
 #include <algorithm>
 #include <cstring>
 
+#include "core/log.h"
+
 namespace fastid::fastcache {
 
 using core::Status;
@@ -223,6 +225,20 @@ void FastCacheWriter::unmap() {
   length_ = 0;
 }
 
+void FastCacheWriter::abandon() {
+  unmap();
+  ++damaged_;
+  // The same words each time: the log's burst limit counts a flood of them.
+  core::log_error("fast cache " + path_ +
+                  ": the map file was cut short while fastidd wrote to it (SIGBUS); it is abandoned and "
+                  "a new one published (who can write " + dir_ + " besides fastidd?)");
+}
+
+core::Status FastCacheWriter::recover() {
+  abandon();
+  return sync_with_path(false);
+}
+
 // Temporary files are only created under the lock: any left when we hold it
 // belong to a writer that died between creating and renaming one.
 void FastCacheWriter::remove_stale_temp_files() {
@@ -242,16 +258,18 @@ core::Status FastCacheWriter::sync_with_path(bool strict) {
   struct stat st;
   bool have = stat(path_.c_str(), &st) == 0;
   uint64_t next_gen = base_ != nullptr ? params_.generation + 1 : 1;
-  if (have && base_ != nullptr && st.st_dev == dev_ && st.st_ino == ino_ &&
-      static_cast<uint64_t>(st.st_size) != length_) {
-    // Someone truncated or extended our file under us: touching the mapping
-    // past the new end would be SIGBUS. Drop it without writing to it, and
-    // publish a new file below.
-    unmap();
-  }
-  if (have && base_ != nullptr && st.st_dev == dev_ && st.st_ino == ino_ &&
-      load_acquire(base_, kOffState) == 0 && !strict) {
-    return Status::ok();
+  if (have && base_ != nullptr && st.st_dev == dev_ && st.st_ino == ino_) {
+    uint64_t state = 1;
+    if (static_cast<uint64_t>(st.st_size) != length_) {
+      // Someone truncated or extended our file under us: touching the mapping
+      // past the new end would be SIGBUS. Drop it without writing to it, and
+      // publish a new file below.
+      unmap();
+    } else if (!touch([&] { state = load_acquire(base_, kOffState); })) {
+      abandon();  // cut short since the stat
+    } else if (state == 0 && !strict) {
+      return Status::ok();
+    }
   }
   int fd = ::open(path_.c_str(), O_RDWR | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
   if (fd >= 0) {
@@ -285,30 +303,36 @@ bool FastCacheWriter::adopt(int fd, bool strict, MapParams* seen) {
   if (p == MAP_FAILED) return false;
   unsigned char* base = static_cast<unsigned char*>(p);
   MapParams params;
-  bool ok = parse_header(base, size, kind_, &params);
-  if (ok) *seen = params;
-  ok = ok && load_acquire(base, kOffState) == 0;
-  if (ok && strict) {
-    MapParams want;
-    std::string why;
-    ok = geometry(kind_, options_, options_.size_bytes, &want, &why) && same_geometry(params, want);
-  }
-  // Our own writer-side fields must be sane too, or the ring cannot be continued.
-  if (ok) {
-    uint64_t head = load_relaxed(base, kOffHead), tail = load_relaxed(base, kOffTail);
-    uint64_t cursor = load_relaxed(base, kOffEvictCursor);
-    ok = tail <= head && (head & kOffsetMask) <= params.data_size && (head >> kLapShift) <= kMaxLap &&
-         cursor <= head && (cursor >> kLapShift) + 1 >= (head >> kLapShift);
-  }
-  if (!ok) {
+  bool ok = false;
+  MapParams want;
+  std::string why;
+  const bool want_ok = !strict || geometry(kind_, options_, options_.size_bytes, &want, &why);
+  // The file may be cut short after the fstat: a SIGBUS here is a file we do not adopt.
+  const bool read = touch([&] {
+    ok = parse_header(base, size, kind_, &params);
+    if (ok) *seen = params;
+    ok = ok && load_acquire(base, kOffState) == 0;
+    if (ok && strict) ok = want_ok && same_geometry(params, want);
+    // Our own writer-side fields must be sane too, or the ring cannot be continued.
+    if (ok) {
+      uint64_t head = load_relaxed(base, kOffHead), tail = load_relaxed(base, kOffTail);
+      uint64_t cursor = load_relaxed(base, kOffEvictCursor);
+      ok = tail <= head && (head & kOffsetMask) <= params.data_size && (head >> kLapShift) <= kMaxLap &&
+           cursor <= head && (cursor >> kLapShift) + 1 >= (head >> kLapShift);
+    }
+  });
+  if (!read || !ok) {
     munmap(p, size);
     return false;
   }
   if (base_ != nullptr && !(st.st_dev == dev_ && st.st_ino == ino_)) {
-    // A writer that replaced our file died before marking it: finish its job.
-    uint64_t zero = 0;
-    __atomic_compare_exchange_n(reinterpret_cast<uint64_t*>(base_ + kOffState), &zero, params.generation, false,
-                                __ATOMIC_RELEASE, __ATOMIC_RELAXED);
+    // A writer that replaced our file died before marking it: finish its job
+    // (our old file may be cut short too: then there is nothing to mark).
+    (void)touch([&] {
+      uint64_t zero = 0;
+      __atomic_compare_exchange_n(reinterpret_cast<uint64_t*>(base_ + kOffState), &zero, params.generation, false,
+                                  __ATOMIC_RELEASE, __ATOMIC_RELAXED);
+    });
   }
   unmap();
   base_ = base;
@@ -354,24 +378,31 @@ core::Status FastCacheWriter::create_and_publish(uint64_t size, uint64_t generat
   uint64_t now = realtime_ns();
   p.generation = generation;
   p.seed = random_seed();
-  // Nobody else can see this file yet: the header is complete before the rename.
-  store_relaxed(base, kOffMagic, kMagic);
-  store_relaxed(base, kOffVersion, kFormatVersion | (uint64_t{static_cast<uint32_t>(kind_)} << 32));
-  store_relaxed(base, kOffFileSize, size);
-  store_relaxed(base, kOffGeneration, generation);
-  store_relaxed(base, kOffSeed, p.seed);
-  store_relaxed(base, kOffIndexOffset, p.index_offset);
-  store_relaxed(base, kOffIndexEntries, p.index_entries | (uint64_t{p.index_tables} << 32));
-  store_relaxed(base, kOffDataOffset, p.data_offset);
-  store_relaxed(base, kOffDataSize, p.data_size);
-  store_relaxed(base, kOffProbeLimit, p.probe_limit | (uint64_t{p.max_record} << 32));
-  store_relaxed(base, kOffMaxTtlNs, p.max_ttl_ns);
-  store_relaxed(base, kOffStaleAfterNs, p.stale_after_ns);
-  store_relaxed(base, kOffCreatedNs, now);
   p.name_salt = random_seed();
-  store_relaxed(base, kOffNameSalt, p.name_salt);
-  store_relaxed(base, kOffHeartbeatNs, now);
-  expect_map_bytes_defined(base, kOffHeartbeatNs + 8);
+  // Nobody else can see this file yet: the header is complete before the
+  // rename. (Only someone who can write the folder could cut it short now.)
+  const bool written = touch([&] {
+    store_relaxed(base, kOffMagic, kMagic);
+    store_relaxed(base, kOffVersion, kFormatVersion | (uint64_t{static_cast<uint32_t>(kind_)} << 32));
+    store_relaxed(base, kOffFileSize, size);
+    store_relaxed(base, kOffGeneration, generation);
+    store_relaxed(base, kOffSeed, p.seed);
+    store_relaxed(base, kOffIndexOffset, p.index_offset);
+    store_relaxed(base, kOffIndexEntries, p.index_entries | (uint64_t{p.index_tables} << 32));
+    store_relaxed(base, kOffDataOffset, p.data_offset);
+    store_relaxed(base, kOffDataSize, p.data_size);
+    store_relaxed(base, kOffProbeLimit, p.probe_limit | (uint64_t{p.max_record} << 32));
+    store_relaxed(base, kOffMaxTtlNs, p.max_ttl_ns);
+    store_relaxed(base, kOffStaleAfterNs, p.stale_after_ns);
+    store_relaxed(base, kOffCreatedNs, now);
+    store_relaxed(base, kOffNameSalt, p.name_salt);
+    store_relaxed(base, kOffHeartbeatNs, now);
+    expect_map_bytes_defined(base, kOffHeartbeatNs + 8);
+  });
+  if (!written) {
+    munmap(m, size);
+    return fail(EIO, "new map cut short while its header was written:");
+  }
   if (rename(tmp.c_str(), path_.c_str()) != 0) {
     int err = errno;
     munmap(m, size);
@@ -381,15 +412,19 @@ core::Status FastCacheWriter::create_and_publish(uint64_t size, uint64_t generat
   hook(WriterStage::kRenamed);
   // Only now mark the old file(s): a reader that sees the mark and re-opens
   // the path finds the new file, never the old one again.
-  if (base_ != nullptr) store_release(base_, kOffState, generation);
+  // Either old file may have been cut short: then a reader of it gets no
+  // mark from us (it checks the file's size itself).
+  if (base_ != nullptr) (void)touch([&] { store_release(base_, kOffState, generation); });
   if (old_fd >= 0) {
     void* o = mmap(nullptr, kHeaderSize, PROT_READ | PROT_WRITE, MAP_SHARED, old_fd, 0);
     if (o != MAP_FAILED) {
       unsigned char* ob = static_cast<unsigned char*>(o);
       struct stat ost;
-      if (fstat(old_fd, &ost) == 0 && static_cast<uint64_t>(ost.st_size) >= kHeaderSize &&
-          load_relaxed(ob, kOffMagic) == kMagic)
-        store_release(ob, kOffState, generation);
+      if (fstat(old_fd, &ost) == 0 && static_cast<uint64_t>(ost.st_size) >= kHeaderSize) {
+        (void)touch([&] {
+          if (load_relaxed(ob, kOffMagic) == kMagic) store_release(ob, kOffState, generation);
+        });
+      }
       munmap(o, kHeaderSize);
     }
   }
@@ -431,23 +466,37 @@ core::Status FastCacheWriter::heartbeat() {
   std::unique_lock<std::mutex> guard(mu_, std::defer_lock);
   if (Status s = lock(guard); !s) return s;
   uint64_t now = realtime_ns();
-  set_word(kOffHeartbeatNs, now);
-  remove_expired_negatives(now);
+  Status s;
+  if (!touch([&] {
+        set_word(kOffHeartbeatNs, now);
+        remove_expired_negatives(now);
+      })) {
+    s = recover();  // readers get a live file again now, not at the next put
+  }
   unlock();
-  return Status::ok();
+  return s;
 }
 
 core::Result<FastCacheStats> FastCacheWriter::stats() {
   std::unique_lock<std::mutex> guard(mu_, std::defer_lock);
   if (Status s = lock(guard); !s) return core::error(std::move(s));
   FastCacheStats st;
+  if (!touch([&] {
+        st.entries = word(kOffRecords);
+        st.inserts = word(kOffInserts);
+        st.evictions = word(kOffEvictions);
+      })) {
+    if (Status s = recover(); !s) {
+      unlock();
+      return core::error(std::move(s));
+    }
+    st = FastCacheStats{};  // a new, empty file
+  }
   st.size_bytes = length_;
   st.data_bytes = params_.data_size;
   st.index_entries = params_.index_entries;
-  st.entries = word(kOffRecords);
-  st.inserts = word(kOffInserts);
-  st.evictions = word(kOffEvictions);
   st.generation = params_.generation;
+  st.damaged = damaged_;
   unlock();
   return st;
 }

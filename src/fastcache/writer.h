@@ -56,6 +56,7 @@ struct FastCacheStats {
   uint64_t inserts = 0;         // records written to this file
   uint64_t evictions = 0;       // records the ring dropped to make room
   uint64_t generation = 0;      // +1 per new file (invalidate, resize, recreate)
+  uint64_t damaged = 0;         // files abandoned because touching them raised SIGBUS (cut short)
 };
 
 class FastCacheWriter {
@@ -143,6 +144,18 @@ class FastCacheWriter {
   // Stamps the expiry (now + ttl, capped by the file's max ttl) and appends.
   core::Status put(std::string& record, std::chrono::milliseconds ttl, const Key* keys, int nkeys);
   void hook(WriterStage s) const;
+  // Runs `body`, which touches a mapped file, under core::sigbus_guarded:
+  // false when the file was cut short under it (SIGBUS; in fastidd only).
+  // Bodies hold nothing a skipped destructor would release: words of the
+  // map in and out, nothing allocated, no descriptor, no lock taken inside.
+  template <typename Body>
+  bool touch(Body&& body);
+  // After a SIGBUS in our own file (under the lock): the mapping is dropped
+  // without another touch (a record half written in it goes with it), the
+  // event logged and counted; recover() then makes the path's file ours
+  // again, or publishes a new one, as at start.
+  void abandon();
+  core::Status recover();
   void remove_stale_temp_files();
   uint64_t word(uint64_t off) const { return load_relaxed(base_, off); }
   void set_word(uint64_t off, uint64_t v) {
@@ -163,6 +176,7 @@ class FastCacheWriter {
   uint64_t dev_ = 0, ino_ = 0;
   MapParams params_;
   uint64_t tmp_counter_ = 0;
+  uint64_t damaged_ = 0;  // abandon() calls
 };
 
 }  // namespace fastid::fastcache

@@ -10,6 +10,7 @@
 #include <string>
 #include <string_view>
 
+#include "core/sigbus_guard.h"
 #include "fastcache/record_format.h"
 #include "fastcache/writer.h"
 
@@ -21,6 +22,11 @@ struct FastCacheWriter::Key {
   std::string_view name;  // table 0
   uint32_t id;            // table 1
 };
+
+template <typename Body>
+bool FastCacheWriter::touch(Body&& body) {
+  return core::sigbus_guarded(body);
+}
 
 namespace internal {
 

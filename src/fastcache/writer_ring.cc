@@ -270,10 +270,24 @@ core::Status FastCacheWriter::put(std::string& record, std::chrono::milliseconds
   };
   stamp_digest();
   Status s;
-  if (append(record, keys, nkeys) == Append::kRepublish) {
+  Append appended = Append::kOk;
+  if (!touch([&] { appended = append(record, keys, nkeys); })) {
+    // The file was cut short under this write (SIGBUS): it is abandoned, a
+    // record half written in it included, and the record goes to the file
+    // the path holds now (another writer's) or to a new one.
+    s = recover();
+    appended = Append::kRepublish;
+  } else if (appended == Append::kRepublish) {
     s = create_and_publish(length_, params_.generation + 1, -1);
+  }
+  if (s && appended == Append::kRepublish) {
     stamp_digest();
-    if (s && append(record, keys, nkeys) != Append::kOk) s = Status::internal("fast cache: append failed");
+    if (!touch([&] { appended = append(record, keys, nkeys); })) {
+      abandon();  // cut short again at once: the next call publishes a new file
+      s = Status(core::Code::kIoError, "fast cache " + path_ + ": the map was cut short while written");
+    } else if (appended != Append::kOk) {
+      s = Status::internal("fast cache: append failed");
+    }
   }
   unlock();
   return s;
@@ -322,14 +336,24 @@ core::Result<std::optional<FastCacheWriter::Held>> FastCacheWriter::find(const m
   if (!key) return core::error(key.error());
   std::unique_lock<std::mutex> guard(mu_, std::defer_lock);
   if (Status s = lock(guard); !s) return core::error(std::move(s));
-  std::optional<Held> out;
-  if (uint64_t pos = locate(*key); pos != kNoRecord) {
-    const uint64_t rec = params_.data_offset + (pos & kOffsetMask);
-    const uint8_t flags = first_word_flags(word(rec));
-    out = Held{(flags & (kFlagNegativeByName | kFlagNegativeById)) != 0, word(rec + kRecOffExpires)};
+  bool found = false;
+  Held held;
+  if (!touch([&] {
+        if (uint64_t pos = locate(*key); pos != kNoRecord) {
+          const uint64_t rec = params_.data_offset + (pos & kOffsetMask);
+          const uint8_t flags = first_word_flags(word(rec));
+          held = Held{(flags & (kFlagNegativeByName | kFlagNegativeById)) != 0, word(rec + kRecOffExpires)};
+          found = true;
+        }
+      })) {
+    found = false;  // the file was cut short: a new, empty one holds nothing
+    if (Status s = recover(); !s) {
+      unlock();
+      return core::error(std::move(s));
+    }
   }
   unlock();
-  return out;
+  return found ? std::optional<Held>(held) : std::nullopt;
 }
 
 core::Result<bool> FastCacheWriter::remove(const model::Query& q) {
@@ -337,8 +361,15 @@ core::Result<bool> FastCacheWriter::remove(const model::Query& q) {
   if (!key) return core::error(key.error());
   std::unique_lock<std::mutex> guard(mu_, std::defer_lock);
   if (Status s = lock(guard); !s) return core::error(std::move(s));
-  const uint64_t pos = locate(*key);
-  if (pos != kNoRecord) {
+  uint64_t pos = kNoRecord;
+  if (!touch([&] { pos = locate(*key); })) {
+    // The file was cut short: a new, empty one holds nothing to remove.
+    Status s = recover();
+    unlock();
+    if (!s) return core::error(std::move(s));
+    return false;
+  }
+  if (pos != kNoRecord && !touch([&] {
     // Every entry that points to the record becomes a tombstone first (no new
     // reader finds it; both tables: a user is indexed by name and uid), then
     // its bytes are scrubbed (a reader copying it meanwhile starts again).
@@ -350,6 +381,12 @@ core::Result<bool> FastCacheWriter::remove(const model::Query& q) {
       }
     }
     scrub(pos, /*negative_only=*/false);
+  })) {
+    // Cut short mid-removal: the whole file goes, the record with it.
+    Status s = recover();
+    unlock();
+    if (!s) return core::error(std::move(s));
+    return true;
   }
   unlock();
   return pos != kNoRecord;

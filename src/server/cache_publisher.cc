@@ -232,6 +232,7 @@ std::vector<std::pair<std::string, std::string>> CachePublisher::stats() const {
     out.emplace_back(prefix + "entries", std::to_string(s->entries));
     out.emplace_back(prefix + "evictions", std::to_string(s->evictions));
     out.emplace_back(prefix + "generation", std::to_string(s->generation));
+    out.emplace_back(prefix + "damaged", std::to_string(s->damaged));
   };
   add("passwd", passwd_.get());
   add("group", group_.get());

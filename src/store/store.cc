@@ -110,6 +110,8 @@ constexpr std::size_t kMagic = 16, kVersion = 20, kPageSize = 40, kLastPage = 13
 constexpr std::uint32_t kLmdbMagic = 0xBEEFC0DEu, kLmdbVersion = 1;
 }  // namespace meta
 
+thread_local OpenTxns* open_txns = nullptr;
+
 Status check_data_file(const Store::Env& env, const std::string& dir) {
   // Named only when something is wrong: this runs before every store read.
   const auto data = [&dir] { return dir + "/data.mdb"; };
@@ -175,21 +177,26 @@ Status check_data_file(const Store::Env& env, const std::string& dir) {
 
 }  // namespace internal
 
-Status Store::check_file() const {
-  // Built only when the store is off: the check runs before every read.
-  const auto off = [this] {
-    return Status::corruption("store: " + options_.dir +
-                              "/data.mdb was damaged while fastidd ran; the store is off until restart");
-  };
-  if (damaged_.load(std::memory_order_acquire)) return off();
-  Status st = check_data_file(*env_, options_.dir);
-  if (st) return st;
-  // What happened is said once, here; the callers' own lines carry `off`.
+// Built only when the store is off: the check runs before every read.
+Status Store::off_status() const {
+  return Status::corruption("store: " + options_.dir +
+                            "/data.mdb was damaged while fastidd ran; the store is off until restart");
+}
+
+void Store::turn_off(const std::string& why) const {
+  // What happened is said once, here; the callers' own lines carry off_status().
   if (!damaged_.exchange(true, std::memory_order_acq_rel)) {
-    core::log_error(st.to_string() + " while fastidd ran: the store is off until fastidd restarts (lookups go to "
+    core::log_error(why + " while fastidd ran: the store is off until fastidd restarts (lookups go to "
                     "the providers); at the next start the file is moved aside to data.mdb.bad");
   }
-  return off();
+}
+
+Status Store::check_file() const {
+  if (damaged_.load(std::memory_order_acquire)) return off_status();
+  Status st = check_data_file(*env_, options_.dir);
+  if (st) return st;
+  turn_off(st.to_string());
+  return off_status();
 }
 
 Millis now_millis() {
@@ -313,6 +320,21 @@ Status Store::open_env(bool* replaced) {
   int dead = 0;
   (void)mdb_reader_check(env->env, &dead);  // slots of processes that died mid-read
 
+  // The first reads of the file's pages (the databases, the format record,
+  // the walk): a file cut short since the check is a SIGBUS here, which
+  // refuses the file like any other damage (moved aside by open()).
+  Status opened;
+  if (!guarded([&] { opened = open_databases(*env); }, /*at_open=*/true)) {
+    return Status::corruption("store: " + options_.dir + "/data.mdb was truncated while it was opened (SIGBUS)");
+  }
+  if (!opened) return opened;
+  env_ = std::move(env);
+  return Status::ok();
+}
+
+Status Store::open_databases(Env& e) {
+  Env* env = &e;
+  int rc = 0;
   Txn txn;
   rc = txn.begin(env->env, 0);
   if (rc != 0) return Status::corruption("store: begin: " + std::string(mdb_strerror(rc)));
@@ -371,11 +393,14 @@ Status Store::open_env(bool* replaced) {
   }
   rc = txn.commit();
   if (rc != 0) return lmdb_error(rc, "commit");
-  env_ = std::move(env);
   return Status::ok();
 }
 
 Result<std::size_t> Store::clear_maps(std::span<const Map> maps) {
+  return guarded_call<Result<std::size_t>>([&] { return clear_maps_now(maps); });
+}
+
+Result<std::size_t> Store::clear_maps_now(std::span<const Map> maps) {
   if (Status whole = check_file(); !whole) return core::error(whole);
   auto wanted = [&](std::string_view k) {
     auto nul = k.find('\0');
@@ -413,6 +438,10 @@ Result<std::size_t> Store::clear_maps(std::span<const Map> maps) {
 }
 
 Result<std::size_t> Store::erase(std::string_view provider, const model::Query& q) {
+  return guarded_call<Result<std::size_t>>([&] { return erase_now(provider, q); });
+}
+
+Result<std::size_t> Store::erase_now(std::string_view provider, const model::Query& q) {
   auto map = map_of(q.kind);
   if (!map) return core::error(not_stored(q));
   if (Status whole = check_file(); !whole) return core::error(whole);
@@ -435,6 +464,10 @@ Result<std::size_t> Store::erase(std::string_view provider, const model::Query& 
 }
 
 Status Store::clear(std::string_view provider) {
+  return guarded_call<Status>([&] { return clear_now(provider); });
+}
+
+Status Store::clear_now(std::string_view provider) {
   if (Status whole = check_file(); !whole) return whole;
   Txn txn;
   int rc = txn.begin(env_->env, 0);
@@ -475,22 +508,26 @@ Stats Store::stats() const {
   s.negative_evictions = negative_evictions_;
   s.write_errors = write_errors_;
   s.replaced = replaced_;
-  if (!check_file()) return s;  // LMDB's figures are read from the file's pages
-  MDB_envinfo info;
-  MDB_stat est;
-  if (mdb_env_info(env_->env, &info) == 0 && mdb_env_stat(env_->env, &est) == 0) {
-    s.map_size = info.me_mapsize;
-    s.used_bytes = (info.me_last_pgno + 1) * std::uint64_t{est.ms_psize};
-  }
-  Txn txn;
-  if (txn.begin(env_->env, MDB_RDONLY) == 0) {
-    MDB_stat st;
-    if (mdb_stat(txn.get(), env_->records, &st) == 0) s.entries = st.ms_entries;
-    if (mdb_stat(txn.get(), env_->negatives, &st) == 0) {
-      s.negative_entries = st.ms_entries;
-      s.entries += st.ms_entries;
+  // LMDB's figures are read from the file's pages. stats() is const for its
+  // callers; the guard's bookkeeping is not.
+  (void)const_cast<Store*>(this)->guarded([&] {
+    if (!check_file()) return;
+    MDB_envinfo info;
+    MDB_stat est;
+    if (mdb_env_info(env_->env, &info) == 0 && mdb_env_stat(env_->env, &est) == 0) {
+      s.map_size = info.me_mapsize;
+      s.used_bytes = (info.me_last_pgno + 1) * std::uint64_t{est.ms_psize};
     }
-  }
+    Txn txn;
+    if (txn.begin(env_->env, MDB_RDONLY) == 0) {
+      MDB_stat st;
+      if (mdb_stat(txn.get(), env_->records, &st) == 0) s.entries = st.ms_entries;
+      if (mdb_stat(txn.get(), env_->negatives, &st) == 0) {
+        s.negative_entries = st.ms_entries;
+        s.entries += st.ms_entries;
+      }
+    }
+  });
   return s;
 }
 

@@ -181,6 +181,9 @@ class Store {
   // (logged once), and the next open moves the file aside.
   Status check_file() const;
   const Options& options() const { return options_; }
+  // How many times a SIGBUS on the map (the file cut short between the
+  // check and a read or write) was caught; the store is off after the first.
+  std::uint64_t sigbus_faults() const { return sigbus_faults_.load(); }
 
   // The key under which a record is stored (exposed for tests and tools).
   static std::string key(std::string_view provider, Map map, std::string_view k);
@@ -194,6 +197,13 @@ class Store {
   Result<std::optional<Record<model::SshKeys>>> ssh_keys(std::string_view provider, std::string_view user);
   explicit Store(Options options);
   Status open_env(bool* replaced);
+  // open_env's first reads: the databases, the format record, the name key, the walk.
+  Status open_databases(Env& env);
+  // The calls' bodies, run under guarded_call.
+  Result<std::size_t> clear_maps_now(std::span<const Map> maps);
+  Result<std::size_t> erase_now(std::string_view provider, const model::Query& query);
+  Status clear_now(std::string_view provider);
+  Result<bool> has_records_now(std::string_view provider);
   // One record to write: a positive one goes to the records database, a
   // negative answer to the negatives database (its own budget).
   struct Row {
@@ -203,6 +213,7 @@ class Store {
   };
   using Rows = std::vector<Row>;
   Status put_records(const Rows& records);
+  Status put_records_now(const Rows& records);  // put_records' body, under guarded()
   Status write_once(const Rows& records, int* mdb_rc);
   // Which records an eviction may take: the positive ones (their high-water
   // mark), the negative ones (their budget), or both, negatives first (a
@@ -232,6 +243,21 @@ class Store {
   // Where a negative answer by name is stored: a keyed digest, not the name.
   std::string negative_name_key(std::string_view provider, Map map, std::string_view name) const;
   void drop_bad(const std::string& key, bool negatives);
+  // Runs `body` (LMDB calls, and copies out of the map) under the SIGBUS
+  // guard (core/sigbus_guard.h; store_internal.h): false when the file was
+  // cut short under it. Then the transactions body had open on this thread
+  // are aborted (LMDB's writer lock released) and, unless `at_open`, the
+  // store is turned off (said once).
+  template <typename Body>
+  bool guarded(Body&& body, bool at_open = false);
+  // body() (returning R: Status or a Result) under guarded(): its value, or
+  // off_status() after a SIGBUS.
+  template <typename R, typename Body>
+  R guarded_call(Body&& body);
+  // Turns the store off for good, saying `why` once (the first time).
+  void turn_off(const std::string& why) const;
+  // The error every call returns once the store is off.
+  Status off_status() const;
 
   Options options_;
   std::unique_ptr<Env> env_;
@@ -240,7 +266,8 @@ class Store {
   std::atomic<std::uint64_t> negative_evictions_{0};
   std::atomic<std::uint64_t> write_errors_{0};
   std::uint64_t replaced_ = 0;
-  mutable std::atomic<bool> damaged_{false};  // check_file() failed once: for good
+  mutable std::atomic<bool> damaged_{false};  // check_file() failed or a SIGBUS was caught: for good
+  std::atomic<std::uint64_t> sigbus_faults_{0};
   std::atomic<bool> high_water_logged_{false};
   int puts_since_check_ = kFillCheckEvery;  // check at the first put
   bool batching_ = false;                   // inside put_batch: puts are collected in batch_

@@ -34,19 +34,44 @@ Result<std::optional<std::string>> Store::get_newer(const std::string& positive_
 }
 
 Result<std::optional<std::string>> Store::get_raw(const std::string& k, bool negatives) {
-  if (Status whole = check_file(); !whole) return core::error(whole);
-  int rc = env_->reader ? mdb_txn_renew(env_->reader)
-                        : mdb_txn_begin(env_->env, nullptr, MDB_RDONLY, &env_->reader);
-  if (rc != 0) {
-    if (env_->reader) mdb_txn_abort(env_->reader);
-    env_->reader = nullptr;
-    return core::error(lmdb_error(rc, "begin read"));
-  }
-  MDB_val mk = val(k), mv;
-  rc = mdb_get(env_->reader, negatives ? env_->negatives : env_->records, &mk, &mv);
+  // Set and read across the guard: what a SIGBUS left (the kept read
+  // transaction active, its reader slot pinning a snapshot).
+  bool reading = false, begin_failed = false;
   std::optional<std::string> out;
-  if (rc == 0) out = std::string(view(mv));  // copied before the snapshot is released
-  mdb_txn_reset(env_->reader);
+  int rc = 0;
+  Status whole;
+  const bool ran = guarded([&] {
+    whole = check_file();
+    if (!whole) return;
+    rc = env_->reader ? mdb_txn_renew(env_->reader) : mdb_txn_begin(env_->env, nullptr, MDB_RDONLY, &env_->reader);
+    if (rc != 0) {
+      if (env_->reader) mdb_txn_abort(env_->reader);
+      env_->reader = nullptr;
+      begin_failed = true;
+      return;
+    }
+    reading = true;
+    MDB_val mk = val(k), mv;
+    rc = mdb_get(env_->reader, negatives ? env_->negatives : env_->records, &mk, &mv);
+    if (rc == 0) {
+      // Copied before the snapshot is released; the buffer is out's before
+      // the copy, so a SIGBUS in the copy leaks nothing.
+      out.emplace(mv.mv_size, '\0');
+      std::memcpy(out->data(), mv.mv_data, mv.mv_size);
+    }
+    mdb_txn_reset(env_->reader);
+    reading = false;
+  });
+  if (!ran) {
+    if (reading && env_->reader != nullptr) {
+      MDB_txn* reader = env_->reader;
+      env_->reader = nullptr;
+      (void)core::sigbus_guarded([reader] { mdb_txn_abort(reader); });
+    }
+    return core::error(off_status());
+  }
+  if (!whole) return core::error(whole);
+  if (begin_failed) return core::error(lmdb_error(rc, "begin read"));
   if (rc == MDB_NOTFOUND) return std::optional<std::string>();
   if (rc != 0) return core::error(lmdb_error(rc, "read"));
   return out;
@@ -55,11 +80,13 @@ Result<std::optional<std::string>> Store::get_raw(const std::string& k, bool neg
 void Store::drop_bad(const std::string& k, bool negatives) {
   core::log_warning("store: a record that does not decode was deleted (" +
                     std::to_string(k.size()) + "-byte key)");
-  Txn txn;
-  if (txn.begin(env_->env, 0) != 0) return;
-  MDB_val mk = val(k);
-  (void)mdb_del(txn.get(), negatives ? env_->negatives : env_->records, &mk, nullptr);
-  (void)txn.commit();
+  (void)guarded([&] {
+    Txn txn;
+    if (txn.begin(env_->env, 0) != 0) return;
+    MDB_val mk = val(k);
+    (void)mdb_del(txn.get(), negatives ? env_->negatives : env_->records, &mk, nullptr);
+    (void)txn.commit();
+  });
 }
 
 namespace {
@@ -161,6 +188,10 @@ Result<std::optional<Record<model::Answer>>> Store::get(std::string_view provide
 }
 
 Result<bool> Store::has_records(std::string_view provider) {
+  return guarded_call<Result<bool>>([&] { return has_records_now(provider); });
+}
+
+Result<bool> Store::has_records_now(std::string_view provider) {
   if (Status whole = check_file(); !whole) return core::error(whole);
   Txn txn;
   int rc = txn.begin(env_->env, MDB_RDONLY);

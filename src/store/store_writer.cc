@@ -25,8 +25,13 @@ StoreWriter::StoreWriter(std::shared_ptr<Store> store, WriterOptions options)
     : store_(std::move(store)), options_(options) {
   // The thread must take none of the loop's signals (SIGHUP, SIGTERM, SIGUSR1
   // are the loop's, through its signal_set): block them all while it starts.
+  // All but SIGBUS: a SIGBUS raised by a touch of data.mdb cut short is
+  // delivered to the thread that touched it, and a blocked one kills the
+  // process outright instead of reaching fastidd's handler and the store's
+  // guard (core/sigbus_guard.h).
   sigset_t all, old;
   sigfillset(&all);
+  sigdelset(&all, SIGBUS);
   ::pthread_sigmask(SIG_BLOCK, &all, &old);
   thread_ = std::thread([this] { run(); });
   ::pthread_sigmask(SIG_SETMASK, &old, nullptr);

@@ -105,6 +105,17 @@ Status Store::put_records(const Rows& records) {
     batch_.push_back(records);
     return Status::ok();
   }
+  // A SIGBUS anywhere in the write (the eviction's walk included) aborts the
+  // transactions open, releasing LMDB's writer lock, and turns the store off.
+  Status st;
+  if (!guarded([&] { st = put_records_now(records); })) {
+    ++write_errors_;
+    return off_status();
+  }
+  return st;
+}
+
+Status Store::put_records_now(const Rows& records) {
   if (Status whole = check_file(); !whole) {
     ++write_errors_;
     return whole;

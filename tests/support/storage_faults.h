@@ -62,7 +62,8 @@ inline long fill_until_full(const std::string& path) {
 }
 
 // Lookups of users user{from} .. user{to - 1} through glibc (getent, one
-// process), each line checked against the dataset.
+// process), each line checked against the dataset. `env`: the client's
+// environment prefix, d.env() when empty.
 struct LookupTally {
   int asked = 0, right = 0, wrong = 0, failed = 0;
   std::string first_problem;
@@ -82,11 +83,11 @@ inline std::string user_name(int i) {
   return buf;
 }
 
-inline LookupTally look_up_users(const Daemon& d, int from, int to) {
+inline LookupTally look_up_users(const Daemon& d, int from, int to, const std::string& env = "") {
   LookupTally t;
   std::string names;
   for (int i = from; i < to; ++i) names += " " + user_name(i);
-  const auto r = run(d.env() + "getent -s fastid passwd" + names + " 2>&1");
+  const auto r = run((env.empty() ? d.env() : env) + "getent -s fastid passwd" + names + " 2>&1");
   std::set<std::string> answered;
   for (const auto& line : split(r.out, '\n')) {
     if (line.empty()) continue;

@@ -193,3 +193,12 @@ add_dependencies(clock_jump_system_test fastidd fastid_cli nss_fastid fastid-pro
                  clock_probe)
 add_test(NAME clock_jump_system_test COMMAND clock_jump_system_test)
 set_tests_properties(clock_jump_system_test PROPERTIES LABELS "system;ldap;pam" TIMEOUT 300)
+
+# A fault injector that storage_faults_system_test preloads into fastidd: it
+# cuts data.mdb short between the store's check and LMDB's read (the window
+# only the SIGBUS guard closes). Never installed.
+add_library(cut_store_mid_read MODULE cut_store_mid_read.c)
+set_target_properties(cut_store_mid_read PROPERTIES LIBRARY_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/lib)
+target_include_directories(cut_store_mid_read PRIVATE ${LMDB_INCLUDE_DIR})
+target_link_libraries(cut_store_mid_read PRIVATE ${CMAKE_DL_LIBS})
+add_dependencies(storage_faults_system_test cut_store_mid_read)

@@ -18,9 +18,12 @@
 #include <sched.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <atomic>
+#include <cstring>
 #include <random>
 #include <thread>
 
@@ -34,12 +37,13 @@ namespace {
 using namespace std::chrono_literals;
 
 // fastidd with the slow provider `dir` of `users` users and `groups` groups
-// (what the dataset files hold), the fast cache off, `store_keys` in [store].
+// (what the dataset files hold), the fast cache off, `store_keys` in [store]
+// and `daemon_keys` in [daemon].
 void configure_stored(Daemon& d, int users, int groups, const std::string& store_keys,
-                      const std::string& state_dir = "") {
+                      const std::string& state_dir = "", const std::string& daemon_keys = "") {
   d.write_config("[daemon]\nsocket_dir = \"" + d.socket_dir() + "\"\nstate_dir = \"" +
                  (state_dir.empty() ? d.dir() + "/state" : state_dir) +
-                 "\"\nlog_level = \"info\"\n\n[store]\n" + store_keys +
+                 "\"\nlog_level = \"info\"\n" + daemon_keys + "\n[store]\n" + store_keys +
                  "\n[fastcache]\npasswd = { enabled = false }\ngroup = { enabled = false }\n"
                  "initgroups = { enabled = false }\n\n[[provider]]\nname = \"dir\"\ntype = \"slow\"\n"
                  "users = " + std::to_string(users) + "\ngroups = " + std::to_string(groups) + "\n");
@@ -52,8 +56,9 @@ long figure(const Daemon& d, const std::string& key) {
 }
 
 // Whether the daemon is still running (not exited, not killed by a signal):
-// kill(pid, 0) would succeed on an unreaped zombie.
-bool alive(Daemon& d) { return d.wait_exit(0ms) == -1; }
+// kill(pid, 0) would succeed on an unreaped zombie. Once waitpid has reaped
+// it, pid() is -1: false from then on.
+bool alive(Daemon& d) { return d.pid() > 0 && d.wait_exit(0ms) == -1; }
 
 std::string data_file(const Daemon& d) { return d.dir() + "/state/store/data.mdb"; }
 
@@ -246,7 +251,8 @@ TEST(StorageFaultsSystemTest, FastCacheMapsWrittenOverOrReplacedByCutCopiesUnder
 // the NSS module may not catch signals, so a reader in the middle of a
 // lookup can die (the known limit, docs/reliability.md). What is asserted:
 // no answer is ever wrong, fastidd survives (its writer checks the size
-// before it touches the file) and readers started afterwards are served.
+// before it touches the file, and a cut inside a write is caught by its
+// SIGBUS guard: section 7) and readers started afterwards are served.
 TEST(StorageFaultsSystemTest, FastCacheMapsTruncatedInPlaceUnderEightReadingThreadsNeverGiveAWrongAnswer) {
   Daemon d(2000, 100);
   ASSERT_TRUE(d.start()) << d.log();
@@ -426,6 +432,213 @@ TEST(StorageFaultsSystemTest, AnEnumerationThatCrossesAReloadEndsOnTheRecordsItB
   // The next enumeration reads the new files.
   error.clear();
   EXPECT_EQ(enumerate_users(d, 50, [] {}, &error), names_in(after)) << error;
+}
+
+
+// ---- 7. fastidd's own mapped files cut short under it: the SIGBUS guard -------
+
+// fastidd writes the fast cache maps and reads and writes the store's
+// data.mdb through shared mappings: a file cut short in place (truncate(2),
+// by root or the service user) turns the next touch of a page past the new
+// end into SIGBUS. Its guard (core/sigbus_guard.h, daemon/sigbus_handler.h)
+// makes that "this file is damaged": the map is abandoned and a new one
+// published; the store is turned off. With `on_worker_exit = "exit"` a front
+// worker killed by a SIGBUS stops fastidd, which waitpid sees.
+constexpr const char* kExitWithAWorker = "on_worker_exit = \"exit\"\n";
+
+// fastidd as waitpid sees it: "running", or how it ended (reaped here).
+std::string run_state(Daemon& d) {
+  if (d.pid() <= 0) return "not running";
+  const int status = d.wait_exit(0ms);
+  if (status == -1) return "running";
+  if (WIFSIGNALED(status)) return std::string("killed by ") + strsignal(WTERMSIG(status));
+  return "exited with code " + std::to_string(WEXITSTATUS(status)) + " (a front worker died)";
+}
+
+// Cuts `path` short in place, over and over, from a thread of its own until
+// stop(): whenever the file is longer than the next cut, it is truncated to
+// it (the cuts taken in turn).
+class InPlaceCutter {
+ public:
+  InPlaceCutter(std::string path, std::vector<off_t> cuts, std::chrono::microseconds pause)
+      : path_(std::move(path)), cuts_(std::move(cuts)), pause_(pause), thread_([this] { run(); }) {}
+  ~InPlaceCutter() { stop(); }
+  // Stops and returns how many cuts were made.
+  int stop() {
+    done_ = true;
+    if (thread_.joinable()) thread_.join();
+    return cuts_made_;
+  }
+  int made() const { return cuts_made_.load(); }
+
+ private:
+  void run() {
+    for (std::size_t i = 0; !done_.load();) {
+      struct stat st;
+      if (::stat(path_.c_str(), &st) == 0 && st.st_size > cuts_[i % cuts_.size()]) {
+        if (::truncate(path_.c_str(), cuts_[i % cuts_.size()]) == 0) ++cuts_made_;
+        ++i;
+      }
+      std::this_thread::sleep_for(pause_);
+    }
+  }
+  std::string path_;
+  std::vector<off_t> cuts_;
+  std::chrono::microseconds pause_;
+  std::atomic<bool> done_{false};
+  std::atomic<int> cuts_made_{0};
+  std::thread thread_;
+};
+
+// glibc clients that never map a fast cache file (FASTID_CACHE_DIR is a
+// folder with none): every lookup reaches fastidd's socket, and fastidd
+// publishes each answer into its maps. They cannot be the ones hit.
+std::string socket_only_env(const Daemon& d) {
+  fs::create_directories(d.dir() + "/no-maps");
+  return d.env() + "FASTID_CACHE_DIR=" + d.dir() + "/no-maps ";
+}
+
+TEST(StorageFaultsSystemTest, FastiddSurvivesItsFastCacheMapCutShortInPlaceWhileItWritesNewRecordsIntoIt) {
+  constexpr int kUsers = 3000;
+  Daemon d(kUsers, 20);
+  std::string config = d.default_config_text();
+  config.insert(config.find("log_level"), kExitWithAWorker);
+  d.write_config(config);
+  ASSERT_TRUE(d.start()) << d.log();
+  const std::string map = d.cache_dir() + "/passwd";
+  ASSERT_TRUE(wait_until([&] { return fs::exists(map); })) << d.log();
+  const std::string env = socket_only_env(d);
+  LookupTally all;
+  int cuts = 0;
+  std::string state = "running";
+  const auto start = std::chrono::steady_clock::now();
+  {
+    // Cut to the header page (the index and ring gone), then to nothing.
+    InPlaceCutter cutter(map, {4096, 0}, 200us);
+    for (int from = 1; from <= kUsers && (state = run_state(d)) == "running"; from += 500)
+      all += look_up_users(d, from, from + 500, env);
+    cuts = cutter.stop();
+  }
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  if (state == "running") state = run_state(d);
+  const bool running = state == "running";
+  const std::string log = d.log();
+  const long abandoned = running ? figure(d, "fastcache.passwd.damaged") : -1;
+  LookupTally after = running ? look_up_users(d, 1, 501) : LookupTally{};  // through the maps again
+  std::printf("[figure] fast cache passwd map cut short in place %d times in %.1f s while fastidd wrote %d new "
+              "records: %d lookups right, %d wrong, %d failed; maps abandoned on SIGBUS: %ld; fastidd %s; "
+              "afterwards %d of 500 right through the maps\n",
+              cuts, seconds, kUsers, all.right, all.wrong, all.failed, abandoned, state.c_str(), after.right);
+  EXPECT_TRUE(running) << "fastidd " << state << ": " << log;
+  EXPECT_EQ(count_lines(log, "killed by signal"), 0) << log;
+  EXPECT_GE(cuts, 20);
+  EXPECT_EQ(all.right, kUsers) << all.first_problem;
+  EXPECT_EQ(after.right, 500) << after.first_problem;
+}
+
+// data.mdb cut short again and again while lookups are answered from it and
+// answers written to it (a 1 MiB map: the writer also evicts, walking every
+// record). The check before each use turns the store off when it sees the
+// file short; a cut between the check and the touch is a SIGBUS, which the
+// guard turns into the same thing. Several fastidd runs: the first fault of
+// either kind turns a store off for good. That window is a few microseconds
+// per call, so most runs end by the check; the next test hits the window
+// every time.
+TEST(StorageFaultsSystemTest, FastiddSurvivesItsStoreFileCutShortInALoopWhileLookupsRun) {
+  constexpr int kUsers = 6000, kRounds = 2;
+  Daemon d(kUsers, 40);
+  configure_stored(d, kUsers, 40, "size = \"1MiB\"\n", "", kExitWithAWorker);
+  int cuts = 0, rounds = 0, by_sigbus = 0, by_check = 0;
+  LookupTally all;
+  bool running = true;
+  std::string state;
+  for (; rounds < kRounds && running; ++rounds) {
+    ASSERT_TRUE(d.start()) << d.log();
+    const long lines_before = count_lines(d.log(), "the store is off until fastidd restarts");
+    ASSERT_EQ(look_up_users(d, 1, 1001).right, 1000);
+    ASSERT_TRUE(stored_at_least(d, 1000)) << d.status().out;
+    {
+      InPlaceCutter cutter(data_file(d), {4096 * 3, 4096 * 64, 0}, 300us);
+      for (int from = 1001; from <= kUsers && (state = run_state(d)) == "running"; from += 1000)
+        all += look_up_users(d, from, from + 1000);
+      cuts += cutter.stop();
+    }
+    if (state == "running") state = run_state(d);
+    running = state == "running";
+    const std::string log = d.log();
+    by_sigbus += static_cast<int>(count_lines(log, "(SIGBUS"));
+    by_check += static_cast<int>(count_lines(log, "the store is off until fastidd restarts") - lines_before) -
+                static_cast<int>(count_lines(log, "(SIGBUS"));
+    if (running) {
+      EXPECT_EQ(d.stop(SIGTERM), 0) << "a clean exit";
+    }
+    // Each run's log is its own: the next start moves the damaged file aside.
+    fs::rename(d.log_path(), d.log_path() + "." + std::to_string(rounds));
+  }
+  const std::string log = read_file(d.log_path() + "." + std::to_string(rounds - 1));
+  std::printf("[figure] store file cut short in place %d times over %d fastidd runs while lookups ran: %d lookups, "
+              "%d right, %d wrong, %d failed; stores turned off by a SIGBUS %d, by the check %d; fastidd %s\n",
+              cuts, rounds, all.asked, all.right, all.wrong, all.failed, by_sigbus, by_check, state.c_str());
+  EXPECT_TRUE(running) << "fastidd " << state << ": " << log;
+  EXPECT_EQ(count_lines(log, "killed by signal"), 0) << log;
+  EXPECT_EQ(rounds, kRounds);
+  EXPECT_EQ(all.right, all.asked) << all.first_problem;
+  EXPECT_EQ(all.asked, kRounds * (kUsers - 1000));
+}
+
+
+// The window the check leaves, hit for certain: a shim preloaded into
+// fastidd (tests/system/cut_store_mid_read.c) cuts data.mdb to its two meta
+// pages inside the front worker's `at`-th LMDB call `in` ("get": a read on
+// the loop; "put": a write inside the writer thread's transaction), after
+// the check has passed and before LMDB reads the tree's pages through its
+// map. 500 users are stored, then 1,000 looked up (500 again, 500 new).
+void store_file_cut_inside_an_lmdb_call(const std::string& in, const std::string& at) {
+  Daemon d(2000, 20);
+  configure_stored(d, 2000, 20, "", "", kExitWithAWorker);
+  std::string preload = lib_dir() + "/libcut_store_mid_read.so";
+#ifdef FASTID_ASAN_RUNTIME
+  preload = std::string(FASTID_ASAN_RUNTIME) + ":" + preload;  // ASan's runtime first
+#endif
+  d.daemon_environment["LD_PRELOAD"] = preload;
+  d.daemon_environment["FASTID_TEST_CUT_PATH"] = data_file(d);
+  d.daemon_environment["FASTID_TEST_CUT_IN"] = in;
+  d.daemon_environment["FASTID_TEST_CUT_AT"] = at;
+  ASSERT_TRUE(d.start()) << d.log();
+  // Two reads per lookup (the record and its negative answer), two puts per
+  // user stored (by name and by uid).
+  const LookupTally before = look_up_users(d, 1, 501);
+  ASSERT_EQ(before.right, 500) << before.first_problem << "; fastidd " << run_state(d) << ": " << d.log();
+  ASSERT_TRUE(wait_until([&] { return figure(d, "store.entries") >= 1000 || figure(d, "store.sigbus_faults") > 0; }))
+      << d.status().out;
+  LookupTally after = look_up_users(d, 1, 1001);
+  EXPECT_TRUE(wait_until([&] { return figure(d, "store.sigbus_faults") > 0; })) << d.status().out;
+  const std::string state = run_state(d);
+  const bool running = state == "running";
+  const std::string log = d.log();
+  const long faults = running ? figure(d, "store.sigbus_faults") : -1;
+  std::printf("[figure] store file cut short inside LMDB's mdb_%s (call %s), after the check: %d of %d lookups "
+              "right, %ld SIGBUS caught by the store's guard, fastidd %s, data.mdb now %ld bytes\n",
+              in.c_str(), at.c_str(), after.right, after.asked, faults, state.c_str(),
+              static_cast<long>(fs::exists(data_file(d)) ? fs::file_size(data_file(d)) : 0));
+  EXPECT_TRUE(running) << "fastidd " << state << ": " << log;
+  EXPECT_EQ(count_lines(log, "killed by signal"), 0) << log;
+  EXPECT_EQ(after.right, 1000) << after.first_problem << log;
+  EXPECT_EQ(faults, 1);
+  EXPECT_EQ(count_lines(log, "(SIGBUS while reading or writing it)"), 1) << log;
+  EXPECT_EQ(count_lines(log, "the store is off until fastidd restarts"), 1) << log;
+  // The interrupted transactions were dealt with: fastidd stops cleanly.
+  if (running) {
+    EXPECT_EQ(d.stop(SIGTERM), 0) << d.log();
+  }
+}
+
+TEST(StorageFaultsSystemTest, AStoreFileCutShortBetweenTheCheckAndTheReadTurnsTheStoreOffAndFastiddServesOn) {
+  store_file_cut_inside_an_lmdb_call("get", "1500");
+}
+
+TEST(StorageFaultsSystemTest, AStoreFileCutShortInsideAWriteTransactionTurnsTheStoreOffAndFastiddServesOn) {
+  store_file_cut_inside_an_lmdb_call("put", "600");
 }
 
 }  // namespace
