@@ -19,6 +19,7 @@
 
 #include "pam/daemon_check.h"
 #include "pam/module.h"
+#include "proto/ccache_name.h"
 #include "proto/wire.h"
 
 namespace fastid::pam_module {
