@@ -10,6 +10,8 @@
 
 #include "support/daemon_fixture.h"
 
+namespace fastid::testing {
+
 // Each kind of lookup gives the upstream's own answer, an unknown name is not
 // found (exit 2), and the enumeration lists all `users` of the upstream.
 inline void expect_answers_like_upstream(const Daemon& node, const Daemon& upstream, std::size_t users) {
@@ -24,3 +26,5 @@ inline void expect_answers_like_upstream(const Daemon& node, const Daemon& upstr
   auto all = node.getent("passwd");
   EXPECT_EQ(static_cast<std::size_t>(std::count(all.out.begin(), all.out.end(), '\n')), users);
 }
+
+}  // namespace fastid::testing
