@@ -80,6 +80,7 @@ DURATION ?= 30m
 soak: deps
 	cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DFASTID_WERROR=ON $(CMAKE_FLAGS) >/dev/null
 	cmake --build build -j$(JOBS) --target $(SOAK_TARGETS)
+	tests/soak/run-soak --self-test
 	tests/soak/run-soak --duration $(DURATION)
 
 valgrind: deps

@@ -3,6 +3,7 @@
 #include <crypt.h>
 #include <fcntl.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -54,6 +55,37 @@ core::Status read_file(const std::string& path, Wiped* out) {
   ::close(fd);
   return core::Status::ok();
 }
+
+// Holds an exclusive lock on `<file>.lock` for the life of the object: each
+// front worker process opens the credentials file itself, and two rewrites
+// (read, change, rename) at once would each drop the other's line. The lock
+// is on a file of its own because a rename replaces the credentials file.
+class CrossProcessLock {
+ public:
+  explicit CrossProcessLock(const std::string& path) {
+    const std::string lock_path = path + ".lock";
+    fd_ = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd_ < 0) {
+      status_ = core::status_from_errno(errno, "open " + lock_path);
+      return;
+    }
+    while (::flock(fd_, LOCK_EX) != 0) {
+      if (errno == EINTR) continue;
+      status_ = core::status_from_errno(errno, "lock " + lock_path);
+      return;
+    }
+  }
+  ~CrossProcessLock() {
+    if (fd_ >= 0) ::close(fd_);  // closing releases the lock
+  }
+  CrossProcessLock(const CrossProcessLock&) = delete;
+  CrossProcessLock& operator=(const CrossProcessLock&) = delete;
+  const core::Status& status() const { return status_; }
+
+ private:
+  int fd_ = -1;
+  core::Status status_ = core::Status::ok();
+};
 
 // Finds the user's line: hash and time.
 bool find_line(std::string_view text, std::string_view user, std::string_view* hash,
@@ -153,6 +185,8 @@ bool OfflineCredentials::has(std::string_view user) {
 
 core::Status OfflineCredentials::rewrite(std::string_view user, const std::string* new_line) {
   std::lock_guard lock(mu_);
+  const CrossProcessLock others(path_);
+  if (!others.status()) return others.status();
   Wiped file;
   core::Status st = read_file(path_, &file);
   if (!st && st.code() != core::Code::kNotFound) return st;

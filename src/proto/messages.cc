@@ -13,28 +13,39 @@ using model::User;
 
 namespace {
 
-// Encodes a frame whose payload is produced by `fill` into a WireWriter. The
-// buffer starts at a size that fits typical records and doubles until it fits
-// (up to kMaxPayload); a payload that cannot fit becomes a kInternal error.
+// Encodes a payload produced by `fill` into a WireWriter, after `room` bytes
+// left free in front of it (the frame header's place, or none). The buffer
+// starts at a size that fits typical records and doubles until it fits (up
+// to kMaxPayload); nullopt: the payload cannot fit.
 template <typename Fill>
-Bytes encode_frame(std::uint16_t opcode, std::uint32_t request_id, WireStatus status, Fill fill) {
+std::optional<Bytes> encode_payload(std::size_t room, Fill fill) {
   std::size_t cap = 512;
   for (;;) {
-    Bytes out(kHeaderSize + cap);
-    WireWriter w(out.data() + kHeaderSize, cap);
+    Bytes out(room + cap);
+    WireWriter w(out.data() + room, cap);
     fill(w);
     if (!w.overflow) {
-      out.resize(kHeaderSize + w.len);
-      FrameHeader h{kVersion, kFlagReply, opcode, request_id, static_cast<std::uint32_t>(status),
-                    static_cast<std::uint32_t>(w.len)};
-      encode_header(h, out.data());
+      out.resize(room + w.len);
       return out;
     }
-    if (cap >= kMaxPayload) break;
+    if (cap >= kMaxPayload) return std::nullopt;
     cap = std::min<std::size_t>(cap * 2, kMaxPayload);
   }
-  return encode_error_reply(opcode, request_id, WireStatus::kInternal,
-                            "reply larger than the protocol's frame limit");
+}
+
+// A whole frame whose payload `fill` produces; a payload that cannot fit
+// becomes a kInternal error.
+template <typename Fill>
+Bytes encode_frame(std::uint16_t opcode, std::uint32_t request_id, WireStatus status, Fill fill) {
+  std::optional<Bytes> out = encode_payload(kHeaderSize, fill);
+  if (!out) {
+    return encode_error_reply(opcode, request_id, WireStatus::kInternal,
+                              "reply larger than the protocol's frame limit");
+  }
+  FrameHeader h{kVersion, kFlagReply, opcode, request_id, static_cast<std::uint32_t>(status),
+                static_cast<std::uint32_t>(out->size() - kHeaderSize)};
+  encode_header(h, out->data());
+  return std::move(*out);
 }
 
 bool is_name_lookup(Opcode op) {
@@ -460,6 +471,19 @@ Bytes encode_answer(std::uint32_t request_id, const model::Query& query, const m
   }
   return encode_frame(opcode, request_id, WireStatus::kOk,
                       [&](WireWriter& w) { std::visit([&](const auto& v) { put(w, v); }, answer); });
+}
+
+std::optional<Bytes> encode_answer_payload(const model::Query& query, const model::Answer& answer) {
+  if (!model::check_answer(query, answer)) return std::nullopt;
+  return encode_payload(0, [&](WireWriter& w) { std::visit([&](const auto& v) { put(w, v); }, answer); });
+}
+
+Bytes encode_answer_header(std::uint32_t request_id, model::Kind kind, std::size_t payload_size) {
+  Bytes out(kHeaderSize);
+  FrameHeader h{kVersion, kFlagReply, static_cast<std::uint16_t>(opcode_of(kind)), request_id,
+                static_cast<std::uint32_t>(WireStatus::kOk), static_cast<std::uint32_t>(payload_size)};
+  encode_header(h, out.data());
+  return out;
 }
 
 core::Result<model::Answer> decode_answer(Kind kind, const Reply& reply) {

@@ -86,6 +86,12 @@ Request request_of(const model::Query& query, std::uint32_t request_id = 0);
 // that is not becomes a kInternal error reply), and back: an error reply
 // becomes its Status, a payload that does not decode whole is kCorruption.
 Bytes encode_answer(std::uint32_t request_id, const model::Query& query, const model::Answer& answer);
+// The same reply in two parts, for a payload written to many requesters from
+// one buffer (server/shared_replies.h): the payload alone (nullopt: the answer
+// is not of the query's kind, or does not fit a frame), and the header of one
+// requester's successful reply carrying `payload_size` bytes.
+std::optional<Bytes> encode_answer_payload(const model::Query& query, const model::Answer& answer);
+Bytes encode_answer_header(std::uint32_t request_id, model::Kind kind, std::size_t payload_size);
 
 // Record codecs, exposed for tests and for the reply decoders below.
 void put_user(WireWriter& w, const model::User& u);

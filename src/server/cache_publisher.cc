@@ -116,6 +116,7 @@ void CachePublisher::publish_negative(const model::Query& query) {
 core::Status CachePublisher::invalidate_all() { return invalidate(proto::kMapAll); }
 
 core::Status CachePublisher::invalidate(std::uint32_t mask) {
+  ++invalidations_;
   core::Status first;
   const std::pair<FastCacheWriter*, std::uint32_t> maps[] = {
       {passwd_.get(), proto::kMapPasswd},
@@ -160,6 +161,7 @@ core::Result<std::optional<CachePublisher::Held>> CachePublisher::find(const mod
 }
 
 core::Result<bool> CachePublisher::remove(const model::Query& query) {
+  ++invalidations_;
   // The nscd map of the key's database goes whole: its records cannot be
   // taken out one by one (glibc may be reading them).
   if (nscd_) {

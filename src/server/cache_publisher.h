@@ -74,6 +74,9 @@ class CachePublisher {
   };
   core::Result<std::optional<Held>> find(const model::Query& query) const;
   core::Result<bool> remove(const model::Query& query);
+  // How many invalidations and removals there were: what was answered before
+  // the last one may be stale (shared_replies.h keys on it).
+  std::uint64_t invalidations() const { return invalidations_; }
   // The map a query's kind is published in ("passwd", "group", "initgroups"; "" for pages).
   static const char* map_name(model::Kind kind);
 
@@ -106,6 +109,7 @@ class CachePublisher {
   std::unique_ptr<fastcache::FastCacheWriter> passwd_, group_, initgroups_;
   std::unique_ptr<fastcache::NscdMaps> nscd_;
   std::uint64_t failures_ = 0;
+  std::uint64_t invalidations_ = 0;
   bool failure_logged_ = false;
 };
 

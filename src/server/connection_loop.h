@@ -31,6 +31,7 @@
 #include "server/connection.h"
 #include "server/gate.h"
 #include "server/read_buffer.h"
+#include "server/reply_frame.h"
 
 namespace fastid::server {
 
@@ -113,7 +114,7 @@ asio::awaitable<FrameRead> read_frame(Server::Connection& conn, Transport& trans
 // password in a core::Secret): erasing it wipes it and the tail the move
 // leaves behind; what follows it, if anything, is the client's next request.
 // With tracing on, a lookup's trace key is left in `trace_key` (core/trace.h).
-inline asio::awaitable<proto::Bytes> answer_frame(Server& server, Server::Connection& conn, const FrameRead& frame,
+inline asio::awaitable<ReplyFrame> answer_frame(Server& server, Server::Connection& conn, const FrameRead& frame,
                                                   ReadBuffer& in, std::string& trace_key) {
   using Clock = std::chrono::steady_clock;
   const proto::FrameHeader& h = frame.header;
@@ -152,6 +153,10 @@ inline asio::awaitable<proto::Bytes> answer_frame(Server& server, Server::Connec
   auto op = server.router().dispatch(std::move(*request), conn.peer);
   co_return co_await std::move(op);
 }
+
+// A shared reply payload is written this many bytes per await (each write's
+// completion is a turn of its own).
+inline constexpr std::size_t kSharedWriteSlice = 4 * 1024;
 
 // The request loop: wait for a request (idle timeout), read its frame (stall
 // timeout), answer it through the gate and the router, write the reply; until
@@ -198,20 +203,37 @@ asio::awaitable<void> serve_requests(Server& server, std::shared_ptr<Server::Con
 
     trace_key.clear();
     auto answer = answer_frame(server, *conn, frame, in, trace_key);
-    proto::Bytes reply = co_await std::move(answer);
+    const ReplyFrame reply = co_await std::move(answer);
 
     conn->set_deadline(Clock::now() + server.limits().stall_timeout);
     // The reply leaves in this very handler, before the work the answer
     // queued behind it (the store write and the fast cache publish are
     // posted, docs/architecture.md) and without a loop turn of its own; only
-    // what the socket did not take is awaited.
-    const std::size_t sent = transport.write_now(asio::buffer(reply));
-    if (sent < reply.size()) {
-      auto [werr, wn] = co_await transport.write(asio::buffer(reply) + sent);
-      if (werr) {
-        protocol_error = conn->timed_out;
-        break;
+    // what the socket did not take is awaited. A shared payload
+    // (shared_replies.h) follows this requester's header, written from the
+    // one buffer every reply to that record version holds a reference to, a
+    // slice per loop turn: a burst of requests for it costs the turn that
+    // reads them a slice each, not a socket buffer's worth (~200 KiB) each.
+    bool write_failed = false;
+    const std::size_t sent = transport.write_now(asio::buffer(reply.bytes));
+    if (sent < reply.bytes.size()) {
+      auto wr = transport.write(asio::buffer(reply.bytes) + sent);
+      auto [werr, wn] = co_await std::move(wr);
+      write_failed = static_cast<bool>(werr);
+    }
+    if (reply.shared_payload && !write_failed) {
+      const proto::Bytes& payload = *reply.shared_payload;
+      for (std::size_t at = 0; at < payload.size() && !write_failed;) {
+        const std::size_t n = std::min(kSharedWriteSlice, payload.size() - at);
+        auto wr = transport.write(asio::buffer(payload.data() + at, n));
+        auto [werr, wn] = co_await std::move(wr);
+        write_failed = static_cast<bool>(werr);
+        at += n;
       }
+    }
+    if (write_failed) {
+      protocol_error = conn->timed_out;
+      break;
     }
     if (!trace_key.empty()) core::trace_stage("reply_written", trace_key);
   }

@@ -141,7 +141,8 @@ asio::awaitable<Outcome> answer(Server& server, Server::Connection& conn, const 
     admin.id = *request.invalidate == nscd::Database::kPasswd ? proto::kMapPasswd
                                                               : proto::kMapGroup | proto::kMapInitgroups;
     auto op = server.router().dispatch(std::move(admin), conn.peer);
-    proto::Bytes frame = co_await std::move(op);
+    ReplyFrame reply_frame = co_await std::move(op);
+    const proto::Bytes frame = std::move(reply_frame).flatten();
     proto::FrameHeader h{};
     const bool done = frame.size() >= proto::kHeaderSize && proto::decode_header(frame.data(), &h) == proto::HeaderCheck::kOk &&
                       h.status == static_cast<std::uint32_t>(proto::WireStatus::kOk);

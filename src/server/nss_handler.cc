@@ -64,7 +64,8 @@ PageView page_view(Answer& answer) {
 // One page of an enumeration across the directories, in order: the cursor
 // names the directory and that directory's own cursor; an empty last page of
 // one directory moves on to the next.
-asio::awaitable<core::Result<Answer>> walk_pages(Directories directories, Query q, std::string* source) {
+asio::awaitable<core::Result<Answer>> walk_pages(Directories directories, Query q, std::string* source,
+                                                 std::size_t* answered_by) {
   std::uint32_t index = q.cursor >> kCursorShift;
   Query ask = q;
   ask.cursor = q.cursor & kInnerMask;
@@ -79,6 +80,7 @@ asio::awaitable<core::Result<Answer>> walk_pages(Directories directories, Query 
     }
     out = std::move(*r);
     if (source != nullptr) *source = directories[index]->name();
+    *answered_by = index;
     PageView page = page_view(out);
     if (*page.more) {
       *page.next_cursor = (index << kCursorShift) | (*page.next_cursor & kInnerMask);
@@ -95,14 +97,49 @@ asio::awaitable<core::Result<Answer>> walk_pages(Directories directories, Query 
 
 }  // namespace
 
-asio::awaitable<proto::Bytes> NssHandler::handle(proto::Request req, core::PeerCred peer) {
+asio::awaitable<ReplyFrame> NssHandler::handle(proto::Request req, core::PeerCred peer) {
   ++requests_;
   // Network peers are nobody (uid -1), never root.
   const bool details = peer.is_root();
   if (std::optional<Query> query = proto::query_of(req)) {
-    auto op = lookup(*query);
+    const auto started = std::chrono::steady_clock::now();
+    // A large answer of a record version already encoded: this requester's
+    // header and the shared payload, no lookup, no copy.
+    if (std::shared_ptr<const proto::Bytes> payload =
+            shared_.find(*query, [this](std::size_t n) { return version_of(n); })) {
+      metrics_.record(query->kind, LookupResult::kFound, std::chrono::steady_clock::now() - started);
+      proto::Bytes header = proto::encode_answer_header(req.request_id, query->kind, payload->size());
+      co_return ReplyFrame(std::move(header), std::move(payload));
+    }
+    // The version is read before the lookup: data that changes during it
+    // makes the entry unusable at once, never the other way round.
+    const Directories asked = directories_;
+    std::vector<std::uint64_t> generations;
+    for (const DirectoryPtr& d : asked) generations.push_back(d->data_generation());
+    const std::uint64_t invalidations = publisher_ ? publisher_->invalidations() : 0;
+    std::size_t answered_by = asked.size();
+    auto op = lookup(*query, nullptr, &answered_by);
     core::Result<Answer> r = co_await std::move(op);
-    if (r) co_return proto::encode_answer(req.request_id, *query, *r);
+    if (r) {
+      // Shared only when every directory asked up to the one that answered
+      // can tell when its data changes, and the directories are the same.
+      // Memberships are a union over every directory: not shared (and small).
+      const bool shareable =
+          query->kind != model::Kind::kInitgroups && answered_by < asked.size() && asked == directories_ &&
+          std::all_of(generations.begin(), generations.begin() + static_cast<std::ptrdiff_t>(answered_by) + 1,
+                      [](std::uint64_t g) { return g != 0; });
+      if (shareable) {
+        if (std::optional<proto::Bytes> encoded = proto::encode_answer_payload(*query, *r);
+            encoded && encoded->size() >= shared_.min_payload()) {
+          auto payload = std::make_shared<const proto::Bytes>(std::move(*encoded));
+          generations.resize(answered_by + 1);
+          shared_.keep(*query, SharedReplies::Version{std::move(generations), invalidations}, payload);
+          proto::Bytes header = proto::encode_answer_header(req.request_id, query->kind, payload->size());
+          co_return ReplyFrame(std::move(header), std::move(payload));
+        }
+      }
+      co_return proto::encode_answer(req.request_id, *query, *r);
+    }
     ++(r.error().code() == core::Code::kNotFound ? not_found_ : errors_);
     co_return error_reply(req, r.error(), details);
   }
@@ -112,20 +149,40 @@ asio::awaitable<proto::Bytes> NssHandler::handle(proto::Request req, core::PeerC
                                       WireStatus::kUnknownOpcode, "unknown opcode");
 }
 
-asio::awaitable<core::Result<Answer>> NssHandler::lookup(Query q, std::string* source) {
+std::optional<SharedReplies::Version> NssHandler::version_of(std::size_t n) const {
+  if (n > directories_.size()) return std::nullopt;
+  SharedReplies::Version v;
+  for (std::size_t i = 0; i < n; ++i) {
+    const std::uint64_t g = directories_[i]->data_generation();
+    if (g == 0) return std::nullopt;
+    v.generations.push_back(g);
+  }
+  v.invalidations = publisher_ ? publisher_->invalidations() : 0;
+  return v;
+}
+
+void NssHandler::set_directories(Directories directories) {
+  directories_ = std::move(directories);
+  // Other directories: nothing encoded from the old ones is answered again.
+  shared_.clear();
+}
+
+asio::awaitable<core::Result<Answer>> NssHandler::lookup(Query q, std::string* source, std::size_t* answered_by) {
   const model::Kind kind = q.kind;
   const auto started = std::chrono::steady_clock::now();
-  auto op = lookup_in_order(std::move(q), source);
+  std::size_t ignored = 0;
+  auto op = lookup_in_order(std::move(q), source, answered_by != nullptr ? answered_by : &ignored);
   core::Result<Answer> r = co_await std::move(op);
   metrics_.record(kind, r ? LookupResult::kFound : lookup_result_of(r.error().code()),
                   std::chrono::steady_clock::now() - started);
   co_return r;
 }
 
-asio::awaitable<core::Result<Answer>> NssHandler::lookup_in_order(Query q, std::string* source) {
+asio::awaitable<core::Result<Answer>> NssHandler::lookup_in_order(Query q, std::string* source,
+                                                                  std::size_t* answered_by) {
   Directories directories = directories_;  // kept alive across the awaits
   if (model::is_page(q.kind)) {
-    auto op = walk_pages(std::move(directories), std::move(q), source);
+    auto op = walk_pages(std::move(directories), std::move(q), source, answered_by);
     co_return co_await std::move(op);
   }
   // Memberships are the union over every directory that knows the user: a
@@ -133,7 +190,8 @@ asio::awaitable<core::Result<Answer>> NssHandler::lookup_in_order(Query q, std::
   const bool merge = q.kind == model::Kind::kInitgroups;
   std::optional<Answer> found;
   core::Status failure;
-  for (const DirectoryPtr& d : directories) {
+  for (std::size_t i = 0; i < directories.size(); ++i) {
+    const DirectoryPtr& d = directories[i];
     auto op = d->lookup(q);
     core::Result<Answer> r = co_await std::move(op);
     if (!r) {
@@ -147,6 +205,7 @@ asio::awaitable<core::Result<Answer>> NssHandler::lookup_in_order(Query q, std::
       continue;
     }
     if (source != nullptr) *source = d->name();
+    *answered_by = i;
     if (!merge) {
       found = std::move(*r);
       break;
@@ -203,6 +262,7 @@ StatusItems NssHandler::status_items() const {
   if (publisher_) {
     for (auto& kv : publisher_->stats()) items.push_back(std::move(kv));
   }
+  for (auto& kv : shared_.status_items()) items.push_back(std::move(kv));
   for (const DirectoryPtr& d : directories_) {
     for (auto& kv : d->status_items()) items.push_back(std::move(kv));
   }

@@ -23,6 +23,8 @@
 #include "server/cache_publisher.h"
 #include "server/directory.h"
 #include "server/lookup_metrics.h"
+#include "server/reply_frame.h"
+#include "server/shared_replies.h"
 
 namespace fastid::server {
 
@@ -33,7 +35,8 @@ class NssHandler {
   // Replaces the directories (reload). Requests in flight keep the
   // directories they started with; enumeration cursors issued before are no
   // longer meaningful.
-  void set_directories(Directories directories) { directories_ = std::move(directories); }
+  // The shared replies made from the old ones are dropped.
+  void set_directories(Directories directories);
   const Directories& directories() const { return directories_; }
 
   // Where answers are published for clients to read without the socket
@@ -46,7 +49,10 @@ class NssHandler {
   // failure becomes an error reply that says which provider and why — to a
   // root peer only: other callers' error replies and status carry no paths,
   // URIs, filters or error texts.
-  asio::awaitable<proto::Bytes> handle(proto::Request request, core::PeerCred peer);
+  // A successful answer of at least SharedRepliesOptions::min_payload bytes,
+  // from directories that can tell when their data changes, is encoded once
+  // per record version and shared by every reply to it (shared_replies.h).
+  asio::awaitable<ReplyFrame> handle(proto::Request request, core::PeerCred peer);
 
   // One query across the directories, in order: the first answer wins and
   // "not found" asks the next; initgroups is the union over every directory
@@ -55,8 +61,10 @@ class NssHandler {
   // again"), never "not found" (an error with an empty message). Answers and
   // definite "not found"s are published to the fast cache. `source`, when
   // given, gets the name of the directory whose answer (or page) it is
-  // (initgroups: the last that added gids).
-  asio::awaitable<core::Result<model::Answer>> lookup(model::Query query, std::string* source = nullptr);
+  // (initgroups: the last that added gids); `answered_by` its index in the
+  // directories (their count: none).
+  asio::awaitable<core::Result<model::Answer>> lookup(model::Query query, std::string* source = nullptr,
+                                                      std::size_t* answered_by = nullptr);
 
   // Lookup requests handled (the status figure "requests" is the router's).
   std::uint64_t requests() const { return requests_; }
@@ -67,7 +75,11 @@ class NssHandler {
 
  private:
   // lookup() without the counting.
-  asio::awaitable<core::Result<model::Answer>> lookup_in_order(model::Query query, std::string* source);
+  asio::awaitable<core::Result<model::Answer>> lookup_in_order(model::Query query, std::string* source,
+                                                               std::size_t* answered_by);
+  // The version of what the first n directories answer now (shared_replies.h);
+  // nullopt when one of them cannot tell.
+  std::optional<SharedReplies::Version> version_of(std::size_t n) const;
 
   // Answers are published after the reply: queued here and published by one
   // handler posted behind it (per loop turn), with nullopt for "no such entry".
@@ -82,6 +94,7 @@ class NssHandler {
   std::uint64_t not_found_ = 0;
   std::uint64_t errors_ = 0;
   LookupMetrics metrics_;
+  SharedReplies shared_;
 };
 
 }  // namespace fastid::server

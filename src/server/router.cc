@@ -10,7 +10,7 @@ namespace fastid::server {
 
 // Every awaitable is built in its own statement, then awaited
 // (core/gcc12_coroutines.h, rule 1).
-asio::awaitable<proto::Bytes> Router::dispatch(proto::Request request, core::PeerCred peer) {
+asio::awaitable<ReplyFrame> Router::dispatch(proto::Request request, core::PeerCred peer) {
   const std::optional<Route> route = route_of(static_cast<std::uint16_t>(request.opcode));
   if (route == Route::kLookup) {
     ++requests_;

@@ -33,7 +33,7 @@ class Router {
 
   // The handler of the request's route, for the requests a peer may send (the
   // gate decided); a handler may take a while (a pooled provider, crypt).
-  asio::awaitable<proto::Bytes> dispatch(proto::Request request, core::PeerCred peer);
+  asio::awaitable<ReplyFrame> dispatch(proto::Request request, core::PeerCred peer);
 
   // A lookup of a front end that is not the wire (the Varlink front): the
   // same NssHandler::lookup as a lookup frame's, counted the same. `source`,

@@ -138,7 +138,8 @@ asio::awaitable<void> answer_datagram(Server* server, Server::UdpListener* liste
         h, std::span<const std::uint8_t>(datagram.data() + proto::kHeaderSize, h.length));
     if (request) {
       auto op = server->router().dispatch(std::move(*request), kAnonymousPeer);
-      reply = co_await std::move(op);
+      ReplyFrame frame = co_await std::move(op);
+      reply = std::move(frame).flatten();
     } else {
       reply = proto::encode_error_reply(h.opcode, h.request_id, request.error().status,
                                         request.error().message);

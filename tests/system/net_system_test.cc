@@ -132,12 +132,16 @@ TEST(NetworkSystemTest, TcpAndUdpLookupsMatchTheUnixSocketAndABigAnswerComesBack
   auto loop = run("for i in $(seq 1 60); do " + cli(port, "user user000$((i % 90 + 10))") + " >/dev/null || exit 1; " +
                   cli(port, "--udp user user000$((i % 90 + 10))") + " >/dev/null || exit 1; done");
   EXPECT_EQ(loop.exit_code, 0);
-  std::this_thread::sleep_for(std::chrono::milliseconds(700));  // the workers publish their figures
-  auto status = run("FASTID_SOCKET_DIR=" + d.socket_dir() + " " + bin_dir() + "/fastid status").out;
+  // The workers publish their figures every 500 ms: polled until the total holds the 60 datagrams.
+  std::string status;
   auto figure = [&](const std::string& key) -> long {
     auto at = status.find("\n" + key + " ");
     return at == std::string::npos ? -1 : std::stol(status.substr(status.find_first_not_of(' ', at + key.size() + 1)));
   };
+  EXPECT_TRUE(wait_until([&] {
+    status = run("FASTID_SOCKET_DIR=" + d.socket_dir() + " " + bin_dir() + "/fastid status").out;
+    return figure("total.udp.requests") >= 60;
+  })) << status;
   for (int w = 0; w < 2; ++w) {
     const std::string p = "worker." + std::to_string(w) + ".";
     EXPECT_GT(figure(p + "udp.requests"), 0) << status;

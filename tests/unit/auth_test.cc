@@ -289,6 +289,43 @@ TEST_F(Offline, CallsFromSeveralThreadsAtOnceLoseNoLine) {
   }
 }
 
+// Every front worker process opens the file itself: processes saving logins
+// at the same moment must not overwrite each other's lines (each rewrite is
+// read, change, rename; a lock file orders them across processes).
+TEST_F(Offline, ProcessesSavingAtOnceLoseNoLine) {
+  constexpr int kProcesses = 4, kUsers = 6;
+  std::vector<pid_t> children;
+  for (int p = 0; p < kProcesses; ++p) {
+    const pid_t pid = ::fork();
+    ASSERT_GE(pid, 0);
+    if (pid == 0) {
+      OfflineCredentials c(path(), 3600s);
+      int failures = 0;
+      for (int u = 0; u < kUsers; ++u) {
+        const std::string user = "proc" + std::to_string(p) + "x" + std::to_string(u);
+        if (!c.remember(user, "pw-" + user)) ++failures;
+      }
+      ::_exit(failures == 0 ? 0 : 1);
+    }
+    children.push_back(pid);
+  }
+  for (const pid_t pid : children) {
+    int status = 0;
+    ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "a child's remember failed";
+  }
+  OfflineCredentials c(path(), 3600s);
+  int lost = 0;
+  for (int p = 0; p < kProcesses; ++p) {
+    for (int u = 0; u < kUsers; ++u) {
+      const std::string user = "proc" + std::to_string(p) + "x" + std::to_string(u);
+      if (!c.verify(user, "pw-" + user)) ++lost;
+    }
+  }
+  EXPECT_EQ(lost, 0) << "of " << kProcesses * kUsers << " lines saved by " << kProcesses
+                     << " processes at once";
+}
+
 TEST_F(Offline, AFileOthersCouldWriteIsNotTrusted) {
   OfflineCredentials c(path(), 3600s);
   ASSERT_TRUE(c.remember("alice", "pw"));

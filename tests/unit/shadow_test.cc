@@ -6,6 +6,8 @@
 
 #include <filesystem>
 #include <fstream>
+#include <functional>
+#include <sstream>
 
 #include "providers/files/files_provider.h"
 #include "providers/files/shadow.h"
@@ -91,6 +93,50 @@ TEST_F(Shadow, LockedAndEmptyHashesNeverAuthenticate) {
   ShadowEntry junk;
   junk.hash.assign("$unknown$method");
   EXPECT_EQ(check_shadow_password(junk, "pw").code(), core::Code::kPermissionDenied);
+}
+
+// How far the process's peak RSS rose over fn, in KiB: the high-water mark
+// reset to the current RSS first (proc(5), clear_refs "5").
+long peak_rise_kib(const std::function<void()>& fn) {
+  auto field = [](const char* key) {
+    std::ifstream in("/proc/self/status");
+    std::string line;
+    while (std::getline(in, line)) {
+      if (line.rfind(key, 0) == 0) return std::stol(line.substr(std::string(key).size()));
+    }
+    return -1L;
+  };
+  std::ofstream("/proc/self/clear_refs") << "5";
+  const long rss = field("VmRSS:");
+  fn();
+  return field("VmHWM:") - rss;
+}
+
+// The soak's trace (docs/reliability.md "Soak"): every authentication of a
+// user the files provider does not have (an LDAP user behind it) ran a dummy
+// default-cost yescrypt, 16 MiB mapped for the call, against a file of
+// SHA-512 hashes, whose real checks map nothing: memory, and an unknown name
+// slower to refuse than a known one to check. The dummy copies the file's
+// own method and cost.
+TEST_F(Shadow, TheDummyCheckOfAnUnknownNameCostsWhatTheFilesOwnHashesCost) {
+  const std::string today = std::to_string(days_since_epoch() - 1);
+  write("shadow", "locked:!" + hash_of("l-pw", "$6$") + ":" + today + ":0:99999:7:::\n" +
+                      "odd:$unknown$method$x:" + today + ":0:99999:7:::\n" + "bob:" + hash_of("b-pw", "$6$") +
+                      ":" + today + ":0:99999:7:::\n");
+  core::Secret like;
+  auto none = find_shadow_entry(dir_ + "/shadow", "nobody", &like);
+  EXPECT_EQ(none.error().code(), core::Code::kNotFound);
+  EXPECT_EQ(like.view().substr(0, 3), "$6$") << "the first hash libcrypt runs: not the locked one, not the unknown method";
+
+  FilesProvider p = provider();
+  ASSERT_TRUE(p.open());
+  const long known = peak_rise_kib([&] { EXPECT_EQ(p.authenticate("bob", "wrong").code(), core::Code::kPermissionDenied); });
+  const long unknown = peak_rise_kib([&] { EXPECT_EQ(p.authenticate("nobody", "x").code(), core::Code::kNotFound); });
+  // The measure sees a yescrypt: the fallback without a hash to copy.
+  const long fallback = peak_rise_kib([] { dummy_password_check("x"); });
+  EXPECT_GE(fallback, 15 * 1024) << "the peak RSS measure does not see yescrypt's 16 MiB";
+  EXPECT_LT(known, 4 * 1024);
+  EXPECT_LT(unknown, 4 * 1024) << "refusing an unknown name mapped what a SHA-512 check does not";
 }
 
 TEST(ShadowAging, VerdictsFollowPamUnix) {

