@@ -1,16 +1,14 @@
+// parse_config: fastid.toml's text to a checked Config, every key through
+// the one settings table (settings.h), every error with its file and line.
 #include "daemon/config.h"
 
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
 #include <algorithm>
-#include <cerrno>
 #include <map>
 #include <utility>
 
 // The one translation unit that includes toml++ (several seconds of compile
-// time each): everything that can live without it is in settings.cc.
+// time each): everything that can live without it is in settings.cc, and
+// reading the file off the disk is in config_file.cc.
 #include <toml++/toml.h>
 
 #include "daemon/settings.h"
@@ -19,10 +17,6 @@
 
 namespace fastid::daemon {
 namespace {
-
-// A config file is a page of text; anything much larger is a mistake (or a
-// device), and reading it whole must stay cheap.
-constexpr std::size_t kMaxConfigBytes = 1 << 20;
 
 std::string_view node_kind(const toml::node& node) {
   switch (node.type()) {
@@ -114,6 +108,18 @@ Result<SettingValue> value_from_node(const Setting& s, const toml::node& node) {
   return core::error(Status::internal("setting of unknown type"));
 }
 
+// The top-level sections made of settings-table keys alone ([[provider]] is
+// an array of tables, read on its own).
+struct SectionName {
+  std::string_view name;
+  Section section;
+};
+constexpr SectionName kSections[] = {
+    {"daemon", Section::kDaemon}, {"pool", Section::kPool},   {"fastcache", Section::kFastcache},
+    {"listen", Section::kListen}, {"pam", Section::kPam},     {"store", Section::kStore},
+    {"varlink", Section::kVarlink}, {"nscd", Section::kNscd}, {"metrics", Section::kMetrics},
+};
+
 class Parser {
  public:
   explicit Parser(std::string source) : source_(std::move(source)) {}
@@ -121,80 +127,18 @@ class Parser {
   Result<Config> run(const toml::table& root) {
     Config config;
     config.source = source_;
-    apply_defaults(config.daemon);
-    apply_defaults(config.fastcache);
-    apply_defaults(config.listen);
-    apply_defaults(config.pam);
-    apply_defaults(config.store);
-    apply_defaults(config.varlink);
-    apply_defaults(config.nscd);
-    apply_defaults(config.metrics);
+    apply_defaults(config);
     for (const auto& [key, node] : in_file_order(root)) {
       const std::string_view k = key->str();
       const auto& where = key->source();
-      if (k == "daemon") {
+      if (const auto found = std::ranges::find(kSections, k, &SectionName::name);
+          found != std::end(kSections)) {
         const toml::table* table = node->as_table();
         if (table == nullptr) {
-          return core::error(fail(where, "", k, "must be a section: write [daemon], got " +
+          return core::error(fail(where, "", k, "must be a section: write [" + std::string(k) + "], got " +
                                                     std::string(node_kind(*node))));
         }
-        if (Status st = parse_daemon(*table, config.daemon); !st) return core::error(st);
-      } else if (k == "pool") {
-        const toml::table* table = node->as_table();
-        if (table == nullptr) {
-          return core::error(fail(where, "", k, "must be a section: write [pool], got " +
-                                                    std::string(node_kind(*node))));
-        }
-        if (Status st = parse_pool(*table, config.pool); !st) return core::error(st);
-      } else if (k == "fastcache") {
-        const toml::table* table = node->as_table();
-        if (table == nullptr) {
-          return core::error(fail(where, "", k, "must be a section: write [fastcache], got " +
-                                                    std::string(node_kind(*node))));
-        }
-        if (Status st = parse_fastcache(*table, config.fastcache); !st) return core::error(st);
-      } else if (k == "listen") {
-        const toml::table* table = node->as_table();
-        if (table == nullptr) {
-          return core::error(fail(where, "", k, "must be a section: write [listen], got " +
-                                                    std::string(node_kind(*node))));
-        }
-        if (Status st = parse_listen(*table, config.listen); !st) return core::error(st);
-      } else if (k == "pam") {
-        const toml::table* table = node->as_table();
-        if (table == nullptr) {
-          return core::error(fail(where, "", k, "must be a section: write [pam], got " +
-                                                    std::string(node_kind(*node))));
-        }
-        if (Status st = parse_pam(*table, config.pam); !st) return core::error(st);
-      } else if (k == "store") {
-        const toml::table* table = node->as_table();
-        if (table == nullptr) {
-          return core::error(fail(where, "", k, "must be a section: write [store], got " +
-                                                    std::string(node_kind(*node))));
-        }
-        if (Status st = parse_store(*table, config.store); !st) return core::error(st);
-      } else if (k == "varlink") {
-        const toml::table* table = node->as_table();
-        if (table == nullptr) {
-          return core::error(fail(where, "", k, "must be a section: write [varlink], got " +
-                                                    std::string(node_kind(*node))));
-        }
-        if (Status st = parse_varlink(*table, config.varlink); !st) return core::error(st);
-      } else if (k == "nscd") {
-        const toml::table* table = node->as_table();
-        if (table == nullptr) {
-          return core::error(fail(where, "", k, "must be a section: write [nscd], got " +
-                                                    std::string(node_kind(*node))));
-        }
-        if (Status st = parse_nscd(*table, config.nscd); !st) return core::error(st);
-      } else if (k == "metrics") {
-        const toml::table* table = node->as_table();
-        if (table == nullptr) {
-          return core::error(fail(where, "", k, "must be a section: write [metrics], got " +
-                                                    std::string(node_kind(*node))));
-        }
-        if (Status st = parse_metrics(*table, config.metrics); !st) return core::error(st);
+        if (Status st = parse_section(*table, found->section, config); !st) return core::error(st);
       } else if (k == "provider") {
         const toml::array* array = node->as_array();
         if (array == nullptr || !array->is_array_of_tables()) {
@@ -210,12 +154,12 @@ class Parser {
         return core::error(fail(where, "", "",
                                 "[" + std::string(k) + "] is not supported by this version of fastidd"));
       } else if (node->is_table() || node->is_array_of_tables()) {
-        static constexpr std::string_view kSections[] = {"daemon",    "provider", "pool",
-                                                           "fastcache", "store",    "pam",
-                                                           "listen",    "varlink",  "nscd",
-                                                           "metrics"};
+        static constexpr std::string_view kSectionNames[] = {"daemon",    "provider", "pool",
+                                                               "fastcache", "store",    "pam",
+                                                               "listen",    "varlink",  "nscd",
+                                                               "metrics"};
         std::string problem = "unknown section [" + display_key(k) + "]";
-        if (auto hint = closest_match(k, kSections); !hint.empty()) {
+        if (auto hint = closest_match(k, kSectionNames); !hint.empty()) {
           problem += " (did you mean [" + std::string(hint) + "]?)";
         }
         return core::error(fail(where, "", "", problem));
@@ -265,111 +209,44 @@ class Parser {
     return problem;
   }
 
-  Status parse_daemon(const toml::table& table, DaemonConfig& daemon) const {
-    const std::string_view label = section_header(Section::kDaemon);
-    for (const auto& [key, node] : in_file_order(table)) {
-      const std::string_view k = key->str();
-      const Setting* s = find_setting(Section::kDaemon, k);
-      if (s == nullptr) return fail(key->source(), label, k, unknown_key(Section::kDaemon, k));
-      auto value = value_from_node(*s, *node);
-      if (!value) return fail(node->source(), label, k, value.error().message());
-      s->apply_daemon(daemon, *value);
+  // One top-level section ([daemon], [pool], ...), the keys of the settings
+  // table for it.
+  Status parse_section(const toml::table& table, Section section, Config& config) const {
+    switch (section) {
+      case Section::kDaemon: return parse_keys(table, section, config.daemon, &Setting::apply_daemon);
+      case Section::kListen:
+        return parse_keys(table, section, config.listen, &Setting::apply_listen, check_listen_config);
+      case Section::kMetrics: return parse_keys(table, section, config.metrics, &Setting::apply_metrics);
+      case Section::kNscd: return parse_keys(table, section, config.nscd, &Setting::apply_nscd);
+      case Section::kPam: return parse_keys(table, section, config.pam, &Setting::apply_pam);
+      case Section::kPool: return parse_keys(table, section, config.pool, &Setting::apply_pool, check_pool_config);
+      case Section::kVarlink:
+        return parse_keys(table, section, config.varlink, &Setting::apply_varlink, check_varlink_config);
+      case Section::kStore:
+        return parse_keys(table, section, config.store, &Setting::apply_store, check_store_config);
+      case Section::kFastcache: return parse_fastcache(table, config.fastcache);
+      default: break;
     }
-    return Status::ok();
+    return Status::internal("section without a parser");
   }
 
-  Status parse_listen(const toml::table& table, ListenConfig& listen) const {
-    const std::string_view label = section_header(Section::kListen);
+  // Every key of `table` is a setting of `section`, applied to `out`; then
+  // `check` (the rules between keys), when the section has one.
+  template <class Out>
+  Status parse_keys(const toml::table& table, Section section, Out& out,
+                    void (*Setting::*apply)(Out&, const SettingValue&),
+                    Status (*check)(const Out&) = nullptr) const {
+    const std::string_view label = section_header(section);
     for (const auto& [key, node] : in_file_order(table)) {
       const std::string_view k = key->str();
-      const Setting* s = find_setting(Section::kListen, k);
-      if (s == nullptr) return fail(key->source(), label, k, unknown_key(Section::kListen, k));
+      const Setting* s = find_setting(section, k);
+      if (s == nullptr) return fail(key->source(), label, k, unknown_key(section, k));
       auto value = value_from_node(*s, *node);
       if (!value) return fail(node->source(), label, k, value.error().message());
-      s->apply_listen(listen, *value);
+      (s->*apply)(out, *value);
     }
-    if (Status st = check_listen_config(listen); !st) return fail(table.source(), label, "", st.message());
-    return Status::ok();
-  }
-
-  Status parse_metrics(const toml::table& table, MetricsConfig& metrics) const {
-    const std::string_view label = section_header(Section::kMetrics);
-    for (const auto& [key, node] : in_file_order(table)) {
-      const std::string_view k = key->str();
-      const Setting* s = find_setting(Section::kMetrics, k);
-      if (s == nullptr) return fail(key->source(), label, k, unknown_key(Section::kMetrics, k));
-      auto value = value_from_node(*s, *node);
-      if (!value) return fail(node->source(), label, k, value.error().message());
-      s->apply_metrics(metrics, *value);
-    }
-    return Status::ok();
-  }
-
-  Status parse_nscd(const toml::table& table, NscdConfig& nscd) const {
-    const std::string_view label = section_header(Section::kNscd);
-    for (const auto& [key, node] : in_file_order(table)) {
-      const std::string_view k = key->str();
-      const Setting* s = find_setting(Section::kNscd, k);
-      if (s == nullptr) return fail(key->source(), label, k, unknown_key(Section::kNscd, k));
-      auto value = value_from_node(*s, *node);
-      if (!value) return fail(node->source(), label, k, value.error().message());
-      s->apply_nscd(nscd, *value);
-    }
-    return Status::ok();
-  }
-
-  Status parse_pam(const toml::table& table, PamConfig& pam) const {
-    const std::string_view label = section_header(Section::kPam);
-    for (const auto& [key, node] : in_file_order(table)) {
-      const std::string_view k = key->str();
-      const Setting* s = find_setting(Section::kPam, k);
-      if (s == nullptr) return fail(key->source(), label, k, unknown_key(Section::kPam, k));
-      auto value = value_from_node(*s, *node);
-      if (!value) return fail(node->source(), label, k, value.error().message());
-      s->apply_pam(pam, *value);
-    }
-    return Status::ok();
-  }
-
-  Status parse_pool(const toml::table& table, PoolConfig& pool) const {
-    const std::string_view label = section_header(Section::kPool);
-    for (const auto& [key, node] : in_file_order(table)) {
-      const std::string_view k = key->str();
-      const Setting* s = find_setting(Section::kPool, k);
-      if (s == nullptr) return fail(key->source(), label, k, unknown_key(Section::kPool, k));
-      auto value = value_from_node(*s, *node);
-      if (!value) return fail(node->source(), label, k, value.error().message());
-      s->apply_pool(pool, *value);
-    }
-    if (Status st = check_pool_config(pool); !st) return fail(table.source(), label, "", st.message());
-    return Status::ok();
-  }
-
-  Status parse_varlink(const toml::table& table, VarlinkConfig& varlink) const {
-    const std::string_view label = section_header(Section::kVarlink);
-    for (const auto& [key, node] : in_file_order(table)) {
-      const std::string_view k = key->str();
-      const Setting* s = find_setting(Section::kVarlink, k);
-      if (s == nullptr) return fail(key->source(), label, k, unknown_key(Section::kVarlink, k));
-      auto value = value_from_node(*s, *node);
-      if (!value) return fail(node->source(), label, k, value.error().message());
-      s->apply_varlink(varlink, *value);
-    }
-    if (Status st = check_varlink_config(varlink); !st) return fail(table.source(), label, "", st.message());
-    return Status::ok();
-  }
-
-  Status parse_store(const toml::table& table, StoreConfig& store) const {
-    const std::string_view label = section_header(Section::kStore);
-    for (const auto& [key, node] : in_file_order(table)) {
-      const std::string_view k = key->str();
-      const Setting* s = find_setting(Section::kStore, k);
-      if (s == nullptr) return fail(key->source(), label, k, unknown_key(Section::kStore, k));
-      auto value = value_from_node(*s, *node);
-      if (!value) return fail(node->source(), label, k, value.error().message());
-      s->apply_store(store, *value);
-    }
-    if (Status st = check_store_config(store); !st) return fail(table.source(), label, "", st.message());
+    if (check == nullptr) return Status::ok();
+    if (Status st = check(out); !st) return fail(table.source(), label, "", st.message());
     return Status::ok();
   }
 
@@ -595,52 +472,6 @@ Result<Config> parse_config(std::string_view text, std::string source_name) {
                                                 ": TOML syntax error: " + std::string(e.description())));
   }
   return Parser(std::move(source_name)).run(root);
-}
-
-Result<Config> load_config(const std::string& path) {
-  // O_NONBLOCK: a FIFO named as config must not hang start-up; it is refused
-  // below as not a regular file. Regular files ignore the flag.
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-  if (fd < 0) return core::error(core::status_from_errno(errno, "config file " + path));
-  struct Closer {
-    int fd;
-    ~Closer() { ::close(fd); }
-  } closer{fd};
-  struct stat st;
-  if (::fstat(fd, &st) != 0) return core::error(core::status_from_errno(errno, "config file " + path));
-  if (!S_ISREG(st.st_mode)) {
-    return core::error(Status::invalid_argument("config file " + path + ": not a regular file"));
-  }
-  std::string text;
-  char buf[16384];
-  for (;;) {
-    const ssize_t n = ::read(fd, buf, sizeof buf);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return core::error(core::status_from_errno(errno, "config file " + path));
-    }
-    if (n == 0) break;
-    text.append(buf, static_cast<std::size_t>(n));
-    if (text.size() > kMaxConfigBytes) {
-      return core::error(Status::invalid_argument("config file " + path + ": larger than " +
-                                                  format_size(kMaxConfigBytes)));
-    }
-  }
-  return parse_config(text, path);
-}
-
-Result<Config> find_config(std::string_view explicit_path) {
-  if (!explicit_path.empty()) return load_config(std::string(explicit_path));
-  // The default path, then the one earlier versions read. Only a file that is
-  // truly absent means "look further": one we may not read must not be
-  // replaced silently by something else.
-  for (std::string_view candidate : {kDefaultConfigPath, kLegacyConfigPath}) {
-    const std::string path(candidate);
-    struct stat st;
-    if (::stat(path.c_str(), &st) == 0) return load_config(path);
-    if (errno != ENOENT) return core::error(core::status_from_errno(errno, "config file " + path));
-  }
-  return default_config();
 }
 
 }  // namespace fastid::daemon

@@ -430,6 +430,16 @@ Status check_varlink_config(const VarlinkConfig& varlink) {
 }
 void apply_defaults(NscdConfig& nscd) { apply_section_defaults(Section::kNscd, nscd); }
 void apply_defaults(MetricsConfig& metrics) { apply_section_defaults(Section::kMetrics, metrics); }
+void apply_defaults(Config& config) {
+  apply_defaults(config.daemon);
+  apply_defaults(config.fastcache);
+  apply_defaults(config.listen);
+  apply_defaults(config.pam);
+  apply_defaults(config.store);
+  apply_defaults(config.varlink);
+  apply_defaults(config.nscd);
+  apply_defaults(config.metrics);
+}
 
 Status check_listen_config(const ListenConfig& listen) {
   if (listen.tls_cert.empty() != listen.tls_key.empty()) {

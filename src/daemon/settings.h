@@ -194,6 +194,9 @@ void apply_defaults(PamConfig& pam);
 void apply_defaults(StoreConfig& store);
 void apply_defaults(VarlinkConfig& varlink);
 void apply_defaults(MetricsConfig& metrics);
+// Every top-level section's (not the [[provider]]s, which the file or
+// default_config() adds).
+void apply_defaults(Config& config);
 
 // The rule between [listen] keys: tls_cert and tls_key both or neither.
 Status check_listen_config(const ListenConfig& listen);

@@ -10,14 +10,7 @@ using namespace table_detail;
 Config default_config() {
   Config config;
   config.source = std::string(kEmbeddedSource);
-  apply_defaults(config.daemon);
-  apply_defaults(config.fastcache);
-  apply_defaults(config.listen);
-  apply_defaults(config.pam);
-  apply_defaults(config.store);
-  apply_defaults(config.varlink);
-  apply_defaults(config.nscd);
-  apply_defaults(config.metrics);
+  apply_defaults(config);
   ProviderConfig local;
   apply_defaults(local);
   local.name = "local";

@@ -1,7 +1,9 @@
 // The settings table: every key the daemon understands, in documentation
-// order. Adding a key here (or, for [[provider]], in settings_provider_keys.cc)
-// is all it takes for it to be parsed, checked, rendered by --check-config and
-// documented.
+// order, and the keys of the daemon's own sections ([daemon], [pool],
+// [fastcache], [store]). Adding a key here (or in settings_provider_keys.cc for
+// [[provider]], settings_front_end_keys.cc for [listen], [pam], [varlink],
+// [nscd] and [metrics]) is all it takes for it to be parsed, checked, rendered
+// by --check-config and documented.
 #include <vector>
 
 #include "daemon/settings_table.h"
@@ -192,7 +194,7 @@ const Setting kDaemonKeys[] = {
 
 };
 
-const Setting kLaterKeys[] = {
+const Setting kPoolKeys[] = {
     pool_key<&PoolConfig::min_workers>({
         .key = "min_workers",
         .type = SettingType::kInt,
@@ -269,7 +271,9 @@ const Setting kLaterKeys[] = {
                        "cannot keep logins from reaching the directory. Authentication is "
                        "also served before any waiting lookup.",
     }),
+};
 
+const Setting kFastcacheKeys[] = {
     fastcache_key<&FastCacheConfig::negative_ttl>({
         .key = "negative_ttl",
         .type = SettingType::kDuration,
@@ -313,122 +317,9 @@ const Setting kLaterKeys[] = {
         .max = 1 * kDay,
         .description = "How long clients may use a published answer before asking the daemon.",
     }),
+};
 
-    listen_key<&ListenConfig::tcp>({
-        .key = "tcp",
-        .type = SettingType::kStringList,
-        .default_text = "",
-        .rule = StringRule::kHostPort,
-        .description = "TCP listeners, `\"HOST:PORT\"` or `\"[V6]:PORT\"` with a numeric "
-                       "address; port 0 takes a free port (the log names it).",
-    }),
-    listen_key<&ListenConfig::udp>({
-        .key = "udp",
-        .type = SettingType::kStringList,
-        .default_text = "",
-        .rule = StringRule::kHostPort,
-        .description = "UDP listeners, same syntax: one request per datagram, replies at most "
-                       "three times the datagram's size (else marked truncated). Always "
-                       "plaintext, even with `tls_cert`: leave it empty (the default) for no "
-                       "UDP listener.",
-    }),
-    listen_key<&ListenConfig::tls_cert>({
-        .key = "tls_cert",
-        .type = SettingType::kString,
-        .default_text = "",
-        .rule = StringRule::kAbsolutePathOrEmpty,
-        .description = "PEM file of the server certificate (then any intermediates). With "
-                       "`tls_key`, every `tcp` listener speaks TLS only (1.2 or later, no "
-                       "renegotiation); empty: plaintext, logged as a warning at start. Read at "
-                       "start, before the privilege drop; a new certificate needs a restart.",
-    }),
-    listen_key<&ListenConfig::tls_key>({
-        .key = "tls_key",
-        .type = SettingType::kString,
-        .default_text = "",
-        .rule = StringRule::kAbsolutePathOrEmpty,
-        .description = "PEM file of the certificate's private key, read as root at start. "
-                       "fastidd refuses to start when every user may read or write it (mode "
-                       "0600 or 0640, owned by root).",
-    }),
-    listen_key<&ListenConfig::tls_handshake_timeout>({
-        .key = "tls_handshake_timeout",
-        .type = SettingType::kDuration,
-        .default_text = "5s",
-        .min = 100,
-        .max = 1 * kMinute,
-        .description = "Longest time from a TCP connection to a finished TLS handshake; a peer "
-                       "that stalls is closed.",
-    }),
-    pam_key<&PamConfig::max_failures>({
-        .key = "max_failures",
-        .type = SettingType::kInt,
-        .default_text = "5",
-        .min = 0,
-        .max = 32,  // auth::LockoutTable::kMaxFailures: failure times kept per user
-        .description = "Wrong passwords for one user within `failure_window` that lock the user "
-                       "out for `lockout_time`, counted over every front worker; attempts in "
-                       "flight count too. 0: no lockout.",
-    }),
-    pam_key<&PamConfig::failure_window>({
-        .key = "failure_window",
-        .type = SettingType::kDuration,
-        .default_text = "15m",
-        .min = 1 * kSecond,
-        .max = 30 * kDay,
-        .description = "How far back failures count towards `max_failures`.",
-    }),
-    pam_key<&PamConfig::lockout_time>({
-        .key = "lockout_time",
-        .type = SettingType::kDuration,
-        .default_text = "15m",
-        .min = 1 * kSecond,
-        .max = 30 * kDay,
-        .description = "How long a locked-out user is refused (PAM_MAXTRIES) without the source "
-                       "being asked.",
-    }),
-    pam_key<&PamConfig::caller_rate>({
-        .key = "caller_rate",
-        .type = SettingType::kInt,
-        .default_text = "5",
-        .min = 1,
-        .max = 1000000,
-        .description = "Authentication requests per second that one non-root caller uid may make "
-                       "(a token bucket); past it, requests are refused at once.",
-    }),
-    pam_key<&PamConfig::caller_burst>({
-        .key = "caller_burst",
-        .type = SettingType::kInt,
-        .default_text = "10",
-        .min = 1,
-        .max = 1000000,
-        .description = "Requests a non-root caller uid may make at once before `caller_rate` applies.",
-    }),
-    pam_key<&PamConfig::offline>({
-        .key = "offline",
-        .type = SettingType::kBool,
-        .default_text = "false",
-        .description = "Offline authentication: after each successful online login a salted "
-                       "libcrypt hash is kept in `offline_file`, and used only while every "
-                       "source that could answer is unreachable (never after a rejection).",
-    }),
-    pam_key<&PamConfig::offline_file>({
-        .key = "offline_file",
-        .type = SettingType::kString,
-        .default_text = "",
-        .rule = StringRule::kAbsolutePathOrEmpty,
-        .description = "The offline credentials file (mode 0600, root); empty: "
-                       "`state_dir/pam-offline`.",
-    }),
-    pam_key<&PamConfig::offline_max_age>({
-        .key = "offline_max_age",
-        .type = SettingType::kDuration,
-        .default_text = "7d",
-        .min = 1 * kMinute,
-        .max = 365 * kDay,
-        .description = "An offline credential older than this (since its last online login) "
-                       "is not used.",
-    }),
+const Setting kStoreKeys[] = {
     store_key<&StoreConfig::enabled>({
         .key = "enabled",
         .type = SettingType::kBool,
@@ -515,98 +406,21 @@ const Setting kLaterKeys[] = {
                        "otherwise outlast the clients' own 5 s reply timeout. Keep it below "
                        "that; `\"0\"`: wait for the provider.",
     }),
-    varlink_key<&VarlinkConfig::enabled>({
-        .key = "enabled",
-        .type = SettingType::kBool,
-        .default_text = "false",
-        .description = "Whether fastidd serves `io.systemd.UserDatabase` on `socket`, so that "
-                       "nss-systemd and `userdbctl` resolve fastid's users and groups.",
-    }),
-    varlink_key<&VarlinkConfig::socket>({
-        .key = "socket",
-        .type = SettingType::kString,
-        .default_text = "/run/systemd/userdb/io.fastid",
-        .rule = StringRule::kAbsolutePath,
-        .description = "The Varlink socket (mode 0666). Its file name is the service name "
-                       "clients must send (`service`); systemd asks every socket in "
-                       "`/run/systemd/userdb/`.",
-    }),
-    varlink_key<&VarlinkConfig::include_files>({
-        .key = "include_files",
-        .type = SettingType::kBool,
-        .default_text = "false",
-        .description = "Whether records answered by `files` providers are served too. Off: "
-                       "glibc's `files` already answers them, and enumeration would list them twice.",
-    }),
-    varlink_key<&VarlinkConfig::enumerate>({
-        .key = "enumerate",
-        .type = SettingType::kBool,
-        .default_text = "true",
-        .description = "Whether whole lists are served (`getent passwd`, `userdbctl`); off, every "
-                       "enumeration is answered `EnumerationNotSupported` (directories too large to list).",
-    }),
-    varlink_key<&VarlinkConfig::max_connections>({
-        .key = "max_connections",
-        .type = SettingType::kInt,
-        .default_text = "1024",
-        .min = 1,
-        .max = 65536,
-        .description = "Connections of the Varlink socket per front worker; past it new ones "
-                       "are closed. Non-root uids share three quarters of them, each at most "
-                       "`[daemon] max_connections_per_uid`.",
-    }),
-    nscd_key<&NscdConfig::enabled>({
-        .key = "enabled",
-        .type = SettingType::kBool,
-        .default_text = "false",
-        .description = "Whether fastidd answers glibc's nscd protocol on `socket` and hands out "
-                       "shared maps that glibc searches in the calling process, with no NSS "
-                       "module loaded (docs/nscd.md). Stop any nscd, unscd or nsncd first.",
-    }),
-    nscd_key<&NscdConfig::socket>({
-        .key = "socket",
-        .type = SettingType::kString,
-        .default_text = "/var/run/nscd/socket",
-        .rule = StringRule::kAbsolutePath,
-        .description = "The nscd socket (mode 0666). glibc connects to `/var/run/nscd/socket` "
-                       "and nowhere else: another path is for tests and containers that bind it there.",
-    }),
-    metrics_key<&MetricsConfig::listen>({
-        .key = "listen",
-        .type = SettingType::kString,
-        .default_text = "",
-        .rule = StringRule::kHostPortOrEmpty,
-        .description = "Where Prometheus scrapes `GET /metrics` over plain HTTP: one numeric "
-                       "`HOST:PORT` (`\"127.0.0.1:9464\"`, `\"[::1]:9464\"`); empty: no listener. "
-                       "Figures only, no names; still, bind it to loopback or a management network "
-                       "(docs/operations.md, \"Metrics\").",
-    }),
-    metrics_key<&MetricsConfig::max_connections>({
-        .key = "max_connections",
-        .type = SettingType::kInt,
-        .default_text = "64",
-        .min = 1,
-        .max = 4096,
-        .description = "Scrape connections per front worker; past it new ones are closed.",
-    }),
-    metrics_key<&MetricsConfig::max_connections_per_address>({
-        .key = "max_connections_per_address",
-        .type = SettingType::kInt,
-        .default_text = "4",
-        .min = 1,
-        .max = 4096,
-        .description = "Scrape connections one IPv4 address (or IPv6 /64) may hold per front "
-                       "worker; at the cap its oldest idle one is closed, or the new one refused.",
-    }),
 };
 
 }  // namespace
 
 std::span<const Setting> settings() {
   static const std::vector<Setting> all = [] {
-    std::vector<Setting> v(std::begin(kDaemonKeys), std::end(kDaemonKeys));
-    v.insert(v.end(), table_detail::provider_keys().begin(), table_detail::provider_keys().end());
-    v.insert(v.end(), std::begin(kLaterKeys), std::end(kLaterKeys));
+    // Documentation order (docs/configuration.md, --check-config).
+    const std::span<const Setting> parts[] = {
+        kDaemonKeys,      table_detail::provider_keys(), kPoolKeys,
+        kFastcacheKeys,   table_detail::listen_keys(),   table_detail::pam_keys(),
+        kStoreKeys,       table_detail::varlink_keys(),  table_detail::nscd_keys(),
+        table_detail::metrics_keys(),
+    };
+    std::vector<Setting> v;
+    for (std::span<const Setting> part : parts) v.insert(v.end(), part.begin(), part.end());
     return v;
   }();
   return all;

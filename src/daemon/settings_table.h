@@ -1,7 +1,8 @@
 // How the settings table is written: the conversions between a typed value
 // and a Config field, the helpers that declare a key of each section, and small
 // text helpers shared by the files of the settings (settings.cc: access and
-// checks; settings_table.cc, settings_provider_keys.cc: the table;
+// checks; settings_table.cc, settings_provider_keys.cc,
+// settings_front_end_keys.cc: the table;
 // settings_render.cc: --check-config and the embedded default;
 // settings_docs.cc: docs/configuration.md). Internal to src/daemon.
 #pragma once
@@ -207,5 +208,11 @@ inline std::string out_of_range(const Setting& s, std::int64_t v) {
 
 // The [[provider]] keys (settings_provider_keys.cc), in documentation order.
 std::span<const Setting> provider_keys();
+// The front ends' sections (settings_front_end_keys.cc), each in documentation order.
+std::span<const Setting> listen_keys();
+std::span<const Setting> pam_keys();
+std::span<const Setting> varlink_keys();
+std::span<const Setting> nscd_keys();
+std::span<const Setting> metrics_keys();
 
 }  // namespace fastid::daemon::table_detail

@@ -93,6 +93,7 @@ class FastCacheReader {
  private:
   struct Key;
   struct Sink;
+  static int map_index(MapKind k) { return static_cast<int>(k) - 1; }  // into maps_
   LookupResult lookup(MapKind kind, const Key& key, Sink* sink);
   Probe probe(const Mapping& m, const Key& key, Sink* sink, uint64_t now);
   Mapping* acquire(MapState& ms, int* stripe);

@@ -1,6 +1,7 @@
-// What the two files of pam_fastid.so share (pam_fastid.cc: the daemon
-// exchange, authentication and account checks; pam_chauthtok.cc: password
-// changes). Inside the module only: hidden, never exported (the version
+// What the files of pam_fastid.so share (pam_fastid.cc: options, the
+// conversation, authentication and account checks; pam_daemon.cc: the daemon
+// exchange; pam_chauthtok.cc: password changes; pam_ccache.cc: the Kerberos
+// cache). Inside the module only: hidden, never exported (the version
 // script exports pam_sm_* alone). libc and libpam only.
 #pragma once
 
@@ -37,6 +38,9 @@ struct Options {
 int ask(pam_handle_t* pamh, const Options& o, proto::Opcode op, const char* user, const char* password,
         const char* new_password, char* message, size_t message_cap, char* ccache = nullptr,
         size_t ccache_cap = 0);
+// Connects to the daemon and checks it (a root-owned socket, a root peer, a
+// ping in time): the fd (> 2, O_CLOEXEC), or -1 with the reason logged.
+int connect_daemon(pam_handle_t* pamh, const Options& o);
 // The user name, checked against the protocol's limit.
 int get_user(pam_handle_t* pamh, const char** user);
 // One prompt without echo; on PAM_SUCCESS *resp holds the answer, which

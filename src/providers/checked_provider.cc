@@ -10,7 +10,7 @@
 namespace fastid::providers {
 
 CheckedProvider::CheckedProvider(std::unique_ptr<Provider> inner, IdRange ids, NameForm names)
-    : inner_(std::move(inner)), ids_(ids), qualified_(names == NameForm::kQualified) {}
+    : WrappingProvider(std::move(inner)), ids_(ids), qualified_(names == NameForm::kQualified) {}
 
 Status CheckedProvider::refuse(const std::string& what, const std::string& why) {
   ++refused_;

@@ -17,23 +17,17 @@
 #include <string>
 
 #include "providers/provider.h"
+#include "providers/wrapping_provider.h"
 #include "providers/record_rules.h"
 
 namespace fastid::providers {
 
-class CheckedProvider final : public Provider {
+class CheckedProvider final : public WrappingProvider {
  public:
   // kQualified: names may be DOMAIN\\user (winbind), see invalid_name_reason.
   enum class NameForm { kPlain, kQualified };
   CheckedProvider(std::unique_ptr<Provider> inner, IdRange ids, NameForm names = NameForm::kPlain);
 
-  const std::string& name() const override { return inner_->name(); }
-  Status open() override { return inner_->open(); }
-  void close() override { inner_->close(); }
-  Status refresh() override { return inner_->refresh(); }
-  bool names_entry(std::string_view asked, std::string_view answered) const override {
-    return inner_->names_entry(asked, answered);
-  }
 
   Result<Answer> lookup(const Query& query) override;
   Status authenticate(std::string_view user, std::string_view password) override;
@@ -42,7 +36,6 @@ class CheckedProvider final : public Provider {
   Result<model::PasswordChange> change_password(std::string_view user, std::string_view old_password,
                                                 std::string_view new_password) override;
 
-  std::uint64_t data_generation() const override { return inner_->data_generation(); }
   std::vector<std::pair<std::string, std::string>> stats() const override;
 
   Provider& inner() { return *inner_; }
@@ -64,7 +57,6 @@ class CheckedProvider final : public Provider {
   Result<Answer> checked(const Query& q, model::Netgroup netgroup);
   Result<Answer> checked(const Query& q, model::SshKeys keys);
 
-  std::unique_ptr<Provider> inner_;
   IdRange ids_;
   bool qualified_ = false;
   std::uint64_t refused_ = 0;

@@ -152,7 +152,7 @@ bool shape_user(const HomeShellOptions& o, model::User& user, std::string* why) 
 }
 
 HomeShellProvider::HomeShellProvider(std::unique_ptr<Provider> inner, HomeShellOptions options)
-    : inner_(std::move(inner)), options_(std::move(options)) {
+    : WrappingProvider(std::move(inner)), options_(std::move(options)) {
   if (options_.domain.empty()) options_.domain = inner_->name();
 }
 

@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "providers/provider.h"
+#include "providers/wrapping_provider.h"
 
 namespace fastid::providers {
 
@@ -58,14 +59,11 @@ std::optional<std::string> expand_home(std::string_view tmpl, const model::User&
 // Applies the rules to one record; false (with `why`) when it must be refused.
 bool shape_user(const HomeShellOptions& options, model::User& user, std::string* why);
 
-class HomeShellProvider final : public Provider {
+class HomeShellProvider final : public WrappingProvider {
  public:
   HomeShellProvider(std::unique_ptr<Provider> inner, HomeShellOptions options);
 
-  const std::string& name() const override { return inner_->name(); }
   Status open() override;
-  void close() override { inner_->close(); }
-  Status refresh() override { return inner_->refresh(); }
   Result<Answer> lookup(const Query& query) override;
   // A user whose record is refused here does not exist here: a success or a
   // verdict about them is "not found" (as CheckedProvider).
@@ -74,14 +72,9 @@ class HomeShellProvider final : public Provider {
   Result<model::Account> account(std::string_view user) override;
   Result<model::PasswordChange> change_password(std::string_view user, std::string_view old_password,
                                                 std::string_view new_password) override;
-  bool names_entry(std::string_view asked, std::string_view answered) const override {
-    return inner_->names_entry(asked, answered);
-  }
-  std::uint64_t data_generation() const override { return inner_->data_generation(); }
   std::vector<std::pair<std::string, std::string>> stats() const override;
 
  private:
-  std::unique_ptr<Provider> inner_;
   HomeShellOptions options_;
   std::uint64_t refused_ = 0;
 };

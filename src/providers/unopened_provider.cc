@@ -6,7 +6,7 @@
 namespace fastid::providers {
 
 UnopenedProvider::UnopenedProvider(std::unique_ptr<Provider> inner, Status why, std::chrono::milliseconds retry)
-    : inner_(std::move(inner)),
+    : WrappingProvider(std::move(inner)),
       why_(std::move(why)),
       retry_(retry),
       next_try_(std::chrono::steady_clock::now() + retry) {}

@@ -14,14 +14,14 @@
 #include <string>
 
 #include "providers/provider.h"
+#include "providers/wrapping_provider.h"
 
 namespace fastid::providers {
 
-class UnopenedProvider final : public Provider {
+class UnopenedProvider final : public WrappingProvider {
  public:
   UnopenedProvider(std::unique_ptr<Provider> inner, Status why, std::chrono::milliseconds retry);
 
-  const std::string& name() const override { return inner_->name(); }
   Status open() override { return Status::ok(); }  // opened (or not) already
   void close() override;
   Status refresh() override;
@@ -31,10 +31,6 @@ class UnopenedProvider final : public Provider {
   Result<model::Account> account(std::string_view user) override;
   Result<model::PasswordChange> change_password(std::string_view user, std::string_view old_password,
                                                 std::string_view new_password) override;
-  bool names_entry(std::string_view asked, std::string_view answered) const override {
-    return inner_->names_entry(asked, answered);
-  }
-  std::uint64_t data_generation() const override { return inner_->data_generation(); }
   std::vector<std::pair<std::string, std::string>> stats() const override;
 
  private:
@@ -42,7 +38,6 @@ class UnopenedProvider final : public Provider {
   bool ready();
   Status unavailable() const;
 
-  std::unique_ptr<Provider> inner_;
   Status why_;
   std::chrono::milliseconds retry_;
   std::chrono::steady_clock::time_point next_try_;

@@ -9,7 +9,7 @@
 namespace fastid::providers {
 
 Krb5AuthProvider::Krb5AuthProvider(std::unique_ptr<Provider> inner, Options options)
-    : inner_(std::move(inner)),
+    : WrappingProvider(std::move(inner)),
       options_(std::move(options)),
       check_({.realm = options_.realm, .keytab = options_.keytab, .what = "krb5: "}) {}
 

@@ -13,10 +13,11 @@
 
 #include "providers/krb5/password_check.h"
 #include "providers/provider.h"
+#include "providers/wrapping_provider.h"
 
 namespace fastid::providers {
 
-class Krb5AuthProvider final : public Provider {
+class Krb5AuthProvider final : public WrappingProvider {
  public:
   struct Options {
     std::string realm = {};      // "" = krb5.conf's default_realm
@@ -26,11 +27,8 @@ class Krb5AuthProvider final : public Provider {
 
   Krb5AuthProvider(std::unique_ptr<Provider> inner, Options options);
 
-  const std::string& name() const override { return inner_->name(); }
   // The wrapped provider's open, and the KDC settings (realm, keytab, cache pattern) checked.
   Status open() override;
-  void close() override { inner_->close(); }
-  Status refresh() override { return inner_->refresh(); }
   // The wrapped provider's answer; for the probe's question (uid 0, which no
   // directory serves: Directory::probe), also whether a KDC answers, so that
   // a KDC outage makes the provider offline and offline credentials apply.
@@ -49,17 +47,12 @@ class Krb5AuthProvider final : public Provider {
   // (PasswordCheck::change_password), never to the directory behind.
   Result<model::PasswordChange> change_password(std::string_view user, std::string_view old_password,
                                                 std::string_view new_password) override;
-  bool names_entry(std::string_view asked, std::string_view answered) const override {
-    return inner_->names_entry(asked, answered);
-  }
-  std::uint64_t data_generation() const override { return inner_->data_generation(); }
   std::vector<std::pair<std::string, std::string>> stats() const override;
 
   // The cache written by the last successful authenticate() ("" if none), for tests.
   const std::string& last_cache() const { return last_cache_; }
 
  private:
-  std::unique_ptr<Provider> inner_;
   Options options_;
   krb5::PasswordCheck check_;
   std::string last_cache_;
