@@ -5,6 +5,10 @@
 #pragma once
 
 #include <lmdb.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include <mutex>
 
 #include <cstddef>
 #include <cstdint>
@@ -158,6 +162,16 @@ struct Store::Env {
   int data_fd = -1;
   const unsigned char* map = nullptr;
   std::size_t psize = 0;
+  // The data file's size and change time when the whole check last passed
+  // (Store::check_file): while fstat shows the same, nothing has written the
+  // file since and the meta pages need not be read again.
+  struct Stamp {
+    bool valid = false;
+    off_t size = 0;
+    timespec ctime{};
+  };
+  std::mutex verified_mu;
+  Stamp verified;
   ~Env() {
     if (reader) mdb_txn_abort(reader);
     if (env) mdb_env_close(env);
