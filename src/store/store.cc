@@ -194,9 +194,9 @@ void Store::turn_off(const std::string& why) const {
 // The whole check (two fstat, two preads of the meta pages) ran before every
 // store read and cost ~7 us a store hit (docs/benchmarks.md). It now runs
 // only when the file may have changed since it last passed: one fstat
-// compares the size and change time. A change time within the last second
-// is never trusted: file times move in clock ticks, so a write in the same
-// tick as the fstat would leave it as it was.
+// compares the size and change time. A change time within the last 100 ms
+// is never trusted: file times move in clock ticks (a few ms), so a write in
+// the same tick as the fstat would leave it as it was.
 Status Store::check_file() const {
   if (damaged_.load(std::memory_order_acquire)) return off_status();
   Env& env = *env_;
@@ -212,7 +212,9 @@ Status Store::check_file() const {
   if (st_whole) {
     timespec now{};
     ::clock_gettime(CLOCK_REALTIME, &now);
-    if (looked && now.tv_sec - st.st_ctim.tv_sec >= 2) {
+    const std::int64_t age_ns = (static_cast<std::int64_t>(now.tv_sec) - st.st_ctim.tv_sec) * 1'000'000'000 +
+                                (now.tv_nsec - st.st_ctim.tv_nsec);
+    if (looked && age_ns >= 100'000'000) {
       std::lock_guard lock(env.verified_mu);
       env.verified = {true, st.st_size, st.st_ctim};
     }
