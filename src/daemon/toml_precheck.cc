@@ -109,6 +109,12 @@ std::optional<TomlRefusal> toml_precheck(std::string_view text) {
       while (j < text.size() && text[j] == ']') ++j;
       i = j - 1;
     } else if (c == '[' || c == '{') {
+      // An array or inline table begins a value: after `=`, or as an item
+      // (after `[`, `,`, or first on a line inside an array). Anywhere else
+      // (`name =0["…`) toml++ reads it as part of a bad value and goes on
+      // past what this check would take for a string.
+      if (!(first && depth > 0) && before != '=' && before != '[' && before != ',')
+        return at(i, std::string("a '") + c + "' where no value can begin");
       open.push_back(c);
       ++depth;
     } else if (c == ']' || c == '}') {

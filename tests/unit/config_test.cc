@@ -1110,6 +1110,26 @@ TEST(ConfigText, ABracketThatClosesNothingOpenIsRefusedWhereItStands) {
   }
 }
 
+// The same, after a bracket where no value can begin (config_fuzz:
+// 'name =0["…\xc3\x84…["…': toml++ reads `0["…` as one bad value and meets
+// the U+00C4 outside any string): refused at the bracket. Arrays and inline
+// tables where TOML has them stay.
+TEST(ConfigText, ABracketWhereNoValueCanBeginIsRefusedBeforeWhatFollows) {
+  for (const char* text : {"[daemon]\nworkers =0[\"a\xc3\x84\" = 0[\"\n", "[daemon]\nworkers = 1{\"\xc3\x84\"}\n",
+                           "[daemon]\nworkers = tr[\"x\"]\n"}) {
+    auto bad = fastid::daemon::parse_config(text, "c.toml");
+    ASSERT_FALSE(bad) << text;
+    EXPECT_THAT(bad.error().message(), ::testing::HasSubstr("where no value can begin")) << text;
+  }
+  auto fine = fastid::daemon::parse_config(
+      "[daemon]\nworkers = 1\n\n[[provider]]\nname = \"l\"\ntype = \"files\"\n"
+      "pool = { request_timeout = \"3s\" }\nallow_users = [\n  [\"a\"], [\"b\"],\n  [\"c\"]]\n",
+      "c.toml");
+  if (!fine) {
+    EXPECT_THAT(fine.error().message(), ::testing::Not(::testing::HasSubstr("TOML syntax error")));
+  }
+}
+
 // The same, after a quote where no string can begin (config_fuzz:
 // 'name =0"...\xcd\x94...', closed or not, and 'name =0""""...\xcd\x94...',
 // which the check once read as a multi-line string where toml++ does not):
