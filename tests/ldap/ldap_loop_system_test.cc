@@ -171,6 +171,29 @@ TEST_F(LdapLoopSystemTest, IdenticalLookupsInFlightShareOneSearch) {
 // The config of a daemon whose ldap provider "corp" reaches `slapd` through
 // a proxy on `port` with async_lookups, behind a files provider "local"
 // (zlocal), the fast cache and the store off, request_timeout 2 s unless told.
+// `count` clients, each asking for another absent name of `digits` digits
+// (longer names, bigger searches), none reading its answer: their sockets,
+// fewer than `count` if one could not connect or send.
+std::vector<int> ask_without_reading(const Daemon& d, std::size_t count, int digits) {
+  std::vector<int> clients;
+  for (std::size_t i = 1; i <= count; ++i) {
+    const int fd = connect_unix(d.socket_dir() + "/nss");
+    if (fd < 0) break;
+    char name[160];
+    std::snprintf(name, sizeof name, "absent%0*zu", digits, i);
+    proto::Request req;
+    req.opcode = proto::Opcode::kGetpwnam;
+    req.request_id = static_cast<std::uint32_t>(i);
+    req.name = name;
+    if (!send_all(fd, proto::encode_request(req))) {
+      ::close(fd);
+      break;
+    }
+    clients.push_back(fd);
+  }
+  return clients;
+}
+
 std::string config_through_proxy(const Daemon& d, const Slapd& slapd, int port, const std::string& extra = "",
                                  const std::string& request_timeout = "2s") {
   const std::string dir = d.dir();
@@ -203,21 +226,7 @@ TEST_F(LdapLoopSystemTest, ADirectoryThatReadsNoSearchesDoesNotHoldTheLoop) {
   ASSERT_NE(query(*d, "passwd user00001").find("user00001:"), std::string::npos) << d->log();
   proxy.stop_reading_requests();
   constexpr std::size_t kClients = 300;
-  // kClients clients, each asking for another name (long ones: bigger
-  // searches), none waiting for its answer.
-  std::vector<int> clients;
-  for (std::size_t i = 1; i <= kClients; ++i) {
-    const int fd = connect_unix(d->socket_dir() + "/nss");
-    if (fd < 0) break;
-    char name[40];
-    std::snprintf(name, sizeof name, "absent%026zu", i);
-    proto::Request req;
-    req.opcode = proto::Opcode::kGetpwnam;
-    req.request_id = static_cast<std::uint32_t>(i);
-    req.name = name;
-    if (!send_all(fd, proto::encode_request(req))) break;
-    clients.push_back(fd);
-  }
+  const std::vector<int> clients = ask_without_reading(*d, kClients, 26);
   const bool all_sent = clients.size() == kClients;
   const auto files_start = Clock::now();
   const std::string local = patient_query(*d, "passwd zlocal");
@@ -260,19 +269,7 @@ TEST_F(LdapLoopSystemTest, ASearchTheSocketTookOnlyPartOfIsFinishedWhenTheServer
   ASSERT_NE(query(*d, "passwd user00001").find("user00001:"), std::string::npos) << d->log();
   proxy.stop_reading_requests();
   constexpr std::size_t kClients = 300;
-  std::vector<int> clients;
-  for (std::size_t i = 1; i <= kClients; ++i) {
-    const int fd = connect_unix(d->socket_dir() + "/nss");
-    if (fd < 0) break;
-    char name[130];
-    std::snprintf(name, sizeof name, "absent%0120zu", i);  // long: bigger searches
-    proto::Request req;
-    req.opcode = proto::Opcode::kGetpwnam;
-    req.request_id = static_cast<std::uint32_t>(i);
-    req.name = name;
-    if (!send_all(fd, proto::encode_request(req))) break;
-    clients.push_back(fd);
-  }
+  const std::vector<int> clients = ask_without_reading(*d, kClients, 120);  // long names: bigger searches
   // The socket is full: a search is partly written and the lookups after it
   // went to the pool, with the connection kept.
   const bool blocked = wait_until([&] { return d->status_figure("ldap_loop.corp.write_waits") >= 1; }, 10s);
