@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cstdio>
 #include <cstring>
 #include <random>
 #include <thread>
@@ -604,6 +605,20 @@ void store_file_cut_inside_an_lmdb_call(const std::string& in, const std::string
   d.daemon_environment["FASTID_TEST_CUT_PATH"] = data_file(d);
   d.daemon_environment["FASTID_TEST_CUT_IN"] = in;
   d.daemon_environment["FASTID_TEST_CUT_AT"] = at;
+#ifdef FASTID_ASAN_RUNTIME
+  // A write transaction interrupted inside mdb_put is left as it is, by
+  // design (docs/reliability.md: aborting it frees a cursor on the abandoned
+  // stack): LMDB's buffers of that one transaction are leaked, ~12 KiB, and
+  // LeakSanitizer would say so at exit. Only LMDB's allocations are let go.
+  {
+    const std::string suppressions = d.dir() + "/lsan-lmdb.supp";
+    std::FILE* f = std::fopen(suppressions.c_str(), "w");
+    ASSERT_NE(f, nullptr);
+    std::fputs("leak:liblmdb.so\n", f);
+    std::fclose(f);
+    d.daemon_environment["LSAN_OPTIONS"] = "suppressions=" + suppressions;
+  }
+#endif
   ASSERT_TRUE(d.start()) << d.log();
   // Two reads per lookup (the record and its negative answer), two puts per
   // user stored (by name and by uid).
