@@ -121,17 +121,14 @@ Status check_data_file(const Store::Env& env, const std::string& dir) {
   const auto size = static_cast<std::uint64_t>(st.st_size);
   if (st.st_nlink == 0)
     return Status::corruption("store: " + data() + " was removed while fastidd used it");
-  // Before the map is known (at open) the meta pages are read with pread;
-  // after it, straight from the map, once the size says they are there.
+  // The meta pages are read with pread, once the size says they are there
+  // (LMDB does not say where it mapped the file: mdb_env_info's me_mapaddr
+  // is set only under MDB_FIXEDMAP).
   unsigned char head[2][meta::kEnd];
   std::size_t psize = env.psize;
   auto read_meta = [&](int i) {
     const std::uint64_t at = static_cast<std::uint64_t>(i) * psize;
     if (at + meta::kEnd > size) return false;
-    if (env.map != nullptr) {
-      std::memcpy(head[i], env.map + at, meta::kEnd);
-      return true;
-    }
     return ::pread(env.data_fd, head[i], meta::kEnd, static_cast<off_t>(at)) == static_cast<ssize_t>(meta::kEnd);
   };
   auto word32 = [&](int i, std::size_t off) {
@@ -336,12 +333,8 @@ Status Store::open_env(bool* replaced) {
   // it through the map (a truncated file would be SIGBUS in the walk below).
   env->data_fd = data_fd;
   if (Status whole = check_data_file(*env, options_.dir); !whole) return whole;
-  MDB_envinfo info;
   MDB_stat est;
-  if (mdb_env_info(env->env, &info) == 0 && mdb_env_stat(env->env, &est) == 0) {
-    env->map = static_cast<const unsigned char*>(info.me_mapaddr);
-    env->psize = est.ms_psize;
-  }
+  if (mdb_env_stat(env->env, &est) == 0) env->psize = est.ms_psize;
   int dead = 0;
   (void)mdb_reader_check(env->env, &dead);  // slots of processes that died mid-read
 

@@ -158,9 +158,8 @@ struct Store::Env {
   // table (which every fastidd process shares).
   MDB_txn* reader = nullptr;
   // What check_file() looks at, taken once the file was found whole at open:
-  // the data file's descriptor, where LMDB mapped it and its page size.
+  // the data file's descriptor and its page size.
   int data_fd = -1;
-  const unsigned char* map = nullptr;
   std::size_t psize = 0;
   // The data file's size and change time when the whole check last passed
   // (Store::check_file): while fstat shows the same, nothing has written the
