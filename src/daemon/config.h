@@ -38,6 +38,7 @@ struct DaemonConfig {
   int max_connections_per_address = 64;
   std::chrono::milliseconds network_idle_timeout{10000};
   std::chrono::milliseconds stall_timeout{5000};
+  std::uint64_t max_large_reply_bytes = 64u << 20;
   std::string on_worker_exit = "restart";
   std::string user;   // "" = front workers keep the supervisor's identity
   std::string group;  // "" = the user's primary group

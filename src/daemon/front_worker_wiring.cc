@@ -227,6 +227,7 @@ server::ServerLimits limits_of(const Config& c) {
   l.max_connections_per_uid = static_cast<std::size_t>(c.daemon.max_connections_per_uid);
   l.max_connections_per_address = static_cast<std::size_t>(c.daemon.max_connections_per_address);
   l.stall_timeout = c.daemon.stall_timeout;
+  l.max_large_reply_bytes = static_cast<std::size_t>(c.daemon.max_large_reply_bytes);
   return l;
 }
 

@@ -166,6 +166,20 @@ const Setting kDaemonKeys[] = {
         .description = "A client that has sent part of a request, or does not read its reply, "
                        "for this long is disconnected.",
     }),
+    daemon_key<&DaemonConfig::max_large_reply_bytes>({
+        .key = "max_large_reply_bytes",
+        .type = SettingType::kSize,
+        .default_text = "64MiB",
+        .min = 4 * kMiB,
+        .max = 64 * kGiB,
+        .description = "Bytes of large replies (answers of 64 KiB or more: big groups, enumeration "
+                       "pages) a worker may have in flight to clients that have not read them yet; "
+                       "one payload written to many readers counts once. Past it a new large reply "
+                       "is answered `busy` (the client's \"try again\") and counted in "
+                       "`replies.large_refused`; non-root callers together may use three quarters "
+                       "of it, the rest is root's. With `stall_timeout`, it bounds what slow readers "
+                       "can make a worker hold.",
+    }),
     daemon_key<&DaemonConfig::on_worker_exit>({
         .key = "on_worker_exit",
         .type = SettingType::kString,

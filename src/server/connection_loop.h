@@ -31,6 +31,7 @@
 #include "server/connection.h"
 #include "server/gate.h"
 #include "server/read_buffer.h"
+#include "server/reply_budget.h"
 #include "server/reply_frame.h"
 
 namespace fastid::server {
@@ -203,7 +204,19 @@ asio::awaitable<void> serve_requests(Server& server, std::shared_ptr<Server::Con
 
     trace_key.clear();
     auto answer = answer_frame(server, *conn, frame, in, trace_key);
-    const ReplyFrame reply = co_await std::move(answer);
+    ReplyFrame reply = co_await std::move(answer);
+    // A large reply is written only within the worker's budget of large
+    // replies in flight (reply_budget.h); past it, "busy" at once, and its
+    // payload is freed now rather than held for a reader.
+    ReplyBudget::Lease lease;
+    if (reply.shared_payload) {
+      lease = server.reply_budget().acquire(reply.shared_payload, conn->peer.is_root());
+      if (!lease) {
+        reply = proto::encode_error_reply(frame.header.opcode, frame.header.request_id, proto::WireStatus::kBusy,
+                                          "busy: the large replies this worker is writing are at their budget "
+                                          "(max_large_reply_bytes); try again");
+      }
+    }
 
     conn->set_deadline(Clock::now() + server.limits().stall_timeout);
     // The reply leaves in this very handler, before the work the answer
@@ -231,6 +244,7 @@ asio::awaitable<void> serve_requests(Server& server, std::shared_ptr<Server::Con
         at += n;
       }
     }
+    lease = ReplyBudget::Lease();  // written: its bytes are free for the next reply
     if (write_failed) {
       protocol_error = conn->timed_out;
       break;

@@ -92,6 +92,14 @@ class Directory {
   // Changes whenever what this directory answers from may have changed (0:
   // it cannot tell); the daemon then invalidates the fast cache.
   virtual std::uint64_t data_generation() const { return 0; }
+  // Changes whenever this directory's answer to `query` may change (0: it
+  // cannot tell): what a large answer shared between requests is keyed on
+  // (shared_replies.h). By default the data generation; a stored directory
+  // gives the stamp of the record it would answer now (stored_directory.h).
+  virtual std::uint64_t answer_version(const model::Query& query) {
+    (void)query;
+    return data_generation();
+  }
   // Ends what it runs in the background (timers, provider worker processes); lookups
   // in flight finish.
   virtual void stop() = 0;

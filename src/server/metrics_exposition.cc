@@ -133,6 +133,13 @@ void connections(PrometheusText& out, const Figures& f) {
   out.family("fastid_connections_evicted_total", "counter",
              "Idle connections closed to make room for a newer one of the same peer.");
   out.sample("fastid_connections_evicted_total", {}, f.total("connections.evicted"));
+  out.family("fastid_large_replies_in_flight_bytes", "gauge",
+             "Bytes of large replies handed to connections and not yet read, a shared payload once per worker "
+             "(each worker's budget: max_large_reply_bytes).");
+  out.sample("fastid_large_replies_in_flight_bytes", {}, f.total("replies.large_in_flight_bytes"));
+  out.family("fastid_large_replies_refused_total", "counter",
+             "Large replies answered busy because their worker's budget of large replies in flight was used up.");
+  out.sample("fastid_large_replies_refused_total", {}, f.total("replies.large_refused"));
   out.family("fastid_gate_refused_total", "counter", "Requests the gate refused, by reason.");
   for (std::size_t r = 1; r < kRejections; ++r) {
     const char* reason = rejection_name(static_cast<Rejection>(r));

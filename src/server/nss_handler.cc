@@ -106,39 +106,46 @@ asio::awaitable<ReplyFrame> NssHandler::handle(proto::Request req, core::PeerCre
     // A large answer of a record version already encoded: this requester's
     // header and the shared payload, no lookup, no copy.
     if (std::shared_ptr<const proto::Bytes> payload =
-            shared_.find(*query, [this](std::size_t n) { return version_of(n); })) {
+            shared_.find(*query, [&](std::size_t n) { return version_of(*query, n); })) {
       metrics_.record(query->kind, LookupResult::kFound, std::chrono::steady_clock::now() - started);
       proto::Bytes header = proto::encode_answer_header(req.request_id, query->kind, payload->size());
       co_return ReplyFrame(std::move(header), std::move(payload));
     }
-    // The version is read before the lookup: data that changes during it
-    // makes the entry unusable at once, never the other way round.
+    // The versions are read before the lookup and again after it: data that
+    // changes during it makes the entry unusable at once, never the other
+    // way round. A version that costs a store read is taken only for a
+    // query whose last answer was large (small answers never pay for it).
     const Directories asked = directories_;
-    std::vector<std::uint64_t> generations;
-    for (const DirectoryPtr& d : asked) generations.push_back(d->data_generation());
+    const bool large = shared_.known_large(*query);
+    std::vector<std::uint64_t> before;
+    for (const DirectoryPtr& d : asked) before.push_back(large ? d->answer_version(*query) : d->data_generation());
     const std::uint64_t invalidations = publisher_ ? publisher_->invalidations() : 0;
     std::size_t answered_by = asked.size();
     auto op = lookup(*query, nullptr, &answered_by);
     core::Result<Answer> r = co_await std::move(op);
     if (r) {
-      // Shared only when every directory asked up to the one that answered
-      // can tell when its data changes, and the directories are the same.
-      // Memberships are a union over every directory: not shared (and small).
-      const bool shareable =
-          query->kind != model::Kind::kInitgroups && answered_by < asked.size() && asked == directories_ &&
-          std::all_of(generations.begin(), generations.begin() + static_cast<std::ptrdiff_t>(answered_by) + 1,
-                      [](std::uint64_t g) { return g != 0; });
-      if (shareable) {
-        if (std::optional<proto::Bytes> encoded = proto::encode_answer_payload(*query, *r);
-            encoded && encoded->size() >= shared_.min_payload()) {
-          auto payload = std::make_shared<const proto::Bytes>(std::move(*encoded));
-          generations.resize(answered_by + 1);
-          shared_.keep(*query, SharedReplies::Version{std::move(generations), invalidations}, payload);
-          proto::Bytes header = proto::encode_answer_header(req.request_id, query->kind, payload->size());
-          co_return ReplyFrame(std::move(header), std::move(payload));
+      // A large answer goes out as this requester's header and a payload
+      // buffer of its own (reply_frame.h), kept for the next requests when
+      // every directory asked up to the one that answered can tell when its
+      // answer changes, had the same version before and after, and the
+      // directories are the same. Memberships are a union over every
+      // directory: never kept.
+      proto::Bytes whole = proto::encode_answer(req.request_id, *query, *r);
+      if (whole.size() >= proto::kHeaderSize + shared_.min_payload()) {
+        shared_.note_large(*query);
+        auto payload = std::make_shared<const proto::Bytes>(whole.begin() + proto::kHeaderSize, whole.end());
+        if (query->kind != model::Kind::kInitgroups && answered_by < asked.size() && asked == directories_) {
+          before.resize(answered_by + 1);
+          std::vector<std::uint64_t> after;
+          for (std::size_t i = 0; i <= answered_by; ++i) after.push_back(asked[i]->answer_version(*query));
+          if (after == before && std::find(after.begin(), after.end(), 0) == after.end()) {
+            shared_.keep(*query, SharedReplies::Version{std::move(after), invalidations}, payload);
+          }
         }
+        whole.resize(proto::kHeaderSize);  // this requester's header
+        co_return ReplyFrame(std::move(whole), std::move(payload));
       }
-      co_return proto::encode_answer(req.request_id, *query, *r);
+      co_return whole;
     }
     ++(r.error().code() == core::Code::kNotFound ? not_found_ : errors_);
     co_return error_reply(req, r.error(), details);
@@ -149,11 +156,11 @@ asio::awaitable<ReplyFrame> NssHandler::handle(proto::Request req, core::PeerCre
                                       WireStatus::kUnknownOpcode, "unknown opcode");
 }
 
-std::optional<SharedReplies::Version> NssHandler::version_of(std::size_t n) const {
+std::optional<SharedReplies::Version> NssHandler::version_of(const Query& query, std::size_t n) const {
   if (n > directories_.size()) return std::nullopt;
   SharedReplies::Version v;
   for (std::size_t i = 0; i < n; ++i) {
-    const std::uint64_t g = directories_[i]->data_generation();
+    const std::uint64_t g = directories_[i]->answer_version(query);
     if (g == 0) return std::nullopt;
     v.generations.push_back(g);
   }

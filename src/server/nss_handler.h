@@ -50,8 +50,9 @@ class NssHandler {
   // root peer only: other callers' error replies and status carry no paths,
   // URIs, filters or error texts.
   // A successful answer of at least SharedRepliesOptions::min_payload bytes,
-  // from directories that can tell when their data changes, is encoded once
-  // per record version and shared by every reply to it (shared_replies.h).
+  // from directories that can tell when their answer changes (files: a data
+  // generation; the store: the record's stamp), is encoded once per record
+  // version and shared by every reply to it (shared_replies.h).
   asio::awaitable<ReplyFrame> handle(proto::Request request, core::PeerCred peer);
 
   // One query across the directories, in order: the first answer wins and
@@ -77,9 +78,9 @@ class NssHandler {
   // lookup() without the counting.
   asio::awaitable<core::Result<model::Answer>> lookup_in_order(model::Query query, std::string* source,
                                                                std::size_t* answered_by);
-  // The version of what the first n directories answer now (shared_replies.h);
-  // nullopt when one of them cannot tell.
-  std::optional<SharedReplies::Version> version_of(std::size_t n) const;
+  // The version of what the first n directories answer to `query` now
+  // (shared_replies.h); nullopt when one of them cannot tell.
+  std::optional<SharedReplies::Version> version_of(const model::Query& query, std::size_t n) const;
 
   // Answers are published after the reply: queued here and published by one
   // handler posted behind it (per loop turn), with nullopt for "no such entry".

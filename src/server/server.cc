@@ -169,7 +169,11 @@ struct StopTimer {
 };
 
 Server::Server(asio::io_context& io, ServerLimits limits, Router& router)
-    : io_(io), limits_(limits), router_(router), started_(std::chrono::steady_clock::now()) {}
+    : io_(io),
+      limits_(limits),
+      router_(router),
+      reply_budget_(limits.max_large_reply_bytes),
+      started_(std::chrono::steady_clock::now()) {}
 
 Rejection Server::admit_request(ListenerClass listener, bool root, std::uint16_t opcode) {
   const Rejection why = gate_.check(listener, root, opcode);
@@ -485,6 +489,7 @@ StatusItems Server::status_items() const {
       {"nscd.statistics", std::to_string(stats_.nscd_statistics)},
       {"nscd.shutdowns_refused", std::to_string(stats_.nscd_shutdowns_refused)},
   };
+  for (auto& kv : reply_budget_.status_items()) items.push_back(std::move(kv));
   // Per listener class, named by the class (derived from the enum, so that a
   // new class is never left out): open, accepted, refused at once.
   for (std::size_t c = 0; c < kListenerClasses; ++c) {

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "server/gate.h"
+#include "server/reply_budget.h"
 #include "server/router.h"
 
 namespace asio {
@@ -49,6 +50,11 @@ struct ServerLimits {
   std::size_t max_connections_per_uid = 256;     // per non-root uid, per local socket
   std::size_t max_connections_per_address = 64;  // per IPv4 address or IPv6 /64
   std::size_t max_udp_in_flight = 1024;            // datagrams being answered; past it: "busy"
+  // Bytes of large replies (a payload buffer of their own: 64 KiB or more)
+  // in flight per front worker, a payload shared by many replies once; past
+  // it a new large reply is answered "busy"; non-root peers together three
+  // quarters of it (reply_budget.h).
+  std::size_t max_large_reply_bytes = 64u << 20;
 };
 
 struct ServerStats {
@@ -125,7 +131,12 @@ class Server {
   void add_metrics_listener(int fd, std::string name);
   void set_varlink_options(std::shared_ptr<const VarlinkOptions> options) { varlink_options_ = std::move(options); }
 
-  void set_limits(ServerLimits limits) { limits_ = limits; }
+  void set_limits(ServerLimits limits) {
+    limits_ = limits;
+    reply_budget_.set_max_bytes(limits.max_large_reply_bytes);
+  }
+  // The large replies in flight (reply_budget.h), for the request loops.
+  ReplyBudget& reply_budget() { return reply_budget_; }
 
   // How long a connection may wait for its next request.
   std::chrono::milliseconds idle_timeout_of(const Connection& conn) const;
@@ -194,6 +205,7 @@ class Server {
   std::function<void()> stop_done_;
   std::unique_ptr<struct StopTimer> stop_timer_;
   ServerStats stats_;
+  ReplyBudget reply_budget_;
   std::chrono::steady_clock::time_point started_;
 };
 

@@ -30,6 +30,17 @@ void SharedReplies::drop(Entry& e) {
   entries_.pop_back();
 }
 
+bool SharedReplies::known_large(const model::Query& query) const {
+  return std::find(large_.begin(), large_.end(), query) != large_.end();
+}
+
+void SharedReplies::note_large(const model::Query& query) {
+  auto it = std::find(large_.begin(), large_.end(), query);
+  if (it != large_.end()) large_.erase(it);
+  if (large_.size() >= kMaxLargeQueries) large_.erase(large_.begin());
+  large_.push_back(query);
+}
+
 void SharedReplies::clear() {
   entries_.clear();
   bytes_ = 0;

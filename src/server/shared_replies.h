@@ -7,9 +7,11 @@
 //
 // Nothing is served stale: an entry is used only while everything that made
 // it is unchanged — the same directories (set_directories clears it), the
-// same data generation of every directory asked up to and including the one
-// that answered (each of them must have one: a directory that cannot tell
-// when its data changes, 0, is never shared from), and the same count of
+// same answer version (Directory::answer_version) of every directory asked
+// up to and including the one that answered, read before the lookup and
+// again after it (each must have one: a directory that cannot tell when its
+// answer changes, 0, is never shared from; files: its data generation, the
+// store: the stamp of the record it answered, new with every write), and the same count of
 // invalidations of the fast cache (`fastid cache invalidate|forget`, a
 // reload, a source that changed). Only successful answers are kept: error
 // replies differ by caller (details for root only), answers do not.
@@ -37,7 +39,7 @@ struct SharedRepliesOptions {
 
 class SharedReplies {
  public:
-  // What an answer's payload depends on: the data generations of the
+  // What an answer's payload depends on: the answer versions of the
   // directories asked, in order, up to the one that answered, and the fast
   // cache's invalidation count.
   struct Version {
@@ -70,6 +72,13 @@ class SharedReplies {
   // worth sharing; returns whether it was kept.
   bool keep(const model::Query& query, Version version, std::shared_ptr<const proto::Bytes> payload);
 
+  // Whether `query`'s last answer was large (kept or not): a version that
+  // costs a read (a stored directory's) is taken before a lookup only then,
+  // so small answers never pay for it. note_large: it was (remembered for
+  // the last kMaxLargeQueries queries).
+  bool known_large(const model::Query& query) const;
+  void note_large(const model::Query& query);
+
   void clear();
   std::size_t min_payload() const { return options_.min_payload; }
   // shared_replies.entries, .bytes, .kept, .hits for `fastid status`.
@@ -84,8 +93,11 @@ class SharedReplies {
   };
   void drop(Entry& e);
 
+  static constexpr std::size_t kMaxLargeQueries = 64;
+
   SharedRepliesOptions options_;
   std::vector<Entry> entries_;
+  std::vector<model::Query> large_;  // oldest first
   std::size_t bytes_ = 0;
   std::uint64_t clock_ = 0;
   std::uint64_t hits_ = 0;

@@ -177,10 +177,36 @@ core::Result<Answer> StoredDirectory::offline_answer(const Stored& rec, const Qu
                                                ") and the store has no answer for " + model::describe(q)));
 }
 
+void StoredDirectory::forget_committed() {
+  if (unconfirmed_.empty()) return;
+  const std::uint64_t done = writer_->completed();
+  while (!unconfirmed_.empty() && unconfirmed_.front().first <= done) unconfirmed_.pop_front();
+}
+
+std::uint64_t StoredDirectory::answer_version(const Query& q) {
+  if (offline_ || stopping_ || model::is_page(q.kind)) return 0;
+  // A newer answer on its way to the store is what lookup() answers, not the record.
+  for (const PendingWrite& w : pending_writes_) {
+    if (w.query == q) return 0;
+  }
+  forget_committed();
+  for (const auto& [batch, w] : unconfirmed_) {
+    if (w.query == q) return 0;
+  }
+  auto stamp = store_->stamp_of(name(), q);
+  if (!stamp || !*stamp) return 0;
+  const store::RecordStamp& rec = **stamp;
+  const Millis now = store::now_millis();
+  if (!rec.fresh(now)) return 0;
+  if (!rec.negative && options_.refresh_ahead.count() > 0 && rec.expires - now < ms(options_.refresh_ahead)) {
+    queue_refresh(q);
+  }
+  return rec.stamp;
+}
+
 StoredDirectory::Stored StoredDirectory::read(const Query& q) {
   if (!unconfirmed_.empty()) {
-    const std::uint64_t done = writer_->completed();
-    while (!unconfirmed_.empty() && unconfirmed_.front().first <= done) unconfirmed_.pop_front();
+    forget_committed();
     for (auto it = unconfirmed_.rbegin(); it != unconfirmed_.rend(); ++it) {
       const store::StoreWriter::Write& w = it->second;
       if (!(w.query == q)) continue;

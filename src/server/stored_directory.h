@@ -98,6 +98,15 @@ class StoredDirectory final : public Directory, public std::enable_shared_from_t
   asio::awaitable<core::Status> probe() override;
   std::chrono::milliseconds request_timeout() const override { return behind_->request_timeout(); }
 
+  // The stamp of the fresh record (or fresh "no such entry") lookup() would
+  // answer `query` from now (store::RecordStamp): it changes with every
+  // write of that record, and is gone with an eviction, an erase or a
+  // cleared store. 0 while lookup() would answer anything else: offline, an
+  // expired or missing record, a write of that key queued or not yet
+  // committed (its answer is not the store's record), a record without a
+  // stamp. A record near expiry is queued for its refresh, as lookup() does.
+  std::uint64_t answer_version(const model::Query& query) override;
+
   bool offline() const { return offline_; }
   // Store writes go to this writer thread instead of the loop (null: written
   // on the loop, as unit tests without a writer do). Set before start().
@@ -123,6 +132,8 @@ class StoredDirectory final : public Directory, public std::enable_shared_from_t
   static asio::awaitable<void> ask_and_settle(std::shared_ptr<StoredDirectory> self, model::Query q,
                                               std::shared_ptr<Race> race);
   Stored read(const model::Query& q);
+  // Drops from unconfirmed_ what the writer has committed.
+  void forget_committed();
   void write(const model::Query& q, const model::Answer& answer, store::Millis now);
   void write_negative(const model::Query& q, store::Millis now);
   // A miss's answer (or "no such entry": nullopt) is written after the reply:

@@ -66,13 +66,21 @@ class Reader {
 };
 
 void header_into(Writer& w, const Header& h) {
-  w.u32(kMagic);
+  w.u32(h.stamp != 0 ? kStampedMagic : kMagic);
   w.u8(h.negative ? 1 : 0);
   w.u8(static_cast<std::uint8_t>(h.map));
   w.u8(0);
   w.u8(0);
   w.i64(h.fetched);
   w.i64(h.expires);
+  if (h.stamp != 0) w.i64(static_cast<std::int64_t>(h.stamp));
+}
+
+// The record's fields after its header (either form); nullopt: no header.
+std::optional<std::string_view> body_of(std::string_view bytes) {
+  std::optional<Header> h = decode_header(bytes);
+  if (!h) return std::nullopt;
+  return bytes.substr(h->size);
 }
 
 }  // namespace
@@ -88,9 +96,15 @@ std::optional<Header> decode_header(std::string_view bytes) {
   std::uint32_t magic = 0;
   std::uint8_t kind = 0, map = 0, pad = 0;
   Header h;
-  if (!r.u32(&magic) || magic != kMagic) return std::nullopt;
+  if (!r.u32(&magic) || (magic != kMagic && magic != kStampedMagic)) return std::nullopt;
   if (!r.u8(&kind) || kind > 1 || !r.u8(&map) || map < 1 || map > kLastMap) return std::nullopt;
   if (!r.u8(&pad) || !r.u8(&pad) || !r.i64(&h.fetched) || !r.i64(&h.expires)) return std::nullopt;
+  if (magic == kStampedMagic) {
+    std::int64_t stamp = 0;
+    if (!r.i64(&stamp) || stamp == 0) return std::nullopt;
+    h.stamp = static_cast<std::uint64_t>(stamp);
+    h.size = kStampedHeaderSize;
+  }
   h.negative = kind == 1;
   h.map = static_cast<Map>(map);
   return h;
@@ -153,8 +167,9 @@ std::string encode_ssh_keys(const Header& h, const model::SshKeys& k) {
 }
 
 std::optional<model::User> decode_user(std::string_view bytes) {
-  if (bytes.size() < kHeaderSize) return std::nullopt;
-  Reader r(bytes.substr(kHeaderSize));
+  const std::optional<std::string_view> body = body_of(bytes);
+  if (!body) return std::nullopt;
+  Reader r(*body);
   model::User u;
   if (!r.str(&u.name) || !r.str(&u.passwd) || !r.u32(&u.uid) || !r.u32(&u.gid) ||
       !r.str(&u.gecos) || !r.str(&u.dir) || !r.str(&u.shell) || r.left() != 0) {
@@ -164,8 +179,9 @@ std::optional<model::User> decode_user(std::string_view bytes) {
 }
 
 std::optional<model::Group> decode_group(std::string_view bytes) {
-  if (bytes.size() < kHeaderSize) return std::nullopt;
-  Reader r(bytes.substr(kHeaderSize));
+  const std::optional<std::string_view> body = body_of(bytes);
+  if (!body) return std::nullopt;
+  Reader r(*body);
   model::Group g;
   std::uint32_t n = 0;
   if (!r.str(&g.name) || !r.str(&g.passwd) || !r.u32(&g.gid) || !r.u32(&n)) return std::nullopt;
@@ -180,8 +196,9 @@ std::optional<model::Group> decode_group(std::string_view bytes) {
 }
 
 std::optional<std::vector<std::uint32_t>> decode_gids(std::string_view bytes) {
-  if (bytes.size() < kHeaderSize) return std::nullopt;
-  Reader r(bytes.substr(kHeaderSize));
+  const std::optional<std::string_view> body = body_of(bytes);
+  if (!body) return std::nullopt;
+  Reader r(*body);
   std::uint32_t n = 0;
   if (!r.u32(&n) || n != r.left() / 4 || r.left() % 4 != 0) return std::nullopt;
   std::vector<std::uint32_t> gids(n);
@@ -190,8 +207,9 @@ std::optional<std::vector<std::uint32_t>> decode_gids(std::string_view bytes) {
 }
 
 std::optional<model::Netgroup> decode_netgroup(std::string_view bytes) {
-  if (bytes.size() < kHeaderSize) return std::nullopt;
-  Reader r(bytes.substr(kHeaderSize));
+  const std::optional<std::string_view> body = body_of(bytes);
+  if (!body) return std::nullopt;
+  Reader r(*body);
   model::Netgroup ng;
   std::uint32_t n = 0;
   // A triple takes at least three 4-byte lengths, a name one.
@@ -210,8 +228,9 @@ std::optional<model::Netgroup> decode_netgroup(std::string_view bytes) {
 }
 
 std::optional<model::SshKeys> decode_ssh_keys(std::string_view bytes) {
-  if (bytes.size() < kHeaderSize) return std::nullopt;
-  Reader r(bytes.substr(kHeaderSize));
+  const std::optional<std::string_view> body = body_of(bytes);
+  if (!body) return std::nullopt;
+  Reader r(*body);
   model::SshKeys k;
   std::uint32_t n = 0;
   if (!r.str(&k.user) || !r.u32(&n) || n > r.left() / 4) return std::nullopt;

@@ -1,5 +1,6 @@
 // The bytes of one stored record: a fixed header (magic, kind, map, fetch and
-// expiry times) and the record itself as length-prefixed fields. Decoding is
+// expiry times, and in the stamped form the write's stamp) and the record
+// itself as length-prefixed fields. Decoding is
 // bounded: every length is checked against what is left, so a damaged value
 // decodes to nullopt, never to a read past its end.
 #pragma once
@@ -15,14 +16,23 @@
 
 namespace fastid::store::codec {
 
-inline constexpr std::uint32_t kMagic = 0x31525346;  // "FSR1" little-endian
-inline constexpr std::size_t kHeaderSize = 24;       // magic, kind, map, pad, fetched, expires
+inline constexpr std::uint32_t kMagic = 0x31525346;         // "FSR1" little-endian
+inline constexpr std::size_t kHeaderSize = 24;              // magic, kind, map, pad, fetched, expires
+inline constexpr std::uint32_t kStampedMagic = 0x32525346;  // "FSR2": the same, then the stamp
+inline constexpr std::size_t kStampedHeaderSize = 32;
 
 struct Header {
   bool negative = false;
   Map map = Map::kUserByName;
   Millis fetched = 0;
   Millis expires = 0;
+  // The write's stamp (Store::next_stamp: unique per write, never 0), the
+  // record's version for whoever keeps something made from it
+  // (server/shared_replies.h). 0: none (a header written as "FSR1", by an
+  // older fastidd or without a stamp): such a record has no version.
+  std::uint64_t stamp = 0;
+  // Bytes of the header as encoded (kHeaderSize or kStampedHeaderSize).
+  std::size_t size = kHeaderSize;
 };
 
 std::string encode_header(const Header& h);

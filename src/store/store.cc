@@ -282,6 +282,8 @@ Result<std::unique_ptr<Store>> Store::open(Options options) {
                               "store: create " + options.dir + ": " + ec.message(), ec.value()));
   ::chmod(options.dir.c_str(), 0700);
   std::unique_ptr<Store> store(new Store(std::move(options)));
+  if (::getrandom(&store->stamp_seed_, sizeof store->stamp_seed_, 0) != static_cast<ssize_t>(sizeof store->stamp_seed_))
+    return core::error(core::status_from_errno(errno, "store: getrandom"));
   OpenLock lock(store->options_.dir);
   if (!lock.ok())
     return core::error(core::status_from_errno(errno, "store: lock " + store->options_.dir));

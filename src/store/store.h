@@ -76,6 +76,20 @@ struct Record {
   bool fetched_within(Millis now, Millis max_age) const { return fetched <= now && now - fetched <= max_age; }
 };
 
+// What get() would answer for a query, without the record: its header.
+// `stamp` is the write's (Store::put*): unique per write of any record, in
+// any process, and never 0; a record written without one (an older fastidd's)
+// has 0, no version. A record rewritten, evicted, erased, cleared or replaced
+// with the file never comes back under the same stamp, so whatever was made
+// from a record (server/shared_replies.h) is keyed on it.
+struct RecordStamp {
+  bool negative = false;
+  Millis fetched = 0;
+  Millis expires = 0;
+  std::uint64_t stamp = 0;
+  bool fresh(Millis now) const { return fetched <= now && now < expires; }
+};
+
 struct Options {
   std::string dir;                        // holds data.mdb and lock.mdb; created 0700
   std::uint64_t map_size = 256ull << 20;  // LMDB map size (the file's upper bound)
@@ -139,6 +153,11 @@ class Store {
   // fit costs only itself. Returns the first failure.
   Status put_batch(const std::function<void()>& fill);
   Result<std::optional<Record<model::Answer>>> get(std::string_view provider, const model::Query& query);
+  // The header of the record get() would answer (the newer of the positive
+  // record and the negative answer), read without copying or decoding the
+  // record: a 650 KB group costs what a user does. nullopt: nothing stored,
+  // or a header that does not decode (get() then drops the record).
+  Result<std::optional<RecordStamp>> stamp_of(std::string_view provider, const model::Query& query);
 
   // nullopt: nothing stored (or a record that does not decode, which is
   // deleted and logged). Errors only when LMDB itself fails.
@@ -233,11 +252,18 @@ class Store {
   static constexpr double kLowWater = 0.6;        // ... down to this
   static constexpr int kFillCheckEvery = 16;      // puts between two checks
   static constexpr std::size_t kEvictBatch = 32;  // deletions per transaction
-  Result<std::optional<std::string>> get_raw(const std::string& key, bool negatives);
+  // At most `limit` bytes of the value are copied out (stamp_of: the header).
+  Result<std::optional<std::string>> get_raw(const std::string& key, bool negatives,
+                                             std::size_t limit = std::string::npos);
   // The newer of the positive record under `positive_key` and the negative
   // answer under `negative_key`; says which one it returned.
   Result<std::optional<std::string>> get_newer(const std::string& positive_key, const std::string& negative_key,
-                                               bool* negative_used);
+                                               bool* negative_used, std::size_t limit = std::string::npos);
+  // A new write's stamp (RecordStamp): a bijective mix of a random seed
+  // drawn at open and a counter, so distinct for every write of this Store
+  // and, across processes sharing the file, as unlikely to meet as two
+  // random 64-bit numbers; never 0.
+  std::uint64_t next_stamp();
   // The key of a negative answer: by name a keyed digest, by id the record's key.
   std::string negative_key(std::string_view provider, Map map, std::string_view k) const;
   // Where a negative answer by name is stored: a keyed digest, not the name.
@@ -269,6 +295,8 @@ class Store {
   mutable std::atomic<bool> damaged_{false};  // check_file() failed or a SIGBUS was caught: for good
   std::atomic<std::uint64_t> sigbus_faults_{0};
   std::atomic<bool> high_water_logged_{false};
+  std::uint64_t stamp_seed_ = 0;             // random, drawn at open (after any fork)
+  std::atomic<std::uint64_t> stamps_{0};     // stamps given out
   int puts_since_check_ = kFillCheckEvery;  // check at the first put
   bool batching_ = false;                   // inside put_batch: puts are collected in batch_
   std::vector<Rows> batch_;

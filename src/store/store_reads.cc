@@ -20,10 +20,10 @@ using namespace internal;
 // negatives one (by name under the name's digest): the newer of the two is
 // the answer.
 Result<std::optional<std::string>> Store::get_newer(const std::string& positive_key, const std::string& negative_key,
-                                                    bool* negative_used) {
-  auto pos = get_raw(positive_key, false);
+                                                    bool* negative_used, std::size_t limit) {
+  auto pos = get_raw(positive_key, false, limit);
   if (!pos) return pos;
-  auto neg = get_raw(negative_key, true);
+  auto neg = get_raw(negative_key, true, limit);
   if (!neg) return neg;
   auto fetched = [](const std::optional<std::string>& raw) -> Millis {
     auto h = raw ? codec::decode_header(*raw) : std::nullopt;
@@ -33,7 +33,7 @@ Result<std::optional<std::string>> Store::get_newer(const std::string& positive_
   return *negative_used ? std::move(*neg) : std::move(*pos);
 }
 
-Result<std::optional<std::string>> Store::get_raw(const std::string& k, bool negatives) {
+Result<std::optional<std::string>> Store::get_raw(const std::string& k, bool negatives, std::size_t limit) {
   // Set and read across the guard: what a SIGBUS left (the kept read
   // transaction active, its reader slot pinning a snapshot).
   bool reading = false, begin_failed = false;
@@ -56,8 +56,9 @@ Result<std::optional<std::string>> Store::get_raw(const std::string& k, bool neg
     if (rc == 0) {
       // Copied before the snapshot is released; the buffer is out's before
       // the copy, so a SIGBUS in the copy leaks nothing.
-      out.emplace(mv.mv_size, '\0');
-      std::memcpy(out->data(), mv.mv_data, mv.mv_size);
+      const std::size_t n = std::min(mv.mv_size, limit);
+      out.emplace(n, '\0');
+      std::memcpy(out->data(), mv.mv_data, n);
     }
     mdb_txn_reset(env_->reader);
     reading = false;
@@ -111,7 +112,7 @@ Result<std::optional<Record<T>>> decode_record(const std::optional<std::string>&
       return std::optional<Record<T>>();
     }
     rec.value = std::move(*v);
-  } else if (raw->size() != codec::kHeaderSize) {
+  } else if (raw->size() != h->size) {
     *bad = true;
     return std::optional<Record<T>>();
   }
@@ -185,6 +186,20 @@ Result<std::optional<Record<model::Answer>>> Store::get(std::string_view provide
     case model::Kind::kGroupsPage: break;
   }
   return core::error(not_stored(q));
+}
+
+Result<std::optional<RecordStamp>> Store::stamp_of(std::string_view provider, const model::Query& q) {
+  const std::optional<Map> map = map_of(q.kind);
+  if (!map) return core::error(not_stored(q));
+  const std::string k = model::keyed_by_id(q.kind) ? id_key(q.id) : q.name;
+  bool negative = false;
+  auto raw = get_newer(key(provider, *map, k), negative_key(provider, *map, k), &negative,
+                       codec::kStampedHeaderSize);
+  if (!raw) return core::error(raw.error());
+  if (!*raw) return std::optional<RecordStamp>();
+  const std::optional<codec::Header> h = codec::decode_header(**raw);
+  if (!h || h->map != *map || h->negative != negative) return std::optional<RecordStamp>();
+  return std::optional<RecordStamp>(RecordStamp{h->negative, h->fetched, h->expires, h->stamp});
 }
 
 Result<bool> Store::has_records(std::string_view provider) {

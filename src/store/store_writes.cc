@@ -252,9 +252,18 @@ Status Store::evict_oldest(double fraction, Evict which) {
   return done > 0 ? Status::ok() : failure;
 }
 
+std::uint64_t Store::next_stamp() {
+  // splitmix64's finaliser: a bijection, so distinct counters give distinct stamps.
+  std::uint64_t z = stamp_seed_ + 0x9e3779b97f4a7c15ULL * (stamps_.fetch_add(1, std::memory_order_relaxed) + 1);
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+  z ^= z >> 31;
+  return z != 0 ? z : 1;
+}
+
 Status Store::put_user(std::string_view provider, const model::User& user, Millis fetched,
                        Millis expires) {
-  codec::Header h{false, Map::kUserByName, fetched, expires};
+  codec::Header h{false, Map::kUserByName, fetched, expires, next_stamp()};
   Rows recs;
   recs.push_back({key(provider, Map::kUserByName, user.name), codec::encode_user(h, user)});
   h.map = Map::kUserByUid;
@@ -264,7 +273,7 @@ Status Store::put_user(std::string_view provider, const model::User& user, Milli
 
 Status Store::put_group(std::string_view provider, const model::Group& group, Millis fetched,
                         Millis expires) {
-  codec::Header h{false, Map::kGroupByName, fetched, expires};
+  codec::Header h{false, Map::kGroupByName, fetched, expires, next_stamp()};
   Rows recs;
   recs.push_back({key(provider, Map::kGroupByName, group.name), codec::encode_group(h, group)});
   h.map = Map::kGroupByGid;
@@ -275,7 +284,7 @@ Status Store::put_group(std::string_view provider, const model::Group& group, Mi
 Status Store::put_initgroups(std::string_view provider, std::string_view user,
                              const std::vector<std::uint32_t>& gids, Millis fetched,
                              Millis expires) {
-  codec::Header h{false, Map::kInitgroups, fetched, expires};
+  codec::Header h{false, Map::kInitgroups, fetched, expires, next_stamp()};
   return put_records({{key(provider, Map::kInitgroups, user), codec::encode_gids(h, gids)}});
 }
 
@@ -294,7 +303,7 @@ std::string Store::negative_name_key(std::string_view provider, Map map, std::st
 
 Status Store::put_negative(std::string_view provider, Map map, std::string_view k, Millis fetched,
                            Millis expires) {
-  codec::Header h{true, map, fetched, expires};
+  codec::Header h{true, map, fetched, expires, next_stamp()};
   return put_records({{negative_key(provider, map, k), codec::encode_header(h), true}});
 }
 
@@ -306,7 +315,7 @@ Status Store::put(std::string_view provider, const model::Query& q, const model:
   if (const auto* gids = std::get_if<model::Gids>(&answer)) {
     return put_initgroups(provider, q.name, *gids, fetched, expires);
   }
-  codec::Header h{false, Map::kNetgroup, fetched, expires};
+  codec::Header h{false, Map::kNetgroup, fetched, expires, next_stamp()};
   if (const auto* ng = std::get_if<model::Netgroup>(&answer)) {
     return put_records({{key(provider, Map::kNetgroup, q.name), codec::encode_netgroup(h, *ng)}});
   }

@@ -103,6 +103,15 @@ if(EXISTS ${CMAKE_SOURCE_DIR}/tests/support/slapd_fixture.h)
   add_test(NAME store_ldap_system_test_async COMMAND store_ldap_system_test)
   set_tests_properties(store_ldap_system_test_async PROPERTIES LABELS "system;store;ldap" TIMEOUT 600
                        ENVIRONMENT "FASTID_TEST_LDAP_ASYNC=1")
+  # Large replies of the store and a pooled provider shared per record
+  # version, and the budget of large replies in flight (issue 20).
+  add_executable(big_replies_system_test big_replies_system_test.cc)
+  fastid_warnings(big_replies_system_test)
+  target_compile_definitions(big_replies_system_test PRIVATE ${FASTID_SYSTEM_DEFS})
+  target_link_libraries(big_replies_system_test PRIVATE fastid_proto GTest::gtest GTest::gtest_main Threads::Threads)
+  add_dependencies(big_replies_system_test fastidd fastid_cli fastid-provider-worker)
+  add_test(NAME big_replies_system_test COMMAND big_replies_system_test)
+  set_tests_properties(big_replies_system_test PROPERTIES LABELS "system;store;ldap" TIMEOUT 600)
 endif()
 # A wrong directory setting (base, bind password, CA) against the private slapd:
 # --check-config fails, a start goes on and serves the local provider.

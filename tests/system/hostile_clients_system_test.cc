@@ -15,6 +15,7 @@
 #include <random>
 
 #include "support/daemon_fixture.h"
+#include "support/process_figures.h"
 #include "support/raw_client.h"
 
 namespace fastid::testing {
@@ -28,51 +29,6 @@ constexpr const char* kBigGroup = "biggroup";
 constexpr int kStallSeconds = 1;  // the tests' [daemon] stall_timeout
 
 double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
-
-// Open descriptors of fastidd and every process under it (workers, provider
-// workers).
-int fastidd_fds(pid_t root) {
-  std::set<pid_t> all = descendants(root);
-  all.insert(root);
-  int n = 0;
-  for (pid_t p : all) {
-    std::error_code ec;
-    for (auto it = fs::directory_iterator("/proc/" + std::to_string(p) + "/fd", ec);
-         !ec && it != fs::directory_iterator(); it.increment(ec))
-      ++n;
-  }
-  return n;
-}
-
-// VmRSS of fastidd and every process under it, KiB.
-std::uint64_t fastidd_rss_kib(pid_t root) {
-  std::set<pid_t> all = descendants(root);
-  all.insert(root);
-  std::uint64_t kib = 0;
-  for (pid_t p : all) {
-    std::istringstream in(read_file("/proc/" + std::to_string(p) + "/status"));
-    for (std::string line; std::getline(in, line);) {
-      if (line.rfind("VmRSS:", 0) == 0) kib += std::stoull(line.substr(6));
-    }
-  }
-  return kib;
-}
-
-// CPU time (user + system) of fastidd and every process under it, ms.
-double fastidd_cpu_ms(pid_t root) {
-  std::set<pid_t> all = descendants(root);
-  all.insert(root);
-  double ticks = 0;
-  for (pid_t p : all) {
-    const std::string stat = read_file("/proc/" + std::to_string(p) + "/stat");
-    std::istringstream in(stat.substr(stat.rfind(')') + 2));
-    std::string field;
-    for (int i = 3; i <= 15 && in >> field; ++i) {
-      if (i == 14 || i == 15) ticks += std::stod(field);  // utime, stime
-    }
-  }
-  return ticks * 1000.0 / static_cast<double>(::sysconf(_SC_CLK_TCK));
-}
 
 proto::Request getpwnam(std::uint32_t id, const std::string& name) {
   proto::Request r;

@@ -15,6 +15,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <set>
 #include <string>
 #include <thread>
 
@@ -568,6 +569,65 @@ TEST_F(StoreTest, RecordThatDoesNotDecodeIsAMissAndIsDeleted) {
   EXPECT_FALSE(r->has_value());
   EXPECT_EQ(s->stats().entries, 1u);  // the damaged one is gone, the by-uid one stays
   EXPECT_TRUE(s->user_by_uid("corp", 100001)->has_value());
+}
+
+// The stamp is what a front worker keys a large answer's shared encoding on
+// (server/shared_replies.h): it must change with every write of the record,
+// be gone with the record, and read without the record's bytes.
+TEST_F(StoreTest, EveryWriteOfARecordHasANewStampAndAnEraseTakesItAway) {
+  auto s = open_store();
+  ASSERT_TRUE(s);
+  const Millis now = now_millis();
+  model::Group g;
+  g.name = "big";
+  g.gid = 4242;
+  for (int i = 0; i < 5000; ++i) g.members.push_back("member" + std::to_string(i));
+  model::Query by_name{model::Kind::kGroupByName, "big"};
+  model::Query by_gid{model::Kind::kGroupByGid, "", 4242};
+  EXPECT_FALSE(s->stamp_of("corp", by_name)->has_value());
+  ASSERT_TRUE(s->put("corp", by_name, g, now, now + 60000));
+  auto first = s->stamp_of("corp", by_name);
+  ASSERT_TRUE(first.has_value() && first->has_value());
+  EXPECT_NE((*first)->stamp, 0u);
+  EXPECT_FALSE((*first)->negative);
+  EXPECT_EQ((*first)->fetched, now);
+  EXPECT_EQ((*first)->expires, now + 60000);
+  EXPECT_TRUE((*first)->fresh(now));
+  EXPECT_EQ((*s->stamp_of("corp", by_gid))->stamp, (*first)->stamp);  // one write, both keys
+  EXPECT_FALSE(s->stamp_of("other", by_name)->has_value());  // providers apart
+  // The same content written again (a refresh) is a new version.
+  std::set<std::uint64_t> seen{(*first)->stamp};
+  for (int i = 0; i < 100; ++i) {
+    ASSERT_TRUE(s->put("corp", by_name, g, now, now + 60000));
+    EXPECT_TRUE(seen.insert((*s->stamp_of("corp", by_name))->stamp).second) << "a stamp came back at write " << i;
+  }
+  // Another process's writes (another Store on the same file) have stamps of their own.
+  auto other = open_store();
+  ASSERT_TRUE(other);
+  ASSERT_TRUE(other->put("corp", by_name, g, now, now + 60000));
+  EXPECT_TRUE(seen.insert((*s->stamp_of("corp", by_name))->stamp).second);
+  // "No such entry" written after it is what get() answers: its stamp too.
+  ASSERT_TRUE(s->put_negative("corp", by_name, now + 1, now + 5000));
+  auto negative = s->stamp_of("corp", by_name);
+  ASSERT_TRUE(negative->has_value());
+  EXPECT_TRUE((*negative)->negative);
+  EXPECT_TRUE(seen.insert((*negative)->stamp).second);
+  ASSERT_TRUE(s->erase("corp", by_name));
+  EXPECT_FALSE(s->stamp_of("corp", by_name)->has_value()) << "an erased record keeps a version";
+  // A record written without a stamp (an older fastidd's "FSR1") has none, and still decodes.
+  model::Group small;
+  small.name = "g";
+  small.gid = 1;
+  small.members = {"a"};
+  const std::string old = codec::encode_group({false, Map::kGroupByName, 1, 2}, small);
+  ASSERT_EQ(old.substr(0, 4), "FSR1");
+  auto h = codec::decode_header(old);
+  ASSERT_TRUE(h);
+  EXPECT_EQ(h->stamp, 0u);
+  EXPECT_EQ(codec::decode_group(old)->members, small.members);
+  const std::string stamped = codec::encode_group({false, Map::kGroupByName, 1, 2, 77}, small);
+  EXPECT_EQ(codec::decode_header(stamped)->stamp, 77u);
+  EXPECT_EQ(codec::decode_group(stamped)->members, small.members);
 }
 
 TEST_F(StoreTest, CodecRejectsEveryTruncation) {
