@@ -231,6 +231,14 @@ class Daemon {
   std::string log_path() const { return dir_ + "/fastidd.log"; }
   std::string log() const { return read_file(log_path()); }
   pid_t pid() const { return pid_; }
+  // The port a `[listen] tcp = ["127.0.0.1:0"]` listener got, from the
+  // daemon's log line; -1 before that line is written.
+  int tcp_port() const {
+    const std::string marker = "listening on tcp 127.0.0.1:";
+    const std::string text = log();
+    auto at = text.find(marker);
+    return at == std::string::npos ? -1 : std::atoi(text.c_str() + at + marker.size());
+  }
 
   // Starts fastidd in the foreground (a child of the test) and waits until
   // its socket answers. Returns false if it exited or did not answer in 10 s.
