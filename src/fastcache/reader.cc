@@ -37,18 +37,10 @@ struct FastCacheReader::Sink {
   size_t count_out = 0;
 
   static Sink passwd(struct passwd* pw, char* buf, size_t buflen) {
-    Sink s{kPasswd};
-    s.pw = pw;
-    s.buf = buf;
-    s.buflen = buflen;
-    return s;
+    return Sink{.kind = kPasswd, .pw = pw, .buf = buf, .buflen = buflen};
   }
   static Sink group(struct group* gr, char* buf, size_t buflen) {
-    Sink s{kGroup};
-    s.gr = gr;
-    s.buf = buf;
-    s.buflen = buflen;
-    return s;
+    return Sink{.kind = kGroup, .gr = gr, .buf = buf, .buflen = buflen};
   }
 };
 
