@@ -17,7 +17,7 @@ foreach(t nss_system_test daemon_system_test pam_system_test pam_security_system
           workers_system_test limits_system_test tls_system_test conn_budget_system_test conn_secrets_system_test
           privilege_system_test service_system_test cache_control_system_test
           logs_system_test status_json_system_test storage_faults_system_test
-          hostile_clients_system_test)
+          hostile_clients_system_test pam_deadline_system_test)
   add_executable(${t} ${t}.cc)
   fastid_warnings(${t})
   target_compile_definitions(${t} PRIVATE ${FASTID_SYSTEM_DEFS})
