@@ -19,8 +19,8 @@ inline constexpr int kDefaultTimeoutMs = 15000;  // a check may wait on a direct
 // Connect + ping: how long a daemon that is alive may take to be scheduled and
 // answer before the login gives up with PAM_AUTHINFO_UNAVAIL (a stopped or
 // hung one costs this much; a missing one nothing). It was a fixed 900 ms,
-// which a loaded host missed: logins failed with a healthy daemon
-// (docs/reliability.md, "make soak DURATION=30m"). check_timeout= sets it.
+// which a loaded host missed: logins failed with a live daemon (make test at
+// load 20, a login under memcheck; docs/reliability.md). check_timeout= sets it.
 inline constexpr int kDefaultCheckMs = 5000;
 inline constexpr int kMinCheckMs = 100;
 inline constexpr int kMaxCheckMs = 120000;
