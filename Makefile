@@ -77,11 +77,14 @@ package-test:
 SOAK_TARGETS = fastidd fastid_cli fastid-provider-worker nss_fastid pam_fastid nss_stress
 VALGRIND_TESTS = daemon_system_test nss_system_test pam_system_test cache_control_system_test ldap_system_test
 DURATION ?= 30m
+# --events: a line for each fault as it happens (the failures are read against
+# them); add --keep to keep the folder (fastidd's log, auth-failures.txt).
+SOAK_FLAGS ?= --events
 soak: deps
 	cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DFASTID_WERROR=ON $(CMAKE_FLAGS) >/dev/null
 	cmake --build build -j$(JOBS) --target $(SOAK_TARGETS)
 	tests/soak/run-soak --self-test
-	tests/soak/run-soak --duration $(DURATION)
+	tests/soak/run-soak --duration $(DURATION) $(SOAK_FLAGS)
 
 valgrind: deps
 	scripts/install-deps valgrind

@@ -228,6 +228,15 @@ int run(int argc, char** argv) {
   // already and the signal will never come: leave now.
   ::prctl(PR_SET_PDEATHSIG, SIGKILL);
   if (::getppid() != args.parent) return kExitOrphan;
+  // The pool starts this process with every signal at its default (exec would
+  // keep fastidd's SIG_IGN), and libldap writes to its LDAP socket with plain
+  // write(2): the UnbindRequest that drops a connection whose server went
+  // away (a restarted slapd) raised SIGPIPE and killed the worker before the
+  // search could be retried on a new connection, at its first request after
+  // the restart however late (an authentication, never retried, answered
+  // PAM_AUTHINFO_UNAVAIL: docs/reliability.md "make soak DURATION=30m").
+  // A peer gone is an error value here, as in fastidd.
+  ::signal(SIGPIPE, SIG_IGN);
 
   auto text = read_config(args.config_fd);
   ::close(args.config_fd);

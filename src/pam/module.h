@@ -16,6 +16,14 @@ namespace fastid::pam_module {
 
 inline constexpr const char* kDefaultSocket = FASTID_SOCKET_DIR_DEFAULT "/pam";
 inline constexpr int kDefaultTimeoutMs = 15000;  // a check may wait on a directory (bind, crypt)
+// Connect + ping: how long a daemon that is alive may take to be scheduled and
+// answer before the login gives up with PAM_AUTHINFO_UNAVAIL (a stopped or
+// hung one costs this much; a missing one nothing). It was a fixed 900 ms,
+// which a loaded host missed: logins failed with a live daemon (make test at
+// load 20, a login under memcheck; docs/reliability.md). check_timeout= sets it.
+inline constexpr int kDefaultCheckMs = 5000;
+inline constexpr int kMinCheckMs = 100;
+inline constexpr int kMaxCheckMs = 120000;
 
 struct Options {
   bool debug = false;
@@ -24,6 +32,7 @@ struct Options {
   bool use_authtok = false;  // chauthtok: the new password is an earlier module's (pam_pwquality)
   const char* socket = kDefaultSocket;
   int timeout_ms = kDefaultTimeoutMs;
+  int check_ms = kDefaultCheckMs;  // connect + ping deadline (check_timeout=)
   // The directory a FILE: credential cache from the daemon must be in (%U: the
   // uid), matching the daemon's krb5_ccache; pam_ccache.cc.
   const char* ccache_dir = "/tmp";

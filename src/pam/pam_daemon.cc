@@ -1,6 +1,6 @@
 // pam_fastid.so's exchange with fastidd (pam/module.h): connecting to the
 // `pam` socket and checking the daemon before anything is sent (a root-owned
-// socket, a root peer, a ping within kCheckMs: pam/daemon_check.h), one
+// socket, a root peer, a ping within Options::check_ms: pam/daemon_check.h), one
 // request frame out and its reply in under poll() deadlines, and the answer
 // mapped to a PAM code. libc and libpam only, like the rest of the module.
 #include <errno.h>
@@ -29,7 +29,6 @@ using fastid::proto::AuthResult;
 using fastid::proto::FrameHeader;
 using fastid::proto::Opcode;
 
-constexpr int kCheckMs = 900;             // connect + ping: the daemon must be alive and root
 constexpr uint32_t kMaxReply = 2048;      // an auth reply is a code and a short message
 
 static int64_t now_ms() {
@@ -102,7 +101,7 @@ static bool exchange(int fd, const uint8_t* frame, size_t frame_len, uint16_t op
 // Connects and checks the daemon: a root-owned socket, a root peer, a ping
 // answered in time. Returns the fd (> 2, O_CLOEXEC) or -1 with the reason logged.
 int connect_daemon(pam_handle_t* pamh, const Options& o) {
-  const int64_t deadline = now_ms() + kCheckMs;
+  const int64_t deadline = now_ms() + o.check_ms;
   const DaemonCheck file = fastid::pam::check_socket_file(o.socket);
   if (file == DaemonCheck::kNoSocket) {
     pam_syslog(pamh, LOG_ERR, "fastidd socket %s: %s", o.socket, strerror(errno));
@@ -155,7 +154,7 @@ int connect_daemon(pam_handle_t* pamh, const Options& o) {
   uint32_t n = 0;
   if (!exchange(fd, ping, sizeof ping, static_cast<uint16_t>(Opcode::kPing), 1, reply, &n,
                 deadline)) {
-    pam_syslog(pamh, LOG_ERR, "fastidd on %s did not answer within %d ms", o.socket, kCheckMs);
+    pam_syslog(pamh, LOG_ERR, "fastidd on %s did not answer within %d ms (check_timeout)", o.socket, o.check_ms);
     close(fd);
     return -1;
   }

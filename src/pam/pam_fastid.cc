@@ -4,11 +4,12 @@
 // allocation but libpam's own (and the kept KRB5CCNAME line, which libpam
 // frees with the handle), every fd O_CLOEXEC and above 2, SIGPIPE never
 // raised (MSG_NOSIGNAL), poll() with deadlines so that a missing, stopped or
-// broken daemon costs at most kCheckMs before PAM_AUTHINFO_UNAVAIL.
+// broken daemon costs at most check_timeout (5 s by default) before
+// PAM_AUTHINFO_UNAVAIL.
 //
 // Before a password is sent, the daemon is checked (pam/daemon_check.h, shared
 // with `fastid auth`): the socket must be a socket owned by root, the peer's
-// SO_PEERCRED uid must be 0, and it must answer a ping within kCheckMs. A password or user name over the protocol's
+// SO_PEERCRED uid must be 0, and it must answer a ping within check_timeout. A password or user name over the protocol's
 // limits is refused at once, never sent.
 //
 // Password changes (chauthtok): the preliminary pass asks the daemon whether
@@ -24,7 +25,8 @@
 // entry points; the exchange with the daemon is pam_daemon.cc.
 //
 // Options: debug, use_first_pass, try_first_pass, use_authtok, ccache_dir=/abs/dir (default /tmp), socket=/abs/path (default
-// FASTID_SOCKET_DIR_DEFAULT/pam, /run/fastid/pam unless moved at build time), timeout=SECONDS (reply deadline for a check, 1..120, default 15).
+// FASTID_SOCKET_DIR_DEFAULT/pam, /run/fastid/pam unless moved at build time), timeout=SECONDS (reply deadline for a check, 1..120, default 15),
+// check_timeout=SECONDS (connect + ping deadline, 0.1..120 with up to three decimals, default 5).
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -49,6 +51,31 @@ namespace fastid::pam_module {
 
 using fastid::proto::Opcode;
 
+// "5", "0.9", "2.25": seconds with up to three decimals, as milliseconds;
+// -1 for anything else. Not strtod: the application's locale may spell the
+// decimal point otherwise.
+static long parse_millis(const char* s) {
+  long ms = 0;
+  const char* c = s;
+  if (*c < '0' || *c > '9') return -1;
+  for (; *c >= '0' && *c <= '9'; ++c) {
+    ms = ms * 10 + (*c - '0');
+    if (ms > 1000000) return -1;
+  }
+  ms *= 1000;
+  if (*c == '.') {
+    ++c;
+    long scale = 100;
+    if (*c < '0' || *c > '9') return -1;
+    for (; *c >= '0' && *c <= '9'; ++c) {
+      if (scale == 0) return -1;  // a fourth decimal
+      ms += (*c - '0') * scale;
+      scale /= 10;
+    }
+  }
+  return *c == '\0' ? ms : -1;
+}
+
 static Options parse_options(pam_handle_t* pamh, int argc, const char** argv) {
   Options o;
   for (int i = 0; i < argc; ++i) {
@@ -67,6 +94,13 @@ static Options parse_options(pam_handle_t* pamh, int argc, const char** argv) {
     } else if (strncmp(a, "ccache_dir=", 11) == 0 && a[11] == '/' &&
                strlen(a + 11) <= fastid::proto::kMaxCcacheNameLength) {
       o.ccache_dir = a + 11;
+    } else if (strncmp(a, "check_timeout=", 14) == 0) {
+      const long ms = parse_millis(a + 14);
+      if (ms >= kMinCheckMs && ms <= kMaxCheckMs) {
+        o.check_ms = static_cast<int>(ms);
+      } else {
+        pam_syslog(pamh, LOG_ERR, "ignoring option %s: check_timeout is 0.1..120 seconds", a);
+      }
     } else if (strncmp(a, "timeout=", 8) == 0) {
       char* end = nullptr;
       long s = strtol(a + 8, &end, 10);

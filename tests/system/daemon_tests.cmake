@@ -13,7 +13,7 @@ foreach(t nss_system_test daemon_system_test pam_system_test pam_security_system
           workers_system_test limits_system_test tls_system_test conn_budget_system_test conn_secrets_system_test
           privilege_system_test service_system_test cache_control_system_test
           logs_system_test status_json_system_test storage_faults_system_test
-          hostile_clients_system_test)
+          hostile_clients_system_test pam_deadline_system_test)
   set(libs fastid_proto)
   if(t MATCHES "^pam_")
     list(APPEND libs crypt)

@@ -128,6 +128,24 @@ TEST_F(PamLdapTest, APasswordTheDirectoryRefusesByItsPasswordPolicyIsAuthErr) {
   EXPECT_NE(direct.exit_code, 0) << direct.out;
 }
 
+// slapd restarted under a pool whose provider worker keeps its connection to
+// the old one: the next login is the directory's to answer. The worker's
+// first request after the restart finds that connection dead and drops it;
+// libldap's UnbindRequest on it raised SIGPIPE, which killed the worker
+// before the search was retried on a new connection, and the login on it — an
+// authentication is never sent twice — was PAM_AUTHINFO_UNAVAIL, however long
+// after the restart it came (the 30-minute soak's failure 40 s after one,
+// docs/reliability.md "make soak DURATION=30m").
+TEST_F(PamLdapTest, TheFirstLoginAfterTheDirectoryRestartedIsAnsweredByIt) {
+  ASSERT_TRUE(has(pamtester("user00007", Slapd::password_of("user00007")), kSuccess))
+      << "a provider worker now holds a connection to this slapd";
+  ASSERT_TRUE(slapd_->restart()) << slapd_->error();
+  auto after = pamtester("user00008", Slapd::password_of("user00008"));
+  EXPECT_TRUE(has(after, kSuccess)) << after.out << daemon_->log();
+  const std::string log = daemon_->log();
+  EXPECT_EQ(log.find("Broken pipe"), std::string::npos) << "a provider worker died of SIGPIPE:\n" << log;
+}
+
 // Last: stops slapd. While the directory is unreachable, a user who logged in
 // online gets in offline; one who never did gets PAM_AUTHINFO_UNAVAIL.
 TEST_F(PamLdapTest, ZzDirectoryDownOfflineCredentialsOnlyForThoseWhoLoggedInOnline) {

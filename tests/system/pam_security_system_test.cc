@@ -297,7 +297,7 @@ void concurrent_guesses_are_bounded(const std::vector<std::string>& daemon_args,
   ASSERT_TRUE(eventually([&] { return d.calls("user00007") >= 3; })) << d.log();
   CommandResult right = d.pamtester("fastid-test", "user00007", "Right-pw.31");
   // A guess may also end "unavailable" before it is sent: the module gives
-  // the daemon 900 ms to answer its ping, and 40 logins at once against a
+  // the daemon check_timeout (5 s) to answer its ping, and 40 logins at once against a
   // sanitized daemon on two loaded cores can take longer. Such a guess never
   // reached the lockout or the provider, so it bypasses nothing; it is
   // counted and printed, not taken for a lock.

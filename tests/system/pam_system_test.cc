@@ -207,13 +207,13 @@ TEST_F(PamSystemTest, StaleSocketOfADeadDaemonIsAuthinfoUnavailWithoutWaitingFor
 
 TEST_F(PamSystemTest, StoppedDaemonIsAuthinfoUnavailAfterThePingDeadline) {
   // The daemon accepts (the kernel does) but never answers: the module's ping
-  // deadline (900 ms) ends it before any password is sent, not the 120 s
-  // reply deadline of this service.
+  // deadline (check_timeout, 5 s by default) ends it before any password is
+  // sent, not the 120 s reply deadline of this service.
   ASSERT_EQ(::kill(daemon_->pid(), SIGSTOP), 0);
   auto r = daemon_->pamtester("fastid-patient", "user00001", "Yes-crypt.pw1");
   ::kill(daemon_->pid(), SIGCONT);
   EXPECT_TRUE(has(r, kUnavail)) << r.out;
-  EXPECT_LT(r.seconds, 60.0) << "900 ms ping deadline, far below the 120 s reply deadline";
+  EXPECT_LT(r.seconds, 60.0) << "5 s ping deadline, far below the 120 s reply deadline";
   EXPECT_FALSE(has(r, "Password:")) << r.out;
   // And it serves again once resumed.
   EXPECT_TRUE(has(daemon_->pamtester("fastid-test", "user00001", "Yes-crypt.pw1"), kSuccess));
