@@ -65,12 +65,8 @@ bool exchange(int fd, const proto::Bytes& frame, std::vector<std::uint8_t>& buf)
          ::recv(fd, buf.data() + proto::kHeaderSize, h.length, MSG_WAITALL) == static_cast<ssize_t>(h.length);
 }
 
-void unix_thread(std::string path, int index, Clock::time_point end, ThreadResult* out) {
-  int fd = connect_unix(path);
-  if (fd < 0) {
-    out->errors = 1;
-    return;
-  }
+// getpwnam frames over `fd`, one at a time until `end`, each one timed.
+void frames_until(int fd, int index, Clock::time_point end, ThreadResult* out) {
   std::vector<std::uint8_t> buf(65536);
   char name[16];
   for (std::uint32_t i = 0; Clock::now() < end; ++i) {
@@ -81,6 +77,15 @@ void unix_thread(std::string path, int index, Clock::time_point end, ThreadResul
     out->us.push_back(std::chrono::duration<double, std::micro>(Clock::now() - t0).count());
     if (!ok) ++out->errors;
   }
+}
+
+void unix_thread(std::string path, int index, Clock::time_point end, ThreadResult* out) {
+  int fd = connect_unix(path);
+  if (fd < 0) {
+    out->errors = 1;
+    return;
+  }
+  frames_until(fd, index, end, out);
   ::close(fd);
 }
 
@@ -98,18 +103,7 @@ void net_thread(std::string server, netclient::Transport t, int index, Clock::ti
 
 // The floor: one process answers every frame with a reply of a passwd
 // record's size, as fast as it can read; no decoding, no lookup.
-void floor_thread(int fd, int index, Clock::time_point end, ThreadResult* out) {
-  std::vector<std::uint8_t> buf(65536);
-  char name[16];
-  for (std::uint32_t i = 0; Clock::now() < end; ++i) {
-    std::snprintf(name, sizeof name, "user%05u", 1 + (static_cast<unsigned>(index) * 997 + i) % 10000);
-    auto frame = proto::encode_request({proto::Opcode::kGetpwnam, i + 1, name, 0, 0, 0});
-    auto t0 = Clock::now();
-    bool ok = exchange(fd, frame, buf);
-    out->us.push_back(std::chrono::duration<double, std::micro>(Clock::now() - t0).count());
-    if (!ok) ++out->errors;
-  }
-}
+void floor_thread(int fd, int index, Clock::time_point end, ThreadResult* out) { frames_until(fd, index, end, out); }
 
 [[noreturn]] void echo_server(int fd) {
   model::User u{"user00001", "x", 100001, 200001, "User 1;ck=1692470443", "/home/user00001", "/bin/sh"};

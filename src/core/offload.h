@@ -2,8 +2,11 @@
 // synchronous libraries), so that the loop thread never blocks. offload(fn, args...)
 // runs fn on a pool thread with its own copies of its inputs and resumes the awaiting
 // coroutine on that coroutine's own executor (the loop). Owned by the front worker; offload()
-// is awaited on the loop thread; join() is called by the owner at shutdown, after the
-// loop has stopped and before it is destroyed.
+// is awaited on the loop thread; join() is called by the owner at shutdown. Every
+// offloaded call returns its errors as values (core::Result or core::Status), so that
+// every way it can end — its value, a thrown exception, the awaiter cancelled, the
+// pool already joined — reaches the awaiting coroutine as a value: none of them
+// leaves it waiting.
 #pragma once
 
 #include <asio/associated_cancellation_slot.hpp>
@@ -16,11 +19,11 @@
 #include <asio/thread_pool.hpp>
 #include <asio/use_awaitable.hpp>
 
-#include <atomic>
 #include <cstddef>
 #include <exception>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <type_traits>
@@ -32,22 +35,31 @@ namespace fastid::core {
 
 namespace detail {
 
-// Calls fn on the pool thread. Exceptions must not escape onto the pool (it would
-// terminate) nor onto the loop: an offloaded call returns its errors as values.
-// For a Result-returning fn a stray exception becomes Status internal; any other
-// fn must not throw (it is called from a noexcept function, so a throw terminates).
-template <typename R, typename F>
-R call_offloaded(F& fn) noexcept(!is_result_v<R>) {
+// What an offloaded call may return: a Result<T> or a Status, so that a
+// failure of the offloading itself has a value to be told with.
+template <typename R>
+inline constexpr bool offloadable_v = is_result_v<R> || std::is_same_v<R, Status>;
+
+// The value of type R that says `why` the call did not run or was not waited for.
+template <typename R>
+R offload_failure(Status why) {
   if constexpr (is_result_v<R>) {
-    try {
-      return fn();
-    } catch (const std::exception& e) {
-      return error(Status::internal(std::string("offloaded call threw: ") + e.what()));
-    } catch (...) {
-      return error(Status::internal("offloaded call threw a non-standard exception"));
-    }
+    return error(std::move(why));
   } else {
+    return why;
+  }
+}
+
+// Calls fn on the pool thread. Exceptions must not escape onto the pool (it would
+// terminate) nor onto the loop: a stray exception becomes Status internal.
+template <typename R, typename F>
+R call_offloaded(F& fn) noexcept {
+  try {
     return fn();
+  } catch (const std::exception& e) {
+    return offload_failure<R>(Status::internal(std::string("offloaded call threw: ") + e.what()));
+  } catch (...) {
+    return offload_failure<R>(Status::internal("offloaded call threw a non-standard exception"));
   }
 }
 
@@ -83,9 +95,9 @@ struct OffloadWait {
   std::optional<Handler> handler;
 };
 
-// Installed in the awaiting coroutine's cancellation slot (Result calls only). A
-// weak reference: the wait owns no cycle back through the coroutine it resumes.
-template <typename Wait>
+// Installed in the awaiting coroutine's cancellation slot. A weak reference:
+// the wait owns no cycle back through the coroutine it resumes.
+template <typename Wait, typename R>
 struct OffloadCancel {
   std::weak_ptr<Wait> wait;
 
@@ -95,45 +107,33 @@ struct OffloadCancel {
     if (!w) return;
     // Post rather than complete here: we are inside whoever emitted the
     // signal, and resuming a coroutine from there would re-enter it.
-    asio::post(w->executor, [w] { w->complete(error(Status::cancelled("offloaded call abandoned"))); });
+    asio::post(w->executor, [w] { w->complete(offload_failure<R>(Status::cancelled("offloaded call abandoned"))); });
   }
 };
 
-// The completion signature: the call's value, or nothing for a void call.
-template <typename R>
-struct OffloadSignature {
-  using type = void(R);
-};
-template <>
-struct OffloadSignature<void> {
-  using type = void();
-};
-
+// Starts one call: posts it to the pool, or, once the pool is joined (its
+// threads gone: a call posted now would never run), completes the wait with
+// Status unavailable. `pool_lock` is held across that check and the post, so
+// that join() cannot slip between them.
 template <typename R, typename Handler, typename F>
-void start_offload(asio::thread_pool& pool, bool shut_down, Handler handler, F fn) {
+void start_offload(asio::thread_pool& pool, std::mutex& pool_lock, const bool& joined, Handler handler, F fn) {
   using Wait = OffloadWait<Handler, R>;
   auto wait = std::make_shared<Wait>(std::move(handler));
-  if constexpr (is_result_v<R>) {
-    if (shut_down) {
-      asio::post(wait->executor, [wait] { wait->complete(error(Status::unavailable("offload pool shut down"))); });
-      return;
-    }
-    // A Result call can be abandoned: the coroutine stops waiting at once (for
-    // a deadline or shutdown); the call still runs to its end on the pool, on
-    // its own copies, and its value is dropped.
-    if (wait->slot.is_connected()) wait->slot.template emplace<OffloadCancel<Wait>>(OffloadCancel<Wait>{wait});
+  std::lock_guard<std::mutex> lock(pool_lock);
+  if (joined) {
+    asio::post(wait->executor, [wait] { wait->complete(offload_failure<R>(Status::unavailable("offload pool shut down"))); });
+    return;
   }
+  // The coroutine may stop waiting at once (for a deadline or shutdown); the
+  // call still runs to its end on the pool, on its own copies, and its value
+  // is dropped.
+  if (wait->slot.is_connected()) wait->slot.template emplace<OffloadCancel<Wait, R>>(OffloadCancel<Wait, R>{wait});
   auto executor = wait->executor;  // the pool's own copy: Wait's members stay loop-only
   asio::post(pool, [wait = std::move(wait), executor = std::move(executor), fn = std::move(fn)]() mutable {
-    if constexpr (std::is_void_v<R>) {
-      call_offloaded<R>(fn);
-      asio::post(executor, [wait = std::move(wait)] { wait->complete(); });
-    } else {
-      R value = call_offloaded<R>(fn);
-      asio::post(executor, [wait = std::move(wait), value = std::move(value)]() mutable {
-        wait->complete(std::move(value));
-      });
-    }
+    R value = call_offloaded<R>(fn);
+    asio::post(executor, [wait = std::move(wait), value = std::move(value)]() mutable {
+      wait->complete(std::move(value));
+    });
   });
 }
 
@@ -150,11 +150,10 @@ class Offloader {
   // coroutine's executor. fn and args are taken by value: the call owns its
   // inputs, since the awaiting coroutine may stop waiting before it finishes.
   //
-  // fn should return Result<T>: then a thrown exception becomes Status internal,
-  // cancelling the awaiting coroutine (shutdown) resumes it at
-  // once with Status cancelled while fn runs to its end with the result dropped,
-  // and offload() after join() yields Status unavailable. Any other return type
-  // is supported but not cancellable, and fn must not throw (std::terminate).
+  // fn returns Result<T> or Status. A thrown exception becomes Status
+  // internal; cancelling the awaiting coroutine (shutdown) resumes it at once
+  // with Status cancelled while fn runs to its end with its value dropped; and
+  // offload() once join() has begun yields Status unavailable without running fn.
   //
   // A lambda with captures written inside the co_await expression is
   // destroyed twice (core/gcc12_coroutines.h, rule 1). Name the lambda first
@@ -164,29 +163,37 @@ class Offloader {
   template <typename F, typename... Args>
   asio::awaitable<std::invoke_result_t<F&, Args&...>> offload(F fn, Args... args) {
     using R = std::invoke_result_t<F&, Args&...>;
-    using Signature = typename detail::OffloadSignature<R>::type;
+    static_assert(detail::offloadable_v<R>,
+                  "an offloaded call returns core::Result<T> or core::Status: its errors, and the "
+                  "pool's (shut down, abandoned), are values");
     // Built here, in a plain function, so no closure lives in the caller's
     // co_await expression.
     auto call = [fn = std::move(fn), ... args = std::move(args)]() mutable -> R {
       return std::invoke(fn, args...);
     };
-    return asio::async_initiate<const asio::use_awaitable_t<>&, Signature>(
+    return asio::async_initiate<const asio::use_awaitable_t<>&, void(R)>(
         [this](auto handler, decltype(call) c) {
-          detail::start_offload<R>(pool_, joined_.load(), std::move(handler), std::move(c));
+          detail::start_offload<R>(pool_, lock_, joined_, std::move(handler), std::move(c));
         },
         asio::use_awaitable, std::move(call));
   }
 
-  // Waits until every queued call has run, then stops the threads. Calls are
-  // never abandoned, so a call that never returns blocks join().
+  // Waits until every call already posted has run, then stops the threads.
+  // From the moment it begins, offload() answers Status unavailable (a call
+  // posted to a joined pool would never run, and its awaiter never resume).
+  // Calls are never abandoned, so a call that never returns blocks join().
   void join() {
-    joined_.store(true);
+    {
+      std::lock_guard<std::mutex> lock(lock_);
+      joined_ = true;
+    }
     pool_.join();
   }
 
  private:
   asio::thread_pool pool_;
-  std::atomic<bool> joined_{false};
+  std::mutex lock_;     // joined_, and a post against a join
+  bool joined_ = false;
 };
 
 }  // namespace fastid::core

@@ -12,6 +12,7 @@
 #include "core/log.h"
 #include "core/status.h"
 #include "default_paths.h"
+#include "pool/pool_options.h"
 
 namespace fastid::daemon {
 
@@ -47,18 +48,9 @@ struct DaemonConfig {
 
 // A provider's pool of provider worker processes ([pool], and per provider `pool = { ... }`).
 // Limits between keys (min_workers <= max_workers, ...) hold in a parsed Config.
-struct PoolConfig {
-  int min_workers = 1;
-  int max_workers = 16;
-  int min_spare_workers = 1;
-  std::chrono::milliseconds spare_idle_timeout{60000};
-  std::chrono::milliseconds request_timeout{10000};
-  int max_requests_per_worker = 100000;  // 0 = never recycle
-  int max_queue = 1024;
-  int auth_workers = 1;  // lookups never hold more than max_workers - auth_workers (at least 1)
-
-  bool operator==(const PoolConfig&) const = default;
-};
+// It is the pool's own options struct (pool/pool_options.h), held as it is: a
+// pool key is one field there and one settings table entry, never a copy.
+using PoolConfig = pool::PoolOptions;
 
 struct ProviderConfig {
   std::string name;

@@ -156,7 +156,7 @@ core::Result<server::Directories> open_directories(const Config& config, asio::a
   server::Directories out;
   for (const auto& pc : config.providers) {
     if (pc.in_pool()) {
-      auto pool = std::make_shared<pool::ProviderPool>(executor, pc.name, pool_options(pc.pool),
+      auto pool = std::make_shared<pool::ProviderPool>(executor, pc.name, pc.pool,
                                                        encode_provider_settings(pc, config.daemon.log_level,
                                                                                 config.daemon.trace_requests));
       core::Status st = pool->start();

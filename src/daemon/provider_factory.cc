@@ -177,19 +177,6 @@ Result<AsyncLdapParts> make_async_ldap(const ProviderConfig& config) {
   return parts;
 }
 
-pool::PoolOptions pool_options(const PoolConfig& pool) {
-  return pool::PoolOptions{
-      .min_workers = pool.min_workers,
-      .max_workers = pool.max_workers,
-      .min_spare_workers = pool.min_spare_workers,
-      .spare_idle_timeout = pool.spare_idle_timeout,
-      .request_timeout = pool.request_timeout,
-      .max_requests_per_worker = pool.max_requests_per_worker,
-      .max_queue = pool.max_queue,
-      .auth_workers = pool.auth_workers,
-  };
-}
-
 bool may_start_unopened(const ProviderConfig& config) { return config.in_pool() && config.type != "files"; }
 
 }  // namespace fastid::daemon

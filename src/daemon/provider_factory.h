@@ -34,9 +34,6 @@ struct AsyncLdapParts {
 // kInvalidArgument: not an ldap provider with async_lookups, or not pooled.
 Result<AsyncLdapParts> make_async_ldap(const ProviderConfig& config);
 
-// The provider's effective pool settings as the pool's options.
-pool::PoolOptions pool_options(const PoolConfig& pool);
-
 // Whether a provider that cannot be opened at start may start anyway,
 // answering "unavailable" (providers/unopened_provider.h): a pooled provider
 // of a directory type, whose failure is a setting the directory refuses (a

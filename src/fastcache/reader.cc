@@ -35,6 +35,13 @@ struct FastCacheReader::Sink {
   gid_t* gids = nullptr;
   size_t cap = 0;
   size_t count_out = 0;
+
+  static Sink passwd(struct passwd* pw, char* buf, size_t buflen) {
+    return Sink{.kind = kPasswd, .pw = pw, .buf = buf, .buflen = buflen};
+  }
+  static Sink group(struct group* gr, char* buf, size_t buflen) {
+    return Sink{.kind = kGroup, .gr = gr, .buf = buf, .buflen = buflen};
+  }
 };
 
 namespace {
@@ -320,60 +327,50 @@ Probe FastCacheReader::probe(const Mapping& m, const Key& key, Sink* sink, uint6
   return Probe::kMiss;
 }
 
-LookupResult FastCacheReader::passwd_by_name(const char* name, struct passwd* pw, char* buf, size_t buflen) {
-  if (name == nullptr || pw == nullptr) return LookupResult::kMiss;
+LookupResult FastCacheReader::lookup_name(MapKind kind, const char* name, Sink* sink) {
+  if (name == nullptr) return LookupResult::kMiss;
   size_t n = strnlen(name, kMaxNameLength + 1);
   if (n == 0 || n > kMaxNameLength) return LookupResult::kMiss;
   Key key{kTableByName, name, n, 0};
-  Sink sink{Sink::kPasswd};
-  sink.pw = pw;
-  sink.buf = buf;
-  sink.buflen = buflen;
-  return lookup(MapKind::kPasswd, key, &sink);
+  return lookup(kind, key, sink);
+}
+
+LookupResult FastCacheReader::lookup_id(MapKind kind, uint32_t id, Sink* sink) {
+  Key key{kTableById, nullptr, 0, id};
+  return lookup(kind, key, sink);
+}
+
+LookupResult FastCacheReader::passwd_by_name(const char* name, struct passwd* pw, char* buf, size_t buflen) {
+  if (pw == nullptr) return LookupResult::kMiss;
+  Sink sink = Sink::passwd(pw, buf, buflen);
+  return lookup_name(MapKind::kPasswd, name, &sink);
 }
 
 LookupResult FastCacheReader::passwd_by_uid(uid_t uid, struct passwd* pw, char* buf, size_t buflen) {
   if (pw == nullptr) return LookupResult::kMiss;
-  Key key{kTableById, nullptr, 0, static_cast<uint32_t>(uid)};
-  Sink sink{Sink::kPasswd};
-  sink.pw = pw;
-  sink.buf = buf;
-  sink.buflen = buflen;
-  return lookup(MapKind::kPasswd, key, &sink);
+  Sink sink = Sink::passwd(pw, buf, buflen);
+  return lookup_id(MapKind::kPasswd, static_cast<uint32_t>(uid), &sink);
 }
 
 LookupResult FastCacheReader::group_by_name(const char* name, struct group* gr, char* buf, size_t buflen) {
-  if (name == nullptr || gr == nullptr) return LookupResult::kMiss;
-  size_t n = strnlen(name, kMaxNameLength + 1);
-  if (n == 0 || n > kMaxNameLength) return LookupResult::kMiss;
-  Key key{kTableByName, name, n, 0};
-  Sink sink{Sink::kGroup};
-  sink.gr = gr;
-  sink.buf = buf;
-  sink.buflen = buflen;
-  return lookup(MapKind::kGroup, key, &sink);
+  if (gr == nullptr) return LookupResult::kMiss;
+  Sink sink = Sink::group(gr, buf, buflen);
+  return lookup_name(MapKind::kGroup, name, &sink);
 }
 
 LookupResult FastCacheReader::group_by_gid(gid_t gid, struct group* gr, char* buf, size_t buflen) {
   if (gr == nullptr) return LookupResult::kMiss;
-  Key key{kTableById, nullptr, 0, static_cast<uint32_t>(gid)};
-  Sink sink{Sink::kGroup};
-  sink.gr = gr;
-  sink.buf = buf;
-  sink.buflen = buflen;
-  return lookup(MapKind::kGroup, key, &sink);
+  Sink sink = Sink::group(gr, buf, buflen);
+  return lookup_id(MapKind::kGroup, static_cast<uint32_t>(gid), &sink);
 }
 
 LookupResult FastCacheReader::initgroups(const char* user, gid_t* gids, size_t* ngids) {
-  if (user == nullptr || ngids == nullptr) return LookupResult::kMiss;
-  size_t n = strnlen(user, kMaxNameLength + 1);
-  if (n == 0 || n > kMaxNameLength) return LookupResult::kMiss;
+  if (ngids == nullptr) return LookupResult::kMiss;
   static_assert(sizeof(gid_t) == sizeof(uint32_t));
-  Key key{kTableByName, user, n, 0};
   Sink sink{Sink::kGids};
   sink.gids = gids;
   sink.cap = gids == nullptr ? 0 : *ngids;
-  LookupResult r = lookup(MapKind::kInitgroups, key, &sink);
+  LookupResult r = lookup_name(MapKind::kInitgroups, user, &sink);
   if (r == LookupResult::kHit || r == LookupResult::kErange) *ngids = sink.count_out;
   return r;
 }

@@ -95,6 +95,10 @@ class FastCacheReader {
   struct Sink;
   static int map_index(MapKind k) { return static_cast<int>(k) - 1; }  // into maps_
   LookupResult lookup(MapKind kind, const Key& key, Sink* sink);
+  // A lookup by name ("no such entry" for a null, empty or over-long name)
+  // or by id, into `sink`: what every public lookup shares.
+  LookupResult lookup_name(MapKind kind, const char* name, Sink* sink);
+  LookupResult lookup_id(MapKind kind, uint32_t id, Sink* sink);
   Probe probe(const Mapping& m, const Key& key, Sink* sink, uint64_t now);
   Mapping* acquire(MapState& ms, int* stripe);
   // Slow path: (re)maps the file when allowed by the rate limit. `seen` is the

@@ -58,24 +58,11 @@
 #include "core/coalescer.h"
 #include "core/log.h"
 #include "core/status.h"
+#include "pool/pool_options.h"
 #include "pool/provider_worker_process.h"
 #include "proto/messages.h"
 
 namespace fastid::pool {
-
-// How a provider's pool sizes and paces its workers. The daemon fills it from
-// [pool] and the provider's `pool = { ... }`; the rules between the values
-// (min_workers <= max_workers, ...) are checked there.
-struct PoolOptions {
-  int min_workers = 1;
-  int max_workers = 16;
-  int min_spare_workers = 1;
-  std::chrono::milliseconds spare_idle_timeout{60000};
-  std::chrono::milliseconds request_timeout{10000};
-  int max_requests_per_worker = 100000;  // 0 = never recycle
-  int max_queue = 1024;
-  int auth_workers = 1;  // lookups never hold more than max_workers - auth_workers (at least 1)
-};
 
 struct WorkerStats {
   std::uint64_t serial = 0;  // the pool's number for the worker, stable for its life

@@ -34,11 +34,11 @@ std::string flight_key(const Query& q) {
 LdapLoopDirectory::LdapLoopDirectory(asio::any_io_executor executor, std::unique_ptr<providers::Provider> chain,
                                      providers::LdapProvider* ldap, MakeConnector make_connector,
                                      DirectoryPtr behind, LdapLoopOptions options)
-    : executor_(std::move(executor)),
+    : WrappingDirectory(std::move(behind)),
+      executor_(std::move(executor)),
       chain_(std::move(chain)),
       ldap_(ldap),
       make_connector_(std::move(make_connector)),
-      behind_(std::move(behind)),
       options_(options) {}
 
 LdapLoopDirectory::~LdapLoopDirectory() {
@@ -271,27 +271,6 @@ void LdapLoopDirectory::drop(const core::Status& why) {
   watch_.reset();
   write_watched_ = false;
   conn_.reset();
-}
-
-asio::awaitable<core::Result<model::Account>> LdapLoopDirectory::authenticate(std::string user, core::Secret password,
-                                                                              core::Offloader& offloader) {
-  DirectoryPtr behind = behind_;
-  auto op = behind->authenticate(std::move(user), std::move(password), offloader);
-  co_return co_await std::move(op);
-}
-
-asio::awaitable<core::Result<model::Account>> LdapLoopDirectory::account(std::string user,
-                                                                         core::Offloader& offloader) {
-  DirectoryPtr behind = behind_;
-  auto op = behind->account(std::move(user), offloader);
-  co_return co_await std::move(op);
-}
-
-asio::awaitable<core::Result<model::PasswordChange>> LdapLoopDirectory::change_password(
-    std::string user, core::Secret old_password, core::Secret new_password, core::Offloader& offloader) {
-  DirectoryPtr behind = behind_;
-  auto op = behind->change_password(std::move(user), std::move(old_password), std::move(new_password), offloader);
-  co_return co_await std::move(op);
 }
 
 asio::awaitable<bool> LdapLoopDirectory::offline(core::Status failure) {

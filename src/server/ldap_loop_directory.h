@@ -52,6 +52,7 @@
 #include "providers/ldap/ldap_async_connection.h"
 #include "providers/ldap/ldap_provider.h"
 #include "server/directory.h"
+#include "server/wrapping_directory.h"
 
 namespace fastid::server {
 
@@ -60,7 +61,7 @@ struct LdapLoopOptions {
   std::chrono::milliseconds search_timeout{0};  // 0: the pool's request_timeout
 };
 
-class LdapLoopDirectory final : public Directory, public std::enable_shared_from_this<LdapLoopDirectory> {
+class LdapLoopDirectory final : public WrappingDirectory, public std::enable_shared_from_this<LdapLoopDirectory> {
  public:
   using MakeConnector = std::function<std::unique_ptr<providers::LdapProvider>()>;
 
@@ -78,17 +79,11 @@ class LdapLoopDirectory final : public Directory, public std::enable_shared_from
   void start();
   void stop() override;
 
-  const std::string& name() const override { return behind_->name(); }
+  // name(), request_timeout(), authenticate(), account() and
+  // change_password(): the pooled directory's (WrappingDirectory).
   asio::awaitable<core::Result<model::Answer>> lookup(model::Query query) override;
-  asio::awaitable<core::Result<model::Account>> authenticate(std::string user, core::Secret password,
-                                                             core::Offloader& offloader) override;
-  asio::awaitable<core::Result<model::Account>> account(std::string user, core::Offloader& offloader) override;
-  asio::awaitable<core::Result<model::PasswordChange>> change_password(std::string user, core::Secret old_password,
-                                                                       core::Secret new_password,
-                                                                       core::Offloader& offloader) override;
   asio::awaitable<bool> offline(core::Status failure) override;
   asio::awaitable<core::Status> probe() override;
-  std::chrono::milliseconds request_timeout() const override { return behind_->request_timeout(); }
   StatusItems status_items() const override;
 
   bool connected() const { return conn_ != nullptr; }
@@ -119,7 +114,6 @@ class LdapLoopDirectory final : public Directory, public std::enable_shared_from
   std::unique_ptr<providers::Provider> chain_;
   providers::LdapProvider* ldap_;
   MakeConnector make_connector_;
-  DirectoryPtr behind_;
   LdapLoopOptions options_;
   std::unique_ptr<providers::LdapAsyncConnection> conn_;
   std::optional<asio::posix::stream_descriptor> watch_;

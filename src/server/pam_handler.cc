@@ -70,7 +70,8 @@ asio::awaitable<void> PamHandler::forget_offline(const std::string& user, const 
   if (!offline_) co_return;
   auto store = offline_;
   auto has = offloader_.offload(has_offline, store, user);
-  if (!co_await std::move(has)) co_return;
+  const core::Result<bool> held = co_await std::move(has);
+  if (!held.value_or(false)) co_return;
   auto drop = offloader_.offload(forget_offline_line, store, user);
   core::Status st = co_await std::move(drop);
   if (st) {
@@ -346,7 +347,8 @@ asio::awaitable<AuthReply> PamHandler::account(proto::Request req, core::PeerCre
   if (offline_ && all_offline) {
     auto store = offline_;
     auto op = offloader_.offload(has_offline, store, req.name);
-    const bool known = co_await std::move(op);
+    const core::Result<bool> held = co_await std::move(op);
+    const bool known = held.value_or(false);
     if (known) {
       // The same access rules as online, from what the store kept.
       for (const std::string& name : failed_names) {

@@ -39,7 +39,7 @@ core::Status forget_stale_offline(std::shared_ptr<auth::OfflineCredentials> stor
 core::Status forget_offline_line(std::shared_ptr<auth::OfflineCredentials> store, std::string user) {
   return store->forget(user);
 }
-bool has_offline(std::shared_ptr<auth::OfflineCredentials> store, std::string user) {
+core::Result<bool> has_offline(std::shared_ptr<auth::OfflineCredentials> store, std::string user) {
   return store->has(user);
 }
 

@@ -33,7 +33,9 @@ core::Status verify_offline(std::shared_ptr<auth::OfflineCredentials> store, std
 core::Status forget_stale_offline(std::shared_ptr<auth::OfflineCredentials> store, std::string user,
                                   core::Secret password);
 core::Status forget_offline_line(std::shared_ptr<auth::OfflineCredentials> store, std::string user);
-bool has_offline(std::shared_ptr<auth::OfflineCredentials> store, std::string user);
+// Whether the file holds a credential of `user` (a Result: offloaded calls
+// return their errors, and the offload pool's, as values).
+core::Result<bool> has_offline(std::shared_ptr<auth::OfflineCredentials> store, std::string user);
 
 // Neither an answer about the user nor "this source does not authenticate".
 bool could_not_answer(const core::Status& st);

@@ -29,9 +29,9 @@ Millis ms(std::chrono::milliseconds d) { return d.count(); }
 
 StoredDirectory::StoredDirectory(asio::any_io_executor executor, std::shared_ptr<store::Store> store,
                                  DirectoryPtr behind, StoredDirectoryOptions options)
-    : executor_(executor),
+    : WrappingDirectory(std::move(behind)),
+      executor_(executor),
       store_(std::move(store)),
-      behind_(std::move(behind)),
       options_(options),
       probe_timer_(executor),
       refresh_timer_(executor) {}
@@ -135,30 +135,6 @@ asio::awaitable<void> StoredDirectory::ask_and_settle(std::shared_ptr<StoredDire
   self->settle(q, r, store::now_millis());
   race->result = std::move(r);
   race->timer.cancel();
-}
-
-asio::awaitable<core::Result<model::Account>> StoredDirectory::authenticate(std::string user,
-                                                                            core::Secret password,
-                                                                            core::Offloader& offloader) {
-  DirectoryPtr behind = behind_;  // alive across the await
-  auto op = behind->authenticate(std::move(user), std::move(password), offloader);
-  co_return co_await std::move(op);
-}
-
-asio::awaitable<core::Result<model::Account>> StoredDirectory::account(std::string user,
-                                                                       core::Offloader& offloader) {
-  DirectoryPtr behind = behind_;
-  auto op = behind->account(std::move(user), offloader);
-  co_return co_await std::move(op);
-}
-
-asio::awaitable<core::Result<model::PasswordChange>> StoredDirectory::change_password(std::string user,
-                                                                                     core::Secret old_password,
-                                                                                     core::Secret new_password,
-                                                                                     core::Offloader& offloader) {
-  DirectoryPtr behind = behind_;
-  auto op = behind->change_password(std::move(user), std::move(old_password), std::move(new_password), offloader);
-  co_return co_await std::move(op);
 }
 
 asio::awaitable<core::Result<Answer>> StoredDirectory::ask(Query q) {

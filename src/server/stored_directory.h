@@ -44,6 +44,7 @@
 #include <vector>
 
 #include "server/directory.h"
+#include "server/wrapping_directory.h"
 #include "store/store.h"
 #include "store/store_writer.h"
 
@@ -65,7 +66,7 @@ struct StoredDirectoryOptions {
   std::size_t max_refresh_queue = 10000;
 };
 
-class StoredDirectory final : public Directory, public std::enable_shared_from_this<StoredDirectory> {
+class StoredDirectory final : public WrappingDirectory, public std::enable_shared_from_this<StoredDirectory> {
  public:
   StoredDirectory(asio::any_io_executor executor, std::shared_ptr<store::Store> store, DirectoryPtr behind,
                   StoredDirectoryOptions options);
@@ -80,14 +81,9 @@ class StoredDirectory final : public Directory, public std::enable_shared_from_t
   // reload finishes normally).
   void stop() override;
 
-  const std::string& name() const override { return behind_->name(); }
+  // name(), request_timeout(), authenticate(), account() and
+  // change_password(): the directory behind's (WrappingDirectory).
   asio::awaitable<core::Result<model::Answer>> lookup(model::Query query) override;
-  asio::awaitable<core::Result<model::Account>> authenticate(std::string user, core::Secret password,
-                                                             core::Offloader& offloader) override;
-  asio::awaitable<core::Result<model::Account>> account(std::string user, core::Offloader& offloader) override;
-  asio::awaitable<core::Result<model::PasswordChange>> change_password(std::string user, core::Secret old_password,
-                                                                       core::Secret new_password,
-                                                                       core::Offloader& offloader) override;
 
   // Authentication asks this when the directory behind failed it with
   // `failure`: true while it is offline. Online, a failure that may mean an
@@ -96,7 +92,6 @@ class StoredDirectory final : public Directory, public std::enable_shared_from_t
   // not be reachable by filling the pool.
   asio::awaitable<bool> offline(core::Status failure) override;
   asio::awaitable<core::Status> probe() override;
-  std::chrono::milliseconds request_timeout() const override { return behind_->request_timeout(); }
 
   bool offline() const { return offline_; }
   // Store writes go to this writer thread instead of the loop (null: written
@@ -147,7 +142,6 @@ class StoredDirectory final : public Directory, public std::enable_shared_from_t
   asio::any_io_executor executor_;
   std::shared_ptr<store::Store> store_;
   std::shared_ptr<store::StoreWriter> writer_;
-  DirectoryPtr behind_;
   StoredDirectoryOptions options_;
   asio::steady_timer probe_timer_;
   asio::steady_timer refresh_timer_;

@@ -23,6 +23,7 @@
 
 #include "providers/ldap/ldap_provider.h"
 #include "daemon/provider_factory.h"
+#include "support/dataset.h"
 #include "support/slapd_fixture.h"
 #include "support/text.h"
 
@@ -31,35 +32,8 @@ namespace {
 
 using core::Code;
 using testing::Slapd;
+using testing::Dataset;
 using testing::split;
-
-// The dataset's expected answers (gen-ldif's expected/passwd and expected/group).
-struct Expected {
-  std::map<std::string, std::string> passwd;          // name -> line
-  std::map<std::uint32_t, std::string> passwd_by_uid;
-  std::map<std::string, std::string> group;           // name -> line
-  std::map<std::uint32_t, std::string> group_by_gid;
-  std::map<std::string, std::set<std::uint32_t>> groups_of;
-
-  explicit Expected(const std::string& dir) {
-    std::ifstream pw(dir + "/expected/passwd");
-    for (std::string line; std::getline(pw, line);) {
-      auto f = split(line, ':');
-      passwd[f[0]] = line;
-      passwd_by_uid[static_cast<std::uint32_t>(std::stoul(f[2]))] = line;
-    }
-    std::ifstream gr(dir + "/expected/group");
-    for (std::string line; std::getline(gr, line);) {
-      auto f = split(line, ':');
-      const auto gid = static_cast<std::uint32_t>(std::stoul(f[2]));
-      group[f[0]] = line;
-      group_by_gid[gid] = line;
-      if (!f[3].empty()) {
-        for (const auto& m : split(f[3], ',')) groups_of[m].insert(gid);
-      }
-    }
-  }
-};
 
 std::string line_of(const model::User& u) {
   return u.name + ":x:" + std::to_string(u.uid) + ":" + std::to_string(u.gid) + ":" + u.gecos + ":" +
@@ -101,16 +75,16 @@ class LdapTest : public ::testing::Test {
  public:
   static Slapd* rfc2307;
   static Slapd* bis;
-  static Expected* expected2307;
-  static Expected* expected_bis;
+  static Dataset* expected2307;  // gen-ldif's expected/passwd and expected/group
+  static Dataset* expected_bis;
 
  protected:
   static void SetUpTestSuite() {
     if (rfc2307 == nullptr) {
       rfc2307 = new Slapd({.schema = "rfc2307", .tls = true, .log = true});
       bis = new Slapd({.schema = "rfc2307bis", .log = true});
-      if (rfc2307->started()) expected2307 = new Expected(rfc2307->data_dir());
-      if (bis->started()) expected_bis = new Expected(bis->data_dir());
+      if (rfc2307->started()) expected2307 = new Dataset(rfc2307->data_dir() + "/expected");
+      if (bis->started()) expected_bis = new Dataset(bis->data_dir() + "/expected");
     }
   }
   static void TearDownTestSuite() {}
@@ -132,8 +106,8 @@ class LdapTest : public ::testing::Test {
 };
 Slapd* LdapTest::rfc2307 = nullptr;
 Slapd* LdapTest::bis = nullptr;
-Expected* LdapTest::expected2307 = nullptr;
-Expected* LdapTest::expected_bis = nullptr;
+Dataset* LdapTest::expected2307 = nullptr;
+Dataset* LdapTest::expected_bis = nullptr;
 
 // Shared servers are stopped when the binary exits.
 struct StopServers : ::testing::Environment {
@@ -144,10 +118,10 @@ struct StopServers : ::testing::Environment {
 };
 [[maybe_unused]] auto* const kStopServers = ::testing::AddGlobalTestEnvironment(new StopServers);
 
-std::vector<std::string> sample_names(const Expected& e, std::size_t step) {
+std::vector<std::string> sample_names(const Dataset& e, std::size_t step) {
   std::vector<std::string> out;
   std::size_t i = 0;
-  for (const auto& [name, line] : e.passwd) {
+  for (const auto& [name, line] : e.passwd_by_name) {
     if (i++ % step == 0) out.push_back(name);
   }
   return out;
@@ -158,12 +132,12 @@ std::vector<std::string> sample_names(const Expected& e, std::size_t step) {
 TEST_F(LdapTest, UsersByNameAndUidEqualTheDataset) {
   for (const auto* schema : {"rfc2307", "rfc2307bis"}) {
     const Slapd& s = std::string(schema) == "rfc2307" ? *rfc2307 : *bis;
-    const Expected& e = std::string(schema) == "rfc2307" ? *expected2307 : *expected_bis;
+    const Dataset& e = std::string(schema) == "rfc2307" ? *expected2307 : *expected_bis;
     auto p = open(s, schema);
     for (const auto& name : sample_names(e, 97)) {
       auto u = p->user_by_name(name);
       ASSERT_TRUE(u) << schema << " " << name << ": " << u.error().to_string();
-      EXPECT_EQ(line_of(*u), e.passwd.at(name));
+      EXPECT_EQ(line_of(*u), e.passwd_by_name.at(name));
       auto by_uid = p->user_by_uid(u->uid);
       ASSERT_TRUE(by_uid) << by_uid.error().to_string();
       EXPECT_EQ(*by_uid, *u);
@@ -212,10 +186,10 @@ TEST_F(LdapTest, AnswersEqualWhatLdapsearchShows) {
 TEST_F(LdapTest, GroupsByNameAndGidEqualTheDatasetWithNestingExpanded) {
   for (const auto* schema : {"rfc2307", "rfc2307bis"}) {
     const Slapd& s = std::string(schema) == "rfc2307" ? *rfc2307 : *bis;
-    const Expected& e = std::string(schema) == "rfc2307" ? *expected2307 : *expected_bis;
+    const Dataset& e = std::string(schema) == "rfc2307" ? *expected2307 : *expected_bis;
     auto p = open(s, schema);
     std::size_t i = 0;
-    for (const auto& [name, line] : e.group) {
+    for (const auto& [name, line] : e.group_by_name) {
       // Every nested one (group0001..0300, the cycle) and a sample of the rest.
       const bool nested = name <= "group0300" || name == "group0998" || name == "group0999";
       if (!nested && i++ % 37 != 0) continue;
@@ -263,7 +237,7 @@ TEST_F(LdapTest, AGroupLookupCostsOneSearchPerNestingLevelReached) {
     bis->clear_log();
     auto g = p->group_by_name(name);
     EXPECT_TRUE(g) << name;
-    EXPECT_EQ(group_key(*g), group_key(expected_bis->group.at(name))) << name;
+    EXPECT_EQ(group_key(*g), group_key(expected_bis->group_by_name.at(name))) << name;
     return bis->searches_logged();
   };
   // group0301's members are users named by their DN but one, written in upper
@@ -281,7 +255,7 @@ TEST_F(LdapTest, AGroupLookupCostsOneSearchPerNestingLevelReached) {
 TEST_F(LdapTest, InitgroupsEqualsTheDirectoryMembershipsInBoundedSearches) {
   for (const auto* schema : {"rfc2307", "rfc2307bis"}) {
     Slapd& s = std::string(schema) == "rfc2307" ? *rfc2307 : *bis;
-    const Expected& e = std::string(schema) == "rfc2307" ? *expected2307 : *expected_bis;
+    const Dataset& e = std::string(schema) == "rfc2307" ? *expected2307 : *expected_bis;
     auto p = open(s, schema);
     for (const auto& name : sample_names(e, 53)) {
       s.clear_log();
@@ -349,7 +323,7 @@ TEST_F(LdapTest, MembershipIsConsistentBothWays) {
 TEST_F(LdapTest, EnumerationReturnsEveryEntryExactlyOnceAcrossPages) {
   for (const auto* schema : {"rfc2307", "rfc2307bis"}) {
     Slapd& s = std::string(schema) == "rfc2307" ? *rfc2307 : *bis;
-    const Expected& e = std::string(schema) == "rfc2307" ? *expected2307 : *expected_bis;
+    const Dataset& e = std::string(schema) == "rfc2307" ? *expected2307 : *expected_bis;
     // Server pages of 97 entries, client pages of 100: the two never line up.
     auto p = open(s, schema, [](LdapProvider::Options& o) { o.page_size = 97; });
     s.clear_log();
@@ -360,18 +334,18 @@ TEST_F(LdapTest, EnumerationReturnsEveryEntryExactlyOnceAcrossPages) {
       ASSERT_TRUE(page) << page.error().to_string();
       for (const auto& u : page->records) {
         seen.insert(u.name);
-        EXPECT_EQ(line_of(u), e.passwd.at(u.name));
+        EXPECT_EQ(line_of(u), e.passwd_by_name.at(u.name));
       }
       ++pages;
       if (!page->more) break;
       EXPECT_EQ(page->records.size(), 100u);
       cursor = page->next_cursor;
     }
-    EXPECT_EQ(seen.size(), e.passwd.size());
-    for (const auto& [name, line] : e.passwd) EXPECT_EQ(seen.count(name), 1u) << name;
-    EXPECT_GE(pages, static_cast<int>(e.passwd.size() / 100));
+    EXPECT_EQ(seen.size(), e.passwd_by_name.size());
+    for (const auto& [name, line] : e.passwd_by_name) EXPECT_EQ(seen.count(name), 1u) << name;
+    EXPECT_GE(pages, static_cast<int>(e.passwd_by_name.size() / 100));
     // Every server page once: (10,013 entries incl. hostile ones) / 97 per page.
-    EXPECT_LE(s.searches_logged(), static_cast<int>(e.passwd.size() + 20) / 97 + 2);
+    EXPECT_LE(s.searches_logged(), static_cast<int>(e.passwd_by_name.size() + 20) / 97 + 2);
 
     std::multiset<std::string> groups;
     for (std::uint32_t cursor = 0;;) {
@@ -379,13 +353,13 @@ TEST_F(LdapTest, EnumerationReturnsEveryEntryExactlyOnceAcrossPages) {
       ASSERT_TRUE(page) << page.error().to_string();
       for (const auto& g : page->records) {
         groups.insert(g.name);
-        EXPECT_EQ(group_key(g), group_key(e.group.at(g.name)));
+        EXPECT_EQ(group_key(g), group_key(e.group_by_name.at(g.name)));
       }
       if (!page->more) break;
       cursor = page->next_cursor;
     }
-    EXPECT_EQ(groups.size(), e.group.size());
-    for (const auto& [name, line] : e.group) EXPECT_EQ(groups.count(name), 1u) << name;
+    EXPECT_EQ(groups.size(), e.group_by_name.size());
+    for (const auto& [name, line] : e.group_by_name) EXPECT_EQ(groups.count(name), 1u) << name;
   }
 }
 
@@ -773,9 +747,9 @@ TEST(LdapServer, EnumerationSurvivesARestartInTheMiddle) {
     if (!page->more) break;
     cursor = page->next_cursor;
   }
-  Expected e(s.data_dir());
-  EXPECT_EQ(seen.size(), e.passwd.size());
-  for (const auto& [name, line] : e.passwd) EXPECT_EQ(seen.count(name), 1u) << name;
+  Dataset e(s.data_dir() + "/expected");
+  EXPECT_EQ(seen.size(), e.passwd_by_name.size());
+  for (const auto& [name, line] : e.passwd_by_name) EXPECT_EQ(seen.count(name), 1u) << name;
 }
 
 // ---- Scale -------------------------------------------------------------------------

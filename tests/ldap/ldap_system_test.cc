@@ -20,30 +20,6 @@
 namespace fastid::testing {
 namespace {
 
-struct Expected {
-  std::map<std::string, std::string> passwd;
-  std::map<std::string, std::string> group;
-  std::map<std::string, std::set<unsigned>> groups_of;
-  std::map<std::string, unsigned> primary;
-
-  explicit Expected(const std::string& dir) {
-    std::istringstream pw(read_file(dir + "/expected/passwd"));
-    for (std::string line; std::getline(pw, line);) {
-      auto f = split(line, ':');
-      passwd[f[0]] = line;
-      primary[f[0]] = static_cast<unsigned>(std::stoul(f[3]));
-    }
-    std::istringstream gr(read_file(dir + "/expected/group"));
-    for (std::string line; std::getline(gr, line);) {
-      auto f = split(line, ':');
-      group[f[0]] = line;
-      if (!f[3].empty()) {
-        for (const auto& m : split(f[3], ',')) groups_of[m].insert(static_cast<unsigned>(std::stoul(f[2])));
-      }
-    }
-  }
-};
-
 // A group line with its members as a set (the server's order is its own).
 std::pair<std::string, std::set<std::string>> group_key(const std::string& line) {
   auto f = split(line, ':');
@@ -89,7 +65,7 @@ struct Served {
 class LdapSystemTest : public ::testing::Test {
  public:
   static Slapd* slapd[2];  // rfc2307, rfc2307bis
-  static Expected* expected[2];
+  static Dataset* expected[2];  // gen-ldif's expected/passwd and expected/group
   static Served* served[2];
   static constexpr const char* kSchema[2] = {"rfc2307", "rfc2307bis"};
 
@@ -99,7 +75,7 @@ class LdapSystemTest : public ::testing::Test {
     for (int i = 0; i < 2; ++i) {
       slapd[i] = new Slapd({.schema = kSchema[i], .tls = i == 0, .log = true});
       if (!slapd[i]->started()) continue;
-      expected[i] = new Expected(slapd[i]->data_dir());
+      expected[i] = new Dataset(slapd[i]->data_dir() + "/expected");
       served[i] = new Served;
       // The rfc2307 server has TLS: its daemon uses StartTLS, so that
       // authentication (which refuses plain ldap://) works there.
@@ -115,7 +91,7 @@ class LdapSystemTest : public ::testing::Test {
   }
 };
 Slapd* LdapSystemTest::slapd[2] = {nullptr, nullptr};
-Expected* LdapSystemTest::expected[2] = {nullptr, nullptr};
+Dataset* LdapSystemTest::expected[2] = {nullptr, nullptr};
 Served* LdapSystemTest::served[2] = {nullptr, nullptr};
 
 struct StopAll : ::testing::Environment {
@@ -140,25 +116,25 @@ std::vector<std::string> sample(const std::map<std::string, std::string>& m, std
 TEST_F(LdapSystemTest, UsersAndGroupsThroughGlibcEqualTheDatasetAndLdapsearch) {
   for (int i = 0; i < 2; ++i) {
     const Daemon& d = *served[i]->daemon;
-    const Expected& e = *expected[i];
-    for (const auto& name : sample(e.passwd, 211)) {
+    const Dataset& e = *expected[i];
+    for (const auto& name : sample(e.passwd_by_name, 211)) {
       auto r = d.getent("passwd " + name);
       ASSERT_EQ(r.exit_code, 0) << kSchema[i] << " " << name << ": " << r.out;
-      EXPECT_EQ(trim(r.out), e.passwd.at(name));
-      const std::string uid = split(e.passwd.at(name), ':')[2];
+      EXPECT_EQ(trim(r.out), e.passwd_by_name.at(name));
+      const std::string uid = split(e.passwd_by_name.at(name), ':')[2];
       auto by_uid = d.getent("passwd " + uid);
-      EXPECT_EQ(trim(by_uid.out), e.passwd.at(name));
+      EXPECT_EQ(trim(by_uid.out), e.passwd_by_name.at(name));
       // What ldapsearch shows for the same entry.
       const std::string ldif = slapd[i]->ldapsearch("'(uid=" + name + ")' uidNumber homeDirectory");
       EXPECT_NE(ldif.find("uidNumber: " + uid + "\n"), std::string::npos) << ldif;
-      EXPECT_NE(ldif.find("homeDirectory: " + split(e.passwd.at(name), ':')[5] + "\n"), std::string::npos);
+      EXPECT_NE(ldif.find("homeDirectory: " + split(e.passwd_by_name.at(name), ':')[5] + "\n"), std::string::npos);
     }
-    for (const auto& name : sample(e.group, 29)) {
+    for (const auto& name : sample(e.group_by_name, 29)) {
       auto r = d.getent("group " + name);
       ASSERT_EQ(r.exit_code, 0) << kSchema[i] << " " << name << ": " << r.out;
-      EXPECT_EQ(group_key(trim(r.out)), group_key(e.group.at(name))) << kSchema[i] << " " << name;
-      auto by_gid = d.getent("group " + split(e.group.at(name), ':')[2]);
-      EXPECT_EQ(group_key(trim(by_gid.out)), group_key(e.group.at(name)));
+      EXPECT_EQ(group_key(trim(r.out)), group_key(e.group_by_name.at(name))) << kSchema[i] << " " << name;
+      auto by_gid = d.getent("group " + split(e.group_by_name.at(name), ':')[2]);
+      EXPECT_EQ(group_key(trim(by_gid.out)), group_key(e.group_by_name.at(name)));
     }
     EXPECT_EQ(d.getent("passwd nosuchuser").exit_code, 2);
     EXPECT_EQ(d.getent("group nosuchgroup").exit_code, 2);
@@ -168,8 +144,8 @@ TEST_F(LdapSystemTest, UsersAndGroupsThroughGlibcEqualTheDatasetAndLdapsearch) {
 TEST_F(LdapSystemTest, InitgroupsThroughGlibcEqualsTheDirectoryIncludingNesting) {
   for (int i = 0; i < 2; ++i) {
     const Daemon& d = *served[i]->daemon;
-    const Expected& e = *expected[i];
-    std::vector<std::string> users = sample(e.passwd, 173);
+    const Dataset& e = *expected[i];
+    std::vector<std::string> users = sample(e.passwd_by_name, 173);
     // Members of nested groups (group0201 is in group0101, which is in group0001).
     for (const auto* extra : {"user00267", "user00201", "user00998"}) users.push_back(extra);
     for (const auto& name : users) {
@@ -180,14 +156,14 @@ TEST_F(LdapSystemTest, InitgroupsThroughGlibcEqualsTheDirectoryIncludingNesting)
         if (!g.empty()) got.insert(static_cast<unsigned>(std::stoul(g)));
       }
       std::set<unsigned> want = e.groups_of.count(name) ? e.groups_of.at(name) : std::set<unsigned>{};
-      want.insert(e.primary.at(name));
+      want.insert(e.primary_gid.at(name));
       EXPECT_EQ(got, want) << kSchema[i] << " " << name;
     }
   }
   // The nested case is really nested: user00267 is a direct member of group0267
   // only through the spread; check one chain explicitly in rfc2307bis.
-  const Expected& bis = *expected[1];
-  const auto& chain_member = group_key(bis.group.at("group0201")).second;
+  const Dataset& bis = *expected[1];
+  const auto& chain_member = group_key(bis.group_by_name.at("group0201")).second;
   ASSERT_FALSE(chain_member.empty());
   const std::string someone = *chain_member.begin();
   auto r = run(served[1]->daemon->env() + bin_dir() + "/nss_query groups " + someone);
@@ -197,18 +173,18 @@ TEST_F(LdapSystemTest, InitgroupsThroughGlibcEqualsTheDirectoryIncludingNesting)
 TEST_F(LdapSystemTest, EnumerationListsEveryEntryOnceWithPagesSmallerThanTheDataset) {
   for (int i = 0; i < 2; ++i) {
     const Daemon& d = *served[i]->daemon;
-    const Expected& e = *expected[i];
+    const Dataset& e = *expected[i];
     auto pw = d.getent("passwd");
     ASSERT_EQ(pw.exit_code, 0);
     std::multiset<std::string> names;
     for (const auto& line : split(trim(pw.out), '\n')) {
       auto f = split(line, ':');
       names.insert(f[0]);
-      ASSERT_TRUE(e.passwd.count(f[0])) << "unexpected: " << line;
-      EXPECT_EQ(line, e.passwd.at(f[0]));
+      ASSERT_TRUE(e.passwd_by_name.count(f[0])) << "unexpected: " << line;
+      EXPECT_EQ(line, e.passwd_by_name.at(f[0]));
     }
-    EXPECT_EQ(names.size(), e.passwd.size()) << kSchema[i];
-    for (const auto& kv : e.passwd) EXPECT_EQ(names.count(kv.first), 1u) << kv.first;
+    EXPECT_EQ(names.size(), e.passwd_by_name.size()) << kSchema[i];
+    for (const auto& kv : e.passwd_by_name) EXPECT_EQ(names.count(kv.first), 1u) << kv.first;
     auto gr = d.getent("group");
     ASSERT_EQ(gr.exit_code, 0);
     std::multiset<std::string> groups;
@@ -216,11 +192,11 @@ TEST_F(LdapSystemTest, EnumerationListsEveryEntryOnceWithPagesSmallerThanTheData
       auto key = group_key(line);
       const std::string name = split(line, ':')[0];
       groups.insert(name);
-      ASSERT_TRUE(e.group.count(name)) << "unexpected: " << line.substr(0, 100);
-      EXPECT_EQ(key, group_key(e.group.at(name))) << name;
+      ASSERT_TRUE(e.group_by_name.count(name)) << "unexpected: " << line.substr(0, 100);
+      EXPECT_EQ(key, group_key(e.group_by_name.at(name))) << name;
     }
-    EXPECT_EQ(groups.size(), e.group.size()) << kSchema[i];
-    for (const auto& kv : e.group) EXPECT_EQ(groups.count(kv.first), 1u) << kv.first;
+    EXPECT_EQ(groups.size(), e.group_by_name.size()) << kSchema[i];
+    for (const auto& kv : e.group_by_name) EXPECT_EQ(groups.count(kv.first), 1u) << kv.first;
   }
 }
 

@@ -35,16 +35,7 @@ class LdapVarlinkSystemTest : public ::testing::Test {
                           "\"\nschema = \"rfc2307bis\"\npage_size = 97\n");
     started_ = daemon_->start() &&
                wait_until([] { return VarlinkClient(daemon_->dir() + "/userdb/io.fastid").connected(); });
-    std::istringstream pw(read_file(slapd_->data_dir() + "/expected/passwd"));
-    for (std::string line; std::getline(pw, line);) passwd_[split(line, ':')[0]] = line;
-    std::istringstream gr(read_file(slapd_->data_dir() + "/expected/group"));
-    for (std::string line; std::getline(gr, line);) {
-      auto f = split(line, ':');
-      group_[f[0]] = line;
-      if (!f[3].empty()) {
-        for (const auto& m : split(f[3], ',')) groups_of_[m].insert(static_cast<unsigned>(std::stoul(f[2])));
-      }
-    }
+    expected_.load(slapd_->data_dir() + "/expected");
   }
   static void TearDownTestSuite() {
     delete daemon_;
@@ -69,19 +60,17 @@ class LdapVarlinkSystemTest : public ::testing::Test {
   static Slapd* slapd_;
   static Daemon* daemon_;
   static bool started_;
-  static std::map<std::string, std::string> passwd_, group_;
-  static std::map<std::string, std::set<unsigned>> groups_of_;
+  static Dataset expected_;  // gen-ldif's expected/passwd and expected/group
 };
 Slapd* LdapVarlinkSystemTest::slapd_ = nullptr;
 Daemon* LdapVarlinkSystemTest::daemon_ = nullptr;
 bool LdapVarlinkSystemTest::started_ = false;
-std::map<std::string, std::string> LdapVarlinkSystemTest::passwd_, LdapVarlinkSystemTest::group_;
-std::map<std::string, std::set<unsigned>> LdapVarlinkSystemTest::groups_of_;
+Dataset LdapVarlinkSystemTest::expected_;
 
 TEST_F(LdapVarlinkSystemTest, UsersByNameAndUidEqualTheDataset) {
-  ASSERT_GE(passwd_.size(), 3u);
+  ASSERT_GE(expected_.passwd_by_name.size(), 3u);
   int checked = 0;
-  for (const auto& [name, line] : passwd_) {
+  for (const auto& [name, line] : expected_.passwd_by_name) {
     if (checked++ % 50 != 0) continue;
     auto r = in_namespace("getent passwd " + name);
     ASSERT_EQ(r.exit_code, 0) << name << ": " << r.out;
@@ -93,7 +82,7 @@ TEST_F(LdapVarlinkSystemTest, UsersByNameAndUidEqualTheDataset) {
 
 TEST_F(LdapVarlinkSystemTest, GroupsInitgroupsAndIdEqualTheDataset) {
   int checked = 0;
-  for (const auto& [name, line] : group_) {
+  for (const auto& [name, line] : expected_.group_by_name) {
     if (checked++ % 5 != 0) continue;
     auto r = in_namespace("getent group " + name);
     ASSERT_EQ(r.exit_code, 0) << name << ": " << r.out;
@@ -103,7 +92,7 @@ TEST_F(LdapVarlinkSystemTest, GroupsInitgroupsAndIdEqualTheDataset) {
     EXPECT_EQ(members(r.out.substr(0, r.out.size() - 1)), members(line)) << name;
   }
   checked = 0;
-  for (const auto& [user, gids] : groups_of_) {
+  for (const auto& [user, gids] : expected_.groups_of) {
     if (checked++ % 40 != 0) continue;
     auto r = in_namespace("getent initgroups " + user);
     ASSERT_EQ(r.exit_code, 0) << r.out;
@@ -127,21 +116,21 @@ TEST_F(LdapVarlinkSystemTest, EnumerationListsEachDirectoryUserOnce) {
   std::map<std::string, int> seen;
   std::istringstream in(r.out);
   for (std::string line; std::getline(in, line);) {
-    if (passwd_.count(split(line, ':')[0])) {
+    if (expected_.passwd_by_name.count(split(line, ':')[0])) {
       ++seen[line];
-      EXPECT_EQ(line, passwd_.at(split(line, ':')[0]));
+      EXPECT_EQ(line, expected_.passwd_by_name.at(split(line, ':')[0]));
     }
   }
-  EXPECT_EQ(seen.size(), passwd_.size());
+  EXPECT_EQ(seen.size(), expected_.passwd_by_name.size());
   for (const auto& [line, count] : seen) EXPECT_EQ(count, 1) << line;
 }
 
 TEST_F(LdapVarlinkSystemTest, UserdbctlSeesTheDirectory) {
-  const std::string& user = passwd_.begin()->first;
+  const std::string& user = expected_.passwd_by_name.begin()->first;
   auto r = in_namespace("userdbctl --output=classic user " + user);
   ASSERT_EQ(r.exit_code, 0) << r.out;
-  EXPECT_EQ(r.out, passwd_.begin()->second + "\n");
-  const auto& [group, line] = *group_.begin();
+  EXPECT_EQ(r.out, expected_.passwd_by_name.begin()->second + "\n");
+  const auto& [group, line] = *expected_.group_by_name.begin();
   auto m = in_namespace("userdbctl --output=classic users-in-group " + group);
   ASSERT_EQ(m.exit_code, 0) << m.out;
   for (const std::string& member : members(line)) EXPECT_NE(m.out.find(member), std::string::npos) << m.out;

@@ -41,6 +41,7 @@
 
 #include "support/time_scale.h"
 
+#include "support/dataset.h"
 #include "support/text.h"
 
 namespace fastid::testing {
@@ -107,36 +108,6 @@ bool wait_until(Condition condition, std::chrono::milliseconds limit = std::chro
   }
   return true;
 }
-
-// The generated dataset, parsed: what every answer is checked against.
-struct Dataset {
-  std::map<std::string, std::string> passwd_by_name;  // name -> whole line
-  std::map<unsigned, std::string> passwd_by_uid;
-  std::map<std::string, std::string> group_by_name;
-  std::map<unsigned, std::string> group_by_gid;
-  std::map<std::string, std::set<unsigned>> groups_of;  // supplementary gids
-  std::map<std::string, unsigned> primary_gid;
-
-  void load(const std::string& dir) {
-    std::istringstream pw(read_file(dir + "/passwd"));
-    for (std::string line; std::getline(pw, line);) {
-      auto f = split(line, ':');
-      passwd_by_name[f[0]] = line;
-      passwd_by_uid[static_cast<unsigned>(std::stoul(f[2]))] = line;
-      primary_gid[f[0]] = static_cast<unsigned>(std::stoul(f[3]));
-    }
-    std::istringstream gr(read_file(dir + "/group"));
-    for (std::string line; std::getline(gr, line);) {
-      auto f = split(line, ':');
-      unsigned gid = static_cast<unsigned>(std::stoul(f[2]));
-      group_by_name[f[0]] = line;
-      group_by_gid[gid] = line;
-      if (!f[3].empty()) {
-        for (const auto& m : split(f[3], ',')) groups_of[m].insert(gid);
-      }
-    }
-  }
-};
 
 // Every process whose parent chain leads to `root` (not `root` itself): the
 // workers of a running daemon, from /proc.
@@ -231,6 +202,14 @@ class Daemon {
   std::string log_path() const { return dir_ + "/fastidd.log"; }
   std::string log() const { return read_file(log_path()); }
   pid_t pid() const { return pid_; }
+  // The port a `[listen] tcp = ["127.0.0.1:0"]` listener got, from the
+  // daemon's log line; -1 before that line is written.
+  int tcp_port() const {
+    const std::string marker = "listening on tcp 127.0.0.1:";
+    const std::string text = log();
+    auto at = text.find(marker);
+    return at == std::string::npos ? -1 : std::atoi(text.c_str() + at + marker.size());
+  }
 
   // Starts fastidd in the foreground (a child of the test) and waits until
   // its socket answers. Returns false if it exited or did not answer in 10 s.

@@ -18,6 +18,7 @@
 #include "fastcache/layout.h"
 #include "fastcache/reader.h"
 #include "fastcache/writer.h"
+#include "support/temp_dir.h"
 
 namespace fastcache_test {
 
@@ -65,17 +66,12 @@ inline Group dataset_group(int g, int members) {
 class FastCacheTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    const char* t = getenv("TMPDIR");
-    std::string tmpl = std::string(t && *t ? t : "/tmp") + "/fastcache_test.XXXXXX";
-    ASSERT_NE(mkdtemp(tmpl.data()), nullptr);
-    dir_ = tmpl;
+    ASSERT_NE(tmp_.path(), "");
+    dir_ = tmp_.path();
     reader_ = std::make_unique<FastCacheReader>();
     reader_->set_directory(dir_.c_str());
   }
-  void TearDown() override {
-    reader_->reset();
-    std::filesystem::remove_all(dir_);
-  }
+  void TearDown() override { reader_->reset(); }
 
   std::unique_ptr<FastCacheWriter> open(MapKind kind, FastCacheOptions o = {}) {
     auto w = FastCacheWriter::open(dir_, kind, o);
@@ -114,6 +110,7 @@ class FastCacheTest : public ::testing::Test {
     return v;
   }
 
+  fastid::testing::TempDir tmp_{fastid::testing::tmpdir_or_tmp() + "/fastcache_test."};
   std::string dir_;
   std::unique_ptr<FastCacheReader> reader_;
 };

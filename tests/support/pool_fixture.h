@@ -121,7 +121,7 @@ class Pool : public ::testing::Test {
 
   void make(const daemon::ProviderConfig& config, std::string worker = kWorker) {
     pool_ = std::make_unique<ProviderPool>(
-        io_.get_executor(), config.name, daemon::pool_options(config.pool),
+        io_.get_executor(), config.name, config.pool,
         daemon::encode_provider_settings(config, core::LogLevel::kError),
         ProviderPool::Options{.worker_path = std::move(worker)});
   }

@@ -46,13 +46,6 @@ class BudgetDaemon : public Daemon {
     write_config(cfg + "\n[listen]\ntcp = [\"127.0.0.1:0\"]\n");
   }
 
-  int tcp_port() const {
-    const std::string marker = "listening on tcp 127.0.0.1:";
-    const std::string text = log();
-    auto at = text.find(marker);
-    return at == std::string::npos ? -1 : std::atoi(text.c_str() + at + marker.size());
-  }
-
   CommandResult getent_as(uid_t uid, const std::string& args) const {
     return run("setpriv --reuid=" + std::to_string(uid) + " --regid=" + std::to_string(uid) +
                " --clear-groups env " + env() + "getent -s fastid " + args + " 2>&1");

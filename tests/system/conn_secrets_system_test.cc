@@ -201,12 +201,6 @@ class DetailDaemon : public Daemon {
                  "\n[listen]\ntcp = [\"127.0.0.1:0\"]\n");
   }
   std::string down_path() const { return dir() + "/down"; }
-  int tcp_port() const {
-    const std::string marker = "listening on tcp 127.0.0.1:";
-    const std::string text = log();
-    auto at = text.find(marker);
-    return at == std::string::npos ? -1 : std::atoi(text.c_str() + at + marker.size());
-  }
   CommandResult cli_as(uid_t uid, const std::string& args) const {
     return run("setpriv --reuid=" + std::to_string(uid) + " --regid=" + std::to_string(uid) +
                " --clear-groups env FASTID_SOCKET_DIR=" + socket_dir() + " " + bin_dir() + "/fastid " + args +

@@ -157,15 +157,23 @@ TEST_F(MetricsSystemTest, PrometheusParsesTheDocument) {
 TEST_F(MetricsSystemTest, LookupsOfBothFrontWorkersAndAPamFailureAreCounted) {
   const std::string found = "fastid_lookups_total{kind=\"user_by_name\",result=\"found\"}";
   const std::string count = "fastid_lookup_duration_seconds_count{kind=\"user_by_name\"}";
-  // Figures settle: a sibling's snapshot is at most 500 ms old.
-  double before = -2;
+  // The document sums the snapshot every front worker published (every
+  // 500 ms). Every lookup of the earlier cases was counted before this
+  // instant (a lookup is counted before its reply is written, and each reply
+  // has been read); a snapshot published after it holds them all. Observed,
+  // not waited for: each worker's last publication (worker.N.age_ms, on the
+  // system's monotonic clock, which is steady_clock's) is after `settled`.
+  const auto settled = std::chrono::steady_clock::now();
   ASSERT_TRUE(wait_until([&] {
-    const double a = scraped(found);
-    std::this_thread::sleep_for(600ms);
-    const double b = scraped(found);
-    before = b;
-    return a == b;
-  }));
+    for (int i = 0; i < 2; ++i) {
+      const auto asked_at = std::chrono::steady_clock::now();
+      const long age_ms = d_->status_figure("worker." + std::to_string(i) + ".age_ms");
+      // Published no earlier than asked_at - age_ms - 1 ms (whole milliseconds).
+      if (age_ms < 0 || asked_at - std::chrono::milliseconds(age_ms + 1) <= settled) return false;
+    }
+    return true;
+  })) << d_->status().out;
+  const double before = scraped(found);
   // Lookups until each front worker has answered some (the kernel picks who
   // accepts each connection): the sum must then hold both workers' shares.
   const long r0 = worker_requests(0), r1 = worker_requests(1);

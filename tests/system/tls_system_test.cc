@@ -53,14 +53,6 @@ class TestCa {
   bool ok_ = false;
 };
 
-// The port a [listen] tcp "127.0.0.1:0" got, from the daemon's log line.
-int tcp_port_of(const Daemon& d) {
-  const std::string log = d.log();
-  const std::string mark = "listening on tcp 127.0.0.1:";
-  auto at = log.find(mark);
-  return at == std::string::npos ? -1 : std::atoi(log.c_str() + at + mark.size());
-}
-
 // Whether the daemon's log says `text` within a few seconds (the line may be
 // written just after the answer that caused it).
 bool log_says(const Daemon& d, const std::string& text) {
@@ -130,7 +122,7 @@ TEST_F(TlsSystemTest, ANodeAnswersThroughGlibcFromAnUpstreamOverTls) {
   Daemon upstream(200, 20);
   upstream.write_config(upstream.default_config_text() + tls_listen_section(server_));
   ASSERT_TRUE(upstream.start()) << upstream.log();
-  const int port = tcp_port_of(upstream);
+  const int port = upstream.tcp_port();
   ASSERT_GT(port, 0) << upstream.log();
   EXPECT_NE(upstream.log().find("(TLS only, certificate"), std::string::npos) << upstream.log();
   EXPECT_EQ(upstream.log().find("is plaintext"), std::string::npos) << upstream.log();
@@ -161,7 +153,7 @@ TEST_F(TlsSystemTest, AnUpstreamWithACertificateFromAnotherCaIsRefused) {
   Daemon upstream(50, 5);
   upstream.write_config(upstream.default_config_text() + tls_listen_section(rogue));
   ASSERT_TRUE(upstream.start()) << upstream.log();
-  const int port = tcp_port_of(upstream);
+  const int port = upstream.tcp_port();
   ASSERT_GT(port, 0);
 
   Daemon node(1, 1);
@@ -184,7 +176,7 @@ TEST_F(TlsSystemTest, AServerWhoseCertificateNamesAnotherHostIsRefused) {
   Daemon upstream(50, 5);
   upstream.write_config(upstream.default_config_text() + tls_listen_section(server_));
   ASSERT_TRUE(upstream.start()) << upstream.log();
-  const int port = tcp_port_of(upstream);
+  const int port = upstream.tcp_port();
   ASSERT_GT(port, 0);
   // A valid certificate of the right CA, but for upstream.test, not this name.
   Daemon node(1, 1);
@@ -198,7 +190,7 @@ TEST_F(TlsSystemTest, AServerWhoseCertificateNamesAnotherHostIsRefused) {
   Daemon other(50, 5);
   other.write_config(other.default_config_text() + tls_listen_section(named_only));
   ASSERT_TRUE(other.start()) << other.log();
-  auto c = run(cli(tcp_port_of(other), "--tls-ca " + ca_->pem() + " user user00001 2>&1"));
+  auto c = run(cli(other.tcp_port(), "--tls-ca " + ca_->pem() + " user user00001 2>&1"));
   EXPECT_EQ(c.exit_code, 1);
   EXPECT_NE(c.out.find("IP address mismatch"), std::string::npos) << c.out;
 }
@@ -207,7 +199,7 @@ TEST_F(TlsSystemTest, APlaintextClientGetsNoAnswerAndTheListenerKeepsServing) {
   Daemon upstream(50, 5);
   upstream.write_config(upstream.default_config_text() + tls_listen_section(server_));
   ASSERT_TRUE(upstream.start()) << upstream.log();
-  const int port = tcp_port_of(upstream);
+  const int port = upstream.tcp_port();
   ASSERT_GT(port, 0);
 
   // A plaintext lookup frame, straight at the TLS listener.
@@ -247,7 +239,7 @@ TEST_F(TlsSystemTest, AStalledHandshakeIsCutOffByTheHandshakeTimeout) {
   text.insert(text.find("\n\n[[provider]]"), "\nidle_timeout = \"60s\"");
   upstream.write_config(text + tls_listen_section(server_, "700ms"));
   ASSERT_TRUE(upstream.start()) << upstream.log();
-  const int port = tcp_port_of(upstream);
+  const int port = upstream.tcp_port();
   ASSERT_GT(port, 0);
 
   // One peer says nothing; another sends the first bytes of a TLS record
@@ -287,7 +279,7 @@ TEST_F(TlsSystemTest, TheKeyIsReadAsRootBeforeTheWorkersDropTheirPrivileges) {
   upstream.write_config(cfg + tls_listen_section(server_));
   ASSERT_TRUE(upstream.start()) << upstream.log();
   EXPECT_TRUE(log_says(upstream, "running as nobody")) << upstream.log();
-  auto r = run(cli(tcp_port_of(upstream), "--tls-ca " + ca_->pem() + " user user00005"));
+  auto r = run(cli(upstream.tcp_port(), "--tls-ca " + ca_->pem() + " user user00005"));
   EXPECT_EQ(r.exit_code, 0);
   EXPECT_EQ(r.out, upstream.getent("passwd user00005").out);
 }
@@ -297,7 +289,7 @@ TEST_F(TlsSystemTest, RenegotiationAndProtocolsBeforeTls12AreRefused) {
   upstream.write_config(upstream.default_config_text() + tls_listen_section(server_));
   ASSERT_TRUE(upstream.start()) << upstream.log();
   const std::string s_client = "timeout 10 openssl s_client -connect 127.0.0.1:" +
-                               std::to_string(tcp_port_of(upstream)) + " -CAfile " + ca_->pem();
+                               std::to_string(upstream.tcp_port()) + " -CAfile " + ca_->pem();
   // A TLS 1.2 client that asks to renegotiate ("R" on s_client's input).
   // OpenSSL 3 already refuses client-initiated renegotiation by default; the
   // listener also sets SSL_OP_NO_RENEGOTIATION, and this keeps both honest.
@@ -308,7 +300,7 @@ TEST_F(TlsSystemTest, RenegotiationAndProtocolsBeforeTls12AreRefused) {
   // TLS 1.1, even with a client willing to use anything.
   auto old = run(s_client + " -tls1_1 -cipher 'DEFAULT@SECLEVEL=0' </dev/null 2>&1");
   EXPECT_NE(old.out.find("alert protocol version"), std::string::npos) << old.out;
-  EXPECT_EQ(run(cli(tcp_port_of(upstream), "--tls-ca " + ca_->pem() + " ping")).exit_code, 0);
+  EXPECT_EQ(run(cli(upstream.tcp_port(), "--tls-ca " + ca_->pem() + " ping")).exit_code, 0);
 }
 
 TEST_F(TlsSystemTest, AKeyFileEveryUserMayReadStopsStartUp) {
@@ -329,11 +321,11 @@ TEST_F(TlsSystemTest, PlaintextListenersAndProvidersAreLoggedAsSuch) {
   Daemon upstream(10, 2);
   upstream.write_config(upstream.default_config_text() + "\n[listen]\ntcp = [\"127.0.0.1:0\"]\n");
   ASSERT_TRUE(upstream.start()) << upstream.log();
-  EXPECT_NE(upstream.log().find("warning: tcp 127.0.0.1:" + std::to_string(tcp_port_of(upstream)) + " is plaintext"),
+  EXPECT_NE(upstream.log().find("warning: tcp 127.0.0.1:" + std::to_string(upstream.tcp_port()) + " is plaintext"),
             std::string::npos)
       << upstream.log();
   Daemon node(1, 1);
-  std::string text = node_config(node, tcp_port_of(upstream), "");
+  std::string text = node_config(node, upstream.tcp_port(), "");
   text.erase(text.find("tls_ca_file"));
   node.write_config(text);
   ASSERT_TRUE(node.start()) << node.log();

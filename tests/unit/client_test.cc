@@ -31,6 +31,7 @@
 #include "client/retry_stash.h"
 #include "fastid/fastid.h"
 #include "proto/wire.h"
+#include "support/temp_dir.h"
 
 namespace {
 
@@ -445,9 +446,8 @@ class FakeDaemon {
 class ClientTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    char tmpl[] = "/tmp/fastid-client-test-XXXXXX";
-    ASSERT_NE(::mkdtemp(tmpl), nullptr);
-    dir_ = tmpl;
+    ASSERT_NE(tmp_.path(), "");
+    dir_ = tmp_.path();
     ::setenv("FASTID_SOCKET_DIR", dir_.c_str(), 1);
     // The library reads its fast cache folder once per process; without this
     // it would read the host's (a fastidd running here could answer before
@@ -461,12 +461,12 @@ class ClientTest : public ::testing::Test {
   void TearDown() override {
     fastid::client::pool_flush();
     daemon_.reset();
-    std::filesystem::remove_all(dir_);
     ::unsetenv("FASTID_TIMEOUT_MS");
   }
 
   fastid_status getpwnam(const char* name) { return fastid_getpwnam(name, &pw_, buf_, sizeof buf_); }
 
+  fastid::testing::TempDir tmp_{"/tmp/fastid-client-test-"};
   std::string dir_;
   std::unique_ptr<FakeDaemon> daemon_;
   struct passwd pw_ {};

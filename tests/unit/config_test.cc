@@ -12,6 +12,7 @@
 
 #include "daemon/config.h"
 #include "daemon/settings.h"
+#include "support/temp_dir.h"
 
 namespace fastid::daemon {
 namespace {
@@ -931,16 +932,15 @@ TEST(Default, RenderedConfigParsesBackTheSame) {
 class TempDir : public ::testing::Test {
  protected:
   void SetUp() override {
-    char tmpl[] = "/tmp/fastid-config-test.XXXXXX";
-    ASSERT_NE(::mkdtemp(tmpl), nullptr);
-    dir_ = tmpl;
+    ASSERT_NE(tmp_.path(), "");
+    dir_ = tmp_.path();
   }
-  void TearDown() override { std::filesystem::remove_all(dir_); }
   std::string write(const std::string& name, const std::string& text) {
     const std::string path = dir_ + "/" + name;
     std::ofstream(path) << text;
     return path;
   }
+  fastid::testing::TempDir tmp_{"/tmp/fastid-config-test."};
   std::string dir_;
 };
 

@@ -225,20 +225,22 @@ TEST_F(Core, OffloadedResultResumesOnTheLoopThread) {
   EXPECT_EQ(resumed_id, runner_id);
 }
 
-TEST_F(Core, OffloadRunsPlainAndVoidCallsOnThePool) {
+TEST_F(Core, OffloadRunsStatusCallsOnThePool) {
   asio::io_context loop;
   Offloader offloader(1);
   const std::thread::id loop_id = std::this_thread::get_id();
-  std::thread::id void_call_thread;
-  int value = run_on(loop, [&]() -> asio::awaitable<int> {
-    auto note_thread = [&void_call_thread] { void_call_thread = std::this_thread::get_id(); };
-    co_await offloader.offload(note_thread);
-    EXPECT_EQ(std::this_thread::get_id(), loop_id);
-    co_return co_await offloader.offload([] { return 6 * 7; });
+  std::thread::id status_call_thread;
+  Status st = run_on(loop, [&]() -> asio::awaitable<Status> {
+    auto note_thread = [&status_call_thread] {
+      status_call_thread = std::this_thread::get_id();
+      return Status::not_found("no such line");
+    };
+    co_return co_await offloader.offload(note_thread);
   });
-  EXPECT_EQ(value, 42);
-  EXPECT_NE(void_call_thread, std::thread::id{});
-  EXPECT_NE(void_call_thread, loop_id);
+  EXPECT_EQ(st.code(), Code::kNotFound);
+  EXPECT_EQ(st.message(), "no such line");
+  EXPECT_NE(status_call_thread, std::thread::id{});
+  EXPECT_NE(status_call_thread, loop_id);
 }
 
 Result<std::string> describe_user(const std::string& name, int uid) {
@@ -317,6 +319,81 @@ TEST_F(Core, OffloadAfterJoinIsUnavailable) {
   });
   ASSERT_FALSE(r.has_value());
   EXPECT_EQ(r.error().code(), Code::kUnavailable);
+}
+
+// A Status call after join (the PAM handler's offline credential calls) ends
+// with Status unavailable, not run. It used to be posted to the joined pool,
+// where nothing runs it: the awaiting coroutine never resumed, and its work
+// guard kept the loop running. The loop gets 60 s to run out of work; with the
+// fix it does at once.
+TEST_F(Core, AStatusCallOffloadedAfterJoinEndsUnavailableAndTheLoopRunsDry) {
+  asio::io_context loop;
+  Offloader offloader(1);
+  offloader.join();
+  std::atomic<bool> ran{false};
+  std::optional<Status> st;
+  asio::co_spawn(
+      loop,
+      [&]() -> asio::awaitable<Status> {
+        auto call = [&ran] {
+          ran = true;
+          return Status();
+        };
+        co_return co_await offloader.offload(call);
+      },
+      [&](std::exception_ptr e, Status value) {
+        rethrow(e);
+        st = std::move(value);
+      });
+  loop.run_for(60s);
+  EXPECT_TRUE(loop.stopped()) << "the loop still had work: the offloaded call's wait";
+  ASSERT_TRUE(st.has_value()) << "the awaiting coroutine never resumed";
+  EXPECT_EQ(st->code(), Code::kUnavailable);
+  EXPECT_FALSE(ran.load()) << "a joined pool runs nothing";
+}
+
+// join() from another thread while the loop keeps offloading (a request in
+// flight at shutdown): every call ends, with its value before the join and
+// Status unavailable once it began; none is left waiting. The check of the
+// join and the post are one step (under TSan in the tsan build).
+TEST_F(Core, JoinWhileCallsAreBeingOffloadedLeavesNoneWaiting) {
+  asio::io_context loop;
+  Offloader offloader(2);
+  std::atomic<int> answered{0};
+  int refused = 0, other = 0, issued = 0;
+  bool done = false;
+  asio::co_spawn(
+      loop,
+      [&]() -> asio::awaitable<void> {
+        for (;;) {
+          ++issued;
+          auto call = [&answered]() -> Result<int> { return ++answered; };
+          Result<int> r = co_await offloader.offload(call);
+          if (r.has_value()) continue;
+          if (r.error().code() == Code::kUnavailable) {
+            ++refused;
+            co_return;
+          }
+          ++other;
+          co_return;
+        }
+      },
+      [&](std::exception_ptr e) {
+        rethrow(e);
+        done = true;
+      });
+  std::thread runner([&] { loop.run_for(60s); });
+  // Join once calls are flowing: polled, not slept for.
+  const auto until = std::chrono::steady_clock::now() + 60s;
+  while (answered.load() < 100 && std::chrono::steady_clock::now() < until) std::this_thread::yield();
+  offloader.join();
+  runner.join();
+  EXPECT_TRUE(done) << "a call issued around the join was never answered (" << issued << " issued, "
+                    << answered.load() << " answered)";
+  EXPECT_EQ(refused, 1);
+  EXPECT_EQ(other, 0);
+  EXPECT_GE(answered.load(), 100);
+  EXPECT_EQ(answered.load() + refused, issued);
 }
 
 // ---- coalescing -----------------------------------------------------------------

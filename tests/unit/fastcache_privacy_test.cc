@@ -18,6 +18,7 @@
 #include "fastcache/layout.h"
 #include "fastcache/reader.h"
 #include "fastcache/writer.h"
+#include "support/temp_dir.h"
 
 namespace {
 
@@ -29,16 +30,11 @@ using fc::MapKind;
 class FastCachePrivacyTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    const char* t = getenv("TMPDIR");
-    std::string tmpl = std::string(t && *t ? t : "/tmp") + "/fastcache_privacy_test.XXXXXX";
-    ASSERT_NE(mkdtemp(tmpl.data()), nullptr);
-    dir_ = tmpl;
+    ASSERT_NE(tmp_.path(), "");
+    dir_ = tmp_.path();
     reader_.set_directory(dir_.c_str());
   }
-  void TearDown() override {
-    reader_.reset();
-    std::filesystem::remove_all(dir_);
-  }
+  void TearDown() override { reader_.reset(); }
 
   std::unique_ptr<fc::FastCacheWriter> open(MapKind k, uint64_t size = 64 << 10) {
     fc::FastCacheOptions o;
@@ -70,6 +66,7 @@ class FastCachePrivacyTest : public ::testing::Test {
     return reader_.passwd_by_name(name.c_str(), &pw, buf, sizeof buf);
   }
 
+  fastid::testing::TempDir tmp_{fastid::testing::tmpdir_or_tmp() + "/fastcache_privacy_test."};
   std::string dir_;
   fc::FastCacheReader reader_;
 };

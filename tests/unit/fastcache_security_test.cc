@@ -24,6 +24,7 @@
 #include "fastcache/reader.h"
 #include "fastcache/writer.h"
 #include "hostile_maps.h"
+#include "support/temp_dir.h"
 
 namespace {
 
@@ -38,12 +39,9 @@ constexpr uid_t kStranger = 12345;  // owns nothing on a test machine
 class FastCacheSecurityTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    const char* t = getenv("TMPDIR");
-    std::string tmpl = std::string(t && *t ? t : "/tmp") + "/fastcache_security_test.XXXXXX";
-    ASSERT_NE(mkdtemp(tmpl.data()), nullptr);
-    dir_ = tmpl;
+    ASSERT_NE(tmp_.path(), "");
+    dir_ = tmp_.path();
   }
-  void TearDown() override { std::filesystem::remove_all(dir_); }
 
   std::string path(MapKind k) const { return dir_ + "/" + fc::map_file_name(k); }
 
@@ -75,6 +73,7 @@ class FastCacheSecurityTest : public ::testing::Test {
     return o;
   }
 
+  fastid::testing::TempDir tmp_{fastid::testing::tmpdir_or_tmp() + "/fastcache_security_test."};
   std::string dir_;
 };
 

@@ -23,6 +23,7 @@
 #include "daemon/settings.h"
 #include "providers/files/files_provider.h"
 #include "daemon/provider_factory.h"
+#include "support/temp_dir.h"
 
 namespace fastid::providers {
 namespace {
@@ -46,16 +47,12 @@ const char* kGroup =
 class FilesProviderTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    char tmpl[] = "/tmp/fastid-files-test.XXXXXX";
-    ASSERT_NE(::mkdtemp(tmpl), nullptr);
-    dir_ = tmpl;
+    ASSERT_NE(tmp_.path(), "");
+    dir_ = tmp_.path();
     passwd_ = dir_ + "/passwd";
     group_ = dir_ + "/group";
   }
-  void TearDown() override {
-    core::set_log_fd(2);
-    std::filesystem::remove_all(dir_);
-  }
+  void TearDown() override { core::set_log_fd(2); }
 
   static void write(const std::string& path, const std::string& text) {
     std::ofstream(path, std::ios::binary | std::ios::trunc) << text;
@@ -81,6 +78,7 @@ class FilesProviderTest : public ::testing::Test {
     return "<missing " + key + ">";
   }
 
+  fastid::testing::TempDir tmp_{"/tmp/fastid-files-test."};
   std::string dir_, passwd_, group_;
 };
 

@@ -4,6 +4,7 @@
 // log file reopened after a rename (logrotate), and the level shared with a
 // forked child. Each test logs into a file of its own through set_log_fd.
 #include "core/log.h"
+#include "support/temp_dir.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -28,9 +29,8 @@ using namespace std::chrono_literals;
 class LogTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    char tmpl[] = "/tmp/fastid-log-test.XXXXXX";
-    ASSERT_NE(::mkdtemp(tmpl), nullptr);
-    dir_ = tmpl;
+    ASSERT_NE(tmp_.path(), "");
+    dir_ = tmp_.path();
     path_ = dir_ + "/log";
     fd_ = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
     ASSERT_GE(fd_, 0);
@@ -46,7 +46,6 @@ class LogTest : public ::testing::Test {
     set_log_file("");
     set_log_level(LogLevel::kInfo);
     ::close(fd_);
-    std::filesystem::remove_all(dir_);
   }
   std::string text(const std::string& path = "") const {
     std::ifstream in(path.empty() ? path_ : path);
@@ -60,6 +59,7 @@ class LogTest : public ::testing::Test {
     return n;
   }
 
+  fastid::testing::TempDir tmp_{"/tmp/fastid-log-test."};
   std::string dir_, path_;
   int fd_ = -1;
 };

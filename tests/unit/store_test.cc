@@ -22,6 +22,7 @@
 
 #include "store/record_codec.h"
 #include "store/store_writer.h"
+#include "support/temp_dir.h"
 
 namespace fastid::store {
 namespace {
@@ -31,12 +32,10 @@ namespace fs = std::filesystem;
 class StoreTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    char tmpl[] = "/tmp/fastid-store-test.XXXXXX";
-    ASSERT_NE(::mkdtemp(tmpl), nullptr);
-    root_ = tmpl;
+    ASSERT_NE(tmp_.path(), "");
+    root_ = tmp_.path();
     dir_ = root_ + "/store";
   }
-  void TearDown() override { fs::remove_all(root_); }
 
   std::unique_ptr<Store> open_store(std::uint64_t map_size = 16ull << 20) {
     Options o;
@@ -58,6 +57,7 @@ class StoreTest : public ::testing::Test {
     return u;
   }
 
+  fastid::testing::TempDir tmp_{"/tmp/fastid-store-test."};
   std::string root_, dir_;
 };
 
