@@ -73,9 +73,10 @@ package-test:
 	tests/packaging/package-test
 
 # Only what each needs is built: the daemon, the CLI, the modules, the glibc
-# load program (soak) and the system tests run under memcheck (valgrind).
+# load program (soak) and the system tests run under memcheck with the
+# program of run-valgrind's self-test (valgrind).
 SOAK_TARGETS = fastidd fastid_cli fastid-provider-worker nss_fastid pam_fastid nss_stress
-VALGRIND_TESTS = daemon_system_test nss_system_test pam_system_test cache_control_system_test ldap_system_test
+VALGRIND_TESTS = memcheck_probe daemon_system_test nss_system_test pam_system_test cache_control_system_test ldap_system_test
 DURATION ?= 30m
 # --events: a line for each fault as it happens (the failures are read against
 # them); add --keep to keep the folder (fastidd's log, auth-failures.txt).

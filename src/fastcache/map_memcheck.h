@@ -6,16 +6,20 @@
 // memcheck error ("Uninitialised byte(s) found during client check request")
 // that `make valgrind` (tests/valgrind/run-valgrind) counts like any other.
 // Writer side only (the daemon); never included by the reader the NSS module
-// links. Compiled in when valgrind's headers are installed
-// (`scripts/install-deps valgrind`); outside valgrind a request is a few
-// register instructions.
+// links; included by the writer's own files only (writer_internal.h,
+// nscd_map.cc). Compiled in when FASTID_MAP_MEMCHECK is defined, which
+// src/fastcache/CMakeLists.txt does for this library when it finds valgrind's
+// headers (`scripts/install-deps valgrind`) at configure time: a build
+// configured before they were installed gets the checks at its next configure
+// (`make valgrind` configures before building), where a test of the header in
+// the source left objects compiled without them up to date. Outside valgrind
+// a request is a few register instructions.
 #pragma once
 
 #include <cstddef>
 
-#if __has_include(<valgrind/memcheck.h>)
+#ifdef FASTID_MAP_MEMCHECK
 #include <valgrind/memcheck.h>
-#define FASTID_MAP_MEMCHECK 1
 #endif
 
 namespace fastid::fastcache {

@@ -22,7 +22,6 @@
 
 #include "core/status.h"
 #include "fastcache/layout.h"
-#include "fastcache/map_memcheck.h"
 #include "model/query.h"
 
 namespace fastid::fastcache {
@@ -158,10 +157,8 @@ class FastCacheWriter {
   core::Status recover();
   void remove_stale_temp_files();
   uint64_t word(uint64_t off) const { return load_relaxed(base_, off); }
-  void set_word(uint64_t off, uint64_t v) {
-    store_relaxed(base_, off, v);
-    expect_map_bytes_defined(base_ + off, 8);
-  }
+  // Stores one word into the map and has memcheck check it (writer_internal.h).
+  void set_word(uint64_t off, uint64_t v);
 
   std::string dir_;
   std::string path_;

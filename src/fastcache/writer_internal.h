@@ -11,6 +11,7 @@
 #include <string_view>
 
 #include "core/sigbus_guard.h"
+#include "fastcache/map_memcheck.h"
 #include "fastcache/record_format.h"
 #include "fastcache/writer.h"
 
@@ -22,6 +23,13 @@ struct FastCacheWriter::Key {
   std::string_view name;  // table 0
   uint32_t id;            // table 1
 };
+
+// Inline here, not in writer.h: map_memcheck.h's checks are compiled in for
+// this library's files only (src/fastcache/CMakeLists.txt).
+inline void FastCacheWriter::set_word(uint64_t off, uint64_t v) {
+  store_relaxed(base_, off, v);
+  expect_map_bytes_defined(base_ + off, 8);
+}
 
 template <typename Body>
 bool FastCacheWriter::touch(Body&& body) {
