@@ -32,6 +32,7 @@
 #include "support/process_figures.h"
 #include "support/raw_client.h"
 #include "support/slapd_fixture.h"
+#include "support/slow_readers.h"
 #include "support/stored_daemon.h"
 
 namespace fastid::testing {
@@ -143,6 +144,15 @@ class StoredBigGroupTest : public ::testing::Test {
     ASSERT_TRUE(wait_until([&] { return d_.status_value("connections.open") == "1"; }, 5s)) << d_.status().out;
   }
 
+  // `change` ("add" or "delete") of the member `member` of ldapbig in slapd.
+  static bool change_member(const char* change, const std::string& member) {
+    return slapd_->ldapmodify("dn: cn=ldapbig,ou=groups," + slapd_->base() + "\nchangetype: modify\n" + change +
+                              ": memberUid\nmemberUid: " + member + "\n\n");
+  }
+  static bool has_member(const model::Group& g, const std::string& member) {
+    return std::find(g.members.begin(), g.members.end(), member) != g.members.end();
+  }
+
   static Slapd* slapd_;
   static bool added_;
   Daemon d_;
@@ -170,64 +180,30 @@ TEST_F(StoredBigGroupTest, SlowReadersOfTheStoredBigGroupShareOnePayload) {
   const long turn_cpu0 = d_.status_figure("loop.longest_turn_cpu_us");
   const long hits0 = d_.status_figure("shared_replies.hits");
   const double cpu0 = fastidd_cpu_ms(d_.pid());
-  const std::uint64_t rss0 = fastidd_rss_kib(d_.pid());
-  const auto frame = proto::encode_request(getgrnam(21, "ldapbig"));
-  std::vector<int> silent, drip;
-  for (int i = 0; i < kSilent + kDrip; ++i) {
-    int fd = connect_unix(path_);
-    ASSERT_GE(fd, 0);
-    (i < kSilent ? silent : drip).push_back(fd);
-  }
-  const std::string all_open = std::to_string(kSilent + kDrip + 1);
-  ASSERT_TRUE(wait_until([&] { return d_.status_value("connections.open") == all_open; }, 10s));
-  const auto t0 = Clock::now();
-  for (int fd : silent) ASSERT_TRUE(send_all(fd, frame));
-  for (int fd : drip) ASSERT_TRUE(send_all(fd, frame));
-  std::uint64_t peak = rss0;
-  int served = 0, failed = 0;
-  double worst_ms = 0;
-  int probe = connect_unix(path_);
-  auto last_drip = Clock::now();
-  while (seconds_since(t0) < kStallSeconds + 2.0) {
-    const auto q0 = Clock::now();
-    char name[16];
-    std::snprintf(name, sizeof name, "user%05d", 1 + served % 50);
-    (lookup(probe, static_cast<std::uint32_t>(served + 1), name) ? served : failed)++;
-    worst_ms = std::max(worst_ms, seconds_since(q0) * 1000);
-    peak = std::max(peak, fastidd_rss_kib(d_.pid()));
-    if (Clock::now() - last_drip >= 200ms) {
-      last_drip = Clock::now();
-      for (int fd : drip) {
-        char c;
-        (void)::recv(fd, &c, 1, MSG_DONTWAIT);
-      }
-    }
-    std::this_thread::sleep_for(5ms);
-  }
-  ::close(probe);
-  EXPECT_EQ(failed, 0);
-  EXPECT_GT(served, 0);
-  EXPECT_TRUE(wait_until([&] { return d_.status_value("connections.open") == "1"; }, 10s))
-      << "still open: " << d_.status_value("connections.open");
-  const double closed_s = seconds_since(t0);
-  for (int fd : silent) ::close(fd);
-  for (int fd : drip) ::close(fd);
+  const SlowReadersFigures f = run_slow_readers(
+      d_, {.socket = path_, .request = proto::encode_request(getgrnam(21, "ldapbig")), .silent = kSilent,
+           .drip = kDrip, .stall_seconds = kStallSeconds, .probe_users = 50});
+  ASSERT_TRUE(f.started) << f.setup_error;
+  EXPECT_EQ(f.failed, 0);
+  EXPECT_GT(f.served, 0);
+  EXPECT_TRUE(f.all_closed) << "still open: " << f.open_at_end;
   const long turn_cpu = d_.status_figure("loop.longest_turn_cpu_us");
   const long hits = d_.status_figure("shared_replies.hits") - hits0;
   const double cpu_ms = fastidd_cpu_ms(d_.pid()) - cpu0;
-  const std::uint64_t bound_kib = (4 * std::uint64_t{proto::kMaxPayload} + kSilent * 40 * 1024) / 1024 + rss0;
+  const std::uint64_t bound_kib = (4 * std::uint64_t{proto::kMaxPayload} + kSilent * 40 * 1024) / 1024 + f.rss0_kib;
   std::printf("[figure] stored LDAP group (%zu-byte reply, shared after %d warm-up requests): %d silent + %d "
               "one-byte readers closed %.1f s after they asked; fastidd RSS %llu KiB before, %llu KiB peak (+%llu), "
               "bound %llu KiB; %d lookups served alongside (worst %.1f ms), %d failed; longest loop turn %ld us of "
               "CPU (%ld before the readers); replies from the shared payload %ld; fastidd CPU %.0f ms over the case\n",
-              big_reply_bytes_, warm_requests_, kSilent, kDrip, closed_s, static_cast<unsigned long long>(rss0),
-              static_cast<unsigned long long>(peak), static_cast<unsigned long long>(peak - rss0),
-              static_cast<unsigned long long>(bound_kib), served, worst_ms, failed, turn_cpu, turn_cpu0, hits, cpu_ms);
+              big_reply_bytes_, warm_requests_, kSilent, kDrip, f.closed_s, static_cast<unsigned long long>(f.rss0_kib),
+              static_cast<unsigned long long>(f.peak_kib), static_cast<unsigned long long>(f.peak_kib - f.rss0_kib),
+              static_cast<unsigned long long>(bound_kib), f.served, f.worst_ms, f.failed, turn_cpu, turn_cpu0, hits,
+              cpu_ms);
   EXPECT_GE(hits, kSilent + kDrip) << "replies to the stored group were not shared";
   if (kJudge) {
     EXPECT_LE(turn_cpu, std::max(turn_cpu0, kMaxTurnUs))
         << "a turn of the front worker's loop ran longer than 10 ms while it answered the readers";
-    EXPECT_LT(peak, bound_kib) << "fastidd held more than the shared payloads and a little per slow reader";
+    EXPECT_LT(f.peak_kib, bound_kib) << "fastidd held more than the shared payloads and a little per slow reader";
   }
 }
 
@@ -238,13 +214,8 @@ TEST_F(StoredBigGroupTest, SlowReadersOfTheStoredBigGroupShareOnePayload) {
 // new record's own shared payload included.
 TEST_F(StoredBigGroupTest, AGroupChangedInTheDirectoryIsAnsweredNewAtOnceAfterAnInvalidation) {
   ASSERT_NO_FATAL_FAILURE(serve(""));
-  const Slapd& s = *slapd_;
-  ASSERT_TRUE(s.ldapmodify("dn: cn=ldapbig,ou=groups," + s.base() +
-                           "\nchangetype: modify\nadd: memberUid\nmemberUid: newcomer\n\n"))
-      << read_file(s.dir() + "/change.out");
-  auto has_newcomer = [](const model::Group& g) {
-    return std::find(g.members.begin(), g.members.end(), "newcomer") != g.members.end();
-  };
+  ASSERT_TRUE(change_member("add", "newcomer")) << read_file(slapd_->dir() + "/change.out");
+  auto has_newcomer = [](const model::Group& g) { return has_member(g, "newcomer"); };
   std::uint32_t status = 0;
   auto before = ask_group(path_, "ldapbig", &status);
   ASSERT_TRUE(before);
@@ -277,8 +248,7 @@ TEST_F(StoredBigGroupTest, AGroupChangedInTheDirectoryIsAnsweredNewAtOnceAfterAn
                 "shared again from the new record (%ld shared replies)\n",
                 how, d_.status_figure("shared_replies.hits") - hits0);
   }
-  ASSERT_TRUE(s.ldapmodify("dn: cn=ldapbig,ou=groups," + s.base() +
-                           "\nchangetype: modify\ndelete: memberUid\nmemberUid: newcomer\n\n"));
+  ASSERT_TRUE(change_member("delete", "newcomer"));
 }
 
 // A record rewritten while it is still fresh, with no invalidation — a
@@ -290,13 +260,8 @@ TEST_F(StoredBigGroupTest, AGroupChangedInTheDirectoryIsAnsweredNewAtOnceAfterAn
 // a constant for any stamped record — answered the old members here.)
 TEST_F(StoredBigGroupTest, ARecordRefreshedWhileFreshIsANewVersion) {
   ASSERT_NO_FATAL_FAILURE(serve("ttl = \"6s\"\nrefresh_ahead = \"5s\"\n"));
-  const Slapd& s = *slapd_;
-  ASSERT_TRUE(s.ldapmodify("dn: cn=ldapbig,ou=groups," + s.base() +
-                           "\nchangetype: modify\nadd: memberUid\nmemberUid: latecomer\n\n"))
-      << read_file(s.dir() + "/change.out");
-  auto has_latecomer = [](const model::Group& g) {
-    return std::find(g.members.begin(), g.members.end(), "latecomer") != g.members.end();
-  };
+  ASSERT_TRUE(change_member("add", "latecomer")) << read_file(slapd_->dir() + "/change.out");
+  auto has_latecomer = [](const model::Group& g) { return has_member(g, "latecomer"); };
   const long refreshed0 = d_.status_figure("store.corp.refreshed");
   const long hits0 = d_.status_figure("shared_replies.hits");
   std::uint32_t status = 0;
@@ -322,8 +287,7 @@ TEST_F(StoredBigGroupTest, ARecordRefreshedWhileFreshIsANewVersion) {
               "%d of 6 replies after it new (%ld shared replies in the case)\n",
               seconds_since(t0), new_replies, hits);
   EXPECT_GT(hits, 0) << "the refreshed record's replies were never shared";
-  ASSERT_TRUE(s.ldapmodify("dn: cn=ldapbig,ou=groups," + s.base() +
-                           "\nchangetype: modify\ndelete: memberUid\nmemberUid: latecomer\n\n"));
+  ASSERT_TRUE(change_member("delete", "latecomer"));
 }
 
 // ---- The budget of large replies in flight ----------------------------------

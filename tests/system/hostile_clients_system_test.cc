@@ -17,6 +17,7 @@
 #include "support/daemon_fixture.h"
 #include "support/process_figures.h"
 #include "support/raw_client.h"
+#include "support/slow_readers.h"
 
 namespace fastid::testing {
 namespace {
@@ -274,68 +275,22 @@ TEST_F(HostileClientsTest, SlowReadersOfTheBigGroupAreClosedAfterTheStallTimeout
   const long turn_cpu0 = d_.status_figure("loop.longest_turn_cpu_us");
   const long turn0 = d_.status_figure("loop.longest_turn_us");
   const double cpu0 = fastidd_cpu_ms(d_.pid());
-  const std::uint64_t rss0 = fastidd_rss_kib(d_.pid());
-  const auto frame = proto::encode_request(getgrnam(21, kBigGroup));
-  std::vector<int> silent, drip;
-  // Connected first, then every request sent in one burst: they arrive
-  // together, and the loop answers up to an epoll batch of them in one turn.
-  for (int i = 0; i < kSilent + kDrip; ++i) {
-    int fd = connect_unix(path_);
-    ASSERT_GE(fd, 0);
-    (i < kSilent ? silent : drip).push_back(fd);
-  }
-  const std::string all_open = std::to_string(kSilent + kDrip + 1);  // and the status connection
-  ASSERT_TRUE(wait_until([&] { return d_.status_value("connections.open") == all_open; }, 10s))
-      << d_.status_value("connections.open") << " connections open";
-  const auto t0 = Clock::now();
-  for (int fd : silent) ASSERT_TRUE(send_all(fd, frame));
-  for (int fd : drip) ASSERT_TRUE(send_all(fd, frame));
-  // Meanwhile another client is served, and the peak of memory is sampled.
-  std::uint64_t peak = rss0;
-  int served = 0, failed = 0;
-  double worst_ms = 0;
-  int probe = connect_unix(path_);
-  std::vector<std::size_t> drip_bytes(kDrip, 0);
-  std::vector<bool> drip_closed(kDrip, false);
-  auto last_drip = Clock::now();
-  while (seconds_since(t0) < kStallSeconds + 2.0) {
-    const auto q0 = Clock::now();
-    char name[16];
-    std::snprintf(name, sizeof name, "user%05d", 1 + served % 1000);
-    (lookup(probe, static_cast<std::uint32_t>(served + 1), name) ? served : failed)++;
-    worst_ms = std::max(worst_ms, seconds_since(q0) * 1000);
-    peak = std::max(peak, fastidd_rss_kib(d_.pid()));
-    if (Clock::now() - last_drip >= 200ms) {
-      last_drip = Clock::now();
-      for (int i = 0; i < kDrip; ++i) {
-        if (drip_closed[static_cast<std::size_t>(i)]) continue;
-        char c;
-        ssize_t n = ::recv(drip[static_cast<std::size_t>(i)], &c, 1, MSG_DONTWAIT);
-        if (n == 1) ++drip_bytes[static_cast<std::size_t>(i)];
-        else if (n == 0 || (n < 0 && errno != EAGAIN)) drip_closed[static_cast<std::size_t>(i)] = true;
-      }
-    }
-    std::this_thread::sleep_for(5ms);
-  }
-  ::close(probe);
-  EXPECT_EQ(failed, 0);
-  EXPECT_GT(served, 0);
+  const SlowReadersFigures f = run_slow_readers(
+      d_, {.socket = path_, .request = proto::encode_request(getgrnam(21, kBigGroup)), .silent = kSilent,
+           .drip = kDrip, .stall_seconds = kStallSeconds, .probe_users = 1000});
+  ASSERT_TRUE(f.started) << f.setup_error;
+  EXPECT_EQ(f.failed, 0);
+  EXPECT_GT(f.served, 0);
   // Every slow connection is closed by the daemon (the stall timeout) before
   // its reply was taken.
-  EXPECT_TRUE(wait_until([&] { return d_.status_value("connections.open") == "1"; }, 10s))
-      << "still open: " << d_.status_value("connections.open");
-  const double closed_s = seconds_since(t0);
+  EXPECT_TRUE(f.all_closed) << "still open: " << f.open_at_end;
   // A drip reader sees the end of the stream after a part of its reply.
-  for (int i = 0; i < kDrip; ++i) {
-    std::size_t got = drip_bytes[static_cast<std::size_t>(i)];
-    int fd = drip[static_cast<std::size_t>(i)];
-    char buf[65536];
-    for (ssize_t n; (n = ::recv(fd, buf, sizeof buf, MSG_DONTWAIT)) > 0;) got += static_cast<std::size_t>(n);
-    EXPECT_LT(got, big_reply_bytes_) << "drip reader " << i << " got its whole reply";
+  for (std::size_t i = 0; i < f.drip_bytes.size(); ++i) {
+    EXPECT_LT(f.drip_bytes[i], big_reply_bytes_) << "drip reader " << i << " got its whole reply";
   }
   const std::uint64_t rss1 = fastidd_rss_kib(d_.pid());
   const double cpu_ms = fastidd_cpu_ms(d_.pid()) - cpu0;
-  const std::uint64_t bound_kib = (4 * std::uint64_t{proto::kMaxPayload} + kSilent * 40 * 1024) / 1024 + rss0;
+  const std::uint64_t bound_kib = (4 * std::uint64_t{proto::kMaxPayload} + kSilent * 40 * 1024) / 1024 + f.rss0_kib;
   const long turn_cpu = d_.status_figure("loop.longest_turn_cpu_us");
   const long turn = d_.status_figure("loop.longest_turn_us");
   const std::string shared_hits = d_.status_value("shared_replies.hits");
@@ -344,19 +299,17 @@ TEST_F(HostileClientsTest, SlowReadersOfTheBigGroupAreClosedAfterTheStallTimeout
               "%llu KiB; %d lookups served alongside (worst %.1f ms), %d failed; longest loop turn %ld us of CPU "
               "(%ld before the readers), %ld us wall clock (%ld before); replies from the shared payload %s; fastidd CPU "
               "%.0f ms over the case\n",
-              kSilent, kDrip, big_reply_bytes_, closed_s, kStallSeconds, static_cast<unsigned long long>(rss0),
-              static_cast<unsigned long long>(peak), static_cast<unsigned long long>(peak - rss0),
-              static_cast<unsigned long long>(rss1), static_cast<unsigned long long>(bound_kib), served, worst_ms,
-              failed, turn_cpu, turn_cpu0, turn, turn0, shared_hits.c_str(), cpu_ms);
+              kSilent, kDrip, big_reply_bytes_, f.closed_s, kStallSeconds, static_cast<unsigned long long>(f.rss0_kib),
+              static_cast<unsigned long long>(f.peak_kib), static_cast<unsigned long long>(f.peak_kib - f.rss0_kib),
+              static_cast<unsigned long long>(rss1), static_cast<unsigned long long>(bound_kib), f.served, f.worst_ms,
+              f.failed, turn_cpu, turn_cpu0, turn, turn0, shared_hits.c_str(), cpu_ms);
   ASSERT_GE(turn_cpu, 0) << "no loop.longest_turn_cpu_us in fastid status";
   if (kJudge) {
     EXPECT_LE(turn_cpu, std::max(turn_cpu0, kMaxTurnUs))
         << "a turn of the front worker's loop ran longer than 10 ms while it answered the readers";
-    EXPECT_LT(peak, bound_kib) << "fastidd held more than the shared payloads and a little per slow reader";
+    EXPECT_LT(f.peak_kib, bound_kib) << "fastidd held more than the shared payloads and a little per slow reader";
   }
-  EXPECT_LT(closed_s, kStallSeconds + 8.0);
-  for (int fd : silent) ::close(fd);
-  for (int fd : drip) ::close(fd);
+  EXPECT_LT(f.closed_s, kStallSeconds + 8.0);
   expect_recovered("slow readers");
 }
 
