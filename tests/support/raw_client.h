@@ -88,13 +88,18 @@ inline std::optional<proto::Reply> exchange(int fd, const proto::Request& reques
   return read_reply(fd, ms);
 }
 
-// One lookup on a kept connection; true when the right user came back.
-inline bool lookup(int fd, std::uint32_t id, const char* name) {
+// A lookup by name (kGetpwnam, kGetgrnam, ...) as a request to encode.
+inline proto::Request name_request(proto::Opcode opcode, std::uint32_t id, const std::string& name) {
   proto::Request req;
-  req.opcode = proto::Opcode::kGetpwnam;
+  req.opcode = opcode;
   req.request_id = id;
   req.name = name;
-  auto reply = exchange(fd, req);
+  return req;
+}
+
+// One lookup on a kept connection; true when the right user came back.
+inline bool lookup(int fd, std::uint32_t id, const char* name) {
+  auto reply = exchange(fd, name_request(proto::Opcode::kGetpwnam, id, name));
   if (!reply || reply->header.request_id != id || reply->header.status != 0) return false;
   auto user = model::answer_as<model::User>(proto::decode_answer(model::Kind::kUserByName, *reply));
   return user && user->name == name;

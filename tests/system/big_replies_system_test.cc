@@ -48,11 +48,7 @@ constexpr long kMaxTurnUs = 10000;
 double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
 
 proto::Request getgrnam(std::uint32_t id, const std::string& name) {
-  proto::Request r;
-  r.opcode = proto::Opcode::kGetgrnam;
-  r.request_id = id;
-  r.name = name;
-  return r;
+  return name_request(proto::Opcode::kGetgrnam, id, name);
 }
 
 // The group `name` as a reply on a new connection (nullopt: no reply).

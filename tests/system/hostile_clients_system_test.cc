@@ -32,19 +32,11 @@ constexpr int kStallSeconds = 1;  // the tests' [daemon] stall_timeout
 double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
 
 proto::Request getpwnam(std::uint32_t id, const std::string& name) {
-  proto::Request r;
-  r.opcode = proto::Opcode::kGetpwnam;
-  r.request_id = id;
-  r.name = name;
-  return r;
+  return name_request(proto::Opcode::kGetpwnam, id, name);
 }
 
 proto::Request getgrnam(std::uint32_t id, const std::string& name) {
-  proto::Request r;
-  r.opcode = proto::Opcode::kGetgrnam;
-  r.request_id = id;
-  r.name = name;
-  return r;
+  return name_request(proto::Opcode::kGetgrnam, id, name);
 }
 
 // A daemon on the generated files, plus one group of 50,000 members.
