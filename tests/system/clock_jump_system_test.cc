@@ -196,11 +196,20 @@ class ClockJumpLdapTest : public ::testing::Test {
     *r = getent(user);
     return d_.requests_served() - before - 1;
   }
+  std::string cache_show(const std::string& user) const {
+    return run("FASTID_SOCKET_DIR=" + d_.socket_dir() + " " + bin_dir() + "/fastid cache show user " + user + " 2>&1")
+        .out;
+  }
   std::string stored_fresh(const std::string& user) const {
-    auto r = run("FASTID_SOCKET_DIR=" + d_.socket_dir() + " " + bin_dir() + "/fastid cache show user " + user +
-                 " 2>&1");
-    const std::string v = value_in(r.out, "store.corp.passwd.byname.fresh");
-    return v.empty() ? "? " + r.out : v;
+    const std::string out = cache_show(user);
+    const std::string v = value_in(out, "store.corp.passwd.byname.fresh");
+    return v.empty() ? "? " + out : v;
+  }
+  // What a failed "the fast cache serves it again" needs to be explained
+  // (CI saw it once in the backward case, never reproduced since): whether
+  // the record is published, the map's figures, and the daemon's log.
+  std::string why_not_from_the_map(const std::string& user) const {
+    return "cache show:\n" + cache_show(user) + "status:\n" + d_.status().out + "log:\n" + d_.log();
   }
   long misses() const { return figure(d_, "store.corp.misses"); }
   long hits() const { return figure(d_, "store.corp.hits"); }
@@ -247,7 +256,8 @@ TEST_F(ClockJumpLdapTest, ForwardADayExpiresStoredAndCachedEntriesWhichAreFetche
   EXPECT_EQ(r.exit_code, 0) << r.out;
   EXPECT_EQ(misses(), misses_before + 1) << "the stored record has expired: slapd is asked again";
   EXPECT_EQ(stored_fresh("user00001"), "yes") << "the new answer is fresh on the new clock";
-  EXPECT_EQ(requests_for("user00001", &r), 0) << "and the fast cache serves it again";
+  const long again = requests_for("user00001", &r);
+  EXPECT_EQ(again, 0) << "and the fast cache serves it again\n" << (again != 0 ? why_not_from_the_map("user00001") : "");
   std::printf("[figure] clock +1d: fast cache and store entries expired, refetched from slapd "
               "(store misses %ld -> %ld, %.0f ms for the lookup incl. status), then served from the "
               "fast cache again; +88m: refreshed ahead (%ld -> %ld)\n",
@@ -277,7 +287,9 @@ TEST_F(ClockJumpLdapTest, BackwardLeavesNoEntryFreshForTheLengthOfTheJump) {
     EXPECT_EQ(misses(), misses_before + 1) << "clock " << offset << ": the store asked slapd again";
     EXPECT_EQ(hits(), hits_before) << "clock " << offset << ": the record dated in the future answered";
     EXPECT_EQ(stored_fresh("user00002"), "yes") << "clock " << offset << ": the new answer is fresh on the new clock";
-    EXPECT_EQ(requests_for("user00002", &r), 0) << "clock " << offset << ": and the fast cache serves it again";
+    const long again = requests_for("user00002", &r);
+    EXPECT_EQ(again, 0) << "clock " << offset << ": and the fast cache serves it again\n"
+                        << (again != 0 ? why_not_from_the_map("user00002") : "");
     figures += std::string(" ") + offset + ": store misses " + std::to_string(misses_before) + " -> " +
                std::to_string(misses()) + ", hits " + std::to_string(hits_before) + " -> " +
                std::to_string(hits()) + ";";
