@@ -40,6 +40,14 @@ using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
 
 constexpr const char* kFaketime = "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1";
+// fastidd reads the clock from several threads at once (the loop dates a fast
+// cache record while the store's writer thread dates the same answer's
+// record), and with FAKETIME_NO_CACHE the plain library parses the offset in
+// a buffer shared by every thread: a read racing another can come back on the
+// real clock. The synchronized build serialises those reads. (CI saw it once:
+// a record published at -1 day dated a day ahead, a miss for every client.)
+// The clients (getent, pamtester) read the clock from one thread.
+constexpr const char* kFaketimeThreaded = "/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1";
 constexpr std::int64_t kHourNs = std::int64_t{3600} * 1000000000;
 constexpr std::int64_t kDayNs = 24 * kHourNs;
 
@@ -60,7 +68,7 @@ class FakeClock {
 
   // For fastidd (Daemon::daemon_environment).
   void apply_to(Daemon& d) const {
-    d.daemon_environment["LD_PRELOAD"] = kFaketime;
+    d.daemon_environment["LD_PRELOAD"] = kFaketimeThreaded;
     for (const auto& [k, v] : common()) d.daemon_environment[k] = v;
   }
   // A prefix for a client command, after Daemon::env() (the later LD_PRELOAD wins).
